@@ -1,0 +1,50 @@
+"""Signing and verifying envelopes. Verification returns a distinct type or raises.
+
+Handlers and stores accept only `VerifiedEnvelope`, so unverified data cannot reach them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+
+from crypto.errors import SignatureError
+from crypto.keys import SigningKey, verify_signature
+from protocol.envelope import Envelope, Signature
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedEnvelope:
+    envelope: Envelope
+    digest: str  # Envelope.digest(): names the signed message in receipts and the audit log
+
+    @property
+    def id(self) -> str:
+        return self.envelope.id
+
+
+def sign_envelope(env: Envelope, key: SigningKey) -> Envelope:
+    value = key.sign(env.signing_input())
+    return env.with_signature(Signature(key.alg, key.kid, base64.b64encode(value).decode("ascii")))
+
+
+def verify_envelope(env: Envelope, trust, now: datetime) -> VerifiedEnvelope:  # noqa: ANN001
+    """Raise a CryptoError (reason code) unless `env` is signed by a valid key of its sender.
+
+    `trust` is a crypto.directory.TrustStore: it resolves the kid to an unrevoked certificate
+    valid at `now`.
+    """
+    sig = env.sig
+    if sig is None:
+        raise SignatureError("unsigned", "the envelope carries no signature")
+    signer, public_key = trust.signer(sig.kid, now)
+    if signer != env.sender:
+        raise SignatureError("signer_mismatch", f"signed by {signer}'s key, but sender is {env.sender}")
+    try:
+        value = base64.b64decode(sig.value, validate=True)
+    except binascii.Error:
+        raise SignatureError("bad_signature", "signature value is not base64") from None
+    verify_signature(sig.alg, public_key, value, env.signing_input())
+    return VerifiedEnvelope(env, env.digest())

@@ -1,0 +1,317 @@
+"""The signed envelope: strict decoding, canonical signing input, encoding.
+
+Wire form: one UTF-8 JSON object (docs/envelope.md). The signature covers the RFC 8785 (JCS)
+canonical form of every member except `sig`, `body` and `sealed`; the payload is bound through
+`body_digest`, the SHA-256 of the payload string's UTF-8 bytes exactly as transmitted, so a large
+body is hashed, never re-canonicalised, on each hop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import rfc8785
+
+from protocol import messages
+from protocol.errors import DecodeError
+from protocol.ids import is_uuid7
+from protocol.schema import validate
+from protocol.timefmt import format_time, parse_time
+
+VERSION = 1
+BROADCAST = "*"
+SIGNING_DOMAIN = b"somex/envelope/v1\n"
+MAX_DEPTH = 64
+
+_REQUIRED = ("v", "id", "type", "sender", "recipients", "created", "expires", "handling",
+             "header", "body_digest", "sig")
+_OPTIONAL = ("thread", "reply_to", "body", "sealed")
+_KNOWN = frozenset(_REQUIRED + _OPTIONAL)
+_HANDLING_CODES = frozenset({"H0", "H1", "H2", "H3"})
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    alg: str
+    kid: str
+    value: str  # base64 (standard alphabet, padded)
+
+    def as_json(self) -> dict[str, str]:
+        return {"alg": self.alg, "kid": self.kid, "value": self.value}
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    id: str
+    type: str
+    sender: str
+    recipients: tuple[str, ...]
+    created: str
+    expires: str
+    handling: Mapping[str, Any]
+    header: Mapping[str, Any]
+    body_digest: str
+    body: str | None = None
+    sealed: str | None = None
+    thread: str | None = None
+    reply_to: str | None = None
+    sig: Signature | None = None
+    v: int = VERSION
+    _signing_input: list[bytes] = field(default_factory=list, compare=False, repr=False)
+
+    @property
+    def payload(self) -> str:
+        return self.body if self.body is not None else self.sealed  # type: ignore[return-value]
+
+    @property
+    def is_broadcast(self) -> bool:
+        return self.recipients == (BROADCAST,)
+
+    @property
+    def created_at(self) -> datetime:
+        return parse_time(self.created)
+
+    @property
+    def expires_at(self) -> datetime:
+        return parse_time(self.expires)
+
+    def signed_members(self) -> dict[str, Any]:
+        members: dict[str, Any] = {
+            "v": self.v, "id": self.id, "type": self.type, "sender": self.sender,
+            "recipients": list(self.recipients), "created": self.created,
+            "expires": self.expires, "handling": dict(self.handling), "header": dict(self.header),
+            "body_digest": self.body_digest,
+        }
+        if self.thread is not None:
+            members["thread"] = self.thread
+        if self.reply_to is not None:
+            members["reply_to"] = self.reply_to
+        return members
+
+    def signing_input(self) -> bytes:
+        """The exact bytes a signature covers (computed once per envelope)."""
+        if not self._signing_input:
+            self._signing_input.append(SIGNING_DOMAIN + rfc8785.dumps(self.signed_members()))
+        return self._signing_input[0]
+
+    def digest(self) -> str:
+        """SHA-256 (hex) of the signed envelope: signing input plus signature.
+
+        Equal for every faithful copy, whatever JSON whitespace a hop used; receipts and audit
+        entries name a message by it.
+        """
+        if self.sig is None:
+            raise ValueError("an unsigned envelope has no digest")
+        return hashlib.sha256(self.signing_input() + rfc8785.dumps(self.sig.as_json())).hexdigest()
+
+    def with_signature(self, sig: Signature) -> Envelope:
+        signed = replace(self, sig=sig, _signing_input=self._signing_input)
+        return signed
+
+    def to_json(self) -> dict[str, Any]:
+        members = self.signed_members()
+        if self.body is not None:
+            members["body"] = self.body
+        if self.sealed is not None:
+            members["sealed"] = self.sealed
+        if self.sig is not None:
+            members["sig"] = self.sig.as_json()
+        return members
+
+
+def payload_digest(payload: str) -> str:
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def encode_payload(payload: Mapping[str, Any]) -> str:
+    """A clear body's text: compact, key-sorted JSON (any faithful text would verify)."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def build(
+    *,
+    message_id: str,
+    type: str,
+    sender: str,
+    recipients: Sequence[str],
+    created: datetime,
+    ttl: timedelta,
+    body: Mapping[str, Any] | None = None,
+    sealed: str | None = None,
+    header: Mapping[str, Any] | None = None,
+    handling: Mapping[str, Any] | None = None,
+    thread: str | None = None,
+    reply_to: str | None = None,
+) -> Envelope:
+    """An unsigned envelope, checked against the type's schemas as a receiver would check it."""
+    if (body is None) == (sealed is None):
+        raise ValueError("exactly one of body and sealed")
+    text = encode_payload(body) if body is not None else sealed
+    assert text is not None
+    env = Envelope(
+        id=message_id, type=type, sender=sender, recipients=tuple(recipients),
+        created=format_time(created), expires=format_time(created + ttl),
+        handling=dict(handling or {"code": "H0"}), header=dict(header or {}),
+        body_digest=payload_digest(text),
+        body=text if body is not None else None, sealed=sealed,
+        thread=thread, reply_to=reply_to,
+    )
+    _check_semantics(env, messages.lookup(type))
+    if body is not None:
+        decode_body(env)
+    return env
+
+
+def encode(env: Envelope) -> bytes:
+    if env.sig is None:
+        raise ValueError("refusing to encode an unsigned envelope")
+    return json.dumps(env.to_json(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        dup = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise DecodeError("duplicate_key", f"member {dup!r} appears twice")
+    return obj
+
+
+def _reject_constant(name: str) -> Any:
+    raise DecodeError("malformed_json", f"{name} is not JSON")
+
+
+def parse_json(raw: bytes | str, *, what: str = "envelope") -> Any:
+    """Strict JSON: valid UTF-8, no duplicate members, no NaN/Infinity, bounded nesting."""
+    if isinstance(raw, bytes):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DecodeError("bad_utf8", f"{what} is not valid UTF-8 at byte {exc.start}") from None
+    else:
+        text = raw
+    _check_depth(text, what)
+    try:
+        return json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
+    except DecodeError:
+        raise
+    except (ValueError, RecursionError) as exc:
+        raise DecodeError("malformed_json", f"{what}: {exc}") from None
+
+
+def _check_depth(text: str, what: str) -> None:
+    # Cheap upper bound first: nesting needs brackets; only count when there are many.
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return
+    depth = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise DecodeError("too_deep", f"{what} nests deeper than {MAX_DEPTH} levels")
+        elif ch in "]}":
+            depth -= 1
+
+
+def decode(raw: bytes) -> Envelope:
+    """Bytes from the wire to an (unverified) Envelope, or DecodeError with a reason code."""
+    if len(raw) > messages.MAX_MESSAGE_BYTES:
+        raise DecodeError("oversize", f"{len(raw)} bytes > {messages.MAX_MESSAGE_BYTES}")
+    obj = parse_json(raw)
+    if not isinstance(obj, dict):
+        raise DecodeError("malformed_envelope", "the envelope must be a JSON object")
+    ident = obj.get("id") if isinstance(obj.get("id"), str) else None
+    sender = obj.get("sender") if isinstance(obj.get("sender"), str) else None
+    mtype = obj.get("type") if isinstance(obj.get("type"), str) else None
+    try:
+        return _decode_members(obj, len(raw))
+    except DecodeError as exc:
+        exc.message_id, exc.sender, exc.type = ident, sender, mtype
+        raise
+
+
+def _decode_members(obj: dict[str, Any], size: int) -> Envelope:
+    unknown = obj.keys() - _KNOWN
+    if unknown:
+        raise DecodeError("unknown_field", f"unknown member(s): {sorted(unknown)}")
+    missing = [name for name in _REQUIRED if name not in obj]
+    if missing:
+        raise DecodeError("missing_field", f"missing member(s): {missing}")
+    if obj["v"] != VERSION or isinstance(obj["v"], bool):
+        raise DecodeError("unsupported_version", f"version {obj['v']!r}; this node speaks {VERSION}")
+    mtype = obj["type"]
+    if not isinstance(mtype, str):
+        raise DecodeError("bad_field", "type must be a string")
+    spec = messages.lookup(mtype)
+    if size > spec.max_bytes:
+        raise DecodeError("oversize", f"{size} bytes > {spec.max_bytes} allowed for {mtype}")
+    validate(messages.ENVELOPE_FIELDS, {k: obj[k] for k in messages.ENVELOPE_FIELDS.required}, "bad_field")
+    for name in ("thread", "reply_to"):
+        if name in obj:
+            validate(messages.OPTIONAL_ENVELOPE_FIELDS[name], obj[name], "bad_field")
+    if not is_uuid7(obj["id"]):
+        raise DecodeError("bad_field", "id must be a lower-case UUIDv7")
+    sig = obj["sig"]
+    validate(messages.SIGNATURE, sig, "bad_signature_field")
+    has_body, has_sealed = "body" in obj, "sealed" in obj
+    if has_body == has_sealed:
+        raise DecodeError("bad_payload", "exactly one of body and sealed is required")
+    payload = obj["body"] if has_body else obj["sealed"]
+    if not isinstance(payload, str):
+        raise DecodeError("bad_payload", "body/sealed must be a string")
+    env = Envelope(
+        id=obj["id"], type=mtype, sender=obj["sender"], recipients=tuple(obj["recipients"]),
+        created=obj["created"], expires=obj["expires"], handling=obj["handling"],
+        header=obj["header"], body_digest=obj["body_digest"],
+        body=payload if has_body else None, sealed=None if has_body else payload,
+        thread=obj.get("thread"), reply_to=obj.get("reply_to"),
+        sig=Signature(sig["alg"], sig["kid"], sig["value"]),
+    )
+    if payload_digest(payload) != env.body_digest:
+        raise DecodeError("digest_mismatch", "body_digest does not match the transmitted payload")
+    _check_semantics(env, spec)
+    return env
+
+
+def _check_semantics(env: Envelope, spec: messages.MessageType) -> None:
+    if spec.sealed and env.sealed is None:
+        raise DecodeError("bad_payload", f"{env.type} must carry a sealed payload")
+    if not spec.sealed and env.body is None:
+        raise DecodeError("bad_payload", f"{env.type} carries a clear body")
+    recipients = env.recipients
+    if len(set(recipients)) != len(recipients):
+        raise DecodeError("bad_recipients", "a recipient is named twice")
+    if BROADCAST in recipients and len(recipients) != 1:
+        raise DecodeError("bad_recipients", '"*" must stand alone')
+    if env.handling.get("code") not in _HANDLING_CODES:
+        raise DecodeError("bad_handling", "handling.code must be one of H0, H1, H2, H3")
+    validate(messages.HANDLING, dict(env.handling), "bad_handling")
+    created, expires = parse_time(env.created), parse_time(env.expires)
+    if expires <= created:
+        raise DecodeError("bad_time", "expires must be after created")
+    validate(spec.header, dict(env.header), "bad_header")
+
+
+def decode_body(env: Envelope) -> dict[str, Any]:
+    """The clear payload of `env`, parsed strictly and checked against its type's schema."""
+    spec = messages.lookup(env.type)
+    if env.body is None:
+        raise DecodeError("bad_payload", f"{env.type} has no clear body")
+    body = parse_json(env.body, what="body")
+    validate(spec.body, body, "bad_body")
+    return body

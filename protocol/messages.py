@@ -1,0 +1,109 @@
+"""The registry of message types: who may send each, its size bound, header and body schemas.
+
+Later issues fill in the payloads of their classes; a type not registered here is refused with
+`unknown_type`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from protocol.errors import DecodeError
+from protocol.schema import (
+    NODE_ID, SHA256_HEX, TIMESTAMP, UUID, AnyObject, Enum, Int, List, Nullable, Obj, Schema, Str,
+)
+
+MiB = 1024 * 1024
+DEFAULT_MAX_BYTES = 1 * MiB
+MAX_MESSAGE_BYTES = 32 * MiB  # the largest bound of any type: checked before parsing
+
+
+@dataclass(frozen=True)
+class MessageType:
+    name: str
+    sender_role: str  # "node" or "hub"
+    header: Schema
+    body: Schema  # for sealed types: the schema of the plaintext, checked by the recipient
+    sealed: bool = False
+    broadcast: bool = False  # may be addressed to "*"
+    receipted: bool = False  # the recipient answers with a signed `receipt`
+    max_bytes: int = DEFAULT_MAX_BYTES
+
+
+ENVELOPE_FIELDS = Obj(
+    required={
+        "v": Int(minimum=1, maximum=1),
+        "id": UUID,
+        "type": Str(max_len=64, pattern=r"[a-z]+(\.[a-z]+)*"),
+        "sender": NODE_ID,
+        "recipients": List(Str(min_len=1, max_len=3, pattern=r"[A-Z]{3}|\*"), min_items=1, max_items=250),
+        "created": TIMESTAMP,
+        "expires": TIMESTAMP,
+        "handling": AnyObject(),
+        "header": AnyObject(),
+        "body_digest": SHA256_HEX,
+        "sig": AnyObject(),
+    }
+)
+OPTIONAL_ENVELOPE_FIELDS = {"thread": Str(min_len=1, max_len=128, pattern=r"[A-Za-z0-9._:/-]+"), "reply_to": UUID}
+SIGNATURE = Obj(
+    required={
+        "alg": Str(max_len=32, pattern=r"[a-z0-9-]+"),
+        "kid": SHA256_HEX,
+        "value": Str(max_len=8192, pattern=r"[A-Za-z0-9+/]+={0,2}"),
+    }
+)
+HANDLING = Obj(
+    required={"code": Enum("H0", "H1", "H2", "H3")},
+    optional={"retention_days": Int(minimum=1, maximum=36500), "condition": Str(max_len=2000)},
+)
+
+REASON = Str(max_len=64, pattern=r"[a-z0-9_]+")
+
+_TYPES = [
+    MessageType(
+        "note", "node", header=Obj(),
+        body=Obj(required={"text": Str(max_len=20000)}), receipted=True,
+    ),
+    MessageType(
+        "alert.document", "node", header=Obj(), broadcast=True,
+        body=AnyObject(),  # issue 4 fills the SLTD payload in
+    ),
+    MessageType(
+        "mla.request", "node", sealed=True, receipted=True, max_bytes=32 * MiB,
+        header=Obj(optional={"reference": Str(max_len=128), "kind": Str(max_len=64),
+                             "status": Str(max_len=64), "urgency": Str(max_len=32),
+                             "deadline": Nullable(Str(max_len=32))}),
+        body=AnyObject(),
+    ),
+    MessageType(
+        "mla.response", "node", sealed=True, receipted=True, max_bytes=32 * MiB,
+        header=Obj(optional={"reference": Str(max_len=128), "status": Str(max_len=64)}),
+        body=AnyObject(),
+    ),
+    MessageType("case.share", "node", sealed=True, receipted=True, max_bytes=8 * MiB,
+                header=Obj(optional={"reference": Str(max_len=128)}), body=AnyObject()),
+    MessageType(
+        "receipt", "node", header=Obj(),
+        body=Obj(required={"of": UUID, "digest": SHA256_HEX,
+                           "kind": Enum("delivered", "retrieved"), "at": TIMESTAMP}),
+    ),
+    MessageType(
+        "hub.rejection", "hub", header=Obj(),
+        body=Obj(required={"reason": REASON, "detail": Str(max_len=2000), "at": TIMESTAMP},
+                 optional={"of": Nullable(UUID), "of_type": Nullable(Str(max_len=64))}),
+    ),
+    MessageType(
+        "hub.checkpoint", "hub", header=Obj(), broadcast=True,
+        body=Obj(required={"note": Str(max_len=16384)}),
+    ),
+]
+
+REGISTRY: dict[str, MessageType] = {t.name: t for t in _TYPES}
+
+
+def lookup(name: str) -> MessageType:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise DecodeError("unknown_type", f"no message type {name[:64]!r}") from None

@@ -1,0 +1,54 @@
+"""Federation rules that a well-formed, authentic message must also satisfy.
+
+Checked by the hub before anything is relayed, and again by each receiving node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
+
+from protocol import messages
+from protocol.envelope import BROADCAST, Envelope
+from protocol.errors import PolicyError
+
+HUB_ID = "HUB"
+
+# Rules that need the clear body, by type (e.g. only the issuing country alerts on its documents).
+BodyRule = Callable[[Envelope, Mapping[str, Any]], None]
+BODY_RULES: dict[str, BodyRule] = {}
+
+
+def resolve_recipients(
+    env: Envelope, *, allowed_types: Collection[str], countries: Collection[str]
+) -> tuple[str, ...]:
+    """The countries `env` goes to, or PolicyError saying which rule it breaks."""
+    spec = messages.lookup(env.type)
+    is_hub = env.sender == HUB_ID
+    if (spec.sender_role == "hub") != is_hub:
+        raise PolicyError("sender_role", f"{env.type} is sent by the {spec.sender_role} only")
+    if env.type not in allowed_types:
+        raise PolicyError("type_not_allowed", f"{env.sender} may not send {env.type}")
+    if env.is_broadcast:
+        if not spec.broadcast:
+            raise PolicyError("broadcast_not_allowed", f"{env.type} cannot be sent to every node")
+        return tuple(c for c in countries if c != env.sender)
+    unknown = [r for r in env.recipients if r not in countries]
+    if unknown:
+        raise PolicyError("unknown_recipient", f"not members of the federation: {unknown}")
+    if env.sender in env.recipients:
+        raise PolicyError("self_addressed", "a node cannot send to itself")
+    return env.recipients
+
+
+def check_body(env: Envelope, body: Mapping[str, Any]) -> None:
+    rule = BODY_RULES.get(env.type)
+    if rule is not None:
+        rule(env, body)
+
+
+def is_for(env: Envelope, node_id: str) -> bool:
+    return node_id in env.recipients or (env.is_broadcast and env.sender != node_id)
+
+
+__all__ = ["BROADCAST", "HUB_ID", "check_body", "is_for", "resolve_recipients"]

@@ -1,0 +1,51 @@
+"""The hub's log receipt: signed evidence that a message was accepted into the audit log.
+
+It travels with every forwarded message as the AMQP header `x-somex-log` (JSON), so sender and
+recipient can later demand the entry's inclusion proof.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import rfc8785
+
+from protocol.errors import DecodeError
+from protocol.schema import SHA256_HEX, TIMESTAMP, UUID, Int, Obj, Str, validate
+
+LOG_RECEIPT_DOMAIN = b"somex/log-receipt/v1\n"
+HEADER = "x-somex-log"
+
+_SCHEMA = Obj(required={
+    "message_id": UUID, "index": Int(), "digest": SHA256_HEX, "at": TIMESTAMP,
+    "kid": SHA256_HEX, "sig": Str(max_len=8192, pattern=r"[A-Za-z0-9+/]+={0,2}"),
+})
+
+
+@dataclass(frozen=True, slots=True)
+class LogReceipt:
+    message_id: str
+    index: int  # position of the message's entry in the hub's audit log
+    digest: str  # Envelope.digest() of the message
+    at: str  # when the hub accepted it
+    kid: str = ""
+    sig: str = ""  # base64 signature by the hub's key over signing_input()
+
+    def signing_input(self) -> bytes:
+        return LOG_RECEIPT_DOMAIN + rfc8785.dumps(
+            {"message_id": self.message_id, "index": self.index, "digest": self.digest, "at": self.at}
+        )
+
+    def to_header(self) -> str:
+        return json.dumps({"message_id": self.message_id, "index": self.index, "digest": self.digest,
+                           "at": self.at, "kid": self.kid, "sig": self.sig}, separators=(",", ":"))
+
+
+def parse_log_receipt(text: str | bytes) -> LogReceipt:
+    try:
+        obj = json.loads(text)
+    except (ValueError, UnicodeDecodeError):
+        raise DecodeError("bad_log_receipt", "log receipt is not JSON") from None
+    validate(_SCHEMA, obj, "bad_log_receipt")
+    return LogReceipt(**obj)
