@@ -1,0 +1,40 @@
+# The two commands of the README: `make demo` and `make test`. Both set up what they need.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+RABBIT := /usr/lib/rabbitmq/bin/rabbitmq-server
+
+.PHONY: demo test test-unit bench rabbitmq venv clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+# Debian's RabbitMQ; the tests and the demo start private instances of it on loopback ports.
+rabbitmq:
+	@test -x $(RABBIT) || { \
+	  echo "installing Debian rabbitmq-server"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "need root (or: sudo apt-get install rabbitmq-server)"; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rabbitmq-server >/dev/null; }
+	@test -x $(RABBIT)
+
+demo: venv rabbitmq
+	$(VENV)/bin/somex demo
+
+# pytest's exit code 5 ("no tests collected") must fail, not pass silently.
+test: venv rabbitmq
+	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+test-unit: venv
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+bench: venv rabbitmq
+	$(PY) -m tests.bench
+
+clean:
+	rm -rf $(VENV) .somex .somex-demo .pytest_cache .hypothesis

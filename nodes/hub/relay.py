@@ -1,0 +1,312 @@
+"""The hub: verify every message from `hub.in`, audit it, forward it, then acknowledge it.
+
+Per batch (group commit): decide each message (decode, broker user, signature, expiry, replay,
+policy) → append every entry in one transaction → publish forwards and rejections with confirms
+→ record forward completion → ack. A crash anywhere redelivers the batch; a redelivered message
+whose entry exists is forwarded again (recipients deduplicate by id) and gets no second entry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import structlog
+from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
+
+import broker_config
+from crypto.errors import CryptoError
+from crypto.signing import sign_envelope, verify_envelope
+from nodes.hub.audit import (
+    ACCEPTED, DEAD_LETTERED, ISSUED, REJECTED, UNROUTABLE, AuditEntry, AuditStore,
+)
+from nodes.runtime.amqp import BrokerSession, Publisher, amqp_url
+from nodes.runtime.config import HubConfig, new_message_id, utcnow
+from nodes.runtime.db import make_engine
+from nodes.runtime.federation import Federation, load_federation
+from protocol import envelope as wire
+from protocol import policy
+from protocol.envelope import Envelope
+from protocol.errors import DecodeError, ProtocolError
+from protocol.receipts import HEADER as LOG_HEADER
+from protocol.receipts import LogReceipt
+from protocol.timefmt import format_time
+
+log = structlog.get_logger("somex.hub")
+
+
+@dataclass
+class _Decision:
+    message: AbstractIncomingMessage
+    entry: AuditEntry
+    envelope: Envelope | None = None
+    recipients: tuple[str, ...] = ()
+    reforward: bool = False  # redelivery of a message already in the log
+    rejection: Envelope | None = None
+    rejection_to: str | None = None
+    rejection_entry: AuditEntry | None = None
+    forwards: list[tuple[str, bytes, dict]] = field(default_factory=list)
+
+
+class Hub:
+    def __init__(self, config: HubConfig, federation: Federation | None = None) -> None:
+        self.config = config
+        self.federation = federation or load_federation(config.federation_dir, utcnow())
+        self._creds = self.federation.credentials(policy.HUB_ID)
+        self.store = AuditStore(make_engine(config.db_url))
+        self._queue: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+        self._tasks: list[asyncio.Task] = []
+        self.session: BrokerSession | None = None
+        self._publisher: Publisher | None = None
+        self.processed = 0
+
+    @property
+    def directory(self):  # noqa: ANN201
+        return self.federation.directory
+
+    async def start(self) -> None:
+        b = self.config.broker
+        url = amqp_url(b.host, b.port, b.vhost, self._creds.broker_user, self._creds.broker_password)
+        self.session = BrokerSession(url, "somex-hub", self._on_connect, self._on_disconnect)
+        self._tasks.append(asyncio.create_task(self.session.run(), name="hub-broker"))
+        self._tasks.append(asyncio.create_task(self._work(), name="hub-worker"))
+        log.info("hub starting", log_size=self.store.size, nodes=self.directory.node_ids())
+
+    async def wait_connected(self, timeout: float = 30) -> None:
+        await asyncio.wait_for(self.session.connected.wait(), timeout)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        connection = self.session.connection if self.session else None
+        if connection is not None:
+            try:
+                await connection.close()
+            except Exception:  # noqa: BLE001 - closing a dead connection
+                pass
+
+    async def _on_connect(self, connection: AbstractConnection) -> None:
+        self._publisher = await Publisher.open(connection, broker_config.NODE_OUT_EXCHANGE, self._creds.broker_user)
+        channel = await connection.channel()
+        await channel.set_qos(prefetch_count=self.config.prefetch)
+        hub_in = await channel.get_queue(broker_config.HUB_IN_QUEUE, ensure=False)
+        await hub_in.consume(self._queue.put, consumer_tag="somex-hub")
+        for name, verdict in ((broker_config.DEAD_LETTER_QUEUE, DEAD_LETTERED),
+                              (broker_config.UNROUTABLE_QUEUE, UNROUTABLE)):
+            queue = await channel.get_queue(name, ensure=False)
+            await queue.consume(self._make_watcher(verdict))
+
+    def _on_disconnect(self) -> None:
+        self._publisher = None
+
+    # -- the pipeline ---------------------------------------------------------------------------
+
+    async def _work(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self.config.batch_size and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._process(batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Transient (broker or database): nothing was acked, so everything comes back.
+                log.exception("batch failed; requeueing it", size=len(batch))
+                for message in batch:
+                    try:
+                        await message.nack(requeue=True)
+                    except Exception:  # noqa: BLE001 - channel gone: the broker requeues by itself
+                        pass
+                await asyncio.sleep(0.5)
+
+    async def _process(self, batch: list[AbstractIncomingMessage]) -> None:
+        now = utcnow()
+        received_at = format_time(now)
+        decoded = [self._decode(m, received_at) for m in batch]
+        ids = [d.envelope.id for d in decoded if d.envelope is not None]
+        seen = await asyncio.to_thread(self.store.seen, ids)
+        spent: set[str] = set()
+        for d in decoded:
+            if d.envelope is not None:
+                self._decide(d, now, seen, spent)
+        new_entries: list[AuditEntry] = []
+        for d in decoded:
+            if not d.reforward:
+                new_entries.append(d.entry)
+            if d.rejection_entry is not None:
+                new_entries.append(d.rejection_entry)
+        await asyncio.to_thread(self.store.append, new_entries)
+        for d in decoded:
+            self._prepare_forwards(d, received_at)
+        publisher = self._publisher
+        if publisher is None:
+            raise ConnectionError("no broker connection: the batch will be redelivered")
+        await asyncio.gather(*(
+            publisher.publish(body, to, message_id=mid, headers=headers)
+            for d in decoded for (to, body, headers) in d.forwards
+            for mid in [headers.pop("_message_id")]
+        ))
+        forwarded_seqs = [d.entry.seq for d in decoded if d.forwards and d.entry.verdict == ACCEPTED]
+        forwarded_seqs += [d.rejection_entry.seq for d in decoded if d.rejection_entry is not None]
+        await asyncio.to_thread(self.store.mark_forwarded, forwarded_seqs, format_time(utcnow()))
+        for d in decoded:
+            await d.message.ack()
+            self._log(d)
+        self.processed += len(batch)
+
+    def _decode(self, message: AbstractIncomingMessage, received_at: str) -> _Decision:
+        raw = message.body
+        entry = AuditEntry(verdict=REJECTED, digest=hashlib.sha256(raw).hexdigest(),
+                           received_at=received_at, broker_user=message.user_id)
+        decision = _Decision(message, entry)
+        try:
+            env = wire.decode(raw)
+        except DecodeError as exc:
+            entry.message_id, entry.sender, entry.type = exc.message_id, exc.sender, exc.type
+            self._reject(decision, exc.reason, exc.detail)
+            return decision
+        decision.envelope = env
+        entry.message_id, entry.type, entry.sender = env.id, env.type, env.sender
+        entry.thread, entry.kid = env.thread, env.sig.kid if env.sig else None
+        entry.recipients = env.recipients
+        return decision
+
+    def _decide(self, d: _Decision, now: datetime, seen: dict, spent: set[str]) -> None:
+        env, entry = d.envelope, d.entry
+        assert env is not None
+        try:
+            node = self.directory.by_broker_user(d.message.user_id or "")
+            if node is None or node.node_id != env.sender:
+                raise ProtocolError("sender_mismatch",
+                                    f"broker user {d.message.user_id!r} may not send as {env.sender}")
+            verified = verify_envelope(env, self.federation.trust, now)
+            entry.digest = verified.digest
+            if env.expires_at <= now:
+                raise ProtocolError("expired", f"expired at {env.expires}")
+            if env.created_at > now + self.config.max_clock_skew:
+                raise ProtocolError("clock_skew", f"created {env.created} is in the future")
+            previous = seen.get(env.id)
+            if previous is not None or env.id in spent:
+                if previous is not None and d.message.redelivered and previous.digest == verified.digest:
+                    d.reforward, entry.seq = True, previous.seq
+                    entry.verdict = ACCEPTED
+                    d.recipients = self._recipients(env)
+                    return
+                raise ProtocolError("replay", f"message id {env.id} was already received")
+            spent.add(env.id)
+            entry.marks_seen = True
+            d.recipients = self._recipients(env)
+            if env.body is not None:
+                policy.check_body(env, wire.decode_body(env))
+        except (ProtocolError, CryptoError) as exc:
+            self._reject(d, exc.reason, getattr(exc, "detail", "") or str(exc))
+            return
+        entry.verdict, entry.recipients = ACCEPTED, d.recipients
+
+    def _recipients(self, env: Envelope) -> tuple[str, ...]:
+        node = self.directory.node(env.sender)
+        return policy.resolve_recipients(env, allowed_types=node.allowed_types,
+                                         countries=self.directory.node_ids())
+
+    def _reject(self, d: _Decision, reason: str, detail: str) -> None:
+        entry = d.entry
+        entry.verdict, entry.reason, entry.detail = REJECTED, reason, detail[:2000]
+        entry.recipients = ()
+        node = self.directory.by_broker_user(d.message.user_id or "")
+        if node is None:
+            return  # nobody authenticated to answer (cannot happen with broker-validated user_id)
+        now = utcnow()
+        rejection = sign_envelope(wire.build(
+            message_id=new_message_id(), type="hub.rejection", sender=policy.HUB_ID,
+            recipients=[node.node_id], created=now, ttl=timedelta(days=7), reply_to=_uuid_or_none(entry.message_id),
+            body={"reason": reason, "detail": detail[:2000], "at": format_time(now),
+                  "of": _uuid_or_none(entry.message_id), "of_type": (entry.type or "")[:64] or None},
+        ), self._creds.signing_key)
+        d.rejection, d.rejection_to = rejection, node.node_id
+        d.rejection_entry = AuditEntry(
+            verdict=ISSUED, digest=rejection.digest(), received_at=rejection.created,
+            message_id=rejection.id, type=rejection.type, sender=policy.HUB_ID,
+            recipients=(node.node_id,), kid=rejection.sig.kid if rejection.sig else None,
+            reason=reason, marks_seen=True,
+        )
+
+    def _prepare_forwards(self, d: _Decision, received_at: str) -> None:
+        if d.entry.verdict == ACCEPTED and d.envelope is not None:
+            receipt = self._log_receipt(d.envelope.id, d.entry.seq, d.entry.digest, received_at)
+            for to in d.recipients:
+                d.forwards.append((to, d.message.body, {LOG_HEADER: receipt, "_message_id": d.envelope.id}))
+        if d.rejection is not None and d.rejection_entry is not None and d.rejection_to is not None:
+            r = d.rejection
+            receipt = self._log_receipt(r.id, d.rejection_entry.seq, d.rejection_entry.digest, r.created)
+            d.forwards.append((d.rejection_to, wire.encode(r), {LOG_HEADER: receipt, "_message_id": r.id}))
+
+    def _log_receipt(self, message_id: str, seq: int, digest: str, at: str) -> str:
+        receipt = LogReceipt(message_id, seq, digest, at, kid=self._creds.signing_key.kid)
+        sig = base64.b64encode(self._creds.signing_key.sign(receipt.signing_input())).decode()
+        return LogReceipt(message_id, seq, digest, at, receipt.kid, sig).to_header()
+
+    def _log(self, d: _Decision) -> None:
+        e = d.entry
+        bound = log.bind(message_id=e.message_id, thread=e.thread, seq=e.seq, sender=e.sender, type=e.type)
+        if e.verdict == ACCEPTED:
+            bound.info("redelivered message forwarded again" if d.reforward else "message relayed",
+                       recipients=list(d.recipients))
+        else:
+            bound.warning("message rejected", reason=e.reason, detail=e.detail,
+                          broker_user=e.broker_user)
+
+    # -- dead letters and unroutable messages: audited, never silent ----------------------------
+
+    def _make_watcher(self, verdict: str):  # noqa: ANN202
+        async def watch(message: AbstractIncomingMessage) -> None:
+            entry = AuditEntry(
+                verdict=verdict, digest=hashlib.sha256(message.body).hexdigest(),
+                received_at=format_time(utcnow()), message_id=_uuid_or_none(message.message_id),
+                broker_user=message.user_id, reason=verdict,
+                detail=_death_summary(message),
+            )
+            try:
+                await asyncio.to_thread(self.store.append, [entry])
+            except Exception:
+                log.exception("could not audit a %s message; leaving it queued", verdict)
+                await message.nack(requeue=True)
+                await asyncio.sleep(1)
+                return
+            log.error("message could not be delivered", verdict=verdict, message_id=entry.message_id,
+                      seq=entry.seq, detail=entry.detail)
+            await message.ack()
+
+        return watch
+
+
+def _uuid_or_none(value: str | None) -> str | None:
+    from protocol.ids import is_uuid7
+
+    return value if value and is_uuid7(value) else None
+
+
+def _death_summary(message: AbstractIncomingMessage) -> str:
+    deaths = (message.headers or {}).get("x-death") or []
+    parts = []
+    for death in deaths if isinstance(deaths, list) else []:
+        if isinstance(death, dict):
+            parts.append(f"{death.get('queue')}: {death.get('reason')} x{death.get('count')}")
+    return "; ".join(parts) or f"routing key {message.routing_key!r} on {message.exchange!r}"
+
+
+async def run_hub(config: HubConfig) -> None:
+    hub = Hub(config)
+    await hub.start()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await hub.stop()
+
+
+__all__ = ["Hub", "run_hub"]

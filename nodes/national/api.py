@@ -1,0 +1,94 @@
+"""The node's HTTP API for focal points, feeds and auditors (aiohttp, one token per role)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from aiohttp import web
+
+from nodes.national.node import NationalNode
+from nodes.runtime.http import ROLE, json_error, read_json, requires, security_headers
+from protocol.errors import ProtocolError
+
+NODE = web.AppKey("somex_node", NationalNode)
+MAX_REQUEST_BYTES = 1024 * 1024
+
+
+def make_app(node: NationalNode) -> web.Application:
+    app = web.Application(middlewares=[security_headers], client_max_size=MAX_REQUEST_BYTES)
+    app[NODE] = node
+    app[ROLE] = dict(node.creds.tokens)
+    app.router.add_get("/api/health", health)
+    app.router.add_post("/api/messages", send_message)
+    app.router.add_get("/api/messages", list_messages)
+    app.router.add_get("/api/messages/{id}", get_message)
+    app.router.add_get("/api/refusals", list_refusals)
+    return app
+
+
+async def health(request: web.Request) -> web.Response:
+    node = request.app[NODE]
+    depth = await asyncio.to_thread(node.store.outbox_depth)
+    return web.json_response({"node": node.country, "broker_connected": node.broker_connected,
+                              "outbox_pending": depth})
+
+
+@requires("focal")
+async def send_message(request: web.Request) -> web.Response:
+    node = request.app[NODE]
+    data = await read_json(request)
+    unknown = data.keys() - {"type", "to", "body", "thread", "reply_to", "handling", "header", "ttl_seconds"}
+    if unknown:
+        return json_error(400, "unknown_field", f"unknown field(s): {sorted(unknown)}")
+    mtype, to = data.get("type"), data.get("to")
+    if not isinstance(mtype, str) or not isinstance(to, list) or not all(isinstance(t, str) for t in to):
+        return json_error(400, "bad_request", "'type' (string) and 'to' (list of country codes or [\"*\"]) are required")
+    ttl = data.get("ttl_seconds", int(node.config.message_ttl.total_seconds()))
+    if not isinstance(ttl, int) or not 60 <= ttl <= 90 * 86400:
+        return json_error(400, "bad_request", "ttl_seconds must be an integer from 60 to 7776000")
+    try:
+        env = await node.send(mtype, to, body=data.get("body"), thread=data.get("thread"),
+                              reply_to=data.get("reply_to"), handling=data.get("handling"),
+                              header=data.get("header"), ttl=timedelta(seconds=ttl))
+    except ProtocolError as exc:
+        return json_error(400, exc.reason, exc.detail)
+    except ValueError as exc:
+        return json_error(400, "bad_request", str(exc))
+    return web.json_response({"id": env.id, "status": "queued"}, status=202)
+
+
+@requires("focal", "auditor")
+async def list_messages(request: web.Request) -> web.Response:
+    node = request.app[NODE]
+    q = request.query
+    direction = q.get("direction")
+    if direction not in (None, "in", "out"):
+        return json_error(400, "bad_request", "direction is 'in' or 'out'")
+    try:
+        limit = min(int(q.get("limit", "100")), 1000)
+        offset = max(int(q.get("offset", "0")), 0)
+    except ValueError:
+        return json_error(400, "bad_request", "limit and offset are integers")
+    rows = await asyncio.to_thread(node.store.list, direction=direction, type=q.get("type"),
+                                   thread=q.get("thread"), limit=limit, offset=offset)
+    return web.json_response({"messages": [r.as_json() for r in rows]})
+
+
+@requires("focal", "auditor")
+async def get_message(request: web.Request) -> web.Response:
+    node = request.app[NODE]
+    message_id = request.match_info["id"]
+    stored = await asyncio.to_thread(node.store.get, message_id)
+    if stored is None:
+        return json_error(404, "not_found", f"no message {message_id[:40]}")
+    receipts = await asyncio.to_thread(node.store.receipts_for, message_id)
+    replies = await asyncio.to_thread(node.store.replies_to, message_id)
+    rejections = [r.body for r in replies if r.type == "hub.rejection"]
+    return web.json_response({**stored.as_json(), "receipts": receipts, "rejections": rejections})
+
+
+@requires("focal", "auditor")
+async def list_refusals(request: web.Request) -> web.Response:
+    node = request.app[NODE]
+    return web.json_response({"refusals": await asyncio.to_thread(node.store.refusals)})

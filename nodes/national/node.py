@@ -1,0 +1,282 @@
+"""A national focal-point node: transactional outbox, relay, verifying inbox, HTTP API.
+
+Outgoing: an envelope is signed and committed to the outbox (with its copy in `messages`) before
+anything touches the network; the relay publishes it with confirms and marks it published, so a
+broker outage delays and never loses. Incoming: decode → verify against the directory → check the
+hub's log receipt → deduplicate by id → store and apply in one transaction (a receipt for the
+sender goes into the outbox in the same transaction) → ack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import structlog
+from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
+from sqlalchemy import Connection, insert
+
+import broker_config
+from crypto.errors import CryptoError
+from crypto.keys import verify_signature
+from crypto.signing import VerifiedEnvelope, sign_envelope, verify_envelope
+from nodes.national.store import NodeStore, message_row, outbox, receipts, refusals
+from nodes.national.store import messages as message_table
+from nodes.runtime.amqp import BrokerSession, Publisher, amqp_url
+from nodes.runtime.config import NodeConfig, new_message_id, utcnow
+from nodes.runtime.db import make_engine
+from nodes.runtime.federation import Federation, load_federation
+from protocol import envelope as wire
+from protocol import messages, policy
+from protocol.envelope import Envelope
+from protocol.errors import DecodeError, ProtocolError
+from protocol.receipts import HEADER as LOG_HEADER
+from protocol.receipts import LogReceipt, parse_log_receipt
+from protocol.timefmt import format_time
+
+log = structlog.get_logger("somex.node")
+
+# Effects of a verified incoming message beyond storing it, by type (later classes add theirs).
+Effect = Callable[["NationalNode", Connection, VerifiedEnvelope, Mapping[str, Any] | None], None]
+
+
+class NationalNode:
+    def __init__(self, config: NodeConfig, federation: Federation | None = None) -> None:
+        self.config = config
+        self.country = config.country
+        self.federation = federation or load_federation(config.federation_dir, utcnow())
+        self.creds = self.federation.credentials(self.country)
+        self.store = NodeStore(make_engine(config.db_url))
+        self.effects: dict[str, Effect] = {"receipt": _record_receipt}
+        self._wake = asyncio.Event()
+        self._inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+        self._tasks: list[asyncio.Task] = []
+        self.session: BrokerSession | None = None
+        self._publisher: Publisher | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.received = asyncio.Condition()
+        self.log = log.bind(node=self.country)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        b = self.config.broker
+        url = amqp_url(b.host, b.port, b.vhost, self.creds.broker_user, self.creds.broker_password)
+        self.session = BrokerSession(url, f"somex-node-{self.country}", self._on_connect, self._on_disconnect)
+        self._tasks.append(asyncio.create_task(self.session.run(), name=f"{self.country}-broker"))
+        self._tasks.append(asyncio.create_task(self._relay(), name=f"{self.country}-relay"))
+        self._tasks.append(asyncio.create_task(self._receive_loop(), name=f"{self.country}-inbox"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        connection = self.session.connection if self.session else None
+        if connection is not None:
+            try:
+                await connection.close()
+            except Exception:  # noqa: BLE001 - closing a dead connection
+                pass
+        self.store.engine.dispose()
+
+    @property
+    def broker_connected(self) -> bool:
+        return self.session is not None and self.session.connected.is_set()
+
+    async def _on_connect(self, connection: AbstractConnection) -> None:
+        self._publisher = await Publisher.open(connection, broker_config.HUB_IN_EXCHANGE, self.creds.broker_user)
+        channel = await connection.channel()
+        await channel.set_qos(prefetch_count=self.config.prefetch)
+        queue = await channel.get_queue(broker_config.inbox_queue(self.country), ensure=False)
+        await queue.consume(self._inbox.put, consumer_tag=f"somex-node-{self.country}")
+        self._wake.set()
+        self.log.info("node listening", queue=queue.name)
+
+    def _on_disconnect(self) -> None:
+        self._publisher = None
+
+    # -- sending --------------------------------------------------------------------------------
+
+    def sign(self, env: Envelope) -> Envelope:
+        return sign_envelope(env, self.creds.signing_key)
+
+    def build(self, type: str, recipients: Sequence[str], **fields: Any) -> Envelope:
+        ttl = fields.pop("ttl", self.config.message_ttl)
+        env = wire.build(message_id=new_message_id(), type=type, sender=self.country,
+                         recipients=recipients, created=utcnow(), ttl=ttl, **fields)
+        # Refuse here what the hub would refuse: the focal point learns at once, and clearly.
+        directory = self.federation.directory
+        policy.resolve_recipients(env, allowed_types=directory.node(self.country).allowed_types,
+                                  countries=directory.node_ids())
+        return self.sign(env)
+
+    async def send(self, type: str, recipients: Sequence[str], **fields: Any) -> Envelope:
+        """Build, sign and durably queue a message; the relay publishes it."""
+        env = self.build(type, recipients, **fields)
+        await self.submit([env])
+        return env
+
+    async def submit(self, envs: Sequence[Envelope]) -> None:
+        """Durably queue signed envelopes (built with `build`) in one transaction."""
+        await asyncio.to_thread(self._enqueue, envs)
+
+    def _enqueue(self, envs: Sequence[Envelope], conn: Connection | None = None) -> None:
+        if conn is None:
+            with self.store.engine.begin() as own:
+                self._enqueue(envs, own)
+            return
+        now = format_time(utcnow())
+        raws = [wire.encode(e) for e in envs]
+        conn.execute(insert(outbox), [{"message_id": e.id, "raw": r, "queued_at": now} for e, r in zip(envs, raws)])
+        conn.execute(insert(message_table), [message_row("out", e, e.digest(), r, now) for e, r in zip(envs, raws)])
+        self._wake_soon()
+
+    def _wake_soon(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def _relay(self) -> None:
+        delay = 0.2
+        while True:
+            pending = await asyncio.to_thread(self.store.pending, 500)
+            if not pending:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+                except TimeoutError:
+                    pass
+                continue
+            publisher = self._publisher
+            if publisher is None:
+                await self.session.connected.wait()
+                continue
+            results = await asyncio.gather(*(
+                publisher.publish(raw, self.country, message_id=mid) for _, mid, raw in pending
+            ), return_exceptions=True)
+            done = [seq for (seq, _, _), r in zip(pending, results) if r is None]
+            await asyncio.to_thread(self.store.mark_published, done, format_time(utcnow()))
+            failures = [r for r in results if isinstance(r, BaseException)]
+            if failures:
+                self.log.warning("outbox publish failed; will retry", failed=len(failures),
+                                 published=len(done), error=str(failures[0]), retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+            else:
+                delay = 0.2
+                for _, mid, _ in pending:
+                    self.log.debug("message published", message_id=mid)
+
+    async def _receive_loop(self) -> None:
+        while True:
+            batch = [await self._inbox.get()]
+            while len(batch) < 256 and not self._inbox.empty():
+                batch.append(self._inbox.get_nowait())
+            try:
+                await self._receive(batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Database or channel trouble: nothing unacked is lost, the broker redelivers it.
+                self.log.exception("inbox batch failed; requeueing", size=len(batch))
+                for message in batch:
+                    try:
+                        await message.nack(requeue=True)
+                    except Exception:  # noqa: BLE001 - channel gone: the broker requeues
+                        pass
+                await asyncio.sleep(0.5)
+
+    def _check(self, message: AbstractIncomingMessage, now) -> tuple[VerifiedEnvelope, LogReceipt, Any]:  # noqa: ANN001
+        env = wire.decode(message.body)
+        verified = verify_envelope(env, self.federation.trust, now)
+        if not policy.is_for(env, self.country):
+            raise ProtocolError("misrouted", f"{env.id} is not addressed to {self.country}")
+        directory = self.federation.directory
+        policy.resolve_recipients(env, allowed_types=directory.node(env.sender).allowed_types,
+                                  countries=directory.node_ids())
+        receipt = self._check_log_receipt(message, verified)
+        body = wire.decode_body(env) if env.body is not None else None
+        if body is not None:
+            policy.check_body(env, body)
+        return verified, receipt, body
+
+    def _check_log_receipt(self, message: AbstractIncomingMessage, verified: VerifiedEnvelope) -> LogReceipt:
+        header = (message.headers or {}).get(LOG_HEADER)
+        if header is None:
+            raise ProtocolError("missing_log_receipt", "a message must come through the hub's log")
+        receipt = parse_log_receipt(header if isinstance(header, (str, bytes)) else str(header))
+        signer, key = self.federation.trust.signer(receipt.kid, utcnow())
+        if signer != policy.HUB_ID:
+            raise ProtocolError("bad_log_receipt", f"log receipt signed by {signer}, not the hub")
+        verify_signature("ed25519", key, base64.b64decode(receipt.sig), receipt.signing_input())
+        if receipt.message_id != verified.id or receipt.digest != verified.digest:
+            raise ProtocolError("bad_log_receipt", "log receipt is for another message")
+        return receipt
+
+    async def _receive(self, batch: list[AbstractIncomingMessage]) -> None:
+        now = utcnow()
+        checked: list[tuple[VerifiedEnvelope, LogReceipt, Any, bytes]] = []
+        refused: list[dict[str, Any]] = []
+        for message in batch:
+            try:
+                verified, receipt, body = self._check(message, now)
+                checked.append((verified, receipt, body, message.body))
+            except (DecodeError, ProtocolError, CryptoError) as exc:
+                refused.append({"message_id": getattr(exc, "message_id", None) or message.message_id,
+                                "sender": getattr(exc, "sender", None), "reason": exc.reason,
+                                "detail": str(exc)[:2000], "at": format_time(now)})
+        fresh = await asyncio.to_thread(self._apply, checked, refused)
+        for message in batch:
+            await message.ack()
+        for verified in fresh:
+            self.log.info("message received", message_id=verified.id, thread=verified.envelope.thread,
+                          type=verified.envelope.type, sender=verified.envelope.sender)
+        for r in refused:
+            self.log.warning("message refused", message_id=r["message_id"], reason=r["reason"], detail=r["detail"])
+        if fresh or refused:
+            async with self.received:
+                self.received.notify_all()
+
+    def _apply(self, checked: list, refused: list[dict[str, Any]]) -> list[VerifiedEnvelope]:
+        stored_at = format_time(utcnow())
+        fresh: list[VerifiedEnvelope] = []
+        answers: list[Envelope] = []
+        with self.store.engine.begin() as conn:
+            known = self.store.known_ids(v.id for v, *_ in checked)
+            for verified, receipt, body, raw in checked:
+                env = verified.envelope
+                if env.id not in known:
+                    known.add(env.id)
+                    conn.execute(insert(message_table), message_row(
+                        "in", env, verified.digest, raw, stored_at, receipt.index, receipt.to_header()))
+                    effect = self.effects.get(env.type)
+                    if effect is not None:
+                        effect(self, conn, verified, body)
+                    fresh.append(verified)
+                # A duplicate gets its receipt again (the first may be what was lost) and nothing else.
+                if messages.lookup(env.type).receipted:
+                    answers.append(self.build("receipt", [env.sender], reply_to=env.id, thread=env.thread,
+                                              body={"of": env.id, "digest": verified.digest,
+                                                    "kind": "delivered", "at": stored_at}))
+            if refused:
+                conn.execute(insert(refusals), refused)
+            if answers:
+                self._enqueue(answers, conn)
+        return fresh
+
+
+def _record_receipt(node: NationalNode, conn: Connection, verified: VerifiedEnvelope,
+                    body: Mapping[str, Any] | None) -> None:
+    assert body is not None
+    existing = conn.execute(receipts.select().where(
+        (receipts.c.of == body["of"]) & (receipts.c.by == verified.envelope.sender) & (receipts.c.kind == body["kind"])
+    )).first()
+    if existing is None:
+        conn.execute(insert(receipts), {"of": body["of"], "by": verified.envelope.sender, "kind": body["kind"],
+                                        "receipt_id": verified.id, "at": body["at"]})
+
+
+__all__ = ["Effect", "NationalNode"]

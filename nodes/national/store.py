@@ -1,0 +1,161 @@
+"""A national node's database: outbox, messages in both directions, receipts, refusals."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    Column, Engine, Integer, LargeBinary, MetaData, String, Table, Text, func, insert, select, update,
+)
+
+metadata = MetaData()
+
+outbox = Table(
+    "outbox", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("message_id", String(36), unique=True, nullable=False),
+    Column("raw", LargeBinary, nullable=False),
+    Column("queued_at", String(32), nullable=False),
+    Column("published_at", String(32), index=True),
+)
+messages = Table(
+    "messages", metadata,
+    Column("message_id", String(36), primary_key=True),
+    Column("direction", String(3), nullable=False, index=True),  # "in" or "out"
+    Column("type", String(64), nullable=False),
+    Column("sender", String(8), nullable=False),
+    Column("recipients", Text, nullable=False),
+    Column("thread", String(128), index=True),
+    Column("reply_to", String(36), index=True),
+    Column("created", String(32), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("body", Text),  # clear bodies only; sealed payloads stay in raw
+    Column("raw", LargeBinary, nullable=False),
+    Column("stored_at", String(32), nullable=False),
+    Column("log_index", Integer),
+    Column("log_receipt", Text),
+)
+receipts = Table(
+    "receipts", metadata,
+    Column("of", String(36), primary_key=True),
+    Column("by", String(8), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("receipt_id", String(36), nullable=False),
+    Column("at", String(32), nullable=False),
+)
+refusals = Table(
+    "refusals", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("message_id", String(36)),
+    Column("sender", String(8)),
+    Column("reason", String(64), nullable=False),
+    Column("detail", Text),
+    Column("at", String(32), nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    message_id: str
+    direction: str
+    type: str
+    sender: str
+    recipients: list[str]
+    thread: str | None
+    reply_to: str | None
+    created: str
+    digest: str
+    body: Any
+    stored_at: str
+    log_index: int | None
+
+    def as_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _message(row: Any) -> StoredMessage:
+    return StoredMessage(
+        row.message_id, row.direction, row.type, row.sender, json.loads(row.recipients), row.thread,
+        row.reply_to, row.created, row.digest, json.loads(row.body) if row.body else None,
+        row.stored_at, row.log_index,
+    )
+
+
+class NodeStore:
+    """Synchronous store; the node calls it through asyncio.to_thread."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        metadata.create_all(engine)
+
+    # outbox ------------------------------------------------------------------------------------
+    def pending(self, limit: int) -> list[tuple[int, str, bytes]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(outbox.c.seq, outbox.c.message_id, outbox.c.raw)
+                                .where(outbox.c.published_at.is_(None)).order_by(outbox.c.seq).limit(limit))
+            return [tuple(r) for r in rows]  # type: ignore[misc]
+
+    def mark_published(self, seqs: Sequence[int], at: str) -> None:
+        if seqs:
+            with self.engine.begin() as conn:
+                conn.execute(update(outbox).where(outbox.c.seq.in_(list(seqs))).values(published_at=at))
+
+    def outbox_depth(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(outbox)
+                                .where(outbox.c.published_at.is_(None))).scalar_one()
+
+    # messages ----------------------------------------------------------------------------------
+    def known_ids(self, ids: Iterable[str]) -> set[str]:
+        ids = list(set(ids))
+        if not ids:
+            return set()
+        with self.engine.connect() as conn:
+            return set(conn.execute(select(messages.c.message_id).where(messages.c.message_id.in_(ids))).scalars())
+
+    def get(self, message_id: str) -> StoredMessage | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(messages).where(messages.c.message_id == message_id)).first()
+        return _message(row) if row else None
+
+    def list(self, *, direction: str | None = None, type: str | None = None,
+             thread: str | None = None, limit: int = 100, offset: int = 0) -> list[StoredMessage]:
+        query = select(messages).order_by(messages.c.stored_at.desc(), messages.c.message_id.desc())
+        if direction:
+            query = query.where(messages.c.direction == direction)
+        if type:
+            query = query.where(messages.c.type == type)
+        if thread:
+            query = query.where(messages.c.thread == thread)
+        with self.engine.connect() as conn:
+            return [_message(r) for r in conn.execute(query.limit(limit).offset(offset))]
+
+    def receipts_for(self, message_id: str) -> list[dict[str, str]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(receipts).where(receipts.c.of == message_id).order_by(receipts.c.at))
+            return [dict(r._mapping) for r in rows]
+
+    def replies_to(self, message_id: str) -> list[StoredMessage]:
+        with self.engine.connect() as conn:
+            return [_message(r) for r in conn.execute(select(messages).where(messages.c.reply_to == message_id))]
+
+    def refusals(self, limit: int = 100) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(refusals).order_by(refusals.c.seq.desc()).limit(limit))
+            return [dict(r._mapping) for r in rows]
+
+
+def message_row(direction: str, env: Any, digest: str, raw: bytes, stored_at: str,
+                log_index: int | None = None, log_receipt: str | None = None) -> dict[str, Any]:
+    return {
+        "message_id": env.id, "direction": direction, "type": env.type, "sender": env.sender,
+        "recipients": json.dumps(list(env.recipients)), "thread": env.thread, "reply_to": env.reply_to,
+        "created": env.created, "digest": digest, "body": env.body, "raw": raw, "stored_at": stored_at,
+        "log_index": log_index, "log_receipt": log_receipt,
+    }
+
+
+__all__ = ["NodeStore", "StoredMessage", "insert", "message_row", "messages", "outbox", "receipts", "refusals"]

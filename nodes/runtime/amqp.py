@@ -1,0 +1,122 @@
+"""aio-pika plumbing shared by the hub and the nodes: robust connections and confirmed publishes.
+
+Nothing here declares a queue or an exchange: the broker's definitions (broker_config/) own the
+topology and the nodes' users have no configure permission.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+from urllib.parse import quote
+
+import aio_pika
+import structlog
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
+from pamqp.commands import Basic
+
+
+class PublishRefused(Exception):
+    """The broker did not take a message (nack, return, or closed channel): retry later."""
+
+
+def amqp_url(host: str, port: int, vhost: str, user: str, password: str) -> str:
+    return f"amqp://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}/{quote(vhost, safe='')}"
+
+
+class BrokerSession:
+    """One AMQP connection kept open: reconnects with backoff and runs `on_connect` each time.
+
+    aio-pika's robust connection restores consumers by re-declaring their queues, which a node
+    may not do (no configure permission) and which would fail against quorum queues anyway; so
+    reconnection is explicit here, and `on_connect` sets up channels and consumers afresh.
+    """
+
+    def __init__(self, url: str, name: str,
+                 on_connect: Callable[[AbstractConnection], Awaitable[None]],
+                 on_disconnect: Callable[[], None] | None = None) -> None:
+        self._url, self._name = url, name
+        self._on_connect, self._on_disconnect = on_connect, on_disconnect
+        self.connection: AbstractConnection | None = None
+        self.connected = asyncio.Event()
+        self._log = structlog.get_logger("somex.amqp").bind(connection=name)
+
+    async def run(self) -> None:
+        delay = 0.2
+        while True:
+            try:
+                connection = await aio_pika.connect(self._url, client_properties={"connection_name": self._name},
+                                                    timeout=10)
+            except (aio_pika.exceptions.AMQPError, OSError, TimeoutError) as exc:
+                self._log.warning("broker unreachable; retrying", error=str(exc), retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            lost = asyncio.Event()
+            connection.close_callbacks.add(lambda *_: lost.set())
+            try:
+                await self._on_connect(connection)
+            except (aio_pika.exceptions.AMQPError, OSError, TimeoutError) as exc:
+                self._log.warning("setting up the connection failed; retrying", error=str(exc))
+                await self._close(connection)
+                await asyncio.sleep(delay)
+                continue
+            self.connection, delay = connection, 0.2
+            self.connected.set()
+            self._log.info("connected to the broker")
+            try:
+                await lost.wait()
+            finally:
+                self.connected.clear()
+                self.connection = None
+                if self._on_disconnect is not None:
+                    self._on_disconnect()
+                await self._close(connection)
+            self._log.warning("connection to the broker lost; reconnecting")
+
+    @staticmethod
+    async def _close(connection: AbstractConnection) -> None:
+        try:
+            await connection.close()
+        except Exception:  # noqa: BLE001 - closing an already broken connection
+            pass
+
+
+class Publisher:
+    """Publishes to one exchange with publisher confirms and mandatory routing."""
+
+    def __init__(self, channel: AbstractChannel, exchange: AbstractExchange, user_id: str) -> None:
+        self._channel = channel
+        self._exchange = exchange
+        self._user_id = user_id
+
+    @classmethod
+    async def open(cls, connection: AbstractConnection, exchange: str, user_id: str) -> Publisher:
+        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        return cls(channel, await channel.get_exchange(exchange, ensure=False), user_id)
+
+    async def publish(
+        self, body: bytes, routing_key: str, *, message_id: str, headers: Mapping[str, Any] | None = None,
+        message_type: str | None = None,
+    ) -> None:
+        message = aio_pika.Message(
+            body,
+            message_id=message_id,
+            user_id=self._user_id,
+            type=message_type,
+            headers=dict(headers or {}),
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        )
+        try:
+            confirmation = await self._exchange.publish(message, routing_key=routing_key, mandatory=True, timeout=30)
+        except (aio_pika.exceptions.DeliveryError, aio_pika.exceptions.PublishError) as exc:
+            raise PublishRefused(f"{routing_key}: {exc}") from exc
+        except (aio_pika.exceptions.AMQPError, ConnectionError, TimeoutError, RuntimeError) as exc:
+            raise PublishRefused(f"{routing_key}: broker unavailable ({exc!r})") from exc
+        if not isinstance(confirmation, Basic.Ack):
+            raise PublishRefused(f"{routing_key}: broker did not confirm ({confirmation!r})")
+
+    async def close(self) -> None:
+        await self._channel.close()

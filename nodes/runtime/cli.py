@@ -1,0 +1,121 @@
+"""`somex`: the operator's command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from nodes.runtime.config import utcnow
+from nodes.runtime.logs import configure_logging
+
+DEFAULT_STATE = Path(".somex")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="somex", description=__doc__)
+    parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE,
+                        help="where the federation, broker data and databases live (default .somex)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    fed = sub.add_parser("federation", help="create and inspect the federation's PKI").add_subparsers(
+        dest="action", required=True)
+    init = fed.add_parser("init", help="create a root, keys, certificates and the signed directory")
+    init.add_argument("--countries", required=True, help="comma-separated ISO 3166-1 alpha-3 codes, e.g. MEX,IDN,ITA")
+    init.add_argument("--name", default="somex", help="federation name")
+    init.add_argument("--dir", type=Path, help="output directory (default STATE_DIR/federation)")
+    init.add_argument("--force", action="store_true", help="overwrite an existing federation")
+
+    broker = sub.add_parser("broker", help="a private RabbitMQ on loopback").add_subparsers(dest="action", required=True)
+    up = broker.add_parser("up", help="start it and load the federation's users, queues and permissions")
+    up.add_argument("--amqp-port", type=int, default=0, help="default: a free port")
+    broker.add_parser("down", help="stop it")
+    broker.add_parser("status", help="is it running; queue depths")
+
+    hub = sub.add_parser("hub", help="the hub").add_subparsers(dest="action", required=True)
+    hub.add_parser("run", help="relay and audit until stopped")
+
+    node = sub.add_parser("node", help="a national node").add_subparsers(dest="action", required=True)
+    run = node.add_parser("run", help="run a country's node until stopped")
+    run.add_argument("--country", required=True)
+
+    send = sub.add_parser("send", help="send a plain text note through a running node's API")
+    send.add_argument("--from", dest="sender", required=True)
+    send.add_argument("--to", required=True, help="comma-separated country codes")
+    send.add_argument("--text", required=True)
+    send.add_argument("--thread")
+
+    demo = sub.add_parser("demo", help="a whole federation on this machine, a scenario, a verified audit trail")
+    demo.add_argument("--keep", action="store_true", help="leave the federation running after the scenario")
+
+    args = parser.parse_args(argv)
+    configure_logging()
+    handler = {
+        "federation": _federation, "broker": _broker, "hub": _hub, "node": _node, "send": _send, "demo": _demo,
+    }[args.command]
+    return handler(args) or 0
+
+
+def _federation(args: argparse.Namespace) -> int:
+    from nodes.runtime.federation import init_federation
+
+    target = args.dir or args.state_dir / "federation"
+    countries = [c.strip().upper() for c in args.countries.split(",") if c.strip()]
+    try:
+        init_federation(target, args.name, countries, utcnow(), force=args.force)
+    except (ValueError, FileExistsError) as exc:
+        print(f"somex: {exc}", file=sys.stderr)
+        return 2
+    print(f"federation {args.name!r} with {', '.join(countries)} and HUB written to {target}")
+    print("private keys are 0600; in production the root key stays offline")
+    return 0
+
+
+def _broker(args: argparse.Namespace) -> int:
+    from nodes.runtime.local import broker_down, broker_status, broker_up
+
+    if args.action == "up":
+        broker_up(args.state_dir, args.amqp_port)
+    elif args.action == "down":
+        broker_down(args.state_dir)
+    else:
+        print(json.dumps(broker_status(args.state_dir), indent=2))
+    return 0
+
+
+def _hub(args: argparse.Namespace) -> int:
+    from nodes.runtime.deployment import Deployment
+    from nodes.runtime.serve import serve_hub
+
+    asyncio.run(serve_hub(Deployment.load(args.state_dir).hub_config()))
+    return 0
+
+
+def _node(args: argparse.Namespace) -> int:
+    from nodes.runtime.deployment import Deployment
+    from nodes.runtime.serve import serve_node
+
+    asyncio.run(serve_node(Deployment.load(args.state_dir).node_config(args.country.upper())))
+    return 0
+
+
+def _send(args: argparse.Namespace) -> int:
+    from nodes.runtime.local import send_note
+
+    result = asyncio.run(send_note(args.state_dir, args.sender.upper(),
+                                   [t.strip().upper() for t in args.to.split(",")], args.text, args.thread))
+    print(json.dumps(result))
+    return 0 if "id" in result else 1
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from nodes.runtime.demo import run_demo
+
+    return asyncio.run(run_demo(args.state_dir if args.state_dir != DEFAULT_STATE else Path(".somex-demo"),
+                                keep=args.keep))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""Process configuration for the hub and the national nodes (plain values, no globals)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_message_id() -> str:
+    from protocol.ids import uuid7
+
+    return uuid7(int(utcnow().timestamp() * 1000), os.urandom(10))
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    host: str = "127.0.0.1"
+    port: int = 5672
+    vhost: str = "somex"
+
+
+@dataclass(frozen=True)
+class HubConfig:
+    federation_dir: Path
+    db_url: str
+    broker: BrokerAddress = field(default_factory=BrokerAddress)
+    http_host: str = "127.0.0.1"
+    http_port: int = 0  # 0: no auditor API
+    batch_size: int = 256  # messages per group commit
+    prefetch: int = 512
+    max_clock_skew: timedelta = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    country: str
+    federation_dir: Path
+    db_url: str
+    broker: BrokerAddress = field(default_factory=BrokerAddress)
+    http_host: str = "127.0.0.1"
+    http_port: int = 0  # 0: pick a free port
+    prefetch: int = 256
+    message_ttl: timedelta = timedelta(days=7)

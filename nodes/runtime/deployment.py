@@ -1,0 +1,69 @@
+"""Where a local federation's pieces live: the state directory and its deployment.json.
+
+Layout of a state dir (default `.somex/`):
+  federation/      keys, certificates, signed directory (nodes.runtime.federation)
+  broker/          the private RabbitMQ's data, logs and broker.json (nodes.runtime.rabbit)
+  deployment.json  broker address and vhost, each process's HTTP port
+  hub/audit.db, nodes/<ID>/node.db
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from broker_config import BrokerSpec, BrokerUser
+from nodes.runtime.config import BrokerAddress, HubConfig, NodeConfig
+from nodes.runtime.federation import Federation
+from protocol.policy import HUB_ID
+
+
+@dataclass
+class Deployment:
+    state_dir: Path
+    amqp_port: int
+    vhost: str = "somex"
+    hub_http_port: int = 0
+    node_http_ports: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def federation_dir(self) -> Path:
+        return self.state_dir / "federation"
+
+    @property
+    def broker(self) -> BrokerAddress:
+        return BrokerAddress("127.0.0.1", self.amqp_port, self.vhost)
+
+    def save(self) -> None:
+        data = asdict(self)
+        data.pop("state_dir")
+        (self.state_dir / "deployment.json").write_text(json.dumps(data, indent=2) + "\n")
+
+    @classmethod
+    def load(cls, state_dir: Path) -> Deployment:
+        path = state_dir / "deployment.json"
+        if not path.exists():
+            raise SystemExit(f"{path} not found: run 'somex broker up --state-dir {state_dir}' first")
+        return cls(state_dir=state_dir, **json.loads(path.read_text()))
+
+    def hub_config(self) -> HubConfig:
+        (self.state_dir / "hub").mkdir(parents=True, exist_ok=True)
+        return HubConfig(self.federation_dir, f"sqlite:///{self.state_dir / 'hub' / 'audit.db'}",
+                         self.broker, http_port=self.hub_http_port)
+
+    def node_config(self, country: str) -> NodeConfig:
+        home = self.state_dir / "nodes" / country
+        home.mkdir(parents=True, exist_ok=True)
+        return NodeConfig(country, self.federation_dir, f"sqlite:///{home / 'node.db'}", self.broker,
+                          http_port=self.node_http_ports.get(country, 0))
+
+
+def broker_spec(federation: Federation, vhost: str) -> BrokerSpec:
+    """The broker users and permissions a federation needs (one user per node and the hub)."""
+    def user(node_id: str) -> BrokerUser:
+        creds = federation.credentials(node_id)
+        return BrokerUser(creds.broker_user, creds.broker_password)
+
+    return BrokerSpec(vhost=vhost, hub_user=user(HUB_ID),
+                      nodes={c: user(c) for c in federation.directory.node_ids()})

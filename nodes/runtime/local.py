@@ -1,0 +1,94 @@
+"""Operator actions on a federation that runs on this machine (broker up/down, sending a note)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import structlog
+
+from nodes.runtime.config import utcnow
+from nodes.runtime.deployment import Deployment, broker_spec
+from nodes.runtime.federation import load_federation
+from nodes.runtime.rabbit import PrivateBroker, free_port
+
+log = structlog.get_logger("somex.local")
+
+
+def broker_up(state_dir: Path, amqp_port: int = 0) -> Deployment:
+    federation = load_federation(state_dir / "federation", utcnow())
+    broker_dir = state_dir / "broker"
+    if (broker_dir / "broker.json").exists():
+        existing = PrivateBroker.from_state_dir(broker_dir)
+        if existing.status().get("running"):
+            log.info("broker already running", amqp_port=existing.amqp_port)
+            return Deployment.load(state_dir)
+    broker = PrivateBroker(broker_dir, amqp_port=amqp_port or free_port(), mgmt_port=free_port(),
+                           dist_port=free_port(), nodename=f"somex-{free_port()}@localhost")
+    broker.ensure_installed()
+    broker.start()
+    deployment = Deployment(state_dir, broker.amqp_port, vhost="somex", hub_http_port=free_port(),
+                            node_http_ports={c: free_port() for c in federation.directory.node_ids()})
+    broker.apply(broker_spec(federation, deployment.vhost))
+    deployment.save()
+    log.info("broker up", amqp_port=broker.amqp_port, vhost=deployment.vhost)
+    return deployment
+
+
+def broker_down(state_dir: Path) -> None:
+    broker_dir = state_dir / "broker"
+    if not (broker_dir / "broker.json").exists():
+        log.info("no broker recorded here", state_dir=str(state_dir))
+        return
+    PrivateBroker.from_state_dir(broker_dir).stop()
+    log.info("broker stopped")
+
+
+def broker_status(state_dir: Path) -> dict[str, Any]:
+    broker_dir = state_dir / "broker"
+    if not (broker_dir / "broker.json").exists():
+        return {"running": False, "detail": f"no broker recorded in {broker_dir}"}
+    return PrivateBroker.from_state_dir(broker_dir).status()
+
+
+class NodeClient:
+    """A focal point's view of one node's HTTP API."""
+
+    def __init__(self, session: aiohttp.ClientSession, base_url: str, token: str) -> None:
+        self._session, self.base_url = session, base_url
+        self._headers = {"Authorization": f"Bearer {token}"}
+
+    @classmethod
+    def for_country(cls, session: aiohttp.ClientSession, deployment: Deployment, country: str,
+                    role: str = "focal") -> NodeClient:
+        federation = load_federation(deployment.federation_dir, utcnow())
+        port = deployment.node_http_ports[country]
+        return cls(session, f"http://127.0.0.1:{port}/api", federation.credentials(country).tokens[role])
+
+    async def health(self) -> dict[str, Any]:
+        async with self._session.get(f"{self.base_url}/health") as r:
+            return await r.json()
+
+    async def send(self, payload: dict[str, Any]) -> dict[str, Any]:
+        async with self._session.post(f"{self.base_url}/messages", json=payload, headers=self._headers) as r:
+            return await r.json()
+
+    async def messages(self, **query: str) -> list[dict[str, Any]]:
+        async with self._session.get(f"{self.base_url}/messages", params=query, headers=self._headers) as r:
+            r.raise_for_status()
+            return (await r.json())["messages"]
+
+    async def message(self, message_id: str) -> dict[str, Any]:
+        async with self._session.get(f"{self.base_url}/messages/{message_id}", headers=self._headers) as r:
+            return await r.json()
+
+
+async def send_note(state_dir: Path, sender: str, to: list[str], text: str, thread: str | None) -> dict[str, Any]:
+    deployment = Deployment.load(state_dir)
+    async with aiohttp.ClientSession() as session:
+        client = NodeClient.for_country(session, deployment, sender)
+        payload: dict[str, Any] = {"type": "note", "to": to, "body": {"text": text}}
+        if thread:
+            payload["thread"] = thread
+        return await client.send(payload)

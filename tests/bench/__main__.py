@@ -1,0 +1,17 @@
+"""`make bench`: every benchmark, each against a baseline measured in the same run."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from tests.bench import bench_relay
+
+
+def main() -> int:
+    asyncio.run(bench_relay.main(sys.argv[1:]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""End-to-end relay benchmark: raw aio-pika two-hop relay vs the somex path, same broker, same run.
+
+raw:   publish → quorum queue → relay consumer republishes (confirms) → quorum queue → consumer
+somex: node outbox (sign, commit) → hub.in → hub (decode, verify, policy, audit commit, forward
+       with confirms) → node inbox (decode, verify envelope and log receipt, dedup, commit)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import aio_pika
+from sqlalchemy import func, select
+
+from crypto.keys import SigningKey
+from crypto.signing import sign_envelope
+from nodes.national.store import messages as message_table
+from nodes.runtime.config import new_message_id, utcnow
+from nodes.runtime.rabbit import PrivateBroker, free_port
+from protocol import envelope as wire
+from tests.bench.stats import Run
+from tests.integration.federation import make_federation
+
+
+async def raw_relay(url: str, n: int, size: int) -> Run:
+    conns = [await aio_pika.connect(url) for _ in range(3)]
+    producer, relay_conn, consumer = conns
+    setup = await producer.channel()
+    for name in ("bench.a", "bench.b"):
+        queue = await setup.declare_queue(name, durable=True, arguments={"x-queue-type": "quorum"})
+        await queue.purge()
+    relay_out = await relay_conn.channel(publisher_confirms=True)
+    relay_in = await relay_conn.channel()
+    await relay_in.set_qos(prefetch_count=512)
+    sink = await consumer.channel()
+    await sink.set_qos(prefetch_count=512)
+    latencies: list[float] = []
+    done = asyncio.Event()
+
+    async def relay(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        await relay_out.default_exchange.publish(
+            aio_pika.Message(message.body, headers=message.headers, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+            routing_key="bench.b", mandatory=True)
+        await message.ack()
+
+    async def receive(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        latencies.append((time.time() - float(message.headers["t0"])) * 1000)
+        await message.ack()
+        if len(latencies) >= n:
+            done.set()
+
+    await (await relay_in.get_queue("bench.a")).consume(relay)
+    await (await sink.get_queue("bench.b")).consume(receive)
+    out = await producer.channel(publisher_confirms=True)
+    window = asyncio.Semaphore(512)
+    body = os.urandom(size // 2).hex().encode()[:size]
+
+    async def publish_one() -> None:
+        async with window:
+            await out.default_exchange.publish(
+                aio_pika.Message(body, headers={"t0": repr(time.time())},
+                                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                routing_key="bench.a", mandatory=True)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(publish_one() for _ in range(n)))
+    await asyncio.wait_for(done.wait(), timeout=600)
+    elapsed = time.perf_counter() - start
+    for conn in conns:
+        await conn.close()
+    return Run("raw aio-pika two-hop relay", n, elapsed, latencies)
+
+
+async def somex_path(broker: PrivateBroker, workdir: Path, n: int, text_size: int, mtype: str) -> Run:
+    fed = make_federation(broker, workdir, f"bench-{mtype}", countries=["MEX", "IDN"])
+    await fed.start_hub()
+    sender, recipient = await fed.start_node("MEX"), await fed.start_node("IDN")
+    await fed.hub.wait_connected()
+    await asyncio.wait_for(recipient.session.connected.wait(), 30)
+    body = {"text": "x" * text_size} if mtype == "note" else {"document_number": "X" * text_size}
+    start = time.perf_counter()
+    for offset in range(0, n, 200):
+        chunk = [sender.build(mtype, ["IDN"], body=body) for _ in range(min(200, n - offset))]
+        await sender.submit(chunk)
+    engine = recipient.store.engine
+
+    def count() -> int:
+        with engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(message_table)
+                                .where(message_table.c.direction == "in", message_table.c.type == mtype)).scalar_one()
+
+    deadline = time.monotonic() + 600
+    while await asyncio.to_thread(count) < n:
+        if time.monotonic() > deadline:
+            raise TimeoutError("somex path did not deliver every message in 600 s")
+        await asyncio.sleep(0.05)
+    elapsed = time.perf_counter() - start
+    with engine.connect() as conn:
+        rows = conn.execute(select(message_table.c.created, message_table.c.stored_at)
+                            .where(message_table.c.direction == "in", message_table.c.type == mtype)).all()
+    latencies = [(_t(stored) - _t(created)).total_seconds() * 1000 for created, stored in rows]
+    await fed.stop_all()
+    label = "somex path, alert (no receipt)" if mtype != "note" else "somex path, note (+ signed receipt back)"
+    return Run(label, n, elapsed, latencies)
+
+
+def _t(text: str) -> datetime:
+    from protocol.timefmt import parse_time
+
+    return parse_time(text)
+
+
+async def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="bench_relay")
+    parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--text", type=int, default=1000, help="payload characters")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="somex-bench-") as tmp:
+        work = Path(tmp)
+        broker = PrivateBroker(work / "broker", amqp_port=free_port(), mgmt_port=free_port(),
+                               dist_port=free_port(), nodename=f"somex-bench-{os.getpid()}@localhost")
+        broker.ensure_installed()
+        broker.start()
+        try:
+            sample = wire.encode(sign_envelope(wire.build(
+                message_id=new_message_id(), type="alert.document", sender="MEX", recipients=["IDN"],
+                created=utcnow(), ttl=timedelta(hours=1), body={"document_number": "X" * args.text},
+            ), SigningKey.generate()))
+            broker.apply_admin_vhost("bench-raw")
+            print(f"== relay benchmark: {args.messages} messages of {len(sample)} bytes, quorum queues, "
+                  f"publisher confirms, persistent; one process per side, this machine ({os.cpu_count()} cores)")
+            raw = await raw_relay(broker.admin_url("bench-raw"), args.messages, len(sample))
+            print(raw.line())
+            alert = await somex_path(broker, work / "alerts", args.messages, args.text, "alert.document")
+            print(alert.line())
+            note = await somex_path(broker, work / "notes", args.messages, args.text, "note")
+            print(note.line())
+            print(f"ratio somex/raw throughput: alerts {alert.rate / raw.rate:.2f}, notes with receipts "
+                  f"{note.rate / raw.rate:.2f}  (goal ≥ 0.7)")
+        finally:
+            broker.stop()

@@ -1,0 +1,22 @@
+"""Integration tests share one private RabbitMQ per session; each test gets its own vhost."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from nodes.runtime.rabbit import PrivateBroker, free_port
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateBroker]:
+    instance = PrivateBroker(tmp_path_factory.mktemp("rabbitmq"), amqp_port=free_port(), mgmt_port=free_port(),
+                             dist_port=free_port(), nodename=f"somex-test-{os.getpid()}@localhost")
+    instance.ensure_installed()
+    instance.start()
+    try:
+        yield instance
+    finally:
+        instance.stop()

@@ -1,0 +1,136 @@
+"""A federation under test: fresh PKI, its own vhost on the session's private RabbitMQ, and the
+hub and national nodes running in the test's event loop (real broker, real SQLite files)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import pytest
+
+import broker_config
+from nodes.hub.relay import Hub
+from nodes.national.node import NationalNode
+from nodes.runtime.amqp import amqp_url
+from nodes.runtime.config import BrokerAddress, HubConfig, NodeConfig, utcnow
+from nodes.runtime.deployment import broker_spec
+from nodes.runtime.federation import Federation, init_federation, load_federation
+
+COUNTRIES = ["MEX", "IDN", "ITA"]
+
+
+async def eventually(probe: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
+    """Poll `probe` (sync or async) until it returns something truthy, or fail saying what."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if asyncio.iscoroutine(last):
+            last = await last
+        if last:
+            return last
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
+
+
+@dataclass
+class RunningFederation:
+    path: Path
+    vhost: str
+    amqp_port: int
+    federation: Federation
+    hub: Hub | None = None
+    nodes: dict[str, NationalNode] = field(default_factory=dict)
+
+    @property
+    def address(self) -> BrokerAddress:
+        return BrokerAddress("127.0.0.1", self.amqp_port, self.vhost)
+
+    def hub_config(self, **overrides: Any) -> HubConfig:
+        return HubConfig(self.path / "federation", f"sqlite:///{self.path / 'audit.db'}", self.address, **overrides)
+
+    def node_config(self, country: str, **overrides: Any) -> NodeConfig:
+        return NodeConfig(country, self.path / "federation", f"sqlite:///{self.path / f'{country}.db'}",
+                          self.address, **overrides)
+
+    async def start_hub(self, **overrides: Any) -> Hub:
+        self.hub = Hub(self.hub_config(**overrides), self.federation)
+        await self.hub.start()
+        return self.hub
+
+    async def start_node(self, country: str, **overrides: Any) -> NationalNode:
+        node = NationalNode(self.node_config(country, **overrides), self.federation)
+        await node.start()
+        self.nodes[country] = node
+        return node
+
+    async def start_all(self) -> None:
+        await self.start_hub()
+        for country in self.federation.directory.node_ids():
+            await self.start_node(country)
+        await self.hub.wait_connected()
+        for node in self.nodes.values():
+            await asyncio.wait_for(node.session.connected.wait(), 30)
+
+    async def stop_all(self) -> None:
+        for node in self.nodes.values():
+            await node.stop()
+        self.nodes.clear()
+        if self.hub is not None:
+            await self.hub.stop()
+            self.hub = None
+
+    def url_for(self, node_id: str) -> str:
+        creds = self.federation.credentials(node_id)
+        return amqp_url("127.0.0.1", self.amqp_port, self.vhost, creds.broker_user, creds.broker_password)
+
+    async def publish_raw(self, as_country: str, body: bytes, routing_key: str | None = None) -> None:
+        """Publish bytes to hub.in with a country's broker credentials, as a (faulty) node would."""
+        creds = self.federation.credentials(as_country)
+        connection = await aio_pika.connect(self.url_for(as_country))
+        async with connection:
+            channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+            exchange = await channel.get_exchange(broker_config.HUB_IN_EXCHANGE, ensure=False)
+            await exchange.publish(aio_pika.Message(body, user_id=creds.broker_user, message_id="raw"),
+                                   routing_key=routing_key or as_country, mandatory=True)
+
+    def delete(self, broker: Any) -> None:
+        users = [self.federation.directory.node(n).broker_user for n in self.federation.directory.node_ids(False)]
+        broker.delete_vhost(self.vhost, users)
+
+    def inbox(self, country: str, **query: Any) -> list:
+        return self.nodes[country].store.list(direction="in", **query)
+
+    def audit(self, **query: Any) -> list[dict]:
+        assert self.hub is not None
+        return self.hub.store.trail(**query)
+
+
+def vhost_for(test_name: str) -> str:
+    return "t-" + re.sub(r"[^A-Za-z0-9]+", "-", test_name)[-60:].strip("-")
+
+
+def make_federation(broker: Any, tmp_path: Path, test_name: str, countries: list[str] = COUNTRIES) -> RunningFederation:
+    vhost = vhost_for(test_name)
+    init_federation(tmp_path / "federation", "somex-test", countries, utcnow(), broker_user_prefix=f"{vhost}.")
+    federation = load_federation(tmp_path / "federation", utcnow())
+    broker.apply(broker_spec(federation, vhost))
+    return RunningFederation(tmp_path, vhost, broker.amqp_port, federation)
+
+
+@pytest.fixture
+async def fed(broker, tmp_path, request):  # noqa: ANN001, ANN201
+    """A running federation (hub, MEX, IDN, ITA) in its own vhost; torn down after the test."""
+    federation = make_federation(broker, tmp_path, request.node.name)
+    await federation.start_all()
+    try:
+        yield federation
+    finally:
+        await federation.stop_all()
+        federation.delete(broker)

@@ -1,0 +1,41 @@
+"""The outbox: a broker outage delays messages, never loses them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+
+from nodes.runtime.rabbit import PrivateBroker, free_port
+from tests.integration.federation import eventually, make_federation
+
+pytestmark = pytest.mark.integration
+
+
+async def test_outbox_survives_a_broker_outage(tmp_path) -> None:  # noqa: ANN001
+    # A broker of its own: stopping the session's broker would disturb every other test.
+    broker = PrivateBroker(tmp_path / "rabbitmq", amqp_port=free_port(), mgmt_port=free_port(),
+                           dist_port=free_port(), nodename=f"somex-outage-{os.getpid()}@localhost")
+    await asyncio.to_thread(broker.start)
+    fed = make_federation(broker, tmp_path, "outage")
+    try:
+        await fed.start_all()
+        before = await fed.nodes["MEX"].send("note", ["IDN"], body={"text": "before the outage"})
+        await eventually(lambda: fed.nodes["IDN"].store.get(before.id), what="delivery before the outage")
+
+        await asyncio.to_thread(broker.stop)
+        await eventually(lambda: not fed.nodes["MEX"].broker_connected, what="MEX noticing the outage")
+        during = await fed.nodes["MEX"].send("note", ["IDN"], body={"text": "sent while the broker was down"})
+        await asyncio.sleep(1)
+        assert fed.nodes["MEX"].store.outbox_depth() == 1  # committed locally, waiting
+
+        await asyncio.to_thread(broker.start)
+        got = await eventually(lambda: fed.nodes["IDN"].store.get(during.id), timeout=60,
+                               what="delivery after the broker came back")
+        assert got.body == {"text": "sent while the broker was down"}
+        await eventually(lambda: fed.nodes["MEX"].store.outbox_depth() == 0, what="outbox drained")
+        assert [e["verdict"] for e in fed.audit(message_id=during.id)] == ["accepted"]
+    finally:
+        await fed.stop_all()
+        await asyncio.to_thread(broker.stop)
