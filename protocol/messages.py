@@ -27,6 +27,7 @@ class MessageType:
     sealed: bool = False
     broadcast: bool = False  # may be addressed to "*"
     receipted: bool = False  # the recipient answers with a signed `receipt`
+    to_hub: bool = False  # addressed to the hub itself (recipients == ["HUB"]), never forwarded
     max_bytes: int = DEFAULT_MAX_BYTES
 
 
@@ -95,7 +96,14 @@ _TYPES = [
     ),
     MessageType(
         "hub.checkpoint", "hub", header=Obj(), broadcast=True,
-        body=Obj(required={"note": Str(max_len=16384)}),
+        # proofs: consistency proofs (base64 hashes) to this checkpoint from recent earlier sizes
+        body=Obj(required={"note": Str(max_len=65536),
+                           "proofs": List(Obj(required={"from": Int(), "hashes": List(Str(max_len=44), max_items=64)}),
+                                          max_items=16)}),
+    ),
+    MessageType(
+        "witness.cosign", "node", header=Obj(), to_hub=True,
+        body=Obj(required={"size": Int(), "signature": Str(max_len=512)}),
     ),
 ]
 

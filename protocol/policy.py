@@ -29,6 +29,10 @@ def resolve_recipients(
         raise PolicyError("sender_role", f"{env.type} is sent by the {spec.sender_role} only")
     if env.type not in allowed_types:
         raise PolicyError("type_not_allowed", f"{env.sender} may not send {env.type}")
+    if spec.to_hub:
+        if env.recipients != (HUB_ID,):
+            raise PolicyError("bad_recipients", f"{env.type} is addressed to the hub alone")
+        return ()
     if env.is_broadcast:
         if not spec.broadcast:
             raise PolicyError("broadcast_not_allowed", f"{env.type} cannot be sent to every node")

@@ -18,7 +18,7 @@ LOG_RECEIPT_DOMAIN = b"somex/log-receipt/v1\n"
 HEADER = "x-somex-log"
 
 _SCHEMA = Obj(required={
-    "message_id": UUID, "index": Int(), "digest": SHA256_HEX, "at": TIMESTAMP,
+    "message_id": UUID, "index": Int(), "leaf_hash": SHA256_HEX, "digest": SHA256_HEX, "at": TIMESTAMP,
     "kid": SHA256_HEX, "sig": Str(max_len=8192, pattern=r"[A-Za-z0-9+/]+={0,2}"),
 })
 
@@ -27,6 +27,7 @@ _SCHEMA = Obj(required={
 class LogReceipt:
     message_id: str
     index: int  # position of the message's entry in the hub's audit log
+    leaf_hash: str  # RFC 6962 leaf hash of that entry: what an inclusion proof proves
     digest: str  # Envelope.digest() of the message
     at: str  # when the hub accepted it
     kid: str = ""
@@ -34,11 +35,13 @@ class LogReceipt:
 
     def signing_input(self) -> bytes:
         return LOG_RECEIPT_DOMAIN + rfc8785.dumps(
-            {"message_id": self.message_id, "index": self.index, "digest": self.digest, "at": self.at}
+            {"message_id": self.message_id, "index": self.index, "leaf_hash": self.leaf_hash,
+             "digest": self.digest, "at": self.at}
         )
 
     def to_header(self) -> str:
-        return json.dumps({"message_id": self.message_id, "index": self.index, "digest": self.digest,
+        return json.dumps({"message_id": self.message_id, "index": self.index, "leaf_hash": self.leaf_hash,
+                           "digest": self.digest,
                            "at": self.at, "kid": self.kid, "sig": self.sig}, separators=(",", ":"))
 
 

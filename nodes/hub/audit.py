@@ -1,8 +1,9 @@
-"""The hub's audit store: an append-only sequence of entries, committed in batches.
+"""The hub's audit log: an append-only Merkle log (RFC 6962) of every message decision.
 
-Every message the hub takes from `hub.in` gets an entry (accepted or rejected, with its reason)
-before anything is forwarded or acknowledged. Forward completion is recorded apart from the entry
-so that entries are never rewritten.
+Each entry's leaf is the RFC 8785 canonical JSON of its metadata, sequence number included;
+appends are group commits of entries, their new tree nodes and spent message ids in one
+transaction. Checkpoints (signed notes) are stored with the witnesses' cosignatures. Forward
+completion is recorded apart from the entries, so that entries are never rewritten.
 """
 
 from __future__ import annotations
@@ -10,28 +11,38 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+import rfc8785
 from sqlalchemy import (
-    Column, Engine, Integer, MetaData, String, Table, Text, insert, select,
+    Column, Engine, Integer, LargeBinary, MetaData, String, Table, Text, insert, select, tuple_,
 )
+
+from crypto.keys import SigningKey
+from crypto.merkle import CompactRange, consistency_proof, inclusion_proof, leaf_hash
+from crypto.note import sign_note
+from protocol.checkpoint import Checkpoint, NoteSignature, SignedNote, format_note, parse_note
 
 metadata = MetaData()
 
 entries = Table(
     "audit_entries", metadata,
     Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("leaf", LargeBinary, nullable=False),  # canonical JSON: what the tree commits to
+    # Copies of leaf members for queries (the leaf is authoritative):
     Column("message_id", String(36), index=True),
-    Column("type", String(64)),
+    Column("type", String(64), index=True),
     Column("sender", String(8), index=True),
-    Column("broker_user", String(128)),
-    Column("recipients", Text, nullable=False),  # JSON list
+    Column("recipients", Text, nullable=False),
     Column("thread", String(128), index=True),
-    Column("digest", String(64), nullable=False),
-    Column("kid", String(64)),
-    Column("verdict", String(16), nullable=False),
-    Column("reason", String(64)),
-    Column("detail", Text),
-    Column("received_at", String(32), nullable=False),
+    Column("verdict", String(16), nullable=False, index=True),
+    Column("received_at", String(32), nullable=False, index=True),
+)
+tree_nodes = Table(
+    "merkle_nodes", metadata,
+    Column("level", Integer, primary_key=True, autoincrement=False),
+    Column("idx", Integer, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary, nullable=False),
 )
 seen = Table(
     "seen_messages", metadata,
@@ -44,16 +55,32 @@ forwarded = Table(
     Column("seq", Integer, primary_key=True, autoincrement=False),
     Column("at", String(32), nullable=False),
 )
+checkpoints = Table(
+    "checkpoints", metadata,
+    Column("size", Integer, primary_key=True, autoincrement=False),
+    Column("root", LargeBinary, nullable=False),
+    Column("note", Text, nullable=False),  # the hub-signed note
+    Column("at", String(32), nullable=False),
+)
+cosignatures = Table(
+    "cosignatures", metadata,
+    Column("size", Integer, primary_key=True, autoincrement=False),
+    Column("witness", String(8), primary_key=True),
+    Column("line", Text, nullable=False),  # the note signature line
+    Column("timestamp", Integer, nullable=False),
+)
 
 ACCEPTED, REJECTED, ISSUED, DEAD_LETTERED, UNROUTABLE = (
     "accepted", "rejected", "issued", "dead_lettered", "unroutable",
 )
+LEAF_FIELDS = ("seq", "message_id", "type", "sender", "broker_user", "recipients", "thread", "digest", "kid",
+               "verdict", "reason", "detail", "received_at")
 
 
 @dataclass
 class AuditEntry:
     verdict: str
-    digest: str
+    digest: str  # Envelope.digest() when decodable, else SHA-256 of the raw bytes
     received_at: str
     message_id: str | None = None
     type: str | None = None
@@ -66,14 +93,15 @@ class AuditEntry:
     detail: str | None = None
     marks_seen: bool = False  # an authentic message whose id is now spent
     seq: int = field(default=-1)
+    leaf_hash: bytes = b""
 
-    def row(self) -> dict:
-        return {
+    def leaf(self) -> bytes:
+        return rfc8785.dumps({
             "seq": self.seq, "message_id": self.message_id, "type": self.type, "sender": self.sender,
-            "broker_user": self.broker_user, "recipients": json.dumps(list(self.recipients)),
-            "thread": self.thread, "digest": self.digest, "kid": self.kid, "verdict": self.verdict,
-            "reason": self.reason, "detail": self.detail, "received_at": self.received_at,
-        }
+            "broker_user": self.broker_user, "recipients": list(self.recipients), "thread": self.thread,
+            "digest": self.digest, "kid": self.kid, "verdict": self.verdict, "reason": self.reason,
+            "detail": self.detail, "received_at": self.received_at,
+        })
 
 
 @dataclass(frozen=True)
@@ -82,19 +110,49 @@ class SeenMessage:
     digest: str
 
 
-class AuditStore:
-    """Synchronous: the hub calls it from one worker thread, so appends are strictly ordered."""
+def decode_leaf(leaf: bytes) -> dict[str, Any]:
+    return json.loads(leaf)
 
+
+class _DbNodes:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+
+    def get_nodes(self, ids: Sequence[tuple[int, int]]) -> list[bytes]:
+        if not ids:
+            return []
+        found: dict[tuple[int, int], bytes] = {}
+        with self._engine.connect() as conn:
+            for chunk_start in range(0, len(ids), 400):
+                chunk = list(ids[chunk_start:chunk_start + 400])
+                rows = conn.execute(select(tree_nodes.c.level, tree_nodes.c.idx, tree_nodes.c.hash)
+                                    .where(tuple_(tree_nodes.c.level, tree_nodes.c.idx).in_(chunk)))
+                found.update({(r.level, r.idx): r.hash for r in rows})
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise LookupError(f"audit log is missing tree nodes {missing[:4]}: the store was damaged")
+        return [found[i] for i in ids]
+
+
+class AuditStore:
+    """Synchronous: the hub calls it from one worker at a time, so appends are strictly ordered."""
+
+    def __init__(self, engine: Engine, origin: str = "somex audit log", signer: SigningKey | None = None,
+                 key_name: str = "somex-hub") -> None:
+        self._engine = engine
+        self.origin, self._signer, self.key_name = origin, signer, key_name
         metadata.create_all(engine)
+        self.nodes = _DbNodes(engine)
         with engine.connect() as conn:
             last = conn.execute(select(entries.c.seq).order_by(entries.c.seq.desc()).limit(1)).scalar()
-        self._next_seq = 0 if last is None else last + 1
+        self._range = CompactRange.resume(0 if last is None else last + 1, self.nodes)
 
     @property
     def size(self) -> int:
-        return self._next_seq
+        return self._range.size
+
+    def root(self) -> bytes:
+        return self._range.root()
 
     def seen(self, message_ids: Iterable[str]) -> dict[str, SeenMessage]:
         ids = list(set(message_ids))
@@ -105,47 +163,125 @@ class AuditStore:
         return {r.message_id: SeenMessage(r.seq, r.digest) for r in rows}
 
     def append(self, batch: Sequence[AuditEntry]) -> None:
-        """Assign sequence numbers and commit the whole batch durably, or nothing."""
-        start = self._next_seq
-        for offset, entry in enumerate(batch):
-            entry.seq = start + offset
+        """Assign sequence numbers and commit entries, tree nodes and spent ids durably, or nothing."""
+        tentative = CompactRange(self._range.size, list(self._range._stack))
+        entry_rows, node_rows = [], []
+        for entry in batch:
+            entry.seq = tentative.size
+            leaf = entry.leaf()
+            entry.leaf_hash = leaf_hash(leaf)
+            node_rows += [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in tentative.append(entry.leaf_hash)]
+            entry_rows.append({
+                "seq": entry.seq, "leaf": leaf, "message_id": entry.message_id, "type": entry.type,
+                "sender": entry.sender, "recipients": json.dumps(list(entry.recipients)), "thread": entry.thread,
+                "verdict": entry.verdict, "received_at": entry.received_at,
+            })
+        seen_rows = [{"message_id": e.message_id, "seq": e.seq, "digest": e.digest} for e in batch if e.marks_seen]
         with self._engine.begin() as conn:
-            conn.execute(insert(entries), [e.row() for e in batch])
-            seen_rows = [{"message_id": e.message_id, "seq": e.seq, "digest": e.digest}
-                         for e in batch if e.marks_seen]
+            conn.execute(insert(entries), entry_rows)
+            conn.execute(insert(tree_nodes), node_rows)
             if seen_rows:
                 conn.execute(insert(seen), seen_rows)
-        self._next_seq = start + len(batch)
+        self._range = tentative
 
     def mark_forwarded(self, seqs: Iterable[int], at: str) -> None:
-        rows = [{"seq": s, "at": at} for s in seqs]
-        if rows:
-            with self._engine.begin() as conn:
-                existing = set(conn.execute(select(forwarded.c.seq).where(
-                    forwarded.c.seq.in_([r["seq"] for r in rows]))).scalars())
-                fresh = [r for r in rows if r["seq"] not in existing]
-                if fresh:
-                    conn.execute(insert(forwarded), fresh)
+        wanted = sorted(set(seqs))
+        if not wanted:
+            return
+        with self._engine.begin() as conn:
+            existing = set(conn.execute(select(forwarded.c.seq).where(forwarded.c.seq.in_(wanted))).scalars())
+            fresh = [{"seq": s, "at": at} for s in wanted if s not in existing]
+            if fresh:
+                conn.execute(insert(forwarded), fresh)
+
+    # -- checkpoints ----------------------------------------------------------------------------
+
+    def sign_checkpoint(self, at: str) -> SignedNote | None:
+        """Sign and store a checkpoint of the current tree, unless the last one has this size."""
+        if self._signer is None:
+            raise RuntimeError("this audit store has no signing key")
+        latest = self.latest_checkpoint()
+        size = self.size
+        if latest is not None and latest[0] == size:
+            return None
+        body = Checkpoint(self.origin, size, self.root()).body()
+        note = SignedNote(body, (sign_note(body, self.key_name, self._signer),))
+        with self._engine.begin() as conn:
+            conn.execute(insert(checkpoints), {"size": size, "root": self.root(),
+                                               "note": format_note(note).decode(), "at": at})
+        return note
+
+    def latest_checkpoint(self) -> tuple[int, SignedNote] | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(checkpoints).order_by(checkpoints.c.size.desc()).limit(1)).first()
+        return None if row is None else (row.size, self._with_cosignatures(row.size, row.note))
+
+    def checkpoint(self, size: int) -> SignedNote | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(checkpoints).where(checkpoints.c.size == size)).first()
+        return None if row is None else self._with_cosignatures(size, row.note)
+
+    def checkpoint_sizes(self, upto: int | None = None) -> list[int]:
+        query = select(checkpoints.c.size).order_by(checkpoints.c.size)
+        if upto is not None:
+            query = query.where(checkpoints.c.size <= upto)
+        with self._engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+
+    def _with_cosignatures(self, size: int, note_text: str) -> SignedNote:
+        note = parse_note(note_text.encode())
+        with self._engine.connect() as conn:
+            lines = conn.execute(select(cosignatures.c.line).where(cosignatures.c.size == size)
+                                 .order_by(cosignatures.c.witness)).scalars().all()
+        for line in lines:
+            note = note.with_signature(parse_note(note.body + b"\n" + line.encode()).signatures[0])
+        return note
+
+    def add_cosignature(self, size: int, witness: str, signature: NoteSignature, timestamp: int) -> None:
+        with self._engine.begin() as conn:
+            existing = conn.execute(select(cosignatures.c.size).where(
+                (cosignatures.c.size == size) & (cosignatures.c.witness == witness))).first()
+            if existing is None:
+                conn.execute(insert(cosignatures), {"size": size, "witness": witness,
+                                                    "line": signature.line(), "timestamp": timestamp})
+
+    # -- proofs and reads -----------------------------------------------------------------------
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        return inclusion_proof(index, size, self.nodes)
+
+    def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
+        return consistency_proof(size1, size2, self.nodes)
+
+    def leaf_hashes(self, start: int, end: int) -> list[bytes]:
+        return self.nodes.get_nodes([(0, i) for i in range(start, end)])
 
     def entry(self, seq: int) -> dict | None:
         with self._engine.connect() as conn:
-            row = conn.execute(select(entries).where(entries.c.seq == seq)).mappings().first()
-        return _public(row) if row else None
+            row = conn.execute(select(entries.c.seq, entries.c.leaf).where(entries.c.seq == seq)).first()
+        return None if row is None else {**decode_leaf(row.leaf), "leaf": row.leaf}
 
-    def trail(self, *, message_id: str | None = None, thread: str | None = None,
-              sender: str | None = None, limit: int = 1000) -> list[dict]:
-        query = select(entries).order_by(entries.c.seq).limit(limit)
-        if message_id:
-            query = query.where(entries.c.message_id == message_id)
-        if thread:
-            query = query.where(entries.c.thread == thread)
-        if sender:
-            query = query.where(entries.c.sender == sender)
+    def leaves(self, start: int = 0, end: int | None = None) -> list[tuple[int, bytes]]:
+        query = select(entries.c.seq, entries.c.leaf).where(entries.c.seq >= start).order_by(entries.c.seq)
+        if end is not None:
+            query = query.where(entries.c.seq < end)
         with self._engine.connect() as conn:
-            return [_public(r) for r in conn.execute(query).mappings()]
+            return [(r.seq, r.leaf) for r in conn.execute(query)]
 
-
-def _public(row) -> dict:  # noqa: ANN001
-    out = dict(row)
-    out["recipients"] = json.loads(out["recipients"])
-    return out
+    def trail(self, *, message_id: str | None = None, thread: str | None = None, sender: str | None = None,
+              recipient: str | None = None, type: str | None = None, verdict: str | None = None,
+              since: str | None = None, until: str | None = None, after: int = -1,
+              limit: int = 1000) -> list[dict]:
+        query = select(entries.c.seq, entries.c.leaf).where(entries.c.seq > after).order_by(entries.c.seq)
+        for column, value in ((entries.c.message_id, message_id), (entries.c.thread, thread),
+                              (entries.c.sender, sender), (entries.c.type, type), (entries.c.verdict, verdict)):
+            if value:
+                query = query.where(column == value)
+        if recipient:
+            query = query.where(entries.c.recipients.like(f'%"{recipient}"%'))
+        if since:
+            query = query.where(entries.c.received_at >= since)
+        if until:
+            query = query.where(entries.c.received_at < until)
+        with self._engine.connect() as conn:
+            return [decode_leaf(r.leaf) for r in conn.execute(query.limit(limit))]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import structlog
@@ -19,6 +19,8 @@ from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 
 import broker_config
 from crypto.errors import CryptoError
+from crypto.keys import kid_of
+from crypto.note import NoteError, NoteVerifier, verify_cosignature
 from crypto.signing import sign_envelope, verify_envelope
 from nodes.hub.audit import (
     ACCEPTED, DEAD_LETTERED, ISSUED, REJECTED, UNROUTABLE, AuditEntry, AuditStore,
@@ -30,6 +32,7 @@ from nodes.runtime.federation import Federation, load_federation
 from protocol import envelope as wire
 from protocol import policy
 from protocol.envelope import Envelope
+from protocol.checkpoint import CheckpointError, SignedNote, format_note, parse_note
 from protocol.errors import DecodeError, ProtocolError
 from protocol.receipts import HEADER as LOG_HEADER
 from protocol.receipts import LogReceipt
@@ -49,6 +52,7 @@ class _Decision:
     rejection_to: str | None = None
     rejection_entry: AuditEntry | None = None
     forwards: list[tuple[str, bytes, dict]] = field(default_factory=list)
+    cosignature: tuple | None = None  # (size, witness, NoteSignature, timestamp) to record
 
 
 class Hub:
@@ -56,7 +60,9 @@ class Hub:
         self.config = config
         self.federation = federation or load_federation(config.federation_dir, utcnow())
         self._creds = self.federation.credentials(policy.HUB_ID)
-        self.store = AuditStore(make_engine(config.db_url))
+        self.origin = log_origin(self.federation.directory.federation)
+        self.store = AuditStore(make_engine(config.db_url), self.origin, self._creds.signing_key, self.origin)
+        self._log_lock = asyncio.Lock()  # appends and checkpoints take turns on the tree
         self._queue: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
         self._tasks: list[asyncio.Task] = []
         self.session: BrokerSession | None = None
@@ -73,6 +79,7 @@ class Hub:
         self.session = BrokerSession(url, "somex-hub", self._on_connect, self._on_disconnect)
         self._tasks.append(asyncio.create_task(self.session.run(), name="hub-broker"))
         self._tasks.append(asyncio.create_task(self._work(), name="hub-worker"))
+        self._tasks.append(asyncio.create_task(self._checkpoints(), name="hub-checkpoints"))
         log.info("hub starting", log_size=self.store.size, nodes=self.directory.node_ids())
 
     async def wait_connected(self, timeout: float = 30) -> None:
@@ -141,7 +148,11 @@ class Hub:
                 new_entries.append(d.entry)
             if d.rejection_entry is not None:
                 new_entries.append(d.rejection_entry)
-        await asyncio.to_thread(self.store.append, new_entries)
+        async with self._log_lock:
+            await asyncio.to_thread(self.store.append, new_entries)
+        for d in decoded:
+            if d.cosignature is not None:
+                await asyncio.to_thread(self.store.add_cosignature, *d.cosignature)
         for d in decoded:
             self._prepare_forwards(d, received_at)
         publisher = self._publisher
@@ -203,11 +214,71 @@ class Hub:
             entry.marks_seen = True
             d.recipients = self._recipients(env)
             if env.body is not None:
-                policy.check_body(env, wire.decode_body(env))
+                body = wire.decode_body(env)
+                policy.check_body(env, body)
+                if env.type == "witness.cosign":
+                    d.cosignature = self._check_cosignature(env.sender, body)
         except (ProtocolError, CryptoError) as exc:
             self._reject(d, exc.reason, getattr(exc, "detail", "") or str(exc))
             return
-        entry.verdict, entry.recipients = ACCEPTED, d.recipients
+        entry.verdict, entry.recipients = ACCEPTED, d.recipients or env.recipients
+
+    def _check_cosignature(self, witness: str, body: dict) -> tuple:
+        note = self.store.checkpoint(body["size"])
+        if note is None:
+            raise ProtocolError("bad_cosignature", f"the hub signed no checkpoint of size {body['size']}")
+        try:
+            signature = parse_note(note.body + b"\n" + body["signature"].encode() + b"\n").signatures[0]
+            node_key = self.federation.trust.signer(
+                kid_of_cert(self.directory.node(witness).certificates[-1]), utcnow())[1]
+            timestamp = verify_cosignature(note.body, signature, NoteVerifier(witness, node_key, cosigner=True))
+        except (CheckpointError, NoteError) as exc:
+            raise ProtocolError("bad_cosignature", str(exc)) from None
+        return (body["size"], witness, signature, timestamp)
+
+    # -- checkpoints ----------------------------------------------------------------------------
+
+    async def _checkpoints(self) -> None:
+        last_size = -1
+        last_time = 0.0
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(0.2)
+            grown = self.store.size - max(last_size, 0)
+            due = loop.time() - last_time >= self.config.checkpoint_interval
+            if self.store.size == last_size or not (due or grown >= self.config.checkpoint_every):
+                continue
+            try:
+                await self.publish_checkpoint()
+                last_size, last_time = self.store.size, loop.time()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("checkpoint failed; will try again")
+                await asyncio.sleep(1)
+
+    async def publish_checkpoint(self) -> SignedNote | None:
+        """Sign a checkpoint of the log as it is now and send it to every witness."""
+        async with self._log_lock:
+            note = await asyncio.to_thread(self.store.sign_checkpoint, format_time(utcnow()))
+            if note is None:
+                return None
+            size = self.store.size
+            earlier = (await asyncio.to_thread(self.store.checkpoint_sizes, size))[-6:-1]
+            proofs = [{"from": m, "hashes": [base64.b64encode(h).decode() for h in
+                                              await asyncio.to_thread(self.store.consistency_proof, m, size)]}
+                      for m in earlier]
+        publisher = self._publisher
+        if publisher is None:
+            return note  # stored; witnesses get the next one
+        env = sign_envelope(wire.build(
+            message_id=new_message_id(), type="hub.checkpoint", sender=policy.HUB_ID, recipients=["*"],
+            created=utcnow(), ttl=timedelta(days=7), body={"note": format_note(note).decode(), "proofs": proofs},
+        ), self._creds.signing_key)
+        raw = wire.encode(env)
+        await asyncio.gather(*(publisher.publish(raw, c, message_id=env.id) for c in self.directory.node_ids()))
+        log.info("checkpoint published", size=size, root=note.body.split(b"\n")[2].decode())
+        return note
 
     def _recipients(self, env: Envelope) -> tuple[str, ...]:
         node = self.directory.node(env.sender)
@@ -238,18 +309,19 @@ class Hub:
 
     def _prepare_forwards(self, d: _Decision, received_at: str) -> None:
         if d.entry.verdict == ACCEPTED and d.envelope is not None:
-            receipt = self._log_receipt(d.envelope.id, d.entry.seq, d.entry.digest, received_at)
+            receipt = self._log_receipt(d.entry, d.envelope.id, received_at)
             for to in d.recipients:
                 d.forwards.append((to, d.message.body, {LOG_HEADER: receipt, "_message_id": d.envelope.id}))
         if d.rejection is not None and d.rejection_entry is not None and d.rejection_to is not None:
             r = d.rejection
-            receipt = self._log_receipt(r.id, d.rejection_entry.seq, d.rejection_entry.digest, r.created)
+            receipt = self._log_receipt(d.rejection_entry, r.id, r.created)
             d.forwards.append((d.rejection_to, wire.encode(r), {LOG_HEADER: receipt, "_message_id": r.id}))
 
-    def _log_receipt(self, message_id: str, seq: int, digest: str, at: str) -> str:
-        receipt = LogReceipt(message_id, seq, digest, at, kid=self._creds.signing_key.kid)
+    def _log_receipt(self, entry: AuditEntry, message_id: str, at: str) -> str:
+        receipt = LogReceipt(message_id, entry.seq, entry.leaf_hash.hex(), entry.digest, at,
+                             kid=self._creds.signing_key.kid)
         sig = base64.b64encode(self._creds.signing_key.sign(receipt.signing_input())).decode()
-        return LogReceipt(message_id, seq, digest, at, receipt.kid, sig).to_header()
+        return replace(receipt, sig=sig).to_header()
 
     def _log(self, d: _Decision) -> None:
         e = d.entry
@@ -283,6 +355,14 @@ class Hub:
             await message.ack()
 
         return watch
+
+
+def log_origin(federation: str) -> str:
+    return f"somex/{federation}/audit"
+
+
+def kid_of_cert(cert) -> str:  # noqa: ANN001
+    return kid_of(cert.public_key())
 
 
 def _uuid_or_none(value: str | None) -> str | None:

@@ -8,6 +8,7 @@ from datetime import timedelta
 from aiohttp import web
 
 from nodes.national.node import NationalNode
+from nodes.national.witness import latest_witnessed, open_alarms
 from nodes.runtime.http import ROLE, json_error, read_json, requires, security_headers
 from protocol.errors import ProtocolError
 
@@ -30,8 +31,11 @@ def make_app(node: NationalNode) -> web.Application:
 async def health(request: web.Request) -> web.Response:
     node = request.app[NODE]
     depth = await asyncio.to_thread(node.store.outbox_depth)
+    alarms = await asyncio.to_thread(open_alarms, node)
     return web.json_response({"node": node.country, "broker_connected": node.broker_connected,
-                              "outbox_pending": depth})
+                              "outbox_pending": depth,
+                              "last_checkpoint_witnessed": await asyncio.to_thread(latest_witnessed, node),
+                              "alarms": [{"reason": a["reason"], "detail": a["detail"], "at": a["at"]} for a in alarms]})
 
 
 @requires("focal")

@@ -24,6 +24,7 @@ from crypto.keys import verify_signature
 from crypto.signing import VerifiedEnvelope, sign_envelope, verify_envelope
 from nodes.national.store import NodeStore, message_row, outbox, receipts, refusals
 from nodes.national.store import messages as message_table
+from nodes.national.witness import witness_checkpoint
 from nodes.runtime.amqp import BrokerSession, Publisher, amqp_url
 from nodes.runtime.config import NodeConfig, new_message_id, utcnow
 from nodes.runtime.db import make_engine
@@ -39,7 +40,9 @@ from protocol.timefmt import format_time
 log = structlog.get_logger("somex.node")
 
 # Effects of a verified incoming message beyond storing it, by type (later classes add theirs).
-Effect = Callable[["NationalNode", Connection, VerifiedEnvelope, Mapping[str, Any] | None], None]
+# They run inside the storing transaction and may return signed envelopes to send in it.
+Effect = Callable[["NationalNode", Connection, VerifiedEnvelope, Mapping[str, Any] | None],
+                  "Sequence[Envelope] | None"]
 
 
 class NationalNode:
@@ -49,7 +52,7 @@ class NationalNode:
         self.federation = federation or load_federation(config.federation_dir, utcnow())
         self.creds = self.federation.credentials(self.country)
         self.store = NodeStore(make_engine(config.db_url))
-        self.effects: dict[str, Effect] = {"receipt": _record_receipt}
+        self.effects: dict[str, Effect] = {"receipt": _record_receipt, "hub.checkpoint": witness_checkpoint}
         self._wake = asyncio.Event()
         self._inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
         self._tasks: list[asyncio.Task] = []
@@ -189,7 +192,7 @@ class NationalNode:
                         pass
                 await asyncio.sleep(0.5)
 
-    def _check(self, message: AbstractIncomingMessage, now) -> tuple[VerifiedEnvelope, LogReceipt, Any]:  # noqa: ANN001
+    def _check(self, message: AbstractIncomingMessage, now) -> tuple[VerifiedEnvelope, LogReceipt | None, Any]:  # noqa: ANN001
         env = wire.decode(message.body)
         verified = verify_envelope(env, self.federation.trust, now)
         if not policy.is_for(env, self.country):
@@ -197,7 +200,8 @@ class NationalNode:
         directory = self.federation.directory
         policy.resolve_recipients(env, allowed_types=directory.node(env.sender).allowed_types,
                                   countries=directory.node_ids())
-        receipt = self._check_log_receipt(message, verified)
+        # A checkpoint is the hub's own signed statement about the log, not an entry in it.
+        receipt = None if env.type == "hub.checkpoint" else self._check_log_receipt(message, verified)
         body = wire.decode_body(env) if env.body is not None else None
         if body is not None:
             policy.check_body(env, body)
@@ -251,10 +255,11 @@ class NationalNode:
                 if env.id not in known:
                     known.add(env.id)
                     conn.execute(insert(message_table), message_row(
-                        "in", env, verified.digest, raw, stored_at, receipt.index, receipt.to_header()))
+                        "in", env, verified.digest, raw, stored_at, receipt.index if receipt else None,
+                        receipt.to_header() if receipt else None))
                     effect = self.effects.get(env.type)
                     if effect is not None:
-                        effect(self, conn, verified, body)
+                        answers.extend(effect(self, conn, verified, body) or ())
                     fresh.append(verified)
                 # A duplicate gets its receipt again (the first may be what was lost) and nothing else.
                 if messages.lookup(env.type).receipted:
@@ -270,6 +275,7 @@ class NationalNode:
 
 def _record_receipt(node: NationalNode, conn: Connection, verified: VerifiedEnvelope,
                     body: Mapping[str, Any] | None) -> None:
+    """A recipient's signed receipt for a message this node sent."""
     assert body is not None
     existing = conn.execute(receipts.select().where(
         (receipts.c.of == body["of"]) & (receipts.c.by == verified.envelope.sender) & (receipts.c.kind == body["kind"])

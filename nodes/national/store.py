@@ -128,6 +128,8 @@ class NodeStore:
             query = query.where(messages.c.direction == direction)
         if type:
             query = query.where(messages.c.type == type)
+        else:  # checkpoints are the witness's business (witnessed_checkpoints), not a focal point's
+            query = query.where(messages.c.type != "hub.checkpoint")
         if thread:
             query = query.where(messages.c.thread == thread)
         with self.engine.connect() as conn:

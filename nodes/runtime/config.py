@@ -35,6 +35,8 @@ class HubConfig:
     batch_size: int = 256  # messages per group commit
     prefetch: int = 512
     max_clock_skew: timedelta = timedelta(minutes=5)
+    checkpoint_interval: float = 2.0  # seconds between checkpoints while the log grows
+    checkpoint_every: int = 1000  # ...or sooner, after this many new entries
 
 
 @dataclass(frozen=True)
