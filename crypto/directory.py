@@ -133,7 +133,8 @@ def sign_directory(directory: Directory, root_key: SigningKey) -> bytes:
     return _sign("directory", directory.as_json(), DIRECTORY_DOMAIN, root_key)
 
 
-def load_directory(raw: bytes, root_cert: x509.Certificate, now: datetime) -> Directory:
+def load_directory(raw: bytes, root_cert: x509.Certificate, now: datetime | None) -> Directory:
+    """A verified directory. `now=None` skips the validity window (offline audit of old bundles)."""
     inner = _open(raw, "directory", DIRECTORY_DOMAIN, root_cert)
     try:
         nodes = {}
@@ -151,6 +152,8 @@ def load_directory(raw: bytes, root_cert: x509.Certificate, now: datetime) -> Di
         raise
     except (ValueError, KeyError, TypeError) as exc:
         raise DirectoryError("malformed", f"directory content: {exc}") from None
+    if now is None:
+        return directory
     if now < directory.issued:
         raise DirectoryError("not_yet_valid", f"issued {inner['issued']}")
     if now >= directory.expires:

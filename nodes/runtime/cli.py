@@ -47,6 +47,17 @@ def main(argv: list[str] | None = None) -> int:
     send.add_argument("--text", required=True)
     send.add_argument("--thread")
 
+    audit = sub.add_parser("audit", help="the hub's tamper-evident audit log").add_subparsers(dest="action", required=True)
+    export = audit.add_parser("export", help="download a bundle from the running hub (auditor token)")
+    export.add_argument("--out", type=Path, required=True)
+    export.add_argument("--thread")
+    export.add_argument("--message-id")
+    export.add_argument("--since", help="RFC 3339 UTC, inclusive")
+    export.add_argument("--until", help="RFC 3339 UTC, exclusive")
+    verify = audit.add_parser("verify", help="verify a bundle offline, trusting only the federation root")
+    verify.add_argument("bundle", type=Path)
+    verify.add_argument("--root", type=Path, required=True, help="the federation root certificate (PEM)")
+
     demo = sub.add_parser("demo", help="a whole federation on this machine, a scenario, a verified audit trail")
     demo.add_argument("--keep", action="store_true", help="leave the federation running after the scenario")
 
@@ -54,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging()
     handler = {
         "federation": _federation, "broker": _broker, "hub": _hub, "node": _node, "send": _send, "demo": _demo,
+        "audit": _audit,
     }[args.command]
     return handler(args) or 0
 
@@ -108,6 +120,20 @@ def _send(args: argparse.Namespace) -> int:
                                    [t.strip().upper() for t in args.to.split(",")], args.text, args.thread))
     print(json.dumps(result))
     return 0 if "id" in result else 1
+
+
+def _audit(args: argparse.Namespace) -> int:
+    if args.action == "export":
+        from nodes.runtime.local import export_audit
+
+        bundle = asyncio.run(export_audit(args.state_dir, thread=args.thread, message_id=args.message_id,
+                                          since=args.since, until=args.until))
+        args.out.write_text(json.dumps(bundle))
+        print(f"{len(bundle['entries'])} entries, {len(bundle['checkpoints'])} checkpoints -> {args.out}")
+        return 0
+    from nodes.runtime.local import print_verification
+
+    return print_verification(args.bundle, args.root)
 
 
 def _demo(args: argparse.Namespace) -> int:

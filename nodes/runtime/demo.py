@@ -9,6 +9,7 @@ happened.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -24,7 +25,8 @@ import aiohttp
 from nodes.runtime.config import utcnow
 from nodes.runtime.deployment import Deployment
 from nodes.runtime.federation import init_federation
-from nodes.runtime.local import NodeClient, broker_down, broker_up
+from nodes.runtime.federation import load_federation
+from nodes.runtime.local import NodeClient, broker_down, broker_up, export_audit
 
 COUNTRIES = ["MEX", "IDN", "ITA"]
 
@@ -116,9 +118,6 @@ async def run_demo(state_dir: Path, *, keep: bool = False) -> int:
 
 
 async def scenario(deployment: Deployment, procs: Processes) -> bool:
-    from nodes.hub.audit import AuditStore
-    from nodes.runtime.db import make_engine
-
     async with aiohttp.ClientSession() as session:
         clients = {c: NodeClient.for_country(session, deployment, c) for c in COUNTRIES}
         for country, client in clients.items():
@@ -166,14 +165,44 @@ async def scenario(deployment: Deployment, procs: Processes) -> bool:
             inbox = await client.messages(direction="in")
             say(f"{country}: " + (", ".join(f"{m['type']} from {m['sender']}" for m in reversed(inbox)) or "nothing"))
 
-    say("\n== the hub's audit trail")
-    store = AuditStore(make_engine(f"sqlite:///{deployment.state_dir / 'hub' / 'audit.db'}"))
-    trail = store.trail()
-    for e in trail:
-        say(f"#{e['seq']:<3} {e['verdict']:<9} {e['type'] or '?':<15} {e['sender'] or '?':>3} -> "
-            f"{','.join(e['recipients']) or '-':<8} {e['reason'] or ''}")
-    audited = {e["message_id"] for e in trail if e["verdict"] == "accepted"}
-    checks.append(("every scenario message has an audit entry", {note["id"], alert["id"], multi["id"]} <= audited))
+        say("\n== the hub's audit trail (auditor API)")
+        auditor = {"Authorization": f"Bearer {load_federation(deployment.federation_dir, utcnow()).credentials('HUB').tokens['auditor']}"}
+        hub_api = f"http://127.0.0.1:{deployment.hub_http_port}/api"
+        async with session.get(f"{hub_api}/audit/entries", params={"limit": "1000"}, headers=auditor) as r:
+            trail = (await r.json())["entries"]
+        for e in trail:
+            if e["type"] == "witness.cosign":
+                continue
+            say(f"#{e['seq']:<3} {e['verdict']:<9} {e['type'] or '?':<15} {e['sender'] or '?':>3} -> "
+                f"{','.join(e['recipients']) or '-':<8} {e['reason'] or ''}")
+        cosigns = sum(1 for e in trail if e["type"] == "witness.cosign")
+        say(f"(+ {cosigns} witness cosignatures of checkpoints, also in the log)")
+        audited = {e["message_id"] for e in trail if e["verdict"] == "accepted"}
+        checks.append(("every scenario message has an audit entry", {note["id"], alert["id"], multi["id"]} <= audited))
+
+        async def checkpoint_covers_scenario() -> dict | None:
+            async with session.get(f"{hub_api}/log/checkpoint") as r:
+                if r.status != 200:
+                    return None
+                latest = await r.json()
+            last_scenario_entry = max(e["seq"] for e in trail if e["type"] != "witness.cosign")
+            return latest if latest["size"] > last_scenario_entry and "\n\u2014 IDN " in latest["note"] else None
+
+        try:
+            latest = await wait_for("a witnessed checkpoint covering the scenario", checkpoint_covers_scenario,
+                                    procs=procs)
+            say(f"\n== latest checkpoint (signed by the hub, cosigned by witnesses)\n{latest['note']}")
+        except TimeoutError:
+            checks.append(("a witnessed checkpoint covers the scenario", False))
+        bundle = await export_audit(deployment.state_dir)
+        bundle_path = deployment.state_dir / "audit-bundle.json"
+        bundle_path.write_text(json.dumps(bundle))
+    root = deployment.federation_dir / "root" / "root.crt"
+    say(f"== somex audit verify {bundle_path} --root {root}")
+    verified = subprocess.run([sys.executable, "-m", "nodes.runtime.cli", "audit", "verify", str(bundle_path),
+                               "--root", str(root)], capture_output=True, text=True)
+    say(verified.stdout.rstrip())
+    checks.append(("the exported audit trail verifies offline against the root", verified.returncode == 0))
 
     say("\n== summary")
     for label, passed in checks:

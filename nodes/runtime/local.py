@@ -92,3 +92,43 @@ async def send_note(state_dir: Path, sender: str, to: list[str], text: str, thre
         if thread:
             payload["thread"] = thread
         return await client.send(payload)
+
+
+async def export_audit(state_dir: Path, **query: str | None) -> dict[str, Any]:
+    deployment = Deployment.load(state_dir)
+    token = load_federation(deployment.federation_dir, utcnow()).credentials("HUB").tokens["auditor"]
+    params = {k: v for k, v in query.items() if v}
+    async with aiohttp.ClientSession() as session, session.get(
+            f"http://127.0.0.1:{deployment.hub_http_port}/api/audit/export", params=params,
+            headers={"Authorization": f"Bearer {token}"}) as response:
+        body = await response.json()
+        if response.status != 200:
+            raise SystemExit(f"export refused: {body.get('error')}: {body.get('detail')}")
+        return body
+
+
+def print_verification(bundle_path: Path, root_path: Path) -> int:
+    """`somex audit verify`: print what holds and every finding; 0 only if nothing failed."""
+    import json
+
+    from crypto.audit_bundle import verify_bundle
+    from crypto.pki import cert_from_pem
+
+    try:
+        bundle = json.loads(bundle_path.read_text())
+    except (OSError, ValueError) as exc:
+        print(f"cannot read the bundle {bundle_path}: {exc}")
+        return 2
+    report = verify_bundle(bundle, cert_from_pem(root_path.read_bytes()))
+    print(f"log {report.origin!r}: {report.entries} entries, {report.checkpoints} signed checkpoints, "
+          f"tree size {report.tree_size}")
+    for size in sorted(report.cosigners):
+        print(f"  checkpoint {size}: cosigned by {', '.join(report.cosigners[size]) or 'no witness yet'}")
+    if report.ok:
+        print("VERIFIED: every checkpoint is signed by the hub and extends the previous one; every entry is in the log")
+        return 0
+    for finding in report.findings:
+        print(f"FAILED {finding}")
+    if report.first_bad_index is not None:
+        print(f"first bad entry: {report.first_bad_index}")
+    return 1

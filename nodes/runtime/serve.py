@@ -43,10 +43,20 @@ async def serve_node(config: NodeConfig) -> None:
 async def serve_hub(config: HubConfig) -> None:
     from nodes.hub.relay import Hub
 
+    from nodes.hub.api import make_app
+
     hub = Hub(config)
     await hub.start()
+    runner = None
+    if config.http_port:
+        runner = web.AppRunner(make_app(hub), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, config.http_host, config.http_port).start()
+        log.info("hub API listening", url=f"http://{config.http_host}:{config.http_port}/api")
     try:
         await _until_signalled()
     finally:
         log.info("hub stopping")
+        if runner is not None:
+            await runner.cleanup()
         await hub.stop()

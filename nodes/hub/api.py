@@ -1,0 +1,122 @@
+"""The hub's HTTP API: public log proofs (hashes only) and the auditor's read-only trails and exports."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+
+from aiohttp import web
+
+from nodes.hub.export import export_bundle
+from nodes.hub.relay import Hub
+from nodes.runtime.http import ROLE, json_error, requires, security_headers
+from protocol.checkpoint import format_note
+
+HUB = web.AppKey("somex_hub", Hub)
+
+
+def make_app(hub: Hub) -> web.Application:
+    app = web.Application(middlewares=[security_headers])
+    app[HUB] = hub
+    app[ROLE] = {"auditor": hub.federation.credentials("HUB").tokens["auditor"]}
+    app.router.add_get("/api/health", health)
+    app.router.add_get("/api/log/checkpoint", checkpoint)
+    app.router.add_get("/api/log/inclusion", inclusion)
+    app.router.add_get("/api/log/consistency", consistency)
+    app.router.add_get("/api/audit/entries", entries)
+    app.router.add_get("/api/audit/entries/{seq}", entry)
+    app.router.add_get("/api/audit/export", export)
+    return app
+
+
+def _ints(request: web.Request, *names: str) -> list[int]:
+    try:
+        values = [int(request.query[n]) for n in names]
+    except (KeyError, ValueError):
+        raise web.HTTPBadRequest(text=f'{{"error":"bad_request","detail":"integers required: {", ".join(names)}"}}',
+                                 content_type="application/json") from None
+    if any(v < 0 for v in values):
+        raise web.HTTPBadRequest(text='{"error":"bad_request","detail":"negative"}', content_type="application/json")
+    return values
+
+
+def _b64(values: list[bytes]) -> list[str]:
+    return [base64.b64encode(v).decode() for v in values]
+
+
+async def health(request: web.Request) -> web.Response:
+    hub = request.app[HUB]
+    return web.json_response({"node": "HUB", "broker_connected": hub.session is not None and hub.session.connected.is_set(),
+                              "log_size": hub.store.size, "processed": hub.processed})
+
+
+async def checkpoint(request: web.Request) -> web.Response:
+    latest = await asyncio.to_thread(request.app[HUB].store.latest_checkpoint)
+    if latest is None:
+        return json_error(404, "no_checkpoint", "no checkpoint signed yet")
+    return web.json_response({"size": latest[0], "note": format_note(latest[1]).decode()})
+
+
+async def inclusion(request: web.Request) -> web.Response:
+    store = request.app[HUB].store
+    index, size = _ints(request, "index", "size")
+    if not index < size <= store.size:
+        return json_error(400, "bad_index", f"need index < size <= {store.size}")
+    proof = await asyncio.to_thread(store.inclusion_proof, index, size)
+    leaf = (await asyncio.to_thread(store.leaf_hashes, index, index + 1))[0]
+    return web.json_response({"index": index, "size": size, "leaf_hash": leaf.hex(), "proof": _b64(proof)})
+
+
+async def consistency(request: web.Request) -> web.Response:
+    store = request.app[HUB].store
+    first, second = _ints(request, "first", "second")
+    if not first <= second <= store.size:
+        return json_error(400, "bad_size", f"need first <= second <= {store.size}")
+    proof = await asyncio.to_thread(store.consistency_proof, first, second)
+    return web.json_response({"first": first, "second": second, "proof": _b64(proof)})
+
+
+@requires("auditor")
+async def entries(request: web.Request) -> web.Response:
+    q = request.query
+    try:
+        limit, after = min(int(q.get("limit", "100")), 1000), int(q.get("after", "-1"))
+    except ValueError:
+        return json_error(400, "bad_request", "limit and after are integers")
+    rows = await asyncio.to_thread(
+        request.app[HUB].store.trail, message_id=q.get("message_id"), thread=q.get("thread"), sender=q.get("sender"),
+        recipient=q.get("recipient"), type=q.get("type"), verdict=q.get("verdict"), since=q.get("since"),
+        until=q.get("until"), after=after, limit=limit)
+    return web.json_response({"entries": rows, "next_after": rows[-1]["seq"] if len(rows) == limit else None})
+
+
+@requires("auditor")
+async def entry(request: web.Request) -> web.Response:
+    store = request.app[HUB].store
+    try:
+        seq = int(request.match_info["seq"])
+    except ValueError:
+        return json_error(400, "bad_request", "entry numbers are integers")
+    found = await asyncio.to_thread(store.entry, seq)
+    if found is None:
+        return json_error(404, "not_found", f"no entry {seq}")
+    leaf = found.pop("leaf")
+    result = {"entry": found, "leaf": base64.b64encode(leaf).decode()}
+    latest = await asyncio.to_thread(store.latest_checkpoint)
+    if latest is not None and seq < latest[0]:
+        result["checkpoint"] = format_note(latest[1]).decode()
+        result["proof"] = _b64(await asyncio.to_thread(store.inclusion_proof, seq, latest[0]))
+    return web.json_response(result)
+
+
+@requires("auditor")
+async def export(request: web.Request) -> web.Response:
+    hub = request.app[HUB]
+    q = request.query
+    directory_raw = (hub.federation.path / "directory.signed.json").read_bytes()
+    try:
+        bundle = await asyncio.to_thread(export_bundle, hub.store, directory_raw, thread=q.get("thread"),
+                                         since=q.get("since"), until=q.get("until"), message_id=q.get("message_id"))
+    except LookupError as exc:
+        return json_error(409, "no_checkpoint", str(exc))
+    return web.json_response(bundle)
