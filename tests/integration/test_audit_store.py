@@ -1,0 +1,125 @@
+"""The hub's Merkle audit log on a real SQLite file: exports verify offline, and tampering with the
+stored log — an edited, deleted, reordered or truncated-and-regrown entry — is caught, naming the
+first bad entry."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from crypto.audit_bundle import verify_bundle
+from nodes.hub.audit import ACCEPTED, AuditEntry, AuditStore
+from nodes.hub.export import export_bundle
+from nodes.runtime.db import make_engine
+from nodes.runtime.federation import init_federation, load_federation
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def federation(tmp_path_factory):  # noqa: ANN001, ANN201
+    path = tmp_path_factory.mktemp("fed") / "federation"
+    init_federation(path, "audit-test", ["MEX", "IDN"], NOW)
+    return load_federation(path, NOW)
+
+
+def entry(i: int, tag: str = "") -> AuditEntry:
+    return AuditEntry(verdict=ACCEPTED, digest=f"{i:064x}", received_at=f"2026-11-22T12:00:{i % 60:02d}.000000Z",
+                      message_id=f"01a20000-0000-7000-8000-{i:012x}", type="note", sender="MEX",
+                      recipients=("IDN",), thread=f"case-{i % 7}{tag}", marks_seen=True)
+
+
+class Log:
+    def __init__(self, path: Path, federation) -> None:  # noqa: ANN001
+        self.path, self.federation = path, federation
+        self.store = self.open()
+
+    def open(self) -> AuditStore:
+        creds = self.federation.credentials("HUB")
+        return AuditStore(make_engine(f"sqlite:///{self.path}"), "somex/audit-test/audit", creds.signing_key,
+                          "somex/audit-test/audit")
+
+    def grow(self, n: int, every: int = 10, tag: str = "") -> None:
+        start = self.store.size
+        for i in range(start, start + n, every):
+            self.store.append([entry(j, tag) for j in range(i, min(i + every, start + n))])
+            self.store.sign_checkpoint("2026-11-22T12:00:00.000000Z")
+
+    def export(self, **query) -> dict:  # noqa: ANN003
+        raw = (self.federation.path / "directory.signed.json").read_bytes()
+        return json.loads(json.dumps(export_bundle(self.store, raw, **query)))
+
+    def verify(self, **query):  # noqa: ANN003, ANN201
+        return verify_bundle(self.export(**query), self.federation.root_cert)
+
+    def sql(self, statement: str, *args) -> None:  # noqa: ANN002
+        with sqlite3.connect(self.path) as db:
+            db.execute(statement, args)
+
+
+@pytest.fixture
+def log(tmp_path, federation) -> Log:  # noqa: ANN001
+    built = Log(tmp_path / "audit.db", federation)
+    built.grow(100)
+    return built
+
+
+def test_full_export_and_thread_export_verify(log: Log) -> None:
+    report = log.verify()
+    assert report.ok, [str(f) for f in report.findings]
+    assert report.entries == 100 and report.checkpoints == 10 and report.tree_size == 100
+    selection = log.verify(thread="case-3")
+    assert selection.ok and selection.entries == len([i for i in range(100) if i % 7 == 3])
+
+
+def test_changed_entry_is_named(log: Log) -> None:
+    leaf = json.loads(log.store.entry(37)["leaf"])
+    leaf["verdict"] = "rejected"
+    log.sql("UPDATE audit_entries SET leaf = ? WHERE seq = 37", json.dumps(leaf, separators=(",", ":")).encode())
+    report = log.verify()
+    assert not report.ok and report.first_bad_index == 37
+    assert log.verify(thread="case-2").first_bad_index == 37  # 37 % 7 == 2: its proof fails too
+
+
+def test_deleted_entry_is_named(log: Log) -> None:
+    log.sql("DELETE FROM audit_entries WHERE seq = 41")
+    report = log.verify()
+    assert not report.ok and report.first_bad_index == 41
+    assert "missing_entry" in {f.what for f in report.findings}
+
+
+def test_reordered_entries_are_named(log: Log) -> None:
+    a, b = log.store.entry(20)["leaf"], log.store.entry(30)["leaf"]
+    log.sql("UPDATE audit_entries SET leaf = ? WHERE seq = 20", b)
+    log.sql("UPDATE audit_entries SET leaf = ? WHERE seq = 30", a)
+    report = log.verify()
+    assert not report.ok and report.first_bad_index == 20
+    assert {f.index for f in report.findings if f.what == "misplaced_entry"} == {20, 30}
+
+
+def test_truncated_and_regrown_log_is_caught(log: Log) -> None:
+    # Someone with database access cuts the log at 53 and lets the hub grow it again: every new
+    # entry and checkpoint is genuinely signed, but the old checkpoints contradict the new history.
+    log.sql("DELETE FROM audit_entries WHERE seq >= 53")
+    log.sql("DELETE FROM seen_messages WHERE seq >= 53")
+    log.sql("DELETE FROM merkle_nodes WHERE ((idx + 1) << level) > 53")
+    log.store = log.open()
+    assert log.store.size == 53
+    log.grow(60, tag="-regrown")  # now 113 entries; checkpoints 60..100 are the old history's
+    report = log.verify()
+    assert not report.ok
+    assert "inconsistent_checkpoints" in {f.what for f in report.findings}
+    rewritten = [f for f in report.findings if f.what == "rewritten_log"]
+    assert rewritten and rewritten[0].index == 50 and "[50, 60)" in rewritten[0].detail
+
+
+@pytest.mark.slow
+def test_a_100000_entry_log_verifies(tmp_path, federation) -> None:  # noqa: ANN001
+    log = Log(tmp_path / "big.db", federation)
+    log.grow(100_000, every=1000)
+    report = log.verify()
+    assert report.ok and report.entries == 100_000 and report.checkpoints == 100
