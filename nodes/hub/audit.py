@@ -237,6 +237,15 @@ class AuditStore:
             note = note.with_signature(parse_note(note.body + b"\n" + line.encode()).signatures[0])
         return note
 
+    def witnessed_sizes(self) -> dict[str, int]:
+        """The largest checkpoint size each witness has cosigned."""
+        from sqlalchemy import func
+
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(cosignatures.c.witness, func.max(cosignatures.c.size))
+                                .group_by(cosignatures.c.witness))
+            return {witness: size for witness, size in rows}
+
     def add_cosignature(self, size: int, witness: str, signature: NoteSignature, timestamp: int) -> None:
         with self._engine.begin() as conn:
             existing = conn.execute(select(cosignatures.c.size).where(

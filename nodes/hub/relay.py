@@ -264,7 +264,11 @@ class Hub:
             if note is None:
                 return None
             size = self.store.size
-            earlier = (await asyncio.to_thread(self.store.checkpoint_sizes, size))[-6:-1]
+            # Proofs from recent checkpoints and from each witness's last cosigned size, so every
+            # witness can check this checkpoint against its own record.
+            recent = (await asyncio.to_thread(self.store.checkpoint_sizes, size))[-6:-1]
+            witnessed = (await asyncio.to_thread(self.store.witnessed_sizes)).values()
+            earlier = sorted({m for m in (*recent, *witnessed) if m < size})[-16:]
             proofs = [{"from": m, "hashes": [base64.b64encode(h).decode() for h in
                                               await asyncio.to_thread(self.store.consistency_proof, m, size)]}
                       for m in earlier]

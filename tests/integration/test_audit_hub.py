@@ -1,0 +1,93 @@
+"""The audit log inside a running federation: witnesses, the auditor API, and a rewritten log."""
+
+from __future__ import annotations
+
+import base64
+import json
+import sqlite3
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+
+from crypto.merkle import leaf_hash, verify_inclusion
+from crypto.note import NoteVerifier, verify_note
+from nodes.hub.api import make_app
+from nodes.hub.relay import log_origin
+from nodes.national.witness import open_alarms
+from protocol.checkpoint import parse_checkpoint_body, parse_note
+from tests.integration.federation import RunningFederation, eventually, fed  # noqa: F401 - fixture
+
+pytestmark = pytest.mark.integration
+
+
+def witnessed_by_all(fed: RunningFederation, covering: int):  # noqa: ANN201
+    def probe():  # noqa: ANN202
+        latest = fed.hub.store.latest_checkpoint()
+        if latest is None or latest[0] < covering:
+            return None
+        names = {s.name for s in latest[1].signatures}
+        return latest if {"MEX", "IDN", "ITA"} <= names else None
+    return probe
+
+
+async def test_witnesses_cosign_and_auditors_get_verifiable_proofs(fed: RunningFederation) -> None:
+    sent = [await fed.nodes["MEX"].send("note", ["IDN"], body={"text": f"m{i}"}, thread="case-9") for i in range(5)]
+    got = await eventually(lambda: fed.nodes["IDN"].store.get(sent[-1].id), what="delivery")
+    size, note = await eventually(witnessed_by_all(fed, got.log_index + 1), timeout=20, what="witnessed checkpoint")
+
+    server = TestServer(make_app(fed.hub))
+    await server.start_server()
+    auditor = {"Authorization": f"Bearer {fed.federation.credentials('HUB').tokens['auditor']}"}
+    focal = {"Authorization": f"Bearer {fed.federation.credentials('MEX').tokens['focal']}"}
+    try:
+        async with aiohttp.ClientSession(base_url=str(server.make_url("/"))) as http:
+            async with http.get("/api/audit/entries", params={"thread": "case-9", "type": "note"}, headers=auditor) as r:
+                trail = (await r.json())["entries"]
+            assert [e["message_id"] for e in trail] == [m.id for m in sent]
+            async with http.get(f"/api/audit/entries/{got.log_index}", headers=auditor) as r:
+                detail = await r.json()
+            for headers in ({}, focal):  # a node's token is not the auditor's
+                async with http.get("/api/audit/entries", headers=headers) as r:
+                    assert r.status == 401
+            async with http.post("/api/messages", headers=auditor, json={}) as r:
+                assert r.status in (404, 405)  # the hub API sends nothing for anyone
+    finally:
+        await server.close()
+
+    # The proof ties the entry the recipient was told about (its log receipt) to a signed checkpoint.
+    checkpoint_note = parse_note(detail["checkpoint"].encode())
+    origin = log_origin(fed.federation.directory.federation)
+    hub_key = fed.federation.directory.node("HUB").certificates[-1].public_key()
+    assert verify_note(checkpoint_note, [NoteVerifier(origin, hub_key)]) == [origin]
+    checkpoint = parse_checkpoint_body(checkpoint_note.body)
+    leaf = base64.b64decode(detail["leaf"])
+    receipt = json.loads(fed.nodes["IDN"].store.engine.connect().exec_driver_sql(
+        "SELECT log_receipt FROM messages WHERE message_id = ?", (got.message_id,)).scalar())
+    assert receipt["leaf_hash"] == leaf_hash(leaf).hex()
+    verify_inclusion(leaf_hash(leaf), got.log_index, checkpoint.size,
+                     [base64.b64decode(h) for h in detail["proof"]], checkpoint.root_hash)
+
+
+async def test_witnesses_raise_an_alarm_when_the_hub_rewrites_its_log(fed: RunningFederation) -> None:
+    for i in range(6):
+        await fed.nodes["MEX"].send("note", ["IDN"], body={"text": f"original {i}"})
+    await eventually(lambda: len(fed.inbox("IDN", type="note")) == 6, what="deliveries")
+    size, _ = await eventually(witnessed_by_all(fed, 6), timeout=20, what="witnessed checkpoint")
+
+    # Someone with access to the hub's database cuts the log back and lets the hub carry on.
+    await fed.hub.stop()
+    with sqlite3.connect(fed.path / "audit.db") as db:
+        db.execute("DELETE FROM audit_entries WHERE seq >= 2")
+        db.execute("DELETE FROM merkle_nodes WHERE ((idx + 1) << level) > 2")
+        db.execute("DELETE FROM seen_messages WHERE seq >= 2")
+        db.execute("DELETE FROM checkpoints")
+    await fed.start_hub()
+    for i in range(size + 3):
+        await fed.nodes["ITA"].send("note", ["MEX"], body={"text": f"after the rewrite {i}"})
+
+    for country in ("MEX", "IDN", "ITA"):
+        alarms = await eventually(lambda c=country: open_alarms(fed.nodes[c]), timeout=20, what=f"alarm at {country}")
+        assert alarms[0]["reason"] == "inconsistent"
+    latest = fed.hub.store.latest_checkpoint()
+    assert latest is not None and not ({"MEX", "IDN", "ITA"} & {s.name for s in latest[1].signatures})
