@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from nodes.runtime.postgres import PrivatePostgres
 from nodes.runtime.rabbit import PrivateBroker, free_port
 
 
@@ -15,6 +16,16 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateBroker]:
     instance = PrivateBroker(tmp_path_factory.mktemp("rabbitmq"), amqp_port=free_port(), mgmt_port=free_port(),
                              dist_port=free_port(), nodename=f"somex-test-{os.getpid()}@localhost")
     instance.ensure_installed()
+    instance.start()
+    try:
+        yield instance
+    finally:
+        instance.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivatePostgres]:
+    instance = PrivatePostgres(tmp_path_factory.mktemp("postgres"), free_port())
     instance.start()
     try:
         yield instance

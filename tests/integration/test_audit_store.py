@@ -5,11 +5,11 @@ first bad entry."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from crypto.audit_bundle import verify_bundle
 from nodes.hub.audit import ACCEPTED, AuditEntry, AuditStore
@@ -34,14 +34,14 @@ def entry(i: int, tag: str = "") -> AuditEntry:
 
 
 class Log:
-    def __init__(self, path: Path, federation) -> None:  # noqa: ANN001
-        self.path, self.federation = path, federation
+    def __init__(self, url: str, federation) -> None:  # noqa: ANN001
+        self.url, self.federation = url, federation
+        self.engine = make_engine(url)
         self.store = self.open()
 
     def open(self) -> AuditStore:
         creds = self.federation.credentials("HUB")
-        return AuditStore(make_engine(f"sqlite:///{self.path}"), "somex/audit-test/audit", creds.signing_key,
-                          "somex/audit-test/audit")
+        return AuditStore(self.engine, "somex/audit-test/audit", creds.signing_key, "somex/audit-test/audit")
 
     def grow(self, n: int, every: int = 10, tag: str = "") -> None:
         start = self.store.size
@@ -56,16 +56,22 @@ class Log:
     def verify(self, **query):  # noqa: ANN003, ANN201
         return verify_bundle(self.export(**query), self.federation.root_cert)
 
-    def sql(self, statement: str, *args) -> None:  # noqa: ANN002
-        with sqlite3.connect(self.path) as db:
-            db.execute(statement, args)
+    def sql(self, statement: str, **params) -> None:  # noqa: ANN003
+        """What someone with access to the database could do behind the hub's back."""
+        with self.engine.begin() as conn:
+            conn.execute(text(statement), params)
 
 
-@pytest.fixture
-def log(tmp_path, federation) -> Log:  # noqa: ANN001
-    built = Log(tmp_path / "audit.db", federation)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def log(request, tmp_path, federation) -> Log:  # noqa: ANN001
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'audit.db'}"
+    else:
+        url = request.getfixturevalue("postgres").create_database(tmp_path.name.lower().replace("-", "_")[:60])
+    built = Log(url, federation)
     built.grow(100)
-    return built
+    yield built
+    built.engine.dispose()
 
 
 def test_full_export_and_thread_export_verify(log: Log) -> None:
@@ -79,7 +85,7 @@ def test_full_export_and_thread_export_verify(log: Log) -> None:
 def test_changed_entry_is_named(log: Log) -> None:
     leaf = json.loads(log.store.entry(37)["leaf"])
     leaf["verdict"] = "rejected"
-    log.sql("UPDATE audit_entries SET leaf = ? WHERE seq = 37", json.dumps(leaf, separators=(",", ":")).encode())
+    log.sql("UPDATE audit_entries SET leaf = :leaf WHERE seq = 37", leaf=json.dumps(leaf, separators=(",", ":")).encode())
     report = log.verify()
     assert not report.ok and report.first_bad_index == 37
     assert log.verify(thread="case-2").first_bad_index == 37  # 37 % 7 == 2: its proof fails too
@@ -94,8 +100,8 @@ def test_deleted_entry_is_named(log: Log) -> None:
 
 def test_reordered_entries_are_named(log: Log) -> None:
     a, b = log.store.entry(20)["leaf"], log.store.entry(30)["leaf"]
-    log.sql("UPDATE audit_entries SET leaf = ? WHERE seq = 20", b)
-    log.sql("UPDATE audit_entries SET leaf = ? WHERE seq = 30", a)
+    log.sql("UPDATE audit_entries SET leaf = :leaf WHERE seq = 20", leaf=b)
+    log.sql("UPDATE audit_entries SET leaf = :leaf WHERE seq = 30", leaf=a)
     report = log.verify()
     assert not report.ok and report.first_bad_index == 20
     assert {f.index for f in report.findings if f.what == "misplaced_entry"} == {20, 30}
@@ -119,7 +125,7 @@ def test_truncated_and_regrown_log_is_caught(log: Log) -> None:
 
 @pytest.mark.slow
 def test_a_100000_entry_log_verifies(tmp_path, federation) -> None:  # noqa: ANN001
-    log = Log(tmp_path / "big.db", federation)
+    log = Log(f"sqlite:///{tmp_path / 'big.db'}", federation)
     log.grow(100_000, every=1000)
     report = log.verify()
     assert report.ok and report.entries == 100_000 and report.checkpoints == 100
