@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 RABBIT := /usr/lib/rabbitmq/bin/rabbitmq-server
 
-.PHONY: demo test test-unit bench rabbitmq venv clean
+.PHONY: demo test test-unit bench rabbitmq postgres venv clean
 
 venv: $(STAMP)
 
@@ -22,11 +22,18 @@ rabbitmq:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rabbitmq-server >/dev/null; }
 	@test -x $(RABBIT)
 
+# Debian's PostgreSQL server binaries; tests start a private server of their own.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  echo "installing Debian postgresql"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "need root (or: sudo apt-get install postgresql)"; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
 demo: venv rabbitmq
 	$(VENV)/bin/somex demo
 
 # pytest's exit code 5 ("no tests collected") must fail, not pass silently.
-test: venv rabbitmq
+test: venv rabbitmq postgres
 	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 

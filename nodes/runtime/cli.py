@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import asyncio
 import json
 import sys
@@ -35,7 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     broker.add_parser("status", help="is it running; queue depths")
 
     hub = sub.add_parser("hub", help="the hub").add_subparsers(dest="action", required=True)
-    hub.add_parser("run", help="relay and audit until stopped")
+    hub_run = hub.add_parser("run", help="relay and audit until stopped")
+    hub_run.add_argument("--db", help="audit store URL (default: SQLite in STATE_DIR/hub; e.g. "
+                                      "postgresql+psycopg://user@host/somex)")
 
     node = sub.add_parser("node", help="a national node").add_subparsers(dest="action", required=True)
     run = node.add_parser("run", help="run a country's node until stopped")
@@ -101,7 +104,10 @@ def _hub(args: argparse.Namespace) -> int:
     from nodes.runtime.deployment import Deployment
     from nodes.runtime.serve import serve_hub
 
-    asyncio.run(serve_hub(Deployment.load(args.state_dir).hub_config()))
+    config = Deployment.load(args.state_dir).hub_config()
+    if args.db:
+        config = dataclasses.replace(config, db_url=args.db)
+    asyncio.run(serve_hub(config))
     return 0
 
 
