@@ -15,7 +15,7 @@ from typing import Any
 
 import rfc8785
 from sqlalchemy import (
-    Column, Engine, Integer, LargeBinary, MetaData, String, Table, Text, insert, select, tuple_,
+    BigInteger, Column, Engine, Integer, LargeBinary, MetaData, String, Table, Text, insert, select,
 )
 
 from crypto.keys import SigningKey
@@ -38,12 +38,18 @@ entries = Table(
     Column("verdict", String(16), nullable=False, index=True),
     Column("received_at", String(32), nullable=False, index=True),
 )
+# A perfect subtree (level, index) is stored under one integer key, level·2^40 + index, so that a
+# proof's batch lookup is a plain primary-key IN (SQLite scans for row-value IN lists).
+NODE_KEY_SHIFT = 40
 tree_nodes = Table(
     "merkle_nodes", metadata,
-    Column("level", Integer, primary_key=True, autoincrement=False),
-    Column("idx", Integer, primary_key=True, autoincrement=False),
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
     Column("hash", LargeBinary, nullable=False),
 )
+
+
+def node_key(level: int, index: int) -> int:
+    return level << NODE_KEY_SHIFT | index
 seen = Table(
     "seen_messages", metadata,
     Column("message_id", String(36), primary_key=True),
@@ -121,17 +127,26 @@ class _DbNodes:
     def get_nodes(self, ids: Sequence[tuple[int, int]]) -> list[bytes]:
         if not ids:
             return []
-        found: dict[tuple[int, int], bytes] = {}
+        keys = [node_key(level, index) for level, index in ids]
+        found: dict[int, bytes] = {}
         with self._engine.connect() as conn:
-            for chunk_start in range(0, len(ids), 400):
-                chunk = list(ids[chunk_start:chunk_start + 400])
-                rows = conn.execute(select(tree_nodes.c.level, tree_nodes.c.idx, tree_nodes.c.hash)
-                                    .where(tuple_(tree_nodes.c.level, tree_nodes.c.idx).in_(chunk)))
-                found.update({(r.level, r.idx): r.hash for r in rows})
-        missing = [i for i in ids if i not in found]
+            for start in range(0, len(keys), 500):
+                rows = conn.execute(select(tree_nodes.c.id, tree_nodes.c.hash)
+                                    .where(tree_nodes.c.id.in_(keys[start:start + 500])))
+                found.update({r.id: r.hash for r in rows})
+        missing = [i for i, k in zip(ids, keys) if k not in found]
         if missing:
             raise LookupError(f"audit log is missing tree nodes {missing[:4]}: the store was damaged")
-        return [found[i] for i in ids]
+        return [found[k] for k in keys]
+
+    def leaf_range(self, start: int, end: int) -> list[bytes]:
+        """Leaf hashes start..end-1 (level 0 keys are the indexes themselves)."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(tree_nodes.c.id, tree_nodes.c.hash).where(
+                (tree_nodes.c.id >= start) & (tree_nodes.c.id < end)).order_by(tree_nodes.c.id)).all()
+        if len(rows) != end - start:
+            raise LookupError(f"audit log is missing leaf hashes in [{start}, {end}): the store was damaged")
+        return [r.hash for r in rows]
 
 
 class AuditStore:
@@ -170,7 +185,7 @@ class AuditStore:
             entry.seq = tentative.size
             leaf = entry.leaf()
             entry.leaf_hash = leaf_hash(leaf)
-            node_rows += [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in tentative.append(entry.leaf_hash)]
+            node_rows += [{"id": node_key(lv, ix), "hash": h} for lv, ix, h in tentative.append(entry.leaf_hash)]
             entry_rows.append({
                 "seq": entry.seq, "leaf": leaf, "message_id": entry.message_id, "type": entry.type,
                 "sender": entry.sender, "recipients": json.dumps(list(entry.recipients)), "thread": entry.thread,
@@ -263,7 +278,7 @@ class AuditStore:
         return consistency_proof(size1, size2, self.nodes)
 
     def leaf_hashes(self, start: int, end: int) -> list[bytes]:
-        return self.nodes.get_nodes([(0, i) for i in range(start, end)])
+        return self.nodes.leaf_range(start, end)
 
     def entry(self, seq: int) -> dict | None:
         with self._engine.connect() as conn:

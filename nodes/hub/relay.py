@@ -25,7 +25,7 @@ from crypto.signing import sign_envelope, verify_envelope
 from nodes.hub.audit import (
     ACCEPTED, DEAD_LETTERED, ISSUED, REJECTED, UNROUTABLE, AuditEntry, AuditStore,
 )
-from nodes.runtime.amqp import BrokerSession, Publisher, amqp_url
+from nodes.runtime.amqp import BrokerSession, Publisher, amqp_url, consume_in_batches, stop_tasks
 from nodes.runtime.config import HubConfig, new_message_id, utcnow
 from nodes.runtime.db import make_engine
 from nodes.runtime.federation import Federation, load_federation
@@ -78,7 +78,8 @@ class Hub:
         url = amqp_url(b.host, b.port, b.vhost, self._creds.broker_user, self._creds.broker_password)
         self.session = BrokerSession(url, "somex-hub", self._on_connect, self._on_disconnect)
         self._tasks.append(asyncio.create_task(self.session.run(), name="hub-broker"))
-        self._tasks.append(asyncio.create_task(self._work(), name="hub-worker"))
+        self._tasks.append(asyncio.create_task(
+            consume_in_batches(self._queue, self._process, self.config.batch_size, log), name="hub-worker"))
         self._tasks.append(asyncio.create_task(self._checkpoints(), name="hub-checkpoints"))
         log.info("hub starting", log_size=self.store.size, nodes=self.directory.node_ids())
 
@@ -86,16 +87,7 @@ class Hub:
         await asyncio.wait_for(self.session.connected.wait(), timeout)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
-        connection = self.session.connection if self.session else None
-        if connection is not None:
-            try:
-                await connection.close()
-            except Exception:  # noqa: BLE001 - closing a dead connection
-                pass
+        await stop_tasks(self._tasks, self.session)
 
     async def _on_connect(self, connection: AbstractConnection) -> None:
         self._publisher = await Publisher.open(connection, broker_config.NODE_OUT_EXCHANGE, self._creds.broker_user)
@@ -112,25 +104,6 @@ class Hub:
         self._publisher = None
 
     # -- the pipeline ---------------------------------------------------------------------------
-
-    async def _work(self) -> None:
-        while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self.config.batch_size and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            try:
-                await self._process(batch)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # Transient (broker or database): nothing was acked, so everything comes back.
-                log.exception("batch failed; requeueing it", size=len(batch))
-                for message in batch:
-                    try:
-                        await message.nack(requeue=True)
-                    except Exception:  # noqa: BLE001 - channel gone: the broker requeues by itself
-                        pass
-                await asyncio.sleep(0.5)
 
     async def _process(self, batch: list[AbstractIncomingMessage]) -> None:
         now = utcnow()
@@ -384,13 +357,4 @@ def _death_summary(message: AbstractIncomingMessage) -> str:
     return "; ".join(parts) or f"routing key {message.routing_key!r} on {message.exchange!r}"
 
 
-async def run_hub(config: HubConfig) -> None:
-    hub = Hub(config)
-    await hub.start()
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await hub.stop()
-
-
-__all__ = ["Hub", "run_hub"]
+__all__ = ["Hub", "log_origin"]

@@ -25,7 +25,7 @@ from crypto.signing import VerifiedEnvelope, sign_envelope, verify_envelope
 from nodes.national.store import NodeStore, message_row, outbox, receipts, refusals
 from nodes.national.store import messages as message_table
 from nodes.national.witness import witness_checkpoint
-from nodes.runtime.amqp import BrokerSession, Publisher, amqp_url
+from nodes.runtime.amqp import BrokerSession, Publisher, amqp_url, consume_in_batches, stop_tasks
 from nodes.runtime.config import NodeConfig, new_message_id, utcnow
 from nodes.runtime.db import make_engine
 from nodes.runtime.federation import Federation, load_federation
@@ -71,19 +71,11 @@ class NationalNode:
         self.session = BrokerSession(url, f"somex-node-{self.country}", self._on_connect, self._on_disconnect)
         self._tasks.append(asyncio.create_task(self.session.run(), name=f"{self.country}-broker"))
         self._tasks.append(asyncio.create_task(self._relay(), name=f"{self.country}-relay"))
-        self._tasks.append(asyncio.create_task(self._receive_loop(), name=f"{self.country}-inbox"))
+        self._tasks.append(asyncio.create_task(
+            consume_in_batches(self._inbox, self._receive, 256, self.log), name=f"{self.country}-inbox"))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
-        connection = self.session.connection if self.session else None
-        if connection is not None:
-            try:
-                await connection.close()
-            except Exception:  # noqa: BLE001 - closing a dead connection
-                pass
+        await stop_tasks(self._tasks, self.session)
         self.store.engine.dispose()
 
     @property
@@ -172,25 +164,6 @@ class NationalNode:
                 delay = 0.2
                 for _, mid, _ in pending:
                     self.log.debug("message published", message_id=mid)
-
-    async def _receive_loop(self) -> None:
-        while True:
-            batch = [await self._inbox.get()]
-            while len(batch) < 256 and not self._inbox.empty():
-                batch.append(self._inbox.get_nowait())
-            try:
-                await self._receive(batch)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # Database or channel trouble: nothing unacked is lost, the broker redelivers it.
-                self.log.exception("inbox batch failed; requeueing", size=len(batch))
-                for message in batch:
-                    try:
-                        await message.nack(requeue=True)
-                    except Exception:  # noqa: BLE001 - channel gone: the broker requeues
-                        pass
-                await asyncio.sleep(0.5)
 
     def _check(self, message: AbstractIncomingMessage, now) -> tuple[VerifiedEnvelope, LogReceipt | None, Any]:  # noqa: ANN001
         env = wire.decode(message.body)

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import aio_pika
 import structlog
-from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange, AbstractIncomingMessage
 from pamqp.commands import Basic
 
 
@@ -54,7 +54,7 @@ class BrokerSession:
                 delay = min(delay * 2, 5.0)
                 continue
             lost = asyncio.Event()
-            connection.close_callbacks.add(lambda *_: lost.set())
+            connection.close_callbacks.add(lambda *_, event=lost: event.set())
             try:
                 await self._on_connect(connection)
             except (aio_pika.exceptions.AMQPError, OSError, TimeoutError) as exc:
@@ -120,3 +120,46 @@ class Publisher:
 
     async def close(self) -> None:
         await self._channel.close()
+
+
+async def consume_in_batches(
+    inbox: asyncio.Queue[AbstractIncomingMessage],
+    handle: Callable[[list[AbstractIncomingMessage]], Awaitable[None]],
+    max_batch: int,
+    log: Any,
+) -> None:
+    """Take what has arrived (up to `max_batch`) and hand it over as one batch, forever.
+
+    `handle` acks after its effects are durable. If it fails (database or channel trouble),
+    nothing of the batch was acked: it is requeued, and the broker redelivers it.
+    """
+    while True:
+        batch = [await inbox.get()]
+        while len(batch) < max_batch and not inbox.empty():
+            batch.append(inbox.get_nowait())
+        try:
+            await handle(batch)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("batch failed; requeueing it", size=len(batch))
+            for message in batch:
+                try:
+                    await message.nack(requeue=True)
+                except Exception:  # noqa: BLE001 - channel gone: the broker requeues by itself
+                    pass
+            await asyncio.sleep(0.5)
+
+
+async def stop_tasks(tasks: list[asyncio.Task], session: BrokerSession | None) -> None:
+    """Cancel a process's tasks, then close its broker connection (if it still has one)."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    tasks.clear()
+    connection = session.connection if session else None
+    if connection is not None:
+        try:
+            await connection.close()
+        except Exception:  # noqa: BLE001 - closing a dead connection
+            pass

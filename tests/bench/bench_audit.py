@@ -3,8 +3,6 @@ entries, offline verification of a 1M-entry export, and the hub draining a full 
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import json
 import random
 import sqlite3

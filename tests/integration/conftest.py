@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from nodes.runtime.postgres import PrivatePostgres
+from tests.integration.federation import make_federation
 from nodes.runtime.rabbit import PrivateBroker, free_port
 
 
@@ -31,3 +32,15 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivatePostgr
         yield instance
     finally:
         instance.stop()
+
+
+@pytest.fixture
+async def fed(broker, tmp_path, request):  # noqa: ANN001, ANN201
+    """A running federation (hub, MEX, IDN, ITA) in its own vhost; torn down after the test."""
+    federation = make_federation(broker, tmp_path, request.node.name)
+    await federation.start_all()
+    try:
+        yield federation
+    finally:
+        await federation.stop_all()
+        federation.delete(broker)

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import aio_pika
-import pytest
 
 import broker_config
 from nodes.hub.relay import Hub
@@ -122,15 +121,3 @@ def make_federation(broker: Any, tmp_path: Path, test_name: str, countries: list
     federation = load_federation(tmp_path / "federation", utcnow())
     broker.apply(broker_spec(federation, vhost))
     return RunningFederation(tmp_path, vhost, broker.amqp_port, federation)
-
-
-@pytest.fixture
-async def fed(broker, tmp_path, request):  # noqa: ANN001, ANN201
-    """A running federation (hub, MEX, IDN, ITA) in its own vhost; torn down after the test."""
-    federation = make_federation(broker, tmp_path, request.node.name)
-    await federation.start_all()
-    try:
-        yield federation
-    finally:
-        await federation.stop_all()
-        federation.delete(broker)

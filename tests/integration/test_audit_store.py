@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -112,7 +111,7 @@ def test_truncated_and_regrown_log_is_caught(log: Log) -> None:
     # entry and checkpoint is genuinely signed, but the old checkpoints contradict the new history.
     log.sql("DELETE FROM audit_entries WHERE seq >= 53")
     log.sql("DELETE FROM seen_messages WHERE seq >= 53")
-    log.sql("DELETE FROM merkle_nodes WHERE ((idx + 1) << level) > 53")
+    log.sql("DELETE FROM merkle_nodes WHERE (((id & 1099511627775) + 1) << CAST(id >> 40 AS INTEGER)) > 53")
     log.store = log.open()
     assert log.store.size == 53
     log.grow(60, tag="-regrown")  # now 113 entries; checkpoints 60..100 are the old history's

@@ -7,7 +7,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from nodes.national.api import make_app
-from tests.integration.federation import RunningFederation, eventually, fed  # noqa: F401 - fixture
+from tests.integration.federation import RunningFederation, eventually
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ from crypto.keys import SigningKey
 from crypto.signing import sign_envelope
 from nodes.runtime.config import new_message_id, utcnow
 from protocol import envelope as wire
-from tests.integration.federation import RunningFederation, eventually, fed  # noqa: F401 - fixture
+from tests.integration.federation import RunningFederation, eventually
 
 pytestmark = pytest.mark.integration
 
