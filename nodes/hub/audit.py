@@ -179,6 +179,8 @@ class AuditStore:
 
     def append(self, batch: Sequence[AuditEntry]) -> None:
         """Assign sequence numbers and commit entries, tree nodes and spent ids durably, or nothing."""
+        if not batch:  # e.g. a batch of redeliveries that are all in the log already
+            return
         tentative = CompactRange(self._range.size, list(self._range._stack))
         entry_rows, node_rows = [], []
         for entry in batch:

@@ -128,3 +128,11 @@ def test_a_100000_entry_log_verifies(tmp_path, federation) -> None:  # noqa: ANN
     log.grow(100_000, every=1000)
     report = log.verify()
     assert report.ok and report.entries == 100_000 and report.checkpoints == 100
+
+
+def test_an_empty_batch_appends_nothing(log: Log) -> None:
+    # A batch of redeliveries that are all in the log already leaves the log as it was.
+    root, size = log.store.root(), log.store.size
+    log.store.append([])
+    assert (log.store.root(), log.store.size) == (root, size)
+    assert log.verify().ok

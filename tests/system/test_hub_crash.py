@@ -22,7 +22,7 @@ from nodes.runtime.db import make_engine
 from nodes.runtime.deployment import Deployment
 from tests.integration.federation import eventually, make_federation
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(400)]
 TOTAL = 3000
 
 
@@ -55,7 +55,7 @@ async def test_hub_killed_mid_stream_restarts_with_a_verifying_log_and_loses_not
         at_kill = delivered()
         assert at_kill < TOTAL, "the hub must die mid-stream for this test to mean anything"
         hub = spawn_hub()
-        await eventually(lambda: delivered() == TOTAL, timeout=180, what="every message after the restart")
+        await eventually(lambda: delivered() == TOTAL, timeout=240, what="every message after the restart")
         await asyncio.sleep(1.5)  # a late duplicate would show up here
         assert delivered() == TOTAL
         hub.send_signal(signal.SIGTERM)
