@@ -279,6 +279,10 @@ class AuditStore:
     def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
         return consistency_proof(size1, size2, self.nodes)
 
+    def leaf_hashes_of(self, seqs: Sequence[int]) -> dict[int, bytes]:
+        wanted = sorted(set(seqs))
+        return dict(zip(wanted, self.nodes.get_nodes([(0, s) for s in wanted])))
+
     def leaf_hashes(self, start: int, end: int) -> list[bytes]:
         return self.nodes.leaf_range(start, end)
 

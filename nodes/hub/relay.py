@@ -103,6 +103,16 @@ class Hub:
     def _on_disconnect(self) -> None:
         self._publisher = None
 
+    async def _open_publisher(self) -> Publisher:
+        """The publishing channel, reopened if the broker closed it (the connection may live on)."""
+        if self._publisher is not None and not self._publisher.is_closed:
+            return self._publisher
+        connection = self.session.connection if self.session else None
+        if connection is None or connection.is_closed:
+            raise ConnectionError("no broker connection: the batch will be redelivered")
+        self._publisher = await Publisher.open(connection, broker_config.NODE_OUT_EXCHANGE, self._creds.broker_user)
+        return self._publisher
+
     # -- the pipeline ---------------------------------------------------------------------------
 
     async def _process(self, batch: list[AbstractIncomingMessage]) -> None:
@@ -123,14 +133,17 @@ class Hub:
                 new_entries.append(d.rejection_entry)
         async with self._log_lock:
             await asyncio.to_thread(self.store.append, new_entries)
+        again = [d.entry for d in decoded if d.reforward]
+        if again:  # their log receipts name the entries already in the log
+            stored = await asyncio.to_thread(self.store.leaf_hashes_of, [e.seq for e in again])
+            for entry in again:
+                entry.leaf_hash = stored[entry.seq]
         for d in decoded:
             if d.cosignature is not None:
                 await asyncio.to_thread(self.store.add_cosignature, *d.cosignature)
         for d in decoded:
             self._prepare_forwards(d, received_at)
-        publisher = self._publisher
-        if publisher is None:
-            raise ConnectionError("no broker connection: the batch will be redelivered")
+        publisher = await self._open_publisher()
         await asyncio.gather(*(
             publisher.publish(body, to, message_id=mid, headers=headers)
             for d in decoded for (to, body, headers) in d.forwards
@@ -245,8 +258,9 @@ class Hub:
             proofs = [{"from": m, "hashes": [base64.b64encode(h).decode() for h in
                                               await asyncio.to_thread(self.store.consistency_proof, m, size)]}
                       for m in earlier]
-        publisher = self._publisher
-        if publisher is None:
+        try:
+            publisher = await self._open_publisher()
+        except ConnectionError:
             return note  # stored; witnesses get the next one
         env = sign_envelope(wire.build(
             message_id=new_message_id(), type="hub.checkpoint", sender=policy.HUB_ID, recipients=["*"],

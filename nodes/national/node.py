@@ -149,6 +149,16 @@ class NationalNode:
             if publisher is None:
                 await self.session.connected.wait()
                 continue
+            if publisher.is_closed:  # the broker closed the channel; the connection may live on
+                connection = self.session.connection
+                if connection is not None and not connection.is_closed:
+                    try:
+                        self._publisher = await Publisher.open(connection, broker_config.HUB_IN_EXCHANGE,
+                                                               self.creds.broker_user)
+                    except Exception as exc:  # noqa: BLE001 - retried below like any publish failure
+                        self.log.warning("cannot reopen the publishing channel", error=str(exc))
+                await asyncio.sleep(delay)
+                continue
             results = await asyncio.gather(*(
                 publisher.publish(raw, self.country, message_id=mid) for _, mid, raw in pending
             ), return_exceptions=True)

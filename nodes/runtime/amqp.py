@@ -118,6 +118,10 @@ class Publisher:
         if not isinstance(confirmation, Basic.Ack):
             raise PublishRefused(f"{routing_key}: broker did not confirm ({confirmation!r})")
 
+    @property
+    def is_closed(self) -> bool:
+        return self._channel.is_closed
+
     async def close(self) -> None:
         await self._channel.close()
 

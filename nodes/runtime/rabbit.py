@@ -259,6 +259,11 @@ class PrivateBroker:
         self._api("PUT", f"/api/vhosts/{v}", {})
         self._api("PUT", f"/api/permissions/{v}/{ADMIN_USER}", {"configure": ".*", "write": ".*", "read": ".*"})
 
+    def set_permissions(self, vhost: str, user: str, configure: str, write: str, read: str) -> None:
+        """An operator's change of one user's permissions (also how tests inject broker refusals)."""
+        v, u = urllib.parse.quote(vhost, safe=""), urllib.parse.quote(user, safe="")
+        self._api("PUT", f"/api/permissions/{v}/{u}", {"configure": configure, "write": write, "read": read})
+
     def delete_vhost(self, vhost: str, users: Iterable[str] = ()) -> None:
         self._api("DELETE", f"/api/vhosts/{urllib.parse.quote(vhost, safe='')}")
         for user in users:

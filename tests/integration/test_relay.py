@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 
@@ -121,3 +122,22 @@ async def test_node_refuses_to_send_what_the_hub_would_reject(fed: RunningFedera
     with pytest.raises(PolicyError) as caught:
         await fed.nodes["MEX"].send("note", ["FRA"], body={"text": "not a member"})
     assert caught.value.reason == "unknown_recipient"
+
+
+async def test_redelivered_message_already_logged_is_forwarded_again_with_a_valid_log_receipt(
+        fed: RunningFederation, broker) -> None:  # noqa: ANN001
+    # The broker refuses the hub's forward after the hub logged the message: the batch is requeued,
+    # and the redelivery must reach IDN once, with a log receipt IDN accepts, and no second entry.
+    hub_user = fed.federation.credentials("HUB").broker_user
+    reads = r"^(hub\.in|dead\.letters|unroutable)$"
+    broker.set_permissions(fed.vhost, hub_user, "^$", "^$", reads)
+    await fed.hub._publisher.close()  # permissions are cached per channel: make the hub open a new one
+    env = await fed.nodes["MEX"].send("note", ["IDN"], body={"text": "logged before the forward failed"})
+    await eventually(lambda: fed.audit(message_id=env.id), what="the entry in the log")
+    await asyncio.sleep(1.0)
+    assert fed.nodes["IDN"].store.get(env.id) is None  # not forwarded while refused
+    broker.set_permissions(fed.vhost, hub_user, "^$", r"^node\.out$", reads)
+    got = await eventually(lambda: fed.nodes["IDN"].store.get(env.id), what="delivery after redelivery")
+    assert fed.nodes["IDN"].store.refusals() == []
+    [entry] = fed.audit(message_id=env.id)
+    assert got.log_index == entry["seq"]
