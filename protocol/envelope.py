@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-import rfc8785
+from protocol.canonical import canonical_json
 
 from protocol import messages
 from protocol.errors import DecodeError
@@ -96,7 +96,7 @@ class Envelope:
     def signing_input(self) -> bytes:
         """The exact bytes a signature covers (computed once per envelope)."""
         if not self._signing_input:
-            self._signing_input.append(SIGNING_DOMAIN + rfc8785.dumps(self.signed_members()))
+            self._signing_input.append(SIGNING_DOMAIN + canonical_json(self.signed_members()))
         return self._signing_input[0]
 
     def digest(self) -> str:
@@ -107,7 +107,7 @@ class Envelope:
         """
         if self.sig is None:
             raise ValueError("an unsigned envelope has no digest")
-        return hashlib.sha256(self.signing_input() + rfc8785.dumps(self.sig.as_json())).hexdigest()
+        return hashlib.sha256(self.signing_input() + canonical_json(self.sig.as_json())).hexdigest()
 
     def with_signature(self, sig: Signature) -> Envelope:
         signed = replace(self, sig=sig, _signing_input=self._signing_input)

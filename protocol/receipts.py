@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-import rfc8785
+from protocol.canonical import canonical_json
 
 from protocol.errors import DecodeError
 from protocol.schema import SHA256_HEX, TIMESTAMP, UUID, Int, Obj, Str, validate
@@ -34,7 +34,7 @@ class LogReceipt:
     sig: str = ""  # base64 signature by the hub's key over signing_input()
 
     def signing_input(self) -> bytes:
-        return LOG_RECEIPT_DOMAIN + rfc8785.dumps(
+        return LOG_RECEIPT_DOMAIN + canonical_json(
             {"message_id": self.message_id, "index": self.index, "leaf_hash": self.leaf_hash,
              "digest": self.digest, "at": self.at}
         )

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import rfc8785
+from protocol.canonical import canonical_json
 from sqlalchemy import (
     BigInteger, Column, Engine, Integer, LargeBinary, MetaData, String, Table, Text, insert, select,
 )
@@ -102,7 +102,7 @@ class AuditEntry:
     leaf_hash: bytes = b""
 
     def leaf(self) -> bytes:
-        return rfc8785.dumps({
+        return canonical_json({
             "seq": self.seq, "message_id": self.message_id, "type": self.type, "sender": self.sender,
             "broker_user": self.broker_user, "recipients": list(self.recipients), "thread": self.thread,
             "digest": self.digest, "kid": self.kid, "verdict": self.verdict, "reason": self.reason,

@@ -25,7 +25,9 @@ from crypto.signing import sign_envelope, verify_envelope
 from nodes.hub.audit import (
     ACCEPTED, DEAD_LETTERED, ISSUED, REJECTED, UNROUTABLE, AuditEntry, AuditStore,
 )
-from nodes.runtime.amqp import BrokerSession, Publisher, amqp_url, consume_in_batches, stop_tasks
+from nodes.runtime.amqp import (
+    BrokerSession, Publisher, ack_batch, amqp_url, consume_in_batches, stop_tasks,
+)
 from nodes.runtime.config import HubConfig, new_message_id, utcnow
 from nodes.runtime.db import make_engine
 from nodes.runtime.federation import Federation, load_federation
@@ -95,9 +97,12 @@ class Hub:
         await channel.set_qos(prefetch_count=self.config.prefetch)
         hub_in = await channel.get_queue(broker_config.HUB_IN_QUEUE, ensure=False)
         await hub_in.consume(self._queue.put, consumer_tag="somex-hub")
+        # Watchers ack one by one on a channel of their own: hub.in's batches ack with `multiple`.
+        watch_channel = await connection.channel()
+        await watch_channel.set_qos(prefetch_count=16)
         for name, verdict in ((broker_config.DEAD_LETTER_QUEUE, DEAD_LETTERED),
                               (broker_config.UNROUTABLE_QUEUE, UNROUTABLE)):
-            queue = await channel.get_queue(name, ensure=False)
+            queue = await watch_channel.get_queue(name, ensure=False)
             await queue.consume(self._make_watcher(verdict))
 
     def _on_disconnect(self) -> None:
@@ -152,8 +157,8 @@ class Hub:
         forwarded_seqs = [d.entry.seq for d in decoded if d.forwards and d.entry.verdict == ACCEPTED]
         forwarded_seqs += [d.rejection_entry.seq for d in decoded if d.rejection_entry is not None]
         await asyncio.to_thread(self.store.mark_forwarded, forwarded_seqs, format_time(utcnow()))
+        await ack_batch([d.message for d in decoded])
         for d in decoded:
-            await d.message.ack()
             self._log(d)
         self.processed += len(batch)
 

@@ -25,7 +25,9 @@ from crypto.signing import VerifiedEnvelope, sign_envelope, verify_envelope
 from nodes.national.store import NodeStore, message_row, outbox, receipts, refusals
 from nodes.national.store import messages as message_table
 from nodes.national.witness import witness_checkpoint
-from nodes.runtime.amqp import BrokerSession, Publisher, amqp_url, consume_in_batches, stop_tasks
+from nodes.runtime.amqp import (
+    BrokerSession, Publisher, ack_batch, amqp_url, consume_in_batches, stop_tasks,
+)
 from nodes.runtime.config import NodeConfig, new_message_id, utcnow
 from nodes.runtime.db import make_engine
 from nodes.runtime.federation import Federation, load_federation
@@ -216,8 +218,7 @@ class NationalNode:
                                 "sender": getattr(exc, "sender", None), "reason": exc.reason,
                                 "detail": str(exc)[:2000], "at": format_time(now)})
         fresh = await asyncio.to_thread(self._apply, checked, refused)
-        for message in batch:
-            await message.ack()
+        await ack_batch(batch)
         for verified in fresh:
             self.log.info("message received", message_id=verified.id, thread=verified.envelope.thread,
                           type=verified.envelope.type, sender=verified.envelope.sender)

@@ -167,3 +167,16 @@ async def stop_tasks(tasks: list[asyncio.Task], session: BrokerSession | None) -
             await connection.close()
         except Exception:  # noqa: BLE001 - closing a dead connection
             pass
+
+
+async def ack_batch(batch: list[AbstractIncomingMessage]) -> None:
+    """Acknowledge a batch with one `multiple` ack per channel (its last delivery tag).
+
+    Correct only on a channel whose every earlier delivery is settled — true for a queue consumed
+    through consume_in_batches alone on its channel, which settles batches in delivery order.
+    """
+    last: dict[int, AbstractIncomingMessage] = {}
+    for message in batch:
+        last[id(message.channel)] = message
+    for message in last.values():
+        await message.ack(multiple=True)
