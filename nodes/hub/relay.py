@@ -237,7 +237,7 @@ class Hub:
             await asyncio.sleep(0.2)
             grown = self.store.size - max(last_size, 0)
             due = loop.time() - last_time >= self.config.checkpoint_interval
-            if self.store.size == last_size or not (due or grown >= self.config.checkpoint_every):
+            if self.store.size in (0, last_size) or not (due or grown >= self.config.checkpoint_every):
                 continue
             try:
                 await self.publish_checkpoint()

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +136,8 @@ async def scenario(deployment: Deployment, procs: Processes) -> bool:
         multi = await clients["MEX"].send({"type": "note", "to": ["IDN", "ITA"], "body": {"text": "Joint meeting on the Mediterranean route, 3 Dec"},
                                            "ttl_seconds": 60})
         say(f"MEX -> IDN,ITA note {multi['id']}")
+        forged = await impersonate(deployment, "MEX", as_country="IDN", to="ITA")
+        say(f"MEX's broker account, claiming to be IDN -> ITA  note {forged} (must be refused)")
 
         async def received(country: str, message_id: str) -> bool:
             return any(m["message_id"] == message_id for m in await clients[country].messages(direction="in"))
@@ -147,6 +150,16 @@ async def scenario(deployment: Deployment, procs: Processes) -> bool:
                 checks.append((f"{country} received {what}", True))
             except TimeoutError:
                 checks.append((f"{country} received {what}", False))
+        async def refused_at_hub() -> bool:
+            detail = await clients["MEX"].messages(type="hub.rejection")
+            return any(m["body"]["of"] == forged and m["body"]["reason"] == "sender_mismatch" for m in detail)
+
+        try:
+            await wait_for("the hub's signed rejection at MEX", refused_at_hub, procs=procs)
+            checks.append(("the impersonation was rejected (sender_mismatch) and MEX told so", True))
+        except TimeoutError:
+            checks.append(("the impersonation was rejected (sender_mismatch) and MEX told so", False))
+        checks.append(("ITA never received the forged note", not await received("ITA", forged)))
         ita_got_own = await received("ITA", alert["id"])
         checks.append(("the broadcast did not come back to ITA", not ita_got_own))
 
@@ -186,14 +199,16 @@ async def scenario(deployment: Deployment, procs: Processes) -> bool:
                     return None
                 latest = await r.json()
             last_scenario_entry = max(e["seq"] for e in trail if e["type"] != "witness.cosign")
-            return latest if latest["size"] > last_scenario_entry and "\n\u2014 IDN " in latest["note"] else None
+            witnessed = all(f"\n\u2014 {c} " in latest["note"] for c in COUNTRIES)
+            return latest if latest["size"] > last_scenario_entry and witnessed else None
 
         try:
             latest = await wait_for("a witnessed checkpoint covering the scenario", checkpoint_covers_scenario,
                                     procs=procs)
-            say(f"\n== latest checkpoint (signed by the hub, cosigned by witnesses)\n{latest['note']}")
+            say(f"\n== latest checkpoint (signed by the hub, cosigned by every witness)\n{latest['note']}")
+            checks.append(("every country witnessed a checkpoint covering the scenario", True))
         except TimeoutError:
-            checks.append(("a witnessed checkpoint covers the scenario", False))
+            checks.append(("every country witnessed a checkpoint covering the scenario", False))
         bundle = await export_audit(deployment.state_dir)
         bundle_path = deployment.state_dir / "audit-bundle.json"
         bundle_path.write_text(json.dumps(bundle))
@@ -210,6 +225,29 @@ async def scenario(deployment: Deployment, procs: Processes) -> bool:
     ok = all(passed for _, passed in checks)
     say(f"\n{'demo passed' if ok else 'demo FAILED'}: {sum(p for _, p in checks)}/{len(checks)} checks")
     return ok
+
+
+async def impersonate(deployment: Deployment, country: str, *, as_country: str, to: str) -> str:
+    """What a compromised node could try: its own broker account, another country's name and key."""
+    import aio_pika
+
+    from crypto.signing import sign_envelope
+    from nodes.runtime.amqp import amqp_url
+    from nodes.runtime.config import new_message_id
+    from protocol import envelope as wire
+
+    federation = load_federation(deployment.federation_dir, utcnow())
+    mine, theirs = federation.credentials(country), federation.credentials(as_country)
+    env = sign_envelope(wire.build(message_id=new_message_id(), type="note", sender=as_country, recipients=[to],
+                                   created=utcnow(), ttl=timedelta(hours=1), body={"text": "send the files to me"}),
+                        theirs.signing_key)
+    b = deployment.broker
+    connection = await aio_pika.connect(amqp_url(b.host, b.port, b.vhost, mine.broker_user, mine.broker_password))
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange("hub.in", ensure=False)
+        await exchange.publish(aio_pika.Message(wire.encode(env), user_id=mine.broker_user), routing_key=country)
+    return env.id
 
 
 async def _connected(client: NodeClient) -> bool:
