@@ -1,24 +1,33 @@
-"""The error family of the crypto layer: every failure carries a reason code.
+"""The error family of the crypto layer: every refusal carries one short snake_case reason code.
 
-| reason | meaning |
-|---|---|
-| `unsupported_alg` | a signature algorithm this federation does not accept |
-| `bad_signature` | the signature does not verify over the signed bytes |
-| `unsigned` | no signature where one is required |
-| `signer_mismatch` | signed by another node's key than the claimed sender's |
-| `unknown_key` | no certificate in the directory has this key id |
-| `revoked_key` | the root has revoked this key |
-| `cert_expired` / `cert_not_yet_valid` | the signer's certificate is outside its validity window |
-| `cert_not_from_root` | a certificate not issued by the federation root |
-| `malformed` | a directory or revocation list that cannot be parsed |
-| `expired` / `not_yet_valid` | a directory outside its validity window |
-| `unknown_node` | a node id that the directory does not have |
+| reason | raised by | meaning |
+|---|---|---|
+| `unsupported_alg` | SignatureError, CertificateError | a signature algorithm (or root key type) this federation does not accept |
+| `alg_mismatch` | SignatureError | the signature names an algorithm that is not the signer's key type |
+| `bad_signature` | SignatureError, DirectoryError | the signature does not verify over the signed bytes; for a directory or revocation list: not signed by the federation root (any other key, or a wrong `sig.kid`/`sig.alg`) |
+| `unsigned` | SignatureError | no signature where one is required (crypto/signing.py) |
+| `signer_mismatch` | SignatureError | signed by another node's key than the claimed sender's (crypto/signing.py) |
+| `unknown_key` | SignatureError, DirectoryError | no certificate in the directory has this key id |
+| `revoked_key` | SignatureError | the root has revoked this key id |
+| `cert_expired` | CertificateError | the certificate's notAfter is before `now` |
+| `cert_not_yet_valid` | CertificateError | the certificate's notBefore is after `now` |
+| `cert_not_from_root` | CertificateError, DirectoryError | a certificate not issued (issuer name and signature) by the federation root |
+| `malformed` | DirectoryError | a signed directory or revocation list that is not exactly the canonical form this code writes (bad JSON, non-canonical bytes, unknown or missing members, wrong types, a node certificate that is not an Ed25519 end-entity certificate of that node) |
+| `expired` | DirectoryError | the directory's `expires` has passed: ask the root for a new one |
+| `not_yet_valid` | DirectoryError | the directory's `issued` is in the future |
+| `directory_expired` | DirectoryError | a trust store was asked about a key after its directory expired |
+| `unknown_node` | DirectoryError | a node id that the directory does not have |
+
+Local misuse (a naive datetime, a key of the wrong type, an invalid node id passed by our own
+code) raises ValueError/TypeError instead: it is a bug, not a peer's fault.
 """
 
 from __future__ import annotations
 
 
 class CryptoError(Exception):
+    """A refusal by the crypto layer: `reason` is the code above, `detail` says what exactly."""
+
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
@@ -26,12 +35,12 @@ class CryptoError(Exception):
 
 
 class SignatureError(CryptoError):
-    pass
+    """A signature that does not verify, or whose key cannot be trusted."""
 
 
 class CertificateError(CryptoError):
-    pass
+    """A certificate outside its validity window or not issued by the federation root."""
 
 
 class DirectoryError(CryptoError):
-    pass
+    """A directory or revocation list that is unsigned, malformed, out of date, or lacks an entry."""

@@ -1,4 +1,8 @@
-"""Key types: Ed25519 signing keys (named by kid) and X25519 sealing keys. No secret in a repr."""
+"""Key types: Ed25519 signing keys (named by kid) and X25519 sealing keys. No secret in a repr.
+
+Every signature carries its algorithm name (`alg`); adding ML-DSA means one more `SigningKey`
+kind and one more entry in `_PUBLIC_KEY_TYPES`, with no change to any wire format.
+"""
 
 from __future__ import annotations
 
@@ -6,32 +10,52 @@ import hashlib
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+from cryptography.hazmat.primitives.asymmetric.x25519 import (
+    X25519PrivateKey,
+    X25519PublicKey,
+)
 
 from crypto.errors import SignatureError
 
 ED25519 = "ed25519"
 
+# The public key type each accepted algorithm verifies with.
+_PUBLIC_KEY_TYPES: dict[str, type] = {ED25519: Ed25519PublicKey}
+
+PublicKey = Ed25519PublicKey  # grows into a union when ML-DSA joins
+
 
 def raw_public(public_key: Ed25519PublicKey) -> bytes:
+    """The raw public key bytes (32 for Ed25519)."""
     return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
 def kid_of(public_key: Ed25519PublicKey) -> str:
-    """Hex SHA-256 of the raw public key: names a key in signatures and revocations."""
+    """Lowercase hex SHA-256 of the raw public key: names a key in signatures and revocations."""
     return hashlib.sha256(raw_public(public_key)).hexdigest()
 
 
-class SigningKey:
-    """An Ed25519 private key. `alg` travels with every signature so ML-DSA can join later."""
+def _pkcs8(private_key: Ed25519PrivateKey | X25519PrivateKey) -> bytes:
+    return private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                     serialization.NoEncryption())
 
-    alg = ED25519
+
+class SigningKey:
+    """An Ed25519 private key with its public key and kid. `alg` travels with every signature."""
+
+    alg: str = ED25519
+    __slots__ = ("_key", "kid", "public_key")
 
     def __init__(self, private_key: Ed25519PrivateKey) -> None:
+        if not isinstance(private_key, Ed25519PrivateKey):
+            raise TypeError("SigningKey wraps an Ed25519 private key")
         self._key = private_key
-        self.public_key = private_key.public_key()
-        self.kid = kid_of(self.public_key)
+        self.public_key: Ed25519PublicKey = private_key.public_key()
+        self.kid: str = kid_of(self.public_key)
 
     @classmethod
     def generate(cls) -> SigningKey:
@@ -39,30 +63,36 @@ class SigningKey:
 
     @classmethod
     def from_pem(cls, pem: bytes) -> SigningKey:
+        """Load an unencrypted PKCS8 PEM; TypeError if it is not an Ed25519 private key."""
         key = serialization.load_pem_private_key(pem, password=None)
         if not isinstance(key, Ed25519PrivateKey):
-            raise ValueError("not an Ed25519 private key")
+            raise TypeError(f"not an Ed25519 private key but {type(key).__name__}")
         return cls(key)
 
     def to_pem(self) -> bytes:
-        return self._key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption())
+        """Unencrypted PKCS8 PEM: write it only to a 0600 file."""
+        return _pkcs8(self._key)
 
     def sign(self, data: bytes) -> bytes:
         return self._key.sign(data)
 
     @property
     def private_key(self) -> Ed25519PrivateKey:
+        """The wrapped key, for APIs that need it (the X.509 builder). Never log it."""
         return self._key
 
     def __repr__(self) -> str:
-        return f"SigningKey(alg={self.alg!r}, kid={self.kid[:16]}…)"
+        return f"SigningKey(alg={self.alg!r}, kid={self.kid!r})"
 
 
 class SealingKey:
     """An X25519 private key: recipients open HPKE-sealed bodies with it."""
 
+    __slots__ = ("_key",)
+
     def __init__(self, private_key: X25519PrivateKey) -> None:
+        if not isinstance(private_key, X25519PrivateKey):
+            raise TypeError("SealingKey wraps an X25519 private key")
         self._key = private_key
 
     @classmethod
@@ -71,29 +101,40 @@ class SealingKey:
 
     @classmethod
     def from_pem(cls, pem: bytes) -> SealingKey:
+        """Load an unencrypted PKCS8 PEM; TypeError if it is not an X25519 private key."""
         key = serialization.load_pem_private_key(pem, password=None)
         if not isinstance(key, X25519PrivateKey):
-            raise ValueError("not an X25519 private key")
+            raise TypeError(f"not an X25519 private key but {type(key).__name__}")
         return cls(key)
 
     def to_pem(self) -> bytes:
-        return self._key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption())
+        """Unencrypted PKCS8 PEM: write it only to a 0600 file."""
+        return _pkcs8(self._key)
+
+    @property
+    def public_key(self) -> X25519PublicKey:
+        return self._key.public_key()
 
     def public_bytes(self) -> bytes:
-        return self._key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        """The raw 32-byte X25519 public key, as published in the directory."""
+        return self.public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
     @property
     def private_key(self) -> X25519PrivateKey:
+        """The wrapped key, for HPKE. Never log it."""
         return self._key
 
     def __repr__(self) -> str:
-        return f"SealingKey(public={self.public_bytes().hex()[:16]}…)"
+        return f"SealingKey(public={self.public_bytes().hex()!r})"
 
 
-def verify_signature(alg: str, public_key: Ed25519PublicKey, signature: bytes, data: bytes) -> None:
-    if alg != ED25519:
-        raise SignatureError("unsupported_alg", f"algorithm {alg[:32]!r} is not accepted")
+def verify_signature(alg: str, public_key: PublicKey, signature: bytes, data: bytes) -> None:
+    """Return if `signature` by `public_key` over `data` verifies under `alg`; else SignatureError."""
+    key_type = _PUBLIC_KEY_TYPES.get(alg) if isinstance(alg, str) else None
+    if key_type is None:
+        raise SignatureError("unsupported_alg", f"algorithm {str(alg)[:32]!r} is not accepted")
+    if not isinstance(public_key, key_type):
+        raise SignatureError("alg_mismatch", f"an {alg} signature cannot come from a {type(public_key).__name__}")
     try:
         public_key.verify(signature, data)
     except InvalidSignature:

@@ -1,4 +1,10 @@
-"""The federation's X.509 PKI: an offline root CA and one certificate per node key."""
+"""The federation's X.509 PKI: an offline root CA and one end-entity certificate per node key.
+
+Node certificates carry Ed25519 keys, which is what our message signatures need. They are also
+client certificates (extendedKeyUsage clientAuth); a production RabbitMQ TLS deployment whose
+client libraries or TLS stack do not accept Ed25519 certificates would need a separate ECDSA
+P-256 client certificate per node from the same root. That is not built here.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,17 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from crypto.errors import CertificateError
-from crypto.keys import SigningKey
+from crypto.keys import SigningKey, kid_of
+
+# Certificates start a little before `now`, so that a peer whose clock is slightly behind
+# does not refuse a certificate issued a moment ago.
+BACKDATE = timedelta(minutes=5)
+
+
+def _aware(moment: datetime) -> datetime:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("a timezone-aware datetime is required (use UTC)")
+    return moment
 
 
 def _name(common_name: str, federation: str) -> x509.Name:
@@ -19,59 +35,101 @@ def _name(common_name: str, federation: str) -> x509.Name:
                       x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
+def _key_usage(*, signature: bool, ca: bool) -> x509.KeyUsage:
+    return x509.KeyUsage(digital_signature=signature, content_commitment=False, key_encipherment=False,
+                         data_encipherment=False, key_agreement=False, key_cert_sign=ca, crl_sign=ca,
+                         encipher_only=False, decipher_only=False)
+
+
 def create_root(federation: str, now: datetime, days: int = 3650) -> tuple[SigningKey, x509.Certificate]:
+    """A new root key and its self-signed CA certificate, CN "somex root <federation>"."""
+    if not federation:
+        raise ValueError("a federation needs a name")
     key = SigningKey.generate()
     name = _name(f"somex root {federation}", federation)
     cert = (
         x509.CertificateBuilder().subject_name(name).issuer_name(name)
         .public_key(key.public_key).serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=days))
+        .not_valid_before(_aware(now) - BACKDATE).not_valid_after(now + timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
-                                     data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                                     crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(_key_usage(signature=False, ca=True), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key), critical=False)
         .sign(key.private_key, None)
     )
     return key, cert
 
 
+def federation_of(root_cert: x509.Certificate) -> str:
+    """The federation name, from the root certificate's O attribute."""
+    return str(root_cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value)
+
+
+def root_public_key(root_cert: x509.Certificate) -> Ed25519PublicKey:
+    key = root_cert.public_key()
+    if not isinstance(key, Ed25519PublicKey):
+        raise CertificateError("unsupported_alg", f"the root key is {type(key).__name__}, not Ed25519")
+    return key
+
+
 def issue_certificate(root_key: SigningKey, root_cert: x509.Certificate, node_id: str,
                       public_key: Ed25519PublicKey, now: datetime, days: int = 825) -> x509.Certificate:
-    federation = root_cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value
+    """A node certificate: CN = node_id, O = federation, end-entity, digitalSignature, clientAuth."""
+    if root_key.kid != kid_of(root_public_key(root_cert)):
+        raise ValueError("root_key is not the key of root_cert")
+    if not isinstance(public_key, Ed25519PublicKey):
+        raise TypeError("node certificates carry Ed25519 public keys")
+    if not node_id:
+        raise ValueError("a certificate needs a node id")
     return (
-        x509.CertificateBuilder().subject_name(_name(node_id, str(federation)))
+        x509.CertificateBuilder().subject_name(_name(node_id, federation_of(root_cert)))
         .issuer_name(root_cert.subject).public_key(public_key).serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=days))
+        .not_valid_before(_aware(now) - BACKDATE).not_valid_after(now + timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True, key_encipherment=False,
-                                     data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                                     crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(_key_usage(signature=True, ca=False), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key), critical=False)
         .sign(root_key.private_key, None)
     )
 
 
 def node_id_of(cert: x509.Certificate) -> str:
-    return str(cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value)
+    """The node id a certificate names (its CN); '' if it has none."""
+    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(names[0].value) if names else ""
+
+
+def is_end_entity_signing_cert(cert: x509.Certificate) -> bool:
+    """True for a non-CA certificate whose key usage allows digital signatures."""
+    try:
+        ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except (x509.ExtensionNotFound, ValueError):
+        return False
+    return not ca and usage.digital_signature
 
 
 def check_issued_by(cert: x509.Certificate, root_cert: x509.Certificate) -> None:
+    """CertificateError "cert_not_from_root" unless the root's name and signature are on `cert`."""
     if cert.issuer != root_cert.subject:
-        raise CertificateError("cert_not_from_root", f"issuer {cert.issuer.rfc4514_string()} is not the root")
+        raise CertificateError("cert_not_from_root", f"issuer {cert.issuer.rfc4514_string()!r} is not the root")
     try:
         cert.verify_directly_issued_by(root_cert)
     except (InvalidSignature, ValueError, TypeError) as exc:
-        raise CertificateError("cert_not_from_root", f"not signed by the federation root: {exc}") from None
+        raise CertificateError("cert_not_from_root", f"not signed by the federation root ({exc or 'bad signature'})") \
+            from None
 
 
 def check_validity(cert: x509.Certificate, now: datetime) -> None:
-    if now < cert.not_valid_before_utc:
+    """CertificateError "cert_not_yet_valid" / "cert_expired" outside [notBefore, notAfter]."""
+    if _aware(now) < cert.not_valid_before_utc:
         raise CertificateError("cert_not_yet_valid", f"valid from {cert.not_valid_before_utc.isoformat()}")
     if now > cert.not_valid_after_utc:
         raise CertificateError("cert_expired", f"expired {cert.not_valid_after_utc.isoformat()}")
 
 
 def check_certificate(cert: x509.Certificate, root_cert: x509.Certificate, now: datetime) -> None:
+    """Raise CertificateError unless `cert` was issued by the root and is valid at `now`."""
     check_issued_by(cert, root_cert)
     check_validity(cert, now)
 
@@ -81,4 +139,5 @@ def cert_to_pem(cert: x509.Certificate) -> str:
 
 
 def cert_from_pem(pem: str | bytes) -> x509.Certificate:
+    """One PEM certificate; ValueError if it is not one."""
     return x509.load_pem_x509_certificate(pem.encode("ascii") if isinstance(pem, str) else pem)

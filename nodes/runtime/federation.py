@@ -1,11 +1,16 @@
-"""A federation's files on disk: create them (`somex federation init`) and load them.
+"""A federation's files on disk: create them (`somex federation init`), load them, and the root
+operator's actions on them (revoke a key, re-sign the directory).
 
-Layout (the development and test layout; in production the root key stays offline and each
-node holds only its own directory):
+This is the development and test layout, everything in one tree:
+
   root/root.key (0600), root/root.crt
   directory.signed.json, revocations.signed.json
   nodes/<ID>/signing.key (0600), signing.crt, sealing.key (0600), broker.password (0600),
-             tokens.json (0600: {"focal", "feed", "auditor"})
+             tokens.json (0600: {"focal", "feed", "auditor"} bearer tokens)
+
+In production the root key is generated and kept offline (only root.crt, the signed directory and
+the signed revocation list are distributed), and each node's machine holds only its own
+nodes/<ID>/ directory. Nothing here prints or logs a secret.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import os
 import re
 import secrets
 import shutil
+import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -23,11 +29,25 @@ from pathlib import Path
 from cryptography import x509
 
 from crypto.directory import (
-    HUB_ID, Directory, NodeEntry, RevocationList, TrustStore, load_directory, load_revocations,
-    sign_directory, sign_revocations,
+    HUB_ID,
+    Directory,
+    NodeEntry,
+    RevocationList,
+    TrustStore,
+    load_directory,
+    load_revocations,
+    sign_directory,
+    sign_revocations,
 )
-from crypto.keys import SealingKey, SigningKey
-from crypto.pki import cert_from_pem, cert_to_pem, create_root, issue_certificate
+from crypto.errors import CertificateError
+from crypto.keys import SealingKey, SigningKey, kid_of
+from crypto.pki import (
+    BACKDATE,
+    cert_from_pem,
+    cert_to_pem,
+    create_root,
+    issue_certificate,
+)
 
 COUNTRY_TYPES = frozenset({
     "alert.document", "alert.document.batch", "alert.hit", "mla.request", "mla.response", "mla.status",
@@ -35,11 +55,17 @@ COUNTRY_TYPES = frozenset({
 })
 HUB_TYPES = frozenset({"hub.rejection", "hub.checkpoint", "hub.directory", "hub.revocations"})
 ROLES = ("focal", "feed", "auditor")
+
+DIRECTORY_FILE = "directory.signed.json"
+REVOCATIONS_FILE = "revocations.signed.json"
 _COUNTRY = re.compile(r"[A-Z]{3}")
+_KID = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
 class NodeCredentials:
+    """What one node needs to act: its private keys, its certificate, its broker login and API tokens."""
+
     node_id: str
     signing_key: SigningKey
     certificate: x509.Certificate
@@ -51,6 +77,8 @@ class NodeCredentials:
 
 @dataclass(frozen=True)
 class Federation:
+    """A loaded federation: the verified directory and revocations, and the trust store over them."""
+
     path: Path
     root_cert: x509.Certificate
     directory: Directory
@@ -58,83 +86,177 @@ class Federation:
     trust: TrustStore
 
     def credentials(self, node_id: str) -> NodeCredentials:
+        """The node's own files; its signing key must be one the directory lists for it."""
+        entry = self.directory.node(node_id)
         home = self.path / "nodes" / node_id
         if not home.is_dir():
             raise FileNotFoundError(f"no credentials for {node_id} in {self.path / 'nodes'}")
+        signing_key = SigningKey.from_pem((home / "signing.key").read_bytes())
+        if signing_key.kid not in {kid_of(c.public_key()) for c in entry.certificates}:
+            raise CertificateError("unknown_key", f"{home / 'signing.key'} is not a key the directory lists for "
+                                                  f"{node_id}: nobody would accept its signatures")
         return NodeCredentials(
             node_id=node_id,
-            signing_key=SigningKey.from_pem((home / "signing.key").read_bytes()),
+            signing_key=signing_key,
             certificate=cert_from_pem((home / "signing.crt").read_bytes()),
             sealing_key=SealingKey.from_pem((home / "sealing.key").read_bytes()),
-            broker_user=self.directory.node(node_id).broker_user,
+            broker_user=entry.broker_user,
             broker_password=(home / "broker.password").read_text().strip(),
             tokens=json.loads((home / "tokens.json").read_text()),
         )
 
 
 def _write_secret(path: Path, data: bytes) -> None:
+    """Create `path` readable by its owner only, from the first byte on."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(data)
-    os.chmod(path, 0o600)
+    os.chmod(path, 0o600)  # O_CREAT does not change the mode of an existing file
+
+
+def _replace(path: Path, data: bytes) -> None:
+    """Replace a public file atomically: a reader sees the old or the new content, never half."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def check_countries(countries: Iterable[str]) -> list[str]:
+    """The member list, or ValueError: ISO 3166-1 alpha-3 shaped codes, each once, not HUB."""
     result = list(countries)
-    bad = [c for c in result if not _COUNTRY.fullmatch(c) or c == HUB_ID]
-    if bad or not result:
-        raise ValueError(f"country codes must be ISO 3166-1 alpha-3 (three capital letters, not HUB): {bad or 'none given'}")
-    if len(set(result)) != len(result):
-        raise ValueError("a country is listed twice")
+    bad = [c for c in result if not isinstance(c, str) or not _COUNTRY.fullmatch(c) or c == HUB_ID]
+    if bad:
+        raise ValueError(f"country codes must be ISO 3166-1 alpha-3 codes, three capital letters "
+                         f"(e.g. MEX, IDN), and not HUB; refused: {', '.join(map(repr, bad))}")
+    if not result:
+        raise ValueError("a federation needs at least one country")
+    twice = sorted({c for c in result if result.count(c) > 1})
+    if twice:
+        raise ValueError(f"countries listed more than once: {', '.join(twice)}")
     return result
 
 
+def _allowed(members: list[str], allowed_types: Mapping[str, set[str]] | None) -> dict[str, frozenset[str]]:
+    result = {HUB_ID: HUB_TYPES, **{c: COUNTRY_TYPES for c in members}}
+    for node_id, types in (allowed_types or {}).items():
+        if node_id not in result:
+            raise ValueError(f"allowed_types names {node_id!r}, which is not in this federation")
+        if isinstance(types, str) or not all(isinstance(t, str) and t for t in types):
+            raise ValueError(f"allowed_types of {node_id} must be a set of message type names")
+        result[node_id] = frozenset(types)
+    return result
+
+
+def _is_federation(path: Path) -> bool:
+    return (path / DIRECTORY_FILE).is_file() or (path / "root" / "root.crt").is_file()
+
+
 def init_federation(path: Path, federation: str, countries: Iterable[str], now: datetime, *,
-                    broker_user_prefix: str = "", directory_days: int = 365, force: bool = False) -> None:
+                    broker_user_prefix: str = "", allowed_types: Mapping[str, set[str]] | None = None,
+                    directory_days: int = 365, force: bool = False) -> None:
+    """Write a new federation (root, HUB and every country) to `path`; see the module docstring.
+
+    `allowed_types` replaces the default message types for the nodes it names. An existing
+    non-empty `path` is refused unless `force=True`, and even then only if it holds a federation.
+    The tree is built next to `path` and moved into place, so a failure leaves no half federation.
+    """
     members = check_countries(countries)
-    if path.exists() and any(path.iterdir()):
-        if not force:
-            raise FileExistsError(f"{path} already holds a federation (use --force to replace it)")
-        shutil.rmtree(path)
-    (path / "root").mkdir(parents=True, exist_ok=True)
+    types = _allowed(members, allowed_types)
+    if not federation:
+        raise ValueError("a federation needs a name")
+    if directory_days < 1:
+        raise ValueError("directory_days must be at least 1")
+    replacing = path.exists() and (not path.is_dir() or any(path.iterdir()))
+    if replacing and not force:
+        raise FileExistsError(f"{path} already exists and is not empty (use --force to replace a federation)")
+    if replacing and not _is_federation(path):
+        raise FileExistsError(f"{path} is not empty and does not hold a federation: refusing to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    build = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.new."))
+    try:
+        _write_tree(build, federation, members, now, broker_user_prefix, types, directory_days)
+        os.chmod(build, 0o755)  # mkdtemp made it 0700; the secrets inside are 0600 each
+        if replacing:
+            shutil.rmtree(path)
+        os.replace(build, path)  # onto a missing or empty directory
+    except BaseException:
+        shutil.rmtree(build, ignore_errors=True)
+        raise
+
+
+def _write_tree(home: Path, federation: str, members: list[str], now: datetime, broker_user_prefix: str,
+                types: Mapping[str, frozenset[str]], directory_days: int) -> None:
+    (home / "root").mkdir(mode=0o700)
     root_key, root_cert = create_root(federation, now)
-    _write_secret(path / "root" / "root.key", root_key.to_pem())
-    (path / "root" / "root.crt").write_text(cert_to_pem(root_cert))
+    _write_secret(home / "root" / "root.key", root_key.to_pem())
+    (home / "root" / "root.crt").write_text(cert_to_pem(root_cert))
     entries = {}
     for node_id in [HUB_ID, *members]:
-        home = path / "nodes" / node_id
-        home.mkdir(parents=True)
+        node_home = home / "nodes" / node_id
+        node_home.mkdir(parents=True)
         signing, sealing = SigningKey.generate(), SealingKey.generate()
         cert = issue_certificate(root_key, root_cert, node_id, signing.public_key, now)
-        _write_secret(home / "signing.key", signing.to_pem())
-        (home / "signing.crt").write_text(cert_to_pem(cert))
-        _write_secret(home / "sealing.key", sealing.to_pem())
-        _write_secret(home / "broker.password", secrets.token_urlsafe(24).encode())
-        _write_secret(home / "tokens.json", json.dumps({r: secrets.token_urlsafe(32) for r in ROLES}).encode())
+        _write_secret(node_home / "signing.key", signing.to_pem())
+        (node_home / "signing.crt").write_text(cert_to_pem(cert))
+        _write_secret(node_home / "sealing.key", sealing.to_pem())
+        _write_secret(node_home / "broker.password", secrets.token_urlsafe(32).encode())
+        _write_secret(node_home / "tokens.json",
+                      json.dumps({role: secrets.token_urlsafe(32) for role in ROLES}).encode())
         user = broker_user_prefix + ("hub" if node_id == HUB_ID else node_id)
-        entries[node_id] = NodeEntry(node_id, (cert,), user, HUB_TYPES if node_id == HUB_ID else COUNTRY_TYPES,
-                                     sealing.public_bytes())
-    directory = Directory(federation, 1, now.replace(microsecond=0) - timedelta(minutes=5),
-                          now + timedelta(days=directory_days), entries)
-    (path / "directory.signed.json").write_bytes(sign_directory(directory, root_key))
-    revocations = RevocationList(federation, 1, now.replace(microsecond=0) - timedelta(minutes=5), frozenset())
-    (path / "revocations.signed.json").write_bytes(sign_revocations(revocations, root_key))
+        entries[node_id] = NodeEntry(node_id, (cert,), user, types[node_id], sealing.public_bytes())
+    directory = Directory(federation, 1, now - BACKDATE, now + timedelta(days=directory_days), entries)
+    (home / DIRECTORY_FILE).write_bytes(sign_directory(directory, root_key))
+    revocations = RevocationList(federation, 1, now - BACKDATE, frozenset())
+    (home / REVOCATIONS_FILE).write_bytes(sign_revocations(revocations, root_key))
+
+
+def _root_cert(path: Path) -> x509.Certificate:
+    return cert_from_pem((path / "root" / "root.crt").read_bytes())
 
 
 def load_federation(path: Path, now: datetime) -> Federation:
-    if not (path / "directory.signed.json").exists():
+    """Load and verify a federation: the directory must be signed by root.crt and valid at `now`."""
+    if not (path / DIRECTORY_FILE).exists():
         raise FileNotFoundError(f"no federation in {path}: run 'somex federation init --countries ...' first")
-    root_cert = cert_from_pem((path / "root" / "root.crt").read_bytes())
-    directory = load_directory((path / "directory.signed.json").read_bytes(), root_cert, now)
-    revocations = load_revocations((path / "revocations.signed.json").read_bytes(), root_cert)
-    return Federation(path, root_cert, directory, revocations, TrustStore(directory, revocations))
+    root_cert = _root_cert(path)
+    directory = load_directory((path / DIRECTORY_FILE).read_bytes(), root_cert, now)
+    revocations = load_revocations((path / REVOCATIONS_FILE).read_bytes(), root_cert)
+    return Federation(path, root_cert, directory, revocations, TrustStore(directory, revocations, root_cert))
+
+
+def _root_key(path: Path) -> SigningKey:
+    key_file = path / "root" / "root.key"
+    if not key_file.exists():
+        raise FileNotFoundError(f"{key_file} is missing: this is a root operator's action, run it where the "
+                                "root key is kept")
+    return SigningKey.from_pem(key_file.read_bytes())
 
 
 def revoke(path: Path, kid: str, now: datetime) -> None:
     """Add a key id to the root-signed revocation list (an operator action with the root key)."""
-    root_cert = cert_from_pem((path / "root" / "root.crt").read_bytes())
-    root_key = SigningKey.from_pem((path / "root" / "root.key").read_bytes())
-    current = load_revocations((path / "revocations.signed.json").read_bytes(), root_cert)
-    updated = RevocationList(current.federation, current.serial + 1, now.replace(microsecond=0),
-                             current.revoked | {kid})
-    (path / "revocations.signed.json").write_bytes(sign_revocations(updated, root_key))
+    if not _KID.fullmatch(kid):
+        raise ValueError("a key id is 64 lowercase hex digits (the SHA-256 of the raw public key)")
+    root_cert, root_key = _root_cert(path), _root_key(path)
+    current = load_revocations((path / REVOCATIONS_FILE).read_bytes(), root_cert)
+    updated = RevocationList(current.federation, current.serial + 1, now, current.revoked | {kid})
+    _replace(path / REVOCATIONS_FILE, sign_revocations(updated, root_key))
+
+
+def reissue_directory(path: Path, now: datetime, days: int = 365) -> Directory:
+    """Re-sign the current directory (even an expired one) with the next serial, valid `days` from `now`."""
+    if days < 1:
+        raise ValueError("days must be at least 1")
+    root_cert, root_key = _root_cert(path), _root_key(path)
+    current = load_directory((path / DIRECTORY_FILE).read_bytes(), root_cert, None)
+    updated = Directory(current.federation, current.serial + 1, now - BACKDATE, now + timedelta(days=days),
+                        current.nodes)
+    _replace(path / DIRECTORY_FILE, sign_directory(updated, root_key))
+    return updated

@@ -1,148 +1,107 @@
-"""Federation PKI: keys, certificates, the root-signed directory and revocations, the trust store."""
+"""Federation PKI: the root CA, node certificates, and the checks that refuse foreign or stale ones."""
 
 from __future__ import annotations
 
-import json
-import stat
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from crypto.directory import load_directory, load_revocations, sign_directory
-from crypto.errors import CryptoError
-from crypto.keys import SealingKey, SigningKey, verify_signature
-from crypto.pki import check_certificate, create_root, issue_certificate
-from nodes.runtime.federation import check_countries, init_federation, load_federation, revoke
+from crypto.errors import CertificateError
+from crypto.keys import SigningKey, kid_of
+from crypto.pki import (
+    cert_from_pem,
+    cert_to_pem,
+    check_certificate,
+    create_root,
+    issue_certificate,
+    node_id_of,
+)
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+ROOT_KEY, ROOT_CERT = create_root("unit", NOW)
 
 
-@pytest.fixture(scope="module")
-def fed_path(tmp_path_factory) -> Path:  # noqa: ANN001
-    path = tmp_path_factory.mktemp("fed") / "federation"
-    init_federation(path, "unit", ["MEX", "IDN"], NOW)
-    return path
+def _issue(node_id: str = "MEX", days: int = 825, root: tuple = (ROOT_KEY, ROOT_CERT)) -> x509.Certificate:
+    return issue_certificate(root[0], root[1], node_id, SigningKey.generate().public_key, NOW, days=days)
 
 
-def test_sign_verify_round_trip_and_wrong_key_fails() -> None:
-    key, other = SigningKey.generate(), SigningKey.generate()
-    verify_signature("ed25519", key.public_key, key.sign(b"data"), b"data")
-    with pytest.raises(CryptoError) as caught:
-        verify_signature("ed25519", other.public_key, key.sign(b"data"), b"data")
-    assert caught.value.reason == "bad_signature"
-    with pytest.raises(CryptoError) as caught:
-        verify_signature("rsa", key.public_key, key.sign(b"data"), b"data")
-    assert caught.value.reason == "unsupported_alg"
+def test_root_is_a_self_signed_ca() -> None:
+    assert ROOT_CERT.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "somex root unit"
+    assert ROOT_CERT.issuer == ROOT_CERT.subject
+    assert ROOT_CERT.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    usage = ROOT_CERT.extensions.get_extension_for_class(x509.KeyUsage).value
+    assert usage.key_cert_sign and usage.crl_sign and not usage.digital_signature
+    assert kid_of(ROOT_CERT.public_key()) == ROOT_KEY.kid
+    check_certificate(ROOT_CERT, ROOT_CERT, NOW)
+    assert ROOT_CERT.not_valid_after_utc >= NOW + timedelta(days=3650)
 
 
-def test_repr_shows_no_secret() -> None:
-    key, sealing = SigningKey.generate(), SealingKey.generate()
-    pem = key.to_pem().decode()
-    assert "PRIVATE" not in repr(key) and pem.splitlines()[1][:20] not in repr(key)
-    assert SigningKey.from_pem(key.to_pem()).kid == key.kid
-    assert "PRIVATE" not in repr(sealing)
+def test_node_certificate_names_the_node_and_allows_only_signing_and_client_auth() -> None:
+    key = SigningKey.generate()
+    cert = issue_certificate(ROOT_KEY, ROOT_CERT, "MEX", key.public_key, NOW)
+    assert node_id_of(cert) == "MEX"
+    assert cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == "unit"
+    assert kid_of(cert.public_key()) == key.kid
+    assert not cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    assert usage.digital_signature and not usage.key_cert_sign
+    assert list(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == \
+        [ExtendedKeyUsageOID.CLIENT_AUTH]
+    assert cert.not_valid_after_utc == NOW + timedelta(days=825)
+    check_certificate(cert, ROOT_CERT, NOW)
+
+
+def test_serial_numbers_are_random() -> None:
+    assert len({_issue().serial_number for _ in range(5)}) == 5
 
 
 def test_certificate_from_another_root_is_refused() -> None:
-    root_key, root_cert = create_root("a", NOW)
-    other_key, other_cert = create_root("b", NOW)
-    cert = issue_certificate(other_key, other_cert, "MEX", SigningKey.generate().public_key, NOW)
-    with pytest.raises(CryptoError) as caught:
-        check_certificate(cert, root_cert, NOW)
+    other_root = create_root("other", NOW)
+    with pytest.raises(CertificateError) as caught:
+        check_certificate(_issue(root=other_root), ROOT_CERT, NOW)
     assert caught.value.reason == "cert_not_from_root"
-    check_certificate(issue_certificate(root_key, root_cert, "MEX", SigningKey.generate().public_key, NOW),
-                      root_cert, NOW)
+
+
+def test_certificate_from_an_impostor_root_with_the_same_name_is_refused() -> None:
+    impostor = create_root("unit", NOW)
+    assert impostor[1].subject == ROOT_CERT.subject
+    with pytest.raises(CertificateError) as caught:
+        check_certificate(_issue(root=impostor), ROOT_CERT, NOW)
+    assert caught.value.reason == "cert_not_from_root"
 
 
 def test_expired_certificate_is_refused() -> None:
-    root_key, root_cert = create_root("a", NOW)
-    cert = issue_certificate(root_key, root_cert, "MEX", SigningKey.generate().public_key, NOW, days=1)
-    with pytest.raises(CryptoError) as caught:
-        check_certificate(cert, root_cert, NOW + timedelta(days=2))
+    cert = _issue(days=1)
+    check_certificate(cert, ROOT_CERT, NOW + timedelta(days=1))  # notAfter itself is still valid
+    with pytest.raises(CertificateError) as caught:
+        check_certificate(cert, ROOT_CERT, NOW + timedelta(days=1, seconds=1))
     assert caught.value.reason == "cert_expired"
 
 
-def test_federation_loads_and_resolves_every_nodes_key(fed_path: Path) -> None:
-    federation = load_federation(fed_path, NOW)
-    assert federation.directory.node_ids() == ["IDN", "MEX"]
-    assert federation.directory.node_ids(exclude_hub=False) == ["HUB", "IDN", "MEX"]
-    for node_id in ("HUB", "MEX", "IDN"):
-        creds = federation.credentials(node_id)
-        assert federation.trust.signer(creds.signing_key.kid, NOW) == (node_id, creds.signing_key.public_key)
-    assert federation.directory.by_broker_user("MEX").node_id == "MEX"
-    assert "hub.rejection" in federation.directory.node("HUB").allowed_types
-    assert "hub.rejection" not in federation.directory.node("MEX").allowed_types
+def test_certificate_not_yet_valid_is_refused() -> None:
+    with pytest.raises(CertificateError) as caught:
+        check_certificate(_issue(), ROOT_CERT, NOW - timedelta(hours=1))
+    assert caught.value.reason == "cert_not_yet_valid"
 
 
-def test_private_files_are_0600(fed_path: Path) -> None:
-    secret_files = [fed_path / "root" / "root.key"] + [
-        fed_path / "nodes" / n / f for n in ("HUB", "MEX") for f in
-        ("signing.key", "sealing.key", "broker.password", "tokens.json")]
-    for path in secret_files:
-        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
-
-
-def test_directory_signed_by_another_key_is_refused(fed_path: Path) -> None:
-    federation = load_federation(fed_path, NOW)
-    rogue = sign_directory(federation.directory, SigningKey.generate())
-    with pytest.raises(CryptoError) as caught:
-        load_directory(rogue, federation.root_cert, NOW)
-    assert caught.value.reason == "bad_signature"
-
-
-def test_expired_directory_is_refused(fed_path: Path) -> None:
-    raw = (fed_path / "directory.signed.json").read_bytes()
-    federation = load_federation(fed_path, NOW)
-    with pytest.raises(CryptoError) as caught:
-        load_directory(raw, federation.root_cert, NOW + timedelta(days=366))
-    assert caught.value.reason == "expired"
-
-
-def test_tampered_directory_is_refused(fed_path: Path) -> None:
-    federation = load_federation(fed_path, NOW)
-    outer = json.loads((fed_path / "directory.signed.json").read_bytes())
-    outer["directory"]["nodes"][1]["allowed_types"].append("hub.rejection")
-    with pytest.raises(CryptoError) as caught:
-        load_directory(json.dumps(outer).encode(), federation.root_cert, NOW)
-    assert caught.value.reason == "bad_signature"
-
-
-@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=st.data())
-def test_any_byte_mutation_of_the_signed_directory_is_refused_or_harmless(fed_path: Path, data) -> None:  # noqa: ANN001
-    raw = bytearray((fed_path / "directory.signed.json").read_bytes())
-    federation = load_federation(fed_path, NOW)
-    position = data.draw(st.integers(0, len(raw) - 1))
-    raw[position] = data.draw(st.integers(0, 255).filter(lambda b: b != raw[position]))
-    try:
-        loaded = load_directory(bytes(raw), federation.root_cert, NOW)
-    except CryptoError:
-        return
-    # Only JSON-insignificant bytes (e.g. indentation whitespace) may change without refusal.
-    assert loaded.as_json() == federation.directory.as_json()
-
-
-def test_revoked_key_is_refused_by_the_trust_store(tmp_path: Path) -> None:
-    init_federation(tmp_path / "f", "unit", ["MEX"], NOW)
-    kid = load_federation(tmp_path / "f", NOW).credentials("MEX").signing_key.kid
-    revoke(tmp_path / "f", kid, NOW)
-    federation = load_federation(tmp_path / "f", NOW)
-    assert kid in load_revocations((tmp_path / "f" / "revocations.signed.json").read_bytes(),
-                                   federation.root_cert).revoked
-    with pytest.raises(CryptoError) as caught:
-        federation.trust.signer(kid, NOW)
-    assert caught.value.reason == "revoked_key"
-
-
-@pytest.mark.parametrize("codes", [["mex"], ["MEXI"], ["HUB"], ["MEX", "MEX"], []])
-def test_bad_country_codes_are_refused(codes: list[str]) -> None:
+def test_issuing_with_a_key_that_is_not_the_roots_is_a_bug() -> None:
     with pytest.raises(ValueError):
-        check_countries(codes)
+        issue_certificate(SigningKey.generate(), ROOT_CERT, "MEX", SigningKey.generate().public_key, NOW)
 
 
-def test_existing_federation_is_not_overwritten(fed_path: Path) -> None:
-    with pytest.raises(FileExistsError):
-        init_federation(fed_path, "unit", ["MEX"], NOW)
+def test_naive_datetimes_are_refused() -> None:
+    with pytest.raises(ValueError):
+        create_root("unit", datetime(2026, 1, 1))
+    with pytest.raises(ValueError):
+        check_certificate(_issue(), ROOT_CERT, datetime(2026, 11, 22, 12, 0))
+
+
+def test_certificate_survives_a_pem_round_trip() -> None:
+    cert = _issue()
+    pem = cert_to_pem(cert)
+    assert pem.startswith("-----BEGIN CERTIFICATE-----")
+    assert cert_from_pem(pem) == cert == cert_from_pem(pem.encode())
+    with pytest.raises(ValueError):
+        cert_from_pem("not a certificate")

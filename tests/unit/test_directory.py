@@ -1,0 +1,377 @@
+"""The root-signed directory and revocation list, and the trust store verifiers resolve keys with."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import rfc8785
+from cryptography import x509
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import crypto.directory
+from crypto.directory import (
+    DIRECTORY_DOMAIN,
+    REVOCATIONS_DOMAIN,
+    Directory,
+    NodeEntry,
+    RevocationList,
+    TrustStore,
+    load_directory,
+    load_revocations,
+    sign_directory,
+    sign_revocations,
+)
+from crypto.errors import CryptoError, DirectoryError
+from crypto.keys import SealingKey, SigningKey
+from crypto.pki import cert_to_pem, create_root, issue_certificate
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+ROOT_KEY, ROOT_CERT = create_root("unit", NOW)
+KEYS = {n: SigningKey.generate() for n in ("HUB", "MEX", "IDN")}
+
+
+def _cert(node_id: str, key: SigningKey, days: int = 825, at: datetime = NOW,
+          root: tuple[SigningKey, x509.Certificate] = (ROOT_KEY, ROOT_CERT)) -> x509.Certificate:
+    return issue_certificate(root[0], root[1], node_id, key.public_key, at, days=days)
+
+
+CERTS = {n: _cert(n, k) for n, k in KEYS.items()}
+
+
+def _entry(node_id: str, *certs: x509.Certificate) -> NodeEntry:
+    types = {"hub.rejection"} if node_id == "HUB" else {"alert.document", "note"}
+    return NodeEntry(node_id, certs or (CERTS[node_id],), "hub" if node_id == "HUB" else node_id,
+                     frozenset(types), SealingKey.generate().public_bytes())
+
+
+ENTRIES = {n: _entry(n) for n in KEYS}
+
+
+def _directory(days: int = 30, **nodes: NodeEntry) -> Directory:
+    return Directory("unit", 7, NOW - timedelta(minutes=5), NOW + timedelta(days=days), {**ENTRIES, **nodes})
+
+
+DIRECTORY = _directory()
+SIGNED = sign_directory(DIRECTORY, ROOT_KEY)
+REVOCATIONS = RevocationList("unit", 3, NOW, frozenset({"ab" * 32}))
+
+
+def _root_signed(inner_name: str, inner: Any, domain: bytes = DIRECTORY_DOMAIN,
+                 key: SigningKey = ROOT_KEY, kid: str | None = None) -> bytes:
+    """Signed the way the root signs, whatever the content: for content checks after the signature."""
+    value = base64.b64encode(key.sign(domain + rfc8785.dumps(inner))).decode()
+    return rfc8785.dumps({inner_name: inner, "sig": {"alg": "ed25519", "kid": kid or key.kid, "value": value}})
+
+
+def _reason(raw: bytes, now: datetime | None = NOW) -> str:
+    with pytest.raises(CryptoError) as caught:
+        load_directory(raw, ROOT_CERT, now)
+    return caught.value.reason
+
+
+# -- the directory itself ------------------------------------------------------------------------
+
+def test_signed_directory_loads_back_identical() -> None:
+    loaded = load_directory(SIGNED, ROOT_CERT, NOW)
+    assert loaded == DIRECTORY
+    assert loaded.as_json() == DIRECTORY.as_json()
+    assert SIGNED == rfc8785.dumps(json.loads(SIGNED))  # the wire form is canonical
+
+
+def test_directory_lookups() -> None:
+    assert DIRECTORY.node("MEX") is DIRECTORY.nodes["MEX"]
+    assert DIRECTORY.node_ids() == ["IDN", "MEX"]
+    assert DIRECTORY.node_ids(exclude_hub=False) == ["HUB", "IDN", "MEX"]
+    assert DIRECTORY.by_broker_user("hub").node_id == "HUB"
+    assert DIRECTORY.by_broker_user("nobody") is None
+    entry, cert = DIRECTORY.key_for(KEYS["IDN"].kid)
+    assert entry.node_id == "IDN" and cert == CERTS["IDN"]
+
+
+def test_unknown_node_and_unknown_key_are_directory_errors() -> None:
+    with pytest.raises(DirectoryError) as caught:
+        DIRECTORY.node("FRA")
+    assert caught.value.reason == "unknown_node"
+    with pytest.raises(DirectoryError) as caught:
+        DIRECTORY.key_for(SigningKey.generate().kid)
+    assert caught.value.reason == "unknown_key"
+
+
+def test_every_certificate_of_a_rollover_resolves_to_its_node() -> None:
+    new_key = SigningKey.generate()
+    directory = _directory(MEX=_entry("MEX", CERTS["MEX"], _cert("MEX", new_key)))
+    loaded = load_directory(sign_directory(directory, ROOT_KEY), ROOT_CERT, NOW)
+    assert loaded.key_for(KEYS["MEX"].kid)[0].node_id == loaded.key_for(new_key.kid)[0].node_id == "MEX"
+    assert loaded.node("MEX").certificates[-1].public_key() == new_key.public_key
+
+
+def test_times_travel_with_second_precision_in_utc() -> None:
+    directory = Directory("unit", 1, NOW + timedelta(microseconds=7), NOW + timedelta(days=1, microseconds=9),
+                          ENTRIES)
+    assert directory.issued == NOW and directory.issued.tzinfo == UTC
+    assert load_directory(sign_directory(directory, ROOT_KEY), ROOT_CERT, NOW) == directory
+    assert json.loads(sign_directory(directory, ROOT_KEY))["directory"]["issued"] == "2026-11-22T12:00:00Z"
+
+
+@pytest.mark.parametrize("build", [
+    lambda: Directory("unit", 1, NOW, NOW + timedelta(days=1), {n: e for n, e in ENTRIES.items() if n != "HUB"}),
+    lambda: Directory("unit", 1, NOW, NOW - timedelta(days=1), ENTRIES),
+    lambda: Directory("unit", -1, NOW, NOW + timedelta(days=1), ENTRIES),
+    lambda: Directory("unit", 1, datetime(2026, 1, 1), NOW + timedelta(days=1), ENTRIES),
+    lambda: Directory("unit", 1, NOW, NOW + timedelta(days=1), {**ENTRIES, "FRA": ENTRIES["MEX"]}),
+    lambda: _directory(IDN=NodeEntry("IDN", (CERTS["IDN"],), "MEX", frozenset(), bytes(32))),
+    lambda: _directory(IDN=_entry("IDN", CERTS["MEX"])),
+    lambda: NodeEntry("mex", (CERTS["MEX"],), "MEX", frozenset(), bytes(32)),
+    lambda: NodeEntry("MEX", (), "MEX", frozenset(), bytes(32)),
+    lambda: NodeEntry("MEX", (CERTS["MEX"],), "MEX", frozenset(), bytes(31)),
+], ids=["no-hub", "expires-before-issued", "negative-serial", "naive-time", "entry-under-other-id",
+        "shared-broker-user", "shared-key", "bad-node-id", "no-certificate", "short-sealing-key"])
+def test_inconsistent_directory_cannot_be_built(build: Callable[[], object]) -> None:
+    with pytest.raises(ValueError):
+        build()
+
+
+# -- refusals ----------------------------------------------------------------------------------
+
+def test_directory_signed_by_a_non_root_key_is_refused() -> None:
+    assert _reason(sign_directory(DIRECTORY, SigningKey.generate())) == "bad_signature"
+
+
+def test_directory_signed_by_a_non_root_key_claiming_the_roots_kid_is_refused() -> None:
+    raw = _root_signed("directory", DIRECTORY.as_json(), key=SigningKey.generate(), kid=ROOT_KEY.kid)
+    assert _reason(raw) == "bad_signature"
+
+
+def test_directory_signed_by_another_federations_root_is_refused() -> None:
+    _, other_cert = create_root("unit", NOW)
+    with pytest.raises(DirectoryError) as caught:
+        load_directory(SIGNED, other_cert, NOW)
+    assert caught.value.reason == "bad_signature"
+
+
+def test_expired_directory_is_refused() -> None:
+    assert _reason(SIGNED, NOW + timedelta(days=30)) == "expired"
+    load_directory(SIGNED, ROOT_CERT, NOW + timedelta(days=30) - timedelta(seconds=1))
+
+
+def test_directory_not_yet_valid_is_refused() -> None:
+    assert _reason(SIGNED, NOW - timedelta(hours=1)) == "not_yet_valid"
+
+
+def test_validity_window_can_be_skipped_for_offline_audit() -> None:
+    assert load_directory(SIGNED, ROOT_CERT, None) == DIRECTORY
+
+
+def _set(path: tuple, value: object) -> Callable[[dict], None]:
+    def mutate(outer: dict) -> None:
+        target = outer
+        for step in path[:-1]:
+            target = target[step]
+        target[path[-1]] = value
+    return mutate
+
+
+OTHER_MEX_CERT = cert_to_pem(_cert("MEX", SigningKey.generate()))
+TAMPERINGS = {
+    "federation": _set(("directory", "federation"), "unit2"),
+    "serial": _set(("directory", "serial"), 8),
+    "issued": _set(("directory", "issued"), "2026-11-22T11:00:00Z"),
+    "expires": _set(("directory", "expires"), "2036-11-22T12:00:00Z"),
+    "node_id": _set(("directory", "nodes", 2, "node_id"), "MEY"),
+    "certificate": _set(("directory", "nodes", 2, "certificates"), [OTHER_MEX_CERT]),
+    "extra-certificate": lambda o: o["directory"]["nodes"][2]["certificates"].append(OTHER_MEX_CERT),
+    "broker_user": _set(("directory", "nodes", 2, "broker_user"), "IDN"),
+    "allowed_types": lambda o: o["directory"]["nodes"][2]["allowed_types"].append("hub.rejection"),
+    "sealing_key": _set(("directory", "nodes", 2, "sealing_key"), base64.b64encode(bytes(32)).decode()),
+    "dropped-node": lambda o: o["directory"]["nodes"].pop(1),
+    "extra-member": _set(("directory", "note"), "hello"),
+    "sig.alg": _set(("sig", "alg"), "ml-dsa-65"),
+    "sig.kid": _set(("sig", "kid"), "00" * 32),
+    "sig.value": _set(("sig", "value"), base64.b64encode(bytes(64)).decode()),
+}
+
+
+@pytest.mark.parametrize("tamper", TAMPERINGS.values(), ids=TAMPERINGS.keys())
+def test_tampered_directory_is_refused(tamper: Callable[[dict], None]) -> None:
+    outer = json.loads(SIGNED)
+    assert outer["directory"]["nodes"][2]["node_id"] == "MEX"
+    tamper(outer)
+    assert _reason(rfc8785.dumps(outer)) == "bad_signature"
+
+
+@pytest.mark.parametrize("raw", [
+    b"", b"null", b"[]", b"{}", b"\xff\xfe", SIGNED[:-1], SIGNED + b"\n", SIGNED.replace(b":", b": ", 1),
+    json.dumps(json.loads(SIGNED), indent=1).encode(),
+    b'{"directory":{},"directory":{},"sig":{}}',
+    SIGNED.replace(b'{"directory":', b'{"a":1,"directory":', 1),
+    b"[" * 100_000,
+], ids=["empty", "null", "array", "empty-object", "not-utf8", "truncated", "trailing-newline", "whitespace",
+        "pretty-printed", "duplicate-member", "unknown-member", "deep"])
+def test_malformed_directory_is_refused(raw: bytes) -> None:
+    assert _reason(raw) == "malformed"
+
+
+def test_oversize_directory_is_refused_before_parsing() -> None:
+    assert _reason(b" " * (crypto.directory.MAX_SIGNED_BYTES + 1)) == "malformed"
+
+
+def _inner(**changes: Any) -> dict[str, Any]:
+    inner = DIRECTORY.as_json()
+    mex = inner["nodes"][2]
+    for key, value in changes.items():
+        (mex if key in mex else inner)[key] = value
+    return inner
+
+
+@pytest.mark.parametrize(("inner", "reason"), [
+    (_inner(certificates=[cert_to_pem(_cert("MEX", KEYS["MEX"], root=create_root("x", NOW)))]),
+     "cert_not_from_root"),
+    (_inner(certificates=[cert_to_pem(CERTS["IDN"])]), "malformed"),  # IDN's certificate listed for MEX
+    (_inner(certificates=[cert_to_pem(ROOT_CERT)]), "malformed"),  # the CA certificate as a node key
+    (_inner(certificates=["-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"]), "malformed"),
+    (_inner(allowed_types=["note", "alert.document"]), "malformed"),  # not sorted
+    (_inner(allowed_types=["note", "note"]), "malformed"),
+    (_inner(sealing_key="AAAA"), "malformed"),
+    (_inner(serial="7"), "malformed"),
+    (_inner(serial=True), "malformed"),
+    (_inner(issued="2026-11-22 11:55:00"), "malformed"),
+    (_inner(issued="2026-11-22T11:55:00+00:00"), "malformed"),
+    (_inner(nodes=list(reversed(DIRECTORY.as_json()["nodes"]))), "malformed"),
+    (_inner(nodes=[n for n in DIRECTORY.as_json()["nodes"] if n["node_id"] != "HUB"]), "malformed"),
+    (_inner(node_id="mex"), "malformed"),
+    (_inner(color="blue"), "malformed"),
+    ([], "malformed"),
+], ids=["foreign-cert", "other-nodes-cert", "ca-cert", "bad-pem", "unsorted-types", "duplicate-type",
+        "short-sealing-key", "string-serial", "bool-serial", "bad-time", "offset-time", "unsorted-nodes",
+        "no-hub", "bad-node-id", "unknown-member", "not-an-object"])
+def test_root_signed_but_inconsistent_directory_is_refused(inner: Any, reason: str) -> None:
+    assert _reason(_root_signed("directory", inner)) == reason
+
+
+def test_revocations_signature_does_not_pass_as_a_directory() -> None:
+    raw = _root_signed("directory", DIRECTORY.as_json(), domain=REVOCATIONS_DOMAIN)
+    assert _reason(raw) == "bad_signature"
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_any_single_byte_change_to_a_signed_directory_is_refused(data: st.DataObject) -> None:
+    raw = bytearray(SIGNED)
+    position = data.draw(st.integers(0, len(raw) - 1), label="position")
+    change = data.draw(st.sampled_from(["replace", "insert", "delete"]), label="change")
+    if change == "replace":
+        raw[position] = data.draw(st.integers(0, 255).filter(lambda b: b != raw[position]), label="byte")
+    elif change == "insert":
+        raw.insert(position, data.draw(st.integers(0, 255), label="byte"))
+    else:
+        del raw[position]
+    with pytest.raises(DirectoryError):
+        load_directory(bytes(raw), ROOT_CERT, NOW)
+
+
+# -- revocations -------------------------------------------------------------------------------
+
+def test_signed_revocations_load_back_identical() -> None:
+    raw = sign_revocations(REVOCATIONS, ROOT_KEY)
+    assert load_revocations(raw, ROOT_CERT) == REVOCATIONS
+
+
+def test_revocations_signed_by_a_non_root_key_are_refused() -> None:
+    with pytest.raises(DirectoryError) as caught:
+        load_revocations(sign_revocations(REVOCATIONS, SigningKey.generate()), ROOT_CERT)
+    assert caught.value.reason == "bad_signature"
+
+
+def test_tampered_revocations_are_refused() -> None:
+    outer = json.loads(sign_revocations(REVOCATIONS, ROOT_KEY))
+    outer["revocations"]["revoked"] = []
+    with pytest.raises(DirectoryError) as caught:
+        load_revocations(rfc8785.dumps(outer), ROOT_CERT)
+    assert caught.value.reason == "bad_signature"
+
+
+def test_directory_signature_does_not_pass_as_revocations() -> None:
+    raw = _root_signed("revocations", REVOCATIONS.as_json(), domain=DIRECTORY_DOMAIN)
+    with pytest.raises(DirectoryError) as caught:
+        load_revocations(raw, ROOT_CERT)
+    assert caught.value.reason == "bad_signature"
+
+
+@pytest.mark.parametrize("revoked", [["AB" * 32], ["ab"], ["ff" * 32, "ab" * 32], "ab" * 32])
+def test_revocations_with_bad_key_ids_are_malformed(revoked: object) -> None:
+    inner = {**REVOCATIONS.as_json(), "revoked": revoked}
+    with pytest.raises(DirectoryError) as caught:
+        load_revocations(_root_signed("revocations", inner, domain=REVOCATIONS_DOMAIN), ROOT_CERT)
+    assert caught.value.reason == "malformed"
+
+
+# -- the trust store ---------------------------------------------------------------------------
+
+def _trust(directory: Directory = DIRECTORY, revoked: frozenset[str] = frozenset()) -> TrustStore:
+    return TrustStore(directory, RevocationList("unit", 1, NOW, revoked), ROOT_CERT)
+
+
+def _signer_reason(trust: TrustStore, kid: str, now: datetime = NOW) -> str:
+    with pytest.raises(CryptoError) as caught:
+        trust.signer(kid, now)
+    return caught.value.reason
+
+
+def test_trust_store_resolves_each_key_to_its_node() -> None:
+    trust = _trust()
+    for node_id, key in KEYS.items():
+        assert trust.signer(key.kid, NOW) == (node_id, key.public_key)
+
+
+def test_revoked_key_is_refused_by_the_trust_store() -> None:
+    trust = _trust(revoked=frozenset({KEYS["MEX"].kid}))
+    assert _signer_reason(trust, KEYS["MEX"].kid) == "revoked_key"
+    assert trust.signer(KEYS["IDN"].kid, NOW)[0] == "IDN"
+
+
+def test_unknown_key_is_refused_by_the_trust_store() -> None:
+    assert _signer_reason(_trust(), SigningKey.generate().kid) == "unknown_key"
+    assert _signer_reason(_trust(), "not a kid") == "unknown_key"
+
+
+def test_expired_and_not_yet_valid_certificates_are_refused_by_the_trust_store() -> None:
+    old, early = SigningKey.generate(), SigningKey.generate()
+    directory = _directory(MEX=_entry("MEX", _cert("MEX", old, days=1)),
+                           IDN=_entry("IDN", _cert("IDN", early, at=NOW + timedelta(days=2))))
+    trust = _trust(directory)
+    assert trust.signer(old.kid, NOW)[0] == "MEX"
+    assert _signer_reason(trust, old.kid, NOW + timedelta(days=2)) == "cert_expired"
+    assert _signer_reason(trust, early.kid) == "cert_not_yet_valid"
+    assert trust.signer(early.kid, NOW + timedelta(days=3))[0] == "IDN"
+
+
+def test_certificate_from_another_root_is_refused_by_the_trust_store() -> None:
+    rogue = SigningKey.generate()
+    directory = _directory(MEX=_entry("MEX", _cert("MEX", rogue, root=create_root("unit", NOW))))
+    assert _signer_reason(_trust(directory), rogue.kid) == "cert_not_from_root"
+
+
+def test_trust_store_refuses_every_key_once_its_directory_expired() -> None:
+    assert _signer_reason(_trust(), KEYS["MEX"].kid, NOW + timedelta(days=30)) == "directory_expired"
+
+
+def test_trust_store_checks_each_certificate_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[x509.Certificate] = []
+    check = crypto.directory.check_issued_by
+    monkeypatch.setattr(crypto.directory, "check_issued_by", lambda cert, root: (calls.append(cert), check(cert, root)))
+    trust = _trust()
+    for _ in range(1000):
+        trust.signer(KEYS["MEX"].kid, NOW)
+        trust.signer(KEYS["HUB"].kid, NOW)
+    assert calls == [CERTS["MEX"], CERTS["HUB"]]
+
+
+def test_trust_store_refuses_revocations_of_another_federation() -> None:
+    with pytest.raises(ValueError):
+        TrustStore(DIRECTORY, RevocationList("other", 1, NOW, frozenset()), ROOT_CERT)

@@ -1,0 +1,115 @@
+"""Keys: Ed25519 signing keys named by kid, X25519 sealing keys, signature verification that raises."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crypto.errors import CryptoError, SignatureError
+from crypto.keys import ED25519, SealingKey, SigningKey, kid_of, verify_signature
+
+KEY = SigningKey.generate()
+
+
+def _secret_fragments(pem: bytes, raw_private: bytes) -> list[str]:
+    body = b"".join(pem.splitlines()[1:-1]).decode()
+    return [body, body[-24:], raw_private.hex(), base64.b64encode(raw_private).decode(), "PRIVATE"]
+
+
+def test_signature_round_trip() -> None:
+    verify_signature(ED25519, KEY.public_key, KEY.sign(b"data"), b"data")
+
+
+def test_signature_by_another_key_fails() -> None:
+    other = SigningKey.generate()
+    with pytest.raises(SignatureError) as caught:
+        verify_signature(ED25519, other.public_key, KEY.sign(b"data"), b"data")
+    assert caught.value.reason == "bad_signature"
+
+
+def test_signature_over_other_data_fails() -> None:
+    with pytest.raises(SignatureError) as caught:
+        verify_signature(ED25519, KEY.public_key, KEY.sign(b"data"), b"date")
+    assert caught.value.reason == "bad_signature"
+
+
+@pytest.mark.parametrize("alg", ["rsa", "ED25519", "ml-dsa-65", "", None])
+def test_unknown_algorithm_is_unsupported(alg: object) -> None:
+    with pytest.raises(SignatureError) as caught:
+        verify_signature(alg, KEY.public_key, KEY.sign(b"data"), b"data")  # type: ignore[arg-type]
+    assert caught.value.reason == "unsupported_alg"
+
+
+def test_algorithm_that_does_not_match_the_key_type_is_refused() -> None:
+    with pytest.raises(SignatureError) as caught:
+        verify_signature(ED25519, SealingKey.generate().public_key, b"\0" * 64, b"data")  # type: ignore[arg-type]
+    assert caught.value.reason == "alg_mismatch"
+
+
+@pytest.mark.parametrize("signature", [b"", b"\0" * 64, b"\1" * 63, b"\1" * 65])
+def test_malformed_signature_is_a_bad_signature(signature: bytes) -> None:
+    with pytest.raises(SignatureError) as caught:
+        verify_signature(ED25519, KEY.public_key, signature, b"data")
+    assert caught.value.reason == "bad_signature"
+
+
+@settings(max_examples=50)
+@given(data=st.binary(max_size=512), position=st.integers(0, 63), bit=st.integers(0, 7))
+def test_any_flipped_signature_bit_is_refused(data: bytes, position: int, bit: int) -> None:
+    signature = bytearray(KEY.sign(data))
+    verify_signature(ED25519, KEY.public_key, bytes(signature), data)
+    signature[position] ^= 1 << bit
+    with pytest.raises(CryptoError):
+        verify_signature(ED25519, KEY.public_key, bytes(signature), data)
+
+
+def test_kid_is_lowercase_hex_sha256_of_the_raw_public_key() -> None:
+    raw = KEY.public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    assert len(raw) == 32
+    assert KEY.kid == kid_of(KEY.public_key) == hashlib.sha256(raw).hexdigest()
+    assert KEY.kid == KEY.kid.lower() and len(KEY.kid) == 64
+    assert KEY.alg == "ed25519"
+
+
+def test_signing_key_survives_a_pem_round_trip() -> None:
+    pem = KEY.to_pem()
+    assert pem.startswith(b"-----BEGIN PRIVATE KEY-----")  # PKCS8, unencrypted
+    loaded = SigningKey.from_pem(pem)
+    assert loaded.kid == KEY.kid
+    verify_signature(ED25519, KEY.public_key, loaded.sign(b"x"), b"x")
+
+
+def test_sealing_key_survives_a_pem_round_trip() -> None:
+    sealing = SealingKey.generate()
+    assert len(sealing.public_bytes()) == 32
+    assert SealingKey.from_pem(sealing.to_pem()).public_bytes() == sealing.public_bytes()
+
+
+def test_a_pem_of_the_other_key_type_is_refused() -> None:
+    with pytest.raises(TypeError):
+        SigningKey.from_pem(SealingKey.generate().to_pem())
+    with pytest.raises(TypeError):
+        SealingKey.from_pem(KEY.to_pem())
+
+
+def test_signing_key_repr_shows_alg_and_kid_and_no_secret() -> None:
+    raw = KEY.private_key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                                        serialization.NoEncryption())
+    shown = repr(KEY) + str(KEY)
+    assert "ed25519" in shown and KEY.kid in shown
+    for fragment in _secret_fragments(KEY.to_pem(), raw):
+        assert fragment not in shown
+
+
+def test_sealing_key_repr_shows_no_secret() -> None:
+    sealing = SealingKey.generate()
+    raw = sealing.private_key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                                            serialization.NoEncryption())
+    shown = repr(sealing) + str(sealing)
+    for fragment in _secret_fragments(sealing.to_pem(), raw):
+        assert fragment not in shown
