@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from protocol.alerts import ALERT
 from protocol.errors import DecodeError
 from protocol.schema import (
     NODE_ID, SHA256_HEX, TIMESTAMP, UUID, AnyObject, Enum, Int, List, Nullable, Obj, Schema, Str,
@@ -66,10 +67,7 @@ _TYPES = [
         "note", "node", header=Obj(),
         body=Obj(required={"text": Str(max_len=20000)}), receipted=True,
     ),
-    MessageType(
-        "alert.document", "node", header=Obj(), broadcast=True,
-        body=AnyObject(),  # issue 4 fills the SLTD payload in
-    ),
+    MessageType("alert.document", "node", header=Obj(), broadcast=True, body=ALERT),
     MessageType(
         "mla.request", "node", sealed=True, receipted=True, max_bytes=32 * MiB,
         header=Obj(optional={"reference": Str(max_len=128), "kind": Str(max_len=64),

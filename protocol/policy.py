@@ -9,6 +9,7 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from protocol import messages
+from protocol.alerts import only_the_issuing_country_alerts
 from protocol.envelope import BROADCAST, Envelope
 from protocol.errors import PolicyError
 
@@ -16,7 +17,7 @@ HUB_ID = "HUB"
 
 # Rules that need the clear body, by type (e.g. only the issuing country alerts on its documents).
 BodyRule = Callable[[Envelope, Mapping[str, Any]], None]
-BODY_RULES: dict[str, BodyRule] = {}
+BODY_RULES: dict[str, BodyRule] = {"alert.document": only_the_issuing_country_alerts}
 
 
 def resolve_recipients(

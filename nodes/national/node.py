@@ -109,6 +109,8 @@ class NationalNode:
         directory = self.federation.directory
         policy.resolve_recipients(env, allowed_types=directory.node(self.country).allowed_types,
                                   countries=directory.node_ids())
+        if env.body is not None:
+            policy.check_body(env, wire.decode_body(env))
         return self.sign(env)
 
     async def send(self, type: str, recipients: Sequence[str], **fields: Any) -> Envelope:

@@ -131,7 +131,7 @@ async def scenario(deployment: Deployment, procs: Processes) -> bool:
         say(f"MEX -> IDN  note {note['id']}")
         alert = await clients["ITA"].send({"type": "alert.document", "to": ["*"], "body": {
             "document_number": "YA1234567", "document_type": "passport", "issuing_country": "ITA",
-            "status": "stolen", "action": "create"}})
+            "status": "stolen", "action": "create", "reported": "2026-11-20"}})
         say(f"ITA -> *    alert.document {alert['id']} (broadcast)")
         multi = await clients["MEX"].send({"type": "note", "to": ["IDN", "ITA"], "body": {"text": "Joint meeting on the Mediterranean route, 3 Dec"},
                                            "ttl_seconds": 60})

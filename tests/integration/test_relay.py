@@ -25,6 +25,11 @@ def note(fed: RunningFederation, sender: str, to: list[str], text: str = "hello"
                                     created=created, ttl=ttl, body={"text": text}, **fields), key)
 
 
+def alert(issuer: str, number: str) -> dict:
+    return {"document_number": number, "document_type": "passport", "issuing_country": issuer,
+            "status": "stolen", "action": "create", "reported": "2026-11-20"}
+
+
 def rejections_at(fed: RunningFederation, country: str) -> dict[str | None, str]:
     return {m.body["of"]: m.body["reason"] for m in fed.inbox(country, type="hub.rejection")}
 
@@ -44,7 +49,7 @@ async def test_message_from_mex_to_idn_arrives_verified_exactly_once_and_is_audi
 
 
 async def test_broadcast_reaches_every_node_but_the_sender(fed: RunningFederation) -> None:
-    sent = await fed.nodes["ITA"].send("alert.document", ["*"], body={"document_number": "YA1234567"})
+    sent = await fed.nodes["ITA"].send("alert.document", ["*"], body=alert("ITA", "YA1234567"))
     for country in ("MEX", "IDN"):
         await eventually(lambda c=country: fed.nodes[c].store.get(sent.id), what=f"broadcast at {country}")
     assert fed.inbox("ITA") == []
@@ -141,3 +146,20 @@ async def test_redelivered_message_already_logged_is_forwarded_again_with_a_vali
     assert fed.nodes["IDN"].store.refusals() == []
     [entry] = fed.audit(message_id=env.id)
     assert got.log_index == entry["seq"]
+
+
+async def test_alert_on_another_countrys_passport_is_rejected_audited_and_answered(fed: RunningFederation) -> None:
+    # The node refuses it locally; a node that sends it anyway is refused by the hub.
+    from protocol.errors import PolicyError
+
+    with pytest.raises(PolicyError):
+        await fed.nodes["ITA"].send("alert.document", ["*"], body=alert("MEX", "G00000001"))
+    key = fed.federation.credentials("ITA").signing_key
+    forged = sign_envelope(wire.build(message_id=new_message_id(), type="alert.document", sender="ITA",
+                                      recipients=["*"], created=utcnow(), ttl=timedelta(hours=1),
+                                      body=alert("MEX", "G00000001")), key)
+    await fed.publish_raw("ITA", wire.encode(forged))
+    answers = await eventually(lambda: rejections_at(fed, "ITA"), what="hub.rejection at ITA")
+    assert answers == {forged.id: "not_issuing_country"}
+    assert [e["reason"] for e in fed.audit(message_id=forged.id)] == ["not_issuing_country"]
+    assert fed.inbox("MEX", type="alert.document") == [] and fed.inbox("IDN", type="alert.document") == []

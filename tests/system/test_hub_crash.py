@@ -40,7 +40,9 @@ async def test_hub_killed_mid_stream_restarts_with_a_verifying_log_and_loses_not
         mex, idn = await fed.start_node("MEX"), await fed.start_node("IDN")
         sent = []
         for _ in range(0, TOTAL, 250):
-            chunk = [mex.build("alert.document", ["IDN"], body={"n": len(sent) + i}) for i in range(250)]
+            chunk = [mex.build("alert.document", ["IDN"], body={
+                "document_number": f"P{len(sent) + i:08d}", "document_type": "passport", "issuing_country": "MEX",
+                "status": "lost", "action": "create", "reported": "2026-11-20"}) for i in range(250)]
             await mex.submit(chunk)
             sent += [e.id for e in chunk]
 

@@ -12,6 +12,8 @@ from protocol.errors import PolicyError
 from protocol.ids import uuid7
 
 COUNTRIES = ["MEX", "IDN", "ITA"]
+ALERT_ITA = {"document_number": "YA 123-4567", "document_type": "passport", "issuing_country": "ITA",
+             "status": "stolen", "action": "create", "reported": "2026-11-20"}
 NODE_TYPES = {"note", "alert.document", "receipt"}
 
 
@@ -26,7 +28,7 @@ def resolve(e, allowed=NODE_TYPES):  # noqa: ANN001, ANN201
 
 
 def test_broadcast_goes_to_every_country_but_the_sender() -> None:
-    assert resolve(env("alert.document", "ITA", ("*",), body={})) == ("MEX", "IDN")
+    assert resolve(env("alert.document", "ITA", ("*",), body=ALERT_ITA)) == ("MEX", "IDN")
 
 
 @pytest.mark.parametrize(
@@ -53,3 +55,29 @@ def test_hub_types_come_only_from_the_hub() -> None:
     with pytest.raises(PolicyError) as caught:
         resolve(rejection, NODE_TYPES | {"hub.rejection"})
     assert caught.value.reason == "sender_role"
+
+
+def test_only_the_issuing_country_may_alert_on_its_documents() -> None:
+    own = env("alert.document", "ITA", ("*",), body=ALERT_ITA)
+    policy.check_body(own, ALERT_ITA)
+    foreign = env("alert.document", "MEX", ("*",), body=ALERT_ITA)
+    with pytest.raises(PolicyError) as caught:
+        policy.check_body(foreign, ALERT_ITA)
+    assert caught.value.reason == "not_issuing_country"
+
+
+@pytest.mark.parametrize("change", [{"status": "misplaced"}, {"document_type": "library card"},
+                                    {"issuing_country": "ita"}, {"reported": "20 Nov 2026"}, {"extra": 1}])
+def test_malformed_alerts_are_refused(change: dict) -> None:
+    from protocol.errors import DecodeError
+
+    with pytest.raises(DecodeError) as caught:
+        env("alert.document", "ITA", ("*",), body={**ALERT_ITA, **change})
+    assert caught.value.reason == "bad_body"
+
+
+@pytest.mark.parametrize("typed", ["YA1234567", "ya 123 4567", "YA-123.4567", "ya/1234567", "Ｙａ1234567"])
+def test_document_numbers_normalise_to_one_form(typed: str) -> None:
+    from protocol.alerts import normalise_document_number
+
+    assert normalise_document_number(typed) == "YA1234567"
