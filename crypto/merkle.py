@@ -1,9 +1,5 @@
-"""RFC 6962 / RFC 9162 Merkle tree: hashing, incremental append, proofs, and their verification.
-
-Storage model: perfect subtrees are addressed by (level, index) — the node at level L, index i is
-the root of leaves [i·2^L, (i+1)·2^L). Appends produce exactly these immutable nodes; every
-proof and root is computed from them, fetched in one batch, so a proof touches O(log n) nodes.
-"""
+"""RFC 6962 / RFC 9162 Merkle tree: hashing, incremental append, proofs computed from stored
+perfect subtrees, and verification that raises ProofError instead of returning a boolean."""
 
 from __future__ import annotations
 
@@ -11,18 +7,28 @@ import hashlib
 from collections.abc import Sequence
 from typing import Protocol
 
-EMPTY_ROOT = hashlib.sha256(b"").digest()
 HASH_SIZE = 32
+EMPTY_ROOT = hashlib.sha256(b"").digest()
 
-NodeId = tuple[int, int]
+NodeId = tuple[int, int]  # (level, index)
+PerfectNode = tuple[int, int, bytes]  # (level, index, hash)
 
 
 class ProofError(ValueError):
-    """A proof, root or leaf that does not verify; `reason` is a stable code."""
+    """A leaf, root or proof that does not verify. `reason` is one of:
+
+    bad_hash_size  a leaf hash, root or proof element that is not exactly 32 bytes
+    bad_index      an inclusion index outside [0, size), or not an integer
+    bad_size       a negative or non-integer size, or a consistency proof from a larger tree
+    empty_proof    0 < size1 < size2 and the consistency proof is empty
+    bad_length     a proof longer or shorter than the path its sizes call for
+    root_mismatch  the proof leads to another root than the one given
+    """
 
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
+        self.detail = detail
 
 
 def leaf_hash(data: bytes) -> bytes:
@@ -34,33 +40,51 @@ def node_hash(left: bytes, right: bytes) -> bytes:
 
 
 def _split(n: int) -> int:
-    """k: the largest power of two strictly below n (n > 1)."""
+    """k(n): the largest power of two strictly below n (n > 1)."""
     return 1 << ((n - 1).bit_length() - 1)
 
 
+# -- node storage ----------------------------------------------------------------------------------
+# The node at (level L, index i) is the root of the perfect subtree over leaves [i·2^L, (i+1)·2^L);
+# level 0 holds the leaf hashes. Appends create exactly these immutable nodes, and a tree of any
+# size is a short list of them (one per set bit of the size), so every root and proof is computed
+# from O(log n) stored nodes, fetched in one `get_nodes` batch.
+
+
 class NodeReader(Protocol):
+    """Batch lookup of stored perfect nodes, in the order asked; raises LookupError if one is missing."""
+
     def get_nodes(self, ids: Sequence[NodeId]) -> list[bytes]: ...
 
 
 class MemoryNodeStore:
+    """A dict of perfect nodes: tests, benchmarks and offline verifiers."""
+
     def __init__(self) -> None:
         self._nodes: dict[NodeId, bytes] = {}
 
     def put(self, level: int, index: int, value: bytes) -> None:
         self._nodes[(level, index)] = value
 
-    def put_many(self, nodes: Sequence[tuple[int, int, bytes]]) -> None:
+    def put_many(self, nodes: Sequence[PerfectNode]) -> None:
         for level, index, value in nodes:
             self._nodes[(level, index)] = value
 
     def get_nodes(self, ids: Sequence[NodeId]) -> list[bytes]:
-        return [self._nodes[i] for i in ids]
+        try:
+            return [self._nodes[i] for i in ids]
+        except KeyError as exc:
+            raise LookupError(f"no stored tree node {exc.args[0]}") from None
+
+    def __len__(self) -> int:
+        return len(self._nodes)
 
 
-# -- reference -----------------------------------------------------------------------------------
+# -- reference -------------------------------------------------------------------------------------
+
 
 def root_from_leaf_hashes(leaves: Sequence[bytes]) -> bytes:
-    """MTH of RFC 6962 §2.1 over leaf hashes (recursive reference; O(n))."""
+    """MTH of RFC 6962 §2.1, recursively, over every leaf hash: O(n), for tests and offline checks."""
     n = len(leaves)
     if n == 0:
         return EMPTY_ROOT
@@ -70,68 +94,89 @@ def root_from_leaf_hashes(leaves: Sequence[bytes]) -> bytes:
     return node_hash(root_from_leaf_hashes(leaves[:k]), root_from_leaf_hashes(leaves[k:]))
 
 
-# -- ranges as perfect subtrees --------------------------------------------------------------------
+# -- ranges of leaves as perfect subtrees ----------------------------------------------------------
+
 
 def _range_ids(start: int, end: int) -> list[NodeId]:
-    """The perfect subtrees that make up [start, end), left to right (descending sizes)."""
-    ids = []
+    """The perfect subtrees that tile leaves [start, end), left to right.
+
+    Each is the largest subtree aligned at `start` that fits, so their sizes never grow to the
+    right: exactly RFC 6962's left-heavy split, which is why `_fold` can hash them right to left.
+    """
+    ids: list[NodeId] = []
     while start < end:
-        level = (start & -start).bit_length() - 1 if start else (end - start).bit_length() - 1
-        while start + (1 << level) > end:
-            level -= 1
+        fits = (end - start).bit_length() - 1
+        level = min(fits, (start & -start).bit_length() - 1) if start else fits
         ids.append((level, start >> level))
         start += 1 << level
     return ids
 
 
 def _fold(hashes: Sequence[bytes]) -> bytes:
-    """MTH of a range from its perfect subtrees (RFC 6962's split puts the big ones left)."""
+    """MTH of a range from its perfect subtrees (the ephemeral nodes of a right border)."""
     value = hashes[-1]
     for left in reversed(hashes[:-1]):
         value = node_hash(left, value)
     return value
 
 
-def _resolve(ranges: list[tuple[int, int]], store: NodeReader) -> list[bytes]:
+def _resolve(ranges: Sequence[tuple[int, int]], store: NodeReader) -> list[bytes]:
+    """The MTH of each leaf range, from one batch of stored nodes."""
     plan = [_range_ids(a, b) for a, b in ranges]
     wanted = sorted({i for ids in plan for i in ids})
-    fetched = dict(zip(wanted, store.get_nodes(wanted)))
+    if not wanted:
+        return []
+    fetched = dict(zip(wanted, store.get_nodes(wanted), strict=True))
     return [_fold([fetched[i] for i in ids]) for ids in plan]
 
 
-def root_at(size: int, store: NodeReader) -> bytes:
-    if size == 0:
-        return EMPTY_ROOT
-    return _resolve([(0, size)], store)[0]
-
-
 def border_ids(size: int) -> list[NodeId]:
-    """The stored nodes a CompactRange of `size` leaves is made of (one per set bit)."""
+    """The stored nodes a tree of `size` leaves is made of, largest first: what a restart reads."""
     return _range_ids(0, size)
+
+
+def root_at(size: int, store: NodeReader) -> bytes:
+    """MTH of the first `size` leaves, from their border nodes."""
+    _check_size(size, "size")
+    return _resolve([(0, size)], store)[0] if size else EMPTY_ROOT
 
 
 # -- incremental append ----------------------------------------------------------------------------
 
+
 class CompactRange:
-    """The right border of the tree: one perfect-subtree root per set bit of the size."""
+    """The right border of a growing tree: one perfect-subtree root per set bit of the size."""
 
     def __init__(self, size: int = 0, border: Sequence[bytes] = ()) -> None:
-        if len(border) != bin(size).count("1"):
-            raise ValueError(f"a tree of {size} leaves has {bin(size).count('1')} border nodes, not {len(border)}")
+        """Resume at `size` from the hashes of `border_ids(size)`, in that order."""
+        _check_size(size, "size")
+        if len(border) != size.bit_count():
+            raise ValueError(f"a tree of {size} leaves has {size.bit_count()} border nodes, not {len(border)}")
+        for i, value in enumerate(border):
+            _check_hash(value, f"border[{i}]")
         self.size = size
-        self._stack = list(border)
+        self._stack = [bytes(b) for b in border]
 
     @classmethod
     def resume(cls, size: int, store: NodeReader) -> CompactRange:
         return cls(size, store.get_nodes(border_ids(size)) if size else [])
 
-    def append(self, leaf: bytes) -> list[tuple[int, int, bytes]]:
-        """Add a leaf hash; return the new perfect nodes (level, index, hash), the leaf included."""
+    @property
+    def border(self) -> tuple[bytes, ...]:
+        return tuple(self._stack)
+
+    def copy(self) -> CompactRange:
+        """An independent range to append to tentatively (e.g. until a batch commits)."""
+        return CompactRange(self.size, self._stack)
+
+    def append(self, leaf_hash: bytes) -> list[PerfectNode]:
+        """Add a leaf hash; return the perfect nodes this completes, the leaf first, to persist."""
+        _check_hash(leaf_hash, "leaf hash")
         n = self.size
-        created = [(0, n, leaf)]
-        self._stack.append(leaf)
+        created: list[PerfectNode] = [(0, n, leaf_hash)]
+        self._stack.append(leaf_hash)
         level = 0
-        while (n >> level) & 1:
+        while (n >> level) & 1:  # each trailing one bit of the old size closes a subtree
             right = self._stack.pop()
             left = self._stack.pop()
             merged = node_hash(left, right)
@@ -145,12 +190,14 @@ class CompactRange:
         return _fold(self._stack) if self._stack else EMPTY_ROOT
 
 
-# -- proofs (RFC 6962 §2.1.1, §2.1.2) ------------------------------------------------------------
+# -- proofs (RFC 6962 §2.1.1 PATH, §2.1.2 PROOF) ---------------------------------------------------
+
 
 def inclusion_proof(index: int, size: int, store: NodeReader) -> list[bytes]:
-    if not 0 <= index < size:
-        raise ProofError("bad_index", f"index {index} is outside a tree of size {size}")
-    ranges: list[tuple[int, int]] = []
+    """The audit path of leaf `index` in the tree of the first `size` leaves, bottom up."""
+    _check_size(size, "size")
+    _check_index(index, size)
+    ranges: list[tuple[int, int]] = []  # sibling ranges, top down
     start, n, m = 0, size, index
     while n > 1:
         k = _split(n)
@@ -160,15 +207,18 @@ def inclusion_proof(index: int, size: int, store: NodeReader) -> list[bytes]:
         else:
             ranges.append((start, start + k))
             start, n, m = start + k, n - k, m - k
-    return _resolve(list(reversed(ranges)), store)
+    return _resolve(ranges[::-1], store)
 
 
 def consistency_proof(size1: int, size2: int, store: NodeReader) -> list[bytes]:
-    if not 0 <= size1 <= size2:
-        raise ProofError("bad_size", f"no consistency proof from {size1} to {size2}")
+    """The RFC 6962 consistency proof that the first `size2` leaves extend the first `size1`."""
+    _check_size(size1, "size1")
+    _check_size(size2, "size2")
+    if size1 > size2:
+        raise ProofError("bad_size", f"no consistency proof from {size1} down to {size2}")
     if size1 == 0 or size1 == size2:
         return []
-    ranges: list[tuple[int, int]] = []
+    ranges: list[tuple[int, int]] = []  # top down
     start, n, m, complete = 0, size2, size1, True
     while m != n:
         k = _split(n)
@@ -178,85 +228,123 @@ def consistency_proof(size1: int, size2: int, store: NodeReader) -> list[bytes]:
         else:
             ranges.append((start, start + k))
             start, n, m, complete = start + k, n - k, m - k, False
-    if not complete:
+    if not complete:  # the old tree's last subtree is not itself a node of the old tree's root
         ranges.append((start, start + n))
-    return _resolve(list(reversed(ranges)), store)
+    return _resolve(ranges[::-1], store)
 
 
-# -- verification (RFC 9162 §2.1.3.2, §2.1.4.2) ------------------------------------------------------
+# -- verification (RFC 9162 §2.1.3.2, §2.1.4.2) ----------------------------------------------------
 
-def _check_hash(value: bytes, what: str) -> None:
+
+def _check_hash(value: object, what: str) -> None:
     if not isinstance(value, (bytes, bytearray)) or len(value) != HASH_SIZE:
-        raise ProofError("bad_hash_size", f"{what} is not a {HASH_SIZE}-byte hash")
+        size = len(value) if isinstance(value, (bytes, bytearray)) else type(value).__name__
+        raise ProofError("bad_hash_size", f"{what} is not a {HASH_SIZE}-byte hash ({size})")
 
 
-def _inclusion_length(index: int, size: int) -> tuple[int, int]:
+def _check_size(size: object, what: str) -> None:
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise ProofError("bad_size", f"{what} {size!r} is not a tree size")
+
+
+def _check_index(index: object, size: int) -> None:
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < size:
+        raise ProofError("bad_index", f"index {index!r} is outside a tree of {size} leaves")
+
+
+def _decompose(index: int, size: int) -> tuple[int, int]:
+    """An inclusion path's inner length (below the right border) and border length."""
     inner = (index ^ (size - 1)).bit_length()
-    return inner, bin(index >> inner).count("1")
+    return inner, (index >> inner).bit_count()
 
 
-def verify_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes) -> None:
-    """Raise ProofError unless `proof` shows leaf hash `leaf` at `index` in the tree (`size`, `root`)."""
-    _check_hash(leaf, "leaf hash")
+def verify_inclusion(leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes) -> None:
+    """Return if `proof` puts `leaf_hash` at `index` of the tree (`size`, `root`); else ProofError.
+
+    `size` and `root` must come from one verified signed checkpoint: neighbouring sizes share path
+    shapes, so the same proof also "verifies" for them against this root.
+    """
+    _check_hash(leaf_hash, "leaf hash")
     _check_hash(root, "root")
     for i, p in enumerate(proof):
         _check_hash(p, f"proof[{i}]")
-    if not 0 <= index < size:
-        raise ProofError("bad_index", f"index {index} is outside a tree of size {size}")
-    inner, border = _inclusion_length(index, size)
-    if len(proof) != inner + border:
-        raise ProofError("bad_length", f"proof has {len(proof)} hashes, expected {inner + border}")
-    fn, sn, r = index, size - 1, leaf
-    for p in proof:
+    _check_size(size, "size")
+    _check_index(index, size)
+    expected = sum(_decompose(index, size))
+    if len(proof) != expected:
+        raise ProofError("bad_length", f"proof has {len(proof)} hashes, the path has {expected}")
+    if _root_from_inclusion_path(leaf_hash, index, size, proof) != root:
+        raise ProofError("root_mismatch", "the proof leads to another root")
+
+
+def _root_from_inclusion_path(leaf_hash: bytes, index: int, size: int, path: Sequence[bytes]) -> bytes:
+    """RFC 9162 §2.1.3.2 steps 2-5, literally, including the final sn == 0 check."""
+    fn, sn, r = index, size - 1, leaf_hash
+    for p in path:
         if sn == 0:
-            raise ProofError("bad_length", "proof is longer than the path")
+            raise ProofError("bad_length", "the proof is longer than the path to the root")
         if fn & 1 or fn == sn:
             r = node_hash(p, r)
-            if not fn & 1:
-                while not fn & 1 and fn != 0:
-                    fn >>= 1
-                    sn >>= 1
+            # On the right border a subtree may have no right sibling for several levels: skip them.
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
         else:
             r = node_hash(r, p)
         fn >>= 1
         sn >>= 1
     if sn != 0:
-        raise ProofError("bad_length", "proof is shorter than the path")
-    if r != root:
-        raise ProofError("root_mismatch", "the proof leads to another root")
+        raise ProofError("bad_length", "the proof is shorter than the path to the root")
+    return r
 
 
 def verify_consistency(size1: int, size2: int, proof: Sequence[bytes], root1: bytes, root2: bytes) -> None:
-    """Raise ProofError unless the tree (size2, root2) extends the tree (size1, root1)."""
+    """Return if the tree (`size2`, `root2`) extends the tree (`size1`, `root1`); else ProofError.
+
+    As for inclusion, both sizes and roots must come from verified signed checkpoints.
+    """
     _check_hash(root1, "first root")
     _check_hash(root2, "second root")
     for i, p in enumerate(proof):
         _check_hash(p, f"proof[{i}]")
-    if size1 < 0 or size2 < size1:
-        raise ProofError("bad_size", f"no consistency from {size1} to {size2}")
+    _check_size(size1, "size1")
+    _check_size(size2, "size2")
+    if size1 > size2:
+        raise ProofError("bad_size", f"a tree of {size2} leaves cannot extend one of {size1}")
     if size1 == size2:
         if proof:
-            raise ProofError("bad_length", "equal sizes need an empty proof")
+            raise ProofError("bad_length", "a tree is consistent with itself by an empty proof only")
         if root1 != root2:
-            raise ProofError("root_mismatch", "same size, different roots")
+            raise ProofError("root_mismatch", f"two different roots for the same size {size1}")
+        if size1 == 0 and root1 != EMPTY_ROOT:
+            raise ProofError("root_mismatch", "the empty tree's root is SHA-256 of the empty string")
         return
     if size1 == 0:
         if proof:
-            raise ProofError("bad_length", "the empty tree needs an empty proof")
+            raise ProofError("bad_length", "every tree extends the empty tree by an empty proof only")
         if root1 != EMPTY_ROOT:
-            raise ProofError("root_mismatch", "the empty tree's root is SHA-256 of nothing")
+            raise ProofError("root_mismatch", "the empty tree's root is SHA-256 of the empty string")
         return
     if not proof:
-        raise ProofError("empty_proof", f"a proof from {size1} to {size2} cannot be empty")
-    inner, border = _inclusion_length(size1 - 1, size2)
-    shift = (size1 & -size1).bit_length() - 1
-    inner -= shift
-    start = 0 if size1 == 1 << shift else 1
-    if len(proof) != start + inner + border:
-        raise ProofError("bad_length", f"proof has {len(proof)} hashes, expected {start + inner + border}")
-    path = list(proof)
-    if size1 == 1 << shift:  # step 1: a power of two contributes its own root
-        path.insert(0, root1)
+        raise ProofError("empty_proof", f"a proof from {size1} to {size2} leaves cannot be empty")
+    inner, border = _decompose(size1 - 1, size2)
+    shift = (size1 & -size1).bit_length() - 1  # levels of the old tree's last perfect subtree
+    seeded = size1 == 1 << shift  # the old root itself starts the path, so the proof omits it
+    expected = (0 if seeded else 1) + inner - shift + border
+    if len(proof) != expected:
+        raise ProofError("bad_length", f"proof has {len(proof)} hashes, the path has {expected}")
+    first, second = _roots_from_consistency_path(size1, size2, proof, root1)
+    if first != root1:
+        raise ProofError("root_mismatch", "the proof does not lead to the first root")
+    if second != root2:
+        raise ProofError("root_mismatch", "the proof does not lead to the second root")
+
+
+def _roots_from_consistency_path(size1: int, size2: int, proof: Sequence[bytes], root1: bytes) -> tuple[bytes, bytes]:
+    """RFC 9162 §2.1.4.2 steps 1-7, literally, including the final sn == 0 check."""
+    if not proof:
+        raise ProofError("empty_proof", f"a proof from {size1} to {size2} leaves cannot be empty")
+    path = [root1, *proof] if size1 & (size1 - 1) == 0 else list(proof)
     fn, sn = size1 - 1, size2 - 1
     while fn & 1:
         fn >>= 1
@@ -264,21 +352,17 @@ def verify_consistency(size1: int, size2: int, proof: Sequence[bytes], root1: by
     fr = sr = path[0]
     for c in path[1:]:
         if sn == 0:
-            raise ProofError("bad_length", "proof is longer than the path")
+            raise ProofError("bad_length", "the proof is longer than the path to the root")
         if fn & 1 or fn == sn:
             fr = node_hash(c, fr)
             sr = node_hash(c, sr)
-            if not fn & 1:
-                while not fn & 1 and fn != 0:
-                    fn >>= 1
-                    sn >>= 1
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
         else:
             sr = node_hash(sr, c)
         fn >>= 1
         sn >>= 1
     if sn != 0:
-        raise ProofError("bad_length", "proof is shorter than the path")
-    if fr != root1:
-        raise ProofError("root_mismatch", "the proof does not lead to the first root")
-    if sr != root2:
-        raise ProofError("root_mismatch", "the proof does not lead to the second root")
+        raise ProofError("bad_length", "the proof is shorter than the path to the root")
+    return fr, sr
