@@ -1,21 +1,30 @@
-"""RabbitMQ topology and least-privilege permissions, rendered for a federation (pure).
+"""RabbitMQ topology and least-privilege permissions, rendered for a federation (pure: no I/O).
 
 One vhost. Nodes publish to the topic exchange `hub.in` with their own id as routing key (topic
 permission); the hub consumes queue `hub.in` and publishes to the direct exchange `node.out`,
 which routes to `node.<ID>.inbox`. Dead letters and unroutable messages land in queues the hub
-watches and audits. See broker_config/README.md.
+watches and audits. See broker_config/README.md for what each object and permission is for.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+__all__ = [
+    "DEAD_LETTER_EXCHANGE", "DEAD_LETTER_QUEUE", "DEFAULT_VHOST", "DELIVERY_LIMIT", "HUB_IN_EXCHANGE",
+    "HUB_IN_QUEUE", "NODE_OUT_EXCHANGE", "UNROUTABLE_EXCHANGE", "UNROUTABLE_QUEUE",
+    "BrokerSpec", "BrokerUser", "check_password_hash", "inbox_queue", "password_hash",
+    "render_definitions", "render_rabbitmq_conf",
+]
+
+DEFAULT_VHOST = "somex"
 HUB_IN_EXCHANGE = "hub.in"
 HUB_IN_QUEUE = "hub.in"
 NODE_OUT_EXCHANGE = "node.out"
@@ -24,6 +33,12 @@ DEAD_LETTER_QUEUE = "dead.letters"
 UNROUTABLE_EXCHANGE = "unroutable"
 UNROUTABLE_QUEUE = "unroutable"
 DELIVERY_LIMIT = 5
+HASHING_ALGORITHM = "rabbit_password_hashing_sha256"
+
+# A node id is a routing key and part of a queue name and of permission regexes: keep it plain.
+_NODE_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
+# Tags that would let a node or the hub manage the broker (or change queue behaviour by policy).
+_PRIVILEGED_TAGS = frozenset({"administrator", "policymaker", "monitoring", "management", "impersonator"})
 
 
 def inbox_queue(node_id: str) -> str:
@@ -34,53 +49,88 @@ def inbox_queue(node_id: str) -> str:
 class BrokerUser:
     name: str
     password: str = field(repr=False)
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class BrokerSpec:
+    """Everything one federation needs on the broker; adding a country is one more `nodes` entry."""
+
     vhost: str
     hub_user: BrokerUser
-    nodes: Mapping[str, BrokerUser]  # node id ("MEX") -> its broker user
+    nodes: Mapping[str, BrokerUser]  # node id (e.g. "MEX") -> its broker user
+    admin_user: BrokerUser | None = None  # the operator's (tag administrator); never a node's
+
+    def __post_init__(self) -> None:
+        if not self.vhost:
+            raise ValueError("the vhost name is empty")
+        for node_id in self.nodes:
+            if not _NODE_ID.fullmatch(node_id):
+                raise ValueError(f"node id {node_id!r} must match {_NODE_ID.pattern}")
+        for user in self.users():
+            if not user.name or not user.password:
+                raise ValueError(f"broker user {user.name!r} needs a name and a password")
+        names = [u.name for u in self.users()]
+        if len(set(names)) != len(names):
+            raise ValueError(f"broker user names must be distinct: {names}")
+        for user in (self.hub_user, *self.nodes.values()):
+            if set(user.tags) & _PRIVILEGED_TAGS:
+                raise ValueError(f"broker user {user.name!r} may not have tags {sorted(user.tags)}: "
+                                 "only the operator's admin_user manages the broker")
 
     def users(self) -> list[BrokerUser]:
-        return [self.hub_user, *self.nodes.values()]
+        admin = [self.admin_user] if self.admin_user is not None else []
+        return [self.hub_user, *self.nodes.values(), *admin]
 
 
 def password_hash(password: str, salt: bytes | None = None) -> str:
     """rabbit_password_hashing_sha256: base64(salt(4) || SHA-256(salt || password))."""
     salt = os.urandom(4) if salt is None else salt
+    if len(salt) != 4:
+        raise ValueError("the salt is 4 bytes")
     return base64.b64encode(salt + hashlib.sha256(salt + password.encode()).digest()).decode()
 
 
 def check_password_hash(encoded: str, password: str) -> bool:
     raw = base64.b64decode(encoded)
-    return password_hash(password, raw[:4]) == encoded
+    return len(raw) == 36 and hmac.compare_digest(password_hash(password, raw[:4]), encoded)
 
 
-def _exact(name: str) -> str:
-    return f"^{re.escape(name)}$"
+def _exact(*names: str) -> str:
+    """A permission regex matching exactly these resource names (Erlang's re is PCRE)."""
+    escaped = [re.escape(n) for n in names]
+    return f"^{escaped[0]}$" if len(escaped) == 1 else f"^({'|'.join(escaped)})$"
 
 
-def _quorum(**extra: Any) -> dict[str, Any]:
-    return {"x-queue-type": "quorum", **extra}
+NOTHING = "^$"  # matches no resource name RabbitMQ checks ("" is the default exchange's name only
+                # after it is mapped to "amq.default", which "^$" does not match)
 
 
 def render_definitions(spec: BrokerSpec) -> dict[str, Any]:
-    """RabbitMQ definitions (importable with POST /api/definitions or `rabbitmqctl import_definitions`)."""
+    """RabbitMQ definitions JSON (POST /api/definitions, or `rabbitmqctl import_definitions`).
+
+    Passwords appear only as salted hashes. Nobody but `admin_user` gets a tag; nobody gets a
+    configure permission (the topology exists before any client connects, so clients declare
+    nothing).
+    """
     v = spec.vhost
-    dead = {"x-dead-letter-exchange": DEAD_LETTER_EXCHANGE, "x-delivery-limit": DELIVERY_LIMIT}
-    users = [{"name": u.name, "password_hash": password_hash(u.password),
-              "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": ""} for u in spec.users()]
-    permissions = [{"user": spec.hub_user.name, "vhost": v, "configure": "^$",
-                    "write": _exact(NODE_OUT_EXCHANGE),
-                    "read": f"^({re.escape(HUB_IN_QUEUE)}|{re.escape(DEAD_LETTER_QUEUE)}|{re.escape(UNROUTABLE_QUEUE)})$"}]
-    topic_permissions = [{"user": spec.hub_user.name, "vhost": v, "exchange": HUB_IN_EXCHANGE,
-                          "write": "^$", "read": "^$"}]
+    users = [_user(spec.hub_user, ()), *(_user(u, ()) for _, u in sorted(spec.nodes.items()))]
+    if spec.admin_user is not None:
+        users.append(_user(spec.admin_user, ("administrator", *spec.admin_user.tags)))
+
+    permissions = [_permission(spec.hub_user.name, v, write=_exact(NODE_OUT_EXCHANGE),
+                               read=_exact(HUB_IN_QUEUE, DEAD_LETTER_QUEUE, UNROUTABLE_QUEUE))]
+    # Without a topic permission on an exchange every routing key is allowed; the hub may not
+    # write hub.in at all, and says so twice.
+    topic_permissions = [_topic_permission(spec.hub_user.name, v, write=NOTHING)]
+    # Quorum dead-lettering is at-most-once unless at-least-once is asked for (which needs
+    # overflow reject-publish): a poison message must reach dead.letters, not vanish.
+    dead_letter = {"x-dead-letter-exchange": DEAD_LETTER_EXCHANGE, "x-delivery-limit": DELIVERY_LIMIT,
+                   "x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}
     queues = [
-        {"name": HUB_IN_QUEUE, "vhost": v, "durable": True, "auto_delete": False,
-         "arguments": _quorum(**dead, **{"x-single-active-consumer": True})},
-        {"name": DEAD_LETTER_QUEUE, "vhost": v, "durable": True, "auto_delete": False, "arguments": _quorum()},
-        {"name": UNROUTABLE_QUEUE, "vhost": v, "durable": True, "auto_delete": False, "arguments": _quorum()},
+        _queue(v, HUB_IN_QUEUE, {**dead_letter, "x-single-active-consumer": True}),
+        _queue(v, DEAD_LETTER_QUEUE, {}),
+        _queue(v, UNROUTABLE_QUEUE, {}),
     ]
     bindings = [
         _binding(v, HUB_IN_EXCHANGE, HUB_IN_QUEUE, "#"),
@@ -88,13 +138,11 @@ def render_definitions(spec: BrokerSpec) -> dict[str, Any]:
         _binding(v, UNROUTABLE_EXCHANGE, UNROUTABLE_QUEUE, ""),
     ]
     for node_id, user in sorted(spec.nodes.items()):
-        permissions.append({"user": user.name, "vhost": v, "configure": "^$",
-                            "write": _exact(HUB_IN_EXCHANGE), "read": _exact(inbox_queue(node_id))})
-        topic_permissions.append({"user": user.name, "vhost": v, "exchange": HUB_IN_EXCHANGE,
-                                  "write": _exact(node_id), "read": "^$"})
-        queues.append({"name": inbox_queue(node_id), "vhost": v, "durable": True, "auto_delete": False,
-                       "arguments": _quorum(**dead)})
+        permissions.append(_permission(user.name, v, write=_exact(HUB_IN_EXCHANGE), read=_exact(inbox_queue(node_id))))
+        topic_permissions.append(_topic_permission(user.name, v, write=_exact(node_id)))
+        queues.append(_queue(v, inbox_queue(node_id), dict(dead_letter)))
         bindings.append(_binding(v, NODE_OUT_EXCHANGE, inbox_queue(node_id), node_id))
+
     alternate = {"alternate-exchange": UNROUTABLE_EXCHANGE}
     exchanges = [
         _exchange(v, HUB_IN_EXCHANGE, "topic", alternate),
@@ -103,8 +151,26 @@ def render_definitions(spec: BrokerSpec) -> dict[str, Any]:
         _exchange(v, UNROUTABLE_EXCHANGE, "fanout", {}),
     ]
     return {"users": users, "vhosts": [{"name": v}], "permissions": permissions,
-            "topic_permissions": topic_permissions, "queues": queues, "exchanges": exchanges,
+            "topic_permissions": topic_permissions, "exchanges": exchanges, "queues": queues,
             "bindings": bindings, "policies": [], "parameters": [], "global_parameters": []}
+
+
+def _user(user: BrokerUser, tags: tuple[str, ...]) -> dict[str, Any]:
+    return {"name": user.name, "password_hash": password_hash(user.password),
+            "hashing_algorithm": HASHING_ALGORITHM, "tags": ",".join(dict.fromkeys(tags)), "limits": {}}
+
+
+def _permission(user: str, vhost: str, *, write: str, read: str) -> dict[str, str]:
+    return {"user": user, "vhost": vhost, "configure": NOTHING, "write": write, "read": read}
+
+
+def _topic_permission(user: str, vhost: str, *, write: str) -> dict[str, str]:
+    return {"user": user, "vhost": vhost, "exchange": HUB_IN_EXCHANGE, "write": write, "read": NOTHING}
+
+
+def _queue(vhost: str, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "vhost": vhost, "durable": True, "auto_delete": False,
+            "arguments": {"x-queue-type": "quorum", **arguments}}
 
 
 def _exchange(vhost: str, name: str, kind: str, arguments: dict[str, Any]) -> dict[str, Any]:
@@ -117,16 +183,45 @@ def _binding(vhost: str, source: str, queue: str, key: str) -> dict[str, Any]:
             "routing_key": key, "arguments": {}}
 
 
-def render_rabbitmq_conf(amqp_port: int, mgmt_port: int) -> str:
-    return "\n".join([
-        "# Rendered by somex: a private broker on loopback only.",
-        f"listeners.tcp.1 = 127.0.0.1:{amqp_port}",
-        "management.tcp.ip = 127.0.0.1",
+_CONF_VALUE = re.compile(r"[A-Za-z0-9_.@-]+")
+
+
+def render_rabbitmq_conf(amqp_port: int, mgmt_port: int, *, admin_user: str | None = None,
+                         admin_password: str | None = None, host: str = "127.0.0.1",
+                         log_level: str = "info") -> str:
+    """rabbitmq.conf for a development broker: loopback listeners only, no `guest`.
+
+    With `admin_user`, a blank node creates that administrator instead of guest (first boot
+    only) and gives it no AMQP permission: the operator manages through the HTTP API and never
+    reads anyone's mail.
+    """
+    for port in (amqp_port, mgmt_port):
+        if not 0 < port < 65536:
+            raise ValueError(f"bad port {port}")
+    lines = [
+        "# Rendered by somex (broker_config.render_rabbitmq_conf): a private development broker.",
+        f"listeners.tcp.1 = {host}:{amqp_port}",
+        "listeners.ssl = none",
+        f"management.tcp.ip = {host}",
         f"management.tcp.port = {mgmt_port}",
+        "management.rates_mode = none",
+        "collect_statistics_interval = 1000",
         "loopback_users.guest = true",
+        "vm_memory_high_watermark.relative = 0.4",
         "disk_free_limit.absolute = 50MB",
-        "vm_memory_high_watermark.relative = 0.2",
         "log.console = false",
-        "log.file.level = warning",
-        "",
-    ])
+        f"log.file.level = {log_level}",
+    ]
+    if admin_user is not None:
+        for value in (admin_user, admin_password or ""):
+            if not _CONF_VALUE.fullmatch(value):  # rabbitmq.conf has no quoting
+                raise ValueError(f"admin name and password must match {_CONF_VALUE.pattern}")
+        lines += [
+            f"default_user = {admin_user}",
+            f"default_pass = {admin_password}",
+            "default_user_tags.administrator = true",
+            f"default_permissions.configure = {NOTHING}",
+            f"default_permissions.write = {NOTHING}",
+            f"default_permissions.read = {NOTHING}",
+        ]
+    return "\n".join(lines) + "\n"

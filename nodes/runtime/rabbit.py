@@ -1,21 +1,26 @@
-"""A private RabbitMQ node on loopback: own data dir, ports, Erlang cookie and epmd.
+"""A private RabbitMQ node on loopback: its own data dir, ports, Erlang cookie and epmd.
 
 Debian's `/usr/sbin/rabbitmq-server` drops to the `rabbitmq` user and the system data dir; the
 scripts under /usr/lib/rabbitmq/bin run as the caller with the RABBITMQ_* variables set here,
 so tests, benchmarks and the demo each get a broker of their own that they start and stop.
+`broker.json` in the state dir records ports, node name and pids, so that `status` and `stop`
+work from another process (`PrivateBroker.from_state_dir`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
+import ctypes
 import json
 import os
 import random
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -24,14 +29,20 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from broker_config import BrokerSpec, render_definitions, render_rabbitmq_conf
+from broker_config import BrokerSpec, BrokerUser, render_definitions, render_rabbitmq_conf
 
 RABBIT_BIN = Path("/usr/lib/rabbitmq/bin")
+EPMD = Path("/usr/lib/erlang/bin/epmd")
 ADMIN_USER = "somex-admin"
+LOOPBACK = "127.0.0.1"
+
+
+class BrokerError(RuntimeError):
+    """The private broker could not be installed, started, reached or configured."""
 
 
 def free_port() -> int:
-    """A free loopback port below the kernel's ephemeral range.
+    """A free loopback port below the kernel's ephemeral range, not handed out before by this process.
 
     A port from the ephemeral range can be taken as the local end of any outgoing connection
     while its server is down (clients retrying during a broker restart do exactly that), and the
@@ -41,249 +52,470 @@ def free_port() -> int:
         low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
     except (OSError, ValueError, IndexError):
         low = 32768
-    for _ in range(200):
+    for _ in range(500):
         port = random.randint(10000, max(10001, low - 1))
+        if port in _HANDED_OUT:
+            continue
         with socket.socket() as s:
             try:
-                s.bind(("127.0.0.1", port))
+                s.bind((LOOPBACK, port))
             except OSError:
                 continue
-            return port
-    raise RuntimeError("no free port below the ephemeral range")
+        _HANDED_OUT.add(port)
+        return port
+    raise BrokerError("no free port below the ephemeral range")
+
+
+_HANDED_OUT: set[int] = set()  # so two calls in one process never return the same port
 
 
 class PrivateBroker:
+    """One private RabbitMQ node; operator operations are synchronous (management API over urllib)."""
+
     def __init__(self, state_dir: Path, amqp_port: int, mgmt_port: int, dist_port: int, nodename: str,
                  epmd_port: int | None = None) -> None:
         self.state_dir = Path(state_dir).resolve()
         self.amqp_port, self.mgmt_port, self.dist_port = amqp_port, mgmt_port, dist_port
         self.epmd_port = epmd_port or free_port()
         self.nodename = nodename
+        self._process: subprocess.Popen[bytes] | None = None
+        self._epmd: subprocess.Popen[bytes] | None = None
         self._admin_password: str | None = None
 
-    # -- files ----------------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        return (f"PrivateBroker({str(self.state_dir)!r}, nodename={self.nodename!r}, amqp_port={self.amqp_port}, "
+                f"mgmt_port={self.mgmt_port})")
 
     @classmethod
     def from_state_dir(cls, state_dir: Path) -> PrivateBroker:
-        record = json.loads((Path(state_dir) / "broker.json").read_text())
+        """The broker recorded in `state_dir/broker.json` (started by this or another process)."""
+        path = Path(state_dir) / "broker.json"
+        try:
+            record = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise BrokerError(f"no broker recorded in {state_dir} ({path.name} is missing)") from None
         return cls(Path(state_dir), record["amqp_port"], record["mgmt_port"], record["dist_port"],
                    record["nodename"], record["epmd_port"])
 
+    # -- installation ---------------------------------------------------------------------------
+
+    @staticmethod
+    def ensure_installed() -> None:
+        """Install Debian's rabbitmq-server if it is missing (as root), or say what to run."""
+        if (RABBIT_BIN / "rabbitmq-server").exists():
+            return
+        if os.geteuid() != 0:
+            raise BrokerError(f"RabbitMQ is not installed ({RABBIT_BIN / 'rabbitmq-server'} is missing): run "
+                              "'sudo apt-get update && sudo apt-get install -y rabbitmq-server' (or 'make rabbitmq' as root)")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "rabbitmq-server"]):
+            result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+            if result.returncode != 0:
+                raise BrokerError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stderr[-2000:]}")
+        if not (RABBIT_BIN / "rabbitmq-server").exists():
+            raise BrokerError(f"rabbitmq-server was installed but {RABBIT_BIN / 'rabbitmq-server'} is missing")
+
+    # -- files ----------------------------------------------------------------------------------
+
     @property
     def admin_password(self) -> str:
+        """The broker administrator's password, generated once and kept 0600 in the state dir."""
         if self._admin_password is None:
             path = self.state_dir / "admin.password"
             if not path.exists():
-                self.state_dir.mkdir(parents=True, exist_ok=True)
+                self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 with os.fdopen(fd, "w") as out:
                     out.write(secrets.token_urlsafe(24))
             self._admin_password = path.read_text().strip()
         return self._admin_password
 
+    @property
+    def pid_file(self) -> Path:
+        return self.state_dir / "rabbitmq.pid"
+
     def _env(self) -> dict[str, str]:
         d = self.state_dir
+        # Nothing from the caller's RABBITMQ_*/ERL_* may point this node at shared state.
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith(("RABBITMQ_", "ERL_"))}
         return {
-            **os.environ,
-            "HOME": str(d / "home"),
+            **inherited,
+            "HOME": str(d / "home"),  # the Erlang cookie lives in $HOME/.erlang.cookie
             "RABBITMQ_MNESIA_BASE": str(d / "mnesia"),
             "RABBITMQ_LOG_BASE": str(d / "log"),
             "RABBITMQ_CONFIG_FILE": str(d / "rabbitmq.conf"),
             "RABBITMQ_ADVANCED_CONFIG_FILE": str(d / "advanced.config"),
             "RABBITMQ_CONF_ENV_FILE": str(d / "rabbitmq-env.conf"),
             "RABBITMQ_ENABLED_PLUGINS_FILE": str(d / "enabled_plugins"),
-            "RABBITMQ_PID_FILE": str(d / "rabbitmq.pid"),
+            "RABBITMQ_ENABLED_PLUGINS": "rabbitmq_management",
+            "RABBITMQ_PID_FILE": str(self.pid_file),
             "RABBITMQ_NODENAME": self.nodename,
             "RABBITMQ_DIST_PORT": str(self.dist_port),
+            # Erlang distribution and epmd on loopback only, epmd on a port of its own.
+            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
             "ERL_EPMD_PORT": str(self.epmd_port),
+            "ERL_EPMD_ADDRESS": LOOPBACK,
         }
 
     def _write_files(self) -> None:
         d = self.state_dir
+        d.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(d, 0o700)  # the admin password and the Erlang cookie live here
         for sub in ("home", "mnesia", "log"):
-            (d / sub).mkdir(parents=True, exist_ok=True)
+            (d / sub).mkdir(mode=0o700, exist_ok=True)
         cookie = d / "home" / ".erlang.cookie"
         if not cookie.exists():
-            cookie.write_text(secrets.token_hex(20))
-        os.chmod(cookie, 0o400)
-        conf = render_rabbitmq_conf(self.amqp_port, self.mgmt_port) + "\n".join([
-            f"default_user = {ADMIN_USER}",
-            f"default_pass = {self.admin_password}",
-            "default_user_tags.administrator = true",
-            "", ])
-        path = d / "rabbitmq.conf"
-        path.write_text(conf)
-        os.chmod(path, 0o600)
-        (d / "enabled_plugins").write_text("[rabbitmq_management].\n")
-        (d / "rabbitmq-env.conf").write_text("")
-        (d / "advanced.config").write_text("[].\n")
+            fd = os.open(cookie, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o400)
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_hex(20))
+        os.chmod(cookie, 0o400)  # Erlang refuses a cookie that others can read
+        _write_private(d / "rabbitmq.conf", render_rabbitmq_conf(
+            self.amqp_port, self.mgmt_port, admin_user=ADMIN_USER, admin_password=self.admin_password))
+        _write_private(d / "enabled_plugins", "[rabbitmq_management].\n")
+        _write_private(d / "rabbitmq-env.conf", "")
+        _write_private(d / "advanced.config", "[].\n")
+
+    def _record(self) -> None:
+        _write_private(self.state_dir / "broker.json", json.dumps({
+            "amqp_port": self.amqp_port, "mgmt_port": self.mgmt_port, "dist_port": self.dist_port,
+            "epmd_port": self.epmd_port, "nodename": self.nodename, "pid": self.pid(),
+        }, indent=2) + "\n")
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    def ensure_installed(self) -> None:
-        if (RABBIT_BIN / "rabbitmq-server").exists():
-            return
-        if os.geteuid() != 0:
-            raise RuntimeError("RabbitMQ is not installed: run 'sudo apt-get install rabbitmq-server' "
-                               "(or 'make test', which does it as root)")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "rabbitmq-server"], check=True, env=env,
-                       stdout=subprocess.DEVNULL)
+    def pid(self) -> int | None:
+        """The broker's process id if it runs: its Erlang VM (from the pid file), else the script we started."""
+        with contextlib.suppress(OSError, ValueError):
+            beam = int(self.pid_file.read_text().strip())
+            if _is_our_beam(beam, self.state_dir):
+                return beam
+        if self._process is not None and self._process.poll() is None:
+            return self._process.pid
+        return None
 
-    def _pid(self) -> int | None:
-        try:
-            pid = int((self.state_dir / "rabbitmq.pid").read_text().strip())
-        except (OSError, ValueError):
-            return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        return pid
+    def start(self, timeout: float = 60, *, stop_with_caller: bool = False) -> None:
+        """Start the node and return once it completes an AMQP handshake and its management API answers.
 
-    def start(self, timeout: float = 90) -> None:
-        if self._pid() is not None:
-            raise RuntimeError(f"a broker recorded in {self.state_dir} is already running (pid {self._pid()}); "
-                               "stop it first with 'somex broker down'")
+        With `stop_with_caller`, the kernel sends the broker SIGTERM when the calling thread's
+        process dies (even by SIGKILL): for test sessions, so no broker outlives them. Call it
+        from a thread that lives as long as the broker should (the main thread).
+        On failure, everything started here is killed and the error carries the log tail.
+        """
+        if not (RABBIT_BIN / "rabbitmq-server").exists():
+            raise BrokerError("RabbitMQ is not installed: call PrivateBroker.ensure_installed() first")
+        running = self.pid()
+        if running is not None:
+            raise BrokerError(f"a broker for {self.state_dir} is already running (pid {running}, AMQP port "
+                              f"{self.amqp_port}); stop it first ('somex broker down' or PrivateBroker.stop())")
+        taken = [f"{what} {port}" for what, port in (("AMQP", self.amqp_port), ("management", self.mgmt_port),
+                                                      ("distribution", self.dist_port)) if _port_open(port)]
+        if taken:
+            raise BrokerError(f"cannot start the broker for {self.state_dir}: port(s) already in use: {', '.join(taken)}")
         self._write_files()
-        started = time.monotonic()
-        log = open(self.state_dir / "log" / "server.out", "ab")  # noqa: SIM115 - handed to the child
-        self._process = subprocess.Popen([str(RABBIT_BIN / "rabbitmq-server")], env=self._env(), stdout=log,
-                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-        log.close()
-        self._record()
+        with contextlib.suppress(FileNotFoundError):
+            self.pid_file.unlink()  # stale: its process is gone
+        deadline = time.monotonic() + timeout
+        preexec = _die_with_parent() if stop_with_caller else None
         try:
-            self._wait_ready(started + timeout)
+            self._start_epmd(preexec)
+            with open(self.state_dir / "log" / "server.out", "ab") as out:
+                self._process = subprocess.Popen(
+                    [str(RABBIT_BIN / "rabbitmq-server")], env=self._env(), cwd=self.state_dir,
+                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                    start_new_session=True, preexec_fn=preexec)  # noqa: PLW1509 - see _die_with_parent
+            self._record()
+            self._wait_ready(deadline)
         except BaseException:
-            self._kill_group(self._process.pid)
-            self._kill_epmd()
+            self._kill()
+            self._record()
             raise
         self._record()
 
-    def _record(self) -> None:
-        (self.state_dir / "broker.json").write_text(json.dumps({
-            "amqp_port": self.amqp_port, "mgmt_port": self.mgmt_port, "dist_port": self.dist_port,
-            "epmd_port": self.epmd_port, "nodename": self.nodename, "pid": self._pid(),
-        }, indent=2) + "\n")
+    def _start_epmd(self, preexec: Any) -> None:
+        """Our own epmd in the foreground, as our child: the one erl would start daemonizes and outlives us."""
+        if _port_open(self.epmd_port):
+            return  # an epmd on our private port (left by a crashed run, or a restart): reuse it
+        self._epmd = subprocess.Popen(
+            [str(EPMD), "-port", str(self.epmd_port), "-address", LOOPBACK], env=self._env(),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True, preexec_fn=preexec)  # noqa: PLW1509 - see _die_with_parent
+        deadline = time.monotonic() + 5
+        while not _port_open(self.epmd_port):
+            if self._epmd.poll() is not None or time.monotonic() > deadline:
+                raise BrokerError(f"epmd did not start on port {self.epmd_port}")
+            time.sleep(0.02)
 
     def _wait_ready(self, deadline: float) -> None:
-        last_error = "not started"
-        while time.monotonic() < deadline:
+        last_error = "nothing tried yet"
+        assert self._process is not None
+        while True:
             if self._process.poll() is not None:
-                raise RuntimeError(f"rabbitmq-server exited with {self._process.returncode}:\n{self.log_tail()}")
+                raise BrokerError(f"rabbitmq-server exited with status {self._process.returncode} during "
+                                  f"startup:\n{self.log_tail()}")
+            if time.monotonic() > deadline:
+                raise BrokerError(f"RabbitMQ did not become ready in time (last probe: {last_error}):\n"
+                                  f"{self.log_tail()}")
             try:
-                self._amqp_handshake()
-                self._api("GET", "/api/overview")
+                if not _port_open(self.amqp_port) or not _port_open(self.mgmt_port):
+                    raise ConnectionRefusedError("listeners not open yet")
+                self.api("GET", "/api/overview")
+                _amqp_handshake(self.admin_url("/"))
                 return
-            except (OSError, RuntimeError, urllib.error.URLError) as exc:
-                last_error = str(exc)
-            time.sleep(0.25)
-        raise RuntimeError(f"RabbitMQ did not become ready ({last_error}):\n{self.log_tail()}")
+            except (OSError, BrokerError, TimeoutError) as exc:
+                last_error = f"{type(exc).__name__}: {exc}"
+            time.sleep(0.1)
 
-    def _amqp_handshake(self) -> None:
-        """Readiness is a real AMQP answer: the broker's Connection.Start to our protocol header."""
-        with socket.create_connection(("127.0.0.1", self.amqp_port), timeout=2) as s:
-            s.sendall(b"AMQP\x00\x00\x09\x01")
-            frame = s.recv(7)
-            if len(frame) < 7 or frame[0] != 1:
-                raise RuntimeError("no Connection.Start from the broker yet")
+    def stop(self, timeout: float = 30) -> None:
+        """Stop the node gracefully, then by force; and its epmd. Idempotent; works from any process.
+
+        SIGTERM is RabbitMQ's graceful shutdown (the same as `rabbitmqctl stop`, without the CLI's
+        second Erlang VM, cookie and distribution ports); 3.10 then spends about 5 s waiting for
+        the management agent's statistics to stop (fixed in 3.13, rabbitmq-server#11070).
+        Whatever still runs after `timeout` seconds is killed.
+        """
+        victims = [p for p in (self.pid(), self._process.pid if self._process else None) if p is not None]
+        for pid in dict.fromkeys(victims):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        self._kill(victims, grace=timeout)
+        if self.state_dir.exists():
+            self._record()
+
+    def _kill(self, pids: Iterable[int] = (), grace: float = 0) -> None:
+        """Wait up to `grace` seconds for `pids` (and our own children) to end, then SIGKILL what remains."""
+        pids = {*pids, *(p for p in (self.pid(), self._process.pid if self._process else None) if p is not None)}
+        deadline = time.monotonic() + grace
+        while any(_is_alive(p) for p in pids) and time.monotonic() < deadline:
+            self._reap()
+            time.sleep(0.05)
+        for pid in pids:
+            _kill_group(pid)
+        if self._process is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._process.wait(timeout=5)
+        self._stop_epmd()
+
+    def _reap(self) -> None:
+        if self._process is not None:
+            self._process.poll()
+
+    def _stop_epmd(self) -> None:
+        if _port_open(self.epmd_port):
+            # epmd refuses while a node is still registered: a node that is not ours keeps its epmd.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                subprocess.run([str(EPMD), "-port", str(self.epmd_port), "-kill"], env=self._env(),
+                               capture_output=True, timeout=10, check=False)
+        if self._epmd is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._epmd.wait(timeout=2)
+            if self._epmd.poll() is None:
+                self._epmd.kill()
+                self._epmd.wait(timeout=5)
+            self._epmd = None
 
     def log_tail(self, lines: int = 30) -> str:
+        """What went wrong, for an error message: errors and the last lines of the node's logs."""
+        log_dir = self.state_dir / "log"
         chunks = []
-        for path in sorted((self.state_dir / "log").glob("*")):
-            text = path.read_text(errors="replace").splitlines()[-lines:]
-            chunks.append(f"--- {path.name}\n" + "\n".join(text))
-        return "\n".join(chunks)
+        crash = log_dir / "erl_crash.dump"
+        if crash.exists():
+            with crash.open(errors="replace") as dump:
+                slogan = next((line.strip() for _, line in zip(range(5), dump) if line.startswith("Slogan")), "")
+            chunks.append(f"--- {crash}: {slogan}")
+        for path in (log_dir / "server.out", log_dir / f"{self.nodename}.log"):
+            with contextlib.suppress(OSError):
+                text = path.read_text(errors="replace").splitlines()
+                errors = [line for line in text if "[error]" in line or "[critical]" in line][-10:]
+                shown = errors + [line for line in text[-lines:] if line not in errors]
+                if shown:
+                    chunks.append(f"--- {path}\n" + "\n".join(shown))
+        return "\n".join(chunks) or f"(nothing logged yet in {log_dir})"
 
-    def stop(self) -> None:
-        pid = self._pid()
-        if pid is not None:
-            ctl = [str(RABBIT_BIN / "rabbitmqctl"), "-n", self.nodename, "stop", str(self.state_dir / "rabbitmq.pid")]
-            try:
-                subprocess.run(ctl, env=self._env(), timeout=60, capture_output=True)
-            except subprocess.TimeoutExpired:
-                pass
-            self._kill_group(pid)
-        self._kill_epmd()
-
-    @staticmethod
-    def _kill_group(pid: int) -> None:
-        deadline = time.monotonic() + 10
+    def status(self) -> dict[str, Any]:
+        """Is it running; its pid and ports; per queue (`vhost/name`) message counts and consumers."""
+        pid = self.pid()
+        result: dict[str, Any] = {
+            "running": False, "pid": pid, "nodename": self.nodename, "amqp_port": self.amqp_port,
+            "management_port": self.mgmt_port, "dist_port": self.dist_port, "epmd_port": self.epmd_port,
+            "state_dir": str(self.state_dir),
+        }
+        if pid is None:
+            return result
         try:
-            pgid = os.getpgid(pid)
-        except ProcessLookupError:
-            return
-        try:
-            while time.monotonic() < deadline:
-                os.kill(pid, 0)
-                time.sleep(0.1)
-            os.killpg(pgid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        try:
-            os.killpg(pgid, signal.SIGKILL)  # leftovers of the group (erl_child_setup, inet_gethost)
-        except ProcessLookupError:
-            pass
+            queues = self.api("GET", "/api/queues?columns=vhost,name,messages,messages_ready,"
+                                     "messages_unacknowledged,consumers")
+        except (OSError, BrokerError) as exc:
+            result["detail"] = f"process {pid} is alive but the management API does not answer: {exc}"
+            return result
+        result["running"] = True
+        result["queues"] = {
+            f"{q['vhost']}/{q['name']}": {"messages": q.get("messages", 0), "ready": q.get("messages_ready", 0),
+                                          "unacknowledged": q.get("messages_unacknowledged", 0),
+                                          "consumers": q.get("consumers", 0)}
+            for q in queues}
+        return result
 
-    def _kill_epmd(self) -> None:
-        epmd = shutil.which("epmd") or "/usr/lib/erlang/bin/epmd"
-        if Path(epmd).exists():
-            subprocess.run([epmd, "-port", str(self.epmd_port), "-kill"], capture_output=True, timeout=10,
-                           env=self._env())
+    # -- management API (loopback HTTP, as the administrator) -----------------------------------
 
-    # -- management API -------------------------------------------------------------------------
-
-    def _api(self, method: str, path: str, body: Any = None) -> Any:
+    def api(self, method: str, path: str, body: Any = None, *, timeout: float = 30) -> Any:
+        """One management API call; a 404 on DELETE is success (already gone)."""
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(f"http://127.0.0.1:{self.mgmt_port}{path}", data=data, method=method)
+        request = urllib.request.Request(f"http://{LOOPBACK}:{self.mgmt_port}{path}", data=data, method=method)
         token = base64.b64encode(f"{ADMIN_USER}:{self.admin_password}".encode()).decode()
         request.add_header("Authorization", f"Basic {token}")
         request.add_header("Content-Type", "application/json")
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
                 payload = response.read()
         except urllib.error.HTTPError as exc:
             if method == "DELETE" and exc.code == 404:
                 return None
-            raise RuntimeError(f"management API {method} {path}: {exc.code} {exc.read()[:500]!r}") from None
+            raise BrokerError(f"management API {method} {path}: {exc.code} {exc.read()[:500]!r}") from None
         return json.loads(payload) if payload else None
 
     def apply(self, spec: BrokerSpec) -> None:
-        """Create the vhost, users, permissions, exchanges, queues and bindings of a federation."""
-        self._api("POST", "/api/definitions", render_definitions(spec))
+        """Create (or update) the vhost, users, permissions, exchanges, queues and bindings of a federation.
 
-    def apply_admin_vhost(self, vhost: str) -> None:
-        """A vhost where the admin may do anything (benchmark baselines only)."""
-        v = urllib.parse.quote(vhost, safe="")
-        self._api("PUT", f"/api/vhosts/{v}", {})
-        self._api("PUT", f"/api/permissions/{v}/{ADMIN_USER}", {"configure": ".*", "write": ".*", "read": ".*"})
+        One POST of the full definitions: on 3.10 the per-vhost import (/api/definitions/<vhost>)
+        ignores users, vhosts and permissions, while the full import creates them all (users
+        with their password hashes) and returns once every queue exists.
+        """
+        if any(u.name == ADMIN_USER for u in spec.users()):
+            raise ValueError(f"{ADMIN_USER!r} is this broker's own administrator; give the spec's users other names")
+        definitions = render_definitions(spec)
+        self.api("POST", "/api/definitions", definitions)
+        present = {q["name"] for q in self.api("GET", f"/api/queues/{_q(spec.vhost)}?columns=name")}
+        missing = {q["name"] for q in definitions["queues"]} - present
+        if missing:
+            raise BrokerError(f"definitions imported but queues {sorted(missing)} are missing in vhost {spec.vhost!r}")
+
+    def remove(self, spec: BrokerSpec) -> None:
+        """Delete the spec's vhost (with its queues and messages) and its users."""
+        self.delete_vhost(spec.vhost, [u.name for u in spec.users()])
+
+    def delete_vhost(self, vhost: str, users: Iterable[str] = ()) -> None:
+        self.api("DELETE", f"/api/vhosts/{_q(vhost)}")
+        for user in users:
+            self.api("DELETE", f"/api/users/{_q(user)}")
 
     def set_permissions(self, vhost: str, user: str, configure: str, write: str, read: str) -> None:
         """An operator's change of one user's permissions (also how tests inject broker refusals)."""
-        v, u = urllib.parse.quote(vhost, safe=""), urllib.parse.quote(user, safe="")
-        self._api("PUT", f"/api/permissions/{v}/{u}", {"configure": configure, "write": write, "read": read})
+        self.api("PUT", f"/api/permissions/{_q(vhost)}/{_q(user)}",
+                 {"configure": configure, "write": write, "read": read})
 
-    def delete_vhost(self, vhost: str, users: Iterable[str] = ()) -> None:
-        self._api("DELETE", f"/api/vhosts/{urllib.parse.quote(vhost, safe='')}")
-        for user in users:
-            self._api("DELETE", f"/api/users/{urllib.parse.quote(user, safe='')}")
+    def apply_admin_vhost(self, vhost: str) -> None:
+        """A vhost where the administrator may do anything over AMQP (benchmark baselines only)."""
+        self.api("PUT", f"/api/vhosts/{_q(vhost)}", {})
+        self.set_permissions(vhost, ADMIN_USER, ".*", ".*", ".*")
+
+    # -- AMQP addresses -------------------------------------------------------------------------
+
+    def amqp_url(self, user: BrokerUser, vhost: str) -> str:
+        return (f"amqp://{_q(user.name)}:{_q(user.password)}@{LOOPBACK}:{self.amqp_port}/{_q(vhost)}")
 
     def admin_url(self, vhost: str) -> str:
-        return (f"amqp://{ADMIN_USER}:{urllib.parse.quote(self.admin_password, safe='')}@127.0.0.1:"
-                f"{self.amqp_port}/{urllib.parse.quote(vhost, safe='')}")
+        return self.amqp_url(BrokerUser(ADMIN_USER, self.admin_password), vhost)
 
-    def status(self) -> dict[str, Any]:
-        pid = self._pid()
-        result: dict[str, Any] = {"running": False, "pid": pid, "amqp_port": self.amqp_port,
-                                  "management_port": self.mgmt_port, "nodename": self.nodename}
-        if pid is None:
-            return result
+
+# -- helpers -------------------------------------------------------------------------------------
+
+def _q(segment: str) -> str:
+    return urllib.parse.quote(segment, safe="")
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    os.chmod(path, 0o600)
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex((LOOPBACK, port)) == 0
+
+
+def _amqp_handshake(url: str, timeout: float = 5) -> None:
+    """Readiness is a full AMQP login and an open channel, not an open port.
+
+    Run on a thread of its own so that it works whether or not the caller runs an event loop.
+    """
+    import aio_pika  # the operator CLI's other commands do not need it
+
+    async def probe() -> None:
+        connection = await aio_pika.connect(url, timeout=timeout)
         try:
-            queues = self._api("GET", "/api/queues")
-        except (OSError, RuntimeError, urllib.error.URLError) as exc:
-            result["detail"] = f"process alive but management API not answering: {exc}"
-            return result
-        result["running"] = True
-        result["queues"] = {f"{q['vhost']}/{q['name']}": q.get("messages", 0) for q in queues}
-        return result
+            await connection.channel()
+        finally:
+            await connection.close()
+
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(asyncio.wait_for(probe(), timeout))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, name="somex-broker-probe", daemon=True)
+    thread.start()
+    thread.join(timeout + 2)
+    if thread.is_alive():
+        raise BrokerError("AMQP handshake did not finish")
+    if errors:
+        raise BrokerError(f"AMQP handshake failed: {type(errors[0]).__name__}: {errors[0]}")
+
+
+def _proc_state(pid: int) -> str | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[0]
+
+
+def _is_alive(pid: int) -> bool:
+    state = _proc_state(pid)
+    return state is not None and state not in ("Z", "X")
+
+
+def _is_our_beam(pid: int, state_dir: Path) -> bool:
+    """Alive, an Erlang VM, and the one whose HOME is in `state_dir`: a recycled pid is not our broker."""
+    if not _is_alive(pid):
+        return False
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"beam" in argv[0] and os.fsencode(state_dir / "home") in argv
+
+
+def _kill_group(pid: int) -> None:
+    """SIGKILL the process group led by `pid` (beam and its port programs), if it is still ours."""
+    try:
+        pgid = os.getpgid(pid)
+    except ProcessLookupError:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        if pgid == pid:  # we started it as a session leader; never signal a group we do not lead
+            os.killpg(pgid, signal.SIGKILL)
+        elif _is_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> Any:
+    """A preexec_fn: the child gets SIGTERM (RabbitMQ's graceful shutdown) when its parent dies.
+
+    prctl is looked up here, in the parent: between fork and exec the child only calls it, so it
+    takes no lock that another thread of the parent could have held at fork time.
+    """
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def set_parent_death_signal() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+    return set_parent_death_signal
