@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import overload
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -36,7 +37,8 @@ class NoteError(ValueError):
     bad_cosignature     a cosignature that is not key id || 8-byte time || 64-byte signature of
                         this witness, has a time above 2^63 - 1, or does not verify
     ambiguous_key       two different verifier keys share the name and key id a signature names
-    unsigned            (raised by callers) no signature by the key that had to sign
+    unsigned            no signature by the key that had to sign (verify_cosignature(note, ...);
+                        callers raise it too)
     """
 
     def __init__(self, reason: str, detail: str = "") -> None:
@@ -144,7 +146,7 @@ def verify_note(note: SignedNote, verifiers: Sequence[NoteVerifier]) -> list[str
         if verifier is None:
             continue
         if verifier.cosigner:
-            verify_cosignature(note.body, signature, verifier)
+            _verify_cosignature_line(note.body, signature, verifier)
         else:
             try:
                 verifier.public_key.verify(signature.sig, note.body)
@@ -171,12 +173,36 @@ def cosignature_timestamp(signature: NoteSignature) -> int:
     return timestamp
 
 
-def verify_cosignature(body: bytes, signature: NoteSignature, verifier: NoteVerifier) -> int:
-    """The time at which `verifier`'s witness cosigned `body`, or NoteError.
+@overload
+def verify_cosignature(note: SignedNote, verifier: NoteVerifier, /) -> int: ...
+@overload
+def verify_cosignature(body: bytes, signature: NoteSignature, verifier: NoteVerifier, /) -> int: ...
 
+
+def verify_cosignature(subject: SignedNote | bytes, second: NoteVerifier | NoteSignature,
+                       verifier: NoteVerifier | None = None, /) -> int:
+    """The time at which `verifier`'s witness cosigned, or NoteError.
+
+    Two forms: `verify_cosignature(note, verifier)` finds the witness's cosignature in a signed
+    note (NoteError "unsigned" if it has none; if it has several, all must verify and the latest
+    time is returned); `verify_cosignature(body, signature, verifier)` checks one signature line.
     The time is the witness's claim; rejecting times in the future is the caller's choice (the
     caller owns the clock).
     """
+    if isinstance(subject, SignedNote):
+        if verifier is not None or not isinstance(second, NoteVerifier):
+            raise TypeError("verify_cosignature(note, verifier) or verify_cosignature(body, signature, verifier)")
+        handle = (second.name, second.key_id)
+        mine = [s for s in subject.signatures if (s.name, s.key_id) == handle]
+        if not mine:
+            raise NoteError("unsigned", f"no cosignature by {second.name}+{second.key_id.hex()}")
+        return max(_verify_cosignature_line(subject.body, s, second) for s in mine)
+    if not isinstance(second, NoteSignature) or not isinstance(verifier, NoteVerifier):
+        raise TypeError("verify_cosignature(note, verifier) or verify_cosignature(body, signature, verifier)")
+    return _verify_cosignature_line(subject, second, verifier)
+
+
+def _verify_cosignature_line(body: bytes, signature: NoteSignature, verifier: NoteVerifier) -> int:
     if not verifier.cosigner:
         raise NoteError("bad_cosignature", f"{verifier.name} is not configured as a cosigner")
     if (signature.name, signature.key_id) != (verifier.name, verifier.key_id):

@@ -177,6 +177,26 @@ def test_cosignature_round_trip_carries_its_time() -> None:
     assert caught.value.reason == "bad_cosignature"
 
 
+def test_a_witness_cosignature_is_found_and_verified_in_a_signed_note() -> None:
+    log = NoteSigner(ORIGIN, Ed25519PrivateKey.generate())
+    mex = CosignatureSigner("MEX", Ed25519PrivateKey.generate())
+    idn = CosignatureSigner("IDN", Ed25519PrivateKey.generate())
+    body = Checkpoint(ORIGIN, 3, ROOT).body()
+    note = parse_note(format_note(SignedNote(body, (log.sign(body), mex.cosign(body, 1_790_000_000)))))
+    assert verify_cosignature(note, mex.verifier()) == 1_790_000_000
+    with pytest.raises(NoteError) as caught:
+        verify_cosignature(note, idn.verifier())  # this witness has not cosigned
+    assert caught.value.reason == "unsigned"
+    with pytest.raises(NoteError) as caught:
+        verify_cosignature(SignedNote(Checkpoint(ORIGIN, 4, ROOT).body(), note.signatures), mex.verifier())
+    assert caught.value.reason == "bad_cosignature"
+    with pytest.raises(NoteError) as caught:
+        verify_cosignature(note, log.verifier())  # the log's own signature is no cosignature
+    assert caught.value.reason == "bad_cosignature"
+    with pytest.raises(TypeError):
+        verify_cosignature(note, note.signatures[1], mex.verifier())  # type: ignore[call-overload]
+
+
 def test_cosignature_bytes_are_key_id_then_big_endian_time_then_the_signature() -> None:
     key = Ed25519PrivateKey.generate()
     witness = CosignatureSigner("witness.example/w1", key)
