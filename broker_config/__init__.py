@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import os
 import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,7 @@ UNROUTABLE_EXCHANGE = "unroutable"
 UNROUTABLE_QUEUE = "unroutable"
 DELIVERY_LIMIT = 5
 HASHING_ALGORITHM = "rabbit_password_hashing_sha256"
+UNUSED_DEFAULT_USER = "somex-unused"  # the default user when no administrator is given (never guest)
 
 # A node id is a routing key and part of a queue name and of permission regexes: keep it plain.
 _NODE_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
@@ -191,9 +193,11 @@ def render_rabbitmq_conf(amqp_port: int, mgmt_port: int, *, admin_user: str | No
                          log_level: str = "info") -> str:
     """rabbitmq.conf for a development broker: loopback listeners only, no `guest`.
 
-    With `admin_user`, a blank node creates that administrator instead of guest (first boot
-    only) and gives it no AMQP permission: the operator manages through the HTTP API and never
-    reads anyone's mail.
+    A blank node creates its default user on first boot, `guest` unless told otherwise; here it
+    never is. With `admin_user`, the default user is that administrator, with no AMQP permission:
+    the operator manages through the HTTP API and never reads anyone's mail. Without it, the
+    default user is `somex-unused`: no tag, no permission, a random password nobody keeps
+    (create an administrator with `rabbitmqctl add_user` then).
     """
     for port in (amqp_port, mgmt_port):
         if not 0 < port < 65536:
@@ -212,16 +216,21 @@ def render_rabbitmq_conf(amqp_port: int, mgmt_port: int, *, admin_user: str | No
         "log.console = false",
         f"log.file.level = {log_level}",
     ]
-    if admin_user is not None:
-        for value in (admin_user, admin_password or ""):
-            if not _CONF_VALUE.fullmatch(value):  # rabbitmq.conf has no quoting
-                raise ValueError(f"admin name and password must match {_CONF_VALUE.pattern}")
-        lines += [
-            f"default_user = {admin_user}",
-            f"default_pass = {admin_password}",
-            "default_user_tags.administrator = true",
-            f"default_permissions.configure = {NOTHING}",
-            f"default_permissions.write = {NOTHING}",
-            f"default_permissions.read = {NOTHING}",
-        ]
+    if admin_user is None:
+        if admin_password is not None:
+            raise ValueError("admin_password without admin_user")
+        default_user, default_pass, tags = UNUSED_DEFAULT_USER, secrets.token_urlsafe(32), []
+    else:
+        default_user, default_pass, tags = admin_user, admin_password or "", ["default_user_tags.administrator = true"]
+    for value in (default_user, default_pass):
+        if not _CONF_VALUE.fullmatch(value):  # rabbitmq.conf has no quoting
+            raise ValueError(f"admin name and password must match {_CONF_VALUE.pattern}")
+    lines += [
+        f"default_user = {default_user}",
+        f"default_pass = {default_pass}",
+        *tags,
+        f"default_permissions.configure = {NOTHING}",
+        f"default_permissions.write = {NOTHING}",
+        f"default_permissions.read = {NOTHING}",
+    ]
     return "\n".join(lines) + "\n"

@@ -29,7 +29,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from broker_config import BrokerSpec, BrokerUser, render_definitions, render_rabbitmq_conf
+from broker_config import (
+    BrokerSpec,
+    BrokerUser,
+    render_definitions,
+    render_rabbitmq_conf,
+)
 
 RABBIT_BIN = Path("/usr/lib/rabbitmq/bin")
 EPMD = Path("/usr/lib/erlang/bin/epmd")
@@ -179,6 +184,7 @@ class PrivateBroker:
         _write_private(self.state_dir / "broker.json", json.dumps({
             "amqp_port": self.amqp_port, "mgmt_port": self.mgmt_port, "dist_port": self.dist_port,
             "epmd_port": self.epmd_port, "nodename": self.nodename, "pid": self.pid(),
+            "admin_user": ADMIN_USER, "admin_password_file": str(self.state_dir / "admin.password"),
         }, indent=2) + "\n")
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -268,18 +274,32 @@ class PrivateBroker:
     def stop(self, timeout: float = 30) -> None:
         """Stop the node gracefully, then by force; and its epmd. Idempotent; works from any process.
 
-        SIGTERM is RabbitMQ's graceful shutdown (the same as `rabbitmqctl stop`, without the CLI's
-        second Erlang VM, cookie and distribution ports); 3.10 then spends about 5 s waiting for
-        the management agent's statistics to stop (fixed in 3.13, rabbitmq-server#11070).
-        Whatever still runs after `timeout` seconds is killed.
+        `rabbitmqctl stop <pid file>` first (it returns once the VM is gone; the log ends with
+        "Successfully stopped RabbitMQ and its dependencies"). 3.10 spends about 5 s of that
+        waiting for the management agent's statistics to stop. If the CLI cannot reach the node,
+        SIGTERM (RabbitMQ's own graceful shutdown) to what is left; whatever still runs after
+        `timeout` seconds is killed with its process group.
         """
+        deadline = time.monotonic() + timeout
+        if self.pid() is not None and self.pid_file.exists():
+            self._rabbitmqctl_stop(timeout)
         victims = [p for p in (self.pid(), self._process.pid if self._process else None) if p is not None]
         for pid in dict.fromkeys(victims):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
-        self._kill(victims, grace=timeout)
+        self._kill(victims, grace=max(1.0, deadline - time.monotonic()))
         if self.state_dir.exists():
             self._record()
+
+    def _rabbitmqctl_stop(self, timeout: float) -> bool:
+        """`rabbitmqctl -n NODE stop PIDFILE` with this node's cookie and epmd; False if it did not work."""
+        command = [str(RABBIT_BIN / "rabbitmqctl"), "-n", self.nodename, "stop", str(self.pid_file)]
+        try:
+            result = subprocess.run(command, env=self._env(), cwd=self.state_dir, stdin=subprocess.DEVNULL,
+                                    capture_output=True, timeout=timeout, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        return result.returncode == 0
 
     def _kill(self, pids: Iterable[int] = (), grace: float = 0) -> None:
         """Wait up to `grace` seconds for `pids` (and our own children) to end, then SIGKILL what remains."""
@@ -331,8 +351,14 @@ class PrivateBroker:
                     chunks.append(f"--- {path}\n" + "\n".join(shown))
         return "\n".join(chunks) or f"(nothing logged yet in {log_dir})"
 
-    def status(self) -> dict[str, Any]:
-        """Is it running; its pid and ports; per queue (`vhost/name`) message counts and consumers."""
+    def status(self, vhost: str | None = None) -> dict[str, Any]:
+        """Is it running; its pid and ports; queue depths.
+
+        `queues` is {queue name: messages}: the queues of `vhost` if given, else of every vhost
+        (a name then reads `vhost/name` if the broker holds queues in more than one vhost).
+        `vhosts` is {vhost: {queue name: {messages, ready, unacknowledged, consumers}}}.
+        Counts are the management statistics: they lag the queues by up to a second.
+        """
         pid = self.pid()
         result: dict[str, Any] = {
             "running": False, "pid": pid, "nodename": self.nodename, "amqp_port": self.amqp_port,
@@ -348,11 +374,17 @@ class PrivateBroker:
             result["detail"] = f"process {pid} is alive but the management API does not answer: {exc}"
             return result
         result["running"] = True
-        result["queues"] = {
-            f"{q['vhost']}/{q['name']}": {"messages": q.get("messages", 0), "ready": q.get("messages_ready", 0),
-                                          "unacknowledged": q.get("messages_unacknowledged", 0),
-                                          "consumers": q.get("consumers", 0)}
-            for q in queues}
+        if vhost is not None:
+            queues = [q for q in queues if q["vhost"] == vhost]
+        qualify = len({q["vhost"] for q in queues}) > 1
+        result["queues"] = {(f"{q['vhost']}/{q['name']}" if qualify else q["name"]): q.get("messages") or 0
+                            for q in queues}
+        details: dict[str, dict[str, Any]] = {}
+        for q in queues:
+            details.setdefault(q["vhost"], {})[q["name"]] = {
+                "messages": q.get("messages") or 0, "ready": q.get("messages_ready") or 0,
+                "unacknowledged": q.get("messages_unacknowledged") or 0, "consumers": q.get("consumers") or 0}
+        result["vhosts"] = details
         return result
 
     # -- management API (loopback HTTP, as the administrator) -----------------------------------

@@ -114,7 +114,7 @@ def test_adding_a_country_is_one_more_entry() -> None:
     assert "node.FRA.inbox" in {q["name"] for q in render_definitions(bigger)["queues"]}
 
 
-@pytest.mark.parametrize("node_id", ["", "MEX.IDN", "M*X", "#"])
+@pytest.mark.parametrize("node_id", ["", "MEX.IDN", "M*X", "#", "MEX$"])
 def test_a_node_id_that_would_be_a_pattern_is_refused(node_id: str) -> None:
     with pytest.raises(ValueError, match="node id"):
         BrokerSpec("somex", BrokerUser("hub", "pw"), {node_id: BrokerUser("x", "pw")})
@@ -131,3 +131,13 @@ def test_rabbitmq_conf_listens_on_loopback_only_and_has_no_guest() -> None:
     assert {settings[f"default_permissions.{k}"] for k in ("configure", "write", "read")} == {"^$"}
     with pytest.raises(ValueError):
         render_rabbitmq_conf(5673, 15673, admin_user="admin", admin_password="a b\nloopback_users = none")
+
+
+def test_rabbitmq_conf_without_an_administrator_still_creates_no_guest() -> None:
+    conf = render_rabbitmq_conf(5673, 15673)
+    settings = dict(line.split(" = ", 1) for line in conf.splitlines() if line and not line.startswith("#"))
+    assert settings["default_user"] == "somex-unused"
+    assert len(settings["default_pass"]) >= 32 and settings["default_pass"] != "guest"
+    assert "default_user_tags.administrator" not in settings
+    assert {settings[f"default_permissions.{k}"] for k in ("configure", "write", "read")} == {"^$"}
+    assert all(not value.startswith(("0.0.0.0", "::")) for value in settings.values())
