@@ -307,11 +307,20 @@ def _check_semantics(env: Envelope, spec: messages.MessageType) -> None:
     validate(spec.header, dict(env.header), "bad_header")
 
 
-def decode_body(env: Envelope) -> dict[str, Any]:
-    """The clear payload of `env`, parsed strictly and checked against its type's schema."""
+def decode_body(env: Envelope, plaintext: str | bytes | None = None) -> dict[str, Any]:
+    """The payload of `env`, parsed strictly and checked against its type's schema.
+
+    For a clear type that is `env.body`; for a sealed type, the opened `plaintext`.
+    """
     spec = messages.lookup(env.type)
-    if env.body is None:
+    text = env.body if plaintext is None else plaintext
+    if text is None:
         raise DecodeError("bad_payload", f"{env.type} has no clear body")
-    body = parse_json(env.body, what="body")
+    body = parse_json(text, what="body")
     validate(spec.body, body, "bad_body")
     return body
+
+
+def seal_context(type: str, message_id: str, sender: str) -> bytes:
+    """What a sealed payload is bound to: it opens only inside this message (crypto/sealing.py)."""
+    return f"{type}\n{message_id}\n{sender}".encode("ascii")

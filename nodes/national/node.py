@@ -14,6 +14,8 @@ import base64
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+
 import structlog
 from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 from sqlalchemy import Connection, insert
@@ -21,6 +23,7 @@ from sqlalchemy import Connection, insert
 import broker_config
 from crypto.errors import CryptoError
 from crypto.keys import verify_signature
+from crypto.sealing import open_sealed, seal
 from crypto.signing import VerifiedEnvelope, sign_envelope, verify_envelope
 from nodes.national.store import NodeStore, message_row, outbox, receipts, refusals
 from nodes.national.store import messages as message_table
@@ -37,6 +40,7 @@ from protocol.envelope import Envelope
 from protocol.errors import DecodeError, ProtocolError
 from protocol.receipts import HEADER as LOG_HEADER
 from protocol.receipts import LogReceipt, parse_log_receipt
+from protocol.schema import validate
 from protocol.timefmt import format_time
 
 log = structlog.get_logger("somex.node")
@@ -103,7 +107,8 @@ class NationalNode:
 
     def build(self, type: str, recipients: Sequence[str], **fields: Any) -> Envelope:
         ttl = fields.pop("ttl", self.config.message_ttl)
-        env = wire.build(message_id=new_message_id(), type=type, sender=self.country,
+        message_id = fields.pop("message_id", None) or new_message_id()
+        env = wire.build(message_id=message_id, type=type, sender=self.country,
                          recipients=recipients, created=utcnow(), ttl=ttl, **fields)
         # Refuse here what the hub would refuse: the focal point learns at once, and clearly.
         directory = self.federation.directory
@@ -112,6 +117,32 @@ class NationalNode:
         if env.body is not None:
             policy.check_body(env, wire.decode_body(env))
         return self.sign(env)
+
+    def build_sealed(self, type: str, recipients: Sequence[str], payload: Mapping[str, Any],
+                     **fields: Any) -> Envelope:
+        """A signed envelope whose payload is sealed to each recipient and to this node itself.
+
+        The payload is checked against the type's schema first, as the recipient will check it.
+        """
+        message_id = new_message_id()
+        text = wire.encode_payload(payload)
+        validate(messages.lookup(type).body, wire.parse_json(text, what="body"), "bad_body")
+        directory = self.federation.directory
+        keys = {node_id: X25519PublicKey.from_public_bytes(directory.node(node_id).sealing_key)
+                for node_id in {*recipients, self.country}}
+        sealed = seal(text.encode("utf-8"), keys, wire.seal_context(type, message_id, self.country))
+        env = self.build(type, recipients, sealed=sealed, message_id=message_id, **fields)
+        policy.check_body(env, payload)
+        return env
+
+    def open_body(self, env: Envelope) -> dict[str, Any]:
+        """The payload of a verified envelope: the clear body, or the sealed one opened with this
+        node's sealing key. SealError or DecodeError (with a reason code) if it cannot be read."""
+        if env.sealed is None:
+            return wire.decode_body(env)
+        plaintext = open_sealed(env.sealed, self.country, self.creds.sealing_key.private_key,
+                                wire.seal_context(env.type, env.id, env.sender))
+        return wire.decode_body(env, plaintext)
 
     async def send(self, type: str, recipients: Sequence[str], **fields: Any) -> Envelope:
         """Build, sign and durably queue a message; the relay publishes it."""
@@ -189,9 +220,8 @@ class NationalNode:
                                   countries=directory.node_ids())
         # A checkpoint is the hub's own signed statement about the log, not an entry in it.
         receipt = None if env.type == "hub.checkpoint" else self._check_log_receipt(message, verified)
-        body = wire.decode_body(env) if env.body is not None else None
-        if body is not None:
-            policy.check_body(env, body)
+        body = self.open_body(env)
+        policy.check_body(env, body)
         return verified, receipt, body
 
     def _check_log_receipt(self, message: AbstractIncomingMessage, verified: VerifiedEnvelope) -> LogReceipt:

@@ -121,6 +121,11 @@ class NodeStore:
             row = conn.execute(select(messages).where(messages.c.message_id == message_id)).first()
         return _message(row) if row else None
 
+    def raw(self, message_id: str) -> bytes | None:
+        """The signed envelope exactly as received or sent (sealed payloads stay sealed)."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(messages.c.raw).where(messages.c.message_id == message_id)).scalar()
+
     def list(self, *, direction: str | None = None, type: str | None = None,
              thread: str | None = None, limit: int = 100, offset: int = 0) -> list[StoredMessage]:
         query = select(messages).order_by(messages.c.stored_at.desc(), messages.c.message_id.desc())

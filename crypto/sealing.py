@@ -1,0 +1,118 @@
+"""Sealed payloads: one content key, AES-256-GCM over the plaintext, the key wrapped with HPKE
+(RFC 9180, `cryptography`'s hpke) for each recipient, the sender's own copy included.
+
+Wire form (a string, the envelope's `sealed` member):
+    base64url(JCS(header)) "." base64url(ciphertext)
+header = {"v": 1, "suite": ..., "nonce": b64url, "keys": {node_id: b64url(HPKE enc || wrapped key)}}
+
+The AEAD's associated data is the domain, the header bytes and a caller-given `context` (for an
+envelope: its type, id and sender), so a sealed payload cut from one message and pasted into
+another, or a key list edited in transit, fails to open. Each wrap's HPKE `info` names the
+recipient, so a wrap cannot be moved to another recipient's slot either.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hpke
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from crypto.errors import CryptoError
+
+SEAL_DOMAIN = b"somex/seal/v1\n"
+X25519 = "x25519-hkdf-sha256-aes256gcm"
+MLKEM768_X25519 = "mlkem768x25519-hkdf-sha256-aes256gcm"  # hybrid post-quantum
+SUITES = {
+    X25519: hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM),
+    MLKEM768_X25519: hpke.Suite(hpke.KEM.MLKEM768_X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM),
+}
+MAX_RECIPIENTS = 250
+
+
+class SealError(CryptoError):
+    """A sealed payload that cannot be opened.
+
+    Reasons: `bad_seal` (malformed, tampered, or bound to another message), `not_sealed_for_us`
+    (no key wrapped for this node), `unsupported_suite`.
+    """
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: Any, what: str) -> bytes:
+    if not isinstance(text, str):
+        raise SealError("bad_seal", f"{what} is not a string")
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        raise SealError("bad_seal", f"{what} is not base64url") from None
+
+
+def _wrap_info(context: bytes, node_id: str) -> bytes:
+    return SEAL_DOMAIN + b"key\n" + context + b"\n" + node_id.encode("ascii")
+
+
+def seal(plaintext: bytes, recipients: Mapping[str, Any], context: bytes, *, suite: str = X25519) -> str:
+    """Seal `plaintext` for every node in `recipients` (node id → HPKE public key of `suite`).
+
+    Include the sender itself in `recipients` to keep a copy it can open.
+    """
+    if suite not in SUITES:
+        raise ValueError(f"unknown suite {suite!r}")
+    if not recipients or len(recipients) > MAX_RECIPIENTS:
+        raise ValueError(f"a sealed payload needs 1..{MAX_RECIPIENTS} recipients")
+    content_key, nonce = AESGCM.generate_key(256), os.urandom(12)
+    hpke_suite = SUITES[suite]
+    keys = {node_id: _b64(hpke_suite.encrypt(content_key, public_key, info=_wrap_info(context, node_id)))
+            for node_id, public_key in sorted(recipients.items())}
+    header = json.dumps({"v": 1, "suite": suite, "nonce": _b64(nonce), "keys": keys},
+                        sort_keys=True, separators=(",", ":")).encode("ascii")
+    ciphertext = AESGCM(content_key).encrypt(nonce, plaintext, SEAL_DOMAIN + header + b"\n" + context)
+    return _b64(header) + "." + _b64(ciphertext)
+
+
+def sealed_recipients(sealed: str) -> tuple[str, ...]:
+    """The node ids a sealed payload has a key for (readable by anyone: they are not secret)."""
+    return tuple(sorted(_parse(sealed)[1]["keys"]))
+
+
+def _parse(sealed: str) -> tuple[bytes, dict[str, Any], bytes]:
+    if not isinstance(sealed, str) or sealed.count(".") != 1:
+        raise SealError("bad_seal", "a sealed payload is header.ciphertext")
+    head_text, body_text = sealed.split(".")
+    header_bytes = _unb64(head_text, "header")
+    try:
+        header = json.loads(header_bytes)
+    except (ValueError, UnicodeDecodeError):
+        raise SealError("bad_seal", "the header is not JSON") from None
+    if (not isinstance(header, dict) or set(header) != {"v", "suite", "nonce", "keys"} or header["v"] != 1
+            or not isinstance(header["keys"], dict) or not header["keys"]):
+        raise SealError("bad_seal", "the header is not {v: 1, suite, nonce, keys}")
+    return header_bytes, header, _unb64(body_text, "ciphertext")
+
+
+def open_sealed(sealed: str, node_id: str, private_key: Any, context: bytes) -> bytes:
+    """The plaintext, if `sealed` has a key for `node_id` that `private_key` opens; else SealError."""
+    header_bytes, header, ciphertext = _parse(sealed)
+    hpke_suite = SUITES.get(header["suite"]) if isinstance(header["suite"], str) else None
+    if hpke_suite is None:
+        raise SealError("unsupported_suite", f"suite {str(header['suite'])[:64]!r} is not accepted")
+    wrapped = header["keys"].get(node_id)
+    if wrapped is None:
+        raise SealError("not_sealed_for_us", f"sealed for {sorted(header['keys'])[:10]}, not for {node_id}")
+    nonce = _unb64(header["nonce"], "nonce")
+    try:
+        content_key = hpke_suite.decrypt(_unb64(wrapped, "wrapped key"), private_key,
+                                         info=_wrap_info(context, node_id))
+        return AESGCM(content_key).decrypt(nonce, ciphertext, SEAL_DOMAIN + header_bytes + b"\n" + context)
+    except (InvalidTag, ValueError, TypeError):
+        raise SealError("bad_seal", "the sealed payload does not open: tampered, or bound to another message") from None

@@ -1,0 +1,48 @@
+"""Sealed payloads cross the federation: only the named recipients (and the sender) read them."""
+
+from __future__ import annotations
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+
+import pytest
+
+from crypto.sealing import SealError, seal
+from protocol import envelope as wire
+from tests.integration.federation import RunningFederation, eventually
+
+pytestmark = pytest.mark.integration
+
+SECRET = "witness statement: boat left Kupang 03:10 with 41 on board"
+
+
+async def test_sealed_request_opens_at_the_recipient_and_is_never_in_clear_at_the_hub(fed: RunningFederation) -> None:
+    ita, mex = fed.nodes["ITA"], fed.nodes["MEX"]
+    env = ita.build_sealed("mla.request", ["MEX"], {"summary": SECRET}, header={"reference": "ITA-1"})
+    await ita.submit([env])
+
+    got = await eventually(lambda: mex.store.get(env.id), what="the request at MEX")
+    assert got.body is None  # stored sealed at rest
+    stored = wire.decode(mex.store.raw(env.id))
+    assert mex.open_body(stored) == {"summary": SECRET}
+    assert ita.open_body(env) == {"summary": SECRET}  # the sender's own copy
+    with pytest.raises(SealError) as info:
+        fed.nodes["IDN"].open_body(stored)
+    assert info.value.reason == "not_sealed_for_us"
+
+    hub_db = (fed.path / "audit.db").read_bytes()
+    assert SECRET.encode() not in hub_db and b"Kupang" not in hub_db
+    assert [e["verdict"] for e in fed.audit(message_id=env.id)] == ["accepted"]
+
+
+async def test_body_sealed_to_another_node_is_refused_by_the_recipient_with_its_reason(fed: RunningFederation) -> None:
+    ita, mex = fed.nodes["ITA"], fed.nodes["MEX"]
+    idn_key = X25519PublicKey.from_public_bytes(fed.federation.directory.node("IDN").sealing_key)
+    message_id = ita.build_sealed("mla.request", ["MEX"], {"summary": "x"}).id
+    wrong = seal(b'{"summary":"x"}', {"IDN": idn_key}, wire.seal_context("mla.request", message_id, "ITA"))
+    env = ita.build("mla.request", ["MEX"], sealed=wrong, message_id=message_id)
+    await ita.submit([env])
+
+    refusal = await eventually(lambda: [r for r in mex.store.refusals() if r["message_id"] == env.id],
+                               what="MEX's refusal")
+    assert refusal[0]["reason"] == "not_sealed_for_us"
+    assert mex.store.get(env.id) is None
