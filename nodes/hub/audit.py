@@ -15,7 +15,8 @@ from typing import Any
 
 from protocol.canonical import canonical_json
 from sqlalchemy import (
-    BigInteger, Column, Engine, Integer, LargeBinary, MetaData, String, Table, Text, insert, select,
+    BigInteger, Column, Connection, Engine, Integer, LargeBinary, MetaData, String, Table, Text, func, insert,
+    select, text,
 )
 
 from crypto.keys import SigningKey
@@ -75,6 +76,10 @@ cosignatures = Table(
     Column("line", Text, nullable=False),  # the note signature line
     Column("timestamp", Integer, nullable=False),
 )
+
+# PostgreSQL advisory lock held by whichever hub is appending: an active hub and its standby (or
+# the dead-letter watchers of both) never interleave appends (docs/audit-log.md, "Standby hub").
+LOG_WRITE_LOCK = 0x736F6D6578  # "somex"
 
 ACCEPTED, REJECTED, ISSUED, DEAD_LETTERED, UNROUTABLE = (
     "accepted", "rejected", "issued", "dead_lettered", "unroutable",
@@ -181,25 +186,40 @@ class AuditStore:
         """Assign sequence numbers and commit entries, tree nodes and spent ids durably, or nothing."""
         if not batch:  # e.g. a batch of redeliveries that are all in the log already
             return
-        tentative = CompactRange(self._range.size, list(self._range._stack))
-        entry_rows, node_rows = [], []
-        for entry in batch:
-            entry.seq = tentative.size
-            leaf = entry.leaf()
-            entry.leaf_hash = leaf_hash(leaf)
-            node_rows += [{"id": node_key(lv, ix), "hash": h} for lv, ix, h in tentative.append(entry.leaf_hash)]
-            entry_rows.append({
-                "seq": entry.seq, "leaf": leaf, "message_id": entry.message_id, "type": entry.type,
-                "sender": entry.sender, "recipients": json.dumps(list(entry.recipients)), "thread": entry.thread,
-                "verdict": entry.verdict, "received_at": entry.received_at,
-            })
-        seen_rows = [{"message_id": e.message_id, "seq": e.seq, "digest": e.digest} for e in batch if e.marks_seen]
         with self._engine.begin() as conn:
+            self._lock_and_catch_up(conn)
+            tentative = CompactRange(self._range.size, list(self._range._stack))
+            entry_rows, node_rows = [], []
+            for entry in batch:
+                entry.seq = tentative.size
+                leaf = entry.leaf()
+                entry.leaf_hash = leaf_hash(leaf)
+                node_rows += [{"id": node_key(lv, ix), "hash": h} for lv, ix, h in tentative.append(entry.leaf_hash)]
+                entry_rows.append({
+                    "seq": entry.seq, "leaf": leaf, "message_id": entry.message_id, "type": entry.type,
+                    "sender": entry.sender, "recipients": json.dumps(list(entry.recipients)),
+                    "thread": entry.thread, "verdict": entry.verdict, "received_at": entry.received_at,
+                })
+            seen_rows = [{"message_id": e.message_id, "seq": e.seq, "digest": e.digest} for e in batch if e.marks_seen]
             conn.execute(insert(entries), entry_rows)
             conn.execute(insert(tree_nodes), node_rows)
             if seen_rows:
                 conn.execute(insert(seen), seen_rows)
         self._range = tentative
+
+    def _lock_and_catch_up(self, conn: Connection) -> None:
+        """Hold the log's write lock for this transaction and resume from the stored head.
+
+        Another hub process may have appended since this one last did (a standby that takes over
+        after the active hub died, or the other hub's dead-letter watcher): the in-memory compact
+        range must be the stored log's, or entries would be numbered twice.
+        """
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOG_WRITE_LOCK})
+        last = conn.execute(select(func.max(entries.c.seq))).scalar()
+        stored = 0 if last is None else last + 1
+        if stored != self._range.size:
+            self._range = CompactRange.resume(stored, self.nodes)
 
     def mark_forwarded(self, seqs: Iterable[int], at: str) -> None:
         wanted = sorted(set(seqs))
@@ -217,13 +237,14 @@ class AuditStore:
         """Sign and store a checkpoint of the current tree, unless the last one has this size."""
         if self._signer is None:
             raise RuntimeError("this audit store has no signing key")
-        latest = self.latest_checkpoint()
-        size = self.size
-        if latest is not None and latest[0] == size:
-            return None
-        body = Checkpoint(self.origin, size, self.root()).body()
-        note = SignedNote(body, (sign_note(body, self.key_name, self._signer),))
         with self._engine.begin() as conn:
+            self._lock_and_catch_up(conn)
+            latest = conn.execute(select(func.max(checkpoints.c.size))).scalar()
+            size = self.size
+            if latest is not None and latest >= size:  # never a checkpoint older than one already signed
+                return None
+            body = Checkpoint(self.origin, size, self.root()).body()
+            note = SignedNote(body, (sign_note(body, self.key_name, self._signer),))
             conn.execute(insert(checkpoints), {"size": size, "root": self.root(),
                                                "note": format_note(note).decode(), "at": at})
         return note
@@ -256,8 +277,6 @@ class AuditStore:
 
     def witnessed_sizes(self) -> dict[str, int]:
         """The largest checkpoint size each witness has cosigned."""
-        from sqlalchemy import func
-
         with self._engine.connect() as conn:
             rows = conn.execute(select(cosignatures.c.witness, func.max(cosignatures.c.size))
                                 .group_by(cosignatures.c.witness))

@@ -340,7 +340,8 @@ class Hub:
                 detail=_death_summary(message),
             )
             try:
-                await asyncio.to_thread(self.store.append, [entry])
+                async with self._log_lock:
+                    await asyncio.to_thread(self.store.append, [entry])
             except Exception:
                 log.exception("could not audit a %s message; leaving it queued", verdict)
                 await message.nack(requeue=True)

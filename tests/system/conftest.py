@@ -1,3 +1,3 @@
-"""System tests reuse the integration session's private RabbitMQ."""
+"""System tests reuse the integration session's private RabbitMQ and PostgreSQL."""
 
-from tests.integration.conftest import broker  # noqa: F401 - session fixture
+from tests.integration.conftest import broker, postgres  # noqa: F401 - session fixtures
