@@ -21,7 +21,7 @@ from typing import Any
 __all__ = [
     "DEAD_LETTER_EXCHANGE", "DEAD_LETTER_QUEUE", "DEFAULT_VHOST", "DELIVERY_LIMIT", "HUB_IN_EXCHANGE",
     "HUB_IN_QUEUE", "NODE_OUT_EXCHANGE", "UNROUTABLE_EXCHANGE", "UNROUTABLE_QUEUE",
-    "BrokerSpec", "BrokerUser", "check_password_hash", "inbox_queue", "password_hash",
+    "BrokerSpec", "BrokerUser", "InboxBounds", "check_password_hash", "inbox_queue", "password_hash",
     "render_definitions", "render_rabbitmq_conf",
 ]
 
@@ -55,6 +55,24 @@ class BrokerUser:
 
 
 @dataclass(frozen=True)
+class InboxBounds:
+    """How much mail a node's inbox holds while the node is away (docs/broker.md).
+
+    Past `max_messages`/`max_bytes` the broker refuses the hub's forward (reject-publish) and the
+    hub parks it in its own database; a message older than `message_ttl_ms` is dead-lettered and
+    audited. Both are alarmed, neither is silent.
+    """
+
+    max_messages: int = 1_000_000
+    max_bytes: int = 8 * 1024**3
+    message_ttl_ms: int = 30 * 86_400_000
+
+    def arguments(self) -> dict[str, int]:
+        return {"x-max-length": self.max_messages, "x-max-length-bytes": self.max_bytes,
+                "x-message-ttl": self.message_ttl_ms}
+
+
+@dataclass(frozen=True)
 class BrokerSpec:
     """Everything one federation needs on the broker; adding a country is one more `nodes` entry."""
 
@@ -62,6 +80,7 @@ class BrokerSpec:
     hub_user: BrokerUser
     nodes: Mapping[str, BrokerUser]  # node id (e.g. "MEX") -> its broker user
     admin_user: BrokerUser | None = None  # the operator's (tag administrator); never a node's
+    inbox_bounds: InboxBounds = field(default_factory=InboxBounds)
 
     def __post_init__(self) -> None:
         if not self.vhost:
@@ -142,7 +161,7 @@ def render_definitions(spec: BrokerSpec) -> dict[str, Any]:
     for node_id, user in sorted(spec.nodes.items()):
         permissions.append(_permission(user.name, v, write=_exact(HUB_IN_EXCHANGE), read=_exact(inbox_queue(node_id))))
         topic_permissions.append(_topic_permission(user.name, v, write=_exact(node_id)))
-        queues.append(_queue(v, inbox_queue(node_id), dict(dead_letter)))
+        queues.append(_queue(v, inbox_queue(node_id), {**dead_letter, **spec.inbox_bounds.arguments()}))
         bindings.append(_binding(v, NODE_OUT_EXCHANGE, inbox_queue(node_id), node_id))
 
     alternate = {"alternate-exchange": UNROUTABLE_EXCHANGE}

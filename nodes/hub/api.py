@@ -47,7 +47,8 @@ def _b64(values: list[bytes]) -> list[str]:
 async def health(request: web.Request) -> web.Response:
     hub = request.app[HUB]
     return web.json_response({"node": "HUB", "broker_connected": hub.session is not None and hub.session.connected.is_set(),
-                              "log_size": hub.store.size, "processed": hub.processed})
+                              "log_size": hub.store.size, "processed": hub.processed,
+                              "parked_forwards": await asyncio.to_thread(hub.store.parked_counts)})
 
 
 async def checkpoint(request: web.Request) -> web.Response:

@@ -62,6 +62,17 @@ forwarded = Table(
     Column("seq", Integer, primary_key=True, autoincrement=False),
     Column("at", String(32), nullable=False),
 )
+# Forwards the broker refused because the recipient's inbox was full: kept here, retried, alarmed.
+parked_forwards = Table(
+    "parked_forwards", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("seq", Integer, nullable=False, index=True),
+    Column("recipient", String(8), nullable=False, index=True),
+    Column("message_id", String(36), nullable=False),
+    Column("raw", LargeBinary, nullable=False),
+    Column("headers", Text, nullable=False),
+    Column("parked_at", String(32), nullable=False),
+)
 checkpoints = Table(
     "checkpoints", metadata,
     Column("size", Integer, primary_key=True, autoincrement=False),
@@ -230,6 +241,33 @@ class AuditStore:
             fresh = [{"seq": s, "at": at} for s in wanted if s not in existing]
             if fresh:
                 conn.execute(insert(forwarded), fresh)
+
+    # -- forwards parked while a recipient's inbox is full --------------------------------------
+
+    def park(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            with self._engine.begin() as conn:
+                conn.execute(insert(parked_forwards), list(rows))
+
+    def parked(self, limit: int) -> list[Any]:
+        with self._engine.connect() as conn:
+            return conn.execute(select(parked_forwards).order_by(parked_forwards.c.id).limit(limit)).all()
+
+    def unpark(self, ids: Sequence[int]) -> list[int]:
+        """Drop parked forwards that went out; return the entries with nothing parked any more."""
+        if not ids:
+            return []
+        with self._engine.begin() as conn:
+            seqs = set(conn.execute(select(parked_forwards.c.seq).where(parked_forwards.c.id.in_(ids))).scalars())
+            conn.execute(parked_forwards.delete().where(parked_forwards.c.id.in_(ids)))
+            still = set(conn.execute(select(parked_forwards.c.seq).where(parked_forwards.c.seq.in_(seqs))).scalars())
+        return sorted(seqs - still)
+
+    def parked_counts(self) -> dict[str, int]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(parked_forwards.c.recipient, func.count())
+                                .group_by(parked_forwards.c.recipient))
+            return {recipient: count for recipient, count in rows}
 
     # -- checkpoints ----------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -26,7 +27,7 @@ from nodes.hub.audit import (
     ACCEPTED, DEAD_LETTERED, ISSUED, REJECTED, UNROUTABLE, AuditEntry, AuditStore,
 )
 from nodes.runtime.amqp import (
-    BrokerSession, Publisher, ack_batch, amqp_url, consume_in_batches, stop_tasks,
+    BrokerSession, Publisher, PublishNacked, ack_batch, amqp_url, consume_in_batches, stop_tasks,
 )
 from nodes.runtime.config import HubConfig, new_message_id, utcnow
 from nodes.runtime.db import make_engine
@@ -43,6 +44,15 @@ from protocol.timefmt import format_time
 log = structlog.get_logger("somex.hub")
 
 
+@dataclass(frozen=True)
+class _Forward:
+    seq: int  # the audit entry that lets this message through
+    to: str
+    message_id: str
+    body: bytes
+    headers: dict[str, str]
+
+
 @dataclass
 class _Decision:
     message: AbstractIncomingMessage
@@ -53,7 +63,7 @@ class _Decision:
     rejection: Envelope | None = None
     rejection_to: str | None = None
     rejection_entry: AuditEntry | None = None
-    forwards: list[tuple[str, bytes, dict]] = field(default_factory=list)
+    forwards: list[_Forward] = field(default_factory=list)
     cosignature: tuple | None = None  # (size, witness, NoteSignature, timestamp) to record
 
 
@@ -83,6 +93,7 @@ class Hub:
         self._tasks.append(asyncio.create_task(
             consume_in_batches(self._queue, self._process, self.config.batch_size, log), name="hub-worker"))
         self._tasks.append(asyncio.create_task(self._checkpoints(), name="hub-checkpoints"))
+        self._tasks.append(asyncio.create_task(self._retry_parked_forever(), name="hub-parked"))
         log.info("hub starting", log_size=self.store.size, nodes=self.directory.node_ids())
 
     async def wait_connected(self, timeout: float = 30) -> None:
@@ -148,14 +159,17 @@ class Hub:
                 await asyncio.to_thread(self.store.add_cosignature, *d.cosignature)
         for d in decoded:
             self._prepare_forwards(d, received_at)
-        publisher = await self._open_publisher()
-        await asyncio.gather(*(
-            publisher.publish(body, to, message_id=mid, headers=headers)
-            for d in decoded for (to, body, headers) in d.forwards
-            for mid in [headers.pop("_message_id")]
-        ))
-        forwarded_seqs = [d.entry.seq for d in decoded if d.forwards and d.entry.verdict == ACCEPTED]
-        forwarded_seqs += [d.rejection_entry.seq for d in decoded if d.rejection_entry is not None]
+        forwards = [f for d in decoded for f in d.forwards]
+        parked = await self._forward(forwards)
+        if parked:
+            await asyncio.to_thread(self.store.park, [{
+                "seq": f.seq, "recipient": f.to, "message_id": f.message_id, "raw": f.body,
+                "headers": json.dumps(f.headers), "parked_at": received_at} for f in parked])
+            log.error("recipient inbox full: forwards parked at the hub, retried every "
+                      f"{self.config.parked_retry_interval:g}s", parked=len(parked),
+                      recipients=sorted({f.to for f in parked}),
+                      action="bring the recipient's node back, or raise its inbox bounds")
+        forwarded_seqs = {f.seq for f in forwards} - {f.seq for f in parked}
         await asyncio.to_thread(self.store.mark_forwarded, forwarded_seqs, format_time(utcnow()))
         await ack_batch([d.message for d in decoded])
         for d in decoded:
@@ -272,7 +286,13 @@ class Hub:
             created=utcnow(), ttl=timedelta(days=7), body={"note": format_note(note).decode(), "proofs": proofs},
         ), self._creds.signing_key)
         raw = wire.encode(env)
-        await asyncio.gather(*(publisher.publish(raw, c, message_id=env.id) for c in self.directory.node_ids()))
+        results = await asyncio.gather(*(publisher.publish(raw, c, message_id=env.id)
+                                         for c in self.directory.node_ids()), return_exceptions=True)
+        for country, result in zip(self.directory.node_ids(), results):
+            if isinstance(result, PublishNacked):  # a full inbox: that witness checks the next one
+                log.warning("checkpoint not sent: inbox full", node=country, size=size)
+            elif isinstance(result, BaseException):
+                raise result
         log.info("checkpoint published", size=size, root=note.body.split(b"\n")[2].decode())
         return note
 
@@ -307,11 +327,59 @@ class Hub:
         if d.entry.verdict == ACCEPTED and d.envelope is not None:
             receipt = self._log_receipt(d.entry, d.envelope.id, received_at)
             for to in d.recipients:
-                d.forwards.append((to, d.message.body, {LOG_HEADER: receipt, "_message_id": d.envelope.id}))
+                d.forwards.append(_Forward(d.entry.seq, to, d.envelope.id, d.message.body, {LOG_HEADER: receipt}))
         if d.rejection is not None and d.rejection_entry is not None and d.rejection_to is not None:
             r = d.rejection
             receipt = self._log_receipt(d.rejection_entry, r.id, r.created)
-            d.forwards.append((d.rejection_to, wire.encode(r), {LOG_HEADER: receipt, "_message_id": r.id}))
+            d.forwards.append(_Forward(d.rejection_entry.seq, d.rejection_to, r.id, wire.encode(r),
+                                       {LOG_HEADER: receipt}))
+
+    async def _forward(self, forwards: list[_Forward]) -> list[_Forward]:
+        """Publish with confirms; return what a full inbox refused. Any other failure raises (the
+        batch is redelivered)."""
+        publisher = await self._open_publisher()
+        results = await asyncio.gather(*(
+            publisher.publish(f.body, f.to, message_id=f.message_id, headers=f.headers) for f in forwards
+        ), return_exceptions=True)
+        parked = []
+        for forward, result in zip(forwards, results):
+            if isinstance(result, PublishNacked):
+                parked.append(forward)
+            elif isinstance(result, BaseException):
+                raise result
+        return parked
+
+    # -- forwards parked while a recipient's inbox is full ---------------------------------------
+
+    async def _retry_parked_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.parked_retry_interval)
+            try:
+                await self.retry_parked()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the broker may be away; parked rows wait
+                log.warning("retrying parked forwards failed; will try again", error=str(exc))
+
+    async def retry_parked(self) -> int:
+        """Send parked forwards whose recipient has room again; return how many went out."""
+        rows = await asyncio.to_thread(self.store.parked, 1000)
+        if not rows:
+            return 0
+        forwards = {row.id: _Forward(row.seq, row.recipient, row.message_id, row.raw, json.loads(row.headers))
+                    for row in rows}
+        still_full = await self._forward(list(forwards.values()))
+        refused = {id(f) for f in still_full}
+        sent = [row_id for row_id, f in forwards.items() if id(f) not in refused]
+        done = await asyncio.to_thread(self.store.unpark, sent)
+        await asyncio.to_thread(self.store.mark_forwarded, done, format_time(utcnow()))
+        if still_full:
+            log.error("recipient inbox still full: forwards stay parked at the hub",
+                      parked=await asyncio.to_thread(self.store.parked_counts),
+                      action="bring the recipient's node back, or raise its inbox bounds")
+        elif sent:
+            log.info("parked forwards delivered", count=len(sent))
+        return len(sent)
 
     def _log_receipt(self, entry: AuditEntry, message_id: str, at: str) -> str:
         receipt = LogReceipt(message_id, entry.seq, entry.leaf_hash.hex(), entry.digest, at,

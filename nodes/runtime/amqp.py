@@ -21,6 +21,10 @@ class PublishRefused(Exception):
     """The broker did not take a message (nack, return, or closed channel): retry later."""
 
 
+class PublishNacked(PublishRefused):
+    """The broker answered with a nack: the target queue is full (overflow reject-publish)."""
+
+
 def amqp_url(host: str, port: int, vhost: str, user: str, password: str) -> str:
     return f"amqp://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}/{quote(vhost, safe='')}"
 
@@ -111,7 +115,9 @@ class Publisher:
         )
         try:
             confirmation = await self._exchange.publish(message, routing_key=routing_key, mandatory=True, timeout=30)
-        except (aio_pika.exceptions.DeliveryError, aio_pika.exceptions.PublishError) as exc:
+        except aio_pika.exceptions.DeliveryError as exc:
+            if isinstance(exc.frame, Basic.Nack):
+                raise PublishNacked(f"{routing_key}: the broker refused the message (queue full)") from exc
             raise PublishRefused(f"{routing_key}: {exc}") from exc
         except (aio_pika.exceptions.AMQPError, ConnectionError, TimeoutError, RuntimeError) as exc:
             raise PublishRefused(f"{routing_key}: broker unavailable ({exc!r})") from exc

@@ -37,6 +37,7 @@ class HubConfig:
     max_clock_skew: timedelta = timedelta(minutes=5)
     checkpoint_interval: float = 2.0  # seconds between checkpoints while the log grows
     checkpoint_every: int = 1000  # ...or sooner, after this many new entries
+    parked_retry_interval: float = 5.0  # seconds between retries of forwards to a full inbox
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from broker_config import BrokerSpec, BrokerUser
+from broker_config import BrokerSpec, BrokerUser, InboxBounds
 from nodes.runtime.config import BrokerAddress, HubConfig, NodeConfig
 from nodes.runtime.federation import Federation
 from protocol.policy import HUB_ID
@@ -59,11 +59,12 @@ class Deployment:
                           http_port=self.node_http_ports.get(country, 0))
 
 
-def broker_spec(federation: Federation, vhost: str) -> BrokerSpec:
+def broker_spec(federation: Federation, vhost: str, inbox_bounds: InboxBounds | None = None) -> BrokerSpec:
     """The broker users and permissions a federation needs (one user per node and the hub)."""
     def user(node_id: str) -> BrokerUser:
         creds = federation.credentials(node_id)
         return BrokerUser(creds.broker_user, creds.broker_password)
 
     return BrokerSpec(vhost=vhost, hub_user=user(HUB_ID),
-                      nodes={c: user(c) for c in federation.directory.node_ids()})
+                      nodes={c: user(c) for c in federation.directory.node_ids()},
+                      inbox_bounds=inbox_bounds or InboxBounds())

@@ -14,6 +14,7 @@ from typing import Any
 import aio_pika
 
 import broker_config
+from broker_config import InboxBounds
 from nodes.hub.relay import Hub
 from nodes.national.node import NationalNode
 from nodes.runtime.amqp import amqp_url
@@ -115,9 +116,10 @@ def vhost_for(test_name: str) -> str:
     return "t-" + re.sub(r"[^A-Za-z0-9]+", "-", test_name)[-60:].strip("-")
 
 
-def make_federation(broker: Any, tmp_path: Path, test_name: str, countries: list[str] = COUNTRIES) -> RunningFederation:
+def make_federation(broker: Any, tmp_path: Path, test_name: str, countries: list[str] = COUNTRIES,
+                    inbox_bounds: InboxBounds | None = None) -> RunningFederation:
     vhost = vhost_for(test_name)
     init_federation(tmp_path / "federation", "somex-test", countries, utcnow(), broker_user_prefix=f"{vhost}.")
     federation = load_federation(tmp_path / "federation", utcnow())
-    broker.apply(broker_spec(federation, vhost))
+    broker.apply(broker_spec(federation, vhost, inbox_bounds))
     return RunningFederation(tmp_path, vhost, broker.amqp_port, federation)
