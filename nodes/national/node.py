@@ -29,7 +29,7 @@ from nodes.national.store import NodeStore, message_row, outbox, receipts, refus
 from nodes.national.store import messages as message_table
 from nodes.national.witness import witness_checkpoint
 from nodes.runtime.amqp import (
-    BrokerSession, Publisher, ack_batch, amqp_url, consume_in_batches, stop_tasks,
+    BrokerSession, Publisher, ack_batch, broker_urls, consume_in_batches, stop_tasks,
 )
 from nodes.runtime.config import NodeConfig, new_message_id, utcnow
 from nodes.runtime.db import make_engine
@@ -73,8 +73,8 @@ class NationalNode:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         b = self.config.broker
-        url = amqp_url(b.host, b.port, b.vhost, self.creds.broker_user, self.creds.broker_password)
-        self.session = BrokerSession(url, f"somex-node-{self.country}", self._on_connect, self._on_disconnect)
+        urls = broker_urls(b, self.creds.broker_user, self.creds.broker_password)
+        self.session = BrokerSession(urls, f"somex-node-{self.country}", self._on_connect, self._on_disconnect)
         self._tasks.append(asyncio.create_task(self.session.run(), name=f"{self.country}-broker"))
         self._tasks.append(asyncio.create_task(self._relay(), name=f"{self.country}-relay"))
         self._tasks.append(asyncio.create_task(

@@ -7,7 +7,7 @@ topology and the nodes' users have no configure permission.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -15,6 +15,8 @@ import aio_pika
 import structlog
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange, AbstractIncomingMessage
 from pamqp.commands import Basic
+
+from nodes.runtime.config import BrokerAddress
 
 
 class PublishRefused(Exception):
@@ -29,6 +31,11 @@ def amqp_url(host: str, port: int, vhost: str, user: str, password: str) -> str:
     return f"amqp://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}/{quote(vhost, safe='')}"
 
 
+def broker_urls(address: BrokerAddress, user: str, password: str) -> list[str]:
+    """One URL per broker node of `address` (a cluster has several): BrokerSession rotates through them."""
+    return [amqp_url(address.host, port, address.vhost, user, password) for port in address.ports]
+
+
 class BrokerSession:
     """One AMQP connection kept open: reconnects with backoff and runs `on_connect` each time.
 
@@ -37,10 +44,12 @@ class BrokerSession:
     reconnection is explicit here, and `on_connect` sets up channels and consumers afresh.
     """
 
-    def __init__(self, url: str, name: str,
+    def __init__(self, urls: str | Sequence[str], name: str,
                  on_connect: Callable[[AbstractConnection], Awaitable[None]],
                  on_disconnect: Callable[[], None] | None = None) -> None:
-        self._url, self._name = url, name
+        self._urls = [urls] if isinstance(urls, str) else list(urls)
+        self._next = 0  # which broker node to try: the next one after any failure (a cluster)
+        self._name = name
         self._on_connect, self._on_disconnect = on_connect, on_disconnect
         self.connection: AbstractConnection | None = None
         self.connected = asyncio.Event()
@@ -49,12 +58,15 @@ class BrokerSession:
     async def run(self) -> None:
         delay = 0.2
         while True:
+            url = self._urls[self._next % len(self._urls)]
             try:
-                connection = await aio_pika.connect(self._url, client_properties={"connection_name": self._name},
+                connection = await aio_pika.connect(url, client_properties={"connection_name": self._name},
                                                     timeout=10)
             except (aio_pika.exceptions.AMQPError, OSError, TimeoutError) as exc:
-                self._log.warning("broker unreachable; retrying", error=str(exc), retry_in=delay)
-                await asyncio.sleep(delay)
+                self._next += 1
+                self._log.warning("broker unreachable; retrying", error=str(exc), retry_in=delay,
+                                  broker_nodes=len(self._urls))
+                await asyncio.sleep(delay if self._next % len(self._urls) == 0 else 0.05)
                 delay = min(delay * 2, 5.0)
                 continue
             lost = asyncio.Event()
@@ -63,6 +75,7 @@ class BrokerSession:
                 await self._on_connect(connection)
             except (aio_pika.exceptions.AMQPError, OSError, TimeoutError) as exc:
                 self._log.warning("setting up the connection failed; retrying", error=str(exc))
+                self._next += 1
                 await self._close(connection)
                 await asyncio.sleep(delay)
                 continue
@@ -77,6 +90,7 @@ class BrokerSession:
                 if self._on_disconnect is not None:
                     self._on_disconnect()
                 await self._close(connection)
+            self._next += 1  # that broker node may be gone: try the next one first
             self._log.warning("connection to the broker lost; reconnecting")
 
     @staticmethod

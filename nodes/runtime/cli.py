@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     broker = sub.add_parser("broker", help="a private RabbitMQ on loopback").add_subparsers(dest="action", required=True)
     up = broker.add_parser("up", help="start it and load the federation's users, queues and permissions")
     up.add_argument("--amqp-port", type=int, default=0, help="default: a free port")
+    up.add_argument("--cluster", type=int, default=1, metavar="N",
+                    help="start N RabbitMQ nodes (odd, at least 3) as one cluster with quorum queues")
     broker.add_parser("down", help="stop it")
     broker.add_parser("status", help="is it running; queue depths")
 
@@ -92,7 +94,7 @@ def _broker(args: argparse.Namespace) -> int:
     from nodes.runtime.local import broker_down, broker_status, broker_up
 
     if args.action == "up":
-        broker_up(args.state_dir, args.amqp_port)
+        broker_up(args.state_dir, args.amqp_port, args.cluster)
     elif args.action == "down":
         broker_down(args.state_dir)
     else:

@@ -23,6 +23,11 @@ class BrokerAddress:
     host: str = "127.0.0.1"
     port: int = 5672
     vhost: str = "somex"
+    more_ports: tuple[int, ...] = ()  # the other nodes of a RabbitMQ cluster on this host
+
+    @property
+    def ports(self) -> tuple[int, ...]:
+        return (self.port, *self.more_ports)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ class Deployment:
     vhost: str = "somex"
     hub_http_port: int = 0
     node_http_ports: dict[str, int] = field(default_factory=dict)
+    more_amqp_ports: list[int] = field(default_factory=list)  # the other nodes of a broker cluster
 
     @property
     def federation_dir(self) -> Path:
@@ -33,7 +34,7 @@ class Deployment:
 
     @property
     def broker(self) -> BrokerAddress:
-        return BrokerAddress("127.0.0.1", self.amqp_port, self.vhost)
+        return BrokerAddress("127.0.0.1", self.amqp_port, self.vhost, tuple(self.more_amqp_ports))
 
     def save(self) -> None:
         data = asdict(self)

@@ -11,45 +11,62 @@ import structlog
 from nodes.runtime.config import utcnow
 from nodes.runtime.deployment import Deployment, broker_spec
 from nodes.runtime.federation import load_federation
+from nodes.runtime.cluster import PrivateCluster, is_cluster
 from nodes.runtime.rabbit import PrivateBroker, free_port
 
 log = structlog.get_logger("somex.local")
 
 
-def broker_up(state_dir: Path, amqp_port: int = 0) -> Deployment:
+def broker_up(state_dir: Path, amqp_port: int = 0, cluster: int = 1) -> Deployment:
+    """Start the private broker (or a `cluster`-node RabbitMQ cluster) and load the federation."""
     federation = load_federation(state_dir / "federation", utcnow())
     broker_dir = state_dir / "broker"
-    if (broker_dir / "broker.json").exists():
-        existing = PrivateBroker.from_state_dir(broker_dir)
-        if existing.status().get("running"):
-            log.info("broker already running", amqp_port=existing.amqp_port)
-            return Deployment.load(state_dir)
-    broker = PrivateBroker(broker_dir, amqp_port=amqp_port or free_port(), mgmt_port=free_port(),
-                           dist_port=free_port(), nodename=f"somex-{free_port()}@localhost")
-    broker.ensure_installed()
-    broker.start()
-    deployment = Deployment(state_dir, broker.amqp_port, vhost="somex", hub_http_port=free_port(),
-                            node_http_ports={c: free_port() for c in federation.directory.node_ids()})
+    running = _recorded_broker(broker_dir)
+    if running is not None and running.status().get("running"):
+        log.info("broker already running", state_dir=str(broker_dir))
+        return Deployment.load(state_dir)
+    PrivateBroker.ensure_installed()
+    if cluster > 1:
+        broker: PrivateBroker | PrivateCluster = PrivateCluster.create(broker_dir, cluster, amqp_port)
+        log.info("starting a RabbitMQ cluster", nodes=cluster)
+        broker.start()
+        ports = broker.amqp_ports
+    else:
+        broker = PrivateBroker(broker_dir, amqp_port=amqp_port or free_port(), mgmt_port=free_port(),
+                               dist_port=free_port(), nodename=f"somex-{free_port()}@localhost")
+        broker.start()
+        ports = [broker.amqp_port]
+    deployment = Deployment(state_dir, ports[0], vhost="somex", hub_http_port=free_port(),
+                            node_http_ports={c: free_port() for c in federation.directory.node_ids()},
+                            more_amqp_ports=ports[1:])
     broker.apply(broker_spec(federation, deployment.vhost))
     deployment.save()
-    log.info("broker up", amqp_port=broker.amqp_port, vhost=deployment.vhost)
+    log.info("broker up", amqp_ports=ports, vhost=deployment.vhost)
     return deployment
 
 
+def _recorded_broker(broker_dir: Path) -> PrivateBroker | PrivateCluster | None:
+    if is_cluster(broker_dir):
+        return PrivateCluster.from_state_dir(broker_dir)
+    if (broker_dir / "broker.json").exists():
+        return PrivateBroker.from_state_dir(broker_dir)
+    return None
+
+
 def broker_down(state_dir: Path) -> None:
-    broker_dir = state_dir / "broker"
-    if not (broker_dir / "broker.json").exists():
+    broker = _recorded_broker(state_dir / "broker")
+    if broker is None:
         log.info("no broker recorded here", state_dir=str(state_dir))
         return
-    PrivateBroker.from_state_dir(broker_dir).stop()
+    broker.stop()
     log.info("broker stopped")
 
 
 def broker_status(state_dir: Path) -> dict[str, Any]:
-    broker_dir = state_dir / "broker"
-    if not (broker_dir / "broker.json").exists():
-        return {"running": False, "detail": f"no broker recorded in {broker_dir}"}
-    return PrivateBroker.from_state_dir(broker_dir).status()
+    broker = _recorded_broker(state_dir / "broker")
+    if broker is None:
+        return {"running": False, "detail": f"no broker recorded in {state_dir / 'broker'}"}
+    return broker.status()
 
 
 class NodeClient:

@@ -291,6 +291,34 @@ class PrivateBroker:
         if self.state_dir.exists():
             self._record()
 
+    def rabbitmqctl(self, *args: str, timeout: float = 120) -> str:
+        """Run `rabbitmqctl -n NODE ARGS` with this node's cookie and epmd; BrokerError if it fails."""
+        command = [str(RABBIT_BIN / "rabbitmqctl"), "-n", self.nodename, *args]
+        try:
+            result = subprocess.run(command, env=self._env(), cwd=self.state_dir, stdin=subprocess.DEVNULL,
+                                    capture_output=True, text=True, timeout=timeout, check=False)
+        except subprocess.TimeoutExpired:
+            raise BrokerError(f"rabbitmqctl {' '.join(args)} on {self.nodename}: no answer in {timeout:g}s") from None
+        if result.returncode != 0:
+            raise BrokerError(f"rabbitmqctl {' '.join(args)} on {self.nodename} failed ({result.returncode}): "
+                              f"{(result.stderr or result.stdout)[-1500:]}")
+        return result.stdout
+
+    def join_cluster(self, seed: PrivateBroker, timeout: float = 120) -> None:
+        """Make this (running, blank) node a member of `seed`'s cluster, and wait until it serves again."""
+        self.rabbitmqctl("stop_app")
+        self.rabbitmqctl("join_cluster", seed.nodename)
+        self.rabbitmqctl("start_app")
+        self._wait_ready(time.monotonic() + timeout)
+
+    def kill(self) -> None:
+        """SIGKILL the node (its whole process group), as a machine failure would; epmd stays."""
+        for pid in dict.fromkeys(p for p in (self._process.pid if self._process else None, self.pid()) if p):
+            _kill_group(pid)
+        if self._process is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._process.wait(timeout=10)
+
     def _rabbitmqctl_stop(self, timeout: float) -> bool:
         """`rabbitmqctl -n NODE stop PIDFILE` with this node's cookie and epmd; False if it did not work."""
         command = [str(RABBIT_BIN / "rabbitmqctl"), "-n", self.nodename, "stop", str(self.pid_file)]

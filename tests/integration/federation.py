@@ -45,12 +45,13 @@ class RunningFederation:
     vhost: str
     amqp_port: int
     federation: Federation
+    more_ports: tuple[int, ...] = ()  # the other nodes of a broker cluster
     hub: Hub | None = None
     nodes: dict[str, NationalNode] = field(default_factory=dict)
 
     @property
     def address(self) -> BrokerAddress:
-        return BrokerAddress("127.0.0.1", self.amqp_port, self.vhost)
+        return BrokerAddress("127.0.0.1", self.amqp_port, self.vhost, self.more_ports)
 
     def hub_config(self, **overrides: Any) -> HubConfig:
         return HubConfig(self.path / "federation", f"sqlite:///{self.path / 'audit.db'}", self.address, **overrides)
@@ -122,4 +123,5 @@ def make_federation(broker: Any, tmp_path: Path, test_name: str, countries: list
     init_federation(tmp_path / "federation", "somex-test", countries, utcnow(), broker_user_prefix=f"{vhost}.")
     federation = load_federation(tmp_path / "federation", utcnow())
     broker.apply(broker_spec(federation, vhost, inbox_bounds))
-    return RunningFederation(tmp_path, vhost, broker.amqp_port, federation)
+    return RunningFederation(tmp_path, vhost, broker.amqp_port, federation,
+                             tuple(getattr(broker, "more_amqp_ports", ())))

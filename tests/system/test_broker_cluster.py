@@ -1,0 +1,65 @@
+"""A three-node RabbitMQ cluster on this machine: the broker node every client is connected to is
+killed in the middle of traffic, and nothing is lost, delivered twice or left out of the log."""
+
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import quote
+
+import pytest
+from sqlalchemy import func, select
+
+import broker_config
+from nodes.national.store import messages as message_table
+from nodes.runtime.cluster import PrivateCluster
+from nodes.runtime.rabbit import PrivateBroker
+from tests.integration.federation import eventually, make_federation
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
+TOTAL = 3000
+
+
+@pytest.fixture
+def cluster(tmp_path):  # noqa: ANN001, ANN201
+    PrivateBroker.ensure_installed()
+    instance = PrivateCluster.create(tmp_path / "broker", 3)
+    instance.start(stop_with_caller=True)
+    try:
+        yield instance
+    finally:
+        instance.stop()
+
+
+async def test_killing_a_broker_node_mid_traffic_loses_and_duplicates_nothing(cluster, tmp_path) -> None:  # noqa: ANN001
+    fed = make_federation(cluster, tmp_path, "cluster", countries=["MEX", "IDN"])
+    inbox = cluster.api("GET", f"/api/queues/{quote(fed.vhost, safe='')}/{broker_config.inbox_queue('IDN')}")
+    assert len(inbox["members"]) == 3  # a quorum queue replicated on every broker node
+    await fed.start_hub()
+    mex, idn = await fed.start_node("MEX"), await fed.start_node("IDN")
+    try:
+        sent = []
+        for _ in range(0, TOTAL, 250):
+            chunk = [mex.build("alert.document", ["IDN"], body={
+                "document_number": f"C{len(sent) + i:08d}", "document_type": "passport", "issuing_country": "MEX",
+                "status": "stolen", "action": "create", "reported": "2026-11-20"}) for i in range(250)]
+            await mex.submit(chunk)
+            sent += [e.id for e in chunk]
+
+        def delivered() -> int:
+            with idn.store.engine.connect() as conn:
+                return conn.execute(select(func.count()).select_from(message_table)
+                                    .where(message_table.c.type == "alert.document")).scalar_one()
+
+        await eventually(lambda: delivered() >= 300, timeout=60, what="traffic under way")
+        cluster.nodes[0].kill()  # every client's first broker address: all of them must move
+        assert delivered() < TOTAL, "the broker node must die mid-stream for this test to mean anything"
+        await eventually(lambda: delivered() == TOTAL, timeout=300,
+                         what=f"every alert after losing a broker node (delivered: {delivered()} when this began)")
+        await asyncio.sleep(2)  # a late duplicate would show up here
+        assert delivered() == TOTAL
+        assert len(cluster.running_members()) == 2
+        accepted = [e["message_id"] for e in fed.audit(type="alert.document", verdict="accepted", limit=10 * TOTAL)]
+        assert sorted(accepted) == sorted(sent)  # each in the log exactly once
+    finally:
+        await fed.stop_all()
+        fed.delete(cluster)
