@@ -308,6 +308,8 @@ def _recipients_of(conn: Connection, case_id: int) -> list[str]:
 def _delete_case(conn: Connection, row: Any, reason: str, message_id: str | None) -> None:
     """Delete a held copy with everything that could restore it (the sealed messages it came and
     went in: this node could open them), and journal the deletion without personal data."""
+    if conn.dialect.name == "sqlite":  # overwrite freed pages instead of leaving the data in them
+        conn.exec_driver_sql("PRAGMA secure_delete = ON")
     _unindex(conn, row.id)
     carried = list(conn.execute(select(carriers.c.message_id).where(carriers.c.case_id == row.id)).scalars())
     if carried:
@@ -331,7 +333,15 @@ def purge_expired(node: NationalNode, now: datetime) -> int:
                                                 & (cases.c.retention_until <= format_time(now)))).all()
         for row in rows:
             _delete_case(conn, row, "retention", None)
+    _checkpoint(node)
     return len(rows)
+
+
+def _checkpoint(node: NationalNode) -> None:
+    """SQLite keeps old page images in its write-ahead log until a checkpoint: fold them in and drop them."""
+    if node.store.engine.dialect.name == "sqlite":
+        with node.store.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 async def purge_periodically(node: NationalNode) -> None:
@@ -361,6 +371,7 @@ def _record_jit(conn: Connection, thread: str, opener: str, body: Mapping[str, A
 def open_jit(node: NationalNode, members: Sequence[str], title: str | None = None,
              reference: str | None = None) -> tuple[str, wire.Envelope]:
     """Open a joint investigation among `members` (this node among them): its thread and the opening message."""
+    _check_members(node, members)
     members = sorted(set(members) | {node.country})
     body: dict[str, Any] = {"members": members}
     if title:
@@ -399,6 +410,13 @@ def jit_view(node: NationalNode, thread: str) -> dict[str, Any]:
 
 
 # -- a focal point's case actions ----------------------------------------------------------------------
+
+def _check_members(node: NationalNode, countries: Sequence[str]) -> None:
+    """Refuse a country outside the federation before sealing to it (it has no key to seal to)."""
+    unknown = sorted(set(countries) - set(node.federation.directory.node_ids()))
+    if unknown:
+        raise CaseError("unknown_recipient", f"not members of the federation: {unknown}")
+
 
 def _case_row(conn: Connection, case_id: int) -> Any:
     row = conn.execute(select(cases).where(cases.c.id == case_id)).first()
@@ -447,6 +465,7 @@ def share_case(node: NationalNode, case_id: int, to: Sequence[str] | None, handl
             to, thread = rules.jit_recipients(members, node.country), jit
         if not to:
             raise CaseError("bad_request", "name the countries to share with ('to') or a joint investigation ('jit')")
+        _check_members(node, to)
         payload = json.loads(row.data)
         if row.held_from == node.country:
             if handling is None:
@@ -457,7 +476,10 @@ def share_case(node: NationalNode, case_id: int, to: Sequence[str] | None, handl
             original = json.loads(row.handling)
             granted = conn.execute(select(permissions.c.targets, permissions.c.raw).where(
                 (permissions.c.provider == row.provider) & (permissions.c.reference == row.reference))).all()
-            rules.check_onward_transfer(original, to, (c for g in granted for c in json.loads(g.targets)))
+            try:
+                rules.check_onward_transfer(original, to, (c for g in granted for c in json.loads(g.targets)))
+            except PolicyError as exc:
+                raise CaseError(exc.reason, exc.detail, 403) from None
             handling = rules.onward_handling(original, parse_time(row.retention_until), utcnow())
             provenance: dict[str, Any] = {"provider": row.provider, "reference": row.reference,
                                           "message_id": row.message_id}
@@ -484,6 +506,7 @@ def grant_permission(node: NationalNode, case_id: int, recipient: str, to: Seque
             raise CaseError("not_own_case", "only the provider of a case grants onward transfer", 409)
         if recipient not in _recipients_of(conn, case_id):
             raise CaseError("not_shared_to_recipient", f"case {row.reference} was not shared with {recipient}", 409)
+        _check_members(node, [recipient, *to])
         body: dict[str, Any] = {"reference": row.reference, "recipient": recipient, "to": list(to)}
         if condition:
             body["condition"] = condition

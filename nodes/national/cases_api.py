@@ -8,6 +8,8 @@ from typing import Any
 
 from aiohttp import web
 
+from crypto.errors import CryptoError
+
 from nodes.national import cases as store
 from nodes.national.node import NationalNode
 from nodes.runtime.config import utcnow
@@ -53,7 +55,7 @@ async def _call(fn: Callable[..., Any], *args: Any, status: int = 200, **kwargs:
         result = await asyncio.to_thread(fn, *args, **kwargs)
     except store.CaseError as exc:
         return json_error(exc.status, exc.reason, exc.detail)
-    except ProtocolError as exc:
+    except (ProtocolError, CryptoError) as exc:
         return json_error(400, exc.reason, exc.detail)
     except ValueError as exc:
         return json_error(400, "bad_request", str(exc))
