@@ -228,7 +228,7 @@ def _on_withdraw(node: NationalNode, conn: Connection, verified: VerifiedEnvelop
     for row in rows:
         recipients = _recipients_of(conn, row.id)
         if recipients:
-            onward.append(node.build_sealed("case.withdraw", recipients, dict(body), thread=row.thread,
+            onward.append(node.build_sealed("case.withdraw", recipients, dict(body), thread=_case_thread(row),
                                             header={"reference": row.reference}))
         _delete_case(conn, row, "withdrawn", env.id)
     return onward
@@ -418,6 +418,11 @@ def _check_members(node: NationalNode, countries: Sequence[str]) -> None:
         raise CaseError("unknown_recipient", f"not members of the federation: {unknown}")
 
 
+def _case_thread(row: Any) -> str:
+    """The thread of a case's own traffic; never a joint investigation's, whose members must see all of it."""
+    return f"case:{row.provider}:{row.reference}"
+
+
 def _case_row(conn: Connection, case_id: int) -> Any:
     row = conn.execute(select(cases).where(cases.c.id == case_id)).first()
     if row is None:
@@ -457,7 +462,7 @@ def share_case(node: NationalNode, case_id: int, to: Sequence[str] | None, handl
     """Share our own case, or pass on (onward transfer) a case we received, under its handling code."""
     with node.store.engine.begin() as conn:
         row = _case_row(conn, case_id)
-        thread = row.thread or f"case:{row.provider}:{row.reference}"
+        thread = _case_thread(row)
         if jit is not None:
             members = _jit_members(conn, jit)
             if members is None:
@@ -510,7 +515,7 @@ def grant_permission(node: NationalNode, case_id: int, recipient: str, to: Seque
         body: dict[str, Any] = {"reference": row.reference, "recipient": recipient, "to": list(to)}
         if condition:
             body["condition"] = condition
-        env = node.build("case.permission", [recipient], body=body, thread=row.thread or f"case:{row.provider}:{row.reference}")
+        env = node.build("case.permission", [recipient], body=body, thread=_case_thread(row))
         node._enqueue([env], conn)
     return env
 
@@ -525,7 +530,7 @@ def withdraw_case(node: NationalNode, case_id: int, reason: str | None = None) -
         body: dict[str, Any] = {"provider": row.provider, "reference": row.reference}
         if reason:
             body["reason"] = reason
-        env = node.build_sealed("case.withdraw", recipients, body, thread=row.thread or f"case:{row.provider}:{row.reference}",
+        env = node.build_sealed("case.withdraw", recipients, body, thread=_case_thread(row),
                                 header={"reference": row.reference})
         conn.execute(delete(shares_out).where(shares_out.c.case_id == case_id))
         node._enqueue([env], conn)

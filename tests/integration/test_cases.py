@@ -219,12 +219,25 @@ async def test_search_finds_folded_names_and_spaced_document_numbers_with_provid
     await mex.ok("GET", f"/api/cases/{hit['id']}")
     assert (await mex.ok("GET", "/api/cases/access-log"))["entries"][0]["action"] == "read"
 
+    # The provider adds information and shares again: the recipient's copy is replaced, not doubled.
+    status, answer = await mex.call("POST", f"/api/cases/{hit['id']}/information", {"modus_operandi": ["x"]})
+    assert (status, answer["error"]) == (409, "not_own_case")
+    await idn.ok("POST", f"/api/cases/{own}/information", {"persons": [
+        {"role": "financier", "name": "Đorđe Petrović", "legal_basis": "Protocol art. 10(1)"}]})
+    await idn.ok("POST", f"/api/cases/{own}/share", {"to": ["MEX"], "handling": {"code": "H2", "retention_days": 90}})
+    async def found() -> list:
+        return (await mex.ok("GET", "/api/cases/search", name="DORDE PETROVIC"))["persons"]
+
+    [added] = await eventually(found, what="the added person at MEX")
+    assert (added["provider"], added["handling"]["code"], added["person"]["role"]) == ("IDN", "H2", "financier")
+    assert rows(fed, "MEX", store.cases) == 2 and rows(fed, "MEX", store.persons) == 4
+
     stats = await mex.ok("GET", "/api/cases/stats")
     assert {(r["country"], r["route"], r["period"], r["deaths"], r["interceptions"]) for r in stats["rows"]} == {
         ("IDN", "IDN>AUS", "2026-10", 2, 1), ("ITA", "unknown", "2026-09", 0, 0)}
     status, text = await mex.call("GET", "/api/cases/stats", format="csv")
     assert status == 200 and text.splitlines()[0] == ",".join(store.rules.STAT_COLUMNS)
-    assert "2026-10,IDN,IDN>AUS,1,2,1,1,41,2,1" in text.splitlines()
+    assert "2026-10,IDN,IDN>AUS,1,3,2,1,41,2,1" in text.splitlines()
 
 
 async def test_bad_case_input_gets_a_typed_reason(focal) -> None:  # noqa: ANN001
