@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlalchemy import (
-    Column, Connection, Integer, MetaData, String, Table, Text, UniqueConstraint, delete, func, insert, select,
+    Column, Connection, Index, Integer, MetaData, String, Table, Text, UniqueConstraint, delete, func, insert, select,
     update,
 )
 
@@ -65,7 +65,8 @@ name_tokens = Table(
     Column("case_id", Integer, nullable=False, index=True),
     Column("person_id", Integer, nullable=False),
     Column("name_no", Integer, nullable=False),  # 0: the name, 1..: aliases
-    Column("token", String(100), nullable=False, index=True),
+    Column("token", String(100), nullable=False),
+    Index("ix_case_name_tokens_lookup", "token", "person_id", "name_no"),  # covers the search query
 )
 documents = Table(
     "case_documents", metadata,
@@ -484,6 +485,8 @@ def share_case(node: NationalNode, case_id: int, to: Sequence[str] | None, handl
             try:
                 rules.check_onward_transfer(original, to, (c for g in granted for c in json.loads(g.targets)))
             except PolicyError as exc:
+                log.warning("onward transfer refused", node=node.country, case_id=case_id, thread=thread,
+                            to=list(to), reason=exc.reason)
                 raise CaseError(exc.reason, exc.detail, 403) from None
             handling = rules.onward_handling(original, parse_time(row.retention_until), utcnow())
             provenance: dict[str, Any] = {"provider": row.provider, "reference": row.reference,
@@ -499,6 +502,8 @@ def share_case(node: NationalNode, case_id: int, to: Sequence[str] | None, handl
         if row.held_from != node.country:
             conn.execute(insert(carriers), {"case_id": case_id, "message_id": env.id})
         node._enqueue([env], conn)
+    log.info("case shared", node=node.country, message_id=env.id, thread=env.thread, to=list(to),
+             handling=env.handling["code"], onward=row.held_from != node.country)
     return env
 
 
