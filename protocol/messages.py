@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from protocol.alerts import ALERT
+from protocol.cases import CASE_JIT, CASE_MESSAGE, CASE_PERMISSION, CASE_SHARE, CASE_WITHDRAW
 from protocol.errors import DecodeError
 from protocol.schema import (
     NODE_ID, SHA256_HEX, TIMESTAMP, UUID, AnyObject, Enum, Int, List, Nullable, Obj, Schema, Str,
@@ -81,7 +82,12 @@ _TYPES = [
         body=AnyObject(),
     ),
     MessageType("case.share", "node", sealed=True, receipted=True, max_bytes=8 * MiB,
-                header=Obj(optional={"reference": Str(max_len=128)}), body=AnyObject()),
+                header=Obj(optional={"reference": Str(max_len=128)}), body=CASE_SHARE),
+    MessageType("case.withdraw", "node", sealed=True, receipted=True,
+                header=Obj(optional={"reference": Str(max_len=128)}), body=CASE_WITHDRAW),
+    MessageType("case.permission", "node", receipted=True, header=Obj(), body=CASE_PERMISSION),
+    MessageType("case.jit", "node", sealed=True, receipted=True, header=Obj(), body=CASE_JIT),
+    MessageType("case.message", "node", sealed=True, receipted=True, header=Obj(), body=CASE_MESSAGE),
     MessageType(
         "receipt", "node", header=Obj(),
         body=Obj(required={"of": UUID, "digest": SHA256_HEX,

@@ -10,6 +10,7 @@ from typing import Any
 
 from protocol import messages
 from protocol.alerts import only_the_issuing_country_alerts
+from protocol.cases import check_case_permission, check_case_share
 from protocol.envelope import BROADCAST, Envelope
 from protocol.errors import PolicyError
 
@@ -17,7 +18,8 @@ HUB_ID = "HUB"
 
 # Rules that need the clear body, by type (e.g. only the issuing country alerts on its documents).
 BodyRule = Callable[[Envelope, Mapping[str, Any]], None]
-BODY_RULES: dict[str, BodyRule] = {"alert.document": only_the_issuing_country_alerts}
+BODY_RULES: dict[str, BodyRule] = {"alert.document": only_the_issuing_country_alerts,
+                                   "case.share": check_case_share, "case.permission": check_case_permission}
 
 
 def resolve_recipients(

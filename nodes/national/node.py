@@ -25,6 +25,7 @@ from crypto.errors import CryptoError
 from crypto.keys import verify_signature
 from crypto.sealing import open_sealed, seal
 from crypto.signing import VerifiedEnvelope, sign_envelope, verify_envelope
+from nodes.national import cases as case_store
 from nodes.national.store import NodeStore, message_row, outbox, receipts, refusals
 from nodes.national.store import messages as message_table
 from nodes.national.witness import witness_checkpoint
@@ -59,6 +60,7 @@ class NationalNode:
         self.creds = self.federation.credentials(self.country)
         self.store = NodeStore(make_engine(config.db_url))
         self.effects: dict[str, Effect] = {"receipt": _record_receipt, "hub.checkpoint": witness_checkpoint}
+        case_store.install(self)
         self._wake = asyncio.Event()
         self._inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
         self._tasks: list[asyncio.Task] = []
@@ -79,6 +81,7 @@ class NationalNode:
         self._tasks.append(asyncio.create_task(self._relay(), name=f"{self.country}-relay"))
         self._tasks.append(asyncio.create_task(
             consume_in_batches(self._inbox, self._receive, 256, self.log), name=f"{self.country}-inbox"))
+        self._tasks.append(asyncio.create_task(case_store.purge_periodically(self), name=f"{self.country}-purge"))
 
     async def stop(self) -> None:
         await stop_tasks(self._tasks, self.session)

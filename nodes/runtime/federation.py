@@ -51,7 +51,7 @@ from crypto.pki import (
 
 COUNTRY_TYPES = frozenset({
     "alert.document", "alert.document.batch", "alert.hit", "mla.request", "mla.response", "mla.status",
-    "case.share", "case.withdraw", "case.permission", "note", "receipt", "witness.cosign",
+    "case.share", "case.withdraw", "case.permission", "case.jit", "case.message", "note", "receipt", "witness.cosign",
 })
 HUB_TYPES = frozenset({"hub.rejection", "hub.checkpoint", "hub.directory", "hub.revocations"})
 ROLES = ("focal", "feed", "auditor")

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from tests.bench import bench_audit, bench_merkle, bench_relay
+from tests.bench import bench_audit, bench_cases, bench_merkle, bench_relay
 
 
 def main() -> int:
     bench_merkle.main([])
     bench_audit.main([])
+    bench_cases.main([])
     asyncio.run(bench_relay.main(sys.argv[1:]))
     return 0
 

@@ -1,0 +1,656 @@
+"""Case information at a national node: its tables, the inbox effects of the `case.*` messages,
+sharing (with the handling-code rules), joint investigation threads, retention purge, the access
+log, search and the statistics of paragraph 17. The rules themselves are in protocol/cases.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from sqlalchemy import (
+    Column, Connection, Index, Integer, MetaData, String, Table, Text, UniqueConstraint, delete, func, insert, select,
+    update,
+)
+
+from crypto.errors import CryptoError
+from crypto.signing import VerifiedEnvelope, verify_envelope
+from nodes.national.store import messages as message_table
+from nodes.national.store import outbox, refusals
+from nodes.runtime.config import new_message_id, utcnow
+from protocol import cases as rules
+from protocol import envelope as wire
+from protocol.alerts import normalise_document_number
+from protocol.errors import DecodeError, PolicyError, ProtocolError
+from protocol.timefmt import format_time, parse_time
+
+if TYPE_CHECKING:
+    from nodes.national.node import NationalNode
+
+log = structlog.get_logger("somex.cases")
+PURGE_INTERVAL = 600.0  # seconds between retention sweeps
+
+metadata = MetaData()
+cases = Table(
+    "cases", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("provider", String(3), nullable=False),
+    Column("reference", String(100), nullable=False),
+    Column("held_from", String(3), nullable=False),  # who sent us this copy; ourselves for our own cases
+    Column("message_id", String(36)),  # the share this copy came in
+    Column("thread", String(128)),
+    Column("handling", Text),  # the envelope's handling (JSON), authoritative; None for our own cases
+    Column("retention_until", String(32), index=True),
+    Column("data", Text, nullable=False),  # the case (JSON), personal data included
+    Column("provenance", Text),  # JSON, for a copy received through an onward share
+    Column("stored_at", String(32), nullable=False),
+    UniqueConstraint("provider", "reference", "held_from"),
+)
+persons = Table(
+    "case_persons", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", Integer, nullable=False, index=True),
+    Column("position", Integer, nullable=False),  # index in the case's persons list
+    Column("date_of_birth", String(10), index=True),
+)
+name_tokens = Table(
+    "case_name_tokens", metadata,
+    Column("case_id", Integer, nullable=False, index=True),
+    Column("person_id", Integer, nullable=False),
+    Column("name_no", Integer, nullable=False),  # 0: the name, 1..: aliases
+    Column("token", String(100), nullable=False),
+    Index("ix_case_name_tokens_lookup", "token", "person_id", "name_no"),  # covers the search query
+)
+documents = Table(
+    "case_documents", metadata,
+    Column("case_id", Integer, nullable=False, index=True),
+    Column("person_id", Integer, nullable=False),
+    Column("number_key", String(64), nullable=False, index=True),
+)
+vessels = Table(
+    "case_vessels", metadata,
+    Column("case_id", Integer, nullable=False, index=True),
+    Column("position", Integer, nullable=False),  # index in the case's events list
+    Column("name_key", String(200), index=True),
+    Column("imo", String(7), index=True),
+)
+carriers = Table(  # messages whose sealed payload holds a copy of a received case: purged with it
+    "case_carriers", metadata,
+    Column("case_id", Integer, nullable=False, index=True),
+    Column("message_id", String(36), nullable=False),
+)
+shares_out = Table(
+    "case_shares_out", metadata,
+    Column("case_id", Integer, nullable=False, index=True),
+    Column("recipient", String(3), nullable=False),
+    Column("message_id", String(36), nullable=False),
+    Column("at", String(32), nullable=False),
+)
+permissions = Table(
+    "case_permissions", metadata,
+    Column("message_id", String(36), primary_key=True),
+    Column("provider", String(3), nullable=False),
+    Column("reference", String(100), nullable=False),
+    Column("targets", Text, nullable=False),  # JSON list of countries
+    Column("raw", Text, nullable=False),  # the signed envelope, forwarded with onward shares
+    Column("at", String(32), nullable=False),
+)
+access_log = Table(
+    "case_access_log", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("at", String(32), nullable=False),
+    Column("who", String(200), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("case_id", Integer, nullable=False),
+    Column("provider", String(3), nullable=False),
+    Column("reference", String(100), nullable=False),
+)
+purges = Table(
+    "case_purges", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("at", String(32), nullable=False),
+    Column("reason", String(32), nullable=False),  # "retention" or "withdrawn"
+    Column("case_id", Integer, nullable=False),
+    Column("provider", String(3), nullable=False),
+    Column("reference", String(100), nullable=False),
+    Column("message_id", String(36)),  # the case.withdraw that caused it
+)
+jits = Table(
+    "case_jits", metadata,
+    Column("thread", String(128), primary_key=True),
+    Column("opener", String(3), nullable=False),
+    Column("members", Text, nullable=False),  # JSON list
+    Column("title", String(200)),
+    Column("reference", String(100)),
+    Column("opened_at", String(32), nullable=False),
+)
+jit_messages = Table(
+    "case_jit_messages", metadata,
+    Column("message_id", String(36), primary_key=True),
+    Column("thread", String(128), nullable=False, index=True),
+    Column("sender", String(3), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("created", String(32), nullable=False),
+)
+PERSONAL_TABLES = (persons, name_tokens, documents, vessels)
+
+
+class CaseError(ProtocolError):
+    """A focal point's case action that cannot be done; `status` is the HTTP status to answer with."""
+
+    def __init__(self, reason: str, detail: str, status: int = 400) -> None:
+        super().__init__(reason, detail)
+        self.status = status
+
+
+def install(node: NationalNode) -> None:
+    """Create the case tables and register the `case.*` inbox effects."""
+    metadata.create_all(node.store.engine)
+    node.effects.update({"case.share": _on_share, "case.withdraw": _on_withdraw, "case.permission": _on_permission,
+                         "case.jit": _on_jit, "case.message": _on_jit_message})
+
+
+# -- inbox effects (inside the storing transaction) -----------------------------------------------
+
+def _refuse(conn: Connection, env: wire.Envelope, exc: ProtocolError) -> None:
+    conn.execute(insert(refusals), {"message_id": env.id, "sender": env.sender, "reason": exc.reason,
+                                    "detail": str(exc)[:2000], "at": format_time(utcnow())})
+    log.warning("case message refused", message_id=env.id, thread=env.thread, reason=exc.reason)
+
+
+def _on_share(node: NationalNode, conn: Connection, verified: VerifiedEnvelope,
+              body: Mapping[str, Any] | None) -> None:
+    env = verified.envelope
+    assert body is not None
+    case = {k: v for k, v in body.items() if k != "provenance"}
+    provenance = body.get("provenance")
+    try:
+        if provenance is not None and env.handling["code"] == "H2":
+            _check_forwarded_permissions(node, provenance, env.sender)
+        _check_thread(conn, env)
+    except (PolicyError, DecodeError, CryptoError) as exc:
+        _refuse(conn, env, exc)
+        return
+    provider = provenance["provider"] if provenance else env.sender
+    until = format_time(rules.retention_until(parse_time(env.created), env.handling["retention_days"]))
+    values = {"message_id": env.id, "thread": env.thread, "handling": json.dumps(dict(env.handling)),
+              "retention_until": until, "data": json.dumps(case), "stored_at": format_time(utcnow()),
+              "provenance": json.dumps(provenance) if provenance else None}
+    key = (cases.c.provider == provider) & (cases.c.reference == case["reference"]) & (cases.c.held_from == env.sender)
+    case_id = conn.execute(select(cases.c.id).where(key)).scalar()
+    if case_id is None:
+        case_id = conn.execute(insert(cases).values(provider=provider, reference=case["reference"],
+                                                    held_from=env.sender, **values)).inserted_primary_key[0]
+    else:  # a newer version of the case from the same sender replaces the older one
+        conn.execute(update(cases).where(cases.c.id == case_id).values(**values))
+        _unindex(conn, case_id)
+    _index(conn, case_id, case)
+    conn.execute(insert(carriers), {"case_id": case_id, "message_id": env.id})
+
+
+def _check_forwarded_permissions(node: NationalNode, provenance: Mapping[str, Any], resharer: str) -> None:
+    """An H2 case passed on by `resharer`: one of the forwarded permissions must be the provider's, for us."""
+    last: ProtocolError = PolicyError("onward_transfer_not_permitted",
+                                      f"an H2 case passed on by {resharer} without the provider's permission")
+    for raw in provenance.get("permissions", ()):
+        try:
+            permission = wire.decode(raw.encode("utf-8"))
+            verify_envelope(permission, node.federation.trust, utcnow())
+            rules.check_forwarded_permission(permission, wire.decode_body(permission), provenance, resharer,
+                                             node.country)
+            return
+        except (DecodeError, PolicyError, CryptoError) as exc:
+            last = PolicyError("onward_transfer_not_permitted", f"forwarded permission refused: {exc}")
+    raise last
+
+
+def _check_thread(conn: Connection, env: wire.Envelope) -> None:
+    members = _jit_members(conn, env.thread)
+    if members is not None:
+        rules.check_jit_message(members, env.sender, env.recipients)
+
+
+def _on_withdraw(node: NationalNode, conn: Connection, verified: VerifiedEnvelope,
+                 body: Mapping[str, Any] | None) -> list[wire.Envelope]:
+    """Delete every copy this sender gave us; pass the withdrawal on to whom we passed the case."""
+    env = verified.envelope
+    assert body is not None
+    rows = conn.execute(select(cases).where((cases.c.provider == body["provider"])
+                                            & (cases.c.reference == body["reference"])
+                                            & (cases.c.held_from == env.sender))).all()
+    onward: list[wire.Envelope] = []
+    for row in rows:
+        recipients = _recipients_of(conn, row.id)
+        if recipients:
+            onward.append(node.build_sealed("case.withdraw", recipients, dict(body), thread=_case_thread(row),
+                                            header={"reference": row.reference}))
+        _delete_case(conn, row, "withdrawn", env.id)
+    return onward
+
+
+def _on_permission(node: NationalNode, conn: Connection, verified: VerifiedEnvelope,
+                   body: Mapping[str, Any] | None) -> None:
+    env = verified.envelope
+    assert body is not None
+    conn.execute(insert(permissions), {"message_id": env.id, "provider": env.sender, "reference": body["reference"],
+                                       "targets": json.dumps(body["to"]), "at": format_time(utcnow()),
+                                       "raw": wire.encode(env).decode("utf-8")})
+
+
+def _on_jit(node: NationalNode, conn: Connection, verified: VerifiedEnvelope, body: Mapping[str, Any] | None) -> None:
+    env = verified.envelope
+    assert body is not None
+    try:
+        if env.thread is None:
+            raise PolicyError("bad_jit", "a joint investigation is opened in a thread of its own")
+        if _jit_members(conn, env.thread) is not None:
+            raise PolicyError("jit_exists", f"thread {env.thread} is already a joint investigation")
+        rules.check_jit_message(body["members"], env.sender, env.recipients)
+    except PolicyError as exc:
+        _refuse(conn, env, exc)
+        return
+    _record_jit(conn, env.thread, env.sender, body)
+
+
+def _on_jit_message(node: NationalNode, conn: Connection, verified: VerifiedEnvelope,
+                    body: Mapping[str, Any] | None) -> None:
+    env = verified.envelope
+    assert body is not None
+    try:
+        members = _jit_members(conn, env.thread)
+        if members is None:
+            raise PolicyError("not_a_jit_member", f"no joint investigation {env.thread} here")
+        rules.check_jit_message(members, env.sender, env.recipients)
+    except PolicyError as exc:
+        _refuse(conn, env, exc)
+        return
+    conn.execute(insert(jit_messages), {"message_id": env.id, "thread": env.thread, "sender": env.sender,
+                                        "text": body["text"], "created": env.created})
+
+
+# -- indexes and deletion ----------------------------------------------------------------------------
+
+def _index(conn: Connection, case_id: int, case: Mapping[str, Any]) -> None:
+    for position, person in enumerate(case.get("persons", ())):
+        person_id = conn.execute(insert(persons).values(
+            case_id=case_id, position=position, date_of_birth=person.get("date_of_birth"))).inserted_primary_key[0]
+        tokens = [{"case_id": case_id, "person_id": person_id, "name_no": n, "token": t}
+                  for n, name in enumerate([person["name"], *person.get("aliases", ())])
+                  for t in rules.name_tokens(name)]
+        if tokens:
+            conn.execute(insert(name_tokens), tokens)
+        docs = [{"case_id": case_id, "person_id": person_id, "number_key": normalise_document_number(d["number"])}
+                for d in person.get("documents", ())]
+        if docs:
+            conn.execute(insert(documents), docs)
+    ships = [{"case_id": case_id, "position": position, "name_key": rules.fold_name(sea.get("vessel_name", "")) or None,
+              "imo": sea.get("imo")}
+             for position, event in enumerate(case.get("events", ())) if (sea := event.get("maritime"))]
+    if ships:
+        conn.execute(insert(vessels), ships)
+
+
+def _unindex(conn: Connection, case_id: int) -> None:
+    for table in PERSONAL_TABLES:
+        conn.execute(delete(table).where(table.c.case_id == case_id))
+
+
+def _recipients_of(conn: Connection, case_id: int) -> list[str]:
+    return sorted(set(conn.execute(select(shares_out.c.recipient).where(shares_out.c.case_id == case_id)).scalars()))
+
+
+def _delete_case(conn: Connection, row: Any, reason: str, message_id: str | None) -> None:
+    """Delete a held copy with everything that could restore it (the sealed messages it came and
+    went in: this node could open them), and journal the deletion without personal data."""
+    if conn.dialect.name == "sqlite":  # overwrite freed pages instead of leaving the data in them
+        conn.exec_driver_sql("PRAGMA secure_delete = ON")
+    _unindex(conn, row.id)
+    carried = list(conn.execute(select(carriers.c.message_id).where(carriers.c.case_id == row.id)).scalars())
+    if carried:
+        conn.execute(delete(message_table).where(message_table.c.message_id.in_(carried)))
+        conn.execute(delete(outbox).where(outbox.c.message_id.in_(carried)))
+    for table in (carriers, shares_out):
+        conn.execute(delete(table).where(table.c.case_id == row.id))
+    conn.execute(delete(permissions).where((permissions.c.provider == row.provider)
+                                           & (permissions.c.reference == row.reference)))
+    conn.execute(delete(cases).where(cases.c.id == row.id))
+    conn.execute(insert(purges), {"at": format_time(utcnow()), "reason": reason, "case_id": row.id,
+                                  "provider": row.provider, "reference": row.reference, "message_id": message_id})
+    log.info("case data deleted", case_id=row.id, provider=row.provider, reference=row.reference, reason=reason,
+             message_id=message_id, thread=row.thread)
+
+
+def purge_expired(node: NationalNode, now: datetime) -> int:
+    """Delete every held copy past its retention date; the number deleted."""
+    with node.store.engine.begin() as conn:
+        rows = conn.execute(select(cases).where(cases.c.retention_until.is_not(None)
+                                                & (cases.c.retention_until <= format_time(now)))).all()
+        for row in rows:
+            _delete_case(conn, row, "retention", None)
+    _checkpoint(node)
+    return len(rows)
+
+
+def _checkpoint(node: NationalNode) -> None:
+    """SQLite keeps old page images in its write-ahead log until a checkpoint: fold them in and drop them."""
+    if node.store.engine.dialect.name == "sqlite":
+        with node.store.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+async def purge_periodically(node: NationalNode) -> None:
+    while True:
+        try:
+            await asyncio.to_thread(purge_expired, node, utcnow())
+        except Exception:  # noqa: BLE001 - a failed sweep is retried at the next one
+            log.exception("retention purge failed", node=node.country)
+        await asyncio.sleep(PURGE_INTERVAL)
+
+
+# -- joint investigation threads ---------------------------------------------------------------------
+
+def _jit_members(conn: Connection, thread: str | None) -> list[str] | None:
+    if thread is None:
+        return None
+    members = conn.execute(select(jits.c.members).where(jits.c.thread == thread)).scalar()
+    return json.loads(members) if members is not None else None
+
+
+def _record_jit(conn: Connection, thread: str, opener: str, body: Mapping[str, Any]) -> None:
+    conn.execute(insert(jits), {"thread": thread, "opener": opener, "members": json.dumps(sorted(body["members"])),
+                                "title": body.get("title"), "reference": body.get("reference"),
+                                "opened_at": format_time(utcnow())})
+
+
+def open_jit(node: NationalNode, members: Sequence[str], title: str | None = None,
+             reference: str | None = None) -> tuple[str, wire.Envelope]:
+    """Open a joint investigation among `members` (this node among them): its thread and the opening message."""
+    _check_members(node, members)
+    members = sorted(set(members) | {node.country})
+    body: dict[str, Any] = {"members": members}
+    if title:
+        body["title"] = title
+    if reference:
+        body["reference"] = reference
+    thread = f"jit:{new_message_id()}"
+    env = node.build_sealed("case.jit", rules.jit_recipients(members, node.country), body, thread=thread)
+    with node.store.engine.begin() as conn:
+        _record_jit(conn, thread, node.country, body)
+        node._enqueue([env], conn)
+    return thread, env
+
+
+def send_jit_message(node: NationalNode, thread: str, text: str) -> wire.Envelope:
+    with node.store.engine.begin() as conn:
+        members = _jit_members(conn, thread)
+        if members is None:
+            raise CaseError("not_found", f"no joint investigation {thread[:128]}", 404)
+        env = node.build_sealed("case.message", rules.jit_recipients(members, node.country), {"text": text},
+                                thread=thread)
+        node._enqueue([env], conn)
+    return env
+
+
+def jit_view(node: NationalNode, thread: str) -> dict[str, Any]:
+    with node.store.engine.connect() as conn:
+        row = conn.execute(select(jits).where(jits.c.thread == thread)).first()
+        if row is None:
+            raise CaseError("not_found", f"no joint investigation {thread[:128]}", 404)
+        texts = conn.execute(select(jit_messages).where(jit_messages.c.thread == thread)
+                             .order_by(jit_messages.c.created, jit_messages.c.message_id)).all()
+    return {"thread": row.thread, "opener": row.opener, "members": json.loads(row.members), "title": row.title,
+            "reference": row.reference, "messages": [{"id": m.message_id, "sender": m.sender, "text": m.text,
+                                                      "created": m.created} for m in texts]}
+
+
+# -- a focal point's case actions ----------------------------------------------------------------------
+
+def _check_members(node: NationalNode, countries: Sequence[str]) -> None:
+    """Refuse a country outside the federation before sealing to it (it has no key to seal to)."""
+    unknown = sorted(set(countries) - set(node.federation.directory.node_ids()))
+    if unknown:
+        raise CaseError("unknown_recipient", f"not members of the federation: {unknown}")
+
+
+def _case_thread(row: Any) -> str:
+    """The thread of a case's own traffic; never a joint investigation's, whose members must see all of it."""
+    return f"case:{row.provider}:{row.reference}"
+
+
+def _case_row(conn: Connection, case_id: int) -> Any:
+    row = conn.execute(select(cases).where(cases.c.id == case_id)).first()
+    if row is None:
+        raise CaseError("not_found", f"no case {case_id}", 404)
+    return row
+
+
+def create_case(node: NationalNode, case: Mapping[str, Any]) -> int:
+    rules.CASE.check(case, "$", "bad_body")
+    with node.store.engine.begin() as conn:
+        if conn.execute(select(cases.c.id).where((cases.c.provider == node.country)
+                                                 & (cases.c.reference == case["reference"])
+                                                 & (cases.c.held_from == node.country))).first():
+            raise CaseError("case_exists", f"case {case['reference']} exists already", 409)
+        case_id = conn.execute(insert(cases).values(
+            provider=node.country, reference=case["reference"], held_from=node.country, data=json.dumps(case),
+            stored_at=format_time(utcnow()))).inserted_primary_key[0]
+        _index(conn, case_id, case)
+    return case_id
+
+
+def add_information(node: NationalNode, case_id: int, addition: Mapping[str, Any]) -> dict[str, Any]:
+    rules.ADDITION.check(addition, "$", "bad_body")
+    with node.store.engine.begin() as conn:
+        row = _case_row(conn, case_id)
+        if row.provider != node.country:
+            raise CaseError("not_own_case", "information is added by the case's provider; ask it to share an update", 409)
+        merged = rules.add_information(json.loads(row.data), addition)
+        conn.execute(update(cases).where(cases.c.id == case_id).values(data=json.dumps(merged)))
+        _unindex(conn, case_id)
+        _index(conn, case_id, merged)
+    return merged
+
+
+def share_case(node: NationalNode, case_id: int, to: Sequence[str] | None, handling: Mapping[str, Any] | None,
+               jit: str | None = None) -> wire.Envelope:
+    """Share our own case, or pass on (onward transfer) a case we received, under its handling code."""
+    with node.store.engine.begin() as conn:
+        row = _case_row(conn, case_id)
+        thread = _case_thread(row)
+        if jit is not None:
+            members = _jit_members(conn, jit)
+            if members is None:
+                raise CaseError("not_found", f"no joint investigation {jit[:128]}", 404)
+            to, thread = rules.jit_recipients(members, node.country), jit
+        if not to:
+            raise CaseError("bad_request", "name the countries to share with ('to') or a joint investigation ('jit')")
+        _check_members(node, to)
+        payload = json.loads(row.data)
+        if row.held_from == node.country:
+            if handling is None:
+                raise CaseError("bad_request", "a share needs its handling: {code, retention_days, condition?}")
+        else:
+            if handling is not None:
+                raise CaseError("handling_fixed_by_provider", "an onward share keeps the provider's handling")
+            original = json.loads(row.handling)
+            granted = conn.execute(select(permissions.c.targets, permissions.c.raw).where(
+                (permissions.c.provider == row.provider) & (permissions.c.reference == row.reference))).all()
+            try:
+                rules.check_onward_transfer(original, to, (c for g in granted for c in json.loads(g.targets)))
+            except PolicyError as exc:
+                log.warning("onward transfer refused", node=node.country, case_id=case_id, thread=thread,
+                            to=list(to), reason=exc.reason)
+                raise CaseError(exc.reason, exc.detail, 403) from None
+            handling = rules.onward_handling(original, parse_time(row.retention_until), utcnow())
+            provenance: dict[str, Any] = {"provider": row.provider, "reference": row.reference,
+                                          "message_id": row.message_id}
+            if original["code"] == "H2":
+                provenance["permissions"] = [g.raw for g in granted if set(json.loads(g.targets)) & set(to)]
+            payload["provenance"] = provenance
+        env = node.build_sealed("case.share", list(to), payload, handling=dict(handling), thread=thread,
+                                header={"reference": row.reference})
+        at = format_time(utcnow())
+        conn.execute(insert(shares_out), [{"case_id": case_id, "recipient": r, "message_id": env.id, "at": at}
+                                          for r in to])
+        if row.held_from != node.country:
+            conn.execute(insert(carriers), {"case_id": case_id, "message_id": env.id})
+        node._enqueue([env], conn)
+    log.info("case shared", node=node.country, message_id=env.id, thread=env.thread, to=list(to),
+             handling=env.handling["code"], onward=row.held_from != node.country)
+    return env
+
+
+def grant_permission(node: NationalNode, case_id: int, recipient: str, to: Sequence[str],
+                     condition: str | None = None) -> wire.Envelope:
+    """The provider lets `recipient` pass its case on to the countries `to`."""
+    with node.store.engine.begin() as conn:
+        row = _case_row(conn, case_id)
+        if row.provider != node.country:
+            raise CaseError("not_own_case", "only the provider of a case grants onward transfer", 409)
+        if recipient not in _recipients_of(conn, case_id):
+            raise CaseError("not_shared_to_recipient", f"case {row.reference} was not shared with {recipient}", 409)
+        _check_members(node, [recipient, *to])
+        body: dict[str, Any] = {"reference": row.reference, "recipient": recipient, "to": list(to)}
+        if condition:
+            body["condition"] = condition
+        env = node.build("case.permission", [recipient], body=body, thread=_case_thread(row))
+        node._enqueue([env], conn)
+    return env
+
+
+def withdraw_case(node: NationalNode, case_id: int, reason: str | None = None) -> wire.Envelope:
+    """Tell every country we gave this case to delete it (they pass it on to whom they passed it)."""
+    with node.store.engine.begin() as conn:
+        row = _case_row(conn, case_id)
+        recipients = _recipients_of(conn, case_id)
+        if not recipients:
+            raise CaseError("not_shared", f"case {row.reference} is not shared with anyone", 409)
+        body: dict[str, Any] = {"provider": row.provider, "reference": row.reference}
+        if reason:
+            body["reason"] = reason
+        env = node.build_sealed("case.withdraw", recipients, body, thread=_case_thread(row),
+                                header={"reference": row.reference})
+        conn.execute(delete(shares_out).where(shares_out.c.case_id == case_id))
+        node._enqueue([env], conn)
+    return env
+
+
+# -- reading: every access to personal data is logged ----------------------------------------------------
+
+def _log_access(conn: Connection, who: str, action: str, rows: Sequence[Any]) -> None:
+    at = format_time(utcnow())
+    entries = {r.id: {"at": at, "who": who[:200], "action": action, "case_id": r.id, "provider": r.provider,
+                      "reference": r.reference} for r in rows}
+    if entries:
+        conn.execute(insert(access_log), list(entries.values()))
+
+
+def _summary(row: Any) -> dict[str, Any]:
+    handling = json.loads(row.handling) if row.handling else None
+    return {"id": row.id, "provider": row.provider, "reference": row.reference, "held_from": row.held_from,
+            "own": row.held_from == row.provider and row.message_id is None, "thread": row.thread,
+            "handling": handling, "notices": rules.handling_notices(handling) if handling else [],
+            "usable_in_judicial_proceedings": rules.usable_in_judicial_proceedings(handling) if handling else True,
+            "retention_until": row.retention_until}
+
+
+def list_cases(node: NationalNode) -> list[dict[str, Any]]:
+    """What the node holds, without personal data (not an access to it)."""
+    with node.store.engine.connect() as conn:
+        rows = conn.execute(select(cases).order_by(cases.c.id)).all()
+    return [{**_summary(r), "title": json.loads(r.data).get("title")} for r in rows]
+
+
+def read_case(node: NationalNode, case_id: int, who: str) -> dict[str, Any]:
+    with node.store.engine.begin() as conn:
+        row = _case_row(conn, case_id)
+        _log_access(conn, who, "read", [row])
+        shared_with = _recipients_of(conn, case_id)
+    return {**_summary(row), "case": json.loads(row.data),
+            "provenance": json.loads(row.provenance) if row.provenance else None, "shared_with": shared_with}
+
+
+@dataclass(frozen=True)
+class PersonQuery:
+    name: str | None = None
+    date_of_birth: str | None = None
+    document: str | None = None
+
+
+def search_persons(node: NationalNode, query: PersonQuery, who: str) -> list[dict[str, Any]]:
+    """Persons matching every given criterion: name tokens (folded, any order), date of birth
+    (a partial date held matches a full one asked), document number (normalised)."""
+    found: set[int] | None = None
+    with node.store.engine.begin() as conn:
+        if query.name:
+            tokens = rules.name_tokens(query.name)
+            if not tokens:
+                return []
+            found = set(conn.execute(
+                select(name_tokens.c.person_id).where(name_tokens.c.token.in_(tokens))
+                .group_by(name_tokens.c.person_id, name_tokens.c.name_no)
+                .having(func.count(func.distinct(name_tokens.c.token)) == len(tokens))).scalars())
+        if query.date_of_birth:
+            dob = query.date_of_birth
+            ids = set(conn.execute(select(persons.c.id).where(
+                persons.c.date_of_birth.in_({dob, dob[:7], dob[:4]}))).scalars())
+            found = ids if found is None else found & ids
+        if query.document:
+            ids = set(conn.execute(select(documents.c.person_id).where(
+                documents.c.number_key == normalise_document_number(query.document))).scalars())
+            found = ids if found is None else found & ids
+        if not found:
+            return []
+        hits = conn.execute(select(persons.c.position, cases).join(cases, cases.c.id == persons.c.case_id)
+                            .where(persons.c.id.in_(found)).order_by(cases.c.id, persons.c.position)).all()
+        _log_access(conn, who, "search", hits)
+    return [{**_summary(h), "person": json.loads(h.data)["persons"][h.position]} for h in hits]
+
+
+def search_vessels(node: NationalNode, name: str | None, imo: str | None, who: str) -> list[dict[str, Any]]:
+    condition = None
+    if name:
+        condition = vessels.c.name_key == rules.fold_name(name)
+    if imo:
+        by_imo = vessels.c.imo == rules.normalise_imo(imo)
+        condition = by_imo if condition is None else condition & by_imo
+    if condition is None:
+        return []
+    with node.store.engine.begin() as conn:
+        hits = conn.execute(select(vessels.c.position, cases).join(cases, cases.c.id == vessels.c.case_id)
+                            .where(condition).order_by(cases.c.id, vessels.c.position)).all()
+        _log_access(conn, who, "search", hits)
+    return [{**_summary(h), "event": json.loads(h.data)["events"][h.position]} for h in hits]
+
+
+def access_entries(node: NationalNode, limit: int = 1000) -> list[dict[str, Any]]:
+    with node.store.engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(select(access_log).order_by(access_log.c.seq.desc()).limit(limit))]
+
+
+def purge_journal(node: NationalNode, limit: int = 1000) -> list[dict[str, Any]]:
+    with node.store.engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(select(purges).order_by(purges.c.seq.desc()).limit(limit))]
+
+
+# -- statistics (paragraph 17) -----------------------------------------------------------------------------
+
+def statistics(node: NationalNode) -> list[dict[str, Any]]:
+    with node.store.engine.connect() as conn:
+        rows = conn.execute(select(cases.c.provider, cases.c.data, cases.c.stored_at).order_by(cases.c.id)).all()
+    return rules.case_statistics((r.provider, json.loads(r.data), r.stored_at) for r in rows)
+
+
+def statistics_csv(rows: Sequence[Mapping[str, Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=rules.STAT_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
