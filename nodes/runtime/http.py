@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 
 from aiohttp import web
 
@@ -48,13 +48,21 @@ def requires(*roles: str) -> Callable[[Handler], Handler]:
 
 @web.middleware
 async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    response = await handler(request)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Cache-Control", "no-store")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:  # raised answers (404, 413, ...) get them too
+        _add_security_headers(exc.headers)
+        raise
+    _add_security_headers(response.headers)
     return response
+
+
+def _add_security_headers(headers: MutableMapping[str, str]) -> None:
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Cache-Control", "no-store")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
 
 
 async def read_json(request: web.Request) -> dict:
