@@ -9,6 +9,7 @@ docs/security.md maps every attack to its test.
 from __future__ import annotations
 
 import asyncio
+import base64
 import subprocess
 import sys
 from datetime import timedelta
@@ -18,7 +19,8 @@ import pytest
 
 from crypto.directory import load_directory, sign_directory
 from crypto.keys import SigningKey
-from nodes.runtime.config import utcnow
+from crypto.signing import sign_envelope
+from nodes.runtime.config import new_message_id, utcnow
 from nodes.runtime.deployment import Deployment
 from nodes.runtime.federation import DIRECTORY_FILE, load_federation, reissue_directory, revoke
 from protocol import envelope as wire
@@ -83,6 +85,24 @@ async def test_message_signed_by_a_revoked_key_is_rejected_audited_answered_and_
     for good in (before, after):
         await eventually(lambda m=good: fed.nodes["IDN"].store.get(m.id), what="valid traffic around it")
     assert notes_received(fed) == {"MEX": [], "IDN": ["after", "before"], "ITA": []}
+
+
+async def test_sealed_payload_built_to_crash_the_recipient_is_refused_there_and_the_inbox_goes_on(
+        fed: RunningFederation) -> None:
+    # The hub cannot open sealed payloads, so it relays this authentic message; the recipient's
+    # strict parser must refuse its deeply nested seal header instead of raising RecursionError.
+    hostile = "{}.{}".format(*(base64.urlsafe_b64encode(part).decode().rstrip("=")
+                               for part in (b"[" * 100_000, b"ciphertext")))
+    env = sign_envelope(wire.build(message_id=new_message_id(), type="mla.request", sender="MEX", recipients=["IDN"],
+                                   created=utcnow(), ttl=timedelta(hours=1), sealed=hostile),
+                        fed.federation.credentials("MEX").signing_key)
+    await fed.publish_raw("MEX", wire.encode(env))
+    after = await fed.nodes["MEX"].send("note", ["IDN"], body={"text": "after the hostile seal"})
+
+    await eventually(lambda: fed.nodes["IDN"].store.get(after.id), what="valid traffic after it")
+    assert [(r["message_id"], r["reason"]) for r in fed.nodes["IDN"].store.refusals()] == [(env.id, "bad_seal")]
+    assert fed.nodes["IDN"].store.get(env.id) is None
+    assert [e["verdict"] for e in fed.audit(message_id=env.id)] == ["accepted"]  # relayed, so on record
 
 
 def _not_signed_by_root(federation_dir: Path) -> None:
