@@ -25,6 +25,8 @@ from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from crypto.errors import CryptoError
+from protocol.envelope import parse_json
+from protocol.errors import DecodeError
 
 SEAL_DOMAIN = b"somex/seal/v1\n"
 X25519 = "x25519-hkdf-sha256-aes256gcm"
@@ -91,9 +93,9 @@ def _parse(sealed: str) -> tuple[bytes, dict[str, Any], bytes]:
     head_text, body_text = sealed.split(".")
     header_bytes = _unb64(head_text, "header")
     try:
-        header = json.loads(header_bytes)
-    except (ValueError, UnicodeDecodeError):
-        raise SealError("bad_seal", "the header is not JSON") from None
+        header = parse_json(header_bytes, what="seal header")  # strict: bounded nesting
+    except DecodeError as exc:
+        raise SealError("bad_seal", f"the header is not JSON: {exc.detail}") from None
     if (not isinstance(header, dict) or set(header) != {"v", "suite", "nonce", "keys"} or header["v"] != 1
             or not isinstance(header["keys"], dict) or not header["keys"]):
         raise SealError("bad_seal", "the header is not {v: 1, suite, nonce, keys}")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from protocol.canonical import canonical_json
 
+from protocol.envelope import parse_json
 from protocol.errors import DecodeError
 from protocol.schema import SHA256_HEX, TIMESTAMP, UUID, Int, Obj, Str, validate
 
@@ -47,8 +48,8 @@ class LogReceipt:
 
 def parse_log_receipt(text: str | bytes) -> LogReceipt:
     try:
-        obj = json.loads(text)
-    except (ValueError, UnicodeDecodeError):
-        raise DecodeError("bad_log_receipt", "log receipt is not JSON") from None
+        obj = parse_json(text, what="log receipt")  # strict: bounded nesting, no duplicate members
+    except DecodeError as exc:
+        raise DecodeError("bad_log_receipt", exc.detail or exc.reason) from None
     validate(_SCHEMA, obj, "bad_log_receipt")
     return LogReceipt(**obj)

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from nodes.hub.export import export_bundle
 from nodes.hub.relay import Hub
-from nodes.runtime.http import ROLE, json_error, requires, security_headers
+from nodes.runtime.http import ROLE, json_error, limit_rate, requires, security_headers
 from protocol.checkpoint import format_note
 
 HUB = web.AppKey("somex_hub", Hub)
@@ -18,7 +18,8 @@ HUB = web.AppKey("somex_hub", Hub)
 def make_app(hub: Hub) -> web.Application:
     app = web.Application(middlewares=[security_headers])
     app[HUB] = hub
-    app[ROLE] = {"auditor": hub.federation.credentials("HUB").tokens["auditor"]}
+    limit_rate(app, hub.config.http_rate_limit)
+    app[ROLE] = {"auditor": hub.federation.credentials("HUB").token_digests["auditor"]}
     app.router.add_get("/api/health", health)
     app.router.add_get("/api/log/checkpoint", checkpoint)
     app.router.add_get("/api/log/inclusion", inclusion)

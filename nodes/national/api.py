@@ -10,7 +10,7 @@ from aiohttp import web
 from nodes.national.cases_api import add_routes as add_case_routes
 from nodes.national.node import NationalNode
 from nodes.national.witness import latest_witnessed, open_alarms
-from nodes.runtime.http import ROLE, json_error, read_json, requires, security_headers
+from nodes.runtime.http import ROLE, json_error, limit_rate, read_json, requires, security_headers
 from protocol.errors import ProtocolError
 
 NODE = web.AppKey("somex_node", NationalNode)
@@ -20,7 +20,8 @@ MAX_REQUEST_BYTES = 1024 * 1024
 def make_app(node: NationalNode) -> web.Application:
     app = web.Application(middlewares=[security_headers], client_max_size=MAX_REQUEST_BYTES)
     app[NODE] = node
-    app[ROLE] = dict(node.creds.tokens)
+    limit_rate(app, node.config.http_rate_limit)
+    app[ROLE] = dict(node.creds.token_digests)
     app.router.add_get("/api/health", health)
     app.router.add_post("/api/messages", send_message)
     app.router.add_get("/api/messages", list_messages)

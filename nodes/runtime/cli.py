@@ -109,15 +109,26 @@ def _hub(args: argparse.Namespace) -> int:
     config = Deployment.load(args.state_dir).hub_config()
     if args.db:
         config = dataclasses.replace(config, db_url=args.db)
-    asyncio.run(serve_hub(config))
-    return 0
+    return _refusing_bad_trust(config.federation_dir, lambda: asyncio.run(serve_hub(config)))
 
 
 def _node(args: argparse.Namespace) -> int:
     from nodes.runtime.deployment import Deployment
     from nodes.runtime.serve import serve_node
 
-    asyncio.run(serve_node(Deployment.load(args.state_dir).node_config(args.country.upper())))
+    config = Deployment.load(args.state_dir).node_config(args.country.upper())
+    return _refusing_bad_trust(config.federation_dir, lambda: asyncio.run(serve_node(config)))
+
+
+def _refusing_bad_trust(federation_dir: Path, run) -> int:  # noqa: ANN001
+    """Run a hub or node; a directory or key it must not trust stops it with one clear line."""
+    from crypto.errors import CryptoError
+
+    try:
+        run()
+    except CryptoError as exc:
+        print(f"somex: refusing to start: {exc} (federation files in {federation_dir})", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -7,6 +7,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from protocol.ratelimit import RateLimit
+
+# Per API token (or client address): generous enough for the demo, the tests and a bulk feed.
+HTTP_RATE_LIMIT = RateLimit(per_second=100.0, burst=1000)
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -43,6 +48,7 @@ class HubConfig:
     checkpoint_interval: float = 2.0  # seconds between checkpoints while the log grows
     checkpoint_every: int = 1000  # ...or sooner, after this many new entries
     parked_retry_interval: float = 5.0  # seconds between retries of forwards to a full inbox
+    http_rate_limit: RateLimit = HTTP_RATE_LIMIT
 
 
 @dataclass(frozen=True)
@@ -55,3 +61,4 @@ class NodeConfig:
     http_port: int = 0  # 0: pick a free port
     prefetch: int = 256
     message_ttl: timedelta = timedelta(days=7)
+    http_rate_limit: RateLimit = HTTP_RATE_LIMIT

@@ -6,7 +6,9 @@ This is the development and test layout, everything in one tree:
   root/root.key (0600), root/root.crt
   directory.signed.json, revocations.signed.json
   nodes/<ID>/signing.key (0600), signing.crt, sealing.key (0600), broker.password (0600),
-             tokens.json (0600: {"focal", "feed", "auditor"} bearer tokens)
+             tokens.json (0600: {"focal", "feed", "auditor"} SHA-256 digests of the API bearer
+             tokens: all the node keeps), operator-tokens.json (0600: the clear tokens, for the
+             operator; see docs/security.md)
 
 In production the root key is generated and kept offline (only root.crt, the signed directory and
 the signed revocation list are distributed), and each node's machine holds only its own
@@ -48,6 +50,7 @@ from crypto.pki import (
     create_root,
     issue_certificate,
 )
+from crypto.tokens import is_token_digest, new_token, token_digest
 
 COUNTRY_TYPES = frozenset({
     "alert.document", "alert.document.batch", "alert.hit", "mla.request", "mla.response", "mla.status",
@@ -57,6 +60,8 @@ HUB_TYPES = frozenset({"hub.rejection", "hub.checkpoint", "hub.directory", "hub.
 ROLES = ("focal", "feed", "auditor")
 
 DIRECTORY_FILE = "directory.signed.json"
+TOKENS_FILE = "tokens.json"
+OPERATOR_TOKENS_FILE = "operator-tokens.json"
 REVOCATIONS_FILE = "revocations.signed.json"
 _COUNTRY = re.compile(r"[A-Z]{3}")
 _KID = re.compile(r"[0-9a-f]{64}")
@@ -72,7 +77,21 @@ class NodeCredentials:
     sealing_key: SealingKey
     broker_user: str
     broker_password: str = field(repr=False)
-    tokens: Mapping[str, str] = field(repr=False)
+    token_digests: Mapping[str, str] = field(repr=False)  # role -> SHA-256 of its API token
+    home: Path | None = None
+
+    @property
+    def tokens(self) -> Mapping[str, str]:
+        """The operator's clear API tokens (operator-tokens.json), for clients on this machine.
+
+        The node itself checks requests against `token_digests` only; a production node's machine
+        need not hold this file at all.
+        """
+        path = (self.home or Path(".")) / OPERATOR_TOKENS_FILE
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing: the clear API tokens were handed to the operator; "
+                                    "this node keeps only their digests")
+        return json.loads(path.read_text())
 
 
 @dataclass(frozen=True)
@@ -102,8 +121,17 @@ class Federation:
             sealing_key=SealingKey.from_pem((home / "sealing.key").read_bytes()),
             broker_user=entry.broker_user,
             broker_password=(home / "broker.password").read_text().strip(),
-            tokens=json.loads((home / "tokens.json").read_text()),
+            token_digests=_token_digests(home / TOKENS_FILE),
+            home=home,
         )
+
+
+def _token_digests(path: Path) -> dict[str, str]:
+    digests = json.loads(path.read_text())
+    if not isinstance(digests, dict) or not all(r in ROLES and is_token_digest(d) for r, d in digests.items()):
+        raise ValueError(f"{path} must map roles ({', '.join(ROLES)}) to SHA-256 token digests; a file of clear "
+                         "tokens is from an older layout: re-run 'somex federation init --force'")
+    return digests
 
 
 def _write_secret(path: Path, data: bytes) -> None:
@@ -208,8 +236,10 @@ def _write_tree(home: Path, federation: str, members: list[str], now: datetime, 
         (node_home / "signing.crt").write_text(cert_to_pem(cert))
         _write_secret(node_home / "sealing.key", sealing.to_pem())
         _write_secret(node_home / "broker.password", secrets.token_urlsafe(32).encode())
-        _write_secret(node_home / "tokens.json",
-                      json.dumps({role: secrets.token_urlsafe(32) for role in ROLES}).encode())
+        tokens = {role: new_token() for role in ROLES}
+        _write_secret(node_home / TOKENS_FILE,
+                      json.dumps({role: token_digest(t) for role, t in tokens.items()}).encode())
+        _write_secret(node_home / OPERATOR_TOKENS_FILE, json.dumps(tokens).encode())
         user = broker_user_prefix + ("hub" if node_id == HUB_ID else node_id)
         entries[node_id] = NodeEntry(node_id, (cert,), user, types[node_id], sealing.public_bytes())
     directory = Directory(federation, 1, now - BACKDATE, now + timedelta(days=directory_days), entries)

@@ -1,31 +1,34 @@
-"""HTTP pieces shared by the node and hub APIs: bearer-token roles and typed JSON errors."""
+"""HTTP pieces shared by the node and hub APIs: bearer-token roles, rate limits, typed JSON errors."""
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import Awaitable, Callable, Mapping
+import math
+import time
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 
 from aiohttp import web
 
+from crypto.tokens import role_for, token_digest
+from protocol.ratelimit import RateLimit, TokenBuckets
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-ROLE = web.AppKey("somex_tokens", dict)
+ROLE = web.AppKey("somex_tokens", dict)  # role -> SHA-256 digest of its token (crypto/tokens.py)
+RATE = web.AppKey("somex_rate", TokenBuckets)
 
 
 def json_error(status: int, reason: str, detail: str) -> web.Response:
     return web.json_response({"error": reason, "detail": detail}, status=status)
 
 
-def role_of(request: web.Request, tokens: Mapping[str, str]) -> str | None:
+def _bearer(request: web.Request) -> str | None:
     header = request.headers.get("Authorization", "")
-    if not header.startswith("Bearer "):
-        return None
-    presented = header[len("Bearer "):].encode()
-    found = None
-    for role, token in tokens.items():
-        # Compare against every token, in constant time, so timing reveals nothing.
-        if hmac.compare_digest(presented, token.encode()):
-            found = role
-    return found
+    return header[len("Bearer "):] if header.startswith("Bearer ") else None
+
+
+def role_of(request: web.Request, tokens: Mapping[str, str]) -> str | None:
+    """The role of the request's bearer token, checked against the stored digests in constant time."""
+    presented = _bearer(request)
+    return None if presented is None else role_for(presented, tokens)
 
 
 def requires(*roles: str) -> Callable[[Handler], Handler]:
@@ -45,11 +48,21 @@ def requires(*roles: str) -> Callable[[Handler], Handler]:
 
 @web.middleware
 async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    response = await handler(request)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Cache-Control", "no-store")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:  # raised answers (404, 413, ...) get them too
+        _add_security_headers(exc.headers)
+        raise
+    _add_security_headers(response.headers)
     return response
+
+
+def _add_security_headers(headers: MutableMapping[str, str]) -> None:
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Cache-Control", "no-store")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
 
 
 async def read_json(request: web.Request) -> dict:
@@ -58,6 +71,11 @@ async def read_json(request: web.Request) -> dict:
                                            content_type="application/json")
     try:
         body = await request.json()
+    except web.HTTPRequestEntityTooLarge:
+        limit = request.client_max_size
+        raise web.HTTPRequestEntityTooLarge(
+            limit, text=f'{{"error":"request_too_large","detail":"a request body may have at most {limit} bytes"}}',
+            content_type="application/json") from None
     except ValueError:
         raise web.HTTPBadRequest(text='{"error":"malformed_json","detail":"the request body is not JSON"}',
                                  content_type="application/json") from None
@@ -65,3 +83,25 @@ async def read_json(request: web.Request) -> dict:
         raise web.HTTPBadRequest(text='{"error":"malformed_json","detail":"expected a JSON object"}',
                                  content_type="application/json")
     return body
+
+
+def limit_rate(app: web.Application, limit: RateLimit) -> None:
+    """Throttle `app`'s requests per API token (per client address for requests without a valid one).
+
+    Over the limit: 429 `rate_limited` with Retry-After. Call before the app starts.
+    """
+    app[RATE] = TokenBuckets(limit)
+    app.middlewares.append(_rate_limit)
+
+
+@web.middleware
+async def _rate_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
+    presented = _bearer(request)
+    known = presented is not None and role_of(request, request.app.get(ROLE, {})) is not None
+    key = f"token:{token_digest(presented)}" if known else f"addr:{request.remote}"
+    wait = request.app[RATE].take(key, time.monotonic())
+    if wait > 0:
+        response = json_error(429, "rate_limited", f"too many requests; retry in {wait:.2f} s")
+        response.headers["Retry-After"] = str(math.ceil(wait))
+        return response
+    return await handler(request)

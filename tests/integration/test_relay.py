@@ -79,6 +79,29 @@ def _oversize(fed: RunningFederation) -> bytes:
     return json.dumps(obj).encode()
 
 
+def _readdressed(fed: RunningFederation) -> bytes:
+    # Signed by MEX for IDN, then re-addressed to ITA: recipients are signed members.
+    obj = note(fed, "MEX", ["IDN"], "meant for IDN only").to_json()
+    obj["recipients"] = ["ITA"]
+    return json.dumps(obj).encode()
+
+
+def _invalid_utf8(fed: RunningFederation) -> bytes:
+    return wire.encode(note(fed, "MEX", ["IDN"], "broken")).replace(b"broken", b"brok\xc3\x28n")
+
+
+def _deeply_nested(fed: RunningFederation) -> bytes:
+    obj = note(fed, "MEX", ["IDN"], "nested").to_json()
+    obj["header"] = json.loads("[" * 200 + "]" * 200)
+    return json.dumps(obj).encode()
+
+
+def _unknown_type(fed: RunningFederation) -> bytes:
+    obj = note(fed, "MEX", ["IDN"], "shut down").to_json()
+    obj["type"] = "admin.shutdown"
+    return json.dumps(obj).encode()
+
+
 @pytest.mark.parametrize(
     ("craft", "reason"),
     [
@@ -87,8 +110,13 @@ def _oversize(fed: RunningFederation) -> bytes:
         (_expired, "expired"),
         (lambda fed: b'{"v":1, "id": "broken', "malformed_json"),
         (_oversize, "oversize"),
+        (_readdressed, "bad_signature"),
+        (_invalid_utf8, "bad_utf8"),
+        (_deeply_nested, "too_deep"),
+        (_unknown_type, "unknown_type"),
     ],
-    ids=["forged-signature", "sender-not-broker-user", "expired", "malformed-json", "oversize"],
+    ids=["forged-signature", "sender-not-broker-user", "expired", "malformed-json", "oversize",
+         "re-addressed-to-another-recipient", "invalid-utf8", "deeply-nested", "unknown-type"],
 )
 async def test_bad_message_is_rejected_audited_answered_and_never_delivered(fed, craft, reason) -> None:  # noqa: ANN001
     before = await fed.nodes["MEX"].send("note", ["IDN"], body={"text": "before"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import stat
 from datetime import UTC, datetime, timedelta
@@ -23,8 +24,8 @@ from nodes.runtime.federation import (
 )
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-NODE_FILES = ("signing.key", "signing.crt", "sealing.key", "broker.password", "tokens.json")
-SECRET_NODE_FILES = ("signing.key", "sealing.key", "broker.password", "tokens.json")
+NODE_FILES = ("signing.key", "signing.crt", "sealing.key", "broker.password", "tokens.json", "operator-tokens.json")
+SECRET_NODE_FILES = ("signing.key", "sealing.key", "broker.password", "tokens.json", "operator-tokens.json")
 
 
 @pytest.fixture(scope="module")
@@ -219,5 +220,17 @@ def test_missing_federation_says_how_to_create_one(tmp_path: Path) -> None:
         load_federation(tmp_path, NOW)
 
 
-def test_loaded_tokens_file_is_json_with_three_roles(fed_path: Path) -> None:
-    assert set(json.loads((fed_path / "nodes" / "HUB" / "tokens.json").read_text())) == {"focal", "feed", "auditor"}
+def test_node_stores_only_sha256_digests_of_its_api_tokens(fed_path: Path) -> None:
+    stored = json.loads((fed_path / "nodes" / "HUB" / "tokens.json").read_text())
+    creds = load_federation(fed_path, NOW).credentials("HUB")
+    assert set(stored) == {"focal", "feed", "auditor"} and creds.token_digests == stored
+    assert stored == {role: hashlib.sha256(token.encode()).hexdigest() for role, token in creds.tokens.items()}
+    assert not set(creds.tokens.values()) & set(stored.values())
+
+
+def test_a_tokens_file_of_clear_tokens_is_refused_with_advice(tmp_path: Path) -> None:
+    init_federation(tmp_path / "f", "unit", ["MEX"], NOW)
+    home = tmp_path / "f" / "nodes" / "MEX"
+    (home / "tokens.json").write_text((home / "operator-tokens.json").read_text())
+    with pytest.raises(ValueError, match="digests"):
+        load_federation(tmp_path / "f", NOW).credentials("MEX")
