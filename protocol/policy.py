@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from protocol import messages
+from protocol import messages, mla
 from protocol.alerts import only_the_issuing_country_alerts
 from protocol.envelope import BROADCAST, Envelope
 from protocol.errors import PolicyError
@@ -18,6 +18,7 @@ HUB_ID = "HUB"
 # Rules that need the clear body, by type (e.g. only the issuing country alerts on its documents).
 BodyRule = Callable[[Envelope, Mapping[str, Any]], None]
 BODY_RULES: dict[str, BodyRule] = {"alert.document": only_the_issuing_country_alerts}
+BODY_RULES.update({"mla.request": mla.request_rule, "mla.status": mla.event_rule, "mla.response": mla.event_rule})
 
 
 def resolve_recipients(

@@ -25,6 +25,7 @@ from crypto.errors import CryptoError
 from crypto.keys import verify_signature
 from crypto.sealing import open_sealed, seal
 from crypto.signing import VerifiedEnvelope, sign_envelope, verify_envelope
+from nodes.national.mla import CentralAuthority
 from nodes.national.store import NodeStore, message_row, outbox, receipts, refusals
 from nodes.national.store import messages as message_table
 from nodes.national.witness import witness_checkpoint
@@ -67,6 +68,7 @@ class NationalNode:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.received = asyncio.Condition()
         self.log = log.bind(node=self.country)
+        self.mla = CentralAuthority(self)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -79,6 +81,7 @@ class NationalNode:
         self._tasks.append(asyncio.create_task(self._relay(), name=f"{self.country}-relay"))
         self._tasks.append(asyncio.create_task(
             consume_in_batches(self._inbox, self._receive, 256, self.log), name=f"{self.country}-inbox"))
+        self._tasks.append(asyncio.create_task(self.mla.watch(), name=f"{self.country}-mla"))
 
     async def stop(self) -> None:
         await stop_tasks(self._tasks, self.session)

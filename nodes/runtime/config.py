@@ -49,3 +49,6 @@ class NodeConfig:
     http_port: int = 0  # 0: pick a free port
     prefetch: int = 256
     message_ttl: timedelta = timedelta(days=7)
+    mla_delivery_timeout: timedelta = timedelta(hours=24)  # no delivery receipt by then: not_delivered
+    mla_due_soon: timedelta = timedelta(days=3)  # a deadline this close is listed and reminded
+    mla_sweep_interval: float = 60.0  # seconds between checks of delivery timeouts and deadlines
