@@ -26,7 +26,7 @@ from nodes.national.store import messages, receipts, refusals
 from nodes.runtime.config import utcnow
 from protocol import envelope as wire
 from protocol import mla
-from protocol.errors import ProtocolError, TransitionError
+from protocol.errors import PolicyError, ProtocolError, TransitionError
 from protocol.mla import Role, State
 from protocol.timefmt import format_time
 
@@ -107,6 +107,8 @@ class CentralAuthority:
         for name in ("reference", "requested", "kind", "urgency"):
             if not isinstance(body.get(name), str):
                 raise ProtocolError("bad_body", f"$.{name}: required")
+        if body["requested"] not in node.federation.directory.node_ids():
+            raise PolicyError("unknown_recipient", f"{body['requested'][:8]!r} is not a member of the federation")
         header = {"reference": body["reference"], "kind": body["kind"], "status": State.SUBMITTED.value,
                   "urgency": body["urgency"], "deadline": body.get("deadline")}
         thread = mla.thread_of(node.country, body["reference"])

@@ -2,7 +2,7 @@
 
 Requests and events with attachments come as multipart/form-data: a `request` (or `event`) part
 of JSON and one `attachment` part per file. Multipart parts are read as streams with this
-module's own bound (MAX_UPLOAD_BYTES), so the app-wide 1 MiB bound stays for every other route.
+module's own bounds, so the app-wide 1 MiB bound stays for every other route.
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
+from crypto.errors import CryptoError
 from nodes.national.mla import CentralAuthority, Upload
 from nodes.runtime.http import json_error, read_json, requires
 from protocol import mla
 from protocol.errors import ProtocolError, TransitionError
 
 AUTHORITY = web.AppKey("somex_mla", CentralAuthority)
-MAX_UPLOAD_BYTES = mla.MAX_ATTACHMENT_BYTES + 1024 * 1024  # attachments plus the JSON part
+MAX_FIELDS_BYTES = 1024 * 1024  # the JSON part; attachments have mla.MAX_ATTACHMENT_BYTES in all
 _CHUNK = 256 * 1024
 
 
@@ -54,16 +55,16 @@ async def _fields_and_uploads(request: web.Request, name: str) -> tuple[dict[str
         return data, _json_uploads(data.pop("attachments", []))
     fields: dict[str, Any] | None = None
     uploads: list[Upload] = []
-    budget = MAX_UPLOAD_BYTES
+    budget = mla.MAX_ATTACHMENT_BYTES
     reader = await request.multipart()
     while (part := await reader.next()) is not None:
         if not isinstance(part, BodyPartReader):
             raise ProtocolError("bad_request", "nested multipart is not accepted")
-        content = await _read_part(part, budget)
-        budget -= len(content)
         if part.name == name and fields is None:
-            fields = _json_object(content, name)
+            fields = _json_object(await _read_part(part, MAX_FIELDS_BYTES), name)
         elif part.name == "attachment" and part.filename:
+            content = await _read_part(part, budget)
+            budget -= len(content)
             uploads.append(Upload(part.filename, part.headers.get("Content-Type", "application/octet-stream"), content))
         else:
             raise ProtocolError("bad_request", f"unexpected part {str(part.name)[:40]!r}: send {name!r} and "
@@ -100,12 +101,12 @@ def _json_uploads(items: Any) -> list[Upload]:
 
 def _error(exc: Exception) -> web.Response:
     if isinstance(exc, _TooLarge):
-        return json_error(413, "too_large", f"attachments and fields exceed {MAX_UPLOAD_BYTES} bytes")
+        return json_error(413, "too_large", f"attachments over {mla.MAX_ATTACHMENT_BYTES} bytes in all, or fields over {MAX_FIELDS_BYTES}")
     if isinstance(exc, LookupError):
         return json_error(404, "not_found", str(exc))
     if isinstance(exc, TransitionError):
         return json_error(409, exc.reason, exc.detail)
-    assert isinstance(exc, ProtocolError)
+    assert isinstance(exc, (ProtocolError, CryptoError))
     status = 409 if exc.reason == "duplicate_reference" else 400
     return json_error(status, exc.reason, exc.detail)
 
@@ -116,7 +117,7 @@ async def create_request(request: web.Request) -> web.Response:
     try:
         fields, uploads = await _fields_and_uploads(request, "request")
         created = await asyncio.to_thread(authority.create, fields, uploads)
-    except (ProtocolError, _TooLarge) as exc:
+    except (ProtocolError, CryptoError, _TooLarge) as exc:
         return _error(exc)
     return web.json_response(created, status=202)
 
@@ -139,7 +140,7 @@ async def list_requests(request: web.Request) -> web.Response:
 async def view_request(request: web.Request) -> web.Response:
     try:
         view = await asyncio.to_thread(request.app[AUTHORITY].open, request.match_info["id"], by_focal_point=True)
-    except (LookupError, ProtocolError) as exc:
+    except (LookupError, ProtocolError, CryptoError) as exc:
         return _error(exc)
     return web.json_response(view)
 
@@ -157,7 +158,7 @@ async def act_on_request(request: web.Request) -> web.Response:
             return json_error(400, "bad_request", "'event' (string), optional 'note' (string) and 'grounds' (list)")
         done = await asyncio.to_thread(authority.act, request.match_info["id"], event, note=note, grounds=grounds,
                                        uploads=uploads)
-    except (LookupError, ProtocolError, _TooLarge) as exc:
+    except (LookupError, ProtocolError, CryptoError, _TooLarge) as exc:
         return _error(exc)
     return web.json_response(done, status=202)
 
@@ -169,7 +170,7 @@ async def download_attachment(request: web.Request) -> web.Response:
         meta, content = await asyncio.to_thread(request.app[AUTHORITY].attachment, request.match_info["id"], index)
     except ValueError:
         return json_error(400, "bad_request", "the attachment index is an integer")
-    except (LookupError, ProtocolError) as exc:
+    except (LookupError, ProtocolError, CryptoError) as exc:
         return _error(exc)
     return web.Response(body=content, content_type=meta["media_type"],
                         headers={"X-Content-SHA256": meta["sha256"],

@@ -264,3 +264,59 @@ async def test_tampered_misaddressed_and_replayed_evidence_is_rejected_with_its_
     refused = await eventually(lambda: refusal_of(ita, wrong.id), what="ITA refusing a receipt for another digest")
     assert refused["reason"] == "receipt_mismatch"
     assert [r["kind"] for r in ita.store.receipts_for(rid)] == ["delivered"]
+
+
+async def test_deadlines_are_listed_and_reminded_once_as_status_messages(fed: RunningFederation) -> None:
+    await fed.nodes["ITA"].stop()
+    ita = await fed.start_node("ITA", mla_due_soon=timedelta(days=3), mla_sweep_interval=0.1)
+    mex = fed.nodes["MEX"]
+    today = utcnow().date()
+    overdue = ita.mla.create(fields("ITA-OVERDUE", deadline=(today - timedelta(days=1)).isoformat()))["id"]
+    soon = ita.mla.create(fields("ITA-SOON", deadline=(today + timedelta(days=2)).isoformat()))["id"]
+    later = ita.mla.create(fields("ITA-LATER", deadline=(today + timedelta(days=30)).isoformat()))["id"]
+
+    def reminders_at_mex(rid: str) -> list[dict]:
+        return [t for t in mex.mla.timeline(_row(mex, rid)) if t["what"] == "remind"]
+
+    for rid in (overdue, soon):
+        await eventually(lambda r=rid: any(x["id"] == r for x in mex.mla.list()) and reminders_at_mex(r),
+                         what="a reminder at MEX")
+    ita.mla.sweep()
+    ita.mla.sweep()
+    await eventually(lambda: ita.store.outbox_depth() == 0, what="ITA's outbox drained")
+    assert [len(reminders_at_mex(r)) for r in (overdue, soon, later)] == [1, 1, 0]
+    for node in (ita, mex):
+        assert [r["id"] for r in node.mla.list(due="overdue")] == [overdue]
+        assert [r["id"] for r in node.mla.list(due="soon")] == [soon]
+    assert state_of(mex, overdue) == "received"  # a reminder changes no state
+
+
+async def test_bad_mla_api_calls_get_a_typed_reason_and_send_nothing(fed: RunningFederation) -> None:
+    ita = fed.nodes["ITA"]
+    async with focal(ita) as api:
+        async def create(payload: dict) -> tuple[int, str]:
+            async with api.post("/api/mla/requests", json=payload) as r:
+                return r.status, (await r.json())["error"]
+
+        assert await create(fields(kind="rendition")) == (400, "bad_body")
+        assert await create(fields(urgency_reason="")) == (400, "bad_body")
+        assert await create(fields(requested="FRA")) == (400, "unknown_recipient")
+        assert await create(fields(requested="ITA")) == (400, "self_addressed")
+        assert await create({**fields(), "attachments": [{"name": "x"}]}) == (400, "bad_request")
+        form = aiohttp.FormData()
+        form.add_field("request", __import__("json").dumps(fields()), content_type="application/json")
+        form.add_field("attachment", b"\0" * (mla.MAX_ATTACHMENT_BYTES + 1), filename="huge.bin")
+        async with api.post("/api/mla/requests", data=form) as r:
+            assert (r.status, (await r.json())["error"]) == (413, "too_large")
+        assert ita.store.outbox_depth() == 0 and ita.mla.list() == []
+
+        async with api.post("/api/mla/requests", json=fields("ITA-ONCE")) as r:
+            assert r.status == 202
+        assert await create(fields("ITA-ONCE")) == (409, "duplicate_reference")
+        async with api.get("/api/mla/requests/01a20000-0000-7000-8000-000000000000") as r:
+            assert (r.status, (await r.json())["error"]) == (404, "not_found")
+        rid = ita.mla.list()[0]["id"]
+        async with api.post(f"/api/mla/requests/{rid}/events", json={"event": "deliver"}) as r:
+            assert (r.status, (await r.json())["error"]) == (409, "unknown_event")
+        async with api.post(f"/api/mla/requests/{rid}/events", json={"event": "withdraw", "why": "x"}) as r:
+            assert (r.status, (await r.json())["error"]) == (400, "unknown_field")
