@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from crypto.sealing import X25519
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -52,3 +54,4 @@ class NodeConfig:
     mla_delivery_timeout: timedelta = timedelta(hours=24)  # no delivery receipt by then: not_delivered
     mla_due_soon: timedelta = timedelta(days=3)  # a deadline this close is listed and reminded
     mla_sweep_interval: float = 60.0  # seconds between checks of delivery timeouts and deadlines
+    sealing_suite: str = X25519  # or MLKEM768_X25519: hybrid post-quantum, if every recipient publishes a key

@@ -320,3 +320,16 @@ async def test_bad_mla_api_calls_get_a_typed_reason_and_send_nothing(fed: Runnin
             assert (r.status, (await r.json())["error"]) == (409, "unknown_event")
         async with api.post(f"/api/mla/requests/{rid}/events", json={"event": "withdraw", "why": "x"}) as r:
             assert (r.status, (await r.json())["error"]) == (400, "unknown_field")
+
+
+async def test_a_node_set_to_hybrid_post_quantum_sealing_is_read_by_its_peer(fed: RunningFederation) -> None:
+    from crypto.sealing import MLKEM768_X25519, sealed_suite
+
+    await fed.nodes["ITA"].stop()
+    ita = await fed.start_node("ITA", sealing_suite=MLKEM768_X25519)
+    rid = ita.mla.create(fields("ITA-PQ"))["id"]
+    mex = fed.nodes["MEX"]
+    await eventually(lambda: any(x["id"] == rid for x in mex.mla.list()), what="the hybrid-sealed request at MEX")
+    assert sealed_suite(wire.decode(mex.store.raw(rid)).sealed) == MLKEM768_X25519
+    assert mex.mla.open(rid, by_focal_point=True)["request"]["summary"] == SUMMARY
+    assert ita.mla.open(rid, by_focal_point=True)["request"]["summary"] == SUMMARY  # the sender's own copy
