@@ -160,13 +160,13 @@ class CentralAuthority:
         return self.node.build_sealed(message_type, [other], body, header=header, thread=row.thread,
                                       reply_to=row.request_id)
 
-    def open(self, request_id: str, *, by_focal_point: bool) -> dict[str, Any]:
+    def open(self, request_id: str) -> dict[str, Any]:
         """The request, opened, with its timeline. A focal point's first look at a received request
         sends the requesting State a `retrieved` receipt."""
         node = self.node
         with self.engine.begin() as conn:
             row = _row(conn, request_id)
-            if by_focal_point and row.direction == "in" and row.retrieved_at is None:
+            if row.direction == "in" and row.retrieved_at is None:
                 now = format_time(utcnow())
                 claimed = conn.execute(update(requests).where(
                     (requests.c.request_id == request_id) & requests.c.retrieved_at.is_(None)
@@ -177,8 +177,10 @@ class CentralAuthority:
                     receipt = node.build("receipt", [row.requesting], reply_to=request_id, thread=row.thread,
                                          body={"of": request_id, "digest": digest, "kind": "retrieved", "at": now})
                     node._enqueue([receipt], conn)
+        timeline = self._timeline(row)
+        with self.engine.connect() as conn:  # read after the timeline, so it reflects every entry shown
             row = _row(conn, request_id)
-        return {**summary(row), "request": self._opened(request_id), "timeline": self.timeline(row)}
+        return {**summary(row), "request": self._opened(request_id), "timeline": timeline}
 
     def _opened(self, message_id: str) -> dict[str, Any]:
         env = wire.decode(self.node.store.raw(message_id))
@@ -202,8 +204,12 @@ class CentralAuthority:
         content = mla.check_attachments([attachments[index]])[0]
         return attachments[index], content
 
-    def timeline(self, row: Any) -> list[dict[str, Any]]:
+    def timeline(self, request_id: str) -> list[dict[str, Any]]:
         """Every status change and receipt on the request's thread, with who and when."""
+        with self.engine.connect() as conn:
+            return self._timeline(_row(conn, request_id))
+
+    def _timeline(self, row: Any) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             items = [{"at": e.at, "what": e.event, "by": e.actor, "message_id": e.message_id,
                       "from": e.from_state, "to": e.to_state, **({"refused": e.refused, "detail": e.detail}
@@ -338,8 +344,8 @@ def _on_request(node: NationalNode, conn: Connection, verified: VerifiedEnvelope
     assert body is not None
     env, now = verified.envelope, format_time(utcnow())
     if _find(conn, body["requesting"], body["reference"]) is not None:
-        _refuse(conn, verified, ProtocolError("duplicate_reference",
-                                              f"{body['requesting']} already sent a request {body['reference']!r}"), now)
+        duplicate = f"{body['requesting']} already sent a request {body['reference']!r}"
+        _refuse(conn, verified, ProtocolError("duplicate_reference", duplicate), now)
         return
     conn.execute(insert(requests), {
         "request_id": env.id, "direction": "in", "requesting": body["requesting"], "requested": body["requested"],

@@ -90,7 +90,8 @@ def _json_uploads(items: Any) -> list[Upload]:
         raise ProtocolError("bad_request", "attachments is a list of {name, media_type, content}")
     uploads = []
     for i, item in enumerate(items):
-        if not isinstance(item, dict) or not all(isinstance(item.get(k), str) for k in ("name", "media_type", "content")):
+        if not isinstance(item, dict) or not all(isinstance(item.get(k), str)
+                                                 for k in ("name", "media_type", "content")):
             raise ProtocolError("bad_request", f"attachments[{i}] needs name, media_type and content (base64)")
         try:
             uploads.append(Upload(item["name"], item["media_type"], base64.b64decode(item["content"], validate=True)))
@@ -101,7 +102,8 @@ def _json_uploads(items: Any) -> list[Upload]:
 
 def _error(exc: Exception) -> web.Response:
     if isinstance(exc, _TooLarge):
-        return json_error(413, "too_large", f"attachments over {mla.MAX_ATTACHMENT_BYTES} bytes in all, or fields over {MAX_FIELDS_BYTES}")
+        return json_error(413, "too_large", f"attachments over {mla.MAX_ATTACHMENT_BYTES} bytes in all, "
+                                            f"or fields over {MAX_FIELDS_BYTES}")
     if isinstance(exc, LookupError):
         return json_error(404, "not_found", str(exc))
     if isinstance(exc, TransitionError):
@@ -139,7 +141,7 @@ async def list_requests(request: web.Request) -> web.Response:
 @requires("focal")
 async def view_request(request: web.Request) -> web.Response:
     try:
-        view = await asyncio.to_thread(request.app[AUTHORITY].open, request.match_info["id"], by_focal_point=True)
+        view = await asyncio.to_thread(request.app[AUTHORITY].open, request.match_info["id"])
     except (LookupError, ProtocolError, CryptoError) as exc:
         return _error(exc)
     return web.json_response(view)
@@ -172,6 +174,7 @@ async def download_attachment(request: web.Request) -> web.Response:
         return json_error(400, "bad_request", "the attachment index is an integer")
     except (LookupError, ProtocolError, CryptoError) as exc:
         return _error(exc)
+    filename = meta["name"].replace('"', "'")
     return web.Response(body=content, content_type=meta["media_type"],
                         headers={"X-Content-SHA256": meta["sha256"],
-                                 "Content-Disposition": f'attachment; filename="{meta["name"].replace(chr(34), chr(39))}"'})
+                                 "Content-Disposition": f'attachment; filename="{filename}"'})

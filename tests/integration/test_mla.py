@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -100,7 +101,7 @@ async def test_request_with_5_mb_attachment_reaches_mex_intact_sealed_everywhere
     await fed.nodes["MEX"].stop()  # so that the broker holds the message while we look at it
     async with focal(fed.nodes["ITA"]) as ita:
         form = aiohttp.FormData()
-        form.add_field("request", __import__("json").dumps(fields()), content_type="application/json")
+        form.add_field("request", json.dumps(fields()), content_type="application/json")
         form.add_field("attachment", attachment, filename="bank-records.bin", content_type="application/octet-stream")
         async with ita.post("/api/mla/requests", data=form) as r:
             assert r.status == 202, await r.text()
@@ -211,7 +212,7 @@ async def test_a_peer_acting_out_of_turn_or_out_of_role_is_refused_by_the_receiv
     refused = await eventually(lambda: refusal_of(ita, too_early.id), what="ITA refusing the early execution")
     assert refused["reason"] == "illegal_transition"
     assert state_of(ita, rid) == "received" and state_of(mex, rid) == "received"
-    timeline = ita.mla.open(rid, by_focal_point=True)["timeline"]
+    timeline = ita.mla.open(rid)["timeline"]
     assert any(t["what"] == "execute" and t.get("refused") == "illegal_transition" for t in timeline)
 
 
@@ -226,16 +227,8 @@ async def test_recipient_down_past_the_delivery_timeout_is_not_delivered_then_re
     assert [r["id"] for r in ita.mla.list(state="not_delivered")] == [rid]
     await fed.start_node("MEX")
     await eventually(lambda: state_of(ita, rid) == "received", what="the status repaired by MEX's receipt")
-    steps = [(t["what"], t["to"]) for t in ita.mla.timeline(_row(ita, rid)) if t["what"] in ("delivery_timeout",
-                                                                                            "deliver")]
+    steps = [(t["what"], t["to"]) for t in ita.mla.timeline(rid) if t["what"] in ("delivery_timeout", "deliver")]
     assert steps == [("delivery_timeout", "not_delivered"), ("deliver", "received")]
-
-
-def _row(node: NationalNode, request_id: str):  # noqa: ANN202
-    from nodes.national.mla import _row as row
-
-    with node.store.engine.connect() as conn:
-        return row(conn, request_id)
 
 
 async def test_tampered_misaddressed_and_replayed_evidence_is_rejected_with_its_reason(fed: RunningFederation) -> None:
@@ -276,7 +269,7 @@ async def test_deadlines_are_listed_and_reminded_once_as_status_messages(fed: Ru
     later = ita.mla.create(fields("ITA-LATER", deadline=(today + timedelta(days=30)).isoformat()))["id"]
 
     def reminders_at_mex(rid: str) -> list[dict]:
-        return [t for t in mex.mla.timeline(_row(mex, rid)) if t["what"] == "remind"]
+        return [t for t in mex.mla.timeline(rid) if t["what"] == "remind"]
 
     for rid in (overdue, soon):
         await eventually(lambda r=rid: any(x["id"] == r for x in mex.mla.list()) and reminders_at_mex(r),
@@ -304,7 +297,7 @@ async def test_bad_mla_api_calls_get_a_typed_reason_and_send_nothing(fed: Runnin
         assert await create(fields(requested="ITA")) == (400, "self_addressed")
         assert await create({**fields(), "attachments": [{"name": "x"}]}) == (400, "bad_request")
         form = aiohttp.FormData()
-        form.add_field("request", __import__("json").dumps(fields()), content_type="application/json")
+        form.add_field("request", json.dumps(fields()), content_type="application/json")
         form.add_field("attachment", b"\0" * (mla.MAX_ATTACHMENT_BYTES + 1), filename="huge.bin")
         async with api.post("/api/mla/requests", data=form) as r:
             assert (r.status, (await r.json())["error"]) == (413, "too_large")
@@ -331,5 +324,5 @@ async def test_a_node_set_to_hybrid_post_quantum_sealing_is_read_by_its_peer(fed
     mex = fed.nodes["MEX"]
     await eventually(lambda: any(x["id"] == rid for x in mex.mla.list()), what="the hybrid-sealed request at MEX")
     assert sealed_suite(wire.decode(mex.store.raw(rid)).sealed) == MLKEM768_X25519
-    assert mex.mla.open(rid, by_focal_point=True)["request"]["summary"] == SUMMARY
-    assert ita.mla.open(rid, by_focal_point=True)["request"]["summary"] == SUMMARY  # the sender's own copy
+    assert mex.mla.open(rid)["request"]["summary"] == SUMMARY
+    assert ita.mla.open(rid)["request"]["summary"] == SUMMARY  # the sender's own copy
