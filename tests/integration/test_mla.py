@@ -3,10 +3,12 @@ retrieved, a lifecycle both sides agree on, and every forgery refused with its r
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
 import os
+import sys
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
@@ -20,6 +22,7 @@ import broker_config
 from crypto.sealing import seal
 from nodes.national.api import make_app
 from nodes.national.node import NationalNode
+from nodes.runtime.deployment import Deployment
 from nodes.runtime.config import new_message_id, utcnow
 from protocol import envelope as wire
 from protocol import mla
@@ -326,3 +329,44 @@ async def test_a_node_set_to_hybrid_post_quantum_sealing_is_read_by_its_peer(fed
     assert sealed_suite(wire.decode(mex.store.raw(rid)).sealed) == MLKEM768_X25519
     assert mex.mla.open(rid)["request"]["summary"] == SUMMARY
     assert ita.mla.open(rid)["request"]["summary"] == SUMMARY  # the sender's own copy
+
+
+async def somex(fed: RunningFederation, *args: str) -> tuple[int, str]:
+    """The operator's command line, as a separate process."""
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "nodes.runtime.cli", "--state-dir",
+                                                str(fed.path), *args, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.STDOUT)
+    out, _ = await proc.communicate()
+    return proc.returncode, out.decode()
+
+
+async def test_the_somex_mla_cli_creates_lists_acts_shows_and_saves_attachments(fed: RunningFederation,
+                                                                                tmp_path) -> None:  # noqa: ANN001
+    servers = {c: TestServer(make_app(fed.nodes[c])) for c in ("ITA", "MEX")}
+    for server in servers.values():
+        await server.start_server()
+    try:
+        Deployment(fed.path, fed.amqp_port, fed.vhost, node_http_ports={c: s.port for c, s in servers.items()}).save()
+        evidence = tmp_path / "records.csv"
+        evidence.write_bytes(b"account,amount\nMX-0042,48000\n")
+        code, out = await somex(fed, "mla", "--node", "ITA", "create", "--to", "MEX", "--reference", "ITA-CLI-1",
+                                "--legal-basis", "untoc_article_18", "--offence", "art6_1_a_smuggling",
+                                "--measure", "asset_tracing", "--summary", SUMMARY, "--attach", str(evidence))
+        assert code == 0, out
+        rid = json.loads(out)["id"]
+        await eventually(lambda: any(x["id"] == rid for x in fed.nodes["MEX"].mla.list()), what="request at MEX")
+        code, out = await somex(fed, "mla", "--node", "MEX", "list", "--direction", "in")
+        assert code == 0 and [r["reference"] for r in json.loads(out)["requests"]] == ["ITA-CLI-1"]
+        code, out = await somex(fed, "mla", "--node", "MEX", "act", rid, "refuse")
+        assert code == 1 and json.loads(out)["error"] == "refusal_grounds"
+        code, out = await somex(fed, "mla", "--node", "MEX", "act", rid, "refuse", "--ground", "ne_bis_in_idem")
+        assert code == 0 and json.loads(out)["state"] == "refused"
+        saved = tmp_path / "saved.csv"
+        code, out = await somex(fed, "mla", "--node", "MEX", "attachment", rid, "0", "--out", str(saved))
+        assert code == 0 and saved.read_bytes() == evidence.read_bytes()
+        await eventually(lambda: state_of(fed.nodes["ITA"], rid) == "refused", what="the refusal at ITA")
+        code, out = await somex(fed, "mla", "--node", "ITA", "show", rid)
+        assert code == 0 and json.loads(out)["request"]["attachments"][0]["name"] == "records.csv"
+    finally:
+        for server in servers.values():
+            await server.close()
