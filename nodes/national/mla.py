@@ -409,6 +409,8 @@ def _checked_receipt(record: Effect) -> Effect:
             return
         if body["kind"] == "delivered" and row.state in (State.SUBMITTED, State.NOT_DELIVERED):
             _delivered(conn, row, env.sender, env.id, now)
+        elif body["kind"] == "delivered" and row.delivered_at is None:  # e.g. withdrawn before delivery
+            conn.execute(update(requests).where(requests.c.request_id == row.request_id).values(delivered_at=now))
         elif body["kind"] == "retrieved" and row.retrieved_at is None:
             conn.execute(update(requests).where(requests.c.request_id == row.request_id)
                          .values(retrieved_at=body["at"]))

@@ -218,10 +218,15 @@ async def demo_scenario(session: aiohttp.ClientSession, deployment: Deployment, 
 
     try:
         trail = await wait_for("the thread's whole trail in the auditor API", audited)
-        say(f"auditor trail of {thread}: " + ", ".join(f"#{e['seq']} {e['type']} {e['sender']}" for e in trail))
-        complete = True
+        say(f"\n== the auditor's trail of {thread} (hub API: headers and digests, never contents)")
+        for e in trail:
+            header = e.get("header") or {}
+            say(f"#{e['seq']:<3} {e['type']:<13} {e['sender']} -> {','.join(e['recipients'])}  "
+                f"{header.get('event', '')} {header.get('status', '')}")
+        statuses = [(e.get("header") or {}).get("status") for e in trail if e["type"].startswith("mla.")]
+        complete = statuses == ["submitted", "acknowledged", "in_progress", "executed"]
     except TimeoutError:
         complete = False
-    checks.append(("the auditor API shows the MLA thread's whole trail: request, 2 statuses, answer, 5 receipts",
-                   complete))
+    checks.append(("the auditor API shows the MLA thread's whole trail: request, 2 statuses, answer, 5 receipts, "
+                   "and each status", complete))
     return checks

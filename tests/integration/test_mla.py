@@ -189,7 +189,10 @@ async def test_lifecycle_to_executed_and_to_refused_with_only_the_right_party_ac
     answer = next(t for t in view["timeline"] if t["what"] == "execute")["message_id"]
     meta, content = ita.mla.attachment(answer, 0)
     assert content == b"date,amount\n" and meta["name"] == "statements.csv"
-    assert fed.audit(thread=mla.thread_of("ITA", "ITA-EXEC"))  # the auditor's trail of the thread
+    trail = [e["header"] for e in fed.audit(thread=mla.thread_of("ITA", "ITA-EXEC")) if e["type"] != "receipt"]
+    assert [h["status"] for h in trail] == ["submitted", "acknowledged", "in_progress",
+                                            "additional_information_requested", "in_progress", "executed"]
+    assert {h["reference"] for h in trail} == {"ITA-EXEC"}  # what the auditor sees: headers, not contents
 
 
 async def test_a_peer_acting_out_of_turn_or_out_of_role_is_refused_by_the_receiving_node(
