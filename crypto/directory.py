@@ -21,7 +21,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from crypto.errors import CertificateError, CryptoError, DirectoryError, SignatureError
-from crypto.keys import SigningKey, kid_of, verify_signature
+from crypto.keys import HybridSealingKey, SigningKey, kid_of, verify_signature
 from crypto.pki import (
     cert_from_pem,
     cert_to_pem,
@@ -34,6 +34,7 @@ from crypto.pki import (
 DIRECTORY_DOMAIN = b"somex/directory/v1\n"
 REVOCATIONS_DOMAIN = b"somex/revocations/v1\n"
 HUB_ID = "HUB"
+HYBRID_KEY_SIZE = HybridSealingKey.PUBLIC_SIZE
 MAX_SIGNED_BYTES = 16 * 1024 * 1024  # far above a directory of every country with rollover certificates
 
 _NODE_ID = re.compile(r"HUB|[A-Z]{3}")
@@ -113,6 +114,7 @@ class NodeEntry:
     broker_user: str
     allowed_types: frozenset[str]
     sealing_key: bytes  # X25519 public key, raw 32 bytes
+    hybrid_sealing_key: bytes | None = None  # ML-KEM-768 + X25519 (crypto.keys.HybridSealingKey), optional
 
     def __post_init__(self) -> None:
         if not is_node_id(self.node_id):
@@ -125,11 +127,17 @@ class NodeEntry:
             raise ValueError(f"{self.node_id} has no broker user")
         if not isinstance(self.sealing_key, bytes) or len(self.sealing_key) != 32:
             raise ValueError(f"{self.node_id}: a sealing key is a raw 32-byte X25519 public key")
+        if self.hybrid_sealing_key is not None and (not isinstance(self.hybrid_sealing_key, bytes)
+                                                    or len(self.hybrid_sealing_key) != HYBRID_KEY_SIZE):
+            raise ValueError(f"{self.node_id}: a hybrid sealing key is {HYBRID_KEY_SIZE} bytes")
 
     def as_json(self) -> dict[str, Any]:
-        return {"node_id": self.node_id, "certificates": [cert_to_pem(c) for c in self.certificates],
-                "broker_user": self.broker_user, "allowed_types": sorted(self.allowed_types),
-                "sealing_key": _b64(self.sealing_key)}
+        entry = {"node_id": self.node_id, "certificates": [cert_to_pem(c) for c in self.certificates],
+                 "broker_user": self.broker_user, "allowed_types": sorted(self.allowed_types),
+                 "sealing_key": _b64(self.sealing_key)}
+        if self.hybrid_sealing_key is not None:  # absent, not null: older directories stay byte-identical
+            entry["hybrid_sealing_key"] = _b64(self.hybrid_sealing_key)
+        return entry
 
 
 @dataclass(frozen=True)
@@ -269,7 +277,8 @@ def _open(raw: bytes, inner_name: str, domain: bytes, root_cert: x509.Certificat
 
 
 def _node_entry(obj: object, root_cert: x509.Certificate) -> NodeEntry:
-    n = _members(obj, {"node_id", "certificates", "broker_user", "allowed_types", "sealing_key"}, "node")
+    optional = {"hybrid_sealing_key"} & set(obj) if isinstance(obj, dict) else set()
+    n = _members(obj, {"node_id", "certificates", "broker_user", "allowed_types", "sealing_key", *optional}, "node")
     node_id = _str(n["node_id"], "node_id")
     if not isinstance(n["certificates"], list):
         raise TypeError(f"{node_id}: certificates must be a list")
@@ -284,7 +293,8 @@ def _node_entry(obj: object, root_cert: x509.Certificate) -> NodeEntry:
         if not is_end_entity_signing_cert(cert):
             raise ValueError(f"a certificate of {node_id} is not an end-entity signing certificate")
     return NodeEntry(node_id, certs, _str(n["broker_user"], "broker_user"),
-                     frozenset(_sorted_strings(n["allowed_types"], "allowed_types")), _unb64(n["sealing_key"]))
+                     frozenset(_sorted_strings(n["allowed_types"], "allowed_types")), _unb64(n["sealing_key"]),
+                     _unb64(n["hybrid_sealing_key"]) if optional else None)
 
 
 def sign_directory(directory: Directory, root_key: SigningKey) -> bytes:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import hashlib
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hpke, serialization
+from cryptography.hazmat.primitives.asymmetric.mlkem import MLKEM768PrivateKey, MLKEM768PublicKey
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
@@ -139,3 +140,52 @@ def verify_signature(alg: str, public_key: PublicKey, signature: bytes, data: by
         public_key.verify(signature, data)
     except InvalidSignature:
         raise SignatureError("bad_signature", "the signature does not verify") from None
+
+
+class HybridSealingKey:
+    """An ML-KEM-768 + X25519 private key (HPKE's hybrid post-quantum KEM) for sealed bodies.
+
+    Stored as 96 raw bytes: the 64-byte ML-KEM seed, then the 32-byte X25519 private key.
+    Published as 1216 bytes: the ML-KEM-768 encapsulation key, then the X25519 public key.
+    """
+
+    __slots__ = ("_mlkem", "_x25519")
+    PUBLIC_SIZE = 1184 + 32
+
+    def __init__(self, mlkem_key: MLKEM768PrivateKey, x25519_key: X25519PrivateKey) -> None:
+        self._mlkem, self._x25519 = mlkem_key, x25519_key
+
+    @classmethod
+    def generate(cls) -> HybridSealingKey:
+        return cls(MLKEM768PrivateKey.generate(), X25519PrivateKey.generate())
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> HybridSealingKey:
+        if len(raw) != 96:
+            raise ValueError("a hybrid sealing key is 96 bytes: ML-KEM seed and X25519 key")
+        return cls(MLKEM768PrivateKey.from_seed_bytes(raw[:64]), X25519PrivateKey.from_private_bytes(raw[64:]))
+
+    def to_bytes(self) -> bytes:
+        """The raw private key: write it only to a 0600 file."""
+        return self._mlkem.private_bytes_raw() + self._x25519.private_bytes_raw()
+
+    def public_bytes(self) -> bytes:
+        """The public key as published in the directory."""
+        return (self._mlkem.public_key().public_bytes_raw()
+                + self._x25519.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))
+
+    @property
+    def private_key(self) -> hpke.MLKEM768X25519PrivateKey:
+        """For HPKE. Never log it."""
+        return hpke.MLKEM768X25519PrivateKey(self._mlkem, self._x25519)
+
+    def __repr__(self) -> str:
+        return f"HybridSealingKey(public_sha256={hashlib.sha256(self.public_bytes()).hexdigest()[:16]!r})"
+
+
+def hybrid_public_key(raw: bytes) -> hpke.MLKEM768X25519PublicKey:
+    """A published hybrid sealing key (HybridSealingKey.public_bytes) as an HPKE public key."""
+    if len(raw) != HybridSealingKey.PUBLIC_SIZE:
+        raise ValueError(f"a hybrid sealing key is {HybridSealingKey.PUBLIC_SIZE} bytes")
+    return hpke.MLKEM768X25519PublicKey(MLKEM768PublicKey.from_public_bytes(raw[:1184]),
+                                        X25519PublicKey.from_public_bytes(raw[1184:]))

@@ -18,15 +18,20 @@ import binascii
 import json
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hpke
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from crypto.errors import CryptoError
+from crypto.keys import hybrid_public_key
 from protocol.envelope import parse_json
 from protocol.errors import DecodeError
+
+if TYPE_CHECKING:
+    from crypto.directory import NodeEntry
 
 SEAL_DOMAIN = b"somex/seal/v1\n"
 X25519 = "x25519-hkdf-sha256-aes256gcm"
@@ -42,7 +47,8 @@ class SealError(CryptoError):
     """A sealed payload that cannot be opened.
 
     Reasons: `bad_seal` (malformed, tampered, or bound to another message), `not_sealed_for_us`
-    (no key wrapped for this node), `unsupported_suite`.
+    (no key wrapped for this node), `unsupported_suite`, `no_hybrid_key` (a recipient publishes no
+    hybrid post-quantum key).
     """
 
 
@@ -118,3 +124,22 @@ def open_sealed(sealed: str, node_id: str, private_key: Any, context: bytes) -> 
         return AESGCM(content_key).decrypt(nonce, ciphertext, SEAL_DOMAIN + header_bytes + b"\n" + context)
     except (InvalidTag, ValueError, TypeError):
         raise SealError("bad_seal", "the sealed payload does not open: tampered, or bound to another message") from None
+
+
+def sealed_suite(sealed: str) -> str:
+    """The suite a sealed payload names (not secret), so the recipient picks the matching key."""
+    suite = _parse(sealed)[1]["suite"]
+    if not isinstance(suite, str):
+        raise SealError("bad_seal", "the suite is not a string")
+    return suite
+
+
+def recipient_key(entry: NodeEntry, suite: str) -> Any:
+    """The HPKE public key of a directory entry for `suite`; SealError if the entry publishes none."""
+    if suite == X25519:
+        return X25519PublicKey.from_public_bytes(entry.sealing_key)
+    if suite == MLKEM768_X25519:
+        if entry.hybrid_sealing_key is None:
+            raise SealError("no_hybrid_key", f"{entry.node_id} publishes no ML-KEM-768 + X25519 sealing key")
+        return hybrid_public_key(entry.hybrid_sealing_key)
+    raise SealError("unsupported_suite", f"suite {suite[:64]!r} is not accepted")

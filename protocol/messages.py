@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from protocol import mla
 from protocol.alerts import ALERT
 from protocol.cases import CASE_JIT, CASE_MESSAGE, CASE_PERMISSION, CASE_SHARE, CASE_WITHDRAW
 from protocol.errors import DecodeError
@@ -69,18 +70,12 @@ _TYPES = [
         body=Obj(required={"text": Str(max_len=20000)}), receipted=True,
     ),
     MessageType("alert.document", "node", header=Obj(), broadcast=True, body=ALERT),
-    MessageType(
-        "mla.request", "node", sealed=True, receipted=True, max_bytes=32 * MiB,
-        header=Obj(optional={"reference": Str(max_len=128), "kind": Str(max_len=64),
-                             "status": Str(max_len=64), "urgency": Str(max_len=32),
-                             "deadline": Nullable(Str(max_len=32))}),
-        body=AnyObject(),
-    ),
-    MessageType(
-        "mla.response", "node", sealed=True, receipted=True, max_bytes=32 * MiB,
-        header=Obj(optional={"reference": Str(max_len=128), "status": Str(max_len=64)}),
-        body=AnyObject(),
-    ),
+    MessageType("mla.request", "node", sealed=True, receipted=True, max_bytes=32 * MiB,
+                header=mla.REQUEST_HEADER, body=mla.REQUEST),
+    MessageType("mla.status", "node", sealed=True, receipted=True, max_bytes=32 * MiB,
+                header=mla.EVENT_HEADER, body=mla.EVENT),
+    MessageType("mla.response", "node", sealed=True, receipted=True, max_bytes=32 * MiB,
+                header=mla.EVENT_HEADER, body=mla.EVENT),
     MessageType("case.share", "node", sealed=True, receipted=True, max_bytes=8 * MiB,
                 header=Obj(optional={"reference": Str(max_len=128)}), body=CASE_SHARE),
     MessageType("case.withdraw", "node", sealed=True, receipted=True,

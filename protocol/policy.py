@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from protocol import messages
+from protocol import messages, mla
 from protocol.alerts import only_the_issuing_country_alerts
 from protocol.cases import check_case_permission, check_case_share
 from protocol.envelope import BROADCAST, Envelope
@@ -20,6 +20,7 @@ HUB_ID = "HUB"
 BodyRule = Callable[[Envelope, Mapping[str, Any]], None]
 BODY_RULES: dict[str, BodyRule] = {"alert.document": only_the_issuing_country_alerts,
                                    "case.share": check_case_share, "case.permission": check_case_permission}
+BODY_RULES.update({"mla.request": mla.request_rule, "mla.status": mla.event_rule, "mla.response": mla.event_rule})
 
 
 def resolve_recipients(

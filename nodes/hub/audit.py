@@ -113,6 +113,7 @@ class AuditEntry:
     kid: str | None = None
     reason: str | None = None
     detail: str | None = None
+    header: dict[str, Any] | None = None  # the envelope's header: what auditors may see (e.g. MLA status)
     marks_seen: bool = False  # an authentic message whose id is now spent
     seq: int = field(default=-1)
     leaf_hash: bytes = b""
@@ -122,7 +123,7 @@ class AuditEntry:
             "seq": self.seq, "message_id": self.message_id, "type": self.type, "sender": self.sender,
             "broker_user": self.broker_user, "recipients": list(self.recipients), "thread": self.thread,
             "digest": self.digest, "kid": self.kid, "verdict": self.verdict, "reason": self.reason,
-            "detail": self.detail, "received_at": self.received_at,
+            "detail": self.detail, "received_at": self.received_at, "header": self.header,
         })
 
 

@@ -191,6 +191,7 @@ class Hub:
         entry.message_id, entry.type, entry.sender = env.id, env.type, env.sender
         entry.thread, entry.kid = env.thread, env.sig.kid if env.sig else None
         entry.recipients = env.recipients
+        entry.header = dict(env.header) or None
         return decision
 
     def _decide(self, d: _Decision, now: datetime, seen: dict, spent: set[str]) -> None:

@@ -14,8 +14,6 @@ import base64
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
-
 import structlog
 from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 from sqlalchemy import Connection, insert
@@ -23,9 +21,10 @@ from sqlalchemy import Connection, insert
 import broker_config
 from crypto.errors import CryptoError
 from crypto.keys import verify_signature
-from crypto.sealing import open_sealed, seal
+from crypto.sealing import MLKEM768_X25519, open_sealed, recipient_key, seal, sealed_suite
 from crypto.signing import VerifiedEnvelope, sign_envelope, verify_envelope
 from nodes.national import cases as case_store
+from nodes.national.mla import CentralAuthority
 from nodes.national.store import NodeStore, message_row, outbox, receipts, refusals
 from nodes.national.store import messages as message_table
 from nodes.national.witness import witness_checkpoint
@@ -69,6 +68,7 @@ class NationalNode:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.received = asyncio.Condition()
         self.log = log.bind(node=self.country)
+        self.mla = CentralAuthority(self)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -82,6 +82,7 @@ class NationalNode:
         self._tasks.append(asyncio.create_task(
             consume_in_batches(self._inbox, self._receive, 256, self.log), name=f"{self.country}-inbox"))
         self._tasks.append(asyncio.create_task(case_store.purge_periodically(self), name=f"{self.country}-purge"))
+        self._tasks.append(asyncio.create_task(self.mla.watch(), name=f"{self.country}-mla"))
 
     async def stop(self) -> None:
         await stop_tasks(self._tasks, self.session)
@@ -131,9 +132,9 @@ class NationalNode:
         text = wire.encode_payload(payload)
         validate(messages.lookup(type).body, wire.parse_json(text, what="body"), "bad_body")
         directory = self.federation.directory
-        keys = {node_id: X25519PublicKey.from_public_bytes(directory.node(node_id).sealing_key)
-                for node_id in {*recipients, self.country}}
-        sealed = seal(text.encode("utf-8"), keys, wire.seal_context(type, message_id, self.country))
+        suite = self.config.sealing_suite
+        keys = {node_id: recipient_key(directory.node(node_id), suite) for node_id in {*recipients, self.country}}
+        sealed = seal(text.encode("utf-8"), keys, wire.seal_context(type, message_id, self.country), suite=suite)
         env = self.build(type, recipients, sealed=sealed, message_id=message_id, **fields)
         policy.check_body(env, payload)
         return env
@@ -143,8 +144,10 @@ class NationalNode:
         node's sealing key. SealError or DecodeError (with a reason code) if it cannot be read."""
         if env.sealed is None:
             return wire.decode_body(env)
-        plaintext = open_sealed(env.sealed, self.country, self.creds.sealing_key.private_key,
-                                wire.seal_context(env.type, env.id, env.sender))
+        hybrid = self.creds.hybrid_sealing_key
+        key = (hybrid.private_key if hybrid is not None and sealed_suite(env.sealed) == MLKEM768_X25519
+               else self.creds.sealing_key.private_key)
+        plaintext = open_sealed(env.sealed, self.country, key, wire.seal_context(env.type, env.id, env.sender))
         return wire.decode_body(env, plaintext)
 
     async def send(self, type: str, recipients: Sequence[str], **fields: Any) -> Envelope:

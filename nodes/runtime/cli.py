@@ -11,6 +11,8 @@ from pathlib import Path
 
 from nodes.runtime.config import utcnow
 from nodes.runtime.logs import configure_logging
+from nodes.runtime.mla_cli import add_parser as add_mla_parser
+from nodes.runtime.mla_cli import run as run_mla
 
 DEFAULT_STATE = Path(".somex")
 
@@ -66,11 +68,13 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="a whole federation on this machine, a scenario, a verified audit trail")
     demo.add_argument("--keep", action="store_true", help="leave the federation running after the scenario")
 
+    add_mla_parser(sub)
+
     args = parser.parse_args(argv)
     configure_logging()
     handler = {
         "federation": _federation, "broker": _broker, "hub": _hub, "node": _node, "send": _send, "demo": _demo,
-        "audit": _audit,
+        "audit": _audit, "mla": run_mla,
     }[args.command]
     return handler(args) or 0
 

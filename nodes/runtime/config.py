@@ -11,6 +11,7 @@ from protocol.ratelimit import RateLimit
 
 # Per API token (or client address): generous enough for the demo, the tests and a bulk feed.
 HTTP_RATE_LIMIT = RateLimit(per_second=100.0, burst=1000)
+from crypto.sealing import X25519
 
 
 def utcnow() -> datetime:
@@ -62,3 +63,7 @@ class NodeConfig:
     prefetch: int = 256
     message_ttl: timedelta = timedelta(days=7)
     http_rate_limit: RateLimit = HTTP_RATE_LIMIT
+    mla_delivery_timeout: timedelta = timedelta(hours=24)  # no delivery receipt by then: not_delivered
+    mla_due_soon: timedelta = timedelta(days=3)  # a deadline this close is listed and reminded
+    mla_sweep_interval: float = 60.0  # seconds between checks of delivery timeouts and deadlines
+    sealing_suite: str = X25519  # or MLKEM768_X25519: hybrid post-quantum, if every recipient publishes a key

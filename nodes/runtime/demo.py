@@ -29,6 +29,7 @@ from nodes.runtime.deployment import Deployment
 from nodes.runtime.federation import init_federation
 from nodes.runtime.federation import load_federation
 from nodes.runtime.local import NodeClient, broker_down, broker_up, export_audit
+from nodes.runtime.mla_cli import demo_scenario as mla_demo_scenario
 
 COUNTRIES = ["MEX", "IDN", "ITA"]
 
@@ -175,6 +176,7 @@ async def scenario(deployment: Deployment, procs: Processes) -> bool:
             checks.append(("MEX holds IDN's signed delivery receipt", False))
 
         checks.extend(await case_scenario(session, deployment, procs))
+        checks += await mla_demo_scenario(session, deployment, say, lambda what, probe: wait_for(what, probe, procs=procs))
 
         say("\n== what each country holds")
         for country, client in clients.items():

@@ -5,7 +5,8 @@ This is the development and test layout, everything in one tree:
 
   root/root.key (0600), root/root.crt
   directory.signed.json, revocations.signed.json
-  nodes/<ID>/signing.key (0600), signing.crt, sealing.key (0600), broker.password (0600),
+  nodes/<ID>/signing.key (0600), signing.crt, sealing.key (0600), hybrid_sealing.key (0600),
+             broker.password (0600),
              tokens.json (0600: {"focal", "feed", "auditor"} SHA-256 digests of the API bearer
              tokens: all the node keeps), operator-tokens.json (0600: the clear tokens, for the
              operator; see docs/security.md)
@@ -42,7 +43,7 @@ from crypto.directory import (
     sign_revocations,
 )
 from crypto.errors import CertificateError
-from crypto.keys import SealingKey, SigningKey, kid_of
+from crypto.keys import HybridSealingKey, SealingKey, SigningKey, kid_of
 from crypto.pki import (
     BACKDATE,
     cert_from_pem,
@@ -79,6 +80,7 @@ class NodeCredentials:
     broker_password: str = field(repr=False)
     token_digests: Mapping[str, str] = field(repr=False)  # role -> SHA-256 of its API token
     home: Path | None = None
+    hybrid_sealing_key: HybridSealingKey | None = None  # absent in federations created before it existed
 
     @property
     def tokens(self) -> Mapping[str, str]:
@@ -123,6 +125,8 @@ class Federation:
             broker_password=(home / "broker.password").read_text().strip(),
             token_digests=_token_digests(home / TOKENS_FILE),
             home=home,
+            hybrid_sealing_key=(HybridSealingKey.from_bytes((home / "hybrid_sealing.key").read_bytes())
+                                if (home / "hybrid_sealing.key").exists() else None),
         )
 
 
@@ -235,13 +239,16 @@ def _write_tree(home: Path, federation: str, members: list[str], now: datetime, 
         _write_secret(node_home / "signing.key", signing.to_pem())
         (node_home / "signing.crt").write_text(cert_to_pem(cert))
         _write_secret(node_home / "sealing.key", sealing.to_pem())
+        hybrid = HybridSealingKey.generate()
+        _write_secret(node_home / "hybrid_sealing.key", hybrid.to_bytes())
         _write_secret(node_home / "broker.password", secrets.token_urlsafe(32).encode())
         tokens = {role: new_token() for role in ROLES}
         _write_secret(node_home / TOKENS_FILE,
                       json.dumps({role: token_digest(t) for role, t in tokens.items()}).encode())
         _write_secret(node_home / OPERATOR_TOKENS_FILE, json.dumps(tokens).encode())
         user = broker_user_prefix + ("hub" if node_id == HUB_ID else node_id)
-        entries[node_id] = NodeEntry(node_id, (cert,), user, types[node_id], sealing.public_bytes())
+        entries[node_id] = NodeEntry(node_id, (cert,), user, types[node_id], sealing.public_bytes(),
+                                     hybrid.public_bytes())
     directory = Directory(federation, 1, now - BACKDATE, now + timedelta(days=directory_days), entries)
     (home / DIRECTORY_FILE).write_bytes(sign_directory(directory, root_key))
     revocations = RevocationList(federation, 1, now - BACKDATE, frozenset())

@@ -13,18 +13,24 @@ from tests.integration.federation import RunningFederation, eventually
 pytestmark = pytest.mark.integration
 
 SECRET = "witness statement: boat left Kupang 03:10 with 41 on board"
+REQUEST = {"reference": "ITA-1", "requesting": "ITA", "requested": "MEX", "kind": "mutual_legal_assistance",
+           "legal_basis": ["untoc_article_18"], "offences": ["art6_1_a_smuggling"], "measures": ["witness_hearing"],
+           "urgency": "routine", "summary": SECRET}
+HEADER = {"reference": "ITA-1", "kind": "mutual_legal_assistance", "status": "submitted", "urgency": "routine",
+          "deadline": None}
+THREAD = "mla:ITA:ITA-1"
 
 
 async def test_sealed_request_opens_at_the_recipient_and_is_never_in_clear_at_the_hub(fed: RunningFederation) -> None:
     ita, mex = fed.nodes["ITA"], fed.nodes["MEX"]
-    env = ita.build_sealed("mla.request", ["MEX"], {"summary": SECRET}, header={"reference": "ITA-1"})
+    env = ita.build_sealed("mla.request", ["MEX"], REQUEST, header=HEADER, thread=THREAD)
     await ita.submit([env])
 
     got = await eventually(lambda: mex.store.get(env.id), what="the request at MEX")
     assert got.body is None  # stored sealed at rest
     stored = wire.decode(mex.store.raw(env.id))
-    assert mex.open_body(stored) == {"summary": SECRET}
-    assert ita.open_body(env) == {"summary": SECRET}  # the sender's own copy
+    assert mex.open_body(stored) == REQUEST
+    assert ita.open_body(env) == REQUEST  # the sender's own copy
     with pytest.raises(SealError) as info:
         fed.nodes["IDN"].open_body(stored)
     assert info.value.reason == "not_sealed_for_us"
@@ -37,9 +43,10 @@ async def test_sealed_request_opens_at_the_recipient_and_is_never_in_clear_at_th
 async def test_body_sealed_to_another_node_is_refused_by_the_recipient_with_its_reason(fed: RunningFederation) -> None:
     ita, mex = fed.nodes["ITA"], fed.nodes["MEX"]
     idn_key = X25519PublicKey.from_public_bytes(fed.federation.directory.node("IDN").sealing_key)
-    message_id = ita.build_sealed("mla.request", ["MEX"], {"summary": "x"}).id
-    wrong = seal(b'{"summary":"x"}', {"IDN": idn_key}, wire.seal_context("mla.request", message_id, "ITA"))
-    env = ita.build("mla.request", ["MEX"], sealed=wrong, message_id=message_id)
+    message_id = ita.build_sealed("mla.request", ["MEX"], REQUEST, header=HEADER, thread=THREAD).id
+    wrong = seal(wire.encode_payload(REQUEST).encode(), {"IDN": idn_key},
+                 wire.seal_context("mla.request", message_id, "ITA"))
+    env = ita.build("mla.request", ["MEX"], sealed=wrong, message_id=message_id, header=HEADER, thread=THREAD)
     await ita.submit([env])
 
     refusal = await eventually(lambda: [r for r in mex.store.refusals() if r["message_id"] == env.id],

@@ -375,3 +375,17 @@ def test_trust_store_checks_each_certificate_once(monkeypatch: pytest.MonkeyPatc
 def test_trust_store_refuses_revocations_of_another_federation() -> None:
     with pytest.raises(ValueError):
         TrustStore(DIRECTORY, RevocationList("other", 1, NOW, frozenset()), ROOT_CERT)
+
+
+def test_an_optional_hybrid_sealing_key_round_trips_and_its_absence_changes_no_byte() -> None:
+    from dataclasses import replace
+
+    from crypto.keys import HybridSealingKey
+
+    hybrid = HybridSealingKey.generate().public_bytes()
+    directory = _directory(MEX=replace(ENTRIES["MEX"], hybrid_sealing_key=hybrid))
+    loaded = load_directory(sign_directory(directory, ROOT_KEY), ROOT_CERT, NOW)
+    assert loaded.node("MEX").hybrid_sealing_key == hybrid and loaded.node("IDN").hybrid_sealing_key is None
+    assert "hybrid_sealing_key" not in SIGNED.decode()  # directories without one are as before
+    with pytest.raises(ValueError, match="hybrid sealing key"):
+        replace(ENTRIES["MEX"], hybrid_sealing_key=hybrid[:-1])

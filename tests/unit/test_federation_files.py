@@ -24,8 +24,10 @@ from nodes.runtime.federation import (
 )
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-NODE_FILES = ("signing.key", "signing.crt", "sealing.key", "broker.password", "tokens.json", "operator-tokens.json")
-SECRET_NODE_FILES = ("signing.key", "sealing.key", "broker.password", "tokens.json", "operator-tokens.json")
+NODE_FILES = ("signing.key", "signing.crt", "sealing.key", "hybrid_sealing.key", "broker.password", "tokens.json",
+              "operator-tokens.json")
+SECRET_NODE_FILES = ("signing.key", "sealing.key", "hybrid_sealing.key", "broker.password", "tokens.json",
+                     "operator-tokens.json")
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +68,7 @@ def test_federation_loads_and_resolves_every_nodes_key(fed_path: Path) -> None:
         assert federation.trust.signer(creds.signing_key.kid, NOW) == (node_id, creds.signing_key.public_key)
         assert creds.certificate == federation.directory.node(node_id).certificates[-1]
         assert creds.sealing_key.public_bytes() == federation.directory.node(node_id).sealing_key
+        assert creds.hybrid_sealing_key.public_bytes() == federation.directory.node(node_id).hybrid_sealing_key
 
 
 def test_broker_users_and_default_message_types(fed_path: Path) -> None:

@@ -86,3 +86,21 @@ def test_hybrid_post_quantum_suite_round_trips():
 def test_large_attachment_round_trips():
     plaintext = bytes(range(256)) * 20_000  # 5 MB
     assert open_sealed(_sealed(plaintext), "MEX", MEX.private_key, CONTEXT) == plaintext
+
+
+def test_a_published_hybrid_key_seals_for_its_private_half_and_a_missing_one_is_named() -> None:
+    from types import SimpleNamespace
+
+    from crypto.keys import HybridSealingKey
+    from crypto.sealing import X25519, recipient_key, sealed_suite
+
+    mex = HybridSealingKey.from_bytes(HybridSealingKey.generate().to_bytes())  # survives storage
+    entry = SimpleNamespace(node_id="MEX", sealing_key=MEX.public_bytes(), hybrid_sealing_key=mex.public_bytes())
+    sealed = seal(b"freeze order", {"MEX": recipient_key(entry, MLKEM768_X25519)}, CONTEXT, suite=MLKEM768_X25519)
+    assert sealed_suite(sealed) == MLKEM768_X25519
+    assert open_sealed(sealed, "MEX", mex.private_key, CONTEXT) == b"freeze order"
+    assert mex.to_bytes().hex() not in repr(mex)
+    assert sealed_suite(seal(b"x", {"MEX": recipient_key(entry, X25519)}, CONTEXT)) == X25519
+    with pytest.raises(SealError) as info:
+        recipient_key(SimpleNamespace(**{**vars(entry), "hybrid_sealing_key": None}), MLKEM768_X25519)
+    assert info.value.reason == "no_hybrid_key"

@@ -1,0 +1,421 @@
+"""The node's central authority for MLA and extradition: requests in both directions, their
+lifecycle (protocol.mla), delivery evidence, deadlines and reminders.
+
+Every change of a request's state, its event row and the sealed message that carries it are
+committed in one transaction. Incoming events are checked again here against the stored request
+(a peer is not trusted): a refused event is recorded in `refusals` and in the request's timeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from sqlalchemy import (
+    Column, Connection, Integer, MetaData, String, Table, Text, UniqueConstraint, insert, select, update,
+)
+
+from crypto.signing import VerifiedEnvelope
+from nodes.national.store import messages, receipts, refusals
+from nodes.runtime.config import utcnow
+from protocol import envelope as wire
+from protocol import mla
+from protocol.errors import PolicyError, ProtocolError, TransitionError
+from protocol.mla import Role, State
+from protocol.timefmt import format_time
+
+if TYPE_CHECKING:
+    from nodes.national.node import Effect, NationalNode
+
+log = structlog.get_logger("somex.mla")
+
+metadata = MetaData()
+requests = Table(
+    "mla_requests", metadata,
+    Column("request_id", String(36), primary_key=True),  # the id of the mla.request message
+    Column("direction", String(3), nullable=False, index=True),  # out: we request; in: we are requested
+    Column("requesting", String(8), nullable=False),
+    Column("requested", String(8), nullable=False),
+    Column("reference", String(64), nullable=False),
+    Column("thread", String(128), nullable=False, index=True),
+    Column("kind", String(32), nullable=False),
+    Column("urgency", String(16), nullable=False),
+    Column("deadline", String(10)),
+    Column("state", String(40), nullable=False, index=True),
+    Column("created", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    Column("delivered_at", String(32)),
+    Column("retrieved_at", String(32)),
+    Column("reminded", String(16), nullable=False, default=""),  # "", "due_soon" or "overdue"
+    UniqueConstraint("requesting", "reference"),
+)
+events = Table(
+    "mla_events", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", String(36), nullable=False, index=True),
+    Column("message_id", String(36)),  # the message that carried it; none for the node's own events
+    Column("event", String(40), nullable=False),
+    Column("actor", String(8), nullable=False),  # a country code
+    Column("from_state", String(40)),
+    Column("to_state", String(40)),
+    Column("at", String(32), nullable=False),
+    Column("refused", String(64)),  # reason code, if this node refused the event
+    Column("detail", Text),
+)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An attachment as a focal point gave it."""
+
+    name: str
+    media_type: str
+    content: bytes
+
+    def as_json(self) -> dict[str, Any]:
+        return {"name": self.name, "media_type": self.media_type, "size": len(self.content),
+                "sha256": hashlib.sha256(self.content).hexdigest(),
+                "content": base64.b64encode(self.content).decode("ascii")}
+
+
+class CentralAuthority:
+    """MLA requests at one node (UNTOC article 18(13)): sending, receiving, watching deadlines."""
+
+    def __init__(self, node: NationalNode) -> None:
+        self.node = node
+        self.engine = node.store.engine
+        metadata.create_all(self.engine)
+        self.log = log.bind(node=node.country)
+        node.effects["mla.request"] = _on_request
+        node.effects["mla.status"] = node.effects["mla.response"] = _on_event
+        node.effects["receipt"] = _checked_receipt(node.effects["receipt"])
+
+    # -- the focal point's actions ---------------------------------------------------------------
+
+    def create(self, fields: Mapping[str, Any], uploads: Sequence[Upload] = ()) -> dict[str, Any]:
+        """Seal and queue a new request; ProtocolError (a reason code) if it cannot be sent."""
+        node = self.node
+        body = {**fields, "requesting": node.country}
+        if uploads:
+            body["attachments"] = [u.as_json() for u in uploads]
+        for name in ("reference", "requested", "kind", "urgency"):
+            if not isinstance(body.get(name), str):
+                raise ProtocolError("bad_body", f"$.{name}: required")
+        if body["requested"] not in node.federation.directory.node_ids():
+            raise PolicyError("unknown_recipient", f"{body['requested'][:8]!r} is not a member of the federation")
+        header = {"reference": body["reference"], "kind": body["kind"], "status": State.SUBMITTED.value,
+                  "urgency": body["urgency"], "deadline": body.get("deadline")}
+        thread = mla.thread_of(node.country, body["reference"])
+        env = node.build_sealed("mla.request", [body["requested"]], body, header=header, thread=thread)
+        now = format_time(utcnow())
+        with self.engine.begin() as conn:
+            if _find(conn, node.country, body["reference"]) is not None:
+                raise ProtocolError("duplicate_reference", f"a request {body['reference']!r} exists already")
+            conn.execute(insert(requests), {
+                "request_id": env.id, "direction": "out", "requesting": node.country,
+                "requested": body["requested"], "reference": body["reference"], "thread": thread,
+                "kind": body["kind"], "urgency": body["urgency"], "deadline": body.get("deadline"),
+                "state": State.SUBMITTED.value, "created": env.created, "updated_at": now, "reminded": ""})
+            _event(conn, env.id, env.id, "submit", node.country, None, State.SUBMITTED, now)
+            node._enqueue([env], conn)
+        self.log.info("mla request queued", message_id=env.id, thread=thread, requested=body["requested"])
+        return {"id": env.id, "reference": body["reference"], "thread": thread, "state": State.SUBMITTED.value}
+
+    def act(self, request_id: str, event: str, *, note: str | None = None, grounds: Sequence[str] = (),
+            uploads: Sequence[Upload] = ()) -> dict[str, Any]:
+        """Send a lifecycle event on a request; TransitionError if this State may not, now."""
+        with self.engine.begin() as conn:
+            row = _row(conn, request_id)
+            role = Role.REQUESTING if row.direction == "out" else Role.REQUESTED
+            rule = mla.BY_EVENT.get(event)
+            if rule is None or rule.message_type is None:
+                raise TransitionError("unknown_event", f"a focal point cannot send {event[:64]!r}")
+            target = mla.apply(row.state, event, role)
+            env = self._event_message(row, rule.message_type, event, target, note, grounds, uploads)
+            now = format_time(utcnow())
+            _move(conn, row, target, now)
+            _event(conn, request_id, env.id, event, self.node.country, row.state, target, now)
+            self.node._enqueue([env], conn)
+        self.log.info("mla event queued", message_id=env.id, thread=row.thread, mla_event=event, state=target.value)
+        return {"id": env.id, "event": event, "state": target.value}
+
+    def _event_message(self, row: Any, message_type: str, event: str, target: State, note: str | None,
+                       grounds: Sequence[str], uploads: Sequence[Upload]):  # noqa: ANN202
+        body: dict[str, Any] = {"reference": row.reference, "requesting": row.requesting,
+                                "requested": row.requested, "event": event, "at": format_time(utcnow())}
+        if note:
+            body["note"] = note
+        if grounds:
+            body["grounds"] = list(grounds)
+        if uploads:
+            body["attachments"] = [u.as_json() for u in uploads]
+        other = row.requested if row.direction == "out" else row.requesting
+        header = {"reference": row.reference, "kind": row.kind, "event": event, "status": target.value}
+        return self.node.build_sealed(message_type, [other], body, header=header, thread=row.thread,
+                                      reply_to=row.request_id)
+
+    def open(self, request_id: str) -> dict[str, Any]:
+        """The request, opened, with its timeline. A focal point's first look at a received request
+        sends the requesting State a `retrieved` receipt."""
+        node = self.node
+        with self.engine.begin() as conn:
+            row = _row(conn, request_id)
+            if row.direction == "in" and row.retrieved_at is None:
+                now = format_time(utcnow())
+                claimed = conn.execute(update(requests).where(
+                    (requests.c.request_id == request_id) & requests.c.retrieved_at.is_(None)
+                ).values(retrieved_at=now)).rowcount
+                if claimed:
+                    digest = conn.execute(select(messages.c.digest).where(
+                        messages.c.message_id == request_id)).scalar_one()
+                    receipt = node.build("receipt", [row.requesting], reply_to=request_id, thread=row.thread,
+                                         body={"of": request_id, "digest": digest, "kind": "retrieved", "at": now})
+                    node._enqueue([receipt], conn)
+        timeline = self._timeline(row)
+        with self.engine.connect() as conn:  # read after the timeline, so it reflects every entry shown
+            row = _row(conn, request_id)
+        return {**summary(row), "request": self._opened(request_id), "timeline": timeline}
+
+    def _opened(self, message_id: str) -> dict[str, Any]:
+        env = wire.decode(self.node.store.raw(message_id))
+        body = self.node.open_body(env)
+        if "attachments" in body:
+            body["attachments"] = [{k: v for k, v in a.items() if k != "content"} | {"index": i}
+                                   for i, a in enumerate(body["attachments"])]
+        return body
+
+    def attachment(self, message_id: str, index: int) -> tuple[Mapping[str, Any], bytes]:
+        """One attachment of an MLA message, checked against its SHA-256 as it is read."""
+        raw = self.node.store.raw(message_id)
+        if raw is None:
+            raise LookupError(f"no message {message_id[:40]}")
+        env = wire.decode(raw)
+        if not env.type.startswith("mla."):
+            raise LookupError(f"{message_id} is not an MLA message")
+        attachments = self.node.open_body(env).get("attachments", [])
+        if not 0 <= index < len(attachments):
+            raise LookupError(f"{message_id} has {len(attachments)} attachment(s)")
+        content = mla.check_attachments([attachments[index]])[0]
+        return attachments[index], content
+
+    def timeline(self, request_id: str) -> list[dict[str, Any]]:
+        """Every status change and receipt on the request's thread, with who and when."""
+        with self.engine.connect() as conn:
+            return self._timeline(_row(conn, request_id))
+
+    def _timeline(self, row: Any) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            items = [{"at": e.at, "what": e.event, "by": e.actor, "message_id": e.message_id,
+                      "from": e.from_state, "to": e.to_state, **({"refused": e.refused, "detail": e.detail}
+                                                                  if e.refused else {})}
+                     for e in conn.execute(select(events).where(events.c.request_id == row.request_id))]
+            thread_messages = conn.execute(select(messages.c.message_id, messages.c.type, messages.c.direction,
+                                                  messages.c.body, messages.c.sender)
+                                           .where(messages.c.thread == row.thread)).all()
+            ours = [m.message_id for m in thread_messages if m.direction == "out" and m.type.startswith("mla.")]
+            for r in conn.execute(select(receipts).where(receipts.c.of.in_(ours))):
+                items.append({"at": r.at, "what": f"receipt.{r.kind}", "by": r.by, "message_id": r.receipt_id,
+                              "of": r.of})
+            for m in thread_messages:
+                if m.direction == "out" and m.type == "receipt":
+                    sent = wire.parse_json(m.body, what="body")
+                    items.append({"at": sent["at"], "what": f"receipt.{sent['kind']}", "by": m.sender,
+                                  "message_id": m.message_id, "of": sent["of"]})
+        return sorted(items, key=lambda i: i["at"])
+
+    def list(self, *, direction: str | None = None, state: str | None = None, kind: str | None = None,
+             due: str | None = None, today: date | None = None) -> list[dict[str, Any]]:
+        """Requests, newest first; `due` = "overdue" or "soon" keeps open requests by deadline."""
+        query = select(requests).order_by(requests.c.created.desc())
+        for column, value in ((requests.c.direction, direction), (requests.c.state, state),
+                              (requests.c.kind, kind)):
+            if value:
+                query = query.where(column == value)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        if due:
+            today = today or utcnow().date()
+            rows = [r for r in rows if _due(r, today, self.node.config.mla_due_soon) == due]
+        return [summary(r) for r in rows]
+
+    # -- deadlines and delivery evidence ----------------------------------------------------------
+
+    async def watch(self) -> None:
+        """Mark requests without delivery evidence in time `not_delivered`; remind of deadlines."""
+        while True:
+            try:
+                await asyncio.to_thread(self.sweep)
+            except Exception:  # noqa: BLE001 - a database hiccup: the next sweep retries
+                self.log.exception("mla sweep failed")
+            await asyncio.sleep(self.node.config.mla_sweep_interval)
+
+    def sweep(self) -> None:
+        node, now = self.node, utcnow()
+        cutoff = format_time(now - node.config.mla_delivery_timeout)
+        stamp = format_time(now)
+        with self.engine.begin() as conn:
+            late = conn.execute(select(requests).where(
+                (requests.c.direction == "out") & (requests.c.state == State.SUBMITTED.value)
+                & (requests.c.created < cutoff))).all()
+            for row in late:
+                target = mla.apply(row.state, "delivery_timeout", Role.NODE)
+                _move(conn, row, target, stamp)
+                _event(conn, row.request_id, None, "delivery_timeout", node.country, row.state, target, stamp)
+                self.log.warning("mla request not delivered in time", message_id=row.request_id, thread=row.thread)
+            open_out = conn.execute(select(requests).where(
+                (requests.c.direction == "out") & requests.c.deadline.is_not(None)
+                & requests.c.state.in_([s.value for s in mla.OPEN]))).all()
+            for row in open_out:
+                due = _due(row, now.date(), node.config.mla_due_soon)
+                wanted = "overdue" if due == "overdue" else "due_soon"
+                if due is None or row.reminded in (wanted, "overdue"):
+                    continue
+                note = (f"reminder: the deadline {row.deadline} has passed" if due == "overdue"
+                        else f"reminder: the deadline {row.deadline} is near")
+                env = self._event_message(row, "mla.status", "remind", State(row.state), note, (), ())
+                conn.execute(update(requests).where(requests.c.request_id == row.request_id).values(reminded=wanted))
+                _event(conn, row.request_id, env.id, "remind", node.country, row.state, row.state, stamp)
+                node._enqueue([env], conn)
+                self.log.info("mla reminder queued", message_id=env.id, thread=row.thread, due=due)
+
+
+def _due(row: Any, today: date, soon: timedelta) -> str | None:
+    if row.deadline is None or row.state not in mla.OPEN:
+        return None
+    deadline = date.fromisoformat(row.deadline)
+    if deadline < today:
+        return "overdue"
+    return "soon" if deadline - today <= soon else None
+
+
+def summary(row: Any) -> dict[str, Any]:
+    return {"id": row.request_id, "direction": row.direction, "requesting": row.requesting,
+            "requested": row.requested, "reference": row.reference, "thread": row.thread, "kind": row.kind,
+            "urgency": row.urgency, "deadline": row.deadline, "state": row.state, "created": row.created,
+            "updated_at": row.updated_at, "delivered_at": row.delivered_at, "retrieved_at": row.retrieved_at}
+
+
+def _find(conn: Connection, requesting: str, reference: str) -> Any:
+    return conn.execute(select(requests).where(
+        (requests.c.requesting == requesting) & (requests.c.reference == reference))).first()
+
+
+def _row(conn: Connection, request_id: str) -> Any:
+    row = conn.execute(select(requests).where(requests.c.request_id == request_id)).first()
+    if row is None:
+        raise LookupError(f"no MLA request {request_id[:40]}")
+    return row
+
+
+def _move(conn: Connection, row: Any, target: State, at: str) -> None:
+    """Change the state only if nobody changed it meanwhile."""
+    changed = conn.execute(update(requests).where(
+        (requests.c.request_id == row.request_id) & (requests.c.state == row.state)
+    ).values(state=target.value, updated_at=at)).rowcount
+    if not changed:
+        raise TransitionError("conflict", f"the request changed state meanwhile; it was {row.state}")
+
+
+def _event(conn: Connection, request_id: str, message_id: str | None, event: str, actor: str,
+           from_state: str | None, to_state: str | None, at: str, refused: ProtocolError | None = None) -> None:
+    conn.execute(insert(events), {"request_id": request_id, "message_id": message_id, "event": event, "actor": actor,
+                                  "from_state": from_state, "to_state": to_state, "at": at,
+                                  "refused": refused.reason if refused else None,
+                                  "detail": refused.detail if refused else None})
+
+
+def _refuse(conn: Connection, verified: VerifiedEnvelope, error: ProtocolError, at: str) -> None:
+    env = verified.envelope
+    conn.execute(insert(refusals), {"message_id": env.id, "sender": env.sender, "reason": error.reason,
+                                    "detail": f"{error.reason}: {error.detail}"[:2000], "at": at})
+    log.warning("mla message refused", message_id=env.id, thread=env.thread, reason=error.reason, detail=error.detail)
+
+
+# -- effects of incoming messages (inside the node's storing transaction) ---------------------------
+
+def _on_request(node: NationalNode, conn: Connection, verified: VerifiedEnvelope,
+                body: Mapping[str, Any] | None) -> None:
+    assert body is not None
+    env, now = verified.envelope, format_time(utcnow())
+    if _find(conn, body["requesting"], body["reference"]) is not None:
+        duplicate = f"{body['requesting']} already sent a request {body['reference']!r}"
+        _refuse(conn, verified, ProtocolError("duplicate_reference", duplicate), now)
+        return
+    conn.execute(insert(requests), {
+        "request_id": env.id, "direction": "in", "requesting": body["requesting"], "requested": body["requested"],
+        "reference": body["reference"], "thread": env.thread, "kind": body["kind"], "urgency": body["urgency"],
+        "deadline": body.get("deadline"), "state": State.RECEIVED.value, "created": env.created,
+        "updated_at": now, "delivered_at": now, "reminded": ""})
+    _event(conn, env.id, env.id, "receive", env.sender, None, State.RECEIVED, now)
+
+
+def _on_event(node: NationalNode, conn: Connection, verified: VerifiedEnvelope,
+              body: Mapping[str, Any] | None) -> None:
+    assert body is not None
+    env, now = verified.envelope, format_time(utcnow())
+    row = _find(conn, body["requesting"], body["reference"])
+    if row is None or row.request_id != env.reply_to:
+        _refuse(conn, verified, ProtocolError("unknown_request", f"no request {body['reference']!r} from "
+                                                                 f"{body['requesting']} answered by reply_to"), now)
+        return
+    try:
+        role = mla.role_of(env.sender, row.requesting, row.requested)
+        if role is Role.REQUESTED and row.state in (State.SUBMITTED, State.NOT_DELIVERED):
+            # An answer proves delivery even if the receipt is still on its way.
+            row = _delivered(conn, row, env.sender, env.id, now)
+        target = mla.apply(row.state, body["event"], role)
+        if env.header["status"] != target:
+            raise ProtocolError("header_mismatch", f"the header says {env.header['status']}, the request is "
+                                                   f"now {target}")
+        _move(conn, row, target, now)
+    except ProtocolError as exc:
+        _refuse(conn, verified, exc, now)
+        _event(conn, row.request_id, env.id, body["event"], env.sender, row.state, None, now, refused=exc)
+        return
+    _event(conn, row.request_id, env.id, body["event"], env.sender, row.state, target, now)
+
+
+def _delivered(conn: Connection, row: Any, by: str, evidence: str, at: str) -> Any:
+    target = mla.apply(row.state, "deliver", Role.NODE)
+    _move(conn, row, target, at)
+    conn.execute(update(requests).where(requests.c.request_id == row.request_id).values(delivered_at=at))
+    _event(conn, row.request_id, evidence, "deliver", by, row.state, target, at)
+    return _row(conn, row.request_id)
+
+
+def _checked_receipt(record: Effect) -> Effect:
+    """A receipt counts only for a message this node sent to its signer, with that message's digest."""
+
+    def effect(node: NationalNode, conn: Connection, verified: VerifiedEnvelope,
+               body: Mapping[str, Any] | None) -> None:
+        assert body is not None
+        env, now = verified.envelope, format_time(utcnow())
+        sent = conn.execute(select(messages.c.digest, messages.c.recipients, messages.c.type).where(
+            (messages.c.message_id == body["of"]) & (messages.c.direction == "out"))).first()
+        if sent is None or f'"{env.sender}"' not in sent.recipients or sent.digest != body["digest"]:
+            _refuse(conn, verified, ProtocolError(
+                "receipt_mismatch", f"a receipt from {env.sender} for {body['of']} that this node did not send "
+                                    "to it with that digest"), now)
+            return
+        record(node, conn, verified, body)
+        row = conn.execute(select(requests).where(requests.c.request_id == body["of"])).first()
+        if row is None:
+            return
+        if body["kind"] == "delivered" and row.state in (State.SUBMITTED, State.NOT_DELIVERED):
+            _delivered(conn, row, env.sender, env.id, now)
+        elif body["kind"] == "delivered" and row.delivered_at is None:  # e.g. withdrawn before delivery
+            conn.execute(update(requests).where(requests.c.request_id == row.request_id).values(delivered_at=now))
+        elif body["kind"] == "retrieved" and row.retrieved_at is None:
+            conn.execute(update(requests).where(requests.c.request_id == row.request_id)
+                         .values(retrieved_at=body["at"]))
+
+    return effect
+
+
+__all__ = ["CentralAuthority", "Upload", "summary"]

@@ -1,0 +1,180 @@
+"""The focal point's MLA routes on the node API: create, list, view (with timeline), act, download.
+
+Requests and events with attachments come as multipart/form-data: a `request` (or `event`) part
+of JSON and one `attachment` part per file. Multipart parts are read as streams with this
+module's own bounds, so the app-wide 1 MiB bound stays for every other route.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+from typing import Any
+
+from aiohttp import BodyPartReader, web
+
+from crypto.errors import CryptoError
+from nodes.national.mla import CentralAuthority, Upload
+from nodes.runtime.http import json_error, read_json, requires
+from protocol import mla
+from protocol.errors import ProtocolError, TransitionError
+
+AUTHORITY = web.AppKey("somex_mla", CentralAuthority)
+MAX_FIELDS_BYTES = 1024 * 1024  # the JSON part; attachments have mla.MAX_ATTACHMENT_BYTES in all
+_CHUNK = 256 * 1024
+
+
+def add_routes(app: web.Application, authority: CentralAuthority) -> None:
+    app[AUTHORITY] = authority
+    app.router.add_post("/api/mla/requests", create_request)
+    app.router.add_get("/api/mla/requests", list_requests)
+    app.router.add_get("/api/mla/requests/{id}", view_request)
+    app.router.add_post("/api/mla/requests/{id}/events", act_on_request)
+    app.router.add_get("/api/mla/messages/{id}/attachments/{index}", download_attachment)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_part(part: BodyPartReader, budget: int) -> bytes:
+    data = bytearray()
+    while chunk := await part.read_chunk(_CHUNK):
+        data.extend(chunk)
+        if len(data) > budget:
+            raise _TooLarge
+    return bytes(data)
+
+
+async def _fields_and_uploads(request: web.Request, name: str) -> tuple[dict[str, Any], list[Upload]]:
+    """The JSON fields and the attachments of a create or act call, JSON or multipart."""
+    if request.content_type != "multipart/form-data":
+        data = await read_json(request)
+        return data, _json_uploads(data.pop("attachments", []))
+    fields: dict[str, Any] | None = None
+    uploads: list[Upload] = []
+    budget = mla.MAX_ATTACHMENT_BYTES
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader):
+            raise ProtocolError("bad_request", "nested multipart is not accepted")
+        if part.name == name and fields is None:
+            fields = _json_object(await _read_part(part, MAX_FIELDS_BYTES), name)
+        elif part.name == "attachment" and part.filename:
+            content = await _read_part(part, budget)
+            budget -= len(content)
+            uploads.append(Upload(part.filename, part.headers.get("Content-Type", "application/octet-stream"), content))
+        else:
+            raise ProtocolError("bad_request", f"unexpected part {str(part.name)[:40]!r}: send {name!r} and "
+                                               "'attachment' parts")
+    if fields is None:
+        raise ProtocolError("bad_request", f"a {name!r} part of JSON is required")
+    return fields, uploads
+
+
+def _json_object(content: bytes, name: str) -> dict[str, Any]:
+    try:
+        value = json.loads(content)
+    except (ValueError, UnicodeDecodeError):
+        raise ProtocolError("malformed_json", f"the {name!r} part is not JSON") from None
+    if not isinstance(value, dict):
+        raise ProtocolError("malformed_json", f"the {name!r} part is not a JSON object")
+    return value
+
+
+def _json_uploads(items: Any) -> list[Upload]:
+    """Attachments inline in JSON: [{name, media_type, content (base64)}]."""
+    if not isinstance(items, list):
+        raise ProtocolError("bad_request", "attachments is a list of {name, media_type, content}")
+    uploads = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or not all(isinstance(item.get(k), str)
+                                                 for k in ("name", "media_type", "content")):
+            raise ProtocolError("bad_request", f"attachments[{i}] needs name, media_type and content (base64)")
+        try:
+            uploads.append(Upload(item["name"], item["media_type"], base64.b64decode(item["content"], validate=True)))
+        except (binascii.Error, ValueError):
+            raise ProtocolError("bad_request", f"attachments[{i}].content is not base64") from None
+    return uploads
+
+
+def _error(exc: Exception) -> web.Response:
+    if isinstance(exc, _TooLarge):
+        return json_error(413, "too_large", f"attachments over {mla.MAX_ATTACHMENT_BYTES} bytes in all, "
+                                            f"or fields over {MAX_FIELDS_BYTES}")
+    if isinstance(exc, LookupError):
+        return json_error(404, "not_found", str(exc))
+    if isinstance(exc, TransitionError):
+        return json_error(409, exc.reason, exc.detail)
+    assert isinstance(exc, (ProtocolError, CryptoError))
+    status = 409 if exc.reason == "duplicate_reference" else 400
+    return json_error(status, exc.reason, exc.detail)
+
+
+@requires("focal")
+async def create_request(request: web.Request) -> web.Response:
+    authority = request.app[AUTHORITY]
+    try:
+        fields, uploads = await _fields_and_uploads(request, "request")
+        created = await asyncio.to_thread(authority.create, fields, uploads)
+    except (ProtocolError, CryptoError, _TooLarge) as exc:
+        return _error(exc)
+    return web.json_response(created, status=202)
+
+
+@requires("focal", "auditor")
+async def list_requests(request: web.Request) -> web.Response:
+    q = request.query
+    if q.get("direction") not in (None, "in", "out"):
+        return json_error(400, "bad_request", "direction is 'in' or 'out'")
+    if q.get("due") not in (None, "overdue", "soon"):
+        return json_error(400, "bad_request", "due is 'overdue' or 'soon'")
+    if q.get("state") not in (None, *mla.State):
+        return json_error(400, "bad_request", f"state is one of {', '.join(mla.State)}")
+    rows = await asyncio.to_thread(request.app[AUTHORITY].list, direction=q.get("direction"), state=q.get("state"),
+                                   kind=q.get("kind"), due=q.get("due"))
+    return web.json_response({"requests": rows})
+
+
+@requires("focal")
+async def view_request(request: web.Request) -> web.Response:
+    try:
+        view = await asyncio.to_thread(request.app[AUTHORITY].open, request.match_info["id"])
+    except (LookupError, ProtocolError, CryptoError) as exc:
+        return _error(exc)
+    return web.json_response(view)
+
+
+@requires("focal")
+async def act_on_request(request: web.Request) -> web.Response:
+    authority = request.app[AUTHORITY]
+    try:
+        fields, uploads = await _fields_and_uploads(request, "event")
+        unknown = fields.keys() - {"event", "note", "grounds"}
+        if unknown:
+            return json_error(400, "unknown_field", f"unknown field(s): {sorted(unknown)}")
+        event, note, grounds = fields.get("event"), fields.get("note"), fields.get("grounds", [])
+        if not isinstance(event, str) or not isinstance(note, (str, type(None))) or not isinstance(grounds, list):
+            return json_error(400, "bad_request", "'event' (string), optional 'note' (string) and 'grounds' (list)")
+        done = await asyncio.to_thread(authority.act, request.match_info["id"], event, note=note, grounds=grounds,
+                                       uploads=uploads)
+    except (LookupError, ProtocolError, CryptoError, _TooLarge) as exc:
+        return _error(exc)
+    return web.json_response(done, status=202)
+
+
+@requires("focal")
+async def download_attachment(request: web.Request) -> web.Response:
+    try:
+        index = int(request.match_info["index"])
+        meta, content = await asyncio.to_thread(request.app[AUTHORITY].attachment, request.match_info["id"], index)
+    except ValueError:
+        return json_error(400, "bad_request", "the attachment index is an integer")
+    except (LookupError, ProtocolError, CryptoError) as exc:
+        return _error(exc)
+    filename = meta["name"].replace('"', "'")
+    return web.Response(body=content, content_type=meta["media_type"],
+                        headers={"X-Content-SHA256": meta["sha256"],
+                                 "Content-Disposition": f'attachment; filename="{filename}"'})
