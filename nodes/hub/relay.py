@@ -294,6 +294,8 @@ class Hub:
                 log.warning("checkpoint not sent: inbox full", node=country, size=size)
             elif isinstance(result, BaseException):
                 raise result
+        if any(isinstance(r, PublishNacked) for r in results):
+            await publisher.renew()
         log.info("checkpoint published", size=size, root=note.body.split(b"\n")[2].decode())
         return note
 
@@ -348,6 +350,8 @@ class Hub:
                 parked.append(forward)
             elif isinstance(result, BaseException):
                 raise result
+        if parked:  # the next publish asks the queues afresh (docs/broker.md: a nack may be stale)
+            await publisher.renew()
         return parked
 
     # -- forwards parked while a recipient's inbox is full ---------------------------------------

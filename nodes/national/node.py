@@ -29,7 +29,7 @@ from nodes.national.store import NodeStore, message_row, outbox, receipts, refus
 from nodes.national.store import messages as message_table
 from nodes.national.witness import witness_checkpoint
 from nodes.runtime.amqp import (
-    BrokerSession, Publisher, ack_batch, broker_urls, consume_in_batches, stop_tasks,
+    BrokerSession, Publisher, PublishNacked, ack_batch, broker_urls, consume_in_batches, stop_tasks,
 )
 from nodes.runtime.config import NodeConfig, new_message_id, utcnow
 from nodes.runtime.db import make_engine
@@ -206,6 +206,8 @@ class NationalNode:
             done = [seq for (seq, _, _), r in zip(pending, results) if r is None]
             await asyncio.to_thread(self.store.mark_published, done, format_time(utcnow()))
             failures = [r for r in results if isinstance(r, BaseException)]
+            if any(isinstance(r, PublishNacked) for r in failures):
+                await publisher.renew()
             if failures:
                 self.log.warning("outbox publish failed; will retry", failed=len(failures),
                                  published=len(done), error=str(failures[0]), retry_in=delay)

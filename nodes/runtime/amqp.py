@@ -142,6 +142,18 @@ class Publisher:
     def is_closed(self) -> bool:
         return self._channel.is_closed
 
+    async def renew(self) -> None:
+        """Close this channel so that the owner opens a new one.
+
+        A quorum queue with overflow reject-publish tells each publishing channel when it is full
+        and when it has room again; a channel that registered during a leader election can be
+        left refusing forever (RabbitMQ 3.10). A new channel registers afresh with the leader.
+        """
+        try:
+            await self._channel.close()
+        except Exception:  # noqa: BLE001 - already closed or broken: the owner reopens it anyway
+            pass
+
     async def close(self) -> None:
         await self._channel.close()
 

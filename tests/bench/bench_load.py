@@ -1,0 +1,178 @@
+"""Fixed offered load, end to end: latency percentiles at a steady rate, the raw aio-pika relay of
+the same shape as the baseline in the same run; and a soak mode (`--soak SECONDS`) that keeps the
+rate up for minutes and reports loss and the process's memory over time.
+
+    .venv/bin/python -m tests.bench.bench_load --rate 300 --seconds 20
+    .venv/bin/python -m tests.bench.bench_load --rate 200 --soak 600
+
+Everything (broker clients, hub, nodes, load generator) runs in this one process, as in
+bench_relay: one core does all the Python work while RabbitMQ uses the other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import aio_pika
+from sqlalchemy import func, select
+
+from nodes.national.store import messages as message_table
+from nodes.runtime.logs import configure_logging
+from nodes.runtime.rabbit import PrivateBroker, free_port
+from protocol.timefmt import parse_time
+from tests.bench.bench_relay import sample_alert
+from tests.bench.stats import Run
+from tests.integration.federation import make_federation
+
+TICK = 0.02  # the load generator offers rate·TICK messages every TICK seconds
+
+
+def rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def _steady(rate: float, seconds: float, offer) -> int:  # noqa: ANN001
+    """Call `offer(k)` every TICK with the k messages due by then; return how many were offered."""
+    start, offered = time.monotonic(), 0
+    while (now := time.monotonic()) - start < seconds:
+        due = int((now - start) * rate) - offered
+        if due > 0:
+            await offer(due)
+            offered += due
+        await asyncio.sleep(TICK)
+    return offered
+
+
+async def raw_fixed_rate(url: str, rate: float, seconds: float, size: int) -> Run:
+    conns = [await aio_pika.connect(url) for _ in range(3)]
+    producer, relay_conn, consumer = conns
+    setup = await producer.channel()
+    for name in ("load.a", "load.b"):
+        queue = await setup.declare_queue(name, durable=True, arguments={"x-queue-type": "quorum"})
+        await queue.purge()
+    relay_out = await relay_conn.channel(publisher_confirms=True)
+    relay_in = await relay_conn.channel()
+    await relay_in.set_qos(prefetch_count=512)
+    sink = await consumer.channel()
+    await sink.set_qos(prefetch_count=512)
+    latencies: list[float] = []
+
+    async def relay(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        await relay_out.default_exchange.publish(
+            aio_pika.Message(message.body, headers=message.headers, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+            routing_key="load.b", mandatory=True)
+        await message.ack()
+
+    async def receive(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        latencies.append((time.time() - float(message.headers["t0"])) * 1000)
+        await message.ack()
+
+    await (await relay_in.get_queue("load.a")).consume(relay)
+    await (await sink.get_queue("load.b")).consume(receive)
+    out = await producer.channel(publisher_confirms=True)
+    body = os.urandom(size // 2).hex().encode()[:size]
+
+    async def offer(k: int) -> None:
+        await asyncio.gather(*(out.default_exchange.publish(
+            aio_pika.Message(body, headers={"t0": repr(time.time())}, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+            routing_key="load.a", mandatory=True) for _ in range(k)))
+
+    start = time.perf_counter()
+    offered = await _steady(rate, seconds, offer)
+    deadline = time.monotonic() + 120
+    while len(latencies) < offered and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    elapsed = time.perf_counter() - start
+    for conn in conns:
+        await conn.close()
+    return Run(f"raw aio-pika relay @ {rate:g}/s", len(latencies), elapsed, latencies)
+
+
+async def somex_fixed_rate(broker: PrivateBroker, workdir: Path, rate: float, seconds: float, text_size: int,
+                           *, sample_every: float = 0.0) -> tuple[Run, int, list[tuple[float, float]]]:
+    """Alerts MEX → IDN at `rate`; returns the run, how many were offered, and (t, RSS MiB) samples."""
+    fed = make_federation(broker, workdir, f"load-{int(rate)}", countries=["MEX", "IDN"])
+    await fed.start_hub()
+    sender, recipient = await fed.start_node("MEX"), await fed.start_node("IDN")
+    await fed.hub.wait_connected()
+    await asyncio.wait_for(recipient.session.connected.wait(), 30)
+    body = sample_alert("MEX", text_size)
+    memory: list[tuple[float, float]] = []
+    t0 = time.monotonic()
+
+    async def offer(k: int) -> None:
+        await sender.submit([sender.build("alert.document", ["IDN"], body=body) for _ in range(k)])
+        if sample_every and (not memory or time.monotonic() - t0 - memory[-1][0] >= sample_every):
+            memory.append((time.monotonic() - t0, rss_mib()))
+
+    def count() -> int:
+        with recipient.store.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(message_table)
+                                .where(message_table.c.direction == "in",
+                                       message_table.c.type == "alert.document")).scalar_one()
+
+    start = time.perf_counter()
+    offered = await _steady(rate, seconds, offer)
+    deadline = time.monotonic() + 300
+    while await asyncio.to_thread(count) < offered and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    elapsed = time.perf_counter() - start
+    with recipient.store.engine.connect() as conn:
+        rows = conn.execute(select(message_table.c.created, message_table.c.stored_at)
+                            .where(message_table.c.direction == "in", message_table.c.type == "alert.document")).all()
+    latencies = [(parse_time(stored) - parse_time(created)).total_seconds() * 1000 for created, stored in rows]
+    await fed.stop_all()
+    return Run(f"somex path (alerts) @ {rate:g}/s", len(rows), elapsed, latencies), offered, memory
+
+
+async def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="bench_load")
+    parser.add_argument("--rate", type=float, action="append", help="offered msg/s (repeatable; default 100, 300)")
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--soak", type=float, default=0, help="instead: one somex run this long, with memory samples")
+    parser.add_argument("--text", type=int, default=1000)
+    args = parser.parse_args(argv)
+    configure_logging(os.environ.get("SOMEX_LOG_LEVEL", "WARNING"), json=True)
+    rates = args.rate or [100.0, 300.0]
+    with tempfile.TemporaryDirectory(prefix="somex-load-") as tmp:
+        work = Path(tmp)
+        broker = PrivateBroker(work / "broker", amqp_port=free_port(), mgmt_port=free_port(),
+                               dist_port=free_port(), nodename=f"somex-load-{os.getpid()}@localhost")
+        broker.ensure_installed()
+        broker.start()
+        try:
+            if args.soak:
+                print(f"== soak: alerts at {rates[0]:g}/s for {args.soak:g} s, memory sampled every 30 s")
+                run, offered, memory = await somex_fixed_rate(broker, work / "soak", rates[0], args.soak, args.text,
+                                                              sample_every=30)
+                print(run.line())
+                print(f"offered {offered}, delivered {run.messages}, lost {offered - run.messages}")
+                print("RSS MiB over time: " + ", ".join(f"{t:.0f}s {m:.0f}" for t, m in memory))
+                return
+            broker.apply_admin_vhost("load-raw")
+            print(f"== fixed offered load, {args.seconds:g} s per rate, quorum queues, confirms, persistent; "
+                  f"one process, {os.cpu_count()} cores")
+            for rate in rates:
+                raw = await raw_fixed_rate(broker.admin_url("load-raw"), rate, args.seconds, 1541)
+                somex, offered, _ = await somex_fixed_rate(broker, work / f"r{int(rate)}", rate, args.seconds,
+                                                           args.text)
+                print(raw.line())
+                print(somex.line())
+                print(f"  delivered {somex.messages}/{offered}; p99 ratio somex/raw "
+                      f"{somex.percentile(99) / max(raw.percentile(99), 1e-9):.1f}x")
+        finally:
+            broker.stop()
+
+
+if __name__ == "__main__":
+    import sys
+
+    asyncio.run(main(sys.argv[1:]))
