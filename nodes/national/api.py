@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from aiohttp import web
 
+from nodes.national.alerts_api import add_routes as add_alert_routes
 from nodes.national.node import NationalNode
 from nodes.national.witness import latest_witnessed, open_alarms
 from nodes.runtime.http import ROLE, json_error, read_json, requires, security_headers
@@ -25,6 +26,7 @@ def make_app(node: NationalNode) -> web.Application:
     app.router.add_get("/api/messages", list_messages)
     app.router.add_get("/api/messages/{id}", get_message)
     app.router.add_get("/api/refusals", list_refusals)
+    add_alert_routes(app, node)
     return app
 
 

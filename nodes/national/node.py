@@ -25,6 +25,7 @@ from crypto.errors import CryptoError
 from crypto.keys import verify_signature
 from crypto.sealing import open_sealed, seal
 from crypto.signing import VerifiedEnvelope, sign_envelope, verify_envelope
+from nodes.national.alerts import Alerts
 from nodes.national.store import NodeStore, message_row, outbox, receipts, refusals
 from nodes.national.store import messages as message_table
 from nodes.national.witness import witness_checkpoint
@@ -59,6 +60,7 @@ class NationalNode:
         self.creds = self.federation.credentials(self.country)
         self.store = NodeStore(make_engine(config.db_url))
         self.effects: dict[str, Effect] = {"receipt": _record_receipt, "hub.checkpoint": witness_checkpoint}
+        self.alerts = Alerts(self)  # the alert replica: its tables and effects
         self._wake = asyncio.Event()
         self._inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
         self._tasks: list[asyncio.Task] = []
