@@ -13,7 +13,6 @@ import structlog
 from sqlalchemy import (
     Boolean, Column, Connection, Engine, Index, MetaData, String, Table, delete, func, insert, select,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from crypto.signing import VerifiedEnvelope
 from nodes.national import feeds
@@ -77,16 +76,16 @@ def _record(alert: Mapping[str, Any]) -> tuple:
             alert.get("issue_date"), alert.get("expiry_date"), review_date(alert), alert.get("national_reference"))
 
 
-def _entry(row: Any) -> ReplicaEntry:
-    return ReplicaEntry(row.lifecycle_key, row.withdrawn, row.update_key,
-                        tuple(getattr(row, c) for c in RECORD_COLUMNS))
+_COLUMNS = ("issuing_country", "document_type", "number", *_ROW)
 
 
-def _row(key: tuple[str, str, str], entry: ReplicaEntry) -> dict[str, Any]:
-    row = {"issuing_country": key[0], "document_type": key[1], "number": key[2], "active": entry.active,
-           "lifecycle_key": entry.lifecycle_key, "withdrawn": entry.withdrawn, "update_key": entry.update_key}
-    row.update(zip(RECORD_COLUMNS, entry.record))
-    return row
+def _entry(row: Sequence[Any]) -> ReplicaEntry:
+    """A replica entry from a row in _COLUMNS order."""
+    return ReplicaEntry(row[12], bool(row[13]), row[14], tuple(row[4:12]))
+
+
+def _row(key: tuple[str, str, str], entry: ReplicaEntry) -> tuple:
+    return (*key, entry.active, *entry.record, entry.lifecycle_key, entry.withdrawn, entry.update_key)
 
 
 def versions_of(env: Envelope, alerts: Sequence[Mapping[str, Any]]) -> list[tuple[tuple[str, str, str], AlertVersion]]:
@@ -98,24 +97,38 @@ def versions_of(env: Envelope, alerts: Sequence[Mapping[str, Any]]) -> list[tupl
 
 
 def apply_versions(conn: Connection, versions: Iterable[tuple[tuple[str, str, str], AlertVersion]]) -> int:
-    """Merge versions into the replica in the caller's transaction; the number of entries changed."""
+    """Merge versions into the replica in the caller's transaction; the number of entries changed.
+
+    Driver-level SQL (one SELECT per 900 numbers, one executemany upsert): this runs for every
+    alert of every feed at every node, and SQLAlchemy's per-row parameter processing would cost
+    more than the database does.
+    """
     versions = list(versions)
     if not versions:
         return 0
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     current: dict[tuple[str, str, str], ReplicaEntry] = {}
     for country, numbers in _numbers_by_country(versions).items():
         for chunk in _chunks(sorted(numbers), 900):
-            for row in conn.execute(select(replica).where(replica.c.issuing_country == country,
-                                                          replica.c.number.in_(chunk))):
-                current[(row.issuing_country, row.document_type, row.number)] = _entry(row)
+            rows = conn.exec_driver_sql(
+                f"SELECT {', '.join(_COLUMNS)} FROM alert_replica WHERE issuing_country = {mark} "
+                f"AND number IN ({', '.join([mark] * len(chunk))})", (country, *chunk))
+            for row in rows:
+                current[(row[0], row[1], row[2])] = _entry(row)
     changed: dict[tuple[str, str, str], ReplicaEntry] = {}
     for key, version in versions:
         merged = merge(changed.get(key) or current.get(key), version)
         if merged is not None:
             changed[key] = merged
     if changed:
-        conn.execute(_upsert(conn), [_row(k, e) for k, e in changed.items()])
+        conn.exec_driver_sql(_upsert_sql(mark), [_row(k, e) for k, e in changed.items()])
     return len(changed)
+
+
+def _upsert_sql(mark: str) -> str:
+    return (f"INSERT INTO alert_replica ({', '.join(_COLUMNS)}) VALUES ({', '.join([mark] * len(_COLUMNS))}) "
+            "ON CONFLICT (issuing_country, document_type, number) DO UPDATE SET "
+            + ", ".join(f"{c} = excluded.{c}" for c in _ROW))
 
 
 def _numbers_by_country(versions: list[tuple[tuple[str, str, str], AlertVersion]]) -> dict[str, set[str]]:
@@ -128,13 +141,6 @@ def _numbers_by_country(versions: list[tuple[tuple[str, str, str], AlertVersion]
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
-
-
-def _upsert(conn: Connection) -> Any:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(replica)
-    return stmt.on_conflict_do_update(index_elements=["issuing_country", "document_type", "number"],
-                                      set_={c: stmt.excluded[c] for c in _ROW})
 
 
 # -- effects of incoming messages ---------------------------------------------------------------
