@@ -293,4 +293,6 @@ def recent_jobs(engine: Engine, limit: int = 50) -> list[dict[str, Any]]:
         return [dict(r._mapping) for r in rows]
 
 
+
+
 __all__ = ["FORMATS", "FeedIntake", "FeedRefused", "create_tables", "job", "line_blocks", "recent_jobs"]

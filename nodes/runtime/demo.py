@@ -24,6 +24,7 @@ from typing import Any
 import aiohttp
 
 from nodes.runtime.config import utcnow
+from nodes.runtime.demo_alerts import stolen_passport_checks
 from nodes.runtime.deployment import Deployment
 from nodes.runtime.federation import init_federation
 from nodes.runtime.federation import load_federation
@@ -172,6 +173,8 @@ async def scenario(deployment: Deployment, procs: Processes) -> bool:
             checks.append(("MEX holds IDN's signed delivery receipt", True))
         except TimeoutError:
             checks.append(("MEX holds IDN's signed delivery receipt", False))
+
+        checks.extend(await stolen_passport_checks(session, deployment, procs))
 
         say("\n== what each country holds")
         for country, client in clients.items():
