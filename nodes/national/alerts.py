@@ -108,11 +108,12 @@ def apply_versions(conn: Connection, versions: Iterable[tuple[tuple[str, str, st
         return 0
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     current: dict[tuple[str, str, str], ReplicaEntry] = {}
-    for country, numbers in _numbers_by_country(versions).items():
+    for (country, type), numbers in _numbers_by_document_kind(k for k, _ in versions).items():
         for chunk in _chunks(sorted(numbers), 900):
             rows = conn.exec_driver_sql(
                 f"SELECT {', '.join(_COLUMNS)} FROM alert_replica WHERE issuing_country = {mark} "
-                f"AND number IN ({', '.join([mark] * len(chunk))})", (country, *chunk))
+                f"AND document_type = {mark} AND number IN ({', '.join([mark] * len(chunk))})",
+                (country, type, *chunk))
             for row in rows:
                 current[(row[0], row[1], row[2])] = _entry(row)
     changed: dict[tuple[str, str, str], ReplicaEntry] = {}
@@ -131,11 +132,12 @@ def _upsert_sql(mark: str) -> str:
             + ", ".join(f"{c} = excluded.{c}" for c in _ROW))
 
 
-def _numbers_by_country(versions: list[tuple[tuple[str, str, str], AlertVersion]]) -> dict[str, set[str]]:
-    by_country: dict[str, set[str]] = {}
-    for (country, _, number), _v in versions:
-        by_country.setdefault(country, set()).add(number)
-    return by_country
+def _numbers_by_document_kind(keys: Iterable[tuple[str, str, str]]) -> dict[tuple[str, str], set[str]]:
+    """Numbers grouped by (issuing country, document type): each group is one primary-key range."""
+    groups: dict[tuple[str, str], set[str]] = {}
+    for country, type, number in keys:
+        groups.setdefault((country, type), set()).add(number)
+    return groups
 
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
@@ -232,21 +234,18 @@ def _alert_json(country: str, type: str, row: Sequence[Any]) -> dict[str, Any]:
 
 
 def check_many(engine: Engine, documents: Sequence[tuple[str, str, str]], today: str) -> list[CheckResult]:
-    """Batch check (a border system's queue): one query per issuing country."""
+    """Batch check (a border system's queue): one query per issuing country and document type."""
     wanted = [(c, t, normalise_document_number(n)) for c, t, n in documents]
     found: dict[tuple[str, str, str], dict[str, Any]] = {}
-    by_country: dict[str, set[str]] = {}
-    for c, _, n in wanted:
-        by_country.setdefault(c, set()).add(n)
     with engine.connect() as conn:
-        for country, numbers in by_country.items():
+        for (country, type), numbers in _numbers_by_document_kind(wanted).items():
             for chunk in _chunks(sorted(numbers), 900):
-                rows = conn.execute(select(replica.c.document_type, replica.c.number,
-                                           *(replica.c[c] for c in RECORD_COLUMNS))
-                                    .where(replica.c.issuing_country == country, replica.c.number.in_(chunk),
-                                           replica.c.active, replica.c.review_date >= today))
+                rows = conn.execute(select(replica.c.number, *(replica.c[c] for c in RECORD_COLUMNS))
+                                    .where(replica.c.issuing_country == country, replica.c.document_type == type,
+                                           replica.c.number.in_(chunk), replica.c.active,
+                                           replica.c.review_date >= today))
                 for row in rows:
-                    found[(country, row[0], row[1])] = _alert_json(country, row[0], row[2:])
+                    found[(country, type, row[0])] = _alert_json(country, type, row[1:])
     return [CheckResult(c, t, n, found.get((c, t, n))) for c, t, n in wanted]
 
 

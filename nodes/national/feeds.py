@@ -143,6 +143,8 @@ class FeedIntake:
             raw = raw[:-1]
         if not raw.strip():
             return None  # blank lines separate nothing and are not records
+        if len(raw) > MAX_RECORD_BYTES:
+            raise _BadRecord("$", "record_too_long", f"a record is at most {MAX_RECORD_BYTES} bytes")
         if self.format == "ndjson":
             try:
                 record = parse_json(raw, what="record")
@@ -186,7 +188,9 @@ class FeedIntake:
         with self.node.store.engine.begin() as conn:
             # One transaction: the signed batch is queued exactly when its alerts count as sent.
             self.node._enqueue([env], conn)
-            conn.execute(insert(sent), [{"digest": d, "message_id": env.id} for d in self._pending])
+            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            conn.exec_driver_sql(f"INSERT INTO feed_sent (digest, message_id) VALUES ({mark}, {mark})",
+                                 [(d, env.id) for d in self._pending])
             conn.execute(update(jobs).where(jobs.c.job_id == self.job_id).values(**self.counts))
         self.node.log.debug("feed batch queued", message_id=env.id, job=self.job_id, alerts=len(self._pending))
         self._pending.clear()

@@ -27,6 +27,7 @@ from aiohttp import web
 from nodes.national.alerts import replica_counts
 from nodes.national.api import make_app
 from nodes.national.node import NationalNode
+from nodes.runtime.feed_cli import push_file
 from nodes.runtime.logs import configure_logging
 from nodes.runtime.rabbit import PrivateBroker, free_port
 from tests.bench.stats import Run
@@ -92,17 +93,8 @@ async def feed_to_replicas(broker: PrivateBroker, work: Path, n: int) -> Run:
     await web.TCPSite(runner, "127.0.0.1", port).start()
     token = fed.federation.credentials("MEX").tokens["feed"]
 
-    async def chunks():  # noqa: ANN202
-        with feed.open("rb") as f:
-            while block := f.read(1 << 20):
-                yield block
-
     start = time.perf_counter()
-    async with aiohttp.ClientSession() as session, session.post(
-            f"http://127.0.0.1:{port}/api/feeds", data=chunks(),
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"},
-            timeout=aiohttp.ClientTimeout(total=3600)) as r:
-        report = await r.json()
+    report = await push_file(f"http://127.0.0.1:{port}/api", token, feed, "ndjson", lambda *_: None)
     pushed = time.perf_counter() - start
     assert report["accepted"] == n, report
     deadline = time.monotonic() + 3600
@@ -119,6 +111,12 @@ async def feed_to_replicas(broker: PrivateBroker, work: Path, n: int) -> Run:
     await fed.stop_all()
     fed.delete(broker)
     return Run("feed at MEX → queryable at IDN and ITA", n, elapsed, [])
+
+
+def _latency_line(label: str, latencies_ms: list[float], seconds: float | None = None) -> str:
+    run = Run(label, len(latencies_ms), seconds or sum(latencies_ms) / 1000, latencies_ms)
+    return (f"{label:<44} p50 {run.percentile(50) * 1000:7.0f} µs   p99 {run.percentile(99) * 1000:7.0f} µs   "
+            f"({run.messages} sequential checks, {run.rate:,.0f}/s)")
 
 
 def rss_kib() -> tuple[int, int]:
@@ -147,7 +145,7 @@ async def checks(broker: PrivateBroker, work: Path, m: int, samples: int) -> Non
         t0 = time.perf_counter()
         reader.check("MEX", "passport", number, "2026-11-23")
         latencies.append((time.perf_counter() - t0) * 1000)
-    print(Run("check in-process (one primary-key probe)", samples, sum(latencies) / 1000, latencies).line())
+    print(_latency_line("check in-process (one primary-key probe)", latencies))
 
     runner = web.AppRunner(make_app(node), access_log=None)
     await runner.setup()
@@ -166,7 +164,7 @@ async def checks(broker: PrivateBroker, work: Path, m: int, samples: int) -> Non
                                        params={"country": "MEX", "type": "passport", "number": number}) as r:
                     await r.read()
                 latencies.append((time.perf_counter() - t0) * 1000)
-            print(Run(label, len(numbers), time.perf_counter() - start, latencies).line())
+            print(_latency_line(label, latencies, time.perf_counter() - start))
     rss, peak = rss_kib()
     print(f"   resident memory of the bench process (node, client and builder): {rss / 1024:.0f} MiB, "
           f"peak {peak / 1024:.0f} MiB")

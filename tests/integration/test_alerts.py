@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
 from crypto.signing import sign_envelope
-from nodes.national.alerts import apply_versions, check_many, replica, replica_counts, received_hits, versions_of
+from nodes.national.alerts import apply_versions, check_many, purge_expired, replica, replica_counts, received_hits, versions_of
 from nodes.national.api import make_app
 from nodes.runtime.config import new_message_id, utcnow
 from nodes.runtime.db import make_engine
@@ -189,13 +189,14 @@ async def test_feed_reports_bad_csv_rows_and_refuses_an_unknown_column(fed: Runn
     csv_feed = ("document_number,document_type,issuing_country,status,action,reported,national_reference\n"
                 "P 100,passport,MEX,stolen,create,2026-11-01,\"ref, with comma\"\n"
                 "P 101,passport,MEX,stolen,create,2026-13-01,\n"
-                "P 102,passport,MEX\n").encode()
+                "P 102,passport,MEX\n"
+                "P 103,passport,MEX,stolen,create,2026-11-01," + "R" * 20_000 + "\n").encode()
     async with apis["MEX"].session.post("/api/feeds", data=csv_feed, headers={
             **apis["MEX"].auth("feed"), "Content-Type": "text/csv"}) as r:
         report = await r.json()
-    assert (report["accepted"], report["rejected"]) == (1, 2)
+    assert (report["accepted"], report["rejected"]) == (1, 3)
     assert [(e["line"], e["field"], e["reason"]) for e in report["errors"]] == [
-        (3, "reported", "bad_field"), (4, "$", "malformed_csv")]
+        (3, "reported", "bad_field"), (4, "$", "malformed_csv"), (5, "$", "record_too_long")]
     async with apis["MEX"].session.get(f"/api/feeds/{report['job_id']}", headers=apis["MEX"].auth("feed")) as r:
         assert (await r.json())["accepted"] == 1
     async with apis["MEX"].session.post("/api/feeds", data=b"number,colour\n1,red\n", headers={
@@ -235,6 +236,32 @@ async def test_out_of_order_and_redelivered_versions_leave_the_replica_in_order_
         with engine.begin() as conn:  # an effect applied twice (redelivery) changes nothing
             assert apply_versions(conn, versions_of(envs[1], [versions[1]])) == 0
         assert _rows(engine) == expected
+
+
+async def test_alerts_past_their_review_date_never_hit_and_leave_the_replica(fed: RunningFederation) -> None:
+    today = utcnow().date()
+    await fed.nodes["ITA"].send("alert.document", ["*"], body={**alert("ITA", "YC0000001"),
+                                                                "review_date": (today - timedelta(days=1)).isoformat()})
+    await fed.nodes["ITA"].send("alert.document", ["*"], body=alert("ITA", "YC0000002"))
+    engine = fed.nodes["IDN"].store.engine
+    await eventually(lambda: len(_rows(engine)) == 2, what="both alerts at IDN")
+    [expired, current] = check_many(engine, [("ITA", "passport", "YC0000001"), ("ITA", "passport", "YC0000002")],
+                                    today.isoformat())
+    assert expired.alert is None and current.alert is not None
+    assert purge_expired(engine, today.isoformat()) == 1
+    assert [r[2] for r in _rows(engine)] == ["YC0000002"]
+
+
+async def test_checks_with_bad_parameters_are_refused_with_a_reason(apis: dict[str, Api]) -> None:
+    api = apis["IDN"]
+    for params in ({"country": "ITA", "type": "passport"}, {"country": "it", "type": "passport", "number": "1"},
+                   {"country": "ITA", "type": "library_card", "number": "1"},
+                   {"country": "ITA", "type": "passport", "number": "1", "check": "curiosity"}):
+        async with api.session.get("/api/documents/check", headers=api.auth(), params=params) as r:
+            assert r.status == 400 and (await r.json())["error"] == "bad_request"
+    async with api.session.get("/api/documents/check", headers=api.auth("feed"),
+                               params={"country": "ITA", "type": "passport", "number": "1"}) as r:
+        assert r.status == 403
 
 
 def _rows(engine) -> list[tuple]:  # noqa: ANN001

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -182,3 +183,33 @@ def test_a_withdraw_is_final_until_a_later_create() -> None:
     assert not entry.active
     assert replay([create, withdraw, late_update, recreate]).record == "stolen again"
     assert merge(entry, create) is None  # redelivered: nothing changes
+
+
+# -- strict JSON stays cheap for a batch of shallow records ---------------------------------------
+
+def _nested(depth: int, width: int) -> object:
+    value: object = [{"k[{": "v]}\"", "n": [1, {"x": "{"}]} for _ in range(width)]
+    for level in range(depth):
+        value = {"a": value, "b": "]"} if level % 2 else [value, "}"]
+    return value
+
+
+@given(st.integers(0, 80), st.integers(0, 40))
+@settings(max_examples=150)
+def test_the_nesting_limit_holds_exactly_however_many_shallow_records_there_are(depth: int, width: int) -> None:
+    text = json.dumps(_nested(depth, width))
+    actual = _depth(json.loads(text))
+    if actual > wire.MAX_DEPTH:
+        with pytest.raises(DecodeError) as caught:
+            wire.parse_json(text)
+        assert caught.value.reason == "too_deep"
+    else:
+        assert wire.parse_json(text) == json.loads(text)
+
+
+def _depth(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
