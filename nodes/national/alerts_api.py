@@ -90,19 +90,26 @@ def _how(check: Any, point: Any) -> tuple[str, str]:
 
 
 async def _report_hits(request: web.Request, results: list[CheckResult], check: str, point: str) -> dict[str, str]:
-    """Queue one `alert.hit` per flagged document to its issuing country; message ids by document."""
+    """Queue one `alert.hit` per flagged document to its issuing country; message ids by document
+    (none for a hit that cannot be reported, e.g. on a document of a country no longer a member)."""
     node = _node(request)
     flagged = [r for r in results if r.alert is not None]
     if not flagged:
         return {}
     at = format_time(utcnow())
-    envs = [node.build("alert.hit", [r.country], body=hit_report(r, checked_at=at, check=check, point=point))
-            for r in flagged]
-    await node.submit(envs)
-    for r, env in zip(flagged, envs):
-        node.log.info("document check hit; reported to the issuing country", message_id=env.id, issuing_country=r.country,
-                      document_type=r.type, check=check)
-    return {f"{r.country}/{r.type}/{r.number}": env.id for r, env in zip(flagged, envs)}
+    reports: dict[str, Any] = {}
+    for r in flagged:
+        try:
+            reports[f"{r.country}/{r.type}/{r.number}"] = node.build(
+                "alert.hit", [r.country], body=hit_report(r, checked_at=at, check=check, point=point))
+        except ProtocolError as exc:  # e.g. the issuer left the federation: the hit still stands
+            node.log.warning("hit not reportable", issuing_country=r.country, reason=exc.reason, detail=exc.detail)
+    if reports:
+        await node.submit(list(reports.values()))
+    for env in reports.values():
+        node.log.info("document check hit; reported to the issuing country", message_id=env.id,
+                      issuing_country=env.recipients[0], check=check)
+    return {document: env.id for document, env in reports.items()}
 
 
 @requires("focal")
@@ -118,7 +125,7 @@ async def check_one(request: web.Request) -> web.Response:
     result = node.alerts.reader.check(*document, _today())
     answer = result.as_json()
     if result.alert is not None:
-        answer["hit_report"] = next(iter((await _report_hits(request, [result], check, point)).values()))
+        answer["hit_report"] = next(iter((await _report_hits(request, [result], check, point)).values()), None)
     return web.json_response(answer)
 
 
@@ -151,9 +158,9 @@ async def check_batch(request: web.Request) -> web.Response:
     for r in results:
         answer = r.as_json()
         if r.alert is not None:
-            answer["hit_report"] = reported[f"{r.country}/{r.type}/{r.number}"]
+            answer["hit_report"] = reported.get(f"{r.country}/{r.type}/{r.number}")
         answers.append(answer)
-    return web.json_response({"results": answers, "hits": len(reported)})
+    return web.json_response({"results": answers, "hits": sum(1 for r in results if r.alert is not None)})
 
 
 @requires("focal", "auditor")
