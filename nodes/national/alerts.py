@@ -69,14 +69,12 @@ hits = Table(
 )
 
 _ROW = ("active", *RECORD_COLUMNS, "lifecycle_key", "withdrawn", "update_key")
+_COLUMNS = ("issuing_country", "document_type", "number", *_ROW)
 
 
 def _record(alert: Mapping[str, Any]) -> tuple:
     return (alert["document_number"], alert["status"], alert["reported"], alert.get("event_date"),
             alert.get("issue_date"), alert.get("expiry_date"), review_date(alert), alert.get("national_reference"))
-
-
-_COLUMNS = ("issuing_country", "document_type", "number", *_ROW)
 
 
 def _entry(row: Sequence[Any]) -> ReplicaEntry:
