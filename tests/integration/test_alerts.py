@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
 from crypto.signing import sign_envelope
-from nodes.national.alerts import apply_versions, check_many, purge_expired, replica, replica_counts, received_hits, versions_of
+from nodes.national.alerts import ReplicaReader, apply_versions, check_many, purge_expired, replica, replica_counts, received_hits, versions_of
 from nodes.national.api import make_app
 from nodes.runtime.config import new_message_id, utcnow
 from nodes.runtime.db import make_engine
@@ -267,3 +267,45 @@ async def test_checks_with_bad_parameters_are_refused_with_a_reason(apis: dict[s
 def _rows(engine) -> list[tuple]:  # noqa: ANN001
     with engine.connect() as conn:
         return [tuple(r) for r in conn.execute(select(replica).order_by(replica.c.number))]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def replica_engine(request, tmp_path):  # noqa: ANN001, ANN201
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'replica.db'}"
+    else:
+        url = request.getfixturevalue("postgres").create_database(tmp_path.name.lower().replace("-", "_")[:60])
+    engine = make_engine(url)
+    replica.metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+def test_replica_merges_checks_and_purges_alike_on_sqlite_and_postgresql(replica_engine) -> None:  # noqa: ANN001
+    def version(body: dict, seconds: int) -> wire.Envelope:
+        return wire.build(message_id=new_message_id(), type="alert.document", sender="ITA", recipients=["*"],
+                          created=utcnow() + timedelta(seconds=seconds), ttl=timedelta(hours=1), body=body)
+
+    old = {**alert("ITA", "YD0000003"), "review_date": "2020-01-01"}
+    bodies = [(alert("ITA", "YD 000-0001"), 0), (alert("ITA", "YD0000001", "update", "lost"), 1),
+              (alert("ITA", "YD0000002"), 0), (alert("ITA", "YD0000002", "withdraw"), 2), (old, 0)]
+    envs = [(version(body, s), body) for body, s in bodies]
+    with replica_engine.begin() as conn:
+        for env, body in reversed(envs):
+            apply_versions(conn, versions_of(env, [body]))
+    with replica_engine.begin() as conn:  # redelivered
+        assert apply_versions(conn, [v for env, body in envs for v in versions_of(env, [body])]) == 0
+    today = utcnow().date().isoformat()
+    results = check_many(replica_engine, [("ITA", "passport", n) for n in ("yd0000001", "YD0000002", "YD0000003")],
+                         today)
+    assert [r.alert and r.alert["status"] for r in results] == ["lost", None, None]
+    reader = ReplicaReader(replica_engine)
+    try:
+        single = reader.check("ITA", "passport", "YD-0000001", today)
+        assert single.alert["document_number"] == "YD0000001" and single.alert["status"] == "lost"
+        assert reader.check("ITA", "visa", "YD0000001", today).alert is None
+    finally:
+        reader.close()
+    assert replica_counts(replica_engine, today) == {"ITA": 1}
+    assert purge_expired(replica_engine, today) == 1
+    assert len(_rows(replica_engine)) == 2  # the live alert and the tombstone
