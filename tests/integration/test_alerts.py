@@ -12,7 +12,9 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
 from crypto.signing import sign_envelope
-from nodes.national.alerts import ReplicaReader, apply_versions, check_many, purge_expired, replica, replica_counts, received_hits, versions_of
+from nodes.national.alerts import (
+    ReplicaReader, apply_versions, check_many, purge_expired, received_hits, replica, replica_counts, versions_of,
+)
 from nodes.national.api import make_app
 from nodes.runtime.config import new_message_id, utcnow
 from nodes.runtime.db import make_engine
