@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -204,9 +205,23 @@ def parse_json(raw: bytes | str, *, what: str = "envelope") -> Any:
         raise DecodeError("malformed_json", f"{what}: {exc}") from None
 
 
+_STRINGS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+
+
 def _check_depth(text: str, what: str) -> None:
     # Cheap upper bound first: nesting needs brackets; only count when there are many.
     if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return
+    # Fast proof for many shallow brackets (a feed batch): strings removed, each round deletes the
+    # innermost pairs, at most two levels a round; empty within MAX_DEPTH // 2 rounds means no
+    # deeper nesting (exact for any text json.loads accepts). Otherwise count exactly below.
+    brackets = _NOT_BRACKETS.sub("", _STRINGS.sub("", text))
+    for _ in range(MAX_DEPTH // 2):
+        if not brackets:
+            return
+        brackets = brackets.replace("{}", "").replace("[]", "")
+    if not brackets:
         return
     depth = 0
     in_string = escaped = False

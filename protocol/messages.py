@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from protocol import mla
-from protocol.alerts import ALERT
+from protocol.alerts import ALERT, ALERT_BATCH, HIT
 from protocol.cases import CASE_JIT, CASE_MESSAGE, CASE_PERMISSION, CASE_SHARE, CASE_WITHDRAW
 from protocol.errors import DecodeError
 from protocol.schema import (
@@ -104,6 +104,10 @@ _TYPES = [
         "witness.cosign", "node", header=Obj(), to_hub=True,
         body=Obj(required={"size": Int(), "signature": Str(max_len=512)}),
     ),
+    # Up to 1,000 alerts (≤ ~2.5 KiB each on the wire, worst case) under one signature.
+    MessageType("alert.document.batch", "node", header=Obj(), broadcast=True, body=ALERT_BATCH,
+                max_bytes=4 * MiB),
+    MessageType("alert.hit", "node", header=Obj(), body=HIT),
 ]
 
 REGISTRY: dict[str, MessageType] = {t.name: t for t in _TYPES}

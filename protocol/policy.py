@@ -9,7 +9,10 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from protocol import messages, mla
-from protocol.alerts import only_the_issuing_country_alerts
+from protocol.alerts import (
+    hits_go_to_the_issuing_country, only_the_issuing_country_alerts,
+    only_the_issuing_country_alerts_in_batches,
+)
 from protocol.cases import check_case_permission, check_case_share
 from protocol.envelope import BROADCAST, Envelope
 from protocol.errors import PolicyError
@@ -19,6 +22,8 @@ HUB_ID = "HUB"
 # Rules that need the clear body, by type (e.g. only the issuing country alerts on its documents).
 BodyRule = Callable[[Envelope, Mapping[str, Any]], None]
 BODY_RULES: dict[str, BodyRule] = {"alert.document": only_the_issuing_country_alerts,
+                                   "alert.document.batch": only_the_issuing_country_alerts_in_batches,
+                                   "alert.hit": hits_go_to_the_issuing_country,
                                    "case.share": check_case_share, "case.permission": check_case_permission}
 BODY_RULES.update({"mla.request": mla.request_rule, "mla.status": mla.event_rule, "mla.response": mla.event_rule})
 

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from nodes.national.cases_api import add_routes as add_case_routes
 from nodes.national.mla_api import add_routes as add_mla_routes
+from nodes.national.alerts_api import add_routes as add_alert_routes
 from nodes.national.node import NationalNode
 from nodes.national.witness import latest_witnessed, open_alarms
 from nodes.runtime.http import ROLE, json_error, limit_rate, read_json, requires, security_headers
@@ -30,6 +31,7 @@ def make_app(node: NationalNode) -> web.Application:
     app.router.add_get("/api/refusals", list_refusals)
     add_case_routes(app, node)
     add_mla_routes(app, node.mla)
+    add_alert_routes(app, node)
     return app
 
 

@@ -25,6 +25,7 @@ from crypto.sealing import MLKEM768_X25519, open_sealed, recipient_key, seal, se
 from crypto.signing import VerifiedEnvelope, sign_envelope, verify_envelope
 from nodes.national import cases as case_store
 from nodes.national.mla import CentralAuthority
+from nodes.national.alerts import Alerts
 from nodes.national.store import NodeStore, message_row, outbox, receipts, refusals
 from nodes.national.store import messages as message_table
 from nodes.national.witness import witness_checkpoint
@@ -59,6 +60,7 @@ class NationalNode:
         self.creds = self.federation.credentials(self.country)
         self.store = NodeStore(make_engine(config.db_url))
         self.effects: dict[str, Effect] = {"receipt": _record_receipt, "hub.checkpoint": witness_checkpoint}
+        self.alerts = Alerts(self)  # the alert replica: its tables and effects
         case_store.install(self)
         self._wake = asyncio.Event()
         self._inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()

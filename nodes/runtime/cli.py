@@ -65,6 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     verify.add_argument("bundle", type=Path)
     verify.add_argument("--root", type=Path, required=True, help="the federation root certificate (PEM)")
 
+    feed = sub.add_parser("feed", help="alert feeds").add_subparsers(dest="action", required=True)
+    push = feed.add_parser("push", help="stream an NDJSON or CSV file of alerts to a running node (feed token)")
+    push.add_argument("file", type=Path)
+    push.add_argument("--country", required=True, help="the node (and issuing country) to push to")
+    push.add_argument("--format", choices=["ndjson", "csv"], help="default: from the file name (.csv or NDJSON)")
+
     demo = sub.add_parser("demo", help="a whole federation on this machine, a scenario, a verified audit trail")
     demo.add_argument("--keep", action="store_true", help="leave the federation running after the scenario")
 
@@ -74,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging()
     handler = {
         "federation": _federation, "broker": _broker, "hub": _hub, "node": _node, "send": _send, "demo": _demo,
-        "audit": _audit, "mla": run_mla,
+        "audit": _audit, "mla": run_mla, "feed": _feed,
     }[args.command]
     return handler(args) or 0
 
@@ -157,6 +163,12 @@ def _audit(args: argparse.Namespace) -> int:
     from nodes.runtime.local import print_verification
 
     return print_verification(args.bundle, args.root)
+
+
+def _feed(args: argparse.Namespace) -> int:
+    from nodes.runtime.feed_cli import push_feed
+
+    return push_feed(args.state_dir, args.country.upper(), args.file, args.format)
 
 
 def _demo(args: argparse.Namespace) -> int:

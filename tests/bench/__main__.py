@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from tests.bench import bench_audit, bench_cases, bench_merkle, bench_relay
+from tests.bench import bench_alerts, bench_audit, bench_cases, bench_load, bench_merkle, bench_relay
 
 
 def main() -> int:
@@ -13,6 +13,8 @@ def main() -> int:
     bench_audit.main([])
     bench_cases.main([])
     asyncio.run(bench_relay.main(sys.argv[1:]))
+    asyncio.run(bench_alerts.main([]))
+    asyncio.run(bench_load.main([]))
     return 0
 
 

@@ -1,0 +1,307 @@
+"""The alert replica of a national node: every active alert of every other country, applied from
+`alert.document` and `alert.document.batch` messages, checked locally, with hits reported back to
+the issuing country (docs/alerts.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from sqlalchemy import (
+    Boolean, Column, Connection, Engine, Index, MetaData, String, Table, delete, func, insert, select,
+)
+
+from crypto.signing import VerifiedEnvelope
+from nodes.national import feeds
+from nodes.runtime.config import utcnow
+from protocol.alerts import (
+    AlertVersion, ReplicaEntry, merge, normalise_document_number, review_date, version_key,
+)
+from protocol.envelope import Envelope
+from protocol.timefmt import format_time
+
+if TYPE_CHECKING:
+    from nodes.national.node import NationalNode
+
+log = structlog.get_logger("somex.alerts")
+
+metadata = MetaData()
+
+# One row per document (tombstones included); the composite primary key is the check's index.
+# The record columns are those of the newest live version (protocol.alerts.ReplicaEntry.record).
+RECORD_COLUMNS = ("document_number", "status", "reported", "event_date", "issue_date", "expiry_date",
+                  "review_date", "national_reference")
+replica = Table(
+    "alert_replica", metadata,
+    Column("issuing_country", String(3), primary_key=True),
+    Column("document_type", String(32), primary_key=True),
+    Column("number", String(64), primary_key=True),  # normalised
+    Column("active", Boolean, nullable=False),
+    Column("document_number", String(64), nullable=False),  # as the issuing country wrote it
+    Column("status", String(16), nullable=False),
+    Column("reported", String(10), nullable=False),
+    Column("event_date", String(10)),
+    Column("issue_date", String(10)),
+    Column("expiry_date", String(10)),
+    Column("review_date", String(10), nullable=False),  # given, or reported + 10 years
+    Column("national_reference", String(128)),
+    Column("lifecycle_key", String(80)),
+    Column("withdrawn", Boolean, nullable=False),
+    Column("update_key", String(80)),
+    sqlite_with_rowid=False,
+)
+hits = Table(
+    "alert_hits", metadata,
+    Column("message_id", String(36), primary_key=True),
+    Column("checking_country", String(3), nullable=False),
+    Column("issuing_country", String(3), nullable=False),
+    Column("document_type", String(32), nullable=False),
+    Column("document_number", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("checked_at", String(32), nullable=False),
+    Column("check_kind", String(16), nullable=False),
+    Column("point", String(120), nullable=False),
+    Column("received_at", String(32), nullable=False),
+    Index("ix_alert_hits_received", "received_at"),
+)
+
+_ROW = ("active", *RECORD_COLUMNS, "lifecycle_key", "withdrawn", "update_key")
+_COLUMNS = ("issuing_country", "document_type", "number", *_ROW)
+
+
+def _record(alert: Mapping[str, Any]) -> tuple:
+    return (alert["document_number"], alert["status"], alert["reported"], alert.get("event_date"),
+            alert.get("issue_date"), alert.get("expiry_date"), review_date(alert), alert.get("national_reference"))
+
+
+def _entry(row: Sequence[Any]) -> ReplicaEntry:
+    """A replica entry from a row in _COLUMNS order."""
+    return ReplicaEntry(row[12], bool(row[13]), row[14], tuple(row[4:12]))
+
+
+def _row(key: tuple[str, str, str], entry: ReplicaEntry) -> tuple:
+    return (*key, entry.active, *entry.record, entry.lifecycle_key, entry.withdrawn, entry.update_key)
+
+
+def versions_of(env: Envelope, alerts: Sequence[Mapping[str, Any]]) -> list[tuple[tuple[str, str, str], AlertVersion]]:
+    """The replica versions carried by one message, in batch order."""
+    stamp = version_key(env.created, env.id, 0)[:-4]  # the per-alert index completes the key
+    return [((a["issuing_country"], a["document_type"], normalise_document_number(a["document_number"])),
+             AlertVersion(f"{stamp}{i:04d}", a["action"], _record(a)))
+            for i, a in enumerate(alerts)]
+
+
+def apply_versions(conn: Connection, versions: Iterable[tuple[tuple[str, str, str], AlertVersion]]) -> int:
+    """Merge versions into the replica in the caller's transaction; the number of entries changed.
+
+    Driver-level SQL (one SELECT per 900 numbers, one executemany upsert): this runs for every
+    alert of every feed at every node, and SQLAlchemy's per-row parameter processing would cost
+    more than the database does.
+    """
+    versions = list(versions)
+    if not versions:
+        return 0
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    current: dict[tuple[str, str, str], ReplicaEntry] = {}
+    for (country, type), numbers in _numbers_by_document_kind(k for k, _ in versions).items():
+        for chunk in _chunks(sorted(numbers), 900):
+            rows = conn.exec_driver_sql(
+                f"SELECT {', '.join(_COLUMNS)} FROM alert_replica WHERE issuing_country = {mark} "
+                f"AND document_type = {mark} AND number IN ({', '.join([mark] * len(chunk))})",
+                (country, type, *chunk))
+            for row in rows:
+                current[(row[0], row[1], row[2])] = _entry(row)
+    changed: dict[tuple[str, str, str], ReplicaEntry] = {}
+    for key, version in versions:
+        merged = merge(changed.get(key) or current.get(key), version)
+        if merged is not None:
+            changed[key] = merged
+    if changed:
+        conn.exec_driver_sql(_upsert_sql(mark), [_row(k, e) for k, e in changed.items()])
+    return len(changed)
+
+
+def _upsert_sql(mark: str) -> str:
+    return (f"INSERT INTO alert_replica ({', '.join(_COLUMNS)}) VALUES ({', '.join([mark] * len(_COLUMNS))}) "
+            "ON CONFLICT (issuing_country, document_type, number) DO UPDATE SET "
+            + ", ".join(f"{c} = excluded.{c}" for c in _ROW))
+
+
+def _numbers_by_document_kind(keys: Iterable[tuple[str, str, str]]) -> dict[tuple[str, str], set[str]]:
+    """Numbers grouped by (issuing country, document type): each group is one primary-key range."""
+    groups: dict[tuple[str, str], set[str]] = {}
+    for country, type, number in keys:
+        groups.setdefault((country, type), set()).add(number)
+    return groups
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+# -- effects of incoming messages ---------------------------------------------------------------
+
+def apply_alert(node: NationalNode, conn: Connection, verified: VerifiedEnvelope,
+                body: Mapping[str, Any] | None) -> None:
+    assert body is not None
+    apply_versions(conn, versions_of(verified.envelope, [body]))
+
+
+def apply_alert_batch(node: NationalNode, conn: Connection, verified: VerifiedEnvelope,
+                      body: Mapping[str, Any] | None) -> None:
+    assert body is not None
+    changed = apply_versions(conn, versions_of(verified.envelope, body["alerts"]))
+    node.log.debug("alert batch applied", message_id=verified.id, alerts=len(body["alerts"]), changed=changed)
+
+
+def record_hit(node: NationalNode, conn: Connection, verified: VerifiedEnvelope,
+               body: Mapping[str, Any] | None) -> None:
+    """A hit on one of this country's alerts, reported by the country that checked the document."""
+    assert body is not None
+    env = verified.envelope
+    conn.execute(insert(hits), {
+        "message_id": env.id, "checking_country": env.sender, "issuing_country": body["issuing_country"],
+        "document_type": body["document_type"], "document_number": body["document_number"],
+        "status": body["status"], "checked_at": body["checked_at"], "check_kind": body["check"],
+        "point": body["point"], "received_at": format_time(utcnow()),
+    })
+    node.log.info("hit on an alert reported", message_id=env.id, by=env.sender, document_type=body["document_type"])
+
+
+EFFECTS = {"alert.document": apply_alert, "alert.document.batch": apply_alert_batch, "alert.hit": record_hit}
+
+
+# -- checks -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    country: str
+    type: str
+    number: str  # normalised
+    alert: Mapping[str, Any] | None  # the alert's record when the document is flagged
+
+    def as_json(self) -> dict[str, Any]:
+        answer: dict[str, Any] = {"hit": self.alert is not None, "issuing_country": self.country,
+                                  "document_type": self.type, "number": self.number}
+        if self.alert is not None:
+            answer["alert"] = self.alert
+            answer["status"] = self.alert["status"]
+            answer["origin"] = self.country  # only the issuing country alerts on its documents
+        return answer
+
+
+_CHECK_COLUMNS = ", ".join(RECORD_COLUMNS)
+
+
+class ReplicaReader:
+    """Single checks on a dedicated database connection, answered synchronously.
+
+    A replica lookup is one primary-key probe (microseconds); a thread hop would cost more than
+    the query. Each SELECT runs in its own implicit transaction, so it sees every committed apply.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._raw = engine.raw_connection()
+        mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+        self._sql = (f"SELECT {_CHECK_COLUMNS} FROM alert_replica WHERE issuing_country = {mark} "
+                     f"AND document_type = {mark} AND number = {mark} AND active AND review_date >= {mark}")
+        self._cursor = self._raw.cursor()
+        self._ends_transaction = engine.dialect.name != "sqlite"  # sqlite3 opens none for a SELECT
+
+    def check(self, country: str, type: str, number: str, today: str) -> CheckResult:
+        normalised = normalise_document_number(number)
+        self._cursor.execute(self._sql, (country, type, normalised, today))
+        row = self._cursor.fetchone()
+        if self._ends_transaction:
+            self._raw.rollback()
+        return CheckResult(country, type, normalised, _alert_json(country, type, row) if row else None)
+
+    def close(self) -> None:
+        self._cursor.close()
+        self._raw.close()
+
+
+def _alert_json(country: str, type: str, row: Sequence[Any]) -> dict[str, Any]:
+    alert = {"issuing_country": country, "document_type": type}
+    alert.update((name, value) for name, value in zip(RECORD_COLUMNS, row) if value is not None)
+    return alert
+
+
+def check_many(engine: Engine, documents: Sequence[tuple[str, str, str]], today: str) -> list[CheckResult]:
+    """Batch check (a border system's queue): one query per issuing country and document type."""
+    wanted = [(c, t, normalise_document_number(n)) for c, t, n in documents]
+    found: dict[tuple[str, str, str], dict[str, Any]] = {}
+    with engine.connect() as conn:
+        for (country, type), numbers in _numbers_by_document_kind(wanted).items():
+            for chunk in _chunks(sorted(numbers), 900):
+                rows = conn.execute(select(replica.c.number, *(replica.c[c] for c in RECORD_COLUMNS))
+                                    .where(replica.c.issuing_country == country, replica.c.document_type == type,
+                                           replica.c.number.in_(chunk), replica.c.active,
+                                           replica.c.review_date >= today))
+                for row in rows:
+                    found[(country, type, row[0])] = _alert_json(country, type, row[1:])
+    return [CheckResult(c, t, n, found.get((c, t, n))) for c, t, n in wanted]
+
+
+def hit_report(result: CheckResult, *, checked_at: str, check: str, point: str) -> dict[str, Any]:
+    """The `alert.hit` body for a flagged document: which alert, when, where; nothing about the traveller."""
+    assert result.alert is not None
+    return {"issuing_country": result.country, "document_type": result.type, "document_number": result.number,
+            "status": result.alert["status"], "checked_at": checked_at, "check": check, "point": point}
+
+
+# -- housekeeping -------------------------------------------------------------------------------
+
+def purge_expired(engine: Engine, today: str) -> int:
+    """Alerts (and tombstones) past their review date leave the replica."""
+    with engine.begin() as conn:
+        removed = conn.execute(delete(replica).where(replica.c.review_date < today)).rowcount
+    if removed:
+        log.info("expired alerts removed from the replica", removed=removed, before=today)
+    return removed
+
+
+def replica_counts(engine: Engine, today: str) -> dict[str, int]:
+    """Active, unexpired alerts held, by issuing country."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(replica.c.issuing_country, func.count())
+                            .where(replica.c.active, replica.c.review_date >= today)
+                            .group_by(replica.c.issuing_country))
+        return {country: count for country, count in rows}
+
+
+def received_hits(engine: Engine, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(hits).order_by(hits.c.received_at.desc(), hits.c.message_id)
+                            .limit(limit).offset(offset))
+        return [dict(r._mapping) for r in rows]
+
+
+class Alerts:
+    """The alert side of a node: its tables (replica, hits, feeds), its effects, its check reader."""
+
+    def __init__(self, node: NationalNode) -> None:
+        self.engine = node.store.engine
+        metadata.create_all(self.engine)
+        feeds.create_tables(self.engine)
+        node.effects.update(EFFECTS)
+        self._reader: ReplicaReader | None = None
+
+    @property
+    def reader(self) -> ReplicaReader:
+        if self._reader is None:
+            self._reader = ReplicaReader(self.engine)
+        return self._reader
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+
+__all__ = ["Alerts", "CheckResult", "ReplicaReader", "apply_versions", "check_many", "hit_report",
+           "purge_expired", "received_hits", "replica_counts", "versions_of"]

@@ -1,0 +1,231 @@
+"""HTTP routes for document checks (border systems), received hits, and alert feeds."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+
+from nodes.national import feeds
+from nodes.national.alerts import CheckResult, check_many, hit_report, purge_expired, received_hits, replica_counts
+from nodes.runtime.config import utcnow
+from nodes.runtime.http import json_error, read_json, requires
+from protocol.alerts import CHECK_KINDS, DOCUMENT_TYPES, MAX_NUMBER_CHARS, normalise_document_number
+from protocol.errors import ProtocolError
+from protocol.timefmt import format_time
+
+MAX_CHECKS_PER_CALL = 1000
+PURGE_EVERY_SECONDS = 3600
+_COUNTRY = re.compile(r"[A-Z]{3}")
+
+
+NODE = web.AppKey("somex_alerts_node", Any)
+
+
+def add_routes(app: web.Application, node: Any) -> None:
+    """Register the routes on a node's app (`node`: the NationalNode serving it)."""
+    app[NODE] = node
+    app.router.add_get("/api/documents/check", check_one)
+    app.router.add_post("/api/documents/check", check_batch)
+    app.router.add_get("/api/documents/hits", list_hits)
+    app.router.add_get("/api/documents/replica", replica_summary)
+    app.router.add_post("/api/feeds", push_feed)
+    app.router.add_get("/api/feeds", list_feeds)
+    app.router.add_get("/api/feeds/{id}", get_feed)
+    app.cleanup_ctx.append(_housekeeping)
+
+
+def _node(request: web.Request) -> Any:
+    return request.app[NODE]
+
+
+def _today() -> str:
+    return utcnow().date().isoformat()
+
+
+async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
+    """Expired alerts leave the replica at start and every hour; the check reader closes at the end."""
+    node = app[NODE]
+
+    async def purge_forever() -> None:
+        while True:
+            try:
+                await asyncio.to_thread(purge_expired, node.store.engine, _today())
+            except Exception:  # noqa: BLE001 - a busy database: try again next time
+                node.log.exception("purging expired alerts failed; will retry")
+            await asyncio.sleep(PURGE_EVERY_SECONDS)
+
+    task = asyncio.create_task(purge_forever(), name=f"{node.country}-alert-purge")
+    yield
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    node.alerts.close()
+
+
+class _BadCheck(Exception):
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+def _document(country: Any, type: Any, number: Any) -> tuple[str, str, str]:
+    if not isinstance(country, str) or _COUNTRY.fullmatch(country) is None:
+        raise _BadCheck("country: the issuing country, ISO 3166-1 alpha-3 upper case")
+    if type not in DOCUMENT_TYPES:
+        raise _BadCheck(f"type: one of {', '.join(DOCUMENT_TYPES)}")
+    if not isinstance(number, str) or not 1 <= len(number) <= MAX_NUMBER_CHARS or not normalise_document_number(number):
+        raise _BadCheck(f"number: the document number, 1..{MAX_NUMBER_CHARS} characters")
+    return country, type, number
+
+
+def _how(check: Any, point: Any) -> tuple[str, str]:
+    if check not in CHECK_KINDS:
+        raise _BadCheck(f"check: one of {', '.join(CHECK_KINDS)}")
+    if not isinstance(point, str) or len(point) > 120:
+        raise _BadCheck("point: where the check happened, at most 120 characters")
+    return check, point
+
+
+async def _report_hits(request: web.Request, results: list[CheckResult], check: str, point: str) -> dict[str, str]:
+    """Queue one `alert.hit` per flagged document to its issuing country; message ids by document
+    (none for a hit that cannot be reported, e.g. on a document of a country no longer a member)."""
+    node = _node(request)
+    flagged = [r for r in results if r.alert is not None]
+    if not flagged:
+        return {}
+    at = format_time(utcnow())
+    reports: dict[str, Any] = {}
+    for r in flagged:
+        try:
+            reports[f"{r.country}/{r.type}/{r.number}"] = node.build(
+                "alert.hit", [r.country], body=hit_report(r, checked_at=at, check=check, point=point))
+        except ProtocolError as exc:  # e.g. the issuer left the federation: the hit still stands
+            node.log.warning("hit not reportable", issuing_country=r.country, reason=exc.reason, detail=exc.detail)
+    if reports:
+        await node.submit(list(reports.values()))
+    for env in reports.values():
+        node.log.info("document check hit; reported to the issuing country", message_id=env.id,
+                      issuing_country=env.recipients[0], check=check)
+    return {document: env.id for document, env in reports.items()}
+
+
+@requires("focal")
+async def check_one(request: web.Request) -> web.Response:
+    """GET ?country=&type=&number=[&check=border&point=...]: answered from the local replica."""
+    q = request.query
+    try:
+        document = _document(q.get("country"), q.get("type"), q.get("number"))
+        check, point = _how(q.get("check", "border"), q.get("point", ""))
+    except _BadCheck as bad:
+        return json_error(400, "bad_request", bad.detail)
+    node = _node(request)
+    result = node.alerts.reader.check(*document, _today())
+    answer = result.as_json()
+    if result.alert is not None:
+        answer["hit_report"] = next(iter((await _report_hits(request, [result], check, point)).values()), None)
+    return web.json_response(answer)
+
+
+@requires("focal")
+async def check_batch(request: web.Request) -> web.Response:
+    """POST {"documents": [{"country","type","number"}, ...], "check", "point"}: up to 1,000 at once."""
+    data = await read_json(request)
+    documents = data.get("documents")
+    if not isinstance(documents, list) or not 1 <= len(documents) <= MAX_CHECKS_PER_CALL:
+        return json_error(400, "bad_request", f"documents: a list of 1..{MAX_CHECKS_PER_CALL} documents")
+    unknown = data.keys() - {"documents", "check", "point"}
+    if unknown:
+        return json_error(400, "unknown_field", f"unknown field(s): {sorted(unknown)}")
+    try:
+        wanted = []
+        for i, d in enumerate(documents):
+            if not isinstance(d, dict) or d.keys() != {"country", "type", "number"}:
+                raise _BadCheck(f"documents[{i}]: an object with country, type and number")
+            try:
+                wanted.append(_document(d["country"], d["type"], d["number"]))
+            except _BadCheck as bad:
+                raise _BadCheck(f"documents[{i}].{bad.detail}") from None
+        check, point = _how(data.get("check", "border"), data.get("point", ""))
+    except _BadCheck as bad:
+        return json_error(400, "bad_request", bad.detail)
+    node = _node(request)
+    results = await asyncio.to_thread(check_many, node.store.engine, wanted, _today())
+    reported = await _report_hits(request, results, check, point)
+    answers = []
+    for r in results:
+        answer = r.as_json()
+        if r.alert is not None:
+            answer["hit_report"] = reported.get(f"{r.country}/{r.type}/{r.number}")
+        answers.append(answer)
+    return web.json_response({"results": answers, "hits": sum(1 for r in results if r.alert is not None)})
+
+
+@requires("focal", "auditor")
+async def list_hits(request: web.Request) -> web.Response:
+    """Hits other countries reported on this country's alerts, newest first."""
+    try:
+        limit = min(int(request.query.get("limit", "100")), 1000)
+        offset = max(int(request.query.get("offset", "0")), 0)
+    except ValueError:
+        return json_error(400, "bad_request", "limit and offset are integers")
+    rows = await asyncio.to_thread(received_hits, _node(request).store.engine, limit, offset)
+    return web.json_response({"hits": rows})
+
+
+@requires("focal", "auditor")
+async def replica_summary(request: web.Request) -> web.Response:
+    counts = await asyncio.to_thread(replica_counts, _node(request).store.engine, _today())
+    return web.json_response({"active_alerts": counts, "total": sum(counts.values())})
+
+
+@requires("feed", "focal")
+async def push_feed(request: web.Request) -> web.Response:
+    """Stream NDJSON or CSV alerts; the answer is the job's report (also at GET /api/feeds/{id})."""
+    fmt = feeds.FORMATS.get(request.content_type)
+    if fmt is None:
+        return json_error(415, "bad_feed_format",
+                          f"send {' or '.join(sorted(feeds.FORMATS))} (one alert per line; CSV with a header)")
+    node = _node(request)
+    intake = await asyncio.to_thread(feeds.FeedIntake, node, fmt)
+    try:
+        async for lines, size in feeds.line_blocks(request.content.iter_chunked(256 * 1024), intake):
+            await asyncio.to_thread(intake.take, lines, size)
+        await asyncio.to_thread(intake.finish)
+    except feeds.FeedRefused as refused:
+        await asyncio.to_thread(intake.fail, refused.reason, refused.detail)
+        return json_error(400, refused.reason, refused.detail)
+    except ProtocolError as exc:  # a batch the node itself refuses to sign: a bug, reported as such
+        await asyncio.to_thread(intake.fail, exc.reason, exc.detail)
+        return json_error(500, exc.reason, exc.detail)
+    except BaseException:  # the upload broke off (or the server stops): say so in the job
+        await asyncio.shield(asyncio.to_thread(intake.fail, "interrupted", "the upload stopped before its end"))
+        raise
+    report = await asyncio.to_thread(feeds.job, node.store.engine, intake.job_id)
+    node.log.info("feed read", job=intake.job_id, **{k: report[k] for k in ("lines", "accepted", "duplicates",
+                                                                          "rejected", "batches")})
+    return web.json_response(report)
+
+
+@requires("feed", "focal")
+async def get_feed(request: web.Request) -> web.Response:
+    try:
+        limit = min(int(request.query.get("error_limit", "1000")), 10_000)
+        offset = max(int(request.query.get("error_offset", "0")), 0)
+    except ValueError:
+        return json_error(400, "bad_request", "error_limit and error_offset are integers")
+    found = await asyncio.to_thread(feeds.job, _node(request).store.engine, request.match_info["id"],
+                                    error_limit=limit, error_offset=offset)
+    if found is None:
+        return json_error(404, "not_found", "no such feed job")
+    return web.json_response(found)
+
+
+@requires("feed", "focal")
+async def list_feeds(request: web.Request) -> web.Response:
+    return web.json_response({"jobs": await asyncio.to_thread(feeds.recent_jobs, _node(request).store.engine)})
+
+
+__all__ = ["add_routes"]
