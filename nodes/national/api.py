@@ -7,9 +7,9 @@ from datetime import timedelta
 
 from aiohttp import web
 
+from nodes.national.alerts_api import add_routes as add_alert_routes
 from nodes.national.cases_api import add_routes as add_case_routes
 from nodes.national.mla_api import add_routes as add_mla_routes
-from nodes.national.alerts_api import add_routes as add_alert_routes
 from nodes.national.node import NationalNode
 from nodes.national.witness import latest_witnessed, open_alarms
 from nodes.runtime.http import ROLE, json_error, limit_rate, read_json, requires, security_headers

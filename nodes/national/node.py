@@ -24,8 +24,8 @@ from crypto.keys import verify_signature
 from crypto.sealing import MLKEM768_X25519, open_sealed, recipient_key, seal, sealed_suite
 from crypto.signing import VerifiedEnvelope, sign_envelope, verify_envelope
 from nodes.national import cases as case_store
-from nodes.national.mla import CentralAuthority
 from nodes.national.alerts import Alerts
+from nodes.national.mla import CentralAuthority
 from nodes.national.store import NodeStore, message_row, outbox, receipts, refusals
 from nodes.national.store import messages as message_table
 from nodes.national.witness import witness_checkpoint

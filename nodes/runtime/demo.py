@@ -24,8 +24,8 @@ from typing import Any
 import aiohttp
 
 from nodes.runtime.config import utcnow
-from nodes.runtime.demo_cases import case_scenario
 from nodes.runtime.demo_alerts import stolen_passport_checks
+from nodes.runtime.demo_cases import case_scenario
 from nodes.runtime.deployment import Deployment
 from nodes.runtime.federation import init_federation
 from nodes.runtime.federation import load_federation
