@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import aio_pika
+from sqlalchemy import func, select
 
 import broker_config
 from broker_config import InboxBounds
 from nodes.hub.relay import Hub
 from nodes.national.node import NationalNode
+from nodes.national.store import messages as message_table
 from nodes.runtime.amqp import amqp_url
 from nodes.runtime.config import BrokerAddress, HubConfig, NodeConfig, utcnow
 from nodes.runtime.deployment import broker_spec
@@ -111,6 +113,26 @@ class RunningFederation:
     def audit(self, **query: Any) -> list[dict]:
         assert self.hub is not None
         return self.hub.store.trail(**query)
+
+
+async def stream_alerts(sender: NationalNode, recipient: str, total: int, prefix: str) -> list[str]:
+    """Queue `total` alerts from `sender` to `recipient` in the sender's outbox; their ids in order."""
+    sent: list[str] = []
+    for _ in range(0, total, 250):
+        chunk = [sender.build("alert.document", [recipient], body={
+            "document_number": f"{prefix}{len(sent) + i:08d}", "document_type": "passport",
+            "issuing_country": sender.country, "status": "lost", "action": "create", "reported": "2026-11-20",
+        }) for i in range(min(250, total - len(sent)))]
+        await sender.submit(chunk)
+        sent += [e.id for e in chunk]
+    return sent
+
+
+def stored_count(node: NationalNode, type: str) -> int:
+    """How many messages of `type` the node has stored (each id once: the primary key)."""
+    with node.store.engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(message_table)
+                            .where(message_table.c.type == type)).scalar_one()
 
 
 def vhost_for(test_name: str) -> str:

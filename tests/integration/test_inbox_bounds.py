@@ -30,7 +30,8 @@ async def small_inboxes(broker, tmp_path, request):  # noqa: ANN001, ANN201
 async def test_full_inbox_parks_forwards_at_the_hub_alarms_and_delivers_them_all_later(small_inboxes, broker) -> None:  # noqa: ANN001
     fed = small_inboxes
     hub = await fed.start_hub(parked_retry_interval=0.3)
-    mex, idn = await fed.start_node("MEX"), await fed.start_node("IDN")  # ITA is away
+    mex = await fed.start_node("MEX")
+    await fed.start_node("IDN")  # ITA is away
     inbox = f"/api/queues/{quote(fed.vhost, safe='')}/{broker_config.inbox_queue('ITA')}"
     # Quorum queues enforce reject-publish once they have told a channel they are full (a burst
     # already under way may overshoot): fill ITA's inbox to its bound first, then overflow it.

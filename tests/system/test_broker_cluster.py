@@ -7,13 +7,11 @@ import asyncio
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import func, select
 
 import broker_config
-from nodes.national.store import messages as message_table
 from nodes.runtime.cluster import PrivateCluster
 from nodes.runtime.rabbit import PrivateBroker
-from tests.integration.federation import eventually, make_federation
+from tests.integration.federation import eventually, make_federation, stored_count, stream_alerts
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
 TOTAL = 3000
@@ -37,18 +35,10 @@ async def test_killing_a_broker_node_mid_traffic_loses_and_duplicates_nothing(cl
     await fed.start_hub()
     mex, idn = await fed.start_node("MEX"), await fed.start_node("IDN")
     try:
-        sent = []
-        for _ in range(0, TOTAL, 250):
-            chunk = [mex.build("alert.document", ["IDN"], body={
-                "document_number": f"C{len(sent) + i:08d}", "document_type": "passport", "issuing_country": "MEX",
-                "status": "stolen", "action": "create", "reported": "2026-11-20"}) for i in range(250)]
-            await mex.submit(chunk)
-            sent += [e.id for e in chunk]
+        sent = await stream_alerts(mex, "IDN", TOTAL, "C")
 
         def delivered() -> int:
-            with idn.store.engine.connect() as conn:
-                return conn.execute(select(func.count()).select_from(message_table)
-                                    .where(message_table.c.type == "alert.document")).scalar_one()
+            return stored_count(idn, "alert.document")
 
         await eventually(lambda: delivered() >= 300, timeout=60, what="traffic under way")
         cluster.nodes[0].kill()  # every client's first broker address: all of them must move

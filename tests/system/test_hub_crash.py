@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from crypto.audit_bundle import verify_bundle
 from crypto.merkle import leaf_hash
@@ -20,7 +20,7 @@ from nodes.hub.relay import log_origin
 from nodes.national.store import messages as message_table
 from nodes.runtime.db import make_engine
 from nodes.runtime.deployment import Deployment
-from tests.integration.federation import eventually, make_federation
+from tests.integration.federation import eventually, make_federation, stored_count, stream_alerts
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(400)]
 TOTAL = 3000
@@ -38,18 +38,10 @@ async def test_hub_killed_mid_stream_restarts_with_a_verifying_log_and_loses_not
     hub = spawn_hub()
     try:
         mex, idn = await fed.start_node("MEX"), await fed.start_node("IDN")
-        sent = []
-        for _ in range(0, TOTAL, 250):
-            chunk = [mex.build("alert.document", ["IDN"], body={
-                "document_number": f"P{len(sent) + i:08d}", "document_type": "passport", "issuing_country": "MEX",
-                "status": "lost", "action": "create", "reported": "2026-11-20"}) for i in range(250)]
-            await mex.submit(chunk)
-            sent += [e.id for e in chunk]
+        sent = await stream_alerts(mex, "IDN", TOTAL, "P")
 
         def delivered() -> int:
-            with idn.store.engine.connect() as conn:
-                return conn.execute(select(func.count()).select_from(message_table)
-                                    .where(message_table.c.type == "alert.document")).scalar_one()
+            return stored_count(idn, "alert.document")
 
         await eventually(lambda: delivered() >= 300, timeout=60, what="the stream under way")
         hub.send_signal(signal.SIGKILL)

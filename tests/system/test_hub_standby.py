@@ -11,18 +11,16 @@ import sys
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import func, select
 
 import broker_config
 from crypto.audit_bundle import verify_bundle
 from nodes.hub.audit import AuditStore
 from nodes.hub.export import export_bundle
 from nodes.hub.relay import log_origin
-from nodes.national.store import messages as message_table
 from nodes.national.witness import open_alarms
 from nodes.runtime.db import make_engine
 from nodes.runtime.deployment import Deployment
-from tests.integration.federation import eventually, make_federation
+from tests.integration.federation import eventually, make_federation, stored_count, stream_alerts
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(400)]
 TOTAL = 3000
@@ -49,18 +47,10 @@ async def test_standby_hub_takes_over_from_a_killed_hub_and_the_log_stays_one(br
     await eventually(lambda: consumers() == 2, timeout=60, what="the standby hub waiting on hub.in")
     try:
         mex, idn = await fed.start_node("MEX"), await fed.start_node("IDN")
-        sent = []
-        for _ in range(0, TOTAL, 250):
-            chunk = [mex.build("alert.document", ["IDN"], body={
-                "document_number": f"S{len(sent) + i:08d}", "document_type": "passport", "issuing_country": "MEX",
-                "status": "lost", "action": "create", "reported": "2026-11-20"}) for i in range(250)]
-            await mex.submit(chunk)
-            sent += [e.id for e in chunk]
+        sent = await stream_alerts(mex, "IDN", TOTAL, "S")
 
         def delivered() -> int:
-            with idn.store.engine.connect() as conn:
-                return conn.execute(select(func.count()).select_from(message_table)
-                                    .where(message_table.c.type == "alert.document")).scalar_one()
+            return stored_count(idn, "alert.document")
 
         await eventually(lambda: delivered() >= 300, timeout=60, what="the stream under way")
         active.send_signal(signal.SIGKILL)
