@@ -18,14 +18,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import aio_pika
 from sqlalchemy import func, select
 
 from nodes.national.store import messages as message_table
 from nodes.runtime.logs import configure_logging
 from nodes.runtime.rabbit import PrivateBroker, free_port
 from protocol.timefmt import parse_time
-from tests.bench.bench_relay import sample_alert
+from tests.bench.bench_relay import RawRelay, sample_alert
 from tests.bench.stats import Run
 from tests.integration.federation import make_federation
 
@@ -52,48 +51,17 @@ async def _steady(rate: float, seconds: float, offer) -> int:  # noqa: ANN001
 
 
 async def raw_fixed_rate(url: str, rate: float, seconds: float, size: int) -> Run:
-    conns = [await aio_pika.connect(url) for _ in range(3)]
-    producer, relay_conn, consumer = conns
-    setup = await producer.channel()
-    for name in ("load.a", "load.b"):
-        queue = await setup.declare_queue(name, durable=True, arguments={"x-queue-type": "quorum"})
-        await queue.purge()
-    relay_out = await relay_conn.channel(publisher_confirms=True)
-    relay_in = await relay_conn.channel()
-    await relay_in.set_qos(prefetch_count=512)
-    sink = await consumer.channel()
-    await sink.set_qos(prefetch_count=512)
-    latencies: list[float] = []
-
-    async def relay(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        await relay_out.default_exchange.publish(
-            aio_pika.Message(message.body, headers=message.headers, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-            routing_key="load.b", mandatory=True)
-        await message.ack()
-
-    async def receive(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        latencies.append((time.time() - float(message.headers["t0"])) * 1000)
-        await message.ack()
-
-    await (await relay_in.get_queue("load.a")).consume(relay)
-    await (await sink.get_queue("load.b")).consume(receive)
-    out = await producer.channel(publisher_confirms=True)
-    body = os.urandom(size // 2).hex().encode()[:size]
+    relay = await RawRelay.open(url, size, prefix="load")
 
     async def offer(k: int) -> None:
-        await asyncio.gather(*(out.default_exchange.publish(
-            aio_pika.Message(body, headers={"t0": repr(time.time())}, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-            routing_key="load.a", mandatory=True) for _ in range(k)))
+        await asyncio.gather(*(relay.publish() for _ in range(k)))
 
     start = time.perf_counter()
     offered = await _steady(rate, seconds, offer)
-    deadline = time.monotonic() + 120
-    while len(latencies) < offered and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
+    await relay.wait_for(offered, timeout=120)
     elapsed = time.perf_counter() - start
-    for conn in conns:
-        await conn.close()
-    return Run(f"raw aio-pika relay @ {rate:g}/s", len(latencies), elapsed, latencies)
+    await relay.close()
+    return Run(f"raw aio-pika relay @ {rate:g}/s", len(relay.latencies), elapsed, relay.latencies)
 
 
 async def somex_fixed_rate(broker: PrivateBroker, workdir: Path, rate: float, seconds: float, text_size: int,

@@ -36,53 +36,76 @@ def sample_alert(issuer: str, size: int) -> dict:
             "national_reference": "R" * min(max(size - 150, 1), 128)}
 
 
+class RawRelay:
+    """The baseline's shape: publish → quorum queue → relay consumer republishes (confirms) →
+    quorum queue → consumer, on three connections, each message stamped with its send time."""
+
+    def __init__(self, conns: list, out, size: int, names: tuple[str, str]) -> None:  # noqa: ANN001
+        self._conns, self._out, self._names = conns, out, names
+        self.body = os.urandom(size // 2).hex().encode()[:size]
+        self.latencies: list[float] = []
+
+    @classmethod
+    async def open(cls, url: str, size: int, prefix: str = "bench") -> RawRelay:
+        names = (f"{prefix}.a", f"{prefix}.b")
+        conns = [await aio_pika.connect(url) for _ in range(3)]
+        producer, relay_conn, consumer = conns
+        setup = await producer.channel()
+        for name in names:
+            queue = await setup.declare_queue(name, durable=True, arguments={"x-queue-type": "quorum"})
+            await queue.purge()
+        relay_out = await relay_conn.channel(publisher_confirms=True)
+        relay_in = await relay_conn.channel()
+        await relay_in.set_qos(prefetch_count=512)
+        sink = await consumer.channel()
+        await sink.set_qos(prefetch_count=512)
+        self = cls(conns, await producer.channel(publisher_confirms=True), size, names)
+
+        async def relay(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            await relay_out.default_exchange.publish(
+                aio_pika.Message(message.body, headers=message.headers,
+                                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                routing_key=names[1], mandatory=True)
+            await message.ack()
+
+        async def receive(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            self.latencies.append((time.time() - float(message.headers["t0"])) * 1000)
+            await message.ack()
+
+        await (await relay_in.get_queue(names[0])).consume(relay)
+        await (await sink.get_queue(names[1])).consume(receive)
+        return self
+
+    async def publish(self) -> None:
+        await self._out.default_exchange.publish(
+            aio_pika.Message(self.body, headers={"t0": repr(time.time())},
+                             delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+            routing_key=self._names[0], mandatory=True)
+
+    async def wait_for(self, n: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.latencies) < n and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+
+    async def close(self) -> None:
+        for conn in self._conns:
+            await conn.close()
+
+
 async def raw_relay(url: str, n: int, size: int) -> Run:
-    conns = [await aio_pika.connect(url) for _ in range(3)]
-    producer, relay_conn, consumer = conns
-    setup = await producer.channel()
-    for name in ("bench.a", "bench.b"):
-        queue = await setup.declare_queue(name, durable=True, arguments={"x-queue-type": "quorum"})
-        await queue.purge()
-    relay_out = await relay_conn.channel(publisher_confirms=True)
-    relay_in = await relay_conn.channel()
-    await relay_in.set_qos(prefetch_count=512)
-    sink = await consumer.channel()
-    await sink.set_qos(prefetch_count=512)
-    latencies: list[float] = []
-    done = asyncio.Event()
-
-    async def relay(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        await relay_out.default_exchange.publish(
-            aio_pika.Message(message.body, headers=message.headers, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-            routing_key="bench.b", mandatory=True)
-        await message.ack()
-
-    async def receive(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        latencies.append((time.time() - float(message.headers["t0"])) * 1000)
-        await message.ack()
-        if len(latencies) >= n:
-            done.set()
-
-    await (await relay_in.get_queue("bench.a")).consume(relay)
-    await (await sink.get_queue("bench.b")).consume(receive)
-    out = await producer.channel(publisher_confirms=True)
+    relay = await RawRelay.open(url, size)
     window = asyncio.Semaphore(512)
-    body = os.urandom(size // 2).hex().encode()[:size]
 
     async def publish_one() -> None:
         async with window:
-            await out.default_exchange.publish(
-                aio_pika.Message(body, headers={"t0": repr(time.time())},
-                                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-                routing_key="bench.a", mandatory=True)
+            await relay.publish()
 
     start = time.perf_counter()
     await asyncio.gather(*(publish_one() for _ in range(n)))
-    await asyncio.wait_for(done.wait(), timeout=600)
+    await relay.wait_for(n, timeout=600)
     elapsed = time.perf_counter() - start
-    for conn in conns:
-        await conn.close()
-    return Run("raw aio-pika two-hop relay", n, elapsed, latencies)
+    await relay.close()
+    return Run("raw aio-pika two-hop relay", n, elapsed, relay.latencies)
 
 
 async def somex_path(broker: PrivateBroker, workdir: Path, n: int, text_size: int, mtype: str) -> Run:
