@@ -93,8 +93,11 @@ async def test_sealed_payload_built_to_crash_the_recipient_is_refused_there_and_
     # strict parser must refuse its deeply nested seal header instead of raising RecursionError.
     hostile = "{}.{}".format(*(base64.urlsafe_b64encode(part).decode().rstrip("=")
                                for part in (b"[" * 100_000, b"ciphertext")))
+    header = {"reference": "MEX-HOSTILE-1", "kind": "mutual_legal_assistance", "status": "submitted",
+              "urgency": "routine", "deadline": None}  # what the hub checks: a well-formed request's header
     env = sign_envelope(wire.build(message_id=new_message_id(), type="mla.request", sender="MEX", recipients=["IDN"],
-                                   created=utcnow(), ttl=timedelta(hours=1), sealed=hostile),
+                                   created=utcnow(), ttl=timedelta(hours=1), sealed=hostile, header=header,
+                                   thread="mla:MEX:MEX-HOSTILE-1"),
                         fed.federation.credentials("MEX").signing_key)
     await fed.publish_raw("MEX", wire.encode(env))
     after = await fed.nodes["MEX"].send("note", ["IDN"], body={"text": "after the hostile seal"})
