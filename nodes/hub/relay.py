@@ -80,6 +80,7 @@ class Hub:
         self.session: BrokerSession | None = None
         self._publisher: Publisher | None = None
         self.processed = 0
+        self._messages_since_checkpoint = 0  # entries other than witness cosignatures
 
     @property
     def directory(self):  # noqa: ANN201
@@ -175,6 +176,7 @@ class Hub:
         for d in decoded:
             self._log(d)
         self.processed += len(batch)
+        self._messages_since_checkpoint += sum(1 for e in new_entries if e.type != "witness.cosign")
 
     def _decode(self, message: AbstractIncomingMessage, received_at: str) -> _Decision:
         raw = message.body
@@ -245,17 +247,27 @@ class Hub:
     # -- checkpoints ----------------------------------------------------------------------------
 
     async def _checkpoints(self) -> None:
+        """Sign a checkpoint every `checkpoint_interval` while messages arrive (sooner after
+        `checkpoint_every` entries). Witness cosignatures are entries too, but growth made of them
+        alone waits `idle_checkpoint_interval`: otherwise each checkpoint's cosignatures would call
+        for the next one, and an idle federation's log would grow forever."""
         last_size = -1
         last_time = 0.0
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(0.2)
             grown = self.store.size - max(last_size, 0)
-            due = loop.time() - last_time >= self.config.checkpoint_interval
-            if self.store.size in (0, last_size) or not (due or grown >= self.config.checkpoint_every):
+            elapsed = loop.time() - last_time
+            if self._messages_since_checkpoint:
+                due = elapsed >= self.config.checkpoint_interval or grown >= self.config.checkpoint_every
+            else:
+                due = elapsed >= self.config.idle_checkpoint_interval
+            if self.store.size in (0, last_size) or not due:
                 continue
+            covered = self._messages_since_checkpoint
             try:
                 await self.publish_checkpoint()
+                self._messages_since_checkpoint -= covered
                 last_size, last_time = self.store.size, loop.time()
             except asyncio.CancelledError:
                 raise
@@ -420,6 +432,7 @@ class Hub:
                 await message.nack(requeue=True)
                 await asyncio.sleep(1)
                 return
+            self._messages_since_checkpoint += 1
             log.error("message could not be delivered", verdict=verdict, message_id=entry.message_id,
                       seq=entry.seq, detail=entry.detail)
             await message.ack()

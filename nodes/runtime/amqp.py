@@ -187,16 +187,30 @@ async def consume_in_batches(
             await asyncio.sleep(0.5)
 
 
+STOP_TIMEOUT = 10.0  # seconds a stopping process waits for its tasks, then for the broker's goodbye
+
+
 async def stop_tasks(tasks: list[asyncio.Task], session: BrokerSession | None) -> None:
-    """Cancel a process's tasks, then close its broker connection (if it still has one)."""
+    """Cancel a process's tasks, then close its broker connection (if it still has one).
+
+    Each step is bounded: a stopping process must stop, even if a task or the AMQP close
+    handshake never finishes (nothing is lost by it: unacked messages go back to their queues).
+    """
     for task in tasks:
         task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    _, pending = await asyncio.wait(tasks, timeout=STOP_TIMEOUT) if tasks else (set(), set())
+    if pending:
+        structlog.get_logger("somex.amqp").warning(
+            "tasks still running after cancellation; stopping without them",
+            tasks=sorted(t.get_name() for t in pending), waited=STOP_TIMEOUT)
     tasks.clear()
     connection = session.connection if session else None
     if connection is not None:
         try:
-            await connection.close()
+            await asyncio.wait_for(connection.close(), STOP_TIMEOUT)
+        except TimeoutError:
+            structlog.get_logger("somex.amqp").warning("the broker did not answer the connection close; "
+                                                       "dropping the connection", waited=STOP_TIMEOUT)
         except Exception:  # noqa: BLE001 - closing a dead connection
             pass
 

@@ -48,6 +48,7 @@ class HubConfig:
     max_clock_skew: timedelta = timedelta(minutes=5)
     checkpoint_interval: float = 2.0  # seconds between checkpoints while the log grows
     checkpoint_every: int = 1000  # ...or sooner, after this many new entries
+    idle_checkpoint_interval: float = 600.0  # when only witness cosignatures were logged since the last
     parked_retry_interval: float = 5.0  # seconds between retries of forwards to a full inbox
     http_rate_limit: RateLimit = HTTP_RATE_LIMIT
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import sqlite3
@@ -91,3 +92,17 @@ async def test_witnesses_raise_an_alarm_when_the_hub_rewrites_its_log(fed: Runni
         assert alarms[0]["reason"] == "inconsistent"
     latest = fed.hub.store.latest_checkpoint()
     assert latest is not None and not ({"MEX", "IDN", "ITA"} & {s.name for s in latest[1].signatures})
+
+
+async def test_an_idle_federation_stops_growing_its_log_once_the_last_checkpoint_is_cosigned(fed) -> None:  # noqa: ANN001
+    sent = await fed.nodes["MEX"].send("note", ["IDN"], body={"text": "then nothing more"})
+    await eventually(lambda: fed.nodes["MEX"].store.receipts_for(sent.id), timeout=20, what="IDN's receipt at MEX")
+    # The checkpoint covering the receipt is cosigned by every witness, and cosignatures are entries:
+    # they must not call for a checkpoint of their own (which would be cosigned again, forever).
+    await eventually(lambda: {e["sender"] for e in fed.audit(type="witness.cosign")} == {"MEX", "IDN", "ITA"},
+                     timeout=20, what="every witness's cosignature")
+    interval = fed.hub.config.checkpoint_interval
+    await asyncio.sleep(2 * interval)  # the last cosignatures land
+    size, checkpoints = fed.hub.store.size, fed.hub.store.checkpoint_sizes()
+    await asyncio.sleep(3 * interval)
+    assert (fed.hub.store.size, fed.hub.store.checkpoint_sizes()) == (size, checkpoints)
