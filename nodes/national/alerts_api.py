@@ -12,7 +12,7 @@ from aiohttp import web
 from nodes.national import feeds
 from nodes.national.alerts import CheckResult, check_many, hit_report, purge_expired, received_hits, replica_counts
 from nodes.runtime.config import utcnow
-from nodes.runtime.http import json_error, read_json, requires
+from nodes.runtime.http import json_error, page, read_json, requires
 from protocol.alerts import CHECK_KINDS, DOCUMENT_TYPES, MAX_NUMBER_CHARS, normalise_document_number
 from protocol.errors import ProtocolError
 from protocol.timefmt import format_time
@@ -166,11 +166,7 @@ async def check_batch(request: web.Request) -> web.Response:
 @requires("focal", "auditor")
 async def list_hits(request: web.Request) -> web.Response:
     """Hits other countries reported on this country's alerts, newest first."""
-    try:
-        limit = min(int(request.query.get("limit", "100")), 1000)
-        offset = max(int(request.query.get("offset", "0")), 0)
-    except ValueError:
-        return json_error(400, "bad_request", "limit and offset are integers")
+    limit, offset = page(request)
     rows = await asyncio.to_thread(received_hits, _node(request).store.engine, limit, offset)
     return web.json_response({"hits": rows})
 
@@ -211,11 +207,7 @@ async def push_feed(request: web.Request) -> web.Response:
 
 @requires("feed", "focal")
 async def get_feed(request: web.Request) -> web.Response:
-    try:
-        limit = min(int(request.query.get("error_limit", "1000")), 10_000)
-        offset = max(int(request.query.get("error_offset", "0")), 0)
-    except ValueError:
-        return json_error(400, "bad_request", "error_limit and error_offset are integers")
+    limit, offset = page(request, default=1000, maximum=10_000, prefix="error_")
     found = await asyncio.to_thread(feeds.job, _node(request).store.engine, request.match_info["id"],
                                     error_limit=limit, error_offset=offset)
     if found is None:

@@ -12,7 +12,7 @@ from nodes.national.cases_api import add_routes as add_case_routes
 from nodes.national.mla_api import add_routes as add_mla_routes
 from nodes.national.node import NationalNode
 from nodes.national.witness import latest_witnessed, open_alarms
-from nodes.runtime.http import ROLE, json_error, limit_rate, read_json, requires, security_headers
+from nodes.runtime.http import ROLE, json_error, limit_rate, page, read_json, requires, security_headers
 from protocol.errors import ProtocolError
 
 NODE = web.AppKey("somex_node", NationalNode)
@@ -76,11 +76,7 @@ async def list_messages(request: web.Request) -> web.Response:
     direction = q.get("direction")
     if direction not in (None, "in", "out"):
         return json_error(400, "bad_request", "direction is 'in' or 'out'")
-    try:
-        limit = min(int(q.get("limit", "100")), 1000)
-        offset = max(int(q.get("offset", "0")), 0)
-    except ValueError:
-        return json_error(400, "bad_request", "limit and offset are integers")
+    limit, offset = page(request)
     rows = await asyncio.to_thread(node.store.list, direction=direction, type=q.get("type"),
                                    thread=q.get("thread"), limit=limit, offset=offset)
     return web.json_response({"messages": [r.as_json() for r in rows]})

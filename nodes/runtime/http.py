@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
@@ -63,6 +65,20 @@ def _add_security_headers(headers: MutableMapping[str, str]) -> None:
     headers.setdefault("Referrer-Policy", "no-referrer")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+
+
+def page(request: web.Request, *, default: int = 100, maximum: int = 1000, prefix: str = "") -> tuple[int, int]:
+    """`limit` (capped at `maximum`) and `offset` from the query (names may carry a prefix), or
+    a JSON 400 if they are not integers."""
+    limit_name, offset_name = f"{prefix}limit", f"{prefix}offset"
+    try:
+        limit = min(int(request.query.get(limit_name, str(default))), maximum)
+        offset = max(int(request.query.get(offset_name, "0")), 0)
+    except ValueError:
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": "bad_request", "detail": f"{limit_name} and {offset_name} are integers"}),
+            content_type="application/json") from None
+    return limit, offset
 
 
 async def read_json(request: web.Request) -> dict:

@@ -77,3 +77,12 @@ async def test_malformed_json_is_refused(api) -> None:  # noqa: ANN001
     async with session.post("/api/messages", headers={**bearer(tokens["focal"]), "Content-Type": "application/json"},
                             data=b"{not json") as r:
         assert r.status == 400 and (await r.json())["error"] == "malformed_json"
+
+
+@pytest.mark.parametrize("path", ["/api/messages?limit=ten", "/api/messages?offset=1.5",
+                                  "/api/documents/hits?limit=x", "/api/feeds/nope?error_offset=x"])
+async def test_paging_parameters_that_are_not_integers_get_a_typed_error(api, path: str) -> None:  # noqa: ANN001
+    session, tokens = api
+    async with session.get(path, headers=bearer(tokens["focal"])) as r:
+        assert r.status == 400
+        assert (await r.json())["error"] == "bad_request"
