@@ -7,6 +7,7 @@ import base64
 
 from aiohttp import web
 
+from nodes.hub.console import add_routes as add_console_routes
 from nodes.hub.export import export_bundle
 from nodes.hub.relay import Hub
 from nodes.runtime.http import ROLE, json_error, limit_rate, requires, security_headers
@@ -27,6 +28,7 @@ def make_app(hub: Hub) -> web.Application:
     app.router.add_get("/api/audit/entries", entries)
     app.router.add_get("/api/audit/entries/{seq}", entry)
     app.router.add_get("/api/audit/export", export)
+    add_console_routes(app, hub)
     return app
 
 

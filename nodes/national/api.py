@@ -9,6 +9,7 @@ from aiohttp import web
 
 from nodes.national.alerts_api import add_routes as add_alert_routes
 from nodes.national.cases_api import add_routes as add_case_routes
+from nodes.national.console import add_routes as add_console_routes
 from nodes.national.mla_api import add_routes as add_mla_routes
 from nodes.national.node import NationalNode
 from nodes.national.witness import latest_witnessed, open_alarms
@@ -32,6 +33,7 @@ def make_app(node: NationalNode) -> web.Application:
     add_case_routes(app, node)
     add_mla_routes(app, node.mla)
     add_alert_routes(app, node)
+    add_console_routes(app, node)
     return app
 
 

@@ -34,6 +34,7 @@ from nodes.runtime.amqp import (
 )
 from nodes.runtime.config import NodeConfig, new_message_id, utcnow
 from nodes.runtime.db import make_engine
+from nodes.runtime.events import Events
 from nodes.runtime.federation import Federation, load_federation
 from protocol import envelope as wire
 from protocol import messages, policy
@@ -69,6 +70,7 @@ class NationalNode:
         self._publisher: Publisher | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.received = asyncio.Condition()
+        self.events = Events()  # what arrived or was queued, for live views (the console)
         self.log = log.bind(node=self.country)
         self.mla = CentralAuthority(self)
 
@@ -161,6 +163,9 @@ class NationalNode:
     async def submit(self, envs: Sequence[Envelope]) -> None:
         """Durably queue signed envelopes (built with `build`) in one transaction."""
         await asyncio.to_thread(self._enqueue, envs)
+        for env in envs:
+            self.events.publish({"kind": "sent", "id": env.id, "type": env.type, "thread": env.thread,
+                                 "to": list(env.recipients)})
 
     def _enqueue(self, envs: Sequence[Envelope], conn: Connection | None = None) -> None:
         if conn is None:
@@ -262,10 +267,14 @@ class NationalNode:
         fresh = await asyncio.to_thread(self._apply, checked, refused)
         await ack_batch(batch)
         for verified in fresh:
-            self.log.info("message received", message_id=verified.id, thread=verified.envelope.thread,
-                          type=verified.envelope.type, sender=verified.envelope.sender)
+            env = verified.envelope
+            self.log.info("message received", message_id=verified.id, thread=env.thread, type=env.type,
+                          sender=env.sender)
+            self.events.publish({"kind": "received", "id": env.id, "type": env.type, "thread": env.thread,
+                                 "sender": env.sender})
         for r in refused:
             self.log.warning("message refused", message_id=r["message_id"], reason=r["reason"], detail=r["detail"])
+            self.events.publish({"kind": "refused", "id": r["message_id"], "reason": r["reason"]})
         if fresh or refused:
             async with self.received:
                 self.received.notify_all()

@@ -1,0 +1,61 @@
+"""The focal point's web console on a national node (nodes/runtime/console.py has the common ground).
+
+Pages read the node's own stores and act through the same calls as the JSON API, so the console
+and the API cannot disagree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from nodes.national.node import NationalNode
+from nodes.national.witness import latest_witnessed
+from nodes.runtime import console
+from nodes.runtime.openapi import document
+
+NODE = web.AppKey("somex_console_node", NationalNode)
+NAV = (("Overview", "/console/"),)
+_HTML = {"200": {"description": "an HTML page", "content": {"text/html": {}}},
+         "303": {"description": "not logged in: to the login page"}}
+
+
+def add_routes(app: web.Application, node: NationalNode) -> None:
+    app[NODE] = node
+    console.mount(app, console.Console(f"somex · {node.country}", ("focal",), NAV, Path(__file__).parent / "templates"))
+    app.router.add_get("/console/", overview)
+    app.router.add_get("/console/events", events)
+    document(app, {
+        "/console/": {"get": {"summary": "Focal point console: federation health", "tags": ["console"],
+                              "security": [{"session": []}], "responses": _HTML}},
+        "/console/events": {"get": {"summary": "Live updates for console pages (server-sent events)",
+                                    "tags": ["console"], "security": [{"session": []}],
+                                    "responses": {"200": {"description": "an event stream",
+                                                          "content": {"text/event-stream": {}}},
+                                                  "401": {"description": "not logged in"}}}},
+    })
+
+
+@console.view("focal")
+async def overview(request: web.Request) -> web.Response:
+    node = request.app[NODE]
+    depth = await asyncio.to_thread(node.store.outbox_depth)
+    witnessed = await asyncio.to_thread(latest_witnessed, node)
+    return console.render(request, "node/overview.html", heading="Federation health", country=node.country,
+                          broker_connected=node.broker_connected, outbox_pending=depth, witnessed=witnessed)
+
+
+@console.view("focal")
+async def events(request: web.Request) -> web.StreamResponse:
+    node = request.app[NODE]
+
+    async def stream() -> AsyncIterator[dict[str, Any]]:
+        async with node.events.subscribe() as queue:
+            while True:
+                yield await queue.get()
+
+    return await console.event_stream(request, stream())

@@ -1,0 +1,308 @@
+"""The web console's common ground: login with a role token, session cookies, CSRF, templates,
+server-sent events. The node's focal-point console and the hub's auditor console build on it.
+
+- **Login** exchanges a role token (the same bearer token the API takes) for a session. Only the
+  console's own roles may log in; anything else is refused with the reason.
+- **Sessions** live in the process (a node is one process): 256-bit random ids in an HttpOnly,
+  SameSite=Strict cookie scoped to `/console`, a new id at every login, 30 minutes idle and 12
+  hours at most.
+- **CSRF:** every unsafe request under `/console` carries the session's token, as the form field
+  `csrf_token` or the header `X-CSRF-Token`, and a foreign `Origin` is refused. Login itself is
+  guarded by the Origin check and SameSite.
+- **Pages** are jinja2 templates (autoescaped) with a strict Content-Security-Policy: scripts and
+  styles only from `/console/static`, nothing inline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import jinja2
+from aiohttp import web
+
+from crypto.tokens import role_for
+from nodes.runtime.http import ROLE
+from nodes.runtime.openapi import document
+
+PREFIX = "/console"
+COOKIE = "somex_session"
+IDLE = 30 * 60
+LIFETIME = 12 * 3600
+HEARTBEAT = 15.0
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+       "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+_HERE = Path(__file__).parent
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class Session:
+    role: str
+    csrf: str
+    created: float
+    seen: float
+
+    def expired(self, now: float) -> bool:
+        return now - self.seen > IDLE or now - self.created > LIFETIME
+
+
+@dataclass
+class Console:
+    """What one console serves: its title, the roles that may log in, its menu and templates."""
+
+    title: str
+    roles: tuple[str, ...]
+    nav: Sequence[tuple[str, str]]  # (label, href)
+    templates: Path
+    home: str = PREFIX + "/"
+    sessions: dict[str, Session] = field(default_factory=dict)
+    env: jinja2.Environment = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.env = jinja2.Environment(
+            loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(self.templates),
+                                        jinja2.FileSystemLoader(_HERE / "templates")]),
+            autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+    def open_session(self, role: str) -> tuple[str, Session]:
+        now = time.monotonic()
+        self.sessions = {k: s for k, s in self.sessions.items() if not s.expired(now)}
+        sid = secrets.token_urlsafe(32)
+        session = Session(role, secrets.token_urlsafe(32), now, now)
+        self.sessions[sid] = session
+        return sid, session
+
+    def session_of(self, request: web.Request) -> Session | None:
+        sid = request.cookies.get(COOKIE)
+        session = self.sessions.get(sid) if sid else None
+        now = time.monotonic()
+        if session is None or session.expired(now):
+            if sid:
+                self.sessions.pop(sid, None)
+            return None
+        session.seen = now
+        return session
+
+
+CONSOLE = web.AppKey("somex_console", Console)
+SESSION = web.RequestKey("somex_console_session", Session)
+MULTIPART = web.RequestKey("somex_console_multipart", object)
+
+
+def mount(app: web.Application, console: Console) -> None:
+    """Add the console's login, logout, static files and CSRF guard to `app` (call before routes)."""
+    app[CONSOLE] = console
+    app.middlewares.append(_csrf_guard)
+    r = app.router
+    r.add_get(PREFIX, to_home)
+    r.add_get(PREFIX + "/login", login_form)
+    r.add_post(PREFIX + "/login", login)
+    r.add_post(PREFIX + "/logout", logout)
+    r.add_get(PREFIX + "/static/{name}", static_file)
+    html = {"200": {"description": "an HTML page", "content": {"text/html": {}}}}
+    document(app, {
+        PREFIX: {"get": {"summary": "Redirect to the console's home page", "tags": ["console"],
+                         "responses": {"303": {"description": "to the home page"}}}},
+        PREFIX + "/login": {
+            "get": {"summary": "The console's login page", "tags": ["console"], "responses": html},
+            "post": {"summary": "Log in with a role token; sets the session cookie", "tags": ["console"],
+                     "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {
+                         "schema": {"type": "object", "required": ["token"],
+                                    "properties": {"token": {"type": "string"}, "next": {"type": "string"}}}}}},
+                     "responses": {"303": {"description": "logged in: to the requested page"},
+                                   "401": {"description": "unknown token", "content": {"text/html": {}}},
+                                   "403": {"description": "a role this console does not serve",
+                                           "content": {"text/html": {}}}}}},
+        PREFIX + "/logout": {"post": {"summary": "End the session", "tags": ["console"],
+                                      "security": [{"session": []}],
+                                      "responses": {"303": {"description": "to the login page"}}}},
+        PREFIX + "/static/{name}": {"get": {
+            "summary": "The console's stylesheet and scripts", "tags": ["console"],
+            "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "the file"}, "404": {"description": "no such file"}}}},
+    })
+
+
+def view(*roles: str) -> Callable[[Handler], Handler]:
+    """A console page for a logged-in session of one of `roles`: others go to the login page
+    (GET) or get 401/403 (anything else)."""
+
+    def wrap(handler: Handler) -> Handler:
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            session = request.app[CONSOLE].session_of(request)
+            if session is None:
+                if request.method == "GET" and "text/event-stream" not in request.headers.get("Accept", ""):
+                    return _redirect(f"{PREFIX}/login?next={quote(request.path_qs, safe='')}")
+                return error_page(request, 401, "Not logged in", "Log in again: the session is missing or expired.")
+            if session.role not in roles:
+                return error_page(request, 403, "Not allowed", f"The {session.role} role cannot open this page.")
+            request[SESSION] = session
+            return await handler(request)
+
+        guarded.__name__ = handler.__name__
+        guarded.__doc__ = handler.__doc__
+        return guarded
+
+    return wrap
+
+
+def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
+    console = request.app[CONSOLE]
+    session: Session | None = request.get(SESSION)
+    html = console.env.get_template(template).render(
+        title=console.title, nav=console.nav, path=request.path, role=session.role if session else None,
+        csrf=session.csrf if session else "", **context)
+    response = web.Response(text=html, status=status, content_type="text/html")
+    response.headers["Content-Security-Policy"] = CSP
+    return response
+
+
+def error_page(request: web.Request, status: int, heading: str, detail: str) -> web.Response:
+    return render(request, "console/error.html", status=status, heading=heading, detail=detail)
+
+
+async def event_stream(request: web.Request, events: AsyncIterator[dict[str, Any]] | None = None) -> web.StreamResponse:
+    """Serve `events` as server-sent events (`data: <json>`), with a comment every 15 s so
+    proxies keep the stream open; ends when the client goes away."""
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
+                                           "X-Accel-Buffering": "no"})
+    await response.prepare(request)
+    await response.write(b": connected\n\n")
+    iterator = events.__aiter__() if events is not None else None
+    pending: asyncio.Task | None = None
+    try:
+        while True:
+            if iterator is None:
+                await asyncio.sleep(HEARTBEAT)
+                await response.write(b": heartbeat\n\n")
+                continue
+            pending = pending or asyncio.ensure_future(iterator.__anext__())
+            done, _ = await asyncio.wait({pending}, timeout=HEARTBEAT)
+            if not done:
+                await response.write(b": heartbeat\n\n")
+                continue
+            event, pending = pending.result(), None
+            await response.write(f"data: {json.dumps(event, separators=(',', ':'))}\n\n".encode())
+    except (ConnectionResetError, StopAsyncIteration, asyncio.CancelledError):
+        pass
+    finally:
+        if pending is not None:
+            pending.cancel()
+    return response
+
+
+# -- routes -------------------------------------------------------------------------------------
+
+
+async def to_home(request: web.Request) -> web.Response:
+    return _redirect(request.app[CONSOLE].home)
+
+
+async def login_form(request: web.Request) -> web.Response:
+    return render(request, "console/login.html", next=_safe_next(request.query.get("next")), failure=None)
+
+
+async def login(request: web.Request) -> web.Response:
+    console = request.app[CONSOLE]
+    form = await request.post()
+    token, target = form.get("token"), _safe_next(form.get("next"))
+    role = role_for(token, request.app[ROLE]) if isinstance(token, str) and token else None
+    if role is None:
+        return render(request, "console/login.html", status=401, next=target,
+                      failure="That token is not valid here. Use the token of your role from your operator.")
+    if role not in console.roles:
+        return render(request, "console/login.html", status=403, next=target,
+                      failure=f"This console is for the {' or '.join(console.roles)} role; "
+                              f"a {role} token cannot log in here.")
+    sid, _ = console.open_session(role)
+    response = _redirect(target or console.home)
+    response.set_cookie(COOKIE, sid, path=PREFIX, httponly=True, samesite="Strict", secure=request.secure,
+                        max_age=LIFETIME)
+    return response
+
+
+async def logout(request: web.Request) -> web.Response:
+    console = request.app[CONSOLE]
+    sid = request.cookies.get(COOKIE)
+    if sid:
+        console.sessions.pop(sid, None)
+    response = _redirect(PREFIX + "/login")
+    response.del_cookie(COOKIE, path=PREFIX)
+    return response
+
+
+_STATIC_TYPES = {".css": "text/css", ".js": "text/javascript"}
+
+
+async def static_file(request: web.Request) -> web.StreamResponse:
+    name = request.match_info["name"]
+    for folder in (request.app[CONSOLE].templates.parent / "static", _HERE / "static"):
+        path = folder / name
+        if "/" not in name and path.suffix in _STATIC_TYPES and path.is_file():
+            response = web.Response(body=path.read_bytes(), content_type=_STATIC_TYPES[path.suffix])
+            response.headers["Cache-Control"] = "no-cache"
+            return response
+    raise web.HTTPNotFound(text="no such file")
+
+
+async def multipart(request: web.Request) -> Any:
+    """The request's multipart reader, past the `csrf_token` part the CSRF guard already read."""
+    return request.get(MULTIPART) or await request.multipart()
+
+
+# -- CSRF ---------------------------------------------------------------------------------------
+
+
+@web.middleware
+async def _csrf_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.method in ("GET", "HEAD", "OPTIONS") or not request.path.startswith(PREFIX + "/"):
+        return await handler(request)
+    origin = request.headers.get("Origin")
+    if origin is not None and origin != "null" and urlsplit(origin).netloc != request.host:
+        return error_page(request, 403, "Refused", "The request came from another site (Origin header).")
+    if request.path == PREFIX + "/login":
+        return await handler(request)
+    session = request.app[CONSOLE].session_of(request)
+    presented = request.headers.get("X-CSRF-Token")
+    if presented is None and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        presented = await _form_token(request)
+    if session is None or not presented or not hmac.compare_digest(presented, session.csrf):
+        return error_page(request, 403, "Refused",
+                          "The form's security token is missing or stale. Reload the page and try again.")
+    return await handler(request)
+
+
+async def _form_token(request: web.Request) -> str | None:
+    if request.content_type == "application/x-www-form-urlencoded":
+        value = (await request.post()).get("csrf_token")
+        return value if isinstance(value, str) else None
+    # Multipart (file uploads): the token must be the first part, so the upload is not read twice.
+    reader = await request.multipart()
+    part = await reader.next()
+    if part is None or getattr(part, "name", None) != "csrf_token":
+        return None
+    value = (await part.read(decode=True)).decode("utf-8", "replace")
+    request[MULTIPART] = reader  # the handler continues with the remaining parts
+    return value
+
+
+def _safe_next(target: object) -> str | None:
+    """Only a path of this console is a valid place to go after login (no open redirect)."""
+    if isinstance(target, str) and target.startswith(PREFIX + "/") and not target.startswith("//") \
+            and "\\" not in target and not target.startswith(PREFIX + "/login"):
+        return target
+    return None
+
+
+def _redirect(location: str) -> web.Response:
+    return web.Response(status=303, headers={"Location": location})

@@ -1,0 +1,117 @@
+"""Who may open the consoles, over a real socket: login, sessions, CSRF, roles, headers.
+
+The browser tests (tests/browser) drive the same consoles in Chromium; these pin the rules a
+browser cannot be trusted to show, such as what a forged POST gets.
+"""
+
+from __future__ import annotations
+
+import re
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+
+from nodes.hub.api import make_app as make_hub_app
+from nodes.national.api import make_app as make_node_app
+from tests.integration.federation import RunningFederation
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def servers(fed: RunningFederation):  # noqa: ANN201
+    node, hub = TestServer(make_node_app(fed.nodes["MEX"])), TestServer(make_hub_app(fed.hub))
+    await node.start_server()
+    await hub.start_server()
+    yield {"node": str(node.make_url("")), "hub": str(hub.make_url(""))}
+    await node.close()
+    await hub.close()
+
+
+def client() -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+
+
+async def log_in(session: aiohttp.ClientSession, base: str, token: str) -> aiohttp.ClientResponse:
+    return await session.post(f"{base}/console/login", data={"token": token}, allow_redirects=False)
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'<meta name="csrf-token" content="([^"]+)"', html).group(1)
+
+
+async def test_no_page_works_without_login(servers) -> None:  # noqa: ANN001
+    async with client() as s:
+        for base in servers.values():
+            async with s.get(f"{base}/console/", allow_redirects=False) as r:
+                assert r.status == 303 and r.headers["Location"].startswith("/console/login?next=")
+        async with s.get(f"{servers['node']}/console/events", headers={"Accept": "text/event-stream"}) as r:
+            assert r.status == 401
+
+
+async def test_focal_logs_in_to_its_node_and_sees_health(servers, fed: RunningFederation) -> None:  # noqa: ANN001
+    tokens = fed.federation.credentials("MEX").tokens
+    async with client() as s:
+        async with await log_in(s, servers["node"], tokens["focal"]) as r:
+            assert r.status == 303 and r.headers["Location"] == "/console/"
+            cookie = r.cookies["somex_session"]
+            assert cookie["httponly"] and cookie["samesite"] == "Strict" and cookie["path"] == "/console"
+        async with s.get(f"{servers['node']}/console/") as r:
+            assert r.status == 200
+            html = await r.text()
+            assert "Federation health" in html and "MEX" in html
+            assert "script-src 'self'" in r.headers["Content-Security-Policy"]
+            assert r.headers["X-Frame-Options"] == "DENY"
+
+
+async def test_wrong_role_and_unknown_tokens_are_refused(servers, fed: RunningFederation) -> None:  # noqa: ANN001
+    mex = fed.federation.credentials("MEX").tokens
+    async with client() as s:
+        async with await log_in(s, servers["hub"], mex["focal"]) as r:  # a focal token at the auditor console
+            assert r.status == 401 and "somex_session" not in r.cookies
+        async with await log_in(s, servers["node"], mex["auditor"]) as r:  # the node's auditor is not a focal point
+            assert r.status == 403 and "for the focal role" in await r.text()
+        async with await log_in(s, servers["node"], mex["feed"]) as r:
+            assert r.status == 403
+        async with s.get(f"{servers['node']}/console/", allow_redirects=False) as r:
+            assert r.status == 303
+
+
+async def test_focal_session_cannot_open_the_auditor_console(servers, fed: RunningFederation) -> None:  # noqa: ANN001
+    """A session cookie is the console's own: the node's session means nothing at the hub."""
+    async with client() as s:
+        async with await log_in(s, servers["node"], fed.federation.credentials("MEX").tokens["focal"]) as r:
+            sid = r.cookies["somex_session"].value
+        async with s.get(f"{servers['hub']}/console/", cookies={"somex_session": sid}, allow_redirects=False) as r:
+            assert r.status == 303 and "/console/login" in r.headers["Location"]
+
+
+async def test_post_without_csrf_token_is_refused(servers, fed: RunningFederation) -> None:  # noqa: ANN001
+    async with client() as s:
+        await (await log_in(s, servers["node"], fed.federation.credentials("MEX").tokens["focal"])).release()
+        async with s.get(f"{servers['node']}/console/") as r:
+            token = csrf_of(await r.text())
+        async with s.post(f"{servers['node']}/console/logout", data={}, allow_redirects=False) as r:
+            assert r.status == 403 and "security token" in await r.text()
+        async with s.post(f"{servers['node']}/console/logout", data={"csrf_token": "x" * 43}, allow_redirects=False) as r:
+            assert r.status == 403
+        async with s.post(f"{servers['node']}/console/logout", data={"csrf_token": token},
+                          headers={"Origin": "http://evil.example"}, allow_redirects=False) as r:
+            assert r.status == 403 and "another site" in await r.text()
+        async with s.get(f"{servers['node']}/console/", allow_redirects=False) as r:
+            assert r.status == 200  # still logged in: none of the forged requests did anything
+        async with s.post(f"{servers['node']}/console/logout", data={"csrf_token": token}, allow_redirects=False) as r:
+            assert r.status == 303
+        async with s.get(f"{servers['node']}/console/", allow_redirects=False) as r:
+            assert r.status == 303  # logged out: the session is gone
+
+
+async def test_login_redirect_stays_inside_the_console(servers, fed: RunningFederation) -> None:  # noqa: ANN001
+    token = fed.federation.credentials("MEX").tokens["focal"]
+    async with client() as s:
+        for target, expected in [("/console/events", "/console/events"), ("//evil.example/", "/console/"),
+                                 ("https://evil.example/console/", "/console/")]:
+            async with s.post(f"{servers['node']}/console/login", data={"token": token, "next": target},
+                              allow_redirects=False) as r:
+                assert r.headers["Location"] == expected
