@@ -36,8 +36,9 @@ browser:
 	  if [ "$$(id -u)" != 0 ]; then echo "need root (or: sudo apt-get install chromium)"; exit 1; fi; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# `make demo KEEP=1` leaves the federation and its web consoles running until Ctrl-C.
 demo: venv rabbitmq
-	$(VENV)/bin/somex demo
+	$(VENV)/bin/somex demo $(if $(KEEP),--keep)
 
 # pytest's exit code 5 ("no tests collected") must fail, not pass silently.
 test: venv rabbitmq postgres browser

@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     push.add_argument("--format", choices=["ndjson", "csv"], help="default: from the file name (.csv or NDJSON)")
 
     demo = sub.add_parser("demo", help="a whole federation on this machine, a scenario, a verified audit trail")
-    demo.add_argument("--keep", action="store_true", help="leave the federation running after the scenario")
+    demo.add_argument("--keep", action="store_true", help="keep the federation and its web consoles running after the scenario, until Ctrl-C")
 
     add_mla_parser(sub)
 

@@ -110,15 +110,37 @@ async def run_demo(state_dir: Path, *, keep: bool = False) -> int:
             procs.start(f"node-{country}", "node", "run", "--country", country)
         ok = await scenario(deployment, procs)
         if keep and ok:
-            say("\nfederation left running; stop it with: "
-                f"kill {' '.join(str(p.pid) for p in procs.running.values())}; "
-                f"somex --state-dir {state_dir} broker down")
-            return 0
+            show_consoles(deployment)
+            await until_interrupted(procs)
     finally:
-        if not (keep and ok):
-            procs.stop()
-            broker_down(state_dir)
+        procs.stop()
+        broker_down(state_dir)
     return 0 if ok else 1
+
+
+def show_consoles(deployment: Deployment) -> None:
+    """Where the consoles are and where each role's login token is (the tokens are not printed)."""
+    federation_dir = deployment.federation_dir
+    say("\n== the federation stays up with its web consoles (Ctrl-C stops everything)")
+    say(f"auditor console  http://127.0.0.1:{deployment.hub_http_port}/console/   "
+        f"token: 'auditor' in {federation_dir / 'nodes' / 'HUB' / 'operator-tokens.json'}")
+    for country in COUNTRIES:
+        say(f"{country} console      http://127.0.0.1:{deployment.node_http_ports[country]}/console/   "
+            f"token: 'focal' in {federation_dir / 'nodes' / country / 'operator-tokens.json'}")
+
+
+async def until_interrupted(procs: Processes) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    while not stop.is_set():
+        procs.check_alive()
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=2.0)
+        except TimeoutError:
+            pass
+    say("stopping the federation")
 
 
 async def scenario(deployment: Deployment, procs: Processes) -> bool:
