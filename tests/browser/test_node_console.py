@@ -1,0 +1,78 @@
+"""The focal point's console in a real Chromium: MLA requests end to end between two nodes, the
+inbox, and the health page."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.conftest import Consoles, screenshot
+
+pytestmark = pytest.mark.integration
+
+
+async def _compose(page, base: str, reference: str, *, urgency: str = "routine") -> None:  # noqa: ANN001
+    await page.goto(f"{base}/console/mla/new")
+    await page.select_option("#to", "IDN")
+    await page.select_option("#kind", "mutual_legal_assistance")
+    await page.fill("#reference", reference)
+    await page.select_option("#legal_basis", "untoc_article_18")
+    await page.select_option("#offence", "art6_1_a_smuggling")
+    await page.select_option("#measure", ["evidence_taking", "witness_hearing"])
+    await page.select_option("#urgency", urgency)
+    await page.fill("#summary", "Boat landing at Lampedusa; we ask for the crew's phone records.")
+
+
+async def test_mla_request_from_compose_to_acknowledgement(consoles: Consoles, new_page) -> None:  # noqa: ANN001
+    mex, idn = await new_page(), await new_page()
+    await consoles.log_in(mex, "MEX", "focal")
+    await consoles.log_in(idn, "IDN", "focal")
+    await idn.goto(f"{consoles.urls['IDN']}/console/mla")
+    await idn.wait_for_function("document.body.classList.contains('live')")
+
+    await _compose(mex, consoles.urls["MEX"], "MEX-2026-017")
+    await mex.set_input_files("#attachment", [
+        {"name": "phone-records.csv", "mimeType": "text/csv", "buffer": b"number,calls\n+52155,3\n"}])
+    await screenshot(mex, "node-mla-compose")
+    await mex.click("#send")
+    await mex.wait_for_url("**/console/mla/*-*")
+    request_id = mex.url.rsplit("/", 1)[-1]
+    assert await mex.text_content("#status") in ("submitted", "received")
+    assert "phone-records.csv" in await mex.text_content("#attachments")
+
+    # The requested State's list shows the request without a reload.
+    row = idn.locator(f'tr[data-request-id="{request_id}"]')
+    await row.wait_for()
+    assert await row.locator(".status").text_content() == "received"
+    await screenshot(idn, "node-mla-list")
+
+    await idn.click(f'tr[data-request-id="{request_id}"] a')
+    assert await idn.text_content("#status") == "received"
+    assert "phone-records.csv" in await idn.text_content("#attachments")
+    await mex.wait_for_function("document.body.classList.contains('live')")
+    await idn.click("button[name=event][value=acknowledge]")
+    await idn.wait_for_selector(".flash.ok")
+    assert await idn.text_content("#status") == "acknowledged"
+    assert await idn.locator("button[name=event][value=acknowledge]").count() == 0
+    assert await idn.locator("button[name=event][value=start]").count() == 1
+
+    # The requesting State sees it change live, with the retrieval in the timeline.
+    await mex.wait_for_function("document.querySelector('#status').textContent === 'acknowledged'")
+    assert "receipt.retrieved" in await mex.text_content("ol.timeline")
+    await screenshot(mex, "node-mla-request")
+    # The requesting State cannot acknowledge its own request: no such button.
+    assert await mex.locator("button[name=event][value=acknowledge]").count() == 0
+
+
+async def test_a_refused_request_shows_the_reason_and_keeps_the_values(consoles: Consoles, new_page) -> None:  # noqa: ANN001
+    page = await new_page()
+    await consoles.log_in(page, "MEX", "focal")
+    await _compose(page, consoles.urls["MEX"], "MEX-2026-018", urgency="urgent")  # urgent without a reason
+    await page.click("#send")
+    error = page.locator(".flash.error")
+    await error.wait_for()
+    assert "urgency_without_reason" in await error.text_content()
+    assert await page.input_value("#reference") == "MEX-2026-018"
+    assert await page.input_value("#urgency") == "urgent"
+    assert await page.eval_on_selector("#measure", "s => [...s.selectedOptions].map(o => o.value)") == [
+        "evidence_taking", "witness_hearing"]
+    assert "Lampedusa" in await page.input_value("#summary")
