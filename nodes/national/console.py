@@ -13,14 +13,14 @@ from typing import Any
 
 from aiohttp import web
 
-from nodes.national import console_mla
+from nodes.national import console_messages, console_mla
 from nodes.national.node import NationalNode
 from nodes.national.witness import latest_witnessed
 from nodes.runtime import console
 from nodes.runtime.openapi import document
 
 NODE = web.AppKey("somex_console_node", NationalNode)
-NAV = (("Health", "/console/"), ("MLA", "/console/mla"))
+NAV = (("Health", "/console/"), ("Inbox", "/console/inbox"), ("Sent", "/console/sent"), ("MLA", "/console/mla"))
 _HTML = {"200": {"description": "an HTML page", "content": {"text/html": {}}},
          "303": {"description": "not logged in: to the login page"}}
 
@@ -30,6 +30,7 @@ def add_routes(app: web.Application, node: NationalNode) -> None:
     console.mount(app, console.Console(f"somex · {node.country}", ("focal",), NAV, Path(__file__).parent / "templates"))
     app.router.add_get("/console/", overview)
     app.router.add_get("/console/events", events)
+    console_messages.add_routes(app, node)
     console_mla.add_routes(app, node.mla)
     document(app, {
         "/console/": {"get": {"summary": "Focal point console: federation health", "tags": ["console"],

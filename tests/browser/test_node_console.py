@@ -4,6 +4,7 @@ inbox, and the health page."""
 from __future__ import annotations
 
 import pytest
+from playwright.async_api import expect
 
 from tests.browser.conftest import Consoles, screenshot
 
@@ -27,7 +28,7 @@ async def test_mla_request_from_compose_to_acknowledgement(consoles: Consoles, n
     await consoles.log_in(mex, "MEX", "focal")
     await consoles.log_in(idn, "IDN", "focal")
     await idn.goto(f"{consoles.urls['IDN']}/console/mla")
-    await idn.wait_for_function("document.body.classList.contains('live')")
+    await idn.wait_for_selector("body.live")
 
     await _compose(mex, consoles.urls["MEX"], "MEX-2026-017")
     await mex.set_input_files("#attachment", [
@@ -48,7 +49,7 @@ async def test_mla_request_from_compose_to_acknowledgement(consoles: Consoles, n
     await idn.click(f'tr[data-request-id="{request_id}"] a')
     assert await idn.text_content("#status") == "received"
     assert "phone-records.csv" in await idn.text_content("#attachments")
-    await mex.wait_for_function("document.body.classList.contains('live')")
+    await mex.wait_for_selector("body.live")
     await idn.click("button[name=event][value=acknowledge]")
     await idn.wait_for_selector(".flash.ok")
     assert await idn.text_content("#status") == "acknowledged"
@@ -56,7 +57,7 @@ async def test_mla_request_from_compose_to_acknowledgement(consoles: Consoles, n
     assert await idn.locator("button[name=event][value=start]").count() == 1
 
     # The requesting State sees it change live, with the retrieval in the timeline.
-    await mex.wait_for_function("document.querySelector('#status').textContent === 'acknowledged'")
+    await expect(mex.locator("#status")).to_have_text("acknowledged")
     assert "receipt.retrieved" in await mex.text_content("ol.timeline")
     await screenshot(mex, "node-mla-request")
     # The requesting State cannot acknowledge its own request: no such button.
@@ -76,3 +77,27 @@ async def test_a_refused_request_shows_the_reason_and_keeps_the_values(consoles:
     assert await page.eval_on_selector("#measure", "s => [...s.selectedOptions].map(o => o.value)") == [
         "evidence_taking", "witness_hearing"]
     assert "Lampedusa" in await page.input_value("#summary")
+
+
+async def test_inbox_shows_an_arriving_note_live_and_unread_until_opened(consoles: Consoles, new_page) -> None:  # noqa: ANN001
+    page = await new_page()
+    await consoles.log_in(page, "MEX", "focal")
+    await page.goto(f"{consoles.urls['MEX']}/console/inbox?type=note&country=ITA")
+    await page.wait_for_selector("body.live")
+    note = await consoles.fed.nodes["ITA"].send("note", ["MEX"], body={"text": "Vessel Aurora left Trapani"})
+    row = page.locator(f'tr[data-message-id="{note.id}"]')
+    await row.wait_for()
+    assert await row.get_attribute("class") == "unread"
+    await screenshot(page, "node-inbox")
+
+    await row.locator("a").click()
+    assert "Vessel Aurora left Trapani" in await page.text_content("#body")
+    await page.go_back()
+    await page.reload()
+    assert await page.locator(f'tr[data-message-id="{note.id}"]').get_attribute("class") is None
+
+    # The filters apply: the same note is not shown as coming from IDN, and a bad date is explained.
+    await page.goto(f"{consoles.urls['MEX']}/console/inbox?type=note&country=IDN")
+    assert await page.locator(f'tr[data-message-id="{note.id}"]').count() == 0
+    await page.goto(f"{consoles.urls['MEX']}/console/inbox?since=yesterday")
+    assert "since is a date" in await page.text_content(".flash.error")
