@@ -101,3 +101,16 @@ async def test_inbox_shows_an_arriving_note_live_and_unread_until_opened(console
     assert await page.locator(f'tr[data-message-id="{note.id}"]').count() == 0
     await page.goto(f"{consoles.urls['MEX']}/console/inbox?since=yesterday")
     assert "since is a date" in await page.text_content(".flash.error")
+
+
+async def test_health_shows_the_signing_certificate_and_links_to_the_work(consoles: Consoles, new_page) -> None:  # noqa: ANN001
+    page = await new_page()
+    await consoles.log_in(page, "MEX", "focal")
+    await page.goto(f"{consoles.urls['MEX']}/console/")
+    not_after = consoles.fed.nodes["MEX"].creds.certificate.not_valid_after_utc
+    certificate = page.locator("#certificate")
+    assert f"valid until {not_after:%Y-%m-%d}" in await certificate.text_content()
+    assert await page.locator("main a[href='/console/mla/new']").count() == 1
+    assert [await a.text_content() for a in await page.locator("header nav a").all()] == [
+        "Health", "Inbox", "Sent", "MLA"]
+    await screenshot(page, "node-health")
