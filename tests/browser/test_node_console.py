@@ -1,12 +1,17 @@
 """The focal point's console in a real Chromium: MLA requests end to end between two nodes, the
-inbox, and the health page."""
+inbox, the health page and a received case."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from playwright.async_api import expect
+from sqlalchemy import select
 
+from nodes.national import cases
 from tests.browser.conftest import Consoles, screenshot
+from tests.integration.federation import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -112,5 +117,30 @@ async def test_health_shows_the_signing_certificate_and_links_to_the_work(consol
     assert f"valid until {not_after:%Y-%m-%d}" in await certificate.text_content()
     assert await page.locator("main a[href='/console/mla/new']").count() == 1
     assert [await a.text_content() for a in await page.locator("header nav a").all()] == [
-        "Health", "Inbox", "Sent", "MLA"]
+        "Health", "Inbox", "Sent", "MLA", "Cases"]
     await screenshot(page, "node-health")
+
+
+async def test_a_received_case_shows_its_handling_banner_and_the_reading_is_logged(consoles: Consoles, new_page) -> None:  # noqa: ANN001
+    idn, mex = consoles.fed.nodes["IDN"], consoles.fed.nodes["MEX"]
+    own = await asyncio.to_thread(cases.create_case, idn, {
+        "reference": "IDN-2026-0042", "title": "Kupang boat", "offences": [{"article": "6.1.a"}],
+        "evaluation": {"source": "B", "information": 2},
+        "persons": [{"role": "suspected", "name": "SANTOSO, Budi", "legal_basis": "art. 10"}]})
+    await asyncio.to_thread(cases.share_case, idn, own, ["MEX"], {
+        "code": "H3", "retention_days": 90, "condition": "not to be passed to immigration authorities"})
+    held = await eventually(lambda: [c for c in cases.list_cases(mex) if c["reference"] == "IDN-2026-0042"],
+                            what="the shared case at MEX")
+
+    page = await new_page()
+    await consoles.log_in(page, "MEX", "focal")
+    await page.goto(f"{consoles.urls['MEX']}/console/cases")
+    await page.click(f'tr[data-case-id="{held[0]["id"]}"] a')
+    banner = page.locator(".banner.H3")
+    assert "not to be passed to immigration authorities" in await banner.text_content()
+    assert "SANTOSO, Budi" in await page.text_content("#persons")
+    await screenshot(page, "node-case")
+    with mex.store.engine.connect() as conn:
+        who = conn.execute(select(cases.access_log.c.who).where(
+            cases.access_log.c.case_id == held[0]["id"])).scalars().all()
+    assert who == ["console:focal"]
