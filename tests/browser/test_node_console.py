@@ -61,6 +61,11 @@ async def test_mla_request_from_compose_to_acknowledgement(consoles: Consoles, n
     assert await idn.locator("button[name=event][value=acknowledge]").count() == 0
     assert await idn.locator("button[name=event][value=start]").count() == 1
 
+    # A refusal without grounds is refused with the reason, and nothing changes.
+    await idn.click("button[name=event][value=refuse]")
+    assert "refusal_grounds" in await idn.text_content(".flash.error")
+    assert await idn.text_content("#status") == "acknowledged"
+
     # The requesting State sees it change live, with the retrieval in the timeline.
     await expect(mex.locator("#status")).to_have_text("acknowledged")
     assert "receipt.retrieved" in await mex.text_content("ol.timeline")
