@@ -53,7 +53,11 @@ async def test_mla_request_from_compose_to_acknowledgement(consoles: Consoles, n
 
     await idn.click(f'tr[data-request-id="{request_id}"] a')
     assert await idn.text_content("#status") == "received"
-    assert "phone-records.csv" in await idn.text_content("#attachments")
+    async with idn.expect_download() as download:
+        await idn.click("#attachments a")
+    assert (await download.value).suggested_filename == "phone-records.csv"
+    with open(await (await download.value).path(), "rb") as file:
+        assert file.read() == b"number,calls\n+52155,3\n"
     await mex.wait_for_selector("body.live")
     await idn.click("button[name=event][value=acknowledge]")
     await idn.wait_for_selector(".flash.ok")
