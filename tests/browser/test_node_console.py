@@ -110,6 +110,12 @@ async def test_inbox_shows_an_arriving_note_live_and_unread_until_opened(console
     await page.reload()
     assert await page.locator(f'tr[data-message-id="{note.id}"]').get_attribute("class") is None
 
+    # The sender's Sent page lists it, to MEX.
+    sender = await new_page()
+    await consoles.log_in(sender, "ITA", "focal")
+    await sender.goto(f"{consoles.urls['ITA']}/console/sent?country=MEX")
+    assert "MEX" in await sender.locator(f'tr[data-message-id="{note.id}"]').text_content()
+
     # The filters apply: the same note is not shown as coming from IDN, and a bad date is explained.
     await page.goto(f"{consoles.urls['MEX']}/console/inbox?type=note&country=IDN")
     assert await page.locator(f'tr[data-message-id="{note.id}"]').count() == 0
