@@ -8,18 +8,24 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from nodes.national import console_cases, console_messages, console_mla
 from nodes.national.node import NationalNode
 from nodes.national.witness import latest_witnessed
 from nodes.runtime import console
+from nodes.runtime.config import utcnow
 from nodes.runtime.openapi import document
 
 NODE = web.AppKey("somex_console_node", NationalNode)
-NAV = (("Overview", "/console/"),)
+NAV = (("Health", "/console/"), ("Inbox", "/console/inbox"), ("Sent", "/console/sent"), ("MLA", "/console/mla"),
+       ("Cases", "/console/cases"))
+CERTIFICATE_WARNING_DAYS = 30
 _HTML = {"200": {"description": "an HTML page", "content": {"text/html": {}}},
          "303": {"description": "not logged in: to the login page"}}
 
@@ -29,6 +35,9 @@ def add_routes(app: web.Application, node: NationalNode) -> None:
     console.mount(app, console.Console(f"somex · {node.country}", ("focal",), NAV, Path(__file__).parent / "templates"))
     app.router.add_get("/console/", overview)
     app.router.add_get("/console/events", events)
+    console_messages.add_routes(app, node)
+    console_mla.add_routes(app, node.mla)
+    console_cases.add_routes(app, node)
     document(app, {
         "/console/": {"get": {"summary": "Focal point console: federation health", "tags": ["console"],
                               "security": [{"session": []}], "responses": _HTML}},
@@ -46,7 +55,21 @@ async def overview(request: web.Request) -> web.Response:
     depth = await asyncio.to_thread(node.store.outbox_depth)
     witnessed = await asyncio.to_thread(latest_witnessed, node)
     return console.render(request, "node/overview.html", heading="Federation health", country=node.country,
-                          broker_connected=node.broker_connected, outbox_pending=depth, witnessed=witnessed)
+                          broker_connected=node.broker_connected, outbox_pending=depth, witnessed=witnessed,
+                          certificate=certificate_expiry(node.creds.certificate.not_valid_after_utc, utcnow()))
+
+
+@dataclass(frozen=True)
+class Expiry:
+    not_after: datetime
+    days_left: int
+    warning: bool  # expired, or fewer than CERTIFICATE_WARNING_DAYS days left
+
+
+def certificate_expiry(not_after: datetime, now: datetime) -> Expiry:
+    """How long the node's signing certificate stays valid; a warning in its last 30 days."""
+    left = not_after - now
+    return Expiry(not_after, left.days, left.total_seconds() < CERTIFICATE_WARNING_DAYS * 86400)
 
 
 @console.view("focal")

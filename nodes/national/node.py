@@ -24,6 +24,7 @@ from crypto.keys import verify_signature
 from crypto.sealing import MLKEM768_X25519, open_sealed, recipient_key, seal, sealed_suite
 from crypto.signing import VerifiedEnvelope, sign_envelope, verify_envelope
 from nodes.national import cases as case_store
+from nodes.national import reads
 from nodes.national.alerts import Alerts
 from nodes.national.mla import CentralAuthority
 from nodes.national.store import NodeStore, message_row, outbox, receipts, refusals
@@ -63,6 +64,7 @@ class NationalNode:
         self.effects: dict[str, Effect] = {"receipt": _record_receipt, "hub.checkpoint": witness_checkpoint}
         self.alerts = Alerts(self)  # the alert replica: its tables and effects
         case_store.install(self)
+        reads.create_tables(self.store.engine)
         self._wake = asyncio.Event()
         self._inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
         self._tasks: list[asyncio.Task] = []

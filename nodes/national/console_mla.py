@@ -1,0 +1,209 @@
+"""The focal point's MLA pages: the list of requests, composing one, and a request with its
+timeline and the events this State may send now. They call the same CentralAuthority methods as
+the JSON API (nodes/national/mla_api.py), so both see and do the same."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import BodyPartReader, web
+
+from crypto.errors import CryptoError
+from nodes.national.mla import CentralAuthority, Upload
+from nodes.national.mla_api import MAX_FIELDS_BYTES, _read_part, _TooLarge
+from nodes.runtime import console
+from nodes.runtime.config import utcnow
+from nodes.runtime.openapi import document
+from protocol import mla
+from protocol.errors import ProtocolError
+
+AUTHORITY = web.AppKey("somex_console_mla", CentralAuthority)
+LIST_FIELDS = {"legal_basis": "legal_basis", "offence": "offences", "measure": "measures"}
+TEXT_FIELDS = ("to", "kind", "reference", "summary", "deadline", "urgency", "urgency_reason", "treaty")
+CHOICES = {"kind": mla.KINDS, "legal_basis": mla.LEGAL_BASES, "offence": mla.OFFENCES, "measure": mla.MEASURES,
+           "urgency": mla.URGENCIES, "grounds": mla.REFUSAL_GROUNDS}
+_HTML = {"200": {"description": "an HTML page (with ?partial=1 only its live part)", "content": {"text/html": {}}},
+         "303": {"description": "not logged in: to the login page"}}
+
+
+def add_routes(app: web.Application, authority: CentralAuthority) -> None:
+    app[AUTHORITY] = authority
+    r = app.router
+    r.add_get("/console/mla", request_list)
+    r.add_get("/console/mla/new", compose_form)
+    r.add_post("/console/mla/new", compose)
+    r.add_get("/console/mla/{id}", request_page)
+    r.add_post("/console/mla/{id}/events", act)
+    r.add_get("/console/mla/messages/{id}/attachments/{index:\\d+}", attachment)
+    session = [{"session": []}]
+    path_id = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
+    partial = [{"name": "partial", "in": "query", "schema": {"type": "string", "enum": ["1"]}}]
+    document(app, {
+        "/console/mla": {"get": {"summary": "MLA requests in both directions (live)", "tags": ["console"],
+                                 "security": session, "parameters": partial, "responses": _HTML}},
+        "/console/mla/new": {
+            "get": {"summary": "Compose an MLA request", "tags": ["console"], "security": session,
+                    "responses": _HTML},
+            "post": {"summary": "Send an MLA request (multipart: csrf_token first, then the fields and "
+                                "attachment files)", "tags": ["console"], "security": session,
+                     "requestBody": {"required": True, "content": {"multipart/form-data": {}}},
+                     "responses": {"303": {"description": "sent: to the request's page"},
+                                   "400": {"description": "refused: the form again, with the reason",
+                                           "content": {"text/html": {}}}}}},
+        "/console/mla/{id}": {"get": {
+            "summary": "One MLA request: status, timeline, the events this State may send; opening an "
+                       "incoming request sends the `retrieved` receipt", "tags": ["console"],
+            "security": session, "parameters": path_id + partial,
+            "responses": {**_HTML, "404": {"description": "no such request", "content": {"text/html": {}}}}}},
+        "/console/mla/{id}/events": {"post": {
+            "summary": "Send a lifecycle event (event, optional note and grounds)", "tags": ["console"],
+            "security": session, "parameters": path_id,
+            "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {}}},
+            "responses": {"303": {"description": "back to the request, with ?ok= or ?error="}}}},
+        "/console/mla/messages/{id}/attachments/{index}": {"get": {
+            "summary": "Download one attachment of an MLA message (checked against its SHA-256)",
+            "tags": ["console"], "security": session,
+            "parameters": path_id + [{"name": "index", "in": "path", "required": True,
+                                      "schema": {"type": "integer"}}],
+            "responses": {"200": {"description": "the file"},
+                          "404": {"description": "no such attachment", "content": {"text/html": {}}}}}},
+    })
+
+
+def allowed_events(direction: str, state: str) -> list[str]:
+    """The events a focal point of this party may send now, from the lifecycle rules."""
+    role = mla.Role.REQUESTING if direction == "out" else mla.Role.REQUESTED
+    return [r.event for r in mla.RULES if r.message_type is not None and r.actor is role and state in r.sources]
+
+
+def is_overdue(deadline: str | None, state: str, today: date) -> bool:
+    return deadline is not None and state in mla.OPEN and date.fromisoformat(deadline) < today
+
+
+@console.view("focal")
+async def request_list(request: web.Request) -> web.Response:
+    rows = await asyncio.to_thread(request.app[AUTHORITY].list)
+    today = utcnow().date()
+    template = "node/mla_rows.html" if request.query.get("partial") == "1" else "node/mla_list.html"
+    return console.render(request, template, heading="MLA requests", rows=rows,
+                          overdue={r["id"] for r in rows if is_overdue(r["deadline"], r["state"], today)})
+
+
+@console.view("focal")
+async def compose_form(request: web.Request) -> web.Response:
+    return _compose_page(request, {}, None)
+
+
+def _compose_page(request: web.Request, values: dict[str, Any], error: str | None) -> web.Response:
+    authority = request.app[AUTHORITY]
+    others = [n for n in authority.node.federation.directory.node_ids() if n != authority.node.country]
+    return console.render(request, "node/mla_compose.html", status=400 if error else 200,
+                          heading="New MLA request", countries=others, choices=CHOICES, values=values, error=error)
+
+
+@console.view("focal")
+async def compose(request: web.Request) -> web.Response:
+    values: dict[str, Any] = {}
+    try:
+        values, uploads = await _form(request)
+        created = await asyncio.to_thread(request.app[AUTHORITY].create, request_fields(values), uploads)
+    except _TooLarge:
+        return _compose_page(request, values, f"too_large: attachments over {mla.MAX_ATTACHMENT_BYTES} bytes "
+                                              "in all, or a field over 1 MiB")
+    except (ProtocolError, CryptoError) as exc:
+        return _compose_page(request, values, f"{exc.reason}: {exc.detail}")
+    return web.Response(status=303, headers={"Location": f"/console/mla/{created['id']}"})
+
+
+async def _form(request: web.Request) -> tuple[dict[str, Any], list[Upload]]:
+    """The form's fields (lists for the multiple selects) and its attachment files."""
+    values: dict[str, Any] = {name: [] for name in LIST_FIELDS}
+    uploads: list[Upload] = []
+    budget = mla.MAX_ATTACHMENT_BYTES
+    reader = await console.multipart(request)
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader):
+            raise ProtocolError("bad_request", "nested multipart is not accepted")
+        if part.name == "attachment":
+            content = await _read_part(part, budget)
+            if part.filename:  # an empty file input sends a part without a name
+                budget -= len(content)
+                uploads.append(Upload(part.filename, part.headers.get("Content-Type", "application/octet-stream"),
+                                      content))
+            continue
+        text = (await _read_part(part, MAX_FIELDS_BYTES)).decode("utf-8", "replace")
+        if part.name in LIST_FIELDS:
+            values[part.name].append(text)
+        elif part.name in TEXT_FIELDS:
+            values[part.name] = text
+        else:
+            raise ProtocolError("bad_request", f"unexpected field {str(part.name)[:40]!r}")
+    return values, uploads
+
+
+def request_fields(values: dict[str, Any]) -> dict[str, Any]:
+    """The fields CentralAuthority.create takes, from the form's values (empty optional fields left out)."""
+    fields: dict[str, Any] = {"requested": values.get("to", ""), "reference": values.get("reference", "").strip(),
+                              "kind": values.get("kind", ""), "urgency": values.get("urgency", ""),
+                              "summary": values.get("summary", "")}
+    fields.update({key: values.get(name, []) for name, key in LIST_FIELDS.items()})
+    for name in ("deadline", "urgency_reason", "treaty"):
+        if values.get(name, "").strip():
+            fields[name] = values[name].strip()
+    return fields
+
+
+@console.view("focal")
+async def request_page(request: web.Request) -> web.Response:
+    try:
+        # The same call as the API's view_request: a first look at an incoming request is `retrieved`.
+        view = await asyncio.to_thread(request.app[AUTHORITY].open, request.match_info["id"])
+    except LookupError as exc:
+        return console.error_page(request, 404, "No such request", str(exc))
+    except (ProtocolError, CryptoError) as exc:
+        return console.error_page(request, 400, "The request cannot be opened", f"{exc.reason}: {exc.detail}")
+    today = utcnow().date()
+    template = "node/mla_live.html" if request.query.get("partial") == "1" else "node/mla_request.html"
+    return console.render(request, template, heading=f"MLA request {view['reference']}", view=view,
+                          events=allowed_events(view["direction"], view["state"]), grounds=mla.REFUSAL_GROUNDS,
+                          overdue=is_overdue(view["deadline"], view["state"], today),
+                          ok=request.query.get("ok"), error=request.query.get("error"))
+
+
+@console.view("focal")
+async def act(request: web.Request) -> web.Response:
+    request_id = request.match_info["id"]
+    form = await request.post()
+    event, note = form.get("event"), form.get("note")
+    grounds = [g for g in form.getall("grounds", []) if isinstance(g, str)]
+    if not isinstance(event, str) or not isinstance(note, (str, type(None))):
+        outcome = {"error": "bad_request: choose an event"}
+    else:
+        try:
+            done = await asyncio.to_thread(request.app[AUTHORITY].act, request_id, event,
+                                           note=note.strip() or None if note else None, grounds=grounds)
+            outcome = {"ok": f"{event} sent: the request is now {done['state']}"}
+        except LookupError as exc:
+            return console.error_page(request, 404, "No such request", str(exc))
+        except (ProtocolError, CryptoError) as exc:
+            outcome = {"error": f"{exc.reason}: {exc.detail}"}
+    return web.Response(status=303, headers={"Location": f"/console/mla/{request_id}?{urlencode(outcome)}"})
+
+
+@console.view("focal")
+async def attachment(request: web.Request) -> web.Response:
+    """The same checked read as the API's download_attachment."""
+    try:
+        meta, content = await asyncio.to_thread(request.app[AUTHORITY].attachment, request.match_info["id"],
+                                                int(request.match_info["index"]))
+    except LookupError as exc:
+        return console.error_page(request, 404, "No such attachment", str(exc))
+    except (ProtocolError, CryptoError) as exc:
+        return console.error_page(request, 400, "The attachment cannot be read", f"{exc.reason}: {exc.detail}")
+    filename = meta["name"].replace('"', "'")
+    return web.Response(body=content, content_type="application/octet-stream",
+                        headers={"X-Content-SHA256": meta["sha256"],
+                                 "Content-Disposition": f'attachment; filename="{filename}"'})
