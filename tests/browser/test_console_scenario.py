@@ -9,6 +9,7 @@ proof, checked in the browser, shows verified.
 from __future__ import annotations
 
 import pytest
+from playwright.async_api import expect
 
 from tests.browser.conftest import Consoles, screenshot
 from tests.integration.federation import eventually
@@ -36,6 +37,7 @@ async def test_mla_request_travels_live_between_consoles_and_its_trail_verifies(
 
     # MEX's focal point is looking at the MLA list before anything arrives.
     await mex.goto(f"{consoles.urls['MEX']}/console/mla")
+    await mex.wait_for_selector("body.live")  # its event stream is connected
     await mark_page(mex)
 
     # ITA composes the request with an attachment.
@@ -54,6 +56,7 @@ async def test_mla_request_travels_live_between_consoles_and_its_trail_verifies(
     await ita.click("#send")
     await ita.wait_for_url("**/console/mla/*")
     request_id = ita.url.rsplit("/", 1)[1]
+    await ita.wait_for_selector("body.live")
     await mark_page(ita)
 
     # It appears in MEX's list without a reload.
@@ -67,11 +70,10 @@ async def test_mla_request_travels_live_between_consoles_and_its_trail_verifies(
     await mex.goto(f"{consoles.urls['MEX']}/console/mla/{request_id}")
     assert (await mex.text_content("#status")).strip() == "received"
     await mex.click('button[name=event][value=acknowledge]')
-    await mex.wait_for_function("document.querySelector('#status').textContent.trim() === 'acknowledged'")
+    await expect(mex.locator("#status")).to_have_text("acknowledged")
 
     # ITA's open request page follows, without a reload.
-    await ita.wait_for_function("document.querySelector('#status').textContent.trim() === 'acknowledged'",
-                                timeout=20_000)
+    await expect(ita.locator("#status")).to_have_text("acknowledged", timeout=20_000)
     assert await still_same_page(ita), "ITA's request page was reloaded; it should update live"
     # MEX opening the request sent ITA a signed `retrieved` receipt; the timeline shows it.
     await ita.locator("ol.timeline li", has_text="retrieved").first.wait_for(timeout=20_000)
@@ -99,7 +101,6 @@ async def test_mla_request_travels_live_between_consoles_and_its_trail_verifies(
 
     await auditor.click(f'svg#sequence g.arrow[data-seq="{request_entry["seq"]}"] a')
     await auditor.wait_for_url(f"**/console/entries/{request_entry['seq']}")
-    await auditor.wait_for_function(
-        "document.querySelector('#proof-status').textContent.trim() === 'verified'", timeout=10_000)
+    await expect(auditor.locator("#proof-status")).to_have_text("verified", timeout=10_000)
     assert "verified" in (await auditor.get_attribute("#proof-status", "class")).split()
     await screenshot(auditor, "hub-entry")
