@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode
 from pathlib import Path
 from typing import Any
@@ -14,14 +15,17 @@ from aiohttp import web
 from nodes.hub.export import export_bundle
 from nodes.hub.relay import Hub
 from nodes.hub.sequence import sequence_diagram
+from nodes.hub.volume import hour_slots, volume_chart
 from nodes.runtime import console
 from nodes.runtime.openapi import document
 from protocol.checkpoint import SignedNote, format_note, parse_checkpoint_body
 
 HUB = web.AppKey("somex_console_hub", Hub)
-NAV = (("Overview", "/console/"), ("Trails", "/console/trails"), ("Checkpoint", "/console/checkpoint"))
+NAV = (("Overview", "/console/"), ("Trails", "/console/trails"), ("Checkpoint", "/console/checkpoint"),
+       ("Volume", "/console/volume"))
 THREAD_CAP = 200
 PAGE = 100
+MAX_HOURS = 168
 FILTERS = ("message_id", "thread", "sender", "recipient", "type", "verdict", "since", "until")
 _HTML = {"200": {"description": "an HTML page", "content": {"text/html": {}}},
          "303": {"description": "not logged in: to the login page"}}
@@ -43,6 +47,7 @@ def add_routes(app: web.Application, hub: Hub) -> None:
     r.add_get("/console/threads/{thread}", thread_page)
     r.add_get("/console/trails", trails_page)
     r.add_get("/console/checkpoint", checkpoint_page)
+    r.add_get("/console/volume", volume_page)
     seq = [{"name": "seq", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}]
     thread = [{"name": "thread", "in": "path", "required": True, "schema": {"type": "string"}}]
     query = [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}} for n in FILTERS]
@@ -63,6 +68,10 @@ def add_routes(app: web.Application, hub: Hub) -> None:
         "/console/trails": _page("Search the audit trail", query,
                                  **{"400": {"description": "a bad paging value", "content": {"text/html": {}}}}),
         "/console/checkpoint": _page("The latest checkpoint and how far each witness has cosigned"),
+        "/console/volume": _page("Accepted messages per sender → recipient pair and hour", [
+            {"name": "hours", "in": "query", "required": False,
+             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_HOURS, "default": 24}}],
+            **{"400": {"description": "hours out of range", "content": {"text/html": {}}}}),
     })
 
 
@@ -82,8 +91,10 @@ def _seq(request: web.Request) -> int | web.Response:
 
 
 def _signatures(note: SignedNote, hub_key: str) -> list[dict[str, str]]:
-    return [{"name": s.name, "role": "hub" if s.name == hub_key else "witness",
-             "key_id": s.key_id.hex()} for s in note.signatures]
+    """Who signed the note; a witness's cosignature/v1 carries its time (8 bytes, then 64 of signature)."""
+    return [{"name": s.name, "role": "hub" if s.name == hub_key else "witness", "key_id": s.key_id.hex(),
+             "at": datetime.fromtimestamp(int.from_bytes(s.sig[:8], "big"), timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+             if s.name != hub_key and len(s.sig) == 72 else ""} for s in note.signatures]
 
 
 @console.view("auditor")
@@ -170,3 +181,16 @@ async def checkpoint_page(request: web.Request) -> web.Response:
                           note_text=format_note(latest[1]).decode() if latest else None,
                           signatures=_signatures(latest[1], store.key_name) if latest else [],
                           witnessed=sorted(witnessed.items()))
+
+
+@console.view("auditor")
+async def volume_page(request: web.Request) -> web.Response:
+    raw = request.query.get("hours", "24")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_HOURS:
+        return console.error_page(request, 400, "Bad window", f"hours must be a whole number from 1 to {MAX_HOURS}.")
+    hours, now = int(raw), datetime.now(timezone.utc)
+    slots = hour_slots(now, hours)
+    since = (now - timedelta(hours=hours - 1)).strftime("%Y-%m-%dT%H")
+    counts = await asyncio.to_thread(request.app[HUB].store.hourly_volume, since)
+    return console.render(request, "hub/volume.html", heading="Message volume", hours=hours, max_hours=MAX_HOURS,
+                          chart=volume_chart(counts, slots), counts=counts)

@@ -134,10 +134,42 @@ async def test_trail_search_finds_the_entries_of_a_message(consoles: Consoles, t
 
 async def test_checkpoint_page_shows_the_signed_note(consoles: Consoles, thread_traffic: dict,
                                                      new_page) -> None:  # noqa: ANN001
+    store = consoles.fed.hub.store
+    witnessed = await eventually(store.witnessed_sizes, what="a witness cosignature")
     page = await new_page()
     await consoles.log_in(page, "HUB", "auditor")
     await page.goto(f"{consoles.urls['HUB']}/console/checkpoint")
-    size, _ = consoles.fed.hub.store.latest_checkpoint()
+    size, _ = store.latest_checkpoint()
     assert int(await page.text_content("#checkpoint-size")) >= size
-    assert consoles.fed.hub.store.key_name in await page.text_content("#checkpoint-note")
+    assert store.key_name in await page.text_content("#checkpoint-note")
+    shown = await page.eval_on_selector_all("#witnessed tbody tr[data-witness]", "rs => rs.map(r => r.dataset.witness)")
+    assert set(witnessed) <= set(shown)
     await screenshot(page, "hub-checkpoint")
+
+
+async def test_volume_page_counts_each_pair_per_hour(consoles: Consoles, thread_traffic: dict,
+                                                     new_page) -> None:  # noqa: ANN001
+    page = await new_page()
+    await consoles.log_in(page, "HUB", "auditor")
+    await page.goto(f"{consoles.urls['HUB']}/console/volume")
+    note = next(e for e in consoles.fed.audit(message_id=thread_traffic["message_id"]) if e["verdict"] == "accepted")
+    hour = note["received_at"][:13]
+    expected = sum(1 for e in consoles.fed.audit(sender="MEX", recipient="IDN", verdict="accepted")
+                   if e["received_at"].startswith(hour))
+    bar = page.locator(f"svg#volume g.pair[data-sender=MEX][data-recipient=IDN] rect.bar[data-hour='{hour}']")
+    assert int(await bar.get_attribute("data-count")) == expected >= 1
+    row = page.locator(f"#volume-table tr[data-hour='{hour}'][data-sender=MEX][data-recipient=IDN] td").last
+    assert int(await row.text_content()) == expected
+    await screenshot(page, "hub-volume")
+
+
+@pytest.mark.parametrize(("path", "status", "heading"), [
+    ("/console/entries/99999", 404, "No such entry"), ("/console/entries/abc", 400, "Not an entry number"),
+    ("/console/trails?after=x", 400, "Bad paging value"), ("/console/volume?hours=0", 400, "Bad window")])
+async def test_bad_addresses_get_an_explained_refusal(consoles: Consoles, new_page, path: str, status: int,
+                                                      heading: str) -> None:  # noqa: ANN001
+    page = await new_page()
+    await consoles.log_in(page, "HUB", "auditor")
+    response = await page.goto(f"{consoles.urls['HUB']}{path}")
+    assert response.status == status
+    assert heading in await page.text_content("main")
