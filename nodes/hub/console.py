@@ -63,7 +63,7 @@ def add_routes(app: web.Application, hub: Hub) -> None:
             "responses": {"200": {"description": "the bundle (somex audit verify)",
                                   "content": {"application/json": {}}},
                           "303": _HTML["303"], "400": bad, "404": bad,
-                          "409": {"description": "no checkpoint yet", "content": {"text/html": {}}}}}},
+                          "409": {"description": "the entry is not covered by a checkpoint yet", "content": {"text/html": {}}}}}},
         "/console/threads/{thread}": _page("A thread's audited messages as a sequence diagram", thread),
         "/console/trails": _page("Search the audit trail", query,
                                  **{"400": {"description": "a bad paging value", "content": {"text/html": {}}}}),
@@ -134,11 +134,13 @@ async def entry_bundle(request: web.Request) -> web.StreamResponse:
     if found is None or not found.get("message_id"):
         return console.error_page(request, 404, "Nothing to export",
                                   f"Entry {seq} does not exist or names no message, so it has no bundle.")
+    latest = await asyncio.to_thread(hub.store.latest_checkpoint)
+    if latest is None or seq >= latest[0]:
+        return console.error_page(request, 409, "Not yet covered by a checkpoint",
+                                  f"Entry {seq} is not in a signed checkpoint yet, so a bundle could not prove it. "
+                                  "The hub signs one within seconds of new traffic.")
     directory_raw = (hub.federation.path / "directory.signed.json").read_bytes()
-    try:
-        bundle = await asyncio.to_thread(export_bundle, hub.store, directory_raw, message_id=found["message_id"])
-    except LookupError as exc:
-        return console.error_page(request, 409, "No checkpoint yet", str(exc))
+    bundle = await asyncio.to_thread(export_bundle, hub.store, directory_raw, message_id=found["message_id"])
     return web.Response(body=json.dumps(bundle, indent=1).encode(), content_type="application/json", headers={
         "Content-Disposition": f'attachment; filename="somex-audit-entry-{seq}.json"'})
 

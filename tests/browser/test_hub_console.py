@@ -173,3 +173,21 @@ async def test_bad_addresses_get_an_explained_refusal(consoles: Consoles, new_pa
     response = await page.goto(f"{consoles.urls['HUB']}{path}")
     assert response.status == status
     assert heading in await page.text_content("main")
+
+
+async def test_entry_after_the_latest_checkpoint_is_shown_as_not_yet_covered(consoles: Consoles, thread_traffic: dict,
+                                                                             new_page) -> None:  # noqa: ANN001
+    # The witnesses' cosignatures are logged after the checkpoint they cosign; cosignatures alone
+    # do not make the hub sign a new checkpoint for minutes (idle_checkpoint_interval).
+    store = consoles.fed.hub.store
+    await eventually(lambda: store.size > store.latest_checkpoint()[0], what="an entry after the latest checkpoint")
+    uncovered = store.latest_checkpoint()[0]
+    page = await new_page()
+    await consoles.log_in(page, "HUB", "auditor")
+    await page.goto(f"{consoles.urls['HUB']}/console/entries/{uncovered}")
+    assert await page.text_content("#proof-status") == "not yet covered by a checkpoint"
+    assert await page.locator("#proof-data").count() == 0
+    assert await page.locator("#download-bundle").count() == 0
+    response = await page.goto(f"{consoles.urls['HUB']}/console/entries/{uncovered}/bundle")
+    assert response.status == 409
+    assert "Not yet covered by a checkpoint" in await page.text_content("main")
