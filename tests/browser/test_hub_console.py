@@ -128,6 +128,11 @@ async def test_trail_search_finds_the_entries_of_a_message(consoles: Consoles, t
     assert seqs == [e["seq"] for e in consoles.fed.audit(message_id=thread_traffic["message_id"])]
     assert thread_traffic["seq"] in seqs
     await screenshot(page, "hub-trails")
+    assert await page.locator("#next-page").count() == 0  # two rows: one page
+    await page.goto(f"{page.url}&after={seqs[0]}")
+    assert await page.eval_on_selector_all("table#entries tbody tr[data-seq]",
+                                           "rs => rs.map(r => Number(r.dataset.seq))") == seqs[1:]
+    await page.go_back()
     await page.click(f"table#entries tr[data-seq='{thread_traffic['seq']}'] a[href^='/console/threads/']")
     await page.wait_for_selector("svg#sequence")
 
