@@ -16,7 +16,7 @@ from tests.integration.federation import eventually
 
 pytestmark = pytest.mark.integration
 
-THREAD = "t-hub"
+THREAD = "t-hub/1"  # thread names may hold "/"
 
 
 @pytest.fixture(scope="module")
