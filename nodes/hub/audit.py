@@ -373,3 +373,17 @@ class AuditStore:
             query = query.where(entries.c.received_at < until)
         with self._engine.connect() as conn:
             return [decode_leaf(r.leaf) for r in conn.execute(query.limit(limit))]
+
+    def hourly_volume(self, since: str) -> list[tuple[str, str, str, int]]:
+        """(hour "YYYY-MM-DDTHH", sender, recipient, count) of accepted entries received since `since`."""
+        hour = func.substr(entries.c.received_at, 1, 13)
+        query = (select(hour, entries.c.sender, entries.c.recipients, func.count())
+                 .where((entries.c.received_at >= since) & (entries.c.verdict == ACCEPTED))
+                 .group_by(hour, entries.c.sender, entries.c.recipients))
+        counts: dict[tuple[str, str, str], int] = {}
+        with self._engine.connect() as conn:
+            for at, sender, recipients, count in conn.execute(query):
+                for recipient in json.loads(recipients):
+                    key = (at, sender or "?", recipient)
+                    counts[key] = counts.get(key, 0) + count
+        return sorted((*key, count) for key, count in counts.items())

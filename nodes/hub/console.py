@@ -3,26 +3,76 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urlencode
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
+from nodes.hub.export import export_bundle
 from nodes.hub.relay import Hub
+from nodes.hub.sequence import sequence_diagram
+from nodes.hub.volume import hour_slots, volume_chart
 from nodes.runtime import console
 from nodes.runtime.openapi import document
+from protocol.checkpoint import SignedNote, format_note, parse_checkpoint_body
 
 HUB = web.AppKey("somex_console_hub", Hub)
-NAV = (("Overview", "/console/"),)
+NAV = (("Overview", "/console/"), ("Trails", "/console/trails"), ("Checkpoint", "/console/checkpoint"),
+       ("Volume", "/console/volume"))
+THREAD_CAP = 200
+PAGE = 100
+MAX_HOURS = 168
+FILTERS = ("message_id", "thread", "sender", "recipient", "type", "verdict", "since", "until")
 _HTML = {"200": {"description": "an HTML page", "content": {"text/html": {}}},
          "303": {"description": "not logged in: to the login page"}}
+_SESSION = [{"session": []}]
+
+
+def _page(summary: str, parameters: list[dict[str, Any]] | None = None, **responses: Any) -> dict[str, Any]:
+    return {"get": {"summary": summary, "tags": ["console"], "security": _SESSION,
+                    "parameters": parameters or [], "responses": {**_HTML, **responses}}}
 
 
 def add_routes(app: web.Application, hub: Hub) -> None:
     app[HUB] = hub
     console.mount(app, console.Console("somex · audit", ("auditor",), NAV, Path(__file__).parent / "templates"))
-    app.router.add_get("/console/", overview)
-    document(app, {"/console/": {"get": {"summary": "Auditor console: the log at a glance", "tags": ["console"],
-                                         "security": [{"session": []}], "responses": _HTML}}})
+    r = app.router
+    r.add_get("/console/", overview)
+    r.add_get("/console/entries/{seq}", entry_page)
+    r.add_get("/console/entries/{seq}/bundle", entry_bundle)
+    r.add_get("/console/threads/{thread:.+}", thread_page)  # thread names may hold "/"
+    r.add_get("/console/trails", trails_page)
+    r.add_get("/console/checkpoint", checkpoint_page)
+    r.add_get("/console/volume", volume_page)
+    seq = [{"name": "seq", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}]
+    thread = [{"name": "thread", "in": "path", "required": True, "schema": {"type": "string"}}]
+    query = [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}} for n in FILTERS]
+    query.append({"name": "after", "in": "query", "required": False, "schema": {"type": "integer"}})
+    bad = {"description": "not an entry number, or no such entry", "content": {"text/html": {}}}
+    document(app, {
+        "/console/": _page("Auditor console: the log at a glance"),
+        "/console/entries/{seq}": _page("One audit entry, the latest checkpoint, and its inclusion proof checked "
+                                        "in the browser", seq, **{"400": bad, "404": bad}),
+        "/console/entries/{seq}/bundle": {"get": {
+            "summary": "The audit bundle of the entry's message, as a download", "tags": ["console"],
+            "security": _SESSION, "parameters": seq,
+            "responses": {"200": {"description": "the bundle (somex audit verify)",
+                                  "content": {"application/json": {}}},
+                          "303": _HTML["303"], "400": bad, "404": bad,
+                          "409": {"description": "the entry is not covered by a checkpoint yet", "content": {"text/html": {}}}}}},
+        "/console/threads/{thread}": _page("A thread's audited messages as a sequence diagram", thread),
+        "/console/trails": _page("Search the audit trail", query,
+                                 **{"400": {"description": "a bad paging value", "content": {"text/html": {}}}}),
+        "/console/checkpoint": _page("The latest checkpoint and how far each witness has cosigned"),
+        "/console/volume": _page("Accepted messages per sender → recipient pair and hour", [
+            {"name": "hours", "in": "query", "required": False,
+             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_HOURS, "default": 24}}],
+            **{"400": {"description": "hours out of range", "content": {"text/html": {}}}}),
+    })
 
 
 @console.view("auditor")
@@ -31,3 +81,118 @@ async def overview(request: web.Request) -> web.Response:
     latest = await asyncio.to_thread(hub.store.latest_checkpoint)
     return console.render(request, "hub/overview.html", heading="Audit log", log_size=hub.store.size,
                           checkpoint_size=latest[0] if latest else None)
+
+
+def _seq(request: web.Request) -> int | web.Response:
+    raw = request.match_info["seq"]
+    if not raw.isdigit():
+        return console.error_page(request, 400, "Not an entry number", f"{raw[:40]!r} is not an entry number.")
+    return int(raw)
+
+
+def _signatures(note: SignedNote, hub_key: str) -> list[dict[str, str]]:
+    """Who signed the note; a witness's cosignature/v1 carries its time (8 bytes, then 64 of signature)."""
+    return [{"name": s.name, "role": "hub" if s.name == hub_key else "witness", "key_id": s.key_id.hex(),
+             "at": datetime.fromtimestamp(int.from_bytes(s.sig[:8], "big"), timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+             if s.name != hub_key and len(s.sig) == 72 else ""} for s in note.signatures]
+
+
+@console.view("auditor")
+async def entry_page(request: web.Request) -> web.Response:
+    store = request.app[HUB].store
+    seq = _seq(request)
+    if isinstance(seq, web.Response):
+        return seq
+    found = await asyncio.to_thread(store.entry, seq)
+    if found is None:
+        return console.error_page(request, 404, "No such entry", f"The log has no entry {seq} (it has {store.size}).")
+    leaf = found.pop("leaf")
+    latest = await asyncio.to_thread(store.latest_checkpoint)
+    note_text, signatures, proof_data = None, [], None
+    if latest is not None:
+        size, note = latest
+        note_text = format_note(note).decode()
+        signatures = _signatures(note, store.key_name)
+        if seq < size:
+            proof = await asyncio.to_thread(store.inclusion_proof, seq, size)
+            root = parse_checkpoint_body(note.body).root_hash
+            proof_data = {"leaf": base64.b64encode(leaf).decode(), "index": seq, "size": size,
+                          "root": base64.b64encode(root).decode(),
+                          "proof": [base64.b64encode(p).decode() for p in proof]}
+    return console.render(request, "hub/entry.html", heading=f"Entry {seq}", entry=found, note_text=note_text,
+                          signatures=signatures, checkpoint_size=latest[0] if latest else None,
+                          proof_json=json.dumps(proof_data) if proof_data else None)
+
+
+@console.view("auditor")
+async def entry_bundle(request: web.Request) -> web.StreamResponse:
+    hub = request.app[HUB]
+    seq = _seq(request)
+    if isinstance(seq, web.Response):
+        return seq
+    found = await asyncio.to_thread(hub.store.entry, seq)
+    if found is None or not found.get("message_id"):
+        return console.error_page(request, 404, "Nothing to export",
+                                  f"Entry {seq} does not exist or names no message, so it has no bundle.")
+    latest = await asyncio.to_thread(hub.store.latest_checkpoint)
+    if latest is None or seq >= latest[0]:
+        return console.error_page(request, 409, "Not yet covered by a checkpoint",
+                                  f"Entry {seq} is not in a signed checkpoint yet, so a bundle could not prove it. "
+                                  "The hub signs one within seconds of new traffic.")
+    directory_raw = (hub.federation.path / "directory.signed.json").read_bytes()
+    bundle = await asyncio.to_thread(export_bundle, hub.store, directory_raw, message_id=found["message_id"])
+    return web.Response(body=json.dumps(bundle, indent=1).encode(), content_type="application/json", headers={
+        "Content-Disposition": f'attachment; filename="somex-audit-entry-{seq}.json"'})
+
+
+@console.view("auditor")
+async def thread_page(request: web.Request) -> web.Response:
+    thread = request.match_info["thread"]
+    rows = await asyncio.to_thread(request.app[HUB].store.trail, thread=thread, limit=THREAD_CAP + 1)
+    capped = len(rows) > THREAD_CAP
+    rows = rows[:THREAD_CAP]
+    return console.render(request, "hub/thread.html", heading=f"Thread {thread}", thread=thread, entries=rows,
+                          capped=capped, cap=THREAD_CAP, diagram=sequence_diagram(rows))
+
+
+@console.view("auditor")
+async def trails_page(request: web.Request) -> web.Response:
+    q = request.query
+    filters = {n: q.get(n, "").strip() for n in FILTERS}
+    after_raw = q.get("after", "-1")
+    try:
+        after = int(after_raw)
+    except ValueError:
+        return console.error_page(request, 400, "Bad paging value", f"after={after_raw[:40]!r} is not an entry number.")
+    rows = await asyncio.to_thread(request.app[HUB].store.trail, **{k: v or None for k, v in filters.items()},
+                                   after=after, limit=PAGE)
+    next_query = None
+    if len(rows) == PAGE:
+        next_query = urlencode({**{k: v for k, v in filters.items() if v}, "after": rows[-1]["seq"]})
+    return console.render(request, "hub/trails.html", heading="Audit trail", filters=filters, entries=rows,
+                          next_query=next_query)
+
+
+@console.view("auditor")
+async def checkpoint_page(request: web.Request) -> web.Response:
+    store = request.app[HUB].store
+    latest = await asyncio.to_thread(store.latest_checkpoint)
+    witnessed = await asyncio.to_thread(store.witnessed_sizes)
+    return console.render(request, "hub/checkpoint.html", heading="Latest checkpoint", log_size=store.size,
+                          size=latest[0] if latest else None,
+                          note_text=format_note(latest[1]).decode() if latest else None,
+                          signatures=_signatures(latest[1], store.key_name) if latest else [],
+                          witnessed=sorted(witnessed.items()))
+
+
+@console.view("auditor")
+async def volume_page(request: web.Request) -> web.Response:
+    raw = request.query.get("hours", "24")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_HOURS:
+        return console.error_page(request, 400, "Bad window", f"hours must be a whole number from 1 to {MAX_HOURS}.")
+    hours, now = int(raw), datetime.now(timezone.utc)
+    slots = hour_slots(now, hours)
+    since = (now - timedelta(hours=hours - 1)).strftime("%Y-%m-%dT%H")
+    counts = await asyncio.to_thread(request.app[HUB].store.hourly_volume, since)
+    return console.render(request, "hub/volume.html", heading="Message volume", hours=hours, max_hours=MAX_HOURS,
+                          chart=volume_chart(counts, slots), counts=counts)

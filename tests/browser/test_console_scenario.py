@@ -99,7 +99,7 @@ async def test_mla_request_travels_live_between_consoles_and_its_trail_verifies(
     assert {"mla.request", "mla.status", "receipt"} <= {a[1] for a in arrows}
     await screenshot(auditor, "hub-thread")
 
-    await auditor.click(f'svg#sequence g.arrow[data-seq="{request_entry["seq"]}"] a')
+    await auditor.click(f'svg#sequence g.arrow[data-seq="{request_entry["seq"]}"]')
     await auditor.wait_for_url(f"**/console/entries/{request_entry['seq']}")
     await expect(auditor.locator("#proof-status")).to_have_text("verified", timeout=10_000)
     assert "verified" in (await auditor.get_attribute("#proof-status", "class")).split()

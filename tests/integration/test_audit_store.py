@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from crypto.audit_bundle import verify_bundle
-from nodes.hub.audit import ACCEPTED, AuditEntry, AuditStore
+from nodes.hub.audit import ACCEPTED, REJECTED, AuditEntry, AuditStore
 from nodes.hub.export import export_bundle
 from nodes.runtime.db import make_engine
 from nodes.runtime.federation import init_federation, load_federation
@@ -136,3 +136,18 @@ def test_an_empty_batch_appends_nothing(log: Log) -> None:
     log.store.append([])
     assert (log.store.root(), log.store.size) == (root, size)
     assert log.verify().ok
+
+
+def test_hourly_volume_counts_each_recipient_of_accepted_entries(log: Log) -> None:
+    # The fixture's log holds 100 entries of 2026-11-22T12, before the window.
+    def sent(n: int, at: str, recipients: tuple[str, ...], verdict: str = ACCEPTED) -> AuditEntry:
+        return AuditEntry(verdict=verdict, digest=f"{n:064x}", received_at=at, message_id=f"01a20000-0000-7000-9000-{n:012x}",
+                          type="note", sender="MEX", recipients=recipients)
+
+    log.store.append([sent(1, "2026-11-23T09:59:59.000000Z", ("IDN",)),  # before the window
+                      sent(2, "2026-11-23T10:00:00.000000Z", ("IDN", "ITA")),
+                      sent(3, "2026-11-23T10:30:00.000000Z", ("IDN",)),
+                      sent(4, "2026-11-23T10:40:00.000000Z", ("IDN",), REJECTED),
+                      sent(5, "2026-11-23T11:00:00.000000Z", ("ITA",))])
+    assert log.store.hourly_volume("2026-11-23T10") == [
+        ("2026-11-23T10", "MEX", "IDN", 2), ("2026-11-23T10", "MEX", "ITA", 1), ("2026-11-23T11", "MEX", "ITA", 1)]
