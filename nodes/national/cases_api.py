@@ -14,6 +14,7 @@ from nodes.national import cases as store
 from nodes.national.node import NationalNode
 from nodes.runtime.config import utcnow
 from nodes.runtime.http import ROLE, json_error, read_json, requires, role_of
+from nodes.runtime.openapi import INTEGER, STRING, array, document, obj, op, path_param, query
 from protocol.errors import ProtocolError
 
 OFFICER_HEADER = "X-Somex-Officer"  # optional: the person behind the role token, for the access log
@@ -38,6 +39,62 @@ def add_routes(app: web.Application, node: NationalNode) -> None:
     r.add_post("/api/jits", open_jit)
     r.add_get("/api/jits/{thread}", read_jit)
     r.add_post("/api/jits/{thread}/messages", jit_message)
+    document(app, _PATHS)
+
+
+_CASE_ID = path_param("id", {"type": "integer", "minimum": 0})
+_OFFICER = {"name": OFFICER_HEADER, "in": "header", "required": False, "schema": STRING,
+            "description": "the person behind the role token, for the access log"}
+_QUEUED = obj(("id", "status"), id=STRING, to=array(STRING), status=STRING)
+_COUNTRIES = array(STRING)
+_PATHS = {
+    "/api/cases": {
+        "post": op("Record a case (fields as in docs/cases.md)", roles=("focal",), tag="cases", body=obj(),
+                   errors=(409, 415), ok=(201, obj(("id",), id=INTEGER))),
+        "get": op("This node's cases", roles=("focal",), tag="cases", ok=(200, obj(("cases",), cases=array(obj()))))},
+    "/api/cases/search": {"get": op("Search persons (name, dob, document) or vessels (vessel, imo); logged",
+                                    roles=("focal",), tag="cases",
+                                    params=[query(n) for n in ("name", "dob", "document", "vessel", "imo")] + [_OFFICER],
+                                    ok=(200, obj(persons=array(obj()), vessels=array(obj()))))},
+    "/api/cases/stats": {"get": op("Statistics (no personal data)", roles=("focal", "auditor"), tag="cases",
+                                   params=[query("format", {"enum": ["json", "csv"]})],
+                                   ok_content={"application/json": {"schema": obj(("columns", "rows"),
+                                                                                  columns=array(STRING),
+                                                                                  rows=array({}))},
+                                               "text/csv": {"schema": STRING}})},
+    "/api/cases/access-log": {"get": op("Who read which case, when", roles=("focal", "auditor"), tag="cases",
+                                        ok=(200, obj(("entries",), entries=array(obj()))))},
+    "/api/cases/purges": {"get": op("The purge journal", roles=("focal", "auditor"), tag="cases",
+                                    ok=(200, obj(("purges",), purges=array(obj()))))},
+    "/api/cases/purge": {"post": op("Purge the cases past their retention now", roles=("focal",), tag="cases",
+                                    ok=(200, obj(("purged",), purged={})))},
+    "/api/cases/{id}": {"get": op("One case (the read is logged)", roles=("focal",), tag="cases",
+                                  params=[_CASE_ID, _OFFICER], errors=(404,), ok=(200, obj()))},
+    "/api/cases/{id}/information": {"post": op("Add information to a case", roles=("focal",), tag="cases",
+                                               params=[_CASE_ID], body=obj(), errors=(404, 409, 415),
+                                               ok=(200, obj(("case",), case=obj())))},
+    "/api/cases/{id}/share": {"post": op("Share a case with countries or a joint investigation", roles=("focal",),
+                                         tag="cases", params=[_CASE_ID], errors=(404, 409, 415),
+                                         body=obj(to=_COUNTRIES, jit=STRING, handling={"type": "object"}),
+                                         ok=(202, _QUEUED))},
+    "/api/cases/{id}/permission": {"post": op("Let a recipient pass a received case on", roles=("focal",),
+                                              tag="cases", params=[_CASE_ID], errors=(404, 409, 415),
+                                              body=obj(("recipient", "to"), recipient=STRING, to=_COUNTRIES,
+                                                       condition=STRING),
+                                              ok=(202, _QUEUED))},
+    "/api/cases/{id}/withdraw": {"post": op("Withdraw a shared case", roles=("focal",), tag="cases",
+                                            params=[_CASE_ID], body=obj(reason=STRING), errors=(404, 409, 415),
+                                            ok=(202, _QUEUED))},
+    "/api/jits": {"post": op("Open a joint investigation team", roles=("focal",), tag="jits",
+                             body=obj(("members",), members=_COUNTRIES, title=STRING, reference=STRING),
+                             errors=(415,), ok=(201, obj(("thread", "id", "members"), thread=STRING, id=STRING,
+                                                         members=_COUNTRIES)))},
+    "/api/jits/{thread}": {"get": op("A joint investigation: members, messages, shared cases", roles=("focal",),
+                                     tag="jits", params=[path_param("thread")], errors=(404,), ok=(200, obj()))},
+    "/api/jits/{thread}/messages": {"post": op("Write to a joint investigation", roles=("focal",), tag="jits",
+                                               params=[path_param("thread")], body=obj(("text",), text=STRING),
+                                               errors=(404, 409, 415), ok=(202, _QUEUED))},
+}
 
 
 def _node(request: web.Request) -> NationalNode:
