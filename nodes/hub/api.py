@@ -10,7 +10,7 @@ from aiohttp import web
 from nodes.hub.console import add_routes as add_console_routes
 from nodes.hub.export import export_bundle
 from nodes.hub.relay import Hub
-from nodes.runtime.http import ROLE, json_error, limit_rate, requires, security_headers
+from nodes.runtime.http import MAX_SQL_INTEGER, ROLE, json_error, limit_rate, requires, security_headers
 from nodes.runtime.openapi import INTEGER, STRING, array, document, obj, op, path_param, query, serve
 from protocol.checkpoint import format_note
 
@@ -126,6 +126,8 @@ async def entries(request: web.Request) -> web.Response:
         limit, after = min(int(q.get("limit", "100")), 1000), int(q.get("after", "-1"))
     except ValueError:
         return json_error(400, "bad_request", "limit and after are integers")
+    if limit < 1 or not -1 <= after <= MAX_SQL_INTEGER:
+        return json_error(400, "bad_request", "limit is 1..1000; after is an entry number (or -1)")
     rows = await asyncio.to_thread(
         request.app[HUB].store.trail, message_id=q.get("message_id"), thread=q.get("thread"), sender=q.get("sender"),
         recipient=q.get("recipient"), type=q.get("type"), verdict=q.get("verdict"), since=q.get("since"),
@@ -140,6 +142,8 @@ async def entry(request: web.Request) -> web.Response:
         seq = int(request.match_info["seq"])
     except ValueError:
         return json_error(400, "bad_request", "entry numbers are integers")
+    if not 0 <= seq < store.size:
+        return json_error(404, "not_found", f"no entry {seq}"[:60])
     found = await asyncio.to_thread(store.entry, seq)
     if found is None:
         return json_error(404, "not_found", f"no entry {seq}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -13,7 +14,7 @@ from crypto.errors import CryptoError
 from nodes.national import cases as store
 from nodes.national.node import NationalNode
 from nodes.runtime.config import utcnow
-from nodes.runtime.http import ROLE, json_error, read_json, requires, role_of
+from nodes.runtime.http import MAX_SQL_INTEGER, ROLE, json_error, read_json, requires, role_of
 from nodes.runtime.openapi import INTEGER, STRING, array, document, obj, op, path_param, query
 from protocol.errors import ProtocolError
 
@@ -101,6 +102,15 @@ def _node(request: web.Request) -> NationalNode:
     return request.app[NODE]
 
 
+def _case_id(request: web.Request) -> int:
+    """The case number of the path; a JSON 404 past the largest a database can hold."""
+    case_id = int(request.match_info["id"])
+    if case_id > MAX_SQL_INTEGER:
+        raise web.HTTPNotFound(text=json.dumps({"error": "not_found", "detail": "no such case"}),
+                               content_type="application/json")
+    return case_id
+
+
 def _who(request: web.Request) -> str:
     role = role_of(request, request.app[ROLE]) or "?"
     officer = request.headers.get(OFFICER_HEADER, "").strip()
@@ -141,13 +151,13 @@ async def list_cases(request: web.Request) -> web.Response:
 
 @requires("focal")
 async def read_case(request: web.Request) -> web.Response:
-    return await _call(store.read_case, _node(request), int(request.match_info["id"]), _who(request))
+    return await _call(store.read_case, _node(request), _case_id(request), _who(request))
 
 
 @requires("focal")
 async def add_information(request: web.Request) -> web.Response:
     data = await read_json(request)
-    return await _call(lambda: {"case": store.add_information(_node(request), int(request.match_info["id"]), data)})
+    return await _call(lambda: {"case": store.add_information(_node(request), _case_id(request), data)})
 
 
 @requires("focal")
@@ -161,7 +171,7 @@ async def share_case(request: web.Request) -> web.Response:
         return json_error(400, "bad_request", "'to' is a list of countries, 'jit' a thread, 'handling' an object")
 
     def share() -> dict[str, Any]:
-        env = store.share_case(_node(request), int(request.match_info["id"]), to, handling, jit)
+        env = store.share_case(_node(request), _case_id(request), to, handling, jit)
         return {"id": env.id, "to": list(env.recipients), "thread": env.thread, "handling": dict(env.handling),
                 "status": "queued"}
 
@@ -178,7 +188,7 @@ async def grant_permission(request: web.Request) -> web.Response:
         return json_error(400, "bad_request", "'recipient' (a country) and 'to' (countries) are required")
 
     def grant() -> dict[str, Any]:
-        env = store.grant_permission(_node(request), int(request.match_info["id"]), data["recipient"], data["to"],
+        env = store.grant_permission(_node(request), _case_id(request), data["recipient"], data["to"],
                                      data.get("condition"))
         return {"id": env.id, "status": "queued"}
 
@@ -194,7 +204,7 @@ async def withdraw_case(request: web.Request) -> web.Response:
         return json_error(400, "bad_request", "'reason' is a text")
 
     def withdraw() -> dict[str, Any]:
-        env = store.withdraw_case(_node(request), int(request.match_info["id"]), data.get("reason"))
+        env = store.withdraw_case(_node(request), _case_id(request), data.get("reason"))
         return {"id": env.id, "to": list(env.recipients), "status": "queued"}
 
     return await _call(withdraw, status=202)

@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from crypto.errors import CryptoError
 from nodes.national.mla import CentralAuthority, Upload
@@ -92,19 +93,23 @@ async def _fields_and_uploads(request: web.Request, name: str) -> tuple[dict[str
     fields: dict[str, Any] | None = None
     uploads: list[Upload] = []
     budget = mla.MAX_ATTACHMENT_BYTES
-    reader = await request.multipart()
-    while (part := await reader.next()) is not None:
-        if not isinstance(part, BodyPartReader):
-            raise ProtocolError("bad_request", "nested multipart is not accepted")
-        if part.name == name and fields is None:
-            fields = _json_object(await _read_part(part, MAX_FIELDS_BYTES), name)
-        elif part.name == "attachment" and part.filename:
-            content = await _read_part(part, budget)
-            budget -= len(content)
-            uploads.append(Upload(part.filename, part.headers.get("Content-Type", "application/octet-stream"), content))
-        else:
-            raise ProtocolError("bad_request", f"unexpected part {str(part.name)[:40]!r}: send {name!r} and "
-                                               "'attachment' parts")
+    try:
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader):
+                raise ProtocolError("bad_request", "nested multipart is not accepted")
+            if part.name == name and fields is None:
+                fields = _json_object(await _read_part(part, MAX_FIELDS_BYTES), name)
+            elif part.name == "attachment" and part.filename:
+                content = await _read_part(part, budget)
+                budget -= len(content)
+                uploads.append(Upload(part.filename, part.headers.get("Content-Type", "application/octet-stream"),
+                                      content))
+            else:
+                raise ProtocolError("bad_request", f"unexpected part {str(part.name)[:40]!r}: send {name!r} and "
+                                                   "'attachment' parts")
+    except (HttpProcessingError, ValueError, AssertionError) as exc:  # aiohttp's multipart parser on bad input
+        raise ProtocolError("bad_request", f"malformed multipart body: {str(exc)[:120]}") from None
     if fields is None:
         raise ProtocolError("bad_request", f"a {name!r} part of JSON is required")
     return fields, uploads

@@ -16,6 +16,7 @@ from protocol.ratelimit import RateLimit, TokenBuckets
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ROLE = web.AppKey("somex_tokens", dict)  # role -> SHA-256 digest of its token (crypto/tokens.py)
 RATE = web.AppKey("somex_rate", TokenBuckets)
+MAX_SQL_INTEGER = 2**63 - 1  # BIGINT: larger numbers in a query cannot name a row
 
 
 def json_error(status: int, reason: str, detail: str) -> web.Response:
@@ -74,9 +75,12 @@ def page(request: web.Request, *, default: int = 100, maximum: int = 1000, prefi
     try:
         limit = min(int(request.query.get(limit_name, str(default))), maximum)
         offset = max(int(request.query.get(offset_name, "0")), 0)
+        if limit < 1 or offset > MAX_SQL_INTEGER:
+            raise ValueError
     except ValueError:
         raise web.HTTPBadRequest(
-            text=json.dumps({"error": "bad_request", "detail": f"{limit_name} and {offset_name} are integers"}),
+            text=json.dumps({"error": "bad_request",
+                             "detail": f"{limit_name} (from 1) and {offset_name} (from 0) are integers"}),
             content_type="application/json") from None
     return limit, offset
 
