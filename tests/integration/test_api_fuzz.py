@@ -13,7 +13,7 @@ import pytest
 import requests
 import schemathesis
 from aiohttp import web
-from aiohttp.test_utils import TestServer
+from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
@@ -74,3 +74,27 @@ async def test_no_node_operation_answers_a_server_error(fed: RunningFederation) 
 async def test_no_hub_operation_answers_a_server_error(fed: RunningFederation) -> None:
     failures = await run_fuzz(make_hub_app(fed.hub), fed.federation.credentials("HUB").tokens["auditor"])
     assert failures == []
+
+
+async def test_inputs_the_fuzzer_found_get_typed_rejections(fed: RunningFederation) -> None:
+    """Each of these answered 500 before: numbers past what SQL holds, malformed multipart, bad paging."""
+    node_app, hub_app = make_node_app(fed.nodes["MEX"]), make_hub_app(fed.hub)
+    focal = {"Authorization": f"Bearer {fed.federation.credentials('MEX').tokens['focal']}"}
+    auditor = {"Authorization": f"Bearer {fed.federation.credentials('HUB').tokens['auditor']}"}
+    huge = str(2**80)
+    bad_multipart = {**focal, "Content-Type": "multipart/form-data; boundary=x"}
+    broken = b"--x\r\nContent-Disposition: form-data; name=\"request\"\r\nBad Header\x00: y\r\n\r\n{}\r\n--x--\r\n"
+    async with TestClient(TestServer(node_app)) as node, TestClient(TestServer(hub_app)) as hub:
+        for client, method, url, kwargs, status in [
+            (node, "GET", f"/api/cases/{huge}", {"headers": focal}, 404),
+            (node, "POST", f"/api/cases/{huge}/withdraw", {"headers": focal, "json": {}}, 404),
+            (node, "GET", "/api/messages?limit=-5", {"headers": focal}, 400),
+            (node, "GET", f"/api/messages?offset={huge}", {"headers": focal}, 400),
+            (node, "POST", "/api/mla/requests", {"headers": bad_multipart, "data": broken}, 400),
+            (hub, "GET", f"/api/audit/entries/-{huge}", {"headers": auditor}, 404),
+            (hub, "GET", f"/api/audit/entries?after={huge}", {"headers": auditor}, 400),
+            (hub, "GET", "/api/audit/entries?limit=0", {"headers": auditor}, 400),
+        ]:
+            async with client.request(method, url, **kwargs) as r:
+                assert r.status == status, (method, url, await r.text())
+                assert (await r.json())["error"] in ("not_found", "bad_request"), (method, url)
