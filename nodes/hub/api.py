@@ -10,7 +10,8 @@ from aiohttp import web
 from nodes.hub.console import add_routes as add_console_routes
 from nodes.hub.export import export_bundle
 from nodes.hub.relay import Hub
-from nodes.runtime.http import MAX_SQL_INTEGER, ROLE, json_error, limit_rate, requires, security_headers
+from nodes.runtime.http import (MAX_SQL_INTEGER, ROLE, json_api_errors, json_error, limit_rate, requires,
+                                security_headers)
 from nodes.runtime.openapi import INTEGER, STRING, array, document, obj, op, path_param, query, serve
 from protocol.checkpoint import format_note
 
@@ -18,7 +19,7 @@ HUB = web.AppKey("somex_hub", Hub)
 
 
 def make_app(hub: Hub) -> web.Application:
-    app = web.Application(middlewares=[security_headers])
+    app = web.Application(middlewares=[security_headers, json_api_errors])
     app[HUB] = hub
     limit_rate(app, hub.config.http_rate_limit)
     app[ROLE] = {"auditor": hub.federation.credentials("HUB").token_digests["auditor"]}

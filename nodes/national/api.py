@@ -13,7 +13,8 @@ from nodes.national.console import add_routes as add_console_routes
 from nodes.national.mla_api import add_routes as add_mla_routes
 from nodes.national.node import NationalNode
 from nodes.national.witness import latest_witnessed, open_alarms
-from nodes.runtime.http import ROLE, json_error, limit_rate, page, read_json, requires, security_headers
+from nodes.runtime.http import (ROLE, json_api_errors, json_error, limit_rate, page, read_json, requires,
+                                security_headers)
 from nodes.runtime.openapi import INTEGER, STRING, array, document, obj, op, path_param, query, serve
 from protocol.errors import ProtocolError
 
@@ -22,7 +23,7 @@ MAX_REQUEST_BYTES = 1024 * 1024
 
 
 def make_app(node: NationalNode) -> web.Application:
-    app = web.Application(middlewares=[security_headers], client_max_size=MAX_REQUEST_BYTES)
+    app = web.Application(middlewares=[security_headers, json_api_errors], client_max_size=MAX_REQUEST_BYTES)
     app[NODE] = node
     limit_rate(app, node.config.http_rate_limit)
     app[ROLE] = dict(node.creds.token_digests)

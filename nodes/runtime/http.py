@@ -60,6 +60,22 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
     return response
 
 
+@web.middleware
+async def json_api_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Unknown /api routes and methods answer in the API's JSON error shape, not aiohttp's text."""
+    try:
+        return await handler(request)
+    except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as exc:
+        if not request.path.startswith("/api/") or exc.content_type == "application/json":
+            raise
+        if isinstance(exc, web.HTTPNotFound):
+            return json_error(404, "not_found", "no such API route; see /api/openapi.json")
+        response = json_error(405, "method_not_allowed",
+                              f"{request.method[:10]} is not allowed here; allowed: {', '.join(sorted(exc.allowed_methods))}")
+        response.headers["Allow"] = exc.headers["Allow"]
+        return response
+
+
 def _add_security_headers(headers: MutableMapping[str, str]) -> None:
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Cache-Control", "no-store")
