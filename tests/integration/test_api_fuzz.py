@@ -27,7 +27,7 @@ from tests.integration.federation import RunningFederation
 
 pytestmark = pytest.mark.integration
 
-EXAMPLES = 6
+EXAMPLES = 12
 
 
 def fuzz(document: dict, base_url: str, token: str) -> list[str]:
