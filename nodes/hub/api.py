@@ -10,14 +10,16 @@ from aiohttp import web
 from nodes.hub.console import add_routes as add_console_routes
 from nodes.hub.export import export_bundle
 from nodes.hub.relay import Hub
-from nodes.runtime.http import ROLE, json_error, limit_rate, requires, security_headers
+from nodes.runtime.http import (MAX_SQL_INTEGER, ROLE, json_api_errors, json_error, limit_rate, requires,
+                                security_headers)
+from nodes.runtime.openapi import INTEGER, STRING, array, document, obj, op, path_param, query, serve
 from protocol.checkpoint import format_note
 
 HUB = web.AppKey("somex_hub", Hub)
 
 
 def make_app(hub: Hub) -> web.Application:
-    app = web.Application(middlewares=[security_headers])
+    app = web.Application(middlewares=[security_headers, json_api_errors])
     app[HUB] = hub
     limit_rate(app, hub.config.http_rate_limit)
     app[ROLE] = {"auditor": hub.federation.credentials("HUB").token_digests["auditor"]}
@@ -28,8 +30,46 @@ def make_app(hub: Hub) -> web.Application:
     app.router.add_get("/api/audit/entries", entries)
     app.router.add_get("/api/audit/entries/{seq}", entry)
     app.router.add_get("/api/audit/export", export)
+    document(app, _PATHS)
+    serve(app, "somex hub")
     add_console_routes(app, hub)
     return app
+
+
+_NATURAL = {"type": "integer", "minimum": 0}
+_PROOF = array({"type": "string", "contentEncoding": "base64"})
+_TRAIL = [query(n) for n in ("message_id", "thread", "sender", "recipient", "type", "verdict")]
+_SPAN = [query("since", description="RFC 3339 time"), query("until", description="RFC 3339 time")]
+_PATHS = {
+    "/api/health": {"get": op("Broker link, log size, relayed and parked messages", tag="hub",
+                              ok=(200, obj(("node", "log_size"), node=STRING, broker_connected={"type": "boolean"},
+                                           log_size=INTEGER, processed=INTEGER, parked_forwards={})))},
+    "/api/log/checkpoint": {"get": op("The latest signed checkpoint (public)", tag="log", errors=(404,),
+                                      ok=(200, obj(("size", "note"), size=INTEGER, note=STRING)))},
+    "/api/log/inclusion": {"get": op("Inclusion proof of leaf `index` in the tree of `size` (public)", tag="log",
+                                     params=[query("index", _NATURAL, required=True),
+                                             query("size", _NATURAL, required=True)],
+                                     ok=(200, obj(("index", "size", "leaf_hash", "proof"), index=INTEGER, size=INTEGER,
+                                                  leaf_hash=STRING, proof=_PROOF)))},
+    "/api/log/consistency": {"get": op("Consistency proof between two tree sizes (public)", tag="log",
+                                       params=[query("first", _NATURAL, required=True),
+                                               query("second", _NATURAL, required=True)],
+                                       ok=(200, obj(("first", "second", "proof"), first=INTEGER, second=INTEGER,
+                                                    proof=_PROOF)))},
+    "/api/audit/entries": {"get": op("The audit trail (metadata only), filtered, paged by `after`",
+                                     roles=("auditor",), tag="audit",
+                                     params=[*_TRAIL, *_SPAN, query("after", INTEGER), query("limit", INTEGER)],
+                                     ok=(200, obj(("entries", "next_after"), entries=array(obj()),
+                                                  next_after={"type": ["integer", "null"]})))},
+    "/api/audit/entries/{seq}": {"get": op("One log entry with its leaf and inclusion proof", roles=("auditor",),
+                                           tag="audit", params=[path_param("seq", _NATURAL)], errors=(404,),
+                                           ok=(200, obj(("entry", "leaf"), entry=obj(), leaf=STRING,
+                                                        checkpoint=STRING, proof=_PROOF)))},
+    "/api/audit/export": {"get": op("A self-verifying export bundle (entries, proofs, checkpoint, directory)",
+                                    roles=("auditor",), tag="audit",
+                                    params=[query("thread"), query("message_id"), *_SPAN], errors=(409,),
+                                    ok=(200, obj()))},
+}
 
 
 def _ints(request: web.Request, *names: str) -> list[int]:
@@ -87,6 +127,8 @@ async def entries(request: web.Request) -> web.Response:
         limit, after = min(int(q.get("limit", "100")), 1000), int(q.get("after", "-1"))
     except ValueError:
         return json_error(400, "bad_request", "limit and after are integers")
+    if limit < 1 or not -1 <= after <= MAX_SQL_INTEGER:
+        return json_error(400, "bad_request", "limit is 1..1000; after is an entry number (or -1)")
     rows = await asyncio.to_thread(
         request.app[HUB].store.trail, message_id=q.get("message_id"), thread=q.get("thread"), sender=q.get("sender"),
         recipient=q.get("recipient"), type=q.get("type"), verdict=q.get("verdict"), since=q.get("since"),
@@ -101,6 +143,8 @@ async def entry(request: web.Request) -> web.Response:
         seq = int(request.match_info["seq"])
     except ValueError:
         return json_error(400, "bad_request", "entry numbers are integers")
+    if not 0 <= seq < store.size:
+        return json_error(404, "not_found", f"no entry {seq}"[:60])
     found = await asyncio.to_thread(store.entry, seq)
     if found is None:
         return json_error(404, "not_found", f"no entry {seq}")

@@ -13,6 +13,7 @@ from nodes.national import feeds
 from nodes.national.alerts import CheckResult, check_many, hit_report, purge_expired, received_hits, replica_counts
 from nodes.runtime.config import utcnow
 from nodes.runtime.http import json_error, page, read_json, requires
+from nodes.runtime.openapi import INTEGER, STRING, array, document, obj, op, path_param, query
 from protocol.alerts import CHECK_KINDS, DOCUMENT_TYPES, MAX_NUMBER_CHARS, normalise_document_number
 from protocol.errors import ProtocolError
 from protocol.timefmt import format_time
@@ -35,7 +36,40 @@ def add_routes(app: web.Application, node: Any) -> None:
     app.router.add_post("/api/feeds", push_feed)
     app.router.add_get("/api/feeds", list_feeds)
     app.router.add_get("/api/feeds/{id}", get_feed)
+    document(app, _PATHS)
     app.cleanup_ctx.append(_housekeeping)
+
+
+_DOCUMENT = obj(("country", "type", "number"), country={"type": "string", "pattern": "^[A-Z]{3}$"},
+                type={"enum": list(DOCUMENT_TYPES)}, number={"type": "string", "maxLength": MAX_NUMBER_CHARS})
+_HOW = {"check": {"enum": list(CHECK_KINDS)}, "point": {"type": "string", "maxLength": 120}}
+_PAGE = [query("limit", INTEGER), query("offset", INTEGER)]
+_FEED = {"application/x-ndjson": {"schema": STRING}, "text/csv": {"schema": STRING}}
+_PATHS = {
+    "/api/documents/check": {
+        "get": op("Check one document against the alert replica (a hit is reported to its issuer)", roles=("focal",),
+                  tag="documents", params=[query("country", required=True), query("type", required=True),
+                                           query("number", required=True), query("check"), query("point")],
+                  ok=(200, obj(("country", "type", "number"), country=STRING, type=STRING, number=STRING,
+                               alert={}, hit_report={}))),
+        "post": op(f"Check up to {MAX_CHECKS_PER_CALL} documents at once", roles=("focal",), tag="documents",
+                   body=obj(("documents",), documents=array(_DOCUMENT), **_HOW), errors=(415,),
+                   ok=(200, obj(("results", "hits"), results=array(obj()), hits=INTEGER)))},
+    "/api/documents/hits": {"get": op("Hits other countries reported on this country's alerts",
+                                      roles=("focal", "auditor"), tag="documents", params=_PAGE,
+                                      ok=(200, obj(("hits",), hits=array(obj()))))},
+    "/api/documents/replica": {"get": op("Active alerts in the replica, by issuing country",
+                                         roles=("focal", "auditor"), tag="documents",
+                                         ok=(200, obj(("active_alerts", "total"), active_alerts={"type": "object"},
+                                                      total=INTEGER)))},
+    "/api/feeds": {
+        "post": op("Push an alert feed (NDJSON or CSV, streamed); the answer is the job's report",
+                   roles=("feed", "focal"), tag="feeds", body_content=_FEED, errors=(415,), ok=(200, obj())),
+        "get": op("Recent feed jobs", roles=("feed", "focal"), tag="feeds", ok=(200, obj(("jobs",), jobs=array(obj()))))},
+    "/api/feeds/{id}": {"get": op("One feed job's report and its rejected lines", roles=("feed", "focal"), tag="feeds",
+                                  params=[path_param("id"), query("error_limit", INTEGER),
+                                          query("error_offset", INTEGER)], errors=(404,), ok=(200, obj()))},
+}
 
 
 def _node(request: web.Request) -> Any:

@@ -13,7 +13,9 @@ from nodes.national.console import add_routes as add_console_routes
 from nodes.national.mla_api import add_routes as add_mla_routes
 from nodes.national.node import NationalNode
 from nodes.national.witness import latest_witnessed, open_alarms
-from nodes.runtime.http import ROLE, json_error, limit_rate, page, read_json, requires, security_headers
+from nodes.runtime.http import (ROLE, json_api_errors, json_error, limit_rate, page, read_json, requires,
+                                security_headers)
+from nodes.runtime.openapi import INTEGER, STRING, array, document, obj, op, path_param, query, serve
 from protocol.errors import ProtocolError
 
 NODE = web.AppKey("somex_node", NationalNode)
@@ -21,7 +23,7 @@ MAX_REQUEST_BYTES = 1024 * 1024
 
 
 def make_app(node: NationalNode) -> web.Application:
-    app = web.Application(middlewares=[security_headers], client_max_size=MAX_REQUEST_BYTES)
+    app = web.Application(middlewares=[security_headers, json_api_errors], client_max_size=MAX_REQUEST_BYTES)
     app[NODE] = node
     limit_rate(app, node.config.http_rate_limit)
     app[ROLE] = dict(node.creds.token_digests)
@@ -30,11 +32,36 @@ def make_app(node: NationalNode) -> web.Application:
     app.router.add_get("/api/messages", list_messages)
     app.router.add_get("/api/messages/{id}", get_message)
     app.router.add_get("/api/refusals", list_refusals)
+    document(app, _PATHS)
+    serve(app, f"somex national node {node.country}")
     add_case_routes(app, node)
     add_mla_routes(app, node.mla)
     add_alert_routes(app, node)
     add_console_routes(app, node)
     return app
+
+
+PAGE = [query("limit", INTEGER), query("offset", INTEGER)]
+_PATHS = {
+    "/api/health": {"get": op("Broker link, outbox depth, witnessed checkpoint and open alarms", tag="node",
+                              ok=(200, obj(("node",), node=STRING, broker_connected={"type": "boolean"},
+                                           outbox_pending=INTEGER, alarms=array(obj()))))},
+    "/api/messages": {
+        "post": op("Send a message (signed, sealed, queued for the hub)", roles=("focal",), tag="messages",
+                   body=obj(("type", "to"), type=STRING, to=array(STRING), body={}, thread=STRING, reply_to=STRING,
+                            handling={"type": "object"}, header={"type": "object"},
+                            ttl_seconds={"type": "integer", "minimum": 60, "maximum": 7776000}),
+                   ok=(202, obj(("id", "status"), id=STRING, status=STRING)), errors=(415,)),
+        "get": op("Stored messages, newest first", roles=("focal", "auditor"), tag="messages",
+                  params=[query("direction", {"enum": ["in", "out"]}), query("type"), query("thread"), *PAGE],
+                  ok=(200, obj(("messages",), messages=array(obj()))))},
+    "/api/messages/{id}": {"get": op("One message with its receipts and hub rejections", roles=("focal", "auditor"),
+                                     tag="messages", params=[path_param("id")], errors=(404,),
+                                     ok=(200, obj(("message_id",), message_id=STRING, receipts=array(obj()),
+                                                  rejections=array(obj()))))},
+    "/api/refusals": {"get": op("Messages this node refused on receipt", roles=("focal", "auditor"), tag="messages",
+                                ok=(200, obj(("refusals",), refusals=array(obj()))))},
+}
 
 
 async def health(request: web.Request) -> web.Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -13,7 +14,8 @@ from crypto.errors import CryptoError
 from nodes.national import cases as store
 from nodes.national.node import NationalNode
 from nodes.runtime.config import utcnow
-from nodes.runtime.http import ROLE, json_error, read_json, requires, role_of
+from nodes.runtime.http import MAX_SQL_INTEGER, ROLE, json_error, read_json, requires, role_of
+from nodes.runtime.openapi import INTEGER, STRING, array, document, obj, op, path_param, query
 from protocol.errors import ProtocolError
 
 OFFICER_HEADER = "X-Somex-Officer"  # optional: the person behind the role token, for the access log
@@ -38,10 +40,75 @@ def add_routes(app: web.Application, node: NationalNode) -> None:
     r.add_post("/api/jits", open_jit)
     r.add_get("/api/jits/{thread}", read_jit)
     r.add_post("/api/jits/{thread}/messages", jit_message)
+    document(app, _PATHS)
+
+
+_CASE_ID = path_param("id", {"type": "integer", "minimum": 0})
+_OFFICER = {"name": OFFICER_HEADER, "in": "header", "required": False, "schema": STRING,
+            "description": "the person behind the role token, for the access log"}
+_QUEUED = obj(("id", "status"), id=STRING, to=array(STRING), status=STRING)
+_COUNTRIES = array(STRING)
+_PATHS = {
+    "/api/cases": {
+        "post": op("Record a case (fields as in docs/cases.md)", roles=("focal",), tag="cases", body=obj(),
+                   errors=(409, 415), ok=(201, obj(("id",), id=INTEGER))),
+        "get": op("This node's cases", roles=("focal",), tag="cases", ok=(200, obj(("cases",), cases=array(obj()))))},
+    "/api/cases/search": {"get": op("Search persons (name, dob, document) or vessels (vessel, imo); logged",
+                                    roles=("focal",), tag="cases",
+                                    params=[query(n) for n in ("name", "dob", "document", "vessel", "imo")] + [_OFFICER],
+                                    ok=(200, obj(persons=array(obj()), vessels=array(obj()))))},
+    "/api/cases/stats": {"get": op("Statistics (no personal data)", roles=("focal", "auditor"), tag="cases",
+                                   params=[query("format", {"enum": ["json", "csv"]})],
+                                   ok_content={"application/json": {"schema": obj(("columns", "rows"),
+                                                                                  columns=array(STRING),
+                                                                                  rows=array({}))},
+                                               "text/csv": {"schema": STRING}})},
+    "/api/cases/access-log": {"get": op("Who read which case, when", roles=("focal", "auditor"), tag="cases",
+                                        ok=(200, obj(("entries",), entries=array(obj()))))},
+    "/api/cases/purges": {"get": op("The purge journal", roles=("focal", "auditor"), tag="cases",
+                                    ok=(200, obj(("purges",), purges=array(obj()))))},
+    "/api/cases/purge": {"post": op("Purge the cases past their retention now", roles=("focal",), tag="cases",
+                                    ok=(200, obj(("purged",), purged={})))},
+    "/api/cases/{id}": {"get": op("One case (the read is logged)", roles=("focal",), tag="cases",
+                                  params=[_CASE_ID, _OFFICER], errors=(404,), ok=(200, obj()))},
+    "/api/cases/{id}/information": {"post": op("Add information to a case", roles=("focal",), tag="cases",
+                                               params=[_CASE_ID], body=obj(), errors=(404, 409, 415),
+                                               ok=(200, obj(("case",), case=obj())))},
+    "/api/cases/{id}/share": {"post": op("Share a case with countries or a joint investigation", roles=("focal",),
+                                         tag="cases", params=[_CASE_ID], errors=(404, 409, 415),
+                                         body=obj(to=_COUNTRIES, jit=STRING, handling={"type": "object"}),
+                                         ok=(202, _QUEUED))},
+    "/api/cases/{id}/permission": {"post": op("Let a recipient pass a received case on", roles=("focal",),
+                                              tag="cases", params=[_CASE_ID], errors=(404, 409, 415),
+                                              body=obj(("recipient", "to"), recipient=STRING, to=_COUNTRIES,
+                                                       condition=STRING),
+                                              ok=(202, _QUEUED))},
+    "/api/cases/{id}/withdraw": {"post": op("Withdraw a shared case", roles=("focal",), tag="cases",
+                                            params=[_CASE_ID], body=obj(reason=STRING), errors=(404, 409, 415),
+                                            ok=(202, _QUEUED))},
+    "/api/jits": {"post": op("Open a joint investigation team", roles=("focal",), tag="jits",
+                             body=obj(("members",), members=_COUNTRIES, title=STRING, reference=STRING),
+                             errors=(415,), ok=(201, obj(("thread", "id", "members"), thread=STRING, id=STRING,
+                                                         members=_COUNTRIES)))},
+    "/api/jits/{thread}": {"get": op("A joint investigation: members, messages, shared cases", roles=("focal",),
+                                     tag="jits", params=[path_param("thread")], errors=(404,), ok=(200, obj()))},
+    "/api/jits/{thread}/messages": {"post": op("Write to a joint investigation", roles=("focal",), tag="jits",
+                                               params=[path_param("thread")], body=obj(("text",), text=STRING),
+                                               errors=(404, 409, 415), ok=(202, _QUEUED))},
+}
 
 
 def _node(request: web.Request) -> NationalNode:
     return request.app[NODE]
+
+
+def _case_id(request: web.Request) -> int:
+    """The case number of the path; a JSON 404 past the largest a database can hold."""
+    case_id = int(request.match_info["id"])
+    if case_id > MAX_SQL_INTEGER:
+        raise web.HTTPNotFound(text=json.dumps({"error": "not_found", "detail": "no such case"}),
+                               content_type="application/json")
+    return case_id
 
 
 def _who(request: web.Request) -> str:
@@ -84,13 +151,13 @@ async def list_cases(request: web.Request) -> web.Response:
 
 @requires("focal")
 async def read_case(request: web.Request) -> web.Response:
-    return await _call(store.read_case, _node(request), int(request.match_info["id"]), _who(request))
+    return await _call(store.read_case, _node(request), _case_id(request), _who(request))
 
 
 @requires("focal")
 async def add_information(request: web.Request) -> web.Response:
     data = await read_json(request)
-    return await _call(lambda: {"case": store.add_information(_node(request), int(request.match_info["id"]), data)})
+    return await _call(lambda: {"case": store.add_information(_node(request), _case_id(request), data)})
 
 
 @requires("focal")
@@ -104,7 +171,7 @@ async def share_case(request: web.Request) -> web.Response:
         return json_error(400, "bad_request", "'to' is a list of countries, 'jit' a thread, 'handling' an object")
 
     def share() -> dict[str, Any]:
-        env = store.share_case(_node(request), int(request.match_info["id"]), to, handling, jit)
+        env = store.share_case(_node(request), _case_id(request), to, handling, jit)
         return {"id": env.id, "to": list(env.recipients), "thread": env.thread, "handling": dict(env.handling),
                 "status": "queued"}
 
@@ -121,7 +188,7 @@ async def grant_permission(request: web.Request) -> web.Response:
         return json_error(400, "bad_request", "'recipient' (a country) and 'to' (countries) are required")
 
     def grant() -> dict[str, Any]:
-        env = store.grant_permission(_node(request), int(request.match_info["id"]), data["recipient"], data["to"],
+        env = store.grant_permission(_node(request), _case_id(request), data["recipient"], data["to"],
                                      data.get("condition"))
         return {"id": env.id, "status": "queued"}
 
@@ -137,7 +204,7 @@ async def withdraw_case(request: web.Request) -> web.Response:
         return json_error(400, "bad_request", "'reason' is a text")
 
     def withdraw() -> dict[str, Any]:
-        env = store.withdraw_case(_node(request), int(request.match_info["id"]), data.get("reason"))
+        env = store.withdraw_case(_node(request), _case_id(request), data.get("reason"))
         return {"id": env.id, "to": list(env.recipients), "status": "queued"}
 
     return await _call(withdraw, status=202)

@@ -14,10 +14,12 @@ import json
 from typing import Any
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from crypto.errors import CryptoError
 from nodes.national.mla import CentralAuthority, Upload
 from nodes.runtime.http import json_error, read_json, requires
+from nodes.runtime.openapi import INTEGER, STRING, array, document, obj, op, path_param, query
 from protocol import mla
 from protocol.errors import ProtocolError, TransitionError
 
@@ -33,6 +35,41 @@ def add_routes(app: web.Application, authority: CentralAuthority) -> None:
     app.router.add_get("/api/mla/requests/{id}", view_request)
     app.router.add_post("/api/mla/requests/{id}/events", act_on_request)
     app.router.add_get("/api/mla/messages/{id}/attachments/{index}", download_attachment)
+    document(app, _PATHS)
+
+
+_ATTACHMENT = obj(("name", "media_type", "content"), name=STRING, media_type=STRING,
+                  content={"type": "string", "contentEncoding": "base64"})
+
+
+def _with_files(name: str, fields: dict) -> dict:
+    """JSON (attachments inline, base64) or multipart: a JSON `name` part and `attachment` files."""
+    return {"application/json": {"schema": {**fields, "properties": {**fields["properties"],
+                                                                      "attachments": array(_ATTACHMENT)}}},
+            "multipart/form-data": {"schema": obj((name,), **{name: STRING, "attachment": array(
+                {"type": "string", "contentMediaType": "application/octet-stream"})})}}
+
+
+_PATHS = {
+    "/api/mla/requests": {
+        "post": op("Send a mutual legal assistance request (fields as in docs/mla.md)", roles=("focal",), tag="mla",
+                   body_content=_with_files("request", obj()), errors=(409, 413, 415), ok=(202, obj())),
+        "get": op("MLA requests, sent and received", roles=("focal", "auditor"), tag="mla",
+                  params=[query("direction", {"enum": ["in", "out"]}), query("state", {"enum": list(mla.State)}),
+                          query("kind"), query("due", {"enum": ["overdue", "soon"]})],
+                  ok=(200, obj(("requests",), requests=array(obj()))))},
+    "/api/mla/requests/{id}": {"get": op("One request with its timeline", roles=("focal",), tag="mla",
+                                         params=[path_param("id")], errors=(404,), ok=(200, obj()))},
+    "/api/mla/requests/{id}/events": {"post": op(
+        "Act on a request (acknowledge, ask, answer, refuse, ...)", roles=("focal",), tag="mla",
+        params=[path_param("id")], errors=(404, 409, 413, 415), ok=(202, obj()),
+        body_content=_with_files("event", obj(("event",), event=STRING, note=STRING, grounds=array({}))))},
+    "/api/mla/messages/{id}/attachments/{index}": {"get": op(
+        "Download an attachment (X-Content-SHA256 carries its digest)", roles=("focal",), tag="mla",
+        params=[path_param("id"), path_param("index", INTEGER)], errors=(404,),
+        ok_content={"application/octet-stream": {"schema": {"type": "string",
+                                                            "contentMediaType": "application/octet-stream"}}})},
+}
 
 
 class _TooLarge(Exception):
@@ -56,19 +93,23 @@ async def _fields_and_uploads(request: web.Request, name: str) -> tuple[dict[str
     fields: dict[str, Any] | None = None
     uploads: list[Upload] = []
     budget = mla.MAX_ATTACHMENT_BYTES
-    reader = await request.multipart()
-    while (part := await reader.next()) is not None:
-        if not isinstance(part, BodyPartReader):
-            raise ProtocolError("bad_request", "nested multipart is not accepted")
-        if part.name == name and fields is None:
-            fields = _json_object(await _read_part(part, MAX_FIELDS_BYTES), name)
-        elif part.name == "attachment" and part.filename:
-            content = await _read_part(part, budget)
-            budget -= len(content)
-            uploads.append(Upload(part.filename, part.headers.get("Content-Type", "application/octet-stream"), content))
-        else:
-            raise ProtocolError("bad_request", f"unexpected part {str(part.name)[:40]!r}: send {name!r} and "
-                                               "'attachment' parts")
+    try:
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader):
+                raise ProtocolError("bad_request", "nested multipart is not accepted")
+            if part.name == name and fields is None:
+                fields = _json_object(await _read_part(part, MAX_FIELDS_BYTES), name)
+            elif part.name == "attachment" and part.filename:
+                content = await _read_part(part, budget)
+                budget -= len(content)
+                uploads.append(Upload(part.filename, part.headers.get("Content-Type", "application/octet-stream"),
+                                      content))
+            else:
+                raise ProtocolError("bad_request", f"unexpected part {str(part.name)[:40]!r}: send {name!r} and "
+                                                   "'attachment' parts")
+    except (HttpProcessingError, ValueError, AssertionError) as exc:  # aiohttp's multipart parser on bad input
+        raise ProtocolError("bad_request", f"malformed multipart body: {str(exc)[:120]}") from None
     if fields is None:
         raise ProtocolError("bad_request", f"a {name!r} part of JSON is required")
     return fields, uploads

@@ -16,6 +16,7 @@ from protocol.ratelimit import RateLimit, TokenBuckets
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ROLE = web.AppKey("somex_tokens", dict)  # role -> SHA-256 digest of its token (crypto/tokens.py)
 RATE = web.AppKey("somex_rate", TokenBuckets)
+MAX_SQL_INTEGER = 2**63 - 1  # BIGINT: larger numbers in a query cannot name a row
 
 
 def json_error(status: int, reason: str, detail: str) -> web.Response:
@@ -59,6 +60,22 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
     return response
 
 
+@web.middleware
+async def json_api_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Unknown /api routes and methods answer in the API's JSON error shape, not aiohttp's text."""
+    try:
+        return await handler(request)
+    except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as exc:
+        if not request.path.startswith("/api/") or exc.content_type == "application/json":
+            raise
+        if isinstance(exc, web.HTTPNotFound):
+            return json_error(404, "not_found", "no such API route; see /api/openapi.json")
+        response = json_error(405, "method_not_allowed",
+                              f"{request.method[:10]} is not allowed here; allowed: {', '.join(sorted(exc.allowed_methods))}")
+        response.headers["Allow"] = exc.headers["Allow"]
+        return response
+
+
 def _add_security_headers(headers: MutableMapping[str, str]) -> None:
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Cache-Control", "no-store")
@@ -74,9 +91,12 @@ def page(request: web.Request, *, default: int = 100, maximum: int = 1000, prefi
     try:
         limit = min(int(request.query.get(limit_name, str(default))), maximum)
         offset = max(int(request.query.get(offset_name, "0")), 0)
+        if limit < 1 or offset > MAX_SQL_INTEGER:
+            raise ValueError
     except ValueError:
         raise web.HTTPBadRequest(
-            text=json.dumps({"error": "bad_request", "detail": f"{limit_name} and {offset_name} are integers"}),
+            text=json.dumps({"error": "bad_request",
+                             "detail": f"{limit_name} (from 1) and {offset_name} (from 0) are integers"}),
             content_type="application/json") from None
     return limit, offset
 
