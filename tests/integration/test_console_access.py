@@ -115,3 +115,13 @@ async def test_login_redirect_stays_inside_the_console(servers, fed: RunningFede
             async with s.post(f"{servers['node']}/console/login", data={"token": token, "next": target},
                               allow_redirects=False) as r:
                 assert r.headers["Location"] == expected
+
+
+async def test_a_malformed_form_body_is_refused_not_a_server_error(servers, fed: RunningFederation) -> None:  # noqa: ANN001
+    """Found by the schemathesis fuzzing: a multipart body no browser would send crashed the CSRF guard."""
+    bad = (b'--b\r\nContent-Disposition: form-data; name="\xc2\xbe\x13"\r\n\r\nx\r\n--b--\r\n')
+    async with client() as s:
+        await (await log_in(s, servers["node"], fed.federation.credentials("MEX").tokens["focal"])).release()
+        async with s.post(f"{servers['node']}/console/mla/new", data=bad,
+                          headers={"Content-Type": "multipart/form-data; boundary=b"}, allow_redirects=False) as r:
+            assert r.status == 403 and "security token" in await r.text()
