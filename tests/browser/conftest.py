@@ -45,7 +45,7 @@ class Consoles:
 
 
 @pytest.fixture(scope="module")
-async def consoles(broker, tmp_path_factory: pytest.TempPathFactory, request) -> AsyncIterator[Consoles]:  # noqa: ANN001
+async def consoles(broker, tmp_path_factory: pytest.TempPathFactory, request) -> AsyncIterator[Consoles]:  # noqa: ANN001, F811
     """One federation (hub, MEX, IDN, ITA) for a module's browser tests, each console on its own port."""
     fed = make_federation(broker, tmp_path_factory.mktemp("consoles"), request.module.__name__)
     await fed.start_all()
