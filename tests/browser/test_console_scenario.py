@@ -52,7 +52,7 @@ async def test_mla_request_travels_live_between_consoles_and_its_trail_verifies(
     await ita.select_option("#measure", "asset_tracing")
     await ita.fill("#summary", "Trace the proceeds paid into account 4471 by the Lampedusa crossing network.")
     await ita.set_input_files("#attachment", str(evidence))
-    await screenshot(ita, "node-mla-compose")
+    await screenshot(ita, "scenario-1-ita-composes")
     await ita.click("#send")
     await ita.wait_for_url("**/console/mla/*")
     request_id = ita.url.rsplit("/", 1)[1]
@@ -64,7 +64,7 @@ async def test_mla_request_travels_live_between_consoles_and_its_trail_verifies(
     await row.wait_for(timeout=20_000)
     assert await still_same_page(mex), "MEX's list was reloaded; it should update live"
     assert (await row.locator(".status").text_content()).strip() == "received"
-    await screenshot(mex, "node-mla-list")
+    await screenshot(mex, "scenario-2-mex-sees-it-live")
 
     # MEX opens it and acknowledges.
     await mex.goto(f"{consoles.urls['MEX']}/console/mla/{request_id}")
@@ -77,7 +77,7 @@ async def test_mla_request_travels_live_between_consoles_and_its_trail_verifies(
     assert await still_same_page(ita), "ITA's request page was reloaded; it should update live"
     # MEX opening the request sent ITA a signed `retrieved` receipt; the timeline shows it.
     await ita.locator("ol.timeline li", has_text="retrieved").first.wait_for(timeout=20_000)
-    await screenshot(ita, "node-mla-request")
+    await screenshot(ita, "scenario-3-ita-sees-acknowledged")
 
     # The auditor: the thread as a sequence diagram, then one entry's inclusion proof.
     hub = consoles.fed.hub
@@ -97,10 +97,10 @@ async def test_mla_request_travels_live_between_consoles_and_its_trail_verifies(
         "gs => gs.map(g => [Number(g.dataset.seq), g.dataset.type, g.dataset.verdict])")
     assert sorted(a[0] for a in arrows) == sorted(e["seq"] for e in entries)
     assert {"mla.request", "mla.status", "receipt"} <= {a[1] for a in arrows}
-    await screenshot(auditor, "hub-thread")
+    await screenshot(auditor, "scenario-4-auditor-thread")
 
     await auditor.click(f'svg#sequence g.arrow[data-seq="{request_entry["seq"]}"]')
     await auditor.wait_for_url(f"**/console/entries/{request_entry['seq']}")
     await expect(auditor.locator("#proof-status")).to_have_text("verified", timeout=10_000)
     assert "verified" in (await auditor.get_attribute("#proof-status", "class")).split()
-    await screenshot(auditor, "hub-entry")
+    await screenshot(auditor, "scenario-5-auditor-proof-verified")
