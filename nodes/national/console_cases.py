@@ -30,6 +30,7 @@ from protocol.errors import ProtocolError
 NODE = web.AppKey("somex_console_cases_node", NationalNode)
 WHO = "console:focal"
 RETENTION_DAYS = 90  # the share form's default
+SEARCH_FIELDS = ("name", "dob", "document", "vessel", "imo")
 
 # What a refusal means for the focal point, next to its reason code.
 EXPLANATIONS = {
@@ -38,7 +39,6 @@ EXPLANATIONS = {
     "condition_required": "H3 means the provider sets a condition: write it in the condition field.",
     "condition_not_confirmed": "The case is H3: only you can judge whether the provider's condition allows "
                                "this onward share. Tick the box once you have checked it.",
-    "handling_fixed_by_provider": "An onward share keeps the provider's handling code, condition and retention.",
     "retention_required": "A share needs a retention period in days (1 to 36500).",
     "unknown_recipient": "Only members of the federation can receive a case.",
     "no_recipients": "Choose the countries or the joint investigation to share with.",
@@ -47,7 +47,6 @@ EXPLANATIONS = {
     "not_shared_to_recipient": "A permission is for a country the case was shared with.",
     "smuggled_migrant_as_suspect": "Protocol article 5: a smuggled migrant may appear only as a victim or "
                                    "witness.",
-    "not_a_jit_member": "Only members of a joint investigation write to it.",
 }
 _HTML = {"200": {"description": "an HTML page (with ?partial=1 only its live part)", "content": {"text/html": {}}},
          "303": {"description": "not logged in: to the login page"}}
@@ -74,6 +73,8 @@ def add_routes(app: web.Application, node: NationalNode) -> None:
     r = app.router
     r.add_get("/console/cases", case_list)
     r.add_get("/console/cases/search", search)
+    r.add_get("/console/cases/new", new_case_form)
+    r.add_post("/console/cases/new", new_case)
     r.add_get("/console/cases/{id:\\d+}", case_page)
     r.add_post("/console/cases/{id:\\d+}/share", share)
     r.add_post("/console/cases/{id:\\d+}/permission", grant_permission)
@@ -92,9 +93,12 @@ def add_routes(app: web.Application, node: NationalNode) -> None:
                     "parameters": _PARTIAL, "responses": _HTML}},
         "/console/cases/search": {"get": {
             **get, "summary": "Search persons (name, dob, document) or vessels (vessel, imo); every hit is logged",
-            "parameters": [{"name": n, "in": "query", "schema": {"type": "string"}}
-                           for n in ("name", "dob", "document", "vessel", "imo")],
-            "responses": {**_HTML, "400": {"description": "a bad query, explained", "content": {"text/html": {}}}}}},
+            "parameters": [{"name": n, "in": "query", "schema": {"type": "string"}} for n in SEARCH_FIELDS],
+            "responses": _HTML}},
+        "/console/cases/new": {
+            "get": {**get, "summary": "Record a case (its persons, events and more are added afterwards)",
+                    "responses": _HTML},
+            **_post("Record a case (reference, title, summary, offence, source, information)", [], refused)},
         "/console/cases/{id}": {"get": {
             **get, "summary": "One case under its handling-code banner, its actions and sharing history; the "
                               "reading is in the access log (?partial=1: the history only, not logged)",
@@ -117,7 +121,11 @@ def add_routes(app: web.Application, node: NationalNode) -> None:
         "/console/cases/jits/{thread}": {"get": {
             **get, "summary": "A joint investigation as a conversation, with the cases shared in it (live)",
             "parameters": _THREAD + _PARTIAL, "responses": {**_HTML, **_NOT_FOUND}}},
-        "/console/cases/jits/{thread}/messages": _post("Write to a joint investigation (text)", _THREAD, refused),
+        "/console/cases/jits/{thread}/messages": {"post": {
+            "summary": "Write to a joint investigation (text)", "tags": ["console"], "security": _SESSION,
+            "parameters": _THREAD, "requestBody": _FORM,
+            "responses": {"303": {"description": "back to the thread, with ?ok= or ?error= (the refusal explained)"},
+                          "403": {"description": "no CSRF token", "content": {"text/html": {}}}, **_NOT_FOUND}}},
     })
 
 
@@ -162,6 +170,20 @@ def share_arguments(held: Mapping[str, Any], to: Sequence[str], jit: str, code: 
     if condition.strip():
         handling["condition"] = condition.strip()
     return Share(to or None, handling, jit or None)
+
+
+def case_from_form(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The case of cases.create_case from the new-case form (offences: a list of articles)."""
+    information = values.get("information", "")
+    case: dict[str, Any] = {
+        "reference": values.get("reference", "").strip(),
+        "offences": [{"article": a} for a in values.get("offence", [])],
+        "evaluation": {"source": values.get("source", ""),
+                       "information": int(information) if information.isdigit() else information}}
+    for name in ("title", "summary"):
+        if values.get(name, "").strip():
+            case[name] = values[name].strip()
+    return case
 
 
 def addition_from_form(values: Mapping[str, str]) -> dict[str, Any]:
@@ -259,6 +281,31 @@ async def case_list(request: web.Request) -> web.Response:
     return console.render(request, template, heading="Cases", cases=rows)
 
 
+def _new_case_page(request: web.Request, values: Mapping[str, Any], status: int = 200,
+                   error: str | None = None) -> web.Response:
+    return console.render(request, "node/case_new.html", status=status, heading="New case", values=values,
+                          offences=rules.OFFENCES, sources=rules.SOURCE_RELIABILITY, error=error)
+
+
+@console.view("focal")
+async def new_case_form(request: web.Request) -> web.Response:
+    return _new_case_page(request, {})
+
+
+@console.view("focal")
+async def new_case(request: web.Request) -> web.Response:
+    data = await request.post()
+    values = {k: _text(data, k) for k in ("reference", "title", "summary", "source", "information")}
+    values["offence"] = _texts(data, "offence")
+    try:
+        case_id = await _run(store.create_case, _node(request), case_from_form(values))
+    except store.CaseError as exc:
+        return _new_case_page(request, values, exc.status, refusal(exc.reason, exc.detail))
+    except ProtocolError as exc:
+        return _new_case_page(request, values, 400, refusal(exc.reason, exc.detail))
+    return _back(f"/console/cases/{case_id}", "case recorded")
+
+
 async def _case_view(request: web.Request, case_id: int, status: int = 200, error: str | None = None,
                      form: str | None = None, values: Mapping[str, Any] | None = None) -> web.Response:
     node = _node(request)
@@ -268,7 +315,7 @@ async def _case_view(request: web.Request, case_id: int, status: int = 200, erro
         permitted = await _run(store.permitted_targets, node, case_id)
     except store.CaseError as exc:
         return console.error_page(request, exc.status, "The case cannot be shown", refusal(exc.reason, exc.detail))
-    jits = [j for j in await _run(store.list_jits, node)]
+    jits = await _run(store.list_jits, node)
     return console.render(request, "node/case.html", status=status, heading=f"Case {case['reference']}",
                           case=case, history=history, permitted=permitted, countries=_others(node), jits=jits,
                           roles=rules.ROLES, retention=RETENTION_DAYS, me=node.country, describe=describe,
@@ -444,23 +491,15 @@ async def jit_message(request: web.Request) -> web.Response:
 
 # -- search -----------------------------------------------------------------------------------------
 
-SEARCH_FIELDS = ("name", "dob", "document", "vessel", "imo")
-
-
 @console.view("focal")
 async def search(request: web.Request) -> web.Response:
     node, q = _node(request), {k: request.query.get(k, "").strip() for k in SEARCH_FIELDS}
     persons: list[dict[str, Any]] | None = None
     vessels: list[dict[str, Any]] | None = None
-    try:
-        if q["vessel"] or q["imo"]:
-            vessels = await _run(store.search_vessels, node, q["vessel"] or None, q["imo"] or None, WHO)
-        elif q["name"] or q["dob"] or q["document"]:
-            query = store.PersonQuery(q["name"] or None, q["dob"] or None, q["document"] or None)
-            persons = await _run(store.search_persons, node, query, WHO)
-    except (ProtocolError, ValueError) as exc:
-        reason = getattr(exc, "reason", "bad_request")
-        return console.render(request, "node/cases_search.html", status=400, heading="Search cases", q=q,
-                              persons=None, vessels=None, error=refusal(reason, getattr(exc, "detail", str(exc))))
+    if q["vessel"] or q["imo"]:  # as the API: a vessel search when a vessel is asked for
+        vessels = await _run(store.search_vessels, node, q["vessel"] or None, q["imo"] or None, WHO)
+    elif q["name"] or q["dob"] or q["document"]:
+        query = store.PersonQuery(q["name"] or None, q["dob"] or None, q["document"] or None)
+        persons = await _run(store.search_persons, node, query, WHO)
     return console.render(request, "node/cases_search.html", heading="Search cases", q=q, persons=persons,
-                          vessels=vessels, error=None)
+                          vessels=vessels)

@@ -119,12 +119,23 @@ async def test_share_refused_by_h2_then_permitted_passed_on_and_withdrawn(consol
     assert await asyncio.to_thread(_held, fed.nodes["IDN"], reference, "MEX") == []
 
 
-async def test_own_case_information_is_added_under_article_5(consoles: Consoles, new_page) -> None:  # noqa: ANN001
+async def test_a_case_recorded_in_the_console_gets_information_under_article_5(consoles: Consoles, new_page) -> None:  # noqa: ANN001
     reference = "MEX-2026-102"
-    await asyncio.to_thread(cases.create_case, consoles.fed.nodes["MEX"], _case(reference))
     page = await new_page()
     await consoles.log_in(page, "MEX", "focal")
-    await _open_case(page, consoles.urls["MEX"], reference)
+    await page.goto(f"{consoles.urls['MEX']}/console/cases")
+    await page.click("#new-case")
+    await page.fill("#case-reference", reference)
+    await page.fill("#case-title", "Tijuana safe house")
+    await page.select_option("#case-source", "B")
+    await page.click("#case-send")  # no offence chosen: refused with the reason, values kept
+    await expect(page.locator(".flash.error")).to_contain_text("bad_body")
+    await expect(page.locator("#case-reference")).to_have_value(reference)
+    await page.select_option("#case-offence", ["6.1.a", "6.2.c"])
+    await page.click("#case-send")
+    await expect(page.locator(".flash.ok")).to_have_text("case recorded")
+    await expect(page.locator("h1")).to_have_text(f"Case {reference}")
+    await expect(page.locator(".banner.own")).to_be_visible()
     # A smuggled migrant as a suspect is refused (Protocol article 5), with the values kept.
     await page.fill("#info-person-name", "TESFAYE, Abel")
     await page.select_option("#info-person-role", "facilitator")

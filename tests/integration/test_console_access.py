@@ -127,10 +127,11 @@ async def test_a_malformed_form_body_is_refused_not_a_server_error(servers, fed:
             assert r.status == 403 and "security token" in await r.text()
 
 
-CASE_PAGES = ("/console/cases", "/console/cases/1", "/console/cases/1/withdraw", "/console/cases/search?name=x",
-              "/console/cases/jits", "/console/cases/jits/jit:x")
-CASE_ACTIONS = ("/console/cases/1/share", "/console/cases/1/permission", "/console/cases/1/information",
-                "/console/cases/1/withdraw", "/console/cases/jits", "/console/cases/jits/jit:x/messages")
+CASE_PAGES = ("/console/cases", "/console/cases/new", "/console/cases/1", "/console/cases/1/withdraw",
+              "/console/cases/search?name=x", "/console/cases/jits", "/console/cases/jits/jit:x")
+CASE_ACTIONS = ("/console/cases/new", "/console/cases/1/share", "/console/cases/1/permission",
+                "/console/cases/1/information", "/console/cases/1/withdraw", "/console/cases/jits",
+                "/console/cases/jits/jit:x/messages")
 
 
 async def test_case_pages_need_login_and_their_forms_the_csrf_token(servers, fed: RunningFederation) -> None:  # noqa: ANN001

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from nodes.national.console_cases import FormError, Share, addition_from_form, describe, refusal, share_arguments
+from nodes.national.console_cases import (
+    FormError, Share, addition_from_form, case_from_form, describe, refusal, share_arguments,
+)
+from protocol.cases import CASE
 
 OWN = {"reference": "MEX-1", "handling": None}
 RECEIVED_H2 = {"reference": "MEX-1", "handling": {"code": "H2", "retention_days": 30}}
@@ -20,7 +23,8 @@ def test_our_own_case_is_shared_under_the_handling_the_focal_point_chooses() -> 
 
 
 @pytest.mark.parametrize(("code", "retention", "reason"), [
-    ("H4", "90", "bad_handling"), ("H1", "", "retention_required"), ("H1", "ninety", "retention_required"),
+    ("", "90", "bad_handling"), ("H4", "90", "bad_handling"), ("H1", "", "retention_required"),
+    ("H1", "ninety", "retention_required"),
     ("H1", "0", "retention_required"), ("H1", "36501", "retention_required")])
 def test_a_bad_handling_is_refused_with_its_reason(code: str, retention: str, reason: str) -> None:
     with pytest.raises(FormError) as refused:
@@ -45,6 +49,15 @@ def test_an_h3_onward_share_needs_the_focal_points_confirmation_of_the_condition
         share_arguments(RECEIVED_H3, ["ITA"], "", "", "", "", False)
     assert refused.value.reason == "condition_not_confirmed"
     assert share_arguments(RECEIVED_H3, ["ITA"], "", "", "", "", True) == Share(["ITA"], None, None)
+
+
+def test_a_new_case_from_the_form_is_a_valid_case_without_empty_fields() -> None:
+    case = case_from_form({"reference": " MEX-7 ", "title": "", "summary": " boat ", "offence": ["6.1.a", "6.2.c"],
+                           "source": "B", "information": "3"})
+    assert case == {"reference": "MEX-7", "summary": "boat", "evaluation": {"source": "B", "information": 3},
+                    "offences": [{"article": "6.1.a"}, {"article": "6.2.c"}]}
+    CASE.check(case, "$", "bad_body")
+    assert case_from_form({"information": "x"})["evaluation"] == {"source": "", "information": "x"}  # refused later
 
 
 def test_the_addition_holds_only_what_was_filled_in() -> None:
