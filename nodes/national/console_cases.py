@@ -179,7 +179,7 @@ def case_from_form(values: Mapping[str, Any]) -> dict[str, Any]:
         "reference": values.get("reference", "").strip(),
         "offences": [{"article": a} for a in values.get("offence", [])],
         "evaluation": {"source": values.get("source", ""),
-                       "information": int(information) if information.isdigit() else information}}
+                       "information": int(information) if information in ("1", "2", "3", "4") else information}}
     for name in ("title", "summary"):
         if values.get(name, "").strip():
             case[name] = values[name].strip()
@@ -318,7 +318,7 @@ async def _case_view(request: web.Request, case_id: int, status: int = 200, erro
     jits = await _run(store.list_jits, node)
     return console.render(request, "node/case.html", status=status, heading=f"Case {case['reference']}",
                           case=case, history=history, permitted=permitted, countries=_others(node), jits=jits,
-                          roles=rules.ROLES, retention=RETENTION_DAYS, me=node.country, describe=describe,
+                          roles=rules.ROLES, retention=RETENTION_DAYS, describe=describe,
                           ok=request.query.get("ok"), error=error, form=form, values=values or {})
 
 
