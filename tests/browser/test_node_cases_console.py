@@ -90,11 +90,13 @@ async def test_share_refused_by_h2_then_permitted_passed_on_and_withdrawn(consol
     await expect(mex.locator("#history")).to_contain_text("MEX let IDN pass it on to ITA")
     case_at_idn = (await asyncio.to_thread(_held, fed.nodes["IDN"], reference, "MEX"))[0]["id"]
     await eventually(lambda: cases.permitted_targets(fed.nodes["IDN"], case_at_idn), what="the permission at IDN")
-    await idn.reload()
+    await idn.goto(f"{urls['IDN']}/console/cases/{case_at_idn}")
     await expect(idn.locator("#share-rule")).to_contain_text("ITA")
     await idn.check("#share-to-ITA")
     await idn.click("#share-send")
     await expect(idn.locator(".flash.ok")).to_have_text("shared with ITA under H2")
+    await expect(idn.locator("#history tr", has_text="IDN shared it with ITA (H2,")).to_have_count(1)
+    await expect(idn.locator("#history")).to_contain_text("MEX let IDN pass it on to ITA")
 
     # ITA's console shows it, from MEX via IDN, still H2.
     await ita.goto(f"{urls['ITA']}/console/cases")
@@ -231,3 +233,15 @@ async def test_search_shows_hits_under_their_banner_and_logs_them(consoles: Cons
         logged = conn.execute(select(cases.access_log.c.who, cases.access_log.c.action).where(
             cases.access_log.c.case_id == held[0]["id"])).all()
     assert ("console:focal", "search") in [tuple(r) for r in logged]
+
+    # Passing an H3 case on needs the focal point's word that the condition allows it.
+    await hit.locator("a").click()
+    await expect(page.locator(".banner.H3")).to_contain_text("no use before the trial")
+    await page.check("#share-to-ITA")
+    await page.click("#share-send")
+    error = page.locator("#share .flash.error")
+    await expect(error).to_contain_text("condition_not_confirmed: H3: confirm that the provider's condition allows "
+                                        "it: no use before the trial")
+    await page.check("#share-confirm")
+    await page.click("#share-send")
+    await expect(page.locator(".flash.ok")).to_have_text("shared with ITA under H3")
