@@ -394,20 +394,44 @@ def send_jit_message(node: NationalNode, thread: str, text: str) -> wire.Envelop
             raise CaseError("not_found", f"no joint investigation {thread[:128]}", 404)
         env = node.build_sealed("case.message", rules.jit_recipients(members, node.country), {"text": text},
                                 thread=thread)
+        conn.execute(insert(jit_messages), {"message_id": env.id, "thread": thread, "sender": node.country,
+                                            "text": text, "created": env.created})
         node._enqueue([env], conn)
     return env
 
 
+def list_jits(node: NationalNode) -> list[dict[str, Any]]:
+    """The joint investigations this node is a member of, newest first, with their message counts."""
+    counts = select(jit_messages.c.thread, func.count().label("n")).group_by(jit_messages.c.thread).subquery()
+    with node.store.engine.connect() as conn:
+        rows = conn.execute(select(jits, counts.c.n).outerjoin(counts, counts.c.thread == jits.c.thread)
+                            .order_by(jits.c.opened_at.desc(), jits.c.thread)).all()
+    return [{"thread": r.thread, "opener": r.opener, "members": json.loads(r.members), "title": r.title,
+             "reference": r.reference, "opened_at": r.opened_at, "messages": r.n or 0} for r in rows]
+
+
 def jit_view(node: NationalNode, thread: str) -> dict[str, Any]:
+    """Members, messages (this node's own included) and the cases shared in it (no personal data)."""
     with node.store.engine.connect() as conn:
         row = conn.execute(select(jits).where(jits.c.thread == thread)).first()
         if row is None:
             raise CaseError("not_found", f"no joint investigation {thread[:128]}", 404)
         texts = conn.execute(select(jit_messages).where(jit_messages.c.thread == thread)
                              .order_by(jit_messages.c.created, jit_messages.c.message_id)).all()
+        received = conn.execute(select(cases).where(cases.c.thread == thread).order_by(cases.c.id)).all()
+        sent = conn.execute(select(cases, message_table.c.raw).distinct()
+                            .join(shares_out, shares_out.c.case_id == cases.c.id)
+                            .join(message_table, message_table.c.message_id == shares_out.c.message_id)
+                            .where(message_table.c.thread == thread).order_by(cases.c.id)).all()
+    shared = [_summary(c) for c in received]
+    for c in sent:  # our own shares into the thread: the handling is the one we gave them
+        handling = dict(wire.decode(c.raw).handling)
+        shared.append({**_summary(c), "handling": handling, "notices": rules.handling_notices(handling),
+                       "usable_in_judicial_proceedings": rules.usable_in_judicial_proceedings(handling)})
     return {"thread": row.thread, "opener": row.opener, "members": json.loads(row.members), "title": row.title,
             "reference": row.reference, "messages": [{"id": m.message_id, "sender": m.sender, "text": m.text,
-                                                      "created": m.created} for m in texts]}
+                                                      "created": m.created} for m in texts],
+            "cases": shared}
 
 
 # -- a focal point's case actions ----------------------------------------------------------------------
@@ -568,6 +592,12 @@ def list_cases(node: NationalNode) -> list[dict[str, Any]]:
     return [{**_summary(r), "title": json.loads(r.data).get("title")} for r in rows]
 
 
+def case_summary(node: NationalNode, case_id: int) -> dict[str, Any]:
+    """One held case without its personal data (reference, provider, handling): not an access to it."""
+    with node.store.engine.connect() as conn:
+        return _summary(_case_row(conn, case_id))
+
+
 def read_case(node: NationalNode, case_id: int, who: str) -> dict[str, Any]:
     with node.store.engine.begin() as conn:
         row = _case_row(conn, case_id)
@@ -575,6 +605,35 @@ def read_case(node: NationalNode, case_id: int, who: str) -> dict[str, Any]:
         shared_with = _recipients_of(conn, case_id)
     return {**_summary(row), "case": json.loads(row.data),
             "provenance": json.loads(row.provenance) if row.provenance else None, "shared_with": shared_with}
+
+
+def case_history(node: NationalNode, case_id: int) -> list[dict[str, Any]]:
+    """The case's own traffic held here (shares, permissions, withdrawals, both ways, oldest first; not
+    receipts) and its shares into joint investigations still standing. Envelope facts only: no personal data, not logged."""
+    with node.store.engine.connect() as conn:
+        row = _case_row(conn, case_id)
+        in_jits = select(shares_out.c.message_id).where(shares_out.c.case_id == case_id)
+        rows = conn.execute(select(message_table).where(
+            ((message_table.c.thread == _case_thread(row)) | message_table.c.message_id.in_(in_jits))
+            & message_table.c.type.in_(("case.share", "case.permission", "case.withdraw")))
+            .order_by(message_table.c.created, message_table.c.message_id)).all()
+    history = []
+    for m in rows:
+        env = wire.decode(m.raw)
+        history.append({"id": m.message_id, "type": m.type, "direction": m.direction, "sender": m.sender,
+                        "recipients": json.loads(m.recipients), "thread": m.thread, "created": m.created,
+                        "handling": dict(env.handling) if m.type == "case.share" else None,
+                        "permission": json.loads(m.body) if m.type == "case.permission" and m.body else None})
+    return history
+
+
+def permitted_targets(node: NationalNode, case_id: int) -> list[str]:
+    """The countries a held case's provider has let this node pass it on to (case.permission on file)."""
+    with node.store.engine.connect() as conn:
+        row = _case_row(conn, case_id)
+        granted = conn.execute(select(permissions.c.targets).where(
+            (permissions.c.provider == row.provider) & (permissions.c.reference == row.reference))).scalars()
+        return sorted({c for g in granted for c in json.loads(g)})
 
 
 @dataclass(frozen=True)

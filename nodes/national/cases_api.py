@@ -37,7 +37,9 @@ def add_routes(app: web.Application, node: NationalNode) -> None:
     r.add_post("/api/cases/{id:\\d+}/share", share_case)
     r.add_post("/api/cases/{id:\\d+}/permission", grant_permission)
     r.add_post("/api/cases/{id:\\d+}/withdraw", withdraw_case)
+    r.add_get("/api/cases/{id:\\d+}/history", case_history)
     r.add_post("/api/jits", open_jit)
+    r.add_get("/api/jits", list_jits)
     r.add_get("/api/jits/{thread}", read_jit)
     r.add_post("/api/jits/{thread}/messages", jit_message)
     document(app, _PATHS)
@@ -86,10 +88,16 @@ _PATHS = {
     "/api/cases/{id}/withdraw": {"post": op("Withdraw a shared case", roles=("focal",), tag="cases",
                                             params=[_CASE_ID], body=obj(reason=STRING), errors=(404, 409, 415),
                                             ok=(202, _QUEUED))},
+    "/api/cases/{id}/history": {"get": op("A case's sharing history: shares, permissions, withdrawals "
+                                          "(envelope facts, no personal data)", roles=("focal",), tag="cases",
+                                          params=[_CASE_ID], errors=(404,),
+                                          ok=(200, obj(("history",), history=array(obj()))))},
     "/api/jits": {"post": op("Open a joint investigation team", roles=("focal",), tag="jits",
                              body=obj(("members",), members=_COUNTRIES, title=STRING, reference=STRING),
                              errors=(415,), ok=(201, obj(("thread", "id", "members"), thread=STRING, id=STRING,
-                                                         members=_COUNTRIES)))},
+                                                         members=_COUNTRIES))),
+                  "get": op("The joint investigations this node is a member of", roles=("focal",), tag="jits",
+                            ok=(200, obj(("jits",), jits=array(obj()))))},
     "/api/jits/{thread}": {"get": op("A joint investigation: members, messages, shared cases", roles=("focal",),
                                      tag="jits", params=[path_param("thread")], errors=(404,), ok=(200, obj()))},
     "/api/jits/{thread}/messages": {"post": op("Write to a joint investigation", roles=("focal",), tag="jits",
@@ -211,6 +219,11 @@ async def withdraw_case(request: web.Request) -> web.Response:
 
 
 @requires("focal")
+async def case_history(request: web.Request) -> web.Response:
+    return await _call(lambda: {"history": store.case_history(_node(request), _case_id(request))})
+
+
+@requires("focal")
 async def search(request: web.Request) -> web.Response:
     q = request.query
     node, who = _node(request), _who(request)
@@ -263,6 +276,11 @@ async def open_jit(request: web.Request) -> web.Response:
         return {"thread": thread, "id": env.id, "members": sorted({*env.recipients, env.sender})}
 
     return await _call(open_, status=201)
+
+
+@requires("focal")
+async def list_jits(request: web.Request) -> web.Response:
+    return await _call(lambda: {"jits": store.list_jits(_node(request))})
 
 
 @requires("focal")

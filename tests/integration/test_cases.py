@@ -126,6 +126,11 @@ async def test_h2_case_is_passed_on_only_after_the_providers_permission(fed4: Ru
     await eventually(lambda: rows(fed4, "MEX", store.permissions), what="IDN's permission at MEX")
     shared = await mex.ok("POST", f"/api/cases/{at_mex}/share", {"to": ["FRA"]})
     assert shared["handling"]["code"] == "H2" and shared["handling"]["retention_days"] <= 30
+    history = (await mex.ok("GET", f"/api/cases/{at_mex}/history"))["history"]
+    assert [(h["type"], h["direction"], h["sender"], sorted(h["recipients"])) for h in history] == [
+        ("case.share", "in", "IDN", ["ITA", "MEX"]), ("case.permission", "in", "IDN", ["MEX"]),
+        ("case.share", "out", "MEX", ["FRA"])]
+    assert history[0]["handling"]["code"] == "H2" and history[1]["permission"]["to"] == ["FRA"]
 
     at_fra = await fra.wait_for_case(CASE["reference"], "IDN")
     held = await fra.ok("GET", f"/api/cases/{at_fra}")
@@ -142,6 +147,9 @@ async def test_h2_case_is_passed_on_only_after_the_providers_permission(fed4: Ru
         assert (journal["reason"], journal["reference"]) == ("withdrawn", CASE["reference"])
     assert rows(fed4, "FRA", store.cases) == 0 and rows(fed4, "FRA", store.carriers) == 0
     assert personal_rows(fed4, "IDN", own) > 0  # the provider keeps its own case
+    history = (await idn.ok("GET", f"/api/cases/{own}/history"))["history"]
+    assert [(h["type"], sorted(h["recipients"])) for h in history] == [
+        ("case.share", ["ITA", "MEX"]), ("case.permission", ["MEX"]), ("case.withdraw", ["ITA", "MEX"])]
 
 
 def mex_db_bytes(fed: RunningFederation) -> bytes:
@@ -296,3 +304,9 @@ async def test_joint_investigation_reaches_every_member_and_no_one_else(fed4: Ru
         assert refusal[0]["reason"] == "not_a_jit_member"
     view = await focal4["MEX"].ok("GET", f"/api/jits/{thread}")
     assert intruder.id not in {m["id"] for m in view["messages"]} and view["members"] == sorted(members)
+    assert sorted(m["id"] for m in view["messages"]) == sorted(sent)  # its own message too
+    assert [(c["reference"], c["provider"], c["handling"]["code"]) for c in view["cases"]] == [
+        (CASE["reference"], "IDN", "H2")]
+    listed = [j for j in (await focal4["ITA"].ok("GET", "/api/jits"))["jits"] if j["thread"] == thread]
+    assert listed[0]["members"] == sorted(members) and listed[0]["messages"] == 3
+    assert thread not in {j["thread"] for j in (await focal4["FRA"].ok("GET", "/api/jits"))["jits"]}

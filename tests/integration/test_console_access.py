@@ -125,3 +125,39 @@ async def test_a_malformed_form_body_is_refused_not_a_server_error(servers, fed:
         async with s.post(f"{servers['node']}/console/mla/new", data=bad,
                           headers={"Content-Type": "multipart/form-data; boundary=b"}, allow_redirects=False) as r:
             assert r.status == 403 and "security token" in await r.text()
+
+
+CASE_PAGES = ("/console/cases", "/console/cases/new", "/console/cases/1", "/console/cases/1/withdraw",
+              "/console/cases/search?name=x", "/console/cases/jits", "/console/cases/jits/jit:x")
+CASE_ACTIONS = ("/console/cases/new", "/console/cases/1/share", "/console/cases/1/permission",
+                "/console/cases/1/information", "/console/cases/1/withdraw", "/console/cases/jits",
+                "/console/cases/jits/jit:x/messages")
+
+
+async def test_case_pages_need_login_and_their_forms_the_csrf_token(servers, fed: RunningFederation) -> None:  # noqa: ANN001
+    node = servers["node"]
+    async with client() as s:
+        for path in CASE_PAGES:
+            async with s.get(f"{node}{path}", allow_redirects=False) as r:
+                assert r.status == 303 and r.headers["Location"].startswith("/console/login?next="), path
+        for path in CASE_ACTIONS:
+            async with s.post(f"{node}{path}", data={"to": "IDN"}, allow_redirects=False) as r:
+                assert r.status == 403, path
+        await (await log_in(s, node, fed.federation.credentials("MEX").tokens["focal"])).release()
+        for path in CASE_ACTIONS:  # logged in, but a forged form without the token
+            async with s.post(f"{node}{path}", data={"to": "IDN", "text": "x", "members": "IDN"},
+                              allow_redirects=False) as r:
+                assert r.status == 403 and "security token" in await r.text(), path
+        async with s.get(f"{node}/console/cases") as r:
+            token = csrf_of(await r.text())
+        # With the token: no such case or thread is a 404 page with the reason, even past what SQL holds.
+        for path in ("/console/cases/999/withdraw", f"/console/cases/{2 ** 70}/share",
+                     "/console/cases/jits/jit:x/messages"):
+            async with s.post(f"{node}{path}", data={"csrf_token": token, "to": "IDN", "text": "x",
+                                                      "code": "H0", "retention_days": "9"},
+                              allow_redirects=False) as r:
+                assert r.status == 404 and "not_found" in await r.text(), path
+        for path in (f"/console/cases/{2 ** 70}", "/console/cases/999?partial=1", "/console/cases/jits/nope"):
+            async with s.get(f"{node}{path}", allow_redirects=False) as r:
+                assert r.status == 404, path
+        assert not [c for c in fed.nodes["MEX"].store.list(direction="out") if c.type.startswith("case.")]
