@@ -74,6 +74,8 @@ class Console:
             loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(self.templates),
                                         jinja2.FileSystemLoader(_HERE / "templates")]),
             autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+        # Names such as KOVAČ are shown as written, not as \u escapes (tojson still escapes <>&').
+        self.env.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False}
 
     def open_session(self, role: str) -> tuple[str, Session]:
         now = time.monotonic()

@@ -105,6 +105,7 @@ async def test_share_refused_by_h2_then_permitted_passed_on_and_withdrawn(consol
     await ita.click(f'tr[data-reference="{reference}"] a')
     await expect(ita.locator(".banner.H2")).to_contain_text("from MEX via IDN")
     await expect(ita.locator("#persons")).to_contain_text("KOVAČ, Marko")
+    await expect(ita.locator("pre.mono")).to_contain_text('"name": "KOVAČ, Marko"')  # as written, no \u escape
     await ita.goto(f"{urls['ITA']}/console/cases")
     await ita.wait_for_selector("body.live")
 
