@@ -31,7 +31,6 @@ from protocol.alerts import CHECK_KINDS, DOCUMENT_TYPES, MAX_NUMBER_CHARS
 from protocol.errors import ProtocolError
 
 NODE = web.AppKey("somex_console_alerts_node", NationalNode)
-RUNNER = web.AppKey("somex_console_feed_runner", object)
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024  # larger feeds go through `somex feed push` (streamed, no spool)
 EXTENSIONS = {".ndjson": "ndjson", ".jsonl": "ndjson", ".csv": "csv"}
 HITS_PAGE = 100
@@ -244,6 +243,9 @@ class FeedRunner:
         await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
+RUNNER = web.AppKey("somex_console_feed_runner", FeedRunner)
+
+
 async def _spooled(spool: IO[bytes]) -> AsyncIterator[bytes]:
     await asyncio.to_thread(spool.seek, 0)
     while chunk := await asyncio.to_thread(spool.read, _CHUNK):
@@ -305,7 +307,7 @@ async def _receive(request: web.Request, spool: IO[bytes]) -> tuple[str, str, Li
                                                  "bytes; push larger ones with `somex feed push`", 413)
                 await asyncio.to_thread(spool.write, chunk)
             found = part.filename[:255], fmt, tally
-    except (ValueError, AssertionError, HttpProcessingError, LookupError):  # not a form a browser sends
+    except (ValueError, AssertionError, HttpProcessingError):  # not a form a browser sends
         raise FormError("bad_request", "the form could not be read; send it from the feeds page") from None
     if found is None:
         raise FormError("no_file", "choose a feed file to push")
@@ -344,12 +346,10 @@ async def feed_page(request: web.Request) -> web.Response:
     if job is None:
         return console.error_page(request, 404, "No such feed", f"no feed job {job_id[:40]}")
     upload = (await asyncio.to_thread(_uploads, engine, [job_id])).get(job_id)
-    finished = job["status"] != "running"
     total = upload["lines"] if upload else None
     template = "node/alerts_feed_live.html" if request.query.get("partial") == "1" else "node/alerts_feed.html"
     return console.render(request, template, heading="Alert feed", section="feeds", job=job, upload=upload,
-                          total=total, finished=finished,
-                          percent=percent(job["lines"], total) if total is not None else None,
+                          total=total, percent=percent(job["lines"], total) if total is not None else None,
                           start=start, page=ERRORS_PAGE, stored_errors=min(job["rejected"], feeds.MAX_STORED_ERRORS))
 
 
