@@ -99,7 +99,9 @@ async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
     node.alerts.close()
 
 
-class _BadCheck(Exception):
+class BadCheck(Exception):
+    """A check's input is wrong; `detail` names the field and what it must be."""
+
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
@@ -107,26 +109,25 @@ class _BadCheck(Exception):
 
 def _document(country: Any, type: Any, number: Any) -> tuple[str, str, str]:
     if not isinstance(country, str) or _COUNTRY.fullmatch(country) is None:
-        raise _BadCheck("country: the issuing country, ISO 3166-1 alpha-3 upper case")
+        raise BadCheck("country: the issuing country, ISO 3166-1 alpha-3 upper case")
     if type not in DOCUMENT_TYPES:
-        raise _BadCheck(f"type: one of {', '.join(DOCUMENT_TYPES)}")
+        raise BadCheck(f"type: one of {', '.join(DOCUMENT_TYPES)}")
     if not isinstance(number, str) or not 1 <= len(number) <= MAX_NUMBER_CHARS or not normalise_document_number(number):
-        raise _BadCheck(f"number: the document number, 1..{MAX_NUMBER_CHARS} characters")
+        raise BadCheck(f"number: the document number, 1..{MAX_NUMBER_CHARS} characters")
     return country, type, number
 
 
 def _how(check: Any, point: Any) -> tuple[str, str]:
     if check not in CHECK_KINDS:
-        raise _BadCheck(f"check: one of {', '.join(CHECK_KINDS)}")
+        raise BadCheck(f"check: one of {', '.join(CHECK_KINDS)}")
     if not isinstance(point, str) or len(point) > 120:
-        raise _BadCheck("point: where the check happened, at most 120 characters")
+        raise BadCheck("point: where the check happened, at most 120 characters")
     return check, point
 
 
-async def _report_hits(request: web.Request, results: list[CheckResult], check: str, point: str) -> dict[str, str]:
+async def _report_hits(node: Any, results: list[CheckResult], check: str, point: str) -> dict[str, str]:
     """Queue one `alert.hit` per flagged document to its issuing country; message ids by document
     (none for a hit that cannot be reported, e.g. on a document of a country no longer a member)."""
-    node = _node(request)
     flagged = [r for r in results if r.alert is not None]
     if not flagged:
         return {}
@@ -146,20 +147,29 @@ async def _report_hits(request: web.Request, results: list[CheckResult], check: 
     return {document: env.id for document, env in reports.items()}
 
 
+async def check_document(node: Any, country: Any, type: Any, number: Any, check: Any = "border",
+                         point: Any = "") -> dict[str, Any]:
+    """One document checked against the local replica; a hit is reported to its issuing country
+    (the answer carries the `alert.hit` message id). Raises BadCheck on wrong input. The API's
+    single check and the console's check form both go through here."""
+    document = _document(country, type, number)
+    check, point = _how(check, point)
+    result = node.alerts.reader.check(*document, _today())
+    answer = result.as_json()
+    if result.alert is not None:
+        answer["hit_report"] = next(iter((await _report_hits(node, [result], check, point)).values()), None)
+    return answer
+
+
 @requires("focal")
 async def check_one(request: web.Request) -> web.Response:
     """GET ?country=&type=&number=[&check=border&point=...]: answered from the local replica."""
     q = request.query
     try:
-        document = _document(q.get("country"), q.get("type"), q.get("number"))
-        check, point = _how(q.get("check", "border"), q.get("point", ""))
-    except _BadCheck as bad:
+        answer = await check_document(_node(request), q.get("country"), q.get("type"), q.get("number"),
+                                      q.get("check", "border"), q.get("point", ""))
+    except BadCheck as bad:
         return json_error(400, "bad_request", bad.detail)
-    node = _node(request)
-    result = node.alerts.reader.check(*document, _today())
-    answer = result.as_json()
-    if result.alert is not None:
-        answer["hit_report"] = next(iter((await _report_hits(request, [result], check, point)).values()), None)
     return web.json_response(answer)
 
 
@@ -177,17 +187,17 @@ async def check_batch(request: web.Request) -> web.Response:
         wanted = []
         for i, d in enumerate(documents):
             if not isinstance(d, dict) or d.keys() != {"country", "type", "number"}:
-                raise _BadCheck(f"documents[{i}]: an object with country, type and number")
+                raise BadCheck(f"documents[{i}]: an object with country, type and number")
             try:
                 wanted.append(_document(d["country"], d["type"], d["number"]))
-            except _BadCheck as bad:
-                raise _BadCheck(f"documents[{i}].{bad.detail}") from None
+            except BadCheck as bad:
+                raise BadCheck(f"documents[{i}].{bad.detail}") from None
         check, point = _how(data.get("check", "border"), data.get("point", ""))
-    except _BadCheck as bad:
+    except BadCheck as bad:
         return json_error(400, "bad_request", bad.detail)
     node = _node(request)
     results = await asyncio.to_thread(check_many, node.store.engine, wanted, _today())
-    reported = await _report_hits(request, results, check, point)
+    reported = await _report_hits(node, results, check, point)
     answers = []
     for r in results:
         answer = r.as_json()
@@ -221,18 +231,11 @@ async def push_feed(request: web.Request) -> web.Response:
     node = _node(request)
     intake = await asyncio.to_thread(feeds.FeedIntake, node, fmt)
     try:
-        async for lines, size in feeds.line_blocks(request.content.iter_chunked(256 * 1024), intake):
-            await asyncio.to_thread(intake.take, lines, size)
-        await asyncio.to_thread(intake.finish)
+        await feeds.read_into(intake, request.content.iter_chunked(256 * 1024))
     except feeds.FeedRefused as refused:
-        await asyncio.to_thread(intake.fail, refused.reason, refused.detail)
         return json_error(400, refused.reason, refused.detail)
     except ProtocolError as exc:  # a batch the node itself refuses to sign: a bug, reported as such
-        await asyncio.to_thread(intake.fail, exc.reason, exc.detail)
         return json_error(500, exc.reason, exc.detail)
-    except BaseException:  # the upload broke off (or the server stops): say so in the job
-        await asyncio.shield(asyncio.to_thread(intake.fail, "interrupted", "the upload stopped before its end"))
-        raise
     report = await asyncio.to_thread(feeds.job, node.store.engine, intake.job_id)
     node.log.info("feed read", job=intake.job_id, **{k: report[k] for k in ("lines", "accepted", "duplicates",
                                                                           "rejected", "batches")})
@@ -254,4 +257,4 @@ async def list_feeds(request: web.Request) -> web.Response:
     return web.json_response({"jobs": await asyncio.to_thread(feeds.recent_jobs, _node(request).store.engine)})
 
 
-__all__ = ["add_routes"]
+__all__ = ["BadCheck", "add_routes", "check_document"]

@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from nodes.national import console_cases, console_messages, console_mla
+from nodes.national import console_alerts, console_cases, console_messages, console_mla
 from nodes.national.node import NationalNode
 from nodes.national.witness import latest_witnessed
 from nodes.runtime import console
@@ -24,7 +24,7 @@ from nodes.runtime.openapi import document
 
 NODE = web.AppKey("somex_console_node", NationalNode)
 NAV = (("Health", "/console/"), ("Inbox", "/console/inbox"), ("Sent", "/console/sent"), ("MLA", "/console/mla"),
-       ("Cases", "/console/cases"))
+       ("Cases", "/console/cases"), ("Alerts", "/console/alerts"))
 CERTIFICATE_WARNING_DAYS = 30
 _HTML = {"200": {"description": "an HTML page", "content": {"text/html": {}}},
          "303": {"description": "not logged in: to the login page"}}
@@ -38,6 +38,7 @@ def add_routes(app: web.Application, node: NationalNode) -> None:
     console_messages.add_routes(app, node)
     console_mla.add_routes(app, node.mla)
     console_cases.add_routes(app, node)
+    console_alerts.add_routes(app, node)
     document(app, {
         "/console/": {"get": {"summary": "Focal point console: federation health", "tags": ["console"],
                               "security": [{"session": []}], "responses": _HTML}},

@@ -9,9 +9,10 @@ sent again, so pushing the same file twice changes nothing.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
@@ -23,7 +24,7 @@ from protocol import envelope as wire
 from protocol import policy
 from protocol.alerts import FIELDS, MAX_BATCH_ALERTS, REQUIRED_FIELDS, alert_problem, content_hash
 from protocol.envelope import Envelope, parse_json
-from protocol.errors import DecodeError
+from protocol.errors import DecodeError, ProtocolError
 from protocol.timefmt import format_time
 
 if TYPE_CHECKING:
@@ -280,6 +281,27 @@ async def line_blocks(chunks: AsyncIterator[bytes], intake: FeedIntake) -> Async
         yield bytes(buffer).split(b"\n"), size
 
 
+async def read_into(intake: FeedIntake, chunks: AsyncIterator[bytes], *,
+                    progress: Callable[[FeedIntake], None] | None = None,
+                    interrupted: str = "the upload stopped before its end") -> None:
+    """Read a whole feed from `chunks` into `intake`: the job ends `done`, or `failed` with the
+    reason (FeedRefused and ProtocolError are raised again, and so is whatever broke the reading).
+    `progress` is called on the event loop after each block. The API and the console both read
+    feeds through here."""
+    try:
+        async for lines, size in line_blocks(chunks, intake):
+            await asyncio.to_thread(intake.take, lines, size)
+            if progress is not None:
+                progress(intake)
+        await asyncio.to_thread(intake.finish)
+    except (FeedRefused, ProtocolError) as exc:  # ProtocolError: a batch the node refuses to sign (a bug)
+        await asyncio.to_thread(intake.fail, exc.reason, exc.detail)
+        raise
+    except BaseException:  # the upload broke off (or the server stops): say so in the job
+        await asyncio.shield(asyncio.to_thread(intake.fail, "interrupted", interrupted))
+        raise
+
+
 def job(engine: Engine, job_id: str, *, error_limit: int = 1000, error_offset: int = 0) -> dict[str, Any] | None:
     with engine.connect() as conn:
         row = conn.execute(select(jobs).where(jobs.c.job_id == job_id)).first()
@@ -299,4 +321,4 @@ def recent_jobs(engine: Engine, limit: int = 50) -> list[dict[str, Any]]:
 
 
 
-__all__ = ["FORMATS", "FeedIntake", "FeedRefused", "create_tables", "job", "line_blocks", "recent_jobs"]
+__all__ = ["FORMATS", "FeedIntake", "FeedRefused", "create_tables", "job", "line_blocks", "read_into", "recent_jobs"]

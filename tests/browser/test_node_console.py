@@ -132,7 +132,7 @@ async def test_health_shows_the_signing_certificate_and_links_to_the_work(consol
     assert f"valid until {not_after:%Y-%m-%d}" in await certificate.text_content()
     assert await page.locator("main a[href='/console/mla/new']").count() == 1
     assert [await a.text_content() for a in await page.locator("header nav a").all()] == [
-        "Health", "Inbox", "Sent", "MLA", "Cases"]
+        "Health", "Inbox", "Sent", "MLA", "Cases", "Alerts"]
     await screenshot(page, "node-health")
 
 

@@ -161,3 +161,28 @@ async def test_case_pages_need_login_and_their_forms_the_csrf_token(servers, fed
             async with s.get(f"{node}{path}", allow_redirects=False) as r:
                 assert r.status == 404, path
         assert not [c for c in fed.nodes["MEX"].store.list(direction="out") if c.type.startswith("case.")]
+
+
+async def test_alert_pages_need_a_focal_session_and_their_forms_the_csrf_token(servers, fed: RunningFederation) -> None:  # noqa: ANN001
+    node = servers["node"]
+    async with client() as s:
+        for path in ("/console/alerts", "/console/alerts/feeds", "/console/alerts/feeds/x", "/console/alerts/hits"):
+            async with s.get(f"{node}{path}", allow_redirects=False) as r:
+                assert r.status == 303 and r.headers["Location"].startswith("/console/login?next=")
+        await (await log_in(s, node, fed.federation.credentials("MEX").tokens["focal"])).release()
+        check = {"country": "IDN", "type": "passport", "number": "A1"}
+        async with s.post(f"{node}/console/alerts/check", data=check, allow_redirects=False) as r:
+            assert r.status == 403 and "security token" in await r.text()
+        upload = aiohttp.FormData()
+        upload.add_field("feed", b"{}\n", filename="a.ndjson", content_type="application/x-ndjson")
+        async with s.post(f"{node}/console/alerts/feeds", data=upload, allow_redirects=False) as r:
+            assert r.status == 403 and "security token" in await r.text()
+        async with s.get(f"{node}/console/alerts/feeds") as r:
+            token = csrf_of(await r.text())
+            assert 'id="feeds"' in await r.text() and "data-job-id" not in await r.text()  # nothing was pushed
+        # With the token, a form the page would never send is refused with a reason, not a server error.
+        async with s.post(f"{node}/console/alerts/feeds", data={"csrf_token": token}, allow_redirects=False) as r:
+            assert r.status == 400 and "bad_request" in await r.text()
+        async with s.post(f"{node}/console/alerts/check", json=check, headers={"X-CSRF-Token": token},
+                          allow_redirects=False) as r:
+            assert r.status == 400 and "bad_request" in await r.text()
