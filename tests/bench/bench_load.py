@@ -89,16 +89,16 @@ async def somex_fixed_rate(broker: PrivateBroker, workdir: Path, rate: float, se
     return Run(f"somex path (alerts) @ {rate:g}/s", len(rows), elapsed, latencies), offered, memory
 
 
-async def raw_in_processes(url: str, rate: float, seconds: float, size: int) -> Run:
-    offered, latencies, elapsed = await roles.raw_in_processes(url, size, ("rate", rate, seconds), f"load{int(rate)}")
-    return Run(f"raw aio-pika relay @ {rate:g}/s", len(latencies), elapsed, latencies)
+async def raw_in_processes(url: str, rate: float, seconds: float, size: int, broker_pid: int | None) -> Run:
+    measured = await roles.raw_in_processes(url, size, ("rate", rate, seconds), f"load{int(rate)}", broker_pid)
+    return Run.of(f"raw aio-pika relay @ {rate:g}/s", measured)
 
 
 async def somex_in_processes(broker: PrivateBroker, workdir: Path, rate: float, seconds: float,
                              text_size: int) -> tuple[Run, int]:
-    offered, latencies, elapsed = await roles.somex_in_processes(
+    measured = await roles.somex_in_processes(
         broker, workdir, f"load-{int(rate)}", "alert.document", ("rate", rate, seconds, sample_alert("MEX", text_size)))
-    return Run(f"somex path (alerts) @ {rate:g}/s", len(latencies), elapsed, latencies), offered
+    return Run.of(f"somex path (alerts) @ {rate:g}/s", measured), measured.offered
 
 
 async def main(argv: list[str]) -> None:
@@ -137,7 +137,7 @@ async def main(argv: list[str]) -> None:
                     somex, offered, _ = await somex_fixed_rate(broker, work / f"r{int(rate)}", rate, args.seconds,
                                                                args.text)
                 else:
-                    raw = await raw_in_processes(broker.admin_url("load-raw"), rate, args.seconds, size)
+                    raw = await raw_in_processes(broker.admin_url("load-raw"), rate, args.seconds, size, broker.pid())
                     somex, offered = await somex_in_processes(broker, work / f"r{int(rate)}", rate, args.seconds,
                                                               args.text)
                 print(raw.line())

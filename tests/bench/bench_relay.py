@@ -188,16 +188,15 @@ def _t(text: str) -> datetime:
     return parse_time(text)
 
 
-async def raw_relay_in_processes(url: str, n: int, size: int) -> Run:
-    offered, latencies, seconds = await roles.raw_in_processes(url, size, ("burst", n), "bench")
-    return Run("raw aio-pika two-hop relay", len(latencies), seconds, latencies)
+async def raw_relay_in_processes(url: str, n: int, size: int, broker_pid: int | None = None) -> Run:
+    return Run.of("raw aio-pika two-hop relay", await roles.raw_in_processes(url, size, ("burst", n), "bench", broker_pid))
 
 
 async def somex_path_in_processes(broker: PrivateBroker, workdir: Path, n: int, text_size: int, mtype: str) -> Run:
     body = {"text": "x" * text_size} if mtype == "note" else sample_alert("MEX", text_size)
-    _, latencies, seconds = await roles.somex_in_processes(broker, workdir, f"bench-{mtype}", mtype, ("burst", n, body))
+    measured = await roles.somex_in_processes(broker, workdir, f"bench-{mtype}", mtype, ("burst", n, body))
     label = "somex path, alert (no receipt)" if mtype != "note" else "somex path, note (+ signed receipt back)"
-    return Run(label, len(latencies), seconds, latencies)
+    return Run.of(label, measured)
 
 
 async def main(argv: list[str]) -> None:
@@ -209,8 +208,7 @@ async def main(argv: list[str]) -> None:
                         help="run only these parts (repeatable)")
     args = parser.parse_args(argv)
     parts = set(args.only or ["raw", "alert", "note", "hub"])
-    raw_run, somex_run = (raw_relay, somex_path) if args.one_process else (raw_relay_in_processes,
-                                                                          somex_path_in_processes)
+    somex_run = somex_path if args.one_process else somex_path_in_processes
     shape = "everything in one process" if args.one_process else "producer, relay and consumer each in its own process"
     level = os.environ.get("SOMEX_LOG_LEVEL", "WARNING")
     configure_logging(level, json=True)
@@ -228,7 +226,10 @@ async def main(argv: list[str]) -> None:
                   f"log level {level}")
             runs: dict[str, Run] = {}
             if "raw" in parts:
-                runs["raw"] = await raw_run(broker.admin_url("bench-raw"), args.messages, len(sample))
+                runs["raw"] = await (raw_relay(broker.admin_url("bench-raw"), args.messages, len(sample))
+                                     if args.one_process else
+                                     raw_relay_in_processes(broker.admin_url("bench-raw"), args.messages, len(sample),
+                                                            broker.pid()))
                 print(runs["raw"].line())
             for part, mtype in (("alert", "alert.document"), ("note", "note")):
                 if part in parts:
@@ -242,6 +243,11 @@ async def main(argv: list[str]) -> None:
                           for part, label in (("alert", "alerts"), ("note", "notes with receipts")) if part in runs]
                 if ratios:
                     print(f"ratio somex/raw throughput: {', '.join(ratios)}  (goal ≥ 0.7)")
+                if not args.one_process and "alert" in runs:
+                    raw_cpu, alert_cpu = runs["raw"].cpu_per_message_us, runs["alert"].cpu_per_message_us
+                    print(f"ratio raw/somex CPU per message (alerts): Python {raw_cpu[0] / alert_cpu[0]:.2f}, "
+                          f"Python + broker {sum(raw_cpu) / sum(alert_cpu):.2f}  (what the throughput ratio "
+                          f"tends to on an otherwise idle machine where CPU is the bound)")
         finally:
             broker.stop()
 

@@ -14,8 +14,13 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import queue
+import resource
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +45,19 @@ class Role:
     @classmethod
     async def start(cls, target: Callable[..., Awaitable[None]], *args: Any, timeout: float = 60) -> Role:
         role = cls(target, *args)
+        role.name = target.__name__.removesuffix("_role").removeprefix("raw_") + (
+            f" {args[0]}" if target.__name__ == "node_role" else "")
         role._process.start()
         deadline = time.monotonic() + timeout
         while not role.ready.is_set():
             if not role._process.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError(f"{target.__name__} did not start (exit code {role._process.exitcode})")
             await asyncio.sleep(0.05)
+        if profiles := os.environ.get("SOMEX_BENCH_PYSPY"):  # a directory: py-spy samples each process
+            subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(role.pid),
+                              "--format", "raw", "--rate", "250", "--gil",
+                              "-o", f"{profiles}/{role.name.replace(' ', '-')}-{role.pid}.txt"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return role
 
     @property
@@ -58,17 +70,39 @@ class Role:
     async def result(self, timeout: float) -> Any:
         return await asyncio.to_thread(self.results.get, True, timeout)
 
-    async def stop(self) -> None:
+    async def stop(self) -> float:
+        """Stop the process; return the CPU seconds (user + system, every thread) it used."""
         self.stopping.set()
+        cpu = float("nan")
+        try:
+            while True:
+                item = await self.result(30)
+                if isinstance(item, tuple) and item and item[0] == "cpu":
+                    cpu = item[1]
+                    break
+        except queue.Empty:
+            pass
         await asyncio.to_thread(self._process.join, 30)
         if self._process.is_alive():
             self._process.terminate()
             await asyncio.to_thread(self._process.join, 5)
+        return cpu
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 class _Context:
     def __init__(self, ready, stopping, commands, results) -> None:  # noqa: ANN001
-        self.ready, self._stopping, self._commands, self.results = ready, stopping, commands, results
+        self._ready, self._stopping, self._commands, self.results = ready, stopping, commands, results
+        self.cpu_at_ready = 0.0
+
+    def set_ready(self) -> None:
+        """Up and connected: the CPU time counted for the run starts now."""
+        self.cpu_at_ready = cpu_seconds()
+        self._ready.set()
 
     async def until_stopped(self) -> None:
         while not self._stopping.is_set():
@@ -86,7 +120,9 @@ def _run(target, ready, stopping, commands, results, level: str, args: tuple) ->
     from nodes.runtime.logs import configure_logging
 
     configure_logging(level, json=True)
-    asyncio.run(target(_Context(ready, stopping, commands, results), *args))
+    ctx = _Context(ready, stopping, commands, results)
+    asyncio.run(target(ctx, *args))
+    results.put(("cpu", cpu_seconds() - ctx.cpu_at_ready))
 
 
 async def steady(rate: float, seconds: float, offer: Callable[[int], Awaitable[None]]) -> int:
@@ -109,10 +145,9 @@ async def hub_role(ctx: _Context, path: Path, address: BrokerAddress) -> None:
     hub = Hub(HubConfig(path / "federation", f"sqlite:///{path / 'audit.db'}", address))
     await hub.start()
     await hub.wait_connected()
-    ctx.ready.set()
+    ctx.set_ready()
     await ctx.until_stopped()
     await hub.stop()
-    ctx.results.put(hub.processed)
 
 
 async def node_role(ctx: _Context, country: str, path: Path, address: BrokerAddress) -> None:
@@ -123,7 +158,7 @@ async def node_role(ctx: _Context, country: str, path: Path, address: BrokerAddr
     node = NationalNode(NodeConfig(country, path / "federation", f"sqlite:///{path / f'{country}.db'}", address))
     await node.start()
     await asyncio.wait_for(node.session.connected.wait(), 30)
-    ctx.ready.set()
+    ctx.set_ready()
     waiting = asyncio.create_task(ctx.command())
     stopped = asyncio.create_task(ctx.until_stopped())
     await asyncio.wait([waiting, stopped], return_when=asyncio.FIRST_COMPLETED)
@@ -148,10 +183,10 @@ async def node_role(ctx: _Context, country: str, path: Path, address: BrokerAddr
 
 
 async def somex_in_processes(broker: Any, path: Path, name: str, mtype: str, command: tuple,
-                             timeout: float = 600) -> tuple[int, list[float], float]:
+                             timeout: float = 600) -> Measured:
     """MEX → IDN through the hub, each in its own process; `command` is ("burst", n) or ("rate",
-    rate, seconds), `body` of the messages the last element. Returns (offered, latencies created →
-    stored at the recipient, seconds from the command to the last message stored)."""
+    rate, seconds), `body` of the messages the last element. Latency: created → stored at the
+    recipient; seconds: from the command to the last message stored."""
     from sqlalchemy import create_engine, func, select
 
     from nodes.national.store import messages as message_table
@@ -171,8 +206,9 @@ async def somex_in_processes(broker: Any, path: Path, name: str, mtype: str, com
         with engine.connect() as conn:
             return conn.execute(stored).scalar_one()
 
+    cpu: dict[str, float] = {}
     try:
-        start_wall = time.time()
+        start_wall, broker_start = time.time(), process_cpu(broker.pid())
         sender.send((kind, *spec, "IDN", mtype, body))
         offered = await sender.result(timeout)
         deadline = time.monotonic() + timeout
@@ -183,14 +219,15 @@ async def somex_in_processes(broker: Any, path: Path, name: str, mtype: str, com
         with engine.connect() as conn:
             rows = conn.execute(select(message_table.c.created, message_table.c.stored_at)
                                 .where(message_table.c.direction == "in", message_table.c.type == mtype)).all()
+        broker_cpu = process_cpu(broker.pid()) - broker_start
     finally:
         for role in (sender, recipient, hub):
-            await role.stop()
+            cpu[role.name] = await role.stop()
         engine.dispose()
     created = [parse_time(c) for c, _ in rows]
     stored_at = [parse_time(s) for _, s in rows]
     latencies = [(s - c).total_seconds() * 1000 for c, s in zip(created, stored_at)]
-    return offered, latencies, max(max(stored_at).timestamp() - start_wall, 1e-9)
+    return Measured(offered, latencies, max(max(stored_at).timestamp() - start_wall, 1e-9), cpu, broker_cpu)
 
 
 # -- the raw aio-pika relay -----------------------------------------------------------------------
@@ -200,7 +237,7 @@ async def raw_producer_role(ctx: _Context, url: str, queue: str, size: int) -> N
     connection = await aio_pika.connect(url)
     channel = await connection.channel(publisher_confirms=True)
     body = os.urandom(size // 2).hex().encode()[:size]
-    ctx.ready.set()
+    ctx.set_ready()
     window = asyncio.Semaphore(512)
 
     async def publish() -> None:
@@ -236,7 +273,7 @@ async def raw_relay_role(ctx: _Context, url: str, source: str, target: str) -> N
         await message.ack()
 
     await (await inbound.get_queue(source)).consume(relay)
-    ctx.ready.set()
+    ctx.set_ready()
     await ctx.until_stopped()
     await connection.close()
 
@@ -256,7 +293,7 @@ async def raw_sink_role(ctx: _Context, url: str, queue: str) -> None:
         await message.ack()
 
     await (await channel.get_queue(queue)).consume(receive)
-    ctx.ready.set()
+    ctx.set_ready()
     _, n, timeout = await ctx.command()
     deadline = time.monotonic() + timeout
     while len(latencies) < n and time.monotonic() < deadline:
@@ -275,24 +312,44 @@ async def declare_raw_queues(admin_url: str, names: tuple[str, str]) -> None:
             await queue.purge()
 
 
-async def raw_in_processes(admin_url: str, size: int, command: tuple, prefix: str, timeout: float = 600):  # noqa: ANN201
-    """Run the raw relay with producer, relay and sink in processes of their own; return
-    (offered, latencies, seconds from the command to the last arrival)."""
+@dataclass
+class Measured:
+    offered: int
+    latencies_ms: list[float]
+    seconds: float  # from the command to the last message's arrival
+    python_cpu: dict[str, float]  # CPU seconds of each process while it was up (idle waits included)
+    broker_cpu: float  # CPU seconds of the broker from the command to the end (nan if unknown)
+
+
+def process_cpu(pid: int | None) -> float:
+    """CPU seconds (user + system) a process has used so far, from /proc; nan if unknown."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+async def raw_in_processes(admin_url: str, size: int, command: tuple, prefix: str, broker_pid: int | None,
+                           timeout: float = 600) -> Measured:
+    """Run the raw relay with producer, relay and sink in processes of their own."""
     names = (f"{prefix}.a", f"{prefix}.b")
     await declare_raw_queues(admin_url, names)
     sink = await Role.start(raw_sink_role, admin_url, names[1])
     relay = await Role.start(raw_relay_role, admin_url, names[0], names[1])
     producer = await Role.start(raw_producer_role, admin_url, names[0], size)
+    cpu: dict[str, float] = {}
     try:
-        start_wall = time.time()
+        start_wall, broker_start = time.time(), process_cpu(broker_pid)
         producer.send(command)
         offered = await producer.result(timeout)
         sink.send(("expect", offered, timeout))
         latencies, last = await sink.result(timeout + 10)
+        broker_cpu = process_cpu(broker_pid) - broker_start
     finally:
         for role in (producer, relay, sink):
-            await role.stop()
-    return offered, latencies, max(last - start_wall, 1e-9)
+            cpu[role.name] = await role.stop()
+    return Measured(offered, latencies, max(last - start_wall, 1e-9), cpu, broker_cpu)
 
 
-__all__ = ["Role", "raw_in_processes", "somex_in_processes", "steady"]
+__all__ = ["Measured", "Role", "raw_in_processes", "somex_in_processes", "steady"]
