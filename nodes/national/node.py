@@ -72,6 +72,9 @@ class _RelayState:
     rounds: set[asyncio.Task] = field(default_factory=set)
     failed: bool = False
     delay: float = 0.2
+    # A channel told "full" is renewed (Publisher.renew), but only once no other round awaits its
+    # confirms there: a confirm lost with the channel would send a delivered message again.
+    renew: Publisher | None = None
 
 
 class NationalNode:
@@ -225,6 +228,11 @@ class NationalNode:
                     state.delay, state.failed = min(state.delay * 2, 5.0), False
                 while len(state.rounds) >= RELAY_ROUNDS:
                     await asyncio.wait(state.rounds, return_when=asyncio.FIRST_COMPLETED)
+                if state.renew is not None:  # once no round awaits confirms on that channel
+                    if state.rounds:
+                        await asyncio.wait(state.rounds)
+                    await state.renew.renew()
+                    state.renew = None
                 settled, state.settled = state.settled, set()
                 state.in_flight -= state.retry
                 state.retry.clear()
@@ -282,7 +290,7 @@ class NationalNode:
         state.settled.update(done)
         failures = [r for r in results if r is not None]
         if any(isinstance(r, PublishNacked) for r in failures):
-            await publisher.renew()
+            state.renew = publisher
         if failures:
             state.retry.update(seq for (seq, _, _), r in zip(pending, results) if r is not None)
             state.failed = True
