@@ -27,7 +27,7 @@ from nodes.hub.audit import (
     ACCEPTED, DEAD_LETTERED, ISSUED, REJECTED, UNROUTABLE, AuditEntry, AuditStore,
 )
 from nodes.runtime.amqp import (
-    BrokerSession, Publisher, PublishNacked, ack_batch, broker_urls, consume_in_batches, stop_tasks,
+    BrokerSession, Outgoing, Publisher, PublishNacked, ack_batch, broker_urls, consume_in_batches, stop_tasks,
 )
 from nodes.runtime.config import HubConfig, new_message_id, utcnow
 from nodes.runtime.db import make_engine
@@ -299,12 +299,11 @@ class Hub:
             created=utcnow(), ttl=timedelta(days=7), body={"note": format_note(note).decode(), "proofs": proofs},
         ), self._creds.signing_key)
         raw = wire.encode(env)
-        results = await asyncio.gather(*(publisher.publish(raw, c, message_id=env.id)
-                                         for c in self.directory.node_ids()), return_exceptions=True)
+        results = await publisher.publish_many([Outgoing(raw, c, env.id) for c in self.directory.node_ids()])
         for country, result in zip(self.directory.node_ids(), results):
             if isinstance(result, PublishNacked):  # a full inbox: that witness checks the next one
                 log.warning("checkpoint not sent: inbox full", node=country, size=size)
-            elif isinstance(result, BaseException):
+            elif result is not None:
                 raise result
         if any(isinstance(r, PublishNacked) for r in results):
             await publisher.renew()
@@ -353,14 +352,12 @@ class Hub:
         """Publish with confirms; return what a full inbox refused. Any other failure raises (the
         batch is redelivered)."""
         publisher = await self._open_publisher()
-        results = await asyncio.gather(*(
-            publisher.publish(f.body, f.to, message_id=f.message_id, headers=f.headers) for f in forwards
-        ), return_exceptions=True)
+        results = await publisher.publish_many([Outgoing(f.body, f.to, f.message_id, f.headers) for f in forwards])
         parked = []
         for forward, result in zip(forwards, results):
             if isinstance(result, PublishNacked):
                 parked.append(forward)
-            elif isinstance(result, BaseException):
+            elif result is not None:
                 raise result
         if parked:  # the next publish asks the queues afresh (docs/broker.md: a nack may be stale)
             await publisher.renew()

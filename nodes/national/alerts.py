@@ -145,10 +145,11 @@ def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
 
 # -- effects of incoming messages ---------------------------------------------------------------
 
-def apply_alert(node: NationalNode, conn: Connection, verified: VerifiedEnvelope,
-                body: Mapping[str, Any] | None) -> None:
-    assert body is not None
-    apply_versions(conn, versions_of(verified.envelope, [body]))
+def apply_alerts(node: NationalNode, conn: Connection,
+                 items: Sequence[tuple[VerifiedEnvelope, Mapping[str, Any] | None]]) -> None:
+    """The single alerts of one consumed batch, merged in one SELECT and one upsert (merging is
+    by version key, so the result is that of applying them one by one)."""
+    apply_versions(conn, [v for verified, body in items for v in versions_of(verified.envelope, [body])])
 
 
 def apply_alert_batch(node: NationalNode, conn: Connection, verified: VerifiedEnvelope,
@@ -172,7 +173,8 @@ def record_hit(node: NationalNode, conn: Connection, verified: VerifiedEnvelope,
     node.log.info("hit on an alert reported", message_id=env.id, by=env.sender, document_type=body["document_type"])
 
 
-EFFECTS = {"alert.document": apply_alert, "alert.document.batch": apply_alert_batch, "alert.hit": record_hit}
+EFFECTS = {"alert.document.batch": apply_alert_batch, "alert.hit": record_hit}
+BATCH_EFFECTS = {"alert.document": apply_alerts}
 
 
 # -- checks -------------------------------------------------------------------------------------
@@ -289,6 +291,7 @@ class Alerts:
         metadata.create_all(self.engine)
         feeds.create_tables(self.engine)
         node.effects.update(EFFECTS)
+        node.batch_effects.update(BATCH_EFFECTS)
         self._reader: ReplicaReader | None = None
 
     @property

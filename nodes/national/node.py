@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -31,7 +32,7 @@ from nodes.national.store import NodeStore, message_row, outbox, receipts, refus
 from nodes.national.store import messages as message_table
 from nodes.national.witness import witness_checkpoint
 from nodes.runtime.amqp import (
-    BrokerSession, Publisher, PublishNacked, ack_batch, broker_urls, consume_in_batches, stop_tasks,
+    BrokerSession, Outgoing, Publisher, PublishNacked, ack_batch, broker_urls, consume_in_batches, stop_tasks,
 )
 from nodes.runtime.config import NodeConfig, new_message_id, utcnow
 from nodes.runtime.db import make_engine
@@ -52,6 +53,28 @@ log = structlog.get_logger("somex.node")
 # They run inside the storing transaction and may return signed envelopes to send in it.
 Effect = Callable[["NationalNode", Connection, VerifiedEnvelope, Mapping[str, Any] | None],
                   "Sequence[Envelope] | None"]
+# ...or, for a type whose effect needs no answer and whose order among its own kind does not matter
+# (the alert replica merges by version key), one call per consumed batch with its messages of
+# that type: one SELECT and one upsert per batch instead of per message.
+BatchEffect = Callable[["NationalNode", Connection, "Sequence[tuple[VerifiedEnvelope, Mapping[str, Any] | None]]"],
+                       None]
+
+
+RELAY_ROUNDS = 4  # outbox publish rounds awaiting confirms at once
+RELAY_BATCH = 500  # outbox rows per round
+
+
+@dataclass
+class _RelayState:
+    in_flight: set[int] = field(default_factory=set)  # outbox seqs in a round
+    settled: set[int] = field(default_factory=set)  # marked published since the last outbox read
+    retry: set[int] = field(default_factory=set)  # in a round that failed: to be sent again
+    rounds: set[asyncio.Task] = field(default_factory=set)
+    failed: bool = False
+    delay: float = 0.2
+    # A channel told "full" is renewed (Publisher.renew), but only once no other round awaits its
+    # confirms there: a confirm lost with the channel would send a delivered message again.
+    renew: Publisher | None = None
 
 
 class NationalNode:
@@ -62,6 +85,7 @@ class NationalNode:
         self.creds = self.federation.credentials(self.country)
         self.store = NodeStore(make_engine(config.db_url))
         self.effects: dict[str, Effect] = {"receipt": _record_receipt, "hub.checkpoint": witness_checkpoint}
+        self.batch_effects: dict[str, BatchEffect] = {}
         self.alerts = Alerts(self)  # the alert replica: its tables and effects
         case_store.install(self)
         reads.create_tables(self.store.engine)
@@ -170,9 +194,15 @@ class NationalNode:
                                  "to": list(env.recipients)})
 
     def _enqueue(self, envs: Sequence[Envelope], conn: Connection | None = None) -> None:
+        """Queue signed envelopes in the outbox, in `conn`'s transaction if given, and wake the relay.
+
+        Inside a caller's transaction the wake comes before the commit, and the relay may read too
+        early and then wait for its next wake or poll (1 s): the busy paths (submit, the receipts
+        of incoming messages) wake it again once committed."""
         if conn is None:
             with self.store.engine.begin() as own:
                 self._enqueue(envs, own)
+            self._wake_soon()
             return
         now = format_time(utcnow())
         raws = [wire.encode(e) for e in envs]
@@ -185,47 +215,92 @@ class NationalNode:
             self._loop.call_soon_threadsafe(self._wake.set)
 
     async def _relay(self) -> None:
-        delay = 0.2
-        while True:
-            pending = await asyncio.to_thread(self.store.pending, 500)
-            if not pending:
-                self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
-                except TimeoutError:
-                    pass
-                continue
-            publisher = self._publisher
-            if publisher is None:
-                await self.session.connected.wait()
-                continue
-            if publisher.is_closed:  # the broker closed the channel; the connection may live on
-                connection = self.session.connection
-                if connection is not None and not connection.is_closed:
+        """Publish the outbox in rounds, up to RELAY_ROUNDS of them awaiting confirms at once: a
+        message queued while a round waits for the broker goes out at once, not after it.
+
+        A row is in at most one round until its round has marked it published (then a fresh read
+        of the outbox no longer returns it) or has failed (then it is read and sent again)."""
+        state = _RelayState()
+        try:
+            while True:
+                if state.failed:
+                    await asyncio.sleep(state.delay)
+                    state.delay, state.failed = min(state.delay * 2, 5.0), False
+                while len(state.rounds) >= RELAY_ROUNDS:
+                    await asyncio.wait(state.rounds, return_when=asyncio.FIRST_COMPLETED)
+                if state.renew is not None:  # once no round awaits confirms on that channel
+                    if state.rounds:
+                        await asyncio.wait(state.rounds)
+                    await state.renew.renew()
+                    state.renew = None
+                settled, state.settled = state.settled, set()
+                state.in_flight -= state.retry
+                state.retry.clear()
+                self._wake.clear()  # before the read: a wake during it is kept for the wait below
+                pending = await asyncio.to_thread(self.store.pending, RELAY_BATCH, set(state.in_flight - settled))
+                state.in_flight -= settled  # marked before that read began: it did not return them
+                if not pending:
                     try:
-                        self._publisher = await Publisher.open(connection, broker_config.HUB_IN_EXCHANGE,
-                                                               self.creds.broker_user)
-                    except Exception as exc:  # noqa: BLE001 - retried below like any publish failure
-                        self.log.warning("cannot reopen the publishing channel", error=str(exc))
-                await asyncio.sleep(delay)
-                continue
-            results = await asyncio.gather(*(
-                publisher.publish(raw, self.country, message_id=mid) for _, mid, raw in pending
-            ), return_exceptions=True)
+                        await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+                    except TimeoutError:
+                        pass
+                    continue
+                publisher = await self._relay_publisher(state.delay)
+                if publisher is None:
+                    continue
+                state.in_flight.update(seq for seq, _, _ in pending)
+                task = asyncio.create_task(self._publish_round(publisher, pending, state))
+                state.rounds.add(task)
+                task.add_done_callback(state.rounds.discard)
+        finally:
+            for task in state.rounds:
+                task.cancel()
+
+    async def _relay_publisher(self, delay: float) -> Publisher | None:
+        """The publishing channel, reopened if the broker closed it; None (after waiting) if there is none."""
+        publisher = self._publisher
+        if publisher is None:
+            await self.session.connected.wait()
+            return None
+        if publisher.is_closed:  # the broker closed the channel; the connection may live on
+            connection = self.session.connection
+            if connection is not None and not connection.is_closed:
+                try:
+                    self._publisher = await Publisher.open(connection, broker_config.HUB_IN_EXCHANGE,
+                                                           self.creds.broker_user)
+                except Exception as exc:  # noqa: BLE001 - retried like any publish failure
+                    self.log.warning("cannot reopen the publishing channel", error=str(exc))
+            await asyncio.sleep(delay)
+            return None
+        return publisher
+
+    async def _publish_round(self, publisher: Publisher, pending: list[tuple[int, str, bytes]],
+                             state: _RelayState) -> None:
+        try:
+            results = await publisher.publish_many([Outgoing(raw, self.country, mid) for _, mid, raw in pending])
             done = [seq for (seq, _, _), r in zip(pending, results) if r is None]
             await asyncio.to_thread(self.store.mark_published, done, format_time(utcnow()))
-            failures = [r for r in results if isinstance(r, BaseException)]
-            if any(isinstance(r, PublishNacked) for r in failures):
-                await publisher.renew()
-            if failures:
-                self.log.warning("outbox publish failed; will retry", failed=len(failures),
-                                 published=len(done), error=str(failures[0]), retry_in=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-            else:
-                delay = 0.2
-                for _, mid, _ in pending:
-                    self.log.debug("message published", message_id=mid)
+        except BaseException as exc:
+            state.retry.update(seq for seq, _, _ in pending)
+            state.failed = True
+            self._wake.set()
+            if not isinstance(exc, asyncio.CancelledError):
+                self.log.exception("outbox publish round failed; will retry", messages=len(pending))
+            return
+        state.settled.update(done)
+        failures = [r for r in results if r is not None]
+        if any(isinstance(r, PublishNacked) for r in failures):
+            state.renew = publisher
+        if failures:
+            state.retry.update(seq for (seq, _, _), r in zip(pending, results) if r is not None)
+            state.failed = True
+            self._wake.set()
+            self.log.warning("outbox publish failed; will retry", failed=len(failures),
+                             published=len(done), error=str(failures[0]), retry_in=state.delay)
+        else:
+            state.delay = 0.2
+            for _, mid, _ in pending:
+                self.log.debug("message published", message_id=mid)
 
     def _check(self, message: AbstractIncomingMessage, now) -> tuple[VerifiedEnvelope, LogReceipt | None, Any]:  # noqa: ANN001
         env = wire.decode(message.body)
@@ -268,6 +343,8 @@ class NationalNode:
                                 "detail": str(exc)[:2000], "at": format_time(now)})
         fresh = await asyncio.to_thread(self._apply, checked, refused)
         await ack_batch(batch)
+        if any(messages.lookup(v.envelope.type).receipted for v, *_ in checked):
+            self._wake.set()  # their receipts are committed to the outbox now
         for verified in fresh:
             env = verified.envelope
             self.log.info("message received", message_id=verified.id, thread=env.thread, type=env.type,
@@ -287,15 +364,28 @@ class NationalNode:
         answers: list[Envelope] = []
         with self.store.engine.begin() as conn:
             known = self.store.known_ids(v.id for v, *_ in checked)
+            rows: list[dict[str, Any]] = []
+            batched: dict[str, list[tuple[VerifiedEnvelope, Any]]] = {}
+
+            def flush() -> None:  # what is held back goes in before any other effect runs
+                if rows:
+                    conn.execute(insert(message_table), rows)
+                    rows.clear()
+                for type, items in batched.items():
+                    self.batch_effects[type](self, conn, items)
+                batched.clear()
+
             for verified, receipt, body, raw in checked:
                 env = verified.envelope
                 if env.id not in known:
                     known.add(env.id)
-                    conn.execute(insert(message_table), message_row(
-                        "in", env, verified.digest, raw, stored_at, receipt.index if receipt else None,
-                        receipt.to_header() if receipt else None))
-                    effect = self.effects.get(env.type)
-                    if effect is not None:
+                    rows.append(message_row("in", env, verified.digest, raw, stored_at,
+                                            receipt.index if receipt else None,
+                                            receipt.to_header() if receipt else None))
+                    if env.type in self.batch_effects:
+                        batched.setdefault(env.type, []).append((verified, body))
+                    elif (effect := self.effects.get(env.type)) is not None:
+                        flush()
                         answers.extend(effect(self, conn, verified, body) or ())
                     fresh.append(verified)
                 # A duplicate gets its receipt again (the first may be what was lost) and nothing else.
@@ -303,6 +393,7 @@ class NationalNode:
                     answers.append(self.build("receipt", [env.sender], reply_to=env.id, thread=env.thread,
                                               body={"of": env.id, "digest": verified.digest,
                                                     "kind": "delivered", "at": stored_at}))
+            flush()
             if refused:
                 conn.execute(insert(refusals), refused)
             if answers:
@@ -322,4 +413,4 @@ def _record_receipt(node: NationalNode, conn: Connection, verified: VerifiedEnve
                                         "receipt_id": verified.id, "at": body["at"]})
 
 
-__all__ = ["Effect", "NationalNode"]
+__all__ = ["BatchEffect", "Effect", "NationalNode"]

@@ -92,11 +92,13 @@ class NodeStore:
         metadata.create_all(engine)
 
     # outbox ------------------------------------------------------------------------------------
-    def pending(self, limit: int) -> list[tuple[int, str, bytes]]:
+    def pending(self, limit: int, exclude: Iterable[int] = ()) -> list[tuple[int, str, bytes]]:
+        """Unpublished outbox rows in order, but for those in `exclude` (being published)."""
+        query = select(outbox.c.seq, outbox.c.message_id, outbox.c.raw).where(outbox.c.published_at.is_(None))
+        if exclude := list(exclude):
+            query = query.where(outbox.c.seq.not_in(exclude))
         with self.engine.connect() as conn:
-            rows = conn.execute(select(outbox.c.seq, outbox.c.message_id, outbox.c.raw)
-                                .where(outbox.c.published_at.is_(None)).order_by(outbox.c.seq).limit(limit))
-            return [tuple(r) for r in rows]  # type: ignore[misc]
+            return [tuple(r) for r in conn.execute(query.order_by(outbox.c.seq).limit(limit))]  # type: ignore[misc]
 
     def mark_published(self, seqs: Sequence[int], at: str) -> None:
         if seqs:

@@ -5,8 +5,10 @@ rate up for minutes and reports loss and the process's memory over time.
     .venv/bin/python -m tests.bench.bench_load --rate 300 --seconds 20
     .venv/bin/python -m tests.bench.bench_load --rate 200 --soak 600
 
-Everything (broker clients, hub, nodes, load generator) runs in this one process, as in
-bench_relay: one core does all the Python work while RabbitMQ uses the other.
+By default the hub and each node run in processes of their own (the load generator inside the
+sending node's, as a focal point's submissions would be), and the raw relay's producer, relay and
+consumer likewise (tests/bench/roles.py). `--one-process` runs everything in this process, as the
+first measurements did; the soak always does (it samples this process's memory).
 """
 
 from __future__ import annotations
@@ -24,30 +26,16 @@ from nodes.national.store import messages as message_table
 from nodes.runtime.logs import configure_logging
 from nodes.runtime.rabbit import PrivateBroker, free_port
 from protocol.timefmt import parse_time
-from tests.bench.bench_relay import RawRelay, sample_alert
+from tests.bench import roles
+from tests.bench.bench_relay import RawRelay, sample_alert, sample_envelope
 from tests.bench.stats import Run
 from tests.integration.federation import make_federation
-
-TICK = 0.02  # the load generator offers rate·TICK messages every TICK seconds
-
 
 def rss_mib() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-async def _steady(rate: float, seconds: float, offer) -> int:  # noqa: ANN001
-    """Call `offer(k)` every TICK with the k messages due by then; return how many were offered."""
-    start, offered = time.monotonic(), 0
-    while (now := time.monotonic()) - start < seconds:
-        due = int((now - start) * rate) - offered
-        if due > 0:
-            await offer(due)
-            offered += due
-        await asyncio.sleep(TICK)
-    return offered
 
 
 async def raw_fixed_rate(url: str, rate: float, seconds: float, size: int) -> Run:
@@ -57,7 +45,7 @@ async def raw_fixed_rate(url: str, rate: float, seconds: float, size: int) -> Ru
         await asyncio.gather(*(relay.publish() for _ in range(k)))
 
     start = time.perf_counter()
-    offered = await _steady(rate, seconds, offer)
+    offered = await roles.steady(rate, seconds, offer)
     await relay.wait_for(offered, timeout=120)
     elapsed = time.perf_counter() - start
     await relay.close()
@@ -88,7 +76,7 @@ async def somex_fixed_rate(broker: PrivateBroker, workdir: Path, rate: float, se
                                        message_table.c.type == "alert.document")).scalar_one()
 
     start = time.perf_counter()
-    offered = await _steady(rate, seconds, offer)
+    offered = await roles.steady(rate, seconds, offer)
     deadline = time.monotonic() + 300
     while await asyncio.to_thread(count) < offered and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
@@ -101,12 +89,25 @@ async def somex_fixed_rate(broker: PrivateBroker, workdir: Path, rate: float, se
     return Run(f"somex path (alerts) @ {rate:g}/s", len(rows), elapsed, latencies), offered, memory
 
 
+async def raw_in_processes(url: str, rate: float, seconds: float, size: int, broker_pid: int | None) -> Run:
+    measured = await roles.raw_in_processes(url, size, ("rate", rate, seconds), f"load{int(rate)}", broker_pid)
+    return Run.of(f"raw aio-pika relay @ {rate:g}/s", measured)
+
+
+async def somex_in_processes(broker: PrivateBroker, workdir: Path, rate: float, seconds: float,
+                             text_size: int) -> tuple[Run, int]:
+    measured = await roles.somex_in_processes(
+        broker, workdir, f"load-{int(rate)}", "alert.document", ("rate", rate, seconds, sample_alert("MEX", text_size)))
+    return Run.of(f"somex path (alerts) @ {rate:g}/s", measured), measured.offered
+
+
 async def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="bench_load")
     parser.add_argument("--rate", type=float, action="append", help="offered msg/s (repeatable; default 100, 300)")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--soak", type=float, default=0, help="instead: one somex run this long, with memory samples")
     parser.add_argument("--text", type=int, default=1000)
+    parser.add_argument("--one-process", action="store_true", help="everything in this process")
     args = parser.parse_args(argv)
     configure_logging(os.environ.get("SOMEX_LOG_LEVEL", "WARNING"), json=True)
     rates = args.rate or [100.0, 300.0]
@@ -126,12 +127,19 @@ async def main(argv: list[str]) -> None:
                 print("RSS MiB over time: " + ", ".join(f"{t:.0f}s {m:.0f}" for t, m in memory))
                 return
             broker.apply_admin_vhost("load-raw")
+            shape = "one process" if args.one_process else "each party in its own process"
             print(f"== fixed offered load, {args.seconds:g} s per rate, quorum queues, confirms, persistent; "
-                  f"one process, {os.cpu_count()} cores")
+                  f"{shape}, {os.cpu_count()} cores")
+            size = len(sample_envelope(args.text))
             for rate in rates:
-                raw = await raw_fixed_rate(broker.admin_url("load-raw"), rate, args.seconds, 1541)
-                somex, offered, _ = await somex_fixed_rate(broker, work / f"r{int(rate)}", rate, args.seconds,
-                                                           args.text)
+                if args.one_process:
+                    raw = await raw_fixed_rate(broker.admin_url("load-raw"), rate, args.seconds, size)
+                    somex, offered, _ = await somex_fixed_rate(broker, work / f"r{int(rate)}", rate, args.seconds,
+                                                               args.text)
+                else:
+                    raw = await raw_in_processes(broker.admin_url("load-raw"), rate, args.seconds, size, broker.pid())
+                    somex, offered = await somex_in_processes(broker, work / f"r{int(rate)}", rate, args.seconds,
+                                                              args.text)
                 print(raw.line())
                 print(somex.line())
                 print(f"  delivered {somex.messages}/{offered}; p99 ratio somex/raw "

@@ -3,6 +3,9 @@
 raw:   publish → quorum queue → relay consumer republishes (confirms) → quorum queue → consumer
 somex: node outbox (sign, commit) → hub.in → hub (decode, verify, policy, audit commit, forward
        with confirms) → node inbox (decode, verify envelope and log receipt, dedup, commit)
+
+By default each of the three parties of either path runs in its own process (tests/bench/roles.py),
+as deployed; `--one-process` runs everything in this process, as the first measurements did.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from nodes.runtime.config import new_message_id, utcnow
 from nodes.runtime.logs import configure_logging
 from nodes.runtime.rabbit import PrivateBroker, free_port
 from protocol import envelope as wire
+from tests.bench import roles
 from tests.bench.stats import Run
 from tests.integration.federation import make_federation
 
@@ -34,6 +38,14 @@ def sample_alert(issuer: str, size: int) -> dict:
     return {"document_number": "YA1234567", "document_type": "passport", "issuing_country": issuer,
             "status": "stolen", "action": "create", "reported": "2026-11-20",
             "national_reference": "R" * min(max(size - 150, 1), 128)}
+
+
+def sample_envelope(text_size: int) -> bytes:
+    """A signed alert as the somex path sends it: the raw relay's messages are this size."""
+    return wire.encode(sign_envelope(wire.build(
+        message_id=new_message_id(), type="alert.document", sender="MEX", recipients=["IDN"],
+        created=utcnow(), ttl=timedelta(hours=1), body=sample_alert("MEX", text_size),
+    ), SigningKey.generate()))
 
 
 class RawRelay:
@@ -176,11 +188,28 @@ def _t(text: str) -> datetime:
     return parse_time(text)
 
 
+async def raw_relay_in_processes(url: str, n: int, size: int, broker_pid: int | None = None) -> Run:
+    return Run.of("raw aio-pika two-hop relay", await roles.raw_in_processes(url, size, ("burst", n), "bench", broker_pid))
+
+
+async def somex_path_in_processes(broker: PrivateBroker, workdir: Path, n: int, text_size: int, mtype: str) -> Run:
+    body = {"text": "x" * text_size} if mtype == "note" else sample_alert("MEX", text_size)
+    measured = await roles.somex_in_processes(broker, workdir, f"bench-{mtype}", mtype, ("burst", n, body))
+    label = "somex path, alert (no receipt)" if mtype != "note" else "somex path, note (+ signed receipt back)"
+    return Run.of(label, measured)
+
+
 async def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="bench_relay")
     parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument("--text", type=int, default=1000, help="payload characters")
+    parser.add_argument("--one-process", action="store_true", help="everything in this process")
+    parser.add_argument("--only", choices=["raw", "alert", "note", "hub"], action="append",
+                        help="run only these parts (repeatable)")
     args = parser.parse_args(argv)
+    parts = set(args.only or ["raw", "alert", "note", "hub"])
+    somex_run = somex_path if args.one_process else somex_path_in_processes
+    shape = "everything in one process" if args.one_process else "producer, relay and consumer each in its own process"
     level = os.environ.get("SOMEX_LOG_LEVEL", "WARNING")
     configure_logging(level, json=True)
     with tempfile.TemporaryDirectory(prefix="somex-bench-") as tmp:
@@ -190,23 +219,40 @@ async def main(argv: list[str]) -> None:
         broker.ensure_installed()
         broker.start()
         try:
-            sample = wire.encode(sign_envelope(wire.build(
-                message_id=new_message_id(), type="alert.document", sender="MEX", recipients=["IDN"],
-                created=utcnow(), ttl=timedelta(hours=1), body=sample_alert("MEX", args.text),
-            ), SigningKey.generate()))
+            sample = sample_envelope(args.text)
             broker.apply_admin_vhost("bench-raw")
             print(f"== relay benchmark: {args.messages} messages of {len(sample)} bytes, quorum queues, "
-                  f"publisher confirms, persistent; everything in one process, this machine ({os.cpu_count()} cores); "
+                  f"publisher confirms, persistent; {shape}, this machine ({os.cpu_count()} cores); "
                   f"log level {level}")
-            raw = await raw_relay(broker.admin_url("bench-raw"), args.messages, len(sample))
-            print(raw.line())
-            alert = await somex_path(broker, work / "alerts", args.messages, args.text, "alert.document")
-            print(alert.line())
-            note = await somex_path(broker, work / "notes", args.messages, args.text, "note")
-            print(note.line())
-            drained = await hub_drain(broker, work / "hub", args.messages, args.text)
-            print(f"{drained.name:<44} {drained.rate:>9.0f} msg/s   (durable entries/s inside the running hub)")
-            print(f"ratio somex/raw throughput: alerts {alert.rate / raw.rate:.2f}, notes with receipts "
-                  f"{note.rate / raw.rate:.2f}  (goal ≥ 0.7)")
+            runs: dict[str, Run] = {}
+            if "raw" in parts:
+                runs["raw"] = await (raw_relay(broker.admin_url("bench-raw"), args.messages, len(sample))
+                                     if args.one_process else
+                                     raw_relay_in_processes(broker.admin_url("bench-raw"), args.messages, len(sample),
+                                                            broker.pid()))
+                print(runs["raw"].line())
+            for part, mtype in (("alert", "alert.document"), ("note", "note")):
+                if part in parts:
+                    runs[part] = await somex_run(broker, work / part, args.messages, args.text, mtype)
+                    print(runs[part].line())
+            if "hub" in parts:
+                drained = await hub_drain(broker, work / "hub", args.messages, args.text)
+                print(f"{drained.name:<44} {drained.rate:>9.0f} msg/s   (durable entries/s inside the running hub)")
+            if "raw" in runs:
+                ratios = [f"{label} {runs[part].rate / runs['raw'].rate:.2f}"
+                          for part, label in (("alert", "alerts"), ("note", "notes with receipts")) if part in runs]
+                if ratios:
+                    print(f"ratio somex/raw throughput: {', '.join(ratios)}  (goal ≥ 0.7)")
+                if not args.one_process and "alert" in runs:
+                    raw_cpu, alert_cpu = runs["raw"].cpu_per_message_us, runs["alert"].cpu_per_message_us
+                    print(f"ratio raw/somex CPU per message (alerts): Python {raw_cpu[0] / alert_cpu[0]:.2f}, "
+                          f"Python + broker {sum(raw_cpu) / sum(alert_cpu):.2f}  (what the throughput ratio "
+                          f"tends to on an otherwise idle machine where CPU is the bound)")
         finally:
             broker.stop()
+
+
+if __name__ == "__main__":
+    import sys
+
+    asyncio.run(main(sys.argv[1:]))

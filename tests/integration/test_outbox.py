@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 
 import pytest
 
@@ -40,3 +41,17 @@ async def test_outbox_survives_a_broker_outage(tmp_path) -> None:  # noqa: ANN00
     finally:
         await fed.stop_all()
         await asyncio.to_thread(broker.stop)
+
+
+async def test_a_queued_message_is_published_at_once_not_at_the_relays_next_poll(fed) -> None:  # noqa: ANN001
+    # The relay is woken when a message is committed to the outbox; a wake that came before the
+    # commit used to be spent on an empty read, and the message waited for the next submission or
+    # the relay's 1 s poll (docs/performance.md): ten messages sent one after the other took ~10 s.
+    mex = fed.nodes["MEX"]
+    start = time.monotonic()
+    for i in range(10):
+        sent = await mex.send("alert.document", ["IDN"], body={
+            "document_number": f"WAKE{i:05d}", "document_type": "passport", "issuing_country": "MEX",
+            "status": "stolen", "action": "create", "reported": "2026-11-20"})
+        await eventually(lambda: fed.nodes["IDN"].store.get(sent.id), what=f"alert {i} delivered")
+    assert time.monotonic() - start < 4.0, "messages waited for the relay's poll instead of its wake"

@@ -1,0 +1,47 @@
+"""Publisher.publish_many writes a batch as one frame buffer through aiormq's channel internals:
+each message must still get its own broker answer — confirmed, refused as full, or returned."""
+
+from __future__ import annotations
+
+import aio_pika
+import pytest
+
+from nodes.runtime.amqp import Outgoing, Publisher, PublishNacked, PublishRefused
+from nodes.runtime.rabbit import ADMIN_USER
+
+pytestmark = pytest.mark.integration
+
+
+async def test_each_message_of_a_batch_gets_its_own_answer(broker) -> None:  # noqa: ANN001
+    broker.apply_admin_vhost("t-publisher")
+    connection = await aio_pika.connect(broker.admin_url("t-publisher"))
+    async with connection:
+        setup = await connection.channel()
+        exchange = await setup.declare_exchange("t.x", aio_pika.ExchangeType.DIRECT, durable=True)
+        ok = await setup.declare_queue("t.ok", durable=True, arguments={"x-queue-type": "quorum"})
+        # A classic queue refuses at once when full; a quorum queue learns it a little later.
+        full = await setup.declare_queue("t.full", durable=True, arguments={
+            "x-queue-type": "classic", "x-max-length": 2, "x-overflow": "reject-publish"})
+        for queue, key in ((ok, "ok"), (full, "full")):
+            await queue.purge()
+            await queue.bind(exchange, key)
+        publisher = await Publisher.open(connection, "t.x", ADMIN_USER)
+
+        batch = [Outgoing(b"a", "ok", "m-1", {"x-h": "1"}), Outgoing(b"b", "nowhere", "m-2"),
+                 *(Outgoing(b"c", "full", f"m-{i}") for i in range(3, 7)), Outgoing(b"d", "ok", "m-7")]
+        results = await publisher.publish_many(batch)
+
+        assert results[0] is None and results[-1] is None
+        assert isinstance(results[1], PublishRefused) and not isinstance(results[1], PublishNacked)
+        assert results[2:4] == [None, None]  # the full queue takes two
+        assert all(isinstance(r, PublishNacked) for r in results[4:6])
+        got = await ok.get(timeout=5)
+        assert (got.body, got.message_id, got.headers["x-h"], got.user_id) == (b"a", "m-1", "1", ADMIN_USER)
+        await got.ack()
+        assert (await ok.get(timeout=5)).body == b"d"
+
+        # The next batch on the same channel is counted from the right delivery tag.
+        assert await publisher.publish_many([Outgoing(b"e", "ok", "m-8")]) == [None]
+        await publisher.close()
+        with pytest.raises(PublishRefused):
+            await publisher.publish(b"f", "ok", message_id="m-9")
