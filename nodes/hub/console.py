@@ -44,7 +44,7 @@ def add_routes(app: web.Application, hub: Hub) -> None:
     r.add_get("/console/", overview)
     r.add_get("/console/entries/{seq}", entry_page)
     r.add_get("/console/entries/{seq}/bundle", entry_bundle)
-    r.add_get("/console/threads/{thread:.+}", thread_page)  # thread names may hold "/"
+    r.add_get(r"/console/threads/{thread:[\s\S]+}", thread_page)  # any thread name, "/" and line breaks too
     r.add_get("/console/trails", trails_page)
     r.add_get("/console/checkpoint", checkpoint_page)
     r.add_get("/console/volume", volume_page)

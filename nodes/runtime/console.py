@@ -32,7 +32,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from crypto.tokens import role_for
 from nodes.runtime.http import ROLE
-from nodes.runtime.openapi import document
+from nodes.runtime.openapi import amend, document
 
 PREFIX = "/console"
 COOKIE = "somex_session"
@@ -106,6 +106,7 @@ def mount(app: web.Application, console: Console) -> None:
     """Add the console's login, logout, static files and CSRF guard to `app` (call before routes)."""
     app[CONSOLE] = console
     app.middlewares.append(_csrf_guard)
+    amend(app, _guard_responses)
     r = app.router
     r.add_get(PREFIX, to_home)
     r.add_get(PREFIX + "/login", login_form)
@@ -134,6 +135,22 @@ def mount(app: web.Application, console: Console) -> None:
             "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
             "responses": {"200": {"description": "the file"}, "404": {"description": "no such file"}}}},
     })
+
+
+def _guard_responses(path: str, method: str, operation: dict[str, Any]) -> None:
+    """Document what `view` and the CSRF guard answer for every console page behind a session."""
+    if not path.startswith(PREFIX) or {"session": []} not in operation.get("security", []):
+        return
+    html = {"text/html": {}}
+    responses = operation.setdefault("responses", {})
+    if method == "get":
+        responses.setdefault("303", {"description": "not logged in: to the login page"})
+        responses.setdefault("401", {"description": "not logged in (an event stream)", "content": html})
+        responses.setdefault("403", {"description": "a role this console does not serve", "content": html})
+    else:
+        responses.setdefault("401", {"description": "not logged in", "content": html})
+        responses.setdefault("403", {"description": "no valid CSRF token, a foreign Origin, or a role this "
+                                                    "console does not serve", "content": html})
 
 
 def view(*roles: str) -> Callable[[Handler], Handler]:

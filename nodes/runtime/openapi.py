@@ -7,12 +7,15 @@ the assembled document at `/api/openapi.json`; a test checks it against the rout
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
 PATHS = web.AppKey("somex_openapi_paths", dict)
 TITLE = web.AppKey("somex_openapi_title", str)
+AMENDS = web.AppKey("somex_openapi_amends", list)
 VERSION = "1.0"
 
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -31,6 +34,12 @@ def document(app: web.Application, paths: dict[str, dict[str, Any]]) -> None:
         if clash:
             raise ValueError(f"{path}: {sorted(clash)} described twice")
         already.update(item)
+
+
+def amend(app: web.Application, complete: Callable[[str, str, dict[str, Any]], None]) -> None:
+    """Have `complete(path, method, operation)` finish every operation of `app`'s document when it
+    is assembled: for what a middleware or wrapper answers on behalf of many routes."""
+    app.setdefault(AMENDS, []).append(complete)
 
 
 def obj(required: tuple[str, ...] = (), **properties: Any) -> dict[str, Any]:
@@ -91,10 +100,15 @@ def op(summary: str, *, roles: tuple[str, ...] = (), tag: str = "api", params: l
 
 def openapi_document(app: web.Application, title: str) -> dict[str, Any]:
     """The whole OpenAPI 3.1 document of `app`."""
+    paths = copy.deepcopy(dict(sorted(app.get(PATHS, {}).items())))
+    for complete in app.get(AMENDS, []):
+        for path, item in paths.items():
+            for method, operation in item.items():
+                complete(path, method, operation)
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": VERSION},
-        "paths": dict(sorted(app.get(PATHS, {}).items())),
+        "paths": paths,
         "components": {
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "a role token"},

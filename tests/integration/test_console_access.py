@@ -186,3 +186,11 @@ async def test_alert_pages_need_a_focal_session_and_their_forms_the_csrf_token(s
         async with s.post(f"{node}/console/alerts/check", json=check, headers={"X-CSRF-Token": token},
                           allow_redirects=False) as r:
             assert r.status == 400 and "bad_request" in await r.text()
+
+
+async def test_any_thread_name_has_its_page_even_with_a_line_break(servers, fed: RunningFederation) -> None:  # noqa: ANN001
+    """The fuzzer found a thread name holding a line break answered by the router's bare 404."""
+    async with client() as s:
+        await (await log_in(s, servers["hub"], fed.federation.credentials("HUB").tokens["auditor"])).release()
+        async with s.get(f"{servers['hub']}/console/threads/%0Ajit%3Ax/y") as r:
+            assert r.status == 200 and "Thread \njit:x/y" in await r.text()
