@@ -27,8 +27,7 @@ THREAD_CAP = 200
 PAGE = 100
 MAX_HOURS = 168
 FILTERS = ("message_id", "thread", "sender", "recipient", "type", "verdict", "since", "until")
-_HTML = {"200": {"description": "an HTML page", "content": {"text/html": {}}},
-         "303": {"description": "not logged in: to the login page"}}
+_HTML = {"200": {"description": "an HTML page", "content": {"text/html": {}}}}
 _SESSION = [{"session": []}]
 
 
@@ -62,7 +61,7 @@ def add_routes(app: web.Application, hub: Hub) -> None:
             "security": _SESSION, "parameters": seq,
             "responses": {"200": {"description": "the bundle (somex audit verify)",
                                   "content": {"application/json": {}}},
-                          "303": _HTML["303"], "400": bad, "404": bad,
+                          "400": bad, "404": bad,
                           "409": {"description": "the entry is not covered by a checkpoint yet", "content": {"text/html": {}}}}}},
         "/console/threads/{thread}": _page("A thread's audited messages as a sequence diagram", thread),
         "/console/trails": _page("Search the audit trail", query,

@@ -26,8 +26,7 @@ NODE = web.AppKey("somex_console_node", NationalNode)
 NAV = (("Health", "/console/"), ("Inbox", "/console/inbox"), ("Sent", "/console/sent"), ("MLA", "/console/mla"),
        ("Cases", "/console/cases"), ("Alerts", "/console/alerts"))
 CERTIFICATE_WARNING_DAYS = 30
-_HTML = {"200": {"description": "an HTML page", "content": {"text/html": {}}},
-         "303": {"description": "not logged in: to the login page"}}
+_HTML = {"200": {"description": "an HTML page", "content": {"text/html": {}}}}
 
 
 def add_routes(app: web.Application, node: NationalNode) -> None:
@@ -45,8 +44,7 @@ def add_routes(app: web.Application, node: NationalNode) -> None:
         "/console/events": {"get": {"summary": "Live updates for console pages (server-sent events)",
                                     "tags": ["console"], "security": [{"session": []}],
                                     "responses": {"200": {"description": "an event stream",
-                                                          "content": {"text/event-stream": {}}},
-                                                  "401": {"description": "not logged in"}}}},
+                                                          "content": {"text/event-stream": {}}}}}},
     })
 
 

@@ -67,8 +67,7 @@ def add_routes(app: web.Application, node: NationalNode) -> None:
     r.add_get("/console/alerts/feeds/{id}", feed_page)
     r.add_get("/console/alerts/hits", hit_list)
     session = [{"session": []}]
-    html = {"200": {"description": "an HTML page (with ?partial=1 only its live part)", "content": {"text/html": {}}},
-            "303": {"description": "not logged in: to the login page"}}
+    html = {"200": {"description": "an HTML page (with ?partial=1 only its live part)", "content": {"text/html": {}}}}
     refused = {"description": "refused: the form again, with the reason", "content": {"text/html": {}}}
     partial = {"name": "partial", "in": "query", "schema": {"type": "string", "enum": ["1"]}}
     document(app, {

@@ -48,8 +48,7 @@ EXPLANATIONS = {
     "smuggled_migrant_as_suspect": "Protocol article 5: a smuggled migrant may appear only as a victim or "
                                    "witness.",
 }
-_HTML = {"200": {"description": "an HTML page (with ?partial=1 only its live part)", "content": {"text/html": {}}},
-         "303": {"description": "not logged in: to the login page"}}
+_HTML = {"200": {"description": "an HTML page (with ?partial=1 only its live part)", "content": {"text/html": {}}}}
 _SESSION = [{"session": []}]
 _CASE_ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]
 _THREAD = [{"name": "thread", "in": "path", "required": True, "schema": {"type": "string"}}]

@@ -36,8 +36,7 @@ def add_routes(app: web.Application, node: NationalNode) -> None:
     app.router.add_get("/console/messages/{id}", message_page)
     session = [{"session": []}]
     params = [{"name": name, "in": "query", "schema": {"type": "string"}} for name in (*FILTERS, "partial")]
-    html = {"200": {"description": "an HTML page (with ?partial=1 only its live part)", "content": {"text/html": {}}},
-            "303": {"description": "not logged in: to the login page"}}
+    html = {"200": {"description": "an HTML page (with ?partial=1 only its live part)", "content": {"text/html": {}}}}
     document(app, {
         "/console/inbox": {"get": {"summary": "Received messages, unread marked (live; filters: type, country, "
                                               "thread, since, until)", "tags": ["console"], "security": session,

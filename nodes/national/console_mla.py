@@ -25,8 +25,7 @@ LIST_FIELDS = {"legal_basis": "legal_basis", "offence": "offences", "measure": "
 TEXT_FIELDS = ("to", "kind", "reference", "summary", "deadline", "urgency", "urgency_reason", "treaty")
 CHOICES = {"kind": mla.KINDS, "legal_basis": mla.LEGAL_BASES, "offence": mla.OFFENCES, "measure": mla.MEASURES,
            "urgency": mla.URGENCIES, "grounds": mla.REFUSAL_GROUNDS}
-_HTML = {"200": {"description": "an HTML page (with ?partial=1 only its live part)", "content": {"text/html": {}}},
-         "303": {"description": "not logged in: to the login page"}}
+_HTML = {"200": {"description": "an HTML page (with ?partial=1 only its live part)", "content": {"text/html": {}}}}
 
 
 def add_routes(app: web.Application, authority: CentralAuthority) -> None:
