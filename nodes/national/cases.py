@@ -248,8 +248,7 @@ def _on_jit(node: NationalNode, conn: Connection, verified: VerifiedEnvelope, bo
     env = verified.envelope
     assert body is not None
     try:
-        if env.thread is None:
-            raise PolicyError("bad_jit", "a joint investigation is opened in a thread of its own")
+        rules.check_jit_opening(env)  # again here: the node does not rely on the hub for it
         if _jit_members(conn, env.thread) is not None:
             raise PolicyError("jit_exists", f"thread {env.thread} is already a joint investigation")
         rules.check_jit_message(body["members"], env.sender, env.recipients)
@@ -379,8 +378,10 @@ def open_jit(node: NationalNode, members: Sequence[str], title: str | None = Non
         body["title"] = title
     if reference:
         body["reference"] = reference
-    thread = f"jit:{new_message_id()}"
-    env = node.build_sealed("case.jit", rules.jit_recipients(members, node.country), body, thread=thread)
+    message_id = new_message_id()
+    thread = rules.jit_thread(message_id)
+    env = node.build_sealed("case.jit", rules.jit_recipients(members, node.country), body, thread=thread,
+                            message_id=message_id)
     with node.store.engine.begin() as conn:
         _record_jit(conn, thread, node.country, body)
         node._enqueue([env], conn)

@@ -158,7 +158,7 @@ class NationalNode:
 
         The payload is checked against the type's schema first, as the recipient will check it.
         """
-        message_id = new_message_id()
+        message_id = fields.pop("message_id", None) or new_message_id()
         text = wire.encode_payload(payload)
         validate(messages.lookup(type).body, wire.parse_json(text, what="body"), "bad_body")
         directory = self.federation.directory
