@@ -317,8 +317,11 @@ def _delete_case(conn: Connection, row: Any, reason: str, message_id: str | None
         conn.execute(delete(outbox).where(outbox.c.message_id.in_(carried)))
     for table in (carriers, shares_out):
         conn.execute(delete(table).where(table.c.case_id == row.id))
-    conn.execute(delete(permissions).where((permissions.c.provider == row.provider)
-                                           & (permissions.c.reference == row.reference)))
+    if row.held_from == row.provider:
+        # The provider's permissions go with the provider's copy only: a re-sharer withdrawing its
+        # own copy (or that copy's retention running out) must not void what the provider granted us.
+        conn.execute(delete(permissions).where((permissions.c.provider == row.provider)
+                                               & (permissions.c.reference == row.reference)))
     conn.execute(delete(cases).where(cases.c.id == row.id))
     conn.execute(insert(purges), {"at": format_time(utcnow()), "reason": reason, "case_id": row.id,
                                   "provider": row.provider, "reference": row.reference, "message_id": message_id})

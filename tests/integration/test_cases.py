@@ -337,3 +337,27 @@ async def test_a_member_cannot_hijack_a_case_thread_with_a_joint_investigation(f
     await focal4["ITA"].wait_for_case(CASE["reference"], "IDN")
     assert rows(fed4, "ITA", store.jits) == 0
     assert [r for r in fed4.nodes["ITA"].store.refusals() if r["reason"] == "not_a_jit_member"] == []
+
+
+async def test_a_resharer_withdrawing_its_copy_leaves_the_providers_permissions_in_force(
+        fed4: RunningFederation, focal4) -> None:  # noqa: ANN001
+    idn, mex, ita = focal4["IDN"], focal4["MEX"], focal4["ITA"]
+    own = (await idn.ok("POST", "/api/cases", CASE))["id"]
+    await idn.ok("POST", f"/api/cases/{own}/share", {"to": ["MEX", "ITA"], "handling": H2})
+    at_mex = await mex.wait_for_case(CASE["reference"], "IDN")
+    from_idn = await ita.wait_for_case(CASE["reference"], "IDN")
+    await idn.ok("POST", f"/api/cases/{own}/permission", {"recipient": "ITA", "to": ["FRA"]})
+    await idn.ok("POST", f"/api/cases/{own}/permission", {"recipient": "MEX", "to": ["ITA"]})
+    await eventually(lambda: rows(fed4, "ITA", store.permissions), what="IDN's permission at ITA")
+    await eventually(lambda: rows(fed4, "MEX", store.permissions), what="IDN's permission at MEX")
+
+    await mex.ok("POST", f"/api/cases/{at_mex}/share", {"to": ["ITA"]})  # ITA now holds a second copy, from MEX
+    await eventually(lambda: rows(fed4, "ITA", store.cases, store.cases.c.held_from == "MEX"), what="MEX's copy at ITA")
+    await mex.ok("POST", f"/api/cases/{at_mex}/withdraw", {"reason": "sent by mistake"})
+    await eventually(lambda: rows(fed4, "ITA", store.cases, store.cases.c.held_from == "MEX") == 0,
+                     what="MEX's copy withdrawn at ITA")
+
+    assert rows(fed4, "ITA", store.cases, store.cases.c.held_from == "IDN") == 1
+    assert rows(fed4, "ITA", store.permissions, store.permissions.c.provider == "IDN") == 1
+    shared = await ita.ok("POST", f"/api/cases/{from_idn}/share", {"to": ["FRA"]})
+    assert shared["handling"]["code"] == "H2"
