@@ -7,7 +7,6 @@ and the canonical bytes of the inner object. Loading accepts exactly the bytes `
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 from collections.abc import Mapping
@@ -22,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from crypto.errors import CertificateError, CryptoError, DirectoryError, SignatureError
 from crypto.keys import HybridSealingKey, SigningKey, kid_of, verify_signature
+from protocol.encoding import decode_base64, encode_base64
 from crypto.pki import (
     cert_from_pem,
     cert_to_pem,
@@ -68,18 +68,12 @@ def _parse_time(text: object) -> datetime:
     return moment
 
 
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
+_b64 = encode_base64
 
 
 def _unb64(text: object) -> bytes:
     """Strict base64: exactly one text per value (no stray padding bits, no whitespace)."""
-    if not isinstance(text, str):
-        raise TypeError("base64 must be a string")
-    data = base64.b64decode(text, validate=True)
-    if _b64(data) != text:
-        raise ValueError("non-canonical base64")
-    return data
+    return decode_base64(text, "directory field")
 
 
 def _str(value: object, what: str) -> str:
@@ -276,13 +270,21 @@ def _open(raw: bytes, inner_name: str, domain: bytes, root_cert: x509.Certificat
     return inner
 
 
+def _canonical_cert(pem: str) -> x509.Certificate:
+    """A certificate in the one PEM text this code writes (no stray base64 bits, no extra text)."""
+    cert = cert_from_pem(pem)
+    if cert_to_pem(cert) != pem:
+        raise ValueError("a certificate is not in canonical PEM form")
+    return cert
+
+
 def _node_entry(obj: object, root_cert: x509.Certificate) -> NodeEntry:
     optional = {"hybrid_sealing_key"} & set(obj) if isinstance(obj, dict) else set()
     n = _members(obj, {"node_id", "certificates", "broker_user", "allowed_types", "sealing_key", *optional}, "node")
     node_id = _str(n["node_id"], "node_id")
     if not isinstance(n["certificates"], list):
         raise TypeError(f"{node_id}: certificates must be a list")
-    certs = tuple(cert_from_pem(_str(p, "certificate")) for p in n["certificates"])
+    certs = tuple(_canonical_cert(_str(p, "certificate")) for p in n["certificates"])
     for cert in certs:
         try:
             check_issued_by(cert, root_cert)

@@ -8,8 +8,6 @@ module's own bounds, so the app-wide 1 MiB bound stays for every other route.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import json
 from typing import Any
 
@@ -21,6 +19,7 @@ from nodes.national.mla import CentralAuthority, Upload
 from nodes.runtime.http import json_error, read_json, requires
 from nodes.runtime.openapi import INTEGER, STRING, array, document, obj, op, path_param, query
 from protocol import mla
+from protocol.encoding import NonCanonicalEncoding, decode_base64
 from protocol.errors import ProtocolError, TransitionError
 
 AUTHORITY = web.AppKey("somex_mla", CentralAuthority)
@@ -135,9 +134,10 @@ def _json_uploads(items: Any) -> list[Upload]:
                                                  for k in ("name", "media_type", "content")):
             raise ProtocolError("bad_request", f"attachments[{i}] needs name, media_type and content (base64)")
         try:
-            uploads.append(Upload(item["name"], item["media_type"], base64.b64decode(item["content"], validate=True)))
-        except (binascii.Error, ValueError):
-            raise ProtocolError("bad_request", f"attachments[{i}].content is not base64") from None
+            content = decode_base64(item["content"], f"attachments[{i}].content")
+        except NonCanonicalEncoding as exc:
+            raise ProtocolError("bad_request", f"{exc}: send standard padded base64") from None
+        uploads.append(Upload(item["name"], item["media_type"], content))
     return uploads
 
 

@@ -10,7 +10,6 @@ sender goes into the outbox in the same transaction) → ack.
 from __future__ import annotations
 
 import asyncio
-import base64
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +39,7 @@ from nodes.runtime.events import Events
 from nodes.runtime.federation import Federation, load_federation
 from protocol import envelope as wire
 from protocol import messages, policy
+from protocol.encoding import decode_base64
 from protocol.envelope import Envelope
 from protocol.errors import DecodeError, ProtocolError
 from protocol.receipts import HEADER as LOG_HEADER
@@ -324,7 +324,7 @@ class NationalNode:
         signer, key = self.federation.trust.signer(receipt.kid, utcnow())
         if signer != policy.HUB_ID:
             raise ProtocolError("bad_log_receipt", f"log receipt signed by {signer}, not the hub")
-        verify_signature("ed25519", key, base64.b64decode(receipt.sig), receipt.signing_input())
+        verify_signature("ed25519", key, decode_base64(receipt.sig, "log receipt signature"), receipt.signing_input())
         if receipt.message_id != verified.id or receipt.digest != verified.digest:
             raise ProtocolError("bad_log_receipt", "log receipt is for another message")
         return receipt
