@@ -13,6 +13,8 @@ from nodes.national.console import add_routes as add_console_routes
 from nodes.national.mla_api import add_routes as add_mla_routes
 from nodes.national.node import NationalNode
 from nodes.national.witness import latest_witnessed, open_alarms
+from nodes.runtime.config import utcnow
+from nodes.runtime.federation_state import federation_alarms
 from nodes.runtime.http import (ROLE, json_api_errors, json_error, limit_rate, page, read_json, requires,
                                 security_headers)
 from nodes.runtime.openapi import INTEGER, STRING, array, document, obj, op, path_param, query, serve
@@ -67,7 +69,7 @@ _PATHS = {
 async def health(request: web.Request) -> web.Response:
     node = request.app[NODE]
     depth = await asyncio.to_thread(node.store.outbox_depth)
-    alarms = await asyncio.to_thread(open_alarms, node)
+    alarms = [*await asyncio.to_thread(open_alarms, node), *federation_alarms(node.federation, utcnow())]
     return web.json_response({"node": node.country, "broker_connected": node.broker_connected,
                               "outbox_pending": depth,
                               "last_checkpoint_witnessed": await asyncio.to_thread(latest_witnessed, node),

@@ -37,6 +37,7 @@ from nodes.runtime.config import NodeConfig, new_message_id, utcnow
 from nodes.runtime.db import make_engine
 from nodes.runtime.events import Events
 from nodes.runtime.federation import Federation, load_federation
+from nodes.runtime.federation_state import admit_federation
 from protocol import envelope as wire
 from protocol import messages, policy
 from protocol.encoding import decode_base64
@@ -84,6 +85,7 @@ class NationalNode:
         self.federation = federation or load_federation(config.federation_dir, utcnow())
         self.creds = self.federation.credentials(self.country)
         self.store = NodeStore(make_engine(config.db_url))
+        admit_federation(self.store.engine, self.federation, utcnow(), self.country)
         self.effects: dict[str, Effect] = {"receipt": _record_receipt, "hub.checkpoint": witness_checkpoint}
         self.batch_effects: dict[str, BatchEffect] = {}
         self.alerts = Alerts(self)  # the alert replica: its tables and effects
