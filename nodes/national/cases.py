@@ -580,6 +580,19 @@ def _log_access(conn: Connection, who: str, action: str, rows: Sequence[Any]) ->
         conn.execute(insert(access_log), list(entries.values()))
 
 
+def log_message_read(conn: Connection, message_id: str, who: str, body: Mapping[str, Any], sender: str) -> None:
+    """A `case.share` opened as a message (nodes/national/reads.py): an access to the case it carries,
+    logged against every copy held here (found by the message, else by provider and reference)."""
+    linked = select(carriers.c.case_id).where(carriers.c.message_id == message_id).union(
+        select(shares_out.c.case_id).where(shares_out.c.message_id == message_id))
+    rows = conn.execute(select(cases).where(cases.c.id.in_(linked))).all()
+    if not rows:
+        provider = (body.get("provenance") or {}).get("provider", sender)
+        rows = conn.execute(select(cases).where((cases.c.provider == provider)
+                                                & (cases.c.reference == body.get("reference")))).all()
+    _log_access(conn, who, "read_message", rows)
+
+
 def _summary(row: Any) -> dict[str, Any]:
     handling = json.loads(row.handling) if row.handling else None
     return {"id": row.id, "provider": row.provider, "reference": row.reference, "held_from": row.held_from,

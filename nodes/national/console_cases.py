@@ -21,6 +21,7 @@ from aiohttp import web
 from crypto.errors import CryptoError
 from nodes.national import cases as store
 from nodes.national.node import NationalNode
+from nodes.national.reads import CONSOLE_READER
 from nodes.runtime import console
 from nodes.runtime.http import MAX_SQL_INTEGER
 from nodes.runtime.openapi import document
@@ -28,7 +29,7 @@ from protocol import cases as rules
 from protocol.errors import ProtocolError
 
 NODE = web.AppKey("somex_console_cases_node", NationalNode)
-WHO = "console:focal"
+WHO = CONSOLE_READER
 RETENTION_DAYS = 90  # the share form's default
 SEARCH_FIELDS = ("name", "dob", "document", "vessel", "imo")
 

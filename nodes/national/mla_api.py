@@ -16,6 +16,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from crypto.errors import CryptoError
 from nodes.national.mla import CentralAuthority, Upload
+from nodes.national.reads import reader
 from nodes.runtime.http import json_error, read_json, requires
 from nodes.runtime.openapi import INTEGER, STRING, array, document, obj, op, path_param, query
 from protocol import mla
@@ -182,7 +183,7 @@ async def list_requests(request: web.Request) -> web.Response:
 @requires("focal")
 async def view_request(request: web.Request) -> web.Response:
     try:
-        view = await asyncio.to_thread(request.app[AUTHORITY].open, request.match_info["id"])
+        view = await asyncio.to_thread(request.app[AUTHORITY].open, request.match_info["id"], reader(request))
     except (LookupError, ProtocolError, CryptoError) as exc:
         return _error(exc)
     return web.json_response(view)
@@ -210,7 +211,8 @@ async def act_on_request(request: web.Request) -> web.Response:
 async def download_attachment(request: web.Request) -> web.Response:
     try:
         index = int(request.match_info["index"])
-        meta, content = await asyncio.to_thread(request.app[AUTHORITY].attachment, request.match_info["id"], index)
+        meta, content = await asyncio.to_thread(request.app[AUTHORITY].attachment, request.match_info["id"], index,
+                                            reader(request))
     except ValueError:
         return json_error(400, "bad_request", "the attachment index is an integer")
     except (LookupError, ProtocolError, CryptoError) as exc:

@@ -171,9 +171,10 @@ class NationalNode:
         policy.check_body(env, payload)
         return env
 
-    def open_body(self, env: Envelope) -> dict[str, Any]:
+    def _open_body(self, env: Envelope) -> dict[str, Any]:
         """The payload of a verified envelope: the clear body, or the sealed one opened with this
-        node's sealing key. SealError or DecodeError (with a reason code) if it cannot be read."""
+        node's sealing key. SealError or DecodeError (with a reason code) if it cannot be read.
+        Private to the inbox: focal points get bodies from nodes/national/reads.py, which logs them."""
         if env.sealed is None:
             return wire.decode_body(env)
         hybrid = self.creds.hybrid_sealing_key
@@ -314,7 +315,7 @@ class NationalNode:
                                   countries=directory.node_ids())
         # A checkpoint is the hub's own signed statement about the log, not an entry in it.
         receipt = None if env.type == "hub.checkpoint" else self._check_log_receipt(message, verified)
-        body = self.open_body(env)
+        body = self._open_body(env)
         policy.check_body(env, body)
         return verified, receipt, body
 
