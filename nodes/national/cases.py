@@ -22,6 +22,7 @@ from sqlalchemy import (
 
 from crypto.errors import CryptoError
 from crypto.signing import VerifiedEnvelope, verify_envelope
+from nodes.national import reads
 from nodes.national.store import messages as message_table
 from nodes.national.store import outbox, refusals
 from nodes.runtime.config import new_message_id, utcnow
@@ -414,14 +415,17 @@ def list_jits(node: NationalNode) -> list[dict[str, Any]]:
              "reference": r.reference, "opened_at": r.opened_at, "messages": r.n or 0} for r in rows]
 
 
-def jit_view(node: NationalNode, thread: str) -> dict[str, Any]:
-    """Members, messages (this node's own included) and the cases shared in it (no personal data)."""
-    with node.store.engine.connect() as conn:
+def jit_view(node: NationalNode, thread: str, who: str) -> dict[str, Any]:
+    """Members, messages (this node's own included) and the cases shared in it (no personal data).
+    The members' messages are sealed bodies: showing them to `who` is journaled (nodes/national/reads.py)."""
+    with node.store.engine.begin() as conn:
         row = conn.execute(select(jits).where(jits.c.thread == thread)).first()
         if row is None:
             raise CaseError("not_found", f"no joint investigation {thread[:128]}", 404)
         texts = conn.execute(select(jit_messages).where(jit_messages.c.thread == thread)
                              .order_by(jit_messages.c.created, jit_messages.c.message_id)).all()
+        reads.journal(conn, who, "read", [(m.message_id, "case.message", m.sender, thread)
+                                          for m in texts if m.sender != node.country])
         received = conn.execute(select(cases).where(cases.c.thread == thread).order_by(cases.c.id)).all()
         sent = conn.execute(select(cases, message_table.c.raw).distinct()
                             .join(shares_out, shares_out.c.case_id == cases.c.id)

@@ -282,7 +282,7 @@ async def list_jits(request: web.Request) -> web.Response:
 
 @requires("focal")
 async def read_jit(request: web.Request) -> web.Response:
-    return await _call(store.jit_view, _node(request), request.match_info["thread"])
+    return await _call(store.jit_view, _node(request), request.match_info["thread"], _who(request))
 
 
 @requires("focal")

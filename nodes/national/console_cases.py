@@ -461,7 +461,7 @@ async def open_jit(request: web.Request) -> web.Response:
 async def jit_page(request: web.Request) -> web.Response:
     thread = request.match_info["thread"]
     try:
-        view = await _run(store.jit_view, _node(request), thread)
+        view = await _run(store.jit_view, _node(request), thread, WHO)
     except store.CaseError as exc:
         return console.error_page(request, exc.status, "No such joint investigation", refusal(exc.reason, exc.detail))
     template = "node/jit_live.html" if request.query.get("partial") == "1" else "node/jit.html"

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 from aiohttp import web
-from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, insert, select
+from sqlalchemy import Column, Connection, Engine, Integer, MetaData, String, Table, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from nodes.runtime.config import utcnow
@@ -104,9 +104,7 @@ def open_message(node: NationalNode, message_id: str, who: str, purpose: str = "
     if not opened.sealed:
         return opened  # a clear body: the hub and every recipient see it; no personal data by design
     with node.store.engine.begin() as conn:
-        conn.execute(insert(body_access_log), {"at": format_time(utcnow()), "who": who[:200], "purpose": purpose,
-                                               "message_id": env.id, "type": env.type, "sender": env.sender,
-                                               "thread": env.thread})
+        journal(conn, who, purpose, [(env.id, env.type, env.sender, env.thread)])
         if env.type == "case.share":
             case_store.log_message_read(conn, env.id, who, body, env.sender)
         if env.type == "mla.request" and stored.direction == "in":
@@ -114,6 +112,16 @@ def open_message(node: NationalNode, message_id: str, who: str, purpose: str = "
     log.info("sealed body opened", node=node.country, message_id=env.id, thread=env.thread, type=env.type,
              purpose=purpose)
     return opened
+
+
+def journal(conn: Connection, who: str, purpose: str, opened: Iterable[tuple[str, str, str, str | None]]) -> None:
+    """Record sealed bodies (message id, type, sender, thread) let out to `who`, in the caller's
+    transaction: the body leaves only if the record is committed with it."""
+    at = format_time(utcnow())
+    rows = [{"at": at, "who": who[:200], "purpose": purpose, "message_id": message_id, "type": type,
+             "sender": sender, "thread": thread} for message_id, type, sender, thread in opened]
+    if rows:
+        conn.execute(insert(body_access_log), rows)
 
 
 def reader(request: web.Request) -> str:

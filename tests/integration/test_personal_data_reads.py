@@ -1,5 +1,5 @@
-"""Personal data has one read path: a node holding a case.share and an MLA request, both naming a
-distinctive person, is asked for every GET route of its OpenAPI document (the API and every
+"""Personal data has one read path: a node holding a case.share, an MLA request and a joint
+investigation's message, all naming a distinctive person, is asked for every GET route of its OpenAPI document (the API and every
 console page; the document is checked against the router in test_openapi.py), with every path
 parameter a stored id could fill. No answer may contain that person without an access-log entry
 written by that very request, a console page not without the handling banner, and no answer may
@@ -57,12 +57,14 @@ async def _holding_a_case_and_a_request(fed: RunningFederation) -> dict[str, lis
     share = case_store.share_case(idn, own, ["MEX"], {"code": "H2", "retention_days": 30})
     request_id = ita.mla.create(fields("ITA-2026-KOVAC", summary=f"{PERSON} sold places at the {MLA_MARKER}",
                                        persons=[{"name": PERSON, "role": "suspect", "nationality": "MEX"}]))["id"]
-    await eventually(lambda: mex.store.get(share.id) and any(r["id"] == request_id for r in mex.mla.list()),
-                     what="the case.share and the MLA request at MEX")
+    jit, _ = case_store.open_jit(idn, ["MEX"], title="Adriatic route")
+    said = case_store.send_jit_message(idn, jit, f"{PERSON} was seen in Koper")
+    await eventually(lambda: mex.store.get(share.id) and any(r["id"] == request_id for r in mex.mla.list())
+                     and mex.store.get(said.id), what="the case.share, the MLA request and the JIT message at MEX")
     case_id = next(c["id"] for c in case_store.list_cases(mex) if c["reference"] == CASE["reference"])
-    threads = [share.thread, mex.store.get(request_id).thread]
+    threads = [share.thread, mex.store.get(request_id).thread, jit]
     return {"id": [share.id, request_id, str(case_id)], "index": ["0"], "thread": threads,
-            "request_id": [request_id]}
+            "request_id": [request_id], "jit": [jit]}
 
 
 def _urls(document: dict[str, Any], values: dict[str, list[str]]) -> list[str]:
@@ -120,7 +122,8 @@ async def test_no_route_shows_sealed_personal_data_without_log_banner_and_receip
     # The walk reached the personal data through each kind of route that may show it.
     for expected in (f"/console/messages/{values['id'][0]}", f"/console/messages/{request_id}",
                      f"/api/mla/requests/{request_id}", f"/api/cases/{values['id'][2]}",
-                     f"/console/cases/{values['id'][2]}", f"/console/mla/{request_id}"):
+                     f"/console/cases/{values['id'][2]}", f"/console/mla/{request_id}",
+                     f"/api/jits/{values['jit'][0]}", f"/console/cases/jits/{values['jit'][0]}"):
         assert expected in shown, (expected, shown)
     journal = reads.access_entries(fed.nodes["MEX"], values["id"][0])
     assert {(e["who"], e["type"]) for e in journal} == {(reads.CONSOLE_READER, "case.share")}
