@@ -9,8 +9,6 @@ the checkpoint size; nothing stops at the first one.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +19,7 @@ from crypto.directory import HUB_ID, load_directory
 from crypto.errors import CryptoError
 from crypto.merkle import CompactRange, ProofError, leaf_hash, verify_consistency, verify_inclusion
 from crypto.note import NoteError, NoteVerifier, verify_note
+from protocol.encoding import NonCanonicalEncoding, decode_base64
 from protocol.checkpoint import CheckpointError, parse_checkpoint_body, parse_note
 
 FORMAT = "somex-audit-bundle/v1"
@@ -59,7 +58,7 @@ class Report:
 
 
 def _b64(items: list[str]) -> list[bytes]:
-    return [base64.b64decode(h, validate=True) for h in items]
+    return [decode_base64(h, "proof hash") for h in items]
 
 
 def verify_bundle(bundle: dict[str, Any], root_cert: x509.Certificate) -> Report:
@@ -111,7 +110,7 @@ def verify_bundle(bundle: dict[str, Any], root_cert: x509.Certificate) -> Report
     for first, second in zip(sizes, sizes[1:]):
         try:
             verify_consistency(first, second, _b64(proofs.get((first, second), [])), roots[first], roots[second])
-        except (ProofError, binascii.Error) as exc:
+        except (ProofError, NonCanonicalEncoding) as exc:
             report.findings.append(Finding("inconsistent_checkpoints",
                                            f"checkpoint {second} does not extend checkpoint {first} "
                                            f"({getattr(exc, 'reason', exc)}): the log was rewritten", checkpoint=second))
@@ -122,9 +121,9 @@ def verify_bundle(bundle: dict[str, Any], root_cert: x509.Certificate) -> Report
     for item in entries:
         index = item.get("index")
         try:
-            leaf = base64.b64decode(item["leaf"], validate=True)
+            leaf = decode_base64(item["leaf"], "leaf")
             content = json.loads(leaf)
-        except (KeyError, ValueError, binascii.Error):
+        except (KeyError, ValueError):
             report.findings.append(Finding("bad_entry", "leaf is not base64 JSON", index=index))
             continue
         if content.get("seq") != index:
@@ -134,7 +133,7 @@ def verify_bundle(bundle: dict[str, Any], root_cert: x509.Certificate) -> Report
         if "proof" in item:
             try:
                 verify_inclusion(hashes[index], index, latest, _b64(item["proof"]), roots[latest])
-            except (ProofError, binascii.Error) as exc:
+            except (ProofError, NonCanonicalEncoding) as exc:
                 report.findings.append(Finding("not_in_log", f"inclusion proof fails ({getattr(exc, 'reason', exc)})",
                                                index=index))
     if bundle.get("scope", {}).get("kind") == "full":

@@ -7,7 +7,7 @@ and the canonical bytes of the inner object. Loading accepts exactly the bytes `
 
 from __future__ import annotations
 
-import base64
+import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -30,6 +30,7 @@ from crypto.pki import (
     node_id_of,
     root_public_key,
 )
+from protocol.encoding import decode_base64, encode_base64
 
 DIRECTORY_DOMAIN = b"somex/directory/v1\n"
 REVOCATIONS_DOMAIN = b"somex/revocations/v1\n"
@@ -68,18 +69,12 @@ def _parse_time(text: object) -> datetime:
     return moment
 
 
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
+_b64 = encode_base64
 
 
 def _unb64(text: object) -> bytes:
     """Strict base64: exactly one text per value (no stray padding bits, no whitespace)."""
-    if not isinstance(text, str):
-        raise TypeError("base64 must be a string")
-    data = base64.b64decode(text, validate=True)
-    if _b64(data) != text:
-        raise ValueError("non-canonical base64")
-    return data
+    return decode_base64(text, "directory field")
 
 
 def _str(value: object, what: str) -> str:
@@ -207,11 +202,13 @@ class Directory:
 
 @dataclass(frozen=True)
 class RevocationList:
-    """The key ids the root has revoked; a higher serial replaces a lower one."""
+    """The key ids the root has revoked; a higher serial replaces a lower one. The root promises a
+    newer list by `next_update`: a holder past it may be missing a revocation and raises an alarm."""
 
     federation: str
     serial: int
     issued: datetime
+    next_update: datetime
     revoked: frozenset[str]  # key ids (kid_of)
 
     def __post_init__(self) -> None:
@@ -220,6 +217,9 @@ class RevocationList:
         if not isinstance(self.serial, int) or isinstance(self.serial, bool) or not 0 <= self.serial <= _MAX_SERIAL:
             raise ValueError("a revocation list serial is an integer from 0 to 2**53-1")
         object.__setattr__(self, "issued", _utc_seconds(self.issued, "issued"))
+        object.__setattr__(self, "next_update", _utc_seconds(self.next_update, "next_update"))
+        if self.next_update <= self.issued:
+            raise ValueError("a revocation list's next_update must follow its issue")
         object.__setattr__(self, "revoked", frozenset(self.revoked))
         bad = [k for k in self.revoked if not isinstance(k, str) or not _KID.fullmatch(k)]
         if bad:
@@ -227,7 +227,7 @@ class RevocationList:
 
     def as_json(self) -> dict[str, Any]:
         return {"federation": self.federation, "serial": self.serial, "issued": _time(self.issued),
-                "revoked": sorted(self.revoked)}
+                "next_update": _time(self.next_update), "revoked": sorted(self.revoked)}
 
 
 # -- signed wire form --------------------------------------------------------------------------
@@ -276,13 +276,21 @@ def _open(raw: bytes, inner_name: str, domain: bytes, root_cert: x509.Certificat
     return inner
 
 
+def _canonical_cert(pem: str) -> x509.Certificate:
+    """A certificate in the one PEM text this code writes (no stray base64 bits, no extra text)."""
+    cert = cert_from_pem(pem)
+    if cert_to_pem(cert) != pem:
+        raise ValueError("a certificate is not in canonical PEM form")
+    return cert
+
+
 def _node_entry(obj: object, root_cert: x509.Certificate) -> NodeEntry:
     optional = {"hybrid_sealing_key"} & set(obj) if isinstance(obj, dict) else set()
     n = _members(obj, {"node_id", "certificates", "broker_user", "allowed_types", "sealing_key", *optional}, "node")
     node_id = _str(n["node_id"], "node_id")
     if not isinstance(n["certificates"], list):
         raise TypeError(f"{node_id}: certificates must be a list")
-    certs = tuple(cert_from_pem(_str(p, "certificate")) for p in n["certificates"])
+    certs = tuple(_canonical_cert(_str(p, "certificate")) for p in n["certificates"])
     for cert in certs:
         try:
             check_issued_by(cert, root_cert)
@@ -346,13 +354,49 @@ def load_revocations(raw: bytes, root_cert: x509.Certificate) -> RevocationList:
     """A revocation list verified against the root; DirectoryError otherwise."""
     inner = _open(raw, "revocations", REVOCATIONS_DOMAIN, root_cert)
     try:
-        r = _members(inner, {"federation", "serial", "issued", "revoked"}, "revocations")
+        r = _members(inner, {"federation", "serial", "issued", "next_update", "revoked"}, "revocations")
         if not isinstance(r["serial"], int):
             raise TypeError("serial must be an integer")
         return RevocationList(_str(r["federation"], "federation"), r["serial"], _parse_time(r["issued"]),
-                              frozenset(_sorted_strings(r["revoked"], "revoked")))
+                              _parse_time(r["next_update"]), frozenset(_sorted_strings(r["revoked"], "revoked")))
     except (ValueError, TypeError) as exc:
         raise DirectoryError("malformed", f"revocation list content: {exc}") from None
+
+
+# -- succession and freshness: an old, genuinely signed document must not come back ----------------
+
+@dataclass(frozen=True)
+class HeldDocument:
+    """What a node or hub last accepted of one federation document: its serial and digest."""
+
+    serial: int
+    digest: str
+
+
+def document_digest(document: Directory | RevocationList) -> str:
+    """SHA-256 (hex) of the document's canonical content: two documents with one serial must match."""
+    return hashlib.sha256(rfc8785.dumps(document.as_json())).hexdigest()
+
+
+def check_succession(kind: str, held: HeldDocument | None, offered: Directory | RevocationList) -> None:
+    """DirectoryError unless `offered` may replace `held`: a higher serial, or the very same document.
+
+    `stale_<kind>` for a lower serial (an older list put back: a revoked key would sign again),
+    `serial_reused` for a different document under the serial already held.
+    """
+    if held is None:
+        return
+    if offered.serial < held.serial:
+        raise DirectoryError(f"stale_{kind}", f"{kind} serial {offered.serial} is older than serial {held.serial} "
+                                              "already accepted here: install the newest one the root published")
+    if offered.serial == held.serial and document_digest(offered) != held.digest:
+        raise DirectoryError("serial_reused", f"a different {kind} with serial {held.serial}, which is already "
+                                              "accepted here: the root must publish a higher serial")
+
+
+def revocations_overdue(revocations: RevocationList, now: datetime) -> bool:
+    """Past `next_update`: a newer list should exist, so a revocation may be missing here."""
+    return now >= revocations.next_update
 
 
 # -- what verifiers use ------------------------------------------------------------------------

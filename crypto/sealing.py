@@ -13,8 +13,6 @@ recipient, so a wrap cannot be moved to another recipient's slot either.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import os
 from collections.abc import Mapping
@@ -27,6 +25,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from crypto.errors import CryptoError
 from crypto.keys import hybrid_public_key
+from protocol.encoding import NonCanonicalEncoding, decode_base64url, encode_base64url
 from protocol.envelope import parse_json
 from protocol.errors import DecodeError
 
@@ -52,17 +51,14 @@ class SealError(CryptoError):
     """
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+_b64 = encode_base64url
 
 
 def _unb64(text: Any, what: str) -> bytes:
-    if not isinstance(text, str):
-        raise SealError("bad_seal", f"{what} is not a string")
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError):
-        raise SealError("bad_seal", f"{what} is not base64url") from None
+        return decode_base64url(text, what)
+    except NonCanonicalEncoding as exc:
+        raise SealError("bad_seal", str(exc)) from None
 
 
 def _wrap_info(context: bytes, node_id: str) -> bytes:

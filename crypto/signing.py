@@ -6,12 +6,12 @@ Handlers and stores accept only `VerifiedEnvelope`, so unverified data cannot re
 from __future__ import annotations
 
 import base64
-import binascii
 from dataclasses import dataclass
 from datetime import datetime
 
 from crypto.errors import SignatureError
 from crypto.keys import SigningKey, verify_signature
+from protocol.encoding import NonCanonicalEncoding, decode_base64
 from protocol.envelope import Envelope, Signature
 
 
@@ -43,8 +43,8 @@ def verify_envelope(env: Envelope, trust, now: datetime) -> VerifiedEnvelope:  #
     if signer != env.sender:
         raise SignatureError("signer_mismatch", f"signed by {signer}'s key, but sender is {env.sender}")
     try:
-        value = base64.b64decode(sig.value, validate=True)
-    except binascii.Error:
-        raise SignatureError("bad_signature", "signature value is not base64") from None
+        value = decode_base64(sig.value, "signature value")
+    except NonCanonicalEncoding as exc:  # another spelling of a valid signature would change the digest
+        raise SignatureError("bad_signature", str(exc)) from None
     verify_signature(sig.alg, public_key, value, env.signing_input())
     return VerifiedEnvelope(env, env.digest())

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from crypto.merkle import ProofError, verify_consistency
 from crypto.note import NoteError, NoteVerifier, verify_note
+from protocol.encoding import NonCanonicalEncoding, decode_base64
 from protocol.checkpoint import Checkpoint, CheckpointError, parse_checkpoint_body, parse_note
 
 
@@ -54,10 +53,10 @@ def check_checkpoint(note_text: bytes, *, origin: str, log_key: NoteVerifier, la
     if last.size not in proofs and checkpoint.size != last.size:
         raise WitnessError("no_proof", f"no consistency proof from size {last.size} was offered")
     try:
-        hashes = [base64.b64decode(h, validate=True) for h in proofs.get(last.size, [])]
+        hashes = [decode_base64(h, "proof hash") for h in proofs.get(last.size, [])]
         verify_consistency(last.size, checkpoint.size, hashes, last.root, checkpoint.root_hash)
-    except binascii.Error:
-        raise WitnessError("bad_proof", "proof hashes are not base64") from None
+    except NonCanonicalEncoding as exc:
+        raise WitnessError("bad_proof", str(exc)) from None
     except ProofError as exc:
         raise WitnessError("inconsistent", f"checkpoint {checkpoint.size} does not extend {last.size}: "
                                            f"{exc.reason}") from None

@@ -225,6 +225,23 @@ def jit_recipients(members: Sequence[str], me: str) -> list[str]:
     return [m for m in members if m != me]
 
 
+JIT_THREAD_PREFIX = "jit:"
+
+
+def jit_thread(message_id: str) -> str:
+    """The thread a joint investigation opened by message `message_id` lives in."""
+    return f"{JIT_THREAD_PREFIX}{message_id}"
+
+
+def check_jit_opening(env: Envelope) -> None:
+    """A `case.jit` opens a thread of its own, named after its own id: no member can claim a thread
+    another country's traffic already uses (e.g. the predictable `case:<provider>:<reference>`) and
+    so make that country's later messages in it fail the membership check."""
+    if env.thread != jit_thread(env.id):
+        raise PolicyError("bad_jit_thread",
+                          f"a case.jit opens the thread {jit_thread(env.id)} (its own id), not {env.thread!r}")
+
+
 def check_jit_message(members: Sequence[str], sender: str, recipients: Sequence[str]) -> None:
     if sender not in members:
         raise PolicyError("not_a_jit_member", f"{sender} is not a member of this joint investigation")

@@ -4,11 +4,11 @@ strict parser only, no key material; crypto/note.py signs and verifies."""
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import re
 from dataclasses import dataclass
 
+from protocol.encoding import NonCanonicalEncoding, decode_base64
 from protocol.errors import ProtocolError
 
 TYPE_ED25519 = 0x01  # a log's Ed25519 signature over the note text
@@ -104,12 +104,12 @@ def parse_checkpoint_body(body: bytes) -> Checkpoint:
     origin, size, root, *extensions = lines
     if not _DECIMAL.fullmatch(size) or int(size) >= 2**64:
         raise CheckpointError("bad_size", f"tree size {size[:24]!r} is not a decimal below 2^64 without leading zeros")
-    try:
-        root_hash = base64.b64decode(root, validate=True)
-    except binascii.Error:
-        raise CheckpointError("bad_root_hash", "the root hash is not standard base64") from None
     # Canonical form only: one checkpoint, one body, so signatures over it can be compared and merged.
-    if len(root_hash) != 32 or base64.b64encode(root_hash).decode("ascii") != root:
+    try:
+        root_hash = decode_base64(root, "root hash")
+    except NonCanonicalEncoding:
+        raise CheckpointError("bad_root_hash", "the root hash must be 32 bytes in canonical base64") from None
+    if len(root_hash) != 32:
         raise CheckpointError("bad_root_hash", "the root hash must be 32 bytes in canonical base64")
     return Checkpoint(origin, int(size), root_hash, tuple(extensions))
 
@@ -180,9 +180,10 @@ def _parse_signature_line(line: str) -> NoteSignature:
     if not _is_key_name(name):
         raise CheckpointError("bad_key_name", f"key name {name[:40]!r} is empty or has a space or '+'")
     try:
-        blob = base64.b64decode(encoded, validate=True) if space and encoded else b""
-    except binascii.Error:
-        raise CheckpointError("bad_signature_line", f"the signature of {name[:40]!r} is not base64") from None
+        blob = decode_base64(encoded) if space and encoded else b""
+    except NonCanonicalEncoding:  # one text per signature, so a cosigned note has one spelling
+        raise CheckpointError("bad_signature_line",
+                              f"the signature of {name[:40]!r} is not canonical base64") from None
     if len(blob) < 5:
         raise CheckpointError("bad_signature_line", f"the signature of {name[:40]!r} is under 5 bytes")
     return NoteSignature(name, blob[:4], blob[4:])

@@ -8,14 +8,13 @@ headers carry only what auditors may see; everything else is in the sealed body.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from protocol.encoding import NonCanonicalEncoding, decode_base64
 from protocol.errors import PolicyError, TransitionError
 from protocol.schema import DATE, NODE_ID, SHA256_HEX, TIMESTAMP, Enum, Int, List, Nullable, Obj, Str
 
@@ -188,9 +187,9 @@ def check_attachments(attachments: list[Mapping[str, Any]]) -> list[bytes]:
     contents, total = [], 0
     for i, a in enumerate(attachments):
         try:
-            content = base64.b64decode(a["content"], validate=True)
-        except (binascii.Error, ValueError):
-            raise PolicyError("attachment_mismatch", f"attachment {i} is not base64") from None
+            content = decode_base64(a["content"], f"attachment {i}")
+        except NonCanonicalEncoding as exc:
+            raise PolicyError("attachment_mismatch", str(exc)) from None
         if len(content) != a["size"] or hashlib.sha256(content).hexdigest() != a["sha256"]:
             raise PolicyError("attachment_mismatch", f"attachment {i} ({a['name'][:80]!r}) does not match its "
                                                      "stated size and SHA-256")

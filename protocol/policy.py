@@ -13,7 +13,7 @@ from protocol.alerts import (
     hits_go_to_the_issuing_country, only_the_issuing_country_alerts,
     only_the_issuing_country_alerts_in_batches,
 )
-from protocol.cases import check_case_permission, check_case_share
+from protocol.cases import check_case_permission, check_case_share, check_jit_opening
 from protocol.envelope import BROADCAST, Envelope
 from protocol.errors import PolicyError
 
@@ -25,6 +25,9 @@ BODY_RULES: dict[str, BodyRule] = {"alert.document": only_the_issuing_country_al
                                    "alert.document.batch": only_the_issuing_country_alerts_in_batches,
                                    "alert.hit": hits_go_to_the_issuing_country,
                                    "case.share": check_case_share, "case.permission": check_case_permission}
+# Rules on the envelope alone, so the hub checks them even for sealed types.
+EnvelopeRule = Callable[[Envelope], None]
+ENVELOPE_RULES: dict[str, EnvelopeRule] = {"case.jit": check_jit_opening}
 BODY_RULES.update({"mla.request": mla.request_rule, "mla.status": mla.event_rule, "mla.response": mla.event_rule})
 
 
@@ -38,6 +41,9 @@ def resolve_recipients(
         raise PolicyError("sender_role", f"{env.type} is sent by the {spec.sender_role} only")
     if env.type not in allowed_types:
         raise PolicyError("type_not_allowed", f"{env.sender} may not send {env.type}")
+    envelope_rule = ENVELOPE_RULES.get(env.type)
+    if envelope_rule is not None:
+        envelope_rule(env)
     if spec.to_hub:
         if env.recipients != (HUB_ID,):
             raise PolicyError("bad_recipients", f"{env.type} is addressed to the hub alone")

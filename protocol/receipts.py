@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from protocol.canonical import canonical_json
 
+from protocol.encoding import NonCanonicalEncoding, decode_base64
 from protocol.envelope import parse_json
 from protocol.errors import DecodeError
 from protocol.schema import SHA256_HEX, TIMESTAMP, UUID, Int, Obj, Str, validate
@@ -52,4 +53,8 @@ def parse_log_receipt(text: str | bytes) -> LogReceipt:
     except DecodeError as exc:
         raise DecodeError("bad_log_receipt", exc.detail or exc.reason) from None
     validate(_SCHEMA, obj, "bad_log_receipt")
+    try:
+        decode_base64(obj["sig"], "log receipt signature")
+    except NonCanonicalEncoding as exc:  # one text per receipt: it is evidence, compared byte for byte
+        raise DecodeError("bad_log_receipt", str(exc)) from None
     return LogReceipt(**obj)

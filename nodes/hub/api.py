@@ -10,6 +10,8 @@ from aiohttp import web
 from nodes.hub.console import add_routes as add_console_routes
 from nodes.hub.export import export_bundle
 from nodes.hub.relay import Hub
+from nodes.runtime.config import utcnow
+from nodes.runtime.federation_state import federation_alarms
 from nodes.runtime.http import (MAX_SQL_INTEGER, ROLE, json_api_errors, json_error, limit_rate, requires,
                                 security_headers)
 from nodes.runtime.openapi import INTEGER, STRING, array, document, obj, op, path_param, query, serve
@@ -41,9 +43,10 @@ _PROOF = array({"type": "string", "contentEncoding": "base64"})
 _TRAIL = [query(n) for n in ("message_id", "thread", "sender", "recipient", "type", "verdict")]
 _SPAN = [query("since", description="RFC 3339 time"), query("until", description="RFC 3339 time")]
 _PATHS = {
-    "/api/health": {"get": op("Broker link, log size, relayed and parked messages", tag="hub",
+    "/api/health": {"get": op("Broker link, log size, relayed and parked messages, open alarms", tag="hub",
                               ok=(200, obj(("node", "log_size"), node=STRING, broker_connected={"type": "boolean"},
-                                           log_size=INTEGER, processed=INTEGER, parked_forwards={})))},
+                                           log_size=INTEGER, processed=INTEGER, parked_forwards={},
+                                           alarms=array(obj()))))},
     "/api/log/checkpoint": {"get": op("The latest signed checkpoint (public)", tag="log", errors=(404,),
                                       ok=(200, obj(("size", "note"), size=INTEGER, note=STRING)))},
     "/api/log/inclusion": {"get": op("Inclusion proof of leaf `index` in the tree of `size` (public)", tag="log",
@@ -91,7 +94,9 @@ async def health(request: web.Request) -> web.Response:
     hub = request.app[HUB]
     return web.json_response({"node": "HUB", "broker_connected": hub.session is not None and hub.session.connected.is_set(),
                               "log_size": hub.store.size, "processed": hub.processed,
-                              "parked_forwards": await asyncio.to_thread(hub.store.parked_counts)})
+                              "parked_forwards": await asyncio.to_thread(hub.store.parked_counts),
+                              "alarms": [{k: a[k] for k in ("reason", "detail", "at")}
+                                         for a in federation_alarms(hub.federation, utcnow())]})
 
 
 async def checkpoint(request: web.Request) -> web.Response:

@@ -32,6 +32,7 @@ from nodes.runtime.amqp import (
 from nodes.runtime.config import HubConfig, new_message_id, utcnow
 from nodes.runtime.db import make_engine
 from nodes.runtime.federation import Federation, load_federation
+from nodes.runtime.federation_state import admit_federation
 from protocol import envelope as wire
 from protocol import policy
 from protocol.envelope import Envelope
@@ -73,7 +74,9 @@ class Hub:
         self.federation = federation or load_federation(config.federation_dir, utcnow())
         self._creds = self.federation.credentials(policy.HUB_ID)
         self.origin = log_origin(self.federation.directory.federation)
-        self.store = AuditStore(make_engine(config.db_url), self.origin, self._creds.signing_key, self.origin)
+        engine = make_engine(config.db_url)
+        admit_federation(engine, self.federation, utcnow(), policy.HUB_ID)
+        self.store = AuditStore(engine, self.origin, self._creds.signing_key, self.origin)
         self._log_lock = asyncio.Lock()  # appends and checkpoints take turns on the tree
         self._queue: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
         self._tasks: list[asyncio.Task] = []

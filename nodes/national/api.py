@@ -11,8 +11,11 @@ from nodes.national.alerts_api import add_routes as add_alert_routes
 from nodes.national.cases_api import add_routes as add_case_routes
 from nodes.national.console import add_routes as add_console_routes
 from nodes.national.mla_api import add_routes as add_mla_routes
+from nodes.national import reads
 from nodes.national.node import NationalNode
 from nodes.national.witness import latest_witnessed, open_alarms
+from nodes.runtime.config import utcnow
+from nodes.runtime.federation_state import federation_alarms
 from nodes.runtime.http import (ROLE, json_api_errors, json_error, limit_rate, page, read_json, requires,
                                 security_headers)
 from nodes.runtime.openapi import INTEGER, STRING, array, document, obj, op, path_param, query, serve
@@ -32,6 +35,7 @@ def make_app(node: NationalNode) -> web.Application:
     app.router.add_get("/api/messages", list_messages)
     app.router.add_get("/api/messages/{id}", get_message)
     app.router.add_get("/api/refusals", list_refusals)
+    app.router.add_get("/api/reads", list_reads)
     document(app, _PATHS)
     serve(app, f"somex national node {node.country}")
     add_case_routes(app, node)
@@ -55,6 +59,10 @@ _PATHS = {
         "get": op("Stored messages, newest first", roles=("focal", "auditor"), tag="messages",
                   params=[query("direction", {"enum": ["in", "out"]}), query("type"), query("thread"), *PAGE],
                   ok=(200, obj(("messages",), messages=array(obj()))))},
+    "/api/reads": {"get": op("Sealed bodies opened at this node, newest first: who, when, which message (the "
+                             "read path's journal; case reads also in /api/cases/access-log)",
+                             roles=("focal", "auditor"), tag="messages", params=[query("message_id")],
+                             ok=(200, obj(("reads",), reads=array(obj()))))},
     "/api/messages/{id}": {"get": op("One message with its receipts and hub rejections", roles=("focal", "auditor"),
                                      tag="messages", params=[path_param("id")], errors=(404,),
                                      ok=(200, obj(("message_id",), message_id=STRING, receipts=array(obj()),
@@ -67,7 +75,7 @@ _PATHS = {
 async def health(request: web.Request) -> web.Response:
     node = request.app[NODE]
     depth = await asyncio.to_thread(node.store.outbox_depth)
-    alarms = await asyncio.to_thread(open_alarms, node)
+    alarms = [*await asyncio.to_thread(open_alarms, node), *federation_alarms(node.federation, utcnow())]
     return web.json_response({"node": node.country, "broker_connected": node.broker_connected,
                               "outbox_pending": depth,
                               "last_checkpoint_witnessed": await asyncio.to_thread(latest_witnessed, node),
@@ -122,6 +130,12 @@ async def get_message(request: web.Request) -> web.Response:
     replies = await asyncio.to_thread(node.store.replies_to, message_id)
     rejections = [r.body for r in replies if r.type == "hub.rejection"]
     return web.json_response({**stored.as_json(), "receipts": receipts, "rejections": rejections})
+
+
+@requires("focal", "auditor")
+async def list_reads(request: web.Request) -> web.Response:
+    node, message_id = request.app[NODE], request.query.get("message_id") or None
+    return web.json_response({"reads": await asyncio.to_thread(reads.access_entries, node, message_id)})
 
 
 @requires("focal", "auditor")

@@ -22,6 +22,7 @@ from sqlalchemy import (
 
 from crypto.errors import CryptoError
 from crypto.signing import VerifiedEnvelope, verify_envelope
+from nodes.national import reads
 from nodes.national.store import messages as message_table
 from nodes.national.store import outbox, refusals
 from nodes.runtime.config import new_message_id, utcnow
@@ -248,8 +249,7 @@ def _on_jit(node: NationalNode, conn: Connection, verified: VerifiedEnvelope, bo
     env = verified.envelope
     assert body is not None
     try:
-        if env.thread is None:
-            raise PolicyError("bad_jit", "a joint investigation is opened in a thread of its own")
+        rules.check_jit_opening(env)  # again here: the node does not rely on the hub for it
         if _jit_members(conn, env.thread) is not None:
             raise PolicyError("jit_exists", f"thread {env.thread} is already a joint investigation")
         rules.check_jit_message(body["members"], env.sender, env.recipients)
@@ -318,8 +318,11 @@ def _delete_case(conn: Connection, row: Any, reason: str, message_id: str | None
         conn.execute(delete(outbox).where(outbox.c.message_id.in_(carried)))
     for table in (carriers, shares_out):
         conn.execute(delete(table).where(table.c.case_id == row.id))
-    conn.execute(delete(permissions).where((permissions.c.provider == row.provider)
-                                           & (permissions.c.reference == row.reference)))
+    if row.held_from == row.provider:
+        # The provider's permissions go with the provider's copy only: a re-sharer withdrawing its
+        # own copy (or that copy's retention running out) must not void what the provider granted us.
+        conn.execute(delete(permissions).where((permissions.c.provider == row.provider)
+                                               & (permissions.c.reference == row.reference)))
     conn.execute(delete(cases).where(cases.c.id == row.id))
     conn.execute(insert(purges), {"at": format_time(utcnow()), "reason": reason, "case_id": row.id,
                                   "provider": row.provider, "reference": row.reference, "message_id": message_id})
@@ -379,8 +382,10 @@ def open_jit(node: NationalNode, members: Sequence[str], title: str | None = Non
         body["title"] = title
     if reference:
         body["reference"] = reference
-    thread = f"jit:{new_message_id()}"
-    env = node.build_sealed("case.jit", rules.jit_recipients(members, node.country), body, thread=thread)
+    message_id = new_message_id()
+    thread = rules.jit_thread(message_id)
+    env = node.build_sealed("case.jit", rules.jit_recipients(members, node.country), body, thread=thread,
+                            message_id=message_id)
     with node.store.engine.begin() as conn:
         _record_jit(conn, thread, node.country, body)
         node._enqueue([env], conn)
@@ -410,14 +415,17 @@ def list_jits(node: NationalNode) -> list[dict[str, Any]]:
              "reference": r.reference, "opened_at": r.opened_at, "messages": r.n or 0} for r in rows]
 
 
-def jit_view(node: NationalNode, thread: str) -> dict[str, Any]:
-    """Members, messages (this node's own included) and the cases shared in it (no personal data)."""
-    with node.store.engine.connect() as conn:
+def jit_view(node: NationalNode, thread: str, who: str) -> dict[str, Any]:
+    """Members, messages (this node's own included) and the cases shared in it (no personal data).
+    The members' messages are sealed bodies: showing them to `who` is journaled (nodes/national/reads.py)."""
+    with node.store.engine.begin() as conn:
         row = conn.execute(select(jits).where(jits.c.thread == thread)).first()
         if row is None:
             raise CaseError("not_found", f"no joint investigation {thread[:128]}", 404)
         texts = conn.execute(select(jit_messages).where(jit_messages.c.thread == thread)
                              .order_by(jit_messages.c.created, jit_messages.c.message_id)).all()
+        reads.journal(conn, who, "read", [(m.message_id, "case.message", m.sender, thread)
+                                          for m in texts if m.sender != node.country])
         received = conn.execute(select(cases).where(cases.c.thread == thread).order_by(cases.c.id)).all()
         sent = conn.execute(select(cases, message_table.c.raw).distinct()
                             .join(shares_out, shares_out.c.case_id == cases.c.id)
@@ -574,6 +582,19 @@ def _log_access(conn: Connection, who: str, action: str, rows: Sequence[Any]) ->
                       "reference": r.reference} for r in rows}
     if entries:
         conn.execute(insert(access_log), list(entries.values()))
+
+
+def log_message_read(conn: Connection, message_id: str, who: str, body: Mapping[str, Any], sender: str) -> None:
+    """A `case.share` opened as a message (nodes/national/reads.py): an access to the case it carries,
+    logged against every copy held here (found by the message, else by provider and reference)."""
+    linked = select(carriers.c.case_id).where(carriers.c.message_id == message_id).union(
+        select(shares_out.c.case_id).where(shares_out.c.message_id == message_id))
+    rows = conn.execute(select(cases).where(cases.c.id.in_(linked))).all()
+    if not rows:
+        provider = (body.get("provenance") or {}).get("provider", sender)
+        rows = conn.execute(select(cases).where((cases.c.provider == provider)
+                                                & (cases.c.reference == body.get("reference")))).all()
+    _log_access(conn, who, "read_message", rows)
 
 
 def _summary(row: Any) -> dict[str, Any]:

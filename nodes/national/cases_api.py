@@ -13,12 +13,12 @@ from crypto.errors import CryptoError
 
 from nodes.national import cases as store
 from nodes.national.node import NationalNode
+from nodes.national.reads import OFFICER_HEADER, reader
 from nodes.runtime.config import utcnow
-from nodes.runtime.http import MAX_SQL_INTEGER, ROLE, json_error, read_json, requires, role_of
+from nodes.runtime.http import MAX_SQL_INTEGER, json_error, read_json, requires
 from nodes.runtime.openapi import INTEGER, STRING, array, document, obj, op, path_param, query
 from protocol.errors import ProtocolError
 
-OFFICER_HEADER = "X-Somex-Officer"  # optional: the person behind the role token, for the access log
 NODE = web.AppKey("somex_case_node", NationalNode)
 
 
@@ -119,10 +119,7 @@ def _case_id(request: web.Request) -> int:
     return case_id
 
 
-def _who(request: web.Request) -> str:
-    role = role_of(request, request.app[ROLE]) or "?"
-    officer = request.headers.get(OFFICER_HEADER, "").strip()
-    return f"{role}:{officer[:150]}" if officer else role
+_who = reader
 
 
 async def _call(fn: Callable[..., Any], *args: Any, status: int = 200, **kwargs: Any) -> web.Response:
@@ -285,7 +282,7 @@ async def list_jits(request: web.Request) -> web.Response:
 
 @requires("focal")
 async def read_jit(request: web.Request) -> web.Response:
-    return await _call(store.jit_view, _node(request), request.match_info["thread"])
+    return await _call(store.jit_view, _node(request), request.match_info["thread"], _who(request))
 
 
 @requires("focal")

@@ -21,6 +21,7 @@ from aiohttp import web
 from crypto.errors import CryptoError
 from nodes.national import cases as store
 from nodes.national.node import NationalNode
+from nodes.national.reads import CONSOLE_READER
 from nodes.runtime import console
 from nodes.runtime.http import MAX_SQL_INTEGER
 from nodes.runtime.openapi import document
@@ -28,7 +29,7 @@ from protocol import cases as rules
 from protocol.errors import ProtocolError
 
 NODE = web.AppKey("somex_console_cases_node", NationalNode)
-WHO = "console:focal"
+WHO = CONSOLE_READER
 RETENTION_DAYS = 90  # the share form's default
 SEARCH_FIELDS = ("name", "dob", "document", "vessel", "imo")
 
@@ -460,7 +461,7 @@ async def open_jit(request: web.Request) -> web.Response:
 async def jit_page(request: web.Request) -> web.Response:
     thread = request.match_info["thread"]
     try:
-        view = await _run(store.jit_view, _node(request), thread)
+        view = await _run(store.jit_view, _node(request), thread, WHO)
     except store.CaseError as exc:
         return console.error_page(request, exc.status, "No such joint investigation", refusal(exc.reason, exc.detail))
     template = "node/jit_live.html" if request.query.get("partial") == "1" else "node/jit.html"

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -20,7 +19,6 @@ from nodes.national.store import StoredMessage
 from nodes.runtime import console
 from nodes.runtime.config import utcnow
 from nodes.runtime.openapi import document
-from protocol import envelope as wire
 from protocol.errors import ProtocolError
 from protocol.timefmt import format_time
 
@@ -117,19 +115,18 @@ async def message_page(request: web.Request) -> web.Response:
     if stored.direction == "in":
         await asyncio.to_thread(reads.mark_read, node.store.engine, message_id, format_time(utcnow()))
     receipts = await asyncio.to_thread(node.store.receipts_for, message_id)
-    body, unreadable = await asyncio.to_thread(_body, node, stored)
+    opened, unreadable = await asyncio.to_thread(_open, node, message_id)
     return console.render(request, "node/message.html", heading=f"Message {stored.type}", message=stored,
-                          receipts=receipts, body=body, unreadable=unreadable)
+                          receipts=receipts, unreadable=unreadable,
+                          body=opened.body_without_attachment_contents() if opened else None,
+                          banner=opened.banner() if opened and opened.sealed else None)
 
 
-def _body(node: NationalNode, stored: StoredMessage) -> tuple[Any, str | None]:
-    """The clear body, or the sealed one opened with this node's key (attachment contents left out)."""
-    if stored.body is not None:
-        return stored.body, None
+def _open(node: NationalNode, message_id: str) -> tuple[reads.OpenedMessage | None, str | None]:
+    """The body through the read path (a sealed one is logged and may send a `retrieved` receipt)."""
     try:
-        body = node.open_body(wire.decode(node.store.raw(stored.message_id)))
+        return reads.open_message(node, message_id, reads.CONSOLE_READER), None
+    except LookupError as exc:
+        return None, str(exc)
     except (ProtocolError, CryptoError) as exc:
         return None, f"{exc.reason}: {exc.detail}"
-    if isinstance(body, dict) and "attachments" in body:
-        body = {**body, "attachments": [{k: v for k, v in a.items() if k != "content"} for a in body["attachments"]]}
-    return body, None

@@ -13,6 +13,7 @@ from aiohttp import BodyPartReader, web
 
 from crypto.errors import CryptoError
 from nodes.national.mla import CentralAuthority, Upload
+from nodes.national.reads import CONSOLE_READER
 from nodes.national.mla_api import MAX_FIELDS_BYTES, _read_part, _TooLarge
 from nodes.runtime import console
 from nodes.runtime.config import utcnow
@@ -159,13 +160,15 @@ def request_fields(values: dict[str, Any]) -> dict[str, Any]:
 async def request_page(request: web.Request) -> web.Response:
     try:
         # The same call as the API's view_request: a first look at an incoming request is `retrieved`.
-        view = await asyncio.to_thread(request.app[AUTHORITY].open, request.match_info["id"])
+        authority, partial = request.app[AUTHORITY], request.query.get("partial") == "1"
+        view = await (asyncio.to_thread(authority.status, request.match_info["id"]) if partial else
+                      asyncio.to_thread(authority.open, request.match_info["id"], CONSOLE_READER))
     except LookupError as exc:
         return console.error_page(request, 404, "No such request", str(exc))
     except (ProtocolError, CryptoError) as exc:
         return console.error_page(request, 400, "The request cannot be opened", f"{exc.reason}: {exc.detail}")
     today = utcnow().date()
-    template = "node/mla_live.html" if request.query.get("partial") == "1" else "node/mla_request.html"
+    template = "node/mla_live.html" if partial else "node/mla_request.html"
     return console.render(request, template, heading=f"MLA request {view['reference']}", view=view,
                           events=allowed_events(view["direction"], view["state"]), grounds=mla.REFUSAL_GROUNDS,
                           overdue=is_overdue(view["deadline"], view["state"], today),
@@ -197,7 +200,7 @@ async def attachment(request: web.Request) -> web.Response:
     """The same checked read as the API's download_attachment."""
     try:
         meta, content = await asyncio.to_thread(request.app[AUTHORITY].attachment, request.match_info["id"],
-                                                int(request.match_info["index"]))
+                                                int(request.match_info["index"]), CONSOLE_READER)
     except LookupError as exc:
         return console.error_page(request, 404, "No such attachment", str(exc))
     except (ProtocolError, CryptoError) as exc:

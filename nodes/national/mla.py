@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 
 from crypto.signing import VerifiedEnvelope
+from nodes.national import reads
 from nodes.national.store import messages, receipts, refusals
 from nodes.runtime.config import utcnow
 from protocol import envelope as wire
@@ -160,45 +161,53 @@ class CentralAuthority:
         return self.node.build_sealed(message_type, [other], body, header=header, thread=row.thread,
                                       reply_to=row.request_id)
 
-    def open(self, request_id: str) -> dict[str, Any]:
-        """The request, opened, with its timeline. A focal point's first look at a received request
-        sends the requesting State a `retrieved` receipt."""
-        node = self.node
-        with self.engine.begin() as conn:
-            row = _row(conn, request_id)
-            if row.direction == "in" and row.retrieved_at is None:
-                now = format_time(utcnow())
-                claimed = conn.execute(update(requests).where(
-                    (requests.c.request_id == request_id) & requests.c.retrieved_at.is_(None)
-                ).values(retrieved_at=now)).rowcount
-                if claimed:
-                    digest = conn.execute(select(messages.c.digest).where(
-                        messages.c.message_id == request_id)).scalar_one()
-                    receipt = node.build("receipt", [row.requesting], reply_to=request_id, thread=row.thread,
-                                         body={"of": request_id, "digest": digest, "kind": "retrieved", "at": now})
-                    node._enqueue([receipt], conn)
+    def open(self, request_id: str, who: str) -> dict[str, Any]:
+        """The request, opened through the read path (nodes/national/reads.py) for `who`, with its
+        timeline and handling. The read path journals it and, on a focal point's first look at a
+        received request, sends the requesting State a `retrieved` receipt."""
+        with self.engine.connect() as conn:
+            row = _row(conn, request_id)  # LookupError for anything but a request
+        opened = reads.open_message(self.node, request_id, who)
         timeline = self._timeline(row)
         with self.engine.connect() as conn:  # read after the timeline, so it reflects every entry shown
             row = _row(conn, request_id)
-        return {**summary(row), "request": self._opened(request_id), "timeline": timeline}
+        return {**summary(row), "request": opened.body_without_attachment_contents(),
+                "handling": dict(opened.handling), "notices": opened.notices, "timeline": timeline}
 
-    def _opened(self, message_id: str) -> dict[str, Any]:
-        env = wire.decode(self.node.store.raw(message_id))
-        body = self.node.open_body(env)
-        if "attachments" in body:
-            body["attachments"] = [{k: v for k, v in a.items() if k != "content"} | {"index": i}
-                                   for i, a in enumerate(body["attachments"])]
-        return body
+    def status(self, request_id: str) -> dict[str, Any]:
+        """The request's state and timeline without its body: not a read (the console's live part)."""
+        with self.engine.connect() as conn:
+            row = _row(conn, request_id)
+        timeline = self._timeline(row)
+        with self.engine.connect() as conn:
+            row = _row(conn, request_id)
+        return {**summary(row), "timeline": timeline}
 
-    def attachment(self, message_id: str, index: int) -> tuple[Mapping[str, Any], bytes]:
-        """One attachment of an MLA message, checked against its SHA-256 as it is read."""
-        raw = self.node.store.raw(message_id)
-        if raw is None:
+    def mark_retrieved(self, conn: Connection, request_id: str) -> None:
+        """Inside the read path's transaction: the first look at a received request sends the
+        requesting State a signed `retrieved` receipt (once, even for two readers at once)."""
+        row = conn.execute(select(requests).where(requests.c.request_id == request_id)).first()
+        if row is None or row.direction != "in" or row.retrieved_at is not None:
+            return  # not a request this node took in (e.g. one its inbox refused), or looked at before
+        now = format_time(utcnow())
+        claimed = conn.execute(update(requests).where(
+            (requests.c.request_id == request_id) & requests.c.retrieved_at.is_(None)
+        ).values(retrieved_at=now)).rowcount
+        if claimed:
+            digest = conn.execute(select(messages.c.digest).where(messages.c.message_id == request_id)).scalar_one()
+            receipt = self.node.build("receipt", [row.requesting], reply_to=request_id, thread=row.thread,
+                                      body={"of": request_id, "digest": digest, "kind": "retrieved", "at": now})
+            self.node._enqueue([receipt], conn)
+
+    def attachment(self, message_id: str, index: int, who: str) -> tuple[Mapping[str, Any], bytes]:
+        """One attachment of an MLA message, read through the read path for `who` and checked
+        against its SHA-256 as it is read."""
+        stored = self.node.store.get(message_id)
+        if stored is None:
             raise LookupError(f"no message {message_id[:40]}")
-        env = wire.decode(raw)
-        if not env.type.startswith("mla."):
+        if not stored.type.startswith("mla."):
             raise LookupError(f"{message_id} is not an MLA message")
-        attachments = self.node.open_body(env).get("attachments", [])
+        attachments = reads.open_message(self.node, message_id, who, purpose="attachment").body.get("attachments", [])
         if not 0 <= index < len(attachments):
             raise LookupError(f"{message_id} has {len(attachments)} attachment(s)")
         content = mla.check_attachments([attachments[index]])[0]

@@ -8,8 +8,6 @@ module's own bounds, so the app-wide 1 MiB bound stays for every other route.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import json
 from typing import Any
 
@@ -18,9 +16,11 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from crypto.errors import CryptoError
 from nodes.national.mla import CentralAuthority, Upload
+from nodes.national.reads import reader
 from nodes.runtime.http import json_error, read_json, requires
 from nodes.runtime.openapi import INTEGER, STRING, array, document, obj, op, path_param, query
 from protocol import mla
+from protocol.encoding import NonCanonicalEncoding, decode_base64
 from protocol.errors import ProtocolError, TransitionError
 
 AUTHORITY = web.AppKey("somex_mla", CentralAuthority)
@@ -135,9 +135,10 @@ def _json_uploads(items: Any) -> list[Upload]:
                                                  for k in ("name", "media_type", "content")):
             raise ProtocolError("bad_request", f"attachments[{i}] needs name, media_type and content (base64)")
         try:
-            uploads.append(Upload(item["name"], item["media_type"], base64.b64decode(item["content"], validate=True)))
-        except (binascii.Error, ValueError):
-            raise ProtocolError("bad_request", f"attachments[{i}].content is not base64") from None
+            content = decode_base64(item["content"], f"attachments[{i}].content")
+        except NonCanonicalEncoding as exc:
+            raise ProtocolError("bad_request", f"{exc}: send standard padded base64") from None
+        uploads.append(Upload(item["name"], item["media_type"], content))
     return uploads
 
 
@@ -182,7 +183,7 @@ async def list_requests(request: web.Request) -> web.Response:
 @requires("focal")
 async def view_request(request: web.Request) -> web.Response:
     try:
-        view = await asyncio.to_thread(request.app[AUTHORITY].open, request.match_info["id"])
+        view = await asyncio.to_thread(request.app[AUTHORITY].open, request.match_info["id"], reader(request))
     except (LookupError, ProtocolError, CryptoError) as exc:
         return _error(exc)
     return web.json_response(view)
@@ -210,7 +211,8 @@ async def act_on_request(request: web.Request) -> web.Response:
 async def download_attachment(request: web.Request) -> web.Response:
     try:
         index = int(request.match_info["index"])
-        meta, content = await asyncio.to_thread(request.app[AUTHORITY].attachment, request.match_info["id"], index)
+        meta, content = await asyncio.to_thread(request.app[AUTHORITY].attachment, request.match_info["id"], index,
+                                            reader(request))
     except ValueError:
         return json_error(400, "bad_request", "the attachment index is an integer")
     except (LookupError, ProtocolError, CryptoError) as exc:

@@ -10,7 +10,6 @@ sender goes into the outbox in the same transaction) → ack.
 from __future__ import annotations
 
 import asyncio
-import base64
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,8 +37,10 @@ from nodes.runtime.config import NodeConfig, new_message_id, utcnow
 from nodes.runtime.db import make_engine
 from nodes.runtime.events import Events
 from nodes.runtime.federation import Federation, load_federation
+from nodes.runtime.federation_state import admit_federation
 from protocol import envelope as wire
 from protocol import messages, policy
+from protocol.encoding import decode_base64
 from protocol.envelope import Envelope
 from protocol.errors import DecodeError, ProtocolError
 from protocol.receipts import HEADER as LOG_HEADER
@@ -84,6 +85,7 @@ class NationalNode:
         self.federation = federation or load_federation(config.federation_dir, utcnow())
         self.creds = self.federation.credentials(self.country)
         self.store = NodeStore(make_engine(config.db_url))
+        admit_federation(self.store.engine, self.federation, utcnow(), self.country)
         self.effects: dict[str, Effect] = {"receipt": _record_receipt, "hub.checkpoint": witness_checkpoint}
         self.batch_effects: dict[str, BatchEffect] = {}
         self.alerts = Alerts(self)  # the alert replica: its tables and effects
@@ -158,7 +160,7 @@ class NationalNode:
 
         The payload is checked against the type's schema first, as the recipient will check it.
         """
-        message_id = new_message_id()
+        message_id = fields.pop("message_id", None) or new_message_id()
         text = wire.encode_payload(payload)
         validate(messages.lookup(type).body, wire.parse_json(text, what="body"), "bad_body")
         directory = self.federation.directory
@@ -169,9 +171,10 @@ class NationalNode:
         policy.check_body(env, payload)
         return env
 
-    def open_body(self, env: Envelope) -> dict[str, Any]:
+    def _open_body(self, env: Envelope) -> dict[str, Any]:
         """The payload of a verified envelope: the clear body, or the sealed one opened with this
-        node's sealing key. SealError or DecodeError (with a reason code) if it cannot be read."""
+        node's sealing key. SealError or DecodeError (with a reason code) if it cannot be read.
+        Private to the inbox: focal points get bodies from nodes/national/reads.py, which logs them."""
         if env.sealed is None:
             return wire.decode_body(env)
         hybrid = self.creds.hybrid_sealing_key
@@ -312,7 +315,7 @@ class NationalNode:
                                   countries=directory.node_ids())
         # A checkpoint is the hub's own signed statement about the log, not an entry in it.
         receipt = None if env.type == "hub.checkpoint" else self._check_log_receipt(message, verified)
-        body = self.open_body(env)
+        body = self._open_body(env)
         policy.check_body(env, body)
         return verified, receipt, body
 
@@ -324,7 +327,7 @@ class NationalNode:
         signer, key = self.federation.trust.signer(receipt.kid, utcnow())
         if signer != policy.HUB_ID:
             raise ProtocolError("bad_log_receipt", f"log receipt signed by {signer}, not the hub")
-        verify_signature("ed25519", key, base64.b64decode(receipt.sig), receipt.signing_input())
+        verify_signature("ed25519", key, decode_base64(receipt.sig, "log receipt signature"), receipt.signing_input())
         if receipt.message_id != verified.id or receipt.digest != verified.digest:
             raise ProtocolError("bad_log_receipt", "log receipt is for another message")
         return receipt

@@ -1,11 +1,39 @@
-"""Which received messages a focal point has opened in the console (the inbox's unread marks)."""
+"""The one read path for message bodies a focal point opens, and the inbox's unread marks.
+
+Sealed bodies carry personal data (case information, MLA requests and answers, joint-investigation
+messages). Every route that shows one (API, console, and the CLI and exports, which go through the
+API) gets it from `open_message`, never from the node's sealing key: the opening is journaled in
+`body_access_log` (who, when, which message) in the same transaction that lets the body out, a
+`case.share` is also logged in `case_access_log` against the case it carries (docs/cases.md: every
+read is logged), the envelope's handling code comes back with the notices to show next to the data,
+and a focal point's first look at a received MLA request sends the `retrieved` receipt.
+`tests/integration/test_personal_data_reads.py` walks every API route and console page to hold
+this; `tests/unit/test_read_path.py` checks that nothing else calls the node's opener.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Column, Engine, MetaData, String, Table, insert, select
+import structlog
+from aiohttp import web
+from sqlalchemy import Column, Connection, Engine, Integer, MetaData, String, Table, insert, select
 from sqlalchemy.exc import IntegrityError
+
+from nodes.runtime.config import utcnow
+from nodes.runtime.http import ROLE, role_of
+from protocol import cases as case_rules
+from protocol import envelope as wire
+from protocol.timefmt import format_time
+
+if TYPE_CHECKING:
+    from nodes.national.node import NationalNode
+
+log = structlog.get_logger("somex.reads")
+OFFICER_HEADER = "X-Somex-Officer"  # optional: the person behind the role token, for the access logs
+CONSOLE_READER = "console:focal"
 
 metadata = MetaData()
 reads = Table(
@@ -13,11 +41,106 @@ reads = Table(
     Column("message_id", String(36), primary_key=True),
     Column("read_at", String(32), nullable=False),
 )
+body_access_log = Table(
+    "body_access_log", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("at", String(32), nullable=False),
+    Column("who", String(200), nullable=False),
+    Column("purpose", String(32), nullable=False),  # "read" or "attachment"
+    Column("message_id", String(36), nullable=False, index=True),
+    Column("type", String(64), nullable=False),
+    Column("sender", String(3), nullable=False),
+    Column("thread", String(128)),
+)
 
 
 def create_tables(engine: Engine) -> None:
     metadata.create_all(engine)
 
+
+@dataclass(frozen=True)
+class OpenedMessage:
+    """A body let out through the read path, with what must be shown next to it."""
+
+    message_id: str
+    type: str
+    sender: str
+    direction: str
+    body: Mapping[str, Any]
+    handling: Mapping[str, Any]  # the envelope's handling code (and retention, condition)
+    notices: list[str] = field(default_factory=list)  # the handling rules a reader must see
+    reference: str | None = None  # the case or request reference of the header
+    sealed: bool = True
+
+    def banner(self) -> dict[str, Any]:
+        """The handling banner's facts (the console's node/message_banner.html)."""
+        return {"code": self.handling.get("code"), "notices": self.notices, "reference": self.reference,
+                "provider": self.sender, "retention_days": self.handling.get("retention_days")}
+
+    def body_without_attachment_contents(self) -> dict[str, Any]:
+        body = dict(self.body)
+        if "attachments" in body:
+            body["attachments"] = [{k: v for k, v in a.items() if k != "content"} | {"index": i}
+                                   for i, a in enumerate(body["attachments"])]
+        return body
+
+
+def open_message(node: NationalNode, message_id: str, who: str, purpose: str = "read") -> OpenedMessage:
+    """The body of a stored message for `who`; LookupError if there is none, SealError/DecodeError
+    (reason codes) if it cannot be opened. A sealed body is journaled before it is returned."""
+    from nodes.national import cases as case_store  # cases imports the node, which imports this module
+
+    stored = node.store.get(message_id)
+    raw = node.store.raw(message_id) if stored is not None else None
+    if stored is None or raw is None:
+        raise LookupError(f"no message {message_id[:40]}")
+    env = wire.decode(raw)
+    body = node._open_body(env)  # noqa: SLF001 - the read path is the one caller outside the inbox
+    handling = dict(env.handling)
+    opened = OpenedMessage(env.id, env.type, env.sender, stored.direction, body, handling,
+                           case_rules.handling_notices(handling) if "code" in handling else [],
+                           env.header.get("reference") if isinstance(env.header.get("reference"), str) else None,
+                           sealed=env.sealed is not None)
+    if not opened.sealed:
+        return opened  # a clear body: the hub and every recipient see it; no personal data by design
+    with node.store.engine.begin() as conn:
+        journal(conn, who, purpose, [(env.id, env.type, env.sender, env.thread)])
+        if env.type == "case.share":
+            case_store.log_message_read(conn, env.id, who, body, env.sender)
+        if env.type == "mla.request" and stored.direction == "in":
+            node.mla.mark_retrieved(conn, env.id)
+    log.info("sealed body opened", node=node.country, message_id=env.id, thread=env.thread, type=env.type,
+             purpose=purpose)
+    return opened
+
+
+def journal(conn: Connection, who: str, purpose: str, opened: Iterable[tuple[str, str, str, str | None]]) -> None:
+    """Record sealed bodies (message id, type, sender, thread) let out to `who`, in the caller's
+    transaction: the body leaves only if the record is committed with it."""
+    at = format_time(utcnow())
+    rows = [{"at": at, "who": who[:200], "purpose": purpose, "message_id": message_id, "type": type,
+             "sender": sender, "thread": thread} for message_id, type, sender, thread in opened]
+    if rows:
+        conn.execute(insert(body_access_log), rows)
+
+
+def reader(request: web.Request) -> str:
+    """Who reads, for the access logs: the API role, and the officer if the caller names one."""
+    role = role_of(request, request.app[ROLE]) or "?"
+    officer = request.headers.get(OFFICER_HEADER, "").strip()
+    return f"{role}:{officer[:150]}" if officer else role
+
+
+def access_entries(node: NationalNode, message_id: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+    """The journal of sealed bodies opened here, newest first."""
+    query = select(body_access_log).order_by(body_access_log.c.seq.desc()).limit(limit)
+    if message_id is not None:
+        query = query.where(body_access_log.c.message_id == message_id)
+    with node.store.engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(query)]
+
+
+# -- unread marks (which received messages a focal point has opened in the console) -------------------
 
 def mark_read(engine: Engine, message_id: str, at: str) -> None:
     """The first opening counts; opening it again (or in two tabs at once) changes nothing."""

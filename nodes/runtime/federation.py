@@ -64,6 +64,8 @@ DIRECTORY_FILE = "directory.signed.json"
 TOKENS_FILE = "tokens.json"
 OPERATOR_TOKENS_FILE = "operator-tokens.json"
 REVOCATIONS_FILE = "revocations.signed.json"
+# The root re-publishes its revocation list at least this often; holders alarm past next_update.
+REVOCATIONS_VALIDITY = timedelta(days=30)
 _COUNTRY = re.compile(r"[A-Z]{3}")
 _KID = re.compile(r"[0-9a-f]{64}")
 
@@ -251,7 +253,7 @@ def _write_tree(home: Path, federation: str, members: list[str], now: datetime, 
                                      hybrid.public_bytes())
     directory = Directory(federation, 1, now - BACKDATE, now + timedelta(days=directory_days), entries)
     (home / DIRECTORY_FILE).write_bytes(sign_directory(directory, root_key))
-    revocations = RevocationList(federation, 1, now - BACKDATE, frozenset())
+    revocations = RevocationList(federation, 1, now - BACKDATE, now + REVOCATIONS_VALIDITY, frozenset())
     (home / REVOCATIONS_FILE).write_bytes(sign_revocations(revocations, root_key))
 
 
@@ -283,8 +285,20 @@ def revoke(path: Path, kid: str, now: datetime) -> None:
         raise ValueError("a key id is 64 lowercase hex digits (the SHA-256 of the raw public key)")
     root_cert, root_key = _root_cert(path), _root_key(path)
     current = load_revocations((path / REVOCATIONS_FILE).read_bytes(), root_cert)
-    updated = RevocationList(current.federation, current.serial + 1, now, current.revoked | {kid})
+    updated = RevocationList(current.federation, current.serial + 1, now, now + REVOCATIONS_VALIDITY,
+                             current.revoked | {kid})
     _replace(path / REVOCATIONS_FILE, sign_revocations(updated, root_key))
+
+
+def reissue_revocations(path: Path, now: datetime, validity: timedelta | None = None) -> RevocationList:
+    """Re-sign the revocation list unchanged with the next serial and a new `next_update` (the root's
+    routine publication, before holders start alarming that theirs is overdue)."""
+    root_cert, root_key = _root_cert(path), _root_key(path)
+    current = load_revocations((path / REVOCATIONS_FILE).read_bytes(), root_cert)
+    updated = RevocationList(current.federation, current.serial + 1, now, now + (validity or REVOCATIONS_VALIDITY),
+                             current.revoked)
+    _replace(path / REVOCATIONS_FILE, sign_revocations(updated, root_key))
+    return updated
 
 
 def reissue_directory(path: Path, now: datetime, days: int = 365) -> Directory:

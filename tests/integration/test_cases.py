@@ -15,9 +15,12 @@ import pytest
 from aiohttp.test_utils import TestServer
 from sqlalchemy import func, select
 
+from crypto.sealing import recipient_key, seal
+from crypto.signing import sign_envelope
 from nodes.national import cases as store
 from nodes.national.api import make_app
-from nodes.runtime.config import utcnow
+from nodes.runtime.config import new_message_id, utcnow
+from protocol import envelope as wire
 from tests.integration.federation import RunningFederation, eventually, make_federation
 from tests.unit.test_cases import CASE
 
@@ -310,3 +313,51 @@ async def test_joint_investigation_reaches_every_member_and_no_one_else(fed4: Ru
     listed = [j for j in (await focal4["ITA"].ok("GET", "/api/jits"))["jits"] if j["thread"] == thread]
     assert listed[0]["members"] == sorted(members) and listed[0]["messages"] == 3
     assert thread not in {j["thread"] for j in (await focal4["FRA"].ok("GET", "/api/jits"))["jits"]}
+
+
+
+async def test_a_member_cannot_hijack_a_case_thread_with_a_joint_investigation(fed4: RunningFederation, focal4) -> None:  # noqa: ANN001
+    # MEX opens a "joint investigation" of MEX and ITA in the thread of IDN's case, which it can
+    # predict; were it accepted, ITA would refuse IDN's later shares of that case as `not_a_jit_member`.
+    mex, message_id = fed4.nodes["MEX"], new_message_id()
+    payload = wire.encode_payload({"members": ["ITA", "MEX"]}).encode("utf-8")
+    keys = {c: recipient_key(mex.federation.directory.node(c), mex.config.sealing_suite) for c in ("ITA", "MEX")}
+    sealed = seal(payload, keys, wire.seal_context("case.jit", message_id, "MEX"), suite=mex.config.sealing_suite)
+    env = sign_envelope(wire.build(message_id=message_id, type="case.jit", sender="MEX", recipients=["ITA"],
+                                   created=utcnow(), ttl=timedelta(hours=1), sealed=sealed,
+                                   thread=f"case:IDN:{CASE['reference']}"),
+                        fed4.federation.credentials("MEX").signing_key)
+    await fed4.publish_raw("MEX", wire.encode(env))
+    rejections = await eventually(lambda: [m for m in fed4.inbox("MEX", type="hub.rejection") if m.body["of"] == env.id],
+                                  what="the hub's rejection of the hijacking case.jit")
+    assert rejections[0].body["reason"] == "bad_jit_thread"
+
+    own = (await focal4["IDN"].ok("POST", "/api/cases", CASE))["id"]
+    await focal4["IDN"].ok("POST", f"/api/cases/{own}/share", {"to": ["ITA"], "handling": H2})
+    await focal4["ITA"].wait_for_case(CASE["reference"], "IDN")
+    assert rows(fed4, "ITA", store.jits) == 0
+    assert [r for r in fed4.nodes["ITA"].store.refusals() if r["reason"] == "not_a_jit_member"] == []
+
+
+async def test_a_resharer_withdrawing_its_copy_leaves_the_providers_permissions_in_force(
+        fed4: RunningFederation, focal4) -> None:  # noqa: ANN001
+    idn, mex, ita = focal4["IDN"], focal4["MEX"], focal4["ITA"]
+    own = (await idn.ok("POST", "/api/cases", CASE))["id"]
+    await idn.ok("POST", f"/api/cases/{own}/share", {"to": ["MEX", "ITA"], "handling": H2})
+    at_mex = await mex.wait_for_case(CASE["reference"], "IDN")
+    from_idn = await ita.wait_for_case(CASE["reference"], "IDN")
+    await idn.ok("POST", f"/api/cases/{own}/permission", {"recipient": "ITA", "to": ["FRA"]})
+    await idn.ok("POST", f"/api/cases/{own}/permission", {"recipient": "MEX", "to": ["ITA"]})
+    await eventually(lambda: rows(fed4, "ITA", store.permissions), what="IDN's permission at ITA")
+    await eventually(lambda: rows(fed4, "MEX", store.permissions), what="IDN's permission at MEX")
+
+    await mex.ok("POST", f"/api/cases/{at_mex}/share", {"to": ["ITA"]})  # ITA now holds a second copy, from MEX
+    await eventually(lambda: rows(fed4, "ITA", store.cases, store.cases.c.held_from == "MEX"), what="MEX's copy at ITA")
+    await mex.ok("POST", f"/api/cases/{at_mex}/withdraw", {"reason": "sent by mistake"})
+    await eventually(lambda: rows(fed4, "ITA", store.cases, store.cases.c.held_from == "MEX") == 0,
+                     what="MEX's copy withdrawn at ITA")
+
+    assert rows(fed4, "ITA", store.cases, store.cases.c.held_from == "IDN") == 1
+    assert rows(fed4, "ITA", store.permissions, store.permissions.c.provider == "IDN") == 1
+    shared = await ita.ok("POST", f"/api/cases/{from_idn}/share", {"to": ["FRA"]})
+    assert shared["handling"]["code"] == "H2"

@@ -187,7 +187,7 @@ async def test_lifecycle_to_executed_and_to_refused_with_only_the_right_party_ac
                      ("request_information", "MEX", "additional_information_requested"),
                      ("supply_information", "ITA", "in_progress"), ("execute", "MEX", "executed")]
     answer = next(t for t in view["timeline"] if t["what"] == "execute")["message_id"]
-    meta, content = ita.mla.attachment(answer, 0)
+    meta, content = ita.mla.attachment(answer, 0, "test")
     assert content == b"date,amount\n" and meta["name"] == "statements.csv"
     trail = [e["header"] for e in fed.audit(thread=mla.thread_of("ITA", "ITA-EXEC")) if e["type"] != "receipt"]
     assert [h["status"] for h in trail] == ["submitted", "acknowledged", "in_progress",
@@ -218,7 +218,7 @@ async def test_a_peer_acting_out_of_turn_or_out_of_role_is_refused_by_the_receiv
     refused = await eventually(lambda: refusal_of(ita, too_early.id), what="ITA refusing the early execution")
     assert refused["reason"] == "illegal_transition"
     assert state_of(ita, rid) == "received" and state_of(mex, rid) == "received"
-    timeline = ita.mla.open(rid)["timeline"]
+    timeline = ita.mla.open(rid, "test")["timeline"]
     assert any(t["what"] == "execute" and t.get("refused") == "illegal_transition" for t in timeline)
 
 
@@ -330,8 +330,8 @@ async def test_a_node_set_to_hybrid_post_quantum_sealing_is_read_by_its_peer(fed
     mex = fed.nodes["MEX"]
     await eventually(lambda: any(x["id"] == rid for x in mex.mla.list()), what="the hybrid-sealed request at MEX")
     assert sealed_suite(wire.decode(mex.store.raw(rid)).sealed) == MLKEM768_X25519
-    assert mex.mla.open(rid)["request"]["summary"] == SUMMARY
-    assert ita.mla.open(rid)["request"]["summary"] == SUMMARY  # the sender's own copy
+    assert mex.mla.open(rid, "test")["request"]["summary"] == SUMMARY
+    assert ita.mla.open(rid, "test")["request"]["summary"] == SUMMARY  # the sender's own copy
 
 
 async def somex(fed: RunningFederation, *args: str) -> tuple[int, str]:

@@ -29,10 +29,10 @@ async def test_sealed_request_opens_at_the_recipient_and_is_never_in_clear_at_th
     got = await eventually(lambda: mex.store.get(env.id), what="the request at MEX")
     assert got.body is None  # stored sealed at rest
     stored = wire.decode(mex.store.raw(env.id))
-    assert mex.open_body(stored) == REQUEST
-    assert ita.open_body(env) == REQUEST  # the sender's own copy
+    assert mex._open_body(stored) == REQUEST
+    assert ita._open_body(env) == REQUEST  # the sender's own copy
     with pytest.raises(SealError) as info:
-        fed.nodes["IDN"].open_body(stored)
+        fed.nodes["IDN"]._open_body(stored)
     assert info.value.reason == "not_sealed_for_us"
 
     hub_db = (fed.path / "audit.db").read_bytes()

@@ -59,7 +59,7 @@ def _directory(days: int = 30, **nodes: NodeEntry) -> Directory:
 
 DIRECTORY = _directory()
 SIGNED = sign_directory(DIRECTORY, ROOT_KEY)
-REVOCATIONS = RevocationList("unit", 3, NOW, frozenset({"ab" * 32}))
+REVOCATIONS = RevocationList("unit", 3, NOW, NOW + timedelta(days=7), frozenset({"ab" * 32}))
 
 
 def _root_signed(inner_name: str, inner: Any, domain: bytes = DIRECTORY_DOMAIN,
@@ -314,7 +314,7 @@ def test_revocations_with_bad_key_ids_are_malformed(revoked: object) -> None:
 # -- the trust store ---------------------------------------------------------------------------
 
 def _trust(directory: Directory = DIRECTORY, revoked: frozenset[str] = frozenset()) -> TrustStore:
-    return TrustStore(directory, RevocationList("unit", 1, NOW, revoked), ROOT_CERT)
+    return TrustStore(directory, RevocationList("unit", 1, NOW, NOW + timedelta(days=7), revoked), ROOT_CERT)
 
 
 def _signer_reason(trust: TrustStore, kid: str, now: datetime = NOW) -> str:
@@ -374,7 +374,7 @@ def test_trust_store_checks_each_certificate_once(monkeypatch: pytest.MonkeyPatc
 
 def test_trust_store_refuses_revocations_of_another_federation() -> None:
     with pytest.raises(ValueError):
-        TrustStore(DIRECTORY, RevocationList("other", 1, NOW, frozenset()), ROOT_CERT)
+        TrustStore(DIRECTORY, RevocationList("other", 1, NOW, NOW + timedelta(days=7), frozenset()), ROOT_CERT)
 
 
 def test_an_optional_hybrid_sealing_key_round_trips_and_its_absence_changes_no_byte() -> None:
@@ -389,3 +389,41 @@ def test_an_optional_hybrid_sealing_key_round_trips_and_its_absence_changes_no_b
     assert "hybrid_sealing_key" not in SIGNED.decode()  # directories without one are as before
     with pytest.raises(ValueError, match="hybrid sealing key"):
         replace(ENTRIES["MEX"], hybrid_sealing_key=hybrid[:-1])
+
+
+# -- succession and freshness ----------------------------------------------------------------------
+
+def test_a_revocation_list_carries_its_next_update_and_needs_one() -> None:
+    assert load_revocations(sign_revocations(REVOCATIONS, ROOT_KEY), ROOT_CERT).next_update == NOW + timedelta(days=7)
+    inner = {k: v for k, v in REVOCATIONS.as_json().items() if k != "next_update"}
+    with pytest.raises(DirectoryError) as caught:
+        load_revocations(_root_signed("revocations", inner, REVOCATIONS_DOMAIN), ROOT_CERT)
+    assert caught.value.reason == "malformed"
+    with pytest.raises(ValueError):
+        RevocationList("unit", 1, NOW, NOW, frozenset())
+
+
+def test_only_a_higher_serial_or_the_same_document_succeeds_the_one_held() -> None:
+    from crypto.directory import HeldDocument, check_succession, document_digest
+
+    held = HeldDocument(REVOCATIONS.serial, document_digest(REVOCATIONS))
+    check_succession("revocations", None, REVOCATIONS)
+    check_succession("revocations", held, REVOCATIONS)  # a restart on the same list
+    check_succession("revocations", held, RevocationList("unit", 4, NOW, NOW + timedelta(days=1), frozenset()))
+    for offered, reason in ((RevocationList("unit", 2, NOW, NOW + timedelta(days=9), REVOCATIONS.revoked),
+                             "stale_revocations"),
+                            (RevocationList("unit", 3, NOW, NOW + timedelta(days=9), REVOCATIONS.revoked),
+                             "serial_reused")):
+        with pytest.raises(DirectoryError) as caught:
+            check_succession("revocations", held, offered)
+        assert caught.value.reason == reason
+    with pytest.raises(DirectoryError) as caught:
+        check_succession("directory", HeldDocument(DIRECTORY.serial + 1, "0" * 64), DIRECTORY)
+    assert caught.value.reason == "stale_directory"
+
+
+def test_a_revocation_list_is_overdue_from_its_next_update() -> None:
+    from crypto.directory import revocations_overdue
+
+    assert not revocations_overdue(REVOCATIONS, NOW + timedelta(days=7) - timedelta(seconds=1))
+    assert revocations_overdue(REVOCATIONS, NOW + timedelta(days=7))

@@ -81,3 +81,20 @@ def test_document_numbers_normalise_to_one_form(typed: str) -> None:
     from protocol.alerts import normalise_document_number
 
     assert normalise_document_number(typed) == "YA1234567"
+
+
+def _jit(thread: str | None, message_id: str = str(uuid7(1, bytes(10)))) -> wire.Envelope:
+    return wire.build(message_id=message_id, type="case.jit", sender="MEX", recipients=["IDN"],
+                      created=datetime(2026, 1, 1, tzinfo=UTC), ttl=timedelta(hours=1), sealed="x.y", thread=thread)
+
+
+@pytest.mark.parametrize("thread", ["case:IDN:IDN-2026-0042", "jit:0190c0de-0000-7000-8000-000000000000", None])
+def test_a_joint_investigation_cannot_claim_a_thread_that_is_not_named_after_its_own_id(thread) -> None:  # noqa: ANN001
+    with pytest.raises(PolicyError) as refused:
+        resolve(_jit(thread), allowed={"case.jit"})
+    assert refused.value.reason == "bad_jit_thread"
+
+
+def test_a_joint_investigation_opens_the_thread_named_after_its_own_id() -> None:
+    message_id = str(uuid7(1, bytes(10)))
+    assert resolve(_jit(f"jit:{message_id}", message_id), allowed={"case.jit"}) == ("IDN",)

@@ -1,0 +1,64 @@
+"""The federation documents (directory, revocation list) a hub or node has accepted, kept in its own
+database, so that an older genuinely root-signed file put back in their place is refused.
+
+The rules are in crypto/directory.py (`check_succession`, `revocations_overdue`); this module
+holds the highest serial seen and applies them when the hub or a node starts.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, insert, select, update
+
+from crypto.directory import HeldDocument, check_succession, document_digest, revocations_overdue
+from nodes.runtime.federation import Federation
+from protocol.timefmt import format_time
+
+log = structlog.get_logger("somex.federation")
+
+metadata = MetaData()
+held_documents = Table(
+    "federation_documents", metadata,
+    Column("kind", String(16), primary_key=True),  # "directory" or "revocations"
+    Column("serial", Integer, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("accepted_at", String(32), nullable=False),
+)
+
+
+def admit_federation(engine: Engine, federation: Federation, now: datetime, holder: str) -> None:
+    """Accept the loaded directory and revocation list if neither is older than what this holder
+    accepted before (DirectoryError `stale_directory`, `stale_revocations` or `serial_reused`
+    otherwise: the process must not start on them), then remember them as the highest seen."""
+    metadata.create_all(engine)
+    documents = {"directory": federation.directory, "revocations": federation.revocations}
+    at = format_time(now)
+    with engine.begin() as conn:
+        held = {r.kind: HeldDocument(r.serial, r.digest) for r in conn.execute(select(held_documents))}
+        for kind, document in documents.items():
+            check_succession(kind, held.get(kind), document)
+        for kind, document in documents.items():
+            values = {"serial": document.serial, "digest": document_digest(document), "accepted_at": at}
+            if kind not in held:
+                conn.execute(insert(held_documents).values(kind=kind, **values))
+            elif document.serial > held[kind].serial:
+                conn.execute(update(held_documents).where(held_documents.c.kind == kind).values(**values))
+                log.info("federation document updated", holder=holder, kind=kind, serial=document.serial,
+                         previous_serial=held[kind].serial)
+    for alarm in federation_alarms(federation, now):
+        log.error("ALARM: " + alarm["detail"], holder=holder, reason=alarm["reason"], action=alarm["action"])
+
+
+def federation_alarms(federation: Federation, now: datetime) -> list[dict[str, Any]]:
+    """Open alarms about the federation documents in use (evaluated at `now`, so they appear
+    without a restart): today, a revocation list past its `next_update`."""
+    revocations = federation.revocations
+    if not revocations_overdue(revocations, now):
+        return []
+    return [{"kind": "federation", "reason": "revocations_overdue", "at": format_time(now),
+             "detail": f"the revocation list (serial {revocations.serial}) was due to be replaced by "
+                       f"{format_time(revocations.next_update)}: a key revoked since may still be accepted here",
+             "action": "install the newest revocation list the root published and restart"}]
