@@ -13,11 +13,13 @@ from nodes.runtime.config import utcnow
 from nodes.runtime.logs import configure_logging
 from nodes.runtime.mla_cli import add_parser as add_mla_parser
 from nodes.runtime.mla_cli import run as run_mla
+from nodes.runtime.private_files import restrict_umask
 
 DEFAULT_STATE = Path(".somex")
 
 
 def main(argv: list[str] | None = None) -> int:
+    restrict_umask()  # before anything is written: databases, logs, the broker's data (issue 14, item 6)
     parser = argparse.ArgumentParser(prog="somex", description=__doc__)
     parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE,
                         help="where the federation, broker data and databases live (default .somex)")
