@@ -38,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--amqp-port", type=int, default=0, help="default: a free port")
     up.add_argument("--cluster", type=int, default=1, metavar="N",
                     help="start N RabbitMQ nodes (odd, at least 3) as one cluster with quorum queues")
+    up.add_argument("--fresh", action="store_true",
+                    help="discard the broker data in STATE_DIR/broker (messages queued in it are lost) and start a "
+                         "new broker; without it, 'up' only ever restarts the broker recorded there")
     broker.add_parser("down", help="stop it")
     broker.add_parser("status", help="is it running; queue depths")
 
@@ -104,9 +107,14 @@ def _federation(args: argparse.Namespace) -> int:
 
 def _broker(args: argparse.Namespace) -> int:
     from nodes.runtime.local import broker_down, broker_status, broker_up
+    from nodes.runtime.rabbit import BrokerError
 
     if args.action == "up":
-        broker_up(args.state_dir, args.amqp_port, args.cluster)
+        try:
+            broker_up(args.state_dir, args.amqp_port, args.cluster, fresh=args.fresh)
+        except BrokerError as exc:
+            print(f"somex: broker not started: {exc}", file=sys.stderr)
+            return 2
     elif args.action == "down":
         broker_down(args.state_dir)
     else:

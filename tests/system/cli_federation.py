@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, func, select
 from sqlalchemy.exc import OperationalError
 
+from nodes.hub.audit import entries, forwarded
 from nodes.national.store import messages as message_table
 from nodes.runtime.config import utcnow
 from nodes.runtime.federation import load_federation
@@ -107,6 +108,22 @@ class CliFederation:
                 assert response.status in (200, 201, 202), body
                 ids.append(body["id"])
         return ids
+
+    def forwarded_notes(self) -> int:
+        """How many notes the hub has audited and forwarded (its forwards are confirmed by the broker)."""
+        path = self.state / "hub" / "audit.db"
+        if not path.exists():
+            return 0
+        engine = create_engine("sqlite://", creator=lambda: sqlite3.connect(f"file:{path}?mode=ro", uri=True))
+        try:
+            with engine.connect() as conn:
+                return conn.execute(select(func.count()).select_from(
+                    entries.join(forwarded, entries.c.seq == forwarded.c.seq)).where(entries.c.type == "note")
+                ).scalar_one()
+        except OperationalError:
+            return 0
+        finally:
+            engine.dispose()
 
     def stored_notes(self, country: str) -> list[str]:
         """The ids of the notes `country` has received (read from its database, as a reader beside it)."""
