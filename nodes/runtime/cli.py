@@ -87,7 +87,13 @@ def main(argv: list[str] | None = None) -> int:
         "federation": _federation, "broker": _broker, "hub": _hub, "node": _node, "send": _send, "demo": _demo,
         "audit": _audit, "mla": run_mla, "feed": _feed,
     }[args.command]
-    return handler(args) or 0
+    from nodes.runtime.storage_check import UnreadableStorage
+
+    try:
+        return handler(args) or 0
+    except UnreadableStorage as exc:  # one line, no traceback (issue 22, item 5)
+        print(f"somex: {exc}", file=sys.stderr)
+        return 2
 
 
 def _federation(args: argparse.Namespace) -> int:
@@ -129,7 +135,8 @@ def _hub(args: argparse.Namespace) -> int:
     config = Deployment.load(args.state_dir).hub_config()
     if args.db:
         config = dataclasses.replace(config, db_url=args.db)
-    return _refusing_bad_trust(config.federation_dir, lambda: asyncio.run(serve_hub(config)))
+    return _serving(config.federation_dir, "HUB", config.db_url, "hub's audit database",
+                    lambda: asyncio.run(serve_hub(config)))
 
 
 def _node(args: argparse.Namespace) -> int:
@@ -137,17 +144,29 @@ def _node(args: argparse.Namespace) -> int:
     from nodes.runtime.serve import serve_node
 
     config = Deployment.load(args.state_dir).node_config(args.country.upper())
-    return _refusing_bad_trust(config.federation_dir, lambda: asyncio.run(serve_node(config)))
+    return _serving(config.federation_dir, config.country, config.db_url, f"{config.country} node's database",
+                    lambda: asyncio.run(serve_node(config)))
 
 
-def _refusing_bad_trust(federation_dir: Path, run) -> int:  # noqa: ANN001
-    """Run a hub or node; a directory or key it must not trust stops it with one clear line."""
+def _serving(federation_dir: Path, node_id: str, db_url: str, db_what: str, run) -> int:  # noqa: ANN001
+    """Run a hub or node after checking its files; a directory or key it must not trust, or storage it
+    cannot read, stops it with one clear line and exit code 2."""
+    import sqlite3
+
+    from sqlalchemy.exc import DatabaseError
+
     from crypto.errors import CryptoError
+    from nodes.runtime.storage_check import check_database, check_federation, database_unreadable
 
     try:
+        check_federation(federation_dir, node_id)
+        check_database(db_url, db_what)
         run()
     except CryptoError as exc:
         print(f"somex: refusing to start: {exc} (federation files in {federation_dir})", file=sys.stderr)
+        return 2
+    except (DatabaseError, sqlite3.DatabaseError) as exc:  # met after the start-up check: the same one line
+        print(f"somex: {database_unreadable(exc, db_url, db_what)}", file=sys.stderr)
         return 2
     return 0
 

@@ -18,6 +18,7 @@ from broker_config import BrokerSpec, BrokerUser, InboxBounds
 from nodes.runtime.config import BrokerAddress, HubConfig, NodeConfig
 from nodes.runtime.federation import Federation
 from nodes.runtime.private_files import private_dir, write_private
+from nodes.runtime.storage_check import UnreadableStorage, read_json_file
 from protocol.policy import HUB_ID
 
 
@@ -49,7 +50,13 @@ class Deployment:
         path = state_dir / "deployment.json"
         if not path.exists():
             raise SystemExit(f"{path} not found: run 'somex broker up --state-dir {state_dir}' first")
-        return cls(state_dir=state_dir, **json.loads(path.read_text()))
+        recovery = ("restore it from the latest backup (docs/recovery.md), or delete it and run 'somex broker up' "
+                    "(the broker keeps its ports; the hub and the nodes get new HTTP ports)")
+        record = read_json_file(path, "deployment record", recovery)
+        try:
+            return cls(state_dir=state_dir, **record)
+        except TypeError as exc:  # not an object, or fields this version does not know
+            raise UnreadableStorage("deployment record", path, f"unexpected content ({exc})", recovery) from None
 
     def hub_config(self) -> HubConfig:
         private_dir(self.state_dir / "hub")
