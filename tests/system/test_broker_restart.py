@@ -68,6 +68,11 @@ async def test_sigkilled_broker_comes_back_as_itself_and_delivers_every_queued_m
                              what="IDN's inbox drained (every note acknowledged)")
             stored = fed.stored_notes("IDN")
             assert len(stored) == QUEUED and set(stored) == set(ids)
+            assert fed.forwarded_notes() == QUEUED  # nothing audited or forwarded twice
+        for name in ("HUB", "MEX"):  # the outage was told at WARNING, with what to do
+            warnings = [json.loads(line) for line in (fed.logs / f"{name}.log").read_text().splitlines()
+                        if line.startswith("{") and '"warning"' in line]
+            assert any("somex broker up" in w.get("action", "") for w in warnings), name
     finally:
         fed.close()
 
