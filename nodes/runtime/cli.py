@@ -115,16 +115,16 @@ def _broker(args: argparse.Namespace) -> int:
     from nodes.runtime.local import broker_down, broker_status, broker_up
     from nodes.runtime.rabbit import BrokerError
 
-    if args.action == "up":
-        try:
+    try:
+        if args.action == "up":
             broker_up(args.state_dir, args.amqp_port, args.cluster, fresh=args.fresh)
-        except BrokerError as exc:
-            print(f"somex: broker not started: {exc}", file=sys.stderr)
-            return 2
-    elif args.action == "down":
-        broker_down(args.state_dir)
-    else:
-        print(json.dumps(broker_status(args.state_dir), indent=2))
+        elif args.action == "down":
+            broker_down(args.state_dir)
+        else:
+            print(json.dumps(broker_status(args.state_dir), indent=2))
+    except BrokerError as exc:
+        print(f"somex: broker {args.action}: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -99,10 +99,14 @@ class PrivateBroker:
         path = Path(state_dir) / "broker.json"
         try:
             record = json.loads(path.read_text())
+            return cls(Path(state_dir), record["amqp_port"], record["mgmt_port"], record["dist_port"],
+                       record["nodename"], record["epmd_port"])
         except FileNotFoundError:
             raise BrokerError(f"no broker recorded in {state_dir} ({path.name} is missing)") from None
-        return cls(Path(state_dir), record["amqp_port"], record["mgmt_port"], record["dist_port"],
-                   record["nodename"], record["epmd_port"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise BrokerError(f"cannot read the broker record {path}: {type(exc).__name__}: {exc}; restore it from "
+                              "the latest backup (docs/recovery.md): it names the broker's node and ports, "
+                              "without which its data cannot be started again") from None
 
     # -- installation ---------------------------------------------------------------------------
 

@@ -96,6 +96,12 @@ def _garbled_signing_key(state: Path) -> Path:
     return state / "federation"
 
 
+def _garbled_broker_record(state: Path) -> Path:
+    (state / "broker").mkdir(mode=0o700)
+    (state / "broker" / "broker.json").write_text('{"amqp_port": ')
+    return state / "broker" / "broker.json"
+
+
 CASES: dict[str, tuple[Callable[[Path], Path], list[str], str, str]] = {
     # name: (damage, command, words of the error, words of the recovery)
     "not_a_database": (_not_a_database, ["node", "run", "--country", "MEX"], "file is not a database", "backup"),
@@ -103,6 +109,7 @@ CASES: dict[str, tuple[Callable[[Path], Path], list[str], str, str]] = {
     "directory": (_node_db_is_a_directory, ["node", "run", "--country", "MEX"], "not a regular file", "owned by"),
     "hub_malformed": (_malformed_hub_db, ["hub", "run"], "malformed", "backup"),
     "deployment": (_garbled_deployment, ["node", "run", "--country", "MEX"], "Expecting", "somex broker up"),
+    "broker_record": (_garbled_broker_record, ["broker", "up"], "JSONDecodeError", "backup"),
     "federation": (_garbled_signing_key, ["node", "run", "--country", "MEX"], "PEM", "backup"),
 }
 
