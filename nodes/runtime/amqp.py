@@ -75,9 +75,9 @@ class BrokerSession:
             try:
                 connection = await aio_pika.connect(url, client_properties={"connection_name": self._name},
                                                     timeout=10)
-            except (aio_pika.exceptions.AMQPError, OSError, TimeoutError) as exc:
+            except Exception as exc:  # noqa: BLE001 - nothing but cancellation may end the loop (see _failure)
                 self._next += 1
-                self._log.warning("broker unreachable; retrying", error=str(exc), retry_in=delay,
+                self._log.warning("broker unreachable; retrying", error=self._failure(exc), retry_in=delay,
                                   down_for=round(asyncio.get_running_loop().time() - down_since, 1),
                                   broker_nodes=len(self._urls), action=self.ACTION)
                 await asyncio.sleep(delay if self._next % len(self._urls) == 0 else 0.05)
@@ -87,8 +87,8 @@ class BrokerSession:
             connection.close_callbacks.add(lambda *_, event=lost: event.set())
             try:
                 await self._on_connect(connection)
-            except (aio_pika.exceptions.AMQPError, OSError, TimeoutError) as exc:
-                self._log.warning("setting up the connection failed; retrying", error=str(exc), retry_in=delay,
+            except Exception as exc:  # noqa: BLE001 - e.g. ChannelInvalidStateError (a RuntimeError) mid-restart
+                self._log.warning("setting up the connection failed; retrying", error=self._failure(exc), retry_in=delay,
                                   action=self.ACTION)
                 self._next += 1
                 await self._close(connection)
@@ -110,6 +110,14 @@ class BrokerSession:
             self._next += 1  # that broker node may be gone: try the next one first
             down_since = asyncio.get_running_loop().time()
             self._log.warning("connection to the broker lost; reconnecting", action=self.ACTION)
+
+    @staticmethod
+    def _failure(exc: BaseException) -> str:
+        """A failed attempt in one line. A broker going down or coming up can fail an attempt with
+        more than AMQPError/OSError (aiormq's ChannelInvalidStateError is a RuntimeError, pamqp's
+        frame errors are its own): any of them ending `run` would leave the process disconnected
+        for good, so every one is retried, named by its type."""
+        return f"{type(exc).__name__}: {exc}"
 
     @staticmethod
     async def _close(connection: AbstractConnection) -> None:
