@@ -48,7 +48,13 @@ class BrokerSession:
     aio-pika's robust connection restores consumers by re-declaring their queues, which a node
     may not do (no configure permission) and which would fail against quorum queues anyway; so
     reconnection is explicit here, and `on_connect` sets up channels and consumers afresh.
+    It never gives up: after any outage, however long, the first attempt that succeeds restores
+    the link (backoff doubles from 0.2 s to at most 5 s); `connected` is what /api/health shows.
     """
+
+    RETRY_FIRST, RETRY_MAX = 0.2, 5.0
+    ACTION = ("check the broker ('somex broker status'); if it is down, start it again with 'somex broker up' "
+              "(the same broker, its queued messages kept); this process reconnects by itself")
 
     def __init__(self, urls: str | Sequence[str], name: str,
                  on_connect: Callable[[AbstractConnection], Awaitable[None]],
@@ -62,32 +68,37 @@ class BrokerSession:
         self._log = structlog.get_logger("somex.amqp").bind(connection=name)
 
     async def run(self) -> None:
-        delay = 0.2
+        delay = self.RETRY_FIRST
+        down_since = asyncio.get_running_loop().time()
         while True:
             url = self._urls[self._next % len(self._urls)]
             try:
                 connection = await aio_pika.connect(url, client_properties={"connection_name": self._name},
                                                     timeout=10)
-            except (aio_pika.exceptions.AMQPError, OSError, TimeoutError) as exc:
+            except Exception as exc:  # noqa: BLE001 - nothing but cancellation may end the loop (see _failure)
                 self._next += 1
-                self._log.warning("broker unreachable; retrying", error=str(exc), retry_in=delay,
-                                  broker_nodes=len(self._urls))
+                self._log.warning("broker unreachable; retrying", error=self._failure(exc), retry_in=delay,
+                                  down_for=round(asyncio.get_running_loop().time() - down_since, 1),
+                                  broker_nodes=len(self._urls), action=self.ACTION)
                 await asyncio.sleep(delay if self._next % len(self._urls) == 0 else 0.05)
-                delay = min(delay * 2, 5.0)
+                delay = min(delay * 2, self.RETRY_MAX)
                 continue
             lost = asyncio.Event()
             connection.close_callbacks.add(lambda *_, event=lost: event.set())
             try:
                 await self._on_connect(connection)
-            except (aio_pika.exceptions.AMQPError, OSError, TimeoutError) as exc:
-                self._log.warning("setting up the connection failed; retrying", error=str(exc))
+            except Exception as exc:  # noqa: BLE001 - e.g. ChannelInvalidStateError (a RuntimeError) mid-restart
+                self._log.warning("setting up the connection failed; retrying", error=self._failure(exc), retry_in=delay,
+                                  action=self.ACTION)
                 self._next += 1
                 await self._close(connection)
                 await asyncio.sleep(delay)
+                delay = min(delay * 2, self.RETRY_MAX)
                 continue
-            self.connection, delay = connection, 0.2
+            self.connection, delay = connection, self.RETRY_FIRST
             self.connected.set()
-            self._log.info("connected to the broker")
+            self._log.info("connected to the broker",
+                           after_outage=round(asyncio.get_running_loop().time() - down_since, 1))
             try:
                 await lost.wait()
             finally:
@@ -97,7 +108,16 @@ class BrokerSession:
                     self._on_disconnect()
                 await self._close(connection)
             self._next += 1  # that broker node may be gone: try the next one first
-            self._log.warning("connection to the broker lost; reconnecting")
+            down_since = asyncio.get_running_loop().time()
+            self._log.warning("connection to the broker lost; reconnecting", action=self.ACTION)
+
+    @staticmethod
+    def _failure(exc: BaseException) -> str:
+        """A failed attempt in one line. A broker going down or coming up can fail an attempt with
+        more than AMQPError/OSError (aiormq's ChannelInvalidStateError is a RuntimeError, pamqp's
+        frame errors are its own): any of them ending `run` would leave the process disconnected
+        for good, so every one is retried, named by its type."""
+        return f"{type(exc).__name__}: {exc}"
 
     @staticmethod
     async def _close(connection: AbstractConnection) -> None:

@@ -13,11 +13,13 @@ from nodes.runtime.config import utcnow
 from nodes.runtime.logs import configure_logging
 from nodes.runtime.mla_cli import add_parser as add_mla_parser
 from nodes.runtime.mla_cli import run as run_mla
+from nodes.runtime.private_files import restrict_umask
 
 DEFAULT_STATE = Path(".somex")
 
 
 def main(argv: list[str] | None = None) -> int:
+    restrict_umask()  # before anything is written: databases, logs, the broker's data (issue 14, item 6)
     parser = argparse.ArgumentParser(prog="somex", description=__doc__)
     parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE,
                         help="where the federation, broker data and databases live (default .somex)")
@@ -36,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--amqp-port", type=int, default=0, help="default: a free port")
     up.add_argument("--cluster", type=int, default=1, metavar="N",
                     help="start N RabbitMQ nodes (odd, at least 3) as one cluster with quorum queues")
+    up.add_argument("--fresh", action="store_true",
+                    help="discard the broker data in STATE_DIR/broker (messages queued in it are lost) and start a "
+                         "new broker; without it, 'up' only ever restarts the broker recorded there")
     broker.add_parser("down", help="stop it")
     broker.add_parser("status", help="is it running; queue depths")
 
@@ -82,7 +87,13 @@ def main(argv: list[str] | None = None) -> int:
         "federation": _federation, "broker": _broker, "hub": _hub, "node": _node, "send": _send, "demo": _demo,
         "audit": _audit, "mla": run_mla, "feed": _feed,
     }[args.command]
-    return handler(args) or 0
+    from nodes.runtime.storage_check import UnreadableStorage
+
+    try:
+        return handler(args) or 0
+    except UnreadableStorage as exc:  # one line, no traceback (issue 22, item 5)
+        print(f"somex: {exc}", file=sys.stderr)
+        return 2
 
 
 def _federation(args: argparse.Namespace) -> int:
@@ -102,13 +113,18 @@ def _federation(args: argparse.Namespace) -> int:
 
 def _broker(args: argparse.Namespace) -> int:
     from nodes.runtime.local import broker_down, broker_status, broker_up
+    from nodes.runtime.rabbit import BrokerError
 
-    if args.action == "up":
-        broker_up(args.state_dir, args.amqp_port, args.cluster)
-    elif args.action == "down":
-        broker_down(args.state_dir)
-    else:
-        print(json.dumps(broker_status(args.state_dir), indent=2))
+    try:
+        if args.action == "up":
+            broker_up(args.state_dir, args.amqp_port, args.cluster, fresh=args.fresh)
+        elif args.action == "down":
+            broker_down(args.state_dir)
+        else:
+            print(json.dumps(broker_status(args.state_dir), indent=2))
+    except BrokerError as exc:
+        print(f"somex: broker {args.action}: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -119,7 +135,8 @@ def _hub(args: argparse.Namespace) -> int:
     config = Deployment.load(args.state_dir).hub_config()
     if args.db:
         config = dataclasses.replace(config, db_url=args.db)
-    return _refusing_bad_trust(config.federation_dir, lambda: asyncio.run(serve_hub(config)))
+    return _serving(config.federation_dir, "HUB", config.db_url, "hub's audit database",
+                    lambda: asyncio.run(serve_hub(config)))
 
 
 def _node(args: argparse.Namespace) -> int:
@@ -127,17 +144,29 @@ def _node(args: argparse.Namespace) -> int:
     from nodes.runtime.serve import serve_node
 
     config = Deployment.load(args.state_dir).node_config(args.country.upper())
-    return _refusing_bad_trust(config.federation_dir, lambda: asyncio.run(serve_node(config)))
+    return _serving(config.federation_dir, config.country, config.db_url, f"{config.country} node's database",
+                    lambda: asyncio.run(serve_node(config)))
 
 
-def _refusing_bad_trust(federation_dir: Path, run) -> int:  # noqa: ANN001
-    """Run a hub or node; a directory or key it must not trust stops it with one clear line."""
+def _serving(federation_dir: Path, node_id: str, db_url: str, db_what: str, run) -> int:  # noqa: ANN001
+    """Run a hub or node after checking its files; a directory or key it must not trust, or storage it
+    cannot read, stops it with one clear line and exit code 2."""
+    import sqlite3
+
+    from sqlalchemy.exc import DatabaseError
+
     from crypto.errors import CryptoError
+    from nodes.runtime.storage_check import check_database, check_federation, database_unreadable
 
     try:
+        check_federation(federation_dir, node_id)
+        check_database(db_url, db_what)
         run()
     except CryptoError as exc:
         print(f"somex: refusing to start: {exc} (federation files in {federation_dir})", file=sys.stderr)
+        return 2
+    except (DatabaseError, sqlite3.DatabaseError) as exc:  # met after the start-up check: the same one line
+        print(f"somex: {database_unreadable(exc, db_url, db_what)}", file=sys.stderr)
         return 2
     return 0
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from broker_config import BrokerSpec
+from nodes.runtime.private_files import write_private
 from nodes.runtime.rabbit import EPMD, LOOPBACK, BrokerError, PrivateBroker, _die_with_parent, _port_open, free_port
 
 CLUSTER_FILE = "cluster.json"
@@ -148,7 +149,7 @@ class PrivateCluster:
                 **({"detail": detail} if detail else {})}
 
     def _record(self) -> None:
-        (self.state_dir / CLUSTER_FILE).write_text(json.dumps({
+        write_private(self.state_dir / CLUSTER_FILE, json.dumps({
             "nodes": [n.state_dir.name for n in self.nodes], "epmd_port": self.epmd_port,
             "amqp_ports": self.amqp_ports}, indent=2) + "\n")
 

@@ -30,6 +30,7 @@ from nodes.runtime.deployment import Deployment
 from nodes.runtime.federation import init_federation
 from nodes.runtime.federation import load_federation
 from nodes.runtime.local import NodeClient, broker_down, broker_up, export_audit
+from nodes.runtime.private_files import private_dir
 from nodes.runtime.mla_cli import demo_scenario as mla_demo_scenario
 
 COUNTRIES = ["MEX", "IDN", "ITA"]
@@ -39,11 +40,12 @@ class Processes:
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
         self.logs = state_dir / "logs"
-        self.logs.mkdir(parents=True, exist_ok=True)
+        private_dir(self.logs)  # the processes' logs name cases and people: their owner's alone
         self.running: dict[str, subprocess.Popen] = {}
 
     def start(self, name: str, *args: str) -> None:
-        out = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child process
+        out = os.fdopen(os.open(self.logs / f"{name}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600),
+                        "ab")  # owned by the child process
         env = {**os.environ, "SOMEX_LOG_FORMAT": "json"}
         self.running[name] = subprocess.Popen(
             [sys.executable, "-m", "nodes.runtime.cli", "--state-dir", str(self.state_dir), *args],

@@ -5,6 +5,7 @@ Layout of a state dir (default `.somex/`):
   broker/          the private RabbitMQ's data, logs and broker.json (nodes.runtime.rabbit)
   deployment.json  broker address and vhost, each process's HTTP port
   hub/audit.db, nodes/<ID>/node.db
+Every directory is 0700 and every file 0600 (nodes.runtime.private_files).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from pathlib import Path
 from broker_config import BrokerSpec, BrokerUser, InboxBounds
 from nodes.runtime.config import BrokerAddress, HubConfig, NodeConfig
 from nodes.runtime.federation import Federation
+from nodes.runtime.private_files import private_dir, write_private
+from nodes.runtime.storage_check import UnreadableStorage, read_json_file
 from protocol.policy import HUB_ID
 
 
@@ -39,23 +42,31 @@ class Deployment:
     def save(self) -> None:
         data = asdict(self)
         data.pop("state_dir")
-        (self.state_dir / "deployment.json").write_text(json.dumps(data, indent=2) + "\n")
+        private_dir(self.state_dir)
+        write_private(self.state_dir / "deployment.json", json.dumps(data, indent=2) + "\n")
 
     @classmethod
     def load(cls, state_dir: Path) -> Deployment:
         path = state_dir / "deployment.json"
         if not path.exists():
             raise SystemExit(f"{path} not found: run 'somex broker up --state-dir {state_dir}' first")
-        return cls(state_dir=state_dir, **json.loads(path.read_text()))
+        recovery = ("restore it from the latest backup (docs/recovery.md), or delete it and run 'somex broker up' "
+                    "(the broker keeps its ports; the hub and the nodes get new HTTP ports)")
+        record = read_json_file(path, "deployment record", recovery)
+        try:
+            return cls(state_dir=state_dir, **record)
+        except TypeError as exc:  # not an object, or fields this version does not know
+            raise UnreadableStorage("deployment record", path, f"unexpected content ({exc})", recovery) from None
 
     def hub_config(self) -> HubConfig:
-        (self.state_dir / "hub").mkdir(parents=True, exist_ok=True)
+        private_dir(self.state_dir / "hub")
         return HubConfig(self.federation_dir, f"sqlite:///{self.state_dir / 'hub' / 'audit.db'}",
                          self.broker, http_port=self.hub_http_port)
 
     def node_config(self, country: str) -> NodeConfig:
         home = self.state_dir / "nodes" / country
-        home.mkdir(parents=True, exist_ok=True)
+        private_dir(home.parent)  # tightens an older deployment's nodes/ too
+        private_dir(home)
         return NodeConfig(country, self.federation_dir, f"sqlite:///{home / 'node.db'}", self.broker,
                           http_port=self.node_http_ports.get(country, 0))
 

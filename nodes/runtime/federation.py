@@ -52,6 +52,7 @@ from crypto.pki import (
     issue_certificate,
 )
 from crypto.tokens import is_token_digest, new_token, token_digest
+from nodes.runtime.private_files import private_dir
 
 COUNTRY_TYPES = frozenset({
     "alert.document", "alert.document.batch", "alert.hit", "mla.request", "mla.response", "mla.status",
@@ -141,7 +142,7 @@ def _token_digests(path: Path) -> dict[str, str]:
 
 
 def _write_secret(path: Path, data: bytes) -> None:
-    """Create `path` readable by its owner only, from the first byte on."""
+    """Create `path` readable by its owner only, from the first byte on (every file of a state dir is)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(data)
@@ -156,7 +157,7 @@ def _replace(path: Path, data: bytes) -> None:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, 0o600)  # public, but in a private state dir: the owner's alone like the rest
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -213,11 +214,11 @@ def init_federation(path: Path, federation: str, countries: Iterable[str], now: 
         raise FileExistsError(f"{path} already exists and is not empty (use --force to replace a federation)")
     if replacing and not _is_federation(path):
         raise FileExistsError(f"{path} is not empty and does not hold a federation: refusing to replace it")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent, tighten_existing=False)
     build = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.new."))
     try:
         _write_tree(build, federation, members, now, broker_user_prefix, types, directory_days)
-        os.chmod(build, 0o755)  # mkdtemp made it 0700; the secrets inside are 0600 each
+        os.chmod(build, 0o700)  # a state dir is its owner's alone (nodes.runtime.private_files)
         if replacing:
             shutil.rmtree(path)
         os.replace(build, path)  # onto a missing or empty directory
@@ -231,15 +232,16 @@ def _write_tree(home: Path, federation: str, members: list[str], now: datetime, 
     (home / "root").mkdir(mode=0o700)
     root_key, root_cert = create_root(federation, now)
     _write_secret(home / "root" / "root.key", root_key.to_pem())
-    (home / "root" / "root.crt").write_text(cert_to_pem(root_cert))
+    _write_secret(home / "root" / "root.crt", cert_to_pem(root_cert).encode())
     entries = {}
     for node_id in [HUB_ID, *members]:
         node_home = home / "nodes" / node_id
-        node_home.mkdir(parents=True)
+        node_home.mkdir(mode=0o700, parents=True)
+        os.chmod(node_home.parent, 0o700)
         signing, sealing = SigningKey.generate(), SealingKey.generate()
         cert = issue_certificate(root_key, root_cert, node_id, signing.public_key, now)
         _write_secret(node_home / "signing.key", signing.to_pem())
-        (node_home / "signing.crt").write_text(cert_to_pem(cert))
+        _write_secret(node_home / "signing.crt", cert_to_pem(cert).encode())
         _write_secret(node_home / "sealing.key", sealing.to_pem())
         hybrid = HybridSealingKey.generate()
         _write_secret(node_home / "hybrid_sealing.key", hybrid.to_bytes())
@@ -252,9 +254,9 @@ def _write_tree(home: Path, federation: str, members: list[str], now: datetime, 
         entries[node_id] = NodeEntry(node_id, (cert,), user, types[node_id], sealing.public_bytes(),
                                      hybrid.public_bytes())
     directory = Directory(federation, 1, now - BACKDATE, now + timedelta(days=directory_days), entries)
-    (home / DIRECTORY_FILE).write_bytes(sign_directory(directory, root_key))
+    _write_secret(home / DIRECTORY_FILE, sign_directory(directory, root_key))
     revocations = RevocationList(federation, 1, now - BACKDATE, now + REVOCATIONS_VALIDITY, frozenset())
-    (home / REVOCATIONS_FILE).write_bytes(sign_revocations(revocations, root_key))
+    _write_secret(home / REVOCATIONS_FILE, sign_revocations(revocations, root_key))
 
 
 def _root_cert(path: Path) -> x509.Certificate:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -12,37 +13,130 @@ from nodes.runtime.config import utcnow
 from nodes.runtime.deployment import Deployment, broker_spec
 from nodes.runtime.federation import load_federation
 from nodes.runtime.cluster import PrivateCluster, is_cluster
-from nodes.runtime.rabbit import PrivateBroker, free_port
+from nodes.runtime.private_files import private_dir
+from nodes.runtime.rabbit import BrokerError, PrivateBroker, free_port
 
 log = structlog.get_logger("somex.local")
 
 
-def broker_up(state_dir: Path, amqp_port: int = 0, cluster: int = 1) -> Deployment:
-    """Start the private broker (or a `cluster`-node RabbitMQ cluster) and load the federation."""
+class BrokerRefused(BrokerError):
+    """`somex broker up` will not start a broker here: it would not be the one this state dir recorded."""
+
+
+def broker_up(state_dir: Path, amqp_port: int = 0, cluster: int = 1, *, fresh: bool = False) -> Deployment:
+    """Start the federation's broker and load its users, queues and permissions; the same broker every time.
+
+    After a crash or a stop, the broker recorded in STATE_DIR/broker (node name, data directory,
+    ports) is started again, so its durable queues and what they hold come back. A different broker
+    is never started over an existing one's data unless `fresh` says to discard it. The ports in
+    deployment.json (AMQP, the hub's and the nodes' HTTP) are chosen once and kept.
+    """
     federation = load_federation(state_dir / "federation", utcnow())
+    private_dir(state_dir)
     broker_dir = state_dir / "broker"
-    running = _recorded_broker(broker_dir)
-    if running is not None and running.status().get("running"):
+    previous = Deployment.load(state_dir) if (state_dir / "deployment.json").exists() else None
+    recorded = _recorded_broker(broker_dir)
+    if recorded is not None and recorded.status().get("running"):
+        if fresh:
+            raise BrokerRefused(f"the broker in {broker_dir} is running: stop it first ('somex broker down') "
+                                "before discarding it with --fresh")
+        _check_same_broker(broker_dir, recorded, amqp_port, cluster, previous)
         log.info("broker already running", state_dir=str(broker_dir))
-        return Deployment.load(state_dir)
-    PrivateBroker.ensure_installed()
-    if cluster > 1:
-        broker: PrivateBroker | PrivateCluster = PrivateCluster.create(broker_dir, cluster, amqp_port)
-        log.info("starting a RabbitMQ cluster", nodes=cluster)
-        broker.start()
-        ports = broker.amqp_ports
+        broker: PrivateBroker | PrivateCluster = recorded
     else:
-        broker = PrivateBroker(broker_dir, amqp_port=amqp_port or free_port(), mgmt_port=free_port(),
-                               dist_port=free_port(), nodename=f"somex-{free_port()}@localhost")
+        if fresh:
+            _discard(broker_dir)
+            recorded = None
+        else:
+            _check_same_broker(broker_dir, recorded, amqp_port, cluster, previous)
+            if isinstance(recorded, PrivateCluster):
+                raise BrokerRefused(f"the cluster recorded in {broker_dir} is stopped; 'broker up' does not re-form a "
+                                    "stopped cluster (joining would reset its nodes): add --fresh to discard it")
+        PrivateBroker.ensure_installed()
+        broker = recorded or _new_broker(broker_dir, amqp_port or (previous.amqp_port if previous else 0), cluster)
+        if recorded is not None:
+            log.warning("restarting the broker recorded in the state dir (same node, data and ports)",
+                        nodename=_nodename(recorded), amqp_port=recorded.amqp_port, state_dir=str(broker_dir))
         broker.start()
-        ports = [broker.amqp_port]
-    deployment = Deployment(state_dir, ports[0], vhost="somex", hub_http_port=free_port(),
-                            node_http_ports={c: free_port() for c in federation.directory.node_ids()},
-                            more_amqp_ports=ports[1:])
+    deployment = _fixed_deployment(state_dir, previous, broker, federation.directory.node_ids())
     broker.apply(broker_spec(federation, deployment.vhost))
-    deployment.save()
-    log.info("broker up", amqp_ports=ports, vhost=deployment.vhost)
+    if deployment != previous:
+        deployment.save()
+    log.info("broker up", amqp_ports=[deployment.amqp_port, *deployment.more_amqp_ports], vhost=deployment.vhost)
     return deployment
+
+
+def _new_broker(broker_dir: Path, amqp_port: int, cluster: int) -> PrivateBroker | PrivateCluster:
+    if cluster > 1:
+        log.info("starting a new RabbitMQ cluster", nodes=cluster)
+        return PrivateCluster.create(broker_dir, cluster, amqp_port)
+    log.info("starting a new broker", state_dir=str(broker_dir))
+    return PrivateBroker(broker_dir, amqp_port=amqp_port or free_port(), mgmt_port=free_port(),
+                         dist_port=free_port(), nodename=f"somex-{free_port()}@localhost")
+
+
+def _check_same_broker(broker_dir: Path, recorded: PrivateBroker | PrivateCluster | None, amqp_port: int,
+                       cluster: int, previous: Deployment | None) -> None:
+    """BrokerRefused unless starting `recorded` (or a new broker where there is none) is what was asked."""
+    again = "run 'somex broker up' without options to start the recorded broker again, or add --fresh to " \
+            "discard its data (messages still queued in it are lost)"
+    if recorded is None:
+        if _holds_broker_data(broker_dir):
+            raise BrokerRefused(f"{broker_dir} holds a broker's data but no record of it (broker.json): "
+                                f"refusing to start a different broker over it; add --fresh to discard it")
+        return
+    if isinstance(recorded, PrivateCluster) != (cluster > 1) or (
+            isinstance(recorded, PrivateCluster) and len(recorded.nodes) != cluster):
+        size = len(recorded.nodes) if isinstance(recorded, PrivateCluster) else 1
+        raise BrokerRefused(f"{broker_dir} holds a {size}-node broker, not the {cluster}-node one asked for; {again}")
+    if amqp_port and amqp_port != recorded.amqp_port:
+        raise BrokerRefused(f"the broker recorded in {broker_dir} listens on AMQP port {recorded.amqp_port}, "
+                            f"not {amqp_port}; ports are fixed once; {again}")
+    if previous is not None and previous.amqp_port != recorded.amqp_port:
+        raise BrokerRefused(f"deployment.json names AMQP port {previous.amqp_port} but the broker recorded in "
+                            f"{broker_dir} listens on {recorded.amqp_port}: they are not the same broker; {again}")
+    if isinstance(recorded, PrivateBroker):
+        strangers = _data_nodenames(broker_dir) - {recorded.nodename}
+        if strangers:
+            raise BrokerRefused(f"{broker_dir} holds the data of broker node(s) {', '.join(sorted(strangers))}, "
+                                f"not of the recorded {recorded.nodename}: refusing to start over it; add --fresh "
+                                "to discard it")
+
+
+def _data_nodenames(broker_dir: Path) -> set[str]:
+    """The RabbitMQ node names whose data (RABBITMQ_MNESIA_BASE/<node>/) is in `broker_dir`."""
+    mnesia = broker_dir / "mnesia"
+    if not mnesia.is_dir():
+        return set()
+    return {p.name for p in mnesia.iterdir() if p.is_dir() and "@" in p.name and not p.name.endswith("-plugins-expand")}
+
+
+def _holds_broker_data(broker_dir: Path) -> bool:
+    return bool(_data_nodenames(broker_dir)) or any(broker_dir.glob("n*/mnesia/*@*"))
+
+
+def _discard(broker_dir: Path) -> None:
+    if broker_dir.exists():
+        log.warning("discarding the broker's data (--fresh): messages still queued in it are lost",
+                    state_dir=str(broker_dir))
+        shutil.rmtree(broker_dir)
+
+
+def _nodename(broker: PrivateBroker | PrivateCluster) -> str:
+    return broker.nodename if isinstance(broker, PrivateBroker) else ",".join(n.nodename for n in broker.nodes)
+
+
+def _fixed_deployment(state_dir: Path, previous: Deployment | None, broker: PrivateBroker | PrivateCluster,
+                      countries: list[str]) -> Deployment:
+    """The deployment with the broker's ports; every HTTP port chosen once, a new one only for a new country."""
+    ports = broker.amqp_ports if isinstance(broker, PrivateCluster) else [broker.amqp_port]
+    http = dict(previous.node_http_ports) if previous else {}
+    for country in countries:
+        if country not in http:
+            http[country] = free_port()
+    return Deployment(state_dir, ports[0], vhost=previous.vhost if previous else "somex",
+                      hub_http_port=(previous.hub_http_port if previous and previous.hub_http_port else free_port()),
+                      node_http_ports=http, more_amqp_ports=ports[1:])
 
 
 def _recorded_broker(broker_dir: Path) -> PrivateBroker | PrivateCluster | None:

@@ -35,6 +35,8 @@ from broker_config import (
     render_definitions,
     render_rabbitmq_conf,
 )
+from nodes.runtime.private_files import PRIVATE_UMASK
+from nodes.runtime.private_files import write_private as _write_private
 
 RABBIT_BIN = Path("/usr/lib/rabbitmq/bin")
 EPMD = Path("/usr/lib/erlang/bin/epmd")
@@ -97,10 +99,14 @@ class PrivateBroker:
         path = Path(state_dir) / "broker.json"
         try:
             record = json.loads(path.read_text())
+            return cls(Path(state_dir), record["amqp_port"], record["mgmt_port"], record["dist_port"],
+                       record["nodename"], record["epmd_port"])
         except FileNotFoundError:
             raise BrokerError(f"no broker recorded in {state_dir} ({path.name} is missing)") from None
-        return cls(Path(state_dir), record["amqp_port"], record["mgmt_port"], record["dist_port"],
-                   record["nodename"], record["epmd_port"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise BrokerError(f"cannot read the broker record {path}: {type(exc).__name__}: {exc}; restore it from "
+                              "the latest backup (docs/recovery.md): it names the broker's node and ports, "
+                              "without which its data cannot be started again") from None
 
     # -- installation ---------------------------------------------------------------------------
 
@@ -221,10 +227,11 @@ class PrivateBroker:
         with contextlib.suppress(FileNotFoundError):
             self.pid_file.unlink()  # stale: its process is gone
         deadline = time.monotonic() + timeout
-        preexec = _die_with_parent() if stop_with_caller else None
+        preexec = _child_setup(stop_with_caller)
         try:
             self._start_epmd(preexec)
-            with open(self.state_dir / "log" / "server.out", "ab") as out:
+            server_out = os.open(self.state_dir / "log" / "server.out", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            with os.fdopen(server_out, "ab") as out:
                 self._process = subprocess.Popen(
                     [str(RABBIT_BIN / "rabbitmq-server")], env=self._env(), cwd=self.state_dir,
                     stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
@@ -483,13 +490,6 @@ def _q(segment: str) -> str:
     return urllib.parse.quote(segment, safe="")
 
 
-def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(text)
-    os.chmod(path, 0o600)
-
-
 def _port_open(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(1)
@@ -565,6 +565,19 @@ def _kill_group(pid: int) -> None:
 
 
 _PR_SET_PDEATHSIG = 1
+
+
+def _child_setup(stop_with_caller: bool) -> Any:
+    """A preexec_fn for the broker's processes: umask 077 (its data dir holds queued messages), and
+    with `stop_with_caller` the parent-death signal of `_die_with_parent`."""
+    die_with_parent = _die_with_parent() if stop_with_caller else None
+
+    def setup() -> None:
+        os.umask(PRIVATE_UMASK)
+        if die_with_parent is not None:
+            die_with_parent()
+
+    return setup
 
 
 def _die_with_parent() -> Any:

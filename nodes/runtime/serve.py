@@ -9,6 +9,7 @@ import structlog
 from aiohttp import web
 
 from nodes.runtime.config import HubConfig, NodeConfig
+from nodes.runtime.private_files import restrict_umask
 
 log = structlog.get_logger("somex")
 
@@ -25,6 +26,7 @@ async def serve_node(config: NodeConfig) -> None:
     from nodes.national.api import make_app
     from nodes.national.node import NationalNode
 
+    restrict_umask()  # also when served from another entry point than the CLI
     node = NationalNode(config)
     await node.start()
     runner = web.AppRunner(make_app(node), access_log=None)
@@ -45,6 +47,7 @@ async def serve_hub(config: HubConfig) -> None:
 
     from nodes.hub.api import make_app
 
+    restrict_umask()
     hub = Hub(config)
     await hub.start()
     runner = None

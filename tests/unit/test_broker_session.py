@@ -1,0 +1,90 @@
+"""BrokerSession (nodes/runtime/amqp.py) reconnects by itself however the broker fails and however
+long it stays away: no exception ends its loop, and the backoff is capped (issue 22, item 2)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import aiormq.exceptions
+import pamqp.exceptions
+import pytest
+
+from nodes.runtime import amqp
+from nodes.runtime.amqp import BrokerSession
+
+
+class _Connection:
+    def __init__(self) -> None:
+        self.close_callbacks = self
+        self.closed = asyncio.Event()
+
+    def add(self, callback) -> None:  # noqa: ANN001 - aio-pika's CallbackCollection.add
+        self._callback = callback
+
+    async def close(self) -> None:
+        self.closed.set()
+
+
+@pytest.fixture
+def slept(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
+    """The delays BrokerSession asks for, without waiting them."""
+    delays: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def sleep(delay: float, *args: object) -> None:
+        delays.append(delay)
+        await real_sleep(0)
+
+    monkeypatch.setattr(amqp.asyncio, "sleep", sleep)
+    yield delays
+
+
+def _script(monkeypatch: pytest.MonkeyPatch, outcomes: list[BaseException | None]) -> None:
+    attempts = iter(outcomes)
+
+    async def connect(*_: object, **__: object) -> _Connection:
+        outcome = next(attempts, None)
+        if outcome is not None:
+            raise outcome
+        return _Connection()
+
+    monkeypatch.setattr(amqp.aio_pika, "connect", connect)
+
+
+async def _connected(session: BrokerSession) -> None:
+    task = asyncio.create_task(session.run())
+    try:
+        await asyncio.wait_for(session.connected.wait(), 10)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_any_failure_while_connecting_or_setting_up_is_retried_until_the_link_is_back(
+        monkeypatch: pytest.MonkeyPatch, slept: list[float]) -> None:
+    _script(monkeypatch, [ConnectionRefusedError(111, "refused"),
+                          pamqp.exceptions.UnmarshalingException("Frame", b"\x00"),  # a broker dying mid-handshake
+                          RuntimeError("unexpected")])
+    setups = []
+
+    async def on_connect(_connection: object) -> None:
+        setups.append(1)
+        if len(setups) == 1:  # the channel closes under us while the broker restarts
+            raise aiormq.exceptions.ChannelInvalidStateError("writer is None")
+
+    session = BrokerSession("amqp://x/", "test", on_connect)
+    await _connected(session)
+    assert len(setups) == 2
+
+
+async def test_backoff_doubles_to_a_five_second_cap_however_long_the_outage(
+        monkeypatch: pytest.MonkeyPatch, slept: list[float]) -> None:
+    _script(monkeypatch, [OSError("down")] * 200)
+
+    async def on_connect(_connection: object) -> None:
+        return None
+
+    await _connected(BrokerSession("amqp://x/", "test", on_connect))
+    assert slept[:6] == [0.2, 0.4, 0.8, 1.6, 3.2, 5.0]
+    assert slept[6:] == [5.0] * 194
