@@ -133,11 +133,13 @@ def _node(args: argparse.Namespace) -> int:
 def _refusing_bad_trust(federation_dir: Path, run) -> int:  # noqa: ANN001
     """Run a hub or node; a directory or key it must not trust stops it with one clear line."""
     from crypto.errors import CryptoError
+    from nodes.runtime.clock_words import clock_words
 
     try:
         run()
     except CryptoError as exc:
-        print(f"somex: refusing to start: {exc} (federation files in {federation_dir})", file=sys.stderr)
+        print(f"somex: refusing to start: {exc} (federation files in {federation_dir}){clock_words(exc, utcnow())}",
+              file=sys.stderr)
         return 2
     return 0
 

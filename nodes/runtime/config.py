@@ -30,6 +30,7 @@ class BrokerAddress:
     port: int = 5672
     vhost: str = "somex"
     more_ports: tuple[int, ...] = ()  # the other nodes of a RabbitMQ cluster on this host
+    heartbeat: int | None = None  # AMQP heartbeat seconds to ask for (None: the broker's, 60 s)
 
     @property
     def ports(self) -> tuple[int, ...]:
