@@ -4,6 +4,7 @@ sender's re-send; alarms reach health (details only with a token), not an info l
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import aio_pika
@@ -17,6 +18,7 @@ from nodes.national.api import make_app as make_node_app
 from nodes.runtime.config import utcnow
 from protocol import envelope as wire
 from tests.integration.federation import RunningFederation, eventually, make_federation
+from tests.integration.test_console_access import client, log_in
 from tests.integration.test_relay import note, rejections_at
 
 pytestmark = pytest.mark.integration
@@ -40,6 +42,20 @@ async def quick_fed(broker, tmp_path, request):  # noqa: ANN001, ANN201
     finally:
         await fed.stop_all()
         fed.delete(broker)
+
+
+async def console_page(app, token: str, path: str) -> str:  # noqa: ANN001
+    server = TestServer(app)
+    await server.start_server()
+    try:
+        base = str(server.make_url("")).rstrip("/")
+        async with client() as session:
+            (await log_in(session, base, token)).close()
+            async with session.get(f"{base}{path}") as r:
+                assert r.status == 200
+                return await r.text()
+    finally:
+        await server.close()
 
 
 async def health(app, token: str | None = None) -> dict:  # noqa: ANN001
@@ -96,8 +112,12 @@ async def test_message_lost_after_the_hub_accepted_it_is_resent_and_delivered_on
     await eventually(lambda: "delivery_overdue" in mex.alarms, what="the overdue alarm at MEX")
     [alarm] = [a for a in mex.alarms.active() if a["reason"] == "delivery_overdue"]
     assert alarm["message_id"] == sent.id and alarm["recipients"] == ["IDN"]
-    view = (await health(make_node_app(mex), fed.federation.credentials("MEX").tokens["focal"]))
+    focal = fed.federation.credentials("MEX").tokens["focal"]
+    view = await health(make_node_app(mex), focal)
     assert view["overdue"] == 1 and view["status"] == "degraded"
+    sent_page = await console_page(make_node_app(mex), focal, "/console/sent")
+    assert re.search(rf'data-message-id="{sent.id}".*?<td class="delivery overdue">overdue</td>', sent_page, re.S)
+    assert "delivery_overdue" in await console_page(make_node_app(mex), focal, "/console/")
 
     idn = await fed.start_node("IDN", **QUICK)
     got = await eventually(lambda: idn.store.get(sent.id), timeout=20, what="delivery after the re-send")
@@ -132,6 +152,8 @@ async def test_outgoing_rejection_is_an_alarm_whose_details_only_a_token_holder_
     [rejected] = [a for a in detailed["alarms"] if a["reason"] == "outgoing_rejected"]
     assert rejected["rejected_reason"] == "clock_skew" and rejected["message_id"] == skewed.id
     assert "clock_skew" in rejected["detail"]
+    home = await console_page(make_node_app(mex), fed.federation.credentials("MEX").tokens["focal"], "/console/")
+    assert 'id="alarms"' in home and "outgoing_rejected" in home and skewed.id in home
 
 
 async def test_hub_watches_inboxes_and_node_watches_the_hub(quick_fed: RunningFederation) -> None:
@@ -146,6 +168,8 @@ async def test_hub_watches_inboxes_and_node_watches_the_hub(quick_fed: RunningFe
     detailed = await health(make_hub_app(hub), fed.federation.credentials("HUB").tokens["auditor"])
     [alarm] = detailed["alarms"]
     assert alarm["reason"] == "inbox_stalled" and alarm["node_id"] == "IDN"
+    auditor = fed.federation.credentials("HUB").tokens["auditor"]
+    assert "inbox_stalled" in await console_page(make_hub_app(hub), auditor, "/console/")
     await fed.start_node("IDN", **QUICK)
     await eventually(lambda: "inbox_stalled:IDN" not in hub.alarms, what="the inbox alarm cleared")
 

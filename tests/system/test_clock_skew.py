@@ -100,8 +100,11 @@ async def test_node_two_hours_fast_has_every_note_refused_and_shows_it_as_alarms
         sent = [await mex.send_note("IDN", f"note {i}") for i in range(NOTES)]
         for message_id in sent:
             await eventually(lambda m=message_id: fed.audit(message_id=m), what="the hub's verdict")
-        alarms = await eventually(lambda: _has(mex, "clock_skew", "outgoing_rejected"), timeout=20,
-                                  what="clock and rejection alarms at MEX")
+        async def all_refused() -> dict[str, dict] | None:
+            alarms = await _has(mex, "clock_skew", "outgoing_rejected")
+            return alarms if alarms and alarms["outgoing_rejected"]["count"] >= NOTES else None
+
+        alarms = await eventually(all_refused, timeout=20, what="clock and rejection alarms at MEX")
         assert "ahead of the hub's" in alarms["clock_skew"]["detail"]
         assert "fix this host's clock (NTP)" in alarms["clock_skew"]["detail"]
         assert alarms["outgoing_rejected"]["rejected_reason"] == "clock_skew"
