@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -79,7 +79,7 @@ def install(node: NationalNode) -> None:
 
 def track(conn: Connection, envs: Sequence[Envelope], queued_at: datetime, deadline_seconds: float) -> None:
     """In the transaction that queues `envs`: one pending delivery per recipient of each receipted one."""
-    due = format_time(queued_at.fromtimestamp(queued_at.timestamp() + deadline_seconds, queued_at.tzinfo))
+    due = format_time(queued_at + timedelta(seconds=deadline_seconds))
     rows = [{"message_id": e.id, "recipient": r, "type": e.type, "thread": e.thread,
              "queued_at": format_time(queued_at), "due": due, "state": PENDING, "resends": 0, "expires": e.expires}
             for e in envs if messages.lookup(e.type).receipted for r in e.recipients if r != "*"]
@@ -149,8 +149,7 @@ def sweep(node: NationalNode, now: datetime) -> list[dict[str, Any]]:
         resend: set[str] = set()
         for row in due:
             factor = min(2 ** row.resends, MAX_RESEND_INTERVAL_FACTOR)
-            values: dict[str, Any] = {"due": format_time(datetime.fromtimestamp(now.timestamp() + deadline * factor,
-                                                                                 now.tzinfo))}
+            values: dict[str, Any] = {"due": format_time(now + timedelta(seconds=deadline * factor))}
             if row.overdue_since is None:
                 values["overdue_since"] = stamp
                 newly.append({"message_id": row.message_id, "recipient": row.recipient, "type": row.type,

@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import structlog
-
 from nodes.runtime.config import utcnow
 from protocol.timefmt import format_time
 
@@ -32,7 +30,7 @@ class Alarm:
 
 
 class AlarmBoard:
-    def __init__(self, logger: Any) -> None:
+    def __init__(self, logger: Any) -> None:  # a structlog logger, bound to the node or hub
         self._alarms: dict[str, Alarm] = {}
         self._log = logger
 
@@ -52,10 +50,6 @@ class AlarmBoard:
     def clear(self, key: str) -> None:
         if self._alarms.pop(key, None) is not None:
             self._log.info("alarm cleared", alarm=key)
-
-    def clear_prefix(self, prefix: str, keep: set[str] = frozenset()) -> None:  # type: ignore[assignment]
-        for key in [k for k in self._alarms if k.startswith(prefix) and k not in keep]:
-            self.clear(key)
 
     def active(self) -> list[dict[str, Any]]:
         return [a.as_json() for a in sorted(self._alarms.values(), key=lambda a: a.since)]
