@@ -30,13 +30,15 @@ from datetime import datetime
 class CryptoError(Exception):
     """A refusal by the crypto layer: `reason` is the code above, `detail` says what exactly."""
 
-    def __init__(self, reason: str, detail: str = "", *, valid_from: datetime | None = None) -> None:
+    def __init__(self, reason: str, detail: str = "", *, valid_from: datetime | None = None,
+                 valid_until: datetime | None = None) -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail
-        # For the "not yet valid" refusals: from when; a caller can tell its operator that its own
-        # clock is probably wrong (nodes/runtime/clock_words.py).
+        # For the "not yet valid" / "expired" refusals: the validity window, so that a caller can
+        # tell its operator when its own clock may be the cause (nodes/runtime/clock_words.py).
         self.valid_from = valid_from
+        self.valid_until = valid_until
 
 
 class SignatureError(CryptoError):

@@ -126,7 +126,8 @@ def check_validity(cert: x509.Certificate, now: datetime) -> None:
         raise CertificateError("cert_not_yet_valid", f"valid from {cert.not_valid_before_utc.isoformat()}",
                                valid_from=cert.not_valid_before_utc)
     if now > cert.not_valid_after_utc:
-        raise CertificateError("cert_expired", f"expired {cert.not_valid_after_utc.isoformat()}")
+        raise CertificateError("cert_expired", f"expired {cert.not_valid_after_utc.isoformat()}",
+                               valid_until=cert.not_valid_after_utc)
 
 
 def check_certificate(cert: x509.Certificate, root_cert: x509.Certificate, now: datetime) -> None:
