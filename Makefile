@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 RABBIT := /usr/lib/rabbitmq/bin/rabbitmq-server
 
-.PHONY: demo test test-unit bench rabbitmq postgres browser venv clean
+.PHONY: demo test test-unit bench rabbitmq postgres faketime browser venv clean
 
 venv: $(STAMP)
 
@@ -29,6 +29,13 @@ postgres:
 	  if [ "$$(id -u)" != 0 ]; then echo "need root (or: sudo apt-get install postgresql)"; exit 1; fi; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
 
+# Debian's faketime: the clock-skew system tests run a node with a faked clock.
+faketime:
+	@test -x /usr/bin/faketime || { \
+	  echo "installing Debian faketime"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "need root (or: sudo apt-get install faketime)"; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null; }
+
 # Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser).
 browser:
 	@test -x /usr/bin/chromium || { \
@@ -41,7 +48,7 @@ demo: venv rabbitmq
 	$(VENV)/bin/somex demo $(if $(KEEP),--keep)
 
 # pytest's exit code 5 ("no tests collected") must fail, not pass silently.
-test: venv rabbitmq postgres browser
+test: venv rabbitmq postgres faketime browser
 	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 

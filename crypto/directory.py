@@ -340,9 +340,10 @@ def check_directory_window(directory: Directory, now: datetime) -> None:
     """DirectoryError "not_yet_valid" / "expired" outside [issued, expires)."""
     _utc_seconds(now, "now")  # refuses a naive datetime
     if now < directory.issued:
-        raise DirectoryError("not_yet_valid", f"issued {_time(directory.issued)}")
+        raise DirectoryError("not_yet_valid", f"issued {_time(directory.issued)}", valid_from=directory.issued)
     if now >= directory.expires:
-        raise DirectoryError("expired", f"the directory expired {_time(directory.expires)}: ask the root for a new one")
+        raise DirectoryError("expired", f"the directory expired {_time(directory.expires)}: ask the root for a new one",
+                             valid_until=directory.expires)
 
 
 def sign_revocations(revocations: RevocationList, root_key: SigningKey) -> bytes:
@@ -435,10 +436,10 @@ class TrustStore:
             raise SignatureError("revoked_key", f"key {kid[:16]}… of {found.node_id} was revoked by the root")
         if now < found.not_before:
             raise CertificateError("cert_not_yet_valid", f"key {kid[:16]}… of {found.node_id} is valid from "
-                                                         f"{found.not_before.isoformat()}")
+                                                         f"{found.not_before.isoformat()}", valid_from=found.not_before)
         if now > found.not_after:
             raise CertificateError("cert_expired", f"key {kid[:16]}… of {found.node_id} expired "
-                                                   f"{found.not_after.isoformat()}")
+                                                   f"{found.not_after.isoformat()}", valid_until=found.not_after)
         return found.node_id, found.public_key
 
     def _resolve(self, kid: str) -> _Signer:

@@ -26,14 +26,21 @@ code) raises ValueError/TypeError instead: it is a bug, not a peer's fault.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class CryptoError(Exception):
     """A refusal by the crypto layer: `reason` is the code above, `detail` says what exactly."""
 
-    def __init__(self, reason: str, detail: str = "") -> None:
+    def __init__(self, reason: str, detail: str = "", *, valid_from: datetime | None = None,
+                 valid_until: datetime | None = None) -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail
+        # For the "not yet valid" / "expired" refusals: the validity window, so that a caller can
+        # tell its operator when its own clock may be the cause (nodes/runtime/clock_words.py).
+        self.valid_from = valid_from
+        self.valid_until = valid_until
 
 
 class SignatureError(CryptoError):

@@ -123,9 +123,11 @@ def check_issued_by(cert: x509.Certificate, root_cert: x509.Certificate) -> None
 def check_validity(cert: x509.Certificate, now: datetime) -> None:
     """CertificateError "cert_not_yet_valid" / "cert_expired" outside [notBefore, notAfter]."""
     if _aware(now) < cert.not_valid_before_utc:
-        raise CertificateError("cert_not_yet_valid", f"valid from {cert.not_valid_before_utc.isoformat()}")
+        raise CertificateError("cert_not_yet_valid", f"valid from {cert.not_valid_before_utc.isoformat()}",
+                               valid_from=cert.not_valid_before_utc)
     if now > cert.not_valid_after_utc:
-        raise CertificateError("cert_expired", f"expired {cert.not_valid_after_utc.isoformat()}")
+        raise CertificateError("cert_expired", f"expired {cert.not_valid_after_utc.isoformat()}",
+                               valid_until=cert.not_valid_after_utc)
 
 
 def check_certificate(cert: x509.Certificate, root_cert: x509.Certificate, now: datetime) -> None:

@@ -13,7 +13,7 @@ from nodes.hub.relay import Hub
 from nodes.runtime.config import utcnow
 from nodes.runtime.federation_state import federation_alarms
 from nodes.runtime.http import (MAX_SQL_INTEGER, ROLE, json_api_errors, json_error, limit_rate, requires,
-                                security_headers)
+                                role_of, security_headers)
 from nodes.runtime.openapi import INTEGER, STRING, array, document, obj, op, path_param, query, serve
 from protocol.checkpoint import format_note
 
@@ -43,10 +43,12 @@ _PROOF = array({"type": "string", "contentEncoding": "base64"})
 _TRAIL = [query(n) for n in ("message_id", "thread", "sender", "recipient", "type", "verdict")]
 _SPAN = [query("since", description="RFC 3339 time"), query("until", description="RFC 3339 time")]
 _PATHS = {
-    "/api/health": {"get": op("Broker link, log size, relayed and parked messages, open alarms", tag="hub",
-                              ok=(200, obj(("node", "log_size"), node=STRING, broker_connected={"type": "boolean"},
-                                           log_size=INTEGER, processed=INTEGER, parked_forwards={},
-                                           alarms=array(obj()))))},
+    "/api/health": {"get": op("ok/degraded, broker link, log size, relayed and parked counts (public); the alarms "
+                              "and parked forwards per recipient only with the auditor token", tag="hub",
+                              ok=(200, obj(("node", "status", "log_size", "alarm_count"), node=STRING,
+                                           status={"enum": ["ok", "degraded"]}, broker_connected={"type": "boolean"},
+                                           log_size=INTEGER, processed=INTEGER, alarm_count=INTEGER,
+                                           parked=INTEGER, parked_forwards={}, alarms=array(obj()))))},
     "/api/log/checkpoint": {"get": op("The latest signed checkpoint (public)", tag="log", errors=(404,),
                                       ok=(200, obj(("size", "note"), size=INTEGER, note=STRING)))},
     "/api/log/inclusion": {"get": op("Inclusion proof of leaf `index` in the tree of `size` (public)", tag="log",
@@ -91,12 +93,17 @@ def _b64(values: list[bytes]) -> list[str]:
 
 
 async def health(request: web.Request) -> web.Response:
+    """Counts for anyone; which inbox stalls and whose forwards are parked only for a token holder."""
     hub = request.app[HUB]
-    return web.json_response({"node": "HUB", "broker_connected": hub.session is not None and hub.session.connected.is_set(),
-                              "log_size": hub.store.size, "processed": hub.processed,
-                              "parked_forwards": await asyncio.to_thread(hub.store.parked_counts),
-                              "alarms": [{k: a[k] for k in ("reason", "detail", "at")}
-                                         for a in federation_alarms(hub.federation, utcnow())]})
+    connected = hub.session is not None and hub.session.connected.is_set()
+    parked = await asyncio.to_thread(hub.store.parked_counts)
+    alarms = hub.alarms.active() + federation_alarms(hub.federation, utcnow())
+    result = {"node": "HUB", "status": "ok" if connected and not alarms and not parked else "degraded",
+              "broker_connected": connected, "log_size": hub.store.size, "processed": hub.processed,
+              "alarm_count": len(alarms), "parked": sum(parked.values())}
+    if role_of(request, request.app[ROLE]) is not None:
+        result |= {"alarms": alarms, "parked_forwards": parked}
+    return web.json_response(result)
 
 
 async def checkpoint(request: web.Request) -> web.Response:

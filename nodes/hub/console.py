@@ -79,7 +79,7 @@ async def overview(request: web.Request) -> web.Response:
     hub = request.app[HUB]
     latest = await asyncio.to_thread(hub.store.latest_checkpoint)
     return console.render(request, "hub/overview.html", heading="Audit log", log_size=hub.store.size,
-                          checkpoint_size=latest[0] if latest else None)
+                          checkpoint_size=latest[0] if latest else None, alarms=hub.alarms.active())
 
 
 def _seq(request: web.Request) -> int | web.Response:

@@ -26,6 +26,8 @@ from crypto.signing import sign_envelope, verify_envelope
 from nodes.hub.audit import (
     ACCEPTED, DEAD_LETTERED, ISSUED, REJECTED, UNROUTABLE, AuditEntry, AuditStore,
 )
+from nodes.hub.inbox_watch import watch_inboxes
+from nodes.runtime.alarms import AlarmBoard
 from nodes.runtime.amqp import (
     BrokerSession, Outgoing, Publisher, PublishNacked, ack_batch, broker_urls, consume_in_batches, stop_tasks,
 )
@@ -84,6 +86,7 @@ class Hub:
         self._publisher: Publisher | None = None
         self.processed = 0
         self._messages_since_checkpoint = 0  # entries other than witness cosignatures
+        self.alarms = AlarmBoard(log)  # watchdog alarms (nodes/hub/inbox_watch.py): health, ERROR log
 
     @property
     def directory(self):  # noqa: ANN201
@@ -98,6 +101,7 @@ class Hub:
             consume_in_batches(self._queue, self._process, self.config.batch_size, log), name="hub-worker"))
         self._tasks.append(asyncio.create_task(self._checkpoints(), name="hub-checkpoints"))
         self._tasks.append(asyncio.create_task(self._retry_parked_forever(), name="hub-parked"))
+        self._tasks.append(asyncio.create_task(watch_inboxes(self, self.alarms), name="hub-inboxes"))
         log.info("hub starting", log_size=self.store.size, nodes=self.directory.node_ids())
 
     async def wait_connected(self, timeout: float = 30) -> None:
@@ -141,7 +145,7 @@ class Hub:
         decoded = [self._decode(m, received_at) for m in batch]
         ids = [d.envelope.id for d in decoded if d.envelope is not None]
         seen = await asyncio.to_thread(self.store.seen, ids)
-        spent: set[str] = set()
+        spent: dict[str, _Decision] = {}  # ids first seen in this batch
         for d in decoded:
             if d.envelope is not None:
                 self._decide(d, now, seen, spent)
@@ -199,7 +203,7 @@ class Hub:
         entry.header = dict(env.header) or None
         return decision
 
-    def _decide(self, d: _Decision, now: datetime, seen: dict, spent: set[str]) -> None:
+    def _decide(self, d: _Decision, now: datetime, seen: dict, spent: dict[str, _Decision]) -> None:
         env, entry = d.envelope, d.entry
         assert env is not None
         try:
@@ -215,13 +219,25 @@ class Hub:
                 raise ProtocolError("clock_skew", f"created {env.created} is in the future")
             previous = seen.get(env.id)
             if previous is not None or env.id in spent:
-                if previous is not None and d.message.redelivered and previous.digest == verified.digest:
+                # The same signed bytes again (same digest, hence same sender, who passed the broker
+                # user check above) are a re-send of the audited entry, not a replay: a redelivery
+                # after the hub's own crash, a node's publish retried after a confirm timed out, or
+                # the sender's delivery assurance re-sending an unreceipted message. Forward it again
+                # under the entry already in the log; only a different message under a known id is a
+                # replay. (docs/security.md, "Delivery assurance")
+                first = spent.get(env.id)
+                if previous is not None and previous.digest == verified.digest and previous.verdict == ACCEPTED:
                     d.reforward, entry.seq = True, previous.seq
                     entry.verdict = ACCEPTED
                     d.recipients = self._recipients(env)
                     return
+                if (first is not None and first.entry.digest == verified.digest
+                        and first.entry.verdict == ACCEPTED):  # twice in one batch: share the first's entry
+                    d.reforward, d.entry = True, first.entry
+                    d.recipients = first.recipients
+                    return
                 raise ProtocolError("replay", f"message id {env.id} was already received")
-            spent.add(env.id)
+            spent[env.id] = d
             entry.marks_seen = True
             d.recipients = self._recipients(env)
             if env.body is not None:

@@ -12,12 +12,14 @@ from nodes.national.cases_api import add_routes as add_case_routes
 from nodes.national.console import add_routes as add_console_routes
 from nodes.national.mla_api import add_routes as add_mla_routes
 from nodes.national import reads
+from nodes.national import delivery
 from nodes.national.node import NationalNode
+from nodes.national.watchdogs import health_counts
 from nodes.national.witness import latest_witnessed, open_alarms
 from nodes.runtime.config import utcnow
 from nodes.runtime.federation_state import federation_alarms
 from nodes.runtime.http import (ROLE, json_api_errors, json_error, limit_rate, page, read_json, requires,
-                                security_headers)
+                                role_of, security_headers)
 from nodes.runtime.openapi import INTEGER, STRING, array, document, obj, op, path_param, query, serve
 from protocol.errors import ProtocolError
 
@@ -47,9 +49,12 @@ def make_app(node: NationalNode) -> web.Application:
 
 PAGE = [query("limit", INTEGER), query("offset", INTEGER)]
 _PATHS = {
-    "/api/health": {"get": op("Broker link, outbox depth, witnessed checkpoint and open alarms", tag="node",
-                              ok=(200, obj(("node",), node=STRING, broker_connected={"type": "boolean"},
-                                           outbox_pending=INTEGER, alarms=array(obj()))))},
+    "/api/health": {"get": op("ok/degraded, broker link, outbox depth, delivery and alarm counts (public); the "
+                              "alarms themselves only with a token of any role", tag="node",
+                              ok=(200, obj(("node", "status", "alarm_count"), node=STRING,
+                                           status={"enum": ["ok", "degraded"]}, broker_connected={"type": "boolean"},
+                                           outbox_pending=INTEGER, alarm_count=INTEGER, awaiting_receipt=INTEGER,
+                                           overdue=INTEGER, alarms=array(obj()))))},
     "/api/messages": {
         "post": op("Send a message (signed, sealed, queued for the hub)", roles=("focal",), tag="messages",
                    body=obj(("type", "to"), type=STRING, to=array(STRING), body={}, thread=STRING, reply_to=STRING,
@@ -63,23 +68,31 @@ _PATHS = {
                              "read path's journal; case reads also in /api/cases/access-log)",
                              roles=("focal", "auditor"), tag="messages", params=[query("message_id")],
                              ok=(200, obj(("reads",), reads=array(obj()))))},
-    "/api/messages/{id}": {"get": op("One message with its receipts and hub rejections", roles=("focal", "auditor"),
+    "/api/messages/{id}": {"get": op("One message with its receipts, hub rejections and (sent messages) "
+                                     "delivery state per recipient", roles=("focal", "auditor"),
                                      tag="messages", params=[path_param("id")], errors=(404,),
                                      ok=(200, obj(("message_id",), message_id=STRING, receipts=array(obj()),
-                                                  rejections=array(obj()))))},
+                                                  rejections=array(obj()), delivery=array(obj()))))},
     "/api/refusals": {"get": op("Messages this node refused on receipt", roles=("focal", "auditor"), tag="messages",
                                 ok=(200, obj(("refusals",), refusals=array(obj()))))},
 }
 
 
 async def health(request: web.Request) -> web.Response:
+    """Anyone (a load balancer, a monitor) learns ok/degraded and counts; what the alarms say (which
+    message, which recipient, how far the clock is off) only a holder of a token of this node."""
     node = request.app[NODE]
     depth = await asyncio.to_thread(node.store.outbox_depth)
-    alarms = [*await asyncio.to_thread(open_alarms, node), *federation_alarms(node.federation, utcnow())]
-    return web.json_response({"node": node.country, "broker_connected": node.broker_connected,
-                              "outbox_pending": depth,
-                              "last_checkpoint_witnessed": await asyncio.to_thread(latest_witnessed, node),
-                              "alarms": [{"reason": a["reason"], "detail": a["detail"], "at": a["at"]} for a in alarms]})
+    alarms = [{"kind": a["kind"], "reason": a["reason"], "detail": a["detail"], "at": a["at"]}
+              for a in await asyncio.to_thread(open_alarms, node)] + node.alarms.active() \
+        + federation_alarms(node.federation, utcnow())
+    result = {"node": node.country, "status": "ok" if node.broker_connected and not alarms else "degraded",
+              "broker_connected": node.broker_connected, "outbox_pending": depth, "alarm_count": len(alarms),
+              **await asyncio.to_thread(health_counts, node),
+              "last_checkpoint_witnessed": await asyncio.to_thread(latest_witnessed, node)}
+    if role_of(request, request.app[ROLE]) is not None:
+        result["alarms"] = alarms
+    return web.json_response(result)
 
 
 @requires("focal")
@@ -129,7 +142,9 @@ async def get_message(request: web.Request) -> web.Response:
     receipts = await asyncio.to_thread(node.store.receipts_for, message_id)
     replies = await asyncio.to_thread(node.store.replies_to, message_id)
     rejections = [r.body for r in replies if r.type == "hub.rejection"]
-    return web.json_response({**stored.as_json(), "receipts": receipts, "rejections": rejections})
+    tracked = await asyncio.to_thread(delivery.status, node, message_id)
+    return web.json_response({**stored.as_json(), "receipts": receipts, "rejections": rejections,
+                              "delivery": tracked})
 
 
 @requires("focal", "auditor")

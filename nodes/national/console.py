@@ -17,7 +17,7 @@ from aiohttp import web
 
 from nodes.national import console_alerts, console_cases, console_messages, console_mla
 from nodes.national.node import NationalNode
-from nodes.national.witness import latest_witnessed
+from nodes.national.witness import latest_witnessed, open_alarms
 from nodes.runtime import console
 from nodes.runtime.config import utcnow
 from nodes.runtime.openapi import document
@@ -53,8 +53,10 @@ async def overview(request: web.Request) -> web.Response:
     node = request.app[NODE]
     depth = await asyncio.to_thread(node.store.outbox_depth)
     witnessed = await asyncio.to_thread(latest_witnessed, node)
+    alarms = [*await asyncio.to_thread(open_alarms, node), *node.alarms.active()]
     return console.render(request, "node/overview.html", heading="Federation health", country=node.country,
                           broker_connected=node.broker_connected, outbox_pending=depth, witnessed=witnessed,
+                          alarms=alarms,
                           certificate=certificate_expiry(node.creds.certificate.not_valid_after_utc, utcnow()))
 
 

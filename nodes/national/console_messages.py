@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from crypto.errors import CryptoError
-from nodes.national import reads
+from nodes.national import delivery, reads
 from nodes.national.node import NationalNode
 from nodes.national.store import StoredMessage
 from nodes.runtime import console
@@ -100,7 +100,10 @@ async def _listing(request: web.Request, direction: str, heading: str) -> web.Re
         if direction == "in" else set()
     live = f"{request.path}?{urlencode({**{k: v for k, v in q.items() if v}, 'partial': '1'})}"
     template = "node/messages_rows.html" if request.query.get("partial") == "1" else "node/messages.html"
+    tracked = await asyncio.to_thread(delivery.states, node, [m.message_id for m in shown]) \
+        if direction == "out" else {}
     return console.render(request, template, status=400 if error else 200, heading=heading, direction=direction,
+                          delivery=tracked,
                           messages=shown, unread={m.message_id for m in shown if direction == "in"} - read,
                           filters=q, error=error, live=live, page=PAGE)
 

@@ -24,12 +24,14 @@ from crypto.keys import verify_signature
 from crypto.sealing import MLKEM768_X25519, open_sealed, recipient_key, seal, sealed_suite
 from crypto.signing import VerifiedEnvelope, sign_envelope, verify_envelope
 from nodes.national import cases as case_store
-from nodes.national import reads
+from nodes.national import delivery, reads
 from nodes.national.alerts import Alerts
 from nodes.national.mla import CentralAuthority
 from nodes.national.store import NodeStore, message_row, outbox, receipts, refusals
 from nodes.national.store import messages as message_table
+from nodes.national.watchdogs import Watchdogs
 from nodes.national.witness import witness_checkpoint
+from nodes.runtime.alarms import AlarmBoard
 from nodes.runtime.amqp import (
     BrokerSession, Outgoing, Publisher, PublishNacked, ack_batch, broker_urls, consume_in_batches, stop_tasks,
 )
@@ -101,6 +103,10 @@ class NationalNode:
         self.events = Events()  # what arrived or was queued, for live views (the console)
         self.log = log.bind(node=self.country)
         self.mla = CentralAuthority(self)
+        self.alarms = AlarmBoard(self.log)  # watchdog alarms: health, console, ERROR log
+        delivery.install(self)
+        self.watchdogs = Watchdogs(self)
+        self.watchdogs.install()
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -115,6 +121,8 @@ class NationalNode:
             consume_in_batches(self._inbox, self._receive, 256, self.log), name=f"{self.country}-inbox"))
         self._tasks.append(asyncio.create_task(case_store.purge_periodically(self), name=f"{self.country}-purge"))
         self._tasks.append(asyncio.create_task(self.mla.watch(), name=f"{self.country}-mla"))
+        self._tasks.append(asyncio.create_task(delivery.watch(self), name=f"{self.country}-delivery"))
+        self._tasks.append(asyncio.create_task(self.watchdogs.run(), name=f"{self.country}-watchdogs"))
 
     async def stop(self) -> None:
         await stop_tasks(self._tasks, self.session)
@@ -207,10 +215,13 @@ class NationalNode:
                 self._enqueue(envs, own)
             self._wake_soon()
             return
-        now = format_time(utcnow())
+        moment = utcnow()
+        now = format_time(moment)
         raws = [wire.encode(e) for e in envs]
         conn.execute(insert(outbox), [{"message_id": e.id, "raw": r, "queued_at": now} for e, r in zip(envs, raws)])
         conn.execute(insert(message_table), [message_row("out", e, e.digest(), r, now) for e, r in zip(envs, raws)])
+        delivery.track(conn, envs, moment, self.config.delivery_deadline.total_seconds())
+        self.watchdogs.queued(envs)
         self._wake_soon()
 
     def _wake_soon(self) -> None:
@@ -283,6 +294,7 @@ class NationalNode:
             results = await publisher.publish_many([Outgoing(raw, self.country, mid) for _, mid, raw in pending])
             done = [seq for (seq, _, _), r in zip(pending, results) if r is None]
             await asyncio.to_thread(self.store.mark_published, done, format_time(utcnow()))
+            self.watchdogs.published(mid for (_, mid, _), r in zip(pending, results) if r is None)
         except BaseException as exc:
             state.retry.update(seq for seq, _, _ in pending)
             state.failed = True
@@ -330,6 +342,7 @@ class NationalNode:
         verify_signature("ed25519", key, decode_base64(receipt.sig, "log receipt signature"), receipt.signing_input())
         if receipt.message_id != verified.id or receipt.digest != verified.digest:
             raise ProtocolError("bad_log_receipt", "log receipt is for another message")
+        self.watchdogs.heard_from_hub(receipt.at)
         return receipt
 
     async def _receive(self, batch: list[AbstractIncomingMessage]) -> None:

@@ -39,7 +39,8 @@ def amqp_url(host: str, port: int, vhost: str, user: str, password: str) -> str:
 
 def broker_urls(address: BrokerAddress, user: str, password: str) -> list[str]:
     """One URL per broker node of `address` (a cluster has several): BrokerSession rotates through them."""
-    return [amqp_url(address.host, port, address.vhost, user, password) for port in address.ports]
+    query = f"?heartbeat={address.heartbeat}" if address.heartbeat else ""
+    return [amqp_url(address.host, port, address.vhost, user, password) + query for port in address.ports]
 
 
 class BrokerSession:

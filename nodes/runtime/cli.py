@@ -157,13 +157,15 @@ def _serving(federation_dir: Path, node_id: str, db_url: str, db_what: str, run)
 
     from crypto.errors import CryptoError
     from nodes.runtime.storage_check import check_database, check_federation, database_unreadable
+    from nodes.runtime.clock_words import clock_words
 
     try:
         check_federation(federation_dir, node_id)
         check_database(db_url, db_what)
         run()
     except CryptoError as exc:
-        print(f"somex: refusing to start: {exc} (federation files in {federation_dir})", file=sys.stderr)
+        print(f"somex: refusing to start: {exc} (federation files in {federation_dir}){clock_words(exc, utcnow())}",
+              file=sys.stderr)
         return 2
     except (DatabaseError, sqlite3.DatabaseError) as exc:  # met after the start-up check: the same one line
         print(f"somex: {database_unreadable(exc, db_url, db_what)}", file=sys.stderr)

@@ -30,6 +30,7 @@ class BrokerAddress:
     port: int = 5672
     vhost: str = "somex"
     more_ports: tuple[int, ...] = ()  # the other nodes of a RabbitMQ cluster on this host
+    heartbeat: int | None = None  # AMQP heartbeat seconds to ask for (None: the broker's, 60 s)
 
     @property
     def ports(self) -> tuple[int, ...]:
@@ -51,6 +52,8 @@ class HubConfig:
     idle_checkpoint_interval: float = 600.0  # when only witness cosignatures were logged since the last
     parked_retry_interval: float = 5.0  # seconds between retries of forwards to a full inbox
     http_rate_limit: RateLimit = HTTP_RATE_LIMIT
+    inbox_watch_interval: float = 5.0  # seconds between looks at each recipient's inbox (watchdog)
+    inbox_stall_alarm: float = 60.0  # an inbox that grows unconsumed this long raises an alarm
 
 
 @dataclass(frozen=True)
@@ -67,4 +70,8 @@ class NodeConfig:
     mla_delivery_timeout: timedelta = timedelta(hours=24)  # no delivery receipt by then: not_delivered
     mla_due_soon: timedelta = timedelta(days=3)  # a deadline this close is listed and reminded
     mla_sweep_interval: float = 60.0  # seconds between checks of delivery timeouts and deadlines
+    delivery_deadline: timedelta = timedelta(minutes=10)  # no receipt by then: alarm, re-send (delivery.py)
+    delivery_sweep_interval: float = 5.0  # seconds between checks of delivery deadlines
+    hub_silence_alarm: float = 60.0  # seconds without any word from the hub while it owes one (watchdogs.py)
+    clock_skew_alarm: timedelta = timedelta(minutes=2)  # well below the hub's max_clock_skew
     sealing_suite: str = X25519  # or MLKEM768_X25519: hybrid post-quantum, if every recipient publishes a key

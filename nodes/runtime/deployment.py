@@ -30,6 +30,7 @@ class Deployment:
     hub_http_port: int = 0
     node_http_ports: dict[str, int] = field(default_factory=dict)
     more_amqp_ports: list[int] = field(default_factory=list)  # the other nodes of a broker cluster
+    heartbeat: int | None = None  # AMQP heartbeat seconds (None: the broker's default)
 
     @property
     def federation_dir(self) -> Path:
@@ -37,7 +38,7 @@ class Deployment:
 
     @property
     def broker(self) -> BrokerAddress:
-        return BrokerAddress("127.0.0.1", self.amqp_port, self.vhost, tuple(self.more_amqp_ports))
+        return BrokerAddress("127.0.0.1", self.amqp_port, self.vhost, tuple(self.more_amqp_ports), self.heartbeat)
 
     def save(self) -> None:
         data = asdict(self)

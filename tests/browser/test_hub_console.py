@@ -26,7 +26,10 @@ async def thread_traffic(consoles: Consoles) -> dict:
     fed = consoles.fed
     sent = await fed.nodes["MEX"].send("note", ["IDN"], body={"text": "x"}, thread=THREAD)
     await eventually(lambda: fed.nodes["MEX"].store.receipts_for(sent.id), what="IDN's receipt at MEX")
-    await fed.publish_raw("MEX", fed.nodes["MEX"].store.raw(sent.id))
+    from protocol import envelope as wire
+
+    replay = fed.nodes["MEX"].build("note", ["IDN"], body={"text": "y"}, thread=THREAD, message_id=sent.id)
+    await fed.publish_raw("MEX", wire.encode(replay))  # another message under a spent id
     await eventually(lambda: [e for e in fed.audit(message_id=sent.id) if e["verdict"] == "rejected"],
                      what="the replay rejected on the audit log")
     last = max(e["seq"] for e in fed.audit(thread=THREAD))

@@ -8,6 +8,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -140,9 +141,11 @@ def vhost_for(test_name: str) -> str:
 
 
 def make_federation(broker: Any, tmp_path: Path, test_name: str, countries: list[str] = COUNTRIES,
-                    inbox_bounds: InboxBounds | None = None) -> RunningFederation:
+                    inbox_bounds: InboxBounds | None = None, issued: datetime | None = None) -> RunningFederation:
+    """`issued`: when the root made the federation (default now; earlier lets a slow clock start)."""
     vhost = vhost_for(test_name)
-    init_federation(tmp_path / "federation", "somex-test", countries, utcnow(), broker_user_prefix=f"{vhost}.")
+    init_federation(tmp_path / "federation", "somex-test", countries, issued or utcnow(),
+                    broker_user_prefix=f"{vhost}.")
     federation = load_federation(tmp_path / "federation", utcnow())
     broker.apply(broker_spec(federation, vhost, inbox_bounds))
     return RunningFederation(tmp_path, vhost, broker.amqp_port, federation,

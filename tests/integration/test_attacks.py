@@ -47,7 +47,10 @@ async def test_replayed_receipt_is_rejected_audited_and_recorded_once(fed: Runni
     await eventually(lambda: fed.nodes["MEX"].store.receipts_for(sent.id), what="IDN's receipt at MEX")
     [receipt] = fed.nodes["IDN"].store.list(direction="out", type="receipt")
 
-    await fed.publish_raw("IDN", fed.nodes["IDN"].store.raw(receipt.message_id))
+    # Another receipt under the spent id (the same bytes again would be a harmless re-send).
+    altered = fed.nodes["IDN"].build("receipt", ["MEX"], reply_to=sent.id, message_id=receipt.message_id,
+                                     body={**receipt.body, "at": "2026-01-01T00:00:00.000000Z"})
+    await fed.publish_raw("IDN", wire.encode(altered))
     after = await fed.nodes["IDN"].send("note", ["MEX"], body={"text": "sent after the replay"})
 
     assert await rejection_of(fed, "IDN", receipt.message_id) == [("accepted", None), ("rejected", "replay")]
@@ -62,7 +65,8 @@ async def test_old_message_replayed_after_a_hub_restart_is_still_rejected(fed: R
     await fed.hub.stop()
     await fed.start_hub()  # spent message ids are durable, not a memory of the running process
 
-    await fed.publish_raw("MEX", fed.nodes["MEX"].store.raw(old.id))
+    altered = fed.nodes["MEX"].build("note", ["IDN"], body={"text": "altered"}, message_id=old.id)
+    await fed.publish_raw("MEX", wire.encode(altered))
     after = await fed.nodes["MEX"].send("note", ["IDN"], body={"text": "after the replay"})
 
     assert await rejection_of(fed, "MEX", old.id) == [("accepted", None), ("rejected", "replay")]

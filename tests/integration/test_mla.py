@@ -252,7 +252,10 @@ async def test_tampered_misaddressed_and_replayed_evidence_is_rejected_with_its_
     rid = ita.mla.create(fields("ITA-REAL"))["id"]
     [receipt] = await eventually(lambda: mex.store.list(direction="out", type="receipt"), what="MEX's receipt")
     await eventually(lambda: state_of(ita, rid) == "received", what="delivery at ITA")
-    await fed.publish_raw("MEX", mex.store.raw(receipt.message_id))  # replayed at the broker
+    # Another receipt under the spent id is a replay (the same bytes again are a harmless re-send).
+    replayed = mex.build("receipt", ["ITA"], reply_to=rid, thread=receipt.thread, message_id=receipt.message_id,
+                         body={**receipt.body, "at": receipt.created})
+    await fed.publish_raw("MEX", wire.encode(replayed))
     replays = await eventually(lambda: [e for e in fed.audit(message_id=receipt.message_id)
                                         if e["verdict"] == "rejected"], what="the hub rejecting the replay")
     assert [e["reason"] for e in replays] == ["replay"]

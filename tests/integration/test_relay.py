@@ -136,17 +136,23 @@ async def test_bad_message_is_rejected_audited_answered_and_never_delivered(fed,
     assert texts == {"before", "after"}
 
 
-async def test_replayed_message_is_rejected_audited_and_delivered_only_once(fed: RunningFederation) -> None:
+async def test_known_id_with_other_content_is_a_replay_rejected_audited_and_delivered_only_once(
+        fed: RunningFederation) -> None:
+    # The same bytes again are a re-send (tests/integration/test_delivery.py); another message
+    # under a spent id is a replay.
     env = note(fed, "MEX", ["IDN"], "once")
     await fed.publish_raw("MEX", wire.encode(env))
     await eventually(lambda: fed.nodes["IDN"].store.get(env.id), what="first delivery")
-    await fed.publish_raw("MEX", wire.encode(env))
+    other = sign_envelope(wire.build(message_id=env.id, type="note", sender="MEX", recipients=["IDN"],
+                                     created=utcnow(), ttl=timedelta(hours=1), body={"text": "twice"}),
+                          fed.federation.credentials("MEX").signing_key)
+    await fed.publish_raw("MEX", wire.encode(other))
 
     answers = await eventually(lambda: rejections_at(fed, "MEX"), what="replay rejection")
     assert answers == {env.id: "replay"}
     verdicts = [(e["verdict"], e["reason"]) for e in fed.audit(message_id=env.id)]
     assert verdicts == [("accepted", None), ("rejected", "replay")]
-    assert len(fed.inbox("IDN", type="note")) == 1
+    assert [m.body["text"] for m in fed.inbox("IDN", type="note")] == ["once"]
 
 
 async def test_node_refuses_to_send_what_the_hub_would_reject(fed: RunningFederation) -> None:
