@@ -7,6 +7,7 @@ import binascii
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from crypto.directory import Directory
 from crypto.merkle import ProofError, verify_consistency
 from crypto.note import NoteError, NoteVerifier, verify_note
 from protocol.checkpoint import Checkpoint, CheckpointError, parse_checkpoint_body, parse_note
@@ -62,3 +63,29 @@ def check_checkpoint(note_text: bytes, *, origin: str, log_key: NoteVerifier, la
         raise WitnessError("inconsistent", f"checkpoint {checkpoint.size} does not extend {last.size}: "
                                            f"{exc.reason}") from None
     return checkpoint
+
+
+class QuorumError(ValueError):
+    """A witness quorum that cannot be asked for (e.g. more witnesses than the directory has)."""
+
+    reason = "bad_quorum"
+
+
+def directory_witnesses(directory: Directory) -> list[str]:
+    """The witnesses a directory names: every national node (the hub never witnesses its own log)."""
+    return directory.node_ids()
+
+
+def required_quorum(directory: Directory, override: int | None = None) -> int:
+    """How many of the directory's witnesses must cosign a checkpoint before it is trusted.
+
+    The one place the witness policy is decided: all national nodes by default; an auditor may
+    lower it (`--quorum N`), never raise it past the witnesses there are. Zero means "trust the
+    hub's signature alone" and is allowed only when asked for explicitly.
+    """
+    witnesses = len(directory_witnesses(directory))
+    if override is None:
+        return witnesses
+    if isinstance(override, bool) or not isinstance(override, int) or not 0 <= override <= witnesses:
+        raise QuorumError(f"a quorum is 0..{witnesses} (the directory's witnesses), not {override!r}")
+    return override

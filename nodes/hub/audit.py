@@ -314,6 +314,17 @@ class AuditStore:
             note = note.with_signature(parse_note(note.body + b"\n" + line.encode()).signatures[0])
         return note
 
+    def newest_cosigned(self, quorum: int, upto: int | None = None) -> int | None:
+        """The size of the newest checkpoint (up to `upto`) that at least `quorum` witnesses cosigned."""
+        if quorum <= 0:
+            return self.checkpoint_sizes(upto)[-1:][0] if self.checkpoint_sizes(upto) else None
+        query = (select(cosignatures.c.size).group_by(cosignatures.c.size)
+                 .having(func.count() >= quorum).order_by(cosignatures.c.size.desc()).limit(1))
+        if upto is not None:
+            query = query.where(cosignatures.c.size <= upto)
+        with self._engine.connect() as conn:
+            return conn.execute(query).scalar()
+
     def witnessed_sizes(self) -> dict[str, int]:
         """The largest checkpoint size each witness has cosigned."""
         with self._engine.connect() as conn:

@@ -35,7 +35,7 @@ from nodes.runtime.federation import Federation, load_federation
 from protocol import envelope as wire
 from protocol import policy
 from protocol.envelope import Envelope
-from protocol.checkpoint import CheckpointError, SignedNote, format_note, parse_note
+from protocol.checkpoint import CheckpointError, SignedNote, format_note, log_origin, parse_note
 from protocol.errors import DecodeError, ProtocolError
 from protocol.receipts import HEADER as LOG_HEADER
 from protocol.receipts import LogReceipt
@@ -435,10 +435,6 @@ class Hub:
             await message.ack()
 
         return watch
-
-
-def log_origin(federation: str) -> str:
-    return f"somex/{federation}/audit"
 
 
 def kid_of_cert(cert) -> str:  # noqa: ANN001

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from crypto.audit_bundle import verify_bundle
+from crypto.witness import required_quorum
 from tests.browser.conftest import Consoles, screenshot
 from tests.integration.federation import eventually
 
@@ -22,7 +23,7 @@ THREAD = "t-hub/1"  # thread names may hold "/"
 @pytest.fixture(scope="module")
 async def thread_traffic(consoles: Consoles) -> dict:
     """A note MEX → IDN on THREAD, IDN's receipt, and a replay of the note the hub rejects; all
-    covered by a checkpoint."""
+    covered by a checkpoint every witness cosigned."""
     fed = consoles.fed
     sent = await fed.nodes["MEX"].send("note", ["IDN"], body={"text": "x"}, thread=THREAD)
     await eventually(lambda: fed.nodes["MEX"].store.receipts_for(sent.id), what="IDN's receipt at MEX")
@@ -30,7 +31,9 @@ async def thread_traffic(consoles: Consoles) -> dict:
     await eventually(lambda: [e for e in fed.audit(message_id=sent.id) if e["verdict"] == "rejected"],
                      what="the replay rejected on the audit log")
     last = max(e["seq"] for e in fed.audit(thread=THREAD))
-    await eventually(lambda: (fed.hub.store.latest_checkpoint() or (0,))[0] > last, what="a checkpoint covering it")
+    quorum = required_quorum(fed.federation.directory)
+    await eventually(lambda: (fed.hub.store.newest_cosigned(quorum) or 0) > last,
+                     what="a checkpoint covering it, cosigned by every witness")
     [accepted] = [e for e in fed.audit(message_id=sent.id) if e["verdict"] == "accepted"]
     return {"message_id": sent.id, "seq": accepted["seq"]}
 

@@ -106,3 +106,4 @@ async def test_an_idle_federation_stops_growing_its_log_once_the_last_checkpoint
     size, checkpoints = fed.hub.store.size, fed.hub.store.checkpoint_sizes()
     await asyncio.sleep(3 * interval)
     assert (fed.hub.store.size, fed.hub.store.checkpoint_sizes()) == (size, checkpoints)
+
