@@ -96,7 +96,7 @@ ACCEPTED, REJECTED, ISSUED, DEAD_LETTERED, UNROUTABLE = (
     "accepted", "rejected", "issued", "dead_lettered", "unroutable",
 )
 LEAF_FIELDS = ("seq", "message_id", "type", "sender", "broker_user", "recipients", "thread", "digest", "kid",
-               "verdict", "reason", "detail", "received_at")
+               "verdict", "reason", "detail", "received_at", "header", "handling")
 
 
 @dataclass
@@ -114,6 +114,7 @@ class AuditEntry:
     reason: str | None = None
     detail: str | None = None
     header: dict[str, Any] | None = None  # the envelope's header: what auditors may see (e.g. MLA status)
+    handling: dict[str, Any] | None = None  # the envelope's handling code and condition, as the sender declared
     marks_seen: bool = False  # an authentic message whose id is now spent
     seq: int = field(default=-1)
     leaf_hash: bytes = b""
@@ -124,6 +125,7 @@ class AuditEntry:
             "broker_user": self.broker_user, "recipients": list(self.recipients), "thread": self.thread,
             "digest": self.digest, "kid": self.kid, "verdict": self.verdict, "reason": self.reason,
             "detail": self.detail, "received_at": self.received_at, "header": self.header,
+            "handling": self.handling,
         })
 
 

@@ -194,6 +194,7 @@ class Hub:
         entry.thread, entry.kid = env.thread, env.sig.kid if env.sig else None
         entry.recipients = env.recipients
         entry.header = dict(env.header) or None
+        entry.handling = dict(env.handling)
         return decision
 
     def _decide(self, d: _Decision, now: datetime, seen: dict, spent: set[str]) -> None:

@@ -107,3 +107,23 @@ async def test_an_idle_federation_stops_growing_its_log_once_the_last_checkpoint
     await asyncio.sleep(3 * interval)
     assert (fed.hub.store.size, fed.hub.store.checkpoint_sizes()) == (size, checkpoints)
 
+
+async def test_the_handling_code_is_in_the_leaf_and_the_verified_export_shows_it(fed: RunningFederation) -> None:
+    # Issue 14 item 7: a node lying about handling can only be caught by audit, so the log must
+    # commit to the code and condition the sender declared.
+    from crypto.audit_bundle import verify_bundle
+    from crypto.witness import required_quorum
+    from nodes.hub.export import export_bundle
+    from nodes.runtime.local import describe_leaf
+
+    handling = {"code": "H2", "condition": "no onward transfer without the provider's consent"}
+    sent = await fed.nodes["MEX"].send("note", ["IDN"], body={"text": "h2"}, thread="case-h2", handling=handling)
+    got = await eventually(lambda: fed.nodes["IDN"].store.get(sent.id), what="delivery")
+    await eventually(witnessed_by_all(fed, got.log_index + 1), timeout=20, what="witnessed checkpoint")
+    raw = (fed.federation.path / "directory.signed.json").read_bytes()
+    bundle = export_bundle(fed.hub.store, raw, quorum=required_quorum(fed.federation.directory), thread="case-h2")
+    report = verify_bundle(json.loads(json.dumps(bundle)), fed.federation.root_cert)
+    assert report.ok, [str(f) for f in report.findings]
+    [leaf] = [c for c in report.proven.values() if c["message_id"] == sent.id]
+    assert leaf["handling"] == handling
+    assert describe_leaf(leaf).endswith("thread=case-h2 handling=H2 (no onward transfer without the provider's consent)")
