@@ -12,7 +12,7 @@ from nodes.national.cases_api import add_routes as add_case_routes
 from nodes.national.console import add_routes as add_console_routes
 from nodes.national.mla_api import add_routes as add_mla_routes
 from nodes.national.node import NationalNode
-from nodes.national.witness import latest_witnessed, open_alarms
+from nodes.national.witness import latest_cosigned_note, latest_witnessed, open_alarms
 from nodes.runtime.http import (ROLE, json_api_errors, json_error, limit_rate, page, read_json, requires,
                                 security_headers)
 from nodes.runtime.openapi import INTEGER, STRING, array, document, obj, op, path_param, query, serve
@@ -28,6 +28,7 @@ def make_app(node: NationalNode) -> web.Application:
     limit_rate(app, node.config.http_rate_limit)
     app[ROLE] = dict(node.creds.token_digests)
     app.router.add_get("/api/health", health)
+    app.router.add_get("/api/witness/latest", witness_latest)
     app.router.add_post("/api/messages", send_message)
     app.router.add_get("/api/messages", list_messages)
     app.router.add_get("/api/messages/{id}", get_message)
@@ -46,6 +47,11 @@ _PATHS = {
     "/api/health": {"get": op("Broker link, outbox depth, witnessed checkpoint and open alarms", tag="node",
                               ok=(200, obj(("node",), node=STRING, broker_connected={"type": "boolean"},
                                            outbox_pending=INTEGER, alarms=array(obj()))))},
+    "/api/witness/latest": {"get": op("The newest checkpoint of the hub's log this node cosigned: the hub's signed "
+                                      "note with this node's cosignature (public, for peer witnesses and auditors)",
+                                      tag="node", errors=(404,),
+                                      ok=(200, obj(("node", "size", "note"), node=STRING, size=INTEGER,
+                                                   note=STRING)))},
     "/api/messages": {
         "post": op("Send a message (signed, sealed, queued for the hub)", roles=("focal",), tag="messages",
                    body=obj(("type", "to"), type=STRING, to=array(STRING), body={}, thread=STRING, reply_to=STRING,
@@ -72,6 +78,15 @@ async def health(request: web.Request) -> web.Response:
                               "outbox_pending": depth,
                               "last_checkpoint_witnessed": await asyncio.to_thread(latest_witnessed, node),
                               "alarms": [{"reason": a["reason"], "detail": a["detail"], "at": a["at"]} for a in alarms]})
+
+
+async def witness_latest(request: web.Request) -> web.Response:
+    """Public like the hub's /api/log/checkpoint: a signed note reveals hashes only."""
+    node = request.app[NODE]
+    latest = await asyncio.to_thread(latest_cosigned_note, node)
+    if latest is None:
+        return json_error(404, "no_checkpoint", "this node has cosigned no checkpoint yet")
+    return web.json_response({"node": node.country, "size": latest[0], "note": latest[1]})
 
 
 @requires("focal")

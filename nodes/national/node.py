@@ -30,6 +30,7 @@ from nodes.national.alerts import Alerts
 from nodes.national.mla import CentralAuthority
 from nodes.national.store import NodeStore, message_row, outbox, receipts, refusals
 from nodes.national.store import messages as message_table
+from nodes.national import log_watch
 from nodes.national.witness import witness_checkpoint
 from nodes.runtime.amqp import (
     BrokerSession, Outgoing, Publisher, PublishNacked, ack_batch, broker_urls, consume_in_batches, stop_tasks,
@@ -113,6 +114,8 @@ class NationalNode:
             consume_in_batches(self._inbox, self._receive, 256, self.log), name=f"{self.country}-inbox"))
         self._tasks.append(asyncio.create_task(case_store.purge_periodically(self), name=f"{self.country}-purge"))
         self._tasks.append(asyncio.create_task(self.mla.watch(), name=f"{self.country}-mla"))
+        if self.config.witness_peers or self.config.hub_api_url:
+            self._tasks.append(asyncio.create_task(log_watch.run(self), name=f"{self.country}-log-watch"))
 
     async def stop(self) -> None:
         await stop_tasks(self._tasks, self.session)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -68,3 +69,9 @@ class NodeConfig:
     mla_due_soon: timedelta = timedelta(days=3)  # a deadline this close is listed and reminded
     mla_sweep_interval: float = 60.0  # seconds between checks of delivery timeouts and deadlines
     sealing_suite: str = X25519  # or MLKEM768_X25519: hybrid post-quantum, if every recipient publishes a key
+    # Split-view detection (docs/audit-log.md): the hub's public log API, and peer witnesses' node APIs
+    # (country -> base URL) whose latest cosigned checkpoints this node compares with its own.
+    hub_api_url: str | None = None
+    witness_peers: Mapping[str, str] = field(default_factory=dict)
+    log_watch_interval: float = 60.0  # seconds between peer comparisons and log-receipt proof checks
+    evidence_dir: Path | None = None  # where conflicting signed notes are saved (default: next to the database)

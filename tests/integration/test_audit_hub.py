@@ -15,7 +15,7 @@ from crypto.merkle import leaf_hash, verify_inclusion
 from crypto.note import NoteVerifier, verify_note
 from nodes.hub.api import make_app
 from nodes.hub.relay import log_origin
-from nodes.national.witness import open_alarms
+from nodes.national.witness import latest_witnessed, open_alarms
 from protocol.checkpoint import parse_checkpoint_body, parse_note
 from tests.integration.federation import RunningFederation, eventually
 
@@ -127,3 +127,38 @@ async def test_the_handling_code_is_in_the_leaf_and_the_verified_export_shows_it
     [leaf] = [c for c in report.proven.values() if c["message_id"] == sent.id]
     assert leaf["handling"] == handling
     assert describe_leaf(leaf).endswith("thread=case-h2 handling=H2 (no onward transfer without the provider's consent)")
+
+
+async def test_nodes_prove_their_log_receipts_against_checkpoints_they_witnessed(fed: RunningFederation) -> None:
+    # Also seen in issue 14: nodes never checked the hub's log receipts against witnessed checkpoints.
+    import dataclasses
+
+    from nodes.national import log_watch
+
+    sent = [await fed.nodes["MEX"].send("note", ["IDN"], body={"text": f"r{i}"}, thread="case-r") for i in range(4)]
+    got = await eventually(lambda: fed.nodes["IDN"].store.get(sent[-1].id), what="delivery")
+    idn = fed.nodes["IDN"]
+    await eventually(lambda: (latest_witnessed(idn) or {"size": 0})["size"] > got.log_index, timeout=20,
+                     what="IDN witnessing a checkpoint that covers its receipts")
+    server = TestServer(make_app(fed.hub))
+    await server.start_server()
+    idn.config = dataclasses.replace(idn.config, hub_api_url=str(server.make_url("")))
+    try:
+        async with aiohttp.ClientSession() as http:
+            first = await log_watch.check_receipts(idn, http)
+            assert first["included"] >= 4 and first["not_included"] == first["unavailable"] == 0
+            assert await log_watch.check_receipts(idn, http) == {"included": 0, "not_included": 0, "unavailable": 0}
+            # A receipt for an entry the log does not hold (what a hub that signs receipts for entries
+            # it then drops or rewrites hands out), as IDN would have stored it:
+            with idn.store.engine.begin() as conn:
+                conn.exec_driver_sql("DELETE FROM log_receipt_checks WHERE message_id = ?", (sent[1].id,))
+                receipt = json.loads(conn.exec_driver_sql("SELECT log_receipt FROM messages WHERE message_id = ?",
+                                                          (sent[1].id,)).scalar())
+                receipt["leaf_hash"] = "00" * 32
+                conn.exec_driver_sql("UPDATE messages SET log_receipt = ? WHERE message_id = ?",
+                                     (json.dumps(receipt), sent[1].id))
+            assert await log_watch.check_receipts(idn, http) == {"included": 0, "not_included": 1, "unavailable": 0}
+    finally:
+        await server.close()
+    [alarm] = [a for a in open_alarms(idn) if a["reason"] == "receipt_not_in_log"]
+    assert sent[1].id in alarm["detail"]
