@@ -116,7 +116,7 @@ async def entry_page(request: web.Request) -> web.Response:
         if seq < size:
             proof = await asyncio.to_thread(store.inclusion_proof, seq, size)
             root = parse_checkpoint_body(note.body).root_hash
-            proof_data = {"leaf": base64.b64encode(leaf).decode(), "index": seq, "size": size,
+            proof_data = {"leaf": base64.b64encode(leaf).decode(), "index": seq, "size": size, "origin": store.origin,
                           "root": base64.b64encode(root).decode(),
                           "proof": [base64.b64encode(p).decode() for p in proof]}
     return console.render(request, "hub/entry.html", heading=f"Entry {seq}", entry=found, note_text=note_text,
