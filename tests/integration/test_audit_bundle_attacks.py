@@ -13,6 +13,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from crypto.audit_bundle import verify_bundle
@@ -184,7 +185,15 @@ def test_two_roots_for_one_size_are_a_split_view(tmp_path, log: Log, federation)
     assert ("conflicting_checkpoints", 100) in [(f.what, f.checkpoint) for f in report.findings]
 
 
-def test_the_cli_states_the_quorum_and_fails_below_it(tmp_path, log: Log, capsys) -> None:  # noqa: ANN001
+@pytest.fixture
+def own_logging():  # noqa: ANN201
+    """The CLI configures structlog onto this test's captured stdout: put the previous setup back."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
+
+
+def test_the_cli_states_the_quorum_and_fails_below_it(tmp_path, log: Log, capsys, own_logging) -> None:  # noqa: ANN001
     root = log.federation.path / "root" / "root.crt"
     log.grow(10, witnesses=("IDN",))
     path = tmp_path / "bundle.json"
