@@ -221,7 +221,8 @@ def _verify_entries(report: Report, entries: object, roots: dict[int, bytes], st
     for index in hashes:
         if index < full:
             proven_at.setdefault(index, full)
-    unproven = sorted(i for i in hashes if i not in proven_at and not _named(report, i))
+    named = {f.index for f in report.findings}
+    unproven = sorted(i for i in hashes if i not in proven_at and i not in named)
     if unproven:
         gap = next(i for i in range(len(hashes) + 1) if i not in hashes)
         if 0 < gap < unproven[-1]:  # a run from index 0 that stops short: name the hole
@@ -233,20 +234,15 @@ def _verify_entries(report: Report, entries: object, roots: dict[int, bytes], st
     return proven_at
 
 
-def _named(report: Report, index: int) -> bool:
-    return any(f.index == index for f in report.findings)
-
-
 def _localise_altered(report: Report, hashes: dict[int, bytes], stored: object) -> None:
     """The leaf hashes the hub says it stored only help name an altered entry; they prove nothing."""
     try:
         stored_hashes = _b64(stored) if stored else []
     except binascii.Error:
         return
-    for i, h in enumerate(stored_hashes):
-        if i in hashes and h != hashes[i]:
-            report.findings.append(Finding("altered_entry", "the entry's content does not match the leaf hash the "
-                                                            "log committed to", index=i))
+    altered = [i for i, h in enumerate(stored_hashes) if i in hashes and h != hashes[i]]
+    _per_entry(report, "altered_entry", "the entry's content does not match the leaf hash the log committed to",
+               altered)
 
 
 def _recompute_prefix(report: Report, hashes: dict[int, bytes], roots: dict[int, bytes]) -> int:
