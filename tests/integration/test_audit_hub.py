@@ -162,3 +162,28 @@ async def test_nodes_prove_their_log_receipts_against_checkpoints_they_witnessed
         await server.close()
     [alarm] = [a for a in open_alarms(idn) if a["reason"] == "receipt_not_in_log"]
     assert sent[1].id in alarm["detail"]
+
+
+async def test_a_running_node_with_a_hub_url_and_peers_watches_the_log_on_its_own(fed: RunningFederation) -> None:
+    from nodes.national.api import make_app as node_app
+
+    servers = [TestServer(make_app(fed.hub)), TestServer(node_app(fed.nodes["MEX"]))]
+    for server in servers:
+        await server.start_server()
+    try:
+        await fed.nodes.pop("IDN").stop()
+        idn = await fed.start_node("IDN", hub_api_url=str(servers[0].make_url("")), log_watch_interval=0.2,
+                                   witness_peers={"MEX": str(servers[1].make_url(""))})
+        await asyncio.wait_for(idn.session.connected.wait(), 30)
+        sent = [await fed.nodes["MEX"].send("note", ["IDN"], body={"text": f"w{i}"}) for i in range(3)]
+
+        def proven() -> bool:
+            with idn.store.engine.connect() as conn:
+                rows = conn.exec_driver_sql("SELECT message_id, verdict FROM log_receipt_checks").all()
+            return {m.id for m in sent} <= {r.message_id for r in rows if r.verdict == "included"}
+
+        await eventually(proven, timeout=30, what="IDN's log watch proving its receipts by itself")
+        assert open_alarms(idn) == []
+    finally:
+        for server in servers:
+            await server.close()
