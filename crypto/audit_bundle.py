@@ -54,6 +54,7 @@ class Report:
     tree_size: int = 0
     cosigners: dict[int, list[str]] = field(default_factory=dict)
     witnesses: list[str] = field(default_factory=list)  # the directory's witnesses
+    directory_serial: int | None = None  # of the root-signed directory the witnesses were counted in
     quorum_required: int = 0
     witnessed_size: int | None = None  # the newest checkpoint cosigned by the quorum
     proven: dict[int, dict[str, Any]] = field(default_factory=dict)  # index -> leaf content, proven and witnessed
@@ -93,6 +94,7 @@ def verify_bundle(bundle: object, root_cert: x509.Certificate, *, quorum: int | 
         report.findings.append(Finding("bad_directory", f"directory not signed by this root: {exc}"))
         return report
     report.witnesses = directory_witnesses(directory)
+    report.directory_serial = directory.serial
     try:
         report.quorum_required = required_quorum(directory, quorum)
     except QuorumError as exc:

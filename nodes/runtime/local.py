@@ -142,7 +142,7 @@ def print_verification(bundle_path: Path, root_path: Path, quorum: int | None = 
     for size in sorted(report.cosigners):
         print(f"  checkpoint {size}: cosigned by {', '.join(report.cosigners[size]) or 'no witness yet'}")
     print(f"witness quorum: {report.quorum_required} of {len(report.witnesses)} required "
-          f"({', '.join(report.witnesses)}); " + (
+          f"({', '.join(report.witnesses)}, from directory serial {report.directory_serial}); " + (
               f"met by {report.quorum_met} on checkpoint {report.witnessed_size}" if report.witnessed_size is not None
               else "not met"))
     if report.quorum_required == 0:

@@ -200,10 +200,10 @@ def test_the_cli_states_the_quorum_and_fails_below_it(tmp_path, log: Log, capsys
     path.write_text(json.dumps(log.export(quorum=1)))
     assert cli(["audit", "verify", str(path), "--root", str(root)]) == 1
     out = capsys.readouterr().out
-    assert "witness quorum: 2 of 2 required (IDN, MEX); met by 2 on checkpoint 100" in out
+    assert "witness quorum: 2 of 2 required (IDN, MEX, from directory serial 1); met by 2 on checkpoint 100" in out
     assert "FAILED entry 100: not_witnessed" in out
     assert cli(["audit", "verify", str(path), "--root", str(root), "--quorum", "1"]) == 0
     out = capsys.readouterr().out
-    assert "witness quorum: 1 of 2 required (IDN, MEX); met by 1 on checkpoint 110" in out
+    assert "witness quorum: 1 of 2 required (IDN, MEX, from directory serial 1); met by 1 on checkpoint 110" in out
     assert "VERIFIED" in out
     assert "#37 accepted note MEX -> IDN thread=case-2" in out
