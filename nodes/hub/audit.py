@@ -9,9 +9,12 @@ completion is recorded apart from the entries, so that entries are never rewritt
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from rfc8785 import CanonicalizationError
 
 from protocol.canonical import canonical_json
 from sqlalchemy import (
@@ -120,13 +123,33 @@ class AuditEntry:
     leaf_hash: bytes = b""
 
     def leaf(self) -> bytes:
-        return canonical_json({
+        """The canonical JSON the tree commits to. It can always be written: strings with lone
+        surrogates (which JSON allows and RFC 8785 refuses, so only a message the hub rejects can
+        carry them) are recorded with U+FFFD in their place; the raw message's digest is kept."""
+        content = {
             "seq": self.seq, "message_id": self.message_id, "type": self.type, "sender": self.sender,
             "broker_user": self.broker_user, "recipients": list(self.recipients), "thread": self.thread,
             "digest": self.digest, "kid": self.kid, "verdict": self.verdict, "reason": self.reason,
             "detail": self.detail, "received_at": self.received_at, "header": self.header,
             "handling": self.handling,
-        })
+        }
+        try:
+            return canonical_json(content)
+        except CanonicalizationError:
+            return canonical_json(_without_lone_surrogates(content))
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_without_lone_surrogates(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -209,11 +232,12 @@ class AuditStore:
                 leaf = entry.leaf()
                 entry.leaf_hash = leaf_hash(leaf)
                 node_rows += [{"id": node_key(lv, ix), "hash": h} for lv, ix, h in tentative.append(entry.leaf_hash)]
-                entry_rows.append({
-                    "seq": entry.seq, "leaf": leaf, "message_id": entry.message_id, "type": entry.type,
+                # Copies of leaf members for queries, as the leaf holds them (lone surrogates replaced).
+                entry_rows.append({"seq": entry.seq, "leaf": leaf, **_without_lone_surrogates({
+                    "message_id": entry.message_id, "type": entry.type,
                     "sender": entry.sender, "recipients": json.dumps(list(entry.recipients)),
                     "thread": entry.thread, "verdict": entry.verdict, "received_at": entry.received_at,
-                })
+                })})
             seen_rows = [{"message_id": e.message_id, "seq": e.seq, "digest": e.digest} for e in batch if e.marks_seen]
             conn.execute(insert(entries), entry_rows)
             conn.execute(insert(tree_nodes), node_rows)

@@ -161,3 +161,19 @@ def test_hourly_volume_counts_each_recipient_of_accepted_entries(log: Log) -> No
                       sent(5, "2026-11-23T11:00:00.000000Z", ("ITA",))])
     assert log.store.hourly_volume("2026-11-23T10") == [
         ("2026-11-23T10", "MEX", "IDN", 2), ("2026-11-23T10", "MEX", "ITA", 1), ("2026-11-23T11", "MEX", "ITA", 1)]
+
+
+def test_an_entry_with_lone_surrogates_is_still_written_and_verifies(log: Log) -> None:
+    # JSON may carry "\ud800" (valid UTF-8 on the wire); RFC 8785 refuses it. Such a message is
+    # rejected, and its rejection must still reach the log, not fail the batch that holds it.
+    odd = AuditEntry(verdict=REJECTED, digest="ab" * 32, received_at="2026-11-22T12:01:00.000000Z", type="note",
+                     sender="MEX", recipients=("IDN",), thread="t\ud800", reason="bad_field",
+                     header={"ref\udc00": "x"}, handling={"code": "H2", "condition": "no\ud800 onward transfer"})
+    log.store.append([odd, entry(101)])
+    log.store.sign_checkpoint("2026-11-22T12:01:00.000000Z")
+    log.cosign(log.store.size, ("IDN", "MEX"))
+    stored = json.loads(log.store.entry(100)["leaf"])
+    assert stored["handling"] == {"code": "H2", "condition": "no\ufffd onward transfer"}
+    assert stored["thread"] == "t\ufffd" and stored["header"] == {"ref\ufffd": "x"}
+    report = log.verify()
+    assert report.ok and report.tree_size == 102, [str(f) for f in report.findings]
