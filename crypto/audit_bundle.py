@@ -79,7 +79,10 @@ class Report:
 def _b64(items: object) -> list[bytes]:
     if not isinstance(items, list) or not all(isinstance(h, str) for h in items):
         raise binascii.Error("a list of base64 strings was expected")
-    return [base64.b64decode(h, validate=True) for h in items]
+    try:
+        return [base64.b64decode(h, validate=True) for h in items]
+    except ValueError as exc:  # non-ASCII text raises a plain ValueError
+        raise binascii.Error(str(exc)) from None
 
 
 def verify_bundle(bundle: object, root_cert: x509.Certificate, *, quorum: int | None = None) -> Report:

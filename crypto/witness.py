@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -55,10 +54,12 @@ def check_checkpoint(note_text: bytes, *, origin: str, log_key: NoteVerifier, la
     if last.size not in proofs and checkpoint.size != last.size:
         raise WitnessError("no_proof", f"no consistency proof from size {last.size} was offered")
     try:
+        # Non-ASCII text makes b64decode raise a plain ValueError, not binascii.Error.
         hashes = [base64.b64decode(h, validate=True) for h in proofs.get(last.size, [])]
-        verify_consistency(last.size, checkpoint.size, hashes, last.root, checkpoint.root_hash)
-    except binascii.Error:
+    except (ValueError, TypeError):
         raise WitnessError("bad_proof", "proof hashes are not base64") from None
+    try:
+        verify_consistency(last.size, checkpoint.size, hashes, last.root, checkpoint.root_hash)
     except ProofError as exc:
         raise WitnessError("inconsistent", f"checkpoint {checkpoint.size} does not extend {last.size}: "
                                            f"{exc.reason}") from None

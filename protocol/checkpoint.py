@@ -4,7 +4,6 @@ strict parser only, no key material; crypto/note.py signs and verifies."""
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import re
 from dataclasses import dataclass
@@ -111,7 +110,7 @@ def parse_checkpoint_body(body: bytes) -> Checkpoint:
         raise CheckpointError("bad_size", f"tree size {size[:24]!r} is not a decimal below 2^64 without leading zeros")
     try:
         root_hash = base64.b64decode(root, validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or a plain ValueError for non-ASCII text
         raise CheckpointError("bad_root_hash", "the root hash is not standard base64") from None
     # Canonical form only: one checkpoint, one body, so signatures over it can be compared and merged.
     if len(root_hash) != 32 or base64.b64encode(root_hash).decode("ascii") != root:
@@ -186,7 +185,7 @@ def _parse_signature_line(line: str) -> NoteSignature:
         raise CheckpointError("bad_key_name", f"key name {name[:40]!r} is empty or has a space or '+'")
     try:
         blob = base64.b64decode(encoded, validate=True) if space and encoded else b""
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or a plain ValueError for non-ASCII text
         raise CheckpointError("bad_signature_line", f"the signature of {name[:40]!r} is not base64") from None
     if len(blob) < 5:
         raise CheckpointError("bad_signature_line", f"the signature of {name[:40]!r} is under 5 bytes")

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,7 +113,7 @@ def _hashes(values: object) -> list[bytes]:
         raise Unavailable("the proof is not a list of base64 hashes")
     try:
         return [base64.b64decode(v, validate=True) for v in values]
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or a plain ValueError for non-ASCII text
         raise Unavailable("the proof is not a list of base64 hashes") from None
 
 

@@ -60,3 +60,24 @@ def test_a_peer_checkpoint_needs_the_hubs_signature_and_the_peers_cosignature() 
         with pytest.raises(WitnessError, match=why) as caught:
             check(*signatures)
         assert caught.value.reason == "bad_peer_checkpoint"
+
+
+def test_non_ascii_base64_is_a_typed_refusal_everywhere_a_note_or_proof_is_read() -> None:
+    # b64decode raises a plain ValueError (not binascii.Error) for non-ASCII text: found by
+    # test_fuzz_decoders' checkpoint property; each reader must turn it into its own error.
+    from crypto.witness import check_checkpoint
+    from protocol.checkpoint import CheckpointError, parse_checkpoint_body, parse_note
+
+    with pytest.raises(CheckpointError) as caught:
+        parse_checkpoint_body(f"{ORIGIN}\n3\n\u00e9AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n".encode())
+    assert caught.value.reason == "bad_root_hash"
+    with pytest.raises(CheckpointError) as caught:
+        parse_note(f"{ORIGIN}\n3\n{'A' * 43}=\n\n\u2014 hub \u00e9AAAAAAAA\n".encode())
+    assert caught.value.reason == "bad_signature_line"
+    hub = NoteSigner(ORIGIN, Ed25519PrivateKey.generate())
+    _, roots = log(9, b"a")
+    body = Checkpoint(ORIGIN, 9, roots[9]).body()
+    with pytest.raises(WitnessError) as caught:
+        check_checkpoint(format_note(SignedNote(body, (hub.sign(body),))), origin=ORIGIN, log_key=hub.verifier(),
+                         last=Witnessed(5, roots[5]), proofs={5: ["\u00e9" * 44]})
+    assert caught.value.reason == "bad_proof"
