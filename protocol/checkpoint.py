@@ -44,6 +44,11 @@ class CheckpointError(ProtocolError, ValueError):
     """
 
 
+def log_origin(federation: str) -> str:
+    """The origin line (and the hub's note key name) of a federation's audit log."""
+    return f"somex/{federation}/audit"
+
+
 def check_note_text(text: bytes) -> str:
     """The decoded text if it may be signed as a note: UTF-8, no controls but newline, newline-ended."""
     try:

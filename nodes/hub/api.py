@@ -7,6 +7,7 @@ import base64
 
 from aiohttp import web
 
+from crypto.witness import QuorumError, required_quorum
 from nodes.hub.console import add_routes as add_console_routes
 from nodes.hub.export import export_bundle
 from nodes.hub.relay import Hub
@@ -72,7 +73,10 @@ _PATHS = {
                                                         checkpoint=STRING, proof=_PROOF)))},
     "/api/audit/export": {"get": op("A self-verifying export bundle (entries, proofs, checkpoint, directory)",
                                     roles=("auditor",), tag="audit",
-                                    params=[query("thread"), query("message_id"), *_SPAN], errors=(409,),
+                                    params=[query("thread"), query("message_id"), *_SPAN,
+                                            query("quorum", _NATURAL, description="witnesses whose cosignatures "
+                                                  "the bundle's checkpoint needs (default: all)")],
+                                    errors=(400, 409),
                                     ok=(200, obj()))},
 }
 
@@ -175,7 +179,11 @@ async def export(request: web.Request) -> web.Response:
     q = request.query
     directory_raw = (hub.federation.path / "directory.signed.json").read_bytes()
     try:
-        bundle = await asyncio.to_thread(export_bundle, hub.store, directory_raw, thread=q.get("thread"),
+        quorum = required_quorum(hub.federation.directory, int(q["quorum"]) if "quorum" in q else None)
+    except (ValueError, QuorumError) as exc:
+        return json_error(400, "bad_quorum", f"{exc}"[:200])
+    try:
+        bundle = await asyncio.to_thread(export_bundle, hub.store, directory_raw, quorum=quorum, thread=q.get("thread"),
                                          since=q.get("since"), until=q.get("until"), message_id=q.get("message_id"))
     except LookupError as exc:
         return json_error(409, "no_checkpoint", str(exc))

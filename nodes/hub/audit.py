@@ -9,9 +9,12 @@ completion is recorded apart from the entries, so that entries are never rewritt
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from rfc8785 import CanonicalizationError
 
 from protocol.canonical import canonical_json
 from sqlalchemy import (
@@ -96,7 +99,7 @@ ACCEPTED, REJECTED, ISSUED, DEAD_LETTERED, UNROUTABLE = (
     "accepted", "rejected", "issued", "dead_lettered", "unroutable",
 )
 LEAF_FIELDS = ("seq", "message_id", "type", "sender", "broker_user", "recipients", "thread", "digest", "kid",
-               "verdict", "reason", "detail", "received_at")
+               "verdict", "reason", "detail", "received_at", "header", "handling")
 
 
 @dataclass
@@ -114,17 +117,39 @@ class AuditEntry:
     reason: str | None = None
     detail: str | None = None
     header: dict[str, Any] | None = None  # the envelope's header: what auditors may see (e.g. MLA status)
+    handling: dict[str, Any] | None = None  # the envelope's handling code and condition, as the sender declared
     marks_seen: bool = False  # an authentic message whose id is now spent
     seq: int = field(default=-1)
     leaf_hash: bytes = b""
 
     def leaf(self) -> bytes:
-        return canonical_json({
+        """The canonical JSON the tree commits to. It can always be written: strings with lone
+        surrogates (which JSON allows and RFC 8785 refuses, so only a message the hub rejects can
+        carry them) are recorded with U+FFFD in their place; the raw message's digest is kept."""
+        content = {
             "seq": self.seq, "message_id": self.message_id, "type": self.type, "sender": self.sender,
             "broker_user": self.broker_user, "recipients": list(self.recipients), "thread": self.thread,
             "digest": self.digest, "kid": self.kid, "verdict": self.verdict, "reason": self.reason,
             "detail": self.detail, "received_at": self.received_at, "header": self.header,
-        })
+            "handling": self.handling,
+        }
+        try:
+            return canonical_json(content)
+        except CanonicalizationError:
+            return canonical_json(_without_lone_surrogates(content))
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_without_lone_surrogates(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -210,11 +235,12 @@ class AuditStore:
                 leaf = entry.leaf()
                 entry.leaf_hash = leaf_hash(leaf)
                 node_rows += [{"id": node_key(lv, ix), "hash": h} for lv, ix, h in tentative.append(entry.leaf_hash)]
-                entry_rows.append({
-                    "seq": entry.seq, "leaf": leaf, "message_id": entry.message_id, "type": entry.type,
+                # Copies of leaf members for queries, as the leaf holds them (lone surrogates replaced).
+                entry_rows.append({"seq": entry.seq, "leaf": leaf, **_without_lone_surrogates({
+                    "message_id": entry.message_id, "type": entry.type,
                     "sender": entry.sender, "recipients": json.dumps(list(entry.recipients)),
                     "thread": entry.thread, "verdict": entry.verdict, "received_at": entry.received_at,
-                })
+                })})
             seen_rows = [{"message_id": e.message_id, "seq": e.seq, "digest": e.digest} for e in batch if e.marks_seen]
             conn.execute(insert(entries), entry_rows)
             conn.execute(insert(tree_nodes), node_rows)
@@ -316,6 +342,17 @@ class AuditStore:
         for line in lines:
             note = note.with_signature(parse_note(note.body + b"\n" + line.encode()).signatures[0])
         return note
+
+    def newest_cosigned(self, quorum: int, upto: int | None = None) -> int | None:
+        """The size of the newest checkpoint (up to `upto`) that at least `quorum` witnesses cosigned."""
+        if quorum <= 0:
+            return self.checkpoint_sizes(upto)[-1:][0] if self.checkpoint_sizes(upto) else None
+        query = (select(cosignatures.c.size).group_by(cosignatures.c.size)
+                 .having(func.count() >= quorum).order_by(cosignatures.c.size.desc()).limit(1))
+        if upto is not None:
+            query = query.where(cosignatures.c.size <= upto)
+        with self._engine.connect() as conn:
+            return conn.execute(query).scalar()
 
     def witnessed_sizes(self) -> dict[str, int]:
         """The largest checkpoint size each witness has cosigned."""

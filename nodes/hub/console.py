@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from crypto.witness import required_quorum
 from nodes.hub.export import export_bundle
 from nodes.hub.relay import Hub
 from nodes.hub.sequence import sequence_diagram
@@ -115,7 +116,7 @@ async def entry_page(request: web.Request) -> web.Response:
         if seq < size:
             proof = await asyncio.to_thread(store.inclusion_proof, seq, size)
             root = parse_checkpoint_body(note.body).root_hash
-            proof_data = {"leaf": base64.b64encode(leaf).decode(), "index": seq, "size": size,
+            proof_data = {"leaf": base64.b64encode(leaf).decode(), "index": seq, "size": size, "origin": store.origin,
                           "root": base64.b64encode(root).decode(),
                           "proof": [base64.b64encode(p).decode() for p in proof]}
     return console.render(request, "hub/entry.html", heading=f"Entry {seq}", entry=found, note_text=note_text,
@@ -133,13 +134,17 @@ async def entry_bundle(request: web.Request) -> web.StreamResponse:
     if found is None or not found.get("message_id"):
         return console.error_page(request, 404, "Nothing to export",
                                   f"Entry {seq} does not exist or names no message, so it has no bundle.")
+    quorum = required_quorum(hub.federation.directory)
     latest = await asyncio.to_thread(hub.store.latest_checkpoint)
-    if latest is None or seq >= latest[0]:
-        return console.error_page(request, 409, "Not yet covered by a checkpoint",
-                                  f"Entry {seq} is not in a signed checkpoint yet, so a bundle could not prove it. "
-                                  "The hub signs one within seconds of new traffic.")
+    covered = await asyncio.to_thread(hub.store.newest_cosigned, quorum)
+    if latest is None or seq >= (covered or latest[0]):
+        return console.error_page(request, 409, "Not yet covered by a witnessed checkpoint",
+                                  f"Entry {seq} is not in a checkpoint every witness has cosigned yet, so a bundle "
+                                  "could not prove it. The hub signs one within seconds of new traffic and the "
+                                  "witnesses cosign it as they receive it; try again shortly.")
     directory_raw = (hub.federation.path / "directory.signed.json").read_bytes()
-    bundle = await asyncio.to_thread(export_bundle, hub.store, directory_raw, message_id=found["message_id"])
+    bundle = await asyncio.to_thread(export_bundle, hub.store, directory_raw, quorum=quorum,
+                                     message_id=found["message_id"])
     return web.Response(body=json.dumps(bundle, indent=1).encode(), content_type="application/json", headers={
         "Content-Disposition": f'attachment; filename="somex-audit-entry-{seq}.json"'})
 

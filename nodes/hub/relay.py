@@ -38,7 +38,7 @@ from nodes.runtime.federation_state import admit_federation
 from protocol import envelope as wire
 from protocol import policy
 from protocol.envelope import Envelope
-from protocol.checkpoint import CheckpointError, SignedNote, format_note, parse_note
+from protocol.checkpoint import CheckpointError, SignedNote, format_note, log_origin, parse_note
 from protocol.errors import DecodeError, ProtocolError
 from protocol.receipts import HEADER as LOG_HEADER
 from protocol.receipts import LogReceipt
@@ -201,6 +201,7 @@ class Hub:
         entry.thread, entry.kid = env.thread, env.sig.kid if env.sig else None
         entry.recipients = env.recipients
         entry.header = dict(env.header) or None
+        entry.handling = dict(env.handling)
         return decision
 
     def _decide(self, d: _Decision, now: datetime, seen: dict, spent: dict[str, _Decision]) -> None:
@@ -454,10 +455,6 @@ class Hub:
             await message.ack()
 
         return watch
-
-
-def log_origin(federation: str) -> str:
-    return f"somex/{federation}/audit"
 
 
 def kid_of_cert(cert) -> str:  # noqa: ANN001

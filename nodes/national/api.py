@@ -15,7 +15,7 @@ from nodes.national import reads
 from nodes.national import delivery
 from nodes.national.node import NationalNode
 from nodes.national.watchdogs import health_counts
-from nodes.national.witness import latest_witnessed, open_alarms
+from nodes.national.witness import latest_cosigned_note, latest_witnessed, open_alarms
 from nodes.runtime.config import utcnow
 from nodes.runtime.federation_state import federation_alarms
 from nodes.runtime.http import (ROLE, json_api_errors, json_error, limit_rate, page, read_json, requires,
@@ -33,6 +33,7 @@ def make_app(node: NationalNode) -> web.Application:
     limit_rate(app, node.config.http_rate_limit)
     app[ROLE] = dict(node.creds.token_digests)
     app.router.add_get("/api/health", health)
+    app.router.add_get("/api/witness/latest", witness_latest)
     app.router.add_post("/api/messages", send_message)
     app.router.add_get("/api/messages", list_messages)
     app.router.add_get("/api/messages/{id}", get_message)
@@ -55,6 +56,11 @@ _PATHS = {
                                            status={"enum": ["ok", "degraded"]}, broker_connected={"type": "boolean"},
                                            outbox_pending=INTEGER, alarm_count=INTEGER, awaiting_receipt=INTEGER,
                                            overdue=INTEGER, alarms=array(obj()))))},
+    "/api/witness/latest": {"get": op("The newest checkpoint of the hub's log this node cosigned: the hub's signed "
+                                      "note with this node's cosignature (public, for peer witnesses and auditors)",
+                                      tag="node", errors=(404,),
+                                      ok=(200, obj(("node", "size", "note"), node=STRING, size=INTEGER,
+                                                   note=STRING)))},
     "/api/messages": {
         "post": op("Send a message (signed, sealed, queued for the hub)", roles=("focal",), tag="messages",
                    body=obj(("type", "to"), type=STRING, to=array(STRING), body={}, thread=STRING, reply_to=STRING,
@@ -93,6 +99,15 @@ async def health(request: web.Request) -> web.Response:
     if role_of(request, request.app[ROLE]) is not None:
         result["alarms"] = alarms
     return web.json_response(result)
+
+
+async def witness_latest(request: web.Request) -> web.Response:
+    """Public like the hub's /api/log/checkpoint: a signed note reveals hashes only."""
+    node = request.app[NODE]
+    latest = await asyncio.to_thread(latest_cosigned_note, node)
+    if latest is None:
+        return json_error(404, "no_checkpoint", "this node has cosigned no checkpoint yet")
+    return web.json_response({"node": node.country, "size": latest[0], "note": latest[1]})
 
 
 @requires("focal")

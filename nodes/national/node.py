@@ -30,6 +30,7 @@ from nodes.national.mla import CentralAuthority
 from nodes.national.store import NodeStore, message_row, outbox, receipts, refusals
 from nodes.national.store import messages as message_table
 from nodes.national.watchdogs import Watchdogs
+from nodes.national import log_watch
 from nodes.national.witness import witness_checkpoint
 from nodes.runtime.alarms import AlarmBoard
 from nodes.runtime.amqp import (
@@ -123,6 +124,8 @@ class NationalNode:
         self._tasks.append(asyncio.create_task(self.mla.watch(), name=f"{self.country}-mla"))
         self._tasks.append(asyncio.create_task(delivery.watch(self), name=f"{self.country}-delivery"))
         self._tasks.append(asyncio.create_task(self.watchdogs.run(), name=f"{self.country}-watchdogs"))
+        if self.config.witness_peers or self.config.hub_api_url:
+            self._tasks.append(asyncio.create_task(log_watch.run(self), name=f"{self.country}-log-watch"))
 
     async def stop(self) -> None:
         await stop_tasks(self._tasks, self.session)

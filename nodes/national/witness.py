@@ -19,6 +19,7 @@ from crypto.signing import VerifiedEnvelope
 from crypto.witness import WitnessError, Witnessed, check_checkpoint
 from nodes.national.store import metadata
 from nodes.runtime.config import utcnow
+from protocol.checkpoint import format_note, log_origin, parse_note
 from protocol.envelope import Envelope
 from protocol.policy import HUB_ID
 from protocol.timefmt import format_time
@@ -32,7 +33,7 @@ witnessed = Table(
     "witnessed_checkpoints", metadata,
     Column("size", Integer, primary_key=True, autoincrement=False),
     Column("root", LargeBinary, nullable=False),
-    Column("note", Text, nullable=False),
+    Column("note", Text, nullable=False),  # the hub's signed note with this node's cosignature added
     Column("at", String(32), nullable=False),
 )
 alarms = Table(
@@ -52,8 +53,6 @@ def last_witnessed(conn: Connection) -> Witnessed | None:
 
 def witness_checkpoint(node: NationalNode, conn: Connection, verified: VerifiedEnvelope,
                        body: Mapping[str, Any] | None) -> Sequence[Envelope]:
-    from nodes.hub.relay import log_origin
-
     assert body is not None
     directory = node.federation.directory
     hub_cert = directory.node(HUB_ID).certificates[-1]
@@ -72,9 +71,11 @@ def witness_checkpoint(node: NationalNode, conn: Connection, verified: VerifiedE
         return ()
     if last is not None and checkpoint.size == last.size:
         return ()
-    conn.execute(insert(witnessed), {"size": checkpoint.size, "root": checkpoint.root_hash,
-                                     "note": body["note"], "at": now})
     signature = cosign_note(checkpoint.body(), node.country, node.creds.signing_key, int(utcnow().timestamp()))
+    # Kept with this node's own cosignature: what it serves to peer witnesses (witness_peers.py).
+    cosigned = format_note(parse_note(body["note"].encode()).with_signature(signature)).decode()
+    conn.execute(insert(witnessed), {"size": checkpoint.size, "root": checkpoint.root_hash,
+                                     "note": cosigned, "at": now})
     log.info("checkpoint witnessed", size=checkpoint.size, message_id=verified.id)
     return [node.build("witness.cosign", [HUB_ID], body={"size": checkpoint.size, "signature": signature.line().rstrip("\n")})]
 
@@ -82,6 +83,18 @@ def witness_checkpoint(node: NationalNode, conn: Connection, verified: VerifiedE
 def open_alarms(node: NationalNode) -> list[dict[str, Any]]:
     with node.store.engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(select(alarms).order_by(alarms.c.seq))]
+
+
+def latest_cosigned_note(node: NationalNode) -> tuple[int, str] | None:
+    """(size, signed note) of the newest checkpoint this node cosigned."""
+    with node.store.engine.connect() as conn:
+        row = conn.execute(select(witnessed.c.size, witnessed.c.note).order_by(witnessed.c.size.desc()).limit(1)).first()
+    return None if row is None else (row.size, row.note)
+
+
+def raise_alarm(node: NationalNode, kind: str, reason: str, detail: str) -> None:
+    with node.store.engine.begin() as conn:
+        conn.execute(insert(alarms), {"kind": kind, "reason": reason, "detail": detail, "at": format_time(utcnow())})
 
 
 def latest_witnessed(node: NationalNode) -> dict[str, Any] | None:

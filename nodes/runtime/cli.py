@@ -66,9 +66,13 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--message-id")
     export.add_argument("--since", help="RFC 3339 UTC, inclusive")
     export.add_argument("--until", help="RFC 3339 UTC, exclusive")
+    export.add_argument("--quorum", type=int, help="cut the bundle at the newest checkpoint this many witnesses "
+                                                   "cosigned (default: all)")
     verify = audit.add_parser("verify", help="verify a bundle offline, trusting only the federation root")
     verify.add_argument("bundle", type=Path)
     verify.add_argument("--root", type=Path, required=True, help="the federation root certificate (PEM)")
+    verify.add_argument("--quorum", type=int, help="witnesses whose cosignatures a checkpoint covering every entry "
+                                                   "needs (default: every national node in the directory)")
 
     feed = sub.add_parser("feed", help="alert feeds").add_subparsers(dest="action", required=True)
     push = feed.add_parser("push", help="stream an NDJSON or CSV file of alerts to a running node (feed token)")
@@ -187,13 +191,14 @@ def _audit(args: argparse.Namespace) -> int:
         from nodes.runtime.local import export_audit
 
         bundle = asyncio.run(export_audit(args.state_dir, thread=args.thread, message_id=args.message_id,
-                                          since=args.since, until=args.until))
+                                          since=args.since, until=args.until,
+                                          quorum=None if args.quorum is None else str(args.quorum)))
         args.out.write_text(json.dumps(bundle))
         print(f"{len(bundle['entries'])} entries, {len(bundle['checkpoints'])} checkpoints -> {args.out}")
         return 0
     from nodes.runtime.local import print_verification
 
-    return print_verification(args.bundle, args.root)
+    return print_verification(args.bundle, args.root, args.quorum)
 
 
 def _feed(args: argparse.Namespace) -> int:

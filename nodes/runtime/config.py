@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -75,3 +76,9 @@ class NodeConfig:
     hub_silence_alarm: float = 60.0  # seconds without any word from the hub while it owes one (watchdogs.py)
     clock_skew_alarm: timedelta = timedelta(minutes=2)  # well below the hub's max_clock_skew
     sealing_suite: str = X25519  # or MLKEM768_X25519: hybrid post-quantum, if every recipient publishes a key
+    # Split-view detection (docs/audit-log.md): the hub's public log API, and peer witnesses' node APIs
+    # (country -> base URL) whose latest cosigned checkpoints this node compares with its own.
+    hub_api_url: str | None = None
+    witness_peers: Mapping[str, str] = field(default_factory=dict)
+    log_watch_interval: float = 60.0  # seconds between peer comparisons and log-receipt proof checks
+    evidence_dir: Path | None = None  # where conflicting signed notes are saved (default: next to the database)

@@ -68,8 +68,12 @@ class Deployment:
         home = self.state_dir / "nodes" / country
         private_dir(home.parent)  # tightens an older deployment's nodes/ too
         private_dir(home)
+        # Each node compares its witnessed checkpoints with every other node's (docs/audit-log.md).
+        peers = {c: f"http://127.0.0.1:{port}" for c, port in self.node_http_ports.items() if c != country and port}
         return NodeConfig(country, self.federation_dir, f"sqlite:///{home / 'node.db'}", self.broker,
-                          http_port=self.node_http_ports.get(country, 0))
+                          http_port=self.node_http_ports.get(country, 0),
+                          hub_api_url=f"http://127.0.0.1:{self.hub_http_port}" if self.hub_http_port else None,
+                          witness_peers=peers, evidence_dir=home / "evidence")
 
 
 def broker_spec(federation: Federation, vhost: str, inbox_bounds: InboxBounds | None = None) -> BrokerSpec:

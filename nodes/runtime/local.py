@@ -218,7 +218,7 @@ async def export_audit(state_dir: Path, **query: str | None) -> dict[str, Any]:
         return body
 
 
-def print_verification(bundle_path: Path, root_path: Path) -> int:
+def print_verification(bundle_path: Path, root_path: Path, quorum: int | None = None) -> int:
     """`somex audit verify`: print what holds and every finding; 0 only if nothing failed."""
     import json
 
@@ -230,16 +230,43 @@ def print_verification(bundle_path: Path, root_path: Path) -> int:
     except (OSError, ValueError) as exc:
         print(f"cannot read the bundle {bundle_path}: {exc}")
         return 2
-    report = verify_bundle(bundle, cert_from_pem(root_path.read_bytes()))
+    report = verify_bundle(bundle, cert_from_pem(root_path.read_bytes()), quorum=quorum)
     print(f"log {report.origin!r}: {report.entries} entries, {report.checkpoints} signed checkpoints, "
           f"tree size {report.tree_size}")
     for size in sorted(report.cosigners):
         print(f"  checkpoint {size}: cosigned by {', '.join(report.cosigners[size]) or 'no witness yet'}")
+    print(f"witness quorum: {report.quorum_required} of {len(report.witnesses)} required "
+          f"({', '.join(report.witnesses)}, from directory serial {report.directory_serial}); " + (
+              f"met by {report.quorum_met} on checkpoint {report.witnessed_size}" if report.witnessed_size is not None
+              else "not met"))
+    if report.quorum_required == 0:
+        print("WARNING: quorum 0 trusts the hub's signature alone: a rewritten or split log would pass")
+    for index, leaf in list(report.proven.items())[:SHOWN_ENTRIES]:
+        print(f"  #{index} {describe_leaf(leaf)}")
+    if len(report.proven) > SHOWN_ENTRIES:
+        print(f"  ... {len(report.proven) - SHOWN_ENTRIES} more proven entries (export a selection to list them)")
     if report.ok:
-        print("VERIFIED: every checkpoint is signed by the hub and extends the previous one; every entry is in the log")
+        print(f"VERIFIED: every checkpoint is signed by the hub and extends the previous one; every entry is proven "
+              f"in checkpoint {report.witnessed_size}, which {report.quorum_met} witnesses cosigned")
         return 0
     for finding in report.findings:
         print(f"FAILED {finding}")
     if report.first_bad_index is not None:
         print(f"first bad entry: {report.first_bad_index}")
     return 1
+
+
+SHOWN_ENTRIES = 200
+
+
+def describe_leaf(leaf: dict[str, Any]) -> str:
+    """One line per audit entry: verdict, type, sender -> recipients, thread, handling code."""
+    handling = leaf.get("handling") if isinstance(leaf.get("handling"), dict) else {}
+    code = handling.get("code") or "-"
+    condition = f" ({handling['condition']})" if handling.get("condition") else ""
+    recipients = ",".join(str(r) for r in leaf.get("recipients") or []) or "-"
+    reason = f" {leaf['reason']}" if leaf.get("reason") else ""
+    line = (f"{leaf.get('verdict')}{reason} {leaf.get('type') or '?'} {leaf.get('sender') or '?'} -> {recipients} "
+            f"thread={leaf.get('thread') or '-'} handling={code}{condition}")
+    # A leaf is the sender's text: no control character reaches the auditor's terminal.
+    return "".join(ch if ch.isprintable() else "\ufffd" for ch in line)

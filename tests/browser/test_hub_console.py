@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from crypto.audit_bundle import verify_bundle
+from crypto.witness import required_quorum
 from tests.browser.conftest import Consoles, screenshot
 from tests.integration.federation import eventually
 
@@ -22,7 +23,7 @@ THREAD = "t-hub/1"  # thread names may hold "/"
 @pytest.fixture(scope="module")
 async def thread_traffic(consoles: Consoles) -> dict:
     """A note MEX → IDN on THREAD, IDN's receipt, and a replay of the note the hub rejects; all
-    covered by a checkpoint."""
+    covered by a checkpoint every witness cosigned."""
     fed = consoles.fed
     sent = await fed.nodes["MEX"].send("note", ["IDN"], body={"text": "x"}, thread=THREAD)
     await eventually(lambda: fed.nodes["MEX"].store.receipts_for(sent.id), what="IDN's receipt at MEX")
@@ -33,7 +34,9 @@ async def thread_traffic(consoles: Consoles) -> dict:
     await eventually(lambda: [e for e in fed.audit(message_id=sent.id) if e["verdict"] == "rejected"],
                      what="the replay rejected on the audit log")
     last = max(e["seq"] for e in fed.audit(thread=THREAD))
-    await eventually(lambda: (fed.hub.store.latest_checkpoint() or (0,))[0] > last, what="a checkpoint covering it")
+    quorum = required_quorum(fed.federation.directory)
+    await eventually(lambda: (fed.hub.store.newest_cosigned(quorum) or 0) > last,
+                     what="a checkpoint covering it, cosigned by every witness")
     [accepted] = [e for e in fed.audit(message_id=sent.id) if e["verdict"] == "accepted"]
     return {"message_id": sent.id, "seq": accepted["seq"]}
 
@@ -44,7 +47,7 @@ async def test_entry_page_verifies_the_inclusion_proof_in_the_browser(consoles: 
     await consoles.log_in(page, "HUB", "auditor")
     await page.goto(f"{consoles.urls['HUB']}/console/entries/{thread_traffic['seq']}")
     await page.wait_for_selector("#proof-status.verified")
-    assert await page.text_content("#proof-status") == "verified"
+    assert await page.text_content("#proof-status") == "matches the hub's checkpoint"
     assert thread_traffic["message_id"] in await page.text_content("#entry")
     signers = await page.locator("#signatures tbody tr").all_text_contents()
     assert any(consoles.fed.hub.store.key_name in s and "hub" in s for s in signers)
@@ -60,6 +63,30 @@ async def test_entry_page_verifies_the_inclusion_proof_in_the_browser(consoles: 
     assert await page.evaluate("d => window.somexVerifyInclusion(d)", tampered) == \
         "the proof leads to another root than the checkpoint's"
     assert "the path has" in await page.evaluate("d => window.somexVerifyInclusion(d)", {**data, "proof": data["proof"][1:]})
+
+
+async def test_entry_page_checks_against_a_checkpoint_the_auditor_holds(consoles: Consoles, thread_traffic: dict,
+                                                                        new_page) -> None:  # noqa: ANN001
+    # The page says its own check cannot prove the hub honest, and lets the auditor pin a checkpoint
+    # obtained elsewhere (here: a witness node's latest cosigned one, or a forged one of that size).
+    from nodes.national.witness import latest_cosigned_note
+
+    page = await new_page()
+    await consoles.log_in(page, "HUB", "auditor")
+    await page.goto(f"{consoles.urls['HUB']}/console/entries/{thread_traffic['seq']}")
+    assert "cannot show that the hub is honest" in await page.text_content("#trust-note")
+    size, held = latest_cosigned_note(consoles.fed.nodes["IDN"])
+    assert size > thread_traffic["seq"]
+    await page.fill("#pinned-checkpoint", held)
+    await page.click("#check-pinned")
+    await page.wait_for_selector("#pinned-status.verified")
+    assert (await page.text_content("#pinned-status")).startswith(f"included in the checkpoint you supplied (size {size})")
+    lines = held.split("\n")
+    lines[2] = base64.b64encode(bytes(32)).decode()  # the same size, another root: not the log the hub serves
+    await page.fill("#pinned-checkpoint", "\n".join(lines))
+    await page.click("#check-pinned")
+    await page.wait_for_selector("#pinned-status.rejected")
+    assert await page.text_content("#pinned-status") == "FAILED: the proof leads to another root than the checkpoint's"
 
 
 async def test_entry_page_shows_failure_when_the_served_root_is_tampered(consoles: Consoles, thread_traffic: dict,
@@ -198,4 +225,4 @@ async def test_entry_after_the_latest_checkpoint_is_shown_as_not_yet_covered(con
     assert await page.locator("#download-bundle").count() == 0
     response = await page.goto(f"{consoles.urls['HUB']}/console/entries/{uncovered}/bundle")
     assert response.status == 409
-    assert "Not yet covered by a checkpoint" in await page.text_content("main")
+    assert "Not yet covered by a witnessed checkpoint" in await page.text_content("main")

@@ -15,7 +15,7 @@ from crypto.merkle import leaf_hash, verify_inclusion
 from crypto.note import NoteVerifier, verify_note
 from nodes.hub.api import make_app
 from nodes.hub.relay import log_origin
-from nodes.national.witness import open_alarms
+from nodes.national.witness import latest_witnessed, open_alarms
 from protocol.checkpoint import parse_checkpoint_body, parse_note
 from tests.integration.federation import RunningFederation, eventually
 
@@ -106,3 +106,84 @@ async def test_an_idle_federation_stops_growing_its_log_once_the_last_checkpoint
     size, checkpoints = fed.hub.store.size, fed.hub.store.checkpoint_sizes()
     await asyncio.sleep(3 * interval)
     assert (fed.hub.store.size, fed.hub.store.checkpoint_sizes()) == (size, checkpoints)
+
+
+async def test_the_handling_code_is_in_the_leaf_and_the_verified_export_shows_it(fed: RunningFederation) -> None:
+    # Issue 14 item 7: a node lying about handling can only be caught by audit, so the log must
+    # commit to the code and condition the sender declared.
+    from crypto.audit_bundle import verify_bundle
+    from crypto.witness import required_quorum
+    from nodes.hub.export import export_bundle
+    from nodes.runtime.local import describe_leaf
+
+    handling = {"code": "H2", "condition": "no onward transfer without the provider's consent"}
+    sent = await fed.nodes["MEX"].send("note", ["IDN"], body={"text": "h2"}, thread="case-h2", handling=handling)
+    got = await eventually(lambda: fed.nodes["IDN"].store.get(sent.id), what="delivery")
+    await eventually(witnessed_by_all(fed, got.log_index + 1), timeout=20, what="witnessed checkpoint")
+    raw = (fed.federation.path / "directory.signed.json").read_bytes()
+    bundle = export_bundle(fed.hub.store, raw, quorum=required_quorum(fed.federation.directory), thread="case-h2")
+    report = verify_bundle(json.loads(json.dumps(bundle)), fed.federation.root_cert)
+    assert report.ok, [str(f) for f in report.findings]
+    [leaf] = [c for c in report.proven.values() if c["message_id"] == sent.id]
+    assert leaf["handling"] == handling
+    assert describe_leaf(leaf).endswith("thread=case-h2 handling=H2 (no onward transfer without the provider's consent)")
+
+
+async def test_nodes_prove_their_log_receipts_against_checkpoints_they_witnessed(fed: RunningFederation) -> None:
+    # Also seen in issue 14: nodes never checked the hub's log receipts against witnessed checkpoints.
+    import dataclasses
+
+    from nodes.national import log_watch
+
+    sent = [await fed.nodes["MEX"].send("note", ["IDN"], body={"text": f"r{i}"}, thread="case-r") for i in range(4)]
+    got = await eventually(lambda: fed.nodes["IDN"].store.get(sent[-1].id), what="delivery")
+    idn = fed.nodes["IDN"]
+    await eventually(lambda: (latest_witnessed(idn) or {"size": 0})["size"] > got.log_index, timeout=20,
+                     what="IDN witnessing a checkpoint that covers its receipts")
+    server = TestServer(make_app(fed.hub))
+    await server.start_server()
+    idn.config = dataclasses.replace(idn.config, hub_api_url=str(server.make_url("")))
+    try:
+        async with aiohttp.ClientSession() as http:
+            first = await log_watch.check_receipts(idn, http)
+            assert first["included"] >= 4 and first["not_included"] == first["unavailable"] == 0
+            assert await log_watch.check_receipts(idn, http) == {"included": 0, "not_included": 0, "unavailable": 0}
+            # A receipt for an entry the log does not hold (what a hub that signs receipts for entries
+            # it then drops or rewrites hands out), as IDN would have stored it:
+            with idn.store.engine.begin() as conn:
+                conn.exec_driver_sql("DELETE FROM log_receipt_checks WHERE message_id = ?", (sent[1].id,))
+                receipt = json.loads(conn.exec_driver_sql("SELECT log_receipt FROM messages WHERE message_id = ?",
+                                                          (sent[1].id,)).scalar())
+                receipt["leaf_hash"] = "00" * 32
+                conn.exec_driver_sql("UPDATE messages SET log_receipt = ? WHERE message_id = ?",
+                                     (json.dumps(receipt), sent[1].id))
+            assert await log_watch.check_receipts(idn, http) == {"included": 0, "not_included": 1, "unavailable": 0}
+    finally:
+        await server.close()
+    [alarm] = [a for a in open_alarms(idn) if a["reason"] == "receipt_not_in_log"]
+    assert sent[1].id in alarm["detail"]
+
+
+async def test_a_running_node_with_a_hub_url_and_peers_watches_the_log_on_its_own(fed: RunningFederation) -> None:
+    from nodes.national.api import make_app as node_app
+
+    servers = [TestServer(make_app(fed.hub)), TestServer(node_app(fed.nodes["MEX"]))]
+    for server in servers:
+        await server.start_server()
+    try:
+        await fed.nodes.pop("IDN").stop()
+        idn = await fed.start_node("IDN", hub_api_url=str(servers[0].make_url("")), log_watch_interval=0.2,
+                                   witness_peers={"MEX": str(servers[1].make_url(""))})
+        await asyncio.wait_for(idn.session.connected.wait(), 30)
+        sent = [await fed.nodes["MEX"].send("note", ["IDN"], body={"text": f"w{i}"}) for i in range(3)]
+
+        def proven() -> bool:
+            with idn.store.engine.connect() as conn:
+                rows = conn.exec_driver_sql("SELECT message_id, verdict FROM log_receipt_checks").all()
+            return {m.id for m in sent} <= {r.message_id for r in rows if r.verdict == "included"}
+
+        await eventually(proven, timeout=30, what="IDN's log watch proving its receipts by itself")
+        assert open_alarms(idn) == []
+    finally:
+        for server in servers:
+            await server.close()

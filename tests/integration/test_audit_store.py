@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from crypto.audit_bundle import verify_bundle
+from crypto.note import cosign_note
 from nodes.hub.audit import ACCEPTED, REJECTED, AuditEntry, AuditStore
 from nodes.hub.export import export_bundle
 from nodes.runtime.db import make_engine
@@ -42,15 +43,24 @@ class Log:
         creds = self.federation.credentials("HUB")
         return AuditStore(self.engine, "somex/audit-test/audit", creds.signing_key, "somex/audit-test/audit")
 
-    def grow(self, n: int, every: int = 10, tag: str = "") -> None:
+    def grow(self, n: int, every: int = 10, tag: str = "", witnesses: tuple[str, ...] = ("IDN", "MEX")) -> None:
         start = self.store.size
         for i in range(start, start + n, every):
             self.store.append([entry(j, tag) for j in range(i, min(i + every, start + n))])
-            self.store.sign_checkpoint("2026-11-22T12:00:00.000000Z")
+            note = self.store.sign_checkpoint("2026-11-22T12:00:00.000000Z")
+            if note is not None:
+                self.cosign(self.store.size, witnesses)
+
+    def cosign(self, size: int, witnesses: tuple[str, ...]) -> None:
+        """What each witness node does with a checkpoint it has checked (nodes/national/witness.py)."""
+        body = self.store.checkpoint(size).body
+        for witness in witnesses:
+            signature = cosign_note(body, witness, self.federation.credentials(witness).signing_key, 1_800_000_000)
+            self.store.add_cosignature(size, witness, signature, 1_800_000_000)
 
     def export(self, **query) -> dict:  # noqa: ANN003
         raw = (self.federation.path / "directory.signed.json").read_bytes()
-        return json.loads(json.dumps(export_bundle(self.store, raw, **query)))
+        return json.loads(json.dumps(export_bundle(self.store, raw, quorum=query.pop("quorum", 2), **query)))
 
     def verify(self, **query):  # noqa: ANN003, ANN201
         return verify_bundle(self.export(**query), self.federation.root_cert)
@@ -151,3 +161,19 @@ def test_hourly_volume_counts_each_recipient_of_accepted_entries(log: Log) -> No
                       sent(5, "2026-11-23T11:00:00.000000Z", ("ITA",))])
     assert log.store.hourly_volume("2026-11-23T10") == [
         ("2026-11-23T10", "MEX", "IDN", 2), ("2026-11-23T10", "MEX", "ITA", 1), ("2026-11-23T11", "MEX", "ITA", 1)]
+
+
+def test_an_entry_with_lone_surrogates_is_still_written_and_verifies(log: Log) -> None:
+    # JSON may carry "\ud800" (valid UTF-8 on the wire); RFC 8785 refuses it. Such a message is
+    # rejected, and its rejection must still reach the log, not fail the batch that holds it.
+    odd = AuditEntry(verdict=REJECTED, digest="ab" * 32, received_at="2026-11-22T12:01:00.000000Z", type="note",
+                     sender="MEX", recipients=("IDN",), thread="t\ud800", reason="bad_field",
+                     header={"ref\udc00": "x"}, handling={"code": "H2", "condition": "no\ud800 onward transfer"})
+    log.store.append([odd, entry(101)])
+    log.store.sign_checkpoint("2026-11-22T12:01:00.000000Z")
+    log.cosign(log.store.size, ("IDN", "MEX"))
+    stored = json.loads(log.store.entry(100)["leaf"])
+    assert stored["handling"] == {"code": "H2", "condition": "no\ufffd onward transfer"}
+    assert stored["thread"] == "t\ufffd" and stored["header"] == {"ref\ufffd": "x"}
+    report = log.verify()
+    assert report.ok and report.tree_size == 102, [str(f) for f in report.findings]

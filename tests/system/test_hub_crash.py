@@ -72,6 +72,7 @@ async def test_hub_killed_mid_stream_restarts_with_a_verifying_log_and_loses_not
         assert json.loads(receipt)["leaf_hash"] == leaf_hash(store.entry(index)["leaf"]).hex()
     store.sign_checkpoint("2026-01-01T00:00:00.000000Z")
     bundle = export_bundle(store, (fed.federation.path / "directory.signed.json").read_bytes())
-    report = verify_bundle(json.loads(json.dumps(bundle)), fed.federation.root_cert)
+    # quorum=0: the checkpoint just signed here has no witness yet; what is checked is the log's integrity
+    report = verify_bundle(json.loads(json.dumps(bundle)), fed.federation.root_cert, quorum=0)
     assert report.ok, [str(f) for f in report.findings[:5]]
     assert report.tree_size == store.size

@@ -77,6 +77,7 @@ async def test_standby_hub_takes_over_from_a_killed_hub_and_the_log_stays_one(br
     assert sorted(e["message_id"] for e in accepted) == sorted(sent)  # each in the one log exactly once
     store.sign_checkpoint("2026-01-01T00:00:00.000000Z")
     bundle = export_bundle(store, (fed.federation.path / "directory.signed.json").read_bytes())
-    report = verify_bundle(json.loads(json.dumps(bundle)), fed.federation.root_cert)
+    # quorum=0: the checkpoint just signed here has no witness yet; what is checked is the log's integrity
+    report = verify_bundle(json.loads(json.dumps(bundle)), fed.federation.root_cert, quorum=0)
     assert report.ok, [str(f) for f in report.findings[:5]]
     assert report.tree_size == store.size

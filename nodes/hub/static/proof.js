@@ -70,9 +70,47 @@ async function showProofStatus() {
   } catch (e) {
     failure = `cannot check: ${e.message}`;
   }
-  status.textContent = failure === null ? "verified" : `FAILED: ${failure}`;
+  status.textContent = failure === null ? "matches the hub's checkpoint" : `FAILED: ${failure}`;
   status.className = failure === null ? "verified" : "rejected";
 }
+
+// The checkpoint an auditor pastes: origin, size and root of a signed note (C2SP tlog-checkpoint).
+// Its signatures are not checked here (this script comes from the hub); the result says so.
+function parsePinned(text, origin) {
+  const lines = text.replace(/\r\n/g, "\n").trim().split("\n");
+  if (lines.length < 3) return { error: "a checkpoint has an origin, a size and a root line" };
+  const [name, sizeText, rootText] = lines.map((l) => l.trim());
+  if (name !== origin) return { error: `the checkpoint is of log "${name}", not "${origin}"` };
+  if (!/^(0|[1-9][0-9]*)$/.test(sizeText) || !Number.isSafeInteger(Number(sizeText))) return { error: "bad tree size" };
+  return { size: Number(sizeText), root: rootText };
+}
+
+async function checkPinned(event) {
+  event.preventDefault();
+  const out = document.getElementById("pinned-status");
+  const data = JSON.parse(document.getElementById("proof-data").textContent);
+  const pinned = parsePinned(document.getElementById("pinned-checkpoint").value, data.origin);
+  let failure = pinned.error || null;
+  if (failure === null && data.index >= pinned.size) failure = `entry ${data.index} is not in a tree of ${pinned.size}`;
+  if (failure === null) {
+    try {
+      const r = await fetch(`/api/log/inclusion?index=${data.index}&size=${pinned.size}`);
+      const answer = await r.json();
+      failure = r.ok ? await verifyInclusion({ leaf: data.leaf, index: data.index, size: pinned.size,
+                                               root: pinned.root, proof: answer.proof })
+                     : `the hub refused a proof for size ${pinned.size}: ${answer.detail || r.status}`;
+    } catch (e) {
+      failure = `cannot check: ${e.message}`;
+    }
+  }
+  out.textContent = failure === null
+    ? `included in the checkpoint you supplied (size ${pinned.size}); check its signatures offline`
+    : `FAILED: ${failure}`;
+  out.className = failure === null ? "verified" : "rejected";
+}
+
+const pinnedForm = document.getElementById("pinned-form");
+if (pinnedForm) pinnedForm.addEventListener("submit", checkPinned);
 
 window.somexVerifyInclusion = verifyInclusion;
 showProofStatus();

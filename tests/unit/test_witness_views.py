@@ -1,0 +1,83 @@
+"""Two witnesses' views of one log (crypto/witness.py): the pure decisions behind split-view detection."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from crypto.merkle import CompactRange, MemoryNodeStore, consistency_proof, leaf_hash
+from crypto.note import CosignatureSigner, NoteSigner
+from crypto.witness import WitnessError, Witnessed, compare_views, consistency_sizes, verify_peer_checkpoint
+from protocol.checkpoint import Checkpoint, SignedNote, format_note
+
+ORIGIN = "somex/test/audit"
+
+
+def log(size: int, tag: bytes) -> tuple[MemoryNodeStore, dict[int, bytes]]:
+    store, tree, roots = MemoryNodeStore(), CompactRange(), {}
+    for i in range(size):
+        store.put_many(tree.append(leaf_hash(tag + bytes([i]))))
+        roots[tree.size] = tree.root()
+    return store, roots
+
+
+def test_same_size_same_root_agrees_and_another_root_is_a_split_view() -> None:
+    _, a = log(8, b"a")
+    _, b = log(8, b"b")
+    compare_views(Witnessed(8, a[8]), Checkpoint(ORIGIN, 8, a[8]))
+    with pytest.raises(WitnessError) as caught:
+        compare_views(Witnessed(8, a[8]), Checkpoint(ORIGIN, 8, b[8]))
+    assert caught.value.reason == "split_view"
+
+
+@pytest.mark.parametrize(("mine", "theirs"), [(5, 9), (9, 5)])
+def test_different_sizes_need_the_logs_consistency_proof_either_way(mine: int, theirs: int) -> None:
+    store, roots = log(9, b"a")
+    _, other = log(9, b"b")
+    assert consistency_sizes(Witnessed(mine, roots[mine]), Checkpoint(ORIGIN, theirs, roots[theirs])) == (5, 9)
+    proof = consistency_proof(5, 9, store)
+    compare_views(Witnessed(mine, roots[mine]), Checkpoint(ORIGIN, theirs, roots[theirs]), proof)
+    with pytest.raises(WitnessError, match="split_view"):
+        compare_views(Witnessed(mine, roots[mine]), Checkpoint(ORIGIN, theirs, other[theirs]), proof)
+    with pytest.raises(WitnessError, match="split_view"):  # no proof at all proves nothing
+        compare_views(Witnessed(mine, roots[mine]), Checkpoint(ORIGIN, theirs, roots[theirs]))
+
+
+def test_a_peer_checkpoint_needs_the_hubs_signature_and_the_peers_cosignature() -> None:
+    hub = NoteSigner(ORIGIN, Ed25519PrivateKey.generate())
+    peer = CosignatureSigner("MEX", Ed25519PrivateKey.generate())
+    other = CosignatureSigner("ITA", Ed25519PrivateKey.generate())
+    body = Checkpoint(ORIGIN, 3, b"\x01" * 32).body()
+
+    def check(*signatures) -> Checkpoint:  # noqa: ANN002
+        note = format_note(SignedNote(body, tuple(signatures)))
+        return verify_peer_checkpoint(note, origin=ORIGIN, log_key=hub.verifier(), peer_keys=[peer.verifier()])
+
+    assert check(hub.sign(body), peer.cosign(body, 1)).size == 3
+    for signatures, why in [((hub.sign(body),), "not cosigned by the peer"),
+                            ((hub.sign(body), other.cosign(body, 1)), "not cosigned by the peer"),
+                            ((peer.cosign(body, 1),), "not signed by the log's key")]:
+        with pytest.raises(WitnessError, match=why) as caught:
+            check(*signatures)
+        assert caught.value.reason == "bad_peer_checkpoint"
+
+
+def test_non_ascii_base64_is_a_typed_refusal_everywhere_a_note_or_proof_is_read() -> None:
+    # b64decode raises a plain ValueError (not binascii.Error) for non-ASCII text: found by
+    # test_fuzz_decoders' checkpoint property; each reader must turn it into its own error.
+    from crypto.witness import check_checkpoint
+    from protocol.checkpoint import CheckpointError, parse_checkpoint_body, parse_note
+
+    with pytest.raises(CheckpointError) as caught:
+        parse_checkpoint_body(f"{ORIGIN}\n3\n\u00e9AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n".encode())
+    assert caught.value.reason == "bad_root_hash"
+    with pytest.raises(CheckpointError) as caught:
+        parse_note(f"{ORIGIN}\n3\n{'A' * 43}=\n\n\u2014 hub \u00e9AAAAAAAA\n".encode())
+    assert caught.value.reason == "bad_signature_line"
+    hub = NoteSigner(ORIGIN, Ed25519PrivateKey.generate())
+    _, roots = log(9, b"a")
+    body = Checkpoint(ORIGIN, 9, roots[9]).body()
+    with pytest.raises(WitnessError) as caught:
+        check_checkpoint(format_note(SignedNote(body, (hub.sign(body),))), origin=ORIGIN, log_key=hub.verifier(),
+                         last=Witnessed(5, roots[5]), proofs={5: ["\u00e9" * 44]})
+    assert caught.value.reason == "bad_proof"
