@@ -88,9 +88,15 @@ async def test_a_revocation_list_past_its_next_update_raises_an_alarm_at_hub_and
     init_federation(tmp_path / "federation", "docs-test", ["MEX", "IDN"], utcnow() - timedelta(days=40))
     hub, node = _build(tmp_path, "hub"), _build(tmp_path, "node")
     try:
-        for app in (hub_api.make_app(hub), node_api.make_app(node)):
+        federation = load_federation(tmp_path / "federation", utcnow())
+        for app, node_id in ((hub_api.make_app(hub), "HUB"), (node_api.make_app(node), "MEX")):
+            token = federation.credentials(node_id).tokens["auditor"]
             async with TestClient(TestServer(app)) as client:
-                async with client.get("/api/health") as r:
+                async with client.get("/api/health") as r:  # anyone sees that something is wrong
+                    assert r.status == 200
+                    public = await r.json()
+                    assert public["status"] == "degraded" and public["alarm_count"] == 1, public
+                async with client.get("/api/health", headers={"Authorization": f"Bearer {token}"}) as r:
                     assert r.status == 200
                     alarms = (await r.json())["alarms"]
             assert [a["reason"] for a in alarms] == ["revocations_overdue"], alarms
@@ -101,9 +107,10 @@ async def test_a_revocation_list_past_its_next_update_raises_an_alarm_at_hub_and
 
     reissue_revocations(tmp_path / "federation", utcnow())  # the root publishes a fresh list
     node = _build(tmp_path, "node")
+    token = federation.credentials("MEX").tokens["auditor"]
     try:
         async with TestClient(TestServer(node_api.make_app(node))) as client:
-            async with client.get("/api/health") as r:
+            async with client.get("/api/health", headers={"Authorization": f"Bearer {token}"}) as r:
                 assert (await r.json())["alarms"] == []
     finally:
         _stop(node)
