@@ -13,7 +13,9 @@ from nodes.hub.relay import Hub
 from nodes.runtime.http import (MAX_SQL_INTEGER, ROLE, json_api_errors, json_error, limit_rate, requires,
                                 security_headers)
 from nodes.runtime.openapi import INTEGER, STRING, array, document, obj, op, path_param, query, serve
+from nodes.runtime.config import utcnow
 from protocol.checkpoint import format_note
+from protocol.timefmt import format_time
 
 HUB = web.AppKey("somex_hub", Hub)
 
@@ -43,7 +45,8 @@ _SPAN = [query("since", description="RFC 3339 time"), query("until", description
 _PATHS = {
     "/api/health": {"get": op("Broker link, log size, relayed and parked messages", tag="hub",
                               ok=(200, obj(("node", "log_size"), node=STRING, broker_connected={"type": "boolean"},
-                                           log_size=INTEGER, processed=INTEGER, parked_forwards={})))},
+                                           log_size=INTEGER, processed=INTEGER, parked_forwards={},
+                                           alarms=array(obj()))))},
     "/api/log/checkpoint": {"get": op("The latest signed checkpoint (public)", tag="log", errors=(404,),
                                       ok=(200, obj(("size", "note"), size=INTEGER, note=STRING)))},
     "/api/log/inclusion": {"get": op("Inclusion proof of leaf `index` in the tree of `size` (public)", tag="log",
@@ -89,9 +92,16 @@ def _b64(values: list[bytes]) -> list[str]:
 
 async def health(request: web.Request) -> web.Response:
     hub = request.app[HUB]
-    return web.json_response({"node": "HUB", "broker_connected": hub.session is not None and hub.session.connected.is_set(),
-                              "log_size": hub.store.size, "processed": hub.processed,
-                              "parked_forwards": await asyncio.to_thread(hub.store.parked_counts)})
+    # Alarms about the hub's own storage live in memory; a failing database must not fail this page.
+    alarms = [{"reason": a.reason, "detail": a.detail, "at": a.at} for a in hub.alarms.open()]
+    answer = {"node": "HUB", "broker_connected": hub.session is not None and hub.session.connected.is_set(),
+              "log_size": hub.store.size, "processed": hub.processed}
+    try:
+        answer["parked_forwards"] = await asyncio.to_thread(hub.store.parked_counts)
+    except Exception as exc:  # noqa: BLE001 - the database is what is failing: say so
+        if not alarms:
+            alarms.append({"reason": "storage_unavailable", "detail": str(exc)[:500], "at": format_time(utcnow())})
+    return web.json_response({**answer, "alarms": alarms})
 
 
 async def checkpoint(request: web.Request) -> web.Response:

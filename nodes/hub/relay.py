@@ -31,6 +31,7 @@ from nodes.runtime.amqp import (
 )
 from nodes.runtime.config import HubConfig, new_message_id, utcnow
 from nodes.runtime.db import make_engine
+from nodes.runtime.faults import Alarms, is_transient
 from nodes.runtime.federation import Federation, load_federation
 from protocol import envelope as wire
 from protocol import policy
@@ -80,6 +81,7 @@ class Hub:
         self.session: BrokerSession | None = None
         self._publisher: Publisher | None = None
         self.processed = 0
+        self.alarms = Alarms()  # in memory: an alarm about the hub's storage cannot be stored in it
         self._messages_since_checkpoint = 0  # entries other than witness cosignatures
 
     @property
@@ -92,7 +94,8 @@ class Hub:
         self.session = BrokerSession(urls, "somex-hub", self._on_connect, self._on_disconnect)
         self._tasks.append(asyncio.create_task(self.session.run(), name="hub-broker"))
         self._tasks.append(asyncio.create_task(
-            consume_in_batches(self._queue, self._process, self.config.batch_size, log), name="hub-worker"))
+            consume_in_batches(self._queue, self._process, self.config.batch_size, log,
+                               refuse=self._refuse_alone, alarms=self.alarms), name="hub-worker"))
         self._tasks.append(asyncio.create_task(self._checkpoints(), name="hub-checkpoints"))
         self._tasks.append(asyncio.create_task(self._retry_parked_forever(), name="hub-parked"))
         log.info("hub starting", log_size=self.store.size, nodes=self.directory.node_ids())
@@ -132,7 +135,11 @@ class Hub:
 
     # -- the pipeline ---------------------------------------------------------------------------
 
-    async def _process(self, batch: list[AbstractIncomingMessage]) -> None:
+    async def _process(self, batch: list[AbstractIncomingMessage], retry: bool = False,
+                       failed: BaseException | None = None) -> None:
+        """Decide, audit, forward and ack `batch`. `retry`: part of it may have been audited by an
+        earlier attempt (its entry is then its own, not a replay). `failed`: the one message of
+        `batch` whose processing failed; it is rejected `internal_error` and its sender told."""
         now = utcnow()
         received_at = format_time(now)
         decoded = [self._decode(m, received_at) for m in batch]
@@ -140,8 +147,10 @@ class Hub:
         seen = await asyncio.to_thread(self.store.seen, ids)
         spent: set[str] = set()
         for d in decoded:
-            if d.envelope is not None:
-                self._decide(d, now, seen, spent)
+            if failed is not None:
+                self._reject_internal(d, failed)
+            elif d.envelope is not None:
+                self._decide_one(d, now, seen, spent, retry)
         new_entries: list[AuditEntry] = []
         for d in decoded:
             if not d.reforward:
@@ -178,6 +187,39 @@ class Hub:
         self.processed += len(batch)
         self._messages_since_checkpoint += sum(1 for e in new_entries if e.type != "witness.cosign")
 
+    async def _refuse_alone(self, message: AbstractIncomingMessage, error: BaseException) -> None:
+        await self._process([message], retry=True, failed=error)
+
+    def _reject_internal(self, d: _Decision, error: BaseException) -> None:
+        """Audit what can be read of a message whose processing failed, with `internal_error`."""
+        entry = d.entry
+        entry.header, entry.marks_seen = None, False  # what it carried may be what failed
+        detail = f"the hub could not process this message ({type(error).__name__}); it was not forwarded"
+        try:
+            self._reject(d, "internal_error", detail)
+            entry.leaf()
+        except Exception:  # noqa: BLE001 - what it says of itself fails too: audit the bytes alone
+            log.exception("auditing a failed message by its digest alone", message_id=entry.message_id)
+            d.envelope, d.rejection, d.rejection_entry = None, None, None
+            entry.message_id = entry.sender = entry.type = entry.thread = entry.kid = None
+            entry.recipients, entry.verdict, entry.reason, entry.detail = (), REJECTED, "internal_error", detail
+            self._reject(d, "internal_error", detail)
+
+    def _decide_one(self, d: _Decision, now: datetime, seen: dict, spent: set[str], retry: bool) -> None:
+        """`_decide`, with an unexpected failure tied to this message rejecting it alone; a failure
+        of the hub's own storage propagates (the batch is held and retried, nothing refused)."""
+        try:
+            self._decide(d, now, seen, spent, retry)
+            d.entry.leaf()  # a member that cannot be written into the log fails here, not the batch
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            log.exception("deciding one message failed; rejecting it alone", message_id=d.entry.message_id)
+            if d.envelope is not None:
+                spent.discard(d.envelope.id)
+            d.reforward, d.cosignature, d.recipients = False, None, ()
+            self._reject_internal(d, exc)
+
     def _decode(self, message: AbstractIncomingMessage, received_at: str) -> _Decision:
         raw = message.body
         entry = AuditEntry(verdict=REJECTED, digest=hashlib.sha256(raw).hexdigest(),
@@ -189,6 +231,10 @@ class Hub:
             entry.message_id, entry.sender, entry.type = exc.message_id, exc.sender, exc.type
             self._reject(decision, exc.reason, exc.detail)
             return decision
+        except Exception as exc:  # noqa: BLE001 - a decoder bug: this message alone is refused
+            log.exception("decoding one message failed; rejecting it alone")
+            self._reject(decision, "internal_error", f"the hub could not decode this message ({type(exc).__name__})")
+            return decision
         decision.envelope = env
         entry.message_id, entry.type, entry.sender = env.id, env.type, env.sender
         entry.thread, entry.kid = env.thread, env.sig.kid if env.sig else None
@@ -196,7 +242,7 @@ class Hub:
         entry.header = dict(env.header) or None
         return decision
 
-    def _decide(self, d: _Decision, now: datetime, seen: dict, spent: set[str]) -> None:
+    def _decide(self, d: _Decision, now: datetime, seen: dict, spent: set[str], retry: bool = False) -> None:
         env, entry = d.envelope, d.entry
         assert env is not None
         try:
@@ -212,7 +258,7 @@ class Hub:
                 raise ProtocolError("clock_skew", f"created {env.created} is in the future")
             previous = seen.get(env.id)
             if previous is not None or env.id in spent:
-                if previous is not None and d.message.redelivered and previous.digest == verified.digest:
+                if previous is not None and (d.message.redelivered or retry) and previous.digest == verified.digest:
                     d.reforward, entry.seq = True, previous.seq
                     entry.verdict = ACCEPTED
                     d.recipients = self._recipients(env)

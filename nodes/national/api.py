@@ -16,7 +16,9 @@ from nodes.national.witness import latest_witnessed, open_alarms
 from nodes.runtime.http import (ROLE, json_api_errors, json_error, limit_rate, page, read_json, requires,
                                 security_headers)
 from nodes.runtime.openapi import INTEGER, STRING, array, document, obj, op, path_param, query, serve
+from nodes.runtime.config import utcnow
 from protocol.errors import ProtocolError
+from protocol.timefmt import format_time
 
 NODE = web.AppKey("somex_node", NationalNode)
 MAX_REQUEST_BYTES = 1024 * 1024
@@ -66,12 +68,18 @@ _PATHS = {
 
 async def health(request: web.Request) -> web.Response:
     node = request.app[NODE]
-    depth = await asyncio.to_thread(node.store.outbox_depth)
-    alarms = await asyncio.to_thread(open_alarms, node)
-    return web.json_response({"node": node.country, "broker_connected": node.broker_connected,
-                              "outbox_pending": depth,
-                              "last_checkpoint_witnessed": await asyncio.to_thread(latest_witnessed, node),
-                              "alarms": [{"reason": a["reason"], "detail": a["detail"], "at": a["at"]} for a in alarms]})
+    # Alarms about the node's own storage live in memory; a failing database must not fail this page.
+    alarms = [{"reason": a.reason, "detail": a.detail, "at": a.at} for a in node.alarms.open()]
+    answer = {"node": node.country, "broker_connected": node.broker_connected}
+    try:
+        answer["outbox_pending"] = await asyncio.to_thread(node.store.outbox_depth)
+        answer["last_checkpoint_witnessed"] = await asyncio.to_thread(latest_witnessed, node)
+        alarms += [{"reason": a["reason"], "detail": a["detail"], "at": a["at"]}
+                   for a in await asyncio.to_thread(open_alarms, node)]
+    except Exception as exc:  # noqa: BLE001 - the database is what is failing: say so
+        if not node.alarms.open():
+            alarms.append({"reason": "storage_unavailable", "detail": str(exc)[:500], "at": format_time(utcnow())})
+    return web.json_response({**answer, "alarms": alarms})
 
 
 @requires("focal")
