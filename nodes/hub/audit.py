@@ -131,6 +131,7 @@ class AuditEntry:
 class SeenMessage:
     seq: int
     digest: str
+    verdict: str = "accepted"  # of the entry that spent the id
 
 
 def decode_leaf(leaf: bytes) -> dict[str, Any]:
@@ -191,8 +192,9 @@ class AuditStore:
         if not ids:
             return {}
         with self._engine.connect() as conn:
-            rows = conn.execute(select(seen).where(seen.c.message_id.in_(ids))).all()
-        return {r.message_id: SeenMessage(r.seq, r.digest) for r in rows}
+            rows = conn.execute(select(seen, entries.c.verdict).join(entries, entries.c.seq == seen.c.seq)
+                                .where(seen.c.message_id.in_(ids))).all()
+        return {r.message_id: SeenMessage(r.seq, r.digest, r.verdict) for r in rows}
 
     def append(self, batch: Sequence[AuditEntry]) -> None:
         """Assign sequence numbers and commit entries, tree nodes and spent ids durably, or nothing."""

@@ -260,6 +260,9 @@ class Hub:
             if previous is not None or env.id in spent:
                 if previous is not None and (d.message.redelivered or retry) and previous.digest == verified.digest:
                     d.reforward, entry.seq = True, previous.seq
+                    if previous.verdict != ACCEPTED:  # refused once already (and its sender told): settled
+                        entry.verdict, entry.reason = previous.verdict, "settled"
+                        return
                     entry.verdict = ACCEPTED
                     d.recipients = self._recipients(env)
                     return
@@ -453,6 +456,8 @@ class Hub:
         if e.verdict == ACCEPTED:
             bound.info("redelivered message forwarded again" if d.reforward else "message relayed",
                        recipients=list(d.recipients))
+        elif d.reforward:
+            bound.info("redelivered message was refused already; nothing more to do")
         else:
             bound.warning("message rejected", reason=e.reason, detail=e.detail,
                           broker_user=e.broker_user)

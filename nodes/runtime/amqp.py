@@ -257,7 +257,8 @@ def _outcome(routing_key: str, result: object) -> PublishRefused | None:
 Handle = Callable[[list[AbstractIncomingMessage], bool], Awaitable[None]]
 Refuse = Callable[[AbstractIncomingMessage, BaseException], Awaitable[None]]
 STORAGE_ALARM = "storage"
-RETRY_MAX_DELAY = 30.0  # seconds between attempts while storage or the broker link is failing
+RETRY_FIRST_DELAY = 0.5  # seconds before the first retry of a batch held for a storage/broker failure
+RETRY_MAX_DELAY = 30.0  # ...doubling up to this, for as long as the failure lasts
 
 
 async def consume_in_batches(
@@ -288,7 +289,7 @@ async def consume_in_batches(
 async def settle_batch(batch: list[AbstractIncomingMessage], handle: Handle, refuse: Refuse, log: Any,
                        alarms: Alarms) -> None:
     pending = {id(m): m for m in batch}  # in delivery order; each settled message leaves
-    delay, retry = 0.5, False
+    delay, retry = RETRY_FIRST_DELAY, False
     while pending:
         try:
             await _isolate(list(pending.values()), pending, handle, refuse, log, retry)
@@ -296,6 +297,7 @@ async def settle_batch(batch: list[AbstractIncomingMessage], handle: Handle, ref
             raise
         except Exception as exc:  # noqa: BLE001 - only transient failures reach here (_isolate)
             retry = True
+            alarms.retries += 1
             held = {k: m for k, m in pending.items() if not _channel_closed(m)}
             if not held:  # the broker requeues what the closed channel held: nothing to hold here
                 log.warning("broker channel closed under a batch; the broker delivers it again",

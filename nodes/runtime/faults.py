@@ -53,6 +53,7 @@ class Alarms:
         self._open: dict[str, Alarm] = {}
         self.raised = 0  # how many times an alarm was raised (tests and metrics)
         self.cleared = 0
+        self.retries = 0  # batches retried after a storage or broker failure
 
     def raise_(self, alarm: Alarm) -> bool:
         """Open `alarm` (replacing one of its kind); True if none of its kind was open."""
