@@ -401,3 +401,22 @@ def decode_body(env: Envelope, plaintext: str | bytes | None = None) -> dict[str
 def seal_context(type: str, message_id: str, sender: str) -> bytes:
     """What a sealed payload is bound to: it opens only inside this message (crypto/sealing.py)."""
     return f"{type}\n{message_id}\n{sender}".encode("ascii")
+
+
+def read_names(raw: bytes) -> dict[str, str | None]:
+    """What names a message (id, type, sender, thread), read leniently from bytes that may not
+    decode: for auditing a dead letter by what can be read of it. Never raises."""
+    names: dict[str, str | None] = {"id": None, "type": None, "sender": None, "thread": None}
+    try:
+        if len(raw) > messages.MAX_MESSAGE_BYTES:
+            return names
+        obj, _ = _parse_json(raw, "dead letter")
+    except Exception:  # noqa: BLE001 - lenient by design: whatever cannot be read stays None
+        return names
+    if isinstance(obj, dict):
+        for name in names:
+            value = _readable(obj.get(name))
+            names[name] = value if value is not None and value.isprintable() else None
+        if names["id"] is not None and not is_uuid7(names["id"]):
+            names["id"] = None
+    return names

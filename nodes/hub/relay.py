@@ -31,7 +31,8 @@ from nodes.runtime.amqp import (
 )
 from nodes.runtime.config import HubConfig, new_message_id, utcnow
 from nodes.runtime.db import make_engine
-from nodes.runtime.faults import Alarms, is_transient
+from nodes.runtime import amqp
+from nodes.runtime.faults import Alarm, Alarms, is_transient
 from nodes.runtime.federation import Federation, load_federation
 from protocol import envelope as wire
 from protocol import policy
@@ -98,6 +99,7 @@ class Hub:
                                refuse=self._refuse_alone, alarms=self.alarms), name="hub-worker"))
         self._tasks.append(asyncio.create_task(self._checkpoints(), name="hub-checkpoints"))
         self._tasks.append(asyncio.create_task(self._retry_parked_forever(), name="hub-parked"))
+        self._tasks.append(asyncio.create_task(self._requeue_dead_forever(), name="hub-requeue-dead"))
         log.info("hub starting", log_size=self.store.size, nodes=self.directory.node_ids())
 
     async def wait_connected(self, timeout: float = 30) -> None:
@@ -210,7 +212,6 @@ class Hub:
         of the hub's own storage propagates (the batch is held and retried, nothing refused)."""
         try:
             self._decide(d, now, seen, spent, retry)
-            d.entry.leaf()  # a member that cannot be written into the log fails here, not the batch
         except Exception as exc:
             if is_transient(exc):
                 raise
@@ -364,11 +365,11 @@ class Hub:
         return policy.resolve_recipients(env, allowed_types=node.allowed_types,
                                          countries=self.directory.node_ids())
 
-    def _reject(self, d: _Decision, reason: str, detail: str) -> None:
+    def _reject(self, d: _Decision, reason: str, detail: str, to: str | None = None) -> None:
         entry = d.entry
         entry.verdict, entry.reason, entry.detail = REJECTED, reason, detail[:2000]
         entry.recipients = ()
-        node = self.directory.by_broker_user(d.message.user_id or "")
+        node = self.directory.node(to) if to is not None else self.directory.by_broker_user(d.message.user_id or "")
         if node is None:
             return  # nobody authenticated to answer (cannot happen with broker-validated user_id)
         now = utcnow()
@@ -466,27 +467,104 @@ class Hub:
 
     def _make_watcher(self, verdict: str):  # noqa: ANN202
         async def watch(message: AbstractIncomingMessage) -> None:
-            entry = AuditEntry(
-                verdict=verdict, digest=hashlib.sha256(message.body).hexdigest(),
-                received_at=format_time(utcnow()), message_id=_uuid_or_none(message.message_id),
-                broker_user=message.user_id, reason=verdict,
-                detail=_death_summary(message),
-            )
-            try:
-                async with self._log_lock:
-                    await asyncio.to_thread(self.store.append, [entry])
-            except Exception:
-                log.exception("could not audit a %s message; leaving it queued", verdict)
-                await message.nack(requeue=True)
-                await asyncio.sleep(1)
-                return
-            self._messages_since_checkpoint += 1
-            log.error("message could not be delivered", verdict=verdict, message_id=entry.message_id,
-                      seq=entry.seq, detail=entry.detail)
+            delay = amqp.RETRY_FIRST_DELAY
+            while True:  # held, never nacked: a requeue loop only fills the log with failures
+                try:
+                    await self._keep_dead_letter(message, verdict)
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - storage trouble: retried, alarmed
+                    if self.alarms.raise_(Alarm(amqp.STORAGE_ALARM, "storage_unavailable", str(exc)[:500],
+                                                "free disk space or bring the database back; dead letters "
+                                                "wait in their queue", format_time(utcnow()))):
+                        log.error("ALARM: could not keep and audit a dead letter; holding it and retrying",
+                                  verdict=verdict, error=str(exc)[:500], message_id=message.message_id)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, amqp.RETRY_MAX_DELAY)
+            if self.alarms.clear(amqp.STORAGE_ALARM):
+                log.warning("dead letters are kept and audited again: alarm cleared")
             await message.ack()
 
         return watch
 
+    async def _keep_dead_letter(self, message: AbstractIncomingMessage, verdict: str) -> None:
+        """Audit a dead letter with what can be read of it, keep its bytes, tell its sender."""
+        names = wire.read_names(message.body)
+        at = format_time(utcnow())
+        entry = AuditEntry(
+            verdict=verdict, digest=hashlib.sha256(message.body).hexdigest(), received_at=at,
+            message_id=names["id"], type=names["type"], sender=names["sender"], thread=names["thread"],
+            broker_user=message.user_id, reason=verdict, detail=_death_summary(message),
+        )
+        d = _Decision(message, entry)
+        sender = self._dead_letter_sender(message, names)
+        if sender is not None:
+            self._reject(d, verdict, f"the broker could not deliver this message ({entry.detail}); the hub "
+                                     "keeps it and an operator can put it back (somex hub requeue-dead)",
+                         to=sender)
+        entry.verdict, entry.reason, entry.detail = verdict, verdict, _death_summary(message)  # not "rejected"
+        kept = {"message_id": names["id"], "broker_user": message.user_id, "queue": _death_queue(message),
+                "routing_key": message.routing_key, "raw": message.body,
+                "headers": json.dumps(_plain_headers(message.headers)), "kept_at": at}
+        async with self._log_lock:
+            await asyncio.to_thread(self.store.append, [e for e in (entry, d.rejection_entry) if e], kept)
+        self._messages_since_checkpoint += 1
+        log.error("message could not be delivered: kept at the hub and audited", verdict=verdict,
+                  message_id=entry.message_id, type=entry.type, sender=entry.sender, thread=entry.thread,
+                  seq=entry.seq, detail=entry.detail, told=sender,
+                  action="fix the cause, then `somex hub requeue-dead` puts it back")
+        self._prepare_forwards(d, at)
+        if d.forwards:
+            try:
+                parked = await self._forward(d.forwards)
+                done = {f.seq for f in d.forwards} - {f.seq for f in parked}
+                await asyncio.to_thread(self.store.mark_forwarded, done, format_time(utcnow()))
+            except Exception as exc:  # noqa: BLE001 - kept and audited already; the answer is best effort
+                log.warning("could not tell the sender about its dead letter", error=str(exc), told=sender,
+                            message_id=entry.message_id)
+
+    def _dead_letter_sender(self, message: AbstractIncomingMessage, names: dict) -> str | None:
+        """Whom to tell: the authenticated broker user's node; for a message the hub forwarded (it
+        died in an inbox), the envelope's sender if the log accepted that very message."""
+        node = self.directory.by_broker_user(message.user_id or "")
+        if node is not None and node.node_id != policy.HUB_ID:
+            return node.node_id
+        if names["id"] is None or names["sender"] in (None, policy.HUB_ID):
+            return None
+        seen = self.store.seen([names["id"]]).get(names["id"])
+        if seen is None or seen.verdict != ACCEPTED or names["sender"] not in self.directory.node_ids():
+            return None
+        return names["sender"]
+
+    # -- putting dead letters back ---------------------------------------------------------------
+
+    async def _requeue_dead_forever(self) -> None:
+        while True:
+            await asyncio.sleep(min(self.config.parked_retry_interval, 1.0))
+            try:
+                await self.requeue_dead()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - storage or broker away: the request waits
+                log.warning("putting dead letters back failed; will try again", error=str(exc))
+
+    async def requeue_dead(self) -> int:
+        """Put back the dead letters an operator asked for (`somex hub requeue-dead`): one that died
+        in hub.in is processed again as a redelivery (a new decision, or a re-forward of its entry);
+        one that died in an inbox is forwarded again with its log receipt."""
+        rows = await asyncio.to_thread(self.store.requeue_requested)
+        for row in rows:
+            if (row.queue or "").startswith("node."):
+                headers = {k: v for k, v in json.loads(row.headers).items() if k == LOG_HEADER}
+                recipient = row.queue.split(".")[1]
+                await self._forward([_Forward(row.seq, recipient, row.message_id or "", row.raw, headers)])
+            else:
+                delivery = _KeptDelivery(row.raw, row.broker_user, row.message_id or "")
+                await amqp.settle_batch([delivery], self._process, self._refuse_alone, log, self.alarms)
+            await asyncio.to_thread(self.store.mark_requeued, row.id, format_time(utcnow()))
+            log.warning("dead letter put back", dead_letter=row.id, message_id=row.message_id, queue=row.queue)
+        return len(rows)
 
 def log_origin(federation: str) -> str:
     return f"somex/{federation}/audit"
@@ -500,6 +578,46 @@ def _uuid_or_none(value: str | None) -> str | None:
     from protocol.ids import is_uuid7
 
     return value if value and is_uuid7(value) else None
+
+
+class _OpenChannel:
+    is_closed = False
+
+
+@dataclass
+class _KeptDelivery:
+    """A kept dead letter handed to the pipeline as a redelivery from hub.in (acks are no-ops)."""
+    body: bytes
+    user_id: str | None
+    message_id: str
+    headers: dict = field(default_factory=dict)
+    redelivered: bool = True
+    channel: _OpenChannel = field(default_factory=lambda: _OpenChannel())
+    routing_key: str = ""
+
+    async def ack(self, multiple: bool = False) -> None:
+        return None
+
+    async def reject(self, requeue: bool = False) -> None:
+        raise RuntimeError("a put-back dead letter failed again; it stays kept")
+
+
+def _death_queue(message: AbstractIncomingMessage) -> str | None:
+    deaths = (message.headers or {}).get("x-death") or []
+    first = deaths[0] if isinstance(deaths, list) and deaths else None
+    queue = first.get("queue") if isinstance(first, dict) else None
+    return queue.decode() if isinstance(queue, bytes) else queue
+
+
+def _plain_headers(headers: object) -> dict:
+    """Headers as JSON can hold them (the log receipt is a string; x-death is summarised elsewhere)."""
+    plain = {}
+    for key, value in (headers or {}).items() if isinstance(headers, dict) else ():
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "replace")
+        if isinstance(value, (str, int, float, bool)) or value is None:
+            plain[str(key)] = value
+    return plain
 
 
 def _death_summary(message: AbstractIncomingMessage) -> str:

@@ -260,3 +260,10 @@ def test_canonical_form_raises_only_its_typed_error(value: dict) -> None:
     with pytest.raises(DecodeError) as caught:
         canonical_json(value)
     assert caught.value.reason == "not_canonical"
+
+
+def test_read_names_reads_what_it_can_and_never_raises() -> None:
+    env = fake_signed(make(thread="case-9"))
+    assert wire.read_names(wire.encode(env)) == {"id": env.id, "type": "note", "sender": "MEX", "thread": "case-9"}
+    for raw in (b"\xff\xfe", b"[1]", b'{"id": "not-a-uuid", "sender": "\\ud800", "type": 5}', b"[" * 10_000):
+        assert wire.read_names(raw)["id"] is None and wire.read_names(raw)["sender"] is None
