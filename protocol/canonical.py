@@ -13,6 +13,8 @@ from typing import Any
 
 import rfc8785
 
+from protocol.errors import DecodeError
+
 _MAX_SAFE_INT = 2**53 - 1
 
 
@@ -29,9 +31,14 @@ def _fast_path_applies(value: Any) -> bool:
 
 
 def canonical_json(value: Any) -> bytes:
+    """The JCS bytes of `value`; DecodeError `not_canonical` for what JCS cannot write (a lone
+    surrogate, an integer beyond ±(2^53 - 1), a non-finite float, a non-JSON type)."""
     if _fast_path_applies(value):
         try:
             return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:
-            pass  # lone surrogates: let rfc8785 refuse them with its own error
-    return rfc8785.dumps(value)
+            pass  # lone surrogates: let rfc8785 refuse them
+    try:
+        return rfc8785.dumps(value)
+    except (rfc8785.CanonicalizationError, UnicodeEncodeError, TypeError, RecursionError) as exc:
+        raise DecodeError("not_canonical", f"no RFC 8785 form: {str(exc)[:200]}") from None

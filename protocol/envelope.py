@@ -187,22 +187,74 @@ def _reject_constant(name: str) -> Any:
     raise DecodeError("malformed_json", f"{name} is not JSON")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):  # "1e999": JSON has no infinity, JCS cannot write it
+        raise DecodeError("bad_number", f"{text[:40]} is beyond the range of a JSON number")
+    return value
+
+
+# A surrogate escape (\uD800-\uDFFF) in the text: only then can a parsed string hold a lone one.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _check_unicode(value: Any, what: str) -> None:
+    """Refuse a lone surrogate in any key or string: it has no UTF-8 form, so no digest, no canonical
+    form and no database row could be made of it (issue 14, items 3 and 4)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _has_lone_surrogate(item):
+                raise DecodeError("bad_unicode", f"{what} contains a lone UTF-16 surrogate")
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
 def parse_json(raw: bytes | str, *, what: str = "envelope") -> Any:
-    """Strict JSON: valid UTF-8, no duplicate members, no NaN/Infinity, bounded nesting."""
+    """Strict JSON: valid UTF-8, no lone surrogates, no duplicate members, no NaN/Infinity (nor
+    numbers that overflow to it), bounded nesting. Raises only DecodeError."""
+    value, escapes = _parse_json(raw, what)
+    if escapes:  # rare: only then walk the value
+        _check_unicode(value, what)
+    return value
+
+
+def _parse_json(raw: bytes | str, what: str) -> tuple[Any, bool]:
+    """parse_json but for surrogate escapes: the value, and whether it may hold a lone surrogate."""
     if isinstance(raw, bytes):
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise DecodeError("bad_utf8", f"{what} is not valid UTF-8 at byte {exc.start}") from None
-    else:
+        raw_surrogates = False  # valid UTF-8 never decodes to a surrogate
+    elif isinstance(raw, str):
         text = raw
+        raw_surrogates = not text.isascii() and _has_lone_surrogate(text)
+    else:
+        raise DecodeError("malformed_json", f"{what} is not text")
+    if raw_surrogates:
+        raise DecodeError("bad_unicode", f"{what} contains a lone UTF-16 surrogate")
     _check_depth(text, what)
     try:
-        return json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
+        value = json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant,
+                           parse_float=_finite_float)
     except DecodeError:
         raise
     except (ValueError, RecursionError) as exc:
         raise DecodeError("malformed_json", f"{what}: {exc}") from None
+    return value, bool(_SURROGATE_ESCAPE.search(text))
 
 
 _STRINGS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
@@ -247,17 +299,26 @@ def decode(raw: bytes) -> Envelope:
     """Bytes from the wire to an (unverified) Envelope, or DecodeError with a reason code."""
     if len(raw) > messages.MAX_MESSAGE_BYTES:
         raise DecodeError("oversize", f"{len(raw)} bytes > {messages.MAX_MESSAGE_BYTES}")
-    obj = parse_json(raw)
+    obj, escapes = _parse_json(raw, "envelope")
     if not isinstance(obj, dict):
+        if escapes:
+            _check_unicode(obj, "envelope")
         raise DecodeError("malformed_envelope", "the envelope must be a JSON object")
-    ident = obj.get("id") if isinstance(obj.get("id"), str) else None
-    sender = obj.get("sender") if isinstance(obj.get("sender"), str) else None
-    mtype = obj.get("type") if isinstance(obj.get("type"), str) else None
+    ident, sender, mtype = (_readable(obj.get(name)) for name in ("id", "sender", "type"))
     try:
+        if escapes:  # the members that name the message are read first, so a refusal can name it
+            _check_unicode(obj, "envelope")
         return _decode_members(obj, len(raw))
     except DecodeError as exc:
         exc.message_id, exc.sender, exc.type = ident, sender, mtype
         raise
+
+
+def _readable(value: Any) -> str | None:
+    """A member that names a message (id, sender, type), if it is a short string with a UTF-8 form."""
+    if not isinstance(value, str) or len(value) > 64 or _has_lone_surrogate(value):
+        return None
+    return value
 
 
 def _decode_members(obj: dict[str, Any], size: int) -> Envelope:
@@ -300,6 +361,7 @@ def _decode_members(obj: dict[str, Any], size: int) -> Envelope:
     if payload_digest(payload) != env.body_digest:
         raise DecodeError("digest_mismatch", "body_digest does not match the transmitted payload")
     _check_semantics(env, spec)
+    env.signing_input()  # now, so that a member JCS cannot write is refused here (cached for verify)
     return env
 
 
@@ -339,3 +401,22 @@ def decode_body(env: Envelope, plaintext: str | bytes | None = None) -> dict[str
 def seal_context(type: str, message_id: str, sender: str) -> bytes:
     """What a sealed payload is bound to: it opens only inside this message (crypto/sealing.py)."""
     return f"{type}\n{message_id}\n{sender}".encode("ascii")
+
+
+def read_names(raw: bytes) -> dict[str, str | None]:
+    """What names a message (id, type, sender, thread), read leniently from bytes that may not
+    decode: for auditing a dead letter by what can be read of it. Never raises."""
+    names: dict[str, str | None] = {"id": None, "type": None, "sender": None, "thread": None}
+    try:
+        if len(raw) > messages.MAX_MESSAGE_BYTES:
+            return names
+        obj, _ = _parse_json(raw, "dead letter")
+    except Exception:  # noqa: BLE001 - lenient by design: whatever cannot be read stays None
+        return names
+    if isinstance(obj, dict):
+        for name in names:
+            value = _readable(obj.get(name))
+            names[name] = value if value is not None and value.isprintable() else None
+        if names["id"] is not None and not is_uuid7(names["id"]):
+            names["id"] = None
+    return names

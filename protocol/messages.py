@@ -85,8 +85,10 @@ _TYPES = [
     MessageType("case.message", "node", sealed=True, receipted=True, header=Obj(), body=CASE_MESSAGE),
     MessageType(
         "receipt", "node", header=Obj(),
+        # kind `refused`: stored but its effect refused (reason: a code of docs/reason-codes.md)
         body=Obj(required={"of": UUID, "digest": SHA256_HEX,
-                           "kind": Enum("delivered", "retrieved"), "at": TIMESTAMP}),
+                           "kind": Enum("delivered", "retrieved", "refused"), "at": TIMESTAMP},
+                 optional={"reason": REASON}),
     ),
     MessageType(
         "hub.rejection", "hub", header=Obj(),

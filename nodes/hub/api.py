@@ -11,12 +11,14 @@ from crypto.witness import QuorumError, required_quorum
 from nodes.hub.console import add_routes as add_console_routes
 from nodes.hub.export import export_bundle
 from nodes.hub.relay import Hub
+from nodes.runtime.amqp import STORAGE_ALARM
 from nodes.runtime.config import utcnow
 from nodes.runtime.federation_state import federation_alarms
 from nodes.runtime.http import (MAX_SQL_INTEGER, ROLE, json_api_errors, json_error, limit_rate, requires,
                                 role_of, security_headers)
 from nodes.runtime.openapi import INTEGER, STRING, array, document, obj, op, path_param, query, serve
 from protocol.checkpoint import format_note
+from protocol.timefmt import format_time
 
 HUB = web.AppKey("somex_hub", Hub)
 
@@ -100,8 +102,14 @@ async def health(request: web.Request) -> web.Response:
     """Counts for anyone; which inbox stalls and whose forwards are parked only for a token holder."""
     hub = request.app[HUB]
     connected = hub.session is not None and hub.session.connected.is_set()
-    parked = await asyncio.to_thread(hub.store.parked_counts)
-    alarms = hub.alarms.active() + federation_alarms(hub.federation, utcnow())
+    failing: list[dict] = []
+    try:
+        parked = await asyncio.to_thread(hub.store.parked_counts)
+    except Exception as exc:  # noqa: BLE001 - the database is what is failing: this page must still say so
+        parked = {}
+        failing = [] if hub.alarms.is_open(STORAGE_ALARM) else [
+            {"kind": "storage", "reason": "storage_unavailable", "detail": str(exc)[:500], "at": format_time(utcnow())}]
+    alarms = failing + hub.alarms.active() + federation_alarms(hub.federation, utcnow())
     result = {"node": "HUB", "status": "ok" if connected and not alarms and not parked else "degraded",
               "broker_connected": connected, "log_size": hub.store.size, "processed": hub.processed,
               "alarm_count": len(alarms), "parked": sum(parked.values())}

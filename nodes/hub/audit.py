@@ -8,6 +8,7 @@ completion is recorded apart from the entries, so that entries are never rewritt
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -19,7 +20,7 @@ from rfc8785 import CanonicalizationError
 from protocol.canonical import canonical_json
 from sqlalchemy import (
     BigInteger, Column, Connection, Engine, Integer, LargeBinary, MetaData, String, Table, Text, func, insert,
-    select, text,
+    select, text, update,
 )
 
 from crypto.keys import SigningKey
@@ -76,6 +77,22 @@ parked_forwards = Table(
     Column("headers", Text, nullable=False),
     Column("parked_at", String(32), nullable=False),
 )
+# Whatever the broker dead-lettered or could not route: kept with its bytes, until put back
+# (`somex hub requeue-dead`, audited `requeued`); docs/audit-log.md, "Dead letters".
+dead_letters = Table(
+    "dead_letters", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("seq", Integer, nullable=False, index=True),  # its dead_lettered / unroutable entry
+    Column("message_id", String(36)),
+    Column("broker_user", String(128)),
+    Column("queue", String(255)),  # where it died (x-death), e.g. hub.in or node.IDN.inbox
+    Column("routing_key", String(255)),
+    Column("raw", LargeBinary, nullable=False),
+    Column("headers", Text, nullable=False),  # JSON: what the hub can replay (its log receipt)
+    Column("kept_at", String(32), nullable=False),
+    Column("requested_at", String(32)),  # requeue asked for (the running hub puts it back)
+    Column("requeued_at", String(32)),
+)
 checkpoints = Table(
     "checkpoints", metadata,
     Column("size", Integer, primary_key=True, autoincrement=False),
@@ -95,8 +112,8 @@ cosignatures = Table(
 # the dead-letter watchers of both) never interleave appends (docs/audit-log.md, "Standby hub").
 LOG_WRITE_LOCK = 0x736F6D6578  # "somex"
 
-ACCEPTED, REJECTED, ISSUED, DEAD_LETTERED, UNROUTABLE = (
-    "accepted", "rejected", "issued", "dead_lettered", "unroutable",
+ACCEPTED, REJECTED, ISSUED, DEAD_LETTERED, UNROUTABLE, REQUEUED = (
+    "accepted", "rejected", "issued", "dead_lettered", "unroutable", "requeued",
 )
 LEAF_FIELDS = ("seq", "message_id", "type", "sender", "broker_user", "recipients", "thread", "digest", "kid",
                "verdict", "reason", "detail", "received_at", "header", "handling")
@@ -222,31 +239,79 @@ class AuditStore:
                                 .where(seen.c.message_id.in_(ids))).all()
         return {r.message_id: SeenMessage(r.seq, r.digest, r.verdict) for r in rows}
 
-    def append(self, batch: Sequence[AuditEntry]) -> None:
-        """Assign sequence numbers and commit entries, tree nodes and spent ids durably, or nothing."""
+    def append(self, batch: Sequence[AuditEntry], dead_letter: dict[str, Any] | None = None) -> None:
+        """Assign sequence numbers and commit entries, tree nodes and spent ids durably, or nothing.
+
+        `dead_letter`: a dead_letters row kept in the same transaction, for the first entry."""
         if not batch:  # e.g. a batch of redeliveries that are all in the log already
             return
         with self._engine.begin() as conn:
-            self._lock_and_catch_up(conn)
-            tentative = CompactRange(self._range.size, list(self._range._stack))
-            entry_rows, node_rows = [], []
-            for entry in batch:
-                entry.seq = tentative.size
-                leaf = entry.leaf()
-                entry.leaf_hash = leaf_hash(leaf)
-                node_rows += [{"id": node_key(lv, ix), "hash": h} for lv, ix, h in tentative.append(entry.leaf_hash)]
-                # Copies of leaf members for queries, as the leaf holds them (lone surrogates replaced).
-                entry_rows.append({"seq": entry.seq, "leaf": leaf, **_without_lone_surrogates({
-                    "message_id": entry.message_id, "type": entry.type,
-                    "sender": entry.sender, "recipients": json.dumps(list(entry.recipients)),
-                    "thread": entry.thread, "verdict": entry.verdict, "received_at": entry.received_at,
-                })})
-            seen_rows = [{"message_id": e.message_id, "seq": e.seq, "digest": e.digest} for e in batch if e.marks_seen]
-            conn.execute(insert(entries), entry_rows)
-            conn.execute(insert(tree_nodes), node_rows)
-            if seen_rows:
-                conn.execute(insert(seen), seen_rows)
-        self._range = tentative
+            self._append(conn, batch)
+            if dead_letter is not None:
+                conn.execute(insert(dead_letters), {**dead_letter, "seq": batch[0].seq})
+        self._range = self._tentative
+
+    def _append(self, conn: Connection, batch: Sequence[AuditEntry]) -> None:
+        self._lock_and_catch_up(conn)
+        tentative = CompactRange(self._range.size, list(self._range._stack))
+        entry_rows, node_rows = [], []
+        for entry in batch:
+            entry.seq = tentative.size
+            leaf = entry.leaf()
+            entry.leaf_hash = leaf_hash(leaf)
+            node_rows += [{"id": node_key(lv, ix), "hash": h} for lv, ix, h in tentative.append(entry.leaf_hash)]
+            # Copies of leaf members for queries, as the leaf holds them (lone surrogates replaced).
+            entry_rows.append({"seq": entry.seq, "leaf": leaf, **_without_lone_surrogates({
+                "message_id": entry.message_id, "type": entry.type,
+                "sender": entry.sender, "recipients": json.dumps(list(entry.recipients)),
+                "thread": entry.thread, "verdict": entry.verdict, "received_at": entry.received_at,
+            })})
+        seen_rows = [{"message_id": e.message_id, "seq": e.seq, "digest": e.digest} for e in batch if e.marks_seen]
+        conn.execute(insert(entries), entry_rows)
+        conn.execute(insert(tree_nodes), node_rows)
+        if seen_rows:
+            conn.execute(insert(seen), seen_rows)
+        self._tentative = tentative
+
+    # -- dead letters ---------------------------------------------------------------------------
+
+    def dead_letters(self, *, pending_only: bool = False) -> list[Any]:
+        query = select(dead_letters).order_by(dead_letters.c.id)
+        if pending_only:
+            query = query.where(dead_letters.c.requeued_at.is_(None))
+        with self._engine.connect() as conn:
+            return conn.execute(query).all()
+
+    def request_requeue(self, ids: Sequence[int] | None, at: str, by: str) -> list[int]:
+        """Ask for kept dead letters (all not yet put back, or `ids`) to be put back; each request is
+        audited (`requeued`) in the same transaction. Returns the ids asked for."""
+        with self._engine.begin() as conn:
+            query = select(dead_letters).where(dead_letters.c.requeued_at.is_(None)
+                                               & dead_letters.c.requested_at.is_(None))
+            if ids is not None:
+                query = query.where(dead_letters.c.id.in_(list(ids)))
+            rows = conn.execute(query.order_by(dead_letters.c.id)).all()
+            if not rows:
+                return []
+            batch = [AuditEntry(verdict=REQUEUED, digest=hashlib.sha256(r.raw).hexdigest(), received_at=at,
+                                message_id=r.message_id, broker_user=by, reason="requeue_dead",
+                                detail=f"dead letter #{r.id} (entry {r.seq}, from {r.queue}) put back by {by}")
+                     for r in rows]
+            self._append(conn, batch)
+            conn.execute(update(dead_letters).where(dead_letters.c.id.in_([r.id for r in rows]))
+                         .values(requested_at=at))
+        self._range = self._tentative
+        return [r.id for r in rows]
+
+    def requeue_requested(self, limit: int = 100) -> list[Any]:
+        with self._engine.connect() as conn:
+            return conn.execute(select(dead_letters).where(dead_letters.c.requested_at.is_not(None)
+                                                           & dead_letters.c.requeued_at.is_(None))
+                                .order_by(dead_letters.c.id).limit(limit)).all()
+
+    def mark_requeued(self, row_id: int, at: str) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(update(dead_letters).where(dead_letters.c.id == row_id).values(requeued_at=at))
 
     def _lock_and_catch_up(self, conn: Connection) -> None:
         """Hold the log's write lock for this transaction and resume from the stored head.

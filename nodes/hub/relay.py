@@ -33,6 +33,8 @@ from nodes.runtime.amqp import (
 )
 from nodes.runtime.config import HubConfig, new_message_id, utcnow
 from nodes.runtime.db import make_engine
+from nodes.runtime import amqp
+from nodes.runtime.faults import is_transient
 from nodes.runtime.federation import Federation, load_federation
 from nodes.runtime.federation_state import admit_federation
 from protocol import envelope as wire
@@ -86,7 +88,9 @@ class Hub:
         self._publisher: Publisher | None = None
         self.processed = 0
         self._messages_since_checkpoint = 0  # entries other than witness cosignatures
-        self.alarms = AlarmBoard(log)  # watchdog alarms (nodes/hub/inbox_watch.py): health, ERROR log
+        # In memory: an alarm about the hub's storage cannot be stored in it. Raised by the consumers
+        # (storage, broker link) and the inbox watchdog (nodes/hub/inbox_watch.py).
+        self.alarms = AlarmBoard(log)
 
     @property
     def directory(self):  # noqa: ANN201
@@ -98,10 +102,12 @@ class Hub:
         self.session = BrokerSession(urls, "somex-hub", self._on_connect, self._on_disconnect)
         self._tasks.append(asyncio.create_task(self.session.run(), name="hub-broker"))
         self._tasks.append(asyncio.create_task(
-            consume_in_batches(self._queue, self._process, self.config.batch_size, log), name="hub-worker"))
+            consume_in_batches(self._queue, self._process, self.config.batch_size, log,
+                               refuse=self._refuse_alone, alarms=self.alarms), name="hub-worker"))
         self._tasks.append(asyncio.create_task(self._checkpoints(), name="hub-checkpoints"))
         self._tasks.append(asyncio.create_task(self._retry_parked_forever(), name="hub-parked"))
         self._tasks.append(asyncio.create_task(watch_inboxes(self, self.alarms), name="hub-inboxes"))
+        self._tasks.append(asyncio.create_task(self._requeue_dead_forever(), name="hub-requeue-dead"))
         log.info("hub starting", log_size=self.store.size, nodes=self.directory.node_ids())
 
     async def wait_connected(self, timeout: float = 30) -> None:
@@ -139,7 +145,12 @@ class Hub:
 
     # -- the pipeline ---------------------------------------------------------------------------
 
-    async def _process(self, batch: list[AbstractIncomingMessage]) -> None:
+    async def _process(self, batch: list[AbstractIncomingMessage], retry: bool = False,
+                       failed: BaseException | None = None) -> None:
+        """Decide, audit, forward and ack `batch`. `retry` (part of it may have been audited by an
+        earlier attempt) needs no special case: a message whose identical bytes are in the log is
+        forwarded again under its entry. `failed`: the one message of `batch` whose processing
+        failed; it is rejected `internal_error` and its sender told."""
         now = utcnow()
         received_at = format_time(now)
         decoded = [self._decode(m, received_at) for m in batch]
@@ -147,8 +158,10 @@ class Hub:
         seen = await asyncio.to_thread(self.store.seen, ids)
         spent: dict[str, _Decision] = {}  # ids first seen in this batch
         for d in decoded:
-            if d.envelope is not None:
-                self._decide(d, now, seen, spent)
+            if failed is not None:
+                self._reject_internal(d, failed)
+            elif d.envelope is not None:
+                self._decide_one(d, now, seen, spent)
         new_entries: list[AuditEntry] = []
         for d in decoded:
             if not d.reforward:
@@ -185,6 +198,38 @@ class Hub:
         self.processed += len(batch)
         self._messages_since_checkpoint += sum(1 for e in new_entries if e.type != "witness.cosign")
 
+    async def _refuse_alone(self, message: AbstractIncomingMessage, error: BaseException) -> None:
+        await self._process([message], retry=True, failed=error)
+
+    def _reject_internal(self, d: _Decision, error: BaseException) -> None:
+        """Audit what can be read of a message whose processing failed, with `internal_error`."""
+        entry = d.entry
+        entry.header, entry.marks_seen = None, False  # what it carried may be what failed
+        detail = f"the hub could not process this message ({type(error).__name__}); it was not forwarded"
+        try:
+            self._reject(d, "internal_error", detail)
+            entry.leaf()
+        except Exception:  # noqa: BLE001 - what it says of itself fails too: audit the bytes alone
+            log.exception("auditing a failed message by its digest alone", message_id=entry.message_id)
+            d.envelope, d.rejection, d.rejection_entry = None, None, None
+            entry.message_id = entry.sender = entry.type = entry.thread = entry.kid = None
+            entry.recipients, entry.verdict, entry.reason, entry.detail = (), REJECTED, "internal_error", detail
+            self._reject(d, "internal_error", detail)
+
+    def _decide_one(self, d: _Decision, now: datetime, seen: dict, spent: dict[str, _Decision]) -> None:
+        """`_decide`, with an unexpected failure tied to this message rejecting it alone; a failure
+        of the hub's own storage propagates (the batch is held and retried, nothing refused)."""
+        try:
+            self._decide(d, now, seen, spent)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            log.exception("deciding one message failed; rejecting it alone", message_id=d.entry.message_id)
+            if d.envelope is not None:
+                spent.pop(d.envelope.id, None)
+            d.reforward, d.cosignature, d.recipients = False, None, ()
+            self._reject_internal(d, exc)
+
     def _decode(self, message: AbstractIncomingMessage, received_at: str) -> _Decision:
         raw = message.body
         entry = AuditEntry(verdict=REJECTED, digest=hashlib.sha256(raw).hexdigest(),
@@ -195,6 +240,10 @@ class Hub:
         except DecodeError as exc:
             entry.message_id, entry.sender, entry.type = exc.message_id, exc.sender, exc.type
             self._reject(decision, exc.reason, exc.detail)
+            return decision
+        except Exception as exc:  # noqa: BLE001 - a decoder bug: this message alone is refused
+            log.exception("decoding one message failed; rejecting it alone")
+            self._reject(decision, "internal_error", f"the hub could not decode this message ({type(exc).__name__})")
             return decision
         decision.envelope = env
         entry.message_id, entry.type, entry.sender = env.id, env.type, env.sender
@@ -226,9 +275,13 @@ class Hub:
                 # the sender's delivery assurance re-sending an unreceipted message. Forward it again
                 # under the entry already in the log; only a different message under a known id is a
                 # replay. (docs/security.md, "Delivery assurance")
+                # A re-send of a message refused before is settled: its sender was told once.
                 first = spent.get(env.id)
-                if previous is not None and previous.digest == verified.digest and previous.verdict == ACCEPTED:
+                if previous is not None and previous.digest == verified.digest:
                     d.reforward, entry.seq = True, previous.seq
+                    if previous.verdict != ACCEPTED:  # refused once already (and its sender told): settled
+                        entry.verdict, entry.reason = previous.verdict, "settled"
+                        return
                     entry.verdict = ACCEPTED
                     d.recipients = self._recipients(env)
                     return
@@ -335,11 +388,11 @@ class Hub:
         return policy.resolve_recipients(env, allowed_types=node.allowed_types,
                                          countries=self.directory.node_ids())
 
-    def _reject(self, d: _Decision, reason: str, detail: str) -> None:
+    def _reject(self, d: _Decision, reason: str, detail: str, to: str | None = None) -> None:
         entry = d.entry
         entry.verdict, entry.reason, entry.detail = REJECTED, reason, detail[:2000]
         entry.recipients = ()
-        node = self.directory.by_broker_user(d.message.user_id or "")
+        node = self.directory.node(to) if to is not None else self.directory.by_broker_user(d.message.user_id or "")
         if node is None:
             return  # nobody authenticated to answer (cannot happen with broker-validated user_id)
         now = utcnow()
@@ -427,6 +480,8 @@ class Hub:
         if e.verdict == ACCEPTED:
             bound.info("redelivered message forwarded again" if d.reforward else "message relayed",
                        recipients=list(d.recipients))
+        elif d.reforward:
+            bound.info("redelivered message was refused already; nothing more to do")
         else:
             bound.warning("message rejected", reason=e.reason, detail=e.detail,
                           broker_user=e.broker_user)
@@ -435,27 +490,104 @@ class Hub:
 
     def _make_watcher(self, verdict: str):  # noqa: ANN202
         async def watch(message: AbstractIncomingMessage) -> None:
-            entry = AuditEntry(
-                verdict=verdict, digest=hashlib.sha256(message.body).hexdigest(),
-                received_at=format_time(utcnow()), message_id=_uuid_or_none(message.message_id),
-                broker_user=message.user_id, reason=verdict,
-                detail=_death_summary(message),
-            )
-            try:
-                async with self._log_lock:
-                    await asyncio.to_thread(self.store.append, [entry])
-            except Exception:
-                log.exception("could not audit a %s message; leaving it queued", verdict)
-                await message.nack(requeue=True)
-                await asyncio.sleep(1)
-                return
-            self._messages_since_checkpoint += 1
-            log.error("message could not be delivered", verdict=verdict, message_id=entry.message_id,
-                      seq=entry.seq, detail=entry.detail)
+            delay = amqp.RETRY_FIRST_DELAY
+            while True:  # held, never nacked: a requeue loop only fills the log with failures
+                try:
+                    await self._keep_dead_letter(message, verdict)
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - storage trouble: retried, alarmed
+                    action = "free disk space or bring the database back; dead letters wait in their queue"
+                    if self.alarms.raise_alarm(amqp.STORAGE_ALARM, "storage_unavailable",
+                                               f"{str(exc)[:500]}; {action}", action=action):
+                        log.error("ALARM: could not keep and audit a dead letter; holding it and retrying",
+                                  verdict=verdict, error=str(exc)[:500], message_id=message.message_id)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, amqp.RETRY_MAX_DELAY)
+            if self.alarms.clear(amqp.STORAGE_ALARM):
+                log.warning("dead letters are kept and audited again: alarm cleared")
             await message.ack()
 
         return watch
 
+    async def _keep_dead_letter(self, message: AbstractIncomingMessage, verdict: str) -> None:
+        """Audit a dead letter with what can be read of it, keep its bytes, tell its sender."""
+        names = wire.read_names(message.body)
+        at = format_time(utcnow())
+        entry = AuditEntry(
+            verdict=verdict, digest=hashlib.sha256(message.body).hexdigest(), received_at=at,
+            message_id=names["id"], type=names["type"], sender=names["sender"], thread=names["thread"],
+            broker_user=message.user_id, reason=verdict, detail=_death_summary(message),
+        )
+        d = _Decision(message, entry)
+        sender = self._dead_letter_sender(message, names)
+        if sender is not None:
+            self._reject(d, verdict, f"the broker could not deliver this message ({entry.detail}); the hub "
+                                     "keeps it and an operator can put it back (somex hub requeue-dead)",
+                         to=sender)
+        entry.verdict, entry.reason, entry.detail = verdict, verdict, _death_summary(message)  # not "rejected"
+        kept = {"message_id": names["id"], "broker_user": message.user_id, "queue": _death_queue(message),
+                "routing_key": message.routing_key, "raw": message.body,
+                "headers": json.dumps(_plain_headers(message.headers)), "kept_at": at}
+        async with self._log_lock:
+            await asyncio.to_thread(self.store.append, [e for e in (entry, d.rejection_entry) if e], kept)
+        self._messages_since_checkpoint += 1
+        log.error("message could not be delivered: kept at the hub and audited", verdict=verdict,
+                  message_id=entry.message_id, type=entry.type, sender=entry.sender, thread=entry.thread,
+                  seq=entry.seq, detail=entry.detail, told=sender,
+                  action="fix the cause, then `somex hub requeue-dead` puts it back")
+        self._prepare_forwards(d, at)
+        if d.forwards:
+            try:
+                parked = await self._forward(d.forwards)
+                done = {f.seq for f in d.forwards} - {f.seq for f in parked}
+                await asyncio.to_thread(self.store.mark_forwarded, done, format_time(utcnow()))
+            except Exception as exc:  # noqa: BLE001 - kept and audited already; the answer is best effort
+                log.warning("could not tell the sender about its dead letter", error=str(exc), told=sender,
+                            message_id=entry.message_id)
+
+    def _dead_letter_sender(self, message: AbstractIncomingMessage, names: dict) -> str | None:
+        """Whom to tell: the authenticated broker user's node; for a message the hub forwarded (it
+        died in an inbox), the envelope's sender if the log accepted that very message."""
+        node = self.directory.by_broker_user(message.user_id or "")
+        if node is not None and node.node_id != policy.HUB_ID:
+            return node.node_id
+        if names["id"] is None or names["sender"] in (None, policy.HUB_ID):
+            return None
+        seen = self.store.seen([names["id"]]).get(names["id"])
+        if seen is None or seen.verdict != ACCEPTED or names["sender"] not in self.directory.node_ids():
+            return None
+        return names["sender"]
+
+    # -- putting dead letters back ---------------------------------------------------------------
+
+    async def _requeue_dead_forever(self) -> None:
+        while True:
+            await asyncio.sleep(min(self.config.parked_retry_interval, 1.0))
+            try:
+                await self.requeue_dead()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - storage or broker away: the request waits
+                log.warning("putting dead letters back failed; will try again", error=str(exc))
+
+    async def requeue_dead(self) -> int:
+        """Put back the dead letters an operator asked for (`somex hub requeue-dead`): one that died
+        in hub.in is processed again as a redelivery (a new decision, or a re-forward of its entry);
+        one that died in an inbox is forwarded again with its log receipt."""
+        rows = await asyncio.to_thread(self.store.requeue_requested)
+        for row in rows:
+            if (row.queue or "").startswith("node."):
+                headers = {k: v for k, v in json.loads(row.headers).items() if k == LOG_HEADER}
+                recipient = row.queue.split(".")[1]
+                await self._forward([_Forward(row.seq, recipient, row.message_id or "", row.raw, headers)])
+            else:
+                delivery = _KeptDelivery(row.raw, row.broker_user, row.message_id or "")
+                await amqp.settle_batch([delivery], self._process, self._refuse_alone, log, self.alarms)
+            await asyncio.to_thread(self.store.mark_requeued, row.id, format_time(utcnow()))
+            log.warning("dead letter put back", dead_letter=row.id, message_id=row.message_id, queue=row.queue)
+        return len(rows)
 
 def kid_of_cert(cert) -> str:  # noqa: ANN001
     return kid_of(cert.public_key())
@@ -465,6 +597,46 @@ def _uuid_or_none(value: str | None) -> str | None:
     from protocol.ids import is_uuid7
 
     return value if value and is_uuid7(value) else None
+
+
+class _OpenChannel:
+    is_closed = False
+
+
+@dataclass
+class _KeptDelivery:
+    """A kept dead letter handed to the pipeline as a redelivery from hub.in (acks are no-ops)."""
+    body: bytes
+    user_id: str | None
+    message_id: str
+    headers: dict = field(default_factory=dict)
+    redelivered: bool = True
+    channel: _OpenChannel = field(default_factory=lambda: _OpenChannel())
+    routing_key: str = ""
+
+    async def ack(self, multiple: bool = False) -> None:
+        return None
+
+    async def reject(self, requeue: bool = False) -> None:
+        raise RuntimeError("a put-back dead letter failed again; it stays kept")
+
+
+def _death_queue(message: AbstractIncomingMessage) -> str | None:
+    deaths = (message.headers or {}).get("x-death") or []
+    first = deaths[0] if isinstance(deaths, list) and deaths else None
+    queue = first.get("queue") if isinstance(first, dict) else None
+    return queue.decode() if isinstance(queue, bytes) else queue
+
+
+def _plain_headers(headers: object) -> dict:
+    """Headers as JSON can hold them (the log receipt is a string; x-death is summarised elsewhere)."""
+    plain = {}
+    for key, value in (headers or {}).items() if isinstance(headers, dict) else ():
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "replace")
+        if isinstance(value, (str, int, float, bool)) or value is None:
+            plain[str(key)] = value
+    return plain
 
 
 def _death_summary(message: AbstractIncomingMessage) -> str:

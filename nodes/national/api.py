@@ -16,12 +16,14 @@ from nodes.national import delivery
 from nodes.national.node import NationalNode
 from nodes.national.watchdogs import health_counts
 from nodes.national.witness import latest_cosigned_note, latest_witnessed, open_alarms
+from nodes.runtime.amqp import STORAGE_ALARM
 from nodes.runtime.config import utcnow
 from nodes.runtime.federation_state import federation_alarms
 from nodes.runtime.http import (ROLE, json_api_errors, json_error, limit_rate, page, read_json, requires,
                                 role_of, security_headers)
 from nodes.runtime.openapi import INTEGER, STRING, array, document, obj, op, path_param, query, serve
 from protocol.errors import ProtocolError
+from protocol.timefmt import format_time
 
 NODE = web.AppKey("somex_node", NationalNode)
 MAX_REQUEST_BYTES = 1024 * 1024
@@ -88,14 +90,21 @@ async def health(request: web.Request) -> web.Response:
     """Anyone (a load balancer, a monitor) learns ok/degraded and counts; what the alarms say (which
     message, which recipient, how far the clock is off) only a holder of a token of this node."""
     node = request.app[NODE]
-    depth = await asyncio.to_thread(node.store.outbox_depth)
-    alarms = [{"kind": a["kind"], "reason": a["reason"], "detail": a["detail"], "at": a["at"]}
-              for a in await asyncio.to_thread(open_alarms, node)] + node.alarms.active() \
-        + federation_alarms(node.federation, utcnow())
+    stored: dict = {}
+    checkpoint_alarms: list[dict] = []
+    failing: list[dict] = []
+    try:
+        stored = {"outbox_pending": await asyncio.to_thread(node.store.outbox_depth),
+                  **await asyncio.to_thread(health_counts, node),
+                  "last_checkpoint_witnessed": await asyncio.to_thread(latest_witnessed, node)}
+        checkpoint_alarms = [{"kind": a["kind"], "reason": a["reason"], "detail": a["detail"], "at": a["at"]}
+                             for a in await asyncio.to_thread(open_alarms, node)]
+    except Exception as exc:  # noqa: BLE001 - the database is what is failing: this page must still say so
+        failing = [] if node.alarms.is_open(STORAGE_ALARM) else [
+            {"kind": "storage", "reason": "storage_unavailable", "detail": str(exc)[:500], "at": format_time(utcnow())}]
+    alarms = failing + checkpoint_alarms + node.alarms.active() + federation_alarms(node.federation, utcnow())
     result = {"node": node.country, "status": "ok" if node.broker_connected and not alarms else "degraded",
-              "broker_connected": node.broker_connected, "outbox_pending": depth, "alarm_count": len(alarms),
-              **await asyncio.to_thread(health_counts, node),
-              "last_checkpoint_witnessed": await asyncio.to_thread(latest_witnessed, node)}
+              "broker_connected": node.broker_connected, "alarm_count": len(alarms), **stored}
     if role_of(request, request.app[ROLE]) is not None:
         result["alarms"] = alarms
     return web.json_response(result)

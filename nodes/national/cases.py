@@ -24,7 +24,7 @@ from crypto.errors import CryptoError
 from crypto.signing import VerifiedEnvelope, verify_envelope
 from nodes.national import reads
 from nodes.national.store import messages as message_table
-from nodes.national.store import outbox, refusals
+from nodes.national.store import outbox, record_refusal
 from nodes.runtime.config import new_message_id, utcnow
 from protocol import cases as rules
 from protocol import envelope as wire
@@ -161,8 +161,7 @@ def install(node: NationalNode) -> None:
 # -- inbox effects (inside the storing transaction) -----------------------------------------------
 
 def _refuse(conn: Connection, env: wire.Envelope, exc: ProtocolError) -> None:
-    conn.execute(insert(refusals), {"message_id": env.id, "sender": env.sender, "reason": exc.reason,
-                                    "detail": str(exc)[:2000], "at": format_time(utcnow())})
+    record_refusal(conn, env.id, env.sender, exc.reason, str(exc), format_time(utcnow()))
     log.warning("case message refused", message_id=env.id, thread=env.thread, reason=exc.reason)
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import (
 
 from crypto.signing import VerifiedEnvelope
 from nodes.national import reads
-from nodes.national.store import messages, receipts, refusals
+from nodes.national.store import messages, receipts, record_refusal
 from nodes.runtime.config import utcnow
 from protocol import envelope as wire
 from protocol import mla
@@ -341,8 +341,7 @@ def _event(conn: Connection, request_id: str, message_id: str | None, event: str
 
 def _refuse(conn: Connection, verified: VerifiedEnvelope, error: ProtocolError, at: str) -> None:
     env = verified.envelope
-    conn.execute(insert(refusals), {"message_id": env.id, "sender": env.sender, "reason": error.reason,
-                                    "detail": f"{error.reason}: {error.detail}"[:2000], "at": at})
+    record_refusal(conn, env.id, env.sender, error.reason, f"{error.reason}: {error.detail}", at)
     log.warning("mla message refused", message_id=env.id, thread=env.thread, reason=error.reason, detail=error.detail)
 
 

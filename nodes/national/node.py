@@ -27,7 +27,9 @@ from nodes.national import cases as case_store
 from nodes.national import delivery, reads
 from nodes.national.alerts import Alerts
 from nodes.national.mla import CentralAuthority
-from nodes.national.store import NodeStore, message_row, outbox, receipts, refusals
+from nodes.national.store import (
+    NodeStore, begin_refusals, end_refusals, message_row, outbox, receipts, record_refusal, refusal_reasons, refusals,
+)
 from nodes.national.store import messages as message_table
 from nodes.national.watchdogs import Watchdogs
 from nodes.national import log_watch
@@ -39,6 +41,7 @@ from nodes.runtime.amqp import (
 from nodes.runtime.config import NodeConfig, new_message_id, utcnow
 from nodes.runtime.db import make_engine
 from nodes.runtime.events import Events
+from nodes.runtime.faults import is_transient
 from nodes.runtime.federation import Federation, load_federation
 from nodes.runtime.federation_state import admit_federation
 from protocol import envelope as wire
@@ -104,7 +107,9 @@ class NationalNode:
         self.events = Events()  # what arrived or was queued, for live views (the console)
         self.log = log.bind(node=self.country)
         self.mla = CentralAuthority(self)
-        self.alarms = AlarmBoard(self.log)  # watchdog alarms: health, console, ERROR log
+        # In memory: an alarm about the node's storage cannot be stored in it. Raised by the inbox
+        # (storage, broker link) and the watchdogs: health, console, ERROR log.
+        self.alarms = AlarmBoard(self.log)
         delivery.install(self)
         self.watchdogs = Watchdogs(self)
         self.watchdogs.install()
@@ -119,7 +124,8 @@ class NationalNode:
         self._tasks.append(asyncio.create_task(self.session.run(), name=f"{self.country}-broker"))
         self._tasks.append(asyncio.create_task(self._relay(), name=f"{self.country}-relay"))
         self._tasks.append(asyncio.create_task(
-            consume_in_batches(self._inbox, self._receive, 256, self.log), name=f"{self.country}-inbox"))
+            consume_in_batches(self._inbox, self._receive, 256, self.log, refuse=self._refuse_alone,
+                               alarms=self.alarms), name=f"{self.country}-inbox"))
         self._tasks.append(asyncio.create_task(case_store.purge_periodically(self), name=f"{self.country}-purge"))
         self._tasks.append(asyncio.create_task(self.mla.watch(), name=f"{self.country}-mla"))
         self._tasks.append(asyncio.create_task(delivery.watch(self), name=f"{self.country}-delivery"))
@@ -348,7 +354,14 @@ class NationalNode:
         self.watchdogs.heard_from_hub(receipt.at)
         return receipt
 
-    async def _receive(self, batch: list[AbstractIncomingMessage]) -> None:
+    async def _refuse_alone(self, message: AbstractIncomingMessage, error: BaseException) -> None:
+        await self._receive([message], failed=error)
+
+    async def _receive(self, batch: list[AbstractIncomingMessage], retry: bool = False,
+                       failed: BaseException | None = None) -> None:
+        """Check, store and apply `batch` in one transaction, then ack. `failed`: the one message of
+        `batch` whose effect failed: it is stored, recorded as refused (`internal_error`) and its
+        sender gets a `refused` receipt; its effect does not run again."""
         now = utcnow()
         checked: list[tuple[VerifiedEnvelope, LogReceipt, Any, bytes]] = []
         refused: list[dict[str, Any]] = []
@@ -360,8 +373,25 @@ class NationalNode:
                 refused.append({"message_id": getattr(exc, "message_id", None) or message.message_id,
                                 "sender": getattr(exc, "sender", None), "reason": exc.reason,
                                 "detail": str(exc)[:2000], "at": format_time(now)})
-        fresh = await asyncio.to_thread(self._apply, checked, refused)
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                self.log.exception("checking one message failed; refusing it alone", message_id=message.message_id)
+                refused.append({"message_id": message.message_id, "sender": None, "reason": "internal_error",
+                                "detail": f"this node could not check the message ({type(exc).__name__})",
+                                "at": format_time(now)})
+        effect_failed = {v.id: failed for v, *_ in checked} if failed is not None else {}
+        fresh = await asyncio.to_thread(self._apply, checked, refused, effect_failed)
         await ack_batch(batch)
+        try:
+            self._after_receive(checked, fresh, refused)
+            if fresh or refused:
+                async with self.received:
+                    self.received.notify_all()
+        except Exception:  # noqa: BLE001 - acked already: a failure here must not handle the batch again
+            self.log.exception("notifying about received messages failed")
+
+    def _after_receive(self, checked: list, fresh: list[VerifiedEnvelope], refused: list[dict[str, Any]]) -> None:
         if any(messages.lookup(v.envelope.type).receipted for v, *_ in checked):
             self._wake.set()  # their receipts are committed to the outbox now
         for verified in fresh:
@@ -373,18 +403,19 @@ class NationalNode:
         for r in refused:
             self.log.warning("message refused", message_id=r["message_id"], reason=r["reason"], detail=r["detail"])
             self.events.publish({"kind": "refused", "id": r["message_id"], "reason": r["reason"]})
-        if fresh or refused:
-            async with self.received:
-                self.received.notify_all()
 
-    def _apply(self, checked: list, refused: list[dict[str, Any]]) -> list[VerifiedEnvelope]:
+    def _apply(self, checked: list, refused: list[dict[str, Any]],
+               effect_failed: Mapping[str, BaseException] | None = None) -> list[VerifiedEnvelope]:
         stored_at = format_time(utcnow())
         fresh: list[VerifiedEnvelope] = []
         answers: list[Envelope] = []
+        effect_failed = effect_failed or {}
         with self.store.engine.begin() as conn:
+            begin_refusals(conn)
             known = self.store.known_ids(v.id for v, *_ in checked)
             rows: list[dict[str, Any]] = []
             batched: dict[str, list[tuple[VerifiedEnvelope, Any]]] = {}
+            to_receipt: list[tuple[VerifiedEnvelope, bool]] = []  # (message, is a duplicate)
 
             def flush() -> None:  # what is held back goes in before any other effect runs
                 if rows:
@@ -396,23 +427,34 @@ class NationalNode:
 
             for verified, receipt, body, raw in checked:
                 env = verified.envelope
-                if env.id not in known:
+                duplicate = env.id in known
+                if not duplicate:
                     known.add(env.id)
                     rows.append(message_row("in", env, verified.digest, raw, stored_at,
                                             receipt.index if receipt else None,
                                             receipt.to_header() if receipt else None))
-                    if env.type in self.batch_effects:
+                    if (error := effect_failed.get(env.id)) is not None:
+                        record_refusal(conn, env.id, env.sender, "internal_error",
+                                       f"this node could not apply the message ({type(error).__name__}); "
+                                       "it is stored, its effect was not applied", stored_at)
+                    elif env.type in self.batch_effects:
                         batched.setdefault(env.type, []).append((verified, body))
                     elif (effect := self.effects.get(env.type)) is not None:
                         flush()
                         answers.extend(effect(self, conn, verified, body) or ())
                     fresh.append(verified)
-                # A duplicate gets its receipt again (the first may be what was lost) and nothing else.
                 if messages.lookup(env.type).receipted:
-                    answers.append(self.build("receipt", [env.sender], reply_to=env.id, thread=env.thread,
-                                              body={"of": env.id, "digest": verified.digest,
-                                                    "kind": "delivered", "at": stored_at}))
+                    to_receipt.append((verified, duplicate))
             flush()
+            refused_now = end_refusals(conn)
+            # A duplicate gets its receipt again (the first may be what was lost) and nothing else.
+            earlier = refusal_reasons(conn, [v.id for v, duplicate in to_receipt if duplicate])
+            for verified, _ in to_receipt:
+                env = verified.envelope
+                reason = refused_now.get(env.id) or earlier.get(env.id)
+                body = {"of": env.id, "digest": verified.digest, "kind": "refused" if reason else "delivered",
+                        "at": stored_at, **({"reason": reason} if reason else {})}
+                answers.append(self.build("receipt", [env.sender], reply_to=env.id, thread=env.thread, body=body))
             if refused:
                 conn.execute(insert(refusals), refused)
             if answers:
@@ -429,7 +471,7 @@ def _record_receipt(node: NationalNode, conn: Connection, verified: VerifiedEnve
     )).first()
     if existing is None:
         conn.execute(insert(receipts), {"of": body["of"], "by": verified.envelope.sender, "kind": body["kind"],
-                                        "receipt_id": verified.id, "at": body["at"]})
+                                        "receipt_id": verified.id, "at": body["at"], "reason": body.get("reason")})
 
 
 __all__ = ["BatchEffect", "Effect", "NationalNode"]

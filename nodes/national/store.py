@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    Column, Engine, Integer, LargeBinary, MetaData, String, Table, Text, func, insert, select, update,
+    Column, Connection, Engine, Integer, LargeBinary, MetaData, String, Table, Text, func, insert, inspect, select, text, update,
 )
 
 metadata = MetaData()
@@ -45,6 +45,7 @@ receipts = Table(
     Column("kind", String(16), primary_key=True),
     Column("receipt_id", String(36), nullable=False),
     Column("at", String(32), nullable=False),
+    Column("reason", String(64)),  # for kind `refused`: the recipient's reason code
 )
 refusals = Table(
     "refusals", metadata,
@@ -90,6 +91,7 @@ class NodeStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         metadata.create_all(engine)
+        _add_missing_columns(engine, receipts)
 
     # outbox ------------------------------------------------------------------------------------
     def pending(self, limit: int, exclude: Iterable[int] = ()) -> list[tuple[int, str, bytes]]:
@@ -157,6 +159,43 @@ class NodeStore:
             return [dict(r._mapping) for r in rows]
 
 
+_REFUSED_IN_TRANSACTION = "somex.refused"
+
+
+def begin_refusals(conn: Connection) -> None:
+    """Start noting which messages the effects in `conn`'s transaction refuse (see record_refusal)."""
+    conn.info[_REFUSED_IN_TRANSACTION] = {}
+
+
+def end_refusals(conn: Connection) -> dict[str, str]:
+    """Message id → reason code of every refusal recorded since begin_refusals."""
+    return conn.info.pop(_REFUSED_IN_TRANSACTION, {})
+
+
+def record_refusal(conn: Connection, message_id: str | None, sender: str | None, reason: str, detail: str,
+                   at: str) -> None:
+    """Record that this node refused a message (or its effect). Inside the inbox's transaction the
+    sender then gets a signed receipt of kind `refused` with `reason` instead of `delivered`."""
+    conn.execute(insert(refusals), {"message_id": message_id, "sender": sender, "reason": reason,
+                                    "detail": detail[:2000], "at": at})
+    noted = conn.info.get(_REFUSED_IN_TRANSACTION)
+    if noted is not None and message_id is not None:
+        noted.setdefault(message_id, reason)
+
+
+def refusal_reasons(conn: Connection, message_ids: Iterable[str]) -> dict[str, str]:
+    """The first recorded refusal reason of each of `message_ids` that was refused."""
+    ids = list(set(message_ids))
+    if not ids:
+        return {}
+    rows = conn.execute(select(refusals.c.message_id, refusals.c.reason).where(refusals.c.message_id.in_(ids))
+                        .order_by(refusals.c.seq))
+    found: dict[str, str] = {}
+    for message_id, reason in rows:
+        found.setdefault(message_id, reason)
+    return found
+
+
 def message_row(direction: str, env: Any, digest: str, raw: bytes, stored_at: str,
                 log_index: int | None = None, log_receipt: str | None = None) -> dict[str, Any]:
     return {
@@ -167,4 +206,15 @@ def message_row(direction: str, env: Any, digest: str, raw: bytes, stored_at: st
     }
 
 
-__all__ = ["NodeStore", "StoredMessage", "insert", "message_row", "messages", "outbox", "receipts", "refusals"]
+def _add_missing_columns(engine: Engine, table: Table) -> None:
+    """A database made before a nullable column was added gets it (create_all adds tables only)."""
+    present = {c["name"] for c in inspect(engine).get_columns(table.name)}
+    missing = [c for c in table.columns if c.name not in present and c.nullable]
+    if missing:
+        with engine.begin() as conn:
+            for column in missing:
+                conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" '
+                                  f'{column.type.compile(engine.dialect)}'))
+
+
+__all__ = ["begin_refusals", "end_refusals", "record_refusal", "refusal_reasons", "NodeStore", "StoredMessage", "insert", "message_row", "messages", "outbox", "receipts", "refusals"]

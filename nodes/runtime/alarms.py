@@ -1,5 +1,7 @@
 """Conditions an operator must see now (health page, console, ERROR log): raised and cleared by the
-watchdogs of a hub or node, kept in memory (the condition is re-detected after a restart).
+watchdogs of a hub or node and by its consumers when its own storage or broker link fails, kept in
+memory (an alarm about the storage cannot be written to it; the condition is re-detected after a
+restart).
 
 An alarm has a key (one per condition: "hub_silent", "overdue:<id>", "rejected:clock_skew"); raising
 it again updates its detail and count but logs only the first time, so a watchdog polling every
@@ -10,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+import structlog
 
 from nodes.runtime.config import utcnow
 from protocol.timefmt import format_time
@@ -30,9 +34,12 @@ class Alarm:
 
 
 class AlarmBoard:
-    def __init__(self, logger: Any) -> None:  # a structlog logger, bound to the node or hub
+    def __init__(self, logger: Any = None) -> None:  # a structlog logger, bound to the node or hub
         self._alarms: dict[str, Alarm] = {}
-        self._log = logger
+        self._log = logger if logger is not None else structlog.get_logger("somex.alarms")
+        self.raised = 0  # alarms raised and cleared so far, and batches retried on a failing storage
+        self.cleared = 0
+        self.retries = 0
 
     def raise_alarm(self, key: str, reason: str, detail: str, *, count: int | None = None, **context: Any) -> bool:
         """Raise (or refresh) an alarm; True if it was not already raised. `count` replaces the
@@ -44,12 +51,23 @@ class AlarmBoard:
             return False
         self._alarms[key] = Alarm(key, reason, detail, format_time(utcnow()), count if count is not None else 1,
                                   dict(context))
+        self.raised += 1
         self._log.error("ALARM raised", alarm=reason, detail=detail, **context)
         return True
 
-    def clear(self, key: str) -> None:
-        if self._alarms.pop(key, None) is not None:
-            self._log.info("alarm cleared", alarm=key)
+    def clear(self, key: str) -> bool:
+        """Clear an alarm; True if it was raised."""
+        if self._alarms.pop(key, None) is None:
+            return False
+        self.cleared += 1
+        self._log.info("alarm cleared", alarm=key)
+        return True
+
+    def is_open(self, key: str) -> bool:
+        return key in self._alarms
+
+    def open(self) -> list[Alarm]:
+        return sorted(self._alarms.values(), key=lambda a: a.since)
 
     def active(self) -> list[dict[str, Any]]:
         return [a.as_json() for a in sorted(self._alarms.values(), key=lambda a: a.since)]

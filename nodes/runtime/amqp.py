@@ -23,6 +23,8 @@ from aiormq.abc import ChannelFrame
 from pamqp.header import ContentHeader
 
 from nodes.runtime.config import BrokerAddress
+from nodes.runtime.alarms import AlarmBoard
+from nodes.runtime.faults import is_storage_failure, is_transient
 
 
 class PublishRefused(Exception):
@@ -273,33 +275,115 @@ def _outcome(routing_key: str, result: object) -> PublishRefused | None:
     return PublishRefused(f"{routing_key}: broker did not confirm ({result!r})")
 
 
+Handle = Callable[[list[AbstractIncomingMessage], bool], Awaitable[None]]
+Refuse = Callable[[AbstractIncomingMessage, BaseException], Awaitable[None]]
+STORAGE_ALARM = "storage"
+RETRY_FIRST_DELAY = 0.5  # seconds before the first retry of a batch held for a storage/broker failure
+RETRY_MAX_DELAY = 30.0  # ...doubling up to this, for as long as the failure lasts
+
+
 async def consume_in_batches(
     inbox: asyncio.Queue[AbstractIncomingMessage],
-    handle: Callable[[list[AbstractIncomingMessage]], Awaitable[None]],
+    handle: Handle,
     max_batch: int,
     log: Any,
+    *,
+    refuse: Refuse,
+    alarms: AlarmBoard,
 ) -> None:
     """Take what has arrived (up to `max_batch`) and hand it over as one batch, forever.
 
-    `handle` acks after its effects are durable. If it fails (database or channel trouble),
-    nothing of the batch was acked: it is requeued, and the broker redelivers it.
+    `handle(batch, retry)` acks after its effects are durable; `retry` says some of the batch may
+    have been handled before (a partial attempt). One message never takes the others down: a batch
+    that fails is split until the failing message is alone, and `refuse(message, error)` settles
+    that message (audited or recorded, answered, acked). A failure of the process's own storage or
+    broker link is nobody's fault: the batch is held unacked (so the broker's delivery count does
+    not grow), an alarm is raised and the batch retried with backoff until it goes through.
     """
     while True:
         batch = [await inbox.get()]
         while len(batch) < max_batch and not inbox.empty():
             batch.append(inbox.get_nowait())
+        await settle_batch(batch, handle, refuse, log, alarms)
+
+
+async def settle_batch(batch: list[AbstractIncomingMessage], handle: Handle, refuse: Refuse, log: Any,
+                       alarms: AlarmBoard) -> None:
+    pending = {id(m): m for m in batch}  # in delivery order; each settled message leaves
+    delay, retry = RETRY_FIRST_DELAY, False
+    while pending:
         try:
-            await handle(batch)
+            await _isolate(list(pending.values()), pending, handle, refuse, log, retry)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("batch failed; requeueing it", size=len(batch))
-            for message in batch:
-                try:
-                    await message.nack(requeue=True)
-                except Exception:  # noqa: BLE001 - channel gone: the broker requeues by itself
-                    pass
-            await asyncio.sleep(0.5)
+        except Exception as exc:  # noqa: BLE001 - only transient failures reach here (_isolate)
+            retry = True
+            alarms.retries += 1
+            held = {k: m for k, m in pending.items() if not _channel_closed(m)}
+            if not held:  # the broker requeues what the closed channel held: nothing to hold here
+                log.warning("broker channel closed under a batch; the broker delivers it again",
+                            size=len(pending), error=str(exc))
+                return
+            pending = held
+            if alarms.raise_alarm(STORAGE_ALARM, "storage_unavailable" if is_storage_failure(exc)
+                                  else "broker_unavailable", f"{str(exc)[:500]}; {_ACTION}", action=_ACTION):
+                log.error("own storage or broker link failing; holding messages and retrying",
+                          error=str(exc)[:500], held=len(pending), action=_ACTION)
+            else:
+                log.warning("still failing; holding messages and retrying", error=str(exc)[:200],
+                            held=len(pending), retry_in=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX_DELAY)
+    if alarms.clear(STORAGE_ALARM):
+        log.warning("storage and broker link work again: alarm cleared, consuming resumes")
+
+
+_ACTION = ("free disk space, or bring the database back (see the error); nothing is lost or refused "
+           "meanwhile: the messages wait in the broker and are processed once it works")
+
+
+async def _isolate(part: list[AbstractIncomingMessage], pending: dict[int, AbstractIncomingMessage],
+                   handle: Handle, refuse: Refuse, log: Any, retry: bool) -> None:
+    """Handle `part`; on a failure tied to its messages, halve it until the one at fault is alone."""
+    try:
+        await handle(part, retry)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        if len(part) > 1:
+            middle = len(part) // 2
+            await _isolate(part[:middle], pending, handle, refuse, log, True)
+            await _isolate(part[middle:], pending, handle, refuse, log, True)
+            return
+        await _refuse_one(part[0], exc, refuse, log)
+    for message in part:
+        pending.pop(id(message), None)
+
+
+async def _refuse_one(message: AbstractIncomingMessage, error: Exception, refuse: Refuse, log: Any) -> None:
+    bound = log.bind(message_id=message.message_id)
+    bound.error("processing one message failed; refusing it alone", error=repr(error)[:500],
+                exc_info=error)
+    try:
+        await refuse(message, error)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        # Refusing failed too (a bug): let the broker dead-letter it, where it is kept and audited.
+        bound.exception("could not refuse the message; dead-lettering it",
+                        action="report this bug; `somex hub requeue-dead` puts it back once fixed")
+        await message.reject(requeue=False)
+
+
+def _channel_closed(message: AbstractIncomingMessage) -> bool:
+    try:
+        return bool(message.channel.is_closed)
+    except Exception:  # noqa: BLE001 - no channel to speak of
+        return True
 
 
 STOP_TIMEOUT = 10.0  # seconds a stopping process waits for its tasks, then for the broker's goodbye

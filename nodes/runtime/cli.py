@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import getpass
 import asyncio
 import json
 import sys
@@ -48,6 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     hub_run = hub.add_parser("run", help="relay and audit until stopped")
     hub_run.add_argument("--db", help="audit store URL (default: SQLite in STATE_DIR/hub; e.g. "
                                       "postgresql+psycopg://user@host/somex)")
+
+    requeue = hub.add_parser("requeue-dead", help="put back messages the broker dead-lettered (kept and audited "
+                                                  "by the hub), once their cause is fixed; the request is audited")
+    requeue.add_argument("--id", type=int, action="append", dest="ids", help="a kept dead letter (default: all)")
+    requeue.add_argument("--list", action="store_true", help="only list the kept dead letters")
+    requeue.add_argument("--db", help="audit store URL (default: the deployment's)")
 
     node = sub.add_parser("node", help="a national node").add_subparsers(dest="action", required=True)
     run = node.add_parser("run", help="run a country's node until stopped")
@@ -139,6 +146,17 @@ def _hub(args: argparse.Namespace) -> int:
     config = Deployment.load(args.state_dir).hub_config()
     if args.db:
         config = dataclasses.replace(config, db_url=args.db)
+    if args.action == "requeue-dead":
+        from nodes.hub.dead import list_dead_letters, request_requeue
+
+        if args.list:
+            for line in list_dead_letters(config):
+                print(line)
+            return 0
+        ids = request_requeue(config, args.ids, by=f"operator:{getpass.getuser()}")
+        print(f"{len(ids)} dead letter(s) will be put back by the running hub (audited): {ids}" if ids
+              else "no kept dead letter to put back")
+        return 0
     return _serving(config.federation_dir, "HUB", config.db_url, "hub's audit database",
                     lambda: asyncio.run(serve_hub(config)))
 

@@ -201,3 +201,69 @@ def test_any_mutation_of_a_signed_envelope_fails(key, data) -> None:  # noqa: AN
         return
     # Only a change that leaves the signed meaning intact may pass (e.g. an equivalent escape).
     assert mutated.signing_input() == env.signing_input() and mutated.payload == env.payload
+
+
+# -- lone surrogates and numbers JCS cannot write (issue 14, item 3) ------------------------------
+
+def _escaped(obj: dict, path: tuple[str, ...], escaped_json: str) -> bytes:
+    """`obj` as JSON with the value (or, for path ending in "*key", a key) at `path` set to escaped text."""
+    target = obj
+    for name in path[:-1]:
+        target = target[name]
+    if path[-1] == "*key":
+        target["__K__"] = 1
+        return json.dumps(obj).replace('"__K__"', escaped_json).encode()
+    target[path[-1]] = "__V__"
+    return json.dumps(obj).replace('"__V__"', escaped_json).encode()
+
+
+@pytest.mark.parametrize("path", [("body",), ("thread",), ("handling", "condition"), ("header", "*key"),
+                                  ("*key",), ("sig", "value"), ("handling", "*key")])
+def test_a_lone_surrogate_anywhere_is_refused_as_bad_unicode(path: tuple[str, ...]) -> None:
+    env = make(handling={"code": "H3", "condition": "ok"}, thread="case-1")
+    raw = _escaped(fake_signed(env).to_json(), path, '"\\udc00"')
+    with pytest.raises(DecodeError) as caught:
+        wire.decode(raw)
+    assert caught.value.reason == "bad_unicode"
+    if path != ("*key",):  # the naming members stay readable, so the refusal is audited against the message
+        assert caught.value.message_id == env.id and caught.value.sender == "MEX"
+
+
+def test_a_lone_surrogate_in_a_body_text_is_refused_by_the_body_decoder() -> None:
+    body = '{"text":"\\ud800"}'
+    env = make()
+    env = wire.Envelope(**{**{f: getattr(env, f) for f in ("id", "type", "sender", "recipients", "created",
+                                                           "expires", "handling", "header")},
+                           "body": body, "body_digest": wire.payload_digest(body)})
+    with pytest.raises(DecodeError) as caught:
+        wire.decode_body(env)
+    assert caught.value.reason == "bad_unicode"
+    with pytest.raises(DecodeError):
+        wire.parse_json("\ud800", what="body")  # a str holding a raw surrogate, as a body member is
+
+
+def test_a_surrogate_pair_is_a_character_not_a_lone_surrogate() -> None:
+    assert wire.parse_json(b'["\\ud83d\\ude00"]') == ["\U0001f600"]
+    assert wire.parse_json(b'["\\\\ud800"]') == ["\\ud800"]  # an escaped backslash: plain text
+
+
+def test_a_number_that_overflows_to_infinity_is_refused() -> None:
+    with pytest.raises(DecodeError) as caught:
+        wire.parse_json(b'{"a": 1e999}')
+    assert caught.value.reason == "bad_number"
+
+
+@pytest.mark.parametrize("value", [{"a": 2**60}, {"a": float("inf")}, {"a": "\ud800"}, {"\udfff": 1}, {"a": object()}])
+def test_canonical_form_raises_only_its_typed_error(value: dict) -> None:
+    from protocol.canonical import canonical_json
+
+    with pytest.raises(DecodeError) as caught:
+        canonical_json(value)
+    assert caught.value.reason == "not_canonical"
+
+
+def test_read_names_reads_what_it_can_and_never_raises() -> None:
+    env = fake_signed(make(thread="case-9"))
+    assert wire.read_names(wire.encode(env)) == {"id": env.id, "type": "note", "sender": "MEX", "thread": "case-9"}
+    for raw in (b"\xff\xfe", b"[1]", b'{"id": "not-a-uuid", "sender": "\\ud800", "type": 5}', b"[" * 10_000):
+        assert wire.read_names(raw)["id"] is None and wire.read_names(raw)["sender"] is None
