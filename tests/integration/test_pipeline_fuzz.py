@@ -30,7 +30,6 @@ from nodes.runtime.amqp import settle_batch
 from nodes.runtime.config import BrokerAddress, HubConfig, NodeConfig, new_message_id, utcnow
 from nodes.runtime.federation import Federation, init_federation, load_federation
 from protocol import envelope as wire
-from protocol.errors import DecodeError
 from protocol.timefmt import format_time
 
 pytestmark = pytest.mark.integration
