@@ -30,6 +30,9 @@ class BrokerAddress:
     port: int = 5672
     vhost: str = "somex"
     more_ports: tuple[int, ...] = ()  # the other nodes of a RabbitMQ cluster on this host
+    # AMQPS with the process's TLS client certificate (EXTERNAL login) instead of plain AMQP with a
+    # password: the deployed form (docs/pki.md). `host` must be a name in the broker's certificate.
+    tls: bool = False
 
     @property
     def ports(self) -> tuple[int, ...]:
