@@ -40,12 +40,21 @@ class BrokerAddress:
 
 
 @dataclass(frozen=True)
+class HttpsFiles:
+    """The HTTP API's and console's certificate (chain first) and key: HTTPS instead of HTTP."""
+
+    cert_file: Path
+    key_file: Path
+
+
+@dataclass(frozen=True)
 class HubConfig:
     federation_dir: Path
     db_url: str
     broker: BrokerAddress = field(default_factory=BrokerAddress)
     http_host: str = "127.0.0.1"
     http_port: int = 0  # 0: no auditor API
+    https: HttpsFiles | None = None  # serve the API and console over HTTPS (deployment)
     batch_size: int = 256  # messages per group commit
     prefetch: int = 512
     max_clock_skew: timedelta = timedelta(minutes=5)
@@ -64,6 +73,7 @@ class NodeConfig:
     broker: BrokerAddress = field(default_factory=BrokerAddress)
     http_host: str = "127.0.0.1"
     http_port: int = 0  # 0: pick a free port
+    https: HttpsFiles | None = None  # serve the API and console over HTTPS (deployment)
     prefetch: int = 256
     message_ttl: timedelta = timedelta(days=7)
     http_rate_limit: RateLimit = HTTP_RATE_LIMIT
