@@ -36,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     broker = sub.add_parser("broker", help="a private RabbitMQ on loopback").add_subparsers(dest="action", required=True)
     up = broker.add_parser("up", help="start it and load the federation's users, queues and permissions")
     up.add_argument("--amqp-port", type=int, default=0, help="default: a free port")
+    up.add_argument("--amqp-host", default="127.0.0.1",
+                    help="the address the AMQPS listener binds and clients connect to (a name in the broker's TLS "
+                         "certificate); the management API stays on loopback. Default: 127.0.0.1")
     up.add_argument("--cluster", type=int, default=1, metavar="N",
                     help="start N RabbitMQ nodes (odd, at least 3) as one cluster with quorum queues")
     up.add_argument("--fresh", action="store_true",
@@ -119,7 +122,7 @@ def _broker(args: argparse.Namespace) -> int:
 
     try:
         if args.action == "up":
-            broker_up(args.state_dir, args.amqp_port, args.cluster, fresh=args.fresh)
+            broker_up(args.state_dir, args.amqp_port, args.cluster, fresh=args.fresh, amqp_host=args.amqp_host)
         elif args.action == "down":
             broker_down(args.state_dir)
         else:

@@ -31,6 +31,7 @@ class Deployment:
     node_http_ports: dict[str, int] = field(default_factory=dict)
     more_amqp_ports: list[int] = field(default_factory=list)  # the other nodes of a broker cluster
     tls: bool = False  # AMQPS with client certificates (every broker `broker up` starts from a new federation)
+    amqp_host: str = "127.0.0.1"  # where the broker listens; a name in its TLS certificate
 
     @property
     def federation_dir(self) -> Path:
@@ -38,7 +39,7 @@ class Deployment:
 
     @property
     def broker(self) -> BrokerAddress:
-        return BrokerAddress("127.0.0.1", self.amqp_port, self.vhost, tuple(self.more_amqp_ports), tls=self.tls)
+        return BrokerAddress(self.amqp_host, self.amqp_port, self.vhost, tuple(self.more_amqp_ports), tls=self.tls)
 
     def save(self) -> None:
         data = asdict(self)

@@ -15,7 +15,7 @@ from broker_config import BrokerTls
 from nodes.runtime.federation import BROKER_DIR, TLS_CERT_FILE, TLS_CRL_FILE, TLS_KEY_FILE, Federation, load_federation
 from nodes.runtime.cluster import PrivateCluster, is_cluster
 from nodes.runtime.private_files import private_dir
-from nodes.runtime.rabbit import BrokerError, PrivateBroker, free_port, install_broker_tls
+from nodes.runtime.rabbit import LOOPBACK, BrokerError, PrivateBroker, free_port, install_broker_tls
 
 log = structlog.get_logger("somex.local")
 
@@ -24,7 +24,8 @@ class BrokerRefused(BrokerError):
     """`somex broker up` will not start a broker here: it would not be the one this state dir recorded."""
 
 
-def broker_up(state_dir: Path, amqp_port: int = 0, cluster: int = 1, *, fresh: bool = False) -> Deployment:
+def broker_up(state_dir: Path, amqp_port: int = 0, cluster: int = 1, *, fresh: bool = False,
+              amqp_host: str = LOOPBACK) -> Deployment:
     """Start the federation's broker and load its users, queues and permissions; the same broker every time.
 
     After a crash or a stop, the broker recorded in STATE_DIR/broker (node name, data directory,
@@ -55,7 +56,7 @@ def broker_up(state_dir: Path, amqp_port: int = 0, cluster: int = 1, *, fresh: b
                                     "stopped cluster (joining would reset its nodes): add --fresh to discard it")
         PrivateBroker.ensure_installed()
         broker = recorded or _new_broker(broker_dir, amqp_port or (previous.amqp_port if previous else 0), cluster,
-                                         federation)
+                                         federation, amqp_host)
         if recorded is not None:
             log.warning("restarting the broker recorded in the state dir (same node, data and ports)",
                         nodename=_nodename(recorded), amqp_port=recorded.amqp_port, state_dir=str(broker_dir))
@@ -68,14 +69,18 @@ def broker_up(state_dir: Path, amqp_port: int = 0, cluster: int = 1, *, fresh: b
     return deployment
 
 
-def _new_broker(broker_dir: Path, amqp_port: int, cluster: int, federation: Federation) -> PrivateBroker | PrivateCluster:
+def _new_broker(broker_dir: Path, amqp_port: int, cluster: int, federation: Federation,
+                amqp_host: str = LOOPBACK) -> PrivateBroker | PrivateCluster:
     if cluster > 1:
+        if amqp_host != LOOPBACK:
+            raise BrokerRefused("a local cluster listens on loopback only (--amqp-host is for a single broker)")
         log.info("starting a new RabbitMQ cluster", nodes=cluster)
         return PrivateCluster.create(broker_dir, cluster, amqp_port)
     tls = broker_tls_from_federation(broker_dir, federation.path)
     log.info("starting a new broker", state_dir=str(broker_dir), amqps=tls is not None)
     return PrivateBroker(broker_dir, amqp_port=amqp_port or free_port(), mgmt_port=free_port(),
-                         dist_port=free_port(), nodename=f"somex-{free_port()}@localhost", tls=tls)
+                         dist_port=free_port(), nodename=f"somex-{free_port()}@localhost", tls=tls,
+                         amqp_host=amqp_host)
 
 
 def broker_tls_from_federation(broker_dir: Path, federation_dir: Path) -> BrokerTls | None:
@@ -155,7 +160,8 @@ def _fixed_deployment(state_dir: Path, previous: Deployment | None, broker: Priv
     return Deployment(state_dir, ports[0], vhost=previous.vhost if previous else "somex",
                       hub_http_port=(previous.hub_http_port if previous and previous.hub_http_port else free_port()),
                       node_http_ports=http, more_amqp_ports=ports[1:],
-                      tls=isinstance(broker, PrivateBroker) and broker.tls is not None)
+                      tls=isinstance(broker, PrivateBroker) and broker.tls is not None,
+                      amqp_host=broker.amqp_host if isinstance(broker, PrivateBroker) else LOOPBACK)
 
 
 def _recorded_broker(broker_dir: Path) -> PrivateBroker | PrivateCluster | None:
