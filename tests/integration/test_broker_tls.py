@@ -175,11 +175,17 @@ async def test_a_client_checks_the_brokers_name(tls_broker: TlsBroker) -> None:
 async def test_a_revoked_certificate_is_refused_without_a_restart(tls_broker: TlsBroker) -> None:
     federation_dir = tls_broker.federation.path
     ita_cert, ita_key = tls_broker.node_files("ITA")
-    await (await tls_broker.connect(ita_cert, ita_key)).close()  # accepted before
+    connected_before = await tls_broker.connect(ita_cert, ita_key)  # accepted before
+    closed = asyncio.Event()
+    connected_before.close_callbacks.add(lambda *_: closed.set())
     crl = revoke_tls_certificate(federation_dir, cert_from_pem(ita_cert.read_bytes()), utcnow())
     tls_broker.broker.install_crl(crl)
     await _refused(tls_broker, ita_cert, ita_key)
     await (await tls_broker.connect_as("IDN")).close()  # the others still are
+    # TLS is checked when a connection opens: the revoking operator closes the open ones.
+    await eventually(lambda: tls_broker.broker.close_connections("ITA", "certificate revoked"),
+                     what="ITA's open connection listed and closed")
+    await asyncio.wait_for(closed.wait(), TIMEOUT)
 
 
 async def test_hub_and_nodes_exchange_a_note_over_amqps(tls_broker: TlsBroker) -> None:
