@@ -551,8 +551,12 @@ def install_crl(crl_dir: Path, crl_pem: bytes) -> None:
     tmp = crl_dir / ".incoming.crl.pem"
     _write_private(tmp, crl_pem.decode("ascii"))
     try:
-        result = subprocess.run(["openssl", "crl", "-hash", "-noout", "-in", str(tmp)], capture_output=True,
-                                text=True, timeout=30, check=False)
+        try:
+            result = subprocess.run(["openssl", "crl", "-hash", "-noout", "-in", str(tmp)], capture_output=True,
+                                    text=True, timeout=30, check=False)
+        except FileNotFoundError:
+            raise BrokerError("the openssl command is missing (it names the revocation list by its issuer's hash): "
+                              "run 'apt-get install openssl' (or 'make rabbitmq' as root)") from None
         issuer_hash = result.stdout.strip()
         if result.returncode != 0 or not issuer_hash:
             raise BrokerError(f"not a certificate revocation list (openssl crl: {result.stderr.strip()[-300:]})")

@@ -120,3 +120,20 @@ def test_certificate_users_have_no_password() -> None:
     assert users["HUB"]["password_hash"] == "" and users["MEX"]["password_hash"] == ""
     with pytest.raises(ValueError):
         BrokerSpec("v", BrokerUser("HUB"), {"MEX": BrokerUser("MEX")}, admin_user=BrokerUser("admin"))
+
+
+def test_a_revocation_list_is_installed_under_its_issuers_hash(tmp_path) -> None:  # noqa: ANN001
+    from cryptography.hazmat.primitives import serialization
+
+    from crypto.pki import crl_to_pem
+    from nodes.runtime.rabbit import BrokerError, install_crl
+
+    install_crl(tmp_path, crl_to_pem(issue_crl(CA_KEY, CA, [5], 1, NOW, NOW + timedelta(days=1))))
+    installed = list(tmp_path.iterdir())
+    assert len(installed) == 1 and installed[0].suffix == ".r0" and len(installed[0].stem) == 8
+    install_crl(tmp_path, crl_to_pem(issue_crl(CA_KEY, CA, [5, 6], 2, NOW, NOW + timedelta(days=1))))
+    assert [p.name for p in tmp_path.iterdir()] == [installed[0].name]  # replaced, not added
+    assert sorted(r.serial_number for r in x509.load_pem_x509_crl(installed[0].read_bytes())) == [5, 6]
+    with pytest.raises(BrokerError):
+        install_crl(tmp_path, CA.public_bytes(serialization.Encoding.PEM))  # a certificate is not a CRL
+    assert [p.name for p in tmp_path.iterdir()] == [installed[0].name]
