@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 RABBIT := /usr/lib/rabbitmq/bin/rabbitmq-server
 
-.PHONY: demo test test-unit bench rabbitmq postgres faketime browser venv clean
+.PHONY: demo test test-unit bench rabbitmq postgres faketime browser netns venv clean
 
 venv: $(STAMP)
 
@@ -15,12 +15,20 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Debian's RabbitMQ; the tests and the demo start private instances of it on loopback ports.
+# openssl: the broker names its TLS revocation list by OpenSSL's issuer hash (`openssl crl -hash`).
 rabbitmq:
-	@test -x $(RABBIT) || { \
-	  echo "installing Debian rabbitmq-server"; \
-	  if [ "$$(id -u)" != 0 ]; then echo "need root (or: sudo apt-get install rabbitmq-server)"; exit 1; fi; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rabbitmq-server >/dev/null; }
+	@test -x $(RABBIT) && command -v openssl >/dev/null || { \
+	  echo "installing Debian rabbitmq-server and openssl"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "need root (or: sudo apt-get install rabbitmq-server openssl)"; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rabbitmq-server openssl >/dev/null; }
 	@test -x $(RABBIT)
+
+# iproute2 ('ip netns') for the separate-hosts system test (it runs as root; skipped otherwise).
+netns:
+	@command -v ip >/dev/null || { \
+	  echo "installing Debian iproute2"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "need root (or: sudo apt-get install iproute2)"; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 >/dev/null; }
 
 # Debian's PostgreSQL server binaries; tests start a private server of their own.
 postgres:
@@ -48,7 +56,7 @@ demo: venv rabbitmq
 	$(VENV)/bin/somex demo $(if $(KEEP),--keep)
 
 # pytest's exit code 5 ("no tests collected") must fail, not pass silently.
-test: venv rabbitmq postgres faketime browser
+test: venv rabbitmq postgres faketime browser netns
 	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 

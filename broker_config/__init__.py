@@ -21,8 +21,8 @@ from typing import Any
 __all__ = [
     "DEAD_LETTER_EXCHANGE", "DEAD_LETTER_QUEUE", "DEFAULT_VHOST", "DELIVERY_LIMIT", "HUB_IN_EXCHANGE",
     "HUB_IN_QUEUE", "NODE_OUT_EXCHANGE", "UNROUTABLE_EXCHANGE", "UNROUTABLE_QUEUE",
-    "BrokerSpec", "BrokerUser", "InboxBounds", "check_password_hash", "inbox_queue", "password_hash",
-    "render_definitions", "render_rabbitmq_conf",
+    "BrokerSpec", "BrokerTls", "BrokerUser", "InboxBounds", "check_password_hash", "inbox_queue", "password_hash",
+    "render_advanced_config", "render_definitions", "render_rabbitmq_conf",
 ]
 
 DEFAULT_VHOST = "somex"
@@ -49,9 +49,27 @@ def inbox_queue(node_id: str) -> str:
 
 @dataclass(frozen=True)
 class BrokerUser:
+    """A broker user. Without a password it can log in only by TLS client certificate (EXTERNAL,
+    the certificate's CN = `name`): the deployed path, where no broker password exists."""
+
     name: str
-    password: str = field(repr=False)
+    password: str | None = field(default=None, repr=False)
     tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BrokerTls:
+    """The broker's TLS material (absolute paths): AMQPS only, clients authenticated by certificate.
+
+    `ca_file`: the CA certificate(s) client certificates must chain to (the federation root).
+    `crl_dir`: certificate revocation lists, one file per issuer named `<openssl subject hash>.r0`
+    (Erlang's ssl_crl_hash_dir); read at every handshake, so a revocation needs no restart.
+    """
+
+    ca_file: str
+    cert_file: str
+    key_file: str
+    crl_dir: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,8 +107,10 @@ class BrokerSpec:
             if not _NODE_ID.fullmatch(node_id):
                 raise ValueError(f"node id {node_id!r} must match {_NODE_ID.pattern}")
         for user in self.users():
-            if not user.name or not user.password:
-                raise ValueError(f"broker user {user.name!r} needs a name and a password")
+            if not user.name:
+                raise ValueError("a broker user needs a name")
+        if self.admin_user is not None and not self.admin_user.password:
+            raise ValueError("the broker's admin_user needs a password (the management API has no certificate login)")
         names = [u.name for u in self.users()]
         if len(set(names)) != len(names):
             raise ValueError(f"broker user names must be distinct: {names}")
@@ -177,7 +197,8 @@ def render_definitions(spec: BrokerSpec) -> dict[str, Any]:
 
 
 def _user(user: BrokerUser, tags: tuple[str, ...]) -> dict[str, Any]:
-    return {"name": user.name, "password_hash": password_hash(user.password),
+    # An empty password_hash: no password opens this account (certificate login only).
+    return {"name": user.name, "password_hash": password_hash(user.password) if user.password else "",
             "hashing_algorithm": HASHING_ALGORITHM, "tags": ",".join(dict.fromkeys(tags)), "limits": {}}
 
 
@@ -205,12 +226,20 @@ def _binding(vhost: str, source: str, queue: str, key: str) -> dict[str, Any]:
 
 
 _CONF_VALUE = re.compile(r"[A-Za-z0-9_.@-]+")
+_CONF_PATH = re.compile(r"/[A-Za-z0-9_.@/+-]+")
 
 
 def render_rabbitmq_conf(amqp_port: int, mgmt_port: int, *, admin_user: str | None = None,
                          admin_password: str | None = None, host: str = "127.0.0.1",
-                         log_level: str = "info") -> str:
-    """rabbitmq.conf for a development broker: loopback listeners only, no `guest`.
+                         log_level: str = "info", tls: BrokerTls | None = None,
+                         mgmt_host: str = "127.0.0.1") -> str:
+    """rabbitmq.conf for a private broker: no `guest`; the management API on `mgmt_host` (loopback).
+
+    Without `tls`, a development broker: plain AMQP on `host`, password logins. With `tls`, the
+    deployed form: AMQPS only (the plain listener off) on `host`, every client must present a
+    certificate from the federation root (verify_peer, fail_if_no_peer_cert), and the only login
+    is EXTERNAL: the broker user is the certificate's CN (the ssl_options are in
+    render_advanced_config, which also carries the revocation lists).
 
     A blank node creates its default user on first boot, `guest` unless told otherwise; here it
     never is. With `admin_user`, the default user is that administrator, with no AMQP permission:
@@ -221,11 +250,15 @@ def render_rabbitmq_conf(amqp_port: int, mgmt_port: int, *, admin_user: str | No
     for port in (amqp_port, mgmt_port):
         if not 0 < port < 65536:
             raise ValueError(f"bad port {port}")
+    if tls is None:
+        listeners = [f"listeners.tcp.1 = {host}:{amqp_port}", "listeners.ssl = none"]
+    else:
+        listeners = ["listeners.tcp = none", f"listeners.ssl.default = {host}:{amqp_port}",
+                     "auth_mechanisms.1 = EXTERNAL", "ssl_cert_login_from = common_name"]
     lines = [
-        "# Rendered by somex (broker_config.render_rabbitmq_conf): a private development broker.",
-        f"listeners.tcp.1 = {host}:{amqp_port}",
-        "listeners.ssl = none",
-        f"management.tcp.ip = {host}",
+        "# Rendered by somex (broker_config.render_rabbitmq_conf): a private broker.",
+        *listeners,
+        f"management.tcp.ip = {mgmt_host}",
         f"management.tcp.port = {mgmt_port}",
         "management.rates_mode = none",
         "collect_statistics_interval = 1000",
@@ -253,3 +286,21 @@ def render_rabbitmq_conf(amqp_port: int, mgmt_port: int, *, admin_user: str | No
         f"default_permissions.read = {NOTHING}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def render_advanced_config(tls: BrokerTls | None) -> str:
+    """advanced.config: the TLS listener's ssl_options (Erlang terms; the CRL cache has no
+    rabbitmq.conf form, and ssl_options set in both files would not merge)."""
+    if tls is None:
+        return "[].\n"
+    paths = [tls.ca_file, tls.cert_file, tls.key_file, *([tls.crl_dir] if tls.crl_dir else [])]
+    for path in paths:
+        if not _CONF_PATH.fullmatch(path):
+            raise ValueError(f"TLS file paths must be absolute and match {_CONF_PATH.pattern}: {path!r}")
+    options = [f'{{cacertfile, "{tls.ca_file}"}}', f'{{certfile, "{tls.cert_file}"}}',
+               f'{{keyfile, "{tls.key_file}"}}', "{verify, verify_peer}", "{fail_if_no_peer_cert, true}",
+               "{depth, 2}", "{versions, ['tlsv1.3', 'tlsv1.2']}"]
+    if tls.crl_dir:
+        options += ["{crl_check, peer}",
+                    f'{{crl_cache, {{ssl_crl_hash_dir, {{internal, [{{dir, "{tls.crl_dir}"}}]}}}}}}']
+    return "[{rabbit, [{ssl_options, [\n    " + ",\n    ".join(options) + "]}]}].\n"

@@ -1,18 +1,22 @@
 """The federation's X.509 PKI: an offline root CA and one end-entity certificate per node key.
 
-Node certificates carry Ed25519 keys, which is what our message signatures need. They are also
-client certificates (extendedKeyUsage clientAuth); a production RabbitMQ TLS deployment whose
-client libraries or TLS stack do not accept Ed25519 certificates would need a separate ECDSA
-P-256 client certificate per node from the same root. That is not built here.
+Node signing certificates carry Ed25519 keys, which is what our message signatures need. TLS
+certificates (`issue_tls_certificate`: the broker's server certificate, each node's and the hub's
+client certificate) carry ECDSA P-256 keys and are issued by the federation's TLS CA, an ECDSA P-256
+CA certified by the root (`create_tls_ca`), whose revocation lists RabbitMQ's TLS stack can check;
+it cannot check an Ed25519-signed one (docs/pki.md).
 """
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
@@ -51,7 +55,8 @@ def create_root(federation: str, now: datetime, days: int = 3650) -> tuple[Signi
         x509.CertificateBuilder().subject_name(name).issuer_name(name)
         .public_key(key.public_key).serial_number(x509.random_serial_number())
         .not_valid_before(_aware(now) - BACKDATE).not_valid_after(now + timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        # path length 1: below the root, only the TLS CA (create_tls_ca) may issue certificates.
+        .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
         .add_extension(_key_usage(signature=False, ca=True), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key), critical=False)
         .sign(key.private_key, None)
@@ -91,6 +96,123 @@ def issue_certificate(root_key: SigningKey, root_cert: x509.Certificate, node_id
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key), critical=False)
         .sign(root_key.private_key, None)
     )
+
+
+def create_tls_ca(root_key: SigningKey, root_cert: x509.Certificate, now: datetime,
+                  days: int = 1825) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """The federation's TLS CA: a new ECDSA P-256 key and its CA certificate from the root (path length 0).
+
+    Kept offline with the root key. It issues TLS certificates and signs their revocation lists,
+    in ECDSA, which Erlang/OTP's TLS (RabbitMQ) verifies; OTP 25 fails on an Ed25519-signed CRL.
+    """
+    if root_key.kid != kid_of(root_public_key(root_cert)):
+        raise ValueError("root_key is not the key of root_cert")
+    key = ec.generate_private_key(ec.SECP256R1())
+    federation = federation_of(root_cert)
+    cert = (
+        x509.CertificateBuilder().subject_name(_name(f"somex TLS CA {federation}", federation))
+        .issuer_name(root_cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(_aware(now) - BACKDATE).not_valid_after(now + timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_key_usage(signature=False, ca=True), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key), critical=False)
+        .sign(root_key.private_key, None)
+    )
+    return key, cert
+
+
+def _check_tls_ca(ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate) -> None:
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey) or ca_key.public_key() != ca_cert.public_key():
+        raise ValueError("ca_key is not the (ECDSA) key of ca_cert")
+
+
+def issue_tls_certificate(ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate, node_id: str,
+                          public_key: ec.EllipticCurvePublicKey, now: datetime, *,
+                          server_names: Sequence[str] | None = None, days: int = 825) -> x509.Certificate:
+    """A TLS certificate from the federation's TLS CA: ECDSA P-256 key, CN = `node_id`.
+
+    A client certificate (clientAuth): the broker takes the CN as the AMQP user (EXTERNAL). With
+    `server_names` (DNS names or IP addresses) also a server certificate (serverAuth) with those
+    names as subjectAltName, which clients check. Not a signing identity: message signatures stay
+    Ed25519 (issue_certificate). Present it with the CA's certificate (`tls_chain_pem`).
+    """
+    _check_tls_ca(ca_key, ca_cert)
+    if not isinstance(public_key, ec.EllipticCurvePublicKey) or public_key.curve.name != "secp256r1":
+        raise TypeError("TLS certificates carry ECDSA P-256 public keys")
+    if not node_id:
+        raise ValueError("a certificate needs a node id (or the broker's name)")
+    usages = [ExtendedKeyUsageOID.CLIENT_AUTH]
+    builder = (
+        x509.CertificateBuilder().subject_name(_name(node_id, federation_of(ca_cert)))
+        .issuer_name(ca_cert.subject).public_key(public_key).serial_number(x509.random_serial_number())
+        .not_valid_before(_aware(now) - BACKDATE).not_valid_after(now + timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+    )
+    if server_names:
+        usages.append(ExtendedKeyUsageOID.SERVER_AUTH)
+        builder = builder.add_extension(x509.SubjectAlternativeName([_general_name(n) for n in server_names]),
+                                        critical=False)
+    # ECDHE key exchange: an ECDSA key signs the handshake; it never enciphers a key itself.
+    return (builder.add_extension(_key_usage(signature=True, ca=False), critical=True)
+            .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+
+
+def tls_chain_pem(cert: x509.Certificate, ca_cert: x509.Certificate) -> bytes:
+    """What a TLS peer presents: its certificate, then the TLS CA's (the root is the trust anchor)."""
+    return (cert_to_pem(cert) + cert_to_pem(ca_cert)).encode("ascii")
+
+
+def tls_key_from_pem(pem: bytes) -> ec.EllipticCurvePrivateKey:
+    key = serialization.load_pem_private_key(pem, password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ValueError("not an ECDSA private key")
+    return key
+
+
+def new_tls_key() -> ec.EllipticCurvePrivateKey:
+    """A new ECDSA P-256 private key for a TLS certificate."""
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def tls_key_to_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def issue_crl(ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate, revoked_serials: Iterable[int],
+              number: int, now: datetime, next_update: datetime) -> x509.CertificateRevocationList:
+    """The TLS CA's X.509 revocation list (certificate serial numbers), for the broker's TLS stack.
+
+    Message-signing keys are revoked by the root's signed revocation list (crypto.directory); this
+    is its TLS-side counterpart, in the form TLS stacks read. `number` grows with each list."""
+    _check_tls_ca(ca_key, ca_cert)
+    if _aware(next_update) <= _aware(now):
+        raise ValueError("next_update must be after now")
+    builder = (x509.CertificateRevocationListBuilder().issuer_name(ca_cert.subject)
+               .last_update(now - BACKDATE).next_update(next_update)
+               .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+               .add_extension(x509.CRLNumber(number), critical=False))
+    for serial in sorted(set(revoked_serials)):
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(now - BACKDATE).build())
+    return builder.sign(ca_key, hashes.SHA256())
+
+
+def crl_to_pem(crl: x509.CertificateRevocationList) -> bytes:
+    return crl.public_bytes(serialization.Encoding.PEM)
+
+
+def _general_name(name: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        if not name:
+            raise ValueError("an empty server name") from None
+        return x509.DNSName(name)
 
 
 def node_id_of(cert: x509.Certificate) -> str:

@@ -29,7 +29,7 @@ from nodes.hub.audit import (
 from nodes.hub.inbox_watch import watch_inboxes
 from nodes.runtime.alarms import AlarmBoard
 from nodes.runtime.amqp import (
-    BrokerSession, Outgoing, Publisher, PublishNacked, ack_batch, broker_urls, consume_in_batches, stop_tasks,
+    BrokerSession, Outgoing, Publisher, PublishNacked, ack_batch, broker_login, broker_urls, consume_in_batches, stop_tasks,
 )
 from nodes.runtime.config import HubConfig, new_message_id, utcnow
 from nodes.runtime.db import make_engine
@@ -98,8 +98,9 @@ class Hub:
 
     async def start(self) -> None:
         b = self.config.broker
-        urls = broker_urls(b, self._creds.broker_user, self._creds.broker_password)
-        self.session = BrokerSession(urls, "somex-hub", self._on_connect, self._on_disconnect)
+        login = broker_login(b, self._creds, self.federation.root_cert_file)
+        self.session = BrokerSession(broker_urls(b, login), "somex-hub", self._on_connect, self._on_disconnect,
+                                     tls_context=login.tls_context)
         self._tasks.append(asyncio.create_task(self.session.run(), name="hub-broker"))
         self._tasks.append(asyncio.create_task(
             consume_in_batches(self._queue, self._process, self.config.batch_size, log,

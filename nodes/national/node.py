@@ -36,7 +36,7 @@ from nodes.national import log_watch
 from nodes.national.witness import witness_checkpoint
 from nodes.runtime.alarms import AlarmBoard
 from nodes.runtime.amqp import (
-    BrokerSession, Outgoing, Publisher, PublishNacked, ack_batch, broker_urls, consume_in_batches, stop_tasks,
+    BrokerSession, Outgoing, Publisher, PublishNacked, ack_batch, broker_login, broker_urls, consume_in_batches, stop_tasks,
 )
 from nodes.runtime.config import NodeConfig, new_message_id, utcnow
 from nodes.runtime.db import make_engine
@@ -119,8 +119,9 @@ class NationalNode:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         b = self.config.broker
-        urls = broker_urls(b, self.creds.broker_user, self.creds.broker_password)
-        self.session = BrokerSession(urls, f"somex-node-{self.country}", self._on_connect, self._on_disconnect)
+        login = broker_login(b, self.creds, self.federation.root_cert_file)
+        self.session = BrokerSession(broker_urls(b, login), f"somex-node-{self.country}", self._on_connect,
+                                     self._on_disconnect, tls_context=login.tls_context)
         self._tasks.append(asyncio.create_task(self.session.run(), name=f"{self.country}-broker"))
         self._tasks.append(asyncio.create_task(self._relay(), name=f"{self.country}-relay"))
         self._tasks.append(asyncio.create_task(

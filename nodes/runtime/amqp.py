@@ -7,8 +7,10 @@ topology and the nodes' users have no configure permission.
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from functools import partial
 from typing import Any
 from urllib.parse import quote
@@ -25,6 +27,7 @@ from pamqp.header import ContentHeader
 from nodes.runtime.config import BrokerAddress
 from nodes.runtime.alarms import AlarmBoard
 from nodes.runtime.faults import is_storage_failure, is_transient
+from nodes.runtime.federation import TLS_CERT_FILE, TLS_KEY_FILE, NodeCredentials
 
 
 class PublishRefused(Exception):
@@ -39,10 +42,56 @@ def amqp_url(host: str, port: int, vhost: str, user: str, password: str) -> str:
     return f"amqp://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}/{quote(vhost, safe='')}"
 
 
-def broker_urls(address: BrokerAddress, user: str, password: str) -> list[str]:
+def amqps_url(host: str, port: int, vhost: str) -> str:
+    """AMQPS, logging in as the client certificate's CN (SASL EXTERNAL): no user name, no password."""
+    return f"amqps://{host}:{port}/{quote(vhost, safe='')}?auth=EXTERNAL"
+
+
+@dataclass(frozen=True)
+class BrokerLogin:
+    """How one process logs in: a password on a development broker, or a TLS client certificate.
+
+    `tls_context` (from `client_tls_context`) presents the client certificate and checks the
+    broker's chain to the federation root and its name."""
+
+    user: str
+    password: str | None = field(default=None, repr=False)
+    tls_context: ssl.SSLContext | None = None
+
+
+def client_tls_context(ca_file: Path, cert_file: Path, key_file: Path) -> ssl.SSLContext:
+    """A TLS client context: trusts only `ca_file` (the federation root), checks the server's name,
+    presents `cert_file`/`key_file`."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(ca_file))
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(str(cert_file), str(key_file))
+    return context
+
+
+def broker_login(address: BrokerAddress, creds: NodeCredentials, root_cert_file: Path) -> BrokerLogin:
+    """The login `creds` use at `address`: their TLS certificate (tls.crt/tls.key in their home)
+    on an AMQPS broker, their broker password on a development broker."""
+    if not address.tls:
+        if creds.broker_password is None:
+            raise FileNotFoundError(f"{creds.node_id} has no broker password (broker.password): this deployment's "
+                                    "broker is AMQPS with certificates; set tls in its broker address")
+        return BrokerLogin(creds.broker_user, creds.broker_password)
+    home = creds.home or Path(".")
+    missing = [p for p in (home / TLS_CERT_FILE, home / TLS_KEY_FILE, root_cert_file) if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"cannot log in to the AMQPS broker as {creds.node_id}: {', '.join(map(str, missing))} "
+                                "missing (the node's TLS key and the certificate the root issued for it)")
+    return BrokerLogin(creds.broker_user, None,
+                       client_tls_context(root_cert_file, home / TLS_CERT_FILE, home / TLS_KEY_FILE))
+
+
+def broker_urls(address: BrokerAddress, login: BrokerLogin) -> list[str]:
     """One URL per broker node of `address` (a cluster has several): BrokerSession rotates through them."""
-    query = f"?heartbeat={address.heartbeat}" if address.heartbeat else ""
-    return [amqp_url(address.host, port, address.vhost, user, password) + query for port in address.ports]
+    query = f"heartbeat={address.heartbeat}" if address.heartbeat else ""
+    if login.tls_context is not None:
+        return [amqps_url(address.host, port, address.vhost) + (f"&{query}" if query else "") for port in address.ports]
+    return [amqp_url(address.host, port, address.vhost, login.user, login.password or "") + (f"?{query}" if query else "")
+            for port in address.ports]
 
 
 class BrokerSession:
@@ -61,8 +110,10 @@ class BrokerSession:
 
     def __init__(self, urls: str | Sequence[str], name: str,
                  on_connect: Callable[[AbstractConnection], Awaitable[None]],
-                 on_disconnect: Callable[[], None] | None = None) -> None:
+                 on_disconnect: Callable[[], None] | None = None, *,
+                 tls_context: ssl.SSLContext | None = None) -> None:
         self._urls = [urls] if isinstance(urls, str) else list(urls)
+        self._tls_context = tls_context
         self._next = 0  # which broker node to try: the next one after any failure (a cluster)
         self._name = name
         self._on_connect, self._on_disconnect = on_connect, on_disconnect
@@ -77,7 +128,7 @@ class BrokerSession:
             url = self._urls[self._next % len(self._urls)]
             try:
                 connection = await aio_pika.connect(url, client_properties={"connection_name": self._name},
-                                                    timeout=10)
+                                                    timeout=10, ssl_context=self._tls_context)
             except Exception as exc:  # noqa: BLE001 - nothing but cancellation may end the loop (see _failure)
                 self._next += 1
                 self._log.warning("broker unreachable; retrying", error=self._failure(exc), retry_in=delay,

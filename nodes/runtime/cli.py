@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     broker = sub.add_parser("broker", help="a private RabbitMQ on loopback").add_subparsers(dest="action", required=True)
     up = broker.add_parser("up", help="start it and load the federation's users, queues and permissions")
     up.add_argument("--amqp-port", type=int, default=0, help="default: a free port")
+    up.add_argument("--amqp-host", default="127.0.0.1",
+                    help="the address the AMQPS listener binds and clients connect to (a name in the broker's TLS "
+                         "certificate); the management API stays on loopback. Default: 127.0.0.1")
     up.add_argument("--cluster", type=int, default=1, metavar="N",
                     help="start N RabbitMQ nodes (odd, at least 3) as one cluster with quorum queues")
     up.add_argument("--fresh", action="store_true",
@@ -49,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     hub_run = hub.add_parser("run", help="relay and audit until stopped")
     hub_run.add_argument("--db", help="audit store URL (default: SQLite in STATE_DIR/hub; e.g. "
                                       "postgresql+psycopg://user@host/somex)")
+    _https_arguments(hub_run)
 
     requeue = hub.add_parser("requeue-dead", help="put back messages the broker dead-lettered (kept and audited "
                                                   "by the hub), once their cause is fixed; the request is audited")
@@ -59,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     node = sub.add_parser("node", help="a national node").add_subparsers(dest="action", required=True)
     run = node.add_parser("run", help="run a country's node until stopped")
     run.add_argument("--country", required=True)
+    _https_arguments(run)
 
     send = sub.add_parser("send", help="send a plain text note through a running node's API")
     send.add_argument("--from", dest="sender", required=True)
@@ -128,7 +133,7 @@ def _broker(args: argparse.Namespace) -> int:
 
     try:
         if args.action == "up":
-            broker_up(args.state_dir, args.amqp_port, args.cluster, fresh=args.fresh)
+            broker_up(args.state_dir, args.amqp_port, args.cluster, fresh=args.fresh, amqp_host=args.amqp_host)
         elif args.action == "down":
             broker_down(args.state_dir)
         else:
@@ -139,11 +144,30 @@ def _broker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _https_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tls-cert", type=Path, help="serve the API and console over HTTPS with this certificate "
+                                                       "(PEM, chain first); needs --tls-key")
+    parser.add_argument("--tls-key", type=Path, help="the private key (PEM) of --tls-cert")
+
+
+def _https(args: argparse.Namespace):  # noqa: ANN202 - HttpsFiles | None
+    from nodes.runtime.config import HttpsFiles
+
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise SystemExit("somex: --tls-cert and --tls-key go together (a certificate and its private key)")
+    if args.tls_cert is None:
+        return None
+    for path in (args.tls_cert, args.tls_key):
+        if not path.is_file():
+            raise SystemExit(f"somex: {path} is not a file (the HTTPS certificate and key, PEM)")
+    return HttpsFiles(args.tls_cert, args.tls_key)
+
+
 def _hub(args: argparse.Namespace) -> int:
     from nodes.runtime.deployment import Deployment
     from nodes.runtime.serve import serve_hub
 
-    config = Deployment.load(args.state_dir).hub_config()
+    config = dataclasses.replace(Deployment.load(args.state_dir).hub_config(), https=_https(args))
     if args.db:
         config = dataclasses.replace(config, db_url=args.db)
     if args.action == "requeue-dead":
@@ -165,7 +189,8 @@ def _node(args: argparse.Namespace) -> int:
     from nodes.runtime.deployment import Deployment
     from nodes.runtime.serve import serve_node
 
-    config = Deployment.load(args.state_dir).node_config(args.country.upper())
+    config = dataclasses.replace(Deployment.load(args.state_dir).node_config(args.country.upper()),
+                                 https=_https(args))
     return _serving(config.federation_dir, config.country, config.db_url, f"{config.country} node's database",
                     lambda: asyncio.run(serve_node(config)))
 

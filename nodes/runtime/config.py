@@ -32,10 +32,21 @@ class BrokerAddress:
     vhost: str = "somex"
     more_ports: tuple[int, ...] = ()  # the other nodes of a RabbitMQ cluster on this host
     heartbeat: int | None = None  # AMQP heartbeat seconds to ask for (None: the broker's, 60 s)
+    # AMQPS with the process's TLS client certificate (EXTERNAL login) instead of plain AMQP with a
+    # password: the deployed form (docs/pki.md). `host` must be a name in the broker's certificate.
+    tls: bool = False
 
     @property
     def ports(self) -> tuple[int, ...]:
         return (self.port, *self.more_ports)
+
+
+@dataclass(frozen=True)
+class HttpsFiles:
+    """The HTTP API's and console's certificate (chain first) and key: HTTPS instead of HTTP."""
+
+    cert_file: Path
+    key_file: Path
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,7 @@ class HubConfig:
     broker: BrokerAddress = field(default_factory=BrokerAddress)
     http_host: str = "127.0.0.1"
     http_port: int = 0  # 0: no auditor API
+    https: HttpsFiles | None = None  # serve the API and console over HTTPS (deployment)
     batch_size: int = 256  # messages per group commit
     prefetch: int = 512
     max_clock_skew: timedelta = timedelta(minutes=5)
@@ -65,6 +77,7 @@ class NodeConfig:
     broker: BrokerAddress = field(default_factory=BrokerAddress)
     http_host: str = "127.0.0.1"
     http_port: int = 0  # 0: pick a free port
+    https: HttpsFiles | None = None  # serve the API and console over HTTPS (deployment)
     prefetch: int = 256
     message_ttl: timedelta = timedelta(days=7)
     http_rate_limit: RateLimit = HTTP_RATE_LIMIT

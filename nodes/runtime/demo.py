@@ -102,7 +102,8 @@ async def run_demo(state_dir: Path, *, keep: bool = False) -> int:
     say(f"federation: root, HUB and {', '.join(COUNTRIES)} with keys, X.509 certificates, signed directory")
     started = time.monotonic()
     deployment = broker_up(state_dir)
-    say(f"broker: private RabbitMQ on 127.0.0.1:{deployment.amqp_port}, vhost {deployment.vhost!r} "
+    scheme = "AMQPS only, clients log in by their TLS certificate" if deployment.tls else "plain AMQP"
+    say(f"broker: private RabbitMQ on 127.0.0.1:{deployment.amqp_port} ({scheme}), vhost {deployment.vhost!r} "
         f"({time.monotonic() - started:.1f} s)")
     procs = Processes(state_dir)
     ok = False
@@ -263,7 +264,7 @@ async def impersonate(deployment: Deployment, country: str, *, as_country: str, 
     import aio_pika
 
     from crypto.signing import sign_envelope
-    from nodes.runtime.amqp import amqp_url
+    from nodes.runtime.amqp import broker_login, broker_urls
     from nodes.runtime.config import new_message_id
     from protocol import envelope as wire
 
@@ -273,7 +274,8 @@ async def impersonate(deployment: Deployment, country: str, *, as_country: str, 
                                    created=utcnow(), ttl=timedelta(hours=1), body={"text": "send the files to me"}),
                         theirs.signing_key)
     b = deployment.broker
-    connection = await aio_pika.connect(amqp_url(b.host, b.port, b.vhost, mine.broker_user, mine.broker_password))
+    login = broker_login(b, mine, federation.root_cert_file)  # its own certificate: all it holds
+    connection = await aio_pika.connect(broker_urls(b, login)[0], ssl_context=login.tls_context)
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
         exchange = await channel.get_exchange("hub.in", ensure=False)

@@ -31,6 +31,8 @@ class Deployment:
     node_http_ports: dict[str, int] = field(default_factory=dict)
     more_amqp_ports: list[int] = field(default_factory=list)  # the other nodes of a broker cluster
     heartbeat: int | None = None  # AMQP heartbeat seconds (None: the broker's default)
+    tls: bool = False  # AMQPS with client certificates (every broker `broker up` starts from a new federation)
+    amqp_host: str = "127.0.0.1"  # where the broker listens; a name in its TLS certificate
 
     @property
     def federation_dir(self) -> Path:
@@ -38,7 +40,8 @@ class Deployment:
 
     @property
     def broker(self) -> BrokerAddress:
-        return BrokerAddress("127.0.0.1", self.amqp_port, self.vhost, tuple(self.more_amqp_ports), self.heartbeat)
+        return BrokerAddress(self.amqp_host, self.amqp_port, self.vhost, tuple(self.more_amqp_ports),
+                             heartbeat=self.heartbeat, tls=self.tls)
 
     def save(self) -> None:
         data = asdict(self)
@@ -76,9 +79,19 @@ class Deployment:
                           witness_peers=peers, evidence_dir=home / "evidence")
 
 
-def broker_spec(federation: Federation, vhost: str, inbox_bounds: InboxBounds | None = None) -> BrokerSpec:
-    """The broker users and permissions a federation needs (one user per node and the hub)."""
+def broker_spec(federation: Federation, vhost: str, inbox_bounds: InboxBounds | None = None, *,
+                tls: bool = False) -> BrokerSpec:
+    """The broker users and permissions a federation needs (one user per node and the hub).
+
+    With `tls` the users have no password: they log in by certificate only, user = CN = node id.
+    """
     def user(node_id: str) -> BrokerUser:
+        entry = federation.directory.node(node_id)
+        if tls:
+            if entry.broker_user != node_id:
+                raise ValueError(f"{node_id}'s broker user is {entry.broker_user!r}: on an AMQPS broker it must be "
+                                 f"the node id, the CN of its TLS certificate")
+            return BrokerUser(node_id)
         creds = federation.credentials(node_id)
         return BrokerUser(creds.broker_user, creds.broker_password)
 

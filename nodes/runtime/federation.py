@@ -3,13 +3,15 @@ operator's actions on them (revoke a key, re-sign the directory).
 
 This is the development and test layout, everything in one tree:
 
-  root/root.key (0600), root/root.crt
-  directory.signed.json, revocations.signed.json
+  root/root.key (0600), root/root.crt, root/tls-ca.key (0600), root/tls-ca.crt (the TLS CA, docs/pki.md)
+  directory.signed.json, revocations.signed.json, tls-revocations.crl.pem (the TLS CA's CRL, for the broker)
   nodes/<ID>/signing.key (0600), signing.crt, sealing.key (0600), hybrid_sealing.key (0600),
-             broker.password (0600),
+             tls.key (0600: ECDSA P-256), tls.crt (its TLS client certificate, CN = <ID>, and the TLS CA's),
+             broker.password (0600: the development broker's login; an AMQPS broker takes tls.crt),
              tokens.json (0600: {"focal", "feed", "auditor"} SHA-256 digests of the API bearer
              tokens: all the node keeps), operator-tokens.json (0600: the clear tokens, for the
              operator; see docs/security.md)
+  broker/tls.key (0600), tls.crt: the broker's TLS server certificate (names: localhost, 127.0.0.1)
 
 In production the root key is generated and kept offline (only root.crt, the signed directory and
 the signed revocation list are distributed), and each node's machine holds only its own
@@ -30,6 +32,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from crypto.directory import (
     HUB_ID,
@@ -49,7 +52,15 @@ from crypto.pki import (
     cert_from_pem,
     cert_to_pem,
     create_root,
+    create_tls_ca,
+    crl_to_pem,
     issue_certificate,
+    issue_crl,
+    issue_tls_certificate,
+    new_tls_key,
+    tls_chain_pem,
+    tls_key_from_pem,
+    tls_key_to_pem,
 )
 from crypto.tokens import is_token_digest, new_token, token_digest
 from nodes.runtime.private_files import private_dir
@@ -65,6 +76,11 @@ DIRECTORY_FILE = "directory.signed.json"
 TOKENS_FILE = "tokens.json"
 OPERATOR_TOKENS_FILE = "operator-tokens.json"
 REVOCATIONS_FILE = "revocations.signed.json"
+TLS_CERT_FILE, TLS_KEY_FILE = "tls.crt", "tls.key"
+TLS_CRL_FILE = "tls-revocations.crl.pem"
+TLS_CRL_VALIDITY = timedelta(days=30)
+BROKER_DIR = "broker"  # the broker operator's TLS server key and certificate
+BROKER_SERVER_NAMES = ("localhost", "127.0.0.1")
 # The root re-publishes its revocation list at least this often; holders alarm past next_update.
 REVOCATIONS_VALIDITY = timedelta(days=30)
 _COUNTRY = re.compile(r"[A-Z]{3}")
@@ -80,7 +96,7 @@ class NodeCredentials:
     certificate: x509.Certificate
     sealing_key: SealingKey
     broker_user: str
-    broker_password: str = field(repr=False)
+    broker_password: str | None = field(repr=False)  # None: certificate login only (tls.crt)
     token_digests: Mapping[str, str] = field(repr=False)  # role -> SHA-256 of its API token
     home: Path | None = None
     hybrid_sealing_key: HybridSealingKey | None = None  # absent in federations created before it existed
@@ -109,6 +125,11 @@ class Federation:
     revocations: RevocationList
     trust: TrustStore
 
+    @property
+    def root_cert_file(self) -> Path:
+        """The root certificate: what every TLS client and the broker trust."""
+        return self.path / "root" / "root.crt"
+
     def credentials(self, node_id: str) -> NodeCredentials:
         """The node's own files; its signing key must be one the directory lists for it."""
         entry = self.directory.node(node_id)
@@ -125,7 +146,8 @@ class Federation:
             certificate=cert_from_pem((home / "signing.crt").read_bytes()),
             sealing_key=SealingKey.from_pem((home / "sealing.key").read_bytes()),
             broker_user=entry.broker_user,
-            broker_password=(home / "broker.password").read_text().strip(),
+            broker_password=((home / "broker.password").read_text().strip()
+                             if (home / "broker.password").exists() else None),
             token_digests=_token_digests(home / TOKENS_FILE),
             home=home,
             hybrid_sealing_key=(HybridSealingKey.from_bytes((home / "hybrid_sealing.key").read_bytes())
@@ -233,6 +255,12 @@ def _write_tree(home: Path, federation: str, members: list[str], now: datetime, 
     root_key, root_cert = create_root(federation, now)
     _write_secret(home / "root" / "root.key", root_key.to_pem())
     _write_secret(home / "root" / "root.crt", cert_to_pem(root_cert).encode())
+    tls_ca_key, tls_ca_cert = create_tls_ca(root_key, root_cert, now)
+    _write_secret(home / "root" / "tls-ca.key", tls_key_to_pem(tls_ca_key))
+    _write_secret(home / "root" / "tls-ca.crt", cert_to_pem(tls_ca_cert).encode())
+    _write_secret(home / TLS_CRL_FILE, crl_to_pem(issue_crl(tls_ca_key, tls_ca_cert, (), 1, now,
+                                                            now + TLS_CRL_VALIDITY)))
+    tls_ca = (tls_ca_key, tls_ca_cert)
     entries = {}
     for node_id in [HUB_ID, *members]:
         node_home = home / "nodes" / node_id
@@ -246,17 +274,55 @@ def _write_tree(home: Path, federation: str, members: list[str], now: datetime, 
         hybrid = HybridSealingKey.generate()
         _write_secret(node_home / "hybrid_sealing.key", hybrid.to_bytes())
         _write_secret(node_home / "broker.password", secrets.token_urlsafe(32).encode())
+        write_tls_pair(node_home, *tls_ca, node_id, now)
         tokens = {role: new_token() for role in ROLES}
         _write_secret(node_home / TOKENS_FILE,
                       json.dumps({role: token_digest(t) for role, t in tokens.items()}).encode())
         _write_secret(node_home / OPERATOR_TOKENS_FILE, json.dumps(tokens).encode())
-        user = broker_user_prefix + ("hub" if node_id == HUB_ID else node_id)
+        user = broker_user_prefix + node_id  # on an AMQPS broker the user is the TLS certificate's CN
         entries[node_id] = NodeEntry(node_id, (cert,), user, types[node_id], sealing.public_bytes(),
                                      hybrid.public_bytes())
+    (home / BROKER_DIR).mkdir(mode=0o700)
+    write_tls_pair(home / BROKER_DIR, *tls_ca, "broker", now, server_names=BROKER_SERVER_NAMES)
     directory = Directory(federation, 1, now - BACKDATE, now + timedelta(days=directory_days), entries)
     _write_secret(home / DIRECTORY_FILE, sign_directory(directory, root_key))
     revocations = RevocationList(federation, 1, now - BACKDATE, now + REVOCATIONS_VALIDITY, frozenset())
     _write_secret(home / REVOCATIONS_FILE, sign_revocations(revocations, root_key))
+
+
+def write_tls_pair(home: Path, ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate, name: str,
+                   now: datetime, *, server_names: Iterable[str] | None = None, days: int = 825) -> x509.Certificate:
+    """A new TLS key (home/tls.key, 0600) and its certificate from the TLS CA, with the CA's
+    certificate after it (home/tls.crt)."""
+    key = new_tls_key()
+    cert = issue_tls_certificate(ca_key, ca_cert, name, key.public_key(), now,
+                                 server_names=list(server_names) if server_names else None, days=days)
+    _write_secret(home / TLS_KEY_FILE, tls_key_to_pem(key))
+    _write_secret(home / TLS_CERT_FILE, tls_chain_pem(cert, ca_cert))
+    return cert
+
+
+def tls_ca(path: Path) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """The TLS CA's key and certificate (a root operator's action: kept with the root key)."""
+    key_file = path / "root" / "tls-ca.key"
+    if not key_file.exists():
+        raise FileNotFoundError(f"{key_file} is missing: this is a root operator's action, run it where the "
+                                "root key is kept")
+    return tls_key_from_pem(key_file.read_bytes()), cert_from_pem((path / "root" / "tls-ca.crt").read_bytes())
+
+
+def revoke_tls_certificate(path: Path, cert: x509.Certificate, now: datetime) -> bytes:
+    """Add a TLS certificate to the TLS CA's revocation list (path/tls-revocations.crl.pem, the next
+    CRL number); returns the new CRL (PEM) for the broker operator to install."""
+    ca_key, ca_cert = tls_ca(path)
+    if cert.issuer != ca_cert.subject:
+        raise CertificateError("cert_not_from_root", "this TLS certificate was not issued by the federation's TLS CA")
+    current = x509.load_pem_x509_crl((path / TLS_CRL_FILE).read_bytes())
+    number = current.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number + 1
+    serials = {r.serial_number for r in current} | {cert.serial_number}
+    pem = crl_to_pem(issue_crl(ca_key, ca_cert, serials, number, now, now + TLS_CRL_VALIDITY))
+    _replace(path / TLS_CRL_FILE, pem)
+    return pem
 
 
 def _root_cert(path: Path) -> x509.Certificate:

@@ -54,9 +54,9 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
     try:
         response = await handler(request)
     except web.HTTPException as exc:  # raised answers (404, 413, ...) get them too
-        _add_security_headers(exc.headers)
+        _add_security_headers(exc.headers, request.secure)
         raise
-    _add_security_headers(response.headers)
+    _add_security_headers(response.headers, request.secure)
     return response
 
 
@@ -76,7 +76,9 @@ async def json_api_errors(request: web.Request, handler: Handler) -> web.StreamR
         return response
 
 
-def _add_security_headers(headers: MutableMapping[str, str]) -> None:
+def _add_security_headers(headers: MutableMapping[str, str], secure: bool = False) -> None:
+    if secure:  # served over HTTPS: browsers must not fall back to plain HTTP for a year
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Cache-Control", "no-store")
     headers.setdefault("Referrer-Policy", "no-referrer")

@@ -11,10 +11,11 @@ import structlog
 
 from nodes.runtime.config import utcnow
 from nodes.runtime.deployment import Deployment, broker_spec
-from nodes.runtime.federation import load_federation
+from broker_config import BrokerTls
+from nodes.runtime.federation import BROKER_DIR, TLS_CERT_FILE, TLS_CRL_FILE, TLS_KEY_FILE, Federation, load_federation
 from nodes.runtime.cluster import PrivateCluster, is_cluster
 from nodes.runtime.private_files import private_dir
-from nodes.runtime.rabbit import BrokerError, PrivateBroker, free_port
+from nodes.runtime.rabbit import LOOPBACK, BrokerError, PrivateBroker, free_port, install_broker_tls
 
 log = structlog.get_logger("somex.local")
 
@@ -23,7 +24,8 @@ class BrokerRefused(BrokerError):
     """`somex broker up` will not start a broker here: it would not be the one this state dir recorded."""
 
 
-def broker_up(state_dir: Path, amqp_port: int = 0, cluster: int = 1, *, fresh: bool = False) -> Deployment:
+def broker_up(state_dir: Path, amqp_port: int = 0, cluster: int = 1, *, fresh: bool = False,
+              amqp_host: str = LOOPBACK) -> Deployment:
     """Start the federation's broker and load its users, queues and permissions; the same broker every time.
 
     After a crash or a stop, the broker recorded in STATE_DIR/broker (node name, data directory,
@@ -53,26 +55,47 @@ def broker_up(state_dir: Path, amqp_port: int = 0, cluster: int = 1, *, fresh: b
                 raise BrokerRefused(f"the cluster recorded in {broker_dir} is stopped; 'broker up' does not re-form a "
                                     "stopped cluster (joining would reset its nodes): add --fresh to discard it")
         PrivateBroker.ensure_installed()
-        broker = recorded or _new_broker(broker_dir, amqp_port or (previous.amqp_port if previous else 0), cluster)
+        broker = recorded or _new_broker(broker_dir, amqp_port or (previous.amqp_port if previous else 0), cluster,
+                                         federation, amqp_host)
         if recorded is not None:
             log.warning("restarting the broker recorded in the state dir (same node, data and ports)",
                         nodename=_nodename(recorded), amqp_port=recorded.amqp_port, state_dir=str(broker_dir))
         broker.start()
     deployment = _fixed_deployment(state_dir, previous, broker, federation.directory.node_ids())
-    broker.apply(broker_spec(federation, deployment.vhost))
+    broker.apply(broker_spec(federation, deployment.vhost, tls=deployment.tls))
     if deployment != previous:
         deployment.save()
     log.info("broker up", amqp_ports=[deployment.amqp_port, *deployment.more_amqp_ports], vhost=deployment.vhost)
     return deployment
 
 
-def _new_broker(broker_dir: Path, amqp_port: int, cluster: int) -> PrivateBroker | PrivateCluster:
+def _new_broker(broker_dir: Path, amqp_port: int, cluster: int, federation: Federation,
+                amqp_host: str = LOOPBACK) -> PrivateBroker | PrivateCluster:
     if cluster > 1:
+        if amqp_host != LOOPBACK:
+            raise BrokerRefused("a local cluster listens on loopback only (--amqp-host is for a single broker)")
         log.info("starting a new RabbitMQ cluster", nodes=cluster)
         return PrivateCluster.create(broker_dir, cluster, amqp_port)
-    log.info("starting a new broker", state_dir=str(broker_dir))
+    tls = broker_tls_from_federation(broker_dir, federation.path)
+    log.info("starting a new broker", state_dir=str(broker_dir), amqps=tls is not None)
     return PrivateBroker(broker_dir, amqp_port=amqp_port or free_port(), mgmt_port=free_port(),
-                         dist_port=free_port(), nodename=f"somex-{free_port()}@localhost")
+                         dist_port=free_port(), nodename=f"somex-{free_port()}@localhost", tls=tls,
+                         amqp_host=amqp_host)
+
+
+def broker_tls_from_federation(broker_dir: Path, federation_dir: Path) -> BrokerTls | None:
+    """The broker operator's TLS material from a (one-machine) federation tree, installed in the
+    broker's state; None for a federation made before TLS (its broker stays plain AMQP)."""
+    source = federation_dir / BROKER_DIR
+    if not (source / TLS_CERT_FILE).is_file():
+        log.warning("this federation has no broker TLS certificate: plain AMQP with passwords (development only); "
+                    "re-create it with 'somex federation init' for AMQPS")
+        return None
+    private_dir(broker_dir)
+    return install_broker_tls(broker_dir, ca_pem=(federation_dir / "root" / "root.crt").read_bytes(),
+                              cert_chain_pem=(source / TLS_CERT_FILE).read_bytes(),
+                              key_pem=(source / TLS_KEY_FILE).read_bytes(),
+                              crl_pem=(federation_dir / TLS_CRL_FILE).read_bytes())
 
 
 def _check_same_broker(broker_dir: Path, recorded: PrivateBroker | PrivateCluster | None, amqp_port: int,
@@ -136,7 +159,9 @@ def _fixed_deployment(state_dir: Path, previous: Deployment | None, broker: Priv
             http[country] = free_port()
     return Deployment(state_dir, ports[0], vhost=previous.vhost if previous else "somex",
                       hub_http_port=(previous.hub_http_port if previous and previous.hub_http_port else free_port()),
-                      node_http_ports=http, more_amqp_ports=ports[1:])
+                      node_http_ports=http, more_amqp_ports=ports[1:],
+                      tls=isinstance(broker, PrivateBroker) and broker.tls is not None,
+                      amqp_host=broker.amqp_host if isinstance(broker, PrivateBroker) else LOOPBACK)
 
 
 def _recorded_broker(broker_dir: Path) -> PrivateBroker | PrivateCluster | None:

@@ -13,12 +13,14 @@ import asyncio
 import base64
 import contextlib
 import ctypes
+import dataclasses
 import json
 import os
 import random
 import secrets
 import signal
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -31,7 +33,9 @@ from typing import Any
 
 from broker_config import (
     BrokerSpec,
+    BrokerTls,
     BrokerUser,
+    render_advanced_config,
     render_definitions,
     render_rabbitmq_conf,
 )
@@ -80,8 +84,11 @@ class PrivateBroker:
     """One private RabbitMQ node; operator operations are synchronous (management API over urllib)."""
 
     def __init__(self, state_dir: Path, amqp_port: int, mgmt_port: int, dist_port: int, nodename: str,
-                 epmd_port: int | None = None) -> None:
+                 epmd_port: int | None = None, *, tls: BrokerTls | None = None, amqp_host: str = LOOPBACK) -> None:
+        """With `tls`, the broker listens on AMQPS only and clients log in by certificate (EXTERNAL);
+        `amqp_host` is the address its AMQP(S) listener binds (the management API stays on loopback)."""
         self.state_dir = Path(state_dir).resolve()
+        self.tls, self.amqp_host = tls, amqp_host
         self.amqp_port, self.mgmt_port, self.dist_port = amqp_port, mgmt_port, dist_port
         self.epmd_port = epmd_port or free_port()
         self.nodename = nodename
@@ -99,8 +106,9 @@ class PrivateBroker:
         path = Path(state_dir) / "broker.json"
         try:
             record = json.loads(path.read_text())
+            tls = BrokerTls(**record["tls"]) if record.get("tls") else None
             return cls(Path(state_dir), record["amqp_port"], record["mgmt_port"], record["dist_port"],
-                       record["nodename"], record["epmd_port"])
+                       record["nodename"], record["epmd_port"], tls=tls, amqp_host=record.get("amqp_host", LOOPBACK))
         except FileNotFoundError:
             raise BrokerError(f"no broker recorded in {state_dir} ({path.name} is missing)") from None
         except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -158,7 +166,7 @@ class PrivateBroker:
             "RABBITMQ_ADVANCED_CONFIG_FILE": str(d / "advanced.config"),
             "RABBITMQ_CONF_ENV_FILE": str(d / "rabbitmq-env.conf"),
             "RABBITMQ_ENABLED_PLUGINS_FILE": str(d / "enabled_plugins"),
-            "RABBITMQ_ENABLED_PLUGINS": "rabbitmq_management",
+            "RABBITMQ_ENABLED_PLUGINS": ",".join(self._plugins()),
             "RABBITMQ_PID_FILE": str(self.pid_file),
             "RABBITMQ_NODENAME": self.nodename,
             "RABBITMQ_DIST_PORT": str(self.dist_port),
@@ -181,16 +189,22 @@ class PrivateBroker:
                 out.write(secrets.token_hex(20))
         os.chmod(cookie, 0o400)  # Erlang refuses a cookie that others can read
         _write_private(d / "rabbitmq.conf", render_rabbitmq_conf(
-            self.amqp_port, self.mgmt_port, admin_user=ADMIN_USER, admin_password=self.admin_password))
-        _write_private(d / "enabled_plugins", "[rabbitmq_management].\n")
+            self.amqp_port, self.mgmt_port, admin_user=ADMIN_USER, admin_password=self.admin_password,
+            host=self.amqp_host, tls=self.tls))
+        _write_private(d / "enabled_plugins", f"[{','.join(self._plugins())}].\n")
         _write_private(d / "rabbitmq-env.conf", "")
-        _write_private(d / "advanced.config", "[].\n")
+        _write_private(d / "advanced.config", render_advanced_config(self.tls))
+
+    def _plugins(self) -> list[str]:
+        # rabbitmq_auth_mechanism_ssl: the EXTERNAL login (user = the client certificate's CN).
+        return ["rabbitmq_management", *(["rabbitmq_auth_mechanism_ssl"] if self.tls else [])]
 
     def _record(self) -> None:
         _write_private(self.state_dir / "broker.json", json.dumps({
             "amqp_port": self.amqp_port, "mgmt_port": self.mgmt_port, "dist_port": self.dist_port,
             "epmd_port": self.epmd_port, "nodename": self.nodename, "pid": self.pid(),
             "admin_user": ADMIN_USER, "admin_password_file": str(self.state_dir / "admin.password"),
+            "amqp_host": self.amqp_host, "tls": dataclasses.asdict(self.tls) if self.tls else None,
         }, indent=2) + "\n")
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -219,8 +233,9 @@ class PrivateBroker:
         if running is not None:
             raise BrokerError(f"a broker for {self.state_dir} is already running (pid {running}, AMQP port "
                               f"{self.amqp_port}); stop it first ('somex broker down' or PrivateBroker.stop())")
-        taken = [f"{what} {port}" for what, port in (("AMQP", self.amqp_port), ("management", self.mgmt_port),
-                                                      ("distribution", self.dist_port)) if _port_open(port)]
+        taken = [f"{what} {port}" for what, port, host in (
+            ("AMQP", self.amqp_port, self.amqp_host), ("management", self.mgmt_port, LOOPBACK),
+            ("distribution", self.dist_port, LOOPBACK)) if _port_open(port, host)]
         if taken:
             raise BrokerError(f"cannot start the broker for {self.state_dir}: port(s) already in use: {', '.join(taken)}")
         self._write_files()
@@ -269,10 +284,13 @@ class PrivateBroker:
                 raise BrokerError(f"RabbitMQ did not become ready in time (last probe: {last_error}):\n"
                                   f"{self.log_tail()}")
             try:
-                if not _port_open(self.amqp_port) or not _port_open(self.mgmt_port):
+                if not _port_open(self.amqp_port, self.amqp_host) or not _port_open(self.mgmt_port):
                     raise ConnectionRefusedError("listeners not open yet")
                 self.api("GET", "/api/overview")
-                _amqp_handshake(self.admin_url("/"))
+                if self.tls is None:
+                    _amqp_handshake(self.admin_url("/"))
+                else:  # nobody here holds a client certificate: the server's side of the handshake
+                    _tls_server_handshake(self.amqp_host, self.amqp_port, self.tls.ca_file)
                 return
             except (OSError, BrokerError, TimeoutError) as exc:
                 last_error = f"{type(exc).__name__}: {exc}"
@@ -424,10 +442,12 @@ class PrivateBroker:
 
     # -- management API (loopback HTTP, as the administrator) -----------------------------------
 
-    def api(self, method: str, path: str, body: Any = None, *, timeout: float = 30) -> Any:
+    def api(self, method: str, path: str, body: Any = None, *, timeout: float = 30, reason: str | None = None) -> Any:
         """One management API call; a 404 on DELETE is success (already gone)."""
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(f"http://{LOOPBACK}:{self.mgmt_port}{path}", data=data, method=method)
+        if reason is not None:
+            request.add_header("X-Reason", reason)
         token = base64.b64encode(f"{ADMIN_USER}:{self.admin_password}".encode()).decode()
         request.add_header("Authorization", f"Basic {token}")
         request.add_header("Content-Type", "application/json")
@@ -478,10 +498,71 @@ class PrivateBroker:
     # -- AMQP addresses -------------------------------------------------------------------------
 
     def amqp_url(self, user: BrokerUser, vhost: str) -> str:
-        return (f"amqp://{_q(user.name)}:{_q(user.password)}@{LOOPBACK}:{self.amqp_port}/{_q(vhost)}")
+        if self.tls is not None:
+            raise BrokerError("this broker takes AMQPS with a client certificate only: connect with "
+                              "nodes.runtime.amqp.BrokerLogin (a user's password opens nothing here)")
+        return (f"amqp://{_q(user.name)}:{_q(user.password or '')}@{LOOPBACK}:{self.amqp_port}/{_q(vhost)}")
 
     def admin_url(self, vhost: str) -> str:
         return self.amqp_url(BrokerUser(ADMIN_USER, self.admin_password), vhost)
+
+    def install_crl(self, crl_pem: bytes) -> None:
+        """Put the TLS CA's revocation list where the broker reads it at every handshake: a revoked
+        certificate's next connection is refused, without a restart. Open connections are not
+        re-checked: close them (`close_connections`)."""
+        if self.tls is None or self.tls.crl_dir is None:
+            raise BrokerError("this broker has no TLS revocation list directory (it is not an AMQPS broker)")
+        install_crl(Path(self.tls.crl_dir), crl_pem)
+
+    def close_connections(self, user: str, reason: str) -> int:
+        """Close every AMQP connection of `user` (after its certificate was revoked or its permissions
+        taken): TLS and login are checked when a connection opens, not for its lifetime."""
+        closed = 0
+        for connection in self.api("GET", "/api/connections?columns=name,user"):
+            if connection.get("user") == user:
+                self.api("DELETE", f"/api/connections/{_q(connection['name'])}", None, reason=reason)
+                closed += 1
+        return closed
+
+
+# -- TLS material ---------------------------------------------------------------------------------
+
+def install_broker_tls(state_dir: Path, *, ca_pem: bytes, cert_chain_pem: bytes, key_pem: bytes,
+                       crl_pem: bytes) -> BrokerTls:
+    """Write the broker's TLS material into `state_dir/tls/` (0600 files, 0700 directories).
+
+    `ca_pem`: the federation root (what client chains must end in); `cert_chain_pem`: the broker's
+    server certificate then the TLS CA's; `crl_pem`: the TLS CA's revocation list.
+    """
+    tls_dir = Path(state_dir).resolve() / "tls"
+    (tls_dir / "crl").mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(tls_dir, 0o700)
+    _write_private(tls_dir / "ca.crt", ca_pem.decode("ascii"))
+    _write_private(tls_dir / "server.crt", cert_chain_pem.decode("ascii"))
+    _write_private(tls_dir / "server.key", key_pem.decode("ascii"))
+    install_crl(tls_dir / "crl", crl_pem)
+    return BrokerTls(str(tls_dir / "ca.crt"), str(tls_dir / "server.crt"), str(tls_dir / "server.key"),
+                     str(tls_dir / "crl"))
+
+
+def install_crl(crl_dir: Path, crl_pem: bytes) -> None:
+    """Write a CRL as `<issuer hash>.r0`, the name Erlang's ssl_crl_hash_dir looks up (OpenSSL's
+    subject-name hash of the issuer), replacing the previous one atomically."""
+    tmp = crl_dir / ".incoming.crl.pem"
+    _write_private(tmp, crl_pem.decode("ascii"))
+    try:
+        try:
+            result = subprocess.run(["openssl", "crl", "-hash", "-noout", "-in", str(tmp)], capture_output=True,
+                                    text=True, timeout=30, check=False)
+        except FileNotFoundError:
+            raise BrokerError("the openssl command is missing (it names the revocation list by its issuer's hash): "
+                              "run 'apt-get install openssl' (or 'make rabbitmq' as root)") from None
+        issuer_hash = result.stdout.strip()
+        if result.returncode != 0 or not issuer_hash:
+            raise BrokerError(f"not a certificate revocation list (openssl crl: {result.stderr.strip()[-300:]})")
+        os.replace(tmp, crl_dir / f"{issuer_hash}.r0")
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -490,10 +571,29 @@ def _q(segment: str) -> str:
     return urllib.parse.quote(segment, safe="")
 
 
-def _port_open(port: int) -> bool:
+def _port_open(port: int, host: str = LOOPBACK) -> bool:
     with socket.socket() as s:
         s.settimeout(1)
-        return s.connect_ex((LOOPBACK, port)) == 0
+        return s.connect_ex((host, port)) == 0
+
+
+def _tls_server_handshake(host: str, port: int, ca_file: str, timeout: float = 5) -> None:
+    """The AMQPS listener is up and presents a certificate from `ca_file`'s CA.
+
+    Without a client certificate the broker ends the handshake (TLS 1.2: an alert in it; TLS 1.3:
+    an alert right after it); either answer proves the listener serves TLS. A server certificate
+    that does not verify is an error.
+    """
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca_file)
+    context.check_hostname = False  # the broker's names are checked by every client; here: the chain
+    with socket.create_connection((host, port), timeout=timeout) as raw:
+        try:
+            with context.wrap_socket(raw) as tls:
+                tls.recv(1)
+        except ssl.SSLCertVerificationError as exc:
+            raise BrokerError(f"the broker's TLS certificate does not verify against {ca_file}: {exc}") from None
+        except ssl.SSLError:
+            return  # the broker refused us for want of a client certificate: it is serving TLS
 
 
 def _amqp_handshake(url: str, timeout: float = 5) -> None:

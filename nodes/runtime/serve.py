@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import ssl
 
 import structlog
 from aiohttp import web
 
-from nodes.runtime.config import HubConfig, NodeConfig
+from nodes.runtime.config import HttpsFiles, HubConfig, NodeConfig
 from nodes.runtime.private_files import restrict_umask
 
 log = structlog.get_logger("somex")
@@ -22,6 +23,27 @@ async def _until_signalled() -> None:
     await stop.wait()
 
 
+def https_context(files: HttpsFiles) -> ssl.SSLContext:
+    """The server side of HTTPS: TLS 1.2 or newer, the given certificate chain and key."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(str(files.cert_file), str(files.key_file))
+    return context
+
+
+async def start_http(app: web.Application, host: str, port: int, https: HttpsFiles | None) -> tuple[web.AppRunner, str]:
+    """Serve `app` on host:port, over HTTPS when given its files; the runner and the base URL."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, ssl_context=https_context(https) if https else None)
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    return runner, f"{'https' if https else 'http'}://{host}:{port}"
+
+
 async def serve_node(config: NodeConfig) -> None:
     from nodes.national.api import make_app
     from nodes.national.node import NationalNode
@@ -29,11 +51,8 @@ async def serve_node(config: NodeConfig) -> None:
     restrict_umask()  # also when served from another entry point than the CLI
     node = NationalNode(config)
     await node.start()
-    runner = web.AppRunner(make_app(node), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, config.http_host, config.http_port)
-    await site.start()
-    log.info("node API listening", node=config.country, url=f"http://{config.http_host}:{config.http_port}/api")
+    runner, url = await start_http(make_app(node), config.http_host, config.http_port, config.https)
+    log.info("node API listening", node=config.country, url=f"{url}/api")
     try:
         await _until_signalled()
     finally:
@@ -52,10 +71,8 @@ async def serve_hub(config: HubConfig) -> None:
     await hub.start()
     runner = None
     if config.http_port:
-        runner = web.AppRunner(make_app(hub), access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, config.http_host, config.http_port).start()
-        log.info("hub API listening", url=f"http://{config.http_host}:{config.http_port}/api")
+        runner, url = await start_http(make_app(hub), config.http_host, config.http_port, config.https)
+        log.info("hub API listening", url=f"{url}/api")
     try:
         await _until_signalled()
     finally:

@@ -49,12 +49,13 @@ class RunningFederation:
     amqp_port: int
     federation: Federation
     more_ports: tuple[int, ...] = ()  # the other nodes of a broker cluster
+    tls: bool = False  # an AMQPS broker: hub and nodes log in with their TLS certificates
     hub: Hub | None = None
     nodes: dict[str, NationalNode] = field(default_factory=dict)
 
     @property
     def address(self) -> BrokerAddress:
-        return BrokerAddress("127.0.0.1", self.amqp_port, self.vhost, self.more_ports)
+        return BrokerAddress("127.0.0.1", self.amqp_port, self.vhost, self.more_ports, tls=self.tls)
 
     def hub_config(self, **overrides: Any) -> HubConfig:
         return HubConfig(self.path / "federation", f"sqlite:///{self.path / 'audit.db'}", self.address, **overrides)

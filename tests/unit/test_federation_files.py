@@ -25,9 +25,9 @@ from nodes.runtime.federation import (
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 NODE_FILES = ("signing.key", "signing.crt", "sealing.key", "hybrid_sealing.key", "broker.password", "tokens.json",
-              "operator-tokens.json")
+              "operator-tokens.json", "tls.key", "tls.crt")
 SECRET_NODE_FILES = ("signing.key", "sealing.key", "hybrid_sealing.key", "broker.password", "tokens.json",
-                     "operator-tokens.json")
+                     "operator-tokens.json", "tls.key")
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +51,7 @@ def test_layout_has_root_directory_revocations_and_every_node(fed_path: Path) ->
 
 
 def test_private_files_are_0600(fed_path: Path) -> None:
-    secrets = [fed_path / "root" / "root.key"] + [
+    secrets = [fed_path / "root" / "root.key", fed_path / "root" / "tls-ca.key", fed_path / "broker" / "tls.key"] + [
         fed_path / "nodes" / n / f for n in ("HUB", "IDN", "MEX") for f in SECRET_NODE_FILES]
     for path in secrets:
         assert _mode(path) == 0o600, path
@@ -73,7 +73,7 @@ def test_federation_loads_and_resolves_every_nodes_key(fed_path: Path) -> None:
 
 def test_broker_users_and_default_message_types(fed_path: Path) -> None:
     directory = load_federation(fed_path, NOW).directory
-    assert directory.node("HUB").broker_user == "t1.hub"
+    assert directory.node("HUB").broker_user == "t1.HUB"  # the node id: the CN of its TLS certificate
     assert directory.by_broker_user("t1.MEX").node_id == "MEX"
     assert directory.node("HUB").allowed_types == HUB_TYPES
     assert directory.node("MEX").allowed_types == COUNTRY_TYPES
