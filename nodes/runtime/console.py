@@ -46,6 +46,7 @@ LIFETIME = 12 * 3600
 HEARTBEAT = 15.0
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+REFERRER_POLICY = "same-origin"
 _HERE = Path(__file__).parent
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -196,6 +197,9 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
         csrf=session.csrf if session else "", **context)
     response = web.Response(text=html, status=status, content_type="text/html")
     response.headers["Content-Security-Policy"] = CSP
+    # Not the API's `no-referrer`: under it a browser sends `Origin: null` with the page's own
+    # forms, which the CSRF guard must refuse. `same-origin` still sends nothing to other sites.
+    response.headers["Referrer-Policy"] = REFERRER_POLICY
     return response
 
 

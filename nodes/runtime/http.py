@@ -6,9 +6,11 @@ import json
 
 import math
 import time
+import unicodedata
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -87,6 +89,17 @@ def _add_security_headers(headers: MutableMapping[str, str]) -> None:
     headers.setdefault("Referrer-Policy", "no-referrer")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+
+
+def attachment_disposition(name: str) -> str:
+    """`Content-Disposition` for a download whose file name someone else chose (a sending State):
+    the name as written in RFC 8187 `filename*`, an ASCII fallback in `filename`. Control and
+    line-separator characters and lone surrogates become `_` (aiohttp refuses DEL in a header and
+    cannot encode a surrogate: the download would end unanswered); quotes, backslashes and semicolons
+    never reach the quoted fallback (nor confuse a naive parser)."""
+    shown = "".join("_" if unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp") else c for c in name)
+    fallback = "".join(c if " " <= c <= "~" and c not in '"\\;' else "_" for c in shown)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(shown, safe='')}"
 
 
 def page(request: web.Request, *, default: int = 100, maximum: int = 1000, prefix: str = "") -> tuple[int, int]:

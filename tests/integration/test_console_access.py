@@ -67,6 +67,10 @@ async def test_focal_logs_in_to_its_node_and_sees_health(servers, fed: RunningFe
             assert "Federation health" in html and "MEX" in html
             assert "script-src 'self'" in r.headers["Content-Security-Policy"]
             assert r.headers["X-Frame-Options"] == "DENY"
+            # A page's own forms must send its Origin: under `no-referrer` Chromium sends `Origin: null`.
+            assert r.headers["Referrer-Policy"] == "same-origin"
+        async with s.get(f"{servers['node']}/console/login") as r:
+            assert r.headers["Referrer-Policy"] == "same-origin"
 
 
 async def test_wrong_role_and_unknown_tokens_are_refused(servers, fed: RunningFederation) -> None:  # noqa: ANN001
@@ -338,3 +342,16 @@ async def test_any_thread_name_has_its_page_even_with_a_line_break(servers, fed:
         await (await log_in(s, servers["hub"], fed.federation.credentials("HUB").tokens["auditor"])).release()
         async with s.get(f"{servers['hub']}/console/threads/%0Ajit%3Ax/y") as r:
             assert r.status == 200 and "Thread \njit:x/y" in await r.text()
+
+
+async def test_a_request_id_with_cr_lf_in_the_address_is_answered_not_put_into_a_header(
+        servers, fed: RunningFederation) -> None:  # noqa: ANN001
+    """The same defect as `next`'s, found by looking for it: the MLA action's redirect carried the
+    request id from the path as it was, so CR LF in it closed the connection unanswered."""
+    node = servers["node"]
+    async with client() as s:
+        csrf = await _log_in_with_csrf(s, node, fed.federation.credentials("MEX").tokens["focal"])
+        async with s.post(f"{node}/console/mla/%0D%0AX-Injected:%201/events", data={"csrf_token": csrf},
+                          allow_redirects=False) as r:
+            assert r.status == 303 and "X-Injected" not in r.headers
+            assert r.headers["Location"].startswith("/console/mla/%0D%0AX-Injected%3A%201?error=")
