@@ -193,7 +193,8 @@ async def act(request: web.Request) -> web.Response:
             return console.error_page(request, 404, "No such request", str(exc))
         except (ProtocolError, CryptoError) as exc:
             outcome = {"error": f"{exc.reason}: {exc.detail}"}
-    return web.Response(status=303, headers={"Location": f"/console/mla/{quote(request_id, safe='')}?{urlencode(outcome)}"})
+    back = f"/console/mla/{quote(request_id, safe='')}?{urlencode(outcome)}"  # the id comes from the address
+    return web.Response(status=303, headers={"Location": back})
 
 
 @console.view("focal")

@@ -128,8 +128,8 @@ async def test_login_redirect_stays_inside_the_console(servers, fed: RunningFede
 
 # Each is answered with the home page; the first is issue 26's, sent exactly so (the form's encoding
 # of `next` is written out, so the server decodes %0D%0A to CR LF).
-BAD_NEXTS = ("/console/%0D%0AX-Injected:%201", "/console/%0AX-Injected:%201", "/console/%250D%250AX-Injected:", "/console/%25E2%2580%25A8", "/console/%25C2%2585",
-             "/console/%00", "/console/%7F", "%2F%2Fevil.example%2F", "%2F%5Cevil.example%2F",
+BAD_NEXTS = ("/console/%0D%0AX-Injected:%201", "/console/%0AX-Injected:%201", "/console/%250D%250AX-Injected:",
+             "/console/%25E2%2580%25A8", "/console/%25C2%2585", "/console/%00", "/console/%7F", "%2F%2Fevil.example%2F", "%2F%5Cevil.example%2F",
              "%2Fconsole%2F%5Cevil.example", "http%3A%2F%2Fevil.example%2Fconsole%2F", "%2Fconsole%2F..%2Fapi%2Fhealth",
              "%2Fconsole%2F%252e%252e%2Fapi%2Fhealth", "%2Fconsole%2F%C3%A9", "%2Fconsole%2Fa%20b", "javascript:alert(1)",
              "%2Fconsole%2Flogin%3Fnext%3D%2F%2Fevil.example", "%2Fconsole")
@@ -139,7 +139,7 @@ BAD_NEXTS = ("/console/%0D%0AX-Injected:%201", "/console/%0AX-Injected:%201", "/
 async def test_a_next_that_is_not_a_console_path_leads_to_the_home_page(servers, fed: RunningFederation,  # noqa: ANN001
                                                                         base: str) -> None:
     """Issue 26: CR LF in `next` closed the connection unanswered (aiohttp refuses the header)."""
-    token = fed.federation.credentials("MEX" if base == "node" else "HUB").tokens["focal" if base == "node" else "auditor"]
+    token = console_token(fed, base)
     form = {"Content-Type": "application/x-www-form-urlencoded"}
     async with client() as s:
         for target in BAD_NEXTS:
@@ -149,6 +149,12 @@ async def test_a_next_that_is_not_a_console_path_leads_to_the_home_page(servers,
                 assert "X-Injected" not in r.headers and "somex_session" in r.cookies, target
             async with s.get(f"{servers[base]}/console/login?next={target}") as r:  # the form does not carry it on
                 assert r.status == 200 and 'name="next"' not in await r.text(), target
+
+
+def console_token(fed: RunningFederation, base: str) -> str:
+    """The token that logs in to the node's (MEX focal) or the hub's (auditor) console."""
+    country, role = ("MEX", "focal") if base == "node" else ("HUB", "auditor")
+    return fed.federation.credentials(country).tokens[role]
 
 
 async def _log_in_with_csrf(s: aiohttp.ClientSession, base: str, token: str) -> str:
@@ -167,9 +173,10 @@ def console_posts(app: web.Application) -> list[str]:
 
 
 @pytest.mark.parametrize("base", ["node", "hub"])
-async def test_origin_null_is_foreign_on_every_console_post(servers, fed: RunningFederation, base: str) -> None:  # noqa: ANN001
+async def test_origin_null_is_foreign_on_every_console_post(servers, fed: RunningFederation,  # noqa: ANN001
+                                                            base: str) -> None:
     """Issue 26: `Origin: null` (a sandboxed frame, a data: URL) passed the check; login set a session."""
-    token = fed.federation.credentials("MEX" if base == "node" else "HUB").tokens["focal" if base == "node" else "auditor"]
+    token = console_token(fed, base)
     paths = console_posts(make_node_app(fed.nodes["MEX"]) if base == "node" else make_hub_app(fed.hub))
     assert "/console/login" in paths and "/console/logout" in paths
     if base == "node":
@@ -204,8 +211,7 @@ API = {"node": "/api/messages", "hub": "/api/audit/entries"}  # behind a token
 async def test_a_flood_of_wrong_tokens_does_not_lock_out_the_users_behind_the_same_address(
         fed: RunningFederation, base: str) -> None:
     """Issue 26: the flood drained the address's bucket, so 41 of 43 page loads and every login got 429."""
-    country, role = ("MEX", "focal") if base == "node" else ("HUB", "auditor")
-    token = fed.federation.credentials(country).tokens[role]
+    token = console_token(fed, base)
     app = make_node_app(fed.nodes["MEX"]) if base == "node" else make_hub_app(fed.hub)
     app[RATE] = TokenBuckets(RateLimit(per_second=0.01, burst=60))  # each caller: 60 requests, then 1 per 100 s
     app[FAILURES] = TokenBuckets(RateLimit(per_second=0.01, burst=20))
