@@ -34,8 +34,7 @@ import jinja2
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from crypto.tokens import role_for
-from crypto.tokens import token_digest
+from crypto.tokens import role_for, token_digest
 from nodes.runtime.http import ROLE, Credential, add_credential_check
 from nodes.runtime.openapi import amend, document
 
