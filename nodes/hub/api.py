@@ -26,7 +26,7 @@ HUB = web.AppKey("somex_hub", Hub)
 def make_app(hub: Hub) -> web.Application:
     app = web.Application(middlewares=[security_headers, json_api_errors])
     app[HUB] = hub
-    limit_rate(app, hub.config.http_rate_limit)
+    limit_rate(app, hub.config.http_rate_limit, hub.config.http_failure_limit)
     app[ROLE] = {"auditor": hub.federation.credentials("HUB").token_digests["auditor"]}
     app.router.add_get("/api/health", health)
     app.router.add_get("/api/log/checkpoint", checkpoint)

@@ -32,7 +32,7 @@ MAX_REQUEST_BYTES = 1024 * 1024
 def make_app(node: NationalNode) -> web.Application:
     app = web.Application(middlewares=[security_headers, json_api_errors], client_max_size=MAX_REQUEST_BYTES)
     app[NODE] = node
-    limit_rate(app, node.config.http_rate_limit)
+    limit_rate(app, node.config.http_rate_limit, node.config.http_failure_limit)
     app[ROLE] = dict(node.creds.token_digests)
     app.router.add_get("/api/health", health)
     app.router.add_get("/api/witness/latest", witness_latest)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from datetime import date
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from aiohttp import BodyPartReader, web
 
@@ -17,6 +17,7 @@ from nodes.national.reads import CONSOLE_READER
 from nodes.national.mla_api import MAX_FIELDS_BYTES, _read_part, _TooLarge
 from nodes.runtime import console
 from nodes.runtime.config import utcnow
+from nodes.runtime.http import attachment_disposition
 from nodes.runtime.openapi import document
 from protocol import mla
 from protocol.errors import ProtocolError
@@ -192,7 +193,8 @@ async def act(request: web.Request) -> web.Response:
             return console.error_page(request, 404, "No such request", str(exc))
         except (ProtocolError, CryptoError) as exc:
             outcome = {"error": f"{exc.reason}: {exc.detail}"}
-    return web.Response(status=303, headers={"Location": f"/console/mla/{request_id}?{urlencode(outcome)}"})
+    back = f"/console/mla/{quote(request_id, safe='')}?{urlencode(outcome)}"  # the id comes from the address
+    return web.Response(status=303, headers={"Location": back})
 
 
 @console.view("focal")
@@ -205,7 +207,6 @@ async def attachment(request: web.Request) -> web.Response:
         return console.error_page(request, 404, "No such attachment", str(exc))
     except (ProtocolError, CryptoError) as exc:
         return console.error_page(request, 400, "The attachment cannot be read", f"{exc.reason}: {exc.detail}")
-    filename = meta["name"].replace('"', "'")
     return web.Response(body=content, content_type="application/octet-stream",
                         headers={"X-Content-SHA256": meta["sha256"],
-                                 "Content-Disposition": f'attachment; filename="{filename}"'})
+                                 "Content-Disposition": attachment_disposition(meta["name"])})

@@ -17,7 +17,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from crypto.errors import CryptoError
 from nodes.national.mla import CentralAuthority, Upload
 from nodes.national.reads import reader
-from nodes.runtime.http import json_error, read_json, requires
+from nodes.runtime.http import attachment_disposition, json_error, read_json, requires
 from nodes.runtime.openapi import INTEGER, STRING, array, document, obj, op, path_param, query
 from protocol import mla
 from protocol.encoding import NonCanonicalEncoding, decode_base64
@@ -217,7 +217,6 @@ async def download_attachment(request: web.Request) -> web.Response:
         return json_error(400, "bad_request", "the attachment index is an integer")
     except (LookupError, ProtocolError, CryptoError) as exc:
         return _error(exc)
-    filename = meta["name"].replace('"', "'")
     return web.Response(body=content, content_type=meta["media_type"],
                         headers={"X-Content-SHA256": meta["sha256"],
-                                 "Content-Disposition": f'attachment; filename="{filename}"'})
+                                 "Content-Disposition": attachment_disposition(meta["name"])})

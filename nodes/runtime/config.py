@@ -12,6 +12,9 @@ from protocol.ratelimit import RateLimit
 
 # Per API token (or client address): generous enough for the demo, the tests and a bulk feed.
 HTTP_RATE_LIMIT = RateLimit(per_second=100.0, burst=1000)
+# Per client address, for requests that present only invalid tokens or failed logins (a right token
+# never spends from it): a person mistyping or an operator's stale token stays well inside it.
+HTTP_FAILURE_LIMIT = RateLimit(per_second=1.0, burst=30)
 from crypto.sealing import X25519
 
 
@@ -65,6 +68,7 @@ class HubConfig:
     idle_checkpoint_interval: float = 600.0  # when only witness cosignatures were logged since the last
     parked_retry_interval: float = 5.0  # seconds between retries of forwards to a full inbox
     http_rate_limit: RateLimit = HTTP_RATE_LIMIT
+    http_failure_limit: RateLimit = HTTP_FAILURE_LIMIT
     inbox_watch_interval: float = 5.0  # seconds between looks at each recipient's inbox (watchdog)
     inbox_stall_alarm: float = 60.0  # an inbox that grows unconsumed this long raises an alarm
 
@@ -81,6 +85,7 @@ class NodeConfig:
     prefetch: int = 256
     message_ttl: timedelta = timedelta(days=7)
     http_rate_limit: RateLimit = HTTP_RATE_LIMIT
+    http_failure_limit: RateLimit = HTTP_FAILURE_LIMIT
     mla_delivery_timeout: timedelta = timedelta(hours=24)  # no delivery receipt by then: not_delivered
     mla_due_soon: timedelta = timedelta(days=3)  # a deadline this close is listed and reminded
     mla_sweep_interval: float = 60.0  # seconds between checks of delivery timeouts and deadlines

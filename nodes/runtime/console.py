@@ -7,8 +7,11 @@ server-sent events. The node's focal-point console and the hub's auditor console
   SameSite=Strict cookie scoped to `/console`, a new id at every login, 30 minutes idle and 12
   hours at most.
 - **CSRF:** every unsafe request under `/console` carries the session's token, as the form field
-  `csrf_token` or the header `X-CSRF-Token`, and a foreign `Origin` is refused. Login itself is
-  guarded by the Origin check and SameSite.
+  `csrf_token` or the header `X-CSRF-Token`, and a foreign `Origin` is refused (`null` too: it
+  names no site). Login itself is guarded by the Origin check and SameSite.
+- **Rate limit:** a live session is a caller of its own, and a login spends from its token's
+  bucket if the token is right and from the address's bucket of failures if not (http.py).
+- **After login** the browser goes to `next` only if it is a plain path of the console.
 - **Pages** are jinja2 templates (autoescaped) with a strict Content-Security-Policy: scripts and
   styles only from `/console/static`, nothing inline.
 """
@@ -18,20 +21,21 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import jinja2
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from crypto.tokens import role_for
-from nodes.runtime.http import ROLE
+from crypto.tokens import role_for, token_digest
+from nodes.runtime.http import ROLE, Credential, add_credential_check
 from nodes.runtime.openapi import amend, document
 
 PREFIX = "/console"
@@ -41,6 +45,7 @@ LIFETIME = 12 * 3600
 HEARTBEAT = 15.0
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+REFERRER_POLICY = "same-origin"
 _HERE = Path(__file__).parent
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -96,16 +101,23 @@ class Console:
         session.seen = now
         return session
 
+    def holds(self, sid: str, now: float) -> bool:
+        """Whether `sid` names a live session (without counting as activity in it)."""
+        session = self.sessions.get(sid)
+        return session is not None and not session.expired(now)
+
 
 CONSOLE = web.AppKey("somex_console", Console)
 SESSION = web.RequestKey("somex_console_session", Session)
 MULTIPART = web.RequestKey("somex_console_multipart", object)
+LOGIN_FORM = web.RequestKey("somex_console_login_form", tuple)
 
 
 def mount(app: web.Application, console: Console) -> None:
     """Add the console's login, logout, static files and CSRF guard to `app` (call before routes)."""
     app[CONSOLE] = console
     app.middlewares.append(_csrf_guard)
+    add_credential_check(app, _console_credential)
     amend(app, _guard_responses)
     r = app.router
     r.add_get(PREFIX, to_home)
@@ -184,6 +196,9 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
         csrf=session.csrf if session else "", **context)
     response = web.Response(text=html, status=status, content_type="text/html")
     response.headers["Content-Security-Policy"] = CSP
+    # Not the API's `no-referrer`: under it a browser sends `Origin: null` with the page's own
+    # forms, which the CSRF guard must refuse. `same-origin` still sends nothing to other sites.
+    response.headers["Referrer-Policy"] = REFERRER_POLICY
     return response
 
 
@@ -234,9 +249,9 @@ async def login_form(request: web.Request) -> web.Response:
 
 async def login(request: web.Request) -> web.Response:
     console = request.app[CONSOLE]
-    form = await request.post()
-    token, target = form.get("token"), _safe_next(form.get("next"))
-    role = role_for(token, request.app[ROLE]) if isinstance(token, str) and token else None
+    token, target = await _login_form(request)
+    target = _safe_next(target)
+    role = role_for(token, request.app[ROLE]) if token else None
     if role is None:
         return render(request, "console/login.html", status=401, next=target,
                       failure="That token is not valid here. Use the token of your role from your operator.")
@@ -249,6 +264,35 @@ async def login(request: web.Request) -> web.Response:
     response.set_cookie(COOKIE, sid, path=PREFIX, httponly=True, samesite="Strict", secure=request.secure,
                         max_age=LIFETIME)
     return response
+
+
+async def _login_form(request: web.Request) -> tuple[str | None, object]:
+    """The login form's token (None if missing or empty) and `next`, read once per request (the rate
+    limit reads them first); a body no browser sends has neither."""
+    if LOGIN_FORM not in request:
+        try:
+            form = await request.post()
+        except (ValueError, AssertionError, HttpProcessingError):
+            request[LOGIN_FORM] = (None, None)
+        else:
+            token = form.get("token")
+            request[LOGIN_FORM] = (token if isinstance(token, str) and token else None, form.get("next"))
+    return request[LOGIN_FORM]
+
+
+async def _console_credential(request: web.Request) -> Credential | None:
+    """For the rate limit: a live session is its own caller; a login is its token's caller if the
+    token is right and a failure otherwise (so failed logins never throttle right ones)."""
+    if not request.path.startswith(PREFIX + "/"):
+        return None
+    sid = request.cookies.get(COOKIE)
+    if sid and request.app[CONSOLE].holds(sid, time.monotonic()):
+        return Credential(f"session:{token_digest(sid)}")
+    if request.method != "POST" or request.path != PREFIX + "/login":
+        return None
+    token, _ = await _login_form(request)
+    known = token is not None and role_for(token, request.app[ROLE]) is not None
+    return Credential(f"token:{token_digest(token)}" if known else None)
 
 
 async def logout(request: web.Request) -> web.Response:
@@ -288,7 +332,7 @@ async def _csrf_guard(request: web.Request, handler: Handler) -> web.StreamRespo
     if request.method in ("GET", "HEAD", "OPTIONS") or not request.path.startswith(PREFIX + "/"):
         return await handler(request)
     origin = request.headers.get("Origin")
-    if origin is not None and origin != "null" and urlsplit(origin).netloc != request.host:
+    if origin is not None and not _same_origin(origin, request.host):
         return error_page(request, 403, "Refused", "The request came from another site (Origin header).")
     if request.path == PREFIX + "/login":
         return await handler(request)
@@ -305,6 +349,13 @@ async def _csrf_guard(request: web.Request, handler: Handler) -> web.StreamRespo
     return await handler(request)
 
 
+def _same_origin(origin: str, host: str) -> bool:
+    """Whether an `Origin` header names this server. `null` (a sandboxed frame, a data: URL, a
+    cross-origin redirect) names no site at all and is foreign like any other."""
+    parts = urlsplit(origin)
+    return parts.scheme in ("http", "https") and parts.netloc == host
+
+
 async def _form_token(request: web.Request) -> str | None:
     if request.content_type == "application/x-www-form-urlencoded":
         value = (await request.post()).get("csrf_token")
@@ -319,12 +370,24 @@ async def _form_token(request: web.Request) -> str | None:
     return value
 
 
+# What a place to go after login may hold: a path and query of RFC 3986 characters (no fragment,
+# no backslash, no space or control character, nothing outside ASCII).
+_NEXT = re.compile(r"/console/[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*(\?[A-Za-z0-9\-._~!$&'()*+,;=:@/?%]*)?")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # C0, DEL, C1, line and paragraph separators
+
+
 def _safe_next(target: object) -> str | None:
-    """Only a path of this console is a valid place to go after login (no open redirect)."""
-    if isinstance(target, str) and target.startswith(PREFIX + "/") and not target.startswith("//") \
-            and "\\" not in target and not target.startswith(PREFIX + "/login"):
-        return target
-    return None
+    """Only a path of this console is a valid place to go after login: no other site (`//evil`,
+    `/\\evil`, a URL), no way out by dot segments (also percent-encoded), and no control character,
+    not even percent-encoded, so nothing can be smuggled into the Location header. Anything else:
+    None (the console's home page)."""
+    if not isinstance(target, str) or _NEXT.fullmatch(target) is None or target.startswith(PREFIX + "/login"):
+        return None
+    decoded = unquote(target)
+    path = decoded.split("?", 1)[0]
+    if _CONTROL.search(decoded) or "\\" in decoded or any(part in (".", "..") for part in path.split("/")):
+        return None
+    return target
 
 
 def _redirect(location: str) -> web.Response:

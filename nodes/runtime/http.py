@@ -6,16 +6,23 @@ import json
 
 import math
 import time
+import unicodedata
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
 from crypto.tokens import role_for, token_digest
+from nodes.runtime.openapi import ERROR, amend
 from protocol.ratelimit import RateLimit, TokenBuckets
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ROLE = web.AppKey("somex_tokens", dict)  # role -> SHA-256 digest of its token (crypto/tokens.py)
-RATE = web.AppKey("somex_rate", TokenBuckets)
+RATE = web.AppKey("somex_rate", TokenBuckets)  # callers with a valid credential, and anonymous ones per address
+FAILURES = web.AppKey("somex_rate_failures", TokenBuckets)  # per address, requests with only invalid credentials
+CREDENTIAL_CHECKS = web.AppKey("somex_credential_checks", list)
 MAX_SQL_INTEGER = 2**63 - 1  # BIGINT: larger numbers in a query cannot name a row
 
 
@@ -86,6 +93,17 @@ def _add_security_headers(headers: MutableMapping[str, str], secure: bool = Fals
     headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
 
 
+def attachment_disposition(name: str) -> str:
+    """`Content-Disposition` for a download whose file name someone else chose (a sending State):
+    the name as written in RFC 8187 `filename*`, an ASCII fallback in `filename`. Control and
+    line-separator characters and lone surrogates become `_` (aiohttp refuses DEL in a header and
+    cannot encode a surrogate: the download would end unanswered); quotes, backslashes and semicolons
+    never reach the quoted fallback (nor confuse a naive parser)."""
+    shown = "".join("_" if unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp") else c for c in name)
+    fallback = "".join(c if " " <= c <= "~" and c not in '"\\;' else "_" for c in shown)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(shown, safe='')}"
+
+
 def page(request: web.Request, *, default: int = 100, maximum: int = 1000, prefix: str = "") -> tuple[int, int]:
     """`limit` (capped at `maximum`) and `offset` from the query (names may carry a prefix), or
     a JSON 400 if they are not integers."""
@@ -123,23 +141,72 @@ async def read_json(request: web.Request) -> dict:
     return body
 
 
-def limit_rate(app: web.Application, limit: RateLimit) -> None:
-    """Throttle `app`'s requests per API token (per client address for requests without a valid one).
+@dataclass(frozen=True)
+class Credential:
+    """What a request presented to say who it is, for the rate limit: `key` names the caller's own
+    bucket (a token's or a session's digest) when the credential is valid, None when it is not."""
 
-    Over the limit: 429 `rate_limited` with Retry-After. Call before the app starts.
+    key: str | None
+
+
+CredentialCheck = Callable[[web.Request], Awaitable[Credential | None]]  # None: nothing of its kind presented
+
+
+def limit_rate(app: web.Application, limit: RateLimit, failures: RateLimit) -> None:
+    """Throttle `app`'s requests per caller. Call before the app starts.
+
+    A request with a valid credential (an API token, or what `add_credential_check` recognises,
+    such as a console session) spends from that credential's own bucket, whatever else it carries.
+    One that presents only invalid credentials spends from its address's bucket of failures
+    (`failures`), one without any credential from its address's anonymous bucket (`limit`): a flood
+    of wrong tokens throttles the flood, never the holders of right ones behind the same address.
+    Over the limit: 429 `rate_limited` with Retry-After.
     """
     app[RATE] = TokenBuckets(limit)
+    app[FAILURES] = TokenBuckets(failures)
     app.middlewares.append(_rate_limit)
+    amend(app, _may_be_throttled)
+
+
+def _may_be_throttled(path: str, method: str, operation: dict[str, Any]) -> None:
+    """Every route may answer 429, the console's pages and login too (documented once, here)."""
+    operation.setdefault("responses", {}).setdefault(
+        "429", {"description": "rate limited", "content": {"application/json": {"schema": ERROR}}})
+
+
+def add_credential_check(app: web.Application, check: CredentialCheck) -> None:
+    """Have the rate limit recognise one more kind of credential (see `limit_rate`)."""
+    app.setdefault(CREDENTIAL_CHECKS, []).append(check)
+
+
+async def _bearer_credential(request: web.Request) -> Credential | None:
+    presented = _bearer(request)
+    if presented is None:
+        return None
+    known = role_of(request, request.app.get(ROLE, {})) is not None
+    return Credential(f"token:{token_digest(presented)}" if known else None)
+
+
+async def _bucket(request: web.Request) -> tuple[TokenBuckets, str, str]:
+    """The bucket a request spends from, its key, and what to tell the caller when it is empty."""
+    failed = False
+    for check in (_bearer_credential, *request.app.get(CREDENTIAL_CHECKS, ())):
+        credential = await check(request)
+        if credential is not None and credential.key is not None:
+            return request.app[RATE], credential.key, "too many requests"
+        failed = failed or credential is not None
+    if failed:
+        return (request.app[FAILURES], f"failed:{request.remote}",
+                "too many failed tokens or logins from this address; check the token")
+    return request.app[RATE], f"addr:{request.remote}", "too many requests from this address"
 
 
 @web.middleware
 async def _rate_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
-    presented = _bearer(request)
-    known = presented is not None and role_of(request, request.app.get(ROLE, {})) is not None
-    key = f"token:{token_digest(presented)}" if known else f"addr:{request.remote}"
-    wait = request.app[RATE].take(key, time.monotonic())
+    buckets, key, what = await _bucket(request)
+    wait = buckets.take(key, time.monotonic())
     if wait > 0:
-        response = json_error(429, "rate_limited", f"too many requests; retry in {wait:.2f} s")
+        response = json_error(429, "rate_limited", f"{what}; retry in {wait:.2f} s")
         response.headers["Retry-After"] = str(math.ceil(wait))
         return response
     return await handler(request)

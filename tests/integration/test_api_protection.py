@@ -15,7 +15,7 @@ from nodes.hub.api import make_app as make_hub_app
 from nodes.hub.relay import Hub
 from nodes.national.api import make_app as make_node_app
 from nodes.national.node import NationalNode
-from nodes.runtime.config import HTTP_RATE_LIMIT, HubConfig, NodeConfig, utcnow
+from nodes.runtime.config import HTTP_FAILURE_LIMIT, HTTP_RATE_LIMIT, HubConfig, NodeConfig, utcnow
 from nodes.runtime.federation import Federation, init_federation, load_federation
 from nodes.runtime.http import ROLE
 from protocol.ratelimit import RateLimit
@@ -31,7 +31,7 @@ def federation(tmp_path: Path) -> Federation:
     return load_federation(tmp_path / "federation", utcnow())
 
 
-Serve = Callable[[RateLimit], Awaitable[aiohttp.ClientSession]]
+Serve = Callable[..., Awaitable[aiohttp.ClientSession]]
 
 
 @pytest.fixture
@@ -39,8 +39,9 @@ async def mex_api(federation: Federation, tmp_path: Path) -> AsyncIterator[Serve
     """MEX's API (real aiohttp app and SQLite, no broker needed) with a given rate limit."""
     opened: list = []
 
-    async def serve(limit: RateLimit) -> aiohttp.ClientSession:
-        config = NodeConfig("MEX", federation.path, f"sqlite:///{tmp_path / 'MEX.db'}", http_rate_limit=limit)
+    async def serve(limit: RateLimit, failures: RateLimit = HTTP_FAILURE_LIMIT) -> aiohttp.ClientSession:
+        config = NodeConfig("MEX", federation.path, f"sqlite:///{tmp_path / 'MEX.db'}", http_rate_limit=limit,
+                            http_failure_limit=failures)
         node = NationalNode(config, federation)
         server = TestServer(make_node_app(node))
         await server.start_server()
@@ -80,12 +81,32 @@ async def test_requests_without_a_valid_token_share_one_bucket_per_address(
     for _ in range(3):
         async with session.get("/api/health") as r:
             assert r.status == 200
-    # Guessing tokens from the same address is throttled like any anonymous request...
-    async with session.get("/api/messages", headers=bearer("guess-" + "x" * 40)) as r:
+    async with session.get("/api/health") as r:
         assert r.status == 429 and (await r.json())["error"] == "rate_limited"
-    # ...while the holder of a real token is not affected.
     async with session.get("/api/messages", headers=bearer(federation.credentials("MEX").tokens["focal"])) as r:
+        assert r.status == 200  # the holder of a real token is not affected
+
+
+async def test_wrong_tokens_spend_a_bucket_of_failures_that_nobody_else_spends_from(
+        mex_api: Serve, federation: Federation) -> None:
+    """Issue 26: wrong tokens drained the address's one bucket and locked out everyone behind it."""
+    session = await mex_api(SLOW, failures=RateLimit(per_second=0.01, burst=2))
+    for _ in range(2):
+        async with session.get("/api/messages", headers=bearer("guess-" + "x" * 40)) as r:
+            assert r.status == 401
+    async with session.get("/api/messages", headers=bearer("guess-" + "y" * 40)) as r:
+        assert r.status == 429 and 1 <= int(r.headers["Retry-After"]) <= 100
+        assert "failed tokens" in (await r.json())["detail"]
+    async with session.post("/console/login", data={"token": "guess"}, allow_redirects=False) as r:
+        assert r.status == 429  # a failed login is a failure too
+    for _ in range(3):  # anonymous callers at the same address keep their own bucket
+        async with session.get("/api/health") as r:
+            assert r.status == 200
+    focal = federation.credentials("MEX").tokens["focal"]
+    async with session.get("/api/messages", headers=bearer(focal)) as r:
         assert r.status == 200
+    async with session.post("/console/login", data={"token": focal}, allow_redirects=False) as r:
+        assert r.status == 303  # a right login is checked first and spends from its token's bucket
 
 
 async def test_default_limit_lets_a_bulk_client_through(mex_api: Serve, federation: Federation) -> None:

@@ -6,14 +6,18 @@ browser cannot be trusted to show, such as what a forged POST gets.
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import aiohttp
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from nodes.hub.api import make_app as make_hub_app
 from nodes.national.api import make_app as make_node_app
+from nodes.runtime.http import FAILURES, RATE
+from protocol.ratelimit import RateLimit, TokenBuckets
 from tests.integration.federation import RunningFederation
 
 pytestmark = pytest.mark.integration
@@ -63,6 +67,10 @@ async def test_focal_logs_in_to_its_node_and_sees_health(servers, fed: RunningFe
             assert "Federation health" in html and "MEX" in html
             assert "script-src 'self'" in r.headers["Content-Security-Policy"]
             assert r.headers["X-Frame-Options"] == "DENY"
+            # A page's own forms must send its Origin: under `no-referrer` Chromium sends `Origin: null`.
+            assert r.headers["Referrer-Policy"] == "same-origin"
+        async with s.get(f"{servers['node']}/console/login") as r:
+            assert r.headers["Referrer-Policy"] == "same-origin"
 
 
 async def test_wrong_role_and_unknown_tokens_are_refused(servers, fed: RunningFederation) -> None:  # noqa: ANN001
@@ -111,10 +119,156 @@ async def test_login_redirect_stays_inside_the_console(servers, fed: RunningFede
     token = fed.federation.credentials("MEX").tokens["focal"]
     async with client() as s:
         for target, expected in [("/console/events", "/console/events"), ("//evil.example/", "/console/"),
-                                 ("https://evil.example/console/", "/console/")]:
+                                 ("https://evil.example/console/", "/console/"),
+                                 ("/console/mla/1?ok=sent%20it", "/console/mla/1?ok=sent%20it")]:
             async with s.post(f"{servers['node']}/console/login", data={"token": token, "next": target},
                               allow_redirects=False) as r:
                 assert r.headers["Location"] == expected
+
+
+# Each is answered with the home page; the first is issue 26's, sent exactly so (the form's encoding
+# of `next` is written out, so the server decodes %0D%0A to CR LF).
+BAD_NEXTS = ("/console/%0D%0AX-Injected:%201", "/console/%0AX-Injected:%201", "/console/%250D%250AX-Injected:",
+             "/console/%25E2%2580%25A8", "/console/%25C2%2585", "/console/%00", "/console/%7F", "%2F%2Fevil.example%2F", "%2F%5Cevil.example%2F",
+             "%2Fconsole%2F%5Cevil.example", "http%3A%2F%2Fevil.example%2Fconsole%2F", "%2Fconsole%2F..%2Fapi%2Fhealth",
+             "%2Fconsole%2F%252e%252e%2Fapi%2Fhealth", "%2Fconsole%2F%C3%A9", "%2Fconsole%2Fa%20b", "javascript:alert(1)",
+             "%2Fconsole%2Flogin%3Fnext%3D%2F%2Fevil.example", "%2Fconsole")
+
+
+@pytest.mark.parametrize("base", ["node", "hub"])
+async def test_a_next_that_is_not_a_console_path_leads_to_the_home_page(servers, fed: RunningFederation,  # noqa: ANN001
+                                                                        base: str) -> None:
+    """Issue 26: CR LF in `next` closed the connection unanswered (aiohttp refuses the header)."""
+    token = console_token(fed, base)
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    async with client() as s:
+        for target in BAD_NEXTS:
+            async with s.post(f"{servers[base]}/console/login", data=f"token={token}&next={target}", headers=form,
+                              allow_redirects=False) as r:
+                assert r.status == 303 and r.headers["Location"] == "/console/", target
+                assert "X-Injected" not in r.headers and "somex_session" in r.cookies, target
+            async with s.get(f"{servers[base]}/console/login?next={target}") as r:  # the form does not carry it on
+                assert r.status == 200 and 'name="next"' not in await r.text(), target
+
+
+def console_token(fed: RunningFederation, base: str) -> str:
+    """The token that logs in to the node's (MEX focal) or the hub's (auditor) console."""
+    country, role = ("MEX", "focal") if base == "node" else ("HUB", "auditor")
+    return fed.federation.credentials(country).tokens[role]
+
+
+async def _log_in_with_csrf(s: aiohttp.ClientSession, base: str, token: str) -> str:
+    async with await log_in(s, base, token) as r:
+        assert r.status == 303
+    async with s.get(f"{base}/console/") as r:
+        return csrf_of(await r.text())
+
+
+def console_posts(app: web.Application) -> list[str]:
+    """Every POST route under /console, its path parameters filled with a sample value."""
+    paths = {re.sub(r"\{[^}]*\}", "1", route.resource.canonical) for route in app.router.routes()
+             if route.method == "POST" and route.resource is not None
+             and route.resource.canonical.startswith("/console")}
+    return sorted(paths)
+
+
+@pytest.mark.parametrize("base", ["node", "hub"])
+async def test_origin_null_is_foreign_on_every_console_post(servers, fed: RunningFederation,  # noqa: ANN001
+                                                            base: str) -> None:
+    """Issue 26: `Origin: null` (a sandboxed frame, a data: URL) passed the check; login set a session."""
+    token = console_token(fed, base)
+    paths = console_posts(make_node_app(fed.nodes["MEX"]) if base == "node" else make_hub_app(fed.hub))
+    assert "/console/login" in paths and "/console/logout" in paths
+    if base == "node":
+        assert {"/console/mla/new", "/console/cases/1/share", "/console/alerts/feeds"} <= set(paths)
+    async with client() as s:
+        csrf = await _log_in_with_csrf(s, servers[base], token)
+        for path in paths:
+            for origin in ("null", "NULL", "", "file://", "http://evil.example"):
+                async with s.post(f"{servers[base]}{path}", data={"csrf_token": csrf, "token": token},
+                                  headers={"Origin": origin, "X-CSRF-Token": csrf}, allow_redirects=False) as r:
+                    assert r.status == 403 and "another site" in await r.text(), (path, origin, r.status)
+                    assert "somex_session" not in r.cookies, (path, origin)
+        async with s.get(f"{servers[base]}/console/", allow_redirects=False) as r:
+            assert r.status == 200  # still logged in: the refused logout did nothing
+        # The same requests from the console's own origin do pass the check (so the 403s above were the Origin's).
+        own = servers[base].rstrip("/")
+        async with s.post(f"{servers[base]}/console/login", data={"token": token}, headers={"Origin": own},
+                          allow_redirects=False) as r:
+            assert r.status == 303
+        csrf = await _log_in_with_csrf(s, servers[base], token)
+        async with s.post(f"{servers[base]}/console/logout", data={"csrf_token": csrf}, headers={"Origin": own},
+                          allow_redirects=False) as r:
+            assert r.status == 303
+
+
+CONSOLE_PAGES = {"node": ("/console/", "/console/inbox", "/console/sent", "/console/mla", "/console/cases"),
+                 "hub": ("/console/", "/console/trails", "/console/checkpoint")}
+API = {"node": "/api/messages", "hub": "/api/audit/entries"}  # behind a token
+
+
+@pytest.mark.parametrize("base", ["node", "hub"])
+async def test_a_flood_of_wrong_tokens_does_not_lock_out_the_users_behind_the_same_address(
+        fed: RunningFederation, base: str) -> None:
+    """Issue 26: the flood drained the address's bucket, so 41 of 43 page loads and every login got 429."""
+    token = console_token(fed, base)
+    app = make_node_app(fed.nodes["MEX"]) if base == "node" else make_hub_app(fed.hub)
+    app[RATE] = TokenBuckets(RateLimit(per_second=0.01, burst=60))  # each caller: 60 requests, then 1 per 100 s
+    app[FAILURES] = TokenBuckets(RateLimit(per_second=0.01, burst=20))
+    async with TestServer(app) as server, client() as flood, client() as alice, client() as bob:
+        url = str(server.make_url("")).rstrip("/")
+        async with await log_in(alice, url, token) as r:  # logged in before the flood
+            assert r.status == 303
+
+        async def wrong(i: int) -> aiohttp.ClientResponse:
+            if i % 2:
+                return await flood.get(f"{url}{API[base]}", headers={"Authorization": f"Bearer wrong-{i:040d}"})
+            return await log_in(flood, url, f"wrong-{i:040d}")
+
+        refused = None
+        for i in range(200):  # until the flood is throttled
+            async with await wrong(i) as r:
+                assert r.status in (401, 429), r.status
+                if r.status == 429:
+                    refused = (i, await r.json(), int(r.headers["Retry-After"]))
+                    break
+
+        async def keep_flooding() -> list[int]:
+            statuses = []
+            for i in range(60):
+                async with await wrong(i) as r:
+                    statuses.append(r.status)
+                    assert r.status != 429 or int(r.headers["Retry-After"]) >= 1
+            return statuses
+
+        async def alice_browses() -> list[int]:
+            statuses = []
+            for _ in range(4):
+                for path in CONSOLE_PAGES[base]:
+                    async with alice.get(f"{url}{path}", allow_redirects=False) as r:
+                        statuses.append(r.status)
+            return statuses
+
+        async def bob_logs_in() -> list[int]:
+            statuses = []
+            async with bob.get(f"{url}/console/login") as r:
+                statuses.append(r.status)
+            async with await log_in(bob, url, token) as r:
+                statuses.append(r.status)
+            for path in CONSOLE_PAGES[base]:
+                async with bob.get(f"{url}{path}", allow_redirects=False) as r:
+                    statuses.append(r.status)
+            async with bob.get(f"{url}{API[base]}", headers={"Authorization": f"Bearer {token}"}) as r:
+                statuses.append(r.status)
+            return statuses
+
+        flooded, browsed, logged_in = await asyncio.gather(keep_flooding(), alice_browses(), bob_logs_in())
+        assert browsed == [200] * (4 * len(CONSOLE_PAGES[base]))
+        assert logged_in == [200, 303, *[200] * len(CONSOLE_PAGES[base]), 200]
+        # The flood itself is throttled: 20 failures, then 429 with Retry-After for every one.
+        assert refused is not None and refused[0] == 20 and refused[1]["error"] == "rate_limited"
+        assert refused[2] >= 1 and "failed" in refused[1]["detail"]
+        assert flooded == [429] * 60
 
 
 async def test_a_malformed_form_body_is_refused_not_a_server_error(servers, fed: RunningFederation) -> None:  # noqa: ANN001
@@ -194,3 +348,16 @@ async def test_any_thread_name_has_its_page_even_with_a_line_break(servers, fed:
         await (await log_in(s, servers["hub"], fed.federation.credentials("HUB").tokens["auditor"])).release()
         async with s.get(f"{servers['hub']}/console/threads/%0Ajit%3Ax/y") as r:
             assert r.status == 200 and "Thread \njit:x/y" in await r.text()
+
+
+async def test_a_request_id_with_cr_lf_in_the_address_is_answered_not_put_into_a_header(
+        servers, fed: RunningFederation) -> None:  # noqa: ANN001
+    """The same defect as `next`'s, found by looking for it: the MLA action's redirect carried the
+    request id from the path as it was, so CR LF in it closed the connection unanswered."""
+    node = servers["node"]
+    async with client() as s:
+        csrf = await _log_in_with_csrf(s, node, fed.federation.credentials("MEX").tokens["focal"])
+        async with s.post(f"{node}/console/mla/%0D%0AX-Injected:%201/events", data={"csrf_token": csrf},
+                          allow_redirects=False) as r:
+            assert r.status == 303 and "X-Injected" not in r.headers
+            assert r.headers["Location"].startswith("/console/mla/%0D%0AX-Injected%3A%201?error=")

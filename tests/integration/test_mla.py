@@ -376,3 +376,38 @@ async def test_the_somex_mla_cli_creates_lists_acts_shows_and_saves_attachments(
     finally:
         for server in servers.values():
             await server.close()
+
+
+async def test_an_attachment_name_no_header_may_hold_is_still_downloaded_at_the_recipient(
+        fed: RunningFederation) -> None:
+    """The protocol lets a sending State name a file with DEL, quotes, a semicolon or Cyrillic
+    (only `/`, `\\` and C0 are refused): the recipient's download closed the connection unanswered,
+    since aiohttp refuses DEL in a header (found with issue 26's CR LF in `next`)."""
+    name = 'выписка\x7f"; filename=evil.html'
+    ita, mex = fed.nodes["ITA"], fed.nodes["MEX"]
+    attachment = {"name": name, "media_type": "text/csv", "content": base64.b64encode(b"a,b\n").decode()}
+    async with focal(ita) as api:
+        async with api.post("/api/mla/requests", json={**fields("ITA-NAMES"), "attachments": [attachment]}) as r:
+            assert r.status == 202, await r.text()
+            created = await r.json()
+    await eventually(lambda: [r for r in mex.mla.list() if r["id"] == created["id"]], what="the request at MEX")
+    expected = "attachment; filename=\"__________ filename=evil.html\"; filename*=UTF-8''" \
+               "%D0%B2%D1%8B%D0%BF%D0%B8%D1%81%D0%BA%D0%B0_%22%3B%20filename%3Devil.html"
+    async with focal(mex) as api:
+        async with api.get(f"/api/mla/messages/{created['id']}/attachments/0") as r:
+            assert r.status == 200 and await r.read() == b"a,b\n"
+            assert r.headers["Content-Disposition"] == expected
+    server = TestServer(make_app(mex))
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession(base_url=str(server.make_url("/")),
+                                         cookie_jar=aiohttp.CookieJar(unsafe=True)) as console:
+            async with console.post("/console/login", data={"token": mex.creds.tokens["focal"]},
+                                    allow_redirects=False) as r:
+                assert r.status == 303
+            async with console.get(f"/console/mla/messages/{created['id']}/attachments/0") as r:
+                assert r.status == 200 and await r.read() == b"a,b\n"
+                assert r.headers["Content-Disposition"] == expected
+                assert r.headers["Content-Type"] == "application/octet-stream"
+    finally:
+        await server.close()
