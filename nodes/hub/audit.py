@@ -2,7 +2,8 @@
 
 Each entry's leaf is the RFC 8785 canonical JSON of its metadata, sequence number included;
 appends are group commits of entries, their new tree nodes and spent message ids in one
-transaction. Checkpoints (signed notes) are stored with the witnesses' cosignatures. Forward
+transaction. Checkpoints (signed notes) are stored with the witnesses' cosignatures, pruned to
+what the newest quorum checkpoint and the ones after it need. Forward
 completion is recorded apart from the entries, so that entries are never rewritten.
 """
 
@@ -18,13 +19,14 @@ from rfc8785 import CanonicalizationError
 
 from protocol.canonical import canonical_json
 from sqlalchemy import (
-    BigInteger, Column, Connection, Engine, Integer, LargeBinary, MetaData, String, Table, Text, func, insert,
+    BigInteger, Column, Connection, Engine, Index, Integer, LargeBinary, MetaData, String, Table, Text, func, insert,
     select, text,
 )
 
 from crypto.keys import SigningKey
 from crypto.merkle import CompactRange, consistency_proof, inclusion_proof, leaf_hash
 from crypto.note import sign_note
+from crypto.witness_policy import MAX_SERVED_COSIGNATURES
 from protocol.checkpoint import Checkpoint, NoteSignature, SignedNote, format_note, parse_note
 
 metadata = MetaData()
@@ -83,13 +85,34 @@ checkpoints = Table(
     Column("note", Text, nullable=False),  # the hub-signed note
     Column("at", String(32), nullable=False),
 )
+# Cosignatures of the checkpoints still waiting for their quorum and of the newest one that has it;
+# older ones are pruned (the newest quorum checkpoint vouches for every earlier one through the
+# consistency proofs a bundle carries). `rank` is the witness's place in the policy order: a served
+# checkpoint carries the first MAX_SERVED_COSIGNATURES by rank.
 cosignatures = Table(
-    "cosignatures", metadata,
+    "checkpoint_cosignatures", metadata,
     Column("size", Integer, primary_key=True, autoincrement=False),
     Column("witness", String(8), primary_key=True),
+    Column("rank", Integer, nullable=False),
     Column("line", Text, nullable=False),  # the note signature line
-    Column("timestamp", Integer, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Index("checkpoint_cosignatures_by_rank", "size", "rank"),
 )
+# How many witnesses cosigned each checkpoint in `cosignatures`: the quorum is found by key, not by count.
+cosigned_checkpoints = Table(
+    "cosigned_checkpoints", metadata,
+    Column("size", Integer, primary_key=True, autoincrement=False),
+    Column("cosigners", Integer, nullable=False),
+)
+# Each witness's newest cosignature, kept whatever is pruned: one row per witness.
+witness_latest = Table(
+    "witness_latest", metadata,
+    Column("witness", String(8), primary_key=True),
+    Column("size", Integer, nullable=False),
+    Column("line", Text, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+)
+_CHECKPOINT_CACHE = 8  # hub-signed notes kept in memory: witnesses cosign the newest few
 
 # PostgreSQL advisory lock held by whichever hub is appending: an active hub and its standby (or
 # the dead-letter watchers of both) never interleave appends (docs/audit-log.md, "Standby hub").
@@ -204,6 +227,7 @@ class AuditStore:
         with engine.connect() as conn:
             last = conn.execute(select(entries.c.seq).order_by(entries.c.seq.desc()).limit(1)).scalar()
         self._range = CompactRange.resume(0 if last is None else last + 1, self.nodes)
+        self._signed_notes: dict[int, SignedNote] = {}  # size -> the hub-signed note (immutable once stored)
 
     @property
     def size(self) -> int:
@@ -323,9 +347,25 @@ class AuditStore:
         return None if row is None else (row.size, self._with_cosignatures(row.size, row.note))
 
     def checkpoint(self, size: int) -> SignedNote | None:
+        """The checkpoint as served: the hub's signature and the first cosignatures by policy order."""
         with self._engine.connect() as conn:
             row = conn.execute(select(checkpoints).where(checkpoints.c.size == size)).first()
         return None if row is None else self._with_cosignatures(size, row.note)
+
+    def signed_checkpoint(self, size: int) -> SignedNote | None:
+        """The hub-signed note of checkpoint `size` without cosignatures: what a witness cosigns.
+        One key lookup, cached: checking a cosignature must not read the others."""
+        note = self._signed_notes.get(size)
+        if note is None:
+            with self._engine.connect() as conn:
+                text_ = conn.execute(select(checkpoints.c.note).where(checkpoints.c.size == size)).scalar()
+            if text_ is None:
+                return None
+            note = parse_note(text_.encode())
+            if len(self._signed_notes) >= _CHECKPOINT_CACHE:
+                self._signed_notes.pop(min(self._signed_notes))
+            self._signed_notes[size] = note
+        return note
 
     def checkpoint_sizes(self, upto: int | None = None) -> list[int]:
         query = select(checkpoints.c.size).order_by(checkpoints.c.size)
@@ -338,36 +378,73 @@ class AuditStore:
         note = parse_note(note_text.encode())
         with self._engine.connect() as conn:
             lines = conn.execute(select(cosignatures.c.line).where(cosignatures.c.size == size)
-                                 .order_by(cosignatures.c.witness)).scalars().all()
-        for line in lines:
-            note = note.with_signature(parse_note(note.body + b"\n" + line.encode()).signatures[0])
-        return note
+                                 .order_by(cosignatures.c.rank, cosignatures.c.witness)
+                                 .limit(MAX_SERVED_COSIGNATURES)).scalars().all()
+        if not lines:
+            return note
+        block = "".join(lines).encode()
+        served = parse_note(note.body + b"\n" + block).signatures
+        return SignedNote(note.body, (*note.signatures, *served))
 
     def newest_cosigned(self, quorum: int, upto: int | None = None) -> int | None:
         """The size of the newest checkpoint (up to `upto`) that at least `quorum` witnesses cosigned."""
         if quorum <= 0:
-            return self.checkpoint_sizes(upto)[-1:][0] if self.checkpoint_sizes(upto) else None
-        query = (select(cosignatures.c.size).group_by(cosignatures.c.size)
-                 .having(func.count() >= quorum).order_by(cosignatures.c.size.desc()).limit(1))
+            sizes = self.checkpoint_sizes(upto)
+            return sizes[-1] if sizes else None
+        query = (select(cosigned_checkpoints.c.size).where(cosigned_checkpoints.c.cosigners >= quorum)
+                 .order_by(cosigned_checkpoints.c.size.desc()).limit(1))
         if upto is not None:
-            query = query.where(cosignatures.c.size <= upto)
+            query = query.where(cosigned_checkpoints.c.size <= upto)
         with self._engine.connect() as conn:
             return conn.execute(query).scalar()
 
     def witnessed_sizes(self) -> dict[str, int]:
-        """The largest checkpoint size each witness has cosigned."""
+        """The largest checkpoint size each witness has cosigned (one row per witness)."""
         with self._engine.connect() as conn:
-            rows = conn.execute(select(cosignatures.c.witness, func.max(cosignatures.c.size))
-                                .group_by(cosignatures.c.witness))
-            return {witness: size for witness, size in rows}
+            return dict(conn.execute(select(witness_latest.c.witness, witness_latest.c.size)).all())
 
-    def add_cosignature(self, size: int, witness: str, signature: NoteSignature, timestamp: int) -> None:
+    def latest_cosignature_time(self, witness: str) -> int | None:
+        """The time of `witness`'s newest stored cosignature (its own clock), by key."""
+        with self._engine.connect() as conn:
+            return conn.execute(select(witness_latest.c.timestamp).where(witness_latest.c.witness == witness)).scalar()
+
+    def add_cosignature(self, size: int, witness: str, signature: NoteSignature, timestamp: int, rank: int = 0,
+                        quorum: int | None = None) -> None:
+        """Store a verified cosignature: key lookups only, whatever the number of witnesses.
+
+        When it is the one that brings checkpoint `size` to `quorum`, the cosignatures of every
+        older checkpoint are pruned (each witness's newest stays in `witness_latest`).
+        """
+        line = signature.line()
         with self._engine.begin() as conn:
             existing = conn.execute(select(cosignatures.c.size).where(
                 (cosignatures.c.size == size) & (cosignatures.c.witness == witness))).first()
-            if existing is None:
-                conn.execute(insert(cosignatures), {"size": size, "witness": witness,
-                                                    "line": signature.line(), "timestamp": timestamp})
+            if existing is not None:
+                return
+            conn.execute(insert(cosignatures), {"size": size, "witness": witness, "rank": rank, "line": line,
+                                                "timestamp": timestamp})
+            counted = conn.execute(cosigned_checkpoints.update().where(cosigned_checkpoints.c.size == size)
+                                   .values(cosigners=cosigned_checkpoints.c.cosigners + 1)).rowcount
+            if not counted:
+                conn.execute(insert(cosigned_checkpoints), {"size": size, "cosigners": 1})
+            latest = conn.execute(select(witness_latest.c.size).where(witness_latest.c.witness == witness)).scalar()
+            if latest is None:
+                conn.execute(insert(witness_latest), {"witness": witness, "size": size, "line": line,
+                                                      "timestamp": timestamp})
+            elif latest < size:
+                conn.execute(witness_latest.update().where(witness_latest.c.witness == witness)
+                             .values(size=size, line=line, timestamp=timestamp))
+            if quorum:
+                count = conn.execute(select(cosigned_checkpoints.c.cosigners)
+                                     .where(cosigned_checkpoints.c.size == size)).scalar()
+                if count is not None and count >= quorum:
+                    conn.execute(cosignatures.delete().where(cosignatures.c.size < size))
+                    conn.execute(cosigned_checkpoints.delete().where(cosigned_checkpoints.c.size < size))
+
+    def stored_cosignatures(self) -> int:
+        """Rows of cosignatures held for checkpoints (bounded by pruning; for tests and benchmarks)."""
+        with self._engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(cosignatures)).scalar() or 0
 
     # -- proofs and reads -----------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from crypto.errors import CryptoError
 from crypto.keys import kid_of
 from crypto.note import NoteError, NoteVerifier, verify_cosignature
 from crypto.signing import sign_envelope, verify_envelope
+from crypto.witness import WitnessError, admit_cosignature, required_quorum
 from nodes.hub.audit import (
     ACCEPTED, DEAD_LETTERED, ISSUED, REJECTED, UNROUTABLE, AuditEntry, AuditStore,
 )
@@ -67,7 +68,7 @@ class _Decision:
     rejection_to: str | None = None
     rejection_entry: AuditEntry | None = None
     forwards: list[_Forward] = field(default_factory=list)
-    cosignature: tuple | None = None  # (size, witness, NoteSignature, timestamp) to record
+    cosignature: tuple | None = None  # AuditStore.add_cosignature arguments: (size, witness, signature, time, rank, quorum)
 
 
 class Hub:
@@ -252,7 +253,8 @@ class Hub:
         entry.verdict, entry.recipients = ACCEPTED, d.recipients or env.recipients
 
     def _check_cosignature(self, witness: str, body: dict) -> tuple:
-        note = self.store.checkpoint(body["size"])
+        """A cosignature to store, checked at a cost independent of how many others the checkpoint has."""
+        note = self.store.signed_checkpoint(body["size"])
         if note is None:
             raise ProtocolError("bad_cosignature", f"the hub signed no checkpoint of size {body['size']}")
         try:
@@ -262,7 +264,11 @@ class Hub:
             timestamp = verify_cosignature(note.body, signature, NoteVerifier(witness, node_key, cosigner=True))
         except (CheckpointError, NoteError) as exc:
             raise ProtocolError("bad_cosignature", str(exc)) from None
-        return (body["size"], witness, signature, timestamp)
+        try:
+            rank = admit_cosignature(self.directory, witness, timestamp, self.store.latest_cosignature_time(witness))
+        except WitnessError as exc:
+            raise ProtocolError(exc.reason, exc.detail) from None
+        return (body["size"], witness, signature, timestamp, rank, required_quorum(self.directory))
 
     # -- checkpoints ----------------------------------------------------------------------------
 

@@ -1,0 +1,113 @@
+"""A federation of 190 witnesses (issue 23): checkpoints are served within the 100-signature note
+cap, every endpoint answers, exports verify with `somex audit verify`'s function, and the hub's
+cosignature storage stays bounded however long it runs. Witness keys are real, in one process."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from crypto.audit_bundle import verify_bundle
+from crypto.note import NoteVerifier, cosign_note, verify_note
+from crypto.witness import admit_cosignature, directory_witnesses, required_quorum
+from crypto.witness_policy import MAX_SERVED_COSIGNATURES
+from nodes.hub.api import make_app
+from nodes.hub.audit import ACCEPTED, AuditEntry, AuditStore
+from nodes.hub.export import export_bundle
+from nodes.runtime.config import HubConfig
+from nodes.runtime.db import make_engine
+from nodes.runtime.federation import init_federation, load_federation
+from protocol.checkpoint import MAX_SIGNATURES, format_note, parse_note
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+MEMBERS = 190
+T0 = 1_800_000_000
+
+
+@pytest.fixture(scope="module")
+def federation(tmp_path_factory):  # noqa: ANN001, ANN201
+    path = tmp_path_factory.mktemp("fed190") / "federation"
+    codes = ["".join(c) for c in itertools.product("ABCDEFGHIJ", "KLMNOPQRST", "UVWXY")][:MEMBERS]
+    init_federation(path, "scale-test", codes, NOW)
+    return load_federation(path, NOW)
+
+
+@pytest.fixture
+def store(tmp_path, federation) -> AuditStore:  # noqa: ANN001
+    creds = federation.credentials("HUB")
+    return AuditStore(make_engine(f"sqlite:///{tmp_path / 'audit.db'}"), "somex/scale-test/audit",
+                      creds.signing_key, "somex/scale-test/audit")
+
+
+def _grow(store: AuditStore, n: int) -> int:
+    start = store.size
+    store.append([AuditEntry(verdict=ACCEPTED, digest=f"{i:064x}", received_at="2026-11-22T12:00:00.000000Z",
+                             message_id=f"01a20000-0000-7000-8000-{i:012x}", type="note", sender="AKU",
+                             recipients=("BLV",), thread="t", marks_seen=True) for i in range(start, start + n)])
+    assert store.sign_checkpoint("2026-11-22T12:00:00.000000Z") is not None
+    return store.size
+
+
+def _cosign_all(store: AuditStore, federation, size: int, timestamp: int) -> None:  # noqa: ANN001
+    """What every witness does, and what the hub's _check_cosignature decides, for one checkpoint."""
+    directory = federation.directory
+    body = store.signed_checkpoint(size).body
+    quorum = required_quorum(directory)
+    for witness in directory_witnesses(directory):
+        signature = cosign_note(body, witness, federation.credentials(witness).signing_key, timestamp)
+        rank = admit_cosignature(directory, witness, timestamp, store.latest_cosignature_time(witness))
+        store.add_cosignature(size, witness, signature, timestamp, rank, quorum)
+
+
+async def test_checkpoints_of_190_witnesses_are_served_within_the_note_cap_and_exports_verify(store, federation):
+    directory = federation.directory
+    assert len(directory_witnesses(directory)) == MEMBERS
+    quorum = required_quorum(directory)
+    assert quorum == MEMBERS // 2 + 1  # the documented default above 99 witnesses: a majority
+    size = _grow(store, 25)
+    _cosign_all(store, federation, size, T0)
+
+    note = store.checkpoint(size)
+    text = format_note(note)  # raised too_many_signatures before: 1 + 190 signatures
+    assert len(parse_note(text).signatures) == MAX_SIGNATURES
+    witnesses = directory_witnesses(directory)
+    verifiers = [NoteVerifier(w, federation.credentials(w).signing_key.public_key, cosigner=True) for w in witnesses]
+    assert verify_note(note, verifiers) == witnesses[:MAX_SERVED_COSIGNATURES]  # the first 99 by policy order
+
+    raw = (federation.path / "directory.signed.json").read_bytes()
+    bundle = json.loads(json.dumps(export_bundle(store, raw, quorum=quorum)))
+    report = verify_bundle(bundle, federation.root_cert)
+    assert report.ok, report.findings
+    assert report.quorum_required == quorum and report.witnessed_size == size
+
+    hub = SimpleNamespace(store=store, federation=federation, config=HubConfig(federation.path, "sqlite://"))
+    token = federation.credentials("HUB").tokens["auditor"]
+    async with TestClient(TestServer(make_app(hub))) as http:  # type: ignore[arg-type]
+        served = await http.get("/api/log/checkpoint")
+        assert served.status == 200
+        assert parse_note((await served.json())["note"].encode()).signatures == note.signatures
+        auth = {"Authorization": f"Bearer {token}"}
+        entry = await http.get("/api/audit/entries/3", headers=auth)
+        assert entry.status == 200, await entry.text()
+        exported = await http.get("/api/audit/export", headers=auth)
+        assert exported.status == 200, await exported.text()
+        assert verify_bundle(await exported.json(), federation.root_cert).ok
+
+
+def test_cosignature_storage_is_pruned_to_what_the_newest_quorum_checkpoint_needs(store, federation):
+    """Cosignatures of checkpoints older than the newest one with its quorum are dropped (the
+    consistency proofs in a bundle carry that checkpoint's witnessing back); each witness's newest
+    stays findable by key."""
+    sizes = []
+    for round_ in range(4):
+        sizes.append(_grow(store, 10))
+        _cosign_all(store, federation, sizes[-1], T0 + 60 * round_)
+    assert store.stored_cosignatures() == MEMBERS  # the newest checkpoint's only, not 4 × 190
+    assert store.witnessed_sizes() == dict.fromkeys(directory_witnesses(federation.directory), sizes[-1])
+    assert store.newest_cosigned(required_quorum(federation.directory)) == sizes[-1]
+    assert store.latest_cosignature_time("AKU") == T0 + 180
