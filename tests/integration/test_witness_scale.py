@@ -4,6 +4,7 @@ cosignature storage stays bounded however long it runs. Witness keys are real, i
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from datetime import UTC, datetime
@@ -13,16 +14,20 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from crypto.audit_bundle import verify_bundle
+from crypto.directory import sign_directory
+from crypto.keys import SigningKey
 from crypto.note import NoteVerifier, cosign_note, verify_note
 from crypto.witness import admit_cosignature, directory_witnesses, required_quorum
-from crypto.witness_policy import MAX_SERVED_COSIGNATURES
+from crypto.witness_policy import MAX_SERVED_COSIGNATURES, WitnessPolicy
 from nodes.hub.api import make_app
 from nodes.hub.audit import ACCEPTED, AuditEntry, AuditStore
 from nodes.hub.export import export_bundle
+from nodes.hub.relay import Hub
 from nodes.runtime.config import HubConfig
 from nodes.runtime.db import make_engine
 from nodes.runtime.federation import init_federation, load_federation
 from protocol.checkpoint import MAX_SIGNATURES, format_note, parse_note
+from protocol.errors import ProtocolError
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 MEMBERS = 190
@@ -111,3 +116,53 @@ def test_cosignature_storage_is_pruned_to_what_the_newest_quorum_checkpoint_need
     assert store.witnessed_sizes() == dict.fromkeys(directory_witnesses(federation.directory), sizes[-1])
     assert store.newest_cosigned(required_quorum(federation.directory)) == sizes[-1]
     assert store.latest_cosignature_time("AKU") == T0 + 180
+
+
+# -- the hub's check of one cosignature (nodes/hub/relay.py, Hub._check_cosignature) ----------------
+
+
+@pytest.fixture(scope="module")
+def small_federation(tmp_path_factory):  # noqa: ANN001, ANN201
+    """Three members; the root states a policy: IDN then MEX witness, both needed, once a minute."""
+    path = tmp_path_factory.mktemp("fed3") / "federation"
+    init_federation(path, "policy-test", ["FRA", "IDN", "MEX"], NOW)
+    current = load_federation(path, NOW).directory
+    policy = WitnessPolicy(("IDN", "MEX"), quorum=2, cosign_interval=60)
+    root_key = SigningKey.from_pem((path / "root" / "root.key").read_bytes())
+    (path / "directory.signed.json").write_bytes(sign_directory(
+        dataclasses.replace(current, serial=current.serial + 1, witness_policy=policy), root_key))
+    return load_federation(path, NOW)
+
+
+def _hub(federation, db_url: str) -> Hub:  # noqa: ANN001
+    return Hub(HubConfig(federation.path, db_url), federation)
+
+
+def _cosignature(hub: Hub, federation, witness: str, timestamp: int) -> dict:  # noqa: ANN001
+    size = _grow(hub.store, 5)
+    body = hub.store.signed_checkpoint(size).body
+    line = cosign_note(body, witness, federation.credentials(witness).signing_key, timestamp).line()
+    return {"size": size, "signature": line.rstrip("\n")}
+
+
+def test_the_hub_stores_cosignatures_of_the_policy_witnesses_once_per_window(tmp_path, small_federation):
+    hub = _hub(small_federation, f"sqlite:///{tmp_path / 'hub.db'}")
+    first = hub._check_cosignature("MEX", _cosignature(hub, small_federation, "MEX", T0))
+    assert first[4:] == (1, 2)  # MEX is second in policy order; the policy's quorum
+    hub.store.add_cosignature(*first)
+    with pytest.raises(ProtocolError) as stranger:  # FRA is a member, not a witness under the policy
+        hub._check_cosignature("FRA", _cosignature(hub, small_federation, "FRA", T0))
+    assert stranger.value.reason == "not_a_witness"
+    with pytest.raises(ProtocolError) as again:  # each cosignature is a log entry: one a minute
+        hub._check_cosignature("MEX", _cosignature(hub, small_federation, "MEX", T0 + 30))
+    assert again.value.reason == "cosignature_too_frequent"
+    hub.store.add_cosignature(*hub._check_cosignature("MEX", _cosignature(hub, small_federation, "MEX", T0 + 60)))
+    assert hub.store.latest_cosignature_time("MEX") == T0 + 60
+
+
+def test_a_cosignature_time_past_2038_is_stored_on_postgresql(postgres, small_federation):
+    """cosignature/v1 times run to 2^63 - 1; a 32-bit column made the hub's batch fail on PostgreSQL."""
+    hub = _hub(small_federation, postgres.create_database("cosign_time_2038"))
+    late = 2**40
+    hub.store.add_cosignature(*hub._check_cosignature("IDN", _cosignature(hub, small_federation, "IDN", late)))
+    assert hub.store.latest_cosignature_time("IDN") == late
