@@ -120,6 +120,16 @@ def cosign_window(timestamp: int, interval: int) -> int:
     return timestamp if interval <= 0 else timestamp // interval
 
 
+_last_ranks: list[tuple[Directory, dict[str, int]]] = []  # the current directory's, by identity
+
+
+def _ranks(directory: Directory) -> dict[str, int]:
+    """witness -> place in policy order, computed once per directory (checked per cosignature)."""
+    if not _last_ranks or _last_ranks[0][0] is not directory:
+        _last_ranks[:] = [(directory, {w: i for i, w in enumerate(directory_witnesses(directory))})]
+    return _last_ranks[0][1]
+
+
 def admit_cosignature(directory: Directory, witness: str, timestamp: int, previous: int | None) -> int:
     """The witness's rank in policy order if its cosignature made at `timestamp` may be stored,
     given the time of its previous stored one; WitnessError otherwise.
@@ -128,12 +138,10 @@ def admit_cosignature(directory: Directory, witness: str, timestamp: int, previo
     cosignature_too_frequent  a second cosignature in one `cosign_interval` window (or one older
                               than the last): each is a log entry, so their rate is the policy's
     """
-    witnesses = directory_witnesses(directory)
-    try:
-        rank = witnesses.index(witness)
-    except ValueError:
+    rank = _ranks(directory).get(witness)
+    if rank is None:
         raise WitnessError("not_a_witness", f"{str(witness)[:16]} is not a witness under the directory's "
-                                            "witness policy: it need not cosign") from None
+                                            "witness policy: it need not cosign")
     interval = cosign_interval(directory)
     if previous is not None and interval and cosign_window(timestamp, interval) <= cosign_window(previous, interval):
         raise WitnessError("cosignature_too_frequent", f"{witness} already cosigned at {previous}; the witness "

@@ -19,8 +19,8 @@ from rfc8785 import CanonicalizationError
 
 from protocol.canonical import canonical_json
 from sqlalchemy import (
-    BigInteger, Column, Connection, Engine, Index, Integer, LargeBinary, MetaData, String, Table, Text, func, insert,
-    select, text,
+    BigInteger, Column, Connection, Engine, Index, Integer, LargeBinary, MetaData, String, Table, Text, bindparam,
+    func, insert, select, text,
 )
 
 from crypto.keys import SigningKey
@@ -228,6 +228,7 @@ class AuditStore:
             last = conn.execute(select(entries.c.seq).order_by(entries.c.seq.desc()).limit(1)).scalar()
         self._range = CompactRange.resume(0 if last is None else last + 1, self.nodes)
         self._signed_notes: dict[int, SignedNote] = {}  # size -> the hub-signed note (immutable once stored)
+        self._latest: dict[str, tuple[int, int]] | None = None  # see _witness_latest
 
     @property
     def size(self) -> int:
@@ -404,42 +405,85 @@ class AuditStore:
             return dict(conn.execute(select(witness_latest.c.witness, witness_latest.c.size)).all())
 
     def latest_cosignature_time(self, witness: str) -> int | None:
-        """The time of `witness`'s newest stored cosignature (its own clock), by key."""
-        with self._engine.connect() as conn:
-            return conn.execute(select(witness_latest.c.timestamp).where(witness_latest.c.witness == witness)).scalar()
+        """The time of `witness`'s newest stored cosignature (its own clock), from memory after the
+        first call: the hub checks it for every cosignature."""
+        latest = self._witness_latest().get(witness)
+        return None if latest is None else latest[1]
+
+    def _witness_latest(self) -> dict[str, tuple[int, int]]:
+        """witness -> (size, time) of its newest stored cosignature; read once (N rows), then kept
+        in step by add_cosignature. Only the active hub stores cosignatures (single active consumer)."""
+        if self._latest is None:
+            with self._engine.connect() as conn:
+                rows = conn.execute(select(witness_latest.c.witness, witness_latest.c.size,
+                                           witness_latest.c.timestamp)).all()
+            self._latest = {r.witness: (r.size, r.timestamp) for r in rows}
+        return self._latest
 
     def add_cosignature(self, size: int, witness: str, signature: NoteSignature, timestamp: int, rank: int = 0,
                         quorum: int | None = None) -> None:
-        """Store a verified cosignature: key lookups only, whatever the number of witnesses.
+        self.add_cosignatures([(size, witness, signature, timestamp, rank, quorum)])
 
-        When it is the one that brings checkpoint `size` to `quorum`, the cosignatures of every
-        older checkpoint are pruned (each witness's newest stays in `witness_latest`).
+    def add_cosignatures(self, batch: Sequence[tuple]) -> None:
+        """Store verified cosignatures, (size, witness, signature, time, rank, quorum) each, in one
+        transaction of a few statements whatever the batch or the number of witnesses: no scan.
+
+        A checkpoint that reaches its quorum prunes the cosignatures of every older checkpoint
+        (each witness's newest stays in `witness_latest`). A cosignature stored already is skipped.
         """
-        line = signature.line()
+        latest = self._witness_latest()
+        fresh: dict[tuple[int, str], dict[str, Any]] = {}
+        quorums: dict[int, int] = {}
+        for size, witness, signature, timestamp, rank, *rest in batch:
+            fresh.setdefault((size, witness), {"size": size, "witness": witness, "rank": rank,
+                                               "line": signature.line(), "timestamp": timestamp})
+            if rest and rest[0]:
+                quorums[size] = rest[0]
+        if not fresh:
+            return
+        sizes, witnesses = {k[0] for k in fresh}, {k[1] for k in fresh}
         with self._engine.begin() as conn:
-            existing = conn.execute(select(cosignatures.c.size).where(
-                (cosignatures.c.size == size) & (cosignatures.c.witness == witness))).first()
-            if existing is not None:
+            stored = conn.execute(select(cosignatures.c.size, cosignatures.c.witness).where(
+                cosignatures.c.size.in_(sizes) & cosignatures.c.witness.in_(witnesses))).all()
+            for key in stored:
+                fresh.pop(tuple(key), None)
+            if not fresh:
                 return
-            conn.execute(insert(cosignatures), {"size": size, "witness": witness, "rank": rank, "line": line,
-                                                "timestamp": timestamp})
-            counted = conn.execute(cosigned_checkpoints.update().where(cosigned_checkpoints.c.size == size)
-                                   .values(cosigners=cosigned_checkpoints.c.cosigners + 1)).rowcount
-            if not counted:
-                conn.execute(insert(cosigned_checkpoints), {"size": size, "cosigners": 1})
-            latest = conn.execute(select(witness_latest.c.size).where(witness_latest.c.witness == witness)).scalar()
-            if latest is None:
-                conn.execute(insert(witness_latest), {"witness": witness, "size": size, "line": line,
-                                                      "timestamp": timestamp})
-            elif latest < size:
-                conn.execute(witness_latest.update().where(witness_latest.c.witness == witness)
-                             .values(size=size, line=line, timestamp=timestamp))
-            if quorum:
-                count = conn.execute(select(cosigned_checkpoints.c.cosigners)
-                                     .where(cosigned_checkpoints.c.size == size)).scalar()
-                if count is not None and count >= quorum:
-                    conn.execute(cosignatures.delete().where(cosignatures.c.size < size))
-                    conn.execute(cosigned_checkpoints.delete().where(cosigned_checkpoints.c.size < size))
+            rows = list(fresh.values())
+            conn.execute(insert(cosignatures), rows)
+            added: dict[int, int] = {}
+            for row in rows:
+                added[row["size"]] = added.get(row["size"], 0) + 1
+            counts = dict(conn.execute(select(cosigned_checkpoints.c.size, cosigned_checkpoints.c.cosigners)
+                                       .where(cosigned_checkpoints.c.size.in_(added))).all())
+            for size, n in added.items():
+                if size in counts:
+                    conn.execute(cosigned_checkpoints.update().where(cosigned_checkpoints.c.size == size)
+                                 .values(cosigners=cosigned_checkpoints.c.cosigners + n))
+                else:
+                    conn.execute(insert(cosigned_checkpoints), {"size": size, "cosigners": n})
+                counts[size] = counts.get(size, 0) + n
+            newest: dict[str, dict[str, Any]] = {}
+            for row in rows:
+                if row["witness"] not in newest or newest[row["witness"]]["size"] < row["size"]:
+                    newest[row["witness"]] = row
+            moved = [r for w, r in newest.items() if w in latest and latest[w][0] < r["size"]]
+            if moved:
+                conn.execute(witness_latest.update().where(witness_latest.c.witness == bindparam("w"))
+                             .where(witness_latest.c.size < bindparam("s"))
+                             .values(size=bindparam("s"), line=bindparam("l"), timestamp=bindparam("t")),
+                             [{"w": r["witness"], "s": r["size"], "l": r["line"], "t": r["timestamp"]} for r in moved])
+            first = [{k: r[k] for k in ("witness", "size", "line", "timestamp")}
+                     for w, r in newest.items() if w not in latest]
+            if first:
+                conn.execute(insert(witness_latest), first)
+            witnessed = [size for size, quorum in quorums.items() if counts.get(size, 0) >= quorum]
+            if witnessed:
+                conn.execute(cosignatures.delete().where(cosignatures.c.size < max(witnessed)))
+                conn.execute(cosigned_checkpoints.delete().where(cosigned_checkpoints.c.size < max(witnessed)))
+        for witness, row in newest.items():
+            if witness not in latest or latest[witness][0] < row["size"]:
+                latest[witness] = (row["size"], row["timestamp"])
 
     def stored_cosignatures(self) -> int:
         """Rows of cosignatures held for checkpoints (bounded by pruning; for tests and benchmarks)."""

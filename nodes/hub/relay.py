@@ -163,9 +163,9 @@ class Hub:
             stored = await asyncio.to_thread(self.store.leaf_hashes_of, [e.seq for e in again])
             for entry in again:
                 entry.leaf_hash = stored[entry.seq]
-        for d in decoded:
-            if d.cosignature is not None:
-                await asyncio.to_thread(self.store.add_cosignature, *d.cosignature)
+        cosigned = [d.cosignature for d in decoded if d.cosignature is not None]
+        if cosigned:  # one transaction for the batch's cosignatures (issue 23: O(1) statements per batch)
+            await asyncio.to_thread(self.store.add_cosignatures, cosigned)
         for d in decoded:
             self._prepare_forwards(d, received_at)
         forwards = [f for d in decoded for f in d.forwards]
