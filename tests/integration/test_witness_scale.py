@@ -4,10 +4,11 @@ cosignature storage stays bounded however long it runs. Witness keys are real, i
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import itertools
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -166,3 +167,40 @@ def test_a_cosignature_time_past_2038_is_stored_on_postgresql(postgres, small_fe
     late = 2**40
     hub.store.add_cosignature(*hub._check_cosignature("IDN", _cosignature(hub, small_federation, "IDN", late)))
     assert hub.store.latest_cosignature_time("IDN") == late
+
+
+# -- the witness's side (nodes/national/witness.py) ------------------------------------------------
+
+
+def test_a_node_cosigns_only_as_a_policy_witness_and_once_per_window(tmp_path, small_federation, monkeypatch):
+    from nodes.national import witness as national_witness
+    from nodes.national.store import metadata as node_tables
+
+    hub = _hub(small_federation, f"sqlite:///{tmp_path / 'hub.db'}")
+    clock = [datetime.fromtimestamp(T0, UTC)]
+    monkeypatch.setattr(national_witness, "utcnow", lambda: clock[0])
+
+    def node(country: str) -> SimpleNamespace:
+        return SimpleNamespace(federation=small_federation, country=country,
+                               creds=small_federation.credentials(country),
+                               build=lambda type_, recipients, body: (type_, recipients, body))
+
+    def offer(country: str, engine) -> list:  # noqa: ANN001
+        size = _grow(hub.store, 3)
+        proofs = [{"from": m, "hashes": [base64.b64encode(h).decode() for h in hub.store.consistency_proof(m, size)]}
+                  for m in hub.store.checkpoint_sizes(size)[:-1]]
+        body = {"note": format_note(hub.store.signed_checkpoint(size)).decode(), "proofs": proofs}
+        with engine.begin() as conn:
+            return list(national_witness.witness_checkpoint(node(country), conn, SimpleNamespace(id="m"), body))
+
+    engines = {c: make_engine(f"sqlite:///{tmp_path / f'{c}.db'}") for c in ("FRA", "MEX")}
+    for engine in engines.values():
+        node_tables.create_all(engine)
+    assert offer("FRA", engines["FRA"]) == []  # a member the policy does not name does not cosign
+    assert [m[0] for m in offer("MEX", engines["MEX"])] == ["witness.cosign"]
+    clock[0] += timedelta(seconds=30)
+    assert offer("MEX", engines["MEX"]) == []  # the same 60 s window: no second log entry
+    clock[0] += timedelta(seconds=30)
+    cosigned = offer("MEX", engines["MEX"])  # the next window, checked against the last one it cosigned
+    assert [m[0] for m in cosigned] == ["witness.cosign"]
+    assert hub._check_cosignature("MEX", cosigned[0][2])[1] == "MEX"  # and the hub admits it
