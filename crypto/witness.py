@@ -96,7 +96,7 @@ def policy_quorum(directory: Directory) -> int:
     policy = directory.witness_policy
     if policy is not None and policy.quorum is not None:
         return policy.quorum
-    witnesses = len(directory_witnesses(directory))
+    witnesses = len(_ranks(directory))
     if witnesses <= ALL_WITNESS_LIMIT:
         return witnesses
     return min(witnesses // 2 + 1, MAX_SERVED_COSIGNATURES)
@@ -111,7 +111,7 @@ def cosign_interval(directory: Directory) -> int:
     policy = directory.witness_policy
     if policy is not None and policy.cosign_interval is not None:
         return policy.cosign_interval
-    return 0 if len(directory_witnesses(directory)) <= ALL_WITNESS_LIMIT else DEFAULT_COSIGN_INTERVAL_ABOVE_LIMIT
+    return 0 if len(_ranks(directory)) <= ALL_WITNESS_LIMIT else DEFAULT_COSIGN_INTERVAL_ABOVE_LIMIT
 
 
 def cosign_window(timestamp: int, interval: int) -> int:
@@ -159,7 +159,7 @@ def required_quorum(directory: Directory, override: int | None = None) -> int:
     """
     if override is None:
         return policy_quorum(directory)
-    most = min(len(directory_witnesses(directory)), MAX_SERVED_COSIGNATURES)
+    most = min(len(_ranks(directory)), MAX_SERVED_COSIGNATURES)
     if isinstance(override, bool) or not isinstance(override, int) or not 0 <= override <= most:
         raise QuorumError(f"a quorum is 0..{most} (the directory's witnesses, at most "
                           f"{MAX_SERVED_COSIGNATURES} per served checkpoint), not {override!r}")
