@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import itertools
+import shutil
 import json
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -26,7 +27,7 @@ from nodes.hub.export import export_bundle
 from nodes.hub.relay import Hub
 from nodes.runtime.config import HubConfig
 from nodes.runtime.db import make_engine
-from nodes.runtime.federation import init_federation, load_federation
+from nodes.runtime.federation import init_federation, load_federation, reissue_directory
 from protocol.checkpoint import MAX_SIGNATURES, format_note, parse_note
 from protocol.errors import ProtocolError
 
@@ -133,6 +134,14 @@ def small_federation(tmp_path_factory):  # noqa: ANN001, ANN201
     (path / "directory.signed.json").write_bytes(sign_directory(
         dataclasses.replace(current, serial=current.serial + 1, witness_policy=policy), root_key))
     return load_federation(path, NOW)
+
+
+def test_re_signing_the_directory_keeps_its_witness_policy(tmp_path, small_federation):
+    path = tmp_path / "federation"
+    shutil.copytree(small_federation.path, path)
+    reissued = reissue_directory(path, NOW)
+    assert reissued.serial == small_federation.directory.serial + 1
+    assert load_federation(path, NOW).directory.witness_policy == small_federation.directory.witness_policy
 
 
 def _hub(federation, db_url: str) -> Hub:  # noqa: ANN001
