@@ -176,6 +176,14 @@ def test_a_cosignature_time_past_2038_is_stored_on_postgresql(postgres, small_fe
     late = 2**40
     hub.store.add_cosignature(*hub._check_cosignature("IDN", _cosignature(hub, small_federation, "IDN", late)))
     assert hub.store.latest_cosignature_time("IDN") == late
+    # A batch on a newer checkpoint: IDN's latest moves, MEX's is new, the quorum of 2 prunes the old one.
+    body = _cosignature(hub, small_federation, "IDN", late + 60)
+    mex = cosign_note(hub.store.signed_checkpoint(body["size"]).body, "MEX",
+                      small_federation.credentials("MEX").signing_key, late + 60).line().rstrip("\n")
+    hub.store.add_cosignatures([hub._check_cosignature("IDN", body),
+                                hub._check_cosignature("MEX", {"size": body["size"], "signature": mex})])
+    assert hub.store.witnessed_sizes() == {"IDN": body["size"], "MEX": body["size"]}
+    assert hub.store.newest_cosigned(2) == body["size"] and hub.store.stored_cosignatures() == 2
 
 
 # -- the witness's side (nodes/national/witness.py) ------------------------------------------------
