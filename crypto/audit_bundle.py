@@ -82,7 +82,7 @@ def _b64(items: object) -> list[bytes]:
 
 
 def verify_bundle(bundle: object, root_cert: x509.Certificate, *, quorum: int | None = None) -> Report:
-    """What the bundle proves; `quorum` lowers the number of witnesses required (default: all)."""
+    """What the bundle proves; `quorum` lowers the number of witnesses required (default: the directory's witness policy)."""
     report = Report()
     if not isinstance(bundle, dict) or bundle.get("format") != FORMAT:
         report.findings.append(Finding("bad_format", f"not a {FORMAT} bundle"))

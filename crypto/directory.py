@@ -30,6 +30,7 @@ from crypto.pki import (
     node_id_of,
     root_public_key,
 )
+from crypto.witness_policy import WitnessPolicy, parse_witness_policy
 from protocol.encoding import decode_base64, encode_base64
 
 DIRECTORY_DOMAIN = b"somex/directory/v1\n"
@@ -144,6 +145,7 @@ class Directory:
     issued: datetime
     expires: datetime
     nodes: Mapping[str, NodeEntry]  # includes HUB
+    witness_policy: WitnessPolicy | None = None  # None: the defaults of crypto/witness.py
     _by_user: Mapping[str, NodeEntry] = field(init=False, repr=False, compare=False)
     _by_kid: Mapping[str, tuple[NodeEntry, x509.Certificate]] = field(init=False, repr=False, compare=False)
 
@@ -173,6 +175,10 @@ class Directory:
                 if by_kid.setdefault(kid_of(public_key), (entry, cert))[0] is not entry:
                     raise ValueError(f"one key is listed for two nodes ({node_id})")
         object.__setattr__(self, "nodes", MappingProxyType(nodes))
+        if self.witness_policy is not None:
+            strangers = [w for w in self.witness_policy.witnesses or () if w == HUB_ID or w not in nodes]
+            if strangers:
+                raise ValueError(f"witness_policy names {strangers[:3]}, not national nodes of this directory")
         object.__setattr__(self, "_by_user", MappingProxyType(by_user))
         object.__setattr__(self, "_by_kid", MappingProxyType(by_kid))
 
@@ -196,8 +202,11 @@ class Directory:
                 from None
 
     def as_json(self) -> dict[str, Any]:
-        return {"federation": self.federation, "serial": self.serial, "issued": _time(self.issued),
-                "expires": _time(self.expires), "nodes": [self.nodes[n].as_json() for n in sorted(self.nodes)]}
+        stated = {"federation": self.federation, "serial": self.serial, "issued": _time(self.issued),
+                  "expires": _time(self.expires), "nodes": [self.nodes[n].as_json() for n in sorted(self.nodes)]}
+        if self.witness_policy is not None:  # absent, not null: older directories stay byte-identical
+            stated["witness_policy"] = self.witness_policy.as_json()
+        return stated
 
 
 @dataclass(frozen=True)
@@ -318,7 +327,8 @@ def load_directory(raw: bytes, root_cert: x509.Certificate, now: datetime | None
     """
     inner = _open(raw, "directory", DIRECTORY_DOMAIN, root_cert)
     try:
-        d = _members(inner, {"federation", "serial", "issued", "expires", "nodes"}, "directory")
+        optional = {"witness_policy"} & set(inner)
+        d = _members(inner, {"federation", "serial", "issued", "expires", "nodes", *optional}, "directory")
         if not isinstance(d["serial"], int) or not isinstance(d["nodes"], list):
             raise TypeError("serial must be an integer and nodes a list")
         entries = [_node_entry(n, root_cert) for n in d["nodes"]]
@@ -326,7 +336,8 @@ def load_directory(raw: bytes, root_cert: x509.Certificate, now: datetime | None
         if ids != sorted(set(ids)):
             raise ValueError("nodes must be sorted by node_id, each once")
         directory = Directory(_str(d["federation"], "federation"), d["serial"], _parse_time(d["issued"]),
-                              _parse_time(d["expires"]), {e.node_id: e for e in entries})
+                              _parse_time(d["expires"]), {e.node_id: e for e in entries},
+                              parse_witness_policy(d["witness_policy"]) if optional else None)
     except CryptoError:
         raise
     except (ValueError, TypeError) as exc:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from crypto.directory import Directory
 from crypto.merkle import ProofError, verify_consistency
 from crypto.note import NoteError, NoteVerifier, verify_note
+from crypto.witness_policy import MAX_SERVED_COSIGNATURES
 from protocol.encoding import NonCanonicalEncoding, decode_base64
 from protocol.checkpoint import Checkpoint, CheckpointError, parse_checkpoint_body, parse_note
 
@@ -71,23 +72,97 @@ class QuorumError(ValueError):
     reason = "bad_quorum"
 
 
+# Above this many witnesses, all of them cannot cosign one served checkpoint (the note cap).
+ALL_WITNESS_LIMIT = MAX_SERVED_COSIGNATURES
+DEFAULT_COSIGN_INTERVAL_ABOVE_LIMIT = 60  # seconds; see docs/audit-log.md, "Witness policy"
+
+
 def directory_witnesses(directory: Directory) -> list[str]:
-    """The witnesses a directory names: every national node (the hub never witnesses its own log)."""
+    """The directory's witnesses in policy order: those its witness policy names, else every
+    national node by node id (the hub never witnesses its own log)."""
+    policy = directory.witness_policy
+    if policy is not None and policy.witnesses is not None:
+        return list(policy.witnesses)
     return directory.node_ids()
+
+
+def policy_quorum(directory: Directory) -> int:
+    """The cosignatures a checkpoint needs under the directory's policy.
+
+    Stated by the root, or by default: every witness while there are at most 99 (today's rule),
+    a majority above (any two quorum checkpoints then share a witness, so a split view needs a
+    witness that cosigns both), never more than a served checkpoint can carry.
+    """
+    policy = directory.witness_policy
+    if policy is not None and policy.quorum is not None:
+        return policy.quorum
+    witnesses = len(_ranks(directory))
+    if witnesses <= ALL_WITNESS_LIMIT:
+        return witnesses
+    return min(witnesses // 2 + 1, MAX_SERVED_COSIGNATURES)
+
+
+def cosign_interval(directory: Directory) -> int:
+    """Seconds per window in which a witness cosigns at most one checkpoint (0: every checkpoint).
+
+    By default 0 while every witness is in the quorum, 60 s above (docs/audit-log.md): the
+    cosignatures of 190 witnesses would otherwise be most of the log.
+    """
+    policy = directory.witness_policy
+    if policy is not None and policy.cosign_interval is not None:
+        return policy.cosign_interval
+    return 0 if len(_ranks(directory)) <= ALL_WITNESS_LIMIT else DEFAULT_COSIGN_INTERVAL_ABOVE_LIMIT
+
+
+def cosign_window(timestamp: int, interval: int) -> int:
+    """The window a cosignature time falls in: a witness cosigns once per window, and windows are
+    the same for every witness (clock-aligned), so witnesses keep cosigning the same checkpoints."""
+    return timestamp if interval <= 0 else timestamp // interval
+
+
+_last_ranks: list[tuple[Directory, dict[str, int]]] = []  # the current directory's, by identity
+
+
+def _ranks(directory: Directory) -> dict[str, int]:
+    """witness -> place in policy order, computed once per directory (checked per cosignature)."""
+    if not _last_ranks or _last_ranks[0][0] is not directory:
+        _last_ranks[:] = [(directory, {w: i for i, w in enumerate(directory_witnesses(directory))})]
+    return _last_ranks[0][1]
+
+
+def admit_cosignature(directory: Directory, witness: str, timestamp: int, previous: int | None) -> int:
+    """The witness's rank in policy order if its cosignature made at `timestamp` may be stored,
+    given the time of its previous stored one; WitnessError otherwise.
+
+    not_a_witness             the directory's witness policy does not name this node
+    cosignature_too_frequent  a second cosignature in one `cosign_interval` window (or one older
+                              than the last): each is a log entry, so their rate is the policy's
+    """
+    rank = _ranks(directory).get(witness)
+    if rank is None:
+        raise WitnessError("not_a_witness", f"{str(witness)[:16]} is not a witness under the directory's "
+                                            "witness policy: it need not cosign")
+    interval = cosign_interval(directory)
+    if previous is not None and interval and cosign_window(timestamp, interval) <= cosign_window(previous, interval):
+        raise WitnessError("cosignature_too_frequent", f"{witness} already cosigned at {previous}; the witness "
+                                                       f"policy allows one cosignature per {interval} s window")
+    return rank
 
 
 def required_quorum(directory: Directory, override: int | None = None) -> int:
     """How many of the directory's witnesses must cosign a checkpoint before it is trusted.
 
-    The one place the witness policy is decided: all national nodes by default; an auditor may
-    lower it (`--quorum N`), never raise it past the witnesses there are. Zero means "trust the
-    hub's signature alone" and is allowed only when asked for explicitly.
+    The one place the witness quorum is decided: the policy's (`policy_quorum`); an auditor may
+    lower it (`--quorum N`), never raise it past the witnesses there are or past what a served
+    checkpoint carries. Zero means "trust the hub's signature alone" and is allowed only when asked
+    for explicitly.
     """
-    witnesses = len(directory_witnesses(directory))
     if override is None:
-        return witnesses
-    if isinstance(override, bool) or not isinstance(override, int) or not 0 <= override <= witnesses:
-        raise QuorumError(f"a quorum is 0..{witnesses} (the directory's witnesses), not {override!r}")
+        return policy_quorum(directory)
+    most = min(len(_ranks(directory)), MAX_SERVED_COSIGNATURES)
+    if isinstance(override, bool) or not isinstance(override, int) or not 0 <= override <= most:
+        raise QuorumError(f"a quorum is 0..{most} (the directory's witnesses, at most "
+                          f"{MAX_SERVED_COSIGNATURES} per served checkpoint), not {override!r}")
     return override
 
 

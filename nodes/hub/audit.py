@@ -2,7 +2,8 @@
 
 Each entry's leaf is the RFC 8785 canonical JSON of its metadata, sequence number included;
 appends are group commits of entries, their new tree nodes and spent message ids in one
-transaction. Checkpoints (signed notes) are stored with the witnesses' cosignatures. Forward
+transaction. Checkpoints (signed notes) are stored with the witnesses' cosignatures, pruned to
+what the newest quorum checkpoint and the ones after it need. Forward
 completion is recorded apart from the entries, so that entries are never rewritten.
 """
 
@@ -19,13 +20,14 @@ from rfc8785 import CanonicalizationError
 
 from protocol.canonical import canonical_json
 from sqlalchemy import (
-    BigInteger, Column, Connection, Engine, Integer, LargeBinary, MetaData, String, Table, Text, func, insert,
-    select, text, update,
+    BigInteger, Column, Connection, Engine, Index, Integer, LargeBinary, MetaData, String, Table, Text, bindparam,
+    func, insert, select, text, update,
 )
 
 from crypto.keys import SigningKey
 from crypto.merkle import CompactRange, consistency_proof, inclusion_proof, leaf_hash
 from crypto.note import sign_note
+from crypto.witness_policy import MAX_SERVED_COSIGNATURES
 from protocol.checkpoint import Checkpoint, NoteSignature, SignedNote, format_note, parse_note
 
 metadata = MetaData()
@@ -100,13 +102,34 @@ checkpoints = Table(
     Column("note", Text, nullable=False),  # the hub-signed note
     Column("at", String(32), nullable=False),
 )
+# Cosignatures of the checkpoints still waiting for their quorum and of the newest one that has it;
+# older ones are pruned (the newest quorum checkpoint vouches for every earlier one through the
+# consistency proofs a bundle carries). `rank` is the witness's place in the policy order: a served
+# checkpoint carries the first MAX_SERVED_COSIGNATURES by rank.
 cosignatures = Table(
-    "cosignatures", metadata,
+    "checkpoint_cosignatures", metadata,
     Column("size", Integer, primary_key=True, autoincrement=False),
     Column("witness", String(8), primary_key=True),
+    Column("rank", Integer, nullable=False),
     Column("line", Text, nullable=False),  # the note signature line
-    Column("timestamp", Integer, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Index("checkpoint_cosignatures_by_rank", "size", "rank"),
 )
+# How many witnesses cosigned each checkpoint in `cosignatures`: the quorum is found by key, not by count.
+cosigned_checkpoints = Table(
+    "cosigned_checkpoints", metadata,
+    Column("size", Integer, primary_key=True, autoincrement=False),
+    Column("cosigners", Integer, nullable=False),
+)
+# Each witness's newest cosignature, kept whatever is pruned: one row per witness.
+witness_latest = Table(
+    "witness_latest", metadata,
+    Column("witness", String(8), primary_key=True),
+    Column("size", Integer, nullable=False),
+    Column("line", Text, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+)
+_CHECKPOINT_CACHE = 8  # hub-signed notes kept in memory: witnesses cosign the newest few
 
 # PostgreSQL advisory lock held by whichever hub is appending: an active hub and its standby (or
 # the dead-letter watchers of both) never interleave appends (docs/audit-log.md, "Standby hub").
@@ -221,6 +244,8 @@ class AuditStore:
         with engine.connect() as conn:
             last = conn.execute(select(entries.c.seq).order_by(entries.c.seq.desc()).limit(1)).scalar()
         self._range = CompactRange.resume(0 if last is None else last + 1, self.nodes)
+        self._signed_notes: dict[int, SignedNote] = {}  # size -> the hub-signed note (immutable once stored)
+        self._latest: dict[str, tuple[int, int]] | None = None  # see _witness_latest
 
     @property
     def size(self) -> int:
@@ -388,9 +413,25 @@ class AuditStore:
         return None if row is None else (row.size, self._with_cosignatures(row.size, row.note))
 
     def checkpoint(self, size: int) -> SignedNote | None:
+        """The checkpoint as served: the hub's signature and the first cosignatures by policy order."""
         with self._engine.connect() as conn:
             row = conn.execute(select(checkpoints).where(checkpoints.c.size == size)).first()
         return None if row is None else self._with_cosignatures(size, row.note)
+
+    def signed_checkpoint(self, size: int) -> SignedNote | None:
+        """The hub-signed note of checkpoint `size` without cosignatures: what a witness cosigns.
+        One key lookup, cached: checking a cosignature must not read the others."""
+        note = self._signed_notes.get(size)
+        if note is None:
+            with self._engine.connect() as conn:
+                text_ = conn.execute(select(checkpoints.c.note).where(checkpoints.c.size == size)).scalar()
+            if text_ is None:
+                return None
+            note = parse_note(text_.encode())
+            if len(self._signed_notes) >= _CHECKPOINT_CACHE:
+                self._signed_notes.pop(min(self._signed_notes))
+            self._signed_notes[size] = note
+        return note
 
     def checkpoint_sizes(self, upto: int | None = None) -> list[int]:
         query = select(checkpoints.c.size).order_by(checkpoints.c.size)
@@ -403,36 +444,116 @@ class AuditStore:
         note = parse_note(note_text.encode())
         with self._engine.connect() as conn:
             lines = conn.execute(select(cosignatures.c.line).where(cosignatures.c.size == size)
-                                 .order_by(cosignatures.c.witness)).scalars().all()
-        for line in lines:
-            note = note.with_signature(parse_note(note.body + b"\n" + line.encode()).signatures[0])
-        return note
+                                 .order_by(cosignatures.c.rank, cosignatures.c.witness)
+                                 .limit(MAX_SERVED_COSIGNATURES)).scalars().all()
+        if not lines:
+            return note
+        block = "".join(lines).encode()
+        served = parse_note(note.body + b"\n" + block).signatures
+        return SignedNote(note.body, (*note.signatures, *served))
 
     def newest_cosigned(self, quorum: int, upto: int | None = None) -> int | None:
         """The size of the newest checkpoint (up to `upto`) that at least `quorum` witnesses cosigned."""
         if quorum <= 0:
-            return self.checkpoint_sizes(upto)[-1:][0] if self.checkpoint_sizes(upto) else None
-        query = (select(cosignatures.c.size).group_by(cosignatures.c.size)
-                 .having(func.count() >= quorum).order_by(cosignatures.c.size.desc()).limit(1))
+            sizes = self.checkpoint_sizes(upto)
+            return sizes[-1] if sizes else None
+        query = (select(cosigned_checkpoints.c.size).where(cosigned_checkpoints.c.cosigners >= quorum)
+                 .order_by(cosigned_checkpoints.c.size.desc()).limit(1))
         if upto is not None:
-            query = query.where(cosignatures.c.size <= upto)
+            query = query.where(cosigned_checkpoints.c.size <= upto)
         with self._engine.connect() as conn:
             return conn.execute(query).scalar()
 
     def witnessed_sizes(self) -> dict[str, int]:
-        """The largest checkpoint size each witness has cosigned."""
+        """The largest checkpoint size each witness has cosigned (one row per witness)."""
         with self._engine.connect() as conn:
-            rows = conn.execute(select(cosignatures.c.witness, func.max(cosignatures.c.size))
-                                .group_by(cosignatures.c.witness))
-            return {witness: size for witness, size in rows}
+            return dict(conn.execute(select(witness_latest.c.witness, witness_latest.c.size)).all())
 
-    def add_cosignature(self, size: int, witness: str, signature: NoteSignature, timestamp: int) -> None:
+    def latest_cosignature_time(self, witness: str) -> int | None:
+        """The time of `witness`'s newest stored cosignature (its own clock), from memory after the
+        first call: the hub checks it for every cosignature."""
+        latest = self._witness_latest().get(witness)
+        return None if latest is None else latest[1]
+
+    def _witness_latest(self) -> dict[str, tuple[int, int]]:
+        """witness -> (size, time) of its newest stored cosignature; read once (N rows), then kept
+        in step by add_cosignature. Only the active hub stores cosignatures (single active consumer)."""
+        if self._latest is None:
+            with self._engine.connect() as conn:
+                rows = conn.execute(select(witness_latest.c.witness, witness_latest.c.size,
+                                           witness_latest.c.timestamp)).all()
+            self._latest = {r.witness: (r.size, r.timestamp) for r in rows}
+        return self._latest
+
+    def add_cosignature(self, size: int, witness: str, signature: NoteSignature, timestamp: int, rank: int = 0,
+                        quorum: int | None = None) -> None:
+        self.add_cosignatures([(size, witness, signature, timestamp, rank, quorum)])
+
+    def add_cosignatures(self, batch: Sequence[tuple]) -> None:
+        """Store verified cosignatures, (size, witness, signature, time, rank, quorum) each, in one
+        transaction of a few statements whatever the batch or the number of witnesses: no scan.
+
+        A checkpoint that reaches its quorum prunes the cosignatures of every older checkpoint
+        (each witness's newest stays in `witness_latest`). A cosignature stored already is skipped.
+        """
+        latest = self._witness_latest()
+        fresh: dict[tuple[int, str], dict[str, Any]] = {}
+        quorums: dict[int, int] = {}
+        for size, witness, signature, timestamp, rank, *rest in batch:
+            fresh.setdefault((size, witness), {"size": size, "witness": witness, "rank": rank,
+                                               "line": signature.line(), "timestamp": timestamp})
+            if rest and rest[0]:
+                quorums[size] = rest[0]
+        if not fresh:
+            return
+        sizes, witnesses = {k[0] for k in fresh}, {k[1] for k in fresh}
         with self._engine.begin() as conn:
-            existing = conn.execute(select(cosignatures.c.size).where(
-                (cosignatures.c.size == size) & (cosignatures.c.witness == witness))).first()
-            if existing is None:
-                conn.execute(insert(cosignatures), {"size": size, "witness": witness,
-                                                    "line": signature.line(), "timestamp": timestamp})
+            stored = conn.execute(select(cosignatures.c.size, cosignatures.c.witness).where(
+                cosignatures.c.size.in_(sizes) & cosignatures.c.witness.in_(witnesses))).all()
+            for key in stored:
+                fresh.pop(tuple(key), None)
+            if not fresh:
+                return
+            rows = list(fresh.values())
+            conn.execute(insert(cosignatures), rows)
+            added: dict[int, int] = {}
+            for row in rows:
+                added[row["size"]] = added.get(row["size"], 0) + 1
+            counts = dict(conn.execute(select(cosigned_checkpoints.c.size, cosigned_checkpoints.c.cosigners)
+                                       .where(cosigned_checkpoints.c.size.in_(added))).all())
+            for size, n in added.items():
+                if size in counts:
+                    conn.execute(cosigned_checkpoints.update().where(cosigned_checkpoints.c.size == size)
+                                 .values(cosigners=cosigned_checkpoints.c.cosigners + n))
+                else:
+                    conn.execute(insert(cosigned_checkpoints), {"size": size, "cosigners": n})
+                counts[size] = counts.get(size, 0) + n
+            newest: dict[str, dict[str, Any]] = {}
+            for row in rows:
+                if row["witness"] not in newest or newest[row["witness"]]["size"] < row["size"]:
+                    newest[row["witness"]] = row
+            moved = [r for w, r in newest.items() if w in latest and latest[w][0] < r["size"]]
+            if moved:
+                conn.execute(witness_latest.update().where(witness_latest.c.witness == bindparam("w"))
+                             .where(witness_latest.c.size < bindparam("s"))
+                             .values(size=bindparam("s"), line=bindparam("l"), timestamp=bindparam("t")),
+                             [{"w": r["witness"], "s": r["size"], "l": r["line"], "t": r["timestamp"]} for r in moved])
+            first = [{k: r[k] for k in ("witness", "size", "line", "timestamp")}
+                     for w, r in newest.items() if w not in latest]
+            if first:
+                conn.execute(insert(witness_latest), first)
+            witnessed = [size for size, quorum in quorums.items() if counts.get(size, 0) >= quorum]
+            if witnessed:
+                conn.execute(cosignatures.delete().where(cosignatures.c.size < max(witnessed)))
+                conn.execute(cosigned_checkpoints.delete().where(cosigned_checkpoints.c.size < max(witnessed)))
+        for witness, row in newest.items():
+            if witness not in latest or latest[witness][0] < row["size"]:
+                latest[witness] = (row["size"], row["timestamp"])
+
+    def stored_cosignatures(self) -> int:
+        """Rows of cosignatures held for checkpoints (bounded by pruning; for tests and benchmarks)."""
+        with self._engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(cosignatures)).scalar() or 0
 
     # -- proofs and reads -----------------------------------------------------------------------
 

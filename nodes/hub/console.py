@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from crypto.witness import required_quorum
+from crypto.witness import directory_witnesses, required_quorum
 from nodes.hub.export import export_bundle
 from nodes.hub.relay import Hub
 from nodes.hub.sequence import sequence_diagram
@@ -139,7 +139,8 @@ async def entry_bundle(request: web.Request) -> web.StreamResponse:
     covered = await asyncio.to_thread(hub.store.newest_cosigned, quorum)
     if latest is None or seq >= (covered or latest[0]):
         return console.error_page(request, 409, "Not yet covered by a witnessed checkpoint",
-                                  f"Entry {seq} is not in a checkpoint every witness has cosigned yet, so a bundle "
+                                  f"Entry {seq} is not in a checkpoint the witness quorum ({quorum} of "
+                                  f"{len(directory_witnesses(hub.federation.directory))}) has cosigned yet, so a bundle "
                                   "could not prove it. The hub signs one within seconds of new traffic and the "
                                   "witnesses cosign it as they receive it; try again shortly.")
     directory_raw = (hub.federation.path / "directory.signed.json").read_bytes()

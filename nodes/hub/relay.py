@@ -23,6 +23,7 @@ from crypto.errors import CryptoError
 from crypto.keys import kid_of
 from crypto.note import NoteError, NoteVerifier, verify_cosignature
 from crypto.signing import sign_envelope, verify_envelope
+from crypto.witness import WitnessError, admit_cosignature, required_quorum
 from nodes.hub.audit import (
     ACCEPTED, DEAD_LETTERED, ISSUED, REJECTED, UNROUTABLE, AuditEntry, AuditStore,
 )
@@ -69,7 +70,7 @@ class _Decision:
     rejection_to: str | None = None
     rejection_entry: AuditEntry | None = None
     forwards: list[_Forward] = field(default_factory=list)
-    cosignature: tuple | None = None  # (size, witness, NoteSignature, timestamp) to record
+    cosignature: tuple | None = None  # AuditStore.add_cosignature arguments: (size, witness, signature, time, rank, quorum)
 
 
 class Hub:
@@ -176,9 +177,9 @@ class Hub:
             stored = await asyncio.to_thread(self.store.leaf_hashes_of, [e.seq for e in again])
             for entry in again:
                 entry.leaf_hash = stored[entry.seq]
-        for d in decoded:
-            if d.cosignature is not None:
-                await asyncio.to_thread(self.store.add_cosignature, *d.cosignature)
+        cosigned = [d.cosignature for d in decoded if d.cosignature is not None]
+        if cosigned:  # one transaction for the batch's cosignatures (issue 23: O(1) statements per batch)
+            await asyncio.to_thread(self.store.add_cosignatures, cosigned)
         for d in decoded:
             self._prepare_forwards(d, received_at)
         forwards = [f for d in decoded for f in d.forwards]
@@ -306,7 +307,8 @@ class Hub:
         entry.verdict, entry.recipients = ACCEPTED, d.recipients or env.recipients
 
     def _check_cosignature(self, witness: str, body: dict) -> tuple:
-        note = self.store.checkpoint(body["size"])
+        """A cosignature to store, checked at a cost independent of how many others the checkpoint has."""
+        note = self.store.signed_checkpoint(body["size"])
         if note is None:
             raise ProtocolError("bad_cosignature", f"the hub signed no checkpoint of size {body['size']}")
         try:
@@ -316,7 +318,11 @@ class Hub:
             timestamp = verify_cosignature(note.body, signature, NoteVerifier(witness, node_key, cosigner=True))
         except (CheckpointError, NoteError) as exc:
             raise ProtocolError("bad_cosignature", str(exc)) from None
-        return (body["size"], witness, signature, timestamp)
+        try:
+            rank = admit_cosignature(self.directory, witness, timestamp, self.store.latest_cosignature_time(witness))
+        except WitnessError as exc:
+            raise ProtocolError(exc.reason, exc.detail) from None
+        return (body["size"], witness, signature, timestamp, rank, required_quorum(self.directory))
 
     # -- checkpoints ----------------------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 
 On each `hub.checkpoint`: verify the hub's signature, check consistency with the last checkpoint
 this node accepted (its own record), persist the new one, and cosign it back to the hub — all in
-the transaction that stores the message. An inconsistent checkpoint is never cosigned: it raises
+the transaction that stores the message. Only the witnesses of the directory's witness policy
+cosign, at most once per `cosign_interval` window (crypto/witness.py). An inconsistent checkpoint is never cosigned: it raises
 an alarm in the logs and in the node's API.
 """
 
@@ -14,9 +15,11 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from sqlalchemy import Column, Connection, Integer, LargeBinary, String, Table, Text, insert, select
 
-from crypto.note import NoteVerifier, cosign_note
+from crypto.note import NoteVerifier, cosign_note, cosignature_timestamp
 from crypto.signing import VerifiedEnvelope
-from crypto.witness import WitnessError, Witnessed, check_checkpoint
+from crypto.witness import (
+    WitnessError, Witnessed, check_checkpoint, cosign_interval, cosign_window, directory_witnesses,
+)
 from nodes.national.store import metadata
 from nodes.runtime.config import utcnow
 from protocol.checkpoint import format_note, log_origin, parse_note
@@ -71,13 +74,29 @@ def witness_checkpoint(node: NationalNode, conn: Connection, verified: VerifiedE
         return ()
     if last is not None and checkpoint.size == last.size:
         return ()
-    signature = cosign_note(checkpoint.body(), node.country, node.creds.signing_key, int(utcnow().timestamp()))
+    if node.country not in directory_witnesses(directory):
+        return ()  # checked above for the alarm; cosigning is the policy's witnesses' business
+    timestamp = int(utcnow().timestamp())
+    interval = cosign_interval(directory)
+    if interval and last is not None:
+        previous = _my_cosignature_time(conn, last.size, node.country)
+        if previous is not None and cosign_window(timestamp, interval) <= cosign_window(previous, interval):
+            # One cosignature (one log entry) per window: the next window's first checkpoint is
+            # checked against `last` with the proof the hub sends from each witness's cosigned size.
+            return ()
+    signature = cosign_note(checkpoint.body(), node.country, node.creds.signing_key, timestamp)
     # Kept with this node's own cosignature: what it serves to peer witnesses (witness_peers.py).
     cosigned = format_note(parse_note(body["note"].encode()).with_signature(signature)).decode()
     conn.execute(insert(witnessed), {"size": checkpoint.size, "root": checkpoint.root_hash,
                                      "note": cosigned, "at": now})
     log.info("checkpoint witnessed", size=checkpoint.size, message_id=verified.id)
     return [node.build("witness.cosign", [HUB_ID], body={"size": checkpoint.size, "signature": signature.line().rstrip("\n")})]
+
+
+def _my_cosignature_time(conn: Connection, size: int, country: str) -> int | None:
+    note = conn.execute(select(witnessed.c.note).where(witnessed.c.size == size)).scalar()
+    mine = [s for s in parse_note(note.encode()).signatures if s.name == country] if note else []
+    return cosignature_timestamp(mine[-1]) if mine else None
 
 
 def open_alarms(node: NationalNode) -> list[dict[str, Any]]:

@@ -79,12 +79,12 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--since", help="RFC 3339 UTC, inclusive")
     export.add_argument("--until", help="RFC 3339 UTC, exclusive")
     export.add_argument("--quorum", type=int, help="cut the bundle at the newest checkpoint this many witnesses "
-                                                   "cosigned (default: all)")
+                                                   "cosigned (default: the directory's witness policy)")
     verify = audit.add_parser("verify", help="verify a bundle offline, trusting only the federation root")
     verify.add_argument("bundle", type=Path)
     verify.add_argument("--root", type=Path, required=True, help="the federation root certificate (PEM)")
     verify.add_argument("--quorum", type=int, help="witnesses whose cosignatures a checkpoint covering every entry "
-                                                   "needs (default: every national node in the directory)")
+                                                   "needs (default: the quorum of the directory's witness policy)")
 
     feed = sub.add_parser("feed", help="alert feeds").add_subparsers(dest="action", required=True)
     push = feed.add_parser("push", help="stream an NDJSON or CSV file of alerts to a running node (feed token)")

@@ -376,6 +376,6 @@ def reissue_directory(path: Path, now: datetime, days: int = 365) -> Directory:
     root_cert, root_key = _root_cert(path), _root_key(path)
     current = load_directory((path / DIRECTORY_FILE).read_bytes(), root_cert, None)
     updated = Directory(current.federation, current.serial + 1, now - BACKDATE, now + timedelta(days=days),
-                        current.nodes)
+                        current.nodes, current.witness_policy)
     _replace(path / DIRECTORY_FILE, sign_directory(updated, root_key))
     return updated
