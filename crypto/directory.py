@@ -288,6 +288,8 @@ def _node_entry(obj: object, root_cert: x509.Certificate) -> NodeEntry:
     optional = {"hybrid_sealing_key"} & set(obj) if isinstance(obj, dict) else set()
     n = _members(obj, {"node_id", "certificates", "broker_user", "allowed_types", "sealing_key", *optional}, "node")
     node_id = _str(n["node_id"], "node_id")
+    if not is_node_id(node_id):
+        raise ValueError(f"node id {node_id[:16]!r} is neither HUB nor three capital letters")
     if not isinstance(n["certificates"], list):
         raise TypeError(f"{node_id}: certificates must be a list")
     certs = tuple(_canonical_cert(_str(p, "certificate")) for p in n["certificates"])
@@ -296,10 +298,11 @@ def _node_entry(obj: object, root_cert: x509.Certificate) -> NodeEntry:
             check_issued_by(cert, root_cert)
         except CertificateError as exc:
             raise DirectoryError(exc.reason, f"a certificate of {node_id}: {exc.detail}") from None
-        if node_id_of(cert) != node_id:
-            raise ValueError(f"a certificate of {node_id_of(cert)[:16]!r} is listed for {node_id}")
         if not is_end_entity_signing_cert(cert):
             raise ValueError(f"a certificate of {node_id} is not an end-entity signing certificate")
+        if node_id_of(cert) != node_id:  # the root signed it, but for another node: not this node's key
+            raise DirectoryError("cert_name_mismatch",
+                                 f"a certificate of {node_id_of(cert)[:16]!r} is listed for {node_id}")
     return NodeEntry(node_id, certs, _str(n["broker_user"], "broker_user"),
                      frozenset(_sorted_strings(n["allowed_types"], "allowed_types")), _unb64(n["sealing_key"]),
                      _unb64(n["hybrid_sealing_key"]) if optional else None)

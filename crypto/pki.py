@@ -1,18 +1,20 @@
 """The federation's X.509 PKI: an offline root CA and one end-entity certificate per node key.
 
 Node certificates carry Ed25519 keys, which is what our message signatures need. They are also
-client certificates (extendedKeyUsage clientAuth); a production RabbitMQ TLS deployment whose
-client libraries or TLS stack do not accept Ed25519 certificates would need a separate ECDSA
-P-256 client certificate per node from the same root. That is not built here.
+client certificates (extendedKeyUsage clientAuth). TLS to the broker uses a separate ECDSA P-256
+certificate per node from the same root (`issue_tls_certificate`): Erlang's TLS stack does not
+take Ed25519 leaf keys everywhere.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import datetime, timedelta
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
@@ -141,3 +143,45 @@ def cert_to_pem(cert: x509.Certificate) -> str:
 def cert_from_pem(pem: str | bytes) -> x509.Certificate:
     """One PEM certificate; ValueError if it is not one."""
     return x509.load_pem_x509_certificate(pem.encode("ascii") if isinstance(pem, str) else pem)
+
+
+def issue_tls_certificate(root_key: SigningKey, root_cert: x509.Certificate, node_id: str,
+                          public_key: ec.EllipticCurvePublicKey, now: datetime, *,
+                          server_names: list[str] | None = None, days: int = 825) -> x509.Certificate:
+    """A TLS certificate for a node's (or the broker's) ECDSA P-256 key, signed by the Ed25519 root.
+
+    CN = node_id and clientAuth, so that the broker's EXTERNAL mechanism maps it to the node's user;
+    with `server_names`, also serverAuth and those DNS names / IP addresses as subjectAltName.
+    Erlang's TLS stack does not take Ed25519 leaf keys everywhere, hence P-256 (docs/pki.md).
+    """
+    if root_key.kid != kid_of(root_public_key(root_cert)):
+        raise ValueError("root_key is not the key of root_cert")
+    if not isinstance(public_key, ec.EllipticCurvePublicKey) or not isinstance(public_key.curve, ec.SECP256R1):
+        raise TypeError("TLS certificates carry ECDSA P-256 public keys")
+    if not node_id:
+        raise ValueError("a certificate needs a node id")
+    usages = [ExtendedKeyUsageOID.CLIENT_AUTH, *([ExtendedKeyUsageOID.SERVER_AUTH] if server_names else [])]
+    usage = x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                          data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
+                          encipher_only=False, decipher_only=False)
+    builder = (
+        x509.CertificateBuilder().subject_name(_name(node_id, federation_of(root_cert)))
+        .issuer_name(root_cert.subject).public_key(public_key).serial_number(x509.random_serial_number())
+        .not_valid_before(_aware(now) - BACKDATE).not_valid_after(now + timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(usage, critical=True)
+        .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key), critical=False)
+    )
+    if server_names:
+        builder = builder.add_extension(x509.SubjectAlternativeName([_general_name(n) for n in server_names]),
+                                        critical=False)
+    return builder.sign(root_key.private_key, None)
+
+
+def _general_name(name: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)

@@ -32,6 +32,14 @@ def main(argv: list[str] | None = None) -> int:
     init.add_argument("--name", default="somex", help="federation name")
     init.add_argument("--dir", type=Path, help="output directory (default STATE_DIR/federation)")
     init.add_argument("--force", action="store_true", help="overwrite an existing federation")
+    root = fed.add_parser("create-root", help="the root operator, offline: a new root key and certificate")
+    root.add_argument("--name", required=True, help="federation name")
+    root.add_argument("--root", type=Path, required=True, dest="root_dir", help="the root operator's directory")
+    admit = fed.add_parser("admit", help="the root operator, offline: admit a node's join request")
+    admit.add_argument("request", type=Path, help="the node's join-request.json")
+    admit.add_argument("--root", type=Path, required=True, dest="root_dir", help="the root operator's directory")
+    admit.add_argument("--rotation", action="store_true",
+                       help="a new key for a member: listed beside its current one(s) until the old is revoked")
 
     broker = sub.add_parser("broker", help="a private RabbitMQ on loopback").add_subparsers(dest="action", required=True)
     up = broker.add_parser("up", help="start it and load the federation's users, queues and permissions")
@@ -52,6 +60,22 @@ def main(argv: list[str] | None = None) -> int:
     node = sub.add_parser("node", help="a national node").add_subparsers(dest="action", required=True)
     run = node.add_parser("run", help="run a country's node until stopped")
     run.add_argument("--country", required=True)
+    node_init = node.add_parser("init", help="on the node's host: generate its keys and a join request")
+    node_init.add_argument("--country", required=True, help="ISO 3166-1 alpha-3 code, or HUB for the hub's host")
+    node_init.add_argument("--out", type=Path, help="the host's federation directory (default STATE_DIR/federation)")
+    for item in ("organisation", "name", "email", "phone"):
+        node_init.add_argument(f"--contact-{item}", help=f"contact {item}, sent in the join request")
+    install = node.add_parser("install-admission", help="on the node's host: check and install the root's answer")
+    install.add_argument("bundle", type=Path)
+    install.add_argument("--country", required=True)
+    install.add_argument("--dir", type=Path, help="the host's federation directory (default STATE_DIR/federation)")
+    install.add_argument("--root-fingerprint", help="the root certificate's fingerprint, as read to you by the "
+                                                    "root operator (needed the first time)")
+    token = node.add_parser("token", help="API tokens of this node").add_subparsers(dest="token_action", required=True)
+    create = token.add_parser("create", help="a new token for a role (replaces that role's token); printed once")
+    create.add_argument("--role", required=True, choices=["focal", "feed", "auditor"])
+    create.add_argument("--country", required=True)
+    create.add_argument("--dir", type=Path, help="the host's federation directory (default STATE_DIR/federation)")
 
     send = sub.add_parser("send", help="send a plain text note through a running node's API")
     send.add_argument("--from", dest="sender", required=True)
@@ -97,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _federation(args: argparse.Namespace) -> int:
+    if args.action != "init":
+        return _ceremony(args)
     from nodes.runtime.federation import init_federation
 
     target = args.dir or args.state_dir / "federation"
@@ -139,7 +165,57 @@ def _hub(args: argparse.Namespace) -> int:
                     lambda: asyncio.run(serve_hub(config)))
 
 
+def _ceremony(args: argparse.Namespace) -> int:
+    """The key ceremony steps (docs/deployment.md); a refusal is one line with its reason code."""
+    from crypto.errors import CryptoError
+    from nodes.runtime import ceremony
+
+    now = utcnow()
+    try:
+        if args.command == "federation" and args.action == "create-root":
+            print(f"root of {args.name!r} written to {args.root_dir / 'root'}; keep root.key offline")
+            print(f"root certificate fingerprint (read it to every node's operator): "
+                  f"{ceremony.create_root(args.root_dir, args.name, now)}")
+        elif args.command == "federation":
+            result = ceremony.admit_request(args.root_dir, args.request.read_bytes(), now, rotation=args.rotation)
+            print(f"join request fingerprint: {result.request_fingerprint}")
+            print("  compare it with the one the node's operator read to you before handing anything out")
+            print(f"{result.node_id} admitted: directory serial {result.serial} in {args.root_dir}; give "
+                  f"{result.bundle_path} to {result.node_id}'s operator and publish the directory")
+        elif args.action == "init":
+            out = args.out or args.state_dir / "federation"
+            contact = {k: v for k in ("organisation", "name", "email", "phone")
+                       if (v := getattr(args, f"contact_{k}"))}
+            request = ceremony.init_node(out, args.country.upper(), contact)
+            from crypto.join import fingerprint
+
+            print(f"keys written to {ceremony.node_home(out, args.country.upper())} (private, never send them)")
+            print(f"join request: {ceremony.node_home(out, args.country.upper()) / ceremony.JOIN_REQUEST_FILE}")
+            print(f"join request fingerprint (read it to the root operator over a second channel): "
+                  f"{fingerprint(request)}")
+        elif args.action == "install-admission":
+            target = args.dir or args.state_dir / "federation"
+            ceremony.install_admission(target, args.country.upper(), args.bundle.read_bytes(), now,
+                                       args.root_fingerprint)
+            print(f"admission installed in {target}: {args.country.upper()} can start")
+        else:
+            target = args.dir or args.state_dir / "federation"
+            token = ceremony.create_token(target, args.country.upper(), args.role)
+            print(token)
+            print(f"the {args.role} token of {args.country.upper()} (shown once; the node keeps only its digest)",
+                  file=sys.stderr)
+    except CryptoError as exc:
+        print(f"somex: refused ({exc.reason}): {exc.detail}", file=sys.stderr)
+        return 2
+    except (ValueError, TypeError, OSError) as exc:
+        print(f"somex: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _node(args: argparse.Namespace) -> int:
+    if args.action != "run":
+        return _ceremony(args)
     from nodes.runtime.deployment import Deployment
     from nodes.runtime.serve import serve_node
 

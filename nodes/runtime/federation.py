@@ -1,18 +1,18 @@
-"""A federation's files on disk: create them (`somex federation init`), load them, and the root
-operator's actions on them (revoke a key, re-sign the directory).
+"""A federation's files on disk: load them, and the root operator's actions on them (revoke a key,
+re-sign the directory). They are made by the key ceremonies (nodes/runtime/ceremony.py).
 
-This is the development and test layout, everything in one tree:
+The development and test layout (`somex federation init`) has everything in one tree:
 
   root/root.key (0600), root/root.crt
   directory.signed.json, revocations.signed.json
   nodes/<ID>/signing.key (0600), signing.crt, sealing.key (0600), hybrid_sealing.key (0600),
-             broker.password (0600),
+             tls.key (0600), tls.crt, join-request.json, broker.password (0600),
              tokens.json (0600: {"focal", "feed", "auditor"} SHA-256 digests of the API bearer
              tokens: all the node keeps), operator-tokens.json (0600: the clear tokens, for the
              operator; see docs/security.md)
 
-In production the root key is generated and kept offline (only root.crt, the signed directory and
-the signed revocation list are distributed), and each node's machine holds only its own
+In production each party runs its own ceremony step on its own host (docs/deployment.md): the root
+key stays offline with root/root.key, and each host's tree holds the public files and only its own
 nodes/<ID>/ directory. Nothing here prints or logs a secret.
 """
 
@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 
@@ -179,84 +180,15 @@ def check_countries(countries: Iterable[str]) -> list[str]:
     return result
 
 
-def _allowed(members: list[str], allowed_types: Mapping[str, set[str]] | None) -> dict[str, frozenset[str]]:
-    result = {HUB_ID: HUB_TYPES, **{c: COUNTRY_TYPES for c in members}}
-    for node_id, types in (allowed_types or {}).items():
-        if node_id not in result:
-            raise ValueError(f"allowed_types names {node_id!r}, which is not in this federation")
-        if isinstance(types, str) or not all(isinstance(t, str) and t for t in types):
-            raise ValueError(f"allowed_types of {node_id} must be a set of message type names")
-        result[node_id] = frozenset(types)
-    return result
-
-
 def _is_federation(path: Path) -> bool:
     return (path / DIRECTORY_FILE).is_file() or (path / "root" / "root.crt").is_file()
 
 
-def init_federation(path: Path, federation: str, countries: Iterable[str], now: datetime, *,
-                    broker_user_prefix: str = "", allowed_types: Mapping[str, set[str]] | None = None,
-                    directory_days: int = 365, force: bool = False) -> None:
-    """Write a new federation (root, HUB and every country) to `path`; see the module docstring.
+def init_federation(path: Path, federation: str, countries: Iterable[str], now: datetime, **options: Any) -> None:
+    """A whole federation in one directory, through the key ceremonies (nodes.runtime.ceremony)."""
+    from nodes.runtime.ceremony import init_federation as through_the_ceremonies  # it imports this module
 
-    `allowed_types` replaces the default message types for the nodes it names. An existing
-    non-empty `path` is refused unless `force=True`, and even then only if it holds a federation.
-    The tree is built next to `path` and moved into place, so a failure leaves no half federation.
-    """
-    members = check_countries(countries)
-    types = _allowed(members, allowed_types)
-    if not federation:
-        raise ValueError("a federation needs a name")
-    if directory_days < 1:
-        raise ValueError("directory_days must be at least 1")
-    replacing = path.exists() and (not path.is_dir() or any(path.iterdir()))
-    if replacing and not force:
-        raise FileExistsError(f"{path} already exists and is not empty (use --force to replace a federation)")
-    if replacing and not _is_federation(path):
-        raise FileExistsError(f"{path} is not empty and does not hold a federation: refusing to replace it")
-    private_dir(path.parent, tighten_existing=False)
-    build = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.new."))
-    try:
-        _write_tree(build, federation, members, now, broker_user_prefix, types, directory_days)
-        os.chmod(build, 0o700)  # a state dir is its owner's alone (nodes.runtime.private_files)
-        if replacing:
-            shutil.rmtree(path)
-        os.replace(build, path)  # onto a missing or empty directory
-    except BaseException:
-        shutil.rmtree(build, ignore_errors=True)
-        raise
-
-
-def _write_tree(home: Path, federation: str, members: list[str], now: datetime, broker_user_prefix: str,
-                types: Mapping[str, frozenset[str]], directory_days: int) -> None:
-    (home / "root").mkdir(mode=0o700)
-    root_key, root_cert = create_root(federation, now)
-    _write_secret(home / "root" / "root.key", root_key.to_pem())
-    _write_secret(home / "root" / "root.crt", cert_to_pem(root_cert).encode())
-    entries = {}
-    for node_id in [HUB_ID, *members]:
-        node_home = home / "nodes" / node_id
-        node_home.mkdir(mode=0o700, parents=True)
-        os.chmod(node_home.parent, 0o700)
-        signing, sealing = SigningKey.generate(), SealingKey.generate()
-        cert = issue_certificate(root_key, root_cert, node_id, signing.public_key, now)
-        _write_secret(node_home / "signing.key", signing.to_pem())
-        _write_secret(node_home / "signing.crt", cert_to_pem(cert).encode())
-        _write_secret(node_home / "sealing.key", sealing.to_pem())
-        hybrid = HybridSealingKey.generate()
-        _write_secret(node_home / "hybrid_sealing.key", hybrid.to_bytes())
-        _write_secret(node_home / "broker.password", secrets.token_urlsafe(32).encode())
-        tokens = {role: new_token() for role in ROLES}
-        _write_secret(node_home / TOKENS_FILE,
-                      json.dumps({role: token_digest(t) for role, t in tokens.items()}).encode())
-        _write_secret(node_home / OPERATOR_TOKENS_FILE, json.dumps(tokens).encode())
-        user = broker_user_prefix + ("hub" if node_id == HUB_ID else node_id)
-        entries[node_id] = NodeEntry(node_id, (cert,), user, types[node_id], sealing.public_bytes(),
-                                     hybrid.public_bytes())
-    directory = Directory(federation, 1, now - BACKDATE, now + timedelta(days=directory_days), entries)
-    _write_secret(home / DIRECTORY_FILE, sign_directory(directory, root_key))
-    revocations = RevocationList(federation, 1, now - BACKDATE, now + REVOCATIONS_VALIDITY, frozenset())
-    _write_secret(home / REVOCATIONS_FILE, sign_revocations(revocations, root_key))
+    through_the_ceremonies(path, federation, countries, now, **options)
 
 
 def _root_cert(path: Path) -> x509.Certificate:

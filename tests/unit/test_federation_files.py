@@ -24,9 +24,9 @@ from nodes.runtime.federation import (
 )
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-NODE_FILES = ("signing.key", "signing.crt", "sealing.key", "hybrid_sealing.key", "broker.password", "tokens.json",
-              "operator-tokens.json")
-SECRET_NODE_FILES = ("signing.key", "sealing.key", "hybrid_sealing.key", "broker.password", "tokens.json",
+NODE_FILES = ("signing.key", "signing.crt", "sealing.key", "hybrid_sealing.key", "tls.key", "tls.crt",
+              "broker.password", "tokens.json", "operator-tokens.json", "join-request.json")
+SECRET_NODE_FILES = ("signing.key", "sealing.key", "hybrid_sealing.key", "tls.key", "broker.password", "tokens.json",
                      "operator-tokens.json")
 
 
@@ -195,7 +195,7 @@ def test_expired_directory_is_refused_until_reissued(tmp_path: Path) -> None:
     reissued = reissue_directory(tmp_path / "f", later, days=30)
     federation = load_federation(tmp_path / "f", later)
     assert federation.directory == reissued
-    assert federation.directory.serial == 2 and federation.directory.expires == later + timedelta(days=30)
+    assert federation.directory.serial == before.serial + 1 and federation.directory.expires == later + timedelta(days=30)
     assert federation.directory.nodes == before.nodes
 
 
