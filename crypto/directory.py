@@ -397,6 +397,36 @@ def check_succession(kind: str, held: HeldDocument | None, offered: Directory | 
                                               "accepted here: the root must publish a higher serial")
 
 
+def publication_kind(raw: bytes) -> str:
+    """"directory" or "revocations": which signed document `raw` claims to be (its canonical first
+    member names it); DirectoryError "malformed" for anything else."""
+    for kind in ("directory", "revocations"):
+        if isinstance(raw, (bytes, bytearray)) and bytes(raw).startswith(b'{"' + kind.encode() + b'":'):
+            return kind
+    raise DirectoryError("malformed", "neither a signed directory nor a signed revocation list")
+
+
+def check_publication(raw: bytes, root_cert: x509.Certificate, directory: Directory, revocations: RevocationList,
+                      now: datetime) -> Directory | RevocationList:
+    """A published directory or revocation list that may replace the one in use, or DirectoryError:
+    `malformed`, `bad_signature` (not signed by the root), `expired`/`not_yet_valid`,
+    `wrong_federation`, or `stale_<kind>` for a serial not higher than the one in use (a replay or
+    a rollback: the root publishes every change under a new serial)."""
+    kind = publication_kind(raw)
+    document: Directory | RevocationList
+    if kind == "directory":
+        document, held = load_directory(raw, root_cert, now), directory
+    else:
+        document, held = load_revocations(raw, root_cert), revocations
+    if document.federation != held.federation:
+        raise DirectoryError("wrong_federation", f"a {kind} of {document.federation[:64]!r}, not of "
+                                                 f"{held.federation!r}")
+    if document.serial <= held.serial:
+        raise DirectoryError(f"stale_{kind}", f"{kind} serial {document.serial} is not higher than serial "
+                                              f"{held.serial} in use here: nothing changed")
+    return document
+
+
 def revocations_overdue(revocations: RevocationList, now: datetime) -> bool:
     """Past `next_update`: a newer list should exist, so a revocation may be missing here."""
     return now >= revocations.next_update

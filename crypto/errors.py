@@ -16,7 +16,8 @@
 | `expired` | DirectoryError | the directory's `expires` has passed: ask the root for a new one |
 | `not_yet_valid` | DirectoryError | the directory's `issued` is in the future |
 | `directory_expired` | DirectoryError | a trust store was asked about a key after its directory expired |
-| `stale_directory` / `stale_revocations` | DirectoryError | at start: a directory / revocation list with a lower serial than the one this hub or node already accepted (an old file put back) |
+| `stale_directory` / `stale_revocations` | DirectoryError | at start: a directory / revocation list with a lower serial than the one this hub or node already accepted (an old file put back); published live: a serial not higher than the one in use (replay or rollback) |
+| `wrong_federation` | DirectoryError | a published directory or revocation list of another federation |
 | `serial_reused` | DirectoryError | at start: a different directory or revocation list under the serial already accepted |
 | `unknown_node` | DirectoryError | a node id that the directory does not have |
 | `cert_name_mismatch` | DirectoryError, JoinError | a certificate (or CSR) whose CN is not the node id it is listed or requested for |

@@ -78,6 +78,7 @@ class Hub:
         admit_federation(engine, self.federation, utcnow(), policy.HUB_ID)
         self.store = AuditStore(engine, self.origin, self._creds.signing_key, self.origin)
         self._log_lock = asyncio.Lock()  # appends and checkpoints take turns on the tree
+        self.publication_lock = asyncio.Lock()  # federation documents are applied one at a time
         self._queue: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
         self._tasks: list[asyncio.Task] = []
         self.session: BrokerSession | None = None
@@ -88,6 +89,27 @@ class Hub:
     @property
     def directory(self):  # noqa: ANN201
         return self.federation.directory
+
+    # For nodes.hub.publication, which issues messages of the hub's own like rejections.
+    @property
+    def signing_key(self):  # noqa: ANN201
+        return self._creds.signing_key
+
+    @property
+    def log_lock(self) -> asyncio.Lock:
+        return self._log_lock
+
+    def log_receipt(self, entry: AuditEntry, message_id: str, at: str) -> str:
+        return self._log_receipt(entry, message_id, at)
+
+    async def forward(self, forwards: list[_Forward]) -> list[_Forward]:
+        return await self._forward(forwards)
+
+    async def publish_federation_document(self, raw: bytes) -> dict:
+        """Apply a root-signed directory or revocation list now and broadcast it (nodes.hub.publication)."""
+        from nodes.hub.publication import publish_federation_document
+
+        return await publish_federation_document(self, raw)
 
     async def start(self) -> None:
         b = self.config.broker

@@ -25,7 +25,7 @@ import secrets
 import shutil
 import tempfile
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -60,12 +60,14 @@ COUNTRY_TYPES = frozenset({
     "case.share", "case.withdraw", "case.permission", "case.jit", "case.message", "note", "receipt", "witness.cosign",
 })
 HUB_TYPES = frozenset({"hub.rejection", "hub.checkpoint", "hub.directory", "hub.revocations"})
-ROLES = ("focal", "feed", "auditor")
+# "operator": the hub operator's token for publishing the root's documents (POST /api/federation/publish).
+ROLES = ("focal", "feed", "auditor", "operator")
 
 DIRECTORY_FILE = "directory.signed.json"
 TOKENS_FILE = "tokens.json"
 OPERATOR_TOKENS_FILE = "operator-tokens.json"
 REVOCATIONS_FILE = "revocations.signed.json"
+DOCUMENT_FILES = {"directory": DIRECTORY_FILE, "revocations": REVOCATIONS_FILE}
 # The root re-publishes its revocation list at least this often; holders alarm past next_update.
 REVOCATIONS_VALIDITY = timedelta(days=30)
 _COUNTRY = re.compile(r"[A-Z]{3}")
@@ -109,6 +111,15 @@ class Federation:
     directory: Directory
     revocations: RevocationList
     trust: TrustStore
+
+    def with_document(self, document: Directory | RevocationList) -> Federation:
+        """This federation with `document` (already verified) in place of the one of its kind, and a
+        new trust store over them: swapped in by assigning one attribute, so a reader sees the old
+        federation or the new one, never a mix."""
+        directory = document if isinstance(document, Directory) else self.directory
+        revocations = document if isinstance(document, RevocationList) else self.revocations
+        return replace(self, directory=directory, revocations=revocations,
+                       trust=TrustStore(directory, revocations, self.root_cert))
 
     def credentials(self, node_id: str) -> NodeCredentials:
         """The node's own files; its signing key must be one the directory lists for it."""
