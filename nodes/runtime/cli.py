@@ -40,6 +40,18 @@ def main(argv: list[str] | None = None) -> int:
     admit.add_argument("--root", type=Path, required=True, dest="root_dir", help="the root operator's directory")
     admit.add_argument("--rotation", action="store_true",
                        help="a new key for a member: listed beside its current one(s) until the old is revoked")
+    publish = fed.add_parser("publish", help="the hub operator: hand a root-signed directory or revocation list "
+                                             "to the running hub, which applies and broadcasts it")
+    publish.add_argument("file", type=Path, help="directory.signed.json or revocations.signed.json from the root")
+    publish.add_argument("--hub-url", help="the hub's API (default: this state dir's hub, http://127.0.0.1:PORT/api)")
+    publish.add_argument("--token-file", type=Path, help="a file holding the hub's operator token "
+                                                       "(default: HUB's operator-tokens.json here)")
+    remove = fed.add_parser("remove", help="the root operator, offline: a directory without a member (publish it)")
+    remove.add_argument("country")
+    remove.add_argument("--root", type=Path, required=True, dest="root_dir", help="the root operator's directory")
+    revoke_key = fed.add_parser("revoke", help="the root operator, offline: revoke a key id (publish the list)")
+    revoke_key.add_argument("kid", help="64 hex digits: the SHA-256 of the raw public key")
+    revoke_key.add_argument("--root", type=Path, required=True, dest="root_dir", help="the root operator's directory")
 
     broker = sub.add_parser("broker", help="a private RabbitMQ on loopback").add_subparsers(dest="action", required=True)
     up = broker.add_parser("up", help="start it and load the federation's users, queues and permissions")
@@ -176,6 +188,31 @@ def _ceremony(args: argparse.Namespace) -> int:
             print(f"root of {args.name!r} written to {args.root_dir / 'root'}; keep root.key offline")
             print(f"root certificate fingerprint (read it to every node's operator): "
                   f"{ceremony.create_root(args.root_dir, args.name, now)}")
+        elif args.command == "federation" and args.action == "publish":
+            from nodes.runtime.local import PublicationRefused, publish_federation_file
+
+            token = args.token_file.read_text().strip() if args.token_file else None
+            try:
+                answer = asyncio.run(publish_federation_file(args.state_dir, args.file, hub_url=args.hub_url,
+                                                             token=token))
+            except PublicationRefused as exc:
+                print(f"somex: refused by the hub ({exc.reason}): {exc.detail}", file=sys.stderr)
+                return 2
+            print(f"{answer['kind']} serial {answer['serial']} applied by the hub and sent to "
+                  f"{', '.join(answer['recipients'])} (message {answer['message_id']})")
+            if answer.get("withdrawn_broker_users"):
+                print(f"broker permissions withdrawn: {', '.join(answer['withdrawn_broker_users'])}")
+        elif args.command == "federation" and args.action == "remove":
+            from nodes.runtime.federation import remove_member
+
+            updated = remove_member(args.root_dir, args.country.upper(), now)
+            print(f"directory serial {updated.serial} without {args.country.upper()} written to {args.root_dir}; "
+                  "publish it")
+        elif args.command == "federation" and args.action == "revoke":
+            from nodes.runtime.federation import revoke
+
+            revoke(args.root_dir, args.kid, now)
+            print(f"key {args.kid[:16]}… revoked in {args.root_dir / 'revocations.signed.json'}; publish it")
         elif args.command == "federation":
             result = ceremony.admit_request(args.root_dir, args.request.read_bytes(), now, rotation=args.rotation)
             print(f"join request fingerprint: {result.request_fingerprint}")

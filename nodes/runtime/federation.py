@@ -256,3 +256,17 @@ def reissue_directory(path: Path, now: datetime, days: int = 365) -> Directory:
                         current.nodes)
     _replace(path / DIRECTORY_FILE, sign_directory(updated, root_key))
     return updated
+
+
+def remove_member(path: Path, node_id: str, now: datetime) -> Directory:
+    """The root operator's removal of a member: the directory without it, next serial (publish it;
+    the publish step also takes its broker user's permissions)."""
+    root_cert, root_key = _root_cert(path), _root_key(path)
+    current = load_directory((path / DIRECTORY_FILE).read_bytes(), root_cert, None)
+    if node_id == HUB_ID or node_id not in current.nodes:
+        raise ValueError(f"{node_id!r} is not a member country of this federation")
+    nodes = {n: e for n, e in current.nodes.items() if n != node_id}
+    updated = Directory(current.federation, current.serial + 1, now - BACKDATE,
+                        max(current.expires, now + timedelta(days=1)), nodes)
+    _replace(path / DIRECTORY_FILE, sign_directory(updated, root_key))
+    return updated

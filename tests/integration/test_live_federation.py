@@ -22,9 +22,12 @@ from nodes.runtime import ceremony
 from nodes.runtime.config import new_message_id, utcnow
 from nodes.runtime.deployment import broker_spec
 from nodes.runtime.federation import (
-    DIRECTORY_FILE, REVOCATIONS_FILE, _root_key, load_federation, reissue_directory, reissue_revocations, revoke,
+    DIRECTORY_FILE, REVOCATIONS_FILE, _root_key, load_federation, reissue_directory, reissue_revocations,
+    remove_member, revoke,
 )
+from nodes.runtime.local import withdraw_absent_members
 from protocol import envelope as wire
+from protocol.errors import ProtocolError
 from tests.integration.federation import RunningFederation, eventually
 from tests.integration.test_attacks import rejection_of
 
@@ -199,3 +202,25 @@ async def test_publication_through_the_api_lower_serial_after_a_higher_one_is_re
     assert response.status == 422 and (await response.json())["error"] == "stale_revocations"
     assert fed.hub.federation.revocations.serial == 2 and (home / REVOCATIONS_FILE).read_bytes() == newer
     await eventually(lambda: set(_serials(fed, "revocations").values()) == {2}, what="nodes at serial 2")
+
+
+async def test_removed_member_loses_its_broker_permissions_and_its_messages_are_refused(
+        broker, fed: RunningFederation) -> None:  # noqa: ANN001
+    home = fed.path / "federation"
+    ita_user = fed.federation.directory.node("ITA").broker_user
+    smaller = remove_member(home, "ITA", utcnow())  # the root operator
+    await fed.hub.publish_federation_document((home / DIRECTORY_FILE).read_bytes())
+    withdrawn = withdraw_absent_members(broker, fed.vhost, [e.broker_user for e in smaller.nodes.values()])
+    assert withdrawn == [ita_user]
+    with pytest.raises(Exception) as refused:  # noqa: PT011 - aio-pika raises one of several classes
+        await fed.publish_raw("ITA", wire.encode(_note_from(fed, "ITA", ["MEX"], "still here?")))
+    # No permission on the vhost any more: the broker closes the connection at open.
+    assert "Connection.Close" in repr(refused.value) or "ACCESS_REFUSED" in repr(refused.value), refused.value
+    await eventually(lambda: {_serials(fed, "directory")[n] for n in ("HUB", "MEX", "IDN")} == {smaller.serial},
+                     what="hub and nodes applying the directory without ITA")
+    # The members left go on exchanging; nobody sends to ITA any more.
+    sent = await fed.nodes["MEX"].send("note", ["IDN"], body={"text": "after ITA left"})
+    await eventually(lambda: fed.nodes["IDN"].store.get(sent.id), what="MEX's note at IDN")
+    with pytest.raises(ProtocolError) as caught:  # ITA is no longer a recipient MEX's node accepts
+        await fed.nodes["MEX"].send("note", ["ITA"], body={"text": "to a removed member"})
+    assert caught.value.reason == "unknown_recipient"
