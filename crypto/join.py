@@ -56,6 +56,7 @@ from protocol.encoding import decode_base64, encode_base64
 JOIN_DOMAIN = b"somex/join-request/v1\n"
 MAX_REQUEST_BYTES = 64 * 1024
 MAX_BUNDLE_BYTES = 16 * 1024 * 1024
+DEFAULT_OVERLAP = timedelta(days=7)  # how long a rotated-out key still verifies (messages in flight)
 CONTACT_FIELDS = frozenset({"organisation", "name", "email", "phone"})
 _MAX_CONTACT_CHARS = 200
 _REQUEST_MEMBERS = {"v", "node_id", "csr", "sealing_key", "hybrid_sealing_key", "tls_public_key", "contact"}
@@ -169,9 +170,13 @@ class Admission:
 
 def admit(request: JoinRequest, root_key: SigningKey, root_cert: x509.Certificate, current: Directory | None,
           now: datetime, *, broker_user: str, allowed_types: frozenset[str], rotation: bool = False,
-          directory_days: int = 365) -> Admission:
-    """Certificates for `request` and `current` with it added (or, with `rotation`, its new key added
-    beside the old ones: both verify until the root drops or revokes the old one), serial + 1.
+          overlap: timedelta = DEFAULT_OVERLAP, directory_days: int = 365) -> Admission:
+    """Certificates for `request` and `current` with it added, serial + 1.
+
+    With `rotation`, the member's new key is listed beside its old ones, whose certificates are
+    re-issued to end `overlap` from now (or sooner, if they did): messages signed by an old key
+    still verify until then (those in flight), and are refused as `cert_expired` after it, with no
+    further publication needed.
 
     JoinError: `already_member` (a new member under an id the directory has, without rotation),
     `not_a_member` (a rotation for an id it has not), `hub_first` (the first admission must be the
@@ -196,14 +201,26 @@ def admit(request: JoinRequest, root_key: SigningKey, root_cert: x509.Certificat
     signing_cert = issue_certificate(root_key, root_cert, request.node_id, request.signing_key, now)
     tls_cert = issue_tls_certificate(root_key, root_cert, request.node_id, request.tls_public_key, now)
     old = nodes.get(request.node_id)
+    retiring = tuple(_until(c, now + overlap, root_key, root_cert, now) for c in old.certificates
+                     if c.not_valid_after_utc > now) if old else ()  # ended ones are dropped
     nodes[request.node_id] = NodeEntry(
-        request.node_id, (*(old.certificates if old else ()), signing_cert),
+        request.node_id, (*retiring, signing_cert),
         old.broker_user if old else broker_user, old.allowed_types if old else allowed_types,
         request.sealing_key, request.hybrid_sealing_key)
     expires = max(now + timedelta(days=directory_days), current.expires if current else now)
     directory = Directory(federation_of(root_cert), current.serial + 1 if current else 1, now - BACKDATE,
                           expires, nodes)
     return Admission(request.node_id, signing_cert, tls_cert, directory)
+
+
+def _until(cert: x509.Certificate, end: datetime, root_key: SigningKey, root_cert: x509.Certificate,
+           now: datetime) -> x509.Certificate:
+    """`cert` re-issued to end at `end`, unless it ends sooner already (or has ended)."""
+    if cert.not_valid_after_utc <= end:
+        return cert
+    public_key = cert.public_key()
+    assert isinstance(public_key, Ed25519PublicKey)  # a directory lists only Ed25519 signing certificates
+    return issue_certificate(root_key, root_cert, node_id_of(cert), public_key, now, not_after=end)
 
 
 def make_bundle(admission: Admission, root_cert: x509.Certificate, signed_directory: bytes,

@@ -21,7 +21,7 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from crypto.directory import HUB_ID, RevocationList, load_directory, sign_directory, sign_revocations
 from crypto.errors import JoinError
-from crypto.join import admit, check_admission, load_join_request, make_bundle, make_join_request, \
+from crypto.join import DEFAULT_OVERLAP, admit, check_admission, load_join_request, make_bundle, make_join_request, \
     root_fingerprint_of
 from crypto.keys import HybridSealingKey, SealingKey, SigningKey
 from crypto.pki import BACKDATE, cert_from_pem, cert_to_pem
@@ -58,6 +58,8 @@ from nodes.runtime.private_files import private_dir
 JOIN_REQUEST_FILE = "join-request.json"
 TLS_KEY_FILE = "tls.key"
 TLS_CERT_FILE = "tls.crt"
+NEXT_SIGNING_KEY_FILE = "signing.next.key"
+NEXT_TLS_KEY_FILE = "tls.next.key"
 ADMISSIONS_DIR = "admissions"
 
 
@@ -67,16 +69,22 @@ def node_home(federation_dir: Path, node_id: str) -> Path:
 
 # -- a node's operator, on the node's host ---------------------------------------------------------
 
-def init_node(federation_dir: Path, node_id: str, contact: Mapping[str, str] | None = None) -> bytes:
+def init_node(federation_dir: Path, node_id: str, contact: Mapping[str, str] | None = None, *,
+              rotation: bool = False) -> bytes:
     """Generate the node's keys in nodes/<ID>/ (0600 files, 0700 directories) and its join request.
 
     Returns the request bytes (also written to nodes/<ID>/join-request.json). Refuses a node
     directory that already holds a signing key: overwriting it would lose the node's identity.
+    With `rotation`, a member's node makes a new signing and TLS key (signing.next.key, tls.next.key,
+    in use once the admission is installed) and keeps its sealing keys: what was sealed to it
+    stays readable.
     """
     home = node_home(federation_dir, node_id)
+    if rotation:
+        return _init_rotation(home, node_id, contact)
     if (home / "signing.key").exists():
         raise FileExistsError(f"{home / 'signing.key'} exists: this node already has keys (a new signing key "
-                              "for a member is a rotation, not a new node)")
+                              "for a member is a rotation: --rotation)")
     private_dir(federation_dir, tighten_existing=False)
     private_dir(home.parent)
     private_dir(home)
@@ -87,14 +95,31 @@ def init_node(federation_dir: Path, node_id: str, contact: Mapping[str, str] | N
     _write_secret(home / "signing.key", signing.to_pem())
     _write_secret(home / "sealing.key", sealing.to_pem())
     _write_secret(home / "hybrid_sealing.key", hybrid.to_bytes())
-    _write_secret(home / TLS_KEY_FILE, tls.private_bytes(serialization.Encoding.PEM,
-                                                         serialization.PrivateFormat.PKCS8,
-                                                         serialization.NoEncryption()))
+    _write_secret(home / TLS_KEY_FILE, _tls_pem(tls))
     # The loopback broker's password login (development); a deployed broker takes the TLS certificate.
     _write_secret(home / "broker.password", secrets.token_urlsafe(32).encode())
     _write_secret(home / TOKENS_FILE, b"{}")
     _write_secret(home / JOIN_REQUEST_FILE, request)
     return request
+
+
+def _init_rotation(home: Path, node_id: str, contact: Mapping[str, str] | None) -> bytes:
+    if not (home / "signing.crt").exists():
+        raise FileNotFoundError(f"{home} holds no admitted node: a rotation is for a member")
+    signing, tls = SigningKey.generate(), ec.generate_private_key(ec.SECP256R1())
+    sealing = SealingKey.from_pem((home / "sealing.key").read_bytes())
+    hybrid = HybridSealingKey.from_bytes((home / "hybrid_sealing.key").read_bytes())
+    request = make_join_request(node_id, signing, sealing.public_bytes(), hybrid.public_bytes(), tls.public_key(),
+                                contact)
+    _write_secret(home / NEXT_SIGNING_KEY_FILE, signing.to_pem())
+    _write_secret(home / NEXT_TLS_KEY_FILE, _tls_pem(tls))
+    _replace(home / JOIN_REQUEST_FILE, request)
+    return request
+
+
+def _tls_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
 
 
 def install_admission(federation_dir: Path, node_id: str, bundle: bytes, now: datetime,
@@ -106,10 +131,12 @@ def install_admission(federation_dir: Path, node_id: str, bundle: bytes, now: da
     check passes (JoinError, DirectoryError otherwise).
     """
     home = node_home(federation_dir, node_id)
-    signing = SigningKey.from_pem((home / "signing.key").read_bytes())
+    rotating = (home / NEXT_SIGNING_KEY_FILE).exists()  # the bundle is for the new key, then
+    signing = SigningKey.from_pem((home / (NEXT_SIGNING_KEY_FILE if rotating else "signing.key")).read_bytes())
     sealing = SealingKey.from_pem((home / "sealing.key").read_bytes())
     hybrid = HybridSealingKey.from_bytes((home / "hybrid_sealing.key").read_bytes())
-    tls = serialization.load_pem_private_key((home / TLS_KEY_FILE).read_bytes(), password=None)
+    tls = serialization.load_pem_private_key(
+        (home / (NEXT_TLS_KEY_FILE if rotating else TLS_KEY_FILE)).read_bytes(), password=None)
     installed = federation_dir / "root" / "root.crt"
     pinned = cert_from_pem(installed.read_bytes()) if installed.exists() else None
     if pinned is None and not root_fingerprint:
@@ -128,6 +155,9 @@ def install_admission(federation_dir: Path, node_id: str, bundle: bytes, now: da
     private_dir(federation_dir / "root")
     if pinned is None:
         _write_secret(installed, cert_to_pem(checked.root_cert).encode())
+    if rotating:  # the new keys take over; the old signing key is gone (what it signed stays signed)
+        os.replace(home / NEXT_SIGNING_KEY_FILE, home / "signing.key")
+        os.replace(home / NEXT_TLS_KEY_FILE, home / TLS_KEY_FILE)
     _replace(home / "signing.crt", cert_to_pem(checked.signing_cert).encode())
     _replace(home / TLS_CERT_FILE, cert_to_pem(checked.tls_cert).encode())
     _install_newer(federation_dir / DIRECTORY_FILE, checked.signed_directory, checked.directory.serial, "directory",
@@ -189,8 +219,8 @@ class AdmissionResult:
 
 
 def admit_request(root_dir: Path, request: bytes, now: datetime, *, rotation: bool = False,
-                  broker_user_prefix: str = "", allowed_types: frozenset[str] | None = None,
-                  directory_days: int = 365) -> AdmissionResult:
+                  overlap: timedelta = DEFAULT_OVERLAP, broker_user_prefix: str = "",
+                  allowed_types: frozenset[str] | None = None, directory_days: int = 365) -> AdmissionResult:
     """Admit one join request: check it, issue its certificates, write the next directory (serial + 1)
     and the bundle admissions/<ID>.json for the node. Nothing changes if any check fails."""
     root_cert, root_key = _root_cert(root_dir), _root_key(root_dir)
@@ -199,7 +229,7 @@ def admit_request(root_dir: Path, request: bytes, now: datetime, *, rotation: bo
     current = load_directory(directory_path.read_bytes(), root_cert, None) if directory_path.exists() else None
     node_id = checked.node_id
     types = allowed_types if allowed_types is not None else (HUB_TYPES if node_id == HUB_ID else COUNTRY_TYPES)
-    admission = admit(checked, root_key, root_cert, current, now, rotation=rotation,
+    admission = admit(checked, root_key, root_cert, current, now, rotation=rotation, overlap=overlap,
                       broker_user=broker_user_prefix + ("hub" if node_id == HUB_ID else node_id),
                       allowed_types=frozenset(types), directory_days=directory_days)
     signed_directory = sign_directory(admission.directory, root_key)

@@ -39,7 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     admit.add_argument("request", type=Path, help="the node's join-request.json")
     admit.add_argument("--root", type=Path, required=True, dest="root_dir", help="the root operator's directory")
     admit.add_argument("--rotation", action="store_true",
-                       help="a new key for a member: listed beside its current one(s) until the old is revoked")
+                       help="a new key for a member: listed beside its current one(s), which verify until the "
+                            "overlap ends")
+    admit.add_argument("--overlap-days", type=float, default=7,
+                       help="with --rotation: how long the old key still verifies (messages in flight; default 7)")
     publish = fed.add_parser("publish", help="the hub operator: hand a root-signed directory or revocation list "
                                              "to the running hub, which applies and broadcasts it")
     publish.add_argument("file", type=Path, help="directory.signed.json or revocations.signed.json from the root")
@@ -75,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     node_init = node.add_parser("init", help="on the node's host: generate its keys and a join request")
     node_init.add_argument("--country", required=True, help="ISO 3166-1 alpha-3 code, or HUB for the hub's host")
     node_init.add_argument("--out", type=Path, help="the host's federation directory (default STATE_DIR/federation)")
+    node_init.add_argument("--rotation", action="store_true",
+                           help="a member's new signing and TLS keys (sealing keys kept); send the request with "
+                                "'federation admit --rotation'")
     for item in ("organisation", "name", "email", "phone"):
         node_init.add_argument(f"--contact-{item}", help=f"contact {item}, sent in the join request")
     install = node.add_parser("install-admission", help="on the node's host: check and install the root's answer")
@@ -179,6 +185,8 @@ def _hub(args: argparse.Namespace) -> int:
 
 def _ceremony(args: argparse.Namespace) -> int:
     """The key ceremony steps (docs/deployment.md); a refusal is one line with its reason code."""
+    from datetime import timedelta
+
     from crypto.errors import CryptoError
     from nodes.runtime import ceremony
 
@@ -214,7 +222,8 @@ def _ceremony(args: argparse.Namespace) -> int:
             revoke(args.root_dir, args.kid, now)
             print(f"key {args.kid[:16]}… revoked in {args.root_dir / 'revocations.signed.json'}; publish it")
         elif args.command == "federation":
-            result = ceremony.admit_request(args.root_dir, args.request.read_bytes(), now, rotation=args.rotation)
+            result = ceremony.admit_request(args.root_dir, args.request.read_bytes(), now, rotation=args.rotation,
+                                            overlap=timedelta(days=args.overlap_days))
             print(f"join request fingerprint: {result.request_fingerprint}")
             print("  compare it with the one the node's operator read to you before handing anything out")
             print(f"{result.node_id} admitted: directory serial {result.serial} in {args.root_dir}; give "
@@ -223,7 +232,7 @@ def _ceremony(args: argparse.Namespace) -> int:
             out = args.out or args.state_dir / "federation"
             contact = {k: v for k in ("organisation", "name", "email", "phone")
                        if (v := getattr(args, f"contact_{k}"))}
-            request = ceremony.init_node(out, args.country.upper(), contact)
+            request = ceremony.init_node(out, args.country.upper(), contact, rotation=args.rotation)
             from crypto.join import fingerprint
 
             print(f"keys written to {ceremony.node_home(out, args.country.upper())} (private, never send them)")

@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 import broker_config
 from crypto.directory import RevocationList, sign_revocations
+from crypto.keys import kid_of
 from crypto.signing import sign_envelope
 from nodes.hub import api as hub_api
 from nodes.runtime import ceremony
@@ -224,3 +225,33 @@ async def test_removed_member_loses_its_broker_permissions_and_its_messages_are_
     with pytest.raises(ProtocolError) as caught:  # ITA is no longer a recipient MEX's node accepts
         await fed.nodes["MEX"].send("note", ["ITA"], body={"text": "to a removed member"})
     assert caught.value.reason == "unknown_recipient"
+
+
+async def test_rotation_messages_signed_by_the_old_key_in_flight_are_delivered_the_new_key_takes_over(
+        fed: RunningFederation) -> None:
+    home = fed.path / "federation"
+    old_kid = fed.federation.credentials("MEX").signing_key.kid
+    in_flight = [_note_from(fed, "MEX", ["IDN"], f"signed before the rotation {i}") for i in range(10)]
+    request = ceremony.init_node(home, "MEX", rotation=True)  # on MEX's host
+    ceremony.admit_request(home, request, utcnow(), rotation=True, overlap=timedelta(hours=1))  # the root
+    ceremony.install_admission(home, "MEX", (home / ceremony.ADMISSIONS_DIR / "MEX.json").read_bytes(), utcnow())
+    rotated = load_federation(home, utcnow())
+    await fed.hub.publish_federation_document((home / DIRECTORY_FILE).read_bytes())
+    await eventually(lambda: set(_serials(fed, "directory").values()) == {rotated.directory.serial},
+                     what="hub and nodes applying the directory with MEX's second certificate")
+
+    fed.federation = rotated  # the test's view of the files (MEX's broker login did not change)
+    for env in in_flight:  # arriving after the new directory is in force, during the overlap
+        await fed.publish_raw("MEX", wire.encode(env))
+    await eventually(lambda: all(fed.nodes["IDN"].store.get(e.id) for e in in_flight),
+                     what="every in-flight message signed by the old key at IDN")
+    await fed.nodes.pop("MEX").stop()  # MEX's own node restarts on its new key; nobody else does
+    mex = await fed.start_node("MEX")
+    new_kid = mex.creds.signing_key.kid
+    assert new_kid != old_kid
+    sent = await mex.send("note", ["IDN"], body={"text": "signed by the new key"})
+    await eventually(lambda: fed.nodes["IDN"].store.get(sent.id), what="the new key's note at IDN")
+    assert [e["kid"] for e in fed.audit(message_id=sent.id)] == [new_kid]
+    assert [r for r in fed.nodes["IDN"].store.refusals()] == []  # nothing valid when sent was refused
+    old_cert = next(c for c in rotated.directory.node("MEX").certificates if kid_of(c.public_key()) == old_kid)
+    assert old_cert.not_valid_after_utc <= utcnow() + timedelta(hours=1)  # the overlap the directory states

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from crypto.directory import RevocationList, load_directory, sign_revocations, load_revocations
 from crypto.errors import CryptoError, DirectoryError, JoinError
 from crypto.join import JOIN_DOMAIN, load_join_request, make_join_request, root_fingerprint_of
-from crypto.keys import HybridSealingKey, SealingKey, SigningKey
+from crypto.keys import HybridSealingKey, SealingKey, SigningKey, kid_of
 from crypto.pki import cert_from_pem
 from crypto.signing import sign_envelope, verify_envelope
 from nodes.runtime import ceremony
@@ -139,20 +139,38 @@ def test_api_tokens_are_made_by_the_node_operator_and_kept_only_as_digests(tmp_p
     assert ceremony.create_token(tmp_path, "MEX", "focal") != token  # a new token replaces the role's
 
 
-def test_rotation_lists_the_new_key_beside_the_old(separate_hosts: dict[str, Path], tmp_path: Path) -> None:
-    root = separate_hosts["ROOT"]
-    old = load_federation(separate_hosts["MEX"], NOW).credentials("MEX").signing_key
-    new = SigningKey.generate()
-    mex_home = ceremony.node_home(separate_hosts["MEX"], "MEX")
-    sealing = SealingKey.from_pem((mex_home / "sealing.key").read_bytes())
-    hybrid = HybridSealingKey.from_bytes((mex_home / "hybrid_sealing.key").read_bytes())
-    request = make_join_request("MEX", new, sealing.public_bytes(), hybrid.public_bytes(),
-                                ec.generate_private_key(ec.SECP256R1()).public_key())
-    ceremony.admit_request(root, request, NOW, rotation=True)
-    directory = load_directory((root / "directory.signed.json").read_bytes(),
-                               cert_from_pem((root / "root" / "root.crt").read_bytes()), NOW)
-    assert [c.public_key() == k.public_key for c, k in zip(directory.node("MEX").certificates, (old, new))] == \
-        [True, True]
+def test_rotation_new_key_takes_over_old_verifies_during_the_overlap_then_is_refused(
+        separate_hosts: dict[str, Path]) -> None:
+    root, mex_host = separate_hosts["ROOT"], separate_hosts["MEX"]
+    home = ceremony.node_home(mex_host, "MEX")
+    old = SigningKey.from_pem((home / "signing.key").read_bytes())
+    sealing_before = (home / "sealing.key").read_bytes()
+    request = ceremony.init_node(mex_host, "MEX", rotation=True)
+    assert (home / "signing.key").read_bytes() == old.to_pem()  # in use until the admission is installed
+    result = ceremony.admit_request(root, request, NOW, rotation=True, overlap=timedelta(days=2))
+    ceremony.install_admission(mex_host, "MEX", result.bundle_path.read_bytes(), NOW)
+
+    new = SigningKey.from_pem((home / "signing.key").read_bytes())
+    assert new.kid != old.kid and not (home / ceremony.NEXT_SIGNING_KEY_FILE).exists()
+    assert (home / "sealing.key").read_bytes() == sealing_before  # what was sealed to MEX stays readable
+    federation = load_federation(mex_host, NOW)
+    assert [kid_of(c.public_key()) for c in federation.directory.node("MEX").certificates] == [old.kid, new.kid]
+    assert federation.credentials("MEX").signing_key.kid == new.kid
+    in_flight = sign_envelope(_note_from_mex(), old)
+    for moment in (NOW, NOW + timedelta(days=2) - timedelta(seconds=1)):  # the overlap: both verify
+        verify_envelope(in_flight, federation.trust, moment)
+        verify_envelope(sign_envelope(_note_from_mex(), new), federation.trust, moment)
+    after = NOW + timedelta(days=2, seconds=1)
+    with pytest.raises(CryptoError) as caught:
+        verify_envelope(in_flight, federation.trust, after)
+    assert caught.value.reason == "cert_expired"
+    verify_envelope(sign_envelope(_note_from_mex(), new), federation.trust, after)
+    # A second rotation drops certificates whose overlap has ended.
+    later = NOW + timedelta(days=3)
+    request = ceremony.init_node(mex_host, "MEX", rotation=True)
+    result = ceremony.admit_request(root, request, later, rotation=True)
+    assert len(load_directory((root / "directory.signed.json").read_bytes(), federation.root_cert,
+                              later).node("MEX").certificates) == 2
 
 
 # -- bad input: a reason code, and nothing changed -------------------------------------------------
