@@ -71,7 +71,8 @@ def federation_alarms(federation: Federation, now: datetime) -> list[dict[str, A
     return [{"kind": "federation", "reason": "revocations_overdue", "at": format_time(now),
              "detail": f"the revocation list (serial {revocations.serial}) was due to be replaced by "
                        f"{format_time(revocations.next_update)}: a key revoked since may still be accepted here",
-             "action": "install the newest revocation list the root published and restart"}]
+             "action": "ask the root operator for a new revocation list and publish it through the hub "
+                       "(somex federation publish): every node applies it without restart"}]
 
 
 def accept_publication(conn: Connection, federation: Federation, raw: bytes, now: datetime,
