@@ -30,8 +30,16 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from crypto.directory import HUB_ID, RevocationList, load_directory, sign_directory, sign_revocations
 from crypto.errors import JoinError
-from crypto.join import DEFAULT_OVERLAP, admit, check_admission, load_join_request, make_bundle, make_join_request, \
-    root_fingerprint_of
+from crypto.join import (
+    DEFAULT_OVERLAP,
+    admit,
+    check_admission,
+    fingerprint,
+    load_join_request,
+    make_bundle,
+    make_join_request,
+    root_fingerprint_of,
+)
 from crypto.keys import HybridSealingKey, SealingKey, SigningKey
 from crypto.pki import BACKDATE, cert_from_pem, cert_to_pem
 from crypto.pki import create_root as new_root
@@ -194,6 +202,13 @@ def create_token(federation_dir: Path, node_id: str, role: str) -> str:
     return token
 
 
+def create_local_tokens(federation_dir: Path, node_id: str) -> None:
+    """A token for every role, the clear ones kept in operator-tokens.json (0600) for the clients of a
+    federation that runs on this one machine (demo, tests); a deployed node prints them instead."""
+    tokens = {role: create_token(federation_dir, node_id, role) for role in ROLES}
+    _write_secret(node_home(federation_dir, node_id) / OPERATOR_TOKENS_FILE, json.dumps(tokens).encode())
+
+
 # -- the root operator, offline --------------------------------------------------------------------
 
 def create_root(root_dir: Path, federation: str, now: datetime) -> str:
@@ -273,8 +288,7 @@ def init_federation(path: Path, federation: str, countries: Iterable[str], now: 
             result = admit_request(build, request, now, broker_user_prefix=broker_user_prefix,
                                    allowed_types=types[node_id], directory_days=directory_days)
             install_admission(build, node_id, result.bundle_path.read_bytes(), now)
-            tokens = {role: create_token(build, node_id, role) for role in ROLES}
-            _write_secret(node_home(build, node_id) / OPERATOR_TOKENS_FILE, json.dumps(tokens).encode())
+            create_local_tokens(build, node_id)
         os.chmod(build, 0o700)
         if replacing:
             shutil.rmtree(path)
