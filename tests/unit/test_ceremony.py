@@ -295,7 +295,10 @@ def test_bundle_for_another_node_or_from_another_root_is_not_installed(separate_
 
 
 def test_cli_refusal_is_one_line_with_its_reason(separate_hosts: dict[str, Path], tmp_path: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+                                                 capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # main() would point structlog at this test's captured stdout, closed once the test ends.
+    monkeypatch.setattr("nodes.runtime.cli.configure_logging", lambda: None)
     request, _ = _fresh_request(tmp_path, "MEX")
     (tmp_path / "req.json").write_bytes(request)
     assert main(["federation", "admit", str(tmp_path / "req.json"), "--root", str(separate_hosts["ROOT"])]) == 2
