@@ -15,7 +15,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 import broker_config
-from crypto.directory import RevocationList, sign_revocations
+from crypto.directory import DIRECTORY_DOMAIN, RevocationList, _sign, sign_revocations
 from crypto.keys import kid_of
 from crypto.signing import sign_envelope
 from nodes.hub import api as hub_api
@@ -159,7 +159,14 @@ def _bad_publications(fed: RunningFederation) -> dict[str, tuple[bytes, str]]:
     assert lower.serial == held.serial + 1
     other_federation = sign_revocations(RevocationList("elsewhere", held.serial + 9, utcnow(),
                                                        utcnow() + timedelta(days=1), frozenset()), _root_key(home))
+    inner = fed.federation.directory.as_json()
+    inner["serial"] += 7
+    nodes = {n["node_id"]: n for n in inner["nodes"]}
+    nodes["MEX"]["certificates"] = nodes.pop("IDN")["certificates"]  # IDN's certificate listed as MEX's
+    inner["nodes"] = [nodes[n] for n in sorted(nodes)]
+    misnamed = _sign("directory", inner, DIRECTORY_DOMAIN, _root_key(home))
     return {
+        "cn-differs-from-entry": (misnamed, "cert_name_mismatch"),
         "signed-by-a-node-key": (by_node, "bad_signature"),
         "equal-serial-revocations": (current_revocations, "stale_revocations"),
         "equal-serial-directory": (current_directory, "stale_directory"),

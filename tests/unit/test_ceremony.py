@@ -22,6 +22,7 @@ from crypto.pki import cert_from_pem
 from crypto.signing import sign_envelope, verify_envelope
 from nodes.runtime import ceremony
 from nodes.runtime.cli import main
+from nodes.runtime.config import utcnow
 from nodes.runtime.federation import load_federation
 from protocol import envelope as wire
 from protocol.ids import uuid7
@@ -304,3 +305,27 @@ def test_cli_refusal_is_one_line_with_its_reason(separate_hosts: dict[str, Path]
     assert main(["federation", "admit", str(tmp_path / "req.json"), "--root", str(separate_hosts["ROOT"])]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("somex: refused (already_member)")
+
+
+def test_the_cli_ceremony_on_separate_directories(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("nodes.runtime.cli.configure_logging", lambda: None)
+    root, hub, mex = (str(tmp_path / d) for d in ("root", "hub", "mex"))
+
+    def run(*argv: str) -> str:
+        assert main(list(argv)) == 0, capsys.readouterr().err
+        return capsys.readouterr().out
+
+    root_fp = run("federation", "create-root", "--name", "cli", "--root", root).splitlines()[-1].split(": ")[-1]
+    for country, host in (("HUB", hub), ("MEX", mex)):
+        told = run("node", "init", "--country", country, "--out", host, "--contact-email", "ops@example.org")
+        request = Path(host) / "nodes" / country / "join-request.json"
+        heard = run("federation", "admit", str(request), "--root", root)
+        assert told.splitlines()[-1].split(": ")[-1] in heard  # the fingerprint both operators read
+        run("node", "install-admission", str(Path(root) / "admissions" / f"{country}.json"), "--country", country,
+            "--dir", host, "--root-fingerprint", root_fp)
+    token = run("node", "token", "create", "--role", "focal", "--country", "MEX", "--dir", mex).strip()
+    assert len(token) >= 43
+    (Path(mex) / "directory.signed.json").write_bytes((Path(root) / "directory.signed.json").read_bytes())
+    assert load_federation(Path(mex), utcnow()).directory.node_ids() == ["MEX"]
+    assert not (Path(hub) / "root" / "root.key").exists() and not (Path(mex) / "root" / "root.key").exists()
