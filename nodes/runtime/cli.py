@@ -151,7 +151,8 @@ def _federation(args: argparse.Namespace) -> int:
         print(f"somex: {exc}", file=sys.stderr)
         return 2
     print(f"federation {args.name!r} with {', '.join(countries)} and HUB written to {target}")
-    print("private keys are 0600; in production the root key stays offline")
+    print("private keys are 0600; this is the demo's one-machine layout: in production each party runs its "
+          "own step (docs/deployment.md)")
     return 0
 
 
