@@ -15,10 +15,11 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 import broker_config
-from crypto.directory import DIRECTORY_DOMAIN, RevocationList, _sign, sign_revocations
+from crypto.directory import DIRECTORY_DOMAIN, Directory, RevocationList, _sign, sign_directory, sign_revocations
 from crypto.keys import kid_of
 from crypto.signing import sign_envelope
 from nodes.hub import api as hub_api
+from nodes.hub.audit import AuditEntry
 from nodes.runtime import ceremony
 from nodes.runtime.config import new_message_id, utcnow
 from nodes.runtime.deployment import broker_spec
@@ -29,6 +30,7 @@ from nodes.runtime.federation import (
 from nodes.runtime.local import withdraw_absent_members
 from protocol import envelope as wire
 from protocol.errors import ProtocolError
+from protocol.receipts import HEADER as LOG_HEADER
 from tests.integration.federation import RunningFederation, eventually
 from tests.integration.test_attacks import rejection_of
 
@@ -41,13 +43,14 @@ def _serials(fed: RunningFederation, kind: str) -> dict[str, int]:
     return {n: getattr(h.federation, kind).serial for n, h in holders.items()}
 
 
-async def _inject_to_inbox(fed: RunningFederation, country: str, env: wire.Envelope) -> None:
+async def _inject_to_inbox(fed: RunningFederation, country: str, env: wire.Envelope,
+                           headers: dict[str, str] | None = None) -> None:
     """Put a message straight into a node's inbox, as a hub that did not check it would."""
     connection = await aio_pika.connect(fed.url_for("HUB"))
     async with connection:
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
         exchange = await channel.get_exchange(broker_config.NODE_OUT_EXCHANGE, ensure=False)
-        await exchange.publish(aio_pika.Message(wire.encode(env), message_id=env.id,
+        await exchange.publish(aio_pika.Message(wire.encode(env), message_id=env.id, headers=headers or {},
                                                 user_id=fed.federation.directory.node("HUB").broker_user),
                                routing_key=country, mandatory=True)
 
@@ -262,3 +265,33 @@ async def test_rotation_messages_signed_by_the_old_key_in_flight_are_delivered_t
     assert [r for r in fed.nodes["IDN"].store.refusals()] == []  # nothing valid when sent was refused
     old_cert = next(c for c in rotated.directory.node("MEX").certificates if kid_of(c.public_key()) == old_kid)
     assert old_cert.not_valid_after_utc <= utcnow() + timedelta(hours=1)  # the overlap the directory states
+
+
+@pytest.mark.parametrize("forgery", ["signed-by-the-hub-key", "older-root-signed", "other-kind"])
+async def test_a_hostile_hub_cannot_push_a_directory_the_root_did_not_sign_or_roll_one_back(
+        fed: RunningFederation, forgery: str) -> None:
+    """The hub signs and log-receipts the envelope (a hostile hub operator can): each node still checks
+    the document inside against the root and its own serial, refuses it, and keeps what it had."""
+    home = fed.path / "federation"
+    hub_key = fed.federation.credentials("HUB").signing_key
+    held = fed.federation.directory
+    if forgery == "signed-by-the-hub-key":  # the hub's own directory: say, one listing a key of its own for MEX
+        document = sign_directory(Directory(held.federation, held.serial + 1, held.issued, held.expires,
+                                            dict(held.nodes)), hub_key)
+        kind, reason = "directory", "bad_signature"
+    elif forgery == "older-root-signed":
+        document, kind, reason = (home / REVOCATIONS_FILE).read_bytes(), "revocations", "stale_revocations"
+    else:  # a root-signed revocation list presented as a directory
+        reissue_revocations(home, utcnow())
+        document, kind, reason = (home / REVOCATIONS_FILE).read_bytes(), "directory", "bad_body"
+    env = sign_envelope(wire.build(message_id=new_message_id(), type=f"hub.{kind}", sender="HUB", recipients=["*"],
+                                   created=utcnow(), ttl=timedelta(hours=1),
+                                   body={"document": document.decode()}), hub_key)
+    entry = AuditEntry(verdict="issued", digest=env.digest(), received_at=env.created, message_id=env.id, seq=10**6,
+                       leaf_hash=bytes(32))
+    before = {c: (n.federation.directory.serial, n.federation.revocations.serial) for c, n in fed.nodes.items()}
+    await _inject_to_inbox(fed, "IDN", env, {LOG_HEADER: fed.hub.log_receipt(entry, env.id, env.created)})
+    await eventually(lambda: [r for r in fed.nodes["IDN"].store.refusals() if r["message_id"] == env.id
+                              and r["reason"] == reason], what=f"IDN refusing the forged {kind} ({reason})")
+    assert {c: (n.federation.directory.serial, n.federation.revocations.serial)
+            for c, n in fed.nodes.items()} == before
