@@ -7,6 +7,7 @@ import base64
 
 from aiohttp import web
 
+from crypto.directory import MAX_SIGNED_BYTES
 from crypto.errors import CryptoError
 from nodes.hub.console import add_routes as add_console_routes
 from nodes.hub.export import export_bundle
@@ -188,12 +189,17 @@ async def export(request: web.Request) -> web.Response:
 
 @requires("operator")
 async def publish(request: web.Request) -> web.Response:
-    """The root's file as sent (its bytes are what the root signed: no JSON re-encoding here)."""
-    try:
-        raw = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        return json_error(413, "request_too_large", f"a federation document may have at most "
-                                                    f"{request.client_max_size} bytes here")
+    """The root's file as sent (its bytes are what the root signed: no JSON re-encoding here). Read
+    here, after the operator's token was checked, with the bound of a signed document (larger than
+    the application's bound for other bodies, which anyone may send to the console's login)."""
+    chunks, size = [], 0
+    while chunk := await request.content.read(1 << 16):
+        size += len(chunk)
+        if size > MAX_SIGNED_BYTES:
+            return json_error(413, "request_too_large", f"a federation document may have at most "
+                                                        f"{MAX_SIGNED_BYTES} bytes")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
     try:
         published = await request.app[HUB].publish_federation_document(raw)
     except CryptoError as exc:

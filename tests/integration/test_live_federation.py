@@ -15,8 +15,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 import broker_config
-from crypto.directory import DIRECTORY_DOMAIN, Directory, RevocationList, _sign, sign_directory, sign_revocations
-from crypto.keys import kid_of
+from crypto.directory import DIRECTORY_DOMAIN, MAX_SIGNED_BYTES, Directory, NodeEntry, RevocationList, _sign, sign_directory, sign_revocations
+from crypto.keys import SigningKey, kid_of
+from crypto.pki import issue_certificate
 from crypto.signing import sign_envelope
 from nodes.hub import api as hub_api
 from nodes.hub.audit import AuditEntry
@@ -295,3 +296,27 @@ async def test_a_hostile_hub_cannot_push_a_directory_the_root_did_not_sign_or_ro
                               and r["reason"] == reason], what=f"IDN refusing the forged {kind} ({reason})")
     assert {c: (n.federation.directory.serial, n.federation.revocations.serial)
             for c, n in fed.nodes.items()} == before
+
+
+async def test_a_directory_over_one_mib_is_read_whole_and_an_oversize_body_is_refused(
+        fed: RunningFederation, operator) -> None:  # noqa: ANN001
+    client, headers = operator
+    home = fed.path / "federation"
+    root_key, held = _root_key(home), fed.federation.directory
+    mex = held.node("MEX")
+    nodes = dict(held.nodes)
+    names = (a + b + c for a in "QRSTUVWXYZ" for b in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    for node_id in (n for n in names if n not in nodes):  # many members, enough to pass aiohttp's 1 MiB default
+        if len(nodes) >= 480:
+            break
+        cert = issue_certificate(root_key, fed.federation.root_cert, node_id, SigningKey.generate().public_key,
+                                 utcnow())
+        nodes[node_id] = NodeEntry(node_id, (cert,), f"{fed.vhost}.{node_id}", mex.allowed_types, mex.sealing_key,
+                                   mex.hybrid_sealing_key)
+    raw = sign_directory(Directory(held.federation, held.serial + 1, held.issued, held.expires, nodes), root_key)
+    assert len(raw) > 1024 * 1024
+    response = await client.post("/api/federation/publish", data=raw, headers=headers)
+    assert response.status == 200, await response.text()
+    assert fed.hub.federation.directory.serial == held.serial + 1 and len(fed.hub.federation.directory.nodes) == 480
+    response = await client.post("/api/federation/publish", data=b"{" * (MAX_SIGNED_BYTES + 1), headers=headers)
+    assert response.status == 413 and (await response.json())["error"] == "request_too_large"
