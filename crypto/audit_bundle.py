@@ -72,9 +72,10 @@ def verify_bundle(bundle: dict[str, Any], root_cert: x509.Certificate) -> Report
         report.findings.append(Finding("bad_directory", f"directory not signed by this root: {exc}"))
         return report
     origin = report.origin = bundle.get("origin", "")
-    log_key = NoteVerifier(origin, directory.node(HUB_ID).certificates[-1].public_key())
-    witnesses = [NoteVerifier(n, directory.node(n).certificates[-1].public_key(), cosigner=True)
-                 for n in directory.node_ids()]
+    # Every key the directory lists (a bundle may span a key rotation), each under its node's name.
+    log_keys = [NoteVerifier(origin, c.public_key()) for c in directory.node(HUB_ID).certificates]
+    witnesses = [NoteVerifier(n, c.public_key(), cosigner=True)
+                 for n in directory.node_ids() for c in directory.node(n).certificates]
 
     roots: dict[int, bytes] = {}
     for text in bundle.get("checkpoints", []):
@@ -89,7 +90,7 @@ def verify_bundle(bundle: dict[str, Any], root_cert: x509.Certificate) -> Report
             report.findings.append(Finding("wrong_origin", checkpoint.origin, checkpoint=size))
             continue
         try:
-            if log_key.name not in verify_note(note, [log_key]):
+            if origin not in verify_note(note, log_keys):
                 raise NoteError("unsigned", "no signature by the hub's key")
         except NoteError as exc:
             report.findings.append(Finding("bad_checkpoint_signature", str(exc), checkpoint=size))

@@ -474,6 +474,18 @@ class TrustStore:
                                                    f"{found.not_after.isoformat()}")
         return found.node_id, found.public_key
 
+    def valid_keys(self, node_id: str, now: datetime) -> list[Ed25519PublicKey]:
+        """The public keys of `node_id` this store accepts at `now` (several during a rotation's
+        overlap), oldest first: for checking what a node signs outside envelopes (checkpoints,
+        cosignatures), where no kid names the key."""
+        keys = []
+        for cert in self.directory.node(node_id).certificates:
+            try:
+                keys.append(self.signer(kid_of(cert.public_key()), now)[1])
+            except CryptoError:
+                continue
+        return keys
+
     def _resolve(self, kid: str) -> _Signer:
         if kid in self.revocations.revoked:
             raise SignatureError("revoked_key", f"key {kid[:16]}… was revoked by the root")

@@ -262,9 +262,14 @@ class Hub:
             raise ProtocolError("bad_cosignature", f"the hub signed no checkpoint of size {body['size']}")
         try:
             signature = parse_note(note.body + b"\n" + body["signature"].encode() + b"\n").signatures[0]
-            node_key = self.federation.trust.signer(
-                kid_of_cert(self.directory.node(witness).certificates[-1]), utcnow())[1]
-            timestamp = verify_cosignature(note.body, signature, NoteVerifier(witness, node_key, cosigner=True))
+            # The witness's key that made it: any of its keys valid now (a rotation's overlap has two).
+            keys = [NoteVerifier(witness, k, cosigner=True)
+                    for k in self.federation.trust.valid_keys(witness, utcnow())]
+            verifier = next((k for k in keys if k.key_id == signature.key_id), None)
+            if verifier is None:
+                raise ProtocolError("bad_cosignature", f"cosigned by {signature.name}+{signature.key_id.hex()}, "
+                                                       f"which is no key of {witness} valid now")
+            timestamp = verify_cosignature(note.body, signature, verifier)
         except (CheckpointError, NoteError) as exc:
             raise ProtocolError("bad_cosignature", str(exc)) from None
         return (body["size"], witness, signature, timestamp)

@@ -256,14 +256,31 @@ async def test_rotation_messages_signed_by_the_old_key_in_flight_are_delivered_t
         await fed.publish_raw("MEX", wire.encode(env))
     await eventually(lambda: all(fed.nodes["IDN"].store.get(e.id) for e in in_flight),
                      what="every in-flight message signed by the old key at IDN")
+    # Under traffic: IDN keeps writing to MEX, and MEX has notes in its outbox signed by the old key
+    # when it stops; they go out after the restart, during the overlap.
+    idn_notes = [fed.nodes["IDN"].build("note", ["MEX"], body={"text": f"IDN during the rotation {i}"})
+                 for i in range(30)]
+    await fed.nodes["IDN"].submit(idn_notes[:15])
+    queued = [fed.nodes["MEX"].build("note", ["IDN"], body={"text": f"queued at MEX {i}"}) for i in range(30)]
+    await fed.nodes["MEX"].submit(queued)
     await fed.nodes.pop("MEX").stop()  # MEX's own node restarts on its new key; nobody else does
+    await fed.nodes["IDN"].submit(idn_notes[15:])
     mex = await fed.start_node("MEX")
     new_kid = mex.creds.signing_key.kid
     assert new_kid != old_kid
     sent = await mex.send("note", ["IDN"], body={"text": "signed by the new key"})
     await eventually(lambda: fed.nodes["IDN"].store.get(sent.id), what="the new key's note at IDN")
     assert [e["kid"] for e in fed.audit(message_id=sent.id)] == [new_kid]
-    assert [r for r in fed.nodes["IDN"].store.refusals()] == []  # nothing valid when sent was refused
+    await eventually(lambda: all(fed.nodes["IDN"].store.get(e.id) for e in queued),
+                     what="MEX's queued old-key notes at IDN")
+    await eventually(lambda: all(mex.store.get(e.id) for e in idn_notes), what="IDN's notes at MEX")
+    assert {e["kid"] for m in queued for e in fed.audit(message_id=m.id)} == {old_kid}
+    # Nothing valid when sent was refused, anywhere.
+    # (MEX's node did not send the notes injected above, so it refuses IDN's receipts for them.)
+    assert fed.nodes["IDN"].store.refusals() == []
+    assert all(r["reason"] == "receipt_mismatch" and any(e.id in r["detail"] for e in in_flight)
+               for r in mex.store.refusals())
+    assert [e for e in fed.audit() if e["verdict"] == "rejected"] == []
     old_cert = next(c for c in rotated.directory.node("MEX").certificates if kid_of(c.public_key()) == old_kid)
     assert old_cert.not_valid_after_utc <= utcnow() + timedelta(hours=1)  # the overlap the directory states
 
