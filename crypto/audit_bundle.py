@@ -119,7 +119,8 @@ def verify_bundle(bundle: object, root_cert: x509.Certificate, *, quorum: int | 
 
 def _verify_checkpoints(report: Report, notes: object, directory: Directory, origin: str) -> dict[int, bytes]:
     """Size -> root of every checkpoint the hub signed; cosigners verified against the directory."""
-    log_key = NoteVerifier(origin, directory.node(HUB_ID).certificates[-1].public_key())
+    # Every key the directory lists for the hub (an export may span a rotation of the hub's key).
+    log_keys = [NoteVerifier(origin, cert.public_key()) for cert in directory.node(HUB_ID).certificates]
     # Every certificate a witness holds in the directory (several during a key rollover).
     witnesses = [NoteVerifier(n, cert.public_key(), cosigner=True)
                  for n in report.witnesses for cert in directory.node(n).certificates]
@@ -139,7 +140,7 @@ def _verify_checkpoints(report: Report, notes: object, directory: Directory, ori
             report.findings.append(Finding("wrong_origin", checkpoint.origin[:80], checkpoint=size))
             continue
         try:
-            if log_key.name not in verify_note(note, [log_key]):
+            if origin not in verify_note(note, log_keys):
                 raise NoteError("unsigned", "no signature by the hub's key")
         except NoteError as exc:
             report.findings.append(Finding("bad_checkpoint_signature", str(exc), checkpoint=size))

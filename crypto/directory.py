@@ -297,6 +297,8 @@ def _node_entry(obj: object, root_cert: x509.Certificate) -> NodeEntry:
     optional = {"hybrid_sealing_key"} & set(obj) if isinstance(obj, dict) else set()
     n = _members(obj, {"node_id", "certificates", "broker_user", "allowed_types", "sealing_key", *optional}, "node")
     node_id = _str(n["node_id"], "node_id")
+    if not is_node_id(node_id):
+        raise ValueError(f"node id {node_id[:16]!r} is neither HUB nor three capital letters")
     if not isinstance(n["certificates"], list):
         raise TypeError(f"{node_id}: certificates must be a list")
     certs = tuple(_canonical_cert(_str(p, "certificate")) for p in n["certificates"])
@@ -305,10 +307,11 @@ def _node_entry(obj: object, root_cert: x509.Certificate) -> NodeEntry:
             check_issued_by(cert, root_cert)
         except CertificateError as exc:
             raise DirectoryError(exc.reason, f"a certificate of {node_id}: {exc.detail}") from None
-        if node_id_of(cert) != node_id:
-            raise ValueError(f"a certificate of {node_id_of(cert)[:16]!r} is listed for {node_id}")
         if not is_end_entity_signing_cert(cert):
             raise ValueError(f"a certificate of {node_id} is not an end-entity signing certificate")
+        if node_id_of(cert) != node_id:  # the root signed it, but for another node: not this node's key
+            raise DirectoryError("cert_name_mismatch",
+                                 f"a certificate of {node_id_of(cert)[:16]!r} is listed for {node_id}")
     return NodeEntry(node_id, certs, _str(n["broker_user"], "broker_user"),
                      frozenset(_sorted_strings(n["allowed_types"], "allowed_types")), _unb64(n["sealing_key"]),
                      _unb64(n["hybrid_sealing_key"]) if optional else None)
@@ -406,6 +409,36 @@ def check_succession(kind: str, held: HeldDocument | None, offered: Directory | 
                                               "accepted here: the root must publish a higher serial")
 
 
+def publication_kind(raw: bytes) -> str:
+    """"directory" or "revocations": which signed document `raw` claims to be (its canonical first
+    member names it); DirectoryError "malformed" for anything else."""
+    for kind in ("directory", "revocations"):
+        if isinstance(raw, (bytes, bytearray)) and bytes(raw).startswith(b'{"' + kind.encode() + b'":'):
+            return kind
+    raise DirectoryError("malformed", "neither a signed directory nor a signed revocation list")
+
+
+def check_publication(raw: bytes, root_cert: x509.Certificate, directory: Directory, revocations: RevocationList,
+                      now: datetime) -> Directory | RevocationList:
+    """A published directory or revocation list that may replace the one in use, or DirectoryError:
+    `malformed`, `bad_signature` (not signed by the root), `expired`/`not_yet_valid`,
+    `wrong_federation`, or `stale_<kind>` for a serial not higher than the one in use (a replay or
+    a rollback: the root publishes every change under a new serial)."""
+    kind = publication_kind(raw)
+    document: Directory | RevocationList
+    if kind == "directory":
+        document, held = load_directory(raw, root_cert, now), directory
+    else:
+        document, held = load_revocations(raw, root_cert), revocations
+    if document.federation != held.federation:
+        raise DirectoryError("wrong_federation", f"a {kind} of {document.federation[:64]!r}, not of "
+                                                 f"{held.federation!r}")
+    if document.serial <= held.serial:
+        raise DirectoryError(f"stale_{kind}", f"{kind} serial {document.serial} is not higher than serial "
+                                              f"{held.serial} in use here: nothing changed")
+    return document
+
+
 def revocations_overdue(revocations: RevocationList, now: datetime) -> bool:
     """Past `next_update`: a newer list should exist, so a revocation may be missing here."""
     return now >= revocations.next_update
@@ -452,6 +485,18 @@ class TrustStore:
             raise CertificateError("cert_expired", f"key {kid[:16]}… of {found.node_id} expired "
                                                    f"{found.not_after.isoformat()}", valid_until=found.not_after)
         return found.node_id, found.public_key
+
+    def valid_keys(self, node_id: str, now: datetime) -> list[Ed25519PublicKey]:
+        """The public keys of `node_id` this store accepts at `now` (several during a rotation's
+        overlap), oldest first: for checking what a node signs outside envelopes (checkpoints,
+        cosignatures), where no kid names the key."""
+        keys = []
+        for cert in self.directory.node(node_id).certificates:
+            try:
+                keys.append(self.signer(kid_of(cert.public_key()), now)[1])
+            except CryptoError:
+                continue
+        return keys
 
     def _resolve(self, kid: str) -> _Signer:
         if kid in self.revocations.revoked:

@@ -16,9 +16,19 @@
 | `expired` | DirectoryError | the directory's `expires` has passed: ask the root for a new one |
 | `not_yet_valid` | DirectoryError | the directory's `issued` is in the future |
 | `directory_expired` | DirectoryError | a trust store was asked about a key after its directory expired |
-| `stale_directory` / `stale_revocations` | DirectoryError | at start: a directory / revocation list with a lower serial than the one this hub or node already accepted (an old file put back) |
+| `stale_directory` / `stale_revocations` | DirectoryError | at start: a directory / revocation list with a lower serial than the one this hub or node already accepted (an old file put back); published live: a serial not higher than the one in use (replay or rollback) |
+| `wrong_federation` | DirectoryError | a published directory or revocation list of another federation |
 | `serial_reused` | DirectoryError | at start: a different directory or revocation list under the serial already accepted |
 | `unknown_node` | DirectoryError | a node id that the directory does not have |
+| `cert_name_mismatch` | DirectoryError, JoinError | a certificate (or CSR) whose CN is not the node id it is listed or requested for |
+| `malformed_request` / `malformed_bundle` | JoinError | a join request / admission bundle that is not exactly the canonical form this code writes (truncated, re-encoded, unknown or missing members, wrong key types) |
+| `bad_node_id` | JoinError | a join request for an id that is neither `HUB` nor an ISO 3166-1 alpha-3 code |
+| `bad_request_signature` | JoinError | the CSR or the join request is not signed by the signing key it carries |
+| `already_member` / `not_a_member` | JoinError | admission of an id the directory has, without `--rotation` / a rotation for an id it has not |
+| `hub_first` | JoinError | a federation's first admission is not the hub's |
+| `key_reused` | JoinError | a signing key the directory already lists (for this or another node) |
+| `bundle_mismatch` | JoinError | an admission bundle for another node, or for keys this node does not hold |
+| `unknown_root` | JoinError | an admission bundle from a root other than the one the operator pinned |
 
 Local misuse (a naive datetime, a key of the wrong type, an invalid node id passed by our own
 code) raises ValueError/TypeError instead: it is a bug, not a peer's fault.
@@ -53,3 +63,7 @@ class CertificateError(CryptoError):
 
 class DirectoryError(CryptoError):
     """A directory or revocation list that is unsigned, malformed, out of date, or lacks an entry."""
+
+
+class JoinError(CryptoError):
+    """A join request or admission the ceremony refuses (crypto/join.py)."""

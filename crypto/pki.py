@@ -77,8 +77,11 @@ def root_public_key(root_cert: x509.Certificate) -> Ed25519PublicKey:
 
 
 def issue_certificate(root_key: SigningKey, root_cert: x509.Certificate, node_id: str,
-                      public_key: Ed25519PublicKey, now: datetime, days: int = 825) -> x509.Certificate:
-    """A node certificate: CN = node_id, O = federation, end-entity, digitalSignature, clientAuth."""
+                      public_key: Ed25519PublicKey, now: datetime, days: int = 825, *,
+                      not_after: datetime | None = None) -> x509.Certificate:
+    """A node certificate: CN = node_id, O = federation, end-entity, digitalSignature, clientAuth.
+
+    Valid `days` from `now`, or until `not_after` (a rotated-out key's end of overlap)."""
     if root_key.kid != kid_of(root_public_key(root_cert)):
         raise ValueError("root_key is not the key of root_cert")
     if not isinstance(public_key, Ed25519PublicKey):
@@ -88,7 +91,7 @@ def issue_certificate(root_key: SigningKey, root_cert: x509.Certificate, node_id
     return (
         x509.CertificateBuilder().subject_name(_name(node_id, federation_of(root_cert)))
         .issuer_name(root_cert.subject).public_key(public_key).serial_number(x509.random_serial_number())
-        .not_valid_before(_aware(now) - BACKDATE).not_valid_after(now + timedelta(days=days))
+        .not_valid_before(_aware(now) - BACKDATE).not_valid_after(not_after or now + timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_key_usage(signature=True, ca=False), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)

@@ -28,13 +28,18 @@ class Witnessed:
     root: bytes
 
 
-def check_checkpoint(note_text: bytes, *, origin: str, log_key: NoteVerifier, last: Witnessed | None,
-                     proofs: Mapping[int, Sequence[str]]) -> Checkpoint:
+def check_checkpoint(note_text: bytes, *, origin: str, log_key: NoteVerifier | Sequence[NoteVerifier],
+                     last: Witnessed | None, proofs: Mapping[int, Sequence[str]]) -> Checkpoint:
     """The new checkpoint if this witness may cosign it; WitnessError otherwise.
 
     `last` is what this witness accepted before (its own record, never the log's claim);
     `proofs` maps earlier sizes to consistency proofs (base64 hashes) offered with the checkpoint.
+    `log_key` may be several keys of the log, all under its name (during a key rotation's overlap
+    the log may still sign with the old one): a signature by any of them will do.
     """
+    log_keys = [log_key] if isinstance(log_key, NoteVerifier) else list(log_key)
+    if not log_keys or len({k.name for k in log_keys}) != 1:
+        raise ValueError("log_key: one or more keys, all under the log's name")
     try:
         note = parse_note(note_text)
         checkpoint = parse_checkpoint_body(note.body)
@@ -43,10 +48,10 @@ def check_checkpoint(note_text: bytes, *, origin: str, log_key: NoteVerifier, la
     if checkpoint.origin != origin:
         raise WitnessError("wrong_origin", f"checkpoint of {checkpoint.origin!r}, expected {origin!r}")
     try:
-        signed_by = verify_note(note, [log_key])
+        signed_by = verify_note(note, log_keys)
     except NoteError as exc:
         raise WitnessError("bad_checkpoint_signature", str(exc)) from None
-    if log_key.name not in signed_by:
+    if log_keys[0].name not in signed_by:
         raise WitnessError("bad_checkpoint_signature", "not signed by the log's key")
     if last is None:
         return checkpoint  # first sight: trust on first use, recorded from now on

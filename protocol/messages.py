@@ -102,6 +102,12 @@ _TYPES = [
                            "proofs": List(Obj(required={"from": Int(), "hashes": List(Str(max_len=44), max_items=64)}),
                                           max_items=16)}),
     ),
+    # A root-signed federation document (crypto/directory.py wire form, as text) the hub relays to
+    # every node; each node verifies the root's signature itself and applies it without restart.
+    MessageType("hub.directory", "hub", header=Obj(), broadcast=True, max_bytes=17 * MiB,
+                body=Obj(required={"document": Str(max_len=16 * MiB)})),
+    MessageType("hub.revocations", "hub", header=Obj(), broadcast=True, max_bytes=17 * MiB,
+                body=Obj(required={"document": Str(max_len=16 * MiB)})),
     MessageType(
         "witness.cosign", "node", header=Obj(), to_hub=True,
         body=Obj(required={"size": Int(), "signature": Str(max_len=512)}),

@@ -8,6 +8,8 @@ import base64
 from aiohttp import web
 
 from crypto.witness import QuorumError, required_quorum
+from crypto.directory import MAX_SIGNED_BYTES
+from crypto.errors import CryptoError
 from nodes.hub.console import add_routes as add_console_routes
 from nodes.hub.export import export_bundle
 from nodes.hub.relay import Hub
@@ -27,7 +29,8 @@ def make_app(hub: Hub) -> web.Application:
     app = web.Application(middlewares=[security_headers, json_api_errors])
     app[HUB] = hub
     limit_rate(app, hub.config.http_rate_limit, hub.config.http_failure_limit)
-    app[ROLE] = {"auditor": hub.federation.credentials("HUB").token_digests["auditor"]}
+    app[ROLE] = {role: digest for role, digest in hub.federation.credentials("HUB").token_digests.items()
+                 if role in ("auditor", "operator")}
     app.router.add_get("/api/health", health)
     app.router.add_get("/api/log/checkpoint", checkpoint)
     app.router.add_get("/api/log/inclusion", inclusion)
@@ -35,6 +38,7 @@ def make_app(hub: Hub) -> web.Application:
     app.router.add_get("/api/audit/entries", entries)
     app.router.add_get("/api/audit/entries/{seq}", entry)
     app.router.add_get("/api/audit/export", export)
+    app.router.add_post("/api/federation/publish", publish)
     document(app, _PATHS)
     serve(app, "somex hub")
     add_console_routes(app, hub)
@@ -80,6 +84,14 @@ _PATHS = {
                                                   "the bundle's checkpoint needs (default: all)")],
                                     errors=(400, 409),
                                     ok=(200, obj()))},
+    "/api/federation/publish": {"post": op(
+        "Apply a root-signed directory or revocation list now and broadcast it to every node (hub operator)",
+        roles=("operator",), tag="federation",
+        body_content={"application/json": {"schema": {"type": "object",
+                                                          "description": "the root-signed file, byte for byte"}}},
+        errors=(413, 422),
+        ok=(200, obj(("kind", "serial", "message_id", "recipients"), kind=STRING, serial=INTEGER,
+                     message_id=STRING, recipients=array(STRING))))},
 }
 
 
@@ -196,3 +208,23 @@ async def export(request: web.Request) -> web.Response:
     except LookupError as exc:
         return json_error(409, "no_checkpoint", str(exc))
     return web.json_response(bundle)
+
+
+@requires("operator")
+async def publish(request: web.Request) -> web.Response:
+    """The root's file as sent (its bytes are what the root signed: no JSON re-encoding here). Read
+    here, after the operator's token was checked, with the bound of a signed document (larger than
+    the application's bound for other bodies, which anyone may send to the console's login)."""
+    chunks, size = [], 0
+    while chunk := await request.content.read(1 << 16):
+        size += len(chunk)
+        if size > MAX_SIGNED_BYTES:
+            return json_error(413, "request_too_large", f"a federation document may have at most "
+                                                        f"{MAX_SIGNED_BYTES} bytes")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    try:
+        published = await request.app[HUB].publish_federation_document(raw)
+    except CryptoError as exc:
+        return json_error(422, exc.reason, f"{exc.detail} (nothing changed)")
+    return web.json_response(published)

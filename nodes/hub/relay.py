@@ -83,6 +83,7 @@ class Hub:
         admit_federation(engine, self.federation, utcnow(), policy.HUB_ID)
         self.store = AuditStore(engine, self.origin, self._creds.signing_key, self.origin)
         self._log_lock = asyncio.Lock()  # appends and checkpoints take turns on the tree
+        self.publication_lock = asyncio.Lock()  # federation documents are applied one at a time
         self._queue: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
         self._tasks: list[asyncio.Task] = []
         self.session: BrokerSession | None = None
@@ -96,6 +97,27 @@ class Hub:
     @property
     def directory(self):  # noqa: ANN201
         return self.federation.directory
+
+    # For nodes.hub.publication, which issues messages of the hub's own like rejections.
+    @property
+    def signing_key(self):  # noqa: ANN201
+        return self._creds.signing_key
+
+    @property
+    def log_lock(self) -> asyncio.Lock:
+        return self._log_lock
+
+    def log_receipt(self, entry: AuditEntry, message_id: str, at: str) -> str:
+        return self._log_receipt(entry, message_id, at)
+
+    async def forward(self, forwards: list[_Forward]) -> list[_Forward]:
+        return await self._forward(forwards)
+
+    async def publish_federation_document(self, raw: bytes) -> dict:
+        """Apply a root-signed directory or revocation list now and broadcast it (nodes.hub.publication)."""
+        from nodes.hub.publication import publish_federation_document
+
+        return await publish_federation_document(self, raw)
 
     async def start(self) -> None:
         b = self.config.broker
@@ -313,9 +335,14 @@ class Hub:
             raise ProtocolError("bad_cosignature", f"the hub signed no checkpoint of size {body['size']}")
         try:
             signature = parse_note(note.body + b"\n" + body["signature"].encode() + b"\n").signatures[0]
-            node_key = self.federation.trust.signer(
-                kid_of_cert(self.directory.node(witness).certificates[-1]), utcnow())[1]
-            timestamp = verify_cosignature(note.body, signature, NoteVerifier(witness, node_key, cosigner=True))
+            # The witness's key that made it: any of its keys valid now (a rotation's overlap has two).
+            keys = [NoteVerifier(witness, k, cosigner=True)
+                    for k in self.federation.trust.valid_keys(witness, utcnow())]
+            verifier = next((k for k in keys if k.key_id == signature.key_id), None)
+            if verifier is None:
+                raise ProtocolError("bad_cosignature", f"cosigned by {signature.name}+{signature.key_id.hex()}, "
+                                                       f"which is no key of {witness} valid now")
+            timestamp = verify_cosignature(note.body, signature, verifier)
         except (CheckpointError, NoteError) as exc:
             raise ProtocolError("bad_cosignature", str(exc)) from None
         try:

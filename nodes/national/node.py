@@ -19,6 +19,7 @@ from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 from sqlalchemy import Connection, insert
 
 import broker_config
+from crypto.directory import check_publication, publication_kind
 from crypto.errors import CryptoError
 from crypto.keys import verify_signature
 from crypto.sealing import MLKEM768_X25519, open_sealed, recipient_key, seal, sealed_suite
@@ -43,7 +44,7 @@ from nodes.runtime.db import make_engine
 from nodes.runtime.events import Events
 from nodes.runtime.faults import is_transient
 from nodes.runtime.federation import Federation, load_federation
-from nodes.runtime.federation_state import admit_federation
+from nodes.runtime.federation_state import accept_publication, admit_federation
 from protocol import envelope as wire
 from protocol import messages, policy
 from protocol.encoding import decode_base64
@@ -67,6 +68,7 @@ BatchEffect = Callable[["NationalNode", Connection, "Sequence[tuple[VerifiedEnve
                        None]
 
 
+PUBLICATION_TYPES = frozenset({"hub.directory", "hub.revocations"})
 RELAY_ROUNDS = 4  # outbox publish rounds awaiting confirms at once
 RELAY_BATCH = 500  # outbox rows per round
 
@@ -92,7 +94,8 @@ class NationalNode:
         self.creds = self.federation.credentials(self.country)
         self.store = NodeStore(make_engine(config.db_url))
         admit_federation(self.store.engine, self.federation, utcnow(), self.country)
-        self.effects: dict[str, Effect] = {"receipt": _record_receipt, "hub.checkpoint": witness_checkpoint}
+        self.effects: dict[str, Effect] = {"receipt": _record_receipt, "hub.checkpoint": witness_checkpoint,
+                                           "hub.directory": _apply_publication, "hub.revocations": _apply_publication}
         self.batch_effects: dict[str, BatchEffect] = {}
         self.alerts = Alerts(self)  # the alert replica: its tables and effects
         case_store.install(self)
@@ -339,6 +342,12 @@ class NationalNode:
         receipt = None if env.type == "hub.checkpoint" else self._check_log_receipt(message, verified)
         body = self._open_body(env)
         policy.check_body(env, body)
+        if env.type in PUBLICATION_TYPES:  # the root's signature and a higher serial, checked here again
+            document = body["document"].encode("utf-8")
+            if f"hub.{publication_kind(document)}" != env.type:
+                raise ProtocolError("bad_body", f"a {env.type} message carrying another kind of document")
+            check_publication(document, self.federation.root_cert, self.federation.directory,
+                              self.federation.revocations, now)
         return verified, receipt, body
 
     def _check_log_receipt(self, message: AbstractIncomingMessage, verified: VerifiedEnvelope) -> LogReceipt:
@@ -461,6 +470,21 @@ class NationalNode:
             if answers:
                 self._enqueue(answers, conn)
         return fresh
+
+
+def _apply_publication(node: NationalNode, conn: Connection, verified: VerifiedEnvelope,
+                       body: Mapping[str, Any] | None) -> None:
+    """A root-signed directory or revocation list relayed by the hub: applied now, without restart."""
+    assert body is not None
+    try:
+        node.federation, document = accept_publication(conn, node.federation, body["document"].encode("utf-8"),
+                                                       utcnow(), node.country)
+    except CryptoError as exc:  # overtaken in this very batch by a newer one: the newer stays in force
+        node.log.warning("federation document not applied", message_id=verified.id, reason=exc.reason,
+                         detail=exc.detail)
+        return
+    node.log.info("federation document applied", message_id=verified.id, type=verified.envelope.type,
+                  serial=document.serial)
 
 
 def _record_receipt(node: NationalNode, conn: Connection, verified: VerifiedEnvelope,

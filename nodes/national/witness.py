@@ -58,14 +58,15 @@ def witness_checkpoint(node: NationalNode, conn: Connection, verified: VerifiedE
                        body: Mapping[str, Any] | None) -> Sequence[Envelope]:
     assert body is not None
     directory = node.federation.directory
-    hub_cert = directory.node(HUB_ID).certificates[-1]
     origin = log_origin(directory.federation)
+    # Every key of the hub valid now: during a rotation's overlap it may still sign with the old one.
+    hub_keys = [NoteVerifier(origin, k) for k in node.federation.trust.valid_keys(HUB_ID, utcnow())]
     proofs = {p["from"]: p["hashes"] for p in body["proofs"]}
     last = last_witnessed(conn)
     now = format_time(utcnow())
     try:
         checkpoint = check_checkpoint(body["note"].encode(), origin=origin,
-                                      log_key=NoteVerifier(origin, hub_cert.public_key()), last=last, proofs=proofs)
+                                      log_key=hub_keys, last=last, proofs=proofs)
     except WitnessError as exc:
         conn.execute(insert(alarms), {"kind": "checkpoint", "reason": exc.reason, "detail": exc.detail, "at": now})
         log.error("ALARM: refusing a checkpoint of the hub's audit log", reason=exc.reason, detail=exc.detail,

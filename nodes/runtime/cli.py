@@ -33,6 +33,29 @@ def main(argv: list[str] | None = None) -> int:
     init.add_argument("--name", default="somex", help="federation name")
     init.add_argument("--dir", type=Path, help="output directory (default STATE_DIR/federation)")
     init.add_argument("--force", action="store_true", help="overwrite an existing federation")
+    root = fed.add_parser("create-root", help="the root operator, offline: a new root key and certificate")
+    root.add_argument("--name", required=True, help="federation name")
+    root.add_argument("--root", type=Path, required=True, dest="root_dir", help="the root operator's directory")
+    admit = fed.add_parser("admit", help="the root operator, offline: admit a node's join request")
+    admit.add_argument("request", type=Path, help="the node's join-request.json")
+    admit.add_argument("--root", type=Path, required=True, dest="root_dir", help="the root operator's directory")
+    admit.add_argument("--rotation", action="store_true",
+                       help="a new key for a member: listed beside its current one(s), which verify until the "
+                            "overlap ends")
+    admit.add_argument("--overlap-days", type=float, default=7,
+                       help="with --rotation: how long the old key still verifies (messages in flight; default 7)")
+    publish = fed.add_parser("publish", help="the hub operator: hand a root-signed directory or revocation list "
+                                             "to the running hub, which applies and broadcasts it")
+    publish.add_argument("file", type=Path, help="directory.signed.json or revocations.signed.json from the root")
+    publish.add_argument("--hub-url", help="the hub's API (default: this state dir's hub, http://127.0.0.1:PORT/api)")
+    publish.add_argument("--token-file", type=Path, help="a file holding the hub's operator token "
+                                                       "(default: HUB's operator-tokens.json here)")
+    remove = fed.add_parser("remove", help="the root operator, offline: a directory without a member (publish it)")
+    remove.add_argument("country")
+    remove.add_argument("--root", type=Path, required=True, dest="root_dir", help="the root operator's directory")
+    revoke_key = fed.add_parser("revoke", help="the root operator, offline: revoke a key id (publish the list)")
+    revoke_key.add_argument("kid", help="64 hex digits: the SHA-256 of the raw public key")
+    revoke_key.add_argument("--root", type=Path, required=True, dest="root_dir", help="the root operator's directory")
 
     broker = sub.add_parser("broker", help="a private RabbitMQ on loopback").add_subparsers(dest="action", required=True)
     up = broker.add_parser("up", help="start it and load the federation's users, queues and permissions")
@@ -64,6 +87,26 @@ def main(argv: list[str] | None = None) -> int:
     run = node.add_parser("run", help="run a country's node until stopped")
     run.add_argument("--country", required=True)
     _https_arguments(run)
+
+    node_init = node.add_parser("init", help="on the node's host: generate its keys and a join request")
+    node_init.add_argument("--country", required=True, help="ISO 3166-1 alpha-3 code, or HUB for the hub's host")
+    node_init.add_argument("--out", type=Path, help="the host's federation directory (default STATE_DIR/federation)")
+    node_init.add_argument("--rotation", action="store_true",
+                           help="a member's new signing and TLS keys (sealing keys kept); send the request with "
+                                "'federation admit --rotation'")
+    for item in ("organisation", "name", "email", "phone"):
+        node_init.add_argument(f"--contact-{item}", help=f"contact {item}, sent in the join request")
+    install = node.add_parser("install-admission", help="on the node's host: check and install the root's answer")
+    install.add_argument("bundle", type=Path)
+    install.add_argument("--country", required=True)
+    install.add_argument("--dir", type=Path, help="the host's federation directory (default STATE_DIR/federation)")
+    install.add_argument("--root-fingerprint", help="the root certificate's fingerprint, as read to you by the "
+                                                    "root operator (needed the first time)")
+    token = node.add_parser("token", help="API tokens of this node").add_subparsers(dest="token_action", required=True)
+    create = token.add_parser("create", help="a new token for a role (replaces that role's token); printed once")
+    create.add_argument("--role", required=True, choices=["focal", "feed", "auditor"])
+    create.add_argument("--country", required=True)
+    create.add_argument("--dir", type=Path, help="the host's federation directory (default STATE_DIR/federation)")
 
     send = sub.add_parser("send", help="send a plain text note through a running node's API")
     send.add_argument("--from", dest="sender", required=True)
@@ -113,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _federation(args: argparse.Namespace) -> int:
+    if args.action != "init":
+        return _ceremony(args)
     from nodes.runtime.federation import init_federation
 
     target = args.dir or args.state_dir / "federation"
@@ -123,7 +168,8 @@ def _federation(args: argparse.Namespace) -> int:
         print(f"somex: {exc}", file=sys.stderr)
         return 2
     print(f"federation {args.name!r} with {', '.join(countries)} and HUB written to {target}")
-    print("private keys are 0600; in production the root key stays offline")
+    print("private keys are 0600; this is the demo's one-machine layout: in production each party runs its "
+          "own step (docs/deployment.md)")
     return 0
 
 
@@ -185,7 +231,85 @@ def _hub(args: argparse.Namespace) -> int:
                     lambda: asyncio.run(serve_hub(config)))
 
 
+def _ceremony(args: argparse.Namespace) -> int:
+    """The key ceremony steps (docs/deployment.md); a refusal is one line with its reason code."""
+    from datetime import timedelta
+
+    from crypto.errors import CryptoError
+    from nodes.runtime import ceremony
+
+    now = utcnow()
+    try:
+        if args.command == "federation" and args.action == "create-root":
+            print(f"root of {args.name!r} written to {args.root_dir / 'root'}; keep root.key offline")
+            print(f"root certificate fingerprint (read it to every node's operator): "
+                  f"{ceremony.create_root(args.root_dir, args.name, now)}")
+        elif args.command == "federation" and args.action == "publish":
+            from nodes.runtime.local import PublicationRefused, publish_federation_file
+
+            token = args.token_file.read_text().strip() if args.token_file else None
+            try:
+                answer = asyncio.run(publish_federation_file(args.state_dir, args.file, hub_url=args.hub_url,
+                                                             token=token))
+            except PublicationRefused as exc:
+                print(f"somex: refused by the hub ({exc.reason}): {exc.detail}", file=sys.stderr)
+                return 2
+            print(f"{answer['kind']} serial {answer['serial']} applied by the hub and sent to "
+                  f"{', '.join(answer['recipients'])} (message {answer['message_id']})")
+            if answer.get("withdrawn_broker_users"):
+                print(f"broker permissions withdrawn: {', '.join(answer['withdrawn_broker_users'])}")
+        elif args.command == "federation" and args.action == "remove":
+            from nodes.runtime.federation import remove_member
+
+            updated = remove_member(args.root_dir, args.country.upper(), now)
+            print(f"directory serial {updated.serial} without {args.country.upper()} written to {args.root_dir}; "
+                  "publish it")
+        elif args.command == "federation" and args.action == "revoke":
+            from nodes.runtime.federation import revoke
+
+            revoke(args.root_dir, args.kid, now)
+            print(f"key {args.kid[:16]}… revoked in {args.root_dir / 'revocations.signed.json'}; publish it")
+        elif args.command == "federation":
+            result = ceremony.admit_request(args.root_dir, args.request.read_bytes(), now, rotation=args.rotation,
+                                            overlap=timedelta(days=args.overlap_days))
+            print(f"join request fingerprint: {result.request_fingerprint}")
+            print("  compare it with the one the node's operator read to you before handing anything out")
+            print(f"{result.node_id} admitted: directory serial {result.serial} in {args.root_dir}; give "
+                  f"{result.bundle_path} to {result.node_id}'s operator and publish the directory")
+        elif args.action == "init":
+            out = args.out or args.state_dir / "federation"
+            contact = {k: v for k in ("organisation", "name", "email", "phone")
+                       if (v := getattr(args, f"contact_{k}"))}
+            request = ceremony.init_node(out, args.country.upper(), contact, rotation=args.rotation)
+            from crypto.join import fingerprint
+
+            print(f"keys written to {ceremony.node_home(out, args.country.upper())} (private, never send them)")
+            print(f"join request: {ceremony.node_home(out, args.country.upper()) / ceremony.JOIN_REQUEST_FILE}")
+            print(f"join request fingerprint (read it to the root operator over a second channel): "
+                  f"{fingerprint(request)}")
+        elif args.action == "install-admission":
+            target = args.dir or args.state_dir / "federation"
+            ceremony.install_admission(target, args.country.upper(), args.bundle.read_bytes(), now,
+                                       args.root_fingerprint)
+            print(f"admission installed in {target}: {args.country.upper()} can start")
+        else:
+            target = args.dir or args.state_dir / "federation"
+            token = ceremony.create_token(target, args.country.upper(), args.role)
+            print(token)
+            print(f"the {args.role} token of {args.country.upper()} (shown once; the node keeps only its digest)",
+                  file=sys.stderr)
+    except CryptoError as exc:
+        print(f"somex: refused ({exc.reason}): {exc.detail}", file=sys.stderr)
+        return 2
+    except (ValueError, TypeError, OSError) as exc:
+        print(f"somex: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _node(args: argparse.Namespace) -> int:
+    if args.action != "run":
+        return _ceremony(args)
     from nodes.runtime.deployment import Deployment
     from nodes.runtime.serve import serve_node
 

@@ -26,6 +26,7 @@ import aiohttp
 from nodes.runtime.config import utcnow
 from nodes.runtime.demo_alerts import stolen_passport_checks
 from nodes.runtime.demo_cases import case_scenario
+from nodes.runtime.demo_live import live_federation_scenario
 from nodes.runtime.deployment import Deployment
 from nodes.runtime.federation import init_federation
 from nodes.runtime.federation import load_federation
@@ -204,6 +205,9 @@ async def scenario(deployment: Deployment, procs: Processes) -> bool:
         checks.extend(await case_scenario(session, deployment, procs))
         checks += await mla_demo_scenario(session, deployment, say, lambda what, probe: wait_for(what, probe, procs=procs))
         checks.extend(await stolen_passport_checks(session, deployment, procs))
+        checks.extend(await live_federation_scenario(
+            session, deployment, lambda c: procs.start(f"node-{c}", "node", "run", "--country", c), say,
+            lambda what, probe: wait_for(what, probe, procs=procs)))
 
         say("\n== what each country holds")
         for country, client in clients.items():

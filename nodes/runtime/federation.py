@@ -1,20 +1,20 @@
-"""A federation's files on disk: create them (`somex federation init`), load them, and the root
-operator's actions on them (revoke a key, re-sign the directory).
+"""A federation's files on disk: load them, and the root operator's actions on them (revoke a key,
+re-sign the directory). They are made by the key ceremonies (nodes/runtime/ceremony.py).
 
-This is the development and test layout, everything in one tree:
+The development and test layout (`somex federation init`) has everything in one tree:
 
   root/root.key (0600), root/root.crt, root/tls-ca.key (0600), root/tls-ca.crt (the TLS CA, docs/pki.md)
   directory.signed.json, revocations.signed.json, tls-revocations.crl.pem (the TLS CA's CRL, for the broker)
   nodes/<ID>/signing.key (0600), signing.crt, sealing.key (0600), hybrid_sealing.key (0600),
              tls.key (0600: ECDSA P-256), tls.crt (its TLS client certificate, CN = <ID>, and the TLS CA's),
-             broker.password (0600: the development broker's login; an AMQPS broker takes tls.crt),
+             join-request.json, broker.password (0600: the development broker's login; an AMQPS broker takes tls.crt),
              tokens.json (0600: {"focal", "feed", "auditor"} SHA-256 digests of the API bearer
              tokens: all the node keeps), operator-tokens.json (0600: the clear tokens, for the
              operator; see docs/security.md)
   broker/tls.key (0600), tls.crt: the broker's TLS server certificate (names: localhost, 127.0.0.1)
 
-In production the root key is generated and kept offline (only root.crt, the signed directory and
-the signed revocation list are distributed), and each node's machine holds only its own
+In production each party runs its own ceremony step on its own host (docs/deployment.md): the root
+key stays offline with root/root.key, and each host's tree holds the public files and only its own
 nodes/<ID>/ directory. Nothing here prints or logs a secret.
 """
 
@@ -23,13 +23,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
-import shutil
 import tempfile
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -37,7 +36,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from crypto.directory import (
     HUB_ID,
     Directory,
-    NodeEntry,
     RevocationList,
     TrustStore,
     load_directory,
@@ -50,11 +48,7 @@ from crypto.keys import HybridSealingKey, SealingKey, SigningKey, kid_of
 from crypto.pki import (
     BACKDATE,
     cert_from_pem,
-    cert_to_pem,
-    create_root,
-    create_tls_ca,
     crl_to_pem,
-    issue_certificate,
     issue_crl,
     issue_tls_certificate,
     new_tls_key,
@@ -62,15 +56,15 @@ from crypto.pki import (
     tls_key_from_pem,
     tls_key_to_pem,
 )
-from crypto.tokens import is_token_digest, new_token, token_digest
-from nodes.runtime.private_files import private_dir
+from crypto.tokens import is_token_digest
 
 COUNTRY_TYPES = frozenset({
     "alert.document", "alert.document.batch", "alert.hit", "mla.request", "mla.response", "mla.status",
     "case.share", "case.withdraw", "case.permission", "case.jit", "case.message", "note", "receipt", "witness.cosign",
 })
 HUB_TYPES = frozenset({"hub.rejection", "hub.checkpoint", "hub.directory", "hub.revocations"})
-ROLES = ("focal", "feed", "auditor")
+# "operator": the hub operator's token for publishing the root's documents (POST /api/federation/publish).
+ROLES = ("focal", "feed", "auditor", "operator")
 
 DIRECTORY_FILE = "directory.signed.json"
 TOKENS_FILE = "tokens.json"
@@ -81,6 +75,7 @@ TLS_CRL_FILE = "tls-revocations.crl.pem"
 TLS_CRL_VALIDITY = timedelta(days=30)
 BROKER_DIR = "broker"  # the broker operator's TLS server key and certificate
 BROKER_SERVER_NAMES = ("localhost", "127.0.0.1")
+DOCUMENT_FILES = {"directory": DIRECTORY_FILE, "revocations": REVOCATIONS_FILE}
 # The root re-publishes its revocation list at least this often; holders alarm past next_update.
 REVOCATIONS_VALIDITY = timedelta(days=30)
 _COUNTRY = re.compile(r"[A-Z]{3}")
@@ -129,6 +124,14 @@ class Federation:
     def root_cert_file(self) -> Path:
         """The root certificate: what every TLS client and the broker trust."""
         return self.path / "root" / "root.crt"
+    def with_document(self, document: Directory | RevocationList) -> Federation:
+        """This federation with `document` (already verified) in place of the one of its kind, and a
+        new trust store over them: swapped in by assigning one attribute, so a reader sees the old
+        federation or the new one, never a mix."""
+        directory = document if isinstance(document, Directory) else self.directory
+        revocations = document if isinstance(document, RevocationList) else self.revocations
+        return replace(self, directory=directory, revocations=revocations,
+                       trust=TrustStore(directory, revocations, self.root_cert))
 
     def credentials(self, node_id: str) -> NodeCredentials:
         """The node's own files; its signing key must be one the directory lists for it."""
@@ -201,93 +204,15 @@ def check_countries(countries: Iterable[str]) -> list[str]:
     return result
 
 
-def _allowed(members: list[str], allowed_types: Mapping[str, set[str]] | None) -> dict[str, frozenset[str]]:
-    result = {HUB_ID: HUB_TYPES, **{c: COUNTRY_TYPES for c in members}}
-    for node_id, types in (allowed_types or {}).items():
-        if node_id not in result:
-            raise ValueError(f"allowed_types names {node_id!r}, which is not in this federation")
-        if isinstance(types, str) or not all(isinstance(t, str) and t for t in types):
-            raise ValueError(f"allowed_types of {node_id} must be a set of message type names")
-        result[node_id] = frozenset(types)
-    return result
-
-
 def _is_federation(path: Path) -> bool:
     return (path / DIRECTORY_FILE).is_file() or (path / "root" / "root.crt").is_file()
 
 
-def init_federation(path: Path, federation: str, countries: Iterable[str], now: datetime, *,
-                    broker_user_prefix: str = "", allowed_types: Mapping[str, set[str]] | None = None,
-                    directory_days: int = 365, force: bool = False) -> None:
-    """Write a new federation (root, HUB and every country) to `path`; see the module docstring.
+def init_federation(path: Path, federation: str, countries: Iterable[str], now: datetime, **options: Any) -> None:
+    """A whole federation in one directory, through the key ceremonies (nodes.runtime.ceremony)."""
+    from nodes.runtime.ceremony import init_federation as through_the_ceremonies  # it imports this module
 
-    `allowed_types` replaces the default message types for the nodes it names. An existing
-    non-empty `path` is refused unless `force=True`, and even then only if it holds a federation.
-    The tree is built next to `path` and moved into place, so a failure leaves no half federation.
-    """
-    members = check_countries(countries)
-    types = _allowed(members, allowed_types)
-    if not federation:
-        raise ValueError("a federation needs a name")
-    if directory_days < 1:
-        raise ValueError("directory_days must be at least 1")
-    replacing = path.exists() and (not path.is_dir() or any(path.iterdir()))
-    if replacing and not force:
-        raise FileExistsError(f"{path} already exists and is not empty (use --force to replace a federation)")
-    if replacing and not _is_federation(path):
-        raise FileExistsError(f"{path} is not empty and does not hold a federation: refusing to replace it")
-    private_dir(path.parent, tighten_existing=False)
-    build = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.new."))
-    try:
-        _write_tree(build, federation, members, now, broker_user_prefix, types, directory_days)
-        os.chmod(build, 0o700)  # a state dir is its owner's alone (nodes.runtime.private_files)
-        if replacing:
-            shutil.rmtree(path)
-        os.replace(build, path)  # onto a missing or empty directory
-    except BaseException:
-        shutil.rmtree(build, ignore_errors=True)
-        raise
-
-
-def _write_tree(home: Path, federation: str, members: list[str], now: datetime, broker_user_prefix: str,
-                types: Mapping[str, frozenset[str]], directory_days: int) -> None:
-    (home / "root").mkdir(mode=0o700)
-    root_key, root_cert = create_root(federation, now)
-    _write_secret(home / "root" / "root.key", root_key.to_pem())
-    _write_secret(home / "root" / "root.crt", cert_to_pem(root_cert).encode())
-    tls_ca_key, tls_ca_cert = create_tls_ca(root_key, root_cert, now)
-    _write_secret(home / "root" / "tls-ca.key", tls_key_to_pem(tls_ca_key))
-    _write_secret(home / "root" / "tls-ca.crt", cert_to_pem(tls_ca_cert).encode())
-    _write_secret(home / TLS_CRL_FILE, crl_to_pem(issue_crl(tls_ca_key, tls_ca_cert, (), 1, now,
-                                                            now + TLS_CRL_VALIDITY)))
-    tls_ca = (tls_ca_key, tls_ca_cert)
-    entries = {}
-    for node_id in [HUB_ID, *members]:
-        node_home = home / "nodes" / node_id
-        node_home.mkdir(mode=0o700, parents=True)
-        os.chmod(node_home.parent, 0o700)
-        signing, sealing = SigningKey.generate(), SealingKey.generate()
-        cert = issue_certificate(root_key, root_cert, node_id, signing.public_key, now)
-        _write_secret(node_home / "signing.key", signing.to_pem())
-        _write_secret(node_home / "signing.crt", cert_to_pem(cert).encode())
-        _write_secret(node_home / "sealing.key", sealing.to_pem())
-        hybrid = HybridSealingKey.generate()
-        _write_secret(node_home / "hybrid_sealing.key", hybrid.to_bytes())
-        _write_secret(node_home / "broker.password", secrets.token_urlsafe(32).encode())
-        write_tls_pair(node_home, *tls_ca, node_id, now)
-        tokens = {role: new_token() for role in ROLES}
-        _write_secret(node_home / TOKENS_FILE,
-                      json.dumps({role: token_digest(t) for role, t in tokens.items()}).encode())
-        _write_secret(node_home / OPERATOR_TOKENS_FILE, json.dumps(tokens).encode())
-        user = broker_user_prefix + node_id  # on an AMQPS broker the user is the TLS certificate's CN
-        entries[node_id] = NodeEntry(node_id, (cert,), user, types[node_id], sealing.public_bytes(),
-                                     hybrid.public_bytes())
-    (home / BROKER_DIR).mkdir(mode=0o700)
-    write_tls_pair(home / BROKER_DIR, *tls_ca, "broker", now, server_names=BROKER_SERVER_NAMES)
-    directory = Directory(federation, 1, now - BACKDATE, now + timedelta(days=directory_days), entries)
-    _write_secret(home / DIRECTORY_FILE, sign_directory(directory, root_key))
-    revocations = RevocationList(federation, 1, now - BACKDATE, now + REVOCATIONS_VALIDITY, frozenset())
-    _write_secret(home / REVOCATIONS_FILE, sign_revocations(revocations, root_key))
+    through_the_ceremonies(path, federation, countries, now, **options)
 
 
 def write_tls_pair(home: Path, ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate, name: str,
@@ -377,5 +302,19 @@ def reissue_directory(path: Path, now: datetime, days: int = 365) -> Directory:
     current = load_directory((path / DIRECTORY_FILE).read_bytes(), root_cert, None)
     updated = Directory(current.federation, current.serial + 1, now - BACKDATE, now + timedelta(days=days),
                         current.nodes, current.witness_policy)
+    _replace(path / DIRECTORY_FILE, sign_directory(updated, root_key))
+    return updated
+
+
+def remove_member(path: Path, node_id: str, now: datetime) -> Directory:
+    """The root operator's removal of a member: the directory without it, next serial (publish it;
+    the publish step also takes its broker user's permissions)."""
+    root_cert, root_key = _root_cert(path), _root_key(path)
+    current = load_directory((path / DIRECTORY_FILE).read_bytes(), root_cert, None)
+    if node_id == HUB_ID or node_id not in current.nodes:
+        raise ValueError(f"{node_id!r} is not a member country of this federation")
+    nodes = {n: e for n, e in current.nodes.items() if n != node_id}
+    updated = Directory(current.federation, current.serial + 1, now - BACKDATE,
+                        max(current.expires, now + timedelta(days=1)), nodes)
     _replace(path / DIRECTORY_FILE, sign_directory(updated, root_key))
     return updated

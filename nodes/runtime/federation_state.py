@@ -2,7 +2,8 @@
 database, so that an older genuinely root-signed file put back in their place is refused.
 
 The rules are in crypto/directory.py (`check_succession`, `revocations_overdue`); this module
-holds the highest serial seen and applies them when the hub or a node starts.
+holds the highest serial seen and applies them when the hub or a node starts, and when a new
+document is published while it runs (`accept_publication`).
 """
 
 from __future__ import annotations
@@ -11,10 +12,19 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, insert, select, update
+from sqlalchemy import Column, Connection, Engine, Integer, MetaData, String, Table, insert, select, update
 
-from crypto.directory import HeldDocument, check_succession, document_digest, revocations_overdue
-from nodes.runtime.federation import Federation
+from crypto.directory import (
+    Directory,
+    HeldDocument,
+    RevocationList,
+    check_publication,
+    check_succession,
+    document_digest,
+    revocations_overdue,
+)
+from crypto.errors import DirectoryError
+from nodes.runtime.federation import DOCUMENT_FILES, Federation, _replace
 from protocol.timefmt import format_time
 
 log = structlog.get_logger("somex.federation")
@@ -61,4 +71,32 @@ def federation_alarms(federation: Federation, now: datetime) -> list[dict[str, A
     return [{"kind": "federation", "reason": "revocations_overdue", "at": format_time(now),
              "detail": f"the revocation list (serial {revocations.serial}) was due to be replaced by "
                        f"{format_time(revocations.next_update)}: a key revoked since may still be accepted here",
-             "action": "install the newest revocation list the root published and restart"}]
+             "action": "ask the root operator for a new revocation list and publish it through the hub "
+                       "(somex federation publish): every node applies it without restart"}]
+
+
+def accept_publication(conn: Connection, federation: Federation, raw: bytes, now: datetime,
+                       holder: str) -> tuple[Federation, Directory | RevocationList]:
+    """A published directory or revocation list, checked (root signature, federation, a serial higher
+    than the one in use and than any accepted before: DirectoryError otherwise, nothing changed),
+    remembered in `conn`'s transaction and written over the holder's file (atomically), so that a
+    restart starts from it. Returns the federation to swap in and the document."""
+    document = check_publication(raw, federation.root_cert, federation.directory, federation.revocations, now)
+    kind = "directory" if isinstance(document, Directory) else "revocations"
+    metadata.create_all(conn)
+    row = conn.execute(select(held_documents).where(held_documents.c.kind == kind)).first()
+    held = HeldDocument(row.serial, row.digest) if row else None
+    check_succession(kind, held, document)
+    if held is not None and held.serial >= document.serial:  # the same document twice: a replay
+        raise DirectoryError(f"stale_{kind}", f"{kind} serial {document.serial} was already accepted here "
+                                              f"(serial {held.serial}): nothing changed")
+    values = {"serial": document.serial, "digest": document_digest(document), "accepted_at": format_time(now)}
+    if row is None:
+        conn.execute(insert(held_documents).values(kind=kind, **values))
+    else:
+        conn.execute(update(held_documents).where(held_documents.c.kind == kind).values(**values))
+    _replace(federation.path / DOCUMENT_FILES[kind], bytes(raw))
+    log.info("federation document applied", holder=holder, kind=kind, serial=document.serial,
+             previous_serial=held.serial if held else None)
+    return federation.with_document(document), document
+

@@ -295,3 +295,45 @@ def describe_leaf(leaf: dict[str, Any]) -> str:
             f"thread={leaf.get('thread') or '-'} handling={code}{condition}")
     # A leaf is the sender's text: no control character reaches the auditor's terminal.
     return "".join(ch if ch.isprintable() else "\ufffd" for ch in line)
+
+
+class PublicationRefused(Exception):
+    """The hub refused a federation document: `reason` is its code (docs/reason-codes.md)."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason, self.detail = reason, detail
+
+
+async def publish_federation_file(state_dir: Path, file: Path, *, hub_url: str | None = None,
+                                  token: str | None = None) -> dict[str, Any]:
+    """The hub operator's publication of a root-signed directory or revocation list: hand it to the
+    running hub (which verifies, applies, audits and broadcasts it), then, for a directory, take the
+    broker permissions of any user it no longer lists (a removed member). The token is the hub's
+    `operator` token (default: this machine's operator-tokens.json of HUB)."""
+    from crypto.directory import load_directory, publication_kind
+
+    raw = file.read_bytes()
+    deployment = Deployment.load(state_dir)
+    federation = load_federation(deployment.federation_dir, utcnow())
+    url = hub_url or f"http://127.0.0.1:{deployment.hub_http_port}/api"
+    token = token or federation.credentials("HUB").tokens["operator"]
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{url}/federation/publish", data=raw,
+                                headers={"Authorization": f"Bearer {token}"}) as response:
+            answer = await response.json()
+    if response.status != 200:
+        raise PublicationRefused(answer.get("error", str(response.status)), answer.get("detail", ""))
+    if publication_kind(raw) == "directory":
+        directory = load_directory(raw, federation.root_cert, None)
+        broker = _recorded_broker(state_dir / "broker")
+        if broker is not None:
+            members = [e.broker_user for e in directory.nodes.values()]
+            answer["withdrawn_broker_users"] = withdraw_absent_members(broker, deployment.vhost, members)
+    return answer
+
+
+def withdraw_absent_members(broker: PrivateBroker | PrivateCluster, vhost: str, members: list[str]) -> list[str]:
+    if isinstance(broker, PrivateCluster):
+        return broker.any_live().withdraw_absent_members(vhost, members)
+    return broker.withdraw_absent_members(vhost, members)

@@ -485,6 +485,20 @@ class PrivateBroker:
         for user in users:
             self.api("DELETE", f"/api/users/{_q(user)}")
 
+    def withdraw_absent_members(self, vhost: str, members: Iterable[str]) -> list[str]:
+        """Take every permission on `vhost` from users who are not `members` (the broker users of the
+        directory in force) and close their connections: a member the root removed can no longer
+        publish or read, even on a connection it already had. Returns the users withdrawn."""
+        keep = {*members, ADMIN_USER}
+        withdrawn = sorted({p["user"] for p in self.api("GET", f"/api/vhosts/{_q(vhost)}/permissions")} - keep)
+        for user in withdrawn:
+            self.api("DELETE", f"/api/permissions/{_q(vhost)}/{_q(user)}")
+            self.api("DELETE", f"/api/topic-permissions/{_q(vhost)}/{_q(user)}")
+        for connection in self.api("GET", f"/api/vhosts/{_q(vhost)}/connections?columns=name,user") or []:
+            if connection.get("user") in withdrawn:
+                self.api("DELETE", f"/api/connections/{_q(connection['name'])}")
+        return withdrawn
+
     def set_permissions(self, vhost: str, user: str, configure: str, write: str, read: str) -> None:
         """An operator's change of one user's permissions (also how tests inject broker refusals)."""
         self.api("PUT", f"/api/permissions/{_q(vhost)}/{_q(user)}",

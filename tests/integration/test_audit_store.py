@@ -177,3 +177,29 @@ def test_an_entry_with_lone_surrogates_is_still_written_and_verifies(log: Log) -
     assert stored["thread"] == "t\ufffd" and stored["header"] == {"ref\ufffd": "x"}
     report = log.verify()
     assert report.ok and report.tree_size == 102, [str(f) for f in report.findings]
+
+
+def test_an_export_spanning_a_rotation_of_the_hubs_key_verifies(tmp_path) -> None:  # noqa: ANN001
+    """Checkpoints signed by the hub's old key, the bundle's directory listing old and new: it verifies
+    (the old code trusted only the newest certificate and named every checkpoint as badly signed)."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from crypto.join import make_join_request
+    from crypto.keys import HybridSealingKey, SealingKey, SigningKey
+    from nodes.runtime import ceremony
+
+    path = tmp_path / "federation"
+    init_federation(path, "audit-test", ["MEX"], NOW)
+    built = Log(f"sqlite:///{tmp_path / 'audit.db'}", load_federation(path, NOW))
+    built.grow(20)  # signed by the hub's current key
+    hub = ceremony.node_home(path, "HUB")
+    request = make_join_request("HUB", SigningKey.generate(),
+                                SealingKey.from_pem((hub / "sealing.key").read_bytes()).public_bytes(),
+                                HybridSealingKey.from_bytes((hub / "hybrid_sealing.key").read_bytes()).public_bytes(),
+                                ec.generate_private_key(ec.SECP256R1()).public_key())
+    ceremony.admit_request(path, request, NOW, rotation=True)
+    built.federation = load_federation(path, NOW)
+    assert len(built.federation.directory.node("HUB").certificates) == 2
+    report = built.verify()
+    assert report.ok, [str(f) for f in report.findings]
+    built.engine.dispose()

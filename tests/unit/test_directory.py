@@ -232,7 +232,7 @@ def _inner(**changes: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(("inner", "reason"), [
     (_inner(certificates=[cert_to_pem(_cert("MEX", KEYS["MEX"], root=create_root("x", NOW)))]),
      "cert_not_from_root"),
-    (_inner(certificates=[cert_to_pem(CERTS["IDN"])]), "malformed"),  # IDN's certificate listed for MEX
+    (_inner(certificates=[cert_to_pem(CERTS["IDN"])]), "cert_name_mismatch"),  # IDN's certificate listed for MEX
     (_inner(certificates=[cert_to_pem(ROOT_CERT)]), "malformed"),  # the CA certificate as a node key
     (_inner(certificates=["-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"]), "malformed"),
     (_inner(allowed_types=["note", "alert.document"]), "malformed"),  # not sorted

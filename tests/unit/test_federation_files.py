@@ -24,10 +24,10 @@ from nodes.runtime.federation import (
 )
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-NODE_FILES = ("signing.key", "signing.crt", "sealing.key", "hybrid_sealing.key", "broker.password", "tokens.json",
-              "operator-tokens.json", "tls.key", "tls.crt")
-SECRET_NODE_FILES = ("signing.key", "sealing.key", "hybrid_sealing.key", "broker.password", "tokens.json",
-                     "operator-tokens.json", "tls.key")
+NODE_FILES = ("signing.key", "signing.crt", "sealing.key", "hybrid_sealing.key", "tls.key", "tls.crt",
+              "broker.password", "tokens.json", "operator-tokens.json", "join-request.json")
+SECRET_NODE_FILES = ("signing.key", "sealing.key", "hybrid_sealing.key", "tls.key", "broker.password", "tokens.json",
+                     "operator-tokens.json")
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +83,8 @@ def test_broker_users_and_default_message_types(fed_path: Path) -> None:
 
 def test_credentials_hold_tokens_and_password_but_never_show_them(fed_path: Path) -> None:
     creds = load_federation(fed_path, NOW).credentials("MEX")
-    assert set(creds.tokens) == {"focal", "feed", "auditor"}
-    assert len(set(creds.tokens.values())) == 3
+    assert set(creds.tokens) == {"focal", "feed", "auditor", "operator"}
+    assert len(set(creds.tokens.values())) == 4
     assert all(len(token) >= 43 and token.replace("-", "").replace("_", "").isalnum()
                for token in creds.tokens.values())  # 32 random bytes, url-safe base64
     assert creds.broker_user == "t1.MEX" and len(creds.broker_password) >= 32
@@ -195,7 +195,7 @@ def test_expired_directory_is_refused_until_reissued(tmp_path: Path) -> None:
     reissued = reissue_directory(tmp_path / "f", later, days=30)
     federation = load_federation(tmp_path / "f", later)
     assert federation.directory == reissued
-    assert federation.directory.serial == 2 and federation.directory.expires == later + timedelta(days=30)
+    assert federation.directory.serial == before.serial + 1 and federation.directory.expires == later + timedelta(days=30)
     assert federation.directory.nodes == before.nodes
 
 
@@ -226,7 +226,7 @@ def test_missing_federation_says_how_to_create_one(tmp_path: Path) -> None:
 def test_node_stores_only_sha256_digests_of_its_api_tokens(fed_path: Path) -> None:
     stored = json.loads((fed_path / "nodes" / "HUB" / "tokens.json").read_text())
     creds = load_federation(fed_path, NOW).credentials("HUB")
-    assert set(stored) == {"focal", "feed", "auditor"} and creds.token_digests == stored
+    assert set(stored) == {"focal", "feed", "auditor", "operator"} and creds.token_digests == stored
     assert stored == {role: hashlib.sha256(token.encode()).hexdigest() for role, token in creds.tokens.items()}
     assert not set(creds.tokens.values()) & set(stored.values())
 

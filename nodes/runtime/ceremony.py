@@ -1,0 +1,323 @@
+"""The key ceremonies on disk: each party's step on its own host (docs/deployment.md).
+
+- a node's operator: `init_node` (keys and a join request), later `install_admission` and
+  `create_token`;
+- the root operator, offline: `create_root` once, `admit_request` per request;
+- `init_federation` (demo, tests): all of these in one process, in one directory.
+
+A host's federation directory (what `NodeConfig.federation_dir` points at) holds the public
+federation files (root/root.crt, directory.signed.json, revocations.signed.json) and only its own
+nodes/<ID>/: signing.key, sealing.key, hybrid_sealing.key, tls.key, broker.password (0600, made
+here, never sent), join-request.json, then signing.crt and tls.crt from the admission bundle. The
+root operator's directory holds root/root.key besides, and admissions/<ID>.json it hands back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from crypto.directory import HUB_ID, RevocationList, load_directory, sign_directory, sign_revocations
+from crypto.errors import JoinError
+from crypto.join import (
+    DEFAULT_OVERLAP,
+    admit,
+    check_admission,
+    load_join_request,
+    make_bundle,
+    make_join_request,
+    root_fingerprint_of,
+)
+from crypto.keys import HybridSealingKey, SealingKey, SigningKey
+from crypto.pki import BACKDATE, cert_from_pem, cert_to_pem, create_tls_ca, crl_to_pem, issue_crl, tls_chain_pem, tls_key_to_pem
+from crypto.pki import create_root as new_root
+from crypto.tokens import new_token, token_digest
+from nodes.runtime.federation import (
+    BROKER_DIR,
+    BROKER_SERVER_NAMES,
+    COUNTRY_TYPES,
+    DIRECTORY_FILE,
+    HUB_TYPES,
+    OPERATOR_TOKENS_FILE,
+    REVOCATIONS_FILE,
+    REVOCATIONS_VALIDITY,
+    ROLES,
+    TLS_CERT_FILE,
+    TLS_CRL_FILE,
+    TLS_CRL_VALIDITY,
+    TLS_KEY_FILE,
+    TOKENS_FILE,
+    _is_federation,
+    _replace,
+    _root_cert,
+    _root_key,
+    _token_digests,
+    _write_secret,
+    check_countries,
+    tls_ca,
+    write_tls_pair,
+)
+from nodes.runtime.private_files import private_dir
+
+JOIN_REQUEST_FILE = "join-request.json"
+NEXT_SIGNING_KEY_FILE = "signing.next.key"
+NEXT_TLS_KEY_FILE = "tls.next.key"
+ADMISSIONS_DIR = "admissions"
+
+
+def node_home(federation_dir: Path, node_id: str) -> Path:
+    return federation_dir / "nodes" / node_id
+
+
+# -- a node's operator, on the node's host ---------------------------------------------------------
+
+def init_node(federation_dir: Path, node_id: str, contact: Mapping[str, str] | None = None, *,
+              rotation: bool = False) -> bytes:
+    """Generate the node's keys in nodes/<ID>/ (0600 files, 0700 directories) and its join request.
+
+    Returns the request bytes (also written to nodes/<ID>/join-request.json). Refuses a node
+    directory that already holds a signing key: overwriting it would lose the node's identity.
+    With `rotation`, a member's node makes a new signing and TLS key (signing.next.key, tls.next.key,
+    in use once the admission is installed) and keeps its sealing keys: what was sealed to it
+    stays readable.
+    """
+    home = node_home(federation_dir, node_id)
+    if rotation:
+        return _init_rotation(home, node_id, contact)
+    if (home / "signing.key").exists():
+        raise FileExistsError(f"{home / 'signing.key'} exists: this node already has keys (a new signing key "
+                              "for a member is a rotation: --rotation)")
+    private_dir(federation_dir, tighten_existing=False)
+    private_dir(home.parent)
+    private_dir(home)
+    signing, sealing, hybrid = SigningKey.generate(), SealingKey.generate(), HybridSealingKey.generate()
+    tls = ec.generate_private_key(ec.SECP256R1())
+    request = make_join_request(node_id, signing, sealing.public_bytes(), hybrid.public_bytes(), tls.public_key(),
+                                contact)
+    _write_secret(home / "signing.key", signing.to_pem())
+    _write_secret(home / "sealing.key", sealing.to_pem())
+    _write_secret(home / "hybrid_sealing.key", hybrid.to_bytes())
+    _write_secret(home / TLS_KEY_FILE, _tls_pem(tls))
+    # The loopback broker's password login (development); a deployed broker takes the TLS certificate.
+    _write_secret(home / "broker.password", secrets.token_urlsafe(32).encode())
+    _write_secret(home / TOKENS_FILE, b"{}")
+    _write_secret(home / JOIN_REQUEST_FILE, request)
+    return request
+
+
+def _init_rotation(home: Path, node_id: str, contact: Mapping[str, str] | None) -> bytes:
+    if not (home / "signing.crt").exists():
+        raise FileNotFoundError(f"{home} holds no admitted node: a rotation is for a member")
+    signing, tls = SigningKey.generate(), ec.generate_private_key(ec.SECP256R1())
+    sealing = SealingKey.from_pem((home / "sealing.key").read_bytes())
+    hybrid = HybridSealingKey.from_bytes((home / "hybrid_sealing.key").read_bytes())
+    request = make_join_request(node_id, signing, sealing.public_bytes(), hybrid.public_bytes(), tls.public_key(),
+                                contact)
+    _write_secret(home / NEXT_SIGNING_KEY_FILE, signing.to_pem())
+    _write_secret(home / NEXT_TLS_KEY_FILE, _tls_pem(tls))
+    _replace(home / JOIN_REQUEST_FILE, request)
+    return request
+
+
+def _tls_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def install_admission(federation_dir: Path, node_id: str, bundle: bytes, now: datetime,
+                      root_fingerprint: str | None = None) -> None:
+    """Check an admission bundle against this node's own keys and install it.
+
+    The root is the one already installed here (root/root.crt), or else the one whose fingerprint
+    the operator read over a second channel (`root_fingerprint`). Nothing is written unless every
+    check passes (JoinError, DirectoryError otherwise).
+    """
+    home = node_home(federation_dir, node_id)
+    rotating = (home / NEXT_SIGNING_KEY_FILE).exists()  # the bundle is for the new key, then
+    signing = SigningKey.from_pem((home / (NEXT_SIGNING_KEY_FILE if rotating else "signing.key")).read_bytes())
+    sealing = SealingKey.from_pem((home / "sealing.key").read_bytes())
+    hybrid = HybridSealingKey.from_bytes((home / "hybrid_sealing.key").read_bytes())
+    tls = serialization.load_pem_private_key(
+        (home / (NEXT_TLS_KEY_FILE if rotating else TLS_KEY_FILE)).read_bytes(), password=None)
+    installed = federation_dir / "root" / "root.crt"
+    pinned = cert_from_pem(installed.read_bytes()) if installed.exists() else None
+    if pinned is None and not root_fingerprint:
+        raise JoinError("unknown_root", "no root is installed here yet: pass the root certificate's fingerprint "
+                                        "that the root operator read to you over a second channel")
+
+    def accept_root(root_cert: x509.Certificate) -> None:
+        if pinned is not None and root_cert != pinned:
+            raise JoinError("unknown_root", f"the bundle's root is not the root installed in {installed}")
+        if root_fingerprint and _squash(root_fingerprint) != _squash(root_fingerprint_of(root_cert)):
+            raise JoinError("unknown_root", "the bundle's root certificate does not have the fingerprint you gave: "
+                                            "do not install it, call the root operator")
+
+    checked = check_admission(bundle, node_id, signing.public_key, sealing.public_bytes(), hybrid.public_bytes(),
+                              tls.public_key(), now, accept_root)
+    private_dir(federation_dir / "root")
+    if pinned is None:
+        _write_secret(installed, cert_to_pem(checked.root_cert).encode())
+    if rotating:  # the new keys take over; the old signing key is gone (what it signed stays signed)
+        os.replace(home / NEXT_SIGNING_KEY_FILE, home / "signing.key")
+        os.replace(home / NEXT_TLS_KEY_FILE, home / TLS_KEY_FILE)
+    _replace(home / "signing.crt", cert_to_pem(checked.signing_cert).encode())
+    _replace(home / TLS_CERT_FILE, tls_chain_pem(checked.tls_cert, checked.tls_ca_cert))
+    _install_newer(federation_dir / DIRECTORY_FILE, checked.signed_directory, checked.directory.serial, "directory",
+                   checked.root_cert)
+    _install_newer(federation_dir / REVOCATIONS_FILE, checked.signed_revocations, checked.revocations.serial,
+                   "revocations", checked.root_cert)
+
+
+def _install_newer(path: Path, signed: bytes, serial: int, kind: str, root_cert: x509.Certificate) -> None:
+    """Replace a federation document only by a higher serial (the root's own copy may be newer)."""
+    from crypto.directory import load_revocations
+
+    if path.exists():
+        held = path.read_bytes()
+        current = (load_directory(held, root_cert, None) if kind == "directory"
+                   else load_revocations(held, root_cert))
+        if current.serial >= serial:
+            return
+    _replace(path, signed)
+
+
+def create_token(federation_dir: Path, node_id: str, role: str) -> str:
+    """A new API bearer token for `role` on this node: its digest replaces the role's in tokens.json,
+    the clear token is returned once (for the operator to hand to the user) and kept nowhere."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    path = node_home(federation_dir, node_id) / TOKENS_FILE
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"{path.parent} does not exist: run 'somex node init' first")
+    digests = _token_digests(path) if path.exists() else {}
+    token = new_token()
+    digests[role] = token_digest(token)
+    _replace(path, json.dumps(digests).encode())
+    return token
+
+
+def create_local_tokens(federation_dir: Path, node_id: str) -> None:
+    """A token for every role, the clear ones kept in operator-tokens.json (0600) for the clients of a
+    federation that runs on this one machine (demo, tests); a deployed node prints them instead."""
+    tokens = {role: create_token(federation_dir, node_id, role) for role in ROLES}
+    _write_secret(node_home(federation_dir, node_id) / OPERATOR_TOKENS_FILE, json.dumps(tokens).encode())
+
+
+# -- the root operator, offline --------------------------------------------------------------------
+
+def create_root(root_dir: Path, federation: str, now: datetime) -> str:
+    """A new root key and certificate in root/, and an empty revocation list; its fingerprint."""
+    if (root_dir / "root" / "root.key").exists():
+        raise FileExistsError(f"{root_dir / 'root' / 'root.key'} exists: a federation has one root")
+    private_dir(root_dir, tighten_existing=False)
+    private_dir(root_dir / "root")
+    root_key, root_cert = new_root(federation, now)
+    _write_secret(root_dir / "root" / "root.key", root_key.to_pem())
+    _write_secret(root_dir / "root" / "root.crt", cert_to_pem(root_cert).encode())
+    revocations = RevocationList(federation, 1, now - BACKDATE, now + REVOCATIONS_VALIDITY, frozenset())
+    _write_secret(root_dir / REVOCATIONS_FILE, sign_revocations(revocations, root_key))
+    # The TLS CA (ECDSA, certified by the root, kept with it) and its first, empty, revocation list.
+    ca_key, ca_cert = create_tls_ca(root_key, root_cert, now)
+    _write_secret(root_dir / "root" / "tls-ca.key", tls_key_to_pem(ca_key))
+    _write_secret(root_dir / "root" / "tls-ca.crt", cert_to_pem(ca_cert).encode())
+    _write_secret(root_dir / TLS_CRL_FILE, crl_to_pem(issue_crl(ca_key, ca_cert, (), 1, now, now + TLS_CRL_VALIDITY)))
+    return root_fingerprint_of(root_cert)
+
+
+@dataclass(frozen=True)
+class AdmissionResult:
+    node_id: str
+    serial: int
+    bundle_path: Path
+    request_fingerprint: str
+
+
+def admit_request(root_dir: Path, request: bytes, now: datetime, *, rotation: bool = False,
+                  overlap: timedelta = DEFAULT_OVERLAP, broker_user_prefix: str = "",
+                  allowed_types: frozenset[str] | None = None, directory_days: int = 365) -> AdmissionResult:
+    """Admit one join request: check it, issue its certificates, write the next directory (serial + 1)
+    and the bundle admissions/<ID>.json for the node. Nothing changes if any check fails."""
+    root_cert, root_key = _root_cert(root_dir), _root_key(root_dir)
+    checked = load_join_request(request)
+    directory_path = root_dir / DIRECTORY_FILE
+    current = load_directory(directory_path.read_bytes(), root_cert, None) if directory_path.exists() else None
+    node_id = checked.node_id
+    types = allowed_types if allowed_types is not None else (HUB_TYPES if node_id == HUB_ID else COUNTRY_TYPES)
+    admission = admit(checked, root_key, root_cert, tls_ca(root_dir), current, now, rotation=rotation,
+                      overlap=overlap, broker_user=broker_user_prefix + node_id,  # = the TLS certificate's CN
+                      allowed_types=frozenset(types), directory_days=directory_days)
+    signed_directory = sign_directory(admission.directory, root_key)
+    bundle = make_bundle(admission, root_cert, signed_directory, (root_dir / REVOCATIONS_FILE).read_bytes())
+    private_dir(root_dir / ADMISSIONS_DIR)
+    bundle_path = root_dir / ADMISSIONS_DIR / f"{node_id}.json"
+    _replace(directory_path, signed_directory)  # the directory first: a bundle never names an unwritten one
+    _replace(bundle_path, bundle)
+    return AdmissionResult(node_id, admission.directory.serial, bundle_path, checked.fingerprint)
+
+
+def _squash(fingerprint: str) -> str:
+    return "".join(fingerprint.split()).lower()
+
+
+# -- everything in one process: the demo's and the tests' federation --------------------------------
+
+def init_federation(path: Path, federation: str, countries: Iterable[str], now: datetime, *,
+                    broker_user_prefix: str = "", allowed_types: Mapping[str, set[str]] | None = None,
+                    directory_days: int = 365, force: bool = False) -> None:
+    """A whole federation in `path` (root, HUB, every country), through the same ceremony steps each
+    party runs on its own host; plus operator-tokens.json per node (the clear tokens, for the demo's
+    and the tests' clients). Built next to `path` and moved into place: no half federation."""
+    members = check_countries(countries)
+    types = _allowed(members, allowed_types)
+    if not federation:
+        raise ValueError("a federation needs a name")
+    if directory_days < 1:
+        raise ValueError("directory_days must be at least 1")
+    replacing = path.exists() and (not path.is_dir() or any(path.iterdir()))
+    if replacing and not force:
+        raise FileExistsError(f"{path} already exists and is not empty (use --force to replace a federation)")
+    if replacing and not _is_federation(path):
+        raise FileExistsError(f"{path} is not empty and does not hold a federation: refusing to replace it")
+    private_dir(path.parent, tighten_existing=False)
+    build = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.new."))
+    try:
+        create_root(build, federation, now)
+        for node_id in [HUB_ID, *members]:
+            request = init_node(build, node_id)
+            result = admit_request(build, request, now, broker_user_prefix=broker_user_prefix,
+                                   allowed_types=types[node_id], directory_days=directory_days)
+            install_admission(build, node_id, result.bundle_path.read_bytes(), now)
+            create_local_tokens(build, node_id)
+        # The broker operator's TLS server key and certificate (on one machine: made here too).
+        private_dir(build / BROKER_DIR)
+        write_tls_pair(build / BROKER_DIR, *tls_ca(build), "broker", now, server_names=BROKER_SERVER_NAMES)
+        os.chmod(build, 0o700)
+        if replacing:
+            shutil.rmtree(path)
+        os.replace(build, path)
+    except BaseException:
+        shutil.rmtree(build, ignore_errors=True)
+        raise
+
+
+def _allowed(members: list[str], allowed_types: Mapping[str, set[str]] | None) -> dict[str, frozenset[str]]:
+    result = {HUB_ID: HUB_TYPES, **{c: COUNTRY_TYPES for c in members}}
+    for node_id, node_types in (allowed_types or {}).items():
+        if node_id not in result:
+            raise ValueError(f"allowed_types names {node_id!r}, which is not in this federation")
+        if isinstance(node_types, str) or not all(isinstance(t, str) and t for t in node_types):
+            raise ValueError(f"allowed_types of {node_id} must be a set of message type names")
+        result[node_id] = frozenset(node_types)
+    return result
+

@@ -1,0 +1,81 @@
+"""The demo's live federation step: a country admitted while everything runs (its own keys, the
+root's admission, the directory published through the hub), then a live revocation of its key."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+
+from nodes.runtime import ceremony
+from nodes.runtime.config import utcnow
+from nodes.runtime.deployment import Deployment
+from nodes.runtime.federation import DIRECTORY_FILE, REVOCATIONS_FILE, load_federation, revoke
+from nodes.runtime.local import NodeClient, broker_up, publish_federation_file
+
+NEWCOMER = "FRA"
+
+
+async def live_federation_scenario(session: aiohttp.ClientSession, deployment: Deployment,
+                                   start_node: Callable[[str], None], say: Callable[[str], None],
+                                   wait_for: Callable[[str, Callable[[], Awaitable[Any]]], Awaitable[Any]],
+                                   ) -> list[tuple[str, bool]]:
+    checks: list[tuple[str, bool]] = []
+    home = deployment.federation_dir
+    say(f"\n== {NEWCOMER} joins while the federation runs")
+    request = ceremony.init_node(home, NEWCOMER, {"organisation": "demo focal point"})
+    say(f"{NEWCOMER}'s host: keys made there, join request fingerprint {ceremony.fingerprint(request)[:29]}…")
+    admitted = ceremony.admit_request(home, request, utcnow())
+    say(f"root operator: {NEWCOMER} admitted, directory serial {admitted.serial}")
+    ceremony.install_admission(home, NEWCOMER, admitted.bundle_path.read_bytes(), utcnow())
+    ceremony.create_local_tokens(home, NEWCOMER)
+    deployment = broker_up(deployment.state_dir)  # the broker operator adds its user and inbox
+    published = await publish_federation_file(deployment.state_dir, home / DIRECTORY_FILE)
+    say(f"hub operator: directory serial {published['serial']} published to {', '.join(published['recipients'])}")
+    start_node(NEWCOMER)
+    fra = NodeClient.for_country(session, deployment, NEWCOMER)
+    mex = NodeClient.for_country(session, deployment, "MEX")
+    await wait_for(f"{NEWCOMER} node", lambda: _connected(fra))
+    note = await fra.send({"type": "note", "to": ["MEX"], "body": {"text": "Bonjour: joining the exchange"}})
+    say(f"{NEWCOMER} -> MEX  note {note['id']}")
+    checks.append((f"{NEWCOMER}, admitted while running, reached MEX with nobody restarted",
+                   await _eventually(wait_for, f"{NEWCOMER}'s note at MEX", lambda: _received(mex, note["id"]))))
+
+    kid = load_federation(home, utcnow()).credentials(NEWCOMER).signing_key.kid
+    revoke(home, kid, utcnow())
+    started = time.monotonic()
+    published = await publish_federation_file(deployment.state_dir, home / REVOCATIONS_FILE)
+    say(f"\n== root operator revokes {NEWCOMER}'s key {kid[:16]}…; revocation list serial {published['serial']} "
+        "published through the hub")
+    refused = await fra.send({"type": "note", "to": ["MEX"], "body": {"text": "signed by a revoked key"}})
+
+    async def rejected() -> bool:
+        return any(m["body"]["of"] == refused["id"] and m["body"]["reason"] == "revoked_key"
+                   for m in await fra.messages(type="hub.rejection"))
+
+    in_time = await _eventually(wait_for, "the hub's rejection of the revoked key", rejected)
+    elapsed = time.monotonic() - started
+    say(f"{NEWCOMER}'s next message {refused['id']} rejected: revoked_key, {elapsed:.1f} s after publication")
+    checks.append((f"{NEWCOMER}'s revoked key refused by the running hub, no restart", in_time))
+    checks.append(("MEX never received the message signed by the revoked key",
+                   not await _received(mex, refused["id"])))
+    return checks
+
+
+async def _eventually(wait_for: Callable[[str, Callable[[], Awaitable[Any]]], Awaitable[Any]], what: str,
+                      probe: Callable[[], Awaitable[Any]]) -> bool:
+    try:
+        await wait_for(what, probe)
+        return True
+    except TimeoutError:
+        return False
+
+
+async def _connected(client: NodeClient) -> bool:
+    return bool((await client.health()).get("broker_connected"))
+
+
+async def _received(client: NodeClient, message_id: str) -> bool:
+    return any(m["message_id"] == message_id for m in await client.messages(direction="in"))
