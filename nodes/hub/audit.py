@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rfc8785 import CanonicalizationError
+from protocol.errors import DecodeError
 
 from protocol.canonical import canonical_json
 from sqlalchemy import (
@@ -175,7 +175,7 @@ class AuditEntry:
         }
         try:
             return canonical_json(content)
-        except CanonicalizationError:
+        except DecodeError:  # protocol.canonical refuses lone surrogates this way
             return canonical_json(_without_lone_surrogates(content))
 
 

@@ -189,7 +189,7 @@ def test_an_export_spanning_a_rotation_of_the_hubs_key_verifies(tmp_path) -> Non
     from nodes.runtime import ceremony
 
     path = tmp_path / "federation"
-    init_federation(path, "audit-test", ["MEX"], NOW)
+    init_federation(path, "audit-test", ["MEX", "IDN"], NOW)  # the witnesses Log.grow cosigns with
     built = Log(f"sqlite:///{tmp_path / 'audit.db'}", load_federation(path, NOW))
     built.grow(20)  # signed by the hub's current key
     hub = ceremony.node_home(path, "HUB")
