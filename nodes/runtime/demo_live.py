@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 
+from crypto.join import fingerprint
 from nodes.runtime import ceremony
 from nodes.runtime.config import utcnow
 from nodes.runtime.deployment import Deployment
@@ -26,7 +27,7 @@ async def live_federation_scenario(session: aiohttp.ClientSession, deployment: D
     home = deployment.federation_dir
     say(f"\n== {NEWCOMER} joins while the federation runs")
     request = ceremony.init_node(home, NEWCOMER, {"organisation": "demo focal point"})
-    say(f"{NEWCOMER}'s host: keys made there, join request fingerprint {ceremony.fingerprint(request)[:29]}…")
+    say(f"{NEWCOMER}'s host: keys made there, join request fingerprint {fingerprint(request)[:29]}…")
     admitted = ceremony.admit_request(home, request, utcnow())
     say(f"root operator: {NEWCOMER} admitted, directory serial {admitted.serial}")
     ceremony.install_admission(home, NEWCOMER, admitted.bundle_path.read_bytes(), utcnow())
