@@ -19,7 +19,7 @@ from crypto.keys import SealingKey, SigningKey
 from crypto.merkle import CompactRange, MemoryNodeStore, consistency_proof, inclusion_proof, leaf_hash
 from crypto.note import CosignatureSigner, NoteSigner
 from crypto.pki import create_root, issue_certificate
-from protocol.checkpoint import Checkpoint, SignedNote, format_note, log_origin
+from protocol.checkpoint import Checkpoint, NoteSignature, SignedNote, format_note, log_origin
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 ROOT_KEY, ROOT_CERT = create_root("bundle-unit", NOW)
@@ -294,8 +294,6 @@ def test_an_entry_without_a_leaf_is_refused() -> None:
 
 
 def test_an_entry_moved_to_another_position_is_misplaced() -> None:
-    moved = Log(tag="")
-    moved.leaves[5], moved.leaves[6] = moved.leaves[6], moved.leaves[5]
     report = verify(LOG.bundle(entries=[{"index": 5, "leaf": b64(LOG.leaves[6])}]))
     assert ("misplaced_entry", 5, None) in findings(report)
     detail = next(f.detail for f in report.findings if f.what == "misplaced_entry")
@@ -429,3 +427,137 @@ def test_findings_are_ordered_by_entry_then_checkpoint() -> None:
     bundle["checkpoints"].append(LOG.note(6, origin="somex/other/audit"))
     assert findings(verify(bundle)) == [("wrong_origin", None, 6), ("unproven_entry", 5, None),
                                         ("unproven_entry", 6, None)]
+
+
+# -- what the auditor reads, and that one bad item never hides the items after it ---------------------
+
+
+def test_a_bad_checkpoint_first_in_the_list_does_not_hide_the_good_ones_after_it() -> None:
+    other = Log(tag="split")
+    bundle = LOG.bundle()
+    bundle["checkpoints"] = [LOG.note(8, origin="somex/other/audit"), LOG.note(8), other.note(8), LOG.note(4)]
+    report = verify(bundle)
+    assert findings(report) == [("wrong_origin", None, 8), ("conflicting_checkpoints", None, 8)]
+    assert report.findings[1].detail == ("the hub signed two different roots for this size: a split view or a "
+                                         "rewritten log")
+    assert report.checkpoints == 2 and report.proven == {i: content(i) for i in range(8)}
+
+
+def test_bad_entries_first_in_the_list_do_not_hide_the_good_ones_after_them() -> None:
+    entries = [{"index": "0"}, {"index": 9, "leaf": "x"}, {"index": 2, "leaf": "not base64!"},
+               LOG.entry(2, proof_at=8), {"index": 2, "leaf": b64(LOG.leaves[2])}, LOG.entry(6, proof_at=8)]
+    report = verify(LOG.bundle(entries=entries))
+    assert findings(report) == [("bad_entry", None, None), ("bad_entry", 2, None), ("duplicate_entry", 2, None),
+                                ("out_of_range", 9, None)]
+    assert report.findings[2].detail == "the bundle holds two entries at this index"
+    assert report.proven == {2: content(2), 6: content(6)}
+
+
+def test_a_long_origin_or_sequence_number_is_cut_short_in_the_finding() -> None:
+    long = "somex/" + "x" * 200
+    report = verify(LOG.bundle(origin=long))
+    assert report.findings[0].detail == f"the bundle names log {long[:80]!r}, the directory's is {ORIGIN!r}"
+    bundle = LOG.bundle()
+    bundle["checkpoints"].append(LOG.note(6, origin=long))
+    assert [f.detail for f in verify(bundle).findings] == [long[:80]]
+    moved = {"index": 3, "leaf": b64(leaf_bytes(content(3, seq="9" * 40)))}
+    detail = next(f.detail for f in verify(LOG.bundle(entries=[moved])).findings if f.what == "misplaced_entry")
+    assert detail == f"position 3 holds the entry numbered {'9' * 24} (reordered or moved)"
+
+
+def test_each_signature_finding_says_what_failed() -> None:
+    bundle = LOG.bundle()
+    bundle["checkpoints"].append(LOG.note(6, hub=SigningKey.generate()))
+    assert [f.detail for f in verify(bundle).findings] == ["unsigned: no signature by the hub's key"]
+    hub = NoteSigner(ORIGIN, KEYS["HUB"])
+    body = Checkpoint(ORIGIN, 6, LOG.roots[6]).body()
+    forged = SignedNote(body, (NoteSignature(hub.name, hub.key_id, hub.sign(body).sig[::-1]),))
+    bundle["checkpoints"][-1] = format_note(forged).decode()
+    assert [f.detail for f in verify(bundle).findings] == [
+        f"bad_note_signature: the signature of {ORIGIN}+{hub.key_id.hex()} does not verify"]
+
+
+def test_a_bad_cosignature_says_whose() -> None:
+    bundle = LOG.bundle()
+    body = Checkpoint(ORIGIN, 8, LOG.roots[8]).body()
+    mex = CosignatureSigner("MEX", KEYS["MEX"])
+    wrong = mex.cosign(Checkpoint(ORIGIN, 4, LOG.roots[4]).body(), 1_790_000_000)
+    note = SignedNote(body, (NoteSigner(ORIGIN, KEYS["HUB"]).sign(body), wrong))
+    bundle["checkpoints"][1] = format_note(note).decode()
+    bad = [f for f in verify(bundle).findings if f.what == "bad_cosignature"]
+    assert len(bad) == 1 and bad[0].detail.startswith("bad_cosignature: ") and "MEX" in bad[0].detail
+
+
+@pytest.mark.parametrize(("consistency", "why"), [
+    (None, "empty_proof"),
+    ([{"from": 4, "to": 8, "hashes": ["not base64!"]}], "proof hash is not base64"),
+    ([{"from": 4, "to": 8, "hashes": 5}], "a list of base64 strings was expected"),
+])
+def test_a_missing_or_unreadable_consistency_proof_says_why(consistency: object, why: str) -> None:
+    report = verify(LOG.bundle(consistency=consistency))
+    detail = next(f.detail for f in report.findings if f.what == "inconsistent_checkpoints")
+    assert detail.startswith(f"checkpoint 8 does not extend checkpoint 4 ({why}")
+
+
+@pytest.mark.parametrize(("proof", "why"), [
+    ([], "bad_length"),
+    (["not base64!"], "proof hash is not base64"),
+    (5, "a list of base64 strings was expected"),
+    ([5], "a list of base64 strings was expected"),
+])
+def test_an_unreadable_inclusion_proof_says_why(proof: object, why: str) -> None:
+    report = verify(LOG.bundle(entries=[LOG.entry(2, proof_at=8) | {"proof": proof}]))
+    assert [f.what for f in report.findings] == ["not_in_log"]
+    assert report.findings[0].detail.startswith(f"inclusion proof fails ({why}")
+
+
+def test_a_proof_naming_size_true_is_not_a_proof_at_size_one() -> None:
+    log = Log(size=8)
+    bundle = log.bundle(sizes=(1, 8), entries=[log.entry(0, proof_at=1) | {"size": True}])
+    report = verify(bundle)
+    assert findings(report) == [("not_in_log", 0, None)]
+
+
+def test_a_bundle_without_entries_proves_nothing_and_finds_nothing() -> None:
+    for entries in (None, {"index": 0}):
+        bundle = LOG.bundle()
+        bundle["entries"] = entries
+        report = verify(bundle)
+        assert report.ok and report.entries == 0 and report.proven == {}
+
+
+@pytest.mark.parametrize(("present", "gap"), [((0, 2, 3), 1), ((0, 1, 2, 3, 5), 4)])
+def test_a_hole_right_after_a_proven_run_is_named(present: tuple, gap: int) -> None:
+    report = verify(LOG.bundle(entries=[LOG.entry(i) for i in present]))
+    missing = [f for f in report.findings if f.what == "missing_entry"]
+    assert [f.index for f in missing] == [gap]
+    assert missing[0].detail == ("no entry at this position, so the entries after it cannot be recomputed "
+                                 "into a checkpoint")
+    unproven = [f for f in report.findings if f.what == "unproven_entry"]
+    assert unproven[0].detail == ("no inclusion proof, and not part of a recomputed tree that equals a signed "
+                                  "checkpoint")
+
+
+def test_ten_unproven_entries_are_all_named_and_not_counted() -> None:
+    log = Log(size=16)
+    report = verify(log.bundle(sizes=(16,), entries=[log.entry(i) for i in range(1, 11)]))
+    assert [f.index for f in report.findings if f.what == "unproven_entry"] == list(range(1, 11))
+
+
+def test_an_altered_entry_says_what_the_log_committed_to() -> None:
+    entries = [LOG.entry(i) for i in range(8)]
+    entries[2] = {"index": 2, "leaf": b64(leaf_bytes(content(2, verdict="rejected")))}
+    report = verify(LOG.bundle(entries=entries, leaf_hashes=[b64(leaf_hash(leaf)) for leaf in LOG.leaves]))
+    altered = next(f for f in report.findings if f.what == "altered_entry")
+    assert altered.detail == "the entry's content does not match the leaf hash the log committed to"
+
+
+def test_findings_sort_by_entry_then_checkpoint_size_in_the_order_they_were_found() -> None:
+    log = Log(size=8)
+    bundle = log.bundle(sizes=(8,), entries=[{"index": -1, "leaf": "x"}])
+    bundle["checkpoints"] = [log.note(8, cosigners=("IDN",)), log.note(6, origin="somex/o/audit"),
+                             log.note(1, origin="somex/o/audit")]
+    report = verify(bundle)
+    # index -1 (a bad index) sorts with the findings of no entry; ties keep the order they were found in
+    assert findings(report) == [("out_of_range", -1, None), ("below_quorum", None, None),
+                                ("wrong_origin", None, 1), ("wrong_origin", None, 6)]
