@@ -561,3 +561,12 @@ def test_findings_sort_by_entry_then_checkpoint_size_in_the_order_they_were_foun
     # index -1 (a bad index) sorts with the findings of no entry; ties keep the order they were found in
     assert findings(report) == [("out_of_range", -1, None), ("below_quorum", None, None),
                                 ("wrong_origin", None, 1), ("wrong_origin", None, 6)]
+
+
+def test_a_quorum_of_zero_trusts_the_hubs_signature_alone_and_all_witnesses_may_be_asked_explicitly() -> None:
+    bundle = LOG.bundle()
+    bundle["checkpoints"] = [LOG.note(4, cosigners=()), LOG.note(8, cosigners=())]
+    report = verify(bundle, quorum=0)
+    assert report.ok and report.quorum_required == 0 and report.witnessed_size == 8
+    assert findings(verify(bundle, quorum=2)) == [("below_quorum", None, None)]
+    assert verify(LOG.bundle(), quorum=2).ok
