@@ -376,3 +376,28 @@ def test_witness_refuses_a_malformed_checkpoint() -> None:
         check_checkpoint(log.note().replace(b"\n3\n", b"\n03\n"), origin=ORIGIN, log_key=log.verifier, last=None,
                          proofs={})
     assert caught.value.reason == "bad_checkpoint"
+
+
+# -- formatting a note: the bounds the parser enforces, and what each refusal says -------------------
+
+
+def test_a_note_of_exactly_max_signatures_is_formatted_and_one_more_is_refused() -> None:
+    body = Checkpoint("somex/test/audit", 3, bytes(32)).body()
+    signatures = tuple(NoteSignature(f"w{i}", bytes(4), bytes(64)) for i in range(MAX_SIGNATURES + 1))
+    text = format_note(SignedNote(body, signatures[:MAX_SIGNATURES]))
+    assert text.count("\u2014 ".encode()) == MAX_SIGNATURES
+    with pytest.raises(CheckpointError) as caught:
+        format_note(SignedNote(body, signatures))
+    assert (caught.value.reason, caught.value.detail) == ("too_many_signatures", f"more than {MAX_SIGNATURES} signatures")
+    with pytest.raises(CheckpointError) as caught:
+        format_note(SignedNote(body, ()))
+    assert (caught.value.reason, caught.value.detail) == ("missing_signatures",
+                                                          "a signed note has at least one signature")
+
+
+@pytest.mark.parametrize("timestamp", [-1, 2**63, True, 1.0])
+def test_a_cosignature_time_outside_its_range_says_which(timestamp: object) -> None:
+    with pytest.raises(CheckpointError) as caught:
+        cosignature_message(b"x\n", timestamp)
+    assert (caught.value.reason, caught.value.detail) == (
+        "bad_timestamp", f"cosignature time {timestamp!r} is outside 0 .. 2^63 - 1")
