@@ -136,3 +136,12 @@ def test_views_are_ordered_by_size_not_by_root() -> None:
     proof = consistency_proof(5, 9, store)
     compare_views(Witnessed(9, roots[9]), Checkpoint(ORIGIN, 5, roots[5]), proof)
     compare_views(Witnessed(5, roots[5]), Checkpoint(ORIGIN, 9, roots[9]), proof)
+
+
+def test_a_checkpoint_this_witness_cannot_parse_is_refused_saying_why() -> None:
+    from crypto.witness import check_checkpoint
+
+    hub = NoteSigner(ORIGIN, Ed25519PrivateKey.generate())
+    with pytest.raises(WitnessError) as caught:
+        check_checkpoint(b"not a note", origin=ORIGIN, log_key=hub.verifier(), last=None, proofs={})
+    assert (caught.value.reason, caught.value.detail) == ("bad_checkpoint", "a note text ends with a newline")
