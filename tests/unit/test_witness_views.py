@@ -145,3 +145,48 @@ def test_a_checkpoint_this_witness_cannot_parse_is_refused_saying_why() -> None:
     with pytest.raises(WitnessError) as caught:
         check_checkpoint(b"not a note", origin=ORIGIN, log_key=hub.verifier(), last=None, proofs={})
     assert (caught.value.reason, caught.value.detail) == ("bad_checkpoint", "a note text ends with a newline")
+
+
+def test_each_refusal_of_a_checkpoint_to_cosign_has_its_reason_and_words() -> None:
+    from crypto.witness import check_checkpoint
+    from protocol.encoding import encode_base64
+
+    hub = NoteSigner(ORIGIN, Ed25519PrivateKey.generate())
+    store, roots = log(9, b"a")
+    _, other = log(9, b"b")
+
+    def note(size: int, root: bytes, origin: str = ORIGIN, signer: NoteSigner = hub) -> bytes:
+        body = Checkpoint(origin, size, root).body()
+        return format_note(SignedNote(body, (signer.sign(body),)))
+
+    def refusal(text: bytes, last: Witnessed | None, proofs: dict) -> tuple[str, str]:
+        with pytest.raises(WitnessError) as caught:
+            check_checkpoint(text, origin=ORIGIN, log_key=hub.verifier(), last=last, proofs=proofs)
+        return caught.value.reason, caught.value.detail
+
+    last = Witnessed(5, roots[5])
+    proof = [encode_base64(h) for h in consistency_proof(5, 9, store)]
+    stranger = NoteSigner(ORIGIN, Ed25519PrivateKey.generate())
+    forged = SignedNote(Checkpoint(ORIGIN, 9, roots[9]).body(),
+                        (NoteSignature(hub.name, hub.key_id, bytes(64)),))
+    assert refusal(note(9, roots[9], origin="somex/x/audit"), last, {5: proof}) == (
+        "wrong_origin", f"checkpoint of 'somex/x/audit', expected {ORIGIN!r}")
+    assert refusal(format_note(forged), last, {5: proof}) == (
+        "bad_checkpoint_signature", f"bad_note_signature: the signature of {ORIGIN}+{hub.key_id.hex()} does not verify")
+    assert refusal(note(9, roots[9], signer=stranger), last, {5: proof}) == (
+        "bad_checkpoint_signature", "not signed by the log's key")
+    assert refusal(note(4, roots[4]), last, {}) == ("inconsistent", "the log shrank from 5 to 4 entries")
+    assert refusal(note(9, roots[9]), last, {}) == ("no_proof", "no consistency proof from size 5 was offered")
+    assert refusal(note(9, roots[9]), last, {5: ["not base64!"]}) == ("bad_proof", "proof hash is not base64")
+    assert refusal(note(9, other[9]), last, {5: proof}) == (
+        "inconsistent", "checkpoint 9 does not extend 5: root_mismatch")
+    # accepted: the first sight, the same checkpoint again (no proof needed), and a proven extension
+    assert check_checkpoint(note(5, roots[5]), origin=ORIGIN, log_key=hub.verifier(), last=None, proofs={}).size == 5
+    assert check_checkpoint(note(5, roots[5]), origin=ORIGIN, log_key=hub.verifier(), last=last, proofs={}).size == 5
+    assert check_checkpoint(note(9, roots[9]), origin=ORIGIN, log_key=hub.verifier(), last=last,
+                            proofs={5: proof}).size == 9
+
+
+def test_a_witness_error_reads_as_its_reason_and_detail() -> None:
+    assert (str(WitnessError("split_view", "why")), str(WitnessError("split_view"))) == ("split_view: why", "split_view")
+    assert WitnessError("split_view").detail == ""
