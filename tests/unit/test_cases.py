@@ -324,3 +324,13 @@ def test_statistics_count_suspects_by_role_and_missing_sea_figures_as_zero() -> 
     [row] = rules.case_statistics([("ITA", case, "2026-11-01T00:00:00Z")])
     assert (row["persons"], row["suspects"], row["interceptions"]) == (3, 2, 1)
     assert (row["persons_on_board"], row["deaths"], row["missing"]) == (0, 0, 3)
+
+
+def test_an_event_without_maritime_details_is_valid_and_a_bad_imo_says_where() -> None:
+    ashore = {**CASE, "events": [{"kind": "arrest", "date": "2026-10-05", "country": "IDN"}]}
+    rules.CASE.check(ashore, "$", "bad_body")
+    bad = copy.deepcopy(CASE)
+    bad["events"][0]["maritime"]["imo"] = "9074720"
+    with pytest.raises(DecodeError) as info:
+        rules.CASE.check(bad, "$", "bad_body")
+    assert (info.value.reason, info.value.detail) == ("bad_body", "$.events[0].maritime.imo: check digit does not match")
