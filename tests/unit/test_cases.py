@@ -227,3 +227,110 @@ def test_statistics_count_by_period_provider_and_route_and_count_a_case_once() -
         {"period": "2026-10", "country": "IDN", "route": "IDN>AUS", "cases": 2, "persons": 4, "suspects": 2,
          "interceptions": 2, "persons_on_board": 51, "deaths": 3, "missing": 1},
     ]
+
+
+# -- what each handling refusal says, and the rules' edge cases ---------------------------------------
+
+
+def _refused(call, *args) -> PolicyError:  # noqa: ANN001, ANN002
+    with pytest.raises(PolicyError) as caught:
+        call(*args)
+    return caught.value
+
+
+def test_each_share_refusal_says_what_to_add() -> None:
+    assert _refused(rules.check_case_share, share_env({"code": "H2"}), CASE).detail == (
+        "case.share needs handling.retention_days")
+    assert _refused(rules.check_case_share, share_env({"code": "H3", "retention_days": 3}), CASE).detail == (
+        "H3 needs its condition in handling.condition")
+    body = {**CASE, "provenance": {"provider": "IDN", "reference": "R", "message_id": uuid7(1, bytes(10))}}
+    assert _refused(rules.check_case_share, share_env({"code": "H0", "retention_days": 1}), body).detail == (
+        "provenance names the sender itself: that is a plain share")
+    assert _refused(rules.check_onward_transfer, {"code": "H2"}, ["ITA", "FRA", "MEX"], ["MEX"]).detail == (
+        "H2: no permission from the provider on file for FRA, ITA")
+
+
+def test_each_permission_refusal_says_which_rule() -> None:
+    def perm(recipients: list[str], to: list[str], reference: str = "R1", sender: str = "IDN") -> wire.Envelope:
+        return wire.build(message_id=uuid7(1, bytes(10)), type="case.permission", sender=sender,
+                          recipients=recipients, created=datetime(2026, 1, 1, tzinfo=UTC), ttl=timedelta(days=1),
+                          body={"reference": reference, "recipient": "MEX", "to": to})
+
+    bad = perm(["MEX", "ITA"], ["FRA"])
+    assert _refused(rules.check_case_permission, bad, wire.decode_body(bad)).detail == (
+        "a case.permission goes to the country it permits, alone")
+    bad = perm(["MEX"], ["MEX"])
+    assert _refused(rules.check_case_permission, bad, wire.decode_body(bad)).detail == (
+        "a permission names third countries, not the provider or recipient")
+    ok = perm(["MEX"], ["FRA"])
+    provenance = {"provider": "IDN", "reference": "R1", "message_id": uuid7(2, bytes(10))}
+    for prov, resharer, me, detail in [
+        ({**provenance, "provider": "ITA"}, "MEX", "FRA", "the permission is not the provider's"),
+        ({**provenance, "reference": "R2"}, "MEX", "FRA", "the permission is for another case"),
+        (provenance, "MEX", "ESP", "the permission does not let MEX pass it to ESP"),
+    ]:
+        assert _refused(rules.check_forwarded_permission, ok, wire.decode_body(ok), prov, resharer, me).detail == detail
+    note = wire.build(message_id=uuid7(1, bytes(10)), type="note", sender="IDN", recipients=["MEX"],
+                      created=datetime(2026, 1, 1, tzinfo=UTC), ttl=timedelta(days=1), body={"text": "x"})
+    body = {"reference": "R1", "recipient": "MEX", "to": ["FRA"]}
+    assert _refused(rules.check_forwarded_permission, note, body, provenance, "MEX", "FRA").detail == (
+        "the permission is not the provider's")
+
+
+def test_each_joint_investigation_refusal_names_the_country() -> None:
+    members = ["IDN", "ITA", "MEX"]
+    err = _refused(rules.jit_recipients, members, "FRA")
+    assert (err.reason, err.detail) == ("not_a_jit_member", "FRA is not a member of this joint investigation")
+    err = _refused(rules.check_jit_message, members, "FRA", members)
+    assert err.detail == "FRA is not a member of this joint investigation"
+    assert _refused(rules.check_jit_message, members, "MEX", ["IDN"]).detail == (
+        "a joint-investigation message goes to every member")
+    message_id = str(uuid7(1, bytes(10)))
+    jit = wire.build(message_id=message_id, type="case.jit", sender="MEX", recipients=["IDN"],
+                     created=datetime(2026, 1, 1, tzinfo=UTC), ttl=timedelta(hours=1), sealed="x.y", thread="t-1")
+    assert _refused(rules.check_jit_opening, jit).detail == (
+        f"a case.jit opens the thread jit:{message_id} (its own id), not 't-1'")
+
+
+def test_retention_runs_forward_from_the_share() -> None:
+    created = datetime(2026, 1, 1, tzinfo=UTC)
+    assert rules.retention_until(created, 30) == datetime(2026, 1, 31, tzinfo=UTC)
+
+
+def test_adding_information_starts_lists_and_financial_parts_a_case_does_not_have_yet() -> None:
+    bare = {k: v for k, v in CASE.items() if k not in ("modus_operandi", "financial")}
+    merged = rules.add_information(bare, {"modus_operandi": ["night crossings"],
+                                          "financial": {"flows": [{"kind": "payment", "amount": 9, "currency": "EUR"}],
+                                                        "proceeds_estimate": {"amount": 5, "currency": "EUR"}}})
+    assert merged["modus_operandi"] == ["night crossings"]
+    assert merged["financial"] == {"flows": [{"kind": "payment", "amount": 9, "currency": "EUR"}],
+                                   "proceeds_estimate": {"amount": 5, "currency": "EUR"}}
+    with pytest.raises(DecodeError) as info:
+        rules.add_information(CASE, {"title": 7})
+    assert info.value.reason == "bad_body" and info.value.detail.startswith("$.title")
+
+
+def test_a_folded_name_is_its_plain_lower_case_letters() -> None:
+    assert rules.fold_name("José ÁLVAREZ-López") == "jose alvarez lopez"
+
+
+def test_statistics_count_suspects_by_role_and_missing_sea_figures_as_zero() -> None:
+    case = {"reference": "ITA-1", "offences": [{"article": "6.1.a"}], "evaluation": {"source": "X", "information": 4},
+            "persons": [{"role": "facilitator", "name": "A", "legal_basis": "b"},
+                        {"role": "convicted", "name": "B", "legal_basis": "b"},
+                        {"role": "victim", "name": "C", "legal_basis": "b"}],
+            "events": [{"kind": "landing", "date": "2026-10-01"},
+                       {"kind": "interception", "date": "2026-10-02", "maritime": {"missing": 3}}]}
+    [row] = rules.case_statistics([("ITA", case, "2026-11-01T00:00:00Z")])
+    assert (row["persons"], row["suspects"], row["interceptions"]) == (3, 2, 1)
+    assert (row["persons_on_board"], row["deaths"], row["missing"]) == (0, 0, 3)
+
+
+def test_an_event_without_maritime_details_is_valid_and_a_bad_imo_says_where() -> None:
+    ashore = {**CASE, "events": [{"kind": "arrest", "date": "2026-10-05", "country": "IDN"}]}
+    rules.CASE.check(ashore, "$", "bad_body")
+    bad = copy.deepcopy(CASE)
+    bad["events"][0]["maritime"]["imo"] = "9074720"
+    with pytest.raises(DecodeError) as info:
+        rules.CASE.check(bad, "$", "bad_body")
+    assert (info.value.reason, info.value.detail) == ("bad_body", "$.events[0].maritime.imo: check digit does not match")

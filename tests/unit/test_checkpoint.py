@@ -376,3 +376,84 @@ def test_witness_refuses_a_malformed_checkpoint() -> None:
         check_checkpoint(log.note().replace(b"\n3\n", b"\n03\n"), origin=ORIGIN, log_key=log.verifier, last=None,
                          proofs={})
     assert caught.value.reason == "bad_checkpoint"
+
+
+# -- formatting a note: the bounds the parser enforces, and what each refusal says -------------------
+
+
+def test_a_note_of_exactly_max_signatures_is_formatted_and_one_more_is_refused() -> None:
+    body = Checkpoint("somex/test/audit", 3, bytes(32)).body()
+    signatures = tuple(NoteSignature(f"w{i}", bytes(4), bytes(64)) for i in range(MAX_SIGNATURES + 1))
+    text = format_note(SignedNote(body, signatures[:MAX_SIGNATURES]))
+    assert text.count("\u2014 ".encode()) == MAX_SIGNATURES
+    with pytest.raises(CheckpointError) as caught:
+        format_note(SignedNote(body, signatures))
+    assert (caught.value.reason, caught.value.detail) == ("too_many_signatures", f"more than {MAX_SIGNATURES} signatures")
+    with pytest.raises(CheckpointError) as caught:
+        format_note(SignedNote(body, ()))
+    assert (caught.value.reason, caught.value.detail) == ("missing_signatures",
+                                                          "a signed note has at least one signature")
+
+
+@pytest.mark.parametrize("timestamp", [-1, 2**63, True, 1.0])
+def test_a_cosignature_time_outside_its_range_says_which(timestamp: object) -> None:
+    with pytest.raises(CheckpointError) as caught:
+        cosignature_message(b"x\n", timestamp)
+    assert (caught.value.reason, caught.value.detail) == (
+        "bad_timestamp", f"cosignature time {timestamp!r} is outside 0 .. 2^63 - 1")
+
+
+_R = base64.b64encode(bytes(32)).decode()
+_BODY = f"o\n3\n{_R}\n".encode()
+_SIG = base64.b64encode(bytes(4) + bytes(64)).decode()
+
+
+def _signed(*lines: str) -> bytes:
+    return _BODY + b"\n" + "".join(f"{line}\n" for line in lines).encode()
+
+
+@pytest.mark.parametrize(("build", "reason", "detail"), [
+    (lambda: parse_note(b"\xff\n"), "bad_utf8", "a note is UTF-8 bytes"),
+    (lambda: parse_note(b"o\n3\x01\n"), "control_character", "control character '\\x01' at 3"),
+    (lambda: parse_note(_BODY), "missing_signatures", "no blank line separates the text from signatures"),
+    (lambda: parse_note(_BODY + b"\n"), "missing_signatures", "no signature line follows the blank line"),
+    (lambda: parse_note(_signed(*[f"\u2014 w {_SIG}"] * (MAX_SIGNATURES + 1))), "too_many_signatures",
+     f"{MAX_SIGNATURES + 1} signature lines, at most {MAX_SIGNATURES}"),
+    (lambda: parse_note(_signed("- w AAAA")), "bad_signature_line", "not a signature line: '- w AAAA'"),
+    (lambda: parse_note(_signed(f"\u2014 a+b {_SIG}")), "bad_key_name", "key name 'a+b' is empty or has a space or '+'"),
+    (lambda: parse_note(_signed("\u2014 w")), "bad_signature_line", "the signature of 'w' is under 5 bytes"),
+    (lambda: parse_note(_signed("\u2014 w ")), "bad_signature_line", "the signature of 'w' is under 5 bytes"),
+    (lambda: parse_note(_signed("\u2014 w AAB=")), "bad_signature_line", "the signature of 'w' is not canonical base64"),
+    (lambda: parse_note(_signed(f"\u2014 w {base64.b64encode(bytes(4)).decode()}")), "bad_signature_line",
+     "the signature of 'w' is under 5 bytes"),
+    (lambda: parse_checkpoint_body(b"o\n3\n"), "missing_lines",
+     "a checkpoint has an origin, a tree size and a root hash line"),
+    (lambda: parse_checkpoint_body(f"o\n{2**64}\n{_R}\n".encode()), "bad_size",
+     "tree size '18446744073709551616' is not a decimal below 2^64 without leading zeros"),
+    (lambda: parse_checkpoint_body(b"o\n3\n!!!!\n"), "bad_root_hash", "the root hash must be 32 bytes in canonical base64"),
+    (lambda: parse_checkpoint_body(b"o\n3\nAAAA\n"), "bad_root_hash", "the root hash must be 32 bytes in canonical base64"),
+    (lambda: Checkpoint("a\nb", 3, bytes(32)), "bad_origin", "the origin must be one line of text"),
+    (lambda: Checkpoint("o", 3, bytes(32), ("a\nb",)), "bad_extension", "the extension line must be one line of text"),
+    (lambda: Checkpoint("", 3, bytes(32)), "bad_origin", "the origin must not be empty"),
+    (lambda: Checkpoint("o", 3, bytes(32), ("",)), "bad_extension", "extension lines must not be empty"),
+    (lambda: Checkpoint("o", -1, bytes(32)), "bad_size", "tree size -1 is not an unsigned 64-bit integer"),
+    (lambda: Checkpoint("o", 3, bytes(31)), "bad_root_hash", "the root hash is 32 bytes"),
+    (lambda: NoteSignature("a b", bytes(4), bytes(1)), "bad_key_name", "key name 'a b' is empty or has a space or '+'"),
+    (lambda: NoteSignature("w", bytes(3), bytes(1)), "bad_key_id", "a key id is 4 bytes"),
+    (lambda: NoteSignature("w", bytes(4), b""), "bad_signature_line", "a signature is at least one byte"),
+    (lambda: key_id("a b", 1, bytes(32)), "bad_key_name", "key name 'a b' is empty or has a space or '+'"),
+], ids=["bad-utf8", "control", "no-blank-line", "nothing-after-blank", "too-many-lines", "not-a-signature-line",
+        "bad-key-name", "no-signature", "empty-signature", "non-canonical-signature", "four-byte-signature",
+        "missing-lines", "size-2**64", "root-not-base64", "root-short", "origin-two-lines", "extension-two-lines",
+        "empty-origin", "empty-extension", "negative-size", "short-root", "signature-key-name", "key-id-length",
+        "empty-signature-bytes", "key-id-name"])
+def test_each_format_refusal_has_its_reason_and_says_what_is_wrong(build, reason: str, detail: str) -> None:  # noqa: ANN001
+    with pytest.raises(CheckpointError) as caught:
+        build()
+    assert (caught.value.reason, caught.value.detail) == (reason, detail)
+
+
+def test_the_format_limits_are_inclusive_at_their_edges() -> None:
+    assert parse_checkpoint_body(f"o\n{2**64 - 1}\n{_R}\n".encode()).size == 2**64 - 1
+    five = parse_note(_signed(f"\u2014 w {base64.b64encode(bytes(5)).decode()}"))  # key id and one signature byte
+    assert five.signatures[0].sig == b"\x00"

@@ -427,3 +427,61 @@ def test_a_revocation_list_is_overdue_from_its_next_update() -> None:
 
     assert not revocations_overdue(REVOCATIONS, NOW + timedelta(days=7) - timedelta(seconds=1))
     assert revocations_overdue(REVOCATIONS, NOW + timedelta(days=7))
+
+
+# -- the bounds of a directory and a revocation list, at their edges ------------------------------------
+
+
+@pytest.mark.parametrize("inner", [
+    _inner(allowed_types=[5]), _inner(allowed_types=[""]), _inner(allowed_types="note"),
+    _inner(broker_user=""), _inner(broker_user=7), _inner(serial=-1),
+    _inner(expires=_inner()["issued"]),
+], ids=["non-string-type", "empty-type", "types-not-a-list", "empty-broker-user", "int-broker-user",
+        "negative-serial", "expires-when-issued"])
+def test_a_directory_outside_its_bounds_is_malformed(inner: Any) -> None:
+    assert _reason(_root_signed("directory", inner)) == "malformed"
+
+
+@pytest.mark.parametrize("serial", [0, 2**53 - 1])
+def test_directory_and_revocation_serials_run_from_0_to_2_53_minus_1(serial: int) -> None:
+    directory = Directory("unit", serial, NOW - timedelta(minutes=5), NOW + timedelta(days=1), ENTRIES)
+    assert load_directory(sign_directory(directory, ROOT_KEY), ROOT_CERT, NOW).serial == serial
+    revocations = RevocationList("unit", serial, NOW, NOW + timedelta(days=7), frozenset())
+    assert load_revocations(sign_revocations(revocations, ROOT_KEY), ROOT_CERT).serial == serial
+
+
+@pytest.mark.parametrize("serial", [-1, 2**53, True, "1"])
+def test_a_serial_outside_0_to_2_53_minus_1_is_refused_when_built(serial: object) -> None:
+    with pytest.raises(ValueError, match="serial is an integer from 0 to 2\\*\\*53-1"):
+        Directory("unit", serial, NOW - timedelta(minutes=5), NOW + timedelta(days=1), ENTRIES)
+    with pytest.raises(ValueError, match="serial is an integer from 0 to 2\\*\\*53-1"):
+        RevocationList("unit", serial, NOW, NOW + timedelta(days=7), frozenset())
+
+
+def test_a_directory_or_revocation_list_ending_when_it_starts_is_refused_when_built() -> None:
+    with pytest.raises(ValueError, match="must expire after it is issued"):
+        Directory("unit", 1, NOW, NOW, ENTRIES)
+    with pytest.raises(ValueError, match="next_update must follow its issue"):
+        RevocationList("unit", 1, NOW, NOW, frozenset())
+
+
+def test_unknown_nodes_and_keys_are_named_cut_to_16_characters() -> None:
+    with pytest.raises(DirectoryError) as caught:
+        DIRECTORY.node("X" * 40)
+    assert (caught.value.reason, caught.value.detail) == ("unknown_node", f"{'X' * 16!r} is not in the directory")
+    with pytest.raises(DirectoryError) as caught:
+        DIRECTORY.key_for("ab" * 32)
+    assert (caught.value.reason, caught.value.detail) == (
+        "unknown_key", f"no certificate in the directory has key {('ab' * 32)[:16]!r}")
+
+
+def test_a_built_directory_and_revocation_list_hold_immutable_normalised_values() -> None:
+    entry = NodeEntry("MEX", [CERTS["MEX"]], "MEX", ["note"], SealingKey.generate().public_bytes())
+    assert entry.certificates == (CERTS["MEX"],) and entry.allowed_types == frozenset({"note"})
+    directory = Directory("unit", 1, NOW.replace(microsecond=7), NOW + timedelta(days=1), {**ENTRIES, "MEX": entry})
+    assert directory.issued == NOW and directory.issued.tzinfo is UTC
+    with pytest.raises(TypeError):
+        directory.nodes["ITA"] = entry  # type: ignore[index]
+    revocations = RevocationList("unit", 1, NOW.replace(microsecond=7), NOW + timedelta(days=7), ["ab" * 32])
+    assert revocations.issued == NOW and revocations.revoked == frozenset({"ab" * 32})
+    assert revocations.next_update == NOW + timedelta(days=7)

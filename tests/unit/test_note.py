@@ -346,3 +346,63 @@ def test_an_inclusion_proof_counts_only_against_the_size_and_root_of_a_verified_
     forged = SignedNote(Checkpoint(ORIGIN, 18, root_at(18, store)).body(), received.signatures)
     with pytest.raises(NoteError):
         verify_note(forged, [log.verifier()])
+
+
+# -- what each cosignature refusal says, and the error's own shape -----------------------------------
+
+
+def test_a_note_error_carries_its_reason_and_detail_and_reads_as_both() -> None:
+    err = NoteError("bad_cosignature", "why")
+    assert (err.reason, err.detail, str(err)) == ("bad_cosignature", "why", "bad_cosignature: why")
+    bare = NoteError("unsigned")
+    assert (bare.reason, bare.detail, str(bare)) == ("unsigned", "", "unsigned")
+
+
+def _refusal(*args) -> NoteError:  # noqa: ANN002
+    with pytest.raises(NoteError) as caught:
+        verify_cosignature(*args)
+    return caught.value
+
+
+def test_each_cosignature_refusal_names_the_keys_concerned() -> None:
+    log = NoteSigner(ORIGIN, Ed25519PrivateKey.generate())
+    mex = CosignatureSigner("MEX", Ed25519PrivateKey.generate())
+    idn = CosignatureSigner("IDN", Ed25519PrivateKey.generate())
+    body = Checkpoint(ORIGIN, 3, ROOT).body()
+    signature = mex.cosign(body, 1_790_000_000)
+    note = SignedNote(body, (log.sign(body), signature))
+    err = _refusal(note, idn.verifier())
+    assert (err.reason, err.detail) == ("unsigned", f"no cosignature by IDN+{idn.key_id.hex()}")
+    err = _refusal(body, signature, NoteVerifier("MEX", mex.verifier().public_key))
+    assert (err.reason, err.detail) == ("bad_cosignature", "MEX is not configured as a cosigner")
+    err = _refusal(body, signature, idn.verifier())
+    assert (err.reason, err.detail) == ("bad_cosignature", f"signature by MEX+{mex.key_id.hex()}, "
+                                                           f"not by IDN+{idn.key_id.hex()}")
+    err = _refusal(Checkpoint(ORIGIN, 4, ROOT).body(), signature, mex.verifier())
+    assert (err.reason, err.detail) == ("bad_cosignature", "the cosignature of MEX does not verify")
+
+
+def test_a_cosignature_of_the_wrong_length_or_time_says_so() -> None:
+    with pytest.raises(NoteError) as caught:
+        cosignature_timestamp(NoteSignature("w", bytes(4), bytes(71)))
+    assert caught.value.detail == "a cosignature/v1 is 72 bytes after the key id, not 71"
+    with pytest.raises(NoteError) as caught:
+        cosignature_timestamp(NoteSignature("w", bytes(4), (1 << 63).to_bytes(8, "big") + bytes(64)))
+    assert caught.value.detail == "a cosignature time is at most 2^63 - 1"
+
+
+@pytest.mark.parametrize("call", ["note_with_signature", "note_with_log_key_as_second", "body_without_signature",
+                                  "body_without_verifier"])
+def test_verify_cosignature_takes_exactly_one_of_its_two_forms(call: str) -> None:
+    mex = CosignatureSigner("MEX", Ed25519PrivateKey.generate())
+    body = Checkpoint(ORIGIN, 3, ROOT).body()
+    signature = mex.cosign(body, 1)
+    note = SignedNote(body, (signature,))
+    args = {"note_with_signature": (note, signature, mex.verifier()),
+            "note_with_log_key_as_second": (note, signature),
+            "body_without_signature": (body, mex.verifier(), mex.verifier()),
+            "body_without_verifier": (body, signature, signature)}[call]
+    with pytest.raises(TypeError) as caught:
+        verify_cosignature(*args)
+    assert str(caught.value) == ("verify_cosignature(note, verifier) or "
+                                 "verify_cosignature(body, signature, verifier)")

@@ -98,3 +98,60 @@ def test_a_joint_investigation_cannot_claim_a_thread_that_is_not_named_after_its
 def test_a_joint_investigation_opens_the_thread_named_after_its_own_id() -> None:
     message_id = str(uuid7(1, bytes(10)))
     assert resolve(_jit(f"jit:{message_id}", message_id), allowed={"case.jit"}) == ("IDN",)
+
+
+# -- addressing: hub-addressed types, who a message is for, and what each refusal says -----------
+
+COSIGN = {"size": 7, "signature": "AAAA"}
+
+
+@pytest.mark.parametrize("recipients", [("IDN",), ("HUB", "IDN"), ("*",)])
+def test_a_hub_addressed_type_sent_to_anyone_else_is_refused(recipients: tuple) -> None:
+    with pytest.raises(PolicyError) as caught:
+        resolve(env("witness.cosign", recipients=recipients, body=COSIGN), allowed={"witness.cosign"})
+    assert (caught.value.reason, caught.value.detail) == ("bad_recipients",
+                                                         "witness.cosign is addressed to the hub alone")
+
+
+def test_a_hub_addressed_type_goes_to_no_country() -> None:
+    assert resolve(env("witness.cosign", recipients=("HUB",), body=COSIGN), allowed={"witness.cosign"}) == ()
+
+
+def test_a_message_to_named_countries_goes_to_exactly_those() -> None:
+    assert resolve(env(recipients=("ITA", "IDN"))) == ("ITA", "IDN")
+
+
+@pytest.mark.parametrize(
+    ("message", "allowed", "detail"),
+    [
+        (env(recipients=("*",)), NODE_TYPES, "note cannot be sent to every node"),
+        (env(recipients=("FRA", "IDN", "HUB")), NODE_TYPES, "not members of the federation: ['FRA', 'HUB']"),
+        (env(recipients=("IDN", "MEX")), NODE_TYPES, "a node cannot send to itself"),
+        (env(), {"receipt"}, "MEX may not send note"),
+        (env(sender="HUB"), NODE_TYPES, "note is sent by the node only"),
+    ],
+)
+def test_each_refusal_says_which_rule_and_whom_it_concerns(message, allowed, detail) -> None:  # noqa: ANN001
+    with pytest.raises(PolicyError) as caught:
+        resolve(message, allowed)
+    assert caught.value.detail == detail
+
+
+@pytest.mark.parametrize(
+    ("message", "node", "expected"),
+    [
+        (env(recipients=("IDN", "ITA")), "IDN", True),
+        (env(recipients=("IDN", "ITA")), "ITA", True),
+        (env(recipients=("IDN",)), "ITA", False),
+        (env(recipients=("IDN",)), "MEX", False),
+        (env("alert.document", "ITA", ("*",), body=ALERT_ITA), "MEX", True),
+        (env("alert.document", "ITA", ("*",), body=ALERT_ITA), "ITA", False),
+    ],
+)
+def test_a_message_is_for_its_recipients_and_a_broadcast_for_everyone_but_its_sender(message, node, expected) -> None:  # noqa: ANN001, E501
+    assert policy.is_for(message, node) is expected
+
+
+def test_a_type_without_a_body_rule_passes_check_body_untouched() -> None:
+    assert "note" not in policy.BODY_RULES
+    policy.check_body(env(), {"text": "x"})
