@@ -200,14 +200,15 @@ def own_logging():  # noqa: ANN201
 def test_the_cli_states_the_quorum_and_fails_below_it(tmp_path, log: Log, capsys, own_logging) -> None:  # noqa: ANN001
     root = log.federation.path / "root" / "root.crt"
     log.grow(10, witnesses=("IDN",))
+    serial = log.federation.directory.serial  # one higher per admission: HUB, then each country
     path = tmp_path / "bundle.json"
     path.write_text(json.dumps(log.export(quorum=1)))
     assert cli(["audit", "verify", str(path), "--root", str(root)]) == 1
     out = capsys.readouterr().out
-    assert "witness quorum: 2 of 2 required (IDN, MEX, from directory serial 1); met by 2 on checkpoint 100" in out
+    assert f"witness quorum: 2 of 2 required (IDN, MEX, from directory serial {serial}); met by 2 on checkpoint 100" in out
     assert "FAILED entry 100: not_witnessed" in out
     assert cli(["audit", "verify", str(path), "--root", str(root), "--quorum", "1"]) == 0
     out = capsys.readouterr().out
-    assert "witness quorum: 1 of 2 required (IDN, MEX, from directory serial 1); met by 1 on checkpoint 110" in out
+    assert f"witness quorum: 1 of 2 required (IDN, MEX, from directory serial {serial}); met by 1 on checkpoint 110" in out
     assert "VERIFIED" in out
     assert "#37 accepted note MEX -> IDN thread=case-2" in out
