@@ -160,7 +160,8 @@ def test_a_missing_directory_is_refused() -> None:
 def test_a_quorum_above_the_witnesses_or_not_a_count_is_refused(quorum: object) -> None:
     report = verify(LOG.bundle(), quorum=quorum)
     assert [f.what for f in report.findings] == ["bad_quorum"]
-    assert report.findings[0].detail == f"a quorum is 0..2 (the directory's witnesses), not {quorum!r}"
+    assert report.findings[0].detail == (f"a quorum is 0..2 (the directory's witnesses, at most 99 per served "
+                                         f"checkpoint), not {quorum!r}")
 
 
 def test_a_bundle_naming_another_log_is_flagged() -> None:
