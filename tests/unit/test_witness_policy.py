@@ -17,6 +17,7 @@ from crypto.witness import (
     WitnessError,
     admit_cosignature,
     cosign_interval,
+    cosign_window,
     directory_witnesses,
     policy_quorum,
     required_quorum,
@@ -103,3 +104,62 @@ def test_a_root_signed_directory_with_an_impossible_policy_is_refused_as_malform
     with pytest.raises(DirectoryError) as refused:
         load_directory(raw, ROOT_CERT, NOW)
     assert refused.value.reason == "malformed"
+
+
+# -- the exact decisions and words (mutation testing, crypto/witness.py) ----------------------------
+
+
+@pytest.mark.parametrize(("members", "quorum"), [(101, 51), (151, 76), (197, 99)])
+def test_the_default_majority_of_an_odd_number_of_witnesses_is_a_whole_number_of_cosignatures(members, quorum):
+    assert policy_quorum(_members(members)) == quorum
+    assert isinstance(policy_quorum(_members(members)), int)
+
+
+def test_cosign_windows_are_clock_aligned_and_interval_zero_makes_each_second_its_own_window():
+    assert cosign_window(1_800_000_000, 0) == 1_800_000_000
+    assert cosign_window(1_800_000_001, 0) == 1_800_000_001
+    assert cosign_window(1_800_000_000, -5) == 1_800_000_000  # never a division by a non-positive interval
+    assert cosign_window(119, 60) == cosign_window(60, 60) == 1
+    assert cosign_window(59, 60) == 0 and cosign_window(120, 60) == 2
+
+
+def test_a_non_witness_is_told_it_is_not_one_naming_it_cut_to_16_characters():
+    directory = _members(3, WitnessPolicy(("MEX", "IDN"), quorum=2, cosign_interval=60))
+    with pytest.raises(WitnessError) as refused:
+        admit_cosignature(directory, "AAA", 1_800_000_000, None)
+    assert (refused.value.reason, refused.value.detail) == (
+        "not_a_witness", "AAA is not a witness under the directory's witness policy: it need not cosign")
+    with pytest.raises(WitnessError) as long_name:
+        admit_cosignature(directory, "Q" * 40, 1_800_000_000, None)
+    assert long_name.value.detail == ("Q" * 16 + " is not a witness under the directory's witness policy: "
+                                                  "it need not cosign")
+
+
+def test_a_too_frequent_cosignature_says_when_the_last_one_was_and_the_window():
+    directory = _members(3, WitnessPolicy(("MEX", "IDN"), quorum=2, cosign_interval=60))
+    with pytest.raises(WitnessError) as refused:
+        admit_cosignature(directory, "IDN", 1_800_000_019, 1_800_000_000)
+    assert (refused.value.reason, refused.value.detail) == (
+        "cosignature_too_frequent",
+        "IDN already cosigned at 1800000000; the witness policy allows one cosignature per 60 s window")
+
+
+def test_the_first_directory_a_fresh_process_sees_is_ranked(monkeypatch):
+    import crypto.witness
+
+    monkeypatch.setattr(crypto.witness, "_last_ranks", [])  # as at import: nothing ranked yet
+    directory = _members(3, WitnessPolicy(("MEX", "IDN"), quorum=2, cosign_interval=60))
+    assert admit_cosignature(directory, "IDN", 1_800_000_000, None) == 1
+
+
+def test_the_policy_order_is_computed_once_per_directory_not_per_cosignature():
+    ids = [f"{chr(65 + i // 26)}{chr(65 + i % 26)}Z" for i in range(190)]
+    calls = []
+    directory = SimpleNamespace(node_ids=lambda: calls.append(1) or list(ids), witness_policy=None)
+    for i, witness in enumerate(ids[:20]):
+        assert admit_cosignature(directory, witness, 1_800_000_000 + i, None) == i
+    assert policy_quorum(directory) == 96 and cosign_interval(directory) == 60
+    assert len(calls) == 1
+    other = _members(5)
+    assert admit_cosignature(other, "AAE", 1_800_000_000, None) == 4  # another directory: its own order
+    assert admit_cosignature(directory, "AAZ", 1_800_000_000, None) == 0 and len(calls) == 2

@@ -190,3 +190,21 @@ def test_each_refusal_of_a_checkpoint_to_cosign_has_its_reason_and_words() -> No
 def test_a_witness_error_reads_as_its_reason_and_detail() -> None:
     assert (str(WitnessError("split_view", "why")), str(WitnessError("split_view"))) == ("split_view: why", "split_view")
     assert WitnessError("split_view").detail == ""
+
+
+def test_the_log_keys_a_witness_checks_with_must_all_be_the_logs() -> None:
+    from crypto.witness import check_checkpoint
+
+    hub = NoteSigner(ORIGIN, Ed25519PrivateKey.generate())
+    rotated = NoteSigner(ORIGIN, Ed25519PrivateKey.generate())
+    impostor = NoteSigner("somex/other/audit", Ed25519PrivateKey.generate())
+    body = Checkpoint(ORIGIN, 3, b"\x01" * 32).body()
+    note = format_note(SignedNote(body, (hub.sign(body),)))
+    # during a rotation's overlap, either key of the log will do
+    assert check_checkpoint(note, origin=ORIGIN, log_key=[rotated.verifier(), hub.verifier()], last=None,
+                            proofs={}).size == 3
+    for keys in ([], [hub.verifier(), impostor.verifier()], [impostor.verifier(), hub.verifier()]):
+        with pytest.raises(ValueError) as caught:
+            check_checkpoint(note, origin=ORIGIN, log_key=keys, last=None, proofs={})
+        assert not isinstance(caught.value, WitnessError)
+        assert str(caught.value) == "log_key: one or more keys, all under the log's name"
