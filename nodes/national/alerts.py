@@ -5,8 +5,13 @@ the issuing country (docs/alerts.md).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -17,6 +22,7 @@ from sqlalchemy import (
 from crypto.signing import VerifiedEnvelope
 from nodes.national import feeds
 from nodes.runtime.config import utcnow
+from nodes.runtime.private_files import write_private
 from protocol.alerts import (
     AlertVersion, ReplicaEntry, merge, normalise_document_number, review_date, version_key,
 )
@@ -29,6 +35,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger("somex.alerts")
 
 metadata = MetaData()
+TOMBSTONE_KEY_FILE = "tombstone.key"
 
 # One row per document (tombstones included); the composite primary key is the check's index.
 # The record columns are those of the newest live version (protocol.alerts.ReplicaEntry.record).
@@ -94,8 +101,15 @@ def versions_of(env: Envelope, alerts: Sequence[Mapping[str, Any]]) -> list[tupl
             for i, a in enumerate(alerts)]
 
 
-def apply_versions(conn: Connection, versions: Iterable[tuple[tuple[str, str, str], AlertVersion]]) -> int:
+def apply_versions(conn: Connection, versions: Iterable[tuple[tuple[str, str, str], AlertVersion]], *,
+                   tombstone_key: bytes) -> int:
     """Merge versions into the replica in the caller's transaction; the number of entries changed.
+
+    A withdrawn alert leaves a tombstone so that older versions arriving late stay ignored; the
+    tombstone keeps only what orders versions: its row is keyed by `tombstone_number` (a keyed
+    hash of the document) and holds no number, status, dates or national reference (issue 20).
+    One exception: a tombstone with a pending newer update keeps that update's record, which a
+    late older create would bring back (protocol.alerts.merge).
 
     Driver-level SQL (one SELECT per 900 numbers, one executemany upsert): this runs for every
     alert of every feed at every node, and SQLAlchemy's per-row parameter processing would cost
@@ -106,22 +120,64 @@ def apply_versions(conn: Connection, versions: Iterable[tuple[tuple[str, str, st
         return 0
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     current: dict[tuple[str, str, str], ReplicaEntry] = {}
+    stored_as: dict[tuple[str, str, str], str] = {}  # the number each current entry's row has
     for (country, type), numbers in _numbers_by_document_kind(k for k, _ in versions).items():
-        for chunk in _chunks(sorted(numbers), 900):
+        hashed = {tombstone_number(tombstone_key, country, type, n): n for n in numbers}
+        for chunk in _chunks(sorted(numbers | hashed.keys()), 900):
             rows = conn.exec_driver_sql(
                 f"SELECT {', '.join(_COLUMNS)} FROM alert_replica WHERE issuing_country = {mark} "
                 f"AND document_type = {mark} AND number IN ({', '.join([mark] * len(chunk))})",
                 (country, type, *chunk))
             for row in rows:
-                current[(row[0], row[1], row[2])] = _entry(row)
+                key = (row[0], row[1], hashed.get(row[2], row[2]))
+                current[key] = _entry(row)
+                stored_as[key] = row[2]
     changed: dict[tuple[str, str, str], ReplicaEntry] = {}
     for key, version in versions:
         merged = merge(changed.get(key) or current.get(key), version)
         if merged is not None:
             changed[key] = merged
     if changed:
-        conn.exec_driver_sql(_upsert_sql(mark), [_row(k, e) for k, e in changed.items()])
+        rows, moved = [], []
+        for key, entry in changed.items():
+            row = _row(key, entry)
+            if _is_bare_tombstone(entry):
+                row = _tombstone_row(row, tombstone_number(tombstone_key, *key))
+            if key in stored_as and stored_as[key] != row[2]:
+                moved.append((key[0], key[1], stored_as[key]))
+            rows.append(row)
+        for old in moved:  # a withdrawn alert's live row, or a re-created alert's tombstone
+            conn.exec_driver_sql(f"DELETE FROM alert_replica WHERE issuing_country = {mark} "
+                                 f"AND document_type = {mark} AND number = {mark}", old)
+        conn.exec_driver_sql(_upsert_sql(mark), rows)
     return len(changed)
+
+
+def tombstone_number(key: bytes, country: str, type: str, number: str) -> str:
+    """The replica key of a tombstone: a keyed hash of the document (the node's own key, kept with
+    its other keys), so the database does not say which document was alerted on."""
+    digest = hmac.new(key, f"{country}\x1f{type}\x1f{number}".encode(), hashlib.sha256).hexdigest()
+    return f"#{digest[:48]}"
+
+
+def _is_bare_tombstone(entry: ReplicaEntry) -> bool:
+    return entry.withdrawn and entry.update_key is None
+
+
+def _tombstone_row(row: tuple, number: str) -> tuple:
+    """A tombstone row: ordering keys and the review date (for the purge), nothing else."""
+    record = dict(zip(RECORD_COLUMNS, row[4:12]))
+    scrubbed = {c: None for c in RECORD_COLUMNS} | {"document_number": number, "status": "", "reported": "",
+                                                     "review_date": record["review_date"]}
+    return (*row[:2], number, row[3], *(scrubbed[c] for c in RECORD_COLUMNS), *row[12:])
+
+
+def load_tombstone_key(home: Path) -> bytes:
+    """The node's tombstone key (32 random bytes, created on first use, private to the node's user)."""
+    path = home / TOMBSTONE_KEY_FILE
+    if not path.exists():
+        write_private(path, secrets.token_hex(32))
+    return bytes.fromhex(path.read_text().strip())
 
 
 def _upsert_sql(mark: str) -> str:
@@ -149,13 +205,15 @@ def apply_alerts(node: NationalNode, conn: Connection,
                  items: Sequence[tuple[VerifiedEnvelope, Mapping[str, Any] | None]]) -> None:
     """The single alerts of one consumed batch, merged in one SELECT and one upsert (merging is
     by version key, so the result is that of applying them one by one)."""
-    apply_versions(conn, [v for verified, body in items for v in versions_of(verified.envelope, [body])])
+    apply_versions(conn, [v for verified, body in items for v in versions_of(verified.envelope, [body])],
+                   tombstone_key=node.alerts.tombstone_key)
 
 
 def apply_alert_batch(node: NationalNode, conn: Connection, verified: VerifiedEnvelope,
                       body: Mapping[str, Any] | None) -> None:
     assert body is not None
-    changed = apply_versions(conn, versions_of(verified.envelope, body["alerts"]))
+    changed = apply_versions(conn, versions_of(verified.envelope, body["alerts"]),
+                             tombstone_key=node.alerts.tombstone_key)
     node.log.debug("alert batch applied", message_id=verified.id, alerts=len(body["alerts"]), changed=changed)
 
 
@@ -267,6 +325,14 @@ def purge_expired(engine: Engine, today: str) -> int:
     return removed
 
 
+def purge_hits(engine: Engine, before: datetime) -> int:
+    """Hits reported on this country's alerts, received before `before` (protocol/retention.py);
+    the caller erases (nodes/national/retention.py)."""
+    with engine.begin() as conn:
+        removed = conn.execute(delete(hits).where(hits.c.received_at < format_time(before))).rowcount
+    return removed
+
+
 def replica_counts(engine: Engine, today: str) -> dict[str, int]:
     """Active, unexpired alerts held, by issuing country."""
     with engine.connect() as conn:
@@ -288,6 +354,7 @@ class Alerts:
 
     def __init__(self, node: NationalNode) -> None:
         self.engine = node.store.engine
+        self.tombstone_key = load_tombstone_key(node.creds.home)
         metadata.create_all(self.engine)
         feeds.create_tables(self.engine)
         node.effects.update(EFFECTS)
@@ -307,4 +374,4 @@ class Alerts:
 
 
 __all__ = ["Alerts", "CheckResult", "ReplicaReader", "apply_versions", "check_many", "hit_report",
-           "purge_expired", "received_hits", "replica_counts", "versions_of"]
+           "load_tombstone_key", "purge_expired", "purge_hits", "tombstone_number", "received_hits", "replica_counts", "versions_of"]

@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from nodes.national import feeds
-from nodes.national.alerts import CheckResult, check_many, hit_report, purge_expired, received_hits, replica_counts
+from nodes.national.alerts import CheckResult, check_many, hit_report, received_hits, replica_counts
 from nodes.runtime.config import utcnow
 from nodes.runtime.http import json_error, page, read_json, requires
 from nodes.runtime.openapi import INTEGER, STRING, array, document, obj, op, path_param, query
@@ -19,7 +19,6 @@ from protocol.errors import ProtocolError
 from protocol.timefmt import format_time
 
 MAX_CHECKS_PER_CALL = 1000
-PURGE_EVERY_SECONDS = 3600
 _COUNTRY = re.compile(r"[A-Z]{3}")
 
 
@@ -81,22 +80,9 @@ def _today() -> str:
 
 
 async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
-    """Expired alerts leave the replica at start and every hour; the check reader closes at the end."""
-    node = app[NODE]
-
-    async def purge_forever() -> None:
-        while True:
-            try:
-                await asyncio.to_thread(purge_expired, node.store.engine, _today())
-            except Exception:  # noqa: BLE001 - a busy database: try again next time
-                node.log.exception("purging expired alerts failed; will retry")
-            await asyncio.sleep(PURGE_EVERY_SECONDS)
-
-    task = asyncio.create_task(purge_forever(), name=f"{node.country}-alert-purge")
+    """The check reader closes with the app (expired alerts leave with the node's retention sweep)."""
     yield
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    node.alerts.close()
+    app[NODE].alerts.close()
 
 
 class BadCheck(Exception):

@@ -5,7 +5,6 @@ log, search and the statistics of paragraph 17. The rules themselves are in prot
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
@@ -16,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlalchemy import (
-    Column, Connection, Index, Integer, MetaData, String, Table, Text, UniqueConstraint, delete, func, insert, select,
+    Column, Connection, Engine, Index, Integer, MetaData, String, Table, Text, UniqueConstraint, delete, func, insert, select,
     update,
 )
 
@@ -24,8 +23,9 @@ from crypto.errors import CryptoError
 from crypto.signing import VerifiedEnvelope, verify_envelope
 from nodes.national import reads
 from nodes.national.store import messages as message_table
-from nodes.national.store import outbox, record_refusal
+from nodes.national.store import mark_personal_data_deleted, outbox, record_refusal, take_deletion_mark
 from nodes.runtime.config import new_message_id, utcnow
+from nodes.runtime.db import erase_freed
 from protocol import cases as rules
 from protocol import envelope as wire
 from protocol.alerts import normalise_document_number
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from nodes.national.node import NationalNode
 
 log = structlog.get_logger("somex.cases")
-PURGE_INTERVAL = 600.0  # seconds between retention sweeps
 
 metadata = MetaData()
 cases = Table(
@@ -192,7 +191,14 @@ def _on_share(node: NationalNode, conn: Connection, verified: VerifiedEnvelope,
         conn.execute(update(cases).where(cases.c.id == case_id).values(**values))
         _unindex(conn, case_id)
     _index(conn, case_id, case)
-    conn.execute(insert(carriers), {"case_id": case_id, "message_id": env.id})
+    _carry(conn, case_id, env.id)
+
+
+def _carry(conn: Connection, case_id: int, message_id: str) -> None:
+    """A stored message that holds a copy of a received case: kept as long as that copy and deleted
+    with it (_delete_case), not by its class's retention day."""
+    conn.execute(insert(carriers), {"case_id": case_id, "message_id": message_id})
+    conn.execute(update(message_table).where(message_table.c.message_id == message_id).values(retain_until=None))
 
 
 def _check_forwarded_permissions(node: NationalNode, provenance: Mapping[str, Any], resharer: str) -> None:
@@ -308,8 +314,7 @@ def _recipients_of(conn: Connection, case_id: int) -> list[str]:
 def _delete_case(conn: Connection, row: Any, reason: str, message_id: str | None) -> None:
     """Delete a held copy with everything that could restore it (the sealed messages it came and
     went in: this node could open them), and journal the deletion without personal data."""
-    if conn.dialect.name == "sqlite":  # overwrite freed pages instead of leaving the data in them
-        conn.exec_driver_sql("PRAGMA secure_delete = ON")
+    mark_personal_data_deleted(conn)  # erased from the write-ahead log once this commits
     _unindex(conn, row.id)
     carried = list(conn.execute(select(carriers.c.message_id).where(carriers.c.case_id == row.id)).scalars())
     if carried:
@@ -336,24 +341,16 @@ def purge_expired(node: NationalNode, now: datetime) -> int:
                                                 & (cases.c.retention_until <= format_time(now)))).all()
         for row in rows:
             _delete_case(conn, row, "retention", None)
-    _checkpoint(node)
+        take_deletion_mark(conn)  # erased here, below
+    erase_freed(node.store.engine)
     return len(rows)
 
 
-def _checkpoint(node: NationalNode) -> None:
-    """SQLite keeps old page images in its write-ahead log until a checkpoint: fold them in and drop them."""
-    if node.store.engine.dialect.name == "sqlite":
-        with node.store.engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-
-
-async def purge_periodically(node: NationalNode) -> None:
-    while True:
-        try:
-            await asyncio.to_thread(purge_expired, node, utcnow())
-        except Exception:  # noqa: BLE001 - a failed sweep is retried at the next one
-            log.exception("retention purge failed", node=node.country)
-        await asyncio.sleep(PURGE_INTERVAL)
+def purge_jit_messages(engine: Engine, before: datetime) -> int:
+    """Joint-investigation messages (free text naming persons) older than their retention; the
+    caller erases (nodes/national/retention.py)."""
+    with engine.begin() as conn:
+        return conn.execute(delete(jit_messages).where(jit_messages.c.created < format_time(before))).rowcount
 
 
 # -- joint investigation threads ---------------------------------------------------------------------
@@ -530,9 +527,9 @@ def share_case(node: NationalNode, case_id: int, to: Sequence[str] | None, handl
         at = format_time(utcnow())
         conn.execute(insert(shares_out), [{"case_id": case_id, "recipient": r, "message_id": env.id, "at": at}
                                           for r in to])
-        if row.held_from != node.country:
-            conn.execute(insert(carriers), {"case_id": case_id, "message_id": env.id})
         node._enqueue([env], conn)
+        if row.held_from != node.country:  # our copy of someone's case goes with that copy
+            _carry(conn, case_id, env.id)
     log.info("case shared", node=node.country, message_id=env.id, thread=env.thread, to=list(to),
              handling=env.handling["code"], onward=row.held_from != node.country)
     return env

@@ -25,10 +25,11 @@ from crypto.keys import verify_signature
 from crypto.sealing import MLKEM768_X25519, open_sealed, recipient_key, seal, sealed_suite
 from crypto.signing import VerifiedEnvelope, sign_envelope, verify_envelope
 from nodes.national import cases as case_store
-from nodes.national import delivery, reads
+from nodes.national import delivery, reads, retention
 from nodes.national.alerts import Alerts
 from nodes.national.mla import CentralAuthority
 from nodes.national.store import (
+    take_deletion_mark,
     NodeStore, begin_refusals, end_refusals, message_row, outbox, receipts, record_refusal, refusal_reasons, refusals,
 )
 from nodes.national.store import messages as message_table
@@ -40,7 +41,7 @@ from nodes.runtime.amqp import (
     BrokerSession, Outgoing, Publisher, PublishNacked, ack_batch, broker_login, broker_urls, consume_in_batches, stop_tasks,
 )
 from nodes.runtime.config import NodeConfig, new_message_id, utcnow
-from nodes.runtime.db import make_engine
+from nodes.runtime.db import erase_freed, make_engine
 from nodes.runtime.events import Events
 from nodes.runtime.faults import is_transient
 from nodes.runtime.federation import Federation, load_federation
@@ -130,7 +131,7 @@ class NationalNode:
         self._tasks.append(asyncio.create_task(
             consume_in_batches(self._inbox, self._receive, 256, self.log, refuse=self._refuse_alone,
                                alarms=self.alarms), name=f"{self.country}-inbox"))
-        self._tasks.append(asyncio.create_task(case_store.purge_periodically(self), name=f"{self.country}-purge"))
+        self._tasks.append(asyncio.create_task(retention.sweep_periodically(self), name=f"{self.country}-retention"))
         self._tasks.append(asyncio.create_task(self.mla.watch(), name=f"{self.country}-mla"))
         self._tasks.append(asyncio.create_task(delivery.watch(self), name=f"{self.country}-delivery"))
         self._tasks.append(asyncio.create_task(self.watchdogs.run(), name=f"{self.country}-watchdogs"))
@@ -442,7 +443,7 @@ class NationalNode:
                     known.add(env.id)
                     rows.append(message_row("in", env, verified.digest, raw, stored_at,
                                             receipt.index if receipt else None,
-                                            receipt.to_header() if receipt else None))
+                                            receipt.to_header() if receipt else None, payload=body))
                     if (error := effect_failed.get(env.id)) is not None:
                         record_refusal(conn, env.id, env.sender, "internal_error",
                                        f"this node could not apply the message ({type(error).__name__}); "
@@ -469,6 +470,9 @@ class NationalNode:
                 conn.execute(insert(refusals), refused)
             if answers:
                 self._enqueue(answers, conn)
+            erase = take_deletion_mark(conn)
+        if erase and not erase_freed(self.store.engine):  # before the ack: a withdrawn case is gone from disk
+            self.log.warning("deleted personal data may stay in the write-ahead log until the next retention sweep")
         return fresh
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
     Column, Connection, Engine, Integer, LargeBinary, MetaData, String, Table, Text, func, insert, inspect, select, text, update,
 )
+
+from protocol import retention
 
 metadata = MetaData()
 
@@ -37,6 +39,7 @@ messages = Table(
     Column("stored_at", String(32), nullable=False),
     Column("log_index", Integer),
     Column("log_receipt", Text),
+    Column("retain_until", String(10), index=True),  # protocol/retention.py: deleted after this day
 )
 receipts = Table(
     "receipts", metadata,
@@ -92,6 +95,8 @@ class NodeStore:
         self.engine = engine
         metadata.create_all(engine)
         _add_missing_columns(engine, receipts)
+        _add_missing_columns(engine, messages)
+        _backfill_retention(engine)
 
     # outbox ------------------------------------------------------------------------------------
     def pending(self, limit: int, exclude: Iterable[int] = ()) -> list[tuple[int, str, bytes]]:
@@ -196,14 +201,48 @@ def refusal_reasons(conn: Connection, message_ids: Iterable[str]) -> dict[str, s
     return found
 
 
+_PERSONAL_DATA_DELETED = "somex.personal_data_deleted"
+
+
+def mark_personal_data_deleted(conn: Connection) -> None:
+    """Note that the transaction on `conn` deletes personal data: whoever commits it then calls
+    db.erase_freed, so the data does not stay readable in SQLite's write-ahead log."""
+    conn.info[_PERSONAL_DATA_DELETED] = True
+
+
+def take_deletion_mark(conn: Connection) -> bool:
+    """Whether the transaction on `conn` deleted personal data (and forget the mark)."""
+    return bool(conn.info.pop(_PERSONAL_DATA_DELETED, False))
+
+
 def message_row(direction: str, env: Any, digest: str, raw: bytes, stored_at: str,
-                log_index: int | None = None, log_receipt: str | None = None) -> dict[str, Any]:
+                log_index: int | None = None, log_receipt: str | None = None,
+                payload: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The `messages` row of a sent or received envelope; `payload`: its parsed clear body when the
+    caller has it (saves parsing an alert batch again for its retention date)."""
     return {
         "message_id": env.id, "direction": direction, "type": env.type, "sender": env.sender,
         "recipients": json.dumps(list(env.recipients)), "thread": env.thread, "reply_to": env.reply_to,
         "created": env.created, "digest": digest, "body": env.body, "raw": raw, "stored_at": stored_at,
         "log_index": log_index, "log_receipt": log_receipt,
+        "retain_until": _retain_until(env.type, env.created, env.body, payload),
     }
+
+
+def _retain_until(type: str, created: str, body: str | None, payload: Mapping[str, Any] | None) -> str:
+    if payload is None and type in retention.ALERT_TYPES and body is not None:
+        payload = json.loads(body)
+    return retention.retain_until(type, created, payload)
+
+
+def _backfill_retention(engine: Engine) -> None:
+    """Messages stored before retention dates existed get theirs (once, at start-up)."""
+    with engine.begin() as conn:
+        rows = conn.execute(select(messages.c.message_id, messages.c.type, messages.c.created, messages.c.body)
+                            .where(messages.c.retain_until.is_(None))).all()
+        for row in rows:
+            conn.execute(update(messages).where(messages.c.message_id == row.message_id)
+                         .values(retain_until=_retain_until(row.type, row.created, row.body, None)))
 
 
 def _add_missing_columns(engine: Engine, table: Table) -> None:
@@ -217,4 +256,4 @@ def _add_missing_columns(engine: Engine, table: Table) -> None:
                                   f'{column.type.compile(engine.dialect)}'))
 
 
-__all__ = ["begin_refusals", "end_refusals", "record_refusal", "refusal_reasons", "NodeStore", "StoredMessage", "insert", "message_row", "messages", "outbox", "receipts", "refusals"]
+__all__ = ["mark_personal_data_deleted", "take_deletion_mark", "begin_refusals", "end_refusals", "record_refusal", "refusal_reasons", "NodeStore", "StoredMessage", "insert", "message_row", "messages", "outbox", "receipts", "refusals"]

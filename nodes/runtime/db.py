@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -24,10 +25,32 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute("PRAGMA foreign_keys=ON")
+            # Deleted rows are overwritten, not left in free pages (personal data: docs/cases.md).
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def erase_freed(engine: Engine, *, attempts: int = 50, pause: float = 0.02) -> bool:
+    """Make deleted rows unreadable on disk now, not at the next checkpoint.
+
+    SQLite in WAL mode keeps the old page images (the deleted personal data with them) in the
+    write-ahead log until a checkpoint; `wal_checkpoint(TRUNCATE)` copies the current pages into the
+    database file (where secure_delete zeroed the freed space) and empties the log. A reader that
+    still holds an old snapshot makes it report "busy": retried briefly. False when it never
+    completed (the next sweep tries again). PostgreSQL: see docs/cases.md (VACUUM).
+    """
+    if engine.dialect.name != "sqlite":
+        return True
+    for _ in range(attempts):
+        with engine.connect() as conn:
+            busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()[0]
+        if not busy:
+            return True
+        time.sleep(pause)
+    return False
 
 
 def sqlite_path(url: str) -> Path | None:

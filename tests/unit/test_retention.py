@@ -1,0 +1,46 @@
+"""Each message class's retention rule (protocol/retention.py, issue 20)."""
+
+from __future__ import annotations
+
+import pytest
+
+from protocol import messages, retention
+
+
+def alert(review: str | None = None, reported: str = "2026-11-20") -> dict:
+    return {"document_number": "X1", "document_type": "passport", "issuing_country": "ITA", "status": "stolen",
+            "action": "create", "reported": reported, **({"review_date": review} if review else {})}
+
+
+def test_an_alert_is_kept_until_its_review_date_whatever_its_age() -> None:
+    assert retention.retain_until("alert.document", "2026-12-01T10:00:00Z", alert("2027-03-01")) == "2027-03-01"
+    # no review date given: the protocol's default (reported + 10 years)
+    assert retention.retain_until("alert.document", "2026-12-01T10:00:00Z", alert()) == "2036-11-20"
+
+
+def test_a_batch_is_kept_until_its_last_alert_is_due_for_review() -> None:
+    body = {"alerts": [alert("2027-03-01"), alert("2029-01-31"), alert("2026-12-24")]}
+    assert retention.retain_until("alert.document.batch", "2026-12-01T10:00:00Z", body) == "2029-01-31"
+
+
+def test_an_alert_without_its_body_is_a_programming_error() -> None:
+    with pytest.raises(ValueError):
+        retention.retain_until("alert.document", "2026-12-01T10:00:00Z", None)
+
+
+@pytest.mark.parametrize("type, days, last_day", [
+    ("note", 730, "2028-01-01"), ("receipt", 730, "2028-01-01"), ("alert.hit", 365, "2027-01-01"),
+    ("case.message", 1095, "2028-12-31"), ("mla.request", 3650, "2035-12-30"), ("case.share", 1825, "2030-12-31")])
+def test_other_classes_have_a_federation_wide_maximum_after_creation(type: str, days: int, last_day: str) -> None:
+    assert retention.MAXIMUM_DAYS[type] == days
+    assert retention.retain_until(type, "2026-01-01T23:59:59.999999Z", None) == last_day
+
+
+def test_every_registered_message_type_has_a_rule_of_its_own() -> None:
+    ruled = set(retention.MAXIMUM_DAYS) | retention.ALERT_TYPES
+    assert set(messages.REGISTRY) <= ruled, set(messages.REGISTRY) - ruled
+
+
+def test_a_message_is_gone_the_day_after_its_last_day() -> None:
+    assert not retention.expired("2027-03-01", "2027-03-01")
+    assert retention.expired("2027-03-01", "2027-03-02")
