@@ -18,6 +18,7 @@ from nodes.runtime.config import utcnow
 from nodes.runtime.federation_state import federation_alarms
 from nodes.runtime.http import (MAX_SQL_INTEGER, ROLE, json_api_errors, json_error, limit_rate, requires,
                                 role_of, security_headers)
+from nodes.runtime.metrics import serve_metrics
 from nodes.runtime.openapi import INTEGER, STRING, array, document, obj, op, path_param, query, serve
 from protocol.checkpoint import format_note
 from protocol.timefmt import format_time
@@ -40,6 +41,7 @@ def make_app(hub: Hub) -> web.Application:
     app.router.add_get("/api/audit/export", export)
     app.router.add_post("/api/federation/publish", publish)
     document(app, _PATHS)
+    serve_metrics(app, hub.telemetry)
     serve(app, "somex hub")
     add_console_routes(app, hub)
     return app

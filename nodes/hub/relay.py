@@ -12,6 +12,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -28,7 +29,9 @@ from nodes.hub.audit import (
     ACCEPTED, DEAD_LETTERED, ISSUED, REJECTED, UNROUTABLE, AuditEntry, AuditStore,
 )
 from nodes.hub.inbox_watch import watch_inboxes
+from nodes.hub.metrics import hub_gauges
 from nodes.runtime.alarms import AlarmBoard
+from nodes.runtime.metrics import Telemetry
 from nodes.runtime.amqp import (
     BrokerSession, Outgoing, Publisher, PublishNacked, ack_batch, broker_login, broker_urls, consume_in_batches, stop_tasks,
 )
@@ -93,6 +96,7 @@ class Hub:
         # In memory: an alarm about the hub's storage cannot be stored in it. Raised by the consumers
         # (storage, broker link) and the inbox watchdog (nodes/hub/inbox_watch.py).
         self.alarms = AlarmBoard(log)
+        self.telemetry = Telemetry(lambda: hub_gauges(self))
 
     @property
     def directory(self):  # noqa: ANN201
@@ -175,6 +179,7 @@ class Hub:
         earlier attempt) needs no special case: a message whose identical bytes are in the log is
         forwarded again under its entry. `failed`: the one message of `batch` whose processing
         failed; it is rejected `internal_error` and its sender told."""
+        started = time.perf_counter()
         now = utcnow()
         received_at = format_time(now)
         decoded = [self._decode(m, received_at) for m in batch]
@@ -221,6 +226,9 @@ class Hub:
             self._log(d)
         self.processed += len(batch)
         self._messages_since_checkpoint += sum(1 for e in new_entries if e.type != "witness.cosign")
+        for e in new_entries:
+            self.telemetry.count(e.type or "", e.verdict, e.reason or "")
+        self.telemetry.batch_seconds.observe(time.perf_counter() - started)
 
     async def _refuse_alone(self, message: AbstractIncomingMessage, error: BaseException) -> None:
         await self._process([message], retry=True, failed=error)

@@ -21,6 +21,7 @@ from nodes.runtime.config import utcnow
 from nodes.runtime.federation_state import federation_alarms
 from nodes.runtime.http import (ROLE, json_api_errors, json_error, limit_rate, page, read_json, requires,
                                 role_of, security_headers)
+from nodes.runtime.metrics import serve_metrics
 from nodes.runtime.openapi import INTEGER, STRING, array, document, obj, op, path_param, query, serve
 from protocol.errors import ProtocolError
 from protocol.timefmt import format_time
@@ -42,6 +43,7 @@ def make_app(node: NationalNode) -> web.Application:
     app.router.add_get("/api/refusals", list_refusals)
     app.router.add_get("/api/reads", list_reads)
     document(app, _PATHS)
+    serve_metrics(app, node.telemetry)
     serve(app, f"somex national node {node.country}")
     add_case_routes(app, node)
     add_mla_routes(app, node.mla)

@@ -36,6 +36,7 @@ from nodes.national.store import messages as message_table
 from nodes.national.watchdogs import Watchdogs
 from nodes.national import log_watch
 from nodes.national.witness import witness_checkpoint
+from nodes.national.metrics import node_gauges
 from nodes.runtime.alarms import AlarmBoard
 from nodes.runtime.amqp import (
     BrokerSession, Outgoing, Publisher, PublishNacked, ack_batch, broker_login, broker_urls, consume_in_batches, stop_tasks,
@@ -43,6 +44,7 @@ from nodes.runtime.amqp import (
 from nodes.runtime.config import NodeConfig, new_message_id, utcnow
 from nodes.runtime.db import erase_freed, make_engine
 from nodes.runtime.events import Events
+from nodes.runtime.metrics import Telemetry
 from nodes.runtime.faults import is_transient
 from nodes.runtime.federation import Federation, load_federation
 from nodes.runtime.federation_state import accept_publication, admit_federation
@@ -54,7 +56,7 @@ from protocol.errors import DecodeError, ProtocolError
 from protocol.receipts import HEADER as LOG_HEADER
 from protocol.receipts import LogReceipt, parse_log_receipt
 from protocol.schema import validate
-from protocol.timefmt import format_time
+from protocol.timefmt import format_time, parse_time
 
 log = structlog.get_logger("somex.node")
 
@@ -117,6 +119,7 @@ class NationalNode:
         delivery.install(self)
         self.watchdogs = Watchdogs(self)
         self.watchdogs.install()
+        self.telemetry = Telemetry(lambda: node_gauges(self))
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -141,6 +144,10 @@ class NationalNode:
     async def stop(self) -> None:
         await stop_tasks(self._tasks, self.session)
         self.store.engine.dispose()
+
+    @property
+    def inbox_backlog(self) -> int:
+        return self._inbox.qsize()
 
     @property
     def broker_connected(self) -> bool:
@@ -392,7 +399,8 @@ class NationalNode:
                                 "detail": f"this node could not check the message ({type(exc).__name__})",
                                 "at": format_time(now)})
         effect_failed = {v.id: failed for v, *_ in checked} if failed is not None else {}
-        fresh = await asyncio.to_thread(self._apply, checked, refused, effect_failed)
+        with self.telemetry.batch_seconds.time():
+            fresh = await asyncio.to_thread(self._apply, checked, refused, effect_failed)
         await ack_batch(batch)
         try:
             self._after_receive(checked, fresh, refused)
@@ -405,13 +413,17 @@ class NationalNode:
     def _after_receive(self, checked: list, fresh: list[VerifiedEnvelope], refused: list[dict[str, Any]]) -> None:
         if any(messages.lookup(v.envelope.type).receipted for v, *_ in checked):
             self._wake.set()  # their receipts are committed to the outbox now
+        now = utcnow()
         for verified in fresh:
             env = verified.envelope
+            self.telemetry.count(env.type, "stored")
+            self.telemetry.delivery_seconds.observe(max(0.0, (now - parse_time(env.created)).total_seconds()))
             self.log.info("message received", message_id=verified.id, thread=env.thread, type=env.type,
                           sender=env.sender)
             self.events.publish({"kind": "received", "id": env.id, "type": env.type, "thread": env.thread,
                                  "sender": env.sender})
         for r in refused:
+            self.telemetry.count("", "refused", r["reason"])
             self.log.warning("message refused", message_id=r["message_id"], reason=r["reason"], detail=r["detail"])
             self.events.publish({"kind": "refused", "id": r["message_id"], "reason": r["reason"]})
 

@@ -21,6 +21,7 @@ from protocol.ratelimit import RateLimit, TokenBuckets
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ROLE = web.AppKey("somex_tokens", dict)  # role -> SHA-256 digest of its token (crypto/tokens.py)
 RATE = web.AppKey("somex_rate", TokenBuckets)  # callers with a valid credential, and anonymous ones per address
+ON_RATE_LIMITED = web.AppKey("somex_on_rate_limited", object)  # called for each 429 (metrics)
 FAILURES = web.AppKey("somex_rate_failures", TokenBuckets)  # per address, requests with only invalid credentials
 CREDENTIAL_CHECKS = web.AppKey("somex_credential_checks", list)
 MAX_SQL_INTEGER = 2**63 - 1  # BIGINT: larger numbers in a query cannot name a row
@@ -206,6 +207,8 @@ async def _rate_limit(request: web.Request, handler: Handler) -> web.StreamRespo
     buckets, key, what = await _bucket(request)
     wait = buckets.take(key, time.monotonic())
     if wait > 0:
+        if (counted := request.app.get(ON_RATE_LIMITED)) is not None:
+            counted()
         response = json_error(429, "rate_limited", f"{what}; retry in {wait:.2f} s")
         response.headers["Retry-After"] = str(math.ceil(wait))
         return response
