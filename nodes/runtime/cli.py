@@ -86,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     node = sub.add_parser("node", help="a national node").add_subparsers(dest="action", required=True)
     run = node.add_parser("run", help="run a country's node until stopped")
     run.add_argument("--country", required=True)
+    run.add_argument("--db", help="the node's database URL (default: SQLite in STATE_DIR; e.g. "
+                                  "postgresql+psycopg://user@host/somex_mex)")
     _https_arguments(run)
 
     node_init = node.add_parser("init", help="on the node's host: generate its keys and a join request")
@@ -315,6 +317,8 @@ def _node(args: argparse.Namespace) -> int:
 
     config = dataclasses.replace(Deployment.load(args.state_dir).node_config(args.country.upper()),
                                  https=_https(args))
+    if args.db:
+        config = dataclasses.replace(config, db_url=args.db)
     return _serving(config.federation_dir, config.country, config.db_url, f"{config.country} node's database",
                     lambda: asyncio.run(serve_node(config)))
 

@@ -12,7 +12,7 @@ import pytest
 from broker_config import BrokerSpec, BrokerUser
 from nodes.runtime.postgres import PrivatePostgres
 from nodes.runtime.rabbit import PrivateBroker, free_port
-from tests.integration.federation import make_federation
+from tests.integration.federation import NODE_DATABASES, make_federation
 
 SPEC_NODES = ("MEX", "IDN", "ITA")
 
@@ -67,6 +67,19 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivatePostgr
         yield instance
     finally:
         instance.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def node_databases(request: pytest.FixtureRequest) -> Iterator[None]:
+    """SOMEX_TEST_NODE_DB=postgresql: every node of make_federation keeps its tables on the
+    session's private PostgreSQL (a database per node and test) instead of an SQLite file."""
+    engine = os.environ.get("SOMEX_TEST_NODE_DB", "sqlite")
+    if engine not in ("sqlite", "postgresql"):
+        raise pytest.UsageError(f"SOMEX_TEST_NODE_DB={engine}: use sqlite or postgresql")
+    if engine == "postgresql":
+        NODE_DATABASES.server = request.getfixturevalue("postgres")
+    yield
+    NODE_DATABASES.server = None
 
 
 @pytest.fixture

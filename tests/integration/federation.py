@@ -52,6 +52,7 @@ class RunningFederation:
     tls: bool = False  # an AMQPS broker: hub and nodes log in with their TLS certificates
     hub: Hub | None = None
     nodes: dict[str, NationalNode] = field(default_factory=dict)
+    node_db: Callable[[str], str] | None = None  # country → database URL; default: an SQLite file in path
 
     @property
     def address(self) -> BrokerAddress:
@@ -61,8 +62,12 @@ class RunningFederation:
         return HubConfig(self.path / "federation", f"sqlite:///{self.path / 'audit.db'}", self.address, **overrides)
 
     def node_config(self, country: str, **overrides: Any) -> NodeConfig:
-        return NodeConfig(country, self.path / "federation", f"sqlite:///{self.path / f'{country}.db'}",
-                          self.address, **overrides)
+        return NodeConfig(country, self.path / "federation", self.node_db_url(country), self.address, **overrides)
+
+    def node_db_url(self, country: str) -> str:
+        if self.node_db is None:
+            return f"sqlite:///{self.path / f'{country}.db'}"
+        return self.node_db(country)
 
     async def start_hub(self, **overrides: Any) -> Hub:
         self.hub = Hub(self.hub_config(**overrides), self.federation)
@@ -149,5 +154,26 @@ def make_federation(broker: Any, tmp_path: Path, test_name: str, countries: list
                     broker_user_prefix=f"{vhost}.")
     federation = load_federation(tmp_path / "federation", utcnow())
     broker.apply(broker_spec(federation, vhost, inbox_bounds))
+    server = NODE_DATABASES.server  # SOMEX_TEST_NODE_DB=postgresql (tests/integration/conftest.py)
+    node_db = None if server is None else _databases_on(server, vhost)
     return RunningFederation(tmp_path, vhost, broker.amqp_port, federation,
-                             tuple(getattr(broker, "more_amqp_ports", ())))
+                             tuple(getattr(broker, "more_amqp_ports", ())), node_db=node_db)
+
+
+def _databases_on(server: Any, vhost: str) -> Callable[[str], str]:
+    """One database per node and test on `server`, kept across the node's restarts."""
+    made: dict[str, str] = {}
+
+    def url(country: str) -> str:
+        if country not in made:
+            made[country] = server.create_database(f"{vhost}-{country}".lower().replace("-", "_")[-63:])
+        return made[country]
+
+    return url
+
+
+class NODE_DATABASES:  # noqa: N801 - a switch set once per session
+    """Where the nodes of `make_federation` keep their databases: None = SQLite files (default);
+    a PrivatePostgres when the suite runs with SOMEX_TEST_NODE_DB=postgresql."""
+
+    server: Any = None

@@ -160,6 +160,7 @@ def mex_db_bytes(fed: RunningFederation) -> bytes:
     return (fed.path / "MEX.db").read_bytes() + (wal.read_bytes() if wal.exists() else b"")
 
 
+@pytest.mark.sqlite_only
 async def test_retention_purge_and_withdrawal_delete_the_rows_and_journal_it(fed: RunningFederation, focal) -> None:  # noqa: ANN001
     idn, mex = focal["IDN"], focal["MEX"]
     short = (await idn.ok("POST", "/api/cases", {**CASE, "reference": "IDN-SHORT"}))["id"]

@@ -25,7 +25,7 @@ from tests.integration.federation import RunningFederation, eventually
 from tests.integration.test_cases import Focal, focal_points, personal_rows
 from tests.unit.test_cases import CASE
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.sqlite_only]
 
 
 @pytest.fixture

@@ -86,3 +86,11 @@ async def test_paging_parameters_that_are_not_integers_get_a_typed_error(api, pa
     async with session.get(path, headers=bearer(tokens["focal"])) as r:
         assert r.status == 400
         assert (await r.json())["error"] == "bad_request"
+
+
+async def test_the_nodes_run_on_the_database_the_suite_asked_for(fed: RunningFederation) -> None:
+    """CI runs the node suite twice: SQLite files, then SOMEX_TEST_NODE_DB=postgresql (issue 18)."""
+    import os
+
+    wanted = os.environ.get("SOMEX_TEST_NODE_DB", "sqlite")
+    assert {node.store.engine.dialect.name for node in fed.nodes.values()} == {wanted}
