@@ -55,13 +55,13 @@ browser:
 demo: venv rabbitmq
 	$(VENV)/bin/somex demo $(if $(KEEP),--keep)
 
-# pytest's exit code 5 ("no tests collected") must fail, not pass silently.
 # The node suite a second time with every node's tables on PostgreSQL (issue 18): tests that read
 # the SQLite files themselves are marked sqlite_only. Skipped when PYTEST_ARGS narrows the run.
 NODE_SUITE = tests/integration/test_node_api.py::test_the_nodes_run_on_the_database_the_suite_asked_for \
 	tests/integration/test_alerts.py tests/integration/test_cases.py tests/integration/test_mla.py \
 	tests/integration/test_delivery.py tests/integration/test_outbox.py
 
+# pytest's exit code 5 ("no tests collected") must fail, not pass silently.
 test: venv rabbitmq postgres faketime browser netns
 	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; \
