@@ -116,6 +116,17 @@ class Hosts:
         assert result.returncode == 0, f"{role}: somex {' '.join(args)}\n{result.stdout}\n{result.stderr[-3000:]}"
         return result.stdout
 
+    def somex_together(self, calls: list[tuple[str, tuple[str, ...]]], timeout: float = 180) -> list[str]:
+        """Steps of different parties at the same time (each on its own host); their stdouts."""
+        started = [(role, args, subprocess.Popen(self._command(role, *args), stdout=subprocess.PIPE,
+                                                 stderr=subprocess.PIPE, text=True)) for role, args in calls]
+        outputs = []
+        for role, args, process in started:
+            out, err = process.communicate(timeout=timeout)
+            assert process.returncode == 0, f"{role}: somex {' '.join(args)}\n{out}\n{err[-3000:]}"
+            outputs.append(out)
+        return outputs
+
     def try_somex(self, role: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return subprocess.run(self._command(role, *args), capture_output=True, text=True, timeout=timeout,
                               check=False)
@@ -201,12 +212,17 @@ class Federation:
     def node_home(self, role: str, country: str | None = None) -> Path:
         return self.fed_dir(role) / "nodes" / (country or role)
 
-    def join(self, role: str, country: str, *extra: str) -> Path:
-        """`node init` on the host, the request to the root, `federation admit` there, the bundle
-        back: its path on the host (not installed yet)."""
-        printed = self.hosts.somex(role, "node", "init", "--country", country, "--out", str(self.fed_dir(role)),
-                                   "--contact-organisation", f"{country} focal point",
-                                   *(["--rotation"] if "--rotation" in extra else []))
+    def init_args(self, role: str, country: str, *, rotation: bool = False) -> tuple[str, ...]:
+        return ("node", "init", "--country", country, "--out", str(self.fed_dir(role)),
+                "--contact-organisation", f"{country} focal point", *(["--rotation"] if rotation else []))
+
+    def install_args(self, role: str, country: str, bundle: Path) -> tuple[str, ...]:
+        return ("node", "install-admission", str(bundle), "--country", country, "--dir", str(self.fed_dir(role)),
+                "--root-fingerprint", self.root_fingerprint)
+
+    def admit(self, role: str, country: str, printed: str, *extra: str) -> Path:
+        """The join request `node init` wrote (`printed`: what it printed) carried to the root,
+        `federation admit` there, the bundle carried back: its path on the host (not installed yet)."""
         told = _printed(printed, "join request fingerprint")
         request = _courier(self.node_home(role, country) / "join-request.json",
                            self.root / "requests" / f"{country}-{len(self.told)}.json")
@@ -215,9 +231,12 @@ class Federation:
         assert _printed(admitted, "join request fingerprint") == told  # read out over the second channel
         return _courier(self.root / "admissions" / f"{country}.json", self.hosts.home(role) / f"admission-{country}.json")
 
+    def join(self, role: str, country: str, *extra: str) -> Path:
+        printed = self.hosts.somex(role, *self.init_args(role, country, rotation="--rotation" in extra))
+        return self.admit(role, country, printed, *extra)
+
     def install(self, role: str, country: str, bundle: Path) -> None:
-        self.hosts.somex(role, "node", "install-admission", str(bundle), "--country", country,
-                         "--dir", str(self.fed_dir(role)), "--root-fingerprint", self.root_fingerprint)
+        self.hosts.somex(role, *self.install_args(role, country, bundle))
 
     def publish(self, name: str) -> str:
         """The root's newest file to the hub operator, who publishes it to the running hub."""
@@ -225,16 +244,18 @@ class Federation:
         return self.hosts.somex("broker", "federation", "publish", str(handed),
                                 "--token-file", str(self.hosts.home("broker") / "operator.token"))
 
-    def start_country(self, country: str) -> None:
+    def token_args(self, role: str, country: str, token_role: str = "focal") -> tuple[str, ...]:
+        return ("node", "token", "create", "--role", token_role, "--country", country, "--dir", str(self.fed_dir(role)))
+
+    def start_country(self, country: str, token: str | None = None) -> None:
         """The hub operator tells the country the broker's address and port (nothing secret); the
-        country makes its focal point's token and starts its node."""
+        country makes its focal point's token (unless made already) and starts its node."""
         home = self.hosts.home(country)
         (home / "deployment.json").write_text(json.dumps({
             "amqp_port": self.amqp_port, "vhost": self.vhost, "amqp_host": BROKER_ADDRESS, "tls": True,
             "node_http_ports": {country: NODE_HTTP_PORT}}))
         os.chmod(home / "deployment.json", 0o600)
-        token = self.hosts.somex(country, "node", "token", "create", "--role", "focal", "--country", country,
-                                 "--dir", str(self.fed_dir(country))).strip()
+        token = (token or self.hosts.somex(country, *self.token_args(country, country))).strip()
         # Kept where `somex send` on this host looks for the focal point's token.
         (self.node_home(country) / "operator-tokens.json").write_text(json.dumps({"focal": token}))
         os.chmod(self.node_home(country) / "operator-tokens.json", 0o600)
@@ -356,8 +377,11 @@ def _build(hosts: Hosts) -> Federation:
     root = hosts.home("root")
     created = hosts.somex("root", "federation", "create-root", "--name", "somex-netns", "--root", str(root))
     fed = Federation(hosts, _printed(created, "root certificate fingerprint"), 0, "somex")
-    for role, country in (("broker", "HUB"), ("MEX", "MEX"), ("IDN", "IDN")):  # the hub's admission first
-        fed.install(role, country, fed.join(role, country))
+    members = (("broker", "HUB"), ("MEX", "MEX"), ("IDN", "IDN"))  # the hub's admission first
+    printed = hosts.somex_together([(role, fed.init_args(role, country)) for role, country in members])
+    bundles = [fed.admit(role, country, out) for (role, country), out in zip(members, printed, strict=True)]
+    hosts.somex_together([(role, fed.install_args(role, country, bundle))
+                          for (role, country), bundle in zip(members, bundles, strict=True)])
     # The root operator hands every host the newest directory (public), and the broker operator its
     # TLS server certificate for the address the countries dial (stand-in: see the module docstring).
     for role in ("broker", "MEX", "IDN"):
@@ -367,17 +391,18 @@ def _build(hosts: Hosts) -> Federation:
                    server_names=[BROKER_ADDRESS])
     _courier(root / TLS_CRL_FILE, fed.fed_dir("broker") / TLS_CRL_FILE)
 
-    hosts.somex("broker", "broker", "up", "--amqp-host", BROKER_ADDRESS)
+    # The broker operator starts the broker while each operator makes its API token on its own host.
+    _, operator, *focal = hosts.somex_together([
+        ("broker", ("broker", "up", "--amqp-host", BROKER_ADDRESS)), ("broker", fed.token_args("broker", "HUB", "operator")),
+        ("MEX", fed.token_args("MEX", "MEX")), ("IDN", fed.token_args("IDN", "IDN"))])
     deployment = json.loads((hosts.home("broker") / "deployment.json").read_text())
     assert deployment["tls"] is True and deployment["amqp_host"] == BROKER_ADDRESS
     fed.amqp_port, fed.vhost = deployment["amqp_port"], deployment["vhost"]
-    token = hosts.somex("broker", "node", "token", "create", "--role", "operator", "--country", "HUB",
-                        "--dir", str(fed.fed_dir("broker"))).strip()
-    (hosts.home("broker") / "operator.token").write_text(token)
+    (hosts.home("broker") / "operator.token").write_text(operator.strip())
     os.chmod(hosts.home("broker") / "operator.token", 0o600)
     hosts.spawn("broker", "hub", "run")
-    for country in ("MEX", "IDN"):
-        fed.start_country(country)
+    for country, token in zip(("MEX", "IDN"), focal, strict=True):
+        fed.start_country(country, token)
     return fed
 
 
