@@ -5,19 +5,26 @@ hub serving an older or forged document changes nothing and is refused with a re
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import quote
 
 import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from sqlalchemy import select
 
 import broker_config
 from crypto.directory import RevocationList, sign_revocations
+from crypto.errors import DirectoryError
 from nodes.hub import api as hub_api
 from nodes.national.federation_fetch import FETCH_ALARM
 from nodes.runtime.config import utcnow
-from nodes.runtime.federation import DIRECTORY_FILE, REVOCATIONS_FILE, load_federation, reissue_directory, revoke
+from nodes.runtime.db import make_engine
+from nodes.runtime.federation import (
+    DIRECTORY_FILE, REVOCATIONS_FILE, _root_key, init_federation, load_federation, reissue_directory, revoke,
+)
+from nodes.runtime.federation_state import admit_federation, catch_up, held_documents
 from tests.integration.federation import RunningFederation, eventually
 from tests.integration.test_live_federation import _inject_to_inbox, _note_from
 
@@ -119,3 +126,38 @@ async def test_a_hub_serving_an_older_or_forged_document_at_start_up_changes_not
     # It goes on working with what it holds.
     sent = await fed.nodes["MEX"].send("note", ["ITA"], body={"text": "still in touch"})
     await eventually(lambda: ita.store.get(sent.id), what="MEX's note at ITA")
+
+
+@pytest.mark.parametrize("served", ["other-kind", "same-serial-other-document", "truncated", "other-federation"])
+def test_catch_up_refuses_what_could_not_come_from_the_root_in_succession_and_changes_nothing(
+        tmp_path: Path, served: str) -> None:
+    """`federation_state.catch_up` on its own (no broker): each refusal with its reason, the file, the
+    row of accepted serials and the federation in use unchanged."""
+    home = tmp_path / "federation"
+    init_federation(home, "somex-test", ["MEX", "IDN"], utcnow())
+    held = load_federation(home, utcnow())
+    engine = make_engine(f"sqlite:///{tmp_path / 'MEX.db'}")
+    admit_federation(engine, held, utcnow(), "MEX")
+    files = {name: (home / name).read_bytes() for name in (DIRECTORY_FILE, REVOCATIONS_FILE)}
+    kind, raw, reason = {
+        "other-kind": ("revocations", files[DIRECTORY_FILE], "malformed"),
+        "same-serial-other-document": ("revocations", sign_revocations(
+            RevocationList(held.revocations.federation, held.revocations.serial, utcnow(),
+                           utcnow() + timedelta(days=30), frozenset({"ab" * 32})), _root_key(home)),
+            "stale_revocations"),
+        "truncated": ("directory", files[DIRECTORY_FILE][:-7], "malformed"),
+        "other-federation": ("revocations", sign_revocations(
+            RevocationList("elsewhere", held.revocations.serial + 3, utcnow(), utcnow() + timedelta(days=30),
+                           frozenset()), _root_key(home)), "wrong_federation"),
+    }[served]
+    with engine.connect() as conn:
+        rows_before = conn.execute(select(held_documents).order_by(held_documents.c.kind)).fetchall()
+    with pytest.raises(DirectoryError) as refused:
+        catch_up(engine, held, raw, kind, utcnow(), "MEX")
+    assert refused.value.reason == reason
+    with engine.connect() as conn:
+        assert conn.execute(select(held_documents).order_by(held_documents.c.kind)).fetchall() == rows_before
+    assert {name: (home / name).read_bytes() for name in files} == files
+    # The very documents in use: nothing to do, nothing written.
+    assert catch_up(engine, held, files[DIRECTORY_FILE], "directory", utcnow(), "MEX") == (held, None)
+    engine.dispose()
