@@ -40,6 +40,7 @@ def make_app(hub: Hub) -> web.Application:
     app.router.add_get("/api/audit/entries/{seq}", entry)
     app.router.add_get("/api/audit/export", export)
     app.router.add_post("/api/federation/publish", publish)
+    app.router.add_get("/api/federation/{kind:directory|revocations}", federation_document)
     document(app, _PATHS)
     serve_metrics(app, hub.telemetry)
     serve(app, "somex hub")
@@ -94,6 +95,11 @@ _PATHS = {
         errors=(413, 422),
         ok=(200, obj(("kind", "serial", "message_id", "recipients"), kind=STRING, serial=INTEGER,
                      message_id=STRING, recipients=array(STRING))))},
+    "/api/federation/{kind}": {"get": op(
+        "The newest root-signed directory or revocation list the hub applied, byte for byte as published "
+        "(public: nodes fetch it at start-up and verify it against the root themselves)", tag="federation",
+        params=[path_param("kind", {"enum": ["directory", "revocations"]})],
+        ok=(200, {"type": "object", "description": "the root-signed file, byte for byte"}))},
 }
 
 
@@ -210,6 +216,16 @@ async def export(request: web.Request) -> web.Response:
     except LookupError as exc:
         return json_error(409, "no_checkpoint", str(exc))
     return web.json_response(bundle)
+
+
+async def federation_document(request: web.Request) -> web.Response:
+    """The root-signed file the hub holds (it writes each document it applies over it): the same bytes
+    it broadcast. Nothing secret; a node trusts it only after checking the root's signature and serial."""
+    from nodes.runtime.federation import DOCUMENT_FILES
+
+    hub = request.app[HUB]
+    raw = await asyncio.to_thread((hub.federation.path / DOCUMENT_FILES[request.match_info["kind"]]).read_bytes)
+    return web.Response(body=raw, content_type="application/json")
 
 
 @requires("operator")

@@ -47,6 +47,7 @@ from nodes.runtime.events import Events
 from nodes.runtime.metrics import Telemetry
 from nodes.runtime.faults import is_transient
 from nodes.runtime.federation import Federation, load_federation
+from nodes.national.federation_fetch import fetch_newest_documents
 from nodes.runtime.federation_state import accept_publication, admit_federation
 from protocol import envelope as wire
 from protocol import messages, policy
@@ -116,6 +117,7 @@ class NationalNode:
         # In memory: an alarm about the node's storage cannot be stored in it. Raised by the inbox
         # (storage, broker link) and the watchdogs: health, console, ERROR log.
         self.alarms = AlarmBoard(self.log)
+        self.federation_fetch: dict[str, str] = {}  # kind -> what start-up made of the hub's newest (federation_fetch.py)
         delivery.install(self)
         self.watchdogs = Watchdogs(self)
         self.watchdogs.install()
@@ -125,6 +127,8 @@ class NationalNode:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        # Before consuming: the broadcasts of publications missed while down may have expired.
+        self.federation_fetch = await fetch_newest_documents(self)
         b = self.config.broker
         login = broker_login(b, self.creds, self.federation.root_cert_file)
         self.session = BrokerSession(broker_urls(b, login), f"somex-node-{self.country}", self._on_connect,

@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
                                                     "root operator (needed the first time)")
     token = node.add_parser("token", help="API tokens of this node").add_subparsers(dest="token_action", required=True)
     create = token.add_parser("create", help="a new token for a role (replaces that role's token); printed once")
-    create.add_argument("--role", required=True, choices=["focal", "feed", "auditor"])
+    create.add_argument("--role", required=True, choices=["focal", "feed", "auditor", "operator"],
+                        help="operator: the hub operator's token for 'federation publish' (on the hub's host)")
     create.add_argument("--country", required=True)
     create.add_argument("--dir", type=Path, help="the host's federation directory (default STATE_DIR/federation)")
 

@@ -2,8 +2,9 @@
 database, so that an older genuinely root-signed file put back in their place is refused.
 
 The rules are in crypto/directory.py (`check_succession`, `revocations_overdue`); this module
-holds the highest serial seen and applies them when the hub or a node starts, and when a new
-document is published while it runs (`accept_publication`).
+holds the highest serial seen and applies them when the hub or a node starts, when a new
+document is published while it runs (`accept_publication`), and when a node fetches the newest
+published ones from the hub at start-up (`catch_up`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from crypto.directory import (
     check_publication,
     check_succession,
     document_digest,
+    load_directory,
+    load_revocations,
+    publication_kind,
     revocations_overdue,
 )
 from crypto.errors import DirectoryError
@@ -100,3 +104,21 @@ def accept_publication(conn: Connection, federation: Federation, raw: bytes, now
              previous_serial=held.serial if held else None)
     return federation.with_document(document), document
 
+
+
+def catch_up(engine: Engine, federation: Federation, raw: bytes, kind: str, now: datetime,
+             holder: str) -> tuple[Federation, Directory | RevocationList | None]:
+    """A `kind` document fetched from the hub (the newest it published): applied as a publication
+    (`accept_publication`: root signature, federation, serial succession) if it is newer than the one
+    in use; (federation, None) if it is the very one in use. DirectoryError, nothing changed, for
+    anything else: another kind (`malformed`), not the root's (`bad_signature`), older or a different
+    one under the serial in use (`stale_<kind>`)."""
+    if publication_kind(raw) != kind:
+        raise DirectoryError("malformed", f"asked the hub for the {kind}, it answered another document")
+    offered = load_directory(raw, federation.root_cert, now) if kind == "directory" \
+        else load_revocations(raw, federation.root_cert)
+    held = federation.directory if kind == "directory" else federation.revocations
+    if offered.serial == held.serial and document_digest(offered) == document_digest(held):
+        return federation, None
+    with engine.begin() as conn:
+        return accept_publication(conn, federation, raw, now, holder)

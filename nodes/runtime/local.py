@@ -309,15 +309,25 @@ async def publish_federation_file(state_dir: Path, file: Path, *, hub_url: str |
                                   token: str | None = None) -> dict[str, Any]:
     """The hub operator's publication of a root-signed directory or revocation list: hand it to the
     running hub (which verifies, applies, audits and broadcasts it), then, for a directory, take the
-    broker permissions of any user it no longer lists (a removed member). The token is the hub's
+    broker permissions of any user it no longer lists (a removed member); a directory's new members
+    get their broker user and inbox before the hub has it. The token is the hub's
     `operator` token (default: this machine's operator-tokens.json of HUB)."""
     from crypto.directory import load_directory, publication_kind
+
+    from crypto.directory import check_publication
 
     raw = file.read_bytes()
     deployment = Deployment.load(state_dir)
     federation = load_federation(deployment.federation_dir, utcnow())
     url = hub_url or f"http://127.0.0.1:{deployment.hub_http_port}/api"
     token = token or federation.credentials("HUB").tokens["operator"]
+    broker = _recorded_broker(state_dir / "broker")
+    if broker is not None and publication_kind(raw) == "directory":
+        # A new member's broker user and inbox exist before the hub sends it anything. Only for a
+        # directory newer than the hub's (checked here against the root, as the hub will): an older
+        # one could give a removed member its permissions back.
+        newer = check_publication(raw, federation.root_cert, federation.directory, federation.revocations, utcnow())
+        broker.apply(broker_spec(federation.with_document(newer), deployment.vhost, tls=deployment.tls))
     async with aiohttp.ClientSession() as session:
         async with session.post(f"{url}/federation/publish", data=raw,
                                 headers={"Authorization": f"Bearer {token}"}) as response:
@@ -326,7 +336,6 @@ async def publish_federation_file(state_dir: Path, file: Path, *, hub_url: str |
         raise PublicationRefused(answer.get("error", str(response.status)), answer.get("detail", ""))
     if publication_kind(raw) == "directory":
         directory = load_directory(raw, federation.root_cert, None)
-        broker = _recorded_broker(state_dir / "broker")
         if broker is not None:
             members = [e.broker_user for e in directory.nodes.values()]
             answer["withdrawn_broker_users"] = withdraw_absent_members(broker, deployment.vhost, members)
