@@ -19,6 +19,7 @@ from nodes.hub.sequence import sequence_diagram
 from nodes.hub.volume import hour_slots, volume_chart
 from nodes.runtime import console
 from nodes.runtime.openapi import document
+from protocol.policy import HUB_ID
 from protocol.checkpoint import SignedNote, format_note, parse_checkpoint_body
 
 HUB = web.AppKey("somex_console_hub", Hub)
@@ -39,7 +40,8 @@ def _page(summary: str, parameters: list[dict[str, Any]] | None = None, **respon
 
 def add_routes(app: web.Application, hub: Hub) -> None:
     app[HUB] = hub
-    console.mount(app, console.Console("somex · audit", ("auditor",), NAV, Path(__file__).parent / "templates"))
+    console.mount(app, console.Console("somex · audit", ("auditor",), NAV, Path(__file__).parent / "templates",
+                                       HUB_ID))
     r = app.router
     r.add_get("/console/", overview)
     r.add_get("/console/entries/{seq}", entry_page)

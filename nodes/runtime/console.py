@@ -36,10 +36,10 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from crypto.tokens import role_for, token_digest
 from nodes.runtime.http import ROLE, Credential, add_credential_check
-from nodes.runtime.openapi import amend, document
+from nodes.runtime.openapi import SESSION_COOKIE, amend, document
 
 PREFIX = "/console"
-COOKIE = "somex_session"
+COOKIE = "somex_session"  # the stem: each console's cookie is COOKIE + "_" + its node id (cookie_name)
 IDLE = 30 * 60
 LIFETIME = 12 * 3600
 HEARTBEAT = 15.0
@@ -70,9 +70,14 @@ class Console:
     roles: tuple[str, ...]
     nav: Sequence[tuple[str, str]]  # (label, href)
     templates: Path
+    node_id: str  # names the session cookie, so consoles on one host keep their own sessions
     home: str = PREFIX + "/"
     sessions: dict[str, Session] = field(default_factory=dict)
     env: jinja2.Environment = field(init=False)
+
+    @property
+    def cookie(self) -> str:
+        return cookie_name(self.node_id)
 
     def __post_init__(self) -> None:
         self.env = jinja2.Environment(
@@ -91,7 +96,7 @@ class Console:
         return sid, session
 
     def session_of(self, request: web.Request) -> Session | None:
-        sid = request.cookies.get(COOKIE)
+        sid = request.cookies.get(self.cookie)
         session = self.sessions.get(sid) if sid else None
         now = time.monotonic()
         if session is None or session.expired(now):
@@ -107,6 +112,13 @@ class Console:
         return session is not None and not session.expired(now)
 
 
+def cookie_name(node_id: str) -> str:
+    """The session cookie of `node_id`'s console. Browsers share cookies between all ports of a host
+    (RFC 6265 §8.5), so one name for every console would let a login at one console log out the
+    others on the same host; the node id tells them apart."""
+    return f"{COOKIE}_{re.sub(r'[^A-Za-z0-9]', '-', node_id)}"
+
+
 CONSOLE = web.AppKey("somex_console", Console)
 SESSION = web.RequestKey("somex_console_session", Session)
 MULTIPART = web.RequestKey("somex_console_multipart", object)
@@ -116,6 +128,7 @@ LOGIN_FORM = web.RequestKey("somex_console_login_form", tuple)
 def mount(app: web.Application, console: Console) -> None:
     """Add the console's login, logout, static files and CSRF guard to `app` (call before routes)."""
     app[CONSOLE] = console
+    app[SESSION_COOKIE] = console.cookie
     app.middlewares.append(_csrf_guard)
     add_credential_check(app, _console_credential)
     amend(app, _guard_responses)
@@ -261,7 +274,7 @@ async def login(request: web.Request) -> web.Response:
                               f"a {role} token cannot log in here.")
     sid, _ = console.open_session(role)
     response = _redirect(target or console.home)
-    response.set_cookie(COOKIE, sid, path=PREFIX, httponly=True, samesite="Strict", secure=request.secure,
+    response.set_cookie(console.cookie, sid, path=PREFIX, httponly=True, samesite="Strict", secure=request.secure,
                         max_age=LIFETIME)
     return response
 
@@ -285,7 +298,7 @@ async def _console_credential(request: web.Request) -> Credential | None:
     token is right and a failure otherwise (so failed logins never throttle right ones)."""
     if not request.path.startswith(PREFIX + "/"):
         return None
-    sid = request.cookies.get(COOKIE)
+    sid = request.cookies.get(request.app[CONSOLE].cookie)
     if sid and request.app[CONSOLE].holds(sid, time.monotonic()):
         return Credential(f"session:{token_digest(sid)}")
     if request.method != "POST" or request.path != PREFIX + "/login":
@@ -297,11 +310,11 @@ async def _console_credential(request: web.Request) -> Credential | None:
 
 async def logout(request: web.Request) -> web.Response:
     console = request.app[CONSOLE]
-    sid = request.cookies.get(COOKIE)
+    sid = request.cookies.get(console.cookie)
     if sid:
         console.sessions.pop(sid, None)
     response = _redirect(PREFIX + "/login")
-    response.del_cookie(COOKIE, path=PREFIX)
+    response.del_cookie(console.cookie, path=PREFIX)
     return response
 
 
