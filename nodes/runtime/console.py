@@ -35,6 +35,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from crypto.tokens import role_for, token_digest
+from nodes.runtime import console_format
 from nodes.runtime.http import ROLE, Credential, add_credential_check
 from nodes.runtime.openapi import SESSION_COOKIE, amend, document
 
@@ -86,6 +87,7 @@ class Console:
             autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
         # Names such as KOVAČ are shown as written, not as \u escapes (tojson still escapes <>&').
         self.env.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False}
+        self.env.filters.update(console_format.FILTERS)
 
     def open_session(self, role: str) -> tuple[str, Session]:
         now = time.monotonic()

@@ -14,10 +14,43 @@ const somex = (() => {
     return fetch(url, options);
   }
 
+  // What the person has typed, ticked, chosen or attached in a live region's form (by element id),
+  // so a refresh does not wipe a note being written when an event arrives.
+  function edits(region) {
+    const changed = (el) => {
+      if (el.type === "hidden" || el.type === "submit" || el.type === "button") return false;
+      if (el.type === "file") return el.files.length > 0;
+      if (el.type === "checkbox" || el.type === "radio") return el.checked !== el.defaultChecked;
+      if (el.tagName === "SELECT") return [...el.options].some((o) => o.selected !== o.defaultSelected);
+      return el.value !== el.defaultValue;
+    };
+    return [...region.querySelectorAll("input[id], textarea[id], select[id]")].filter(changed).map((el) => ({
+      id: el.id, value: el.value, files: el.files, checked: el.checked,
+      chosen: el.tagName === "SELECT" ? [...el.selectedOptions].map((o) => o.value) : null,
+    }));
+  }
+
+  function restore(region, kept, focused) {
+    for (const k of kept) {
+      const el = region.querySelector("#" + CSS.escape(k.id));
+      if (!el) continue;  // the form changed (e.g. the action is no longer possible)
+      if (el.type === "file") el.files = k.files;
+      else if (el.type === "checkbox" || el.type === "radio") el.checked = k.checked;
+      else if (el.tagName === "SELECT") [...el.options].forEach((o) => { o.selected = k.chosen.includes(o.value); });
+      else el.value = k.value;
+    }
+    const again = focused && region.querySelector("#" + CSS.escape(focused));
+    if (again) again.focus();
+  }
+
   async function refresh(region) {
     const response = await fetch(region.dataset.live, { credentials: "same-origin", headers: { "Accept": "text/html" } });
     if (response.ok) {
-      region.innerHTML = await response.text();
+      const html = await response.text();
+      const kept = edits(region);
+      const focused = region.contains(document.activeElement) ? document.activeElement.id : null;
+      region.innerHTML = html;
+      restore(region, kept, focused);
       region.dispatchEvent(new CustomEvent("somex:refreshed", { bubbles: true }));
     }
   }
