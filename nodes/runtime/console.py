@@ -259,7 +259,8 @@ async def to_home(request: web.Request) -> web.Response:
 
 
 async def login_form(request: web.Request) -> web.Response:
-    return render(request, "console/login.html", next=_safe_next(request.query.get("next")), failure=None)
+    return render(request, "console/login.html", next=_safe_next(request.query.get("next")), failure=None,
+                  roles=request.app[CONSOLE].roles, node_id=request.app[CONSOLE].node_id)
 
 
 async def login(request: web.Request) -> web.Response:
@@ -268,12 +269,11 @@ async def login(request: web.Request) -> web.Response:
     target = _safe_next(target)
     role = role_for(token, request.app[ROLE]) if token else None
     if role is None:
-        return render(request, "console/login.html", status=401, next=target,
-                      failure="That token is not valid here. Use the token of your role from your operator.")
+        return render(request, "console/login.html", status=401, next=target, failure="unknown_token",
+                      roles=console.roles, node_id=console.node_id, presented=None)
     if role not in console.roles:
-        return render(request, "console/login.html", status=403, next=target,
-                      failure=f"This console is for the {' or '.join(console.roles)} role; "
-                              f"a {role} token cannot log in here.")
+        return render(request, "console/login.html", status=403, next=target, failure="wrong_role",
+                      roles=console.roles, node_id=console.node_id, presented=role)
     sid, _ = console.open_session(role)
     response = _redirect(target or console.home)
     response.set_cookie(console.cookie, sid, path=PREFIX, httponly=True, samesite="Strict", secure=request.secure,

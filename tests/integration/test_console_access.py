@@ -81,6 +81,7 @@ async def test_wrong_role_and_unknown_tokens_are_refused(servers, fed: RunningFe
     async with client() as s:
         async with await log_in(s, servers["hub"], mex["focal"]) as r:  # a focal token at the auditor console
             assert r.status == 401 and cookie_name("HUB") not in r.cookies
+            assert "Use HUB's auditor token" in await r.text()  # says which token works here
         async with await log_in(s, servers["node"], mex["auditor"]) as r:  # the node's auditor is not a focal point
             assert r.status == 403 and "for the focal role" in await r.text()
         async with await log_in(s, servers["node"], mex["feed"]) as r:

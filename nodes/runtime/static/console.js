@@ -2,7 +2,8 @@
 // - somex.post(url, data): a fetch with the session's CSRF token.
 // - Live regions: <div data-live="/console/inbox?partial=1"> is re-fetched (and its content
 //   replaced) whenever the page's event stream (<body data-events> or /console/events) reports
-//   something. A page can listen too: document.addEventListener("somex:event", e => e.detail).
+//   something; with data-live-thread="<thread>" only for events of that thread. What the person
+//   typed in the region's form survives the refresh. A page can listen too: document.addEventListener("somex:event", e => e.detail).
 "use strict";
 const somex = (() => {
   const csrf = () => document.querySelector('meta[name="csrf-token"]')?.content || "";
@@ -65,8 +66,13 @@ const somex = (() => {
       let event = {};
       try { event = JSON.parse(message.data); } catch (_) { /* a comment or heartbeat */ }
       document.dispatchEvent(new CustomEvent("somex:event", { detail: event }));
+      // A region with data-live-thread follows its thread only (plus refusals and overflow, which
+      // name none): a page that opens sealed bodies is not re-read on every alert of a busy node.
+      const wanted = [...regions].filter((r) => !r.dataset.liveThread || r.dataset.liveThread === event.thread
+                                               || event.kind === "overflow" || event.kind === "refused");
+      if (wanted.length === 0) return;
       clearTimeout(timer);  // several events in a burst: one refresh
-      timer = setTimeout(() => regions.forEach(refresh), 150);
+      timer = setTimeout(() => wanted.forEach(refresh), 150);
     };
     source.onopen = () => document.body.classList.add("live");
     source.onerror = () => document.body.classList.remove("live");
