@@ -162,3 +162,28 @@ async def test_two_consoles_on_one_host_stay_logged_in_side_by_side(consoles: Co
         assert response.status == 200 and mex.url.endswith("/console/")
     finally:
         await context.close()
+
+
+async def test_a_hub_rejection_is_explained_in_words(consoles: Consoles, new_page) -> None:  # noqa: ANN001
+    """MEX's broker account publishes a note claiming IDN as sender; the hub tells MEX, whose inbox
+    and message page explain the reason in a sentence instead of a JSON body."""
+    from protocol import envelope as wire
+
+    fed = consoles.fed
+    forged = fed.nodes["IDN"].build("note", ["ITA"], body={"text": "claims IDN"})
+    await fed.publish_raw("MEX", wire.encode(forged))
+    rejection = await eventually(lambda: next((m for m in fed.inbox("MEX", type="hub.rejection")
+                                               if (m.body or {}).get("of") == forged.id), None),
+                                 what="the hub's rejection at MEX")
+    page = await new_page()
+    await consoles.log_in(page, "MEX", "focal")
+    await page.goto(f"{consoles.urls['MEX']}/console/inbox?type=hub.rejection")
+    row = page.locator(f'tr[data-message-id="{rejection.message_id}"]')
+    await expect(row.locator("td.subject")).to_contain_text(
+        "The hub rejected our note: The broker account that sent it does not belong to the country named as sender.")
+    assert set((await row.get_attribute("class")).split()) == {"unread", "action"}
+    await row.locator("td.subject a").click()
+    await expect(page.locator("#rejection")).to_contain_text("does not belong to the country named as sender")
+    await expect(page.locator("#rejection")).to_contain_text("sender_mismatch")
+    content = await page.text_content("main")
+    assert "\\u0027" not in content and '{"' not in content, "a JSON dump"
