@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode
 from pathlib import Path
@@ -19,6 +20,8 @@ from nodes.hub.sequence import sequence_diagram
 from nodes.hub.volume import hour_slots, volume_chart
 from nodes.runtime import console
 from nodes.runtime.openapi import document
+from protocol import messages
+from protocol.policy import HUB_ID
 from protocol.checkpoint import SignedNote, format_note, parse_checkpoint_body
 
 HUB = web.AppKey("somex_console_hub", Hub)
@@ -39,7 +42,8 @@ def _page(summary: str, parameters: list[dict[str, Any]] | None = None, **respon
 
 def add_routes(app: web.Application, hub: Hub) -> None:
     app[HUB] = hub
-    console.mount(app, console.Console("somex · audit", ("auditor",), NAV, Path(__file__).parent / "templates"))
+    console.mount(app, console.Console("somex · audit", ("auditor",), NAV, Path(__file__).parent / "templates",
+                                       HUB_ID))
     r = app.router
     r.add_get("/console/", overview)
     r.add_get("/console/entries/{seq}", entry_page)
@@ -160,8 +164,41 @@ async def thread_page(request: web.Request) -> web.Response:
                           capped=capped, cap=THREAD_CAP, diagram=sequence_diagram(rows))
 
 
+class FilterError(ValueError):
+    pass
+
+
+_TIME_PREFIX = re.compile(r"\d{4}-\d\d-\d\d(T\d\d(:\d\d(:\d\d(\.\d{1,6})?)?)?)?")
+
+
+def check_filters(filters: dict[str, str], members: list[str]) -> dict[str, str]:
+    """The trail's filters as the store takes them: countries upper-cased and known, types known,
+    times a UTC ISO prefix that is a real time. FilterError names the expected format, so a typo
+    is never answered with an empty trail."""
+    checked = dict(filters)
+    for name in ("sender", "recipient"):
+        if checked[name]:
+            checked[name] = checked[name].upper()
+            if checked[name] not in members:
+                raise FilterError(f"{name}: the code of a member ({', '.join(members)}), not {filters[name][:20]!r}")
+    if checked["type"] and checked["type"] not in messages.REGISTRY:
+        raise FilterError(f"type: one of {', '.join(sorted(messages.REGISTRY))}, not {filters['type'][:40]!r}")
+    for name in ("since", "until"):
+        value = checked[name].removesuffix("Z")
+        if value:
+            if not _TIME_PREFIX.fullmatch(value):
+                raise FilterError(f"{name}: a UTC time like 2026-11-23 or 2026-11-23T14:05, not {filters[name][:30]!r}")
+            try:
+                datetime.fromisoformat(value if "T" in value else value + "T00:00")
+            except ValueError:
+                raise FilterError(f"{name}: {filters[name][:30]!r} is not a real date or time") from None
+            checked[name] = value
+    return checked
+
+
 @console.view("auditor")
 async def trails_page(request: web.Request) -> web.Response:
+    hub = request.app[HUB]
     q = request.query
     filters = {n: q.get(n, "").strip() for n in FILTERS}
     after_raw = q.get("after", "-1")
@@ -169,13 +206,25 @@ async def trails_page(request: web.Request) -> web.Response:
         after = int(after_raw)
     except ValueError:
         return console.error_page(request, 400, "Bad paging value", f"after={after_raw[:40]!r} is not an entry number.")
-    rows = await asyncio.to_thread(request.app[HUB].store.trail, **{k: v or None for k, v in filters.items()},
+    directory = hub.federation.directory
+    try:
+        checked = check_filters(filters, directory.node_ids(exclude_hub=False))
+    except FilterError as exc:
+        return console.render(request, "hub/trails.html", status=400, heading="Audit trail", filters=filters,
+                              entries=[], next_query=None, error=str(exc), broker_users={})
+    rows = await asyncio.to_thread(hub.store.trail, **{k: v or None for k, v in checked.items()},
                                    after=after, limit=PAGE)
     next_query = None
     if len(rows) == PAGE:
         next_query = urlencode({**{k: v for k, v in filters.items() if v}, "after": rows[-1]["seq"]})
     return console.render(request, "hub/trails.html", heading="Audit trail", filters=filters, entries=rows,
-                          next_query=next_query)
+                          next_query=next_query, error=None, broker_users=broker_users(directory))
+
+
+def broker_users(directory: Any) -> dict[str, str]:
+    """Each member's node id by broker user, so a page can show when an entry's broker user (who
+    really sent it) is not the account of the sender it claims."""
+    return {entry.broker_user: node_id for node_id, entry in directory.nodes.items()}
 
 
 @console.view("auditor")

@@ -31,7 +31,8 @@ _HTML = {"200": {"description": "an HTML page", "content": {"text/html": {}}}}
 
 def add_routes(app: web.Application, node: NationalNode) -> None:
     app[NODE] = node
-    console.mount(app, console.Console(f"somex · {node.country}", ("focal",), NAV, Path(__file__).parent / "templates"))
+    console.mount(app, console.Console(f"somex · {node.country}", ("focal",), NAV, Path(__file__).parent / "templates",
+                                       node.country))
     app.router.add_get("/console/", overview)
     app.router.add_get("/console/events", events)
     console_messages.add_routes(app, node)

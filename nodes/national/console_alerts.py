@@ -25,6 +25,7 @@ from nodes.national.alerts import received_hits
 from nodes.national.alerts_api import BadCheck, check_document
 from nodes.national.node import NationalNode
 from nodes.runtime import console
+from nodes.runtime.console_format import size
 from nodes.runtime.http import MAX_SQL_INTEGER
 from nodes.runtime.openapi import document
 from protocol.alerts import CHECK_KINDS, DOCUMENT_TYPES, MAX_NUMBER_CHARS
@@ -302,8 +303,8 @@ async def _receive(request: web.Request, spool: IO[bytes]) -> tuple[str, str, Li
             while chunk := await part.read_chunk(_CHUNK):
                 tally.add(chunk)
                 if tally.size > MAX_UPLOAD_BYTES:
-                    raise FormError("too_large", f"the console takes feed files of at most {MAX_UPLOAD_BYTES} "
-                                                 "bytes; push larger ones with `somex feed push`", 413)
+                    raise FormError("too_large", f"the console takes feed files of at most "
+                                                 f"{size(MAX_UPLOAD_BYTES)}; push larger ones with `somex feed push`", 413)
                 await asyncio.to_thread(spool.write, chunk)
             found = part.filename[:255], fmt, tally
     except (ValueError, AssertionError, HttpProcessingError):  # not a form a browser sends

@@ -12,6 +12,7 @@ from urllib.parse import quote, urlencode
 from aiohttp import BodyPartReader, web
 
 from crypto.errors import CryptoError
+from nodes.national import reads
 from nodes.national.mla import CentralAuthority, Upload
 from nodes.national.reads import CONSOLE_READER
 from nodes.national.mla_api import MAX_FIELDS_BYTES, _read_part, _TooLarge
@@ -21,6 +22,7 @@ from nodes.runtime.http import attachment_disposition
 from nodes.runtime.openapi import document
 from protocol import mla
 from protocol.errors import ProtocolError
+from protocol.timefmt import format_time
 
 AUTHORITY = web.AppKey("somex_console_mla", CentralAuthority)
 LIST_FIELDS = {"legal_basis": "legal_basis", "offence": "offences", "measure": "measures"}
@@ -60,9 +62,11 @@ def add_routes(app: web.Application, authority: CentralAuthority) -> None:
             "security": session, "parameters": path_id + partial,
             "responses": {**_HTML, "404": {"description": "no such request", "content": {"text/html": {}}}}}},
         "/console/mla/{id}/events": {"post": {
-            "summary": "Send a lifecycle event (event, optional note and grounds)", "tags": ["console"],
+            "summary": "Send a lifecycle event (event, optional note, grounds and attachment files; "
+                       "multipart with csrf_token first, or a plain form without files)", "tags": ["console"],
             "security": session, "parameters": path_id,
-            "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {}}},
+            "requestBody": {"required": True, "content": {"multipart/form-data": {},
+                                                          "application/x-www-form-urlencoded": {}}},
             "responses": {"303": {"description": "back to the request, with ?ok= or ?error="}}}},
         "/console/mla/messages/{id}/attachments/{index}": {"get": {
             "summary": "Download one attachment of an MLA message (checked against its SHA-256)",
@@ -157,6 +161,34 @@ def request_fields(values: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+ANSWER_TYPES = ("mla.status", "mla.response", "note")
+
+
+def correspondence(authority: CentralAuthority, view: dict[str, Any], who: str) -> list[dict[str, Any]]:
+    """Every message on the request's thread after the request itself, in both directions, with its
+    note (also one typed with an action), grounds and attachments, oldest first. Sealed bodies are
+    opened through the read path, so each showing is in the access journal; one that cannot be
+    opened is listed with the reason."""
+    node = authority.node
+    stored = [m for m in node.store.list(thread=view["thread"], limit=1000)
+              if m.type in ANSWER_TYPES and m.message_id != view["id"]]
+    items = []
+    for m in sorted(stored, key=lambda m: (m.stored_at, m.message_id)):
+        item: dict[str, Any] = {"message_id": m.message_id, "type": m.type, "sender": m.sender,
+                                "mine": m.direction == "out", "at": m.stored_at}
+        try:
+            body = reads.open_message(node, m.message_id, who).body_without_attachment_contents()
+        except LookupError as exc:
+            item["unreadable"] = str(exc)
+        except (ProtocolError, CryptoError) as exc:
+            item["unreadable"] = f"{exc.reason}: {exc.detail}"
+        else:
+            item.update(event=body.get("event"), note=body.get("note") or body.get("text"),
+                        grounds=body.get("grounds", []), attachments=body.get("attachments", []))
+        items.append(item)
+    return items
+
+
 @console.view("focal")
 async def request_page(request: web.Request) -> web.Response:
     try:
@@ -169,8 +201,16 @@ async def request_page(request: web.Request) -> web.Response:
     except (ProtocolError, CryptoError) as exc:
         return console.error_page(request, 400, "The request cannot be opened", f"{exc.reason}: {exc.detail}")
     today = utcnow().date()
+    answers = await asyncio.to_thread(correspondence, authority, view, CONSOLE_READER)
+    if not partial:  # what the page shows in full counts as read in the inbox (a live refresh does not)
+        shown = [view["id"]] if view["direction"] == "in" else []
+        shown += [a["message_id"] for a in answers if not a["mine"]]
+        at = format_time(utcnow())
+        for message_id in shown:
+            await asyncio.to_thread(reads.mark_read, authority.engine, message_id, at)
     template = "node/mla_live.html" if partial else "node/mla_request.html"
     return console.render(request, template, heading=f"MLA request {view['reference']}", view=view,
+                          answers=answers, us=authority.node.country,
                           events=allowed_events(view["direction"], view["state"]), grounds=mla.REFUSAL_GROUNDS,
                           overdue=is_overdue(view["deadline"], view["state"], today),
                           ok=request.query.get("ok"), error=request.query.get("error"))
@@ -179,22 +219,50 @@ async def request_page(request: web.Request) -> web.Response:
 @console.view("focal")
 async def act(request: web.Request) -> web.Response:
     request_id = request.match_info["id"]
-    form = await request.post()
-    event, note = form.get("event"), form.get("note")
-    grounds = [g for g in form.getall("grounds", []) if isinstance(g, str)]
-    if not isinstance(event, str) or not isinstance(note, (str, type(None))):
-        outcome = {"error": "bad_request: choose an event"}
-    else:
-        try:
-            done = await asyncio.to_thread(request.app[AUTHORITY].act, request_id, event,
-                                           note=note.strip() or None if note else None, grounds=grounds)
-            outcome = {"ok": f"{event} sent: the request is now {done['state']}"}
-        except LookupError as exc:
-            return console.error_page(request, 404, "No such request", str(exc))
-        except (ProtocolError, CryptoError) as exc:
-            outcome = {"error": f"{exc.reason}: {exc.detail}"}
+    try:
+        event, note, grounds, uploads = await _act_form(request)
+        if event is None:
+            raise ProtocolError("bad_request", "choose an event")
+        done = await asyncio.to_thread(request.app[AUTHORITY].act, request_id, event,
+                                       note=note.strip() or None if note else None, grounds=grounds, uploads=uploads)
+        outcome = {"ok": f"{event} sent: the request is now {done['state']}"}
+    except LookupError as exc:
+        return console.error_page(request, 404, "No such request", str(exc))
+    except _TooLarge:
+        outcome = {"error": f"too_large: attachments over {mla.MAX_ATTACHMENT_BYTES} bytes in all"}
+    except (ProtocolError, CryptoError) as exc:
+        outcome = {"error": f"{exc.reason}: {exc.detail}"}
     back = f"/console/mla/{quote(request_id, safe='')}?{urlencode(outcome)}"  # the id comes from the address
     return web.Response(status=303, headers={"Location": back})
+
+
+async def _act_form(request: web.Request) -> tuple[str | None, str | None, list[str], list[Upload]]:
+    """The action form: event, note, grounds and (multipart only) attachment files, e.g. the order
+    that executes a request."""
+    if request.content_type != "multipart/form-data":
+        form = await request.post()
+        event, note = form.get("event"), form.get("note")
+        return (event if isinstance(event, str) else None, note if isinstance(note, str) else None,
+                [g for g in form.getall("grounds", []) if isinstance(g, str)], [])
+    fields: dict[str, list[str]] = {"event": [], "note": [], "grounds": []}
+    uploads: list[Upload] = []
+    budget = mla.MAX_ATTACHMENT_BYTES
+    reader = await console.multipart(request)
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader):
+            raise ProtocolError("bad_request", "nested multipart is not accepted")
+        if part.name == "attachment":
+            content = await _read_part(part, budget)
+            if part.filename:
+                budget -= len(content)
+                uploads.append(Upload(part.filename, part.headers.get("Content-Type", "application/octet-stream"),
+                                      content))
+        elif part.name in fields:
+            fields[part.name].append((await _read_part(part, MAX_FIELDS_BYTES)).decode("utf-8", "replace"))
+        else:
+            raise ProtocolError("bad_request", f"unexpected field {str(part.name)[:40]!r}")
+    return (fields["event"][0] if fields["event"] else None, fields["note"][0] if fields["note"] else None,
+            fields["grounds"], uploads)
 
 
 @console.view("focal")

@@ -154,6 +154,26 @@ class NodeStore:
             rows = conn.execute(select(receipts).where(receipts.c.of == message_id).order_by(receipts.c.at))
             return [dict(r._mapping) for r in rows]
 
+    def receipts_of(self, ids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+        """The signed receipts for messages `ids`, both ways: those peers sent for ours (`by` them)
+        and those this node sent for theirs (`by` us), by the message they confirm, oldest first."""
+        ids = list(set(ids))
+        found: dict[str, list[dict[str, Any]]] = {}
+        if not ids:
+            return found
+        with self.engine.connect() as conn:
+            for r in conn.execute(select(receipts).where(receipts.c.of.in_(ids)).order_by(receipts.c.at)):
+                found.setdefault(r.of, []).append({"kind": r.kind, "by": r.by, "at": r.at, "reason": r.reason})
+            sent = conn.execute(select(messages.c.reply_to, messages.c.sender, messages.c.body).where(
+                (messages.c.type == "receipt") & (messages.c.direction == "out") & messages.c.reply_to.in_(ids)))
+            for r in sent:
+                body = json.loads(r.body) if r.body else {}
+                found.setdefault(r.reply_to, []).append({"kind": body.get("kind"), "by": r.sender,
+                                                         "at": body.get("at"), "reason": body.get("reason")})
+        for items in found.values():
+            items.sort(key=lambda i: i["at"] or "")
+        return found
+
     def replies_to(self, message_id: str) -> list[StoredMessage]:
         with self.engine.connect() as conn:
             return [_message(r) for r in conn.execute(select(messages).where(messages.c.reply_to == message_id))]

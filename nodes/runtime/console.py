@@ -35,11 +35,12 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from crypto.tokens import role_for, token_digest
+from nodes.runtime import console_format
 from nodes.runtime.http import ROLE, Credential, add_credential_check
-from nodes.runtime.openapi import amend, document
+from nodes.runtime.openapi import SESSION_COOKIE, amend, document
 
 PREFIX = "/console"
-COOKIE = "somex_session"
+COOKIE = "somex_session"  # the stem: each console's cookie is COOKIE + "_" + its node id (cookie_name)
 IDLE = 30 * 60
 LIFETIME = 12 * 3600
 HEARTBEAT = 15.0
@@ -70,9 +71,14 @@ class Console:
     roles: tuple[str, ...]
     nav: Sequence[tuple[str, str]]  # (label, href)
     templates: Path
+    node_id: str  # names the session cookie, so consoles on one host keep their own sessions
     home: str = PREFIX + "/"
     sessions: dict[str, Session] = field(default_factory=dict)
     env: jinja2.Environment = field(init=False)
+
+    @property
+    def cookie(self) -> str:
+        return cookie_name(self.node_id)
 
     def __post_init__(self) -> None:
         self.env = jinja2.Environment(
@@ -81,6 +87,7 @@ class Console:
             autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
         # Names such as KOVAČ are shown as written, not as \u escapes (tojson still escapes <>&').
         self.env.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False}
+        self.env.filters.update(console_format.FILTERS)
 
     def open_session(self, role: str) -> tuple[str, Session]:
         now = time.monotonic()
@@ -91,7 +98,7 @@ class Console:
         return sid, session
 
     def session_of(self, request: web.Request) -> Session | None:
-        sid = request.cookies.get(COOKIE)
+        sid = request.cookies.get(self.cookie)
         session = self.sessions.get(sid) if sid else None
         now = time.monotonic()
         if session is None or session.expired(now):
@@ -107,6 +114,13 @@ class Console:
         return session is not None and not session.expired(now)
 
 
+def cookie_name(node_id: str) -> str:
+    """The session cookie of `node_id`'s console. Browsers share cookies between all ports of a host
+    (RFC 6265 §8.5), so one name for every console would let a login at one console log out the
+    others on the same host; the node id tells them apart."""
+    return f"{COOKIE}_{re.sub(r'[^A-Za-z0-9]', '-', node_id)}"
+
+
 CONSOLE = web.AppKey("somex_console", Console)
 SESSION = web.RequestKey("somex_console_session", Session)
 MULTIPART = web.RequestKey("somex_console_multipart", object)
@@ -116,6 +130,7 @@ LOGIN_FORM = web.RequestKey("somex_console_login_form", tuple)
 def mount(app: web.Application, console: Console) -> None:
     """Add the console's login, logout, static files and CSRF guard to `app` (call before routes)."""
     app[CONSOLE] = console
+    app[SESSION_COOKIE] = console.cookie
     app.middlewares.append(_csrf_guard)
     add_credential_check(app, _console_credential)
     amend(app, _guard_responses)
@@ -244,7 +259,8 @@ async def to_home(request: web.Request) -> web.Response:
 
 
 async def login_form(request: web.Request) -> web.Response:
-    return render(request, "console/login.html", next=_safe_next(request.query.get("next")), failure=None)
+    return render(request, "console/login.html", next=_safe_next(request.query.get("next")), failure=None,
+                  roles=request.app[CONSOLE].roles, node_id=request.app[CONSOLE].node_id)
 
 
 async def login(request: web.Request) -> web.Response:
@@ -253,15 +269,14 @@ async def login(request: web.Request) -> web.Response:
     target = _safe_next(target)
     role = role_for(token, request.app[ROLE]) if token else None
     if role is None:
-        return render(request, "console/login.html", status=401, next=target,
-                      failure="That token is not valid here. Use the token of your role from your operator.")
+        return render(request, "console/login.html", status=401, next=target, failure="unknown_token",
+                      roles=console.roles, node_id=console.node_id, presented=None)
     if role not in console.roles:
-        return render(request, "console/login.html", status=403, next=target,
-                      failure=f"This console is for the {' or '.join(console.roles)} role; "
-                              f"a {role} token cannot log in here.")
+        return render(request, "console/login.html", status=403, next=target, failure="wrong_role",
+                      roles=console.roles, node_id=console.node_id, presented=role)
     sid, _ = console.open_session(role)
     response = _redirect(target or console.home)
-    response.set_cookie(COOKIE, sid, path=PREFIX, httponly=True, samesite="Strict", secure=request.secure,
+    response.set_cookie(console.cookie, sid, path=PREFIX, httponly=True, samesite="Strict", secure=request.secure,
                         max_age=LIFETIME)
     return response
 
@@ -285,7 +300,7 @@ async def _console_credential(request: web.Request) -> Credential | None:
     token is right and a failure otherwise (so failed logins never throttle right ones)."""
     if not request.path.startswith(PREFIX + "/"):
         return None
-    sid = request.cookies.get(COOKIE)
+    sid = request.cookies.get(request.app[CONSOLE].cookie)
     if sid and request.app[CONSOLE].holds(sid, time.monotonic()):
         return Credential(f"session:{token_digest(sid)}")
     if request.method != "POST" or request.path != PREFIX + "/login":
@@ -297,11 +312,11 @@ async def _console_credential(request: web.Request) -> Credential | None:
 
 async def logout(request: web.Request) -> web.Response:
     console = request.app[CONSOLE]
-    sid = request.cookies.get(COOKIE)
+    sid = request.cookies.get(console.cookie)
     if sid:
         console.sessions.pop(sid, None)
     response = _redirect(PREFIX + "/login")
-    response.del_cookie(COOKIE, path=PREFIX)
+    response.del_cookie(console.cookie, path=PREFIX)
     return response
 
 

@@ -16,6 +16,7 @@ from aiohttp import web
 PATHS = web.AppKey("somex_openapi_paths", dict)
 TITLE = web.AppKey("somex_openapi_title", str)
 AMENDS = web.AppKey("somex_openapi_amends", list)
+SESSION_COOKIE = web.AppKey("somex_openapi_session_cookie", str)  # set by the console (nodes/runtime/console.py)
 VERSION = "1.0"
 
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -112,7 +113,7 @@ def openapi_document(app: web.Application, title: str) -> dict[str, Any]:
         "components": {
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "a role token"},
-                "session": {"type": "apiKey", "in": "cookie", "name": "somex_session",
+                "session": {"type": "apiKey", "in": "cookie", "name": app.get(SESSION_COOKIE, "somex_session"),
                             "description": "a console session (log in at /console/login)"},
             },
             "schemas": {"Error": obj(("error", "detail"), error=STRING, detail=STRING)},

@@ -76,7 +76,7 @@ async def test_mla_request_travels_live_between_consoles_and_its_trail_verifies(
     await expect(ita.locator("#status")).to_have_text("acknowledged", timeout=20_000)
     assert await still_same_page(ita), "ITA's request page was reloaded; it should update live"
     # MEX opening the request sent ITA a signed `retrieved` receipt; the timeline shows it.
-    await ita.locator("ol.timeline li", has_text="retrieved").first.wait_for(timeout=20_000)
+    await ita.locator('ol.timeline li[data-what="receipt.retrieved"][data-by="MEX"]').wait_for(timeout=20_000)
     await screenshot(ita, "scenario-3-ita-sees-acknowledged")
 
     # The auditor: the thread as a sequence diagram, then one entry's inclusion proof.

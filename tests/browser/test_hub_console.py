@@ -226,3 +226,74 @@ async def test_entry_after_the_latest_checkpoint_is_shown_as_not_yet_covered(con
     response = await page.goto(f"{consoles.urls['HUB']}/console/entries/{uncovered}/bundle")
     assert response.status == 409
     assert "Not yet covered by a witnessed checkpoint" in await page.text_content("main")
+
+
+async def test_trails_show_the_broker_user_when_it_is_not_the_senders(consoles: Consoles, thread_traffic: dict,
+                                                                      new_page) -> None:  # noqa: ANN001
+    """Issue 21: a note claiming IDN as sender, published with MEX's broker account, is rejected; the
+    trail row says who really sent it, not only the sender it claims."""
+    from protocol import envelope as wire
+
+    fed = consoles.fed
+    forged = fed.nodes["IDN"].build("note", ["ITA"], body={"text": "claims IDN"}, thread="t-hub/forged")
+    await fed.publish_raw("MEX", wire.encode(forged))
+    await eventually(lambda: [e for e in fed.audit(message_id=forged.id) if e["verdict"] == "rejected"],
+                     what="the forged note rejected")
+    page = await new_page()
+    await consoles.log_in(page, "HUB", "auditor")
+    await page.goto(f"{consoles.urls['HUB']}/console/trails?message_id={forged.id}")
+    [entry] = [e for e in fed.audit(message_id=forged.id) if e["verdict"] == "rejected"]
+    row = page.locator(f"table#entries tr[data-seq='{entry['seq']}']")
+    sent_by = row.locator("td.sender .sent-by")
+    assert (await sent_by.text_content()).strip() == "sent by MEX's broker account"
+    assert await sent_by.get_attribute("data-broker-user") == fed.federation.directory.node("MEX").broker_user
+    assert "does not belong to the country named as sender" in await row.text_content()  # sender_mismatch in words
+    # An honest entry shows no such line.
+    await page.goto(f"{consoles.urls['HUB']}/console/trails?message_id={thread_traffic['message_id']}")
+    assert await page.locator(f"table#entries tr[data-seq='{thread_traffic['seq']}'] .sent-by").count() == 0
+
+
+async def test_trail_filters_explain_a_bad_value_and_take_any_case(consoles: Consoles, thread_traffic: dict,
+                                                                   new_page) -> None:  # noqa: ANN001
+    page = await new_page()
+    await consoles.log_in(page, "HUB", "auditor")
+    base = f"{consoles.urls['HUB']}/console/trails"
+    await page.goto(f"{base}?sender=mex&message_id={thread_traffic['message_id']}")
+    await page.locator(f"table#entries tr[data-seq='{thread_traffic['seq']}']").wait_for()
+    for query, expected in (("since=yesterday", "since: a UTC time like 2026-11-23"),
+                            ("until=2026-13-45", "is not a real date or time"),
+                            ("sender=XXX", "sender: the code of a member"),
+                            ("recipient=mexico", "recipient: the code of a member"),
+                            ("type=notes", "type: one of")):
+        response = await page.goto(f"{base}?{query}")
+        assert response.status == 400, query
+        assert expected in await page.text_content("#filter-error"), query
+        assert "No entries match." not in await page.text_content("main"), query
+
+
+async def test_thread_diagram_labels_stay_clear_of_the_lanes_and_mark_each_sender(consoles: Consoles,
+                                                                                  thread_traffic: dict,
+                                                                                  new_page) -> None:  # noqa: ANN001
+    fed = consoles.fed
+    await fed.nodes["MEX"].send("note", ["IDN", "ITA"], body={"text": "to both"}, thread=THREAD + "/multi")
+    await eventually(lambda: fed.audit(thread=THREAD + "/multi"), what="the multicast audited")
+    page = await new_page()
+    await consoles.log_in(page, "HUB", "auditor")
+    await page.goto(f"{consoles.urls['HUB']}/console/threads/{THREAD}/multi")
+    geometry = await page.evaluate("""() => {
+        const lanes = [...document.querySelectorAll('svg#sequence g.lane line')].map(l => Number(l.getAttribute('x1')));
+        const lane = Object.fromEntries([...document.querySelectorAll('svg#sequence g.lane')]
+            .map(g => [g.dataset.country, Number(g.querySelector('line').getAttribute('x1'))]));
+        return {lanes, lane, arrows: [...document.querySelectorAll('svg#sequence g.arrow')].map(g => {
+            const box = g.querySelector('text').getBBox();
+            const origin = g.querySelector('circle.origin');
+            return {sender: g.dataset.sender, right: box.x + box.width, text: g.querySelector('text').textContent,
+                    origin: origin ? Number(origin.getAttribute('cx')) : null};
+        })};
+    }""")
+    assert geometry["arrows"], "no arrows drawn"
+    for arrow in geometry["arrows"]:
+        assert arrow["right"] < min(geometry["lanes"]), f"label crosses a lane: {arrow['text']}"
+        assert arrow["origin"] == geometry["lane"][arrow["sender"]], f"sender not marked: {arrow['text']}"
+    multicast = next(a for a in geometry["arrows"] if a["text"].startswith("#") and "IDN, ITA" in a["text"])
+    assert multicast["sender"] == "MEX" and "MEX → IDN, ITA" in multicast["text"]

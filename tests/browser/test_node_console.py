@@ -72,7 +72,8 @@ async def test_mla_request_from_compose_to_acknowledgement(consoles: Consoles, n
 
     # The requesting State sees it change live, with the retrieval in the timeline.
     await expect(mex.locator("#status")).to_have_text("acknowledged")
-    assert "receipt.retrieved" in await mex.text_content("ol.timeline")
+    retrieved = mex.locator('ol.timeline li[data-what="receipt.retrieved"][data-by="IDN"]')
+    await expect(retrieved).to_contain_text("Indonesia opened the request")  # in words, from MEX's side
     await screenshot(mex, "node-mla-request")
     # The requesting State cannot acknowledge its own request: no such button.
     assert await mex.locator("button[name=event][value=acknowledge]").count() == 0
@@ -114,13 +115,13 @@ async def test_inbox_shows_an_arriving_note_live_and_unread_until_opened(console
     sender = await new_page()
     await consoles.log_in(sender, "ITA", "focal")
     await sender.goto(f"{consoles.urls['ITA']}/console/sent?country=MEX")
-    assert "MEX" in await sender.locator(f'tr[data-message-id="{note.id}"]').text_content()
+    assert "Mexico" in await sender.locator(f'tr[data-message-id="{note.id}"] td.country').text_content()
 
     # The filters apply: the same note is not shown as coming from IDN, and a bad date is explained.
     await page.goto(f"{consoles.urls['MEX']}/console/inbox?type=note&country=IDN")
     assert await page.locator(f'tr[data-message-id="{note.id}"]').count() == 0
     await page.goto(f"{consoles.urls['MEX']}/console/inbox?since=yesterday")
-    assert "since is a date" in await page.text_content(".flash.error")
+    assert "since: a date like 2026-11-23" in await page.text_content(".flash.error")
 
 
 async def test_health_shows_the_signing_certificate_and_links_to_the_work(consoles: Consoles, new_page) -> None:  # noqa: ANN001

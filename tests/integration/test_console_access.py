@@ -16,9 +16,12 @@ from aiohttp.test_utils import TestServer
 
 from nodes.hub.api import make_app as make_hub_app
 from nodes.national.api import make_app as make_node_app
+from nodes.runtime.console import cookie_name
 from nodes.runtime.http import FAILURES, RATE
 from protocol.ratelimit import RateLimit, TokenBuckets
 from tests.integration.federation import RunningFederation
+
+COOKIE_OF = {"node": cookie_name("MEX"), "hub": cookie_name("HUB")}  # each console's own session cookie
 
 pytestmark = pytest.mark.integration
 
@@ -59,7 +62,7 @@ async def test_focal_logs_in_to_its_node_and_sees_health(servers, fed: RunningFe
     async with client() as s:
         async with await log_in(s, servers["node"], tokens["focal"]) as r:
             assert r.status == 303 and r.headers["Location"] == "/console/"
-            cookie = r.cookies["somex_session"]
+            cookie = r.cookies[cookie_name("MEX")]
             assert cookie["httponly"] and cookie["samesite"] == "Strict" and cookie["path"] == "/console"
         async with s.get(f"{servers['node']}/console/") as r:
             assert r.status == 200
@@ -77,7 +80,8 @@ async def test_wrong_role_and_unknown_tokens_are_refused(servers, fed: RunningFe
     mex = fed.federation.credentials("MEX").tokens
     async with client() as s:
         async with await log_in(s, servers["hub"], mex["focal"]) as r:  # a focal token at the auditor console
-            assert r.status == 401 and "somex_session" not in r.cookies
+            assert r.status == 401 and cookie_name("HUB") not in r.cookies
+            assert "Use HUB's auditor token" in await r.text()  # says which token works here
         async with await log_in(s, servers["node"], mex["auditor"]) as r:  # the node's auditor is not a focal point
             assert r.status == 403 and "for the focal role" in await r.text()
         async with await log_in(s, servers["node"], mex["feed"]) as r:
@@ -90,8 +94,8 @@ async def test_focal_session_cannot_open_the_auditor_console(servers, fed: Runni
     """A session cookie is the console's own: the node's session means nothing at the hub."""
     async with client() as s:
         async with await log_in(s, servers["node"], fed.federation.credentials("MEX").tokens["focal"]) as r:
-            sid = r.cookies["somex_session"].value
-        async with s.get(f"{servers['hub']}/console/", cookies={"somex_session": sid}, allow_redirects=False) as r:
+            sid = r.cookies[cookie_name("MEX")].value
+        async with s.get(f"{servers['hub']}/console/", cookies={cookie_name("HUB"): sid}, allow_redirects=False) as r:
             assert r.status == 303 and "/console/login" in r.headers["Location"]
 
 
@@ -146,7 +150,7 @@ async def test_a_next_that_is_not_a_console_path_leads_to_the_home_page(servers,
             async with s.post(f"{servers[base]}/console/login", data=f"token={token}&next={target}", headers=form,
                               allow_redirects=False) as r:
                 assert r.status == 303 and r.headers["Location"] == "/console/", target
-                assert "X-Injected" not in r.headers and "somex_session" in r.cookies, target
+                assert "X-Injected" not in r.headers and COOKIE_OF[base] in r.cookies, target
             async with s.get(f"{servers[base]}/console/login?next={target}") as r:  # the form does not carry it on
                 assert r.status == 200 and 'name="next"' not in await r.text(), target
 
@@ -188,7 +192,7 @@ async def test_origin_null_is_foreign_on_every_console_post(servers, fed: Runnin
                 async with s.post(f"{servers[base]}{path}", data={"csrf_token": csrf, "token": token},
                                   headers={"Origin": origin, "X-CSRF-Token": csrf}, allow_redirects=False) as r:
                     assert r.status == 403 and "another site" in await r.text(), (path, origin, r.status)
-                    assert "somex_session" not in r.cookies, (path, origin)
+                    assert cookie_name("MEX") not in r.cookies and cookie_name("HUB") not in r.cookies, (path, origin)
         async with s.get(f"{servers[base]}/console/", allow_redirects=False) as r:
             assert r.status == 200  # still logged in: the refused logout did nothing
         # The same requests from the console's own origin do pass the check (so the 403s above were the Origin's).

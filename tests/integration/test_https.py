@@ -11,6 +11,7 @@ import pytest
 
 from nodes.hub.api import make_app as make_hub_app
 from nodes.national.api import make_app as make_node_app
+from nodes.runtime.console import cookie_name
 from nodes.runtime.config import HttpsFiles, utcnow
 from nodes.runtime.federation import TLS_CERT_FILE, TLS_KEY_FILE, tls_ca, write_tls_pair
 from nodes.runtime.rabbit import free_port
@@ -45,7 +46,7 @@ async def test_node_api_and_console_over_https_with_secure_cookies(fed: RunningF
             async with s.post(f"{base}/console/login", data={"token": tokens["focal"]}, ssl=_trusting(fed),
                               allow_redirects=False) as r:
                 assert r.status == 303
-                cookie = r.cookies["somex_session"]
+                cookie = r.cookies[cookie_name("MEX")]
                 assert cookie["secure"] and cookie["httponly"] and cookie["samesite"] == "Strict"
             async with s.get(f"{base}/console/", ssl=_trusting(fed)) as r:
                 assert r.status == 200  # the Secure cookie goes back over HTTPS
@@ -75,7 +76,7 @@ async def test_plain_http_console_cookies_are_not_secure(fed: RunningFederation)
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as s:
             async with s.post(f"{base}/console/login", data={"token": fed.federation.credentials("MEX").tokens["focal"]},
                               allow_redirects=False) as r:
-                assert r.status == 303 and not r.cookies["somex_session"]["secure"]
+                assert r.status == 303 and not r.cookies[cookie_name("MEX")]["secure"]
                 assert "Strict-Transport-Security" not in r.headers
     finally:
         await runner.cleanup()

@@ -62,5 +62,5 @@ def test_inbox_filters_by_sender_and_days_inclusive() -> None:
 
 def test_a_bad_date_is_explained() -> None:
     assert parse_day("", "since") is None
-    with pytest.raises(FilterError, match="since is a date"):
+    with pytest.raises(FilterError, match="since: a date like 2026-11-23"):
         parse_day("yesterday", "since")
