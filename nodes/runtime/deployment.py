@@ -65,7 +65,8 @@ class Deployment:
     def hub_config(self) -> HubConfig:
         private_dir(self.state_dir / "hub")
         return HubConfig(self.federation_dir, f"sqlite:///{self.state_dir / 'hub' / 'audit.db'}",
-                         self.broker, http_port=self.hub_http_port)
+                         self.broker, http_port=self.hub_http_port,
+                         api_record=self.state_dir / "hub" / "api-endpoint.json")
 
     def node_config(self, country: str) -> NodeConfig:
         home = self.state_dir / "nodes" / country
@@ -76,7 +77,8 @@ class Deployment:
         return NodeConfig(country, self.federation_dir, f"sqlite:///{home / 'node.db'}", self.broker,
                           http_port=self.node_http_ports.get(country, 0),
                           hub_api_url=f"http://127.0.0.1:{self.hub_http_port}" if self.hub_http_port else None,
-                          witness_peers=peers, evidence_dir=home / "evidence")
+                          witness_peers=peers, evidence_dir=home / "evidence",
+                          api_record=home / "api-endpoint.json")
 
 
 def broker_spec(federation: Federation, vhost: str, inbox_bounds: InboxBounds | None = None, *,
