@@ -319,7 +319,7 @@ async def publish_federation_file(state_dir: Path, file: Path, *, hub_url: str |
 
     With `crl` (the root's tls-revocations.crl.pem), or when `file` is that CRL itself, the TLS
     revocation list is installed in the broker first (nodes.runtime.broker_revocation), and the
-    open connections of members whose keys the revocation list newly revokes are closed after."""
+    open connections of members with a key the revocation list revokes are closed after."""
     from crypto.directory import load_directory, load_revocations, publication_kind
     from nodes.runtime.broker_revocation import close_member_connections, install_revocation_list, members_of_keys
 
@@ -347,8 +347,9 @@ async def publish_federation_file(state_dir: Path, file: Path, *, hub_url: str |
     if crl_number is not None:
         answer["crl_number"] = crl_number
     if publication_kind(raw) == "revocations" and crl_number is not None:
-        newly = load_revocations(raw, federation.root_cert).revoked - federation.revocations.revoked
-        users = members_of_keys(federation.directory, newly)
+        # Every member with a revoked key, not only the newly revoked: the files here may already be
+        # the new ones (one machine). A member that rotated reconnects at once with its new certificate.
+        users = members_of_keys(federation.directory, load_revocations(raw, federation.root_cert).revoked)
         broker = _recorded_broker(state_dir / "broker")
         if users and broker is not None:
             close_member_connections(broker, users, "TLS certificate revoked: reconnect with a valid one")
