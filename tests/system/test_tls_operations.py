@@ -103,3 +103,32 @@ async def test_cli_clients_over_https_and_a_published_revocation_closes_the_brok
         assert again.returncode == 2 and "stale_crl" in again.stderr
     finally:
         fed.close()
+
+
+async def test_broker_up_cluster_serves_amqps_with_certificate_login_on_every_node(tmp_path: Path) -> None:
+    fed = CliFederation(tmp_path)
+    fed_dir = fed.state / "federation"
+    try:
+        fed.must("federation", "init", "--countries", "MEX,IDN")
+        fed.must("broker", "up", "--cluster", "3")
+        deployment = fed.deployment
+        assert deployment["tls"] is True
+        ports = [deployment["amqp_port"], *deployment["more_amqp_ports"]]
+        assert len(ports) == 3
+        for port in ports:  # each node: AMQPS, the certificate's CN is the user
+            connection = await _connect(fed_dir, "MEX", port)
+            await connection.close()
+            plain = ssl.create_default_context(cafile=str(fed_dir / "root" / "root.crt"))  # no client certificate
+            with pytest.raises((AMQPConnectionError, ConnectionError, ssl.SSLError)):
+                await (await aio_pika.connect(amqps_url("localhost", port, "somex"), ssl_context=plain,
+                                              timeout=10)).close()
+        from nodes.runtime.cluster import PrivateCluster
+
+        cluster = PrivateCluster.from_state_dir(fed.state / "broker")
+        for node in cluster.nodes:
+            conf = (node.state_dir / "rabbitmq.conf").read_text()
+            assert "listeners.tcp = none" in conf and "auth_mechanisms.1 = EXTERNAL" in conf
+        users = {u["name"]: u for u in cluster.api("GET", "/api/users") if u["name"] != "somex-admin"}
+        assert set(users) == {"HUB", "MEX", "IDN"} and all(u["password_hash"] == "" for u in users.values())
+    finally:
+        fed.close()
