@@ -2,7 +2,9 @@
 
 - a node's operator: `init_node` (keys and a join request), later `install_admission` and
   `create_token`;
-- the root operator, offline: `create_root` once, `admit_request` per request;
+- the root operator, offline: `create_root` once, `admit_request` per request, `sign_server_certificate`
+  for the broker;
+- the broker operator: `request_server_certificate`, later `install_server_certificate`;
 - `init_federation` (demo, tests): all of these in one process, in one directory.
 
 A host's federation directory (what `NodeConfig.federation_dir` points at) holds the public

@@ -3,7 +3,8 @@ re-sign the directory). They are made by the key ceremonies (nodes/runtime/cerem
 
 The development and test layout (`somex federation init`) has everything in one tree:
 
-  root/root.key (0600), root/root.crt, root/tls-ca.key (0600), root/tls-ca.crt (the TLS CA, docs/pki.md)
+  root/root.key (0600), root/root.crt, root/tls-ca.key (0600), root/tls-ca.crt (the TLS CA, docs/pki.md),
+       root/tls-issued/<signing kid>.crt (the TLS certificate admitted with each key: what revoke puts on the CRL)
   directory.signed.json, revocations.signed.json, tls-revocations.crl.pem (the TLS CA's CRL, for the broker)
   nodes/<ID>/signing.key (0600), signing.crt, sealing.key (0600), hybrid_sealing.key (0600),
              tls.key (0600: ECDSA P-256), tls.crt (its TLS client certificate, CN = <ID>, and the TLS CA's),
@@ -11,7 +12,9 @@ The development and test layout (`somex federation init`) has everything in one 
              tokens.json (0600: {"focal", "feed", "auditor"} SHA-256 digests of the API bearer
              tokens: all the node keeps), operator-tokens.json (0600: the clear tokens, for the
              operator; see docs/security.md)
-  broker/tls.key (0600), tls.crt: the broker's TLS server certificate (names: localhost, 127.0.0.1)
+  broker/tls.key (0600), tls-request.csr.pem, tls.crt: the broker's TLS server key, its request and the
+         certificate the root signed for it (names: localhost, 127.0.0.1), made by the same ceremony
+         steps as on a separate broker host (ceremony.request_server_certificate ...)
 
 In production each party runs its own ceremony step on its own host (docs/deployment.md): the root
 key stays offline with root/root.key, and each host's tree holds the public files and only its own
