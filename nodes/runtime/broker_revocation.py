@@ -60,7 +60,11 @@ def members_of_keys(directory: Directory, kids: Iterable[str]) -> list[str]:
                    if any(kid_of(c.public_key()) in wanted for c in entry.certificates)})
 
 
-def close_member_connections(broker: PrivateBroker | PrivateCluster, users: Iterable[str], reason: str) -> int:
-    """Close every open connection of `users` (in a cluster: any node lists every connection)."""
-    live = broker.any_live() if isinstance(broker, PrivateCluster) else broker
-    return sum(live.close_connections(user, reason) for user in users)
+def close_member_connections(broker: PrivateBroker | PrivateCluster, users: Iterable[str], reason: str) -> None:
+    """Close every open connection of `users` on every running broker node, including one opened a
+    moment ago (PrivateBroker.close_user_connections: live tracking, not the lagging statistics)."""
+    users = list(users)
+    for node in broker_nodes(broker):
+        if users and node.pid() is not None:
+            for user in users:
+                node.close_user_connections(user, reason)

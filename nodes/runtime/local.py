@@ -334,8 +334,11 @@ async def publish_federation_file(state_dir: Path, file: Path, *, hub_url: str |
             raise BrokerError(f"no broker recorded in {state_dir / 'broker'}: install the TLS revocation list on the "
                               "broker's host (--state-dir of the broker)")
         crl_number = install_revocation_list(broker, crl_raw, federation.root_cert)
-        if crl_raw is raw:
-            return {"kind": "tls-revocations", "serial": crl_number, "recipients": ["broker"], "message_id": "-"}
+        if crl_raw is raw:  # the CRL alone: the revocation list in force here names the members to close
+            users = members_of_keys(federation.directory, federation.revocations.revoked)
+            close_member_connections(broker, users, "TLS certificate revoked: reconnect with a valid one")
+            return {"kind": "tls-revocations", "serial": crl_number, "recipients": ["broker"], "message_id": "-",
+                    "crl_number": crl_number, "closed_connections_of": users}
     url = hub_url or api_base(state_dir, "HUB", deployment.hub_http_port)
     token = token or federation.credentials("HUB").tokens["operator"]
     async with api_session(cacert or default_cacert(deployment.federation_dir)) as session:
