@@ -29,6 +29,8 @@
 | `key_reused` | JoinError | a signing key the directory already lists (for this or another node) |
 | `bundle_mismatch` | JoinError | an admission bundle for another node, or for keys this node does not hold |
 | `unknown_root` | JoinError | an admission bundle from a root other than the one the operator pinned |
+| `server_name_mismatch` | CertificateError | a TLS server's certificate request for other names than the root operator was given (crypto/tls_request.py) |
+| `malformed_crl` / `crl_not_from_tls_ca` / `stale_crl` | CertificateError | a TLS revocation list that does not parse, is not signed by the federation's TLS CA, or is not newer than the installed one |
 
 Local misuse (a naive datetime, a key of the wrong type, an invalid node id passed by our own
 code) raises ValueError/TypeError instead: it is a bug, not a peer's fault.

@@ -34,6 +34,7 @@ from crypto.witness import WitnessError, Witnessed, compare_views, consistency_s
 from nodes.national.store import messages as message_table
 from nodes.national.store import metadata
 from nodes.national.witness import latest_cosigned_note, raise_alarm, witnessed
+from nodes.runtime.api_client import api_session, default_cacert
 from nodes.runtime.config import utcnow
 from protocol.checkpoint import log_origin
 from protocol.policy import HUB_ID
@@ -75,7 +76,8 @@ class PeerResult:
 
 async def run(node: NationalNode) -> None:
     """Until cancelled: compare with peers and check receipts every `log_watch_interval` seconds."""
-    async with aiohttp.ClientSession(timeout=HTTP_TIMEOUT) as http:
+    # An HTTPS hub or peer is checked against the federation root, as the CLI's clients are (api_client.py).
+    async with api_session(default_cacert(node.config.federation_dir), timeout=HTTP_TIMEOUT) as http:
         while True:
             await asyncio.sleep(node.config.log_watch_interval)
             try:

@@ -2,7 +2,9 @@
 
 - a node's operator: `init_node` (keys and a join request), later `install_admission` and
   `create_token`;
-- the root operator, offline: `create_root` once, `admit_request` per request;
+- the root operator, offline: `create_root` once, `admit_request` per request, `sign_server_certificate`
+  for the broker;
+- the broker operator: `request_server_certificate`, later `install_server_certificate`;
 - `init_federation` (demo, tests): all of these in one process, in one directory.
 
 A host's federation directory (what `NodeConfig.federation_dir` points at) holds the public
@@ -25,6 +27,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -39,9 +42,10 @@ from crypto.join import (
     make_join_request,
     root_fingerprint_of,
 )
-from crypto.keys import HybridSealingKey, SealingKey, SigningKey
-from crypto.pki import BACKDATE, cert_from_pem, cert_to_pem, create_tls_ca, crl_to_pem, issue_crl, tls_chain_pem, tls_key_to_pem
+from crypto.keys import HybridSealingKey, SealingKey, SigningKey, kid_of
+from crypto.pki import BACKDATE, cert_from_pem, check_issued_by, check_validity, cert_to_pem, create_tls_ca, crl_to_pem, issue_crl, tls_chain_pem, tls_key_to_pem
 from crypto.pki import create_root as new_root
+from crypto.tls_request import issue_server_certificate, make_server_request
 from crypto.tokens import new_token, token_digest
 from nodes.runtime.federation import (
     BROKER_DIR,
@@ -65,8 +69,8 @@ from nodes.runtime.federation import (
     _token_digests,
     _write_secret,
     check_countries,
+    record_tls_certificate,
     tls_ca,
-    write_tls_pair,
 )
 from nodes.runtime.private_files import private_dir
 
@@ -262,12 +266,67 @@ def admit_request(root_dir: Path, request: bytes, now: datetime, *, rotation: bo
     private_dir(root_dir / ADMISSIONS_DIR)
     bundle_path = root_dir / ADMISSIONS_DIR / f"{node_id}.json"
     _replace(directory_path, signed_directory)  # the directory first: a bundle never names an unwritten one
+    record_tls_certificate(root_dir, kid_of(admission.signing_cert.public_key()), admission.tls_cert)
     _replace(bundle_path, bundle)
     return AdmissionResult(node_id, admission.directory.serial, bundle_path, checked.fingerprint)
 
 
 def _squash(fingerprint: str) -> str:
     return "".join(fingerprint.split()).lower()
+
+
+# -- a TLS server's key where it runs (the broker's host), its certificate from the root ----------
+
+SERVER_REQUEST_FILE = "tls-request.csr.pem"
+BROKER_NAME = "broker"  # the CN of the broker's server certificate
+
+
+def request_server_certificate(server_dir: Path, server_names: Iterable[str], name: str = BROKER_NAME) -> bytes:
+    """On the server's host: a new TLS key (server_dir/tls.key, 0600; the directory 0700) and a
+    certificate request for `server_names` (server_dir/tls-request.csr.pem), returned for the root
+    operator. A key already there is kept out of harm's way: refused, not overwritten."""
+    names = [n.strip() for n in server_names if n.strip()]
+    if (server_dir / TLS_KEY_FILE).exists():
+        raise FileExistsError(f"{server_dir / TLS_KEY_FILE} exists: remove it first if this server really needs a "
+                              "new key (its certificate then stops working)")
+    private_dir(server_dir.parent, tighten_existing=False)
+    private_dir(server_dir)
+    key = ec.generate_private_key(ec.SECP256R1())
+    request = make_server_request(key, name, names)
+    _write_secret(server_dir / TLS_KEY_FILE, _tls_pem(key))
+    _write_secret(server_dir / SERVER_REQUEST_FILE, request)
+    return request
+
+
+def sign_server_certificate(root_dir: Path, request: bytes, server_names: Iterable[str], now: datetime,
+                            name: str = BROKER_NAME) -> bytes:
+    """The root operator, offline: check the request (its own signature, CN `name`, exactly the
+    `server_names` the server's operator gave over a second channel) and issue the certificate from
+    the TLS CA; returns the chain (certificate, TLS CA's) to hand back."""
+    ca_key, ca_cert = tls_ca(root_dir)
+    cert = issue_server_certificate(ca_key, ca_cert, request, name, [n.strip() for n in server_names if n.strip()],
+                                    now)
+    return tls_chain_pem(cert, ca_cert)
+
+
+def install_server_certificate(server_dir: Path, chain: bytes, root_cert: x509.Certificate, now: datetime) -> None:
+    """On the server's host: install the root's answer as server_dir/tls.crt once it is checked: for
+    this host's key, issued by the TLS CA that `root_cert` certified, valid now. JoinError otherwise."""
+    try:
+        cert, ca_cert = x509.load_pem_x509_certificates(chain)
+    except ValueError:
+        raise JoinError("malformed_bundle", "a server certificate file holds the certificate then the TLS CA's, "
+                                            "in PEM, nothing else") from None
+    key = serialization.load_pem_private_key((server_dir / TLS_KEY_FILE).read_bytes(), password=None)
+    if cert.public_key() != key.public_key():
+        raise JoinError("bundle_mismatch", f"this certificate is not for the key in {server_dir / TLS_KEY_FILE}")
+    check_issued_by(ca_cert, root_cert)
+    try:
+        cert.verify_directly_issued_by(ca_cert)
+    except (ValueError, TypeError, InvalidSignature):
+        raise JoinError("unknown_root", "the certificate is not issued by the federation's TLS CA") from None
+    check_validity(cert, now)
+    _write_secret(server_dir / TLS_CERT_FILE, chain)
 
 
 # -- everything in one process: the demo's and the tests' federation --------------------------------
@@ -299,9 +358,10 @@ def init_federation(path: Path, federation: str, countries: Iterable[str], now: 
                                    allowed_types=types[node_id], directory_days=directory_days)
             install_admission(build, node_id, result.bundle_path.read_bytes(), now)
             create_local_tokens(build, node_id)
-        # The broker operator's TLS server key and certificate (on one machine: made here too).
-        private_dir(build / BROKER_DIR)
-        write_tls_pair(build / BROKER_DIR, *tls_ca(build), "broker", now, server_names=BROKER_SERVER_NAMES)
+        # The broker operator's TLS server key and certificate: the same three steps as on separate hosts.
+        request = request_server_certificate(build / BROKER_DIR, BROKER_SERVER_NAMES)
+        install_server_certificate(build / BROKER_DIR, sign_server_certificate(build, request, BROKER_SERVER_NAMES, now),
+                                   _root_cert(build), now)
         os.chmod(build, 0o700)
         if replacing:
             shutil.rmtree(path)

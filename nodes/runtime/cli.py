@@ -10,6 +10,9 @@ import json
 import sys
 from pathlib import Path
 
+from nodes.runtime.api_client import add_cacert_argument
+from nodes.runtime.tls_cli import add_broker_parsers as add_tls_broker_parsers
+from nodes.runtime.tls_cli import add_federation_parser as add_tls_federation_parser
 from nodes.runtime.config import utcnow
 from nodes.runtime.logs import configure_logging
 from nodes.runtime.mla_cli import add_parser as add_mla_parser
@@ -50,12 +53,19 @@ def main(argv: list[str] | None = None) -> int:
     publish.add_argument("--hub-url", help="the hub's API (default: this state dir's hub, http://127.0.0.1:PORT/api)")
     publish.add_argument("--token-file", type=Path, help="a file holding the hub's operator token "
                                                        "(default: HUB's operator-tokens.json here)")
-    remove = fed.add_parser("remove", help="the root operator, offline: a directory without a member (publish it)")
+    add_cacert_argument(publish)
+    publish.add_argument("--crl", type=Path, help="the root's tls-revocations.crl.pem to install in this host's "
+                                                  "broker first (with a revocation list or a directory that removes "
+                                                  "a member); FILE may also be that CRL alone")
+    remove = fed.add_parser("remove", help="the root operator, offline: a directory without a member, and its TLS "
+                                            "certificates on the TLS CA's CRL (publish both)")
     remove.add_argument("country")
     remove.add_argument("--root", type=Path, required=True, dest="root_dir", help="the root operator's directory")
-    revoke_key = fed.add_parser("revoke", help="the root operator, offline: revoke a key id (publish the list)")
+    revoke_key = fed.add_parser("revoke", help="the root operator, offline: revoke a key id and the TLS certificate "
+                                                "admitted with it (publish the list and the CRL)")
     revoke_key.add_argument("kid", help="64 hex digits: the SHA-256 of the raw public key")
     revoke_key.add_argument("--root", type=Path, required=True, dest="root_dir", help="the root operator's directory")
+    add_tls_federation_parser(fed)
 
     broker = sub.add_parser("broker", help="a private RabbitMQ on loopback").add_subparsers(dest="action", required=True)
     up = broker.add_parser("up", help="start it and load the federation's users, queues and permissions")
@@ -69,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="discard the broker data in STATE_DIR/broker (messages queued in it are lost) and start a "
                          "new broker; without it, 'up' only ever restarts the broker recorded there")
     broker.add_parser("down", help="stop it")
+    add_tls_broker_parsers(broker)
     broker.add_parser("status", help="is it running; queue depths")
 
     hub = sub.add_parser("hub", help="the hub").add_subparsers(dest="action", required=True)
@@ -116,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     send.add_argument("--to", required=True, help="comma-separated country codes")
     send.add_argument("--text", required=True)
     send.add_argument("--thread")
+    add_cacert_argument(send)
 
     audit = sub.add_parser("audit", help="the hub's tamper-evident audit log").add_subparsers(dest="action", required=True)
     export = audit.add_parser("export", help="download a bundle from the running hub (auditor token)")
@@ -126,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--until", help="RFC 3339 UTC, exclusive")
     export.add_argument("--quorum", type=int, help="cut the bundle at the newest checkpoint this many witnesses "
                                                    "cosigned (default: the directory's witness policy)")
+    add_cacert_argument(export)
     verify = audit.add_parser("verify", help="verify a bundle offline, trusting only the federation root")
     verify.add_argument("bundle", type=Path)
     verify.add_argument("--root", type=Path, required=True, help="the federation root certificate (PEM)")
@@ -137,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     push.add_argument("file", type=Path)
     push.add_argument("--country", required=True, help="the node (and issuing country) to push to")
     push.add_argument("--format", choices=["ndjson", "csv"], help="default: from the file name (.csv or NDJSON)")
+    add_cacert_argument(push)
 
     demo = sub.add_parser("demo", help="a whole federation on this machine, a scenario, a verified audit trail")
     demo.add_argument("--keep", action="store_true", help="keep the federation and its web consoles running after the scenario, until Ctrl-C")
@@ -149,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
         "federation": _federation, "broker": _broker, "hub": _hub, "node": _node, "send": _send, "demo": _demo,
         "audit": _audit, "mla": run_mla, "feed": _feed,
     }[args.command]
+    import aiohttp
+
+    from nodes.runtime.api_client import ApiTrustError, trust_failure
     from nodes.runtime.storage_check import UnreadableStorage
 
     try:
@@ -156,9 +173,19 @@ def main(argv: list[str] | None = None) -> int:
     except UnreadableStorage as exc:  # one line, no traceback (issue 22, item 5)
         print(f"somex: {exc}", file=sys.stderr)
         return 2
+    except ApiTrustError as exc:  # an HTTPS server, or a --cacert, that cannot be trusted: one line
+        print(f"somex: {exc}", file=sys.stderr)
+        return 2
+    except aiohttp.ClientConnectorCertificateError as exc:
+        print(f"somex: {trust_failure(exc, getattr(args, 'cacert', None))}", file=sys.stderr)
+        return 2
 
 
 def _federation(args: argparse.Namespace) -> int:
+    if args.action == "sign-server":
+        from nodes.runtime.tls_cli import run as run_tls_step
+
+        return run_tls_step(args)
     if args.action != "init":
         return _ceremony(args)
     from nodes.runtime.federation import init_federation
@@ -180,6 +207,10 @@ def _broker(args: argparse.Namespace) -> int:
     from nodes.runtime.local import broker_down, broker_status, broker_up
     from nodes.runtime.rabbit import BrokerError
 
+    if args.action in ("tls-request", "tls-install"):
+        from nodes.runtime.tls_cli import run as run_tls_step
+
+        return run_tls_step(args)
     try:
         if args.action == "up":
             broker_up(args.state_dir, args.amqp_port, args.cluster, fresh=args.fresh, amqp_host=args.amqp_host)
@@ -250,28 +281,40 @@ def _ceremony(args: argparse.Namespace) -> int:
         elif args.command == "federation" and args.action == "publish":
             from nodes.runtime.local import PublicationRefused, publish_federation_file
 
+            from nodes.runtime.rabbit import BrokerError
+
             token = args.token_file.read_text().strip() if args.token_file else None
             try:
                 answer = asyncio.run(publish_federation_file(args.state_dir, args.file, hub_url=args.hub_url,
-                                                             token=token))
+                                                             token=token, crl=args.crl, cacert=args.cacert))
             except PublicationRefused as exc:
                 print(f"somex: refused by the hub ({exc.reason}): {exc.detail}", file=sys.stderr)
                 return 2
+            except BrokerError as exc:
+                print(f"somex: broker: {exc}", file=sys.stderr)
+                return 2
+            if answer.get("crl_number") is not None:
+                print(f"TLS revocation list {answer['crl_number']} installed in the broker: revoked certificates "
+                      "are refused at their next connection")
+            if answer.get("closed_connections_of"):
+                print(f"open broker connections closed: {', '.join(answer['closed_connections_of'])}")
             print(f"{answer['kind']} serial {answer['serial']} applied by the hub and sent to "
                   f"{', '.join(answer['recipients'])} (message {answer['message_id']})")
             if answer.get("withdrawn_broker_users"):
                 print(f"broker permissions withdrawn: {', '.join(answer['withdrawn_broker_users'])}")
         elif args.command == "federation" and args.action == "remove":
-            from nodes.runtime.federation import remove_member
+            from nodes.runtime.federation import issued_tls_certificates, remove_member
 
             updated = remove_member(args.root_dir, args.country.upper(), now)
-            print(f"directory serial {updated.serial} without {args.country.upper()} written to {args.root_dir}; "
-                  "publish it")
+            print(f"directory serial {updated.serial} without {args.country.upper()} written to {args.root_dir}")
+            _print_tls_revoked(args.root_dir, issued_tls_certificates(args.root_dir, args.country.upper()),
+                               "directory.signed.json")
         elif args.command == "federation" and args.action == "revoke":
             from nodes.runtime.federation import revoke
 
-            revoke(args.root_dir, args.kid, now)
-            print(f"key {args.kid[:16]}… revoked in {args.root_dir / 'revocations.signed.json'}; publish it")
+            tls = revoke(args.root_dir, args.kid, now)
+            print(f"key {args.kid[:16]}… revoked in {args.root_dir / 'revocations.signed.json'}")
+            _print_tls_revoked(args.root_dir, tls, "revocations.signed.json")
         elif args.command == "federation":
             result = ceremony.admit_request(args.root_dir, args.request.read_bytes(), now, rotation=args.rotation,
                                             overlap=timedelta(days=args.overlap_days))
@@ -308,6 +351,18 @@ def _ceremony(args: argparse.Namespace) -> int:
         print(f"somex: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _print_tls_revoked(root_dir: Path, certs: list, published: str) -> None:  # noqa: ANN001
+    from nodes.runtime.federation import TLS_CRL_FILE
+
+    if certs:
+        print(f"TLS certificate(s) {', '.join(format(c.serial_number, 'x')[:16] for c in certs)} revoked in "
+              f"{root_dir / TLS_CRL_FILE}")
+        print(f"publish both on the hub's and broker's host: somex federation publish {published} --crl {TLS_CRL_FILE}")
+    else:
+        print(f"no TLS certificate recorded for it (admitted before the root kept root/tls-issued/): publish it: "
+              f"somex federation publish {published}")
 
 
 def _node(args: argparse.Namespace) -> int:
@@ -353,7 +408,8 @@ def _send(args: argparse.Namespace) -> int:
     from nodes.runtime.local import send_note
 
     result = asyncio.run(send_note(args.state_dir, args.sender.upper(),
-                                   [t.strip().upper() for t in args.to.split(",")], args.text, args.thread))
+                                   [t.strip().upper() for t in args.to.split(",")], args.text, args.thread,
+                                   cacert=args.cacert))
     print(json.dumps(result))
     return 0 if "id" in result else 1
 
@@ -364,7 +420,8 @@ def _audit(args: argparse.Namespace) -> int:
 
         bundle = asyncio.run(export_audit(args.state_dir, thread=args.thread, message_id=args.message_id,
                                           since=args.since, until=args.until,
-                                          quorum=None if args.quorum is None else str(args.quorum)))
+                                          quorum=None if args.quorum is None else str(args.quorum),
+                                          cacert=args.cacert))
         args.out.write_text(json.dumps(bundle))
         print(f"{len(bundle['entries'])} entries, {len(bundle['checkpoints'])} checkpoints -> {args.out}")
         return 0
@@ -376,7 +433,7 @@ def _audit(args: argparse.Namespace) -> int:
 def _feed(args: argparse.Namespace) -> int:
     from nodes.runtime.feed_cli import push_feed
 
-    return push_feed(args.state_dir, args.country.upper(), args.file, args.format)
+    return push_feed(args.state_dir, args.country.upper(), args.file, args.format, args.cacert)
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -12,10 +12,11 @@ import os
 import secrets
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from broker_config import BrokerSpec
+from broker_config import BrokerSpec, BrokerTls
 from nodes.runtime.private_files import write_private
 from nodes.runtime.rabbit import EPMD, LOOPBACK, BrokerError, PrivateBroker, _die_with_parent, _port_open, free_port
 
@@ -30,15 +31,27 @@ class PrivateCluster:
         self._epmd: subprocess.Popen[bytes] | None = None
 
     @classmethod
-    def create(cls, state_dir: Path, size: int, first_amqp_port: int = 0) -> PrivateCluster:
+    def create(cls, state_dir: Path, size: int, first_amqp_port: int = 0, *,
+               tls_for: Callable[[Path], BrokerTls | None] | None = None) -> PrivateCluster:
+        """`tls_for(node_dir)` installs a node's TLS material in its directory: then every node listens
+        on AMQPS only and takes client certificates (EXTERNAL), as a single broker does. Erlang
+        distribution between the nodes stays plain, on loopback (docs/deployment.md)."""
         if size < 3 or size % 2 == 0:
             raise ValueError("a cluster that survives the loss of a node has an odd number of nodes, at least 3")
         epmd_port, tag = free_port(), secrets.token_hex(3)
         nodes = [PrivateBroker(Path(state_dir) / f"n{i}", amqp_port=(first_amqp_port if i == 1 and first_amqp_port
                                                                       else free_port()),
                                mgmt_port=free_port(), dist_port=free_port(), nodename=f"somex-{tag}-n{i}@localhost",
-                               epmd_port=epmd_port) for i in range(1, size + 1)]
+                               epmd_port=epmd_port, tls=tls_for(Path(state_dir) / f"n{i}") if tls_for else None)
+                 for i in range(1, size + 1)]
+        if len({n.tls is None for n in nodes}) > 1:
+            raise ValueError("every node of a cluster serves AMQPS, or none")
         return cls(Path(state_dir), nodes, epmd_port)
+
+    @property
+    def tls(self) -> BrokerTls | None:
+        """The first node's TLS material (every node has its own copy of the same), None for plain AMQP."""
+        return self.nodes[0].tls
 
     @classmethod
     def from_state_dir(cls, state_dir: Path) -> PrivateCluster:

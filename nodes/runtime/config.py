@@ -60,6 +60,7 @@ class HubConfig:
     http_host: str = "127.0.0.1"
     http_port: int = 0  # 0: no auditor API
     https: HttpsFiles | None = None  # serve the API and console over HTTPS (deployment)
+    api_record: Path | None = None  # where the serving hub writes its API URL for clients (api_client.py)
     batch_size: int = 256  # messages per group commit
     prefetch: int = 512
     max_clock_skew: timedelta = timedelta(minutes=5)
@@ -82,6 +83,7 @@ class NodeConfig:
     http_host: str = "127.0.0.1"
     http_port: int = 0  # 0: pick a free port
     https: HttpsFiles | None = None  # serve the API and console over HTTPS (deployment)
+    api_record: Path | None = None  # where the serving node writes its API URL for clients (api_client.py)
     prefetch: int = 256
     message_ttl: timedelta = timedelta(days=7)
     http_rate_limit: RateLimit = HTTP_RATE_LIMIT

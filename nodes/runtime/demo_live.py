@@ -1,5 +1,6 @@
 """The demo's live federation step: a country admitted while everything runs (its own keys, the
-root's admission, the directory published through the hub), then a live revocation of its key."""
+root's admission, the directory published through the hub), then a live revocation of its key and
+of its TLS certificate at the broker."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from crypto.join import fingerprint
 from nodes.runtime import ceremony
 from nodes.runtime.config import utcnow
 from nodes.runtime.deployment import Deployment
-from nodes.runtime.federation import DIRECTORY_FILE, REVOCATIONS_FILE, load_federation, revoke
+from nodes.runtime.federation import DIRECTORY_FILE, REVOCATIONS_FILE, TLS_CRL_FILE, load_federation, revoke
 from nodes.runtime.local import NodeClient, broker_up, publish_federation_file
 
 NEWCOMER = "FRA"
@@ -62,6 +63,20 @@ async def live_federation_scenario(session: aiohttp.ClientSession, deployment: D
     checks.append((f"{NEWCOMER}'s revoked key refused by the running hub, no restart", in_time))
     checks.append(("MEX never received the message signed by the revoked key",
                    not await _received(mex, refused["id"])))
+
+    # The TLS side of the same revocation: `revoke` also put FRA's TLS certificate on the TLS CA's
+    # CRL; installed in the running broker, it closes FRA's connection and refuses the next one.
+    published = await publish_federation_file(deployment.state_dir, home / TLS_CRL_FILE)
+    say(f"broker operator: TLS revocation list {published['crl_number']} installed, no restart; connections "
+        f"closed: {', '.join(published['closed_connections_of']) or 'none'}")
+
+    async def cut_off() -> bool:
+        return not (await fra.health()).get("broker_connected")
+
+    checks.append((f"{NEWCOMER}'s TLS certificate refused by the running broker (its connection closed)",
+                   await _eventually(wait_for, f"{NEWCOMER} cut off from the broker", cut_off)))
+    checks.append(("MEX still connected to the broker",
+                   await _eventually(wait_for, "MEX connected", lambda: _connected(mex))))
     return checks
 
 

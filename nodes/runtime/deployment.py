@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from broker_config import BrokerSpec, BrokerUser, InboxBounds
+from nodes.runtime.api_client import api_base
 from nodes.runtime.config import BrokerAddress, HubConfig, NodeConfig
 from nodes.runtime.federation import Federation
 from nodes.runtime.private_files import private_dir, write_private
@@ -65,18 +66,28 @@ class Deployment:
     def hub_config(self) -> HubConfig:
         private_dir(self.state_dir / "hub")
         return HubConfig(self.federation_dir, f"sqlite:///{self.state_dir / 'hub' / 'audit.db'}",
-                         self.broker, http_port=self.hub_http_port)
+                         self.broker, http_port=self.hub_http_port,
+                         api_record=self.state_dir / "hub" / "api-endpoint.json")
 
     def node_config(self, country: str) -> NodeConfig:
         home = self.state_dir / "nodes" / country
         private_dir(home.parent)  # tightens an older deployment's nodes/ too
         private_dir(home)
         # Each node compares its witnessed checkpoints with every other node's (docs/audit-log.md).
-        peers = {c: f"http://127.0.0.1:{port}" for c, port in self.node_http_ports.items() if c != country and port}
+        # The URLs the hub and peers recorded when they started serving (HTTPS if they do), else plain HTTP.
+        peers = {c: _origin(api_base(self.state_dir, c, port)) for c, port in self.node_http_ports.items()
+                 if c != country and port}
         return NodeConfig(country, self.federation_dir, f"sqlite:///{home / 'node.db'}", self.broker,
                           http_port=self.node_http_ports.get(country, 0),
-                          hub_api_url=f"http://127.0.0.1:{self.hub_http_port}" if self.hub_http_port else None,
-                          witness_peers=peers, evidence_dir=home / "evidence")
+                          hub_api_url=(_origin(api_base(self.state_dir, "HUB", self.hub_http_port))
+                                       if self.hub_http_port else None),
+                          witness_peers=peers, evidence_dir=home / "evidence",
+                          api_record=home / "api-endpoint.json")
+
+
+def _origin(api_url: str) -> str:
+    """`https://host:port` of an API base URL `https://host:port/api`."""
+    return api_url.removesuffix("/api")
 
 
 def broker_spec(federation: Federation, vhost: str, inbox_bounds: InboxBounds | None = None, *,

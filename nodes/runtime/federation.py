@@ -3,7 +3,8 @@ re-sign the directory). They are made by the key ceremonies (nodes/runtime/cerem
 
 The development and test layout (`somex federation init`) has everything in one tree:
 
-  root/root.key (0600), root/root.crt, root/tls-ca.key (0600), root/tls-ca.crt (the TLS CA, docs/pki.md)
+  root/root.key (0600), root/root.crt, root/tls-ca.key (0600), root/tls-ca.crt (the TLS CA, docs/pki.md),
+       root/tls-issued/<signing kid>.crt (the TLS certificate admitted with each key: what revoke puts on the CRL)
   directory.signed.json, revocations.signed.json, tls-revocations.crl.pem (the TLS CA's CRL, for the broker)
   nodes/<ID>/signing.key (0600), signing.crt, sealing.key (0600), hybrid_sealing.key (0600),
              tls.key (0600: ECDSA P-256), tls.crt (its TLS client certificate, CN = <ID>, and the TLS CA's),
@@ -11,7 +12,9 @@ The development and test layout (`somex federation init`) has everything in one 
              tokens.json (0600: {"focal", "feed", "auditor"} SHA-256 digests of the API bearer
              tokens: all the node keeps), operator-tokens.json (0600: the clear tokens, for the
              operator; see docs/security.md)
-  broker/tls.key (0600), tls.crt: the broker's TLS server certificate (names: localhost, 127.0.0.1)
+  broker/tls.key (0600), tls-request.csr.pem, tls.crt: the broker's TLS server key, its request and the
+         certificate the root signed for it (names: localhost, 127.0.0.1), made by the same ceremony
+         steps as on a separate broker host (ceremony.request_server_certificate ...)
 
 In production each party runs its own ceremony step on its own host (docs/deployment.md): the root
 key stays offline with root/root.key, and each host's tree holds the public files and only its own
@@ -48,15 +51,18 @@ from crypto.keys import HybridSealingKey, SealingKey, SigningKey, kid_of
 from crypto.pki import (
     BACKDATE,
     cert_from_pem,
+    cert_to_pem,
     crl_to_pem,
     issue_crl,
     issue_tls_certificate,
     new_tls_key,
+    node_id_of,
     tls_chain_pem,
     tls_key_from_pem,
     tls_key_to_pem,
 )
 from crypto.tokens import is_token_digest
+from nodes.runtime.private_files import private_dir
 
 COUNTRY_TYPES = frozenset({
     "alert.document", "alert.document.batch", "alert.hit", "mla.request", "mla.response", "mla.status",
@@ -236,18 +242,50 @@ def tls_ca(path: Path) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     return tls_key_from_pem(key_file.read_bytes()), cert_from_pem((path / "root" / "tls-ca.crt").read_bytes())
 
 
+TLS_ISSUED_DIR = "tls-issued"  # root/tls-issued/<signing kid>.crt: the TLS certificate admitted with that key
+
+
+def record_tls_certificate(path: Path, signing_kid: str, cert: x509.Certificate) -> None:
+    """The root's register of TLS certificates it issued, by the signing key admitted with each: how
+    revoking a key (or removing a member) finds the TLS certificates to put on the CRL."""
+    register = path / "root" / TLS_ISSUED_DIR
+    private_dir(register)
+    _replace(register / f"{signing_kid}.crt", cert_to_pem(cert).encode())
+
+
+def _issued_tls_certificates(path: Path) -> dict[str, x509.Certificate]:
+    register = path / "root" / TLS_ISSUED_DIR
+    if not register.is_dir():
+        return {}
+    return {f.stem: cert_from_pem(f.read_bytes()) for f in sorted(register.glob("*.crt"))}
+
+
+def issued_tls_certificates(path: Path, node_id: str) -> list[x509.Certificate]:
+    """The TLS certificates the root issued to `node_id` (its register root/tls-issued/)."""
+    return [c for c in _issued_tls_certificates(path).values() if node_id_of(c) == node_id]
+
+
 def revoke_tls_certificate(path: Path, cert: x509.Certificate, now: datetime) -> bytes:
     """Add a TLS certificate to the TLS CA's revocation list (path/tls-revocations.crl.pem, the next
     CRL number); returns the new CRL (PEM) for the broker operator to install."""
+    revoke_tls_certificates(path, [cert], now)
+    return (path / TLS_CRL_FILE).read_bytes()
+
+
+def revoke_tls_certificates(path: Path, certs: Iterable[x509.Certificate], now: datetime) -> list[x509.Certificate]:
+    """Put `certs` on the TLS CA's revocation list (one new CRL for them all); those revoked."""
+    certs = list(certs)
+    if not certs:
+        return []
     ca_key, ca_cert = tls_ca(path)
-    if cert.issuer != ca_cert.subject:
-        raise CertificateError("cert_not_from_root", "this TLS certificate was not issued by the federation's TLS CA")
+    if any(c.issuer != ca_cert.subject for c in certs):
+        raise CertificateError("cert_not_from_root", "a TLS certificate not issued by the federation's TLS CA")
     current = x509.load_pem_x509_crl((path / TLS_CRL_FILE).read_bytes())
     number = current.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number + 1
-    serials = {r.serial_number for r in current} | {cert.serial_number}
-    pem = crl_to_pem(issue_crl(ca_key, ca_cert, serials, number, now, now + TLS_CRL_VALIDITY))
-    _replace(path / TLS_CRL_FILE, pem)
-    return pem
+    serials = {r.serial_number for r in current} | {c.serial_number for c in certs}
+    _replace(path / TLS_CRL_FILE, crl_to_pem(issue_crl(ca_key, ca_cert, serials, number, now,
+                                                       now + TLS_CRL_VALIDITY)))
+    return certs
 
 
 def _root_cert(path: Path) -> x509.Certificate:
@@ -272,15 +310,21 @@ def _root_key(path: Path) -> SigningKey:
     return SigningKey.from_pem(key_file.read_bytes())
 
 
-def revoke(path: Path, kid: str, now: datetime) -> None:
-    """Add a key id to the root-signed revocation list (an operator action with the root key)."""
+def revoke(path: Path, kid: str, now: datetime) -> list[x509.Certificate]:
+    """Add a key id to the root-signed revocation list (an operator action with the root key), and the
+    TLS certificate admitted with that key to the TLS CA's CRL (tls-revocations.crl.pem): the member
+    neither signs nor connects to the broker with that admission any more. Returns the TLS
+    certificates revoked (none for a key admitted before the root kept its register)."""
     if not _KID.fullmatch(kid):
         raise ValueError("a key id is 64 lowercase hex digits (the SHA-256 of the raw public key)")
     root_cert, root_key = _root_cert(path), _root_key(path)
     current = load_revocations((path / REVOCATIONS_FILE).read_bytes(), root_cert)
+    tls = [cert for signing_kid, cert in _issued_tls_certificates(path).items() if signing_kid == kid]
     updated = RevocationList(current.federation, current.serial + 1, now, now + REVOCATIONS_VALIDITY,
                              current.revoked | {kid})
-    _replace(path / REVOCATIONS_FILE, sign_revocations(updated, root_key))
+    revoked = revoke_tls_certificates(path, tls, now)  # the CRL first: a crash between leaves the key still valid,
+    _replace(path / REVOCATIONS_FILE, sign_revocations(updated, root_key))  # and the operator runs revoke again
+    return revoked
 
 
 def reissue_revocations(path: Path, now: datetime, validity: timedelta | None = None) -> RevocationList:
@@ -316,5 +360,7 @@ def remove_member(path: Path, node_id: str, now: datetime) -> Directory:
     nodes = {n: e for n, e in current.nodes.items() if n != node_id}
     updated = Directory(current.federation, current.serial + 1, now - BACKDATE,
                         max(current.expires, now + timedelta(days=1)), nodes)
+    # Its TLS certificates too: with the permissions gone it could still open connections otherwise.
+    revoke_tls_certificates(path, issued_tls_certificates(path, node_id), now)
     _replace(path / DIRECTORY_FILE, sign_directory(updated, root_key))
     return updated

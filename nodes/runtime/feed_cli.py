@@ -10,13 +10,16 @@ from pathlib import Path
 
 import aiohttp
 
+from nodes.runtime.api_client import api_base, api_session, default_cacert
 from nodes.runtime.config import utcnow
 from nodes.runtime.deployment import Deployment
 from nodes.runtime.federation import load_federation
 
 
-async def push_file(base_url: str, token: str, path: Path, fmt: str, progress: Callable[[int, int], None]) -> dict:
-    """`somex feed push`: stream a file to a node's /api/feeds, calling progress(sent, total) as it goes."""
+async def push_file(base_url: str, token: str, path: Path, fmt: str, progress: Callable[[int, int], None],
+                    cacert: Path | None = None) -> dict:
+    """`somex feed push`: stream a file to a node's /api/feeds, calling progress(sent, total) as it goes;
+    an HTTPS node's certificate is checked against `cacert`."""
     total = path.stat().st_size
     content_type = {"ndjson": "application/x-ndjson", "csv": "text/csv"}[fmt]
 
@@ -28,7 +31,8 @@ async def push_file(base_url: str, token: str, path: Path, fmt: str, progress: C
                 progress(sent, total)
                 yield block
 
-    async with aiohttp.ClientSession() as session, session.post(
+    session = api_session(cacert) if cacert else aiohttp.ClientSession()
+    async with session, session.post(
             f"{base_url}/feeds", data=chunks(), timeout=aiohttp.ClientTimeout(total=None),
             headers={"Authorization": f"Bearer {token}", "Content-Type": content_type}) as response:
         return await response.json()
@@ -42,16 +46,17 @@ def _bar(sent: int, total: int, started: float) -> None:
     sys.stderr.flush()
 
 
-def push_feed(state_dir: Path, country: str, path: Path, fmt: str | None) -> int:
+def push_feed(state_dir: Path, country: str, path: Path, fmt: str | None, cacert: Path | None = None) -> int:
     if not path.is_file():
         print(f"somex: no such file {path}", file=sys.stderr)
         return 2
     deployment = Deployment.load(state_dir)
     token = load_federation(deployment.federation_dir, utcnow()).credentials(country).tokens["feed"]
-    base = f"http://127.0.0.1:{deployment.node_http_ports[country]}/api"
+    base = api_base(state_dir, country, deployment.node_http_ports[country])
     started = time.monotonic()
     report = asyncio.run(push_file(base, token, path, fmt or ("csv" if path.suffix.lower() == ".csv" else "ndjson"),
-                                   lambda sent, total: _bar(sent, total, started)))
+                                   lambda sent, total: _bar(sent, total, started),
+                                   cacert or default_cacert(deployment.federation_dir)))
     sys.stderr.write("\n")
     if "error" in report:
         print(f"feed refused: {report['error']}: {report['detail']}", file=sys.stderr)

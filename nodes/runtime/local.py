@@ -9,6 +9,7 @@ from typing import Any
 import aiohttp
 import structlog
 
+from nodes.runtime.api_client import api_base, api_session, default_cacert
 from nodes.runtime.config import utcnow
 from nodes.runtime.deployment import Deployment, broker_spec
 from broker_config import BrokerTls
@@ -74,8 +75,10 @@ def _new_broker(broker_dir: Path, amqp_port: int, cluster: int, federation: Fede
     if cluster > 1:
         if amqp_host != LOOPBACK:
             raise BrokerRefused("a local cluster listens on loopback only (--amqp-host is for a single broker)")
-        log.info("starting a new RabbitMQ cluster", nodes=cluster)
-        return PrivateCluster.create(broker_dir, cluster, amqp_port)
+        amqps = (federation.path / BROKER_DIR / TLS_CERT_FILE).is_file()
+        log.info("starting a new RabbitMQ cluster", nodes=cluster, amqps=amqps)
+        return PrivateCluster.create(broker_dir, cluster, amqp_port, tls_for=(
+            (lambda node_dir: broker_tls_from_federation(node_dir, federation.path)) if amqps else None))
     tls = broker_tls_from_federation(broker_dir, federation.path)
     log.info("starting a new broker", state_dir=str(broker_dir), amqps=tls is not None)
     return PrivateBroker(broker_dir, amqp_port=amqp_port or free_port(), mgmt_port=free_port(),
@@ -160,7 +163,7 @@ def _fixed_deployment(state_dir: Path, previous: Deployment | None, broker: Priv
     return Deployment(state_dir, ports[0], vhost=previous.vhost if previous else "somex",
                       hub_http_port=(previous.hub_http_port if previous and previous.hub_http_port else free_port()),
                       node_http_ports=http, more_amqp_ports=ports[1:],
-                      tls=isinstance(broker, PrivateBroker) and broker.tls is not None,
+                      tls=broker.tls is not None,
                       amqp_host=broker.amqp_host if isinstance(broker, PrivateBroker) else LOOPBACK)
 
 
@@ -199,8 +202,8 @@ class NodeClient:
     def for_country(cls, session: aiohttp.ClientSession, deployment: Deployment, country: str,
                     role: str = "focal") -> NodeClient:
         federation = load_federation(deployment.federation_dir, utcnow())
-        port = deployment.node_http_ports[country]
-        return cls(session, f"http://127.0.0.1:{port}/api", federation.credentials(country).tokens[role])
+        return cls(session, api_base(deployment.state_dir, country, deployment.node_http_ports[country]),
+                   federation.credentials(country).tokens[role])
 
     async def health(self) -> dict[str, Any]:
         async with self._session.get(f"{self.base_url}/health") as r:
@@ -220,9 +223,10 @@ class NodeClient:
             return await r.json()
 
 
-async def send_note(state_dir: Path, sender: str, to: list[str], text: str, thread: str | None) -> dict[str, Any]:
+async def send_note(state_dir: Path, sender: str, to: list[str], text: str, thread: str | None, *,
+                    cacert: Path | None = None) -> dict[str, Any]:
     deployment = Deployment.load(state_dir)
-    async with aiohttp.ClientSession() as session:
+    async with api_session(cacert or default_cacert(deployment.federation_dir)) as session:
         client = NodeClient.for_country(session, deployment, sender)
         payload: dict[str, Any] = {"type": "note", "to": to, "body": {"text": text}}
         if thread:
@@ -230,12 +234,12 @@ async def send_note(state_dir: Path, sender: str, to: list[str], text: str, thre
         return await client.send(payload)
 
 
-async def export_audit(state_dir: Path, **query: str | None) -> dict[str, Any]:
+async def export_audit(state_dir: Path, *, cacert: Path | None = None, **query: str | None) -> dict[str, Any]:
     deployment = Deployment.load(state_dir)
     token = load_federation(deployment.federation_dir, utcnow()).credentials("HUB").tokens["auditor"]
     params = {k: v for k, v in query.items() if v}
-    async with aiohttp.ClientSession() as session, session.get(
-            f"http://127.0.0.1:{deployment.hub_http_port}/api/audit/export", params=params,
+    async with api_session(cacert or default_cacert(deployment.federation_dir)) as session, session.get(
+            f"{api_base(state_dir, 'HUB', deployment.hub_http_port)}/audit/export", params=params,
             headers={"Authorization": f"Bearer {token}"}) as response:
         body = await response.json()
         if response.status != 200:
@@ -306,20 +310,37 @@ class PublicationRefused(Exception):
 
 
 async def publish_federation_file(state_dir: Path, file: Path, *, hub_url: str | None = None,
-                                  token: str | None = None) -> dict[str, Any]:
+                                  token: str | None = None, crl: Path | None = None,
+                                  cacert: Path | None = None) -> dict[str, Any]:
     """The hub operator's publication of a root-signed directory or revocation list: hand it to the
     running hub (which verifies, applies, audits and broadcasts it), then, for a directory, take the
     broker permissions of any user it no longer lists (a removed member); a directory's new members
-    get their broker user and inbox before the hub has it. The token is the hub's
-    `operator` token (default: this machine's operator-tokens.json of HUB)."""
-    from crypto.directory import load_directory, publication_kind
+    get their broker user and inbox before the hub has it. The token is the hub's `operator` token
+    (default: this machine's operator-tokens.json of HUB).
 
-    from crypto.directory import check_publication
+    With `crl` (the root's tls-revocations.crl.pem), or when `file` is that CRL itself, the TLS
+    revocation list is installed in the broker first (nodes.runtime.broker_revocation), and the
+    open connections of members with a key the revocation list revokes are closed after."""
+    from crypto.directory import check_publication, load_directory, load_revocations, publication_kind
+    from nodes.runtime.broker_revocation import close_member_connections, install_revocation_list, members_of_keys
 
     raw = file.read_bytes()
     deployment = Deployment.load(state_dir)
     federation = load_federation(deployment.federation_dir, utcnow())
-    url = hub_url or f"http://127.0.0.1:{deployment.hub_http_port}/api"
+    crl_raw = raw if raw.lstrip().startswith(b"-----BEGIN X509 CRL") else (crl.read_bytes() if crl else None)
+    crl_number = None
+    if crl_raw is not None:
+        broker = _recorded_broker(state_dir / "broker")
+        if broker is None:
+            raise BrokerError(f"no broker recorded in {state_dir / 'broker'}: install the TLS revocation list on the "
+                              "broker's host (--state-dir of the broker)")
+        crl_number = install_revocation_list(broker, crl_raw, federation.root_cert)
+        if crl_raw is raw:  # the CRL alone: the revocation list in force here names the members to close
+            users = members_of_keys(federation.directory, federation.revocations.revoked)
+            close_member_connections(broker, users, "TLS certificate revoked: reconnect with a valid one")
+            return {"kind": "tls-revocations", "serial": crl_number, "recipients": ["broker"], "message_id": "-",
+                    "crl_number": crl_number, "closed_connections_of": users}
+    url = hub_url or api_base(state_dir, "HUB", deployment.hub_http_port)
     token = token or federation.credentials("HUB").tokens["operator"]
     broker = _recorded_broker(state_dir / "broker")
     if broker is not None and publication_kind(raw) == "directory":
@@ -328,12 +349,22 @@ async def publish_federation_file(state_dir: Path, file: Path, *, hub_url: str |
         # one could give a removed member its permissions back.
         newer = check_publication(raw, federation.root_cert, federation.directory, federation.revocations, utcnow())
         broker.apply(broker_spec(federation.with_document(newer), deployment.vhost, tls=deployment.tls))
-    async with aiohttp.ClientSession() as session:
+    async with api_session(cacert or default_cacert(deployment.federation_dir)) as session:
         async with session.post(f"{url}/federation/publish", data=raw,
                                 headers={"Authorization": f"Bearer {token}"}) as response:
             answer = await response.json()
     if response.status != 200:
         raise PublicationRefused(answer.get("error", str(response.status)), answer.get("detail", ""))
+    if crl_number is not None:
+        answer["crl_number"] = crl_number
+    if publication_kind(raw) == "revocations" and crl_number is not None:
+        # Every member with a revoked key, not only the newly revoked: the files here may already be
+        # the new ones (one machine). A member that rotated reconnects at once with its new certificate.
+        users = members_of_keys(federation.directory, load_revocations(raw, federation.root_cert).revoked)
+        broker = _recorded_broker(state_dir / "broker")
+        if users and broker is not None:
+            close_member_connections(broker, users, "TLS certificate revoked: reconnect with a valid one")
+        answer["closed_connections_of"] = users
     if publication_kind(raw) == "directory":
         directory = load_directory(raw, federation.root_cert, None)
         if broker is not None:

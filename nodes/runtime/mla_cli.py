@@ -12,6 +12,7 @@ from typing import Any
 
 import aiohttp
 
+from nodes.runtime.api_client import add_cacert_argument, api_base, api_session, default_cacert
 from nodes.runtime.config import utcnow
 from nodes.runtime.deployment import Deployment
 from nodes.runtime.federation import load_federation
@@ -28,7 +29,7 @@ class MlaClient:
     @classmethod
     def for_country(cls, session: aiohttp.ClientSession, deployment: Deployment, country: str) -> MlaClient:
         federation = load_federation(deployment.federation_dir, utcnow())
-        return cls(session, f"http://127.0.0.1:{deployment.node_http_ports[country]}/api/mla",
+        return cls(session, f"{api_base(deployment.state_dir, country, deployment.node_http_ports[country])}/mla",
                    federation.credentials(country).tokens["focal"])
 
     @staticmethod
@@ -67,6 +68,7 @@ def add_parser(sub: Any) -> None:
     """Register `somex mla ...` on the CLI's subcommand parsers."""
     parser = sub.add_parser("mla", help="mutual legal assistance and extradition requests (through a node's API)")
     parser.add_argument("--node", required=True, help="the focal point's country, e.g. ITA")
+    add_cacert_argument(parser)
     actions = parser.add_subparsers(dest="action", required=True)
     create = actions.add_parser("create", help="seal and send a request to the requested State")
     create.add_argument("--to", required=True, help="the requested State")
@@ -114,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def _run(args: argparse.Namespace) -> int:
     deployment = Deployment.load(args.state_dir)
-    async with aiohttp.ClientSession() as session:
+    async with api_session(args.cacert or default_cacert(deployment.federation_dir)) as session:
         client = MlaClient.for_country(session, deployment, args.node.upper())
         if args.action == "create":
             fields = {"requested": args.to.upper(), "reference": args.reference, "kind": args.kind,

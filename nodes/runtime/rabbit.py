@@ -494,9 +494,8 @@ class PrivateBroker:
         for user in withdrawn:
             self.api("DELETE", f"/api/permissions/{_q(vhost)}/{_q(user)}")
             self.api("DELETE", f"/api/topic-permissions/{_q(vhost)}/{_q(user)}")
-        for connection in self.api("GET", f"/api/vhosts/{_q(vhost)}/connections?columns=name,user") or []:
-            if connection.get("user") in withdrawn:
-                self.api("DELETE", f"/api/connections/{_q(connection['name'])}")
+        for user in withdrawn:
+            self.close_user_connections(user, "removed from the federation's directory")
         return withdrawn
 
     def set_permissions(self, vhost: str, user: str, configure: str, write: str, read: str) -> None:
@@ -527,6 +526,13 @@ class PrivateBroker:
         if self.tls is None or self.tls.crl_dir is None:
             raise BrokerError("this broker has no TLS revocation list directory (it is not an AMQPS broker)")
         install_crl(Path(self.tls.crl_dir), crl_pem)
+
+    def close_user_connections(self, user: str, reason: str) -> None:
+        """Close every connection of `user` now, even one opened a moment ago: `rabbitmqctl
+        close_all_user_connections` asks the live connection tracking, whereas the management API
+        lists a connection only once its statistics arrive (seconds later), so a listing-based close
+        misses a connection opened just before a revocation or removal."""
+        self.rabbitmqctl("close_all_user_connections", user, reason)
 
     def close_connections(self, user: str, reason: str) -> int:
         """Close every AMQP connection of `user` (after its certificate was revoked or its permissions

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import ssl
+from pathlib import Path
 
 import structlog
 from aiohttp import web
@@ -44,6 +45,14 @@ async def start_http(app: web.Application, host: str, port: int, https: HttpsFil
     return runner, f"{'https' if https else 'http'}://{host}:{port}"
 
 
+def _record_endpoint(path: Path | None, url: str) -> None:
+    """Tell this machine's clients where the API answers, and whether over HTTPS (api_client.py)."""
+    if path is not None:
+        from nodes.runtime.api_client import record_endpoint
+
+        record_endpoint(path, url)
+
+
 async def serve_node(config: NodeConfig) -> None:
     from nodes.national.api import make_app
     from nodes.national.node import NationalNode
@@ -52,6 +61,7 @@ async def serve_node(config: NodeConfig) -> None:
     node = NationalNode(config)
     await node.start()
     runner, url = await start_http(make_app(node), config.http_host, config.http_port, config.https)
+    _record_endpoint(config.api_record, url)
     log.info("node API listening", node=config.country, url=f"{url}/api")
     try:
         await _until_signalled()
@@ -72,6 +82,7 @@ async def serve_hub(config: HubConfig) -> None:
     runner = None
     if config.http_port:
         runner, url = await start_http(make_app(hub), config.http_host, config.http_port, config.https)
+        _record_endpoint(config.api_record, url)
         log.info("hub API listening", url=f"{url}/api")
     try:
         await _until_signalled()

@@ -19,17 +19,23 @@ import aio_pika
 import pytest
 from aiormq.exceptions import AMQPConnectionError, ChannelAccessRefused, ChannelPreconditionFailed
 
+
 import broker_config
+from crypto.errors import CertificateError
 from crypto.pki import cert_from_pem
+from crypto.tls_request import crl_number, load_crl
 from nodes.runtime.amqp import amqps_url, client_tls_context
+from nodes.runtime.broker_revocation import close_member_connections, install_revocation_list, members_of_keys
 from nodes.runtime.config import BrokerAddress, utcnow
 from nodes.runtime.deployment import broker_spec
 from nodes.runtime.federation import (
     TLS_CERT_FILE,
+    TLS_CRL_FILE,
     TLS_KEY_FILE,
     Federation,
     init_federation,
     load_federation,
+    revoke,
     revoke_tls_certificate,
     tls_ca,
     write_tls_pair,
@@ -75,7 +81,7 @@ class TlsBroker:
 def tls_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsBroker]:
     PrivateBroker.ensure_installed()
     path = tmp_path_factory.mktemp("tls-federation")
-    init_federation(path / "federation", "somex-tls", ["MEX", "IDN", "ITA"], utcnow())
+    init_federation(path / "federation", "somex-tls", ["MEX", "IDN", "ITA", "ESP"], utcnow())
     federation = load_federation(path / "federation", utcnow())
     broker_dir = path / "broker"
     broker = PrivateBroker(broker_dir, amqp_port=free_port(), mgmt_port=free_port(), dist_port=free_port(),
@@ -108,7 +114,7 @@ def test_the_broker_has_no_plain_listener_and_no_password_login(tls_broker: TlsB
     assert "auth_mechanisms.2" not in conf
     definitions = tls_broker.broker.api("GET", "/api/definitions")
     node_users = {u["name"]: u for u in definitions["users"] if u["name"] != "somex-admin"}
-    assert set(node_users) == {"HUB", "MEX", "IDN", "ITA"}
+    assert set(node_users) == {"HUB", "MEX", "IDN", "ITA", "ESP"}
     assert all(u["password_hash"] == "" for u in node_users.values())  # no password opens them
     with socket.create_connection(("127.0.0.1", tls_broker.broker.amqp_port), timeout=TIMEOUT) as plain:
         plain.sendall(b"AMQP\x00\x00\x09\x01")  # a plain AMQP client's protocol header
@@ -186,6 +192,38 @@ async def test_a_revoked_certificate_is_refused_without_a_restart(tls_broker: Tl
     await eventually(lambda: tls_broker.broker.close_connections("ITA", "certificate revoked"),
                      what="ITA's open connection listed and closed")
     await asyncio.wait_for(closed.wait(), TIMEOUT)
+
+
+async def test_revoking_a_members_key_refuses_its_tls_certificate_once_the_crl_is_installed(
+        tls_broker: TlsBroker) -> None:
+    """`federation revoke KID` at the root also revokes the TLS certificate admitted with that key; the
+    publish step installs the CRL (checked: TLS CA, newer) on the broker and closes the member's open
+    connections; the next connection is refused, the others' are not, and no restart is needed."""
+    root_dir = tls_broker.federation.path  # the one-machine layout: the root's directory is the federation's
+    esp_cert, esp_key = tls_broker.node_files("ESP")
+    kid = tls_broker.federation.credentials("ESP").signing_key.kid
+    previous_crl = (root_dir / TLS_CRL_FILE).read_bytes()
+    revoked = revoke(root_dir, kid, utcnow())
+    open_before = await tls_broker.connect(esp_cert, esp_key)  # opened just before the CRL is installed
+    closed = asyncio.Event()
+    open_before.close_callbacks.add(lambda *_: closed.set())
+    assert [c.serial_number for c in revoked] == [cert_from_pem(esp_cert.read_bytes()).serial_number]
+    number = install_revocation_list(tls_broker.broker, (root_dir / TLS_CRL_FILE).read_bytes(),
+                                     tls_broker.federation.root_cert)
+    users = members_of_keys(tls_broker.federation.directory, {kid})
+    assert users == ["ESP"]
+    # At once, not "eventually": the management API would list the connection only seconds after it
+    # opened, and a connection opened just before the revocation must be closed too.
+    close_member_connections(tls_broker.broker, users, "certificate revoked")
+    await asyncio.wait_for(closed.wait(), TIMEOUT)
+    await _refused(tls_broker, esp_cert, esp_key)
+    await (await tls_broker.connect_as("IDN")).close()  # the others still are
+    await (await tls_broker.connect_as("MEX")).close()
+    with pytest.raises(CertificateError) as stale:  # the list before it would bring ESP back: refused
+        install_revocation_list(tls_broker.broker, previous_crl, tls_broker.federation.root_cert)
+    assert stale.value.reason == "stale_crl"
+    assert number > crl_number(load_crl(previous_crl))
+    await _refused(tls_broker, esp_cert, esp_key)
 
 
 async def test_hub_and_nodes_exchange_a_note_over_amqps(tls_broker: TlsBroker) -> None:
