@@ -414,7 +414,7 @@ class Hub:
                 raise result
         if any(isinstance(r, PublishNacked) for r in results):
             await publisher.renew()
-        log.info("checkpoint published", size=size, root=note.body.split(b"\n")[2].decode())
+        log.info("checkpoint published", size=size, root=base64.b64decode(note.body.split(b"\n")[2]).hex())  # hex, as /api/health
         return note
 
     def _recipients(self, env: Envelope) -> tuple[str, ...]:

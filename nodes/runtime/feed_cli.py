@@ -10,9 +10,6 @@ from pathlib import Path
 
 import aiohttp
 
-from nodes.runtime.config import utcnow
-from nodes.runtime.deployment import Deployment
-from nodes.runtime.federation import load_federation
 
 
 async def push_file(base_url: str, token: str, path: Path, fmt: str, progress: Callable[[int, int], None]) -> dict:
@@ -43,18 +40,17 @@ def _bar(sent: int, total: int, started: float) -> None:
 
 
 def push_feed(state_dir: Path, country: str, path: Path, fmt: str | None) -> int:
+    from nodes.runtime.cli_support import CliError, deployment_of, node_endpoint
+
     if not path.is_file():
-        print(f"somex: no such file {path}", file=sys.stderr)
-        return 2
-    deployment = Deployment.load(state_dir)
-    token = load_federation(deployment.federation_dir, utcnow()).credentials(country).tokens["feed"]
-    base = f"http://127.0.0.1:{deployment.node_http_ports[country]}/api"
+        raise CliError(f"no such file {path}: give an NDJSON or CSV feed (example: docs/examples/alerts.ndjson)")
+    base, token = node_endpoint(deployment_of(state_dir), country, "feed")
     started = time.monotonic()
     report = asyncio.run(push_file(base, token, path, fmt or ("csv" if path.suffix.lower() == ".csv" else "ndjson"),
                                    lambda sent, total: _bar(sent, total, started)))
     sys.stderr.write("\n")
     if "error" in report:
-        print(f"feed refused: {report['error']}: {report['detail']}", file=sys.stderr)
+        print(f"somex: feed refused ({report['error']}): {report.get('detail', '')}", file=sys.stderr)
         return 1
     print(f"job {report['job_id']}: {report['status']}, {report['lines']} lines, {report['accepted']} alerts sent "
           f"in {report['batches']} signed batches, {report['duplicates']} already sent, {report['rejected']} refused")
