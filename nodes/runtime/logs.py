@@ -55,3 +55,11 @@ def configure_logging(level: str | None = None, *, json: bool | None = None) -> 
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(LIBRARY_LEVEL)
+    logging.captureWarnings(True)  # a library's RuntimeWarning is a log line too, not a raw stderr line
+    handler.addFilter(_retry_noise)
+
+
+def _retry_noise(record: logging.LogRecord) -> bool:
+    """aiormq logs an ERROR per failed reconnect attempt; somex's own warning says the same once per
+    attempt with what to do (nodes.runtime.amqp), so aiormq's copy is dropped."""
+    return not (record.name == "aiormq.connection" and record.getMessage().startswith("error when creating transport"))
