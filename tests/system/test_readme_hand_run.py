@@ -74,6 +74,14 @@ def _until(probe: Any, timeout: float, what: str) -> Any:
     raise AssertionError(f"timed out after {timeout} s waiting for {what} (last answers: {_last_health})")
 
 
+def _runs(pid: int) -> bool:
+    """The process exists and is not a zombie (an orphan's zombie waits for whatever reaps here)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 class HandRun:
     """The README's commands, run in `root` as a user runs them from the repository."""
 
@@ -168,7 +176,7 @@ def test_the_readme_hand_run_block_works_as_written(tmp_path: Path) -> None:
                     assert json.loads(out)["running"] is True
                 case ["stop", *_]:
                     seen["stopped"] = True
-                    assert not any(Path(f"/proc/{pid}").exists() for pid in seen["pids"].values())
+                    assert not any(_runs(pid) for pid in seen["pids"].values())
         assert {"deployment", "pids", "notes", "mla", "down", "stopped"} <= set(seen)
         assert len(seen["notes"]) == 2
         for name in seen["pids"]:  # one log per process, JSON lines only (library lines too, outage included)

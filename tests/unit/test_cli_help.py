@@ -45,3 +45,12 @@ def test_the_federation_group_help_names_what_it_holds() -> None:
     assert set(actions.choices) == {"init", "create-root", "admit", "publish", "remove", "revoke"}
     for word in ("create", "admit", "remove", "revoke", "publish"):
         assert word in federation_help
+
+
+def test_the_documented_token_roles_are_accepted() -> None:
+    """docs/deployment.md makes the hub's `operator` token with `node token create --role operator`."""
+    from nodes.runtime.federation import ROLES
+
+    for role in ROLES:
+        args = build_parser().parse_args(["node", "token", "create", "--role", role, "--country", "HUB"])
+        assert args.role == role
