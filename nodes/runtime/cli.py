@@ -189,7 +189,11 @@ def _broker(args: argparse.Namespace) -> int:
         elif args.action == "down":
             broker_down(args.state_dir)
         else:
-            print(json.dumps(broker_status(args.state_dir), indent=2))
+            from nodes.runtime.cli_support import emit
+
+            status = broker_status(args.state_dir)
+            emit(args, status, "\n".join(f"{k}: {json.dumps(v) if isinstance(v, dict | list) else v}"
+                                          for k, v in status.items()))
     except BrokerError as exc:
         print(f"somex: broker {args.action}: {exc}", file=sys.stderr)
         return 2
