@@ -49,7 +49,8 @@ def make_app(hub: Hub) -> web.Application:
 _NATURAL = {"type": "integer", "minimum": 0}
 _PROOF = array({"type": "string", "contentEncoding": "base64"})
 _TRAIL = [query(n) for n in ("message_id", "thread", "sender", "recipient", "type", "verdict")]
-_SPAN = [query("since", description=f"inclusive: {TIME_FORMAT}"), query("until", description=f"exclusive: {TIME_FORMAT}")]
+_SPAN = [query("since", description=f"inclusive: {TIME_FORMAT}"),
+         query("until", description=f"exclusive: {TIME_FORMAT}")]
 TRAIL_FILTERS = ("message_id", "thread", "sender", "recipient", "type", "verdict", "since", "until")
 _PATHS = {
     "/api/health": {"get": op("ok/degraded, broker link, log size, relayed and parked counts (public); the alarms "

@@ -364,7 +364,7 @@ def _send(args: argparse.Namespace) -> int:
     if "id" not in result:
         raise CliError(f"send {api_error_line(result.pop('_status', 400), result)}")
     emit(args, result, f"note {result['id']} {result['status']} at {sender} for {', '.join(to)} "
-                       f"(read it with 'somex inbox --node {to[0]}')")
+                       f"(read it with 'somex inbox --node {to[0]} --state-dir {args.state_dir} --wait 30')")
     return 0
 
 

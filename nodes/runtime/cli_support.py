@@ -104,7 +104,7 @@ def node_endpoint(deployment: Any, country: str, role: str = "focal") -> tuple[s
     credentials = load_federation(deployment.federation_dir, utcnow()).credentials(code)
     if role not in credentials.tokens:
         raise CliError(f"no {role} token for {code} in {credentials.home}: create one with "
-                       f"'somex node token create --role {role} --country {code}'")
+                       f"'somex node token create --role {role} --country {code} --state-dir {deployment.state_dir}'")
     return f"http://127.0.0.1:{ports[code]}/api", credentials.tokens[role]
 
 
@@ -115,7 +115,7 @@ def hub_endpoint(deployment: Any, role: str) -> tuple[str, str]:
     credentials = load_federation(deployment.federation_dir, utcnow()).credentials("HUB")
     if role not in credentials.tokens:
         raise CliError(f"no {role} token for HUB in {credentials.home}: create one with "
-                       f"'somex node token create --role {role} --country HUB'")
+                       f"'somex node token create --role {role} --country HUB --state-dir {deployment.state_dir}'")
     return f"http://127.0.0.1:{deployment.hub_http_port}/api", credentials.tokens[role]
 
 
