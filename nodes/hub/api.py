@@ -21,6 +21,7 @@ from nodes.runtime.http import (MAX_SQL_INTEGER, ROLE, json_api_errors, json_err
 from nodes.runtime.metrics import serve_metrics
 from nodes.runtime.openapi import INTEGER, STRING, array, document, obj, op, path_param, query, serve
 from protocol.checkpoint import format_note
+from protocol.filters import TIME_FORMAT, FilterError, trail_filters
 from protocol.timefmt import format_time
 
 HUB = web.AppKey("somex_hub", Hub)
@@ -51,7 +52,9 @@ def make_app(hub: Hub) -> web.Application:
 _NATURAL = {"type": "integer", "minimum": 0}
 _PROOF = array({"type": "string", "contentEncoding": "base64"})
 _TRAIL = [query(n) for n in ("message_id", "thread", "sender", "recipient", "type", "verdict")]
-_SPAN = [query("since", description="RFC 3339 time"), query("until", description="RFC 3339 time")]
+_SPAN = [query("since", description=f"inclusive: {TIME_FORMAT}"),
+         query("until", description=f"exclusive: {TIME_FORMAT}")]
+TRAIL_FILTERS = ("message_id", "thread", "sender", "recipient", "type", "verdict", "since", "until")
 _PATHS = {
     "/api/health": {"get": op("ok/degraded, broker link, log size, relayed and parked counts (public); the alarms "
                               "and parked forwards per recipient only with the auditor token", tag="hub",
@@ -173,6 +176,10 @@ async def entries(request: web.Request) -> web.Response:
         return json_error(400, "bad_request", "limit and after are integers")
     if limit < 1 or not -1 <= after <= MAX_SQL_INTEGER:
         return json_error(400, "bad_request", "limit is 1..1000; after is an entry number (or -1)")
+    try:
+        q = trail_filters({n: q.get(n, "") for n in TRAIL_FILTERS})
+    except FilterError as exc:
+        return json_error(400, exc.reason, exc.detail)
     rows = await asyncio.to_thread(
         request.app[HUB].store.trail, message_id=q.get("message_id"), thread=q.get("thread"), sender=q.get("sender"),
         recipient=q.get("recipient"), type=q.get("type"), verdict=q.get("verdict"), since=q.get("since"),
@@ -204,7 +211,10 @@ async def entry(request: web.Request) -> web.Response:
 @requires("auditor")
 async def export(request: web.Request) -> web.Response:
     hub = request.app[HUB]
-    q = request.query
+    try:
+        q = {**request.query, **trail_filters({n: request.query.get(n, "") for n in ("since", "until")})}
+    except FilterError as exc:
+        return json_error(400, exc.reason, exc.detail)
     directory_raw = (hub.federation.path / "directory.signed.json").read_bytes()
     try:
         quorum = required_quorum(hub.federation.directory, int(q["quorum"]) if "quorum" in q else None)

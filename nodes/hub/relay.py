@@ -422,7 +422,8 @@ class Hub:
                 raise result
         if any(isinstance(r, PublishNacked) for r in results):
             await publisher.renew()
-        log.info("checkpoint published", size=size, root=note.body.split(b"\n")[2].decode())
+        root = base64.b64decode(note.body.split(b"\n")[2])
+        log.info("checkpoint published", size=size, root=root.hex())  # hex, as in /api/health and the witnesses' logs
         return note
 
     def _recipients(self, env: Envelope) -> tuple[str, ...]:

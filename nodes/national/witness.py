@@ -90,7 +90,7 @@ def witness_checkpoint(node: NationalNode, conn: Connection, verified: VerifiedE
     cosigned = format_note(parse_note(body["note"].encode()).with_signature(signature)).decode()
     conn.execute(insert(witnessed), {"size": checkpoint.size, "root": checkpoint.root_hash,
                                      "note": cosigned, "at": now})
-    log.info("checkpoint witnessed", size=checkpoint.size, message_id=verified.id)
+    log.info("checkpoint witnessed", size=checkpoint.size, root=checkpoint.root_hash.hex(), message_id=verified.id)
     return [node.build("witness.cosign", [HUB_ID], body={"size": checkpoint.size, "signature": signature.line().rstrip("\n")})]
 
 

@@ -13,23 +13,33 @@ from pathlib import Path
 from nodes.runtime.api_client import add_cacert_argument
 from nodes.runtime.tls_cli import add_broker_parsers as add_tls_broker_parsers
 from nodes.runtime.tls_cli import add_federation_parser as add_tls_federation_parser
+from nodes.runtime.cli_support import DEFAULT_STATE, CliError, SomexArgumentParser, add_global_options, run_command
 from nodes.runtime.config import utcnow
 from nodes.runtime.logs import configure_logging
+from nodes.runtime.inbox_cli import add_parser as add_inbox_parser
+from nodes.runtime.inbox_cli import run as run_inbox
 from nodes.runtime.mla_cli import add_parser as add_mla_parser
 from nodes.runtime.mla_cli import run as run_mla
+from nodes.runtime.supervisor import add_parsers as add_supervisor_parsers
+from nodes.runtime.supervisor import run_stop, run_up
 from nodes.runtime.private_files import restrict_umask
 
-DEFAULT_STATE = Path(".somex")
 
 
 def main(argv: list[str] | None = None) -> int:
     restrict_umask()  # before anything is written: databases, logs, the broker's data (issue 14, item 6)
-    parser = argparse.ArgumentParser(prog="somex", description=__doc__)
-    parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE,
-                        help="where the federation, broker data and databases live (default .somex)")
-    sub = parser.add_subparsers(dest="command", required=True)
+    args = build_parser().parse_args(argv)
+    configure_logging()
+    return run_command(HANDLERS[args.command], args)
 
-    fed = sub.add_parser("federation", help="create and inspect the federation's PKI").add_subparsers(
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every subcommand; the global options (--state-dir, --json) are added last, to all of them."""
+    parser = SomexArgumentParser(prog="somex", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    fed = sub.add_parser("federation", help="the federation's PKI: create it, admit, remove and revoke members, "
+                                            "publish the signed documents").add_subparsers(
         dest="action", required=True)
     init = fed.add_parser("init", help="create a root, keys, certificates and the signed directory")
     init.add_argument("--countries", required=True, help="comma-separated ISO 3166-1 alpha-3 codes, e.g. MEX,IDN,ITA")
@@ -59,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
                                                   "a member); FILE may also be that CRL alone")
     remove = fed.add_parser("remove", help="the root operator, offline: a directory without a member, and its TLS "
                                             "certificates on the TLS CA's CRL (publish both)")
-    remove.add_argument("country")
+    remove.add_argument("country", help="the member to remove (ISO 3166-1 alpha-3)")
     remove.add_argument("--root", type=Path, required=True, dest="root_dir", help="the root operator's directory")
     revoke_key = fed.add_parser("revoke", help="the root operator, offline: revoke a key id and the TLS certificate "
                                                 "admitted with it (publish the list and the CRL)")
@@ -96,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
 
     node = sub.add_parser("node", help="a national node").add_subparsers(dest="action", required=True)
     run = node.add_parser("run", help="run a country's node until stopped")
-    run.add_argument("--country", required=True)
+    run.add_argument("--country", required=True, help="the node's ISO 3166-1 alpha-3 code, e.g. MEX")
     run.add_argument("--db", help="the node's database URL (default: SQLite in STATE_DIR; e.g. "
                                   "postgresql+psycopg://user@host/somex_mex)")
     _https_arguments(run)
@@ -110,44 +120,48 @@ def main(argv: list[str] | None = None) -> int:
     for item in ("organisation", "name", "email", "phone"):
         node_init.add_argument(f"--contact-{item}", help=f"contact {item}, sent in the join request")
     install = node.add_parser("install-admission", help="on the node's host: check and install the root's answer")
-    install.add_argument("bundle", type=Path)
-    install.add_argument("--country", required=True)
+    install.add_argument("bundle", type=Path, help="the admission bundle the root operator handed over")
+    install.add_argument("--country", required=True, help="this host's node id (ISO 3166-1 alpha-3)")
     install.add_argument("--dir", type=Path, help="the host's federation directory (default STATE_DIR/federation)")
     install.add_argument("--root-fingerprint", help="the root certificate's fingerprint, as read to you by the "
                                                     "root operator (needed the first time)")
     token = node.add_parser("token", help="API tokens of this node").add_subparsers(dest="token_action", required=True)
     create = token.add_parser("create", help="a new token for a role (replaces that role's token); printed once")
     create.add_argument("--role", required=True, choices=["focal", "feed", "auditor", "operator"],
-                        help="operator: the hub operator's token for 'federation publish' (on the hub's host)")
-    create.add_argument("--country", required=True)
+                        help="who the token is for (operator: the hub's publishing token)")
+    create.add_argument("--country", required=True, help="the node id (ISO 3166-1 alpha-3, or HUB)")
     create.add_argument("--dir", type=Path, help="the host's federation directory (default STATE_DIR/federation)")
 
     send = sub.add_parser("send", help="send a plain text note through a running node's API")
-    send.add_argument("--from", dest="sender", required=True)
+    send.add_argument("--from", dest="sender", required=True, help="the sending country, whose node must be running")
     send.add_argument("--to", required=True, help="comma-separated country codes")
-    send.add_argument("--text", required=True)
-    send.add_argument("--thread")
+    send.add_argument("--text", required=True, help="the note's text (sealed for the recipients)")
+    send.add_argument("--thread", help="a thread id to file the note under (default: a new thread)")
     add_cacert_argument(send)
 
     audit = sub.add_parser("audit", help="the hub's tamper-evident audit log").add_subparsers(dest="action", required=True)
     export = audit.add_parser("export", help="download a bundle from the running hub (auditor token)")
-    export.add_argument("--out", type=Path, required=True)
-    export.add_argument("--thread")
-    export.add_argument("--message-id")
-    export.add_argument("--since", help="RFC 3339 UTC, inclusive")
-    export.add_argument("--until", help="RFC 3339 UTC, exclusive")
+    export.add_argument("--out", type=Path, required=True, help="the bundle file to write (JSON)")
+    export.add_argument("--thread", help="only this thread's entries")
+    export.add_argument("--message-id", help="only this message's entries")
+    export.add_argument("--since", help="inclusive: RFC 3339 UTC (2026-11-22T17:20:00Z) or a date (2026-11-22)")
+    export.add_argument("--until", help="exclusive: RFC 3339 UTC (2026-11-22T17:20:00Z) or a date (2026-11-22)")
     export.add_argument("--quorum", type=int, help="cut the bundle at the newest checkpoint this many witnesses "
                                                    "cosigned (default: the directory's witness policy)")
     add_cacert_argument(export)
+    export.add_argument("--allow-empty", action="store_true",
+                        help="write a bundle with no entry and exit 0 (without it, an empty selection is an error: "
+                             "an empty trail that looks valid hides a wrong filter)")
     verify = audit.add_parser("verify", help="verify a bundle offline, trusting only the federation root")
-    verify.add_argument("bundle", type=Path)
+    verify.add_argument("bundle", type=Path, help="a bundle written by 'somex audit export'")
     verify.add_argument("--root", type=Path, required=True, help="the federation root certificate (PEM)")
     verify.add_argument("--quorum", type=int, help="witnesses whose cosignatures a checkpoint covering every entry "
                                                    "needs (default: the quorum of the directory's witness policy)")
 
     feed = sub.add_parser("feed", help="alert feeds").add_subparsers(dest="action", required=True)
     push = feed.add_parser("push", help="stream an NDJSON or CSV file of alerts to a running node (feed token)")
-    push.add_argument("file", type=Path)
+    push.add_argument("file", type=Path, help="the feed: one alert per line (docs/examples/alerts.ndjson, "
+                                               "docs/alerts.md)")
     push.add_argument("--country", required=True, help="the node (and issuing country) to push to")
     push.add_argument("--format", choices=["ndjson", "csv"], help="default: from the file name (.csv or NDJSON)")
     add_cacert_argument(push)
@@ -156,29 +170,11 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--keep", action="store_true", help="keep the federation and its web consoles running after the scenario, until Ctrl-C")
 
     add_mla_parser(sub)
+    add_inbox_parser(sub)
+    add_supervisor_parsers(sub)
 
-    args = parser.parse_args(argv)
-    configure_logging()
-    handler = {
-        "federation": _federation, "broker": _broker, "hub": _hub, "node": _node, "send": _send, "demo": _demo,
-        "audit": _audit, "mla": run_mla, "feed": _feed,
-    }[args.command]
-    import aiohttp
-
-    from nodes.runtime.api_client import ApiTrustError, trust_failure
-    from nodes.runtime.storage_check import UnreadableStorage
-
-    try:
-        return handler(args) or 0
-    except UnreadableStorage as exc:  # one line, no traceback (issue 22, item 5)
-        print(f"somex: {exc}", file=sys.stderr)
-        return 2
-    except ApiTrustError as exc:  # an HTTPS server, or a --cacert, that cannot be trusted: one line
-        print(f"somex: {exc}", file=sys.stderr)
-        return 2
-    except aiohttp.ClientConnectorCertificateError as exc:
-        print(f"somex: {trust_failure(exc, getattr(args, 'cacert', None))}", file=sys.stderr)
-        return 2
+    add_global_options(parser)
+    return parser
 
 
 def _federation(args: argparse.Namespace) -> int:
@@ -217,7 +213,11 @@ def _broker(args: argparse.Namespace) -> int:
         elif args.action == "down":
             broker_down(args.state_dir)
         else:
-            print(json.dumps(broker_status(args.state_dir), indent=2))
+            from nodes.runtime.cli_support import emit
+
+            status = broker_status(args.state_dir)
+            emit(args, status, "\n".join(f"{k}: {json.dumps(v) if isinstance(v, dict | list) else v}"
+                                          for k, v in status.items()))
     except BrokerError as exc:
         print(f"somex: broker {args.action}: {exc}", file=sys.stderr)
         return 2
@@ -405,23 +405,38 @@ def _serving(federation_dir: Path, node_id: str, db_url: str, db_what: str, run)
 
 
 def _send(args: argparse.Namespace) -> int:
+    from nodes.runtime.cli_support import api_error_line, country_code, emit
     from nodes.runtime.local import send_note
 
-    result = asyncio.run(send_note(args.state_dir, args.sender.upper(),
-                                   [t.strip().upper() for t in args.to.split(",")], args.text, args.thread,
-                                   cacert=args.cacert))
-    print(json.dumps(result))
-    return 0 if "id" in result else 1
+    sender = country_code(args.sender, "--from")
+    to = [country_code(t, "--to") for t in args.to.split(",") if t.strip()]
+    result = asyncio.run(send_note(args.state_dir, sender, to, args.text, args.thread, cacert=args.cacert))
+    if "id" not in result:
+        raise CliError(f"send {api_error_line(result.pop('_status', 400), result)}")
+    emit(args, result, f"note {result['id']} {result['status']} at {sender} for {', '.join(to)} "
+                       f"(read it with 'somex inbox --node {to[0]} --state-dir {args.state_dir} --wait 30')")
+    return 0
 
 
 def _audit(args: argparse.Namespace) -> int:
     if args.action == "export":
         from nodes.runtime.local import export_audit
+        from protocol.filters import FilterError, time_bound
+
+        try:  # checked here too: a typo is one line before any call, never an empty bundle
+            for name in ("since", "until"):
+                if getattr(args, name):
+                    time_bound(f"--{name}", getattr(args, name))
+        except FilterError as exc:
+            raise CliError(exc.detail) from None
 
         bundle = asyncio.run(export_audit(args.state_dir, thread=args.thread, message_id=args.message_id,
                                           since=args.since, until=args.until,
                                           quorum=None if args.quorum is None else str(args.quorum),
                                           cacert=args.cacert))
+        if not bundle["entries"] and not args.allow_empty:
+            raise CliError("the selection holds no audit entry, nothing written: check --since/--until/--thread/"
+                           "--message-id, or add --allow-empty to write the empty bundle")
         args.out.write_text(json.dumps(bundle))
         print(f"{len(bundle['entries'])} entries, {len(bundle['checkpoints'])} checkpoints -> {args.out}")
         return 0
@@ -433,7 +448,9 @@ def _audit(args: argparse.Namespace) -> int:
 def _feed(args: argparse.Namespace) -> int:
     from nodes.runtime.feed_cli import push_feed
 
-    return push_feed(args.state_dir, args.country.upper(), args.file, args.format, args.cacert)
+    from nodes.runtime.cli_support import country_code
+
+    return push_feed(args.state_dir, country_code(args.country, "--country"), args.file, args.format, args.cacert)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -441,6 +458,12 @@ def _demo(args: argparse.Namespace) -> int:
 
     return asyncio.run(run_demo(args.state_dir if args.state_dir != DEFAULT_STATE else Path(".somex-demo"),
                                 keep=args.keep))
+
+
+HANDLERS = {
+    "federation": _federation, "broker": _broker, "hub": _hub, "node": _node, "send": _send, "demo": _demo,
+    "audit": _audit, "mla": run_mla, "feed": _feed, "inbox": run_inbox, "up": run_up, "stop": run_stop,
+}
 
 
 if __name__ == "__main__":

@@ -152,7 +152,7 @@ async def scenario(deployment: Deployment, procs: Processes) -> bool:
         clients = {c: NodeClient.for_country(session, deployment, c) for c in COUNTRIES}
         for country, client in clients.items():
             await wait_for(f"{country} node", lambda c=client: _connected(c), procs=procs)
-        say("processes: hub and 3 national nodes up\n")
+        say(f"processes: hub and 3 national nodes up; their logs: {procs.logs}/{{HUB,{','.join(COUNTRIES)}}}.log\n")
 
         checks: list[tuple[str, bool]] = []
         note = await clients["MEX"].send({"type": "note", "to": ["IDN"], "thread": "demo-1",

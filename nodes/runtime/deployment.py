@@ -54,6 +54,9 @@ class Deployment:
     def load(cls, state_dir: Path) -> Deployment:
         path = state_dir / "deployment.json"
         if not path.exists():
+            if not (state_dir / "federation").is_dir():
+                raise SystemExit(f"no federation in {state_dir}: run 'somex federation init --countries MEX,IDN "
+                                 f"--state-dir {state_dir}', then 'somex broker up --state-dir {state_dir}'")
             raise SystemExit(f"{path} not found: run 'somex broker up --state-dir {state_dir}' first")
         recovery = ("restore it from the latest backup (docs/recovery.md), or delete it and run 'somex broker up' "
                     "(the broker keeps its ports; the hub and the nodes get new HTTP ports)")

@@ -10,10 +10,7 @@ from pathlib import Path
 
 import aiohttp
 
-from nodes.runtime.api_client import api_base, api_session, default_cacert
-from nodes.runtime.config import utcnow
-from nodes.runtime.deployment import Deployment
-from nodes.runtime.federation import load_federation
+from nodes.runtime.api_client import api_session, default_cacert
 
 
 async def push_file(base_url: str, token: str, path: Path, fmt: str, progress: Callable[[int, int], None],
@@ -47,19 +44,19 @@ def _bar(sent: int, total: int, started: float) -> None:
 
 
 def push_feed(state_dir: Path, country: str, path: Path, fmt: str | None, cacert: Path | None = None) -> int:
+    from nodes.runtime.cli_support import CliError, deployment_of, node_endpoint
+
     if not path.is_file():
-        print(f"somex: no such file {path}", file=sys.stderr)
-        return 2
-    deployment = Deployment.load(state_dir)
-    token = load_federation(deployment.federation_dir, utcnow()).credentials(country).tokens["feed"]
-    base = api_base(state_dir, country, deployment.node_http_ports[country])
+        raise CliError(f"no such file {path}: give an NDJSON or CSV feed (example: docs/examples/alerts.ndjson)")
+    deployment = deployment_of(state_dir)
+    base, token = node_endpoint(deployment, country, "feed")
     started = time.monotonic()
     report = asyncio.run(push_file(base, token, path, fmt or ("csv" if path.suffix.lower() == ".csv" else "ndjson"),
                                    lambda sent, total: _bar(sent, total, started),
                                    cacert or default_cacert(deployment.federation_dir)))
     sys.stderr.write("\n")
     if "error" in report:
-        print(f"feed refused: {report['error']}: {report['detail']}", file=sys.stderr)
+        print(f"somex: feed refused ({report['error']}): {report.get('detail', '')}", file=sys.stderr)
         return 1
     print(f"job {report['job_id']}: {report['status']}, {report['lines']} lines, {report['accepted']} alerts sent "
           f"in {report['batches']} signed batches, {report['duplicates']} already sent, {report['rejected']} refused")

@@ -42,12 +42,22 @@ def role_of(request: web.Request, tokens: Mapping[str, str]) -> str | None:
     return None if presented is None else role_for(presented, tokens)
 
 
+NO_TOKEN = "no token: send 'Authorization: Bearer <token>' with a role token"
+WRONG_TOKEN = ("this token is not one of this server's role tokens (another node's, replaced or mistyped): send "
+               "the role token of this node or hub (operator-tokens.json of its host)")
+
+
+def unauthenticated_detail(request: web.Request) -> str:
+    """A missing token and a wrong one are different mistakes with different remedies."""
+    return NO_TOKEN if _bearer(request) is None else WRONG_TOKEN
+
+
 def requires(*roles: str) -> Callable[[Handler], Handler]:
     def wrap(handler: Handler) -> Handler:
         async def guarded(request: web.Request) -> web.StreamResponse:
             role = role_of(request, request.app[ROLE])
             if role is None:
-                return json_error(401, "unauthenticated", "send 'Authorization: Bearer <token>' with a role token")
+                return json_error(401, "unauthenticated", unauthenticated_detail(request))
             if role not in roles:
                 return json_error(403, "forbidden", f"the {role} role may not do this; needs {', '.join(roles)}")
             return await handler(request)

@@ -34,6 +34,9 @@ def broker_up(state_dir: Path, amqp_port: int = 0, cluster: int = 1, *, fresh: b
     is never started over an existing one's data unless `fresh` says to discard it. The ports in
     deployment.json (AMQP, the hub's and the nodes' HTTP) are chosen once and kept.
     """
+    if not (state_dir / "federation").is_dir():
+        raise BrokerRefused(f"no federation in {state_dir}: run 'somex federation init --countries MEX,IDN "
+                            f"--state-dir {state_dir}' first (or give the right --state-dir)")
     federation = load_federation(state_dir / "federation", utcnow())
     private_dir(state_dir)
     broker_dir = state_dir / "broker"
@@ -201,9 +204,9 @@ class NodeClient:
     @classmethod
     def for_country(cls, session: aiohttp.ClientSession, deployment: Deployment, country: str,
                     role: str = "focal") -> NodeClient:
-        federation = load_federation(deployment.federation_dir, utcnow())
-        return cls(session, api_base(deployment.state_dir, country, deployment.node_http_ports[country]),
-                   federation.credentials(country).tokens[role])
+        from nodes.runtime.cli_support import node_endpoint
+
+        return cls(session, *node_endpoint(deployment, country, role))
 
     async def health(self) -> dict[str, Any]:
         async with self._session.get(f"{self.base_url}/health") as r:
@@ -211,7 +214,10 @@ class NodeClient:
 
     async def send(self, payload: dict[str, Any]) -> dict[str, Any]:
         async with self._session.post(f"{self.base_url}/messages", json=payload, headers=self._headers) as r:
-            return await r.json()
+            body = await r.json(content_type=None)
+            if r.status >= 300 and isinstance(body, dict):
+                body["_status"] = r.status
+            return body
 
     async def messages(self, **query: str) -> list[dict[str, Any]]:
         async with self._session.get(f"{self.base_url}/messages", params=query, headers=self._headers) as r:
@@ -225,7 +231,9 @@ class NodeClient:
 
 async def send_note(state_dir: Path, sender: str, to: list[str], text: str, thread: str | None, *,
                     cacert: Path | None = None) -> dict[str, Any]:
-    deployment = Deployment.load(state_dir)
+    from nodes.runtime.cli_support import deployment_of
+
+    deployment = deployment_of(state_dir)
     async with api_session(cacert or default_cacert(deployment.federation_dir)) as session:
         client = NodeClient.for_country(session, deployment, sender)
         payload: dict[str, Any] = {"type": "note", "to": to, "body": {"text": text}}
@@ -235,15 +243,16 @@ async def send_note(state_dir: Path, sender: str, to: list[str], text: str, thre
 
 
 async def export_audit(state_dir: Path, *, cacert: Path | None = None, **query: str | None) -> dict[str, Any]:
-    deployment = Deployment.load(state_dir)
-    token = load_federation(deployment.federation_dir, utcnow()).credentials("HUB").tokens["auditor"]
+    from nodes.runtime.cli_support import CliError, api_error_line, deployment_of, hub_endpoint
+
+    deployment = deployment_of(state_dir)
+    base, token = hub_endpoint(deployment, "auditor")
     params = {k: v for k, v in query.items() if v}
     async with api_session(cacert or default_cacert(deployment.federation_dir)) as session, session.get(
-            f"{api_base(state_dir, 'HUB', deployment.hub_http_port)}/audit/export", params=params,
-            headers={"Authorization": f"Bearer {token}"}) as response:
-        body = await response.json()
+            f"{base}/audit/export", params=params, headers={"Authorization": f"Bearer {token}"}) as response:
+        body = await response.json(content_type=None)
         if response.status != 200:
-            raise SystemExit(f"export refused: {body.get('error')}: {body.get('detail')}")
+            raise CliError(f"audit export {api_error_line(response.status, body)}")
         return body
 
 
@@ -254,12 +263,21 @@ def print_verification(bundle_path: Path, root_path: Path, quorum: int | None = 
     from crypto.audit_bundle import verify_bundle
     from crypto.pki import cert_from_pem
 
+    from nodes.runtime.cli_support import CliError
+
     try:
         bundle = json.loads(bundle_path.read_text())
     except (OSError, ValueError) as exc:
-        print(f"cannot read the bundle {bundle_path}: {exc}")
-        return 2
-    report = verify_bundle(bundle, cert_from_pem(root_path.read_bytes()), quorum=quorum)
+        raise CliError(f"cannot read the bundle {bundle_path} ({getattr(exc, 'strerror', None) or exc}): give a "
+                       "file written by 'somex audit export'") from None
+    try:
+        root = cert_from_pem(root_path.read_bytes())
+    except OSError as exc:
+        raise CliError(f"cannot read the root certificate {root_path} ({exc.strerror}): give the federation's "
+                       "root.crt, e.g. --root .somex/federation/root/root.crt") from None
+    except ValueError:
+        raise CliError(f"{root_path} is not a PEM certificate: give the federation's root.crt") from None
+    report = verify_bundle(bundle, root, quorum=quorum)
     print(f"log {report.origin!r}: {report.entries} entries, {report.checkpoints} signed checkpoints, "
           f"tree size {report.tree_size}")
     for size in sorted(report.cosigners):

@@ -1,12 +1,26 @@
-"""structlog set-up: JSON lines when not on a terminal (production), readable text on one."""
+"""structlog set-up: JSON lines when not on a terminal (production), readable text on one.
+
+Every library's records (aiormq, aio_pika, aiohttp, asyncio, sqlalchemy ...) go through the same
+processors and renderer as ours, via a stdlib handler with structlog's ProcessorFormatter: in JSON
+mode every line of a process's output is one JSON object. A field whose value is None is dropped
+(a message without a thread logs no `thread`).
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import sys
+from typing import Any
 
 import structlog
+
+_HANDLER_NAME = "somex-structlog"
+LIBRARY_LEVEL = logging.WARNING  # aio-pika/aiormq log every reconnect attempt at lower levels
+
+
+def drop_none_fields(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in event.items() if v is not None}
 
 
 def configure_logging(level: str | None = None, *, json: bool | None = None) -> None:
@@ -17,17 +31,35 @@ def configure_logging(level: str | None = None, *, json: bool | None = None) -> 
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )
+    shared: list[structlog.types.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        drop_none_fields,
+    ]
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
+        processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
-    # aio-pika/aiormq log reconnects through stdlib logging: keep them, at WARNING.
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.processors.format_exc_info, renderer],
+    ))
+    handler.set_name(_HANDLER_NAME)
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:  # configured again: replace, not double
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(LIBRARY_LEVEL)
+    logging.captureWarnings(True)  # a library's RuntimeWarning is a log line too, not a raw stderr line
+    handler.addFilter(_retry_noise)
+
+
+def _retry_noise(record: logging.LogRecord) -> bool:
+    """aiormq logs an ERROR per failed reconnect attempt; somex's own warning says the same once per
+    attempt with what to do (nodes.runtime.amqp), so aiormq's copy is dropped."""
+    return not (record.name == "aiormq.connection" and record.getMessage().startswith("error when creating transport"))

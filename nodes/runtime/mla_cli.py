@@ -6,13 +6,16 @@ import argparse
 import asyncio
 import json
 import mimetypes
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from nodes.runtime.api_client import add_cacert_argument, api_base, api_session, default_cacert
+from nodes.runtime.api_client import add_cacert_argument, api_session, default_cacert
+from nodes.runtime.cli_support import CliError, api_error_line, country_code, deployment_of, emit, node_endpoint, \
+    wants_json
 from nodes.runtime.config import utcnow
 from nodes.runtime.deployment import Deployment
 from nodes.runtime.federation import load_federation
@@ -28,9 +31,8 @@ class MlaClient:
 
     @classmethod
     def for_country(cls, session: aiohttp.ClientSession, deployment: Deployment, country: str) -> MlaClient:
-        federation = load_federation(deployment.federation_dir, utcnow())
-        return cls(session, f"{api_base(deployment.state_dir, country, deployment.node_http_ports[country])}/mla",
-                   federation.credentials(country).tokens["focal"])
+        base, token = node_endpoint(deployment, country)
+        return cls(session, f"{base}/mla", token)
 
     @staticmethod
     def _form(name: str, fields: dict[str, Any], files: list[tuple[str, str, bytes]]) -> aiohttp.FormData:
@@ -42,7 +44,7 @@ class MlaClient:
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
         async with self._session.request(method, f"{self.base_url}{path}", headers=self._headers, **kwargs) as r:
-            return r.status, await r.json()
+            return r.status, await r.json(content_type=None)
 
     async def create(self, fields: dict[str, Any], files: list[tuple[str, str, bytes]] = ()) -> tuple[int, Any]:
         return await self._call("POST", "/requests", data=self._form("request", fields, list(files)))
@@ -69,44 +71,52 @@ def add_parser(sub: Any) -> None:
     parser = sub.add_parser("mla", help="mutual legal assistance and extradition requests (through a node's API)")
     parser.add_argument("--node", required=True, help="the focal point's country, e.g. ITA")
     add_cacert_argument(parser)
-    actions = parser.add_subparsers(dest="action", required=True)
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     create = actions.add_parser("create", help="seal and send a request to the requested State")
     create.add_argument("--to", required=True, help="the requested State")
-    create.add_argument("--reference", required=True)
-    create.add_argument("--kind", choices=mla.KINDS, default="mutual_legal_assistance")
-    create.add_argument("--legal-basis", action="append", choices=mla.LEGAL_BASES, required=True)
+    create.add_argument("--reference", required=True, help="your reference for the request, e.g. ITA-1")
+    create.add_argument("--kind", choices=mla.KINDS, default="mutual_legal_assistance", help="the kind of request")
+    create.add_argument("--legal-basis", action="append", choices=mla.LEGAL_BASES, required=True,
+                        help="a legal basis (repeatable)")
     create.add_argument("--treaty", help="the bilateral treaty, when that is the legal basis")
-    create.add_argument("--offence", action="append", choices=mla.OFFENCES, required=True)
-    create.add_argument("--aggravating", action="append", choices=mla.AGGRAVATING)
-    create.add_argument("--measure", action="append", choices=mla.MEASURES, required=True)
-    create.add_argument("--urgency", choices=mla.URGENCIES, default="routine")
-    create.add_argument("--urgency-reason")
+    create.add_argument("--offence", action="append", choices=mla.OFFENCES, required=True,
+                        help="an offence (repeatable)")
+    create.add_argument("--aggravating", action="append", choices=mla.AGGRAVATING,
+                        help="an aggravating circumstance (repeatable)")
+    create.add_argument("--measure", action="append", choices=mla.MEASURES, required=True,
+                        help="a measure asked for (repeatable)")
+    create.add_argument("--urgency", choices=mla.URGENCIES, default="routine", help="default: routine")
+    create.add_argument("--urgency-reason", help="why it is urgent (needed when it is)")
     create.add_argument("--deadline", help="YYYY-MM-DD")
     create.add_argument("--summary", required=True, help="summary of the facts")
     create.add_argument("--attach", action="append", type=Path, default=[], help="a file to attach (repeatable)")
     listing = actions.add_parser("list", help="requests sent and received")
-    listing.add_argument("--direction", choices=("in", "out"))
-    listing.add_argument("--state", choices=[s.value for s in mla.State])
-    listing.add_argument("--due", choices=("overdue", "soon"))
+    listing.add_argument("--direction", choices=("in", "out"), help="in: received, out: sent (default: both)")
+    listing.add_argument("--state", choices=[s.value for s in mla.State], help="only requests in this state")
+    listing.add_argument("--due", choices=("overdue", "soon"), help="only requests past or near their deadline")
     show = actions.add_parser("show", help="a request, opened, with its whole timeline")
-    show.add_argument("id")
+    show.add_argument("id", help="the request's id (from 'list')")
     act = actions.add_parser("act", help="acknowledge, start, request or supply information, execute, refuse, "
                                          "withdraw, remind")
-    act.add_argument("id")
-    act.add_argument("event", choices=mla.MESSAGE_EVENTS)
-    act.add_argument("--note")
+    act.add_argument("id", help="the request's id (from 'list')")
+    act.add_argument("event", choices=mla.MESSAGE_EVENTS, help="what this State does")
+    act.add_argument("--note", help="a note sent with the event (sealed)")
     act.add_argument("--ground", action="append", choices=mla.REFUSAL_GROUNDS, help="for refuse (repeatable)")
-    act.add_argument("--attach", action="append", type=Path, default=[])
+    act.add_argument("--attach", action="append", type=Path, default=[], help="a file to attach (repeatable)")
     withdraw = actions.add_parser("withdraw", help="withdraw a request this State made")
-    withdraw.add_argument("id")
-    withdraw.add_argument("--note")
+    withdraw.add_argument("id", help="the request's id (from 'list')")
+    withdraw.add_argument("--note", help="why (sent sealed)")
     attachment = actions.add_parser("attachment", help="save an attachment, checked against its SHA-256")
-    attachment.add_argument("message_id")
-    attachment.add_argument("index", type=int)
-    attachment.add_argument("--out", type=Path, required=True)
+    attachment.add_argument("message_id", help="the message carrying it (the request's id, or an answer's)")
+    attachment.add_argument("index", type=int, help="its position in the message, from 0")
+    attachment.add_argument("--out", type=Path, required=True, help="the file to write")
 
 
 def _files(paths: list[Path]) -> list[tuple[str, str, bytes]]:
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise CliError(f"--attach {missing[0]}: no such file; give the path of a file to attach "
+                       "(example: docs/examples/bank-records.pdf)")
     return [(p.name, mimetypes.guess_type(p.name)[0] or "application/octet-stream", p.read_bytes()) for p in paths]
 
 
@@ -115,16 +125,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    deployment = Deployment.load(args.state_dir)
+    deployment = deployment_of(args.state_dir)
+    files = _files(getattr(args, "attach", []))  # before any call: a wrong path is a mistake, not a half-done act
     async with api_session(args.cacert or default_cacert(deployment.federation_dir)) as session:
-        client = MlaClient.for_country(session, deployment, args.node.upper())
+        client = MlaClient.for_country(session, deployment, country_code(args.node, "--node"))
         if args.action == "create":
             fields = {"requested": args.to.upper(), "reference": args.reference, "kind": args.kind,
                       "legal_basis": args.legal_basis, "offences": args.offence, "measures": args.measure,
                       "urgency": args.urgency, "summary": args.summary, "deadline": args.deadline,
                       **{k: v for k, v in (("treaty", args.treaty), ("aggravating", args.aggravating),
                                            ("urgency_reason", args.urgency_reason)) if v}}
-            status, result = await client.create(fields, _files(args.attach))
+            status, result = await client.create(fields, files)
         elif args.action == "list":
             status, result = await client.list(direction=args.direction, state=args.state, due=args.due)
         elif args.action == "show":
@@ -132,7 +143,7 @@ async def _run(args: argparse.Namespace) -> int:
         elif args.action in ("act", "withdraw"):
             event = args.event if args.action == "act" else "withdraw"
             extra = {k: v for k, v in (("note", args.note), ("grounds", getattr(args, "ground", None))) if v}
-            status, result = await client.act(args.id, event, _files(getattr(args, "attach", [])), **extra)
+            status, result = await client.act(args.id, event, files, **extra)
         else:
             status, content = await client.attachment(args.message_id, args.index)
             if status == 200:
@@ -140,8 +151,32 @@ async def _run(args: argparse.Namespace) -> int:
                 print(f"{len(content)} bytes -> {args.out}")
                 return 0
             result = json.loads(content)
-    print(json.dumps(result, indent=2))
-    return 0 if status < 300 else 1
+    if status >= 300:
+        if wants_json(args):
+            print(json.dumps(result, indent=2))
+        print(f"somex: mla {args.action} {api_error_line(status, result)}", file=sys.stderr)
+        return 1
+    emit(args, result, _human(args.action, result))
+    return 0
+
+
+def _human(action: str, result: Any) -> str:
+    """What a person reads on a terminal; --json gives the API's answer as it is."""
+    if action == "list":
+        rows = result.get("requests", [])
+        if not rows:
+            return "no request"
+        return "\n".join(f"{r.get('id')}  {r.get('reference', ''):<16} {r.get('direction', ''):<3} "
+                         f"{r.get('state', ''):<14} {r.get('requesting', '')} -> {r.get('requested', '')}"
+                         for r in rows)
+    if action == "show":
+        request = result.get("request") or {}
+        lines = [f"{request.get('reference', '')} ({result.get('state', '')}): {request.get('summary', '')}"]
+        lines += [f"  attachment {i}: {a.get('name')} ({a.get('size')} bytes)"
+                  for i, a in enumerate(request.get("attachments") or [])]
+        lines += [f"  {t.get('at')}  {t.get('what'):<22} by {t.get('by')}" for t in result.get("timeline", [])]
+        return "\n".join(lines)
+    return " ".join(f"{k}={v}" for k, v in result.items() if not isinstance(v, dict | list))
 
 
 Say = Callable[[str], None]

@@ -341,8 +341,10 @@ async def somex(fed: RunningFederation, *args: str) -> tuple[int, str]:
     """The operator's command line, as a separate process."""
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "nodes.runtime.cli", "--state-dir",
                                                 str(fed.path), *args, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.STDOUT)
-    out, _ = await proc.communicate()
+                                                stderr=asyncio.subprocess.PIPE)
+    out, err = await proc.communicate()
+    if proc.returncode:  # an API refusal: one line on stderr, the API's answer on stdout (JSON when piped)
+        assert len(err.decode().strip().splitlines()) == 1 and err.startswith(b"somex: "), err
     return proc.returncode, out.decode()
 
 
