@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     fed = sub.add_parser("federation", help="the federation's PKI: create it, admit, remove and revoke members, "
-                                            "publish the signed documents").add_subparsers(
+                                            "sign the broker's TLS certificate, publish the signed documents").add_subparsers(
         dest="action", required=True)
     init = fed.add_parser("init", help="create a root, keys, certificates and the signed directory")
     init.add_argument("--countries", required=True, help="comma-separated ISO 3166-1 alpha-3 codes, e.g. MEX,IDN,ITA")

@@ -42,8 +42,8 @@ def test_the_federation_group_help_names_what_it_holds() -> None:
     federation_help = next(a.help for a in group._choices_actions if a.dest == "federation")  # noqa: SLF001
     [actions] = [a for a in group.choices["federation"]._actions  # noqa: SLF001
                  if isinstance(a, argparse._SubParsersAction)]  # noqa: SLF001
-    assert set(actions.choices) == {"init", "create-root", "admit", "publish", "remove", "revoke"}
-    for word in ("create", "admit", "remove", "revoke", "publish"):
+    assert set(actions.choices) == {"init", "create-root", "admit", "publish", "remove", "revoke", "sign-server"}
+    for word in ("create", "admit", "remove", "revoke", "publish", "sign"):
         assert word in federation_help
 
 
