@@ -20,6 +20,7 @@ SEXES = {"M": "M", "F": "F", "X": "X", "<": "X"}  # '<' is 'unspecified' (X in t
 
 _WEIGHTS = (7, 3, 1)
 _ZONE_CHARS = re.compile(r"[A-Z0-9<]*")
+_OTHER = re.compile(r"[^A-Z0-9<]")
 _CODE = re.compile(r"[A-Z][A-Z<]")
 _STATE = re.compile(r"[A-Z][A-Z<]{2}")
 _NAME = re.compile(r"[A-Z<]*")
@@ -137,7 +138,7 @@ def parse(text: str | Sequence[str]) -> Mrz:
     bad = [(n, line) for n, line in enumerate(lines, 1) if not _ZONE_CHARS.fullmatch(line)]
     if bad:
         raise MrzError([MrzProblem(f"line {n}", "mrz_bad_character",
-                                   f"only A-Z, 0-9 and '<' may appear, not {sorted(set(re.sub('[A-Z0-9<]', '', line)))}")
+                                   f"only A-Z, 0-9 and '<' may appear, not {sorted(set(_OTHER.findall(line)))}")
                         for n, line in bad])
     if lines[0][0] == "V":
         raise MrzError([MrzProblem("document_code", "mrz_layout",

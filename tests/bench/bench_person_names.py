@@ -45,12 +45,13 @@ def measure(names: NameSet) -> dict[str, float]:
 
 
 def baseline(names: NameSet) -> dict[str, float]:
-    """Equal ICAO-folded token sets (Cyrillic and Greek folded; Arabic and Han not at all)."""
+    """Equal ICAO-folded token sets (Cyrillic and Greek folded; Arabic and Han fold to nothing,
+    which matches nothing)."""
     keys: dict[frozenset[str], int] = {}
     for text, _ in names.distinct:
         key = frozenset(name_tokens(text))
         keys[key] = keys.get(key, 0) + 1
-    false = sum(1 for text, _ in names.distinct if keys[frozenset(name_tokens(text))] > 1)
+    false = sum(1 for text, _ in names.distinct if name_tokens(text) and keys[frozenset(name_tokens(text))] > 1)
     recall = sum(1 for q, _, a, _ in names.pairs if name_tokens(q) and name_tokens(q) == name_tokens(a))
     return {"recall": recall / len(names.pairs), "false_rate": false / len(names.distinct)}
 

@@ -23,6 +23,7 @@ SHORT_TOKEN_THRESHOLD = 0.9  # ... nor short ones (keys of at most 5 letters: Mi
 SKELETON_THRESHOLD = 0.75  # ... unless three or more consonants are the same (Mustafa / Moustapha) and they
 # reach this, or two are, the tokens are long, begin alike and reach 0.8 (Yusuf / Yousef)
 SHORT_TOKEN = 5
+STEM_THRESHOLD = 0.6  # before a shared ending of 5+ letters, the rest must be this alike
 DOB_CONFLICT_FACTOR = 0.6  # a birth date that contradicts divides the score so: never a match
 DOB_FULL_BONUS = 0.05
 PARTICLES = frozenset({"al", "el", "ul", "bin", "ibn", "bint"})  # Arabic article and 'son of': left out
@@ -39,7 +40,8 @@ _ARABIC_COMMON = (("XKH", "KH"), ("XTH", "TH"), ("XDH", "DH"), ("XSH", "SH"), ("
 # Variant-spelling rules, applied in order to a lower-case token: one key for the spellings of one
 # name (Mohammed/Muhammad/Mohamad, Youssef/Yusuf/Jusuf, Chruschtschow/Khrushchev, Aisha/Aicha).
 _RULES = tuple((re.compile(a), b) for a, b in (
-    (r"xx", ""), (r"ou(?=[aei])", "w"), (r"tsch", "ch"), (r"sch", "sh"), (r"tch", "ch"), (r"ph", "f"), (r"kh", "h"), (r"gh", "g"),
+    (r"xx", ""), (r"ou(?=[aei])", "w"), (r"tsch", "ch"), (r"sch", "sh"), (r"tch", "ch"), (r"ph", "f"),
+    (r"kh", "h"), (r"gh", "g"),
     (r"dh", "d"), (r"th", "t"), (r"ck", "k"), (r"q", "k"), (r"c(?=[eiy])", "s"), (r"c(?!h)", "k"), (r"x", "ks"),
     (r"w", "v"), (r"tz", "z"), (r"ts", "z"), (r"dzh", "j"), (r"dj", "j"), (r"zh", "sh"), (r"z", "s"),
     (r"nt", "d"), (r"mp", "b"), (r"ng(?=[aeiouy])", "g"), (r"j", "i"),
@@ -207,8 +209,8 @@ def latin_forms(name: str, language: str | None = None) -> list[LatinForm]:
     return forms
 
 
-_ELOT = (("ΑΥ", ("AV", "AF")), ("ΕΥ", ("EV", "EF")), ("ΜΠ", ("MP", "B")), ("ΝΤ", ("NT", "D")), ("ΓΓ", ("NG",)),
-         ("ΓΚ", ("GK", "G")), ("Η", ("I", "E")), ("Υ", ("I", "Y")), ("Β", ("V", "B")), ("Χ", ("CH", "H")))
+_ELOT = (("ΟΥ", ("OU",)), ("ΑΥ", ("AV", "AF")), ("ΕΥ", ("EV", "EF")), ("ΜΠ", ("MP", "B")), ("ΝΤ", ("NT", "D")),
+         ("ΓΓ", ("NG",)), ("ΓΚ", ("GK", "G")), ("Η", ("I", "E")), ("Υ", ("I", "Y")), ("Β", ("V", "B")), ("Χ", ("CH", "H")))
 
 
 def _greek_elot(name: str, language: str | None) -> list[str]:
@@ -261,7 +263,20 @@ def token_similarity(a: Token, b: Token) -> float:
                 and similarity >= 0.8)):
         return max(similarity, 0.9)
     short = min(len(a.key), len(b.key)) <= SHORT_TOKEN
-    return similarity if similarity >= (SHORT_TOKEN_THRESHOLD if short else TOKEN_THRESHOLD) else 0.0
+    if similarity < (SHORT_TOKEN_THRESHOLD if short else TOKEN_THRESHOLD):
+        return 0.0
+    return similarity if _stems_alike(a.key, b.key) else 0.0
+
+
+def _stems_alike(a: str, b: str) -> bool:
+    """A shared ending of five or more letters (-opoulos, -enko) makes long names look alike:
+    what comes before it must be alike too (Angelopoulos is not Iliopoulos)."""
+    common = 0
+    while common < min(len(a), len(b)) and a[-1 - common] == b[-1 - common]:
+        common += 1
+    if common < 5 or common == min(len(a), len(b)):
+        return True
+    return Indel.normalized_similarity(a[:-common], b[:-common]) >= STEM_THRESHOLD
 
 
 def _pair_tokens(query: Sequence[Token], candidate: Sequence[Token], parts: int
