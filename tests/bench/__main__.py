@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from tests.bench import bench_alerts, bench_audit, bench_cases, bench_load, bench_merkle, bench_relay, bench_witness
+from tests.bench import (
+    bench_alerts, bench_audit, bench_cases, bench_load, bench_merkle, bench_person_names, bench_relay, bench_witness,
+)
 
 
 def main() -> int:
     bench_merkle.main([])
     bench_audit.main([])
     bench_cases.main([])
+    bench_person_names.main([])
     bench_witness.main([])
     asyncio.run(bench_relay.main(sys.argv[1:]))
     asyncio.run(bench_alerts.main([]))

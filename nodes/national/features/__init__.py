@@ -1,0 +1,1 @@
+"""Features of a national node, one folder each (issue 16: the redesign plugs them in)."""
