@@ -93,6 +93,11 @@ class Hub:
         # In memory: an alarm about the hub's storage cannot be stored in it. Raised by the consumers
         # (storage, broker link) and the inbox watchdog (nodes/hub/inbox_watch.py).
         self.alarms = AlarmBoard(log)
+        # Broker fan-out (docs/broker.md, "Fan-out by the broker"): one publish carries a message to
+        # every recipient whose inbox is known to exist and holds no parked forward; the others get
+        # a publish of their own (an unknown inbox must reach the alternate exchange, not vanish).
+        self.routable_inboxes: set[str] = set()
+        self._parked_recipients: set[str] = set(self.store.parked_counts())
 
     @property
     def directory(self):  # noqa: ANN201
@@ -141,6 +146,7 @@ class Hub:
         await stop_tasks(self._tasks, self.session)
 
     async def _on_connect(self, connection: AbstractConnection) -> None:
+        self.routable_inboxes = await existing_inboxes(connection, self.directory.node_ids())
         self._publisher = await Publisher.open(connection, broker_config.NODE_OUT_EXCHANGE, self._creds.broker_user)
         channel = await connection.channel()
         await channel.set_qos(prefetch_count=self.config.prefetch)
@@ -214,6 +220,7 @@ class Hub:
                       f"{self.config.parked_retry_interval:g}s", parked=len(parked),
                       recipients=sorted({f.to for f in parked}),
                       action="bring the recipient's node back, or raise its inbox bounds")
+            self._alarm_parked(parked)
         forwarded_seqs = {f.seq for f in forwards} - {f.seq for f in parked}
         await asyncio.to_thread(self.store.mark_forwarded, forwarded_seqs, format_time(utcnow()))
         await ack_batch([d.message for d in decoded])
@@ -398,7 +405,7 @@ class Hub:
                                               await asyncio.to_thread(self.store.consistency_proof, m, size)]}
                       for m in earlier]
         try:
-            publisher = await self._open_publisher()
+            await self._open_publisher()
         except ConnectionError:
             return note  # stored; witnesses get the next one
         env = sign_envelope(wire.build(
@@ -406,14 +413,9 @@ class Hub:
             created=utcnow(), ttl=timedelta(days=7), body={"note": format_note(note).decode(), "proofs": proofs},
         ), self._creds.signing_key)
         raw = wire.encode(env)
-        results = await publisher.publish_many([Outgoing(raw, c, env.id) for c in self.directory.node_ids()])
-        for country, result in zip(self.directory.node_ids(), results):
-            if isinstance(result, PublishNacked):  # a full inbox: that witness checks the next one
-                log.warning("checkpoint not sent: inbox full", node=country, size=size)
-            elif result is not None:
-                raise result
-        if any(isinstance(r, PublishNacked) for r in results):
-            await publisher.renew()
+        full = await self._forward([_Forward(-1, c, env.id, raw, {}) for c in self.directory.node_ids()])
+        for forward in full:  # a full inbox: that witness checks the next one
+            log.warning("checkpoint not sent: inbox full", node=forward.to, size=size)
         log.info("checkpoint published", size=size, root=note.body.split(b"\n")[2].decode())
         return note
 
@@ -457,18 +459,45 @@ class Hub:
 
     async def _forward(self, forwards: list[_Forward]) -> list[_Forward]:
         """Publish with confirms; return what a full inbox refused. Any other failure raises (the
-        batch is redelivered)."""
+        batch is redelivered).
+
+        The recipients of one message go out as ONE publish (BCC: the broker makes the copies),
+        except those with forwards parked or an inbox not seen to exist, which get a publish of
+        their own. A full inbox among the BCC recipients nacks the whole publish while the others
+        keep their copy, and nobody can tell which refused: that message alone is then published
+        to each of its recipients separately; a recipient that has it already drops the copy by its
+        id (exactly-once effect), the full one refuses it again and it is parked.
+        """
         publisher = await self._open_publisher()
-        results = await publisher.publish_many([Outgoing(f.body, f.to, f.message_id, f.headers) for f in forwards])
-        parked = []
-        for forward, result in zip(forwards, results):
-            if isinstance(result, PublishNacked):
-                parked.append(forward)
+        plan = plan_publishes(forwards, self.routable_inboxes - self._parked_recipients)
+        results = await publisher.publish_many([_outgoing(group) for group in plan])
+        refused, singly = [], []
+        for group, result in zip(plan, results):
+            if isinstance(result, PublishNacked) and len(group) > 1:
+                singly += group
+            elif isinstance(result, PublishNacked):
+                refused += group
             elif result is not None:
                 raise result
-        if parked:  # the next publish asks the queues afresh (docs/broker.md: a nack may be stale)
+        if singly:
+            log.warning("a fanned-out message was refused by a full inbox: publishing it to each recipient",
+                        messages=len({f.message_id for f in singly}), recipients=len(singly))
+            for forward, result in zip(singly, await publisher.publish_many([_outgoing([f]) for f in singly])):
+                if isinstance(result, PublishNacked):
+                    refused.append(forward)
+                elif result is not None:
+                    raise result
+        if refused:  # the next publish asks the queues afresh (docs/broker.md: a nack may be stale)
+            self._parked_recipients |= {f.to for f in refused}
             await publisher.renew()
-        return parked
+        return refused
+
+    def _alarm_parked(self, parked: list[_Forward]) -> None:
+        for recipient in sorted({f.to for f in parked}):
+            action = f"bring {recipient}'s node back, or raise its inbox bounds; the hub delivers what is parked"
+            self.alarms.raise_alarm(f"{INBOX_FULL}:{recipient}", INBOX_FULL,
+                                    f"{recipient}'s inbox is full: forwards to it are parked at the hub; {action}",
+                                    count=sum(1 for f in parked if f.to == recipient), node=recipient, action=action)
 
     # -- forwards parked while a recipient's inbox is full ---------------------------------------
 
@@ -486,6 +515,7 @@ class Hub:
         """Send parked forwards whose recipient has room again; return how many went out."""
         rows = await asyncio.to_thread(self.store.parked, 1000)
         if not rows:
+            self._clear_parked_alarms(set())
             return 0
         forwards = {row.id: _Forward(row.seq, row.recipient, row.message_id, row.raw, json.loads(row.headers))
                     for row in rows}
@@ -494,6 +524,7 @@ class Hub:
         sent = [row_id for row_id, f in forwards.items() if id(f) not in refused]
         done = await asyncio.to_thread(self.store.unpark, sent)
         await asyncio.to_thread(self.store.mark_forwarded, done, format_time(utcnow()))
+        self._clear_parked_alarms(set(await asyncio.to_thread(self.store.parked_counts)))
         if still_full:
             log.error("recipient inbox still full: forwards stay parked at the hub",
                       parked=await asyncio.to_thread(self.store.parked_counts),
@@ -501,6 +532,14 @@ class Hub:
         elif sent:
             log.info("parked forwards delivered", count=len(sent))
         return len(sent)
+
+    def _clear_parked_alarms(self, still_parked: set[str]) -> None:
+        self._parked_recipients = set(still_parked)
+        for alarm in self.alarms.open():
+            recipient = alarm.key.removeprefix(f"{INBOX_FULL}:")
+            if alarm.key.startswith(f"{INBOX_FULL}:") and recipient not in still_parked:
+                self.alarms.clear(alarm.key)
+                log.warning("parked forwards delivered: inbox-full alarm cleared", node=recipient)
 
     def _log_receipt(self, entry: AuditEntry, message_id: str, at: str) -> str:
         receipt = LogReceipt(message_id, entry.seq, entry.leaf_hash.hex(), entry.digest, at,
@@ -622,6 +661,52 @@ class Hub:
             await asyncio.to_thread(self.store.mark_requeued, row.id, format_time(utcnow()))
             log.warning("dead letter put back", dead_letter=row.id, message_id=row.message_id, queue=row.queue)
         return len(rows)
+
+INBOX_FULL = "inbox_full"  # alarm: a recipient's inbox refuses forwards, which wait parked at the hub
+
+
+def plan_publishes(forwards: list[_Forward], fan_out_to: set[str]) -> list[list[_Forward]]:
+    """Group `forwards` into publishes, in order: the forwards of one message (same entry, bytes and
+    log receipt) to recipients in `fan_out_to` make one publish; every other forward is one alone."""
+    plan: list[list[_Forward]] = []
+    together: dict[tuple, list[_Forward]] = {}
+    for forward in forwards:
+        if forward.to not in fan_out_to:
+            plan.append([forward])
+            continue
+        key = (forward.seq, forward.message_id, forward.body, tuple(sorted(forward.headers.items())))
+        group = together.get(key)
+        if group is None:
+            group = together[key] = []
+            plan.append(group)
+        group.append(forward)
+    return plan
+
+
+def _outgoing(group: list[_Forward]) -> Outgoing:
+    first = group[0]
+    return Outgoing(first.body, first.to, first.message_id, first.headers, bcc=tuple(f.to for f in group[1:]))
+
+
+async def existing_inboxes(connection: AbstractConnection, node_ids) -> set[str]:  # noqa: ANN001
+    """The nodes among `node_ids` whose inbox queue exists (a passive declare; a missing queue
+    closes the channel, so a new one is opened after each)."""
+    found: set[str] = set()
+    channel = None
+    for node_id in node_ids:
+        try:
+            if channel is None or channel.is_closed:
+                channel = await connection.channel()
+            await channel.declare_queue(broker_config.inbox_queue(node_id), passive=True)
+            found.add(node_id)
+        except Exception as exc:  # noqa: BLE001 - NOT_FOUND: that node's publishes go alone, via the AE
+            log.warning("inbox missing in the broker: forwards to it are published alone", node=node_id,
+                        error=str(exc)[:200], action="apply the federation's broker definitions (somex broker up)")
+            channel = None
+    if channel is not None:
+        await channel.close()
+    return found
+
 
 def kid_of_cert(cert) -> str:  # noqa: ANN001
     return kid_of(cert.public_key())

@@ -1,0 +1,86 @@
+"""Bounded confirm waits (issue 23): a publish is awaited in confirm batches small enough never to
+outlast the confirm timeout, and a batch that times out is sent again with only what the broker
+did not answer."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pamqp.commands import Basic
+
+from nodes.runtime import amqp
+from nodes.runtime.amqp import Outgoing, Publisher, PublishRefused, confirm_batches
+
+
+@given(st.lists(st.integers(min_value=0, max_value=5000), max_size=200),
+       st.integers(min_value=1, max_value=20), st.integers(min_value=1, max_value=20_000))
+def test_confirm_batches_cover_every_message_in_order_within_both_bounds(sizes, max_messages, max_bytes) -> None:
+    runs = confirm_batches(sizes, max_messages, max_bytes)
+    assert [i for run in runs for i in run] == list(range(len(sizes)))
+    for run in runs:
+        assert 1 <= len(run) <= max_messages
+        assert len(run) == 1 or sum(sizes[i] for i in run) <= max_bytes
+
+
+def test_a_federation_wide_batch_is_split_into_bounded_confirm_batches() -> None:
+    runs = confirm_batches([1000] * 21_000)  # the batch that outlasted the confirm timeout at 190 members
+    assert len(runs) == 42 and max(len(r) for r in runs) == amqp.CONFIRM_BATCH_MESSAGES
+    assert [len(r) for r in confirm_batches([3 * 1024 * 1024] * 3)] == [1, 1, 1]
+
+
+class _Writes:
+    """Stands in for the broker: answers the messages `answer(attempt, message_id)` says, no others."""
+
+    def __init__(self, answer) -> None:  # noqa: ANN001
+        self.answer, self.sent = answer, []
+
+    async def __call__(self, channel, exchange, items):  # noqa: ANN001, ANN204
+        self.sent.append([m.message_id for m, _ in items])
+        futures = []
+        for m, _ in items:
+            future = asyncio.get_running_loop().create_future()
+            if self.answer(len(self.sent), m.message_id):
+                future.set_result(Basic.Ack())
+            futures.append(future)
+        return futures
+
+
+def _publisher() -> Publisher:
+    async def underlay() -> object:
+        return object()
+
+    return Publisher(SimpleNamespace(get_underlay_channel=underlay), SimpleNamespace(name="node.out"), "hub")
+
+
+async def test_a_timed_out_confirm_batch_sends_again_only_what_was_not_confirmed(monkeypatch) -> None:  # noqa: ANN001
+    writes = _Writes(lambda attempt, message_id: attempt > 1 or message_id != "m-1")
+    monkeypatch.setattr(amqp, "_write_publishes", writes)
+    monkeypatch.setattr(amqp, "PUBLISH_TIMEOUT", 0.05)
+    messages = [Outgoing(b"x", "IDN", f"m-{i}") for i in range(3)]
+    assert await _publisher().publish_many(messages) == [None, None, None]
+    assert writes.sent == [["m-0", "m-1", "m-2"], ["m-1"]]
+
+
+async def test_a_message_never_confirmed_is_refused_alone_after_its_attempts(monkeypatch) -> None:  # noqa: ANN001
+    writes = _Writes(lambda attempt, message_id: message_id != "m-2")
+    monkeypatch.setattr(amqp, "_write_publishes", writes)
+    monkeypatch.setattr(amqp, "PUBLISH_TIMEOUT", 0.05)
+    monkeypatch.setattr(amqp, "CONFIRM_BATCH_MESSAGES", 2)
+    results = await _publisher().publish_many([Outgoing(b"x", "IDN", f"m-{i}") for i in range(4)])
+    assert results[:2] == [None, None] and results[3] is None
+    assert isinstance(results[2], PublishRefused) and "did not confirm" in str(results[2])
+    assert writes.sent == [["m-0", "m-1"], ["m-2", "m-3"], ["m-2"]]
+
+
+def test_bcc_recipients_travel_in_the_bcc_header_next_to_the_log_receipt() -> None:
+    properties = _publisher()._properties(Outgoing(b"x", "IDN", "m-1", {"x-somex-log": "r"}, bcc=("ITA", "MEX")))
+    assert properties.headers == {"x-somex-log": "r", "BCC": ["ITA", "MEX"]}
+    assert _publisher()._properties(Outgoing(b"x", "IDN", "m-1")).headers == {}
+
+
+if __name__ == "__main__":  # pragma: no cover
+    pytest.main([__file__])
