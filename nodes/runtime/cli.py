@@ -53,6 +53,15 @@ def main(argv: list[str] | None = None) -> int:
     remove = fed.add_parser("remove", help="the root operator, offline: a directory without a member (publish it)")
     remove.add_argument("country")
     remove.add_argument("--root", type=Path, required=True, dest="root_dir", help="the root operator's directory")
+    policy = fed.add_parser("witness-policy", help="the root operator, offline: who witnesses the hub's log and "
+                                                   "the quorum a checkpoint needs, in a new directory (publish it)")
+    policy.add_argument("--root", type=Path, required=True, dest="root_dir", help="the root operator's directory")
+    policy.add_argument("--witnesses", help="comma-separated node ids, in policy order (default: every national node)")
+    policy.add_argument("--quorum", help=f"cosignatures a checkpoint needs, 1..99 (default: the rule of "
+                                         "docs/audit-log.md)")
+    policy.add_argument("--cosign-interval", help="seconds: a witness cosigns at most once per window (0: every "
+                                                  "checkpoint)")
+    policy.add_argument("--default", action="store_true", help="state no policy: the documented defaults apply")
     revoke_key = fed.add_parser("revoke", help="the root operator, offline: revoke a key id (publish the list)")
     revoke_key.add_argument("kid", help="64 hex digits: the SHA-256 of the raw public key")
     revoke_key.add_argument("--root", type=Path, required=True, dest="root_dir", help="the root operator's directory")
@@ -264,6 +273,13 @@ def _ceremony(args: argparse.Namespace) -> int:
             updated = remove_member(args.root_dir, args.country.upper(), now)
             print(f"directory serial {updated.serial} without {args.country.upper()} written to {args.root_dir}; "
                   "publish it")
+        elif args.command == "federation" and args.action == "witness-policy":
+            from nodes.runtime.federation import set_witness_policy
+
+            updated = set_witness_policy(args.root_dir, _witness_policy(args), now)
+            print(f"directory serial {updated.serial} with witness policy "
+                  f"{updated.witness_policy.as_json() if updated.witness_policy else 'default'} written to "
+                  f"{args.root_dir}; publish it (somex federation publish)")
         elif args.command == "federation" and args.action == "revoke":
             from nodes.runtime.federation import revoke
 
@@ -305,6 +321,32 @@ def _ceremony(args: argparse.Namespace) -> int:
         print(f"somex: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _witness_policy(args: argparse.Namespace):  # noqa: ANN202 - crypto.witness_policy.WitnessPolicy | None
+    """The policy `federation witness-policy` states; ValueError (one line) for bad input."""
+    from crypto.witness_policy import WitnessPolicy
+
+    stated = [o for o in ("witnesses", "quorum", "cosign_interval") if getattr(args, o) is not None]
+    if args.default:
+        if stated:
+            raise ValueError("--default states no policy: give it alone, without --witnesses, --quorum or --cosign-interval")
+        return None
+    if not stated:
+        raise ValueError("state the policy: --witnesses, --quorum and/or --cosign-interval (or --default)")
+    witnesses = None
+    if args.witnesses is not None:
+        witnesses = tuple(w.strip().upper() for w in args.witnesses.split(","))
+        if not all(witnesses):
+            raise ValueError(f"--witnesses is a comma-separated list of node ids, not {args.witnesses!r}")
+    numbers = {}
+    for option in ("quorum", "cosign_interval"):
+        value = getattr(args, option)
+        if value is not None:
+            if not value.strip().isdigit():
+                raise ValueError(f"--{option.replace('_', '-')} must be a whole number, not {value!r}")
+            numbers[option] = int(value)
+    return WitnessPolicy(witnesses, numbers.get("quorum"), numbers.get("cosign_interval"))
 
 
 def _node(args: argparse.Namespace) -> int:
