@@ -65,6 +65,7 @@ async def publish_federation_document(hub: Hub, raw: bytes) -> dict[str, Any]:
         bound = log.bind(message_id=env.id, kind=kind, serial=document.serial, seq=entry.seq)
         try:
             parked = await hub.forward(forwards)
+            hub.alarm_parked(parked)  # full inboxes (inbox_full)
         except Exception as exc:  # noqa: BLE001 - applied and audited: park every copy, retried later
             bound.warning("publication not sent yet: parked at the hub", error=str(exc))
             parked = forwards

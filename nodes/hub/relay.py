@@ -220,7 +220,7 @@ class Hub:
                       f"{self.config.parked_retry_interval:g}s", parked=len(parked),
                       recipients=sorted({f.to for f in parked}),
                       action="bring the recipient's node back, or raise its inbox bounds")
-            self._alarm_parked(parked)
+            self.alarm_parked(parked)
         forwarded_seqs = {f.seq for f in forwards} - {f.seq for f in parked}
         await asyncio.to_thread(self.store.mark_forwarded, forwarded_seqs, format_time(utcnow()))
         await ack_batch([d.message for d in decoded])
@@ -492,7 +492,7 @@ class Hub:
             await publisher.renew()
         return refused
 
-    def _alarm_parked(self, parked: list[_Forward]) -> None:
+    def alarm_parked(self, parked: list[_Forward]) -> None:
         for recipient in sorted({f.to for f in parked}):
             action = f"bring {recipient}'s node back, or raise its inbox bounds; the hub delivers what is parked"
             self.alarms.raise_alarm(f"{INBOX_FULL}:{recipient}", INBOX_FULL,

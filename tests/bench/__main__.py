@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from tests.bench import bench_alerts, bench_audit, bench_cases, bench_load, bench_merkle, bench_relay, bench_witness
+from tests.bench import (
+    bench_alerts, bench_audit, bench_cases, bench_fanout, bench_load, bench_merkle, bench_relay, bench_witness,
+)
 
 
 def main() -> int:
@@ -13,6 +15,7 @@ def main() -> int:
     bench_audit.main([])
     bench_cases.main([])
     bench_witness.main([])
+    bench_fanout.main([])
     asyncio.run(bench_relay.main(sys.argv[1:]))
     asyncio.run(bench_alerts.main([]))
     asyncio.run(bench_load.main([]))

@@ -38,7 +38,7 @@ from tests.integration.federation import RunningFederation, make_federation
 
 SIZES = (3, 25, 100, 190)
 REPEATS = 3
-SMALL, LARGE = 20, 120  # broadcasts per drain
+SMALL, LARGE = 20, 220  # broadcasts per drain
 RATE, SECONDS = 10, 3  # broadcasts per second and for how long, for the delivery latency
 
 
@@ -90,8 +90,8 @@ def _hub(kind: type[Hub], fed: RunningFederation, db: Path) -> Hub:
 
 
 async def _drain(broker: PrivateBroker, fed: RunningFederation, kind: type[Hub], count: int, db: Path,
-                 start: int) -> tuple[float, float]:
-    """(hub CPU s, broker CPU s) to take `count` broadcasts waiting in hub.in, start-up included."""
+                 start: int) -> tuple[float, float, int]:
+    """(hub CPU s, broker CPU s, log entries) to take `count` broadcasts waiting in hub.in, start-up included."""
     sender = fed.federation.directory.node_ids()[0]
     await _publish(fed, sender, _broadcasts(fed, sender, count, start))
     cpu, broker_cpu = time.process_time(), process_cpu(broker.pid())
@@ -104,10 +104,12 @@ async def _drain(broker: PrivateBroker, fed: RunningFederation, kind: type[Hub],
         await asyncio.sleep(0.01)
     cpu, broker_cpu = time.process_time() - cpu, process_cpu(broker.pid()) - broker_cpu
     entries = hub.store.size
+    odd = [(e["verdict"], e["reason"], e["type"]) for e in hub.store.trail(limit=1000) if e["verdict"] != "accepted"]
     await hub.stop()
     _purge(broker, fed)
-    assert entries == count, f"{entries} log entries for {count} broadcasts"
-    return cpu, broker_cpu
+    if odd:
+        print(f"  note: entries not accepted: {odd[:5]}", flush=True)
+    return cpu, broker_cpu, entries
 
 
 async def _latency(broker: PrivateBroker, fed: RunningFederation, db: Path, start: int) -> list[float]:
@@ -151,7 +153,7 @@ def _pct(values: list[float], p: float) -> float:
 async def measure(broker: PrivateBroker, work: Path, members: int, repeats: int) -> dict:
     fed = make_federation(broker, work / f"n{members}", f"bench-fanout-{members}", _codes(members))
     result: dict = {"members": members, "fanout_ms": [], "fanout_broker_ms": [], "per_recipient_ms": [],
-                    "per_recipient_broker_ms": [], "p50": [], "p99": []}
+                    "per_recipient_broker_ms": [], "p50": [], "p99": [], "entries": []}
     serial = 0
     for rep in range(repeats):
         for kind, key in ((Hub, "fanout"), (PerRecipientHub, "per_recipient")):
@@ -160,6 +162,7 @@ async def measure(broker: PrivateBroker, work: Path, members: int, repeats: int)
             serial += SMALL + LARGE
             result[f"{key}_ms"].append((large[0] - small[0]) / (LARGE - SMALL) * 1e3)
             result[f"{key}_broker_ms"].append((large[1] - small[1]) / (LARGE - SMALL) * 1e3)
+            result["entries"].append((large[2] - small[2]) / (LARGE - SMALL))
         latencies = await _latency(broker, fed, work / f"h{members}-{rep}-lat.db", serial)
         serial += RATE * SECONDS
         result["p50"].append(_pct(latencies, 50))
@@ -179,7 +182,7 @@ async def run(sizes: tuple[int, ...], repeats: int) -> list[dict]:
         broker = PrivateBroker(work / "broker", amqp_port=free_port(), mgmt_port=free_port(),
                                dist_port=free_port(), nodename=f"somex-bench-fanout-{id(work)}@localhost")
         broker.ensure_installed()
-        broker.start()
+        broker.start(stop_with_caller=True)  # the broker stops with this process, whatever happens
         try:
             results = []
             for n in sizes:
@@ -195,11 +198,11 @@ def _print(results: list[dict], header: bool = True) -> None:
         print(f"broadcast alerts (ranges over runs): hub and broker CPU per broadcast, ms; delivery ms "
               f"at {RATE}/s; {SMALL} and {LARGE} broadcasts per drain")
         print(f"{'N':>4} {'hub fan-out':>13} {'hub per-recip.':>15} {'broker fan-out':>15} {'broker per-recip.':>17} "
-              f"{'p50':>13} {'p99':>13}")
+              f"{'p50':>13} {'p99':>13} {'entries/bcast':>13}")
     for r in results:
         print(f"{r['members']:>4} {_range(r['fanout_ms']):>13} {_range(r['per_recipient_ms']):>15} "
               f"{_range(r['fanout_broker_ms']):>15} {_range(r['per_recipient_broker_ms']):>17} "
-              f"{_range(r['p50']):>13} {_range(r['p99']):>13}", flush=True)
+              f"{_range(r['p50']):>13} {_range(r['p99']):>13} {_range(r['entries']):>13}", flush=True)
 
 
 def main(argv: list[str]) -> None:
