@@ -14,6 +14,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import structlog
 from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
@@ -50,13 +51,38 @@ from protocol.timefmt import format_time
 log = structlog.get_logger("somex.hub")
 
 
-@dataclass(frozen=True)
-class _Forward:
+class _Forward(NamedTuple):
+    """One recipient's copy of a message (parked, retried and marked one by one)."""
     seq: int  # the audit entry that lets this message through
     to: str
     message_id: str
     body: bytes
     headers: dict[str, str]
+
+
+class _Copies(NamedTuple):
+    """One message for several recipients: the broker makes the copies (plan_publishes). Kept whole
+    until a copy must stand alone: at 190 members, an object per recipient was the hub's largest
+    cost per broadcast (issue 23)."""
+    seq: int
+    recipients: tuple[str, ...]
+    message_id: str
+    body: bytes
+    headers: dict[str, str]
+
+    def each(self, recipients=None) -> list[_Forward]:  # noqa: ANN001 - a subset of recipients
+        return [_Forward(self.seq, to, self.message_id, self.body, self.headers)
+                for to in (self.recipients if recipients is None else recipients)]
+
+
+class _Publish(NamedTuple):
+    """One publish: `first` to its recipient, and the same message to each of `bcc`."""
+    first: _Forward
+    bcc: tuple[str, ...] = ()
+
+    def each(self) -> list[_Forward]:
+        f = self.first
+        return [f, *(_Forward(f.seq, to, f.message_id, f.body, f.headers) for to in self.bcc)]
 
 
 @dataclass
@@ -69,7 +95,7 @@ class _Decision:
     rejection: Envelope | None = None
     rejection_to: str | None = None
     rejection_entry: AuditEntry | None = None
-    forwards: list[_Forward] = field(default_factory=list)
+    forwards: list[_Forward | _Copies] = field(default_factory=list)
     cosignature: tuple | None = None  # AuditStore.add_cosignature arguments: (size, witness, signature, time, rank, quorum)
 
 
@@ -115,7 +141,7 @@ class Hub:
     def log_receipt(self, entry: AuditEntry, message_id: str, at: str) -> str:
         return self._log_receipt(entry, message_id, at)
 
-    async def forward(self, forwards: list[_Forward]) -> list[_Forward]:
+    async def forward(self, forwards: list[_Forward | _Copies]) -> list[_Forward]:
         return await self._forward(forwards)
 
     async def publish_federation_document(self, raw: bytes) -> dict:
@@ -413,7 +439,7 @@ class Hub:
             created=utcnow(), ttl=timedelta(days=7), body={"note": format_note(note).decode(), "proofs": proofs},
         ), self._creds.signing_key)
         raw = wire.encode(env)
-        full = await self._forward([_Forward(-1, c, env.id, raw, {}) for c in self.directory.node_ids()])
+        full = await self._forward([_Copies(-1, tuple(self.directory.node_ids()), env.id, raw, {})])
         for forward in full:  # a full inbox: that witness checks the next one
             log.warning("checkpoint not sent: inbox full", node=forward.to, size=size)
         log.info("checkpoint published", size=size, root=note.body.split(b"\n")[2].decode())
@@ -449,15 +475,15 @@ class Hub:
     def _prepare_forwards(self, d: _Decision, received_at: str) -> None:
         if d.entry.verdict == ACCEPTED and d.envelope is not None:
             receipt = self._log_receipt(d.entry, d.envelope.id, received_at)
-            for to in d.recipients:
-                d.forwards.append(_Forward(d.entry.seq, to, d.envelope.id, d.message.body, {LOG_HEADER: receipt}))
+            d.forwards.append(_Copies(d.entry.seq, tuple(d.recipients), d.envelope.id, d.message.body,
+                                      {LOG_HEADER: receipt}))
         if d.rejection is not None and d.rejection_entry is not None and d.rejection_to is not None:
             r = d.rejection
             receipt = self._log_receipt(d.rejection_entry, r.id, r.created)
             d.forwards.append(_Forward(d.rejection_entry.seq, d.rejection_to, r.id, wire.encode(r),
                                        {LOG_HEADER: receipt}))
 
-    async def _forward(self, forwards: list[_Forward]) -> list[_Forward]:
+    async def _forward(self, forwards: list[_Forward | _Copies]) -> list[_Forward]:
         """Publish with confirms; return what a full inbox refused. Any other failure raises (the
         batch is redelivered).
 
@@ -470,19 +496,19 @@ class Hub:
         """
         publisher = await self._open_publisher()
         plan = plan_publishes(forwards, self.routable_inboxes - self._parked_recipients)
-        results = await publisher.publish_many([_outgoing(group) for group in plan])
+        results = await publisher.publish_many([_outgoing(publish) for publish in plan])
         refused, singly = [], []
-        for group, result in zip(plan, results):
-            if isinstance(result, PublishNacked) and len(group) > 1:
-                singly += group
+        for publish, result in zip(plan, results):
+            if isinstance(result, PublishNacked) and publish.bcc:
+                singly += publish.each()
             elif isinstance(result, PublishNacked):
-                refused += group
+                refused.append(publish.first)
             elif result is not None:
                 raise result
         if singly:
             log.warning("a fanned-out message was refused by a full inbox: publishing it to each recipient",
                         messages=len({f.message_id for f in singly}), recipients=len(singly))
-            for forward, result in zip(singly, await publisher.publish_many([_outgoing([f]) for f in singly])):
+            for forward, result in zip(singly, await publisher.publish_many([_outgoing(_Publish(f)) for f in singly])):
                 if isinstance(result, PublishNacked):
                     refused.append(forward)
                 elif result is not None:
@@ -665,27 +691,28 @@ class Hub:
 INBOX_FULL = "inbox_full"  # alarm: a recipient's inbox refuses forwards, which wait parked at the hub
 
 
-def plan_publishes(forwards: list[_Forward], fan_out_to: set[str]) -> list[list[_Forward]]:
-    """Group `forwards` into publishes, in order: the forwards of one message (same entry, bytes and
-    log receipt) to recipients in `fan_out_to` make one publish; every other forward is one alone."""
-    plan: list[list[_Forward]] = []
-    together: dict[tuple, list[_Forward]] = {}
+def plan_publishes(forwards: list[_Forward | _Copies], fan_out_to: set[str]) -> list[_Publish]:
+    """The publishes for `forwards`, in order: the copies of one message to recipients in
+    `fan_out_to` make one publish (the broker copies it); every other copy is a publish alone."""
+    plan: list[_Publish] = []
     for forward in forwards:
-        if forward.to not in fan_out_to:
-            plan.append([forward])
+        if isinstance(forward, _Forward):
+            plan.append(_Publish(forward))
             continue
-        key = (forward.seq, forward.message_id, forward.body, tuple(sorted(forward.headers.items())))
-        group = together.get(key)
-        if group is None:
-            group = together[key] = []
-            plan.append(group)
-        group.append(forward)
+        fanned = [to for to in forward.recipients if to in fan_out_to]
+        if len(fanned) > 1:
+            first = _Forward(forward.seq, fanned[0], forward.message_id, forward.body, forward.headers)
+            plan.append(_Publish(first, tuple(fanned[1:])))
+            alone = [to for to in forward.recipients if to not in fan_out_to]
+        else:
+            alone = forward.recipients
+        plan.extend(_Publish(f) for f in forward.each(alone))
     return plan
 
 
-def _outgoing(group: list[_Forward]) -> Outgoing:
-    first = group[0]
-    return Outgoing(first.body, first.to, first.message_id, first.headers, bcc=tuple(f.to for f in group[1:]))
+def _outgoing(publish: _Publish) -> Outgoing:
+    f = publish.first
+    return Outgoing(f.body, f.to, f.message_id, f.headers, bcc=publish.bcc)
 
 
 async def existing_inboxes(connection: AbstractConnection, node_ids) -> set[str]:  # noqa: ANN001

@@ -16,20 +16,35 @@ from nodes.runtime import amqp
 from nodes.runtime.amqp import Outgoing, Publisher, PublishRefused, confirm_batches
 
 
-@given(st.lists(st.integers(min_value=0, max_value=5000), max_size=200),
+@given(st.lists(st.tuples(st.integers(min_value=0, max_value=5000), st.integers(min_value=1, max_value=8)),
+                max_size=200),
        st.integers(min_value=1, max_value=20), st.integers(min_value=1, max_value=20_000))
-def test_confirm_batches_cover_every_message_in_order_within_both_bounds(sizes, max_messages, max_bytes) -> None:
-    runs = confirm_batches(sizes, max_messages, max_bytes)
+def test_confirm_batches_cover_every_message_in_order_within_both_bounds(messages, max_copies, max_bytes) -> None:
+    sizes, copies = [size for size, _ in messages], [n for _, n in messages]
+    runs = confirm_batches(sizes, max_copies, max_bytes, copies=copies)
     assert [i for run in runs for i in run] == list(range(len(sizes)))
     for run in runs:
-        assert 1 <= len(run) <= max_messages
-        assert len(run) == 1 or sum(sizes[i] for i in run) <= max_bytes
+        assert len(run) == 1 or sum(copies[i] for i in run) <= max_copies
+        assert len(run) == 1 or sum(sizes[i] * copies[i] for i in run) <= max_bytes
 
 
 def test_a_federation_wide_batch_is_split_into_bounded_confirm_batches() -> None:
     runs = confirm_batches([1000] * 21_000)  # the batch that outlasted the confirm timeout at 190 members
     assert len(runs) == 42 and max(len(r) for r in runs) == amqp.CONFIRM_BATCH_MESSAGES
     assert [len(r) for r in confirm_batches([3 * 1024 * 1024] * 3)] == [1, 1, 1]
+    # 217 broadcasts fanned out to 189 inboxes each outlasted it too: two to a confirm batch.
+    fanned = confirm_batches([700] * 217, copies=[189] * 217)
+    assert max(len(r) for r in fanned) == 2 and sum(len(r) for r in fanned) == 217
+
+
+async def test_a_fanned_out_message_counts_once_per_inbox_in_its_confirm_batch(monkeypatch) -> None:  # noqa: ANN001
+    writes = _Writes(lambda attempt, message_id: True)
+    monkeypatch.setattr(amqp, "_write_publishes", writes)
+    monkeypatch.setattr(amqp, "CONFIRM_BATCH_MESSAGES", 10)
+    to_all = tuple(f"N{i:02d}" for i in range(5))
+    messages = [Outgoing(b"x", "IDN", f"m-{i}", bcc=to_all) for i in range(4)]  # 6 copies each
+    assert await _publisher().publish_many(messages) == [None] * 4
+    assert writes.sent == [["m-0"], ["m-1"], ["m-2"], ["m-3"]]
 
 
 class _Writes:
