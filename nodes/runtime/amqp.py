@@ -7,7 +7,9 @@ topology and the nodes' users have no configure permission.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
+import struct
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +21,7 @@ import aio_pika
 import aiormq
 import structlog
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange, AbstractIncomingMessage
+from pamqp import encode
 from pamqp.commands import Basic
 from aiormq import spec
 from aiormq.abc import ChannelFrame
@@ -299,11 +302,14 @@ class Publisher:
                                         f"{PUBLISH_TIMEOUT:g}s ({PUBLISH_ATTEMPTS} attempts)")
 
     def _properties(self, m: Outgoing) -> spec.Basic.Properties:
-        return spec.Basic.Properties(
+        kind = _FannedOutProperties if m.bcc else spec.Basic.Properties
+        properties = kind(
             message_id=m.message_id, user_id=self._user_id, message_type=m.message_type,
-            headers=({**m.headers} if m.headers else {}) | ({"BCC": list(m.bcc)} if m.bcc else {}),
-            content_type="application/json",
+            headers=dict(m.headers) if m.headers else {}, content_type="application/json",
             delivery_mode=int(aio_pika.DeliveryMode.PERSISTENT))
+        if m.bcc:
+            properties.bcc = m.bcc
+        return properties
 
     @property
     def is_closed(self) -> bool:
@@ -323,6 +329,29 @@ class Publisher:
 
     async def close(self) -> None:
         await self._channel.close()
+
+
+@functools.lru_cache(maxsize=256)
+def _bcc_table_entry(bcc: tuple[str, ...]) -> bytes:
+    """The `BCC` entry of a headers table, encoded once per recipient set: pamqp takes 1.3 µs a name
+    (265 µs for a broadcast to 189 members), and every broadcast from one sender names the same set."""
+    return encode.field_table({"BCC": list(bcc)})[4:]  # without the table's length prefix
+
+
+class _FannedOutProperties(spec.Basic.Properties):
+    """Basic properties whose headers table starts with a `BCC` entry taken from `_bcc_table_entry`:
+    the same bytes as pamqp's encoding of `headers | {"BCC": list(bcc)}`
+    (tests/unit/test_confirm_batches.py::test_the_cached_bcc_encoding_is_pamqps_own)."""
+
+    bcc: tuple[str, ...] = ()
+
+    def encode_property(self, name: str, value: Any) -> bytes:
+        if name != "headers" or not self.bcc:
+            return super().encode_property(name, value)
+        if not all(key > "BCC" for key in value):  # pamqp writes keys in order: BCC comes first or not at all
+            return super().encode_property(name, {**value, "BCC": list(self.bcc)})
+        table = _bcc_table_entry(self.bcc) + encode.field_table(value)[4:]
+        return struct.pack(">I", len(table)) + table
 
 
 async def _write_publishes(channel: aiormq.Channel, exchange: str,
