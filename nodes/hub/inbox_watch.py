@@ -49,6 +49,7 @@ async def watch_inboxes(hub, alarms: AlarmBoard) -> None:  # noqa: ANN001 - node
                 channel = await connection.channel()
             for node_id in hub.directory.node_ids():
                 queue = await channel.declare_queue(broker_config.inbox_queue(node_id), passive=True)
+                hub.routable_inboxes.add(node_id)  # a member added since connecting: its inbox exists now
                 result = queue.declaration_result
                 depth, consumers = result.message_count, result.consumer_count
                 since = trends.setdefault(node_id, InboxTrend()).observe(depth, time.monotonic())

@@ -37,7 +37,7 @@ PUBLICATION_TTL = timedelta(days=30)
 async def publish_federation_document(hub: Hub, raw: bytes) -> dict[str, Any]:
     """Apply and broadcast one root-signed document; DirectoryError (nothing changed) if the hub
     refuses it. Returns what was published (kind, serial, message id, recipients)."""
-    from nodes.hub.relay import _Forward  # the relay's forward record: parked and retried like the rest
+    from nodes.hub.relay import _Copies  # the relay's forward record: parked and retried like the rest
 
     async with hub.publication_lock:
         def accept() -> Any:
@@ -61,18 +61,19 @@ async def publish_federation_document(hub: Hub, raw: bytes) -> dict[str, Any]:
             await asyncio.to_thread(hub.store.append, [entry])
         receipt = hub.log_receipt(entry, env.id, env.created)
         body = wire.encode(env)
-        forwards = [_Forward(entry.seq, to, env.id, body, {LOG_HEADER: receipt}) for to in recipients]
+        copies = _Copies(entry.seq, tuple(recipients), env.id, body, {LOG_HEADER: receipt})  # the broker copies it
         bound = log.bind(message_id=env.id, kind=kind, serial=document.serial, seq=entry.seq)
         try:
-            parked = await hub.forward(forwards)
+            parked = await hub.forward([copies])
+            hub.alarm_parked(parked)  # full inboxes (inbox_full)
         except Exception as exc:  # noqa: BLE001 - applied and audited: park every copy, retried later
             bound.warning("publication not sent yet: parked at the hub", error=str(exc))
-            parked = forwards
+            parked = copies.each()
         if parked:
             await asyncio.to_thread(hub.store.park, [{
                 "seq": f.seq, "recipient": f.to, "message_id": f.message_id, "raw": f.body,
                 "headers": json.dumps(f.headers), "parked_at": format_time(now)} for f in parked])
-        await asyncio.to_thread(hub.store.mark_forwarded, {entry.seq} if len(parked) < len(forwards) else set(),
+        await asyncio.to_thread(hub.store.mark_forwarded, {entry.seq} if len(parked) < len(recipients) else set(),
                                 format_time(utcnow()))
         bound.info("federation document published", recipients=recipients, parked=[f.to for f in parked])
         return {"kind": kind, "serial": document.serial, "message_id": env.id, "recipients": recipients}

@@ -15,6 +15,7 @@ import json
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import structlog
 from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
@@ -53,13 +54,38 @@ from protocol.timefmt import format_time
 log = structlog.get_logger("somex.hub")
 
 
-@dataclass(frozen=True)
-class _Forward:
+class _Forward(NamedTuple):
+    """One recipient's copy of a message (parked, retried and marked one by one)."""
     seq: int  # the audit entry that lets this message through
     to: str
     message_id: str
     body: bytes
     headers: dict[str, str]
+
+
+class _Copies(NamedTuple):
+    """One message for several recipients: the broker makes the copies (plan_publishes). Kept whole
+    until a copy must stand alone: at 190 members, an object per recipient was the hub's largest
+    cost per broadcast (issue 23)."""
+    seq: int
+    recipients: tuple[str, ...]
+    message_id: str
+    body: bytes
+    headers: dict[str, str]
+
+    def each(self, recipients=None) -> list[_Forward]:  # noqa: ANN001 - a subset of recipients
+        return [_Forward(self.seq, to, self.message_id, self.body, self.headers)
+                for to in (self.recipients if recipients is None else recipients)]
+
+
+class _Publish(NamedTuple):
+    """One publish: `first` to its recipient, and the same message to each of `bcc`."""
+    first: _Forward
+    bcc: tuple[str, ...] = ()
+
+    def each(self) -> list[_Forward]:
+        f = self.first
+        return [f, *(_Forward(f.seq, to, f.message_id, f.body, f.headers) for to in self.bcc)]
 
 
 @dataclass
@@ -72,7 +98,7 @@ class _Decision:
     rejection: Envelope | None = None
     rejection_to: str | None = None
     rejection_entry: AuditEntry | None = None
-    forwards: list[_Forward] = field(default_factory=list)
+    forwards: list[_Forward | _Copies] = field(default_factory=list)
     cosignature: tuple | None = None  # AuditStore.add_cosignature arguments: (size, witness, signature, time, rank, quorum)
 
 
@@ -97,6 +123,11 @@ class Hub:
         # (storage, broker link) and the inbox watchdog (nodes/hub/inbox_watch.py).
         self.alarms = AlarmBoard(log)
         self.telemetry = Telemetry(lambda: hub_gauges(self))
+        # Broker fan-out (docs/broker.md, "Fan-out by the broker"): one publish carries a message to
+        # every recipient whose inbox is known to exist and holds no parked forward; the others get
+        # a publish of their own (an unknown inbox must reach the alternate exchange, not vanish).
+        self.routable_inboxes: set[str] = set()
+        self._parked_recipients: set[str] = set(self.store.parked_counts())
 
     @property
     def directory(self):  # noqa: ANN201
@@ -114,7 +145,7 @@ class Hub:
     def log_receipt(self, entry: AuditEntry, message_id: str, at: str) -> str:
         return self._log_receipt(entry, message_id, at)
 
-    async def forward(self, forwards: list[_Forward]) -> list[_Forward]:
+    async def forward(self, forwards: list[_Forward | _Copies]) -> list[_Forward]:
         return await self._forward(forwards)
 
     async def publish_federation_document(self, raw: bytes) -> dict:
@@ -145,6 +176,7 @@ class Hub:
         await stop_tasks(self._tasks, self.session)
 
     async def _on_connect(self, connection: AbstractConnection) -> None:
+        self.routable_inboxes = await existing_inboxes(connection, self.directory.node_ids())
         self._publisher = await Publisher.open(connection, broker_config.NODE_OUT_EXCHANGE, self._creds.broker_user)
         channel = await connection.channel()
         await channel.set_qos(prefetch_count=self.config.prefetch)
@@ -219,6 +251,7 @@ class Hub:
                       f"{self.config.parked_retry_interval:g}s", parked=len(parked),
                       recipients=sorted({f.to for f in parked}),
                       action="bring the recipient's node back, or raise its inbox bounds")
+            self.alarm_parked(parked)
         forwarded_seqs = {f.seq for f in forwards} - {f.seq for f in parked}
         await asyncio.to_thread(self.store.mark_forwarded, forwarded_seqs, format_time(utcnow()))
         await ack_batch([d.message for d in decoded])
@@ -406,7 +439,7 @@ class Hub:
                                               await asyncio.to_thread(self.store.consistency_proof, m, size)]}
                       for m in earlier]
         try:
-            publisher = await self._open_publisher()
+            await self._open_publisher()
         except ConnectionError:
             return note  # stored; witnesses get the next one
         env = sign_envelope(wire.build(
@@ -414,14 +447,9 @@ class Hub:
             created=utcnow(), ttl=timedelta(days=7), body={"note": format_note(note).decode(), "proofs": proofs},
         ), self._creds.signing_key)
         raw = wire.encode(env)
-        results = await publisher.publish_many([Outgoing(raw, c, env.id) for c in self.directory.node_ids()])
-        for country, result in zip(self.directory.node_ids(), results):
-            if isinstance(result, PublishNacked):  # a full inbox: that witness checks the next one
-                log.warning("checkpoint not sent: inbox full", node=country, size=size)
-            elif result is not None:
-                raise result
-        if any(isinstance(r, PublishNacked) for r in results):
-            await publisher.renew()
+        full = await self._forward([_Copies(-1, tuple(self.directory.node_ids()), env.id, raw, {})])
+        for forward in full:  # a full inbox: that witness checks the next one
+            log.warning("checkpoint not sent: inbox full", node=forward.to, size=size)
         root = base64.b64decode(note.body.split(b"\n")[2])
         log.info("checkpoint published", size=size, root=root.hex())  # hex, as in /api/health and the witnesses' logs
         return note
@@ -456,28 +484,55 @@ class Hub:
     def _prepare_forwards(self, d: _Decision, received_at: str) -> None:
         if d.entry.verdict == ACCEPTED and d.envelope is not None:
             receipt = self._log_receipt(d.entry, d.envelope.id, received_at)
-            for to in d.recipients:
-                d.forwards.append(_Forward(d.entry.seq, to, d.envelope.id, d.message.body, {LOG_HEADER: receipt}))
+            d.forwards.append(_Copies(d.entry.seq, tuple(d.recipients), d.envelope.id, d.message.body,
+                                      {LOG_HEADER: receipt}))
         if d.rejection is not None and d.rejection_entry is not None and d.rejection_to is not None:
             r = d.rejection
             receipt = self._log_receipt(d.rejection_entry, r.id, r.created)
             d.forwards.append(_Forward(d.rejection_entry.seq, d.rejection_to, r.id, wire.encode(r),
                                        {LOG_HEADER: receipt}))
 
-    async def _forward(self, forwards: list[_Forward]) -> list[_Forward]:
+    async def _forward(self, forwards: list[_Forward | _Copies]) -> list[_Forward]:
         """Publish with confirms; return what a full inbox refused. Any other failure raises (the
-        batch is redelivered)."""
+        batch is redelivered).
+
+        The recipients of one message go out as ONE publish (BCC: the broker makes the copies),
+        except those with forwards parked or an inbox not seen to exist, which get a publish of
+        their own. A full inbox among the BCC recipients nacks the whole publish while the others
+        keep their copy, and nobody can tell which refused: that message alone is then published
+        to each of its recipients separately; a recipient that has it already drops the copy by its
+        id (exactly-once effect), the full one refuses it again and it is parked.
+        """
         publisher = await self._open_publisher()
-        results = await publisher.publish_many([Outgoing(f.body, f.to, f.message_id, f.headers) for f in forwards])
-        parked = []
-        for forward, result in zip(forwards, results):
-            if isinstance(result, PublishNacked):
-                parked.append(forward)
+        plan = plan_publishes(forwards, self.routable_inboxes - self._parked_recipients)
+        results = await publisher.publish_many([_outgoing(publish) for publish in plan])
+        refused, singly = [], []
+        for publish, result in zip(plan, results):
+            if isinstance(result, PublishNacked) and publish.bcc:
+                singly += publish.each()
+            elif isinstance(result, PublishNacked):
+                refused.append(publish.first)
             elif result is not None:
                 raise result
-        if parked:  # the next publish asks the queues afresh (docs/broker.md: a nack may be stale)
+        if singly:
+            log.warning("a fanned-out message was refused by a full inbox: publishing it to each recipient",
+                        messages=len({f.message_id for f in singly}), recipients=len(singly))
+            for forward, result in zip(singly, await publisher.publish_many([_outgoing(_Publish(f)) for f in singly])):
+                if isinstance(result, PublishNacked):
+                    refused.append(forward)
+                elif result is not None:
+                    raise result
+        if refused:  # the next publish asks the queues afresh (docs/broker.md: a nack may be stale)
+            self._parked_recipients |= {f.to for f in refused}
             await publisher.renew()
-        return parked
+        return refused
+
+    def alarm_parked(self, parked: list[_Forward]) -> None:
+        for recipient in sorted({f.to for f in parked}):
+            action = f"bring {recipient}'s node back, or raise its inbox bounds; the hub delivers what is parked"
+            self.alarms.raise_alarm(f"{INBOX_FULL}:{recipient}", INBOX_FULL,
+                                    f"{recipient}'s inbox is full: forwards to it are parked at the hub; {action}",
+                                    count=sum(1 for f in parked if f.to == recipient), node=recipient, action=action)
 
     # -- forwards parked while a recipient's inbox is full ---------------------------------------
 
@@ -495,6 +550,7 @@ class Hub:
         """Send parked forwards whose recipient has room again; return how many went out."""
         rows = await asyncio.to_thread(self.store.parked, 1000)
         if not rows:
+            self._clear_parked_alarms(set())
             return 0
         forwards = {row.id: _Forward(row.seq, row.recipient, row.message_id, row.raw, json.loads(row.headers))
                     for row in rows}
@@ -503,6 +559,7 @@ class Hub:
         sent = [row_id for row_id, f in forwards.items() if id(f) not in refused]
         done = await asyncio.to_thread(self.store.unpark, sent)
         await asyncio.to_thread(self.store.mark_forwarded, done, format_time(utcnow()))
+        self._clear_parked_alarms(set(await asyncio.to_thread(self.store.parked_counts)))
         if still_full:
             log.error("recipient inbox still full: forwards stay parked at the hub",
                       parked=await asyncio.to_thread(self.store.parked_counts),
@@ -510,6 +567,14 @@ class Hub:
         elif sent:
             log.info("parked forwards delivered", count=len(sent))
         return len(sent)
+
+    def _clear_parked_alarms(self, still_parked: set[str]) -> None:
+        self._parked_recipients = set(still_parked)
+        for alarm in self.alarms.open():
+            recipient = alarm.key.removeprefix(f"{INBOX_FULL}:")
+            if alarm.key.startswith(f"{INBOX_FULL}:") and recipient not in still_parked:
+                self.alarms.clear(alarm.key)
+                log.warning("parked forwards delivered: inbox-full alarm cleared", node=recipient)
 
     def _log_receipt(self, entry: AuditEntry, message_id: str, at: str) -> str:
         receipt = LogReceipt(message_id, entry.seq, entry.leaf_hash.hex(), entry.digest, at,
@@ -631,6 +696,53 @@ class Hub:
             await asyncio.to_thread(self.store.mark_requeued, row.id, format_time(utcnow()))
             log.warning("dead letter put back", dead_letter=row.id, message_id=row.message_id, queue=row.queue)
         return len(rows)
+
+INBOX_FULL = "inbox_full"  # alarm: a recipient's inbox refuses forwards, which wait parked at the hub
+
+
+def plan_publishes(forwards: list[_Forward | _Copies], fan_out_to: set[str]) -> list[_Publish]:
+    """The publishes for `forwards`, in order: the copies of one message to recipients in
+    `fan_out_to` make one publish (the broker copies it); every other copy is a publish alone."""
+    plan: list[_Publish] = []
+    for forward in forwards:
+        if isinstance(forward, _Forward):
+            plan.append(_Publish(forward))
+            continue
+        fanned = [to for to in forward.recipients if to in fan_out_to]
+        if len(fanned) > 1:
+            first = _Forward(forward.seq, fanned[0], forward.message_id, forward.body, forward.headers)
+            plan.append(_Publish(first, tuple(fanned[1:])))
+            alone = [to for to in forward.recipients if to not in fan_out_to]
+        else:
+            alone = forward.recipients
+        plan.extend(_Publish(f) for f in forward.each(alone))
+    return plan
+
+
+def _outgoing(publish: _Publish) -> Outgoing:
+    f = publish.first
+    return Outgoing(f.body, f.to, f.message_id, f.headers, bcc=publish.bcc)
+
+
+async def existing_inboxes(connection: AbstractConnection, node_ids) -> set[str]:  # noqa: ANN001
+    """The nodes among `node_ids` whose inbox queue exists (a passive declare; a missing queue
+    closes the channel, so a new one is opened after each)."""
+    found: set[str] = set()
+    channel = None
+    for node_id in node_ids:
+        try:
+            if channel is None or channel.is_closed:
+                channel = await connection.channel()
+            await channel.declare_queue(broker_config.inbox_queue(node_id), passive=True)
+            found.add(node_id)
+        except Exception as exc:  # noqa: BLE001 - NOT_FOUND: that node's publishes go alone, via the AE
+            log.warning("inbox missing in the broker: forwards to it are published alone", node=node_id,
+                        error=str(exc)[:200], action="apply the federation's broker definitions (somex broker up)")
+            channel = None
+    if channel is not None:
+        await channel.close()
+    return found
+
 
 def kid_of_cert(cert) -> str:  # noqa: ANN001
     return kid_of(cert.public_key())

@@ -39,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     fed = sub.add_parser("federation", help="the federation's PKI: create it, admit, remove and revoke members, "
-                                            "sign the broker's TLS certificate, publish the signed documents").add_subparsers(
+                                            "set the witness policy, sign the broker's TLS certificate, publish the "
+                                            "signed documents").add_subparsers(
         dest="action", required=True)
     init = fed.add_parser("init", help="create a root, keys, certificates and the signed directory")
     init.add_argument("--countries", required=True, help="comma-separated ISO 3166-1 alpha-3 codes, e.g. MEX,IDN,ITA")
@@ -71,6 +72,15 @@ def build_parser() -> argparse.ArgumentParser:
                                             "certificates on the TLS CA's CRL (publish both)")
     remove.add_argument("country", help="the member to remove (ISO 3166-1 alpha-3)")
     remove.add_argument("--root", type=Path, required=True, dest="root_dir", help="the root operator's directory")
+    policy = fed.add_parser("witness-policy", help="the root operator, offline: who witnesses the hub's log and "
+                                                   "the quorum a checkpoint needs, in a new directory (publish it)")
+    policy.add_argument("--root", type=Path, required=True, dest="root_dir", help="the root operator's directory")
+    policy.add_argument("--witnesses", help="comma-separated node ids, in policy order (default: every national node)")
+    policy.add_argument("--quorum", help="cosignatures a checkpoint needs, 1..99 (default: the rule of "
+                                         "docs/audit-log.md)")
+    policy.add_argument("--cosign-interval", help="seconds: a witness cosigns at most once per window (0: every "
+                                                  "checkpoint)")
+    policy.add_argument("--default", action="store_true", help="state no policy: the documented defaults apply")
     revoke_key = fed.add_parser("revoke", help="the root operator, offline: revoke a key id and the TLS certificate "
                                                 "admitted with it (publish the list and the CRL)")
     revoke_key.add_argument("kid", help="64 hex digits: the SHA-256 of the raw public key")
@@ -309,6 +319,13 @@ def _ceremony(args: argparse.Namespace) -> int:
             print(f"directory serial {updated.serial} without {args.country.upper()} written to {args.root_dir}")
             _print_tls_revoked(args.root_dir, issued_tls_certificates(args.root_dir, args.country.upper()),
                                "directory.signed.json")
+        elif args.command == "federation" and args.action == "witness-policy":
+            from nodes.runtime.federation import set_witness_policy
+
+            updated = set_witness_policy(args.root_dir, _witness_policy(args), now)
+            print(f"directory serial {updated.serial} with witness policy "
+                  f"{updated.witness_policy.as_json() if updated.witness_policy else 'default'} written to "
+                  f"{args.root_dir}; publish it (somex federation publish)")
         elif args.command == "federation" and args.action == "revoke":
             from nodes.runtime.federation import revoke
 
@@ -363,6 +380,32 @@ def _print_tls_revoked(root_dir: Path, certs: list, published: str) -> None:  # 
     else:
         print(f"no TLS certificate recorded for it (admitted before the root kept root/tls-issued/): publish it: "
               f"somex federation publish {published}")
+
+
+def _witness_policy(args: argparse.Namespace):  # noqa: ANN202 - crypto.witness_policy.WitnessPolicy | None
+    """The policy `federation witness-policy` states; ValueError (one line) for bad input."""
+    from crypto.witness_policy import WitnessPolicy
+
+    stated = [o for o in ("witnesses", "quorum", "cosign_interval") if getattr(args, o) is not None]
+    if args.default:
+        if stated:
+            raise ValueError("--default states no policy: give it alone, without --witnesses, --quorum or --cosign-interval")
+        return None
+    if not stated:
+        raise ValueError("state the policy: --witnesses, --quorum and/or --cosign-interval (or --default)")
+    witnesses = None
+    if args.witnesses is not None:
+        witnesses = tuple(w.strip().upper() for w in args.witnesses.split(","))
+        if not all(witnesses):
+            raise ValueError(f"--witnesses is a comma-separated list of node ids, not {args.witnesses!r}")
+    numbers = {}
+    for option in ("quorum", "cosign_interval"):
+        value = getattr(args, option)
+        if value is not None:
+            if not value.strip().isdigit():
+                raise ValueError(f"--{option.replace('_', '-')} must be a whole number, not {value!r}")
+            numbers[option] = int(value)
+    return WitnessPolicy(witnesses, numbers.get("quorum"), numbers.get("cosign_interval"))
 
 
 def _node(args: argparse.Namespace) -> int:

@@ -63,6 +63,7 @@ from crypto.pki import (
 )
 from crypto.tokens import is_token_digest
 from nodes.runtime.private_files import private_dir
+from crypto.witness_policy import WitnessPolicy
 
 COUNTRY_TYPES = frozenset({
     "alert.document", "alert.document.batch", "alert.hit", "mla.request", "mla.response", "mla.status",
@@ -359,8 +360,36 @@ def remove_member(path: Path, node_id: str, now: datetime) -> Directory:
         raise ValueError(f"{node_id!r} is not a member country of this federation")
     nodes = {n: e for n, e in current.nodes.items() if n != node_id}
     updated = Directory(current.federation, current.serial + 1, now - BACKDATE,
-                        max(current.expires, now + timedelta(days=1)), nodes)
+                        max(current.expires, now + timedelta(days=1)), nodes,
+                        _policy_without(current.witness_policy, node_id))
     # Its TLS certificates too: with the permissions gone it could still open connections otherwise.
     revoke_tls_certificates(path, issued_tls_certificates(path, node_id), now)
+    _replace(path / DIRECTORY_FILE, sign_directory(updated, root_key))
+    return updated
+
+
+def _policy_without(policy: WitnessPolicy | None, node_id: str) -> WitnessPolicy | None:
+    """The witness policy of a directory that loses `node_id` (the policy outlives the removal)."""
+    if policy is None or policy.witnesses is None or node_id not in policy.witnesses:
+        return policy
+    witnesses = tuple(w for w in policy.witnesses if w != node_id)
+    if not witnesses or (policy.quorum is not None and policy.quorum > len(witnesses)):
+        raise ValueError(f"{node_id} is a witness the policy's quorum {policy.quorum} needs: set a witness policy "
+                         "without it first (somex federation witness-policy), then remove it")
+    return replace(policy, witnesses=witnesses)
+
+
+def set_witness_policy(path: Path, policy: WitnessPolicy | None, now: datetime) -> Directory:
+    """The root operator's witness policy (None: the defaults of crypto/witness.py) in a new
+    root-signed directory with the next serial (publish it). ValueError if the policy does not fit
+    this directory: a witness that is not a national node, a quorum above the witnesses."""
+    root_cert, root_key = _root_cert(path), _root_key(path)
+    current = load_directory((path / DIRECTORY_FILE).read_bytes(), root_cert, None)
+    if policy is not None and policy.quorum is not None and policy.witnesses is None:
+        members = [n for n in current.nodes if n != HUB_ID]
+        if policy.quorum > len(members):
+            raise ValueError(f"witness_policy.quorum {policy.quorum} exceeds the {len(members)} national nodes")
+    updated = Directory(current.federation, current.serial + 1, now - BACKDATE,
+                        max(current.expires, now + timedelta(days=1)), current.nodes, policy)
     _replace(path / DIRECTORY_FILE, sign_directory(updated, root_key))
     return updated

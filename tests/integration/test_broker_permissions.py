@@ -43,12 +43,12 @@ class Federation:
             yield connection
 
     async def publish(self, who: str, exchange: str, routing_key: str, *, body: bytes = b"{}",
-                      user_id: str | None = None) -> None:
+                      user_id: str | None = None, headers: dict | None = None) -> None:
         """A confirmed, mandatory publish; `user_id` defaults to the publisher's own broker user."""
         async with self.connection(who) as connection:
             channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
             target = await channel.get_exchange(exchange, ensure=False)  # no declare: no permission needed
-            message = aio_pika.Message(body, user_id=user_id or self.user(who).name,
+            message = aio_pika.Message(body, user_id=user_id or self.user(who).name, headers=headers or {},
                                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT)
             await target.publish(message, routing_key=routing_key, mandatory=True, timeout=TIMEOUT)
 
@@ -139,6 +139,18 @@ async def test_a_node_cannot_bypass_the_hub(fed: Federation) -> None:
     for exchange in (broker_config.DEAD_LETTER_EXCHANGE, broker_config.UNROUTABLE_EXCHANGE, "amq.direct", "amq.topic"):
         with pytest.raises(ChannelAccessRefused, match=f"ACCESS_REFUSED.*exchange '{exchange}'"):
             await fed.publish("MEX", exchange, "IDN")
+
+
+async def test_only_the_hub_publishes_a_fanned_out_message_into_several_inboxes(fed: Federation) -> None:
+    """The fan-out (issue 23) is node.out with a BCC list: the hub's user may, no node's may."""
+    everyone = [n for n in fed.spec.nodes if n != "MEX"]
+    with pytest.raises(ChannelAccessRefused, match="ACCESS_REFUSED.*exchange 'node.out'"):
+        await fed.publish("MEX", broker_config.NODE_OUT_EXCHANGE, "IDN", headers={"BCC": everyone})
+    await fed.publish("HUB", broker_config.NODE_OUT_EXCHANGE, everyone[0], body=b"to all",
+                      headers={"BCC": everyone[1:]})
+    for node in everyone:
+        message = await fed.receive(node, broker_config.inbox_queue(node))
+        assert message.body == b"to all" and "BCC" not in (message.headers or {})  # the broker strips BCC
 
 
 async def test_a_node_cannot_declare_bind_or_delete(fed: Federation) -> None:
