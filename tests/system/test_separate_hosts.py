@@ -17,10 +17,10 @@ reach it over a veth pair; the root's namespace has only loopback. The 10.77.0.0
 only inside the namespaces this test creates, and every namespace is deleted again (with whatever
 still runs in it) at teardown.
 
-Stand-ins, each a file the real party would make: the broker's TLS server certificate is issued in
-the test process from the root's TLS CA straight into the broker host's directory (its own key
-ceremony is another branch's work); messages "in flight" signed by an old or a revoked key are
-signed and published by a short Python program on the sender's own host, with its own files.
+The broker's TLS key is made on its host (`broker tls-request`), the root signs the request
+(`federation sign-server`) and the broker host installs the chain (`broker tls-install`). One
+stand-in: messages "in flight" signed by an old or a revoked key are signed and published by a
+short Python program on the sender's own host, with its own files.
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ import pytest
 from crypto.keys import kid_of
 from crypto.pki import cert_from_pem
 from nodes.runtime.config import utcnow
-from nodes.runtime.federation import BROKER_DIR, DIRECTORY_FILE, REVOCATIONS_FILE, TLS_CRL_FILE, tls_ca, write_tls_pair
+from nodes.runtime.ceremony import SERVER_REQUEST_FILE
+from nodes.runtime.federation import BROKER_DIR, DIRECTORY_FILE, REVOCATIONS_FILE, TLS_CRL_FILE
 from nodes.runtime.rabbit import RABBIT_BIN
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(400)]
@@ -382,13 +383,16 @@ def _build(hosts: Hosts) -> Federation:
     bundles = [fed.admit(role, country, out) for (role, country), out in zip(members, printed, strict=True)]
     hosts.somex_together([(role, fed.install_args(role, country, bundle))
                           for (role, country), bundle in zip(members, bundles, strict=True)])
-    # The root operator hands every host the newest directory (public), and the broker operator its
-    # TLS server certificate for the address the countries dial (stand-in: see the module docstring).
+    # The root operator hands every host the newest directory (public). The broker's TLS key is made
+    # on the broker's host; only its certificate request travels to the root and the chain back.
     for role in ("broker", "MEX", "IDN"):
         _courier(root / DIRECTORY_FILE, fed.fed_dir(role) / DIRECTORY_FILE)
-    (fed.fed_dir("broker") / BROKER_DIR).mkdir(mode=0o700)
-    write_tls_pair(fed.fed_dir("broker") / BROKER_DIR, *tls_ca(root), "broker", utcnow(),
-                   server_names=[BROKER_ADDRESS])
+    hosts.somex("broker", "broker", "tls-request", "--names", BROKER_ADDRESS)
+    request = _courier(fed.fed_dir("broker") / BROKER_DIR / SERVER_REQUEST_FILE, root / "incoming-broker.csr.pem")
+    hosts.somex("root", "federation", "sign-server", str(request), "--root", str(root), "--names", BROKER_ADDRESS,
+                "--out", str(root / "broker-chain.pem"))
+    chain = _courier(root / "broker-chain.pem", hosts.home("broker") / "broker-chain.pem")
+    hosts.somex("broker", "broker", "tls-install", str(chain))
     _courier(root / TLS_CRL_FILE, fed.fed_dir("broker") / TLS_CRL_FILE)
 
     # The broker operator starts the broker while each operator makes its API token on its own host.
