@@ -1,0 +1,229 @@
+"""Envelope rules a receiver relies on (issue 24): size bounds at their exact limits, nesting depth,
+what the signature covers (reply_to, the payload's digest), the wire text, and refusals with their
+reason codes."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from protocol import envelope as wire
+from protocol import messages
+from protocol.errors import DecodeError
+from protocol.ids import uuid7
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+ID = uuid7(1_700_000_000_000, bytes(range(10)))
+REPLY_TO = uuid7(1_690_000_000_000, bytes(10))
+SIG = wire.Signature("ed25519", "ab" * 32, "AAAA")
+
+
+def make(**overrides) -> wire.Envelope:  # noqa: ANN003
+    fields = dict(message_id=ID, type="note", sender="MEX", recipients=["IDN"], created=NOW,
+                  ttl=timedelta(hours=1), body={"text": "hello"})
+    fields.update(overrides)
+    return wire.build(**fields)
+
+
+def mla_request() -> wire.Envelope:
+    header = {"reference": "ITA-1", "kind": "extradition", "status": "submitted", "urgency": "routine",
+              "deadline": None}
+    return wire.build(message_id=ID, type="mla.request", sender="ITA", recipients=["MEX"], created=NOW,
+                      ttl=timedelta(hours=1), sealed="x.y", header=header, thread="mla:ITA:ITA-1")
+
+
+def padded_to(env: wire.Envelope, size: int) -> bytes:
+    """The envelope's wire bytes, padded with JSON whitespace to exactly `size` bytes."""
+    raw = wire.encode(env.with_signature(SIG))
+    assert len(raw) <= size
+    return raw[:-1] + b" " * (size - len(raw)) + b"}"
+
+
+def refusal(raw: bytes) -> DecodeError:
+    with pytest.raises(DecodeError) as caught:
+        wire.decode(raw)
+    return caught.value
+
+
+# -- size limits, at the limit ------------------------------------------------------------------
+
+def test_a_message_of_exactly_its_types_bound_is_accepted_one_byte_more_is_refused() -> None:
+    env = make()
+    bound = messages.lookup("note").max_bytes
+    assert wire.decode(padded_to(env, bound)) == env.with_signature(SIG)
+    error = refusal(padded_to(env, bound + 1))
+    assert error.reason == "oversize"
+    assert error.detail == f"{bound + 1} bytes > {bound} allowed for note"
+    assert (error.message_id, error.sender, error.type) == (env.id, "MEX", "note")
+
+
+def test_a_message_of_exactly_the_global_bound_is_read_one_byte_more_is_refused_unread() -> None:
+    env = mla_request()
+    assert messages.lookup("mla.request").max_bytes == messages.MAX_MESSAGE_BYTES
+    assert wire.decode(padded_to(env, messages.MAX_MESSAGE_BYTES)).id == env.id
+    error = refusal(padded_to(env, messages.MAX_MESSAGE_BYTES + 1))
+    assert error.reason == "oversize"
+    assert error.detail == f"{messages.MAX_MESSAGE_BYTES + 1} bytes > {messages.MAX_MESSAGE_BYTES}"
+    assert error.message_id is None  # refused before parsing: nothing of it was read
+
+
+def test_read_names_reads_a_dead_letter_up_to_the_global_bound_and_not_beyond() -> None:
+    env = mla_request()
+    names = {"id": env.id, "type": "mla.request", "sender": "ITA", "thread": "mla:ITA:ITA-1"}
+    assert wire.read_names(padded_to(env, messages.MAX_MESSAGE_BYTES)) == names
+    assert set(wire.read_names(padded_to(env, messages.MAX_MESSAGE_BYTES + 1)).values()) == {None}
+
+
+def test_read_names_drops_a_name_with_unprintable_characters() -> None:
+    obj = make(thread="case-1").with_signature(SIG).to_json()
+    obj["thread"] = "case\u0007one"
+    obj["sender"] = "ME\nX"
+    names = wire.read_names(json.dumps(obj).encode())
+    assert names == {"id": obj["id"], "type": "note", "sender": None, "thread": None}
+
+
+# -- nesting depth ------------------------------------------------------------------------------
+
+def nested(depth: int, inner: str = "1") -> bytes:
+    return ("[" * depth + inner + "]" * depth).encode()
+
+
+@pytest.mark.parametrize("inner", ["1", '"x"', '{"a":1}'])
+def test_nesting_up_to_the_bound_is_parsed_one_level_more_is_refused(inner: str) -> None:
+    extra = inner.count("{")
+    assert wire.parse_json(nested(wire.MAX_DEPTH - extra, inner)) is not None
+    with pytest.raises(DecodeError) as caught:
+        wire.parse_json(nested(wire.MAX_DEPTH + 1 - extra, inner), what="body")
+    assert caught.value.reason == "too_deep"
+    assert caught.value.detail == f"body nests deeper than {wire.MAX_DEPTH} levels"
+
+
+def test_brackets_and_escaped_quotes_inside_strings_do_not_count_as_nesting() -> None:
+    text = '\\"' + "[{" * 200 + '\\\\'  # an escaped quote, brackets, an escaped backslash: all inside one string
+    raw = nested(40, json.dumps(text.replace('\\"', '"').replace("\\\\", "\\")))
+    assert raw.count(b"[") > wire.MAX_DEPTH
+    value = wire.parse_json(raw)
+    for _ in range(40):
+        (value,) = value
+    assert value.count("[{") == 200
+
+
+def test_many_shallow_brackets_are_not_deep() -> None:
+    alerts = json.dumps([{"n": [i]} for i in range(500)]).encode()
+    assert len(wire.parse_json(alerts)) == 500
+    assert wire.parse_json(("[" + ",".join(["[[]]"] * 100) + "]").encode()) == [[[]]] * 100
+
+
+def test_nesting_that_the_quick_proof_cannot_clear_is_counted_exactly() -> None:
+    # 40 levels of lists around 40 of objects: too deep for the quick proof, shallow enough to pass
+    inner = '{"a":' * 20 + "1" + "}" * 20
+    assert wire.parse_json(nested(40, inner)) is not None
+    with pytest.raises(DecodeError) as caught:
+        wire.parse_json(nested(45, inner))
+    assert caught.value.reason == "too_deep"
+
+
+# -- what the signature covers, and the wire text -----------------------------------------------
+
+def test_reply_to_is_signed_and_travels() -> None:
+    env = make(reply_to=REPLY_TO, thread="case-1")
+    assert env.reply_to == REPLY_TO
+    assert env.signed_members()["reply_to"] == REPLY_TO
+    assert json.loads(env.signing_input()[len(wire.SIGNING_DOMAIN):])["reply_to"] == REPLY_TO
+    assert make(reply_to=None, thread="case-1").signing_input() != env.signing_input()
+    assert "reply_to" not in make().signed_members()
+    assert wire.decode(wire.encode(env.with_signature(SIG))).reply_to == REPLY_TO
+
+
+def test_a_sealed_envelope_carries_its_sealed_text_and_no_body() -> None:
+    env = mla_request()
+    assert (env.body, env.sealed, env.payload) == (None, "x.y", "x.y")
+    assert env.body_digest == wire.payload_digest("x.y")
+    obj = env.with_signature(SIG).to_json()
+    assert obj["sealed"] == "x.y" and "body" not in obj and "sealed" not in env.signed_members()
+    assert wire.decode(wire.encode(env.with_signature(SIG))) == env.with_signature(SIG)
+
+
+def test_a_clear_body_is_compact_key_sorted_json_and_keeps_non_ascii_text() -> None:
+    assert wire.encode_payload({"text": "café", "b": [1, 2], "a": None}) == '{"a":null,"b":[1,2],"text":"café"}'
+    env = make(body={"text": "café à 5 €"})
+    assert env.body == '{"text":"café à 5 €"}'
+    assert env.body_digest == wire.payload_digest(env.body)
+
+
+def test_the_wire_form_is_compact_utf8_json() -> None:
+    env = make(body={"text": "café"}, thread="case-1").with_signature(SIG)
+    raw = wire.encode(env)
+    assert b", " not in raw and b": " not in raw
+    assert "café".encode() in raw and b"\\u" not in raw
+    assert json.loads(raw) == env.to_json()
+
+
+def test_signing_input_is_cached_and_carried_to_the_signed_copy() -> None:
+    env = make()
+    first = env.signing_input()
+    signed = env.with_signature(SIG)
+    assert signed.sig == SIG and signed.signing_input() == first
+    assert signed.digest() == wire.Envelope.digest(signed)
+
+
+def test_unsigned_envelopes_have_no_digest_and_are_not_encoded() -> None:
+    with pytest.raises(ValueError, match="^an unsigned envelope has no digest$"):
+        make().digest()
+    with pytest.raises(ValueError, match="^refusing to encode an unsigned envelope$"):
+        wire.encode(make())
+
+
+@pytest.mark.parametrize(("body", "sealed"), [(None, None), ({"text": "x"}, "x.y")])
+def test_build_takes_exactly_one_of_body_and_sealed(body: dict | None, sealed: str | None) -> None:
+    with pytest.raises(ValueError, match="^exactly one of body and sealed$"):
+        make(body=body, sealed=sealed)
+
+
+def test_seal_context_binds_the_type_the_message_id_and_the_sender() -> None:
+    assert wire.seal_context("case.share", ID, "MEX") == f"case.share\n{ID}\nMEX".encode()
+    with pytest.raises(UnicodeEncodeError):
+        wire.seal_context("case.share", ID, "MÉX")
+
+
+# -- refusals and their reason codes ------------------------------------------------------------
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_json_constants_are_refused_naming_the_constant(constant: str) -> None:
+    with pytest.raises(DecodeError) as caught:
+        wire.parse_json(f'{{"a": {constant}}}'.encode())
+    assert caught.value.reason == "malformed_json"
+    assert caught.value.detail == f"{constant} is not JSON"
+
+
+def test_a_boolean_version_is_not_version_1() -> None:
+    obj = make().with_signature(SIG).to_json()
+    obj["v"] = True
+    assert refusal(json.dumps(obj).encode()).reason == "unsupported_version"
+
+
+def test_a_non_string_type_is_refused() -> None:
+    obj = make().with_signature(SIG).to_json()
+    obj["type"] = 5
+    error = refusal(json.dumps(obj).encode())
+    assert (error.reason, error.detail, error.type) == ("bad_field", "type must be a string", None)
+
+
+def test_a_sealed_type_with_a_clear_body_and_a_clear_type_with_a_sealed_payload_are_refused() -> None:
+    obj = mla_request().with_signature(SIG).to_json()
+    obj["body"] = obj.pop("sealed")
+    error = refusal(json.dumps(obj).encode())
+    assert (error.reason, error.detail) == ("bad_payload", "mla.request must carry a sealed payload")
+    obj = make().with_signature(SIG).to_json()
+    obj["sealed"] = obj.pop("body")
+    error = refusal(json.dumps(obj).encode())
+    assert (error.reason, error.detail) == ("bad_payload", "note carries a clear body")
+
+
+def test_expiry_at_the_creation_instant_is_refused_a_microsecond_later_is_accepted() -> None:
+    with pytest.raises(DecodeError) as caught:
+        make(ttl=timedelta(0))
+    assert (caught.value.reason, caught.value.detail) == ("bad_time", "expires must be after created")
+    assert make(ttl=timedelta(microseconds=1)).expires_at - make().created_at == timedelta(microseconds=1)
