@@ -227,3 +227,72 @@ def test_expiry_at_the_creation_instant_is_refused_a_microsecond_later_is_accept
         make(ttl=timedelta(0))
     assert (caught.value.reason, caught.value.detail) == ("bad_time", "expires must be after created")
     assert make(ttl=timedelta(microseconds=1)).expires_at - make().created_at == timedelta(microseconds=1)
+
+
+def _raw(env: wire.Envelope, **change: object) -> bytes:
+    obj = env.with_signature(SIG).to_json()
+    obj.update(change)
+    return json.dumps({k: v for k, v in obj.items() if v is not ...}).encode()
+
+
+@pytest.mark.parametrize(("change", "reason", "detail"), [
+    ({"extra": 1, "more": 2}, "unknown_field", "unknown member(s): ['extra', 'more']"),
+    ({"expires": ..., "header": ...}, "missing_field", "missing member(s): ['expires', 'header']"),
+    ({"v": 2}, "unsupported_version", "version 2; this node speaks 1"),
+    ({"id": ID.upper()}, "bad_field", "$.id: has the wrong format"),
+    ({"id": "0190f0e0-0000-7000-c000-000000000001"}, "bad_field", "id must be a lower-case UUIDv7"),
+    ({"id": "0190f0e0-0000-4000-8000-000000000001"}, "bad_field", "id must be a lower-case UUIDv7"),
+    ({"thread": "a b"}, "bad_field", "$: has the wrong format"),
+    ({"reply_to": "r"}, "bad_field", "$: length must be 36..36"),
+    ({"sig": {"alg": "ed25519", "kid": "ab" * 32}}, "bad_signature_field", "$.value: missing"),
+    ({"body": 5}, "bad_payload", "body/sealed must be a string"),
+    ({"body": ...}, "bad_payload", "exactly one of body and sealed is required"),
+    ({"body_digest": "00" * 32}, "digest_mismatch", "body_digest does not match the transmitted payload"),
+    ({"recipients": ["IDN", "ITA", "IDN"]}, "bad_recipients", "a recipient is named twice"),
+    ({"recipients": ["IDN", "*"]}, "bad_recipients", '"*" must stand alone'),
+    ({"handling": {"code": "H4"}}, "bad_handling", "handling.code must be one of H0, H1, H2, H3"),
+    ({"handling": {"retention_days": 5}}, "bad_handling", "handling.code must be one of H0, H1, H2, H3"),
+    ({"handling": {"code": "H1", "retention_days": 0}}, "bad_handling", "$.retention_days: must be 1..36500"),
+    ({"expires": "2026-11-22T12:00:00.000000Z"}, "bad_time", "expires must be after created"),
+    ({"expires": "2026-11-22T11:59:59.999999Z"}, "bad_time", "expires must be after created"),
+    ({"created": "2026-02-30T12:00:00Z"}, "bad_time", None),
+    ({"header": {"x": 1}}, "bad_header", "$.x: unknown field"),
+])
+def test_each_refusal_names_its_reason_and_what_is_wrong(change: dict, reason: str, detail: str | None) -> None:
+    env = make(thread="case-1")
+    error = refusal(_raw(env, **change))
+    assert error.reason == reason
+    if detail is not None:
+        assert error.detail == detail
+    assert (error.message_id, error.sender, error.type) == (change.get("id", env.id), "MEX", "note")
+
+
+def test_the_payload_digest_is_the_sha256_of_the_utf8_text_as_transmitted() -> None:
+    import hashlib
+
+    assert wire.payload_digest("café") == hashlib.sha256("café".encode()).hexdigest()
+    env = make()
+    respaced = '{ "text": "hello" }'  # another faithful text: its own digest, not the canonical one
+    error = refusal(_raw(env, body=respaced))
+    assert error.reason == "digest_mismatch"
+    accepted = wire.decode(_raw(env, body=respaced, body_digest=wire.payload_digest(respaced)))
+    assert accepted.body == respaced and wire.decode_body(accepted) == {"text": "hello"}
+
+
+def test_a_broadcast_is_star_alone() -> None:
+    env = wire.build(message_id=ID, type="alert.document", sender="MEX", recipients=["*"], created=NOW,
+                     ttl=timedelta(hours=1), body={"document_number": "A1", "document_type": "passport",
+                                                   "issuing_country": "MEX", "status": "lost",
+                                                   "action": "create", "reported": "2026-11-01"})
+    assert env.is_broadcast and not make().is_broadcast
+    assert wire.decode(wire.encode(env.with_signature(SIG))).is_broadcast
+
+
+def test_decode_body_of_a_sealed_type_reads_the_opened_plaintext_only() -> None:
+    env = mla_request()
+    with pytest.raises(DecodeError) as caught:
+        wire.decode_body(env)
+    assert (caught.value.reason, caught.value.detail) == ("bad_payload", "mla.request has no clear body")
+    with pytest.raises(DecodeError) as caught:
+        wire.decode_body(env, b'{"reference": "ITA-1"}')
+    assert caught.value.reason == "bad_body" and "missing" in caught.value.detail
