@@ -71,11 +71,11 @@ def _header(**change: object) -> str:
 
 
 @pytest.mark.parametrize(("text", "words"), [
-    ("{not json", "log receipt"),
-    ('{"index": 1, "index": 2}', "appears twice"),
-    (b"\xff", "UTF-8"),
-    ("[" * 100 + "]" * 100, "deeper"),
-    ("[]", "expected an object"),
+    ("{not json", "log receipt: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"),
+    ('{"index": 1, "index": 2}', "member 'index' appears twice"),
+    (b"\xff", "log receipt is not valid UTF-8 at byte 0"),
+    ("[" * 100 + "]" * 100, "log receipt nests deeper than 64 levels"),
+    ("[]", "$: expected an object"),
     (_header(index=-1), "$.index"),
     (_header(index=True), "$.index"),
     (_header(index="3"), "$.index"),
@@ -94,7 +94,7 @@ def test_a_malformed_receipt_is_refused_as_bad_log_receipt_naming_what_is_wrong(
     with pytest.raises(DecodeError) as caught:
         parse_log_receipt(text)
     assert caught.value.reason == "bad_log_receipt"
-    assert words in caught.value.detail
+    assert caught.value.detail == words if not words.startswith("$") else caught.value.detail.startswith(words)
 
 
 @pytest.mark.parametrize("respelled", ["AB==", "AA=", "AAA", "AA"])
@@ -103,4 +103,5 @@ def test_a_signature_text_other_than_the_canonical_base64_is_refused(respelled: 
     with pytest.raises(DecodeError) as caught:
         parse_log_receipt(_header(sig=respelled))
     assert caught.value.reason == "bad_log_receipt"
-    assert "log receipt signature" in caught.value.detail
+    assert caught.value.detail in ("log receipt signature is not base64",
+                                   "log receipt signature is not canonical base64 (padding bits or padding)")
