@@ -130,6 +130,7 @@ def test_the_review_date_is_the_records_own_or_ten_years_after_the_report() -> N
     assert alerts.review_date(ALERT_ITA) == "2036-11-20"
     assert alerts.default_review_date("0996-02-29") == "1006-02-28"
     assert alerts.default_review_date("2026-02-28") == "2036-02-28"
+    assert alerts.default_review_date("2027-06-30") == "2037-06-30"  # a common year: only 29 February moves
 
 
 def test_the_version_key_is_time_id_and_index() -> None:
