@@ -117,3 +117,10 @@ def test_an_unknown_message_type_is_named_cut_to_64_characters() -> None:
     with pytest.raises(DecodeError) as caught:
         messages.lookup("x" * 100)
     assert (caught.value.reason, caught.value.detail) == ("unknown_type", f"no message type {'x' * 64!r}")
+
+
+def test_numbers_and_booleans_inside_an_object_are_named_by_their_path() -> None:
+    schema = Obj(required={"n": Num(maximum=1.0), "b": Bool()})
+    assert refusal(schema, {"n": "x", "b": True}) == "$.n: expected a number"
+    assert refusal(schema, {"n": 2.0, "b": True}) == "$.n: must be -1e+308..1.0"
+    assert refusal(schema, {"n": 1.0, "b": "yes"}) == "$.b: expected true or false"
