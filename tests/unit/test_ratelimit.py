@@ -59,3 +59,15 @@ def test_no_caller_gets_more_than_burst_plus_rate_times_elapsed(rate: float, bur
         now += gap
         allowed += buckets.take("a", now) == 0.0
     assert allowed <= burst + rate * now + 1e-6
+
+
+def test_by_default_ten_thousand_callers_are_remembered() -> None:
+    def comes_back_waiting(others: int) -> bool:
+        buckets = TokenBuckets(RateLimit(per_second=0.001, burst=1))
+        buckets.take("first", 0.0)
+        for i in range(others):
+            buckets.take(f"caller-{i}", 0.0)
+        return buckets.take("first", 0.0) > 0
+
+    assert comes_back_waiting(9_999)  # 10,000 callers: all remembered, its bucket still empty
+    assert not comes_back_waiting(10_000)  # one more: the least recently seen is forgotten

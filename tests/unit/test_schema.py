@@ -124,3 +124,4 @@ def test_numbers_and_booleans_inside_an_object_are_named_by_their_path() -> None
     assert refusal(schema, {"n": "x", "b": True}) == "$.n: expected a number"
     assert refusal(schema, {"n": 2.0, "b": True}) == "$.n: must be -1e+308..1.0"
     assert refusal(schema, {"n": 1.0, "b": "yes"}) == "$.b: expected true or false"
+    assert refusal(Obj(required={"d": Nullable(DATE)}), {"d": 5}) == "$.d: expected a string"
