@@ -108,8 +108,8 @@ def test_attachments_may_total_the_bound_but_not_a_byte_more() -> None:
     assert len(b"".join(mla.check_attachments([attachment(half), attachment(half)]))) == mla.MAX_ATTACHMENT_BYTES
     with pytest.raises(PolicyError) as caught:
         mla.check_attachments([attachment(half), attachment(half + b"\x00")])
-    assert caught.value.detail == (f"attachments total {mla.MAX_ATTACHMENT_BYTES + 1} bytes > "
-                                   f"{mla.MAX_ATTACHMENT_BYTES}")
+    assert (caught.value.reason, caught.value.detail) == (
+        "attachment_mismatch", f"attachments total {mla.MAX_ATTACHMENT_BYTES + 1} bytes > {mla.MAX_ATTACHMENT_BYTES}")
 
 
 # -- request_rule and event_rule ----------------------------------------------------------------
