@@ -243,6 +243,8 @@ def test_canonical_pem_is_what_the_directory_writes() -> None:
     (decode_base64url, "AÀ", "is not base64 (non-ASCII characters)"),
     (decode_base64, "A!==", "is not base64"),
     (decode_base64url, "A", "is not base64"),
+    (decode_base64url, "A!AAA", "is not base64"),  # a lenient decoder would skip the "!"
+    (decode_base64url, "AA\nAA", "is not base64"),
     (decode_base64, "AB==", "is not canonical base64 (padding bits or padding)"),
     (decode_base64, "AA", "is not base64"),
     (decode_base64url, "AB", "is not canonical unpadded base64url"),
@@ -257,7 +259,7 @@ def test_a_refusal_names_the_field_and_the_problem(decoder, value: object, words
     assert str(caught.value) == f"value {words}"
 
 
-@pytest.mark.parametrize("data", [b"", b"\x00", b"\xfb\xff", b"\xfb\xff\xbf", b"\xfb\xff\xbf\x00"])
+@pytest.mark.parametrize("data", [b"", b"\x00", b"\xfb\xff", b"\xfb\xff\xbf", b"\xfb\xff\xbf\x00", b"\x00\x00\x17"])
 def test_the_two_alphabets_and_their_padding(data: bytes) -> None:
     assert encode_base64(data) == base64.b64encode(data).decode()
     assert encode_base64url(data) == base64.urlsafe_b64encode(data).decode().rstrip("=")
