@@ -76,3 +76,16 @@ def test_a_protocol_error_carries_its_reason_and_detail() -> None:
     assert (DecodeError("x").message_id, DecodeError("x").sender, DecodeError("x").type) == (None, None, None)
     for cls in (DecodeError, PolicyError, TransitionError):
         assert issubclass(cls, ProtocolError)
+
+
+def test_times_are_written_in_utc_whatever_the_hosts_time_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Jakarta")
+    time.tzset()
+    try:
+        moment = datetime(2026, 11, 22, 19, 20, tzinfo=timezone(timedelta(hours=2)))
+        assert format_time(moment) == "2026-11-22T17:20:00.000000Z"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
