@@ -34,6 +34,7 @@ class Env:
     ({"reported": "2026-11-20T00:00"}, ("reported", "bad_field", "a date YYYY-MM-DD")),
     ({"reported": 20261120}, ("reported", "bad_field", "a date YYYY-MM-DD")),
     ({"reported": "2026-1-200"}, ("reported", "bad_field", "a date YYYY-MM-DD")),
+    ({"reported": "2026-W47-5"}, ("reported", "bad_field", "a date YYYY-MM-DD")),  # an ISO week date Python reads
     ({"expiry_date": "2030-13-01"}, ("expiry_date", "bad_field", "a date YYYY-MM-DD")),
     ({"review_date": None}, ("review_date", "bad_field", "a date YYYY-MM-DD")),
     ({"national_reference": "R" * 129}, ("national_reference", "bad_field", "a string of at most 128 characters")),

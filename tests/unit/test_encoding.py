@@ -242,6 +242,7 @@ def test_canonical_pem_is_what_the_directory_writes() -> None:
     (decode_base64, "ÀA==", "is not base64 (non-ASCII characters)"),
     (decode_base64url, "AÀ", "is not base64 (non-ASCII characters)"),
     (decode_base64, "A!==", "is not base64"),
+    (decode_base64, "A!AAA", "is not base64"),  # a lenient decoder would skip the "!"
     (decode_base64url, "A", "is not base64"),
     (decode_base64url, "A!AAA", "is not base64"),  # a lenient decoder would skip the "!"
     (decode_base64url, "AA\nAA", "is not base64"),
