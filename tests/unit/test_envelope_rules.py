@@ -296,3 +296,19 @@ def test_decode_body_of_a_sealed_type_reads_the_opened_plaintext_only() -> None:
     with pytest.raises(DecodeError) as caught:
         wire.decode_body(env, b'{"reference": "ITA-1"}')
     assert caught.value.reason == "bad_body" and "missing" in caught.value.detail
+
+
+def test_a_name_longer_than_64_characters_is_not_read_from_a_dead_letter() -> None:
+    obj = make().with_signature(SIG).to_json()
+    for thread, read in (("t" * 64, "t" * 64), ("t" * 65, None)):
+        obj["thread"] = thread
+        assert wire.read_names(json.dumps(obj).encode())["thread"] == read
+
+
+def test_a_malformed_plaintext_is_refused_as_the_body() -> None:
+    env = mla_request()
+    for plaintext, detail in ((b"\xff", "body is not valid UTF-8 at byte 0"),
+                              (b'{"a": 1, "a": 2}', "member 'a' appears twice")):
+        with pytest.raises(DecodeError) as caught:
+            wire.decode_body(env, plaintext)
+        assert caught.value.detail == detail
