@@ -312,3 +312,20 @@ def test_a_malformed_plaintext_is_refused_as_the_body() -> None:
         with pytest.raises(DecodeError) as caught:
             wire.decode_body(env, plaintext)
         assert caught.value.detail == detail
+
+
+@pytest.mark.parametrize(("raw", "reason", "detail"), [
+    (b"\xff{}", "bad_utf8", "envelope is not valid UTF-8 at byte 0"),
+    (b"[1]", "malformed_envelope", "the envelope must be a JSON object"),
+    (b'["\\ud800"]', "bad_unicode", "envelope contains a lone UTF-16 surrogate"),
+    (b'{"v": 1, "x": "\\udfff"}', "bad_unicode", "envelope contains a lone UTF-16 surrogate"),
+    (b"[" * 100 + b"]" * 100, "too_deep", "envelope nests deeper than 64 levels"),
+    (b"{,}", "malformed_json", None),
+])
+def test_bytes_that_are_no_envelope_are_refused_saying_so(raw: bytes, reason: str, detail: str | None) -> None:
+    error = refusal(raw)
+    assert error.reason == reason
+    if detail is None:
+        assert error.detail.startswith("envelope: ")
+    else:
+        assert error.detail == detail
