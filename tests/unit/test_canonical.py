@@ -105,3 +105,19 @@ def test_a_refusals_detail_is_cut_at_200_characters() -> None:
     with pytest.raises(DecodeError) as caught:
         canonical_json({"a": Named()})
     assert len(caught.value.detail) == len("no RFC 8785 form: ") + 200
+
+
+def test_what_somex_signs_takes_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The module's promise: strings, null, booleans, safe integers, lists and objects with ASCII keys
+    are written without the (slower) rfc8785 package; only the rest goes through it."""
+    def not_here(value: object) -> bytes:
+        raise AssertionError("rfc8785 was used for a value the fast path writes")
+
+    document = {"s": "é", "n": None, "t": True, "f": False, "max": SAFE, "min": -SAFE, "list": [1, "a", [None]]}
+    expected = rfc8785.dumps(document)
+    monkeypatch.setattr("protocol.canonical.rfc8785.dumps", not_here)
+    assert canonical_json(document) == expected
+    for scalar in ("x", None, True, SAFE, -SAFE, 0):
+        canonical_json(scalar)
+    with pytest.raises(AssertionError):
+        canonical_json({"a": 0.5})
