@@ -329,3 +329,11 @@ def test_bytes_that_are_no_envelope_are_refused_saying_so(raw: bytes, reason: st
         assert error.detail.startswith("envelope: ")
     else:
         assert error.detail == detail
+
+
+@pytest.mark.parametrize("number", ["1e999", "-1e999", "1" * 50 + "e999"])
+def test_a_number_beyond_the_json_range_is_refused_naming_it(number: str) -> None:
+    with pytest.raises(DecodeError) as caught:
+        wire.parse_json(f'{{"a": {number}}}'.encode())
+    assert (caught.value.reason, caught.value.detail) == ("bad_number",
+                                                          f"{number[:40]} is beyond the range of a JSON number")
