@@ -337,3 +337,9 @@ def test_a_number_beyond_the_json_range_is_refused_naming_it(number: str) -> Non
         wire.parse_json(f'{{"a": {number}}}'.encode())
     assert (caught.value.reason, caught.value.detail) == ("bad_number",
                                                           f"{number[:40]} is beyond the range of a JSON number")
+
+
+def test_parse_json_names_the_envelope_unless_told_what_it_reads() -> None:
+    with pytest.raises(DecodeError) as caught:
+        wire.parse_json(b"\xff")
+    assert caught.value.detail == "envelope is not valid UTF-8 at byte 0"
