@@ -343,3 +343,24 @@ def test_parse_json_names_the_envelope_unless_told_what_it_reads() -> None:
     with pytest.raises(DecodeError) as caught:
         wire.parse_json(b"\xff")
     assert caught.value.detail == "envelope is not valid UTF-8 at byte 0"
+
+
+def test_the_duplicate_member_named_is_the_one_that_repeats() -> None:
+    with pytest.raises(DecodeError) as caught:
+        wire.parse_json(b'{"a": 1, "b": 2, "b": 3}')
+    assert (caught.value.reason, caught.value.detail) == ("duplicate_key", "member 'b' appears twice")
+
+
+def test_a_lone_surrogate_in_text_already_decoded_is_refused_under_its_label() -> None:
+    for text in ('["\ud800"]', '["\\udc00"]'):  # a raw surrogate in a str, and an escaped one
+        with pytest.raises(DecodeError) as caught:
+            wire.parse_json(text, what="body")
+        assert (caught.value.reason, caught.value.detail) == ("bad_unicode", "body contains a lone UTF-16 surrogate")
+
+
+def test_depth_is_counted_across_siblings_closed_earlier() -> None:
+    shallow_then_deep = "[[[]" + "[" * 63 + "]" * 63 + "]]"  # 3 levels, one closed, then 63 more: 65
+    with pytest.raises(DecodeError) as caught:
+        wire.parse_json(shallow_then_deep.encode())
+    assert caught.value.reason == "too_deep"
+    assert wire.parse_json(("[[[]" + "[" * 62 + "]" * 62 + "]]").encode()) is not None  # 64: accepted
