@@ -359,8 +359,8 @@ def test_a_lone_surrogate_in_text_already_decoded_is_refused_under_its_label() -
 
 
 def test_depth_is_counted_across_siblings_closed_earlier() -> None:
-    shallow_then_deep = "[[[]" + "[" * 63 + "]" * 63 + "]]"  # 3 levels, one closed, then 63 more: 65
+    shallow_then_deep = "[[[]," + "[" * 63 + "]" * 63 + "]]"  # 3 levels, one closed, then 63 more: 65
     with pytest.raises(DecodeError) as caught:
         wire.parse_json(shallow_then_deep.encode())
     assert caught.value.reason == "too_deep"
-    assert wire.parse_json(("[[[]" + "[" * 62 + "]" * 62 + "]]").encode()) is not None  # 64: accepted
+    assert wire.parse_json(("[[[]," + "[" * 62 + "]" * 62 + "]]").encode()) is not None  # 64: accepted
