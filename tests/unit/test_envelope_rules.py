@@ -364,3 +364,10 @@ def test_depth_is_counted_across_siblings_closed_earlier() -> None:
         wire.parse_json(shallow_then_deep.encode())
     assert caught.value.reason == "too_deep"
     assert wire.parse_json(("[[[]," + "[" * 62 + "]" * 62 + "]]").encode()) is not None  # 64: accepted
+
+
+def test_what_is_neither_bytes_nor_text_is_refused_as_malformed() -> None:
+    for value in (None, 5, ["[]"]):
+        with pytest.raises(DecodeError) as caught:
+            wire.parse_json(value, what="log receipt")  # type: ignore[arg-type]
+        assert (caught.value.reason, caught.value.detail) == ("malformed_json", "log receipt is not text")
