@@ -32,8 +32,13 @@ def _fast_path_applies(value: Any) -> bool:
 
 def canonical_json(value: Any) -> bytes:
     """The JCS bytes of `value`; DecodeError `not_canonical` for what JCS cannot write (a lone
-    surrogate, an integer beyond ±(2^53 - 1), a non-finite float, a non-JSON type)."""
-    if _fast_path_applies(value):
+    surrogate, an integer beyond ±(2^53 - 1), a non-finite float, a non-JSON type, nesting deeper
+    than Python recurses)."""
+    try:
+        fast = _fast_path_applies(value)
+    except RecursionError:  # deeper than Python recurses: rfc8785 cannot write it either (below)
+        fast = False
+    if fast:
         try:
             return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:

@@ -111,8 +111,7 @@ class Envelope:
         return hashlib.sha256(self.signing_input() + canonical_json(self.sig.as_json())).hexdigest()
 
     def with_signature(self, sig: Signature) -> Envelope:
-        signed = replace(self, sig=sig, _signing_input=self._signing_input)
-        return signed
+        return replace(self, sig=sig)  # replace() carries the signing-input cache over
 
     def to_json(self) -> dict[str, Any]:
         members = self.signed_members()

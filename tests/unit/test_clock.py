@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from protocol.clock import ClockWatch, format_span
+from protocol.clock import WINDOW, ClockWatch, format_span
 
 HUB = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 LIMIT = timedelta(minutes=2)
@@ -30,7 +30,8 @@ def test_a_backlog_in_the_inbox_is_not_skew_once_a_quick_sample_was_seen() -> No
     assert not watch.observe(HUB, HUB + timedelta(minutes=30)).skewed  # waited in the inbox
 
 
-@given(delays=st.lists(st.floats(min_value=0, max_value=600), min_size=1, max_size=40))
+# Within the window: after WINDOW newer samples the quick one is forgotten (see below).
+@given(delays=st.lists(st.floats(min_value=0, max_value=600), min_size=1, max_size=WINDOW - 1))
 def test_with_a_true_clock_a_quick_sample_keeps_any_delays_from_raising_the_alarm(delays: list[float]) -> None:
     watch = ClockWatch(LIMIT)
     verdicts = [watch.observe(HUB, HUB + timedelta(seconds=d)) for d in [0.5, *delays]]
@@ -39,3 +40,18 @@ def test_with_a_true_clock_a_quick_sample_keeps_any_delays_from_raising_the_alar
 
 def test_spans_read_like_a_person_would_say_them() -> None:
     assert [format_span(s) for s in (0, 40, 902, 7140, 7200)] == ["0 s", "40 s", "15 min 2 s", "1 h 59 min", "2 h"]
+
+
+def test_the_quick_sample_is_forgotten_after_window_newer_ones() -> None:
+    watch = ClockWatch(LIMIT)
+    watch.observe(HUB, HUB)
+    verdicts = [watch.observe(HUB, HUB + timedelta(minutes=10)) for _ in range(WINDOW)]
+    assert not any(v.skewed for v in verdicts[:-1])
+    assert verdicts[-1].skewed and verdicts[-1].offset == timedelta(minutes=10)
+
+
+def test_exactly_the_threshold_either_way_is_not_skew() -> None:
+    assert not ClockWatch(LIMIT).observe(HUB, HUB - LIMIT).skewed
+    assert not ClockWatch(LIMIT).observe(HUB, HUB + LIMIT).skewed
+    assert ClockWatch(LIMIT).observe(HUB, HUB - LIMIT - timedelta(microseconds=1)).skewed
+    assert ClockWatch(LIMIT).observe(HUB, HUB + LIMIT + timedelta(microseconds=1)).skewed

@@ -232,3 +232,37 @@ def test_canonical_pem_is_what_the_directory_writes() -> None:
     key = SigningKey.generate()
     cert = issue_certificate(ROOT_KEY, ROOT_CERT, "MEX", key.public_key, NOW, days=30)
     assert cert_to_pem(cert).startswith("-----BEGIN CERTIFICATE-----\n")
+
+
+# -- what a refusal says (issue 24): the label names the field, the words say what is wrong ---------
+
+@pytest.mark.parametrize(("decoder", "value", "words"), [
+    (decode_base64, None, "is not a string"),
+    (decode_base64url, b"AA", "is not a string"),
+    (decode_base64, "ÀA==", "is not base64 (non-ASCII characters)"),
+    (decode_base64url, "AÀ", "is not base64 (non-ASCII characters)"),
+    (decode_base64, "A!==", "is not base64"),
+    (decode_base64, "A!AAA", "is not base64"),  # a lenient decoder would skip the "!"
+    (decode_base64url, "A", "is not base64"),
+    (decode_base64url, "A!AAA", "is not base64"),  # a lenient decoder would skip the "!"
+    (decode_base64url, "AA\nAA", "is not base64"),
+    (decode_base64, "AB==", "is not canonical base64 (padding bits or padding)"),
+    (decode_base64, "AA", "is not base64"),
+    (decode_base64url, "AB", "is not canonical unpadded base64url"),
+    (decode_base64url, "AA==", "is not canonical unpadded base64url"),
+])
+def test_a_refusal_names_the_field_and_the_problem(decoder, value: object, words: str) -> None:  # noqa: ANN001
+    with pytest.raises(NonCanonicalEncoding) as caught:
+        decoder(value, "the signature")
+    assert str(caught.value) == f"the signature {words}"
+    with pytest.raises(NonCanonicalEncoding) as caught:
+        decoder(value)
+    assert str(caught.value) == f"value {words}"
+
+
+@pytest.mark.parametrize("data", [b"", b"\x00", b"\xfb\xff", b"\xfb\xff\xbf", b"\xfb\xff\xbf\x00", b"\x00\x00\x17"])
+def test_the_two_alphabets_and_their_padding(data: bytes) -> None:
+    assert encode_base64(data) == base64.b64encode(data).decode()
+    assert encode_base64url(data) == base64.urlsafe_b64encode(data).decode().rstrip("=")
+    assert decode_base64url(encode_base64url(data)) == data and decode_base64(encode_base64(data)) == data
+    assert "=" not in encode_base64url(data) and "+" not in encode_base64url(data)

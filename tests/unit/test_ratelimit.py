@@ -59,3 +59,26 @@ def test_no_caller_gets_more_than_burst_plus_rate_times_elapsed(rate: float, bur
         now += gap
         allowed += buckets.take("a", now) == 0.0
     assert allowed <= burst + rate * now + 1e-6
+
+
+def test_by_default_ten_thousand_callers_are_remembered() -> None:
+    def comes_back_waiting(others: int) -> bool:
+        buckets = TokenBuckets(RateLimit(per_second=0.001, burst=1))
+        buckets.take("first", 0.0)
+        for i in range(others):
+            buckets.take(f"caller-{i}", 0.0)
+        return buckets.take("first", 0.0) > 0
+
+    assert comes_back_waiting(9_999)  # 10,000 callers: all remembered, its bucket still empty
+    assert not comes_back_waiting(10_000)  # one more: the least recently seen is forgotten
+
+
+def test_the_wait_is_for_the_missing_part_of_one_token() -> None:
+    buckets = TokenBuckets(RateLimit(per_second=2.0, burst=1))
+    assert buckets.take("k", 0.0) == 0.0
+    assert buckets.take("k", 0.25) == pytest.approx(0.25)  # half a token refilled: half a token's time to wait
+
+
+def test_a_limit_that_admits_nothing_says_what_it_needs() -> None:
+    with pytest.raises(ValueError, match=r"^a rate limit needs per_second > 0 and burst >= 1$"):
+        RateLimit(per_second=0.0, burst=1)
