@@ -131,3 +131,37 @@ async def test_a_held_case_keeps_the_message_it_came_in_for_as_long_as_the_case(
     retention.sweep(fed.nodes["MEX"], utcnow() + timedelta(days=3651))
     assert personal_rows(fed, "MEX", held) == 0 and fed.inbox("MEX", type="case.share") == []
     assert [j["reason"] for j in case_store.purge_journal(fed.nodes["MEX"])] == ["retention"]
+
+
+async def test_mla_and_other_case_messages_and_refusals_leave_at_their_federation_maximum(
+        fed: RunningFederation, focal) -> None:  # noqa: ANN001
+    from nodes.national.store import refusals
+    from tests.integration.test_mla import fields
+
+    request = fed.nodes["ITA"].mla.create(fields("ITA-RETAINED"))["id"]
+    await eventually(lambda: any(r["id"] == request for r in fed.nodes["MEX"].mla.list()), what="the request at MEX")
+    own = (await focal["IDN"].ok("POST", "/api/cases", {**CASE, "reference": "IDN-PERMIT"}))["id"]
+    await focal["IDN"].ok("POST", f"/api/cases/{own}/share", {"to": ["MEX"], "handling": {"code": "H2", "retention_days": 30}})
+    held = await focal["MEX"].wait_for_case("IDN-PERMIT", "IDN")
+    await focal["IDN"].ok("POST", f"/api/cases/{own}/permission", {"recipient": "MEX", "to": ["ITA"]})
+    await eventually(lambda: fed.inbox("MEX", type="case.permission"), what="the permission at MEX")
+    await fed.publish_raw("MEX", b"{not an envelope")  # MEX is told: a hub.rejection stored at MEX
+    await eventually(lambda: fed.inbox("MEX", type="hub.rejection"), what="the rejection at MEX")
+    node = fed.nodes["MEX"]
+    with node.store.engine.begin() as conn:  # a refusal recorded long ago
+        conn.execute(refusals.insert(), {"message_id": None, "sender": "IDN", "reason": "bad_signature",
+                                         "detail": "old", "at": "2020-01-01T00:00:00.000000Z"})
+
+    def kinds() -> set[str]:
+        with node.store.engine.connect() as conn:
+            return set(conn.execute(select(messages.c.type)).scalars())
+
+    retention.sweep(node, utcnow())
+    assert {"mla.request", "case.permission", "hub.rejection"} <= kinds()
+    with node.store.engine.connect() as conn:
+        assert conn.execute(select(refusals.c.detail)).scalars().all() == []  # past 2 years: gone
+    retention.sweep(node, utcnow() + timedelta(days=1826))  # past case messages' 5 years; the case's own 30 days too
+    assert "case.permission" not in kinds() and "hub.rejection" not in kinds() and "mla.request" in kinds()
+    assert personal_rows(fed, "MEX", held) == 0
+    retention.sweep(node, utcnow() + timedelta(days=3651))  # past MLA's 10 years
+    assert not kinds() & {"mla.request", "mla.status", "case.share", "case.permission", "hub.rejection"}, kinds()
