@@ -485,3 +485,184 @@ def test_a_built_directory_and_revocation_list_hold_immutable_normalised_values(
     revocations = RevocationList("unit", 1, NOW.replace(microsecond=7), NOW + timedelta(days=7), ["ab" * 32])
     assert revocations.issued == NOW and revocations.revoked == frozenset({"ab" * 32})
     assert revocations.next_update == NOW + timedelta(days=7)
+
+
+# -- what an operator reads in a refusal, and the edges of the trust store (issue 24) ----------------
+
+def _directory_error(call: Callable[[], object]) -> DirectoryError:
+    with pytest.raises(DirectoryError) as caught:
+        call()
+    return caught.value
+
+
+def test_a_signed_document_with_a_json_constant_is_malformed_and_says_so() -> None:
+    raw = SIGNED.replace(b'"serial":7', b'"serial":NaN', 1)
+    assert raw != SIGNED
+    error = _directory_error(lambda: load_directory(raw, ROOT_CERT, NOW))
+    assert (error.reason, error.detail) == ("malformed", "not a signed directory: NaN is not JSON")
+
+
+@pytest.mark.parametrize(("change", "detail"), [
+    ({"color": "blue"}, "revocations: unknown members ['color'], missing members []"),
+    ({"serial": "3"}, "serial must be an integer"),
+    ({"federation": ""}, "federation must be a non-empty string"),
+    ({"revoked": ["ab" * 32, "ab" * 32]}, "revoked must be sorted and without duplicates"),
+], ids=["unknown-member", "string-serial", "empty-federation", "duplicate-kid"])
+def test_a_root_signed_but_malformed_revocation_list_names_what_is_wrong(change: dict, detail: str) -> None:
+    inner = {**REVOCATIONS.as_json(), **change}
+    raw = _root_signed("revocations", inner, domain=REVOCATIONS_DOMAIN)
+    error = _directory_error(lambda: load_revocations(raw, ROOT_CERT))
+    assert (error.reason, error.detail) == ("malformed", f"revocation list content: {detail}")
+
+
+def test_a_refused_succession_tells_the_operator_what_to_install() -> None:
+    from crypto.directory import HeldDocument, check_succession, document_digest
+
+    held = HeldDocument(REVOCATIONS.serial, document_digest(REVOCATIONS))
+    older = RevocationList("unit", 2, NOW, NOW + timedelta(days=9), REVOCATIONS.revoked)
+    error = _directory_error(lambda: check_succession("revocations", held, older))
+    assert (error.reason, error.detail) == (
+        "stale_revocations", "revocations serial 2 is older than serial 3 already accepted here: "
+                             "install the newest one the root published")
+    other = RevocationList("unit", 3, NOW, NOW + timedelta(days=9), REVOCATIONS.revoked)
+    error = _directory_error(lambda: check_succession("revocations", held, other))
+    assert (error.reason, error.detail) == (
+        "serial_reused", "a different revocations with serial 3, which is already accepted here: "
+                         "the root must publish a higher serial")
+
+
+def test_a_publication_that_is_neither_document_is_malformed_and_says_so() -> None:
+    from crypto.directory import publication_kind
+
+    error = _directory_error(lambda: publication_kind(b'{"sig":{}}'))
+    assert (error.reason, error.detail) == ("malformed", "neither a signed directory nor a signed revocation list")
+
+
+def test_a_published_directory_is_checked_against_the_clock() -> None:
+    from crypto.directory import check_publication
+
+    newer = sign_directory(Directory("unit", 8, NOW - timedelta(minutes=5), NOW + timedelta(days=1), ENTRIES),
+                           ROOT_KEY)
+    assert check_publication(newer, ROOT_CERT, DIRECTORY, REVOCATIONS, NOW).serial == 8
+    error = _directory_error(lambda: check_publication(newer, ROOT_CERT, DIRECTORY, REVOCATIONS,
+                                                       NOW + timedelta(days=2)))
+    assert error.reason == "expired"
+
+
+def test_a_published_document_of_another_federation_or_an_old_serial_is_refused_with_its_words() -> None:
+    from crypto.directory import check_publication
+
+    name = "f" * 80
+    other = sign_revocations(RevocationList(name, 9, NOW, NOW + timedelta(days=7), frozenset()), ROOT_KEY)
+    error = _directory_error(lambda: check_publication(other, ROOT_CERT, DIRECTORY, REVOCATIONS, NOW))
+    assert (error.reason, error.detail) == ("wrong_federation", f"a revocations of {'f' * 64!r}, not of 'unit'")
+    same = sign_revocations(REVOCATIONS, ROOT_KEY)
+    error = _directory_error(lambda: check_publication(same, ROOT_CERT, DIRECTORY, REVOCATIONS, NOW))
+    assert (error.reason, error.detail) == (
+        "stale_revocations", "revocations serial 3 is not higher than serial 3 in use here: nothing changed")
+
+
+def test_a_trust_store_for_revocations_of_another_federation_names_both() -> None:
+    with pytest.raises(ValueError, match="^revocations of 'other' for directory of 'unit'$"):
+        TrustStore(DIRECTORY, RevocationList("other", 1, NOW, NOW + timedelta(days=7), frozenset()), ROOT_CERT)
+
+
+def _signer_error(trust: TrustStore, kid: str, now: datetime = NOW) -> CryptoError:
+    with pytest.raises(CryptoError) as caught:
+        trust.signer(kid, now)
+    return caught.value
+
+
+def test_a_trust_store_refusal_names_the_key_and_its_node() -> None:
+    kid = KEYS["MEX"].kid
+    error = _signer_error(_trust(), kid, NOW + timedelta(days=30))
+    assert (error.reason, error.detail) == ("directory_expired", "the directory expired 2026-12-22T12:00:00Z")
+    error = _signer_error(_trust(revoked=frozenset({kid})), kid)
+    assert (error.reason, error.detail) == ("revoked_key", f"key {kid[:16]}… was revoked by the root")
+    unknown = SigningKey.generate().kid
+    error = _signer_error(_trust(), unknown)
+    assert (error.reason, error.detail) == ("unknown_key",
+                                            f"no certificate in the directory has key {unknown[:16]!r}")
+
+
+def test_a_key_revoked_after_the_trust_store_cached_it_is_refused() -> None:
+    """The cache spares the root check, never the revocation check (two probes per lookup)."""
+    trust = _trust()
+    kid = KEYS["MEX"].kid
+    assert trust.signer(kid, NOW)[0] == "MEX"
+    trust.revocations = RevocationList("unit", 2, NOW, NOW + timedelta(days=7), frozenset({kid}))
+    error = _signer_error(trust, kid)
+    assert (error.reason, error.detail) == ("revoked_key", f"key {kid[:16]}… of MEX was revoked by the root")
+    assert trust.signer(KEYS["IDN"].kid, NOW)[0] == "IDN"
+
+
+def test_a_key_is_valid_from_its_not_before_to_its_not_after_inclusive_and_says_when_outside() -> None:
+    key = SigningKey.generate()
+    cert = _cert("MEX", key, days=1)
+    start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
+    trust = _trust(_directory(MEX=_entry("MEX", cert)))
+    assert trust.signer(key.kid, start)[0] == trust.signer(key.kid, end)[0] == "MEX"
+    early = _signer_error(trust, key.kid, start - timedelta(seconds=1))
+    assert (early.reason, early.detail, early.valid_from) == (
+        "cert_not_yet_valid", f"key {key.kid[:16]}… of MEX is valid from {start.isoformat()}", start)
+    late = _signer_error(trust, key.kid, end + timedelta(seconds=1))
+    assert (late.reason, late.detail, late.valid_until) == (
+        "cert_expired", f"key {key.kid[:16]}… of MEX expired {end.isoformat()}", end)
+
+
+_LATER = NOW + timedelta(days=1)
+
+
+@pytest.mark.parametrize(("build", "message"), [
+    (lambda: RevocationList("", 1, NOW, _LATER, frozenset()), "a revocation list needs a federation name"),
+    (lambda: RevocationList("unit", -1, NOW, _LATER, frozenset()),
+     "a revocation list serial is an integer from 0 to 2**53-1"),
+    (lambda: RevocationList("unit", 1, datetime(2026, 1, 1), _LATER, frozenset()),
+     "issued must be a timezone-aware datetime"),
+    (lambda: RevocationList("unit", 1, NOW, datetime(2026, 12, 1), frozenset()),
+     "next_update must be a timezone-aware datetime"),
+    (lambda: RevocationList("unit", 1, NOW, NOW, frozenset()), "a revocation list's next_update must follow its issue"),
+    (lambda: RevocationList("unit", 1, NOW, _LATER, frozenset({"AB" * 32})),
+     f"not key ids (64 lowercase hex digits): {['AB' * 32]}"),
+    (lambda: Directory("", 1, NOW, _LATER, ENTRIES), "a directory needs a federation name"),
+    (lambda: Directory("unit", -1, NOW, _LATER, ENTRIES), "a directory serial is an integer from 0 to 2**53-1"),
+    (lambda: Directory("unit", 1, datetime(2026, 1, 1), _LATER, ENTRIES), "issued must be a timezone-aware datetime"),
+    (lambda: Directory("unit", 1, NOW, datetime(2026, 12, 1), ENTRIES), "expires must be a timezone-aware datetime"),
+    (lambda: Directory("unit", 1, NOW, NOW, ENTRIES), "a directory must expire after it is issued"),
+    (lambda: Directory("unit", 1, NOW, _LATER, {n: e for n, e in ENTRIES.items() if n != "HUB"}),
+     "a directory must list the hub"),
+    (lambda: Directory("unit", 1, NOW, _LATER, {**ENTRIES, "FRA": ENTRIES["MEX"]}), "entry for MEX listed under FRA"),
+    (lambda: _directory(IDN=NodeEntry("IDN", (CERTS["IDN"],), "MEX", frozenset(), bytes(32))),
+     "broker user 'MEX' belongs to two nodes"),
+    (lambda: _directory(IDN=_entry("IDN", CERTS["MEX"])), "one key is listed for two nodes (IDN)"),
+    (lambda: NodeEntry("mex" * 10, (CERTS["MEX"],), "MEX", frozenset(), bytes(32)),
+     f"node id {('mex' * 10)[:16]!r} is neither HUB nor three capital letters"),
+    (lambda: NodeEntry("MEX", (), "MEX", frozenset(), bytes(32)), "MEX has no certificate"),
+    (lambda: NodeEntry("MEX", (CERTS["MEX"],), "", frozenset(), bytes(32)), "MEX has no broker user"),
+    (lambda: NodeEntry("MEX", (CERTS["MEX"],), "MEX", frozenset(), bytes(31)),
+     "MEX: a sealing key is a raw 32-byte X25519 public key"),
+    (lambda: NodeEntry("MEX", (CERTS["MEX"],), "MEX", frozenset(), bytes(32), bytes(32)),
+     f"MEX: a hybrid sealing key is {crypto.directory.HYBRID_KEY_SIZE} bytes"),
+], ids=["rl-federation", "rl-serial", "rl-naive-issued", "rl-naive-next-update", "rl-empty-window", "rl-bad-kid",
+        "d-federation", "d-serial", "d-naive-issued", "d-naive-expires", "d-empty-window", "d-no-hub",
+        "d-entry-under-other-id", "d-shared-broker-user", "d-shared-key", "e-bad-node-id", "e-no-certificate",
+        "e-no-broker-user", "e-short-sealing-key", "e-short-hybrid-key"])
+def test_a_document_built_wrongly_by_our_own_code_says_exactly_what_is_wrong(build: Callable[[], object],
+                                                                               message: str) -> None:
+    import re
+
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        build()
+
+
+def test_a_directory_outside_its_window_says_when_it_is_valid() -> None:
+    from crypto.directory import check_directory_window
+
+    early = _directory_error(lambda: check_directory_window(DIRECTORY, DIRECTORY.issued - timedelta(seconds=1)))
+    assert (early.reason, early.detail, early.valid_from) == ("not_yet_valid", "issued 2026-11-22T11:55:00Z",
+                                                              DIRECTORY.issued)
+    late = _directory_error(lambda: check_directory_window(DIRECTORY, DIRECTORY.expires))
+    assert (late.reason, late.valid_until) == ("expired", DIRECTORY.expires)
+    assert late.detail == "the directory expired 2026-12-22T12:00:00Z: ask the root for a new one"
+    with pytest.raises(ValueError, match="^now must be a timezone-aware datetime$"):
+        check_directory_window(DIRECTORY, datetime(2026, 11, 22, 12, 0))
