@@ -666,3 +666,86 @@ def test_a_directory_outside_its_window_says_when_it_is_valid() -> None:
     assert late.detail == "the directory expired 2026-12-22T12:00:00Z: ask the root for a new one"
     with pytest.raises(ValueError, match="^now must be a timezone-aware datetime$"):
         check_directory_window(DIRECTORY, datetime(2026, 11, 22, 12, 0))
+
+
+def _node_member(name: str, value: object) -> dict[str, Any]:
+    inner = _inner()
+    inner["nodes"][2][name] = value
+    return inner
+
+
+def _outer(**sig: str) -> bytes:
+    outer = json.loads(SIGNED)
+    outer["sig"] = {**outer["sig"], **sig}
+    return rfc8785.dumps(outer)
+
+
+@pytest.mark.parametrize(("raw", "reason", "detail"), [
+    (b"[]", "malformed", "not a signed directory: signed directory must be an object"),
+    (SIGNED.replace(b'{"directory":', b'{"a":1,"directory":', 1), "malformed",
+     "not a signed directory: signed directory: unknown members ['a'], missing members []"),
+    (rfc8785.dumps({"directory": DIRECTORY.as_json(), "sig": {"alg": "ed25519", "kid": ROOT_KEY.kid}}), "malformed",
+     "not a signed directory: sig: unknown members [], missing members ['value']"),
+    (_root_signed("directory", []), "malformed", "not a signed directory: directory must be an object"),
+    (json.dumps(json.loads(SIGNED), indent=1).encode(), "malformed",
+     "not a signed directory: not in RFC 8785 canonical form"),
+    (_outer(value="AA"), "malformed", "not a signed directory: directory field is not base64"),
+    (_outer(kid="00" * 32), "bad_signature",
+     "the directory is signed by key '0000000000000000', not by the federation root"),
+    (_root_signed("directory", DIRECTORY.as_json(), key=SigningKey.generate(), kid=ROOT_KEY.kid), "bad_signature",
+     "the directory is not signed by the federation root (bad_signature)"),
+    (_outer(alg="rsa"), "bad_signature", "the directory is not signed by the federation root (unsupported_alg)"),
+    (_root_signed("directory", _inner(issued=5)), "malformed", "directory content: a time must be a string"),
+    (_root_signed("directory", _inner(issued="2026-1-22T11:55:00Z")), "malformed",
+     "directory content: '2026-1-22T11:55:00Z' is not an RFC 3339 UTC time of the form 2026-01-31T12:00:00Z"),
+    (_root_signed("directory", _inner(certificates=[cert_to_pem(CERTS["MEX"]).replace("\n", "\r\n")])), "malformed",
+     "directory content: a certificate is not in canonical PEM form"),
+    (_root_signed("directory", _inner(certificates=[""])), "malformed",
+     "directory content: certificate must be a non-empty string"),
+    (_root_signed("directory", _inner(certificates=cert_to_pem(CERTS["MEX"]))), "malformed",
+     "directory content: MEX: certificates must be a list"),
+    (_root_signed("directory", {k: v for k, v in _inner().items() if k != "serial"}), "malformed",
+     "directory content: directory: unknown members [], missing members ['serial']"),
+    (_root_signed("directory", _inner(serial="7")), "malformed",
+     "directory content: serial must be an integer and nodes a list"),
+    (_root_signed("directory", _inner(nodes={})), "malformed",
+     "directory content: serial must be an integer and nodes a list"),
+    (_root_signed("directory", _inner(nodes=list(reversed(DIRECTORY.as_json()["nodes"])))), "malformed",
+     "directory content: nodes must be sorted by node_id, each once"),
+    (_root_signed("directory", _inner(node_id="mex")), "malformed",
+     "directory content: node id 'mex' is neither HUB nor three capital letters"),
+    (_root_signed("directory", _inner(certificates=[cert_to_pem(ROOT_CERT)])), "malformed",
+     "directory content: a certificate of MEX is not an end-entity signing certificate"),
+    (_root_signed("directory", _node_member("color", "blue")), "malformed",
+     "directory content: node: unknown members ['color'], missing members []"),
+    (_root_signed("directory", _inner(nodes=[1])), "malformed", "directory content: node must be an object"),
+    (_root_signed("directory", _inner(sealing_key="AAAA")), "malformed",
+     "directory content: MEX: a sealing key is a raw 32-byte X25519 public key"),
+    (_root_signed("directory", _inner(allowed_types=["note", "alert.document"])), "malformed",
+     "directory content: allowed_types must be sorted and without duplicates"),
+    (_root_signed("directory", _inner(allowed_types=[""])), "malformed",
+     "directory content: allowed_types must be a list of non-empty strings"),
+    (_root_signed("directory", _inner(federation="")), "malformed",
+     "directory content: federation must be a non-empty string"),
+    (_root_signed("directory", _inner(broker_user="")), "malformed",
+     "directory content: broker_user must be a non-empty string"),
+    (_root_signed("directory", _inner(nodes=[n for n in DIRECTORY.as_json()["nodes"] if n["node_id"] != "HUB"])),
+     "malformed", "directory content: a directory must list the hub"),
+    (_root_signed("directory", _inner(certificates=[cert_to_pem(CERTS["IDN"])])), "cert_name_mismatch",
+     "a certificate of 'IDN' is listed for MEX"),
+], ids=["array", "outer-extra", "sig-member", "inner-not-object", "pretty", "sig-value", "kid", "other-key", "alg",
+        "time-not-string", "time-single-digit", "cert-not-canonical", "cert-empty", "certs-not-list", "missing-serial",
+        "string-serial", "nodes-not-list", "unsorted-nodes", "bad-node-id", "ca-cert", "node-extra",
+        "node-not-object", "short-sealing-key", "unsorted-types", "empty-type", "empty-federation",
+        "empty-broker-user", "no-hub", "other-nodes-cert"])
+def test_a_refused_directory_tells_the_operator_what_is_wrong(raw: bytes, reason: str, detail: str) -> None:
+    error = _directory_error(lambda: load_directory(raw, ROOT_CERT, NOW))
+    assert (error.reason, error.detail) == (reason, detail)
+
+
+def test_a_certificate_of_another_root_in_a_directory_names_its_node() -> None:
+    foreign = _cert("MEX", KEYS["MEX"], root=create_root("x", NOW))
+    error = _directory_error(lambda: load_directory(_root_signed("directory", _inner(
+        certificates=[cert_to_pem(foreign)])), ROOT_CERT, NOW))
+    assert error.reason == "cert_not_from_root"
+    assert error.detail.startswith("a certificate of MEX: issuer ")
