@@ -714,6 +714,7 @@ def _outer(**sig: str) -> bytes:
      "directory content: nodes must be sorted by node_id, each once"),
     (_root_signed("directory", _inner(node_id="mex")), "malformed",
      "directory content: node id 'mex' is neither HUB nor three capital letters"),
+    (_root_signed("directory", _inner(node_id="")), "malformed", "directory content: node_id must be a non-empty string"),
     (_root_signed("directory", _inner(certificates=[cert_to_pem(ROOT_CERT)])), "malformed",
      "directory content: a certificate of MEX is not an end-entity signing certificate"),
     (_root_signed("directory", _node_member("color", "blue")), "malformed",
@@ -735,7 +736,7 @@ def _outer(**sig: str) -> bytes:
      "a certificate of 'IDN' is listed for MEX"),
 ], ids=["array", "outer-extra", "sig-member", "inner-not-object", "pretty", "sig-value", "kid", "other-key", "alg",
         "time-not-string", "time-single-digit", "cert-not-canonical", "cert-empty", "certs-not-list", "missing-serial",
-        "string-serial", "nodes-not-list", "unsorted-nodes", "bad-node-id", "ca-cert", "node-extra",
+        "string-serial", "nodes-not-list", "unsorted-nodes", "bad-node-id", "empty-node-id", "ca-cert", "node-extra",
         "node-not-object", "short-sealing-key", "unsorted-types", "empty-type", "empty-federation",
         "empty-broker-user", "no-hub", "other-nodes-cert"])
 def test_a_refused_directory_tells_the_operator_what_is_wrong(raw: bytes, reason: str, detail: str) -> None:
