@@ -750,3 +750,22 @@ def test_a_certificate_of_another_root_in_a_directory_names_its_node() -> None:
         certificates=[cert_to_pem(foreign)])), ROOT_CERT, NOW))
     assert error.reason == "cert_not_from_root"
     assert error.detail.startswith("a certificate of MEX: issuer ")
+
+
+def test_a_time_whose_zone_has_no_offset_is_not_timezone_aware() -> None:
+    from datetime import tzinfo
+
+    class NoOffset(tzinfo):
+        def utcoffset(self, dt: datetime | None) -> None:
+            return None
+
+    with pytest.raises(ValueError, match="^issued must be a timezone-aware datetime$"):
+        Directory("unit", 1, datetime(2026, 11, 22, tzinfo=NoOffset()), _LATER, ENTRIES)
+
+
+def test_signed_bytes_of_exactly_the_size_limit_are_parsed_and_a_bytearray_is_read_like_bytes() -> None:
+    error = _directory_error(lambda: load_directory(b" " * crypto.directory.MAX_SIGNED_BYTES, ROOT_CERT, NOW))
+    assert error.reason == "malformed" and "expected at most" not in error.detail
+    assert load_directory(bytearray(SIGNED), ROOT_CERT, NOW) == DIRECTORY
+    error = _directory_error(lambda: load_directory(SIGNED.decode(), ROOT_CERT, NOW))  # type: ignore[arg-type]
+    assert error.detail == f"not a signed directory: expected at most {crypto.directory.MAX_SIGNED_BYTES} bytes"
