@@ -769,3 +769,46 @@ def test_signed_bytes_of_exactly_the_size_limit_are_parsed_and_a_bytearray_is_re
     assert load_directory(bytearray(SIGNED), ROOT_CERT, NOW) == DIRECTORY
     error = _directory_error(lambda: load_directory(SIGNED.decode(), ROOT_CERT, NOW))  # type: ignore[arg-type]
     assert error.detail == f"not a signed directory: expected at most {crypto.directory.MAX_SIGNED_BYTES} bytes"
+
+
+def test_directory_times_are_written_in_utc_whatever_the_hosts_time_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    monkeypatch.setenv("TZ", "America/Mexico_City")
+    time.tzset()
+    try:
+        stated = json.loads(SIGNED)["directory"]
+        assert json.loads(sign_directory(DIRECTORY, ROOT_KEY))["directory"] == stated
+        assert stated["issued"] == "2026-11-22T11:55:00Z"
+        assert load_directory(SIGNED, ROOT_CERT, NOW) == DIRECTORY
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_a_time_that_is_not_a_datetime_is_refused_when_built() -> None:
+    with pytest.raises(ValueError, match="^issued must be a timezone-aware datetime$"):
+        Directory("unit", 1, "2026-11-22T12:00:00Z", _LATER, ENTRIES)  # type: ignore[arg-type]
+
+
+def test_a_directory_built_with_a_tls_certificate_or_foreign_witnesses_names_them() -> None:
+    from crypto.pki import create_tls_ca, issue_tls_certificate, new_tls_key
+    from crypto.witness_policy import WitnessPolicy
+
+    tls = issue_tls_certificate(*create_tls_ca(ROOT_KEY, ROOT_CERT, NOW), "MEX", new_tls_key().public_key(), NOW)
+    with pytest.raises(TypeError, match="^a certificate of MEX does not carry an Ed25519 key$"):
+        _directory(MEX=_entry("MEX", tls))
+    with pytest.raises(ValueError, match=r"^witness_policy names \['AAA', 'BBB', 'CCC'\], not national nodes of "
+                                         r"this directory$"):
+        _directory(days=30).__class__("unit", 1, NOW, _LATER, ENTRIES,
+                                      WitnessPolicy(("MEX", "AAA", "BBB", "CCC", "DDD")))
+
+
+def test_names_in_a_refused_node_entry_are_cut_to_16_characters() -> None:
+    long_name = _cert("ABCDEFGHIJKLMNOPQRSTU", KEYS["MEX"])
+    error = _directory_error(lambda: load_directory(_root_signed("directory", _inner(
+        certificates=[cert_to_pem(long_name)])), ROOT_CERT, NOW))
+    assert (error.reason, error.detail) == ("cert_name_mismatch", "a certificate of 'ABCDEFGHIJKLMNOP' is listed for MEX")
+    error = _directory_error(lambda: load_directory(_root_signed("directory", _inner(node_id="m" * 20)),
+                                                    ROOT_CERT, NOW))
+    assert error.detail == f"directory content: node id {'m' * 16!r} is neither HUB nor three capital letters"
