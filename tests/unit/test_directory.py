@@ -777,6 +777,7 @@ def test_directory_times_are_written_in_utc_whatever_the_hosts_time_zone(monkeyp
     monkeypatch.setenv("TZ", "America/Mexico_City")
     time.tzset()
     try:
+        assert NOW.astimezone(None).utcoffset() == timedelta(hours=-6)  # the host zone is in effect
         stated = json.loads(SIGNED)["directory"]
         assert json.loads(sign_directory(DIRECTORY, ROOT_KEY))["directory"] == stated
         assert stated["issued"] == "2026-11-22T11:55:00Z"
