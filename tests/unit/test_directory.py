@@ -682,6 +682,8 @@ def _outer(**sig: str) -> bytes:
 
 @pytest.mark.parametrize(("raw", "reason", "detail"), [
     (b"[]", "malformed", "not a signed directory: signed directory must be an object"),
+    (b'{"directory":{},"directory":{},"sig":{}}', "malformed", "not a signed directory: a member appears twice"),
+    (SIGNED.replace(b'"serial":7', b'"serial":NaN', 1), "malformed", "not a signed directory: NaN is not JSON"),
     (SIGNED.replace(b'{"directory":', b'{"a":1,"directory":', 1), "malformed",
      "not a signed directory: signed directory: unknown members ['a'], missing members []"),
     (rfc8785.dumps({"directory": DIRECTORY.as_json(), "sig": {"alg": "ed25519", "kid": ROOT_KEY.kid}}), "malformed",
@@ -734,7 +736,7 @@ def _outer(**sig: str) -> bytes:
      "malformed", "directory content: a directory must list the hub"),
     (_root_signed("directory", _inner(certificates=[cert_to_pem(CERTS["IDN"])])), "cert_name_mismatch",
      "a certificate of 'IDN' is listed for MEX"),
-], ids=["array", "outer-extra", "sig-member", "inner-not-object", "pretty", "sig-value", "kid", "other-key", "alg",
+], ids=["array", "duplicate-member", "nan", "outer-extra", "sig-member", "inner-not-object", "pretty", "sig-value", "kid", "other-key", "alg",
         "time-not-string", "time-single-digit", "cert-not-canonical", "cert-empty", "certs-not-list", "missing-serial",
         "string-serial", "nodes-not-list", "unsorted-nodes", "bad-node-id", "empty-node-id", "ca-cert", "node-extra",
         "node-not-object", "short-sealing-key", "unsorted-types", "empty-type", "empty-federation",
