@@ -189,3 +189,11 @@ def test_a_published_hybrid_key_opens_to_its_private_half_and_has_exactly_its_si
     for wrong in (key.public_bytes()[:-1], key.public_bytes() + b"\0"):
         with pytest.raises(ValueError, match=_exactly("a hybrid sealing key is 1216 bytes")):
             hybrid_public_key(wrong)
+
+
+@pytest.mark.parametrize("alg", [["ed25519"], {"alg": "ed25519"}, 25519], ids=["list", "object", "number"])
+def test_an_algorithm_that_is_not_a_string_is_unsupported_not_a_crash(alg: object) -> None:
+    """`alg` comes from a peer's JSON: a list or an object (unhashable) must be refused, not raise TypeError."""
+    with pytest.raises(SignatureError) as caught:
+        verify_signature(alg, KEY.public_key, KEY.sign(b"data"), b"data")  # type: ignore[arg-type]
+    assert caught.value.reason == "unsupported_alg"
