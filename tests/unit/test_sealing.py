@@ -222,3 +222,37 @@ def test_a_recipient_key_is_the_entrys_published_key_for_the_suite() -> None:
     with pytest.raises(SealError) as info:
         recipient_key(entry, "s" * 80)
     assert (info.value.reason, info.value.detail) == ("unsupported_suite", f"suite {'s' * 64!r} is not accepted")
+
+
+def test_each_undecodable_part_is_named() -> None:
+    assert _refusal(base64.urlsafe_b64encode(b"[1").decode().rstrip("=") + ".AAAA").detail == (
+        "the header is not JSON: seal header: Expecting ',' delimiter: line 1 column 3 (char 2)")
+    assert _refusal(_sealed().split(".")[0] + ".**").detail == "ciphertext is not base64"
+    assert _refusal(_with_header(_sealed(), {**_header(_sealed()), "nonce": "**"})).detail == "nonce is not base64"
+    assert _refusal(_with_header(_sealed(), {**_header(_sealed()), "keys": {"MEX": "**"}})).detail == \
+        "wrapped key is not base64"
+
+
+@pytest.mark.parametrize("suite", [["x25519-hkdf-sha256-aes256gcm"], {"a": 1}], ids=["list", "object"])
+def test_a_suite_that_is_not_a_string_is_unsupported_not_a_crash(suite: object) -> None:
+    error = _refusal(_with_header(_sealed(), {**_header(_sealed()), "suite": suite}))
+    assert error.reason == "unsupported_suite"
+
+
+def test_the_wire_format_opens_with_the_documented_wrap_info_and_associated_data() -> None:
+    """An independent implementation following the module docstring opens a sealed payload."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from crypto.sealing import SEAL_DOMAIN, SUITES
+
+    sealed = _sealed(b"interop")
+    head, body = sealed.split(".")
+    header_bytes = base64.urlsafe_b64decode(head + "=" * (-len(head) % 4))
+    header = json.loads(header_bytes)
+    wrapped = base64.urlsafe_b64decode(header["keys"]["MEX"] + "=" * (-len(header["keys"]["MEX"]) % 4))
+    info = b"somex/seal/v1\nkey\n" + CONTEXT + b"\nMEX"
+    assert SEAL_DOMAIN == b"somex/seal/v1\n"
+    content_key = SUITES[X25519].decrypt(wrapped, MEX.private_key, info=info)
+    nonce = base64.urlsafe_b64decode(header["nonce"] + "=" * (-len(header["nonce"]) % 4))
+    ciphertext = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+    assert AESGCM(content_key).decrypt(nonce, ciphertext, SEAL_DOMAIN + header_bytes + b"\n" + CONTEXT) == b"interop"
