@@ -163,6 +163,17 @@ def test_the_root_may_sign_certificates_and_revocations_only_and_one_ca_below_it
     assert _extension(root, x509.SubjectKeyIdentifier).value == \
         x509.SubjectKeyIdentifier.from_public_key(key.public_key)
     assert not is_end_entity_signing_cert(root)
+    assert ROOT_CERT.not_valid_after_utc == NOW + timedelta(days=3650)  # the default: ten years
+
+
+def test_only_the_constraints_and_key_usages_are_critical() -> None:
+    """A relying party must refuse a certificate whose critical extension it does not know: only the
+    two every X.509 library knows are critical."""
+    node = _issue()
+    tls = issue_tls_certificate(TLS_CA_KEY, TLS_CA, "b", new_tls_key().public_key(), NOW, server_names=["b.example"])
+    for cert in (ROOT_CERT, node, TLS_CA, tls):
+        critical = {type(e.value) for e in cert.extensions if e.critical}
+        assert critical == {x509.BasicConstraints, x509.KeyUsage}
 
 
 def test_a_node_certificate_allows_digital_signatures_only_and_names_its_issuer_key() -> None:
