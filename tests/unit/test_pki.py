@@ -163,15 +163,17 @@ def test_the_root_may_sign_certificates_and_revocations_only_and_one_ca_below_it
     assert _extension(root, x509.SubjectKeyIdentifier).value == \
         x509.SubjectKeyIdentifier.from_public_key(key.public_key)
     assert not is_end_entity_signing_cert(root)
-    assert ROOT_CERT.not_valid_after_utc == NOW + timedelta(days=3650)  # the default: ten years
+    assert create_root("fed", NOW)[1].not_valid_after_utc == NOW + timedelta(days=3650)  # the default: ten years
 
 
 def test_only_the_constraints_and_key_usages_are_critical() -> None:
     """A relying party must refuse a certificate whose critical extension it does not know: only the
     two every X.509 library knows are critical."""
-    node = _issue()
-    tls = issue_tls_certificate(TLS_CA_KEY, TLS_CA, "b", new_tls_key().public_key(), NOW, server_names=["b.example"])
-    for cert in (ROOT_CERT, node, TLS_CA, tls):
+    root_key, root = create_root("fed", NOW)  # built here, not at import: mutation testing mutates calls in tests
+    ca_key, ca = create_tls_ca(root_key, root, NOW)
+    node = issue_certificate(root_key, root, "MEX", SigningKey.generate().public_key, NOW)
+    tls = issue_tls_certificate(ca_key, ca, "b", new_tls_key().public_key(), NOW, server_names=["b.example"])
+    for cert in (root, node, ca, tls):
         critical = {type(e.value) for e in cert.extensions if e.critical}
         assert critical == {x509.BasicConstraints, x509.KeyUsage}
 
@@ -200,19 +202,20 @@ def test_a_rotated_out_key_is_certified_until_its_overlap_ends() -> None:
 
 
 def test_the_tls_ca_signs_certificates_and_revocations_only_under_the_root() -> None:
-    assert _names(TLS_CA) == ("unit", "somex TLS CA unit") and TLS_CA.issuer == ROOT_CERT.subject
-    assert TLS_CA.not_valid_before_utc == NOW - BACKDATE
-    assert TLS_CA.not_valid_after_utc == NOW + timedelta(days=1825)
+    ca_key, ca = create_tls_ca(ROOT_KEY, ROOT_CERT, NOW)  # built in the test, where mutation testing reaches it
+    assert _names(ca) == ("unit", "somex TLS CA unit") and ca.issuer == ROOT_CERT.subject
+    assert ca.not_valid_before_utc == NOW - BACKDATE
+    assert create_tls_ca(ROOT_KEY, ROOT_CERT, NOW)[1].not_valid_after_utc == NOW + timedelta(days=1825)
     assert create_tls_ca(ROOT_KEY, ROOT_CERT, NOW, days=2)[1].not_valid_after_utc == NOW + timedelta(days=2)
-    constraints = _extension(TLS_CA, x509.BasicConstraints)
+    constraints = _extension(ca, x509.BasicConstraints)
     assert constraints.critical and constraints.value == x509.BasicConstraints(ca=True, path_length=0)
-    usage = _extension(TLS_CA, x509.KeyUsage)
+    usage = _extension(ca, x509.KeyUsage)
     assert usage.critical and usage.value == _usage(ca=True)
-    assert _extension(TLS_CA, x509.SubjectKeyIdentifier).value == \
-        x509.SubjectKeyIdentifier.from_public_key(TLS_CA_KEY.public_key())
-    assert _extension(TLS_CA, x509.AuthorityKeyIdentifier).value == \
+    assert _extension(ca, x509.SubjectKeyIdentifier).value == \
+        x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
+    assert _extension(ca, x509.AuthorityKeyIdentifier).value == \
         x509.AuthorityKeyIdentifier.from_issuer_public_key(ROOT_KEY.public_key)
-    assert not is_end_entity_signing_cert(TLS_CA)
+    assert not is_end_entity_signing_cert(ca)
 
 
 def test_a_tls_certificate_is_an_ecdsa_signed_end_entity_for_handshakes_only() -> None:
