@@ -791,3 +791,9 @@ def test_a_memory_store_holds_what_was_put_and_names_the_node_it_lacks() -> None
         store.get_nodes([(0, 0), (0, 7)])
     assert CompactRange.resume(2, store).root() == ROOTS[2]
     assert CompactRange.resume(0, store).root() == EMPTY_ROOT and root_at(0, store) == EMPTY_ROOT
+
+
+def test_a_proof_error_without_detail_reads_as_its_reason_and_a_negative_range_size_is_named() -> None:
+    bare = ProofError("bad_size")
+    assert (str(bare), bare.detail) == ("bad_size", "")
+    assert _proof_error(lambda: CompactRange(-1)) == ("bad_size", "size -1 is not a tree size")
