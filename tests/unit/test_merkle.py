@@ -747,6 +747,7 @@ H = HASHES[0]
      "root_mismatch", "the proof does not lead to the second root"),
     (lambda: consistency_proof(5, 3, STORE), "bad_size", "no consistency proof from 5 down to 3"),
     (lambda: consistency_proof(3, -5, STORE), "bad_size", "size2 -5 is not a tree size"),
+    (lambda: consistency_proof(-3, 5, STORE), "bad_size", "size1 -3 is not a tree size"),
     (lambda: inclusion_proof(0, "8", STORE), "bad_size", "size '8' is not a tree size"),
     (lambda: inclusion_proof(9, 8, STORE), "bad_index", "index 9 is outside a tree of 8 leaves"),
     (lambda: root_at(-1, STORE), "bad_size", "size -1 is not a tree size"),
