@@ -761,6 +761,8 @@ H = HASHES[0]
      "bad_length", "the proof is shorter than the path to the root"),
     (lambda: merkle._root_from_inclusion_path(H, 0, 8, [*inclusion_proof(0, 8, STORE), H]),
      "bad_length", "the proof is longer than the path to the root"),
+    (lambda: merkle._root_from_inclusion_path(HASHES[3], 3, 9, inclusion_proof(3, 8, STORE)),
+     "bad_length", "the proof is shorter than the path to the root"),
 ], ids=lambda v: v if isinstance(v, str) and " " not in v else None)
 def test_every_refusal_names_its_reason_and_what_is_wrong(call: Callable[[], object], reason: str,
                                                           detail: str) -> None:
