@@ -241,7 +241,7 @@ def check_issued_by(cert: x509.Certificate, root_cert: x509.Certificate) -> None
     try:
         cert.verify_directly_issued_by(root_cert)
     except (InvalidSignature, ValueError, TypeError) as exc:
-        raise CertificateError("cert_not_from_root", f"not signed by the federation root ({exc or 'bad signature'})") \
+        raise CertificateError("cert_not_from_root", f"not signed by the federation root ({str(exc) or 'bad signature'})") \
             from None
 
 

@@ -485,3 +485,333 @@ def test_a_built_directory_and_revocation_list_hold_immutable_normalised_values(
     revocations = RevocationList("unit", 1, NOW.replace(microsecond=7), NOW + timedelta(days=7), ["ab" * 32])
     assert revocations.issued == NOW and revocations.revoked == frozenset({"ab" * 32})
     assert revocations.next_update == NOW + timedelta(days=7)
+
+
+# -- what an operator reads in a refusal, and the edges of the trust store (issue 24) ----------------
+
+def _directory_error(call: Callable[[], object]) -> DirectoryError:
+    with pytest.raises(DirectoryError) as caught:
+        call()
+    return caught.value
+
+
+def test_a_signed_document_with_a_json_constant_is_malformed_and_says_so() -> None:
+    raw = SIGNED.replace(b'"serial":7', b'"serial":NaN', 1)
+    assert raw != SIGNED
+    error = _directory_error(lambda: load_directory(raw, ROOT_CERT, NOW))
+    assert (error.reason, error.detail) == ("malformed", "not a signed directory: NaN is not JSON")
+
+
+@pytest.mark.parametrize(("change", "detail"), [
+    ({"color": "blue"}, "revocations: unknown members ['color'], missing members []"),
+    ({"serial": "3"}, "serial must be an integer"),
+    ({"federation": ""}, "federation must be a non-empty string"),
+    ({"revoked": ["ab" * 32, "ab" * 32]}, "revoked must be sorted and without duplicates"),
+], ids=["unknown-member", "string-serial", "empty-federation", "duplicate-kid"])
+def test_a_root_signed_but_malformed_revocation_list_names_what_is_wrong(change: dict, detail: str) -> None:
+    inner = {**REVOCATIONS.as_json(), **change}
+    raw = _root_signed("revocations", inner, domain=REVOCATIONS_DOMAIN)
+    error = _directory_error(lambda: load_revocations(raw, ROOT_CERT))
+    assert (error.reason, error.detail) == ("malformed", f"revocation list content: {detail}")
+
+
+def test_a_refused_succession_tells_the_operator_what_to_install() -> None:
+    from crypto.directory import HeldDocument, check_succession, document_digest
+
+    held = HeldDocument(REVOCATIONS.serial, document_digest(REVOCATIONS))
+    older = RevocationList("unit", 2, NOW, NOW + timedelta(days=9), REVOCATIONS.revoked)
+    error = _directory_error(lambda: check_succession("revocations", held, older))
+    assert (error.reason, error.detail) == (
+        "stale_revocations", "revocations serial 2 is older than serial 3 already accepted here: "
+                             "install the newest one the root published")
+    other = RevocationList("unit", 3, NOW, NOW + timedelta(days=9), REVOCATIONS.revoked)
+    error = _directory_error(lambda: check_succession("revocations", held, other))
+    assert (error.reason, error.detail) == (
+        "serial_reused", "a different revocations with serial 3, which is already accepted here: "
+                         "the root must publish a higher serial")
+
+
+def test_a_publication_that_is_neither_document_is_malformed_and_says_so() -> None:
+    from crypto.directory import publication_kind
+
+    error = _directory_error(lambda: publication_kind(b'{"sig":{}}'))
+    assert (error.reason, error.detail) == ("malformed", "neither a signed directory nor a signed revocation list")
+
+
+def test_a_published_directory_is_checked_against_the_clock() -> None:
+    from crypto.directory import check_publication
+
+    newer = sign_directory(Directory("unit", 8, NOW - timedelta(minutes=5), NOW + timedelta(days=1), ENTRIES),
+                           ROOT_KEY)
+    assert check_publication(newer, ROOT_CERT, DIRECTORY, REVOCATIONS, NOW).serial == 8
+    error = _directory_error(lambda: check_publication(newer, ROOT_CERT, DIRECTORY, REVOCATIONS,
+                                                       NOW + timedelta(days=2)))
+    assert error.reason == "expired"
+
+
+def test_a_published_document_of_another_federation_or_an_old_serial_is_refused_with_its_words() -> None:
+    from crypto.directory import check_publication
+
+    name = "f" * 80
+    other = sign_revocations(RevocationList(name, 9, NOW, NOW + timedelta(days=7), frozenset()), ROOT_KEY)
+    error = _directory_error(lambda: check_publication(other, ROOT_CERT, DIRECTORY, REVOCATIONS, NOW))
+    assert (error.reason, error.detail) == ("wrong_federation", f"a revocations of {'f' * 64!r}, not of 'unit'")
+    same = sign_revocations(REVOCATIONS, ROOT_KEY)
+    error = _directory_error(lambda: check_publication(same, ROOT_CERT, DIRECTORY, REVOCATIONS, NOW))
+    assert (error.reason, error.detail) == (
+        "stale_revocations", "revocations serial 3 is not higher than serial 3 in use here: nothing changed")
+
+
+def test_a_trust_store_for_revocations_of_another_federation_names_both() -> None:
+    with pytest.raises(ValueError, match="^revocations of 'other' for directory of 'unit'$"):
+        TrustStore(DIRECTORY, RevocationList("other", 1, NOW, NOW + timedelta(days=7), frozenset()), ROOT_CERT)
+
+
+def _signer_error(trust: TrustStore, kid: str, now: datetime = NOW) -> CryptoError:
+    with pytest.raises(CryptoError) as caught:
+        trust.signer(kid, now)
+    return caught.value
+
+
+def test_a_trust_store_refusal_names_the_key_and_its_node() -> None:
+    kid = KEYS["MEX"].kid
+    error = _signer_error(_trust(), kid, NOW + timedelta(days=30))
+    assert (error.reason, error.detail) == ("directory_expired", "the directory expired 2026-12-22T12:00:00Z")
+    error = _signer_error(_trust(revoked=frozenset({kid})), kid)
+    assert (error.reason, error.detail) == ("revoked_key", f"key {kid[:16]}… was revoked by the root")
+    unknown = SigningKey.generate().kid
+    error = _signer_error(_trust(), unknown)
+    assert (error.reason, error.detail) == ("unknown_key",
+                                            f"no certificate in the directory has key {unknown[:16]!r}")
+
+
+def test_a_key_revoked_after_the_trust_store_cached_it_is_refused() -> None:
+    """The cache spares the root check, never the revocation check (two probes per lookup)."""
+    trust = _trust()
+    kid = KEYS["MEX"].kid
+    assert trust.signer(kid, NOW)[0] == "MEX"
+    trust.revocations = RevocationList("unit", 2, NOW, NOW + timedelta(days=7), frozenset({kid}))
+    error = _signer_error(trust, kid)
+    assert (error.reason, error.detail) == ("revoked_key", f"key {kid[:16]}… of MEX was revoked by the root")
+    assert trust.signer(KEYS["IDN"].kid, NOW)[0] == "IDN"
+
+
+def test_a_key_is_valid_from_its_not_before_to_its_not_after_inclusive_and_says_when_outside() -> None:
+    key = SigningKey.generate()
+    cert = _cert("MEX", key, days=1)
+    start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
+    trust = _trust(_directory(MEX=_entry("MEX", cert)))
+    assert trust.signer(key.kid, start)[0] == trust.signer(key.kid, end)[0] == "MEX"
+    early = _signer_error(trust, key.kid, start - timedelta(seconds=1))
+    assert (early.reason, early.detail, early.valid_from) == (
+        "cert_not_yet_valid", f"key {key.kid[:16]}… of MEX is valid from {start.isoformat()}", start)
+    late = _signer_error(trust, key.kid, end + timedelta(seconds=1))
+    assert (late.reason, late.detail, late.valid_until) == (
+        "cert_expired", f"key {key.kid[:16]}… of MEX expired {end.isoformat()}", end)
+
+
+_LATER = NOW + timedelta(days=1)
+
+
+@pytest.mark.parametrize(("build", "message"), [
+    (lambda: RevocationList("", 1, NOW, _LATER, frozenset()), "a revocation list needs a federation name"),
+    (lambda: RevocationList("unit", -1, NOW, _LATER, frozenset()),
+     "a revocation list serial is an integer from 0 to 2**53-1"),
+    (lambda: RevocationList("unit", 1, datetime(2026, 1, 1), _LATER, frozenset()),
+     "issued must be a timezone-aware datetime"),
+    (lambda: RevocationList("unit", 1, NOW, datetime(2026, 12, 1), frozenset()),
+     "next_update must be a timezone-aware datetime"),
+    (lambda: RevocationList("unit", 1, NOW, NOW, frozenset()), "a revocation list's next_update must follow its issue"),
+    (lambda: RevocationList("unit", 1, NOW, _LATER, frozenset({"AB" * 32})),
+     f"not key ids (64 lowercase hex digits): {['AB' * 32]}"),
+    (lambda: Directory("", 1, NOW, _LATER, ENTRIES), "a directory needs a federation name"),
+    (lambda: Directory("unit", -1, NOW, _LATER, ENTRIES), "a directory serial is an integer from 0 to 2**53-1"),
+    (lambda: Directory("unit", 1, datetime(2026, 1, 1), _LATER, ENTRIES), "issued must be a timezone-aware datetime"),
+    (lambda: Directory("unit", 1, NOW, datetime(2026, 12, 1), ENTRIES), "expires must be a timezone-aware datetime"),
+    (lambda: Directory("unit", 1, NOW, NOW, ENTRIES), "a directory must expire after it is issued"),
+    (lambda: Directory("unit", 1, NOW, _LATER, {n: e for n, e in ENTRIES.items() if n != "HUB"}),
+     "a directory must list the hub"),
+    (lambda: Directory("unit", 1, NOW, _LATER, {**ENTRIES, "FRA": ENTRIES["MEX"]}), "entry for MEX listed under FRA"),
+    (lambda: _directory(IDN=NodeEntry("IDN", (CERTS["IDN"],), "MEX", frozenset(), bytes(32))),
+     "broker user 'MEX' belongs to two nodes"),
+    (lambda: _directory(IDN=_entry("IDN", CERTS["MEX"])), "one key is listed for two nodes (IDN)"),
+    (lambda: NodeEntry("mex" * 10, (CERTS["MEX"],), "MEX", frozenset(), bytes(32)),
+     f"node id {('mex' * 10)[:16]!r} is neither HUB nor three capital letters"),
+    (lambda: NodeEntry("MEX", (), "MEX", frozenset(), bytes(32)), "MEX has no certificate"),
+    (lambda: NodeEntry("MEX", (CERTS["MEX"],), "", frozenset(), bytes(32)), "MEX has no broker user"),
+    (lambda: NodeEntry("MEX", (CERTS["MEX"],), "MEX", frozenset(), bytes(31)),
+     "MEX: a sealing key is a raw 32-byte X25519 public key"),
+    (lambda: NodeEntry("MEX", (CERTS["MEX"],), "MEX", frozenset(), bytes(32), bytes(32)),
+     f"MEX: a hybrid sealing key is {crypto.directory.HYBRID_KEY_SIZE} bytes"),
+], ids=["rl-federation", "rl-serial", "rl-naive-issued", "rl-naive-next-update", "rl-empty-window", "rl-bad-kid",
+        "d-federation", "d-serial", "d-naive-issued", "d-naive-expires", "d-empty-window", "d-no-hub",
+        "d-entry-under-other-id", "d-shared-broker-user", "d-shared-key", "e-bad-node-id", "e-no-certificate",
+        "e-no-broker-user", "e-short-sealing-key", "e-short-hybrid-key"])
+def test_a_document_built_wrongly_by_our_own_code_says_exactly_what_is_wrong(build: Callable[[], object],
+                                                                               message: str) -> None:
+    import re
+
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        build()
+
+
+def test_a_directory_outside_its_window_says_when_it_is_valid() -> None:
+    from crypto.directory import check_directory_window
+
+    early = _directory_error(lambda: check_directory_window(DIRECTORY, DIRECTORY.issued - timedelta(seconds=1)))
+    assert (early.reason, early.detail, early.valid_from) == ("not_yet_valid", "issued 2026-11-22T11:55:00Z",
+                                                              DIRECTORY.issued)
+    late = _directory_error(lambda: check_directory_window(DIRECTORY, DIRECTORY.expires))
+    assert (late.reason, late.valid_until) == ("expired", DIRECTORY.expires)
+    assert late.detail == "the directory expired 2026-12-22T12:00:00Z: ask the root for a new one"
+    with pytest.raises(ValueError, match="^now must be a timezone-aware datetime$"):
+        check_directory_window(DIRECTORY, datetime(2026, 11, 22, 12, 0))
+
+
+def _node_member(name: str, value: object) -> dict[str, Any]:
+    inner = _inner()
+    inner["nodes"][2][name] = value
+    return inner
+
+
+def _outer(**sig: str) -> bytes:
+    outer = json.loads(SIGNED)
+    outer["sig"] = {**outer["sig"], **sig}
+    return rfc8785.dumps(outer)
+
+
+@pytest.mark.parametrize(("raw", "reason", "detail"), [
+    (b"[]", "malformed", "not a signed directory: signed directory must be an object"),
+    (b'{"directory":{},"directory":{},"sig":{}}', "malformed", "not a signed directory: a member appears twice"),
+    (SIGNED.replace(b'"serial":7', b'"serial":NaN', 1), "malformed", "not a signed directory: NaN is not JSON"),
+    (SIGNED.replace(b'{"directory":', b'{"a":1,"directory":', 1), "malformed",
+     "not a signed directory: signed directory: unknown members ['a'], missing members []"),
+    (rfc8785.dumps({"directory": DIRECTORY.as_json(), "sig": {"alg": "ed25519", "kid": ROOT_KEY.kid}}), "malformed",
+     "not a signed directory: sig: unknown members [], missing members ['value']"),
+    (_root_signed("directory", []), "malformed", "not a signed directory: directory must be an object"),
+    (json.dumps(json.loads(SIGNED), indent=1).encode(), "malformed",
+     "not a signed directory: not in RFC 8785 canonical form"),
+    (_outer(value="AA"), "malformed", "not a signed directory: directory field is not base64"),
+    (_outer(kid="00" * 32), "bad_signature",
+     "the directory is signed by key '0000000000000000', not by the federation root"),
+    (_root_signed("directory", DIRECTORY.as_json(), key=SigningKey.generate(), kid=ROOT_KEY.kid), "bad_signature",
+     "the directory is not signed by the federation root (bad_signature)"),
+    (_outer(alg="rsa"), "bad_signature", "the directory is not signed by the federation root (unsupported_alg)"),
+    (_root_signed("directory", _inner(issued=5)), "malformed", "directory content: a time must be a string"),
+    (_root_signed("directory", _inner(issued="2026-1-22T11:55:00Z")), "malformed",
+     "directory content: '2026-1-22T11:55:00Z' is not an RFC 3339 UTC time of the form 2026-01-31T12:00:00Z"),
+    (_root_signed("directory", _inner(certificates=[cert_to_pem(CERTS["MEX"]).replace("\n", "\r\n")])), "malformed",
+     "directory content: a certificate is not in canonical PEM form"),
+    (_root_signed("directory", _inner(certificates=[""])), "malformed",
+     "directory content: certificate must be a non-empty string"),
+    (_root_signed("directory", _inner(certificates=cert_to_pem(CERTS["MEX"]))), "malformed",
+     "directory content: MEX: certificates must be a list"),
+    (_root_signed("directory", {k: v for k, v in _inner().items() if k != "serial"}), "malformed",
+     "directory content: directory: unknown members [], missing members ['serial']"),
+    (_root_signed("directory", _inner(serial="7")), "malformed",
+     "directory content: serial must be an integer and nodes a list"),
+    (_root_signed("directory", _inner(nodes={})), "malformed",
+     "directory content: serial must be an integer and nodes a list"),
+    (_root_signed("directory", _inner(nodes=list(reversed(DIRECTORY.as_json()["nodes"])))), "malformed",
+     "directory content: nodes must be sorted by node_id, each once"),
+    (_root_signed("directory", _inner(node_id="mex")), "malformed",
+     "directory content: node id 'mex' is neither HUB nor three capital letters"),
+    (_root_signed("directory", _inner(node_id="")), "malformed", "directory content: node_id must be a non-empty string"),
+    (_root_signed("directory", _inner(certificates=[cert_to_pem(ROOT_CERT)])), "malformed",
+     "directory content: a certificate of MEX is not an end-entity signing certificate"),
+    (_root_signed("directory", _node_member("color", "blue")), "malformed",
+     "directory content: node: unknown members ['color'], missing members []"),
+    (_root_signed("directory", _inner(nodes=[1])), "malformed", "directory content: node must be an object"),
+    (_root_signed("directory", _inner(sealing_key="AAAA")), "malformed",
+     "directory content: MEX: a sealing key is a raw 32-byte X25519 public key"),
+    (_root_signed("directory", _inner(allowed_types=["note", "alert.document"])), "malformed",
+     "directory content: allowed_types must be sorted and without duplicates"),
+    (_root_signed("directory", _inner(allowed_types=[""])), "malformed",
+     "directory content: allowed_types must be a list of non-empty strings"),
+    (_root_signed("directory", _inner(federation="")), "malformed",
+     "directory content: federation must be a non-empty string"),
+    (_root_signed("directory", _inner(broker_user="")), "malformed",
+     "directory content: broker_user must be a non-empty string"),
+    (_root_signed("directory", _inner(nodes=[n for n in DIRECTORY.as_json()["nodes"] if n["node_id"] != "HUB"])),
+     "malformed", "directory content: a directory must list the hub"),
+    (_root_signed("directory", _inner(certificates=[cert_to_pem(CERTS["IDN"])])), "cert_name_mismatch",
+     "a certificate of 'IDN' is listed for MEX"),
+], ids=["array", "duplicate-member", "nan", "outer-extra", "sig-member", "inner-not-object", "pretty", "sig-value", "kid", "other-key", "alg",
+        "time-not-string", "time-single-digit", "cert-not-canonical", "cert-empty", "certs-not-list", "missing-serial",
+        "string-serial", "nodes-not-list", "unsorted-nodes", "bad-node-id", "empty-node-id", "ca-cert", "node-extra",
+        "node-not-object", "short-sealing-key", "unsorted-types", "empty-type", "empty-federation",
+        "empty-broker-user", "no-hub", "other-nodes-cert"])
+def test_a_refused_directory_tells_the_operator_what_is_wrong(raw: bytes, reason: str, detail: str) -> None:
+    error = _directory_error(lambda: load_directory(raw, ROOT_CERT, NOW))
+    assert (error.reason, error.detail) == (reason, detail)
+
+
+def test_a_certificate_of_another_root_in_a_directory_names_its_node() -> None:
+    foreign = _cert("MEX", KEYS["MEX"], root=create_root("x", NOW))
+    error = _directory_error(lambda: load_directory(_root_signed("directory", _inner(
+        certificates=[cert_to_pem(foreign)])), ROOT_CERT, NOW))
+    assert error.reason == "cert_not_from_root"
+    assert error.detail.startswith("a certificate of MEX: issuer ")
+
+
+def test_a_time_whose_zone_has_no_offset_is_not_timezone_aware() -> None:
+    from datetime import tzinfo
+
+    class NoOffset(tzinfo):
+        def utcoffset(self, dt: datetime | None) -> None:
+            return None
+
+    with pytest.raises(ValueError, match="^issued must be a timezone-aware datetime$"):
+        Directory("unit", 1, datetime(2026, 11, 22, tzinfo=NoOffset()), _LATER, ENTRIES)
+
+
+def test_signed_bytes_of_exactly_the_size_limit_are_parsed_and_a_bytearray_is_read_like_bytes() -> None:
+    error = _directory_error(lambda: load_directory(b" " * crypto.directory.MAX_SIGNED_BYTES, ROOT_CERT, NOW))
+    assert error.reason == "malformed" and "expected at most" not in error.detail
+    assert load_directory(bytearray(SIGNED), ROOT_CERT, NOW) == DIRECTORY
+    error = _directory_error(lambda: load_directory(SIGNED.decode(), ROOT_CERT, NOW))  # type: ignore[arg-type]
+    assert error.detail == f"not a signed directory: expected at most {crypto.directory.MAX_SIGNED_BYTES} bytes"
+
+
+def test_directory_times_are_written_in_utc_whatever_the_hosts_time_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    monkeypatch.setenv("TZ", "America/Mexico_City")
+    time.tzset()
+    try:
+        assert NOW.astimezone(None).utcoffset() == timedelta(hours=-6)  # the host zone is in effect
+        stated = json.loads(SIGNED)["directory"]
+        assert json.loads(sign_directory(DIRECTORY, ROOT_KEY))["directory"] == stated
+        assert stated["issued"] == "2026-11-22T11:55:00Z"
+        assert load_directory(SIGNED, ROOT_CERT, NOW) == DIRECTORY
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_a_time_that_is_not_a_datetime_is_refused_when_built() -> None:
+    with pytest.raises(ValueError, match="^issued must be a timezone-aware datetime$"):
+        Directory("unit", 1, "2026-11-22T12:00:00Z", _LATER, ENTRIES)  # type: ignore[arg-type]
+
+
+def test_a_directory_built_with_a_tls_certificate_or_foreign_witnesses_names_them() -> None:
+    from crypto.pki import create_tls_ca, issue_tls_certificate, new_tls_key
+    from crypto.witness_policy import WitnessPolicy
+
+    tls = issue_tls_certificate(*create_tls_ca(ROOT_KEY, ROOT_CERT, NOW), "MEX", new_tls_key().public_key(), NOW)
+    with pytest.raises(TypeError, match="^a certificate of MEX does not carry an Ed25519 key$"):
+        _directory(MEX=_entry("MEX", tls))
+    with pytest.raises(ValueError, match=r"^witness_policy names \['AAA', 'BBB', 'CCC'\], not national nodes of "
+                                         r"this directory$"):
+        _directory(days=30).__class__("unit", 1, NOW, _LATER, ENTRIES,
+                                      WitnessPolicy(("MEX", "AAA", "BBB", "CCC", "DDD")))
+
+
+def test_names_in_a_refused_node_entry_are_cut_to_16_characters() -> None:
+    long_name = _cert("ABCDEFGHIJKLMNOPQRSTU", KEYS["MEX"])
+    error = _directory_error(lambda: load_directory(_root_signed("directory", _inner(
+        certificates=[cert_to_pem(long_name)])), ROOT_CERT, NOW))
+    assert (error.reason, error.detail) == ("cert_name_mismatch", "a certificate of 'ABCDEFGHIJKLMNOP' is listed for MEX")
+    error = _directory_error(lambda: load_directory(_root_signed("directory", _inner(node_id="m" * 20)),
+                                                    ROOT_CERT, NOW))
+    assert error.detail == f"directory content: node id {'m' * 16!r} is neither HUB nor three capital letters"

@@ -113,3 +113,87 @@ def test_sealing_key_repr_shows_no_secret() -> None:
     shown = repr(sealing) + str(sealing)
     for fragment in _secret_fragments(sealing.to_pem(), raw):
         assert fragment not in shown
+
+
+# -- the words of each refusal, and the hybrid post-quantum sealing key (issue 24) ------------------
+
+import re  # noqa: E402
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey  # noqa: E402
+
+from crypto.keys import HybridSealingKey, hybrid_public_key, raw_public  # noqa: E402
+
+
+def _exactly(message: str) -> str:
+    return f"^{re.escape(message)}$"
+
+
+def test_an_unaccepted_algorithm_is_named_cut_to_32_characters() -> None:
+    with pytest.raises(SignatureError) as caught:
+        verify_signature("x" * 40, KEY.public_key, KEY.sign(b"data"), b"data")  # type: ignore[arg-type]
+    assert (caught.value.reason, caught.value.detail) == ("unsupported_alg", f"algorithm {'x' * 32!r} is not accepted")
+    with pytest.raises(SignatureError) as caught:
+        verify_signature(ED25519, SealingKey.generate().public_key, b"\0" * 64, b"data")  # type: ignore[arg-type]
+    assert (caught.value.reason, caught.value.detail) == (
+        "alg_mismatch", "an ed25519 signature cannot come from a X25519PublicKey")
+    with pytest.raises(SignatureError) as caught:
+        verify_signature(ED25519, KEY.public_key, b"\0" * 64, b"data")
+    assert caught.value.detail == "the signature does not verify"
+
+
+def test_a_key_of_the_wrong_type_is_refused_by_name() -> None:
+    with pytest.raises(TypeError, match=_exactly("SigningKey wraps an Ed25519 private key")):
+        SigningKey(X25519PrivateKey.generate())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=_exactly("SealingKey wraps an X25519 private key")):
+        SealingKey(Ed25519PrivateKey.generate())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=_exactly("not an Ed25519 private key but X25519PrivateKey")):
+        SigningKey.from_pem(SealingKey.generate().to_pem())
+    with pytest.raises(TypeError, match=_exactly("not an X25519 private key but Ed25519PrivateKey")):
+        SealingKey.from_pem(KEY.to_pem())
+
+
+def test_key_texts_name_the_public_half_only() -> None:
+    assert repr(KEY) == f"SigningKey(alg='ed25519', kid={KEY.kid!r})"
+    assert raw_public(KEY.public_key) == KEY.public_key.public_bytes_raw()
+    sealing = SealingKey.generate()
+    assert repr(sealing) == f"SealingKey(public={sealing.public_bytes().hex()!r})"
+    assert sealing.public_bytes() == sealing.private_key.public_key().public_bytes_raw()
+    assert SealingKey.from_pem(sealing.to_pem()).private_key.private_bytes_raw() == \
+        sealing.private_key.private_bytes_raw()
+    assert SigningKey.from_pem(KEY.to_pem()).private_key.private_bytes_raw() == KEY.private_key.private_bytes_raw()
+
+
+def test_a_hybrid_sealing_key_is_96_private_and_1216_public_bytes_and_round_trips() -> None:
+    key = HybridSealingKey.generate()
+    raw = key.to_bytes()
+    assert len(raw) == 96 and HybridSealingKey.PUBLIC_SIZE == 1216
+    public = key.public_bytes()
+    assert len(public) == 1216
+    assert HybridSealingKey.from_bytes(raw).public_bytes() == public
+    assert HybridSealingKey.from_bytes(raw).to_bytes() == raw
+    assert repr(key) == f"HybridSealingKey(public_sha256={hashlib.sha256(public).hexdigest()[:16]!r})"
+    assert raw.hex() not in repr(key)
+    for wrong in (raw[:-1], raw + b"\0"):
+        with pytest.raises(ValueError, match=_exactly("a hybrid sealing key is 96 bytes: ML-KEM seed and X25519 key")):
+            HybridSealingKey.from_bytes(wrong)
+
+
+def test_a_published_hybrid_key_opens_to_its_private_half_and_has_exactly_its_size() -> None:
+    from cryptography.hazmat.primitives import hpke
+
+    key = HybridSealingKey.generate()
+    suite = hpke.Suite(hpke.KEM.MLKEM768_X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
+    sealed = suite.encrypt(b"secret", hybrid_public_key(key.public_bytes()), info=b"i")
+    assert suite.decrypt(sealed, key.private_key, info=b"i") == b"secret"
+    for wrong in (key.public_bytes()[:-1], key.public_bytes() + b"\0"):
+        with pytest.raises(ValueError, match=_exactly("a hybrid sealing key is 1216 bytes")):
+            hybrid_public_key(wrong)
+
+
+@pytest.mark.parametrize("alg", [["ed25519"], {"alg": "ed25519"}, 25519], ids=["list", "object", "number"])
+def test_an_algorithm_that_is_not_a_string_is_unsupported_not_a_crash(alg: object) -> None:
+    """`alg` comes from a peer's JSON: a list or an object (unhashable) must be refused, not raise TypeError."""
+    with pytest.raises(SignatureError) as caught:
+        verify_signature(alg, KEY.public_key, KEY.sign(b"data"), b"data")  # type: ignore[arg-type]
+    assert caught.value.reason == "unsupported_alg"

@@ -689,3 +689,114 @@ def test_a_100000_entry_tree_proves_inclusion_and_consistency() -> None:
         verify_consistency(first, second, consistency_proof(first, second, store), roots[first], roots[second])
     for first in checkpoints:
         verify_consistency(first, size, consistency_proof(first, size, store), roots[first], root)
+
+
+# -- every refusal with its reason and words (issue 24): an auditor reads both ------------------------
+
+def _proof_error(call: Callable[[], object]) -> tuple[str, str]:
+    with pytest.raises(ProofError) as caught:
+        call()
+    assert str(caught.value) == f"{caught.value.reason}: {caught.value.detail}"
+    return caught.value.reason, caught.value.detail
+
+
+H = HASHES[0]
+
+
+@pytest.mark.parametrize(("call", "reason", "detail"), [
+    (lambda: verify_inclusion(H[:31], 0, 8, inclusion_proof(0, 8, STORE), ROOTS[8]),
+     "bad_hash_size", "leaf hash is not a 32-byte hash (31)"),
+    (lambda: verify_inclusion(H, 0, 8, inclusion_proof(0, 8, STORE), None),
+     "bad_hash_size", "root is not a 32-byte hash (NoneType)"),
+    (lambda: verify_inclusion(H, 0, 8, [*inclusion_proof(0, 8, STORE)[:1], H + b"\0"], ROOTS[8]),
+     "bad_hash_size", "proof[1] is not a 32-byte hash (33)"),
+    (lambda: verify_inclusion(H, 0, -1, [], ROOTS[8]), "bad_size", "size -1 is not a tree size"),
+    (lambda: verify_inclusion(H, 0, True, [], ROOTS[1]), "bad_size", "size True is not a tree size"),
+    (lambda: verify_inclusion(H, 8, 8, [], ROOTS[8]), "bad_index", "index 8 is outside a tree of 8 leaves"),
+    (lambda: verify_inclusion(H, -1, 8, [], ROOTS[8]), "bad_index", "index -1 is outside a tree of 8 leaves"),
+    (lambda: verify_inclusion(H, False, 8, [], ROOTS[8]), "bad_index", "index False is outside a tree of 8 leaves"),
+    (lambda: verify_inclusion(H, 0, 8, inclusion_proof(0, 8, STORE)[:2], ROOTS[8]),
+     "bad_length", "proof has 2 hashes, the path has 3"),
+    (lambda: verify_inclusion(H, 0, 8, inclusion_proof(0, 8, STORE), ROOTS[7]),
+     "root_mismatch", "the proof leads to another root"),
+    (lambda: verify_consistency(3, 5, consistency_proof(3, 5, STORE), b"", ROOTS[5]),
+     "bad_hash_size", "first root is not a 32-byte hash (0)"),
+    (lambda: verify_consistency(3, 5, consistency_proof(3, 5, STORE), ROOTS[3], "x" * 32),
+     "bad_hash_size", "second root is not a 32-byte hash (str)"),
+    (lambda: verify_consistency(3, 5, [H[:1]], ROOTS[3], ROOTS[5]),
+     "bad_hash_size", "proof[0] is not a 32-byte hash (1)"),
+    (lambda: verify_consistency(-3, 5, [], ROOTS[3], ROOTS[5]), "bad_size", "size1 -3 is not a tree size"),
+    (lambda: verify_consistency(3, 5.0, [], ROOTS[3], ROOTS[5]), "bad_size", "size2 5.0 is not a tree size"),
+    (lambda: verify_consistency(5, 3, [], ROOTS[5], ROOTS[3]), "bad_size", "a tree of 3 leaves cannot extend one of 5"),
+    (lambda: verify_consistency(4, 4, [H], ROOTS[4], ROOTS[4]),
+     "bad_length", "a tree is consistent with itself by an empty proof only"),
+    (lambda: verify_consistency(4, 4, [], ROOTS[4], ROOTS[5]), "root_mismatch", "two different roots for the same size 4"),
+    (lambda: verify_consistency(0, 0, [], H, H), "root_mismatch", "the empty tree's root is SHA-256 of the empty string"),
+    (lambda: verify_consistency(0, 4, [H], EMPTY_ROOT, ROOTS[4]),
+     "bad_length", "every tree extends the empty tree by an empty proof only"),
+    (lambda: verify_consistency(0, 4, [], H, ROOTS[4]),
+     "root_mismatch", "the empty tree's root is SHA-256 of the empty string"),
+    (lambda: verify_consistency(3, 5, [], ROOTS[3], ROOTS[5]), "empty_proof", "a proof from 3 to 5 leaves cannot be empty"),
+    (lambda: verify_consistency(3, 5, consistency_proof(3, 5, STORE)[1:], ROOTS[3], ROOTS[5]),
+     "bad_length", "proof has 3 hashes, the path has 4"),
+    (lambda: verify_consistency(4, 5, [*consistency_proof(4, 5, STORE), H], ROOTS[4], ROOTS[5]),
+     "bad_length", "proof has 2 hashes, the path has 1"),
+    (lambda: verify_consistency(3, 5, consistency_proof(3, 5, STORE), ROOTS[2], ROOTS[5]),
+     "root_mismatch", "the proof does not lead to the first root"),
+    (lambda: verify_consistency(3, 5, consistency_proof(3, 5, STORE), ROOTS[3], ROOTS[6]),
+     "root_mismatch", "the proof does not lead to the second root"),
+    (lambda: consistency_proof(5, 3, STORE), "bad_size", "no consistency proof from 5 down to 3"),
+    (lambda: consistency_proof(3, -5, STORE), "bad_size", "size2 -5 is not a tree size"),
+    (lambda: consistency_proof(-3, 5, STORE), "bad_size", "size1 -3 is not a tree size"),
+    (lambda: inclusion_proof(0, "8", STORE), "bad_size", "size '8' is not a tree size"),
+    (lambda: inclusion_proof(9, 8, STORE), "bad_index", "index 9 is outside a tree of 8 leaves"),
+    (lambda: root_at(-1, STORE), "bad_size", "size -1 is not a tree size"),
+    (lambda: CompactRange(1, [H[:5]]), "bad_hash_size", "border[0] is not a 32-byte hash (5)"),
+    (lambda: CompactRange().append(H + H), "bad_hash_size", "leaf hash is not a 32-byte hash (64)"),
+    (lambda: merkle._roots_from_consistency_path(3, 5, [], ROOTS[3]),
+     "empty_proof", "a proof from 3 to 5 leaves cannot be empty"),
+    (lambda: merkle._roots_from_consistency_path(4, 8, [*consistency_proof(4, 8, STORE), H], ROOTS[4]),
+     "bad_length", "the proof is longer than the path to the root"),
+    (lambda: merkle._roots_from_consistency_path(4, 9, consistency_proof(4, 8, STORE), ROOTS[4]),
+     "bad_length", "the proof is shorter than the path to the root"),
+    (lambda: merkle._root_from_inclusion_path(H, 0, 8, [*inclusion_proof(0, 8, STORE), H]),
+     "bad_length", "the proof is longer than the path to the root"),
+    (lambda: merkle._root_from_inclusion_path(HASHES[3], 3, 9, inclusion_proof(3, 8, STORE)),
+     "bad_length", "the proof is shorter than the path to the root"),
+], ids=lambda v: v if isinstance(v, str) and " " not in v else None)
+def test_every_refusal_names_its_reason_and_what_is_wrong(call: Callable[[], object], reason: str,
+                                                          detail: str) -> None:
+    assert _proof_error(call) == (reason, detail)
+
+
+def test_hashes_given_as_bytearrays_verify_like_bytes() -> None:
+    proof = [bytearray(p) for p in inclusion_proof(5, 8, STORE)]
+    verify_inclusion(bytearray(HASHES[5]), 5, 8, proof, bytearray(ROOTS[8]))
+    verify_consistency(3, 8, [bytearray(p) for p in consistency_proof(3, 8, STORE)], bytearray(ROOTS[3]),
+                       bytearray(ROOTS[8]))
+
+
+def test_a_resumed_range_says_how_many_border_nodes_it_needs() -> None:
+    with pytest.raises(ValueError, match="^a tree of 3 leaves has 2 border nodes, not 1$"):
+        CompactRange(3, [H])
+    with pytest.raises(ProofError):
+        CompactRange(-1)
+
+
+def test_a_memory_store_holds_what_was_put_and_names_the_node_it_lacks() -> None:
+    store = MemoryNodeStore()
+    assert len(store) == 0 and store.get_nodes([]) == []
+    store.put(0, 0, HASHES[0])
+    store.put_many([(0, 1, HASHES[1]), (1, 0, ROOTS[2])])
+    assert len(store) == 3
+    assert store.get_nodes([(1, 0), (0, 1), (0, 0)]) == [ROOTS[2], HASHES[1], HASHES[0]]
+    with pytest.raises(LookupError, match=r"^no stored tree node \(0, 7\)$"):
+        store.get_nodes([(0, 0), (0, 7)])
+    assert CompactRange.resume(2, store).root() == ROOTS[2]
+    assert CompactRange.resume(0, store).root() == EMPTY_ROOT and root_at(0, store) == EMPTY_ROOT
+
+
+def test_a_proof_error_without_detail_reads_as_its_reason_and_a_negative_range_size_is_named() -> None:
+    bare = ProofError("bad_size")
+    assert (str(bare), bare.detail) == ("bad_size", "")
+    assert _proof_error(lambda: CompactRange(-1)) == ("bad_size", "size -1 is not a tree size")

@@ -163,3 +163,46 @@ def test_the_policy_order_is_computed_once_per_directory_not_per_cosignature():
     other = _members(5)
     assert admit_cosignature(other, "AAE", 1_800_000_000, None) == 4  # another directory: its own order
     assert admit_cosignature(directory, "AAZ", 1_800_000_000, None) == 0 and len(calls) == 2
+
+
+# -- the exact words of a refused policy, and its bounds (issue 24, crypto/witness_policy.py) --------
+
+
+@pytest.mark.parametrize(("bad", "error", "message"), [
+    ([], TypeError, "witness_policy must be an object"),
+    ({"rotate": 3, "quorum": 1, "alpha": 0}, ValueError, "witness_policy: unknown members ['alpha', 'rotate']"),
+    ({}, ValueError, "witness_policy states nothing: leave it out instead"),
+    ({"quorum": None}, TypeError, "witness_policy members are absent, never null"),
+    ({"witnesses": "MEX"}, TypeError, "witness_policy.witnesses must be a list"),
+    ({"quorum": "3"}, TypeError, "witness_policy.quorum must be an integer"),
+    ({"cosign_interval": True}, TypeError, "witness_policy.cosign_interval must be an integer"),
+    ({"witnesses": []}, ValueError, "witness_policy.witnesses must be a non-empty list of node ids"),
+    ({"witnesses": ["MEX", ""]}, ValueError, "witness_policy.witnesses must be a non-empty list of node ids"),
+    ({"witnesses": ["MEX", 7]}, ValueError, "witness_policy.witnesses must be a non-empty list of node ids"),
+    ({"witnesses": ["MEX", "IDN", "MEX"]}, ValueError, "witness_policy.witnesses lists a node twice"),
+    ({"quorum": 0}, ValueError,
+     "witness_policy.quorum is 1..99 (a served checkpoint carries at most 99 cosignatures), not 0"),
+    ({"quorum": 100}, ValueError,
+     "witness_policy.quorum is 1..99 (a served checkpoint carries at most 99 cosignatures), not 100"),
+    ({"witnesses": ["MEX", "IDN"], "quorum": 3}, ValueError, "witness_policy.quorum 3 exceeds its 2 witnesses"),
+    ({"cosign_interval": -1}, ValueError, "witness_policy.cosign_interval is 0..86400 seconds, not -1"),
+    ({"cosign_interval": 86_401}, ValueError, "witness_policy.cosign_interval is 0..86400 seconds, not 86401"),
+], ids=["not-an-object", "unknown-members", "empty", "null-member", "witnesses-not-a-list", "string-quorum",
+        "bool-interval", "no-witnesses", "empty-witness", "non-string-witness", "duplicate-witness", "quorum-0",
+        "quorum-100", "quorum-above-witnesses", "interval-negative", "interval-above-a-day"])
+def test_a_refused_policy_says_exactly_what_is_wrong(bad, error, message):
+    import re
+
+    with pytest.raises(error, match=f"^{re.escape(message)}$"):
+        parse_witness_policy(bad)
+
+
+def test_a_policy_at_its_bounds_is_accepted_and_keeps_only_what_the_root_stated():
+    assert parse_witness_policy({"quorum": 1}) == WitnessPolicy(quorum=1)
+    assert parse_witness_policy({"quorum": 99, "cosign_interval": 0}) == WitnessPolicy(None, 99, 0)
+    assert parse_witness_policy({"cosign_interval": 86_400}).cosign_interval == 86_400
+    both = parse_witness_policy({"witnesses": ["MEX", "IDN"], "quorum": 2})
+    assert both == WitnessPolicy(("MEX", "IDN"), 2) and both.as_json() == {"witnesses": ["MEX", "IDN"], "quorum": 2}
+    assert WitnessPolicy(["IDN"]).witnesses == ("IDN",) and WitnessPolicy(cosign_interval=0).as_json() == {
+        "cosign_interval": 0}
+    assert WitnessPolicy().as_json() == {}
