@@ -101,7 +101,7 @@ _PATHS = {
     "/api/federation/{kind}": {"get": op(
         "The newest root-signed directory or revocation list the hub applied, byte for byte as published "
         "(public: nodes fetch it at start-up and verify it against the root themselves)", tag="federation",
-        params=[path_param("kind", {"enum": ["directory", "revocations"]})],
+        params=[path_param("kind", {"enum": ["directory", "revocations"]})], errors=(404,),
         ok=(200, {"type": "object", "description": "the root-signed file, byte for byte"}))},
 }
 

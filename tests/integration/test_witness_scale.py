@@ -28,6 +28,7 @@ from nodes.hub.relay import Hub
 from nodes.runtime.config import HubConfig
 from nodes.runtime.db import make_engine
 from nodes.runtime.federation import init_federation, load_federation, reissue_directory
+from nodes.runtime.metrics import Telemetry
 from protocol.checkpoint import MAX_SIGNATURES, format_note, parse_note
 from protocol.errors import ProtocolError
 
@@ -92,7 +93,8 @@ async def test_checkpoints_of_190_witnesses_are_served_within_the_note_cap_and_e
     assert report.ok, report.findings
     assert report.quorum_required == quorum and report.witnessed_size == size
 
-    hub = SimpleNamespace(store=store, federation=federation, config=HubConfig(federation.path, "sqlite://"))
+    hub = SimpleNamespace(store=store, federation=federation, config=HubConfig(federation.path, "sqlite://"),
+                          telemetry=Telemetry(lambda: ()))
     token = federation.credentials("HUB").tokens["auditor"]
     async with TestClient(TestServer(make_app(hub))) as http:  # type: ignore[arg-type]
         served = await http.get("/api/log/checkpoint")
