@@ -67,10 +67,10 @@ test: venv rabbitmq postgres faketime browser netns
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; \
 	  if [ $$rc -ne 0 ] || [ -n "$(PYTEST_ARGS)" ]; then exit $$rc; fi; \
 	  echo "== the node suite again, nodes on PostgreSQL"; \
-	  SOMEX_TEST_NODE_DB=postgresql $(PY) -m pytest -m "not sqlite_only" $(NODE_SUITE)
+	  SOMEX_TEST_NODE_DB=postgresql $(PY) -m pytest -m "not sqlite_only and not sqlite_speed" $(NODE_SUITE)
 
 test-node-postgres: venv rabbitmq postgres
-	SOMEX_TEST_NODE_DB=postgresql $(PY) -m pytest -m "not sqlite_only" $(NODE_SUITE) $(PYTEST_ARGS)
+	SOMEX_TEST_NODE_DB=postgresql $(PY) -m pytest -m "not sqlite_only and not sqlite_speed" $(NODE_SUITE) $(PYTEST_ARGS)
 
 test-unit: venv
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)

@@ -153,6 +153,7 @@ def _feed_lines(n: int, bad_every: int) -> tuple[bytes, dict[int, str]]:
     return ("\n".join(lines) + "\n").encode(), bad
 
 
+@pytest.mark.sqlite_speed
 async def test_a_100k_alert_feed_reaches_every_node_names_each_bad_line_and_is_idempotent(
         fed: RunningFederation, apis: dict[str, Api]) -> None:
     feed, bad = _feed_lines(100_000, bad_every=100)
