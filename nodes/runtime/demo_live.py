@@ -12,6 +12,7 @@ import aiohttp
 
 from crypto.join import fingerprint
 from nodes.runtime import ceremony
+from nodes.runtime.cli_support import hub_endpoint
 from nodes.runtime.config import utcnow
 from nodes.runtime.deployment import Deployment
 from nodes.runtime.federation import DIRECTORY_FILE, REVOCATIONS_FILE, TLS_CRL_FILE, load_federation, revoke
@@ -44,6 +45,12 @@ async def live_federation_scenario(session: aiohttp.ClientSession, deployment: D
     say(f"{NEWCOMER} -> MEX  note {note['id']}")
     checks.append((f"{NEWCOMER}, admitted while running, reached MEX with nobody restarted",
                    await _eventually(wait_for, f"{NEWCOMER}'s note at MEX", lambda: _received(mex, note["id"]))))
+
+    # A member witnesses while it is one: its cosignature of a checkpoint after its admission is in
+    # the log before its key is revoked, so the quorum of the directory that lists it can be met.
+    checks.append((f"{NEWCOMER} witnessed the log before its revocation",
+                   await _eventually(wait_for, f"{NEWCOMER}'s cosignature in the hub's log",
+                                     lambda: _cosigned(session, deployment, NEWCOMER))))
 
     kid = load_federation(home, utcnow()).credentials(NEWCOMER).signing_key.kid
     revoke(home, kid, utcnow())
@@ -87,6 +94,14 @@ async def _eventually(wait_for: Callable[[str, Callable[[], Awaitable[Any]]], Aw
         return True
     except TimeoutError:
         return False
+
+
+async def _cosigned(session: aiohttp.ClientSession, deployment: Deployment, witness: str) -> bool:
+    base, token = hub_endpoint(deployment, "auditor")
+    async with session.get(f"{base}/audit/entries", params={"sender": witness, "type": "witness.cosign",
+                                                            "verdict": "accepted", "limit": "1"},
+                           headers={"Authorization": f"Bearer {token}"}) as r:
+        return r.status == 200 and bool((await r.json())["entries"])
 
 
 async def _connected(client: NodeClient) -> bool:

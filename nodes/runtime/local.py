@@ -13,7 +13,7 @@ from nodes.runtime.api_client import api_base, api_session, default_cacert
 from nodes.runtime.config import utcnow
 from nodes.runtime.deployment import Deployment, broker_spec
 from broker_config import BrokerTls
-from nodes.runtime.federation import BROKER_DIR, TLS_CERT_FILE, TLS_CRL_FILE, TLS_KEY_FILE, Federation, load_federation
+from nodes.runtime.federation import BROKER_DIR, DIRECTORY_FILE, TLS_CERT_FILE, TLS_CRL_FILE, TLS_KEY_FILE, Federation, load_federation
 from nodes.runtime.cluster import PrivateCluster, is_cluster
 from nodes.runtime.private_files import private_dir
 from nodes.runtime.rabbit import LOOPBACK, BrokerError, PrivateBroker, free_port, install_broker_tls
@@ -365,7 +365,12 @@ async def publish_federation_file(state_dir: Path, file: Path, *, hub_url: str |
         # A new member's broker user and inbox exist before the hub sends it anything. Only for a
         # directory newer than the hub's (checked here against the root, as the hub will): an older
         # one could give a removed member its permissions back.
-        newer = check_publication(raw, federation.root_cert, federation.directory, federation.revocations, utcnow())
+        in_use = deployment.federation_dir / DIRECTORY_FILE
+        if in_use.is_file() and in_use.read_bytes() == raw:  # one machine: the root wrote it here already
+            newer = federation.directory
+        else:
+            newer = check_publication(raw, federation.root_cert, federation.directory, federation.revocations,
+                                      utcnow())
         broker.apply(broker_spec(federation.with_document(newer), deployment.vhost, tls=deployment.tls))
     async with api_session(cacert or default_cacert(deployment.federation_dir)) as session:
         async with session.post(f"{url}/federation/publish", data=raw,
