@@ -5,7 +5,8 @@ types, the body). Personal data must not outlive its purpose there either, so ea
 rule giving the date after which the stored message is deleted:
 
 - document alerts: the latest review date of the alerts the message carries (what the replica
-  keeps them for; the replica drops them on that date too);
+  keeps them for; the replica drops them on that date too), but never more than
+  DEFAULT_REVIEW_YEARS after the message was sent, whatever review date a sender writes;
 - a held case's carriers (`case.share`) go with the held copy (nodes/national/cases.py); the
   rule below bounds only the messages that carry no held case;
 - everything else: a federation-wide maximum per class, in days after the message was created.
@@ -20,7 +21,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from protocol.alerts import review_date
+from protocol.alerts import default_review_date, review_date
 from protocol.timefmt import parse_time
 
 ALERT_TYPES = frozenset({"alert.document", "alert.document.batch"})
@@ -47,6 +48,13 @@ MAXIMUM_DAYS: Mapping[str, int] = {
 DEFAULT_DAYS = 730  # a type added without a rule of its own
 
 
+def alert_kept_until(record: Mapping[str, Any], created: str) -> str:
+    """The last day an alert sent at `created` is kept (replica and message store): its review date,
+    at most DEFAULT_REVIEW_YEARS after it was sent. The bound counts from the envelope's `created`,
+    which the hub holds to its clock, not from `reported`, which the sender writes freely."""
+    return min(review_date(record), default_review_date(parse_time(created).date().isoformat()))
+
+
 def retain_until(type: str, created: str, body: Mapping[str, Any] | None) -> str:
     """The last day (YYYY-MM-DD, UTC) a stored message of `type` is kept; `body`: its clear
     payload, needed for alerts only."""
@@ -54,7 +62,7 @@ def retain_until(type: str, created: str, body: Mapping[str, Any] | None) -> str
         if body is None:
             raise ValueError(f"the retention of {type} depends on its body")
         alerts = body["alerts"] if type == "alert.document.batch" else [body]
-        return max(review_date(a) for a in alerts)
+        return max(alert_kept_until(a, created) for a in alerts)
     days = MAXIMUM_DAYS.get(type, DEFAULT_DAYS)
     return (parse_time(created) + timedelta(days=days)).date().isoformat()
 

@@ -24,9 +24,10 @@ from nodes.national import feeds
 from nodes.runtime.config import utcnow
 from nodes.runtime.private_files import write_private
 from protocol.alerts import (
-    AlertVersion, ReplicaEntry, merge, normalise_document_number, review_date, version_key,
+    AlertVersion, ReplicaEntry, merge, normalise_document_number, version_key,
 )
 from protocol.envelope import Envelope
+from protocol.retention import alert_kept_until
 from protocol.timefmt import format_time
 
 if TYPE_CHECKING:
@@ -79,9 +80,10 @@ _ROW = ("active", *RECORD_COLUMNS, "lifecycle_key", "withdrawn", "update_key")
 _COLUMNS = ("issuing_country", "document_type", "number", *_ROW)
 
 
-def _record(alert: Mapping[str, Any]) -> tuple:
+def _record(alert: Mapping[str, Any], created: str) -> tuple:
     return (alert["document_number"], alert["status"], alert["reported"], alert.get("event_date"),
-            alert.get("issue_date"), alert.get("expiry_date"), review_date(alert), alert.get("national_reference"))
+            alert.get("issue_date"), alert.get("expiry_date"), alert_kept_until(alert, created),
+            alert.get("national_reference"))
 
 
 def _entry(row: Sequence[Any]) -> ReplicaEntry:
@@ -97,7 +99,7 @@ def versions_of(env: Envelope, alerts: Sequence[Mapping[str, Any]]) -> list[tupl
     """The replica versions carried by one message, in batch order."""
     stamp = version_key(env.created, env.id, 0)[:-4]  # the per-alert index completes the key
     return [((a["issuing_country"], a["document_type"], normalise_document_number(a["document_number"])),
-             AlertVersion(f"{stamp}{i:04d}", a["action"], _record(a)))
+             AlertVersion(f"{stamp}{i:04d}", a["action"], _record(a, env.created)))
             for i, a in enumerate(alerts)]
 
 

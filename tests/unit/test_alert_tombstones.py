@@ -79,3 +79,16 @@ def test_the_tombstone_key_is_the_nodes_own_and_private(tmp_path: Path) -> None:
     assert load_tombstone_key(tmp_path) == key and len(key) == 32
     assert (tmp_path / "tombstone.key").stat().st_mode & 0o777 == 0o600
     assert tombstone_number(key, "ITA", "passport", "X1") != tombstone_number(b"other" * 8, "ITA", "passport", "X1")
+
+
+def test_the_replica_keeps_an_alert_at_most_ten_years_after_it_was_sent(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'r.db'}")
+    replica.metadata.create_all(engine)
+    env, body = version("create", 0)
+    body = {**body, "review_date": "9999-12-31"}
+    env = wire.build(message_id=new_message_id(), type="alert.document", sender="ITA", recipients=["*"],
+                     created=START, ttl=timedelta(hours=1), body=body)
+    apply(engine, load_tombstone_key(tmp_path), (env, body))
+    [row] = rows(engine)
+    assert row["review_date"] == f"{START.year + 10}-{START:%m-%d}"
+    engine.dispose()

@@ -44,3 +44,14 @@ def test_every_registered_message_type_has_a_rule_of_its_own() -> None:
 def test_a_message_is_gone_the_day_after_its_last_day() -> None:
     assert not retention.expired("2027-03-01", "2027-03-01")
     assert retention.expired("2027-03-01", "2027-03-02")
+
+
+def test_a_hostile_review_date_does_not_keep_an_alert_beyond_ten_years_after_it_was_sent() -> None:
+    """A member writing review_date 9999-12-31 (or a far future `reported`) would otherwise keep its
+    alert in every replica and message store forever."""
+    far = alert("9999-12-31", reported="9990-01-01")
+    assert retention.alert_kept_until(far, "2026-12-01T10:00:00Z") == "2036-12-01"
+    assert retention.retain_until("alert.document", "2026-12-01T10:00:00Z", far) == "2036-12-01"
+    assert retention.retain_until("alert.document.batch", "2026-12-01T10:00:00Z",
+                                  {"alerts": [far, alert("2027-03-01")]}) == "2036-12-01"
+    assert retention.alert_kept_until(alert("2027-03-01"), "2026-12-01T10:00:00Z") == "2027-03-01"
