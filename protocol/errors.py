@@ -6,6 +6,18 @@ answers; docs/reason-codes.md lists each once.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class FieldProblem:
+    """One fault of a structured input (an MRZ, a person alert): which field, a reason code, what is
+    wrong. Checks that report every fault at once collect these."""
+
+    field: str
+    reason: str
+    detail: str
+
 
 class ProtocolError(Exception):
     """A peer sent something we refuse. `reason` is a stable snake_case code."""

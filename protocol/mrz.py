@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from protocol.errors import ProtocolError
+from protocol.errors import FieldProblem, ProtocolError
 
 # Layouts (line count, line length) -> format name; Doc 9303 part 4 (TD3), 5 (TD1), 6 (TD2).
 LAYOUTS = {(3, 30): "TD1", (2, 36): "TD2", (2, 44): "TD3"}
@@ -27,22 +27,13 @@ _NAME = re.compile(r"[A-Z<]*")
 _DIGIT_OR_FILLER = re.compile(r"[0-9<]")
 
 
-@dataclass(frozen=True, slots=True)
-class MrzProblem:
-    """One fault of a zone: which field, a reason code (docs/reason-codes.md), what is wrong."""
-
-    field: str
-    reason: str
-    detail: str
-
-
 class MrzError(ProtocolError):
     """A zone that cannot be trusted. `problems` lists every fault found, in zone order.
 
     `reason` is the first problem's code when there is one kind of fault, else `bad_mrz`.
     """
 
-    def __init__(self, problems: Sequence[MrzProblem]) -> None:
+    def __init__(self, problems: Sequence[FieldProblem]) -> None:
         self.problems = tuple(problems)
         kinds = {p.reason for p in self.problems}
         reason = self.problems[0].reason if len(kinds) == 1 else "bad_mrz"
@@ -125,23 +116,23 @@ def split_lines(text: str | Sequence[str]) -> tuple[str, ...]:
 def parse(text: str | Sequence[str]) -> Mrz:
     """Read and verify a zone; raise MrzError naming every fault."""
     if not isinstance(text, str) and not (isinstance(text, Sequence) and all(isinstance(x, str) for x in text)):
-        raise MrzError([MrzProblem("$", "mrz_layout", "a zone is text, or a list of its lines")])
+        raise MrzError([FieldProblem("$", "mrz_layout", "a zone is text, or a list of its lines")])
     if sum(len(line) for line in ([text] if isinstance(text, str) else text)) > MAX_INPUT_CHARS * 2:
-        raise MrzError([MrzProblem("$", "mrz_layout", f"far longer than a zone ({MAX_INPUT_CHARS} characters)")])
+        raise MrzError([FieldProblem("$", "mrz_layout", f"far longer than a zone ({MAX_INPUT_CHARS} characters)")])
     lines = split_lines(text)
     layout = LAYOUTS.get((len(lines), len(lines[0]) if lines else 0))
     if layout is None or any(len(line) != len(lines[0]) for line in lines):
         shape = " + ".join(str(len(line)) for line in lines) or "nothing"
-        raise MrzError([MrzProblem("$", "mrz_layout",
+        raise MrzError([FieldProblem("$", "mrz_layout",
                                    f"{len(lines)} line(s) of {shape} characters: a zone is 3 x 30 (TD1), "
                                    f"2 x 36 (TD2) or 2 x 44 (TD3)")])
     bad = [(n, line) for n, line in enumerate(lines, 1) if not _ZONE_CHARS.fullmatch(line)]
     if bad:
-        raise MrzError([MrzProblem(f"line {n}", "mrz_bad_character",
+        raise MrzError([FieldProblem(f"line {n}", "mrz_bad_character",
                                    f"only A-Z, 0-9 and '<' may appear, not {sorted(set(_OTHER.findall(line)))}")
                         for n, line in bad])
     if lines[0][0] == "V":
-        raise MrzError([MrzProblem("document_code", "mrz_layout",
+        raise MrzError([FieldProblem("document_code", "mrz_layout",
                                    "a visa zone (MRV-A/MRV-B): not read here, read the passport's zone")])
     return _READERS[layout](lines)
 
@@ -153,10 +144,10 @@ class _Reader:
 
     def __init__(self, lines: tuple[str, ...]) -> None:
         self.lines = lines
-        self.problems: list[MrzProblem] = []
+        self.problems: list[FieldProblem] = []
 
     def fault(self, field: str, reason: str, detail: str) -> None:
-        self.problems.append(MrzProblem(field, reason, detail))
+        self.problems.append(FieldProblem(field, reason, detail))
 
     def verify(self, field: str, data: str, digit: str, *, filler_allowed: bool = False) -> None:
         if filler_allowed and digit == "<" and data.strip("<") == "":

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from protocol.errors import DecodeError, PolicyError
+from protocol.errors import DecodeError, FieldProblem, PolicyError
 from protocol.schema import Schema
 from protocol.transliteration import TransliterationError, script_of, transliterate
 
@@ -55,38 +55,29 @@ _LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 _LATIN = re.compile(r"[A-Z]+( [A-Z]+)*")
 
 
-@dataclass(frozen=True, slots=True)
-class PersonProblem:
-    """Why a person alert is refused: the field's path, a reason code, what is wrong."""
-
-    field: str
-    reason: str
-    detail: str
-
-
-def _fields(value: Any, where: str, spec: Mapping[str, tuple[str, ...]]) -> PersonProblem | None:
+def _fields(value: Any, where: str, spec: Mapping[str, tuple[str, ...]]) -> FieldProblem | None:
     if not isinstance(value, dict):
-        return PersonProblem(where, "bad_field", "expected an object")
+        return FieldProblem(where, "bad_field", "expected an object")
     known = set(spec["required"]) | set(spec["optional"])
     for name in value:
         if name not in known:
-            return PersonProblem(f"{where}.{str(name)[:64]}", "unknown_field", "not a field of a person alert")
+            return FieldProblem(f"{where}.{str(name)[:64]}", "unknown_field", "not a field of a person alert")
     for name in spec["required"]:
         if name not in value:
-            return PersonProblem(f"{where}.{name}", "missing_field", "required")
+            return FieldProblem(f"{where}.{name}", "missing_field", "required")
     return None
 
 
 def _text(value: Any, where: str, limit: int, *, pattern: re.Pattern[str] | None = None,
-          what: str = "") -> PersonProblem | None:
+          what: str = "") -> FieldProblem | None:
     if not isinstance(value, str) or not value.strip():
-        return PersonProblem(where, "bad_field", "a non-empty string")
+        return FieldProblem(where, "bad_field", "a non-empty string")
     if len(value) > limit:
-        return PersonProblem(where, "field_too_long", f"at most {limit} characters, not {len(value)}")
+        return FieldProblem(where, "field_too_long", f"at most {limit} characters, not {len(value)}")
     if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn") for c in value):
-        return PersonProblem(where, "bad_field", "control, format or unassigned characters")
+        return FieldProblem(where, "bad_field", "control, format or unassigned characters")
     if pattern is not None and not pattern.fullmatch(value):
-        return PersonProblem(where, "bad_field", what)
+        return FieldProblem(where, "bad_field", what)
     return None
 
 
@@ -98,20 +89,20 @@ def _real_date(text: str) -> bool:
     return True
 
 
-def _partial_date_problem(value: Any, where: str, reported: str) -> PersonProblem | None:
+def _partial_date_problem(value: Any, where: str, reported: str) -> FieldProblem | None:
     if not isinstance(value, str) or not _PARTIAL_DATE.fullmatch(value):
-        return PersonProblem(where, "bad_field", "YYYY, YYYY-MM or YYYY-MM-DD")
+        return FieldProblem(where, "bad_field", "YYYY, YYYY-MM or YYYY-MM-DD")
     year, month, day = (value.split("-") + [None, None])[:3]
     if month is not None and not 1 <= int(month) <= 12:
-        return PersonProblem(where, "bad_field", f"no month {month}")
+        return FieldProblem(where, "bad_field", f"no month {month}")
     if day is not None and not _real_date(value):
-        return PersonProblem(where, "bad_field", f"no such day {value}")
+        return FieldProblem(where, "bad_field", f"no such day {value}")
     if value > reported[:len(value)] or int(year) < 1880:
-        return PersonProblem(where, "bad_field", "a birth date between 1880 and the alert's date")
+        return FieldProblem(where, "bad_field", "a birth date between 1880 and the alert's date")
     return None
 
 
-def _name_problem(value: Any, where: str) -> PersonProblem | None:
+def _name_problem(value: Any, where: str) -> FieldProblem | None:
     """The name as written in its script, the script's ISO 15924 code, the language (BCP 47), and
     the MRZ Latin form: computed by ICAO's table where there is one (and then it must agree),
     else the form printed in the document."""
@@ -128,28 +119,28 @@ def _name_problem(value: Any, where: str) -> PersonProblem | None:
         return problem
     actual = script_of(value["text"])
     if actual != value["script"]:
-        return PersonProblem(f"{where}.script", "script_mismatch",
+        return FieldProblem(f"{where}.script", "script_mismatch",
                              f"the name is written in {actual}, not {value['script']}")
     if value["script"] in SCRIPTS_WITH_A_TABLE:
         try:
             computed = transliterate(value["text"], value.get("language"))
         except TransliterationError as error:
-            return PersonProblem(f"{where}.text", error.reason, error.detail)
+            return FieldProblem(f"{where}.text", error.reason, error.detail)
         if value["latin"] != computed:
-            return PersonProblem(f"{where}.latin", "latin_mismatch",
+            return FieldProblem(f"{where}.latin", "latin_mismatch",
                                  f"ICAO 9303 transliteration of the name is {computed!r}")
     return None
 
 
-def _subject_problem(value: Any, reported: str) -> PersonProblem | None:
+def _subject_problem(value: Any, reported: str) -> FieldProblem | None:
     problem = _fields(value, "subject", SUBJECT_FIELDS)
     if problem is not None:
         return problem
     if "smuggled_migrant" in value:
         if not isinstance(value["smuggled_migrant"], bool):
-            return PersonProblem("subject.smuggled_migrant", "bad_field", "expected true or false")
+            return FieldProblem("subject.smuggled_migrant", "bad_field", "expected true or false")
         if value["smuggled_migrant"]:
-            return PersonProblem("subject.smuggled_migrant", "smuggled_migrant_as_subject",
+            return FieldProblem("subject.smuggled_migrant", "smuggled_migrant_as_subject",
                                  "a smuggled migrant is never the subject of a person alert (Protocol article 5)")
     for name in ("family_name", "given_names"):
         if name in value:
@@ -162,36 +153,36 @@ def _subject_problem(value: Any, reported: str) -> PersonProblem | None:
             return problem
     if "nationality" in value and (not isinstance(value["nationality"], str)
                                    or not _COUNTRY.fullmatch(value["nationality"])):
-        return PersonProblem("subject.nationality", "bad_field", "ISO 3166-1 alpha-3, upper case")
+        return FieldProblem("subject.nationality", "bad_field", "ISO 3166-1 alpha-3, upper case")
     if "sex" in value and value["sex"] not in SEXES:
-        return PersonProblem("subject.sex", "bad_field", f"one of {', '.join(SEXES)}")
+        return FieldProblem("subject.sex", "bad_field", f"one of {', '.join(SEXES)}")
     return None
 
 
-def _recipients_problem(value: Any, issuer: str) -> PersonProblem | None:
+def _recipients_problem(value: Any, issuer: str) -> FieldProblem | None:
     if value == "all":
         return None
     if not isinstance(value, list) or not 1 <= len(value) <= MAX_RECIPIENTS:
-        return PersonProblem("recipients", "bad_field", f'"all", or a list of 1..{MAX_RECIPIENTS} countries')
+        return FieldProblem("recipients", "bad_field", f'"all", or a list of 1..{MAX_RECIPIENTS} countries')
     for i, country in enumerate(value):
         if not isinstance(country, str) or not _COUNTRY.fullmatch(country):
-            return PersonProblem(f"recipients[{i}]", "bad_field", "ISO 3166-1 alpha-3, upper case")
+            return FieldProblem(f"recipients[{i}]", "bad_field", "ISO 3166-1 alpha-3, upper case")
     if len(set(value)) != len(value) or issuer in value:
-        return PersonProblem("recipients", "bad_recipients", "a country twice, or the issuer itself")
+        return FieldProblem("recipients", "bad_recipients", "a country twice, or the issuer itself")
     return None
 
 
-def person_alert_problem(record: Any) -> PersonProblem | None:
+def person_alert_problem(record: Any) -> FieldProblem | None:
     """None if `record` is a valid `person.alert` body, else the first thing wrong with it."""
     if not isinstance(record, dict):
-        return PersonProblem("$", "bad_field", "a person alert is a JSON object")
+        return FieldProblem("$", "bad_field", "a person alert is a JSON object")
     if "action" not in record:
-        return PersonProblem("action", "missing_field", "required")
+        return FieldProblem("action", "missing_field", "required")
     if record["action"] not in ACTIONS:
-        return PersonProblem("action", "bad_field", f"one of {', '.join(ACTIONS)}")
+        return FieldProblem("action", "bad_field", f"one of {', '.join(ACTIONS)}")
     problem = _fields(record, "$", WITHDRAW_FIELDS if record["action"] == "withdraw" else RECORD_FIELDS)
     if problem is not None:
-        return PersonProblem(problem.field.removeprefix("$."), problem.reason, problem.detail)
+        return FieldProblem(problem.field.removeprefix("$."), problem.reason, problem.detail)
     problem = (_text(record["issuer"], "issuer", 3, pattern=_COUNTRY, what="ISO 3166-1 alpha-3, upper case")
                or _text(record["national_reference"], "national_reference", MAX_REFERENCE_CHARS,
                         pattern=_REFERENCE, what="letters, digits and . _ / -"))
@@ -199,15 +190,15 @@ def person_alert_problem(record: Any) -> PersonProblem | None:
         return problem
     reported = record["reported"]
     if not isinstance(reported, str) or not _DATE.fullmatch(reported) or not _real_date(reported):
-        return PersonProblem("reported", "bad_field", "a date YYYY-MM-DD")
+        return FieldProblem("reported", "bad_field", "a date YYYY-MM-DD")
     if record["action"] == "withdraw":
         if "reason" in record:
             return _text(record["reason"], "reason", MAX_REASON_CHARS)
         return None
     if record["basis"] not in BASES:
-        return PersonProblem("basis", "bad_field", f"one of {', '.join(BASES)}")
+        return FieldProblem("basis", "bad_field", f"one of {', '.join(BASES)}")
     if record["handling_code"] not in HANDLING_CODES:
-        return PersonProblem("handling_code", "bad_field", f"one of {', '.join(HANDLING_CODES)}")
+        return FieldProblem("handling_code", "bad_field", f"one of {', '.join(HANDLING_CODES)}")
     problem = (_text(record["legal_basis"], "legal_basis", MAX_LEGAL_BASIS_CHARS)
                or _subject_problem(record["subject"], reported)
                or _recipients_problem(record["recipients"], record["issuer"]))
@@ -216,9 +207,9 @@ def person_alert_problem(record: Any) -> PersonProblem | None:
     if "review_date" in record:
         review = record["review_date"]
         if not isinstance(review, str) or not _DATE.fullmatch(review) or not _real_date(review):
-            return PersonProblem("review_date", "bad_field", "a date YYYY-MM-DD")
+            return FieldProblem("review_date", "bad_field", "a date YYYY-MM-DD")
         if not reported < review <= _years_after(reported, MAX_REVIEW_YEARS):
-            return PersonProblem("review_date", "review_too_late",
+            return FieldProblem("review_date", "review_too_late",
                                  f"after the alert's date and at most {MAX_REVIEW_YEARS} years after it "
                                  f"({_years_after(reported, MAX_REVIEW_YEARS)})")
     return None
