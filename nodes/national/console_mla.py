@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -125,7 +126,16 @@ async def compose(request: web.Request) -> web.Response:
 
 async def _form(request: web.Request) -> tuple[dict[str, Any], list[Upload]]:
     """The form's fields (lists for the multiple selects) and its attachment files."""
-    values: dict[str, Any] = {name: [] for name in LIST_FIELDS}
+    fields, uploads = await _multipart(request, [*LIST_FIELDS, *TEXT_FIELDS])
+    values: dict[str, Any] = {name: fields[name] for name in LIST_FIELDS}
+    values.update({name: fields[name][-1] for name in TEXT_FIELDS if fields[name]})
+    return values, uploads
+
+
+async def _multipart(request: web.Request, names: Sequence[str]) -> tuple[dict[str, list[str]], list[Upload]]:
+    """A multipart form's text fields by name (each a list, in order; a field not in `names` is
+    refused) and its attachment files, read within the attachments' byte budget."""
+    fields: dict[str, list[str]] = {name: [] for name in names}
     uploads: list[Upload] = []
     budget = mla.MAX_ATTACHMENT_BYTES
     reader = await console.multipart(request)
@@ -138,15 +148,11 @@ async def _form(request: web.Request) -> tuple[dict[str, Any], list[Upload]]:
                 budget -= len(content)
                 uploads.append(Upload(part.filename, part.headers.get("Content-Type", "application/octet-stream"),
                                       content))
-            continue
-        text = (await _read_part(part, MAX_FIELDS_BYTES)).decode("utf-8", "replace")
-        if part.name in LIST_FIELDS:
-            values[part.name].append(text)
-        elif part.name in TEXT_FIELDS:
-            values[part.name] = text
+        elif part.name in fields:
+            fields[part.name].append((await _read_part(part, MAX_FIELDS_BYTES)).decode("utf-8", "replace"))
         else:
             raise ProtocolError("bad_request", f"unexpected field {str(part.name)[:40]!r}")
-    return values, uploads
+    return fields, uploads
 
 
 def request_fields(values: dict[str, Any]) -> dict[str, Any]:
@@ -244,23 +250,7 @@ async def _act_form(request: web.Request) -> tuple[str | None, str | None, list[
         event, note = form.get("event"), form.get("note")
         return (event if isinstance(event, str) else None, note if isinstance(note, str) else None,
                 [g for g in form.getall("grounds", []) if isinstance(g, str)], [])
-    fields: dict[str, list[str]] = {"event": [], "note": [], "grounds": []}
-    uploads: list[Upload] = []
-    budget = mla.MAX_ATTACHMENT_BYTES
-    reader = await console.multipart(request)
-    while (part := await reader.next()) is not None:
-        if not isinstance(part, BodyPartReader):
-            raise ProtocolError("bad_request", "nested multipart is not accepted")
-        if part.name == "attachment":
-            content = await _read_part(part, budget)
-            if part.filename:
-                budget -= len(content)
-                uploads.append(Upload(part.filename, part.headers.get("Content-Type", "application/octet-stream"),
-                                      content))
-        elif part.name in fields:
-            fields[part.name].append((await _read_part(part, MAX_FIELDS_BYTES)).decode("utf-8", "replace"))
-        else:
-            raise ProtocolError("bad_request", f"unexpected field {str(part.name)[:40]!r}")
+    fields, uploads = await _multipart(request, ("event", "note", "grounds"))
     return (fields["event"][0] if fields["event"] else None, fields["note"][0] if fields["note"] else None,
             fields["grounds"], uploads)
 
