@@ -5,8 +5,8 @@ the JSON API (nodes/national/mla_api.py), so both see and do the same."""
 from __future__ import annotations
 
 import asyncio
-from datetime import date
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 from urllib.parse import quote, urlencode
 
