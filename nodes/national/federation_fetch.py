@@ -21,6 +21,7 @@ import structlog
 
 from crypto.directory import MAX_SIGNED_BYTES
 from crypto.errors import CryptoError
+from nodes.runtime.api_client import Unreachable, get_bounded
 from nodes.runtime.config import utcnow
 from nodes.runtime.federation_state import catch_up
 
@@ -81,12 +82,9 @@ async def fetch_newest_documents(node: NationalNode) -> dict[str, str]:
 
 async def _get(http: aiohttp.ClientSession, url: str) -> bytes:
     try:
-        async with http.get(url) as response:
-            raw = await response.content.read(MAX_SIGNED_BYTES + 1)
-            if response.status != 200:
-                raise HubUnavailable(f"{url} answered {response.status}")
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-        raise HubUnavailable(f"{url}: {exc.__class__.__name__} {exc}") from None
-    if len(raw) > MAX_SIGNED_BYTES:
-        raise HubUnavailable(f"{url} answered more than {MAX_SIGNED_BYTES} bytes")
+        status, raw = await get_bounded(http, url, MAX_SIGNED_BYTES)
+    except Unreachable as exc:
+        raise HubUnavailable(str(exc)) from None
+    if status != 200:
+        raise HubUnavailable(f"{url} answered {status}")
     return raw

@@ -34,7 +34,7 @@ from crypto.witness import WitnessError, Witnessed, compare_views, consistency_s
 from nodes.national.store import messages as message_table
 from nodes.national.store import metadata
 from nodes.national.witness import latest_cosigned_note, raise_alarm, witnessed
-from nodes.runtime.api_client import api_session, default_cacert
+from nodes.runtime.api_client import Unreachable, api_session, default_cacert, get_bounded
 from nodes.runtime.config import utcnow
 from protocol.checkpoint import log_origin
 from protocol.policy import HUB_ID
@@ -91,16 +91,13 @@ async def run(node: NationalNode) -> None:
 
 async def _get_json(http: aiohttp.ClientSession, url: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
     try:
-        async with http.get(url, params=params) as r:
-            raw = await r.content.read(MAX_ANSWER_BYTES + 1)
-            if r.status == 400:
-                raise Refused(f"{url} answered 400: {raw[:200].decode('utf-8', 'replace')}")
-            if r.status != 200:
-                raise Unavailable(f"{url} answered {r.status}")
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-        raise Unavailable(f"{url}: {exc.__class__.__name__} {exc}") from None
-    if len(raw) > MAX_ANSWER_BYTES:
-        raise Unavailable(f"{url} answered more than {MAX_ANSWER_BYTES} bytes")
+        status, raw = await get_bounded(http, url, MAX_ANSWER_BYTES, params)
+    except Unreachable as exc:
+        raise Unavailable(str(exc)) from None
+    if status == 400:
+        raise Refused(f"{url} answered 400: {raw[:200].decode('utf-8', 'replace')}")
+    if status != 200:
+        raise Unavailable(f"{url} answered {status}")
     try:
         answer = json.loads(raw)
     except ValueError:

@@ -9,9 +9,11 @@ a certificate the CA does not vouch for is `ApiTrustError`, one line for the ope
 
 from __future__ import annotations
 
+import asyncio
 import json
 import ssl
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -82,3 +84,21 @@ def add_cacert_argument(parser: object) -> None:
     parser.add_argument("--cacert", type=Path,  # type: ignore[attr-defined]
                         help="the CA certificate (PEM) the HTTPS server's certificate must chain to "
                              "(default: the federation root, STATE_DIR/federation/root/root.crt)")
+
+
+class Unreachable(Exception):
+    """A peer's API did not answer (transport failure), or answered more than the caller accepts."""
+
+
+async def get_bounded(http: aiohttp.ClientSession, url: str, limit: int,
+                      params: dict[str, Any] | None = None) -> tuple[int, bytes]:
+    """GET `url`: (status, body), reading at most `limit` bytes of the body, so a hostile or broken
+    peer cannot make this process hold an answer of any size."""
+    try:
+        async with http.get(url, params=params) as response:
+            status, raw = response.status, await response.content.read(limit + 1)
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        raise Unreachable(f"{url}: {exc.__class__.__name__} {exc}") from None
+    if len(raw) > limit:
+        raise Unreachable(f"{url} answered more than {limit} bytes")
+    return status, raw
