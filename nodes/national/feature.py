@@ -109,7 +109,7 @@ class Feature:
     """One message class at a national node. Every field but `name` is optional."""
 
     name: str
-    tables: MetaData | None = None
+    tables: Sequence[MetaData] = ()
     # Builds the feature's service object once (kept as `ctx.service`; tests reach it as node.<name>).
     service: Callable[[FeatureContext], Any] | None = None
     effects: Mapping[str, Effect] = field(default_factory=dict)
@@ -117,7 +117,10 @@ class Feature:
     receipt_effects: Sequence[ReceiptEffect] = ()
     read_hooks: Mapping[str, ReadHook] = field(default_factory=dict)
     tasks: Sequence[Task] = ()
+    on_stop: Callable[[FeatureContext], None] | None = None  # after its tasks stopped: release resources
     purges: Sequence[Purge] = ()
+    # Which of these stored messages wait for the focal point (the console's inbox marks them).
+    awaiting_action: Callable[[FeatureContext, Sequence[Any]], set[str]] | None = None
     routes: Callable[[web.Application, FeatureContext], None] | None = None
     console: ConsolePages | None = None
     cli: Sequence[CliCommand] = ()
