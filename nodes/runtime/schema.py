@@ -170,7 +170,7 @@ def open_schema(engine: Engine, schema: Schema, holder: str) -> str:
                           f"{state.revision}, this somex needs {at}: stop, back it up and run "
                           f"'{upgrade_command(schema, holder, where(engine))}'")
     with engine.connect() as conn:
-        _check_holder(conn, engine, schema, holder)
+        check_holder(conn, engine, schema, holder)
     return at
 
 
@@ -199,9 +199,13 @@ def upgrade(engine: Engine, schema: Schema, holder: str) -> tuple[str | None, st
         state = _state(conn, schema)
         if state.revision is None and state.own_tables:
             _check_baseline(conn, engine, schema, state)
+        elif state.revision is None and state.other_tables:
+            raise SchemaError("wrong_database", f"the database {where(engine)} holds no {schema.side} tables but "
+                              f"others ({', '.join(sorted(state.other_tables)[:5])}): check --db. (A {schema.side} "
+                              f"started on a database shared with another side creates its tables itself.)")
         elif state.revision is not None:
             _check_known(engine, schema, state.revision)
-            _check_holder(conn, engine, schema, holder)
+            check_holder(conn, engine, schema, holder)
         _migrate(conn, schema, holder)
         after = current_revision(conn, schema)
     return state.revision, after or head(schema)
@@ -214,7 +218,7 @@ def _check_known(engine: Engine, schema: Schema, revision: str) -> None:
                           f"newer release; run that release, or restore a backup made with this one")
 
 
-def _check_holder(conn: Connection, engine: Engine, schema: Schema, holder: str) -> None:
+def check_holder(conn: Connection, engine: Engine, schema: Schema, holder: str) -> None:
     if schema.identity_table not in inspect(conn).get_table_names():
         return  # revision 0001: the holder is recorded by revision 0002
     table = identity_metadata(schema.side).tables[schema.identity_table]
