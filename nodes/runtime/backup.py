@@ -152,7 +152,7 @@ def _sqlite_facts(path: Path, schema: Schema, holder: str) -> BackupFacts:
 
 
 def _dump_facts(path: Path, schema: Schema, holder: str) -> BackupFacts:
-    listing = _run(["pg_restore", "--list", str(path)], path)
+    listing = _run(["pg_restore", "--list", str(path)], path, reason="damaged_backup")
     tables = set(re.findall(r" TABLE (?:DATA )?\S+ (\S+)(?: |$)", listing, re.M))
     revision = holders = None
     if schema.version_table in tables:
@@ -164,7 +164,8 @@ def _dump_facts(path: Path, schema: Schema, holder: str) -> BackupFacts:
 
 def _copied_rows(path: Path, table: str) -> list[list[str]]:
     """The rows of `table` in a pg_dump archive (its COPY data, read without any database)."""
-    script = _run(["pg_restore", "--data-only", "--table", table, "--file", "-", str(path)], path)
+    script = _run(["pg_restore", "--data-only", "--table", table, "--file", "-", str(path)], path,
+                  reason="damaged_backup")
     rows, copying = [], False
     for line in script.splitlines():
         if line.startswith("COPY "):
@@ -213,14 +214,15 @@ def _pg(argv: list[str], db_url: str, *more: str) -> str:
     return _run([*argv, conninfo, *more], where_=make_url(db_url).render_as_string(hide_password=True), env=env)
 
 
-def _run(argv: list[str], where_: object, env: dict[str, str] | None = None) -> str:
+def _run(argv: list[str], where_: object, env: dict[str, str] | None = None,
+         reason: str = "backup_tool_failed") -> str:
     argv = [_tool(argv[0]), *argv[1:]]
     with tempfile.TemporaryFile() as err:
         done = subprocess.run(argv, stdout=subprocess.PIPE, stderr=err, env=env, timeout=3600, check=False)
         err.seek(0)
         message = err.read().decode(errors="replace").strip().splitlines()
     if done.returncode != 0:
-        raise BackupRefused("backup_tool_failed", f"{Path(argv[0]).name} failed on {where_}: "
+        raise BackupRefused(reason, f"{Path(argv[0]).name} failed on {where_}: "
                             f"{message[-1] if message else 'exit ' + str(done.returncode)} (nothing changed)")
     return done.stdout.decode(errors="replace")
 

@@ -93,7 +93,8 @@ def run_backup(args: argparse.Namespace, side: str) -> int:
     keys = KEYS_NOT_INCLUDED.format(federation=federation_dir)
     if args.action == "backup":
         facts = backup(db_url, args.out, schema, holder)
-        emit(args, {"file": str(args.out), "holder": holder, "revision": facts.revision, "keys_included": False},
+        emit(args, {"file": str(args.out), "holder": holder, "revision": facts.revision, "keys_included": False,
+                    "keys": keys},
              f"backup of the {what} (schema revision {facts.revision or '0001, unversioned'}) written to "
              f"{args.out}; {keys}")
         return 0

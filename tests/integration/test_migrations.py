@@ -9,44 +9,26 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, MetaData, create_engine, inspect, select, text
+from sqlalchemy import Engine, inspect, text
 
 from nodes.hub.audit import AuditStore
 from nodes.hub.schema import HUB_SCHEMA
 from nodes.national.schema import NODE_SCHEMA
 from nodes.runtime.cli import main
 from nodes.runtime.db import make_engine
-from nodes.runtime.schema import Schema, SchemaError, head, open_schema, open_store, upgrade
+from nodes.runtime.schema import SchemaError, head, open_schema, open_store, upgrade
+from tests.integration.databases import database  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 PREVIOUS_RELEASE = "v0.3.0"  # the last release without migrations: revision 0001 is its schema
 SCHEMAS = {"node": (NODE_SCHEMA, "MEX"), "hub": (HUB_SCHEMA, "HUB")}
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator:
-    """A factory of empty databases of one engine: SQLite files, or databases on the suite's PostgreSQL."""
-    made: list[Engine] = []
-
-    def new(name: str) -> str:
-        if request.param == "sqlite":
-            return f"sqlite:///{tmp_path / f'{name}.db'}"
-        server = request.getfixturevalue("postgres")
-        return server.create_database(f"mig_{os.getpid()}_{request.node.name[-24:]}_{name}".lower()
-                                      .replace("[", "_").replace("]", "").replace("-", "_")[-63:])
-
-    new.kind = request.param  # type: ignore[attr-defined]
-    yield new
-    for engine in made:
-        engine.dispose()
 
 
 def _shape(engine: Engine, skip: set[str]) -> dict[str, object]:
