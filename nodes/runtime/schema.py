@@ -93,6 +93,7 @@ def run_env(context: Any) -> None:
         context.run_migrations()
 
 
+@functools.cache
 def _scripts(schema: Schema):  # noqa: ANN202 - alembic.script.ScriptDirectory
     from alembic.script import ScriptDirectory
 
@@ -138,13 +139,17 @@ def _migrate(conn: Connection, schema: Schema, holder: str, target: str = "head"
 @dataclass(frozen=True)
 class SchemaState:
     revision: str | None  # None: no version table
-    own_tables: frozenset[str]  # tables of revision 0001 that exist
-    other_tables: frozenset[str]  # tables that are not this side's
+    own_tables: frozenset[str]  # tables of revision 0001 that exist (without a version table only)
+    other_tables: frozenset[str]  # tables that are not this side's (without a version table only)
 
 
 def _state(conn: Connection, schema: Schema) -> SchemaState:
     tables = set(inspect(conn).get_table_names())
-    revision = current_revision(conn, schema) if schema.version_table in tables else None
+    if schema.version_table in tables:
+        return SchemaState(current_revision(conn, schema), frozenset(), frozenset())
+    if not tables:
+        return SchemaState(None, frozenset(), frozenset())
+    revision = None
     baseline = set(baseline_columns(schema))
     ours = baseline | {schema.version_table, schema.identity_table}
     return SchemaState(revision, frozenset(tables & baseline - SHARED_TABLES),
