@@ -57,8 +57,8 @@ def backup(db_url: str, out: Path, schema: Schema, holder: str) -> BackupFacts:
         if db_url.startswith("sqlite"):
             if path is None or not path.is_file():
                 raise BackupRefused("no_database", f"no database at {db_url}: check --db (nothing written)")
-            _sqlite_facts(path, schema, holder)  # is it this holder's?
-            source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            _sqlite_facts(path, schema, holder, whole=False)  # is it this holder's?
+            source = _read_only(path)
             target = sqlite3.connect(_private(tmp))
             try:
                 with target:
@@ -96,7 +96,7 @@ def restore(backup_file: Path, db_url: str, schema: Schema, holder: str, what: s
             with exclusive(engine, schema.side, what):
                 _check_target(engine, schema, holder)
                 engine.dispose()
-                source = sqlite3.connect(f"file:{backup_file}?mode=ro", uri=True)
+                source = _read_only(backup_file)
                 target = sqlite3.connect(path)
                 try:
                     source.backup(target)
@@ -130,11 +130,17 @@ def _private(path: Path) -> Path:
 
 # -- what a backup holds --------------------------------------------------------------------------
 
-def _sqlite_facts(path: Path, schema: Schema, holder: str) -> BackupFacts:
+def _read_only(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+
+
+def _sqlite_facts(path: Path, schema: Schema, holder: str, *, whole: bool = True) -> BackupFacts:
+    """What an SQLite database or backup holds; `whole`: read every page first (quick_check) and
+    count the rows (a backup's check; the live database's holder check skips it)."""
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = _read_only(path)
         try:
-            verdict = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+            verdict = conn.execute("PRAGMA quick_check(1)").fetchone()[0] if whole else "ok"
             if verdict != "ok":
                 raise sqlite3.DatabaseError(verdict)
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -142,7 +148,7 @@ def _sqlite_facts(path: Path, schema: Schema, holder: str) -> BackupFacts:
                 if schema.version_table in tables else None
             holders = [r[0] for r in conn.execute(f'SELECT holder FROM "{schema.identity_table}"')] \
                 if schema.identity_table in tables else None
-            rows = sum(conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables)
+            rows = sum(conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables) if whole else None
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:

@@ -196,9 +196,13 @@ def open_store(db_url: str, schema: Schema, holder: str) -> Engine:
     return engine
 
 
+UNVERSIONED = "unversioned"  # `upgrade`'s "revision before" of a database made by somex 0.3
+
+
 def upgrade(engine: Engine, schema: Schema, holder: str) -> tuple[str | None, str]:
-    """`somex db upgrade`: (revision before, revision after). A database of somex 0.3 (no version
-    table) is first checked to hold exactly revision 0001's tables and columns, then adopted.
+    """`somex db upgrade`: (revision before: None for an empty database, UNVERSIONED for one of
+    somex 0.3; revision after). A database of somex 0.3 (no version table) is first checked to hold
+    exactly revision 0001's tables and columns, then adopted.
     SchemaError, nothing changed, for a newer revision, another holder's or another side's database."""
     with engine.begin() as conn:
         state = _state(conn, schema)
@@ -213,7 +217,8 @@ def upgrade(engine: Engine, schema: Schema, holder: str) -> tuple[str | None, st
             check_holder(conn, engine, schema, holder)
         _migrate(conn, schema, holder)
         after = current_revision(conn, schema)
-    return state.revision, after or head(schema)
+    before = UNVERSIONED if state.revision is None and state.own_tables else state.revision
+    return before, after or head(schema)
 
 
 def _check_known(engine: Engine, schema: Schema, revision: str) -> None:

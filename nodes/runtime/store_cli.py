@@ -65,11 +65,12 @@ def run_db(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import OperationalError
 
     from nodes.runtime.db import make_engine
-    from nodes.runtime.schema import upgrade, where
+    from nodes.runtime.schema import UNVERSIONED, upgrade, where
 
     side = "hub" if args.hub else "node"
     schema, holder, db_url, _, what = _target(args, side, args.node and args.node.upper())
     engine = make_engine(db_url)
+    at = where(engine)
     try:
         before, after = upgrade(engine, schema, holder)
     except OperationalError as exc:
@@ -77,9 +78,10 @@ def run_db(args: argparse.Namespace) -> int:
                        f"check --db (nothing changed)") from None
     finally:
         engine.dispose()
-    start = "none (an empty database)" if before is None and after else (before or "0001 (somex 0.3, adopted)")
+    start = {None: "none (an empty database)", UNVERSIONED: "none (made by somex 0.3: checked, adopted as 0001)"
+             }.get(before, before)
     emit(args, {"holder": holder, "side": side, "before": before, "after": after},
-         f"{what} {where(make_engine(db_url))}: schema revision {start} -> {after}"
+         f"{what} {at}: schema revision {start} -> {after}"
          if before != after else f"{what}: already at schema revision {after}, nothing to do")
     return 0
 

@@ -21,7 +21,7 @@ from nodes.hub.schema import HUB_SCHEMA
 from nodes.national.schema import NODE_SCHEMA
 from nodes.runtime.cli import main
 from nodes.runtime.db import make_engine
-from nodes.runtime.schema import SchemaError, head, open_schema, open_store, upgrade
+from nodes.runtime.schema import UNVERSIONED, SchemaError, head, open_schema, open_store, upgrade
 from tests.integration.databases import database  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.integration
@@ -90,7 +90,7 @@ def test_start_up_refuses_an_older_a_newer_an_unversioned_and_another_holders_da
         open_schema(engine, schema, "MEX")
     assert unversioned.value.reason == "schema_unversioned" and "somex db upgrade --node MEX" in str(unversioned.value)
 
-    assert upgrade(engine, schema, "MEX") == (None, head(schema))  # adopted as 0001, then upgraded
+    assert upgrade(engine, schema, "MEX") == (UNVERSIONED, head(schema))  # adopted as 0001, then upgraded
     with pytest.raises(SchemaError) as other:
         open_schema(engine, schema, "IDN")
     assert other.value.reason == "wrong_database" and "MEX" in str(other.value)
@@ -190,7 +190,7 @@ def previous_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("side", ["node", "hub"])
 def test_a_database_of_the_previous_release_upgrades_with_every_row_intact(database, previous_release: Path,
-                                                                          side: str, tmp_path: Path) -> None:
+                                                                          side: str, tmp_path: Path, capsys) -> None:
     schema, holder = SCHEMAS[side]
     url = database(f"{side}_old")
     script = tmp_path / "old_release_writer.py"
@@ -206,7 +206,8 @@ def test_a_database_of_the_previous_release_upgrades_with_every_row_intact(datab
     with pytest.raises(SchemaError, match="schema_unversioned"):  # the new release will not start on it as is
         open_schema(engine, schema, holder)
     command = ["db", "upgrade", "--db", url] + (["--node", holder] if side == "node" else ["--hub"])
-    assert main(command) == 0
+    assert main(command + ["--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["before"] == UNVERSIONED
     assert _rows(engine) == old["rows"]
     assert open_schema(engine, schema, holder) == head(schema)  # starts now
     if side == "hub":
