@@ -67,8 +67,14 @@ def run_db(args: argparse.Namespace) -> int:
     from nodes.runtime.db import make_engine
     from nodes.runtime.schema import UNVERSIONED, upgrade, where
 
+    from nodes.runtime.db import sqlite_path
+
     side = "hub" if args.hub else "node"
     schema, holder, db_url, _, what = _target(args, side, args.node and args.node.upper())
+    path = sqlite_path(db_url)
+    if path is not None and not path.is_file():  # a typo must not leave a new empty database behind
+        raise CliError(f"no {what} at {path}: check --db (a new database is made by starting the {side}; "
+                       f"nothing changed)")
     engine = make_engine(db_url)
     at = where(engine)
     try:

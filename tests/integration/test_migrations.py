@@ -109,6 +109,9 @@ def test_db_upgrade_refuses_another_sides_database_and_changes_nothing(tmp_path:
     engine.dispose()
     assert main(["db", "upgrade", "--node", "MEX", "--db", "postgresql+psycopg://nobody@127.0.0.1:1/none"]) == 2
     assert "cannot reach" in capsys.readouterr().err
+    typo = tmp_path / "no-such-dir" / "node.db"
+    assert main(["db", "upgrade", "--node", "MEX", "--db", f"sqlite:///{typo}"]) == 2
+    assert "no MEX's node database at" in capsys.readouterr().err and not typo.parent.exists()
 
 
 # -- a real upgrade: somex 0.3.0's own code makes the schema and the rows -------------------------
