@@ -4,13 +4,14 @@
 SQLite: flock(2) on the database file (SQLite itself locks with fcntl record locks, which flock
 does not touch). PostgreSQL: a session advisory lock (per database) on a connection of its own.
 Several processes may hold the shared lease at once (a crash test restarts a node in-process);
-the lease ends with the process, or when the store's engine is disposed (the node's and hub's stop).
+the lease ends when the store's engine is disposed (the node's and hub's stop), collected, or the process ends.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import weakref
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,7 +36,10 @@ def hold_shared(engine: Engine, side: str) -> None:
     if release is False:
         raise StoreInUse(f"the {side}'s database is being restored: start again when the restore has ended")
     if release is not None:
-        event.listen(engine, "engine_disposed", lambda _engine: release(), once=True)
+        # Released once: by dispose (a stop), else when the engine is collected or at exit (a process
+        # or test that never stopped it), so no lease outlives its engine.
+        finalizer = weakref.finalize(engine, release)
+        event.listen(engine, "engine_disposed", lambda _engine: finalizer(), once=True)
 
 
 @contextmanager
