@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Column, Connection, Engine, MetaData, String, Table, create_engine, inspect, select
+from sqlalchemy.exc import DBAPIError
 
 BASELINE = "0001"  # revision 0001 = the schema of somex 0.3.0, the last release without migrations
 # In both sides' schemas (nodes/runtime/federation_state.py): its presence alone does not make a
@@ -160,11 +161,19 @@ def open_schema(engine: Engine, schema: Schema, holder: str) -> str:
     """Start-up: the database's revision if it is this release's (an empty database is created at it
     and stamped); SchemaError with what to do otherwise, nothing changed."""
     at = head(schema)
-    with engine.begin() as conn:
-        state = _state(conn, schema)
-        if state.revision is None and not state.own_tables:
-            _migrate(conn, schema, holder)
-            return at
+    try:
+        with engine.begin() as conn:
+            state = _state(conn, schema)
+            if state.revision is None and not state.own_tables:
+                _migrate(conn, schema, holder)
+                return at
+    except DBAPIError:
+        # Two processes creating one database at once (an active and a standby hub): the one that
+        # lost the race finds it made by the other, and goes on checking it as below.
+        with engine.connect() as conn:
+            state = _state(conn, schema)
+        if state.revision is None:
+            raise
     if state.revision is None:
         raise SchemaError("schema_unversioned", f"the {schema.side}'s database {where(engine)} was made before "
                           f"schema migrations (somex 0.3): stop, back it up, and run "
