@@ -37,7 +37,7 @@ from nodes.runtime.amqp import (
     BrokerSession, Outgoing, Publisher, PublishNacked, ack_batch, broker_login, broker_urls, consume_in_batches, stop_tasks,
 )
 from nodes.runtime.config import HubConfig, new_message_id, utcnow
-from nodes.runtime.db import make_engine
+from nodes.hub.schema import open_hub_store
 from nodes.runtime import amqp
 from nodes.runtime.faults import is_transient
 from nodes.runtime.federation import Federation, load_federation
@@ -108,7 +108,7 @@ class Hub:
         self.federation = federation or load_federation(config.federation_dir, utcnow())
         self._creds = self.federation.credentials(policy.HUB_ID)
         self.origin = log_origin(self.federation.directory.federation)
-        engine = make_engine(config.db_url)
+        self.engine = engine = open_hub_store(config.db_url)  # schema checked, lease held (issue 18)
         admit_federation(engine, self.federation, utcnow(), policy.HUB_ID)
         self.store = AuditStore(engine, self.origin, self._creds.signing_key, self.origin)
         self._log_lock = asyncio.Lock()  # appends and checkpoints take turns on the tree
@@ -174,6 +174,7 @@ class Hub:
 
     async def stop(self) -> None:
         await stop_tasks(self._tasks, self.session)
+        self.engine.dispose()  # ends the running hub's lease on its store (nodes/runtime/store_lease.py)
 
     async def _on_connect(self, connection: AbstractConnection) -> None:
         self.routable_inboxes = await existing_inboxes(connection, self.directory.node_ids())

@@ -34,13 +34,14 @@ from nodes.national.store import messages as message_table
 from nodes.national.watchdogs import Watchdogs
 from nodes.national import log_watch
 from nodes.national.witness import witness_checkpoint
+from nodes.national.schema import open_node_store
 from nodes.national.metrics import node_gauges
 from nodes.runtime.alarms import AlarmBoard
 from nodes.runtime.amqp import (
     BrokerSession, Outgoing, Publisher, PublishNacked, ack_batch, broker_login, broker_urls, consume_in_batches, stop_tasks,
 )
 from nodes.runtime.config import NodeConfig, new_message_id, utcnow
-from nodes.runtime.db import erase_freed, make_engine
+from nodes.runtime.db import erase_freed
 from nodes.runtime.events import Events
 from nodes.runtime.metrics import Telemetry
 from nodes.runtime.faults import is_transient
@@ -103,7 +104,7 @@ class NationalNode:
         self.country = config.country
         self.federation = federation or load_federation(config.federation_dir, utcnow())
         self.creds = self.federation.credentials(self.country)
-        self.store = NodeStore(make_engine(config.db_url))
+        self.store = NodeStore(open_node_store(config.db_url, self.country))  # schema checked (issue 18)
         admit_federation(self.store.engine, self.federation, utcnow(), self.country)
         # Effects by message type. A feature's get its context as first argument; the core's, the node.
         self.effects: dict[str, Effect] = {"receipt": _accept_receipt, "hub.checkpoint": witness_checkpoint,

@@ -23,6 +23,7 @@ from nodes.runtime.mla_cli import run as run_mla
 from nodes.runtime.supervisor import add_parsers as add_supervisor_parsers
 from nodes.runtime.supervisor import run_stop, run_up
 from nodes.runtime.private_files import restrict_umask
+from nodes.runtime.store_cli import add_backup_parsers, add_db_parser, run_backup, run_db
 
 
 
@@ -181,6 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_mla_parser(sub)
     add_inbox_parser(sub)
+    add_db_parser(sub)
+    add_backup_parsers(hub, node)
     add_supervisor_parsers(sub)
     for command in _feature_commands():  # a message class's own subcommands, from its feature folder
         command.add_parser(sub)
@@ -256,6 +259,8 @@ def _https(args: argparse.Namespace):  # noqa: ANN202 - HttpsFiles | None
 
 
 def _hub(args: argparse.Namespace) -> int:
+    if args.action in ("backup", "restore"):
+        return run_backup(args, "hub")
     from nodes.runtime.deployment import Deployment
     from nodes.runtime.serve import serve_hub
 
@@ -411,6 +416,8 @@ def _witness_policy(args: argparse.Namespace):  # noqa: ANN202 - crypto.witness_
 
 
 def _node(args: argparse.Namespace) -> int:
+    if args.action in ("backup", "restore"):
+        return run_backup(args, "node")
     if args.action != "run":
         return _ceremony(args)
     from nodes.runtime.deployment import Deployment
@@ -513,7 +520,7 @@ def _feature_commands() -> list:  # noqa: ANN202 - list[CliCommand]
 
 HANDLERS = {
     "federation": _federation, "broker": _broker, "hub": _hub, "node": _node, "send": _send, "demo": _demo,
-    "audit": _audit, "mla": run_mla, "feed": _feed, "inbox": run_inbox, "up": run_up, "stop": run_stop,
+    "audit": _audit, "mla": run_mla, "feed": _feed, "inbox": run_inbox, "db": run_db, "up": run_up, "stop": run_stop,
     **{command.name: command.run for command in _feature_commands()},
 }
 

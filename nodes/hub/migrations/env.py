@@ -1,0 +1,7 @@
+"""Alembic's entry point for this script directory: migrate on the connection somex passes in."""
+
+from alembic import context
+
+from nodes.runtime.schema import run_env
+
+run_env(context)
