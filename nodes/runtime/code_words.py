@@ -53,6 +53,8 @@ def families() -> dict[str, tuple[str, ...]]:
         "mla_action": tuple(events),
         # One word per sent message in the Sent list (nodes/national/delivery.py `states`).
         "delivery_state": ("pending", "overdue", "receipted", "rejected"),
+        # An alert feed job (nodes/national/feeds.py).
+        "feed_status": ("running", "done", "failed"),
         "receipt_kind": ("delivered", "retrieved", "refused"),
         "handling": tuple(sorted(set(cases.HANDLING_CODES) | set(person.HANDLING_CODES))),
         "alert_status": alerts.STATUSES,
@@ -63,6 +65,12 @@ def families() -> dict[str, tuple[str, ...]]:
         "case_event": cases.EVENT_KINDS,
         "source_reliability": cases.SOURCE_RELIABILITY,
         "person_basis": person.BASES,
+        # The hub's audit log (nodes/hub/audit.py: its verdicts and LEAF_FIELDS, checked equal by
+        # tests/unit/test_translations.py; the plumbing does not import the hub).
+        "verdict": ("accepted", "rejected", "issued", "dead_lettered", "unroutable", "requeued"),
+        "entry_field": ("seq", "message_id", "type", "sender", "broker_user", "recipients", "thread", "digest", "kid",
+                        "verdict", "reason", "detail", "received_at", "header", "handling"),
+        "signer_role": ("hub", "witness"),
         "field": tuple(sorted(_case_fields() | _fields(mla.REQUEST, set()) | set(alerts.FIELDS))),
     }
 

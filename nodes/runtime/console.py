@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import jinja2
 from aiohttp import web
@@ -164,8 +164,8 @@ def mount(app: web.Application, console: Console) -> None:
             "tags": ["console"],
             "parameters": [{"name": "lang", "in": "query", "required": True,
                             "schema": {"type": "string", "enum": list(i18n.LANGUAGES)}},
-                           {"name": "next", "in": "query", "schema": {"type": "string"}}],
-            "responses": {"303": {"description": "to `next` (a page of this console) or the home page"},
+                           {"name": "back", "in": "query", "schema": {"type": "string"}}],
+            "responses": {"303": {"description": "to `back` (a page of this console) or the home page"},
                           "400": {"description": "not one of the six languages", "content": {"text/html": {}}}}}},
         PREFIX + "/static/{name}": {"get": {
             "summary": "The console's stylesheet and scripts", "tags": ["console"],
@@ -301,11 +301,19 @@ async def choose_language(request: web.Request) -> web.Response:
     if lang not in i18n.LANGUAGES:
         return error_page(request, 400, "Unknown language",
                           f"Choose one of {', '.join(i18n.LANGUAGES)}.")
-    target = _safe_next(request.query.get("next"))
-    response = _redirect(target or request.app[CONSOLE].home)
+    response = _redirect(_page_to_return_to(request.query.get("back")) or request.app[CONSOLE].home)
     response.set_cookie(i18n.COOKIE, lang, path=PREFIX, samesite="Lax", secure=request.secure,
                         max_age=365 * 24 * 3600)
     return response
+
+
+def _page_to_return_to(back: object) -> str | None:
+    """Where the language selector returns to: a page `_safe_next` accepts, or the login page with
+    such a page as its own `next` (a language is often chosen before logging in)."""
+    if isinstance(back, str) and (back == PREFIX + "/login" or back.startswith(PREFIX + "/login?")):
+        inner = _safe_next(parse_qs(urlsplit(back).query).get("next", [None])[0])
+        return PREFIX + "/login" + (f"?next={quote(inner, safe='')}" if inner else "")
+    return _safe_next(back)
 
 
 async def _login_form(request: web.Request) -> tuple[str | None, object]:

@@ -21,7 +21,7 @@ from typing import Any
 import jinja2
 from babel import Locale
 from babel.core import UnknownLocaleError, get_global
-from babel.dates import format_date, format_skeleton
+from babel.dates import format_date, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
@@ -37,6 +37,9 @@ LANGUAGES = ("ar", "zh", "en", "fr", "ru", "es")
 DEFAULT = "en"
 COOKIE = "somex_lang"
 RTL = frozenset({"ar"})
+# The CLDR locale whose dates and numbers each language uses: English as the UN writes it (day
+# month year, a 24-hour clock), the others as CLDR has them.
+_FORMATS = {"en": "en_GB"}
 
 
 @functools.cache
@@ -106,7 +109,8 @@ def environment(loader: jinja2.BaseLoader, lang: str) -> jinja2.Environment:
 
 
 def filters(lang: str, catalog: Translations) -> dict[str, Any]:
-    """The locale's `when`, `day`, `number`, `size`, `country`, `language`, `label` and `labels` filters."""
+    """The locale's `when`, `day`, `number`, `size`, `country`, `language`, `say`, `label` and `labels` filters."""
+    cldr = _FORMATS.get(lang, lang)
 
     def when(value: str | datetime | None) -> Markup:
         """A stored time as `<time datetime="…">` with the date and minute in the reader's
@@ -115,7 +119,7 @@ def filters(lang: str, catalog: Translations) -> dict[str, Any]:
         if moment is None:
             return escape("" if value is None else str(value))
         exact = value.isoformat() if isinstance(value, datetime) else str(value)
-        shown = format_skeleton("yMMMdHm", moment, tzinfo=timezone.utc, locale=lang)
+        shown = _date_and_minute(moment.astimezone(timezone.utc), cldr)
         return Markup('<time datetime="{0}" title="{0}">{1} UTC</time>').format(exact, shown)
 
     def day(value: str | None) -> Markup:
@@ -126,10 +130,10 @@ def filters(lang: str, catalog: Translations) -> dict[str, Any]:
             parsed = datetime.strptime(str(value)[:10], "%Y-%m-%d").date()
         except ValueError:
             return escape(str(value))
-        return Markup('<time datetime="{0}">{1}</time>').format(value, format_date(parsed, "medium", locale=lang))
+        return Markup('<time datetime="{0}">{1}</time>').format(value, format_date(parsed, "medium", locale=cldr))
 
     def number(value: float | int) -> str:
-        return format_decimal(value, locale=lang)
+        return format_decimal(value, locale=cldr)
 
     def size(count: int) -> str:
         """A byte count as people read it: 812 bytes, 48 KiB, 1.5 MiB (digits of the locale)."""
@@ -139,7 +143,7 @@ def filters(lang: str, catalog: Translations) -> dict[str, Any]:
         for unit in ("KiB", "MiB", "GiB", "TiB"):
             value /= 1024
             if value < 1024 or unit == "TiB":
-                shown = format_decimal(value, "#,##0" if value >= 10 or value == int(value) else "#,##0.0", locale=lang)
+                shown = format_decimal(value, "#,##0" if value >= 10 or value == int(value) else "#,##0.0", locale=cldr)
                 return f"{shown}\u00a0{unit}"
         raise AssertionError("unreachable")
 
@@ -163,6 +167,12 @@ def filters(lang: str, catalog: Translations) -> dict[str, Any]:
         except (ValueError, UnknownLocaleError):
             return code
 
+    def say(text: str | None) -> str:
+        """Words the handler chose (a heading, a menu label, an error detail) in the reader's
+        language when the catalog has them: plain gettext, never %-formatted, so a detail that
+        quotes the visitor's input ("100%", "%(x)s") is shown as it is."""
+        return catalog.gettext(text) if text else ""
+
     def label(code: Any, family: str) -> str:
         """A structured code in the reader's language; a code without a label is shown as itself."""
         text = "" if code is None else str(code)
@@ -171,8 +181,16 @@ def filters(lang: str, catalog: Translations) -> dict[str, Any]:
     def labels(codes: Any, family: str) -> str:
         return ", ".join(label(code, family) for code in (codes or ()))
 
-    return {"when": when, "day": day, "number": number, "size": size, "country": country, "language": language, "label": label,
+    return {"when": when, "day": day, "number": number, "size": size, "country": country, "language": language, "say": say, "label": label,
             "labels": labels}
+
+
+def _date_and_minute(moment: datetime, lang: str) -> str:
+    """The date (medium) and the minute (short) joined the way the locale joins them (CLDR's
+    medium date-time pattern: "Nov 23, 2026, 2:05 PM", "23 nov 2026, 14:05", "2026年11月23日 14:05")."""
+    joined = str(Locale.parse(lang).datetime_formats["medium"])
+    return joined.replace("{1}", format_date(moment, "medium", locale=lang)).replace(
+        "{0}", format_time(moment, "short", tzinfo=timezone.utc, locale=lang))
 
 
 def _moment(value: str | datetime | None) -> datetime | None:
