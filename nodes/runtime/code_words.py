@@ -88,5 +88,11 @@ def reason_codes(doc: Path = REASON_CODES_DOC) -> tuple[str, ...]:
     return tuple(found)
 
 
+def sentences() -> tuple[str, ...]:
+    """Whole sentences the protocol hands to people (the handling codes' notices), catalogued as
+    they are written and shown through the `say` filter."""
+    return tuple(cases.NOTICES.values())
+
+
 def all_codes(doc: Path = REASON_CODES_DOC) -> dict[str, tuple[str, ...]]:
     return {**families(), "reason": reason_codes(doc)}

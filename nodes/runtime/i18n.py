@@ -25,6 +25,7 @@ from babel.dates import format_date, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
+from babel.lists import format_list
 from babel.support import Translations
 from markupsafe import Markup, escape
 
@@ -179,7 +180,8 @@ def filters(lang: str, catalog: Translations) -> dict[str, Any]:
         return catalog.pgettext(family, text) if text else ""
 
     def labels(codes: Any, family: str) -> str:
-        return ", ".join(label(code, family) for code in (codes or ()))
+        """Several codes as one list in the reader's language ("A, B and C", "A وB وC", "A、B和C")."""
+        return format_list([label(code, family) for code in (codes or ())], locale=cldr) if codes else ""
 
     return {"when": when, "day": day, "number": number, "size": size, "country": country, "language": language, "say": say, "label": label,
             "labels": labels}

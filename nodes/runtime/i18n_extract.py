@@ -13,10 +13,13 @@ Extracted = Iterator[tuple[int, str, Any, list[str]]]
 
 
 def extract_codes(fileobj: BinaryIO, keywords: Any, comment_tags: Any, options: dict[str, Any]) -> Extracted:
-    """One `pgettext(family, code)` per code of every family (code_words.all_codes)."""
+    """One `pgettext(family, code)` per code of every family (code_words.all_codes), and the
+    protocol's sentences for people (code_words.sentences)."""
     for family, codes in code_words.all_codes().items():
         for code in codes:
             yield 1, "pgettext", (family, code), [f"code of family {family}"]
+    for sentence in code_words.sentences():
+        yield 1, "gettext", sentence, ["a notice the protocol shows with data"]
 
 
 # The handlers' words: render(..., heading="Cases") and error_page(request, status, heading, detail).

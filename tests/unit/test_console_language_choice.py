@@ -41,6 +41,13 @@ def test_codes_read_in_the_readers_language_and_unknown_codes_as_themselves():
     assert _render("en", source) == "extradition|UNTOC, article 18 (mutual legal assistance)|no_such_code"
 
 
+def test_a_list_of_codes_is_joined_the_way_the_language_joins_lists():
+    source = '{{ ["evidence_taking", "freezing", "confiscation"] | labels("measure") }}'
+    assert _render("en", source) == "taking evidence or statements, freezing and confiscation"
+    assert _render("ar", source) == "الحصول على أدلة أو أقوال والتجميد والمصادرة"
+    assert _render("zh", source) == "获取证据或陈述、冻结和没收"
+
+
 def test_dates_and_numbers_follow_the_locale():
     source = '{{ "2026-11-23T17:55:23Z" | when }}|{{ "2026-12-01" | day }}|{{ 1234567 | number }}|{{ 1536 | size }}'
     assert _render("es", source) == ('<time datetime="2026-11-23T17:55:23Z" title="2026-11-23T17:55:23Z">'

@@ -60,6 +60,8 @@ def test_the_extracted_template_holds_the_pages_the_handlers_and_every_code(temp
     for family, codes in code_words.all_codes().items():
         for code in codes:
             assert (family, code) in keys, (family, code)
+    for sentence in code_words.sentences():  # the handling notices shown next to shared data
+        assert (None, sentence) in keys
 
 
 @pytest.mark.parametrize("lang", i18n.LANGUAGES)
