@@ -19,6 +19,7 @@ from nodes.runtime.console import _page_to_return_to
     (None, "xx;q=banana, ar", "ar"),  # a malformed quality counts as 0, not a crash
     ("ar", "fr", "ar"),  # the person's choice beats the browser's default
     ("de", "ru", "ru"),  # a cookie naming no console language is ignored
+    ("../../../etc/passwd", None, "en"),  # nor is one naming a path: only the six codes reach the catalogs
 ])
 def test_the_console_language_is_the_choice_then_the_browser_then_english(cookie, header, expected):
     assert i18n.negotiate(cookie, header) == expected
@@ -46,6 +47,13 @@ def test_a_list_of_codes_is_joined_the_way_the_language_joins_lists():
     assert _render("en", source) == "taking evidence or statements, freezing and confiscation"
     assert _render("ar", source) == "الحصول على أدلة أو أقوال والتجميد والمصادرة"
     assert _render("zh", source) == "获取证据或陈述、冻结和没收"
+
+
+def test_a_code_a_peer_sent_is_looked_up_in_our_catalog_and_escaped_if_unknown():
+    """A hostile member State controls the codes in its messages, never the words: an unknown
+    code is shown as itself, autoescaped like any other value."""
+    shown = _render("fr", '{{ code | label("mla_kind") }}', code='<img src=x onerror="alert(1)">')
+    assert shown == "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;"
 
 
 def test_dates_and_numbers_follow_the_locale():
