@@ -136,3 +136,29 @@ def test_every_template_compiles_in_every_language(lang):
     env = i18n.environment(loader, lang)
     for name in loader.list_templates():
         env.get_template(name)
+
+
+# What a template may show outside the catalog: standard names (IMO number, SHA-256), the
+# `checked` attribute a macro writes, machine codes in <code>, and ISO country codes as examples.
+_TAG = re.compile(r"<[^>]*>", re.S)
+_CODE = re.compile(r"<code>[^<]*</code>")
+_SHOWN_ATTRIBUTE = re.compile(r'\b(?:title|placeholder|aria-label|alt)="([^"]*)"')
+_NOT_WORDS = {"IMO", "SHA-", "checked"}
+
+
+def test_no_template_shows_english_words_outside_the_catalog():
+    """Every word a template writes itself is a gettext call: text between tags, and the
+    attributes people read (title, placeholder, aria-label, alt). Template code is left out."""
+    import jinja2
+
+    env = jinja2.Environment(extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
+    found = {}
+    for path in sorted(ROOT.glob("nodes/*/templates/*/*.html")):
+        # Template code ({{ }}, {% %}) becomes a NUL: only what the template writes literally stays.
+        literal = "".join(value if kind == "data" else "\0" for _, kind, value in env.lex(path.read_text()))
+        literal = _CODE.sub(" ", literal)
+        shown = [a for a in _SHOWN_ATTRIBUTE.findall(literal) if re.search(r"[a-z]{2,}", a.replace("\0", ""))]
+        words = set(re.findall(r"[A-Za-z][A-Za-z'’-]+", re.sub(r"&#?\w+;", " ", _TAG.sub(" ", literal))))
+        if shown or words - _NOT_WORDS:
+            found[path.relative_to(ROOT).as_posix()] = sorted(words - _NOT_WORDS) + shown
+    assert not found, f"words outside the catalog (wrap them in _()): {found}"
