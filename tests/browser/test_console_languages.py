@@ -100,10 +100,15 @@ async def test_a_request_composed_in_spanish_reads_in_arabic_at_the_receiver(con
     await idn.screenshot(path=str(DOCS_IMG / "console-ar.png"), full_page=True)
     await screenshot(idn, "console-ar-request")
 
-    # Each person keeps their own language: MEX still reads Spanish.
-    await mex.reload()
+    # IDN acts in Arabic; MEX, still in Spanish, sees it live in Spanish.
+    await expect(idn.locator("button[name=event][value=acknowledge]")).to_have_text("الإقرار بالاستلام")
+    await mex.wait_for_selector("body.live")
+    await idn.click("button[name=event][value=acknowledge]")
+    await expect(idn.locator("#status")).to_have_text("تم الإقرار بالاستلام")
     await expect(mex.locator("html")).to_have_attribute("lang", "es")
-    await expect(mex.locator("#status")).to_have_text("recibida")
+    await expect(mex.locator("#status")).to_have_text("acusado recibo")
+    acknowledged = mex.locator('ol.timeline li[data-what="acknowledge"][data-by="IDN"]')
+    await expect(acknowledged).to_contain_text("Indonesia: acuse de recibo de la solicitud")
 
 
 async def test_the_browsers_language_is_the_default_until_the_person_chooses(consoles: Consoles, chromium) -> None:  # noqa: ANN001
