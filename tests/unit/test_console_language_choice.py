@@ -100,3 +100,15 @@ def test_free_text_is_shown_as_written_and_marked_with_its_language_or_its_absen
 ])
 def test_the_language_selector_returns_only_to_a_page_of_this_console(back, expected):
     assert _page_to_return_to(back) == expected
+
+
+def test_a_refusal_reads_by_its_code_and_keeps_the_apis_english_detail():
+    source = '{% import "console/reasons.html" as r %}{{ r.refusal(text) }}'
+    loader = jinja2.ChoiceLoader([jinja2.DictLoader({"t": source}),
+                                  jinja2.FileSystemLoader(str(i18n.LOCALE_DIR.parent / "templates"))])
+    template = i18n.environment(loader, "es").get_template("t")
+    assert template.render(text="urgency_without_reason: say why it is urgent") == \
+        'urgente sin motivo · <span lang="en"><code>urgency_without_reason</code>: say why it is urgent</span>'
+    # Words that do not start with a reason code are shown as they came (escaped).
+    assert template.render(text="since: a date like 2026-11-23 <b>") == \
+        '<span lang="en">since: a date like 2026-11-23 &lt;b&gt;</span>'
