@@ -28,14 +28,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import jinja2
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from crypto.tokens import role_for, token_digest
-from nodes.runtime import console_format
+from nodes.runtime import i18n
 from nodes.runtime.http import ROLE, Credential, add_credential_check
 from nodes.runtime.openapi import SESSION_COOKIE, amend, document
 
@@ -82,14 +82,15 @@ class Console:
         return cookie_name(self.node_id)
 
     def __post_init__(self) -> None:
-        self.env = jinja2.Environment(
-            loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(self.templates),
-                                        *(jinja2.FileSystemLoader(p) for p in self.more_templates),
-                                        jinja2.FileSystemLoader(_HERE / "templates")]),
-            autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-        # Names such as KOVAČ are shown as written, not as \u escapes (tojson still escapes <>&').
-        self.env.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False}
-        self.env.filters.update(console_format.FILTERS)
+        self._loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(self.templates),
+                                            *(jinja2.FileSystemLoader(p) for p in self.more_templates),
+                                            jinja2.FileSystemLoader(_HERE / "templates")])
+        self._envs = {lang: i18n.environment(self._loader, lang) for lang in i18n.LANGUAGES}
+        self.env = self._envs[i18n.DEFAULT]
+
+    def env_for(self, lang: str) -> jinja2.Environment:
+        """The templates in `lang` (one of i18n.LANGUAGES)."""
+        return self._envs[lang]
 
     def open_session(self, role: str) -> tuple[str, Session]:
         now = time.monotonic()
@@ -142,6 +143,7 @@ def mount(app: web.Application, console: Console) -> None:
     r.add_post(PREFIX + "/login", login)
     r.add_post(PREFIX + "/logout", logout)
     r.add_get(PREFIX + "/static/{name}", static_file)
+    r.add_get(PREFIX + "/language", choose_language)
     html = {"200": {"description": "an HTML page", "content": {"text/html": {}}}}
     document(app, {
         PREFIX: {"get": {"summary": "Redirect to the console's home page", "tags": ["console"],
@@ -159,6 +161,14 @@ def mount(app: web.Application, console: Console) -> None:
         PREFIX + "/logout": {"post": {"summary": "End the session", "tags": ["console"],
                                       "security": [{"session": []}],
                                       "responses": {"303": {"description": "to the login page"}}}},
+        PREFIX + "/language": {"get": {
+            "summary": "Choose the console's language (a cookie); back to the page it was chosen on",
+            "tags": ["console"],
+            "parameters": [{"name": "lang", "in": "query", "required": True,
+                            "schema": {"type": "string", "enum": list(i18n.LANGUAGES)}},
+                           {"name": "back", "in": "query", "schema": {"type": "string"}}],
+            "responses": {"303": {"description": "to `back` (a page of this console) or the home page"},
+                          "400": {"description": "not one of the six languages", "content": {"text/html": {}}}}}},
         PREFIX + "/static/{name}": {"get": {
             "summary": "The console's stylesheet and scripts", "tags": ["console"],
             "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
@@ -208,10 +218,13 @@ def view(*roles: str) -> Callable[[Handler], Handler]:
 def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
     console = request.app[CONSOLE]
     session: Session | None = request.get(SESSION)
-    html = console.env.get_template(template).render(
+    lang = i18n.negotiate(request.cookies.get(i18n.COOKIE), request.headers.get("Accept-Language"))
+    html = console.env_for(lang).get_template(template).render(
         title=console.title, nav=console.nav, path=request.path, role=session.role if session else None,
-        csrf=session.csrf if session else "", **context)
+        csrf=session.csrf if session else "", here=request.path_qs, **context)
     response = web.Response(text=html, status=status, content_type="text/html")
+    response.headers["Content-Language"] = lang
+    response.headers["Vary"] = "Cookie, Accept-Language"
     response.headers["Content-Security-Policy"] = CSP
     # Not the API's `no-referrer`: under it a browser sends `Origin: null` with the page's own
     # forms, which the CSRF guard must refuse. `same-origin` still sends nothing to other sites.
@@ -281,6 +294,28 @@ async def login(request: web.Request) -> web.Response:
     response.set_cookie(console.cookie, sid, path=PREFIX, httponly=True, samesite="Strict", secure=request.secure,
                         max_age=LIFETIME)
     return response
+
+
+async def choose_language(request: web.Request) -> web.Response:
+    """Remember the chosen language for a year (a preference, not a secret: readable by the page,
+    but SameSite=Lax like any preference), then back to the page it was chosen on."""
+    lang = request.query.get("lang")
+    if lang not in i18n.LANGUAGES:
+        return error_page(request, 400, "Unknown language",
+                          f"Choose one of {', '.join(i18n.LANGUAGES)}.")
+    response = _redirect(_page_to_return_to(request.query.get("back")) or request.app[CONSOLE].home)
+    response.set_cookie(i18n.COOKIE, lang, path=PREFIX, samesite="Lax", secure=request.secure,
+                        max_age=365 * 24 * 3600)
+    return response
+
+
+def _page_to_return_to(back: object) -> str | None:
+    """Where the language selector returns to: a page `_safe_next` accepts, or the login page with
+    such a page as its own `next` (a language is often chosen before logging in)."""
+    if isinstance(back, str) and (back == PREFIX + "/login" or back.startswith(PREFIX + "/login?")):
+        inner = _safe_next(parse_qs(urlsplit(back).query).get("next", [None])[0])
+        return PREFIX + "/login" + (f"?next={quote(inner, safe='')}" if inner else "")
+    return _safe_next(back)
 
 
 async def _login_form(request: web.Request) -> tuple[str | None, object]:

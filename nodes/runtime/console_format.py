@@ -1,6 +1,5 @@
-"""How the consoles show times, sizes and countries to people: jinja2 filters (`when`, `size`,
-`country`), so templates hold the words and handlers pass plain values. Localised dates are
-issue 12's: these are the one place to change."""
+"""Times, sizes and countries in English for words the Python side writes itself (error details).
+The consoles' templates use the locale-aware filters of nodes/runtime/i18n.py instead."""
 
 from __future__ import annotations
 

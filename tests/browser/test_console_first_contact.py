@@ -106,7 +106,7 @@ async def test_the_inbox_reads_as_a_list_for_people(consoles: Consoles, new_page
     assert (await note_row.get_attribute("class")).split() == ["unread"]
     # Our delivered receipt is folded into the message it confirms, with its time; no receipt rows.
     await expect(request_row.locator('td.receipts .receipt[data-kind="delivered"]')).to_contain_text(
-        re.compile(r"delivered ✓ \d{4}-\d\d-\d\d \d\d:\d\d UTC"))
+        re.compile(r"delivered ✓ \d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d UTC"))  # en_GB: 23 Nov 2026, 14:05
     assert await page.locator('tr[data-type="receipt"]').count() == 0
     text = await page.text_content("#messages")
     assert not re.search(r"\d\d:\d\d:\d\d\.\d{6}", text), "microsecond timestamps as primary content"

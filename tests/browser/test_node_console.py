@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from babel.dates import format_date
 from playwright.async_api import expect
 from sqlalchemy import select
 
@@ -130,7 +131,8 @@ async def test_health_shows_the_signing_certificate_and_links_to_the_work(consol
     await page.goto(f"{consoles.urls['MEX']}/console/")
     not_after = consoles.fed.nodes["MEX"].creds.certificate.not_valid_after_utc
     certificate = page.locator("#certificate")
-    assert f"valid until {not_after:%Y-%m-%d}" in await certificate.text_content()
+    assert f"valid until {format_date(not_after, 'medium', locale='en_GB')}, {not_after:%H:%M} UTC" \
+        in await certificate.text_content()  # the console's English dates (docs/i18n.md)
     assert await page.locator("main a[href='/console/mla/new']").count() == 1
     assert [await a.text_content() for a in await page.locator("header nav a").all()] == [
         "Health", "Inbox", "Sent", "MLA", "Cases", "Alerts"]

@@ -78,6 +78,13 @@ const somex = (() => {
     source.onerror = () => document.body.classList.remove("live");
   }
 
+  // The language selector takes effect when chosen (its button is there for pages without script).
+  function autosubmit() {
+    document.querySelectorAll("select[data-autosubmit]").forEach((select) =>
+      select.addEventListener("change", () => select.form.submit()));
+  }
+
   document.addEventListener("DOMContentLoaded", listen);
+  document.addEventListener("DOMContentLoaded", autosubmit);
   return { post, refresh, csrf };
 })();

@@ -1,0 +1,164 @@
+"""The six catalogs of the consoles (nodes/runtime/locale): the message template is extracted
+afresh from the sources (babel.cfg) in this test, and every catalog must translate every msgid of
+it and every structured code, keep its placeholders, say that it is machine-drafted, and hold
+nothing the sources no longer say. A silent fallback to English is a failure here."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.pofile import read_po
+
+from nodes.runtime import code_words, i18n
+
+ROOT = Path(__file__).resolve().parents[2]
+PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+@pytest.fixture(scope="module")
+def template() -> Catalog:
+    """The .pot the sources give today (what `pybabel extract -F babel.cfg` writes)."""
+    with (ROOT / "babel.cfg").open() as config:
+        method_map, options_map = parse_mapping_cfg(config)
+    pot = Catalog(domain=i18n.DOMAIN)
+    for filename, lineno, message, comments, context in extract_from_dir(
+            str(ROOT), method_map, options_map, keywords={"_": None, "gettext": None, "ngettext": (1, 2),
+                                                        "pgettext": ((1, "c"), 2)}):
+        pot.add(message, None, [(filename, lineno)], auto_comments=comments, context=context)
+    return pot
+
+
+@pytest.fixture(scope="module")
+def catalogs() -> dict[str, Catalog]:
+    found = {}
+    for lang in i18n.LANGUAGES:
+        with (i18n.LOCALE_DIR / lang / "LC_MESSAGES" / f"{i18n.DOMAIN}.po").open("rb") as source:
+            found[lang] = read_po(source, locale=lang)
+    return found
+
+
+def _key(message) -> tuple[str | None, str]:
+    return message.context, message.id[0] if isinstance(message.id, (list, tuple)) else message.id
+
+
+def test_the_catalogs_are_the_six_un_languages_and_nothing_else():
+    assert sorted(i18n.LANGUAGES) == ["ar", "en", "es", "fr", "ru", "zh"]
+    assert sorted(p.name for p in i18n.LOCALE_DIR.iterdir() if p.is_dir()) == sorted(i18n.LANGUAGES)
+
+
+def test_the_extracted_template_holds_the_pages_the_handlers_and_every_code(template):
+    keys = {_key(m) for m in template if m.id}
+    assert (None, "Legal basis:") in keys  # a template (nodes/national/templates/node/mla_request.html)
+    assert (None, "MLA requests") in keys  # a heading chosen by a handler (console_mla.py)
+    assert (None, "Inbox") in keys  # a menu label (NAV)
+    assert (None, "%(num)s byte") in keys  # said by the Python side (i18n.size)
+    for family, codes in code_words.all_codes().items():
+        for code in codes:
+            assert (family, code) in keys, (family, code)
+    for sentence in code_words.sentences():  # the handling notices shown next to shared data
+        assert (None, sentence) in keys
+
+
+@pytest.mark.parametrize("lang", i18n.LANGUAGES)
+def test_every_msgid_and_code_is_translated_in_each_catalog(template, catalogs, lang):
+    catalog = catalogs[lang]
+    untranslated = []
+    for wanted in template:
+        if not wanted.id:
+            continue
+        held = catalog.get(wanted.id, context=wanted.context)
+        strings = held.string if held is not None and isinstance(held.string, (list, tuple)) else \
+            [held.string] if held is not None else []
+        if held is None or held.fuzzy or not strings or not all(strings):
+            untranslated.append(_key(wanted))
+    assert not untranslated, f"{lang}: {len(untranslated)} untranslated, e.g. {untranslated[:5]}"
+
+
+@pytest.mark.parametrize("lang", i18n.LANGUAGES)
+def test_no_catalog_holds_words_the_sources_no_longer_say(template, catalogs, lang):
+    wanted = {_key(m) for m in template if m.id}
+    stale = [_key(m) for m in catalogs[lang] if m.id and _key(m) not in wanted]
+    assert not stale, f"{lang}: stale entries (pybabel update --ignore-obsolete): {stale[:5]}"
+
+
+@pytest.mark.parametrize("lang", i18n.LANGUAGES)
+def test_each_catalog_says_it_is_machine_drafted_and_has_the_languages_plural_rule(catalogs, lang):
+    catalog = catalogs[lang]
+    assert "Machine-drafted translation" in catalog.header_comment
+    assert str(catalog.locale) == lang
+    assert catalog.plural_forms == Catalog(locale=lang).plural_forms  # CLDR's rule for the language
+    assert all(len(m.string) == catalog.num_plurals for m in catalog if isinstance(m.id, (list, tuple)))
+
+
+@pytest.mark.parametrize("lang", i18n.LANGUAGES)
+def test_a_translation_keeps_the_placeholders_of_its_msgid(catalogs, lang):
+    wrong = []
+    for message in catalogs[lang]:
+        if not message.id:
+            continue
+        if isinstance(message.id, (list, tuple)):
+            allowed = set(PLACEHOLDER.findall(message.id[1]))
+            # A plural form may leave the count out ("one day left"), never add a name.
+            if any(not set(PLACEHOLDER.findall(form)) <= allowed for form in message.string):
+                wrong.append(message.id[0])
+        elif set(PLACEHOLDER.findall(message.id)) != set(PLACEHOLDER.findall(message.string)):
+            wrong.append(message.id)
+    assert not wrong, f"{lang}: {wrong[:5]}"
+
+
+def test_the_hubs_code_families_are_the_hubs_own_tables():
+    """code_words lists the audit log's verdicts and entry fields without importing the hub (it is
+    plumbing below the hub); this keeps the two equal."""
+    from nodes.hub import audit
+
+    families = code_words.families()
+    assert set(families["verdict"]) == {audit.ACCEPTED, audit.REJECTED, audit.ISSUED, audit.DEAD_LETTERED,
+                                        audit.UNROUTABLE, audit.REQUEUED}
+    assert families["entry_field"] == audit.LEAF_FIELDS
+
+
+def test_reason_codes_are_read_from_the_documentation_table():
+    codes = code_words.reason_codes()
+    assert {"sender_mismatch", "bad_signature", "illegal_transition", "not_witnessed"} <= set(codes)
+    assert len(codes) == len(set(codes))
+
+
+@pytest.mark.parametrize("lang", i18n.LANGUAGES)
+def test_every_template_compiles_in_every_language(lang):
+    import jinja2
+
+    loader = jinja2.FileSystemLoader([str(p) for p in ROOT.glob("nodes/*/templates")])
+    env = i18n.environment(loader, lang)
+    for name in loader.list_templates():
+        env.get_template(name)
+
+
+# What a template may show outside the catalog: standard names (IMO number, SHA-256), the
+# `checked` attribute a macro writes, machine codes in <code>, and ISO country codes as examples.
+_TAG = re.compile(r"<[^>]*>", re.S)
+_CODE = re.compile(r"<code>[^<]*</code>")
+_SHOWN_ATTRIBUTE = re.compile(r'\b(?:title|placeholder|aria-label|alt)="([^"]*)"')
+_NOT_WORDS = {"IMO", "SHA-", "checked"}
+
+
+def test_no_template_shows_english_words_outside_the_catalog():
+    """Every word a template writes itself is a gettext call: text between tags, and the
+    attributes people read (title, placeholder, aria-label, alt). Template code is left out."""
+    import jinja2
+
+    env = jinja2.Environment(extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
+    found = {}
+    for path in sorted(ROOT.glob("nodes/*/templates/*/*.html")):
+        # Template code ({{ }}, {% %}) becomes a NUL: only what the template writes literally stays.
+        literal = "".join(value if kind == "data" else "\0" for _, kind, value in env.lex(path.read_text()))
+        literal = _CODE.sub(" ", literal)
+        shown = [a for a in _SHOWN_ATTRIBUTE.findall(literal) if re.search(r"[a-z]{2,}", a.replace("\0", ""))]
+        words = set(re.findall(r"[A-Za-z][A-Za-z'’-]+", re.sub(r"&#?\w+;", " ", _TAG.sub(" ", literal))))
+        if shown or words - _NOT_WORDS:
+            found[path.relative_to(ROOT).as_posix()] = sorted(words - _NOT_WORDS) + shown
+    assert not found, f"words outside the catalog (wrap them in _()): {found}"
