@@ -43,6 +43,3 @@ def size(count: int) -> str:
 def country(code: str | None) -> str:
     """A node id as a country name (Mexico for MEX); codes outside ISO 3166 stay as they are."""
     return country_name(code) if code else ""
-
-
-FILTERS = {"when": when, "size": size, "country": country}
