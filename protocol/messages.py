@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from protocol import mla
+from protocol import mla, person
 from protocol.alerts import ALERT, ALERT_BATCH, HIT
 from protocol.cases import CASE_JIT, CASE_MESSAGE, CASE_PERMISSION, CASE_SHARE, CASE_WITHDRAW
 from protocol.errors import DecodeError
@@ -116,6 +116,8 @@ _TYPES = [
     MessageType("alert.document.batch", "node", header=Obj(), broadcast=True, body=ALERT_BATCH,
                 max_bytes=4 * MiB),
     MessageType("alert.hit", "node", header=Obj(), body=HIT),
+    MessageType("person.alert", "node", header=Obj(), broadcast=True, body=person.PERSON_ALERT),
+    MessageType("person.hit", "node", header=Obj(), body=person.PERSON_HIT),
 ]
 
 REGISTRY: dict[str, MessageType] = {t.name: t for t in _TYPES}

@@ -2,8 +2,8 @@
 offences): the `person.alert` body for create / update / withdraw, its rules, and the issuer-only
 policy. Pure: no I/O, no clock reads (the review date counts from the body's `reported`).
 
-Not registered as a message type yet: the catalog of the redesign (issue 16 part 1) will plug
-`PERSON_ALERT` and the policy functions in. docs/person-alerts.md explains the decisions.
+Also the `person.hit` body (a border check matched an alert: told to its issuer alone, with nothing
+about any other traveller) and its rule. docs/person-alerts.md explains the decisions.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from protocol.errors import DecodeError, FieldProblem, PolicyError
-from protocol.schema import Schema
+from protocol.schema import NODE_ID, TIMESTAMP, Enum, Int, Obj, Schema, Str
 from protocol.transliteration import TransliterationError, script_of, transliterate
 
 if TYPE_CHECKING:
@@ -35,6 +35,8 @@ MAX_REFERENCE_CHARS = 100
 MAX_LEGAL_BASIS_CHARS = 500
 MAX_REASON_CHARS = 500
 MAX_RECIPIENTS = 250
+CHECK_KINDS = ("border", "visa", "police", "carrier", "other")
+DATE_OF_BIRTH_AGREEMENTS = ("agrees", "agrees at month", "agrees at year", "differs", "unknown")
 
 RECORD_FIELDS = {  # create and update carry the whole record
     "required": ("action", "issuer", "national_reference", "reported", "subject", "basis", "legal_basis",
@@ -275,3 +277,32 @@ def addressed_as_the_body_says(env: Envelope, body: Mapping[str, Any]) -> None:
 def alert_key(record: Mapping[str, Any]) -> tuple[str, str]:
     """(issuer, national reference): one replica entry per alert."""
     return (record["issuer"], record["national_reference"])
+
+
+# -- person.hit -------------------------------------------------------------------------------------
+
+# Which alert, when, where, how strong: nothing about the traveller (no name, no document) and nothing
+# about anyone else checked. The issuer calls the checking country's focal point for the rest.
+PERSON_HIT = Obj(
+    required={
+        "issuer": NODE_ID,
+        "national_reference": Str(min_len=1, max_len=MAX_REFERENCE_CHARS, pattern=r"[A-Za-z0-9._/-]+"),
+        "checked_at": TIMESTAMP,
+        "check": Enum(*CHECK_KINDS),
+        "point": Str(max_len=120),
+        "score": Int(minimum=0, maximum=100),  # the name match, in per cent (86 and more is a match)
+        "date_of_birth": Enum(*DATE_OF_BIRTH_AGREEMENTS),
+    },
+)
+
+
+def hits_go_to_the_issuer(env: Envelope, body: Mapping[str, Any]) -> None:
+    """A person hit is told to the country that issued the alert, and to nobody else."""
+    if env.recipients != (body["issuer"],):
+        raise PolicyError("hit_not_to_issuer", "a person hit is reported to the issuing country alone")
+
+
+def person_alert_rule(env: Envelope, body: Mapping[str, Any]) -> None:
+    """The body rules of `person.alert`: the issuer sends it, to the recipients it names."""
+    only_the_issuer_alerts(env, body)
+    addressed_as_the_body_says(env, body)

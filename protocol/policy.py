@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from protocol import messages, mla
+from protocol import messages, mla, person
 from protocol.alerts import (
     hits_go_to_the_issuing_country, only_the_issuing_country_alerts,
     only_the_issuing_country_alerts_in_batches,
@@ -28,6 +28,7 @@ BODY_RULES: dict[str, BodyRule] = {"alert.document": only_the_issuing_country_al
 # Rules on the envelope alone, so the hub checks them even for sealed types.
 EnvelopeRule = Callable[[Envelope], None]
 ENVELOPE_RULES: dict[str, EnvelopeRule] = {"case.jit": check_jit_opening}
+BODY_RULES.update({"person.alert": person.person_alert_rule, "person.hit": person.hits_go_to_the_issuer})
 BODY_RULES.update({"mla.request": mla.request_rule, "mla.status": mla.event_rule, "mla.response": mla.event_rule})
 
 

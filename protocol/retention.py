@@ -31,6 +31,8 @@ MAXIMUM_DAYS: Mapping[str, int] = {
     "note": 730,
     "receipt": 730,
     "alert.hit": 365,
+    "person.alert": 1825,  # a person alert is reviewed within 5 years at most (protocol/person.py)
+    "person.hit": 365,
     "mla.request": 3650,  # legal records: a request may stay open for years
     "mla.status": 3650,
     "mla.response": 3650,
