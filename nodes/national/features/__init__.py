@@ -1,1 +1,3 @@
-"""Features of a national node, one folder each (issue 16: the redesign plugs them in)."""
+"""Features of a national node, one folder per message class. Each folder's package defines
+`FEATURE` (nodes/national/feature.py); `feature.discover()` finds them all: adding a class is
+adding a folder here."""

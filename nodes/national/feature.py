@@ -1,0 +1,195 @@
+"""The seam between a national node's core and its message classes (one `Feature` per class).
+
+A feature declares what it brings — tables, inbox effects, background tasks, HTTP routes, console
+pages, CLI subcommands, demo steps, settings — and receives a `FeatureContext`: the few things of
+the node it may use (country, directory, sender, outbox, database, events, alarms, log, config).
+It never receives the node itself. The core (nodes/national/node.py) discovers the features
+(nodes/national/features/__init__.py, one list), creates their tables, registers their effects,
+starts and stops their tasks, mounts their routes and pages; the CLI and the demo take their
+subcommands and steps from the same list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy import Connection, Engine, MetaData
+
+from crypto.signing import VerifiedEnvelope
+from protocol.envelope import Envelope
+
+if TYPE_CHECKING:
+    import argparse
+
+    from aiohttp import web
+
+    from nodes.national.reads import OpenedMessage
+    from nodes.national.store import NodeStore
+    from nodes.runtime.alarms import AlarmBoard
+    from nodes.runtime.config import NodeConfig
+    from nodes.runtime.events import Events
+    from nodes.runtime.federation import Federation
+
+
+# An effect of a verified incoming message beyond storing it. It runs inside the storing
+# transaction and may return signed envelopes to send in it.
+Effect = Callable[["FeatureContext", Connection, VerifiedEnvelope, "Mapping[str, Any] | None"],
+                  "Sequence[Envelope] | None"]
+# ...or, for a type whose effect needs no answer and whose order among its own kind does not matter
+# (the alert replica merges by version key), one call per consumed batch with its messages of
+# that type: one SELECT and one upsert per batch instead of per message.
+BatchEffect = Callable[["FeatureContext", Connection, "Sequence[tuple[VerifiedEnvelope, Mapping[str, Any] | None]]"],
+                       None]
+# After the core accepted a receipt (it was for a message this node sent to its signer, with that
+# message's digest) and recorded it: what the receipt means for the feature (e.g. an MLA request
+# is delivered). In the storing transaction.
+ReceiptEffect = Callable[["FeatureContext", Connection, VerifiedEnvelope, Mapping[str, Any]], None]
+# A sealed body of this type was opened through the read path (nodes/national/reads.py), in the
+# transaction that journals it: (context, connection, envelope, body, direction, who).
+ReadHook = Callable[["FeatureContext", Connection, Envelope, Mapping[str, Any], str, str], None]
+# A background job, started and stopped by the core (whether or not HTTP is served).
+Task = Callable[["FeatureContext"], Awaitable[None]]
+# Part of the node's retention sweep: delete what is past its date; counts by kind of data.
+Purge = Callable[["FeatureContext", datetime], Mapping[str, int]]
+
+
+class Sender(Protocol):
+    """Builds and signs what a feature sends (sealed to the recipients and to this node if asked)."""
+
+    def build(self, type: str, recipients: Sequence[str], **fields: Any) -> Envelope: ...
+
+    def build_sealed(self, type: str, recipients: Sequence[str], payload: Mapping[str, Any],
+                     **fields: Any) -> Envelope: ...
+
+    def sign(self, env: Envelope) -> Envelope: ...
+
+    def open(self, message_id: str, who: str, purpose: str = "read") -> OpenedMessage: ...
+
+
+class Outbox(Protocol):
+    """The node's transactional outbox."""
+
+    def enqueue(self, envs: Sequence[Envelope], conn: Connection | None = None) -> None:
+        """Queue signed envelopes, in `conn`'s transaction if given; the relay publishes them."""
+
+    async def submit(self, envs: Sequence[Envelope]) -> None:
+        """Queue signed envelopes in a transaction of their own and tell the live views."""
+
+
+@dataclass(frozen=True)
+class ConsolePages:
+    """A feature's part of the focal point's console: its navigation entry, its pages, and a
+    templates/ folder of its own searched after the node's (nodes/national/templates/)."""
+
+    nav: tuple[str, str]  # (label, path)
+    add_routes: Callable[[web.Application, FeatureContext], None]
+    templates: Path | None = None
+    position: int = 100  # where its entry goes in the navigation (MLA 10, cases 20, alerts 30)
+
+
+@dataclass(frozen=True)
+class CliCommand:
+    """A `somex <name> ...` subcommand: `add_parser(subparsers)` adds it; `run(args)` runs it."""
+
+    name: str
+    add_parser: Callable[[Any], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+# One step of `somex demo`: (HTTP session, deployment, say, wait_for, processes) -> [(what, ok)].
+DemoStep = Callable[..., Awaitable[Sequence[tuple[str, bool]]]]
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One message class at a national node. Every field but `name` is optional."""
+
+    name: str
+    tables: MetaData | None = None
+    # Builds the feature's service object once (kept as `ctx.service`; tests reach it as node.<name>).
+    service: Callable[[FeatureContext], Any] | None = None
+    effects: Mapping[str, Effect] = field(default_factory=dict)
+    batch_effects: Mapping[str, BatchEffect] = field(default_factory=dict)
+    receipt_effects: Sequence[ReceiptEffect] = ()
+    read_hooks: Mapping[str, ReadHook] = field(default_factory=dict)
+    tasks: Sequence[Task] = ()
+    purges: Sequence[Purge] = ()
+    routes: Callable[[web.Application, FeatureContext], None] | None = None
+    console: ConsolePages | None = None
+    cli: Sequence[CliCommand] = ()
+    demo_steps: Sequence[DemoStep] = ()
+    settings: Mapping[str, Any] = field(default_factory=dict)  # name -> default (NodeConfig fields today)
+
+
+class FeatureContext:
+    """What a feature may use of its node. Built by the core, one per feature."""
+
+    def __init__(self, *, feature: str, country: str, config: NodeConfig, db: Engine, store: NodeStore,
+                 sender: Sender, outbox: Outbox, events: Events, alarms: AlarmBoard, log: Any,
+                 home: Path, federation: Callable[[], Federation]) -> None:
+        self.feature = feature
+        self.country = country
+        self.config = config
+        self.db = db  # the node's database engine: the feature's tables live there
+        self.store = store  # the node's message store (read-only use: get, raw, list)
+        self.sender = sender
+        self.outbox = outbox
+        self.events = events
+        self.alarms = alarms
+        self.log = log  # bound once with the node id
+        self.home = home  # the node's private directory (keys and secrets of its own)
+        self._federation = federation
+        self.service: Any = None  # set by the core from Feature.service
+
+    @property
+    def federation(self) -> Federation:
+        """The federation in force now (a directory or revocation list may be applied live)."""
+        return self._federation()
+
+    @property
+    def directory(self) -> Any:
+        return self._federation().directory
+
+    # Shorthands for the sender's and the outbox's calls.
+    def build(self, type: str, recipients: Sequence[str], **fields: Any) -> Envelope:
+        return self.sender.build(type, recipients, **fields)
+
+    def build_sealed(self, type: str, recipients: Sequence[str], payload: Mapping[str, Any],
+                     **fields: Any) -> Envelope:
+        return self.sender.build_sealed(type, recipients, payload, **fields)
+
+    def sign(self, env: Envelope) -> Envelope:
+        return self.sender.sign(env)
+
+    def enqueue(self, envs: Sequence[Envelope], conn: Connection | None = None) -> None:
+        self.outbox.enqueue(envs, conn)
+
+    async def submit(self, envs: Sequence[Envelope]) -> None:
+        await self.outbox.submit(envs)
+
+
+def discover() -> list[Feature]:
+    """Every feature of this node: each package under nodes/national/features/ that defines
+    `FEATURE`, in their console order. The one place features are found; the core imports none
+    of them by name."""
+    import importlib
+    import pkgutil
+
+    package = importlib.import_module("nodes.national.features")
+    found = []
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+        if not info.ispkg:
+            continue
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        feature = getattr(module, "FEATURE", None)
+        if isinstance(feature, Feature):
+            found.append(feature)
+    return sorted(found, key=lambda f: (f.console.position if f.console else 1000, f.name))
+
+
+__all__ = ["BatchEffect", "CliCommand", "ConsolePages", "DemoStep", "Effect", "Feature", "FeatureContext", "Outbox",
+           "Purge", "ReadHook", "ReceiptEffect", "Sender", "Task", "discover"]
