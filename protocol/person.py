@@ -251,6 +251,11 @@ def _years_after(day: str, years: int) -> str:
     return f"{year:04d}{month_day}"
 
 
+def latest_review_date(reported: str) -> str:
+    """The latest review date an alert reported on `reported` may carry (reported + 5 years)."""
+    return _years_after(reported, MAX_REVIEW_YEARS)
+
+
 def review_date(record: Mapping[str, Any]) -> str:
     """The date by which the issuer reviews the alert: its own, else `reported` + 3 years."""
     return record.get("review_date") or _years_after(record["reported"], DEFAULT_REVIEW_YEARS)

@@ -48,6 +48,8 @@ def make_app(node: NationalNode) -> web.Application:
     add_case_routes(app, node)
     add_mla_routes(app, node.mla)
     add_alert_routes(app, node)
+    from nodes.national.features.person import interim as person_interim  # until feature wiring (nat16)
+    person_interim.mount(app, node.person)
     add_console_routes(app, node)
     return app
 

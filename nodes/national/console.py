@@ -24,7 +24,7 @@ from nodes.runtime.openapi import document
 
 NODE = web.AppKey("somex_console_node", NationalNode)
 NAV = (("Health", "/console/"), ("Inbox", "/console/inbox"), ("Sent", "/console/sent"), ("MLA", "/console/mla"),
-       ("Cases", "/console/cases"), ("Alerts", "/console/alerts"))
+       ("Cases", "/console/cases"), ("Alerts", "/console/alerts"), ("Border check", "/console/border"))
 CERTIFICATE_WARNING_DAYS = 30
 _HTML = {"200": {"description": "an HTML page", "content": {"text/html": {}}}}
 
@@ -39,6 +39,8 @@ def add_routes(app: web.Application, node: NationalNode) -> None:
     console_mla.add_routes(app, node.mla)
     console_cases.add_routes(app, node)
     console_alerts.add_routes(app, node)
+    from nodes.national.features.person import interim as person_interim  # until feature wiring (nat16)
+    person_interim.mount_console(app, node.person, app[console.CONSOLE].env)
     document(app, {
         "/console/": {"get": {"summary": "Focal point console: federation health", "tags": ["console"],
                               "security": [{"session": []}], "responses": _HTML}},

@@ -117,6 +117,8 @@ class NationalNode:
         # In memory: an alarm about the node's storage cannot be stored in it. Raised by the inbox
         # (storage, broker link) and the watchdogs: health, console, ERROR log.
         self.alarms = AlarmBoard(self.log)
+        from nodes.national.features.person import interim as person_interim  # until feature wiring (nat16)
+        self.person = person_interim.install(self)
         self.federation_fetch: dict[str, str] = {}  # kind -> what start-up made of the hub's newest (federation_fetch.py)
         delivery.install(self)
         self.watchdogs = Watchdogs(self)
