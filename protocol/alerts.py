@@ -15,6 +15,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from protocol.errors import DecodeError, PolicyError
+from protocol.message_class import MessageClass, MessageType, MiB
 from protocol.schema import NODE_ID, TIMESTAMP, Enum, Obj, Schema, Str
 from protocol.timefmt import format_time, parse_time
 
@@ -196,6 +197,24 @@ def review_date(record: Mapping[str, Any]) -> str:
     return record.get("review_date") or default_review_date(record["reported"])
 
 
+# -- how long a stored alert message is kept (protocol/retention.py) ------------------------------
+
+def alert_kept_until(record: Mapping[str, Any], created: str) -> str:
+    """The last day an alert sent at `created` is kept (replica and message store): its review date,
+    at most DEFAULT_REVIEW_YEARS after it was sent. The bound counts from the envelope's `created`,
+    which the hub holds to its clock, not from `reported`, which the sender writes freely."""
+    return min(review_date(record), default_review_date(parse_time(created).date().isoformat()))
+
+
+def alert_message_kept_until(created: str, body: Mapping[str, Any]) -> str:
+    return alert_kept_until(body, created)
+
+
+def batch_kept_until(created: str, body: Mapping[str, Any]) -> str:
+    """A batch is kept as long as its longest-kept alert."""
+    return max(alert_kept_until(record, created) for record in body["alerts"])
+
+
 def version_key(created: str, message_id: str, index: int) -> str:
     """The order of alert versions: envelope `created`, then message id, then index in a batch.
 
@@ -270,3 +289,15 @@ def merge(current: ReplicaEntry | None, incoming: AlertVersion) -> ReplicaEntry 
         return ReplicaEntry(incoming.key, withdrawn, current.update_key, current.record)
     return ReplicaEntry(incoming.key, withdrawn, None, incoming.record)
 
+
+
+MESSAGE_CLASS = MessageClass("alerts", (
+    MessageType("alert.document", "node", header=Obj(), broadcast=True, body=ALERT,
+                body_rule=only_the_issuing_country_alerts, kept_until=alert_message_kept_until),
+    # Up to 1,000 alerts (<= ~2.5 KiB each on the wire, worst case) under one signature.
+    MessageType("alert.document.batch", "node", header=Obj(), broadcast=True, body=ALERT_BATCH,
+                max_bytes=4 * MiB, body_rule=only_the_issuing_country_alerts_in_batches,
+                kept_until=batch_kept_until),
+    MessageType("alert.hit", "node", header=Obj(), body=HIT, body_rule=hits_go_to_the_issuing_country,
+                retention_days=365),
+))

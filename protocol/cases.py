@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from protocol.errors import DecodeError, PolicyError
+from protocol.message_class import MessageClass, MessageType, MiB
 from protocol.schema import (
     DATE, UUID, Bool, Enum, Int, List, Num, Obj, Schema, Str,
 )
@@ -333,3 +334,19 @@ def case_statistics(cases: Iterable[tuple[str, Mapping[str, Any], str]]) -> list
             row["deaths"] += sea.get("deaths", 0)
             row["missing"] += sea.get("missing", 0)
     return [rows[k] for k in sorted(rows)]
+
+
+MESSAGE_CLASS = MessageClass("cases", (
+    MessageType("case.share", "node", sealed=True, receipted=True, max_bytes=8 * MiB,
+                header=Obj(optional={"reference": Str(max_len=128)}), body=CASE_SHARE,
+                body_rule=check_case_share, retention_days=1825),  # a held case's carriers go with the case
+    MessageType("case.withdraw", "node", sealed=True, receipted=True,
+                header=Obj(optional={"reference": Str(max_len=128)}), body=CASE_WITHDRAW, retention_days=1825),
+    MessageType("case.permission", "node", receipted=True, header=Obj(), body=CASE_PERMISSION,
+                body_rule=check_case_permission, retention_days=1825),
+    # joint investigations: three years after each message
+    MessageType("case.jit", "node", sealed=True, receipted=True, header=Obj(), body=CASE_JIT,
+                envelope_rule=check_jit_opening, retention_days=1095),
+    MessageType("case.message", "node", sealed=True, receipted=True, header=Obj(), body=CASE_MESSAGE,
+                retention_days=1095),
+))

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from protocol.encoding import NonCanonicalEncoding, decode_base64
 from protocol.errors import PolicyError, TransitionError
+from protocol.message_class import MessageClass, MessageType, MiB
 from protocol.schema import DATE, NODE_ID, SHA256_HEX, TIMESTAMP, Enum, Int, List, Nullable, Obj, Str
 
 if TYPE_CHECKING:  # protocol.envelope imports the message registry, which imports this module
     from protocol.envelope import Envelope
 
-MiB = 1024 * 1024
 # Sealing base64-encodes the plaintext JSON, which base64-encodes the attachments: 16/9 growth.
 MAX_ATTACHMENT_BYTES = 16 * MiB  # all attachments of one message together
 MAX_ATTACHMENTS = 50
@@ -242,3 +242,14 @@ def event_rule(env: Envelope, body: Mapping[str, Any]) -> None:
     if (body["event"] == "refuse") != bool(body.get("grounds")):
         raise PolicyError("refusal_grounds", "a refusal states its grounds, and only a refusal has grounds")
     check_attachments(body.get("attachments", []))
+
+
+# Legal records: a request may stay open for years, so its messages are kept ten.
+MESSAGE_CLASS = MessageClass("mla", (
+    MessageType("mla.request", "node", sealed=True, receipted=True, max_bytes=32 * MiB,
+                header=REQUEST_HEADER, body=REQUEST, body_rule=request_rule, retention_days=3650),
+    MessageType("mla.status", "node", sealed=True, receipted=True, max_bytes=32 * MiB,
+                header=EVENT_HEADER, body=EVENT, body_rule=event_rule, retention_days=3650),
+    MessageType("mla.response", "node", sealed=True, receipted=True, max_bytes=32 * MiB,
+                header=EVENT_HEADER, body=EVENT, body_rule=event_rule, retention_days=3650),
+))
