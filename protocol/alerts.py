@@ -12,15 +12,12 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from protocol.errors import DecodeError, PolicyError
-from protocol.message_class import MessageClass, MessageType, MiB
+from protocol.message_class import EnvelopeView, MessageClass, MessageType, MiB
 from protocol.schema import NODE_ID, TIMESTAMP, Enum, Obj, Schema, Str
 from protocol.timefmt import format_time, parse_time
-
-if TYPE_CHECKING:  # protocol.envelope imports the message registry, which imports this module
-    from protocol.envelope import Envelope
 
 DOCUMENT_TYPES = ("passport", "identity_card", "visa", "residence_permit", "travel_document",
                   "seafarer_identity_document", "other")
@@ -160,13 +157,13 @@ HIT = Obj(
 
 # -- policy -------------------------------------------------------------------------------------
 
-def only_the_issuing_country_alerts(env: Envelope, body: Mapping[str, Any]) -> None:
+def only_the_issuing_country_alerts(env: EnvelopeView, body: Mapping[str, Any]) -> None:
     if body["issuing_country"] != env.sender:
         raise PolicyError("not_issuing_country",
                           f"{env.sender} may not alert on a document issued by {body['issuing_country']}")
 
 
-def only_the_issuing_country_alerts_in_batches(env: Envelope, body: Mapping[str, Any]) -> None:
+def only_the_issuing_country_alerts_in_batches(env: EnvelopeView, body: Mapping[str, Any]) -> None:
     """The whole batch is refused if any one alert is on another country's document."""
     sender = env.sender
     for i, record in enumerate(body["alerts"]):
@@ -176,7 +173,7 @@ def only_the_issuing_country_alerts_in_batches(env: Envelope, body: Mapping[str,
                               f"{record['issuing_country']}")
 
 
-def hits_go_to_the_issuing_country(env: Envelope, body: Mapping[str, Any]) -> None:
+def hits_go_to_the_issuing_country(env: EnvelopeView, body: Mapping[str, Any]) -> None:
     if env.recipients != (body["issuing_country"],):
         raise PolicyError("hit_not_to_issuer", "a hit is reported to the issuing country alone")
 

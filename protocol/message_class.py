@@ -7,23 +7,43 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 from protocol.schema import Schema
-
-if TYPE_CHECKING:  # protocol.envelope imports the registry, which is built from these declarations
-    from protocol.envelope import Envelope
 
 MiB = 1024 * 1024
 DEFAULT_MAX_BYTES = 1 * MiB
 DEFAULT_RETENTION_DAYS = 730  # a stored message of a type that declares no retention of its own
 
+
+
+class EnvelopeView(Protocol):
+    """What a rule reads of a message: the signed members of its envelope. protocol.envelope's
+    `Envelope` is one; rules are typed against this view because the decoder imports the registry
+    built from the class modules, which must not import the decoder back (no import cycle)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def sender(self) -> str: ...
+    @property
+    def recipients(self) -> tuple[str, ...]: ...
+    @property
+    def thread(self) -> str | None: ...
+    @property
+    def handling(self) -> Mapping[str, Any]: ...
+    @property
+    def header(self) -> Mapping[str, Any]: ...
+
+
 SenderRole = Literal["node", "hub"]
 SENDER_ROLES = ("node", "hub")
 # A rule that needs the clear body (the sender checks it before sealing, the recipient after opening).
-BodyRule = Callable[["Envelope", Mapping[str, Any]], None]
+BodyRule = Callable[[EnvelopeView, Mapping[str, Any]], None]
 # A rule on the envelope alone, so the hub checks it even for sealed types.
-EnvelopeRule = Callable[["Envelope"], None]
+EnvelopeRule = Callable[[EnvelopeView], None]
 # The last day (YYYY-MM-DD) a stored message is kept when that depends on its body: (created, body).
 KeptUntil = Callable[[str, Mapping[str, Any]], str]
 
