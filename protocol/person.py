@@ -13,14 +13,12 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from protocol.errors import DecodeError, FieldProblem, PolicyError
+from protocol.message_class import EnvelopeView, MessageClass, MessageType
 from protocol.schema import NODE_ID, TIMESTAMP, Enum, Int, Obj, Schema, Str
 from protocol.transliteration import TransliterationError, script_of, transliterate
-
-if TYPE_CHECKING:
-    from protocol.envelope import Envelope
 
 ACTIONS = ("create", "update", "withdraw")
 BASES = ("convicted", "suspected", "wanted_for_extradition")
@@ -263,13 +261,13 @@ def review_date(record: Mapping[str, Any]) -> str:
 
 # -- policy -----------------------------------------------------------------------------------------
 
-def only_the_issuer_alerts(env: Envelope, body: Mapping[str, Any]) -> None:
+def only_the_issuer_alerts(env: EnvelopeView, body: Mapping[str, Any]) -> None:
     """A person alert, its update and its withdrawal come from the issuing country itself."""
     if body["issuer"] != env.sender:
         raise PolicyError("not_issuer", f"{env.sender} may not send a person alert issued by {body['issuer']}")
 
 
-def addressed_as_the_body_says(env: Envelope, body: Mapping[str, Any]) -> None:
+def addressed_as_the_body_says(env: EnvelopeView, body: Mapping[str, Any]) -> None:
     """The envelope goes to the recipients the issuer chose: `*` for "all", else exactly the list.
     A withdrawal carries no list: it goes wherever the alert went (the issuer's outbox knows)."""
     if body["action"] == "withdraw":
@@ -301,13 +299,30 @@ PERSON_HIT = Obj(
 )
 
 
-def hits_go_to_the_issuer(env: Envelope, body: Mapping[str, Any]) -> None:
+def hits_go_to_the_issuer(env: EnvelopeView, body: Mapping[str, Any]) -> None:
     """A person hit is told to the country that issued the alert, and to nobody else."""
     if env.recipients != (body["issuer"],):
         raise PolicyError("hit_not_to_issuer", "a person hit is reported to the issuing country alone")
 
 
-def person_alert_rule(env: Envelope, body: Mapping[str, Any]) -> None:
+def person_alert_rule(env: EnvelopeView, body: Mapping[str, Any]) -> None:
     """The body rules of `person.alert`: the issuer sends it, to the recipients it names."""
     only_the_issuer_alerts(env, body)
     addressed_as_the_body_says(env, body)
+
+
+def person_alert_kept_until(created: str, body: Mapping[str, Any]) -> str:
+    """The last day a person alert (and a stored copy of its message) is kept: its review date,
+    and never more than MAX_REVIEW_YEARS after the message was sent, whatever `reported` says.
+    A withdrawal carries no person data; it is kept as long as the alert it ends could be."""
+    until = review_date(body) if body["action"] != "withdraw" else latest_review_date(body["reported"])
+    return min(until, _years_after(created[:10], MAX_REVIEW_YEARS))
+
+
+MESSAGE_CLASS = MessageClass("person", (
+    # In clear like document alerts: the hub checks the issuer rule on the body (docs/person-alerts.md).
+    MessageType("person.alert", "node", header=Obj(), broadcast=True, body=PERSON_ALERT, body_rule=person_alert_rule,
+                kept_until=person_alert_kept_until),
+    MessageType("person.hit", "node", header=Obj(), body=PERSON_HIT, body_rule=hits_go_to_the_issuer,
+                retention_days=365),
+))

@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 
 from nodes.national.features.person.names import PersonName, distinct_forms, index_keys, latin_forms
-from protocol.person import latest_review_date, review_date
+from protocol.person import person_alert_kept_until, review_date
 
 metadata = MetaData()
 UNKNOWN_YEAR = 0  # a birth date without a year, or none: such alerts are candidates for every year
@@ -118,8 +118,9 @@ def apply_alert(conn: Connection, body: Mapping[str, Any], *, created: str, mess
         return False
     withdrawn = body["action"] == "withdraw"
     values = {"version": version, "message_id": message_id, "withdrawn": withdrawn,
-              # a tombstone stays as long as the newest version it overtook could have
-              "review_date": review_date(body) if not withdrawn else _tombstone_until(body),
+              # the review date, bounded from the message's own date; a tombstone stays as long as the
+              # newest version it overtook could have
+              "review_date": person_alert_kept_until(created, body),
               "record": None if withdrawn else json.dumps(body, ensure_ascii=False, sort_keys=True)}
     if row is None:
         alert_id = conn.execute(insert(person_alerts).values(issuer=key[0], national_reference=key[1], **values)
@@ -133,11 +134,6 @@ def apply_alert(conn: Connection, body: Mapping[str, Any], *, created: str, mess
         conn.execute(insert(person_alert_keys),
                      [{"key": k, "birth_year": year, "alert_id": alert_id} for k in index_keys(subject_name(body))])
     return True
-
-
-def _tombstone_until(body: Mapping[str, Any]) -> str:
-    """A withdrawal's tombstone is kept until the latest review date any version could carry."""
-    return latest_review_date(body["reported"])
 
 
 def record_hit(conn: Connection, body: Mapping[str, Any], *, message_id: str, sender: str, received_at: str) -> None:
