@@ -191,13 +191,14 @@ class BorderChecks:
         self.ctx = ctx
         self._candidates: store.CandidateReader | None = None
         self._documents: ReplicaReader | None = None
+        self._quiet_log: store.QuietCheckLog | None = None
         self._sqlite = ctx.db.dialect.name == "sqlite"
 
     def close(self) -> None:
-        for reader in (self._candidates, self._documents):
+        for reader in (self._candidates, self._documents, self._quiet_log):
             if reader is not None:
                 reader.close()
-        self._candidates = self._documents = None
+        self._candidates = self._documents = self._quiet_log = None
 
     async def check(self, query: BorderQuery, who: str) -> CheckOutcome:
         today = utcnow().date().isoformat()
@@ -207,7 +208,9 @@ class BorderChecks:
             outcome = await asyncio.to_thread(self._look_up, query, today)
         envs = self._hit_reports(outcome)
         if query.name is not None or query.zone is not None:  # person data was touched: logged first
-            if self._sqlite:
+            if self._sqlite and not envs and not outcome.hit:
+                self._log_quietly(outcome, who)
+            elif self._sqlite:
                 self._log(outcome, who, envs)
             else:
                 await asyncio.to_thread(self._log, outcome, who, envs)
@@ -242,7 +245,7 @@ class BorderChecks:
         candidates, truncated = self._candidates.candidates(index_keys(traveller), year, today)
         matches = []
         for c in candidates:
-            result = compare(traveller, store.subject_name(c.record))
+            result = compare(traveller, c.name)
             if result.is_match:
                 matches.append(PersonMatch(c.alert_id, c.message_id, c.record, result))
         matches.sort(key=lambda m: (-m.match.score, m.alert_id))
@@ -278,6 +281,12 @@ class BorderChecks:
         except ProtocolError as exc:  # e.g. the issuer left the federation: the hit still stands
             self.ctx.log.warning("hit not reportable", type=type, issuer=issuer, reason=exc.reason, detail=exc.detail)
             return None
+
+    def _log_quietly(self, outcome: CheckOutcome, who: str) -> None:
+        if self._quiet_log is None:
+            self._quiet_log = store.QuietCheckLog(self.ctx.db)
+        self._quiet_log.write(reference=outcome.reference, at=format_time(utcnow()), who=who,
+                              check=outcome.query.check, point=outcome.query.point)
 
     def _log(self, outcome: CheckOutcome, who: str, envs: Sequence[Any]) -> None:
         """The check in the access log, the matched alerts in the read journal, and the hit reports

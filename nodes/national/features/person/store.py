@@ -11,6 +11,7 @@ birth year, so a check reads a handful of index entries whatever the replica's s
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -88,6 +89,17 @@ person_check_log = Table(
 
 def birth_year(date_of_birth: str | None) -> int:
     return int(date_of_birth[:4]) if date_of_birth else UNKNOWN_YEAR
+
+
+@lru_cache(maxsize=65536)
+def _cached_subject_name(message_id: str, record_json: str) -> PersonName:
+    return subject_name(json.loads(record_json))
+
+
+def candidate_name(message_id: str, record_json: str) -> PersonName:
+    """`subject_name` of a replica entry, kept for the entries checks meet often (a version's
+    record never changes: its message id names it)."""
+    return _cached_subject_name(message_id, record_json)
 
 
 def subject_name(record: Mapping[str, Any]) -> PersonName:
@@ -171,7 +183,15 @@ def issued(engine: Engine, national_reference: str) -> dict[str, Any] | None:
 class Candidate:
     alert_id: int
     message_id: str
-    record: Mapping[str, Any]
+    record_json: str
+
+    @property
+    def record(self) -> Mapping[str, Any]:
+        return json.loads(self.record_json)
+
+    @property
+    def name(self) -> PersonName:
+        return candidate_name(self.message_id, self.record_json)
 
 
 class CandidateReader:
@@ -213,7 +233,7 @@ class CandidateReader:
             cursor.close()
             if self._ends_transaction:
                 self._raw.rollback()
-        return [Candidate(r[0], r[1], json.loads(r[2])) for r in rows], more
+        return [Candidate(r[0], r[1], r[2]) for r in rows], more
 
     def close(self) -> None:
         self._raw.close()
@@ -239,11 +259,46 @@ def purge_hits_and_checks(engine: Engine, before: str) -> dict[str, int]:
     return {"person_hits": hits, "person_checks": checks}
 
 
+def _check_row(reference: str, at: str, who: str, check: str, point: str,
+               matches: Sequence[tuple[str, str, int]], document_hit: bool) -> dict[str, Any]:
+    return {"reference": reference, "at": at, "who": who[:200], "check_kind": check, "point": point,
+            "person_matches": json.dumps([list(m) for m in matches]), "document_hit": document_hit}
+
+
 def log_check(conn: Connection, *, reference: str, at: str, who: str, check: str, point: str,
               matches: Sequence[tuple[str, str, int]], document_hit: bool) -> None:
-    conn.execute(insert(person_check_log), {
-        "reference": reference, "at": at, "who": who[:200], "check_kind": check, "point": point,
-        "person_matches": json.dumps([list(m) for m in matches]), "document_hit": document_hit})
+    """A check in the access log, in the caller's transaction (with what it sends and journals)."""
+    conn.execute(insert(person_check_log), _check_row(reference, at, who, check, point, matches, document_hit))
+
+
+class QuietCheckLog:
+    """The access-log entry of a check that found nothing, on SQLite: a connection of its own with
+    `synchronous=NORMAL`, so the entry is committed (it survives a crash of the node's process)
+    without waiting for an fsync of its own; the write-ahead log reaches the disk at the next
+    checkpoint or FULL commit. Only a power loss in between can lose such entries; a check that
+    finds something is logged with full durability together with its hit reports (check.py)."""
+
+    _COLUMNS = ("reference", "at", "who", "check_kind", "point", "person_matches", "document_hit")
+
+    def __init__(self, engine: Engine) -> None:
+        self._raw = engine.raw_connection()
+        cursor = self._raw.cursor()
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+        self._sql = (f"INSERT INTO person_check_log ({', '.join(self._COLUMNS)}) "
+                     f"VALUES ({', '.join('?' * len(self._COLUMNS))})")
+
+    def write(self, *, reference: str, at: str, who: str, check: str, point: str) -> None:
+        row = _check_row(reference, at, who, check, point, (), False)
+        cursor = self._raw.cursor()
+        try:
+            cursor.execute(self._sql, tuple(row[c] for c in self._COLUMNS))
+            self._raw.commit()
+        finally:
+            cursor.close()
+
+    def close(self) -> None:
+        self._raw.close()
 
 
 def check_entry(engine: Engine, reference: str) -> dict[str, Any] | None:
