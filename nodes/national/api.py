@@ -7,10 +7,7 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from nodes.national.alerts_api import add_routes as add_alert_routes
-from nodes.national.cases_api import add_routes as add_case_routes
 from nodes.national.console import add_routes as add_console_routes
-from nodes.national.mla_api import add_routes as add_mla_routes
 from nodes.national import reads
 from nodes.national import delivery
 from nodes.national.node import NationalNode
@@ -45,11 +42,9 @@ def make_app(node: NationalNode) -> web.Application:
     document(app, _PATHS)
     serve_metrics(app, node.telemetry)
     serve(app, f"somex national node {node.country}")
-    add_case_routes(app, node)
-    add_mla_routes(app, node.mla)
-    add_alert_routes(app, node)
-    from nodes.national.features.person import interim as person_interim  # until feature wiring (nat16)
-    person_interim.mount(app, node.person)
+    for feature in node.features:  # each message class brings its own routes
+        if feature.routes is not None:
+            feature.routes(app, node.contexts[feature.name])
     add_console_routes(app, node)
     return app
 

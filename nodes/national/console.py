@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from nodes.national import console_alerts, console_cases, console_messages, console_mla
+from nodes.national import console_messages
 from nodes.national.node import NationalNode
 from nodes.national.witness import latest_witnessed, open_alarms
 from nodes.runtime import console
@@ -23,24 +23,24 @@ from nodes.runtime.config import utcnow
 from nodes.runtime.openapi import document
 
 NODE = web.AppKey("somex_console_node", NationalNode)
-NAV = (("Health", "/console/"), ("Inbox", "/console/inbox"), ("Sent", "/console/sent"), ("MLA", "/console/mla"),
-       ("Cases", "/console/cases"), ("Alerts", "/console/alerts"), ("Border check", "/console/border"))
+CORE_NAV = (("Health", "/console/"), ("Inbox", "/console/inbox"), ("Sent", "/console/sent"))
 CERTIFICATE_WARNING_DAYS = 30
 _HTML = {"200": {"description": "an HTML page", "content": {"text/html": {}}}}
 
 
 def add_routes(app: web.Application, node: NationalNode) -> None:
     app[NODE] = node
-    console.mount(app, console.Console(f"somex · {node.country}", ("focal",), NAV, Path(__file__).parent / "templates",
-                                       node.country))
+    pages = [f.console for f in node.features if f.console is not None]  # in their navigation order
+    nav = (*CORE_NAV, *(p.nav for p in pages))
+    console.mount(app, console.Console(f"somex · {node.country}", ("focal",), nav, Path(__file__).parent / "templates",
+                                       node.country,
+                                       more_templates=[p.templates for p in pages if p.templates is not None]))
     app.router.add_get("/console/", overview)
     app.router.add_get("/console/events", events)
     console_messages.add_routes(app, node)
-    console_mla.add_routes(app, node.mla)
-    console_cases.add_routes(app, node)
-    console_alerts.add_routes(app, node)
-    from nodes.national.features.person import interim as person_interim  # until feature wiring (nat16)
-    person_interim.mount_console(app, node.person, app[console.CONSOLE].env)
+    for feature in node.features:
+        if feature.console is not None:
+            feature.console.add_routes(app, node.contexts[feature.name])
     document(app, {
         "/console/": {"get": {"summary": "Focal point console: federation health", "tags": ["console"],
                               "security": [{"session": []}], "responses": _HTML}},

@@ -117,25 +117,13 @@ def facts(message: StoredMessage, header: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def action_needed(node: NationalNode, messages: Sequence[StoredMessage], unread: set[str]) -> set[str]:
-    """Received messages that wait for this focal point: an MLA request still open on our side, a
-    request for information not yet answered, a hub rejection not yet read."""
-    from nodes.national.mla import requests  # the MLA tables live with the central authority
-    from protocol import mla
-
-    ids = {m.reply_to or m.message_id for m in messages if m.type.startswith("mla.")}
-    with node.store.engine.connect() as conn:
-        states = {r.request_id: r.state for r in conn.execute(
-            select(requests.c.request_id, requests.c.state).where(requests.c.request_id.in_(ids)))} if ids else {}
-    needed = set()
-    for m in messages:
-        if m.direction != "in":
-            continue
-        if m.type == "mla.request" and states.get(m.message_id) in mla.OPEN:
-            needed.add(m.message_id)
-        elif m.type == "mla.status" and states.get(m.reply_to) == mla.State.INFORMATION_REQUESTED:
-            needed.add(m.message_id)
-        elif m.type == "hub.rejection" and m.message_id in unread:
-            needed.add(m.message_id)
+    """Received messages that wait for this focal point: what a feature says waits (e.g. an MLA
+    request still open on our side), and a hub rejection not yet read."""
+    needed = {m.message_id for m in messages if m.direction == "in" and m.type == "hub.rejection"
+              and m.message_id in unread}
+    for feature in node.features:
+        if feature.awaiting_action is not None:
+            needed |= feature.awaiting_action(node.contexts[feature.name], messages)
     return needed
 
 

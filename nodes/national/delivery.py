@@ -53,16 +53,9 @@ deliveries = Table(
 
 
 def install(node: NationalNode) -> None:
-    """Wrap the node's receipt effect (settles a delivery) and add one for hub rejections."""
-    record_receipt = node.effects["receipt"]
+    """Add the effect of a hub rejection: it settles the rejected message's deliveries. (A receipt
+    settles its delivery in nodes/national/receipts.py, once it is known to be genuine.)"""
     previous_rejection = node.effects.get("hub.rejection")
-
-    def on_receipt(n: NationalNode, conn: Connection, verified: VerifiedEnvelope,
-                   body: Mapping[str, Any] | None) -> Sequence[Envelope] | None:
-        answers = record_receipt(n, conn, verified, body)
-        assert body is not None
-        settle(conn, body["of"], verified.envelope.sender, SETTLED, body["at"])
-        return answers
 
     def on_rejection(n: NationalNode, conn: Connection, verified: VerifiedEnvelope,
                      body: Mapping[str, Any] | None) -> Sequence[Envelope] | None:
@@ -73,7 +66,6 @@ def install(node: NationalNode) -> None:
         n.watchdogs.outgoing_rejected(verified, body)
         return answers
 
-    node.effects["receipt"] = on_receipt
     node.effects["hub.rejection"] = on_rejection
 
 

@@ -109,7 +109,7 @@ class Feature:
     """One message class at a national node. Every field but `name` is optional."""
 
     name: str
-    tables: MetaData | None = None
+    tables: Sequence[MetaData] = ()
     # Builds the feature's service object once (kept as `ctx.service`; tests reach it as node.<name>).
     service: Callable[[FeatureContext], Any] | None = None
     effects: Mapping[str, Effect] = field(default_factory=dict)
@@ -117,7 +117,10 @@ class Feature:
     receipt_effects: Sequence[ReceiptEffect] = ()
     read_hooks: Mapping[str, ReadHook] = field(default_factory=dict)
     tasks: Sequence[Task] = ()
+    on_stop: Callable[[FeatureContext], None] | None = None  # after its tasks stopped: release resources
     purges: Sequence[Purge] = ()
+    # Which of these stored messages wait for the focal point (the console's inbox marks them).
+    awaiting_action: Callable[[FeatureContext, Sequence[Any]], set[str]] | None = None
     routes: Callable[[web.Application, FeatureContext], None] | None = None
     console: ConsolePages | None = None
     cli: Sequence[CliCommand] = ()
@@ -130,7 +133,8 @@ class FeatureContext:
 
     def __init__(self, *, feature: str, country: str, config: NodeConfig, db: Engine, store: NodeStore,
                  sender: Sender, outbox: Outbox, events: Events, alarms: AlarmBoard, log: Any,
-                 home: Path, federation: Callable[[], Federation]) -> None:
+                 home: Path, federation: Callable[[], Federation],
+                 services: Callable[[str], Any] | None = None) -> None:
         self.feature = feature
         self.country = country
         self.config = config
@@ -144,11 +148,18 @@ class FeatureContext:
         self.home = home  # the node's private directory (keys and secrets of its own)
         self._federation = federation
         self.service: Any = None  # set by the core from Feature.service
+        self._services = services
 
     @property
     def federation(self) -> Federation:
         """The federation in force now (a directory or revocation list may be applied live)."""
         return self._federation()
+
+    def service_of(self, feature: str) -> Any:
+        """Another feature's service, or None if the node has no such feature: how a feature uses
+        another's public calls (the border check asks the document-alert replica) without
+        importing it."""
+        return self._services(feature) if self._services is not None else None
 
     @property
     def directory(self) -> Any:

@@ -10,7 +10,8 @@ sender goes into the outbox in the same transaction) → ack.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from functools import partial
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,13 +25,12 @@ from crypto.errors import CryptoError
 from crypto.keys import verify_signature
 from crypto.sealing import MLKEM768_X25519, open_sealed, recipient_key, seal, sealed_suite
 from crypto.signing import VerifiedEnvelope, sign_envelope, verify_envelope
-from nodes.national import cases as case_store
 from nodes.national import delivery, reads, retention
-from nodes.national.alerts import Alerts
-from nodes.national.mla import CentralAuthority
+from nodes.national import receipts as receipt_rules
+from nodes.national.feature import BatchEffect, Effect, Feature, FeatureContext, discover
 from nodes.national.store import (
     take_deletion_mark,
-    NodeStore, begin_refusals, end_refusals, message_row, outbox, receipts, record_refusal, refusal_reasons, refusals,
+    NodeStore, begin_refusals, end_refusals, message_row, outbox, record_refusal, refusal_reasons, refusals,
 )
 from nodes.national.store import messages as message_table
 from nodes.national.watchdogs import Watchdogs
@@ -61,16 +61,6 @@ from protocol.timefmt import format_time, parse_time
 
 log = structlog.get_logger("somex.node")
 
-# Effects of a verified incoming message beyond storing it, by type (later classes add theirs).
-# They run inside the storing transaction and may return signed envelopes to send in it.
-Effect = Callable[["NationalNode", Connection, VerifiedEnvelope, Mapping[str, Any] | None],
-                  "Sequence[Envelope] | None"]
-# ...or, for a type whose effect needs no answer and whose order among its own kind does not matter
-# (the alert replica merges by version key), one call per consumed batch with its messages of
-# that type: one SELECT and one upsert per batch instead of per message.
-BatchEffect = Callable[["NationalNode", Connection, "Sequence[tuple[VerifiedEnvelope, Mapping[str, Any] | None]]"],
-                       None]
-
 
 PUBLICATION_TYPES = frozenset({"hub.directory", "hub.revocations"})
 RELAY_ROUNDS = 4  # outbox publish rounds awaiting confirms at once
@@ -90,19 +80,41 @@ class _RelayState:
     renew: Publisher | None = None
 
 
+class _NodeSender:
+    """The node's sending side as a feature sees it (FeatureContext.sender): build, seal, sign, and
+    open a stored message through the journaled read path."""
+
+    def __init__(self, node: NationalNode) -> None:
+        self.build, self.build_sealed, self.sign = node.build, node.build_sealed, node.sign
+        self._node = node
+
+    def open(self, message_id: str, who: str, purpose: str = "read") -> reads.OpenedMessage:
+        return reads.open_message(self._node, message_id, who, purpose)
+
+
+class _NodeOutbox:
+    def __init__(self, node: NationalNode) -> None:
+        self.enqueue, self.submit = node.enqueue, node.submit
+
+
 class NationalNode:
-    def __init__(self, config: NodeConfig, federation: Federation | None = None) -> None:
+    """The core: lifecycle, outbox, inbox (check, then dispatch), sender, receipts, witnessing.
+    Message classes plug in as features (nodes/national/feature.py), each with its own context;
+    `node.<feature name>` is that feature's service (e.g. `node.mla`, the central authority)."""
+
+    def __init__(self, config: NodeConfig, federation: Federation | None = None,
+                 features: Sequence[Feature] | None = None) -> None:
         self.config = config
         self.country = config.country
         self.federation = federation or load_federation(config.federation_dir, utcnow())
         self.creds = self.federation.credentials(self.country)
         self.store = NodeStore(make_engine(config.db_url))
         admit_federation(self.store.engine, self.federation, utcnow(), self.country)
-        self.effects: dict[str, Effect] = {"receipt": _record_receipt, "hub.checkpoint": witness_checkpoint,
+        # Effects by message type. A feature's get its context as first argument; the core's, the node.
+        self.effects: dict[str, Effect] = {"receipt": _accept_receipt, "hub.checkpoint": witness_checkpoint,
                                            "hub.directory": _apply_publication, "hub.revocations": _apply_publication}
         self.batch_effects: dict[str, BatchEffect] = {}
-        self.alerts = Alerts(self)  # the alert replica: its tables and effects
-        case_store.install(self)
+        self._effect_context: dict[str, FeatureContext] = {}
         reads.create_tables(self.store.engine)
         self._wake = asyncio.Event()
         self._inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
@@ -113,17 +125,53 @@ class NationalNode:
         self.received = asyncio.Condition()
         self.events = Events()  # what arrived or was queued, for live views (the console)
         self.log = log.bind(node=self.country)
-        self.mla = CentralAuthority(self)
         # In memory: an alarm about the node's storage cannot be stored in it. Raised by the inbox
         # (storage, broker link) and the watchdogs: health, console, ERROR log.
         self.alarms = AlarmBoard(self.log)
-        from nodes.national.features.person import interim as person_interim  # until feature wiring (nat16)
-        self.person = person_interim.install(self)
         self.federation_fetch: dict[str, str] = {}  # kind -> what start-up made of the hub's newest (federation_fetch.py)
         delivery.install(self)
         self.watchdogs = Watchdogs(self)
         self.watchdogs.install()
+        self.features = list(discover() if features is None else features)
+        self.contexts: dict[str, FeatureContext] = {}
+        self.receipt_followers: list[receipt_rules.Follower] = []
+        self.read_hooks: dict[str, list[tuple[FeatureContext, Any]]] = {}
+        for feature in self.features:
+            self._install(feature)
         self.telemetry = Telemetry(lambda: node_gauges(self))
+
+    def _install(self, feature: Feature) -> None:
+        """Create a feature's tables, build its service, register its effects and hooks."""
+        ctx = FeatureContext(feature=feature.name, country=self.country, config=self.config, db=self.store.engine,
+                             store=self.store, sender=_NodeSender(self), outbox=_NodeOutbox(self), events=self.events,
+                             alarms=self.alarms, log=structlog.get_logger(f"somex.{feature.name}").bind(node=self.country),
+                             home=self.creds.home, federation=lambda: self.federation,
+                             services=lambda name: getattr(self.contexts.get(name), "service", None))
+        for tables in feature.tables:
+            tables.create_all(self.store.engine)
+        if feature.service is not None:
+            ctx.service = feature.service(ctx)
+        for type, effect in [*feature.effects.items(), *feature.batch_effects.items()]:
+            if type in self.effects or type in self.batch_effects:
+                raise ValueError(f"feature {feature.name}: another effect is registered for {type}")
+            self._effect_context[type] = ctx
+        self.effects.update(feature.effects)
+        self.batch_effects.update(feature.batch_effects)
+        self.receipt_followers.extend(partial(follow, ctx) for follow in feature.receipt_effects)
+        for type, hook in feature.read_hooks.items():
+            self.read_hooks.setdefault(type, []).append((ctx, hook))
+        self.contexts[feature.name] = ctx
+
+    def __getattr__(self, name: str) -> Any:
+        """`node.<feature>`: that feature's service (tests and operators' tools reach it so)."""
+        contexts = self.__dict__.get("contexts", {})
+        if name in contexts and contexts[name].service is not None:
+            return contexts[name].service
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def feature_context(self, type: str) -> Any:
+        """What an effect for `type` gets as first argument: its feature's context, or the node."""
+        return self._effect_context.get(type, self)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -141,7 +189,10 @@ class NationalNode:
             consume_in_batches(self._inbox, self._receive, 256, self.log, refuse=self._refuse_alone,
                                alarms=self.alarms), name=f"{self.country}-inbox"))
         self._tasks.append(asyncio.create_task(retention.sweep_periodically(self), name=f"{self.country}-retention"))
-        self._tasks.append(asyncio.create_task(self.mla.watch(), name=f"{self.country}-mla"))
+        for feature in self.features:
+            ctx = self.contexts[feature.name]
+            for i, task in enumerate(feature.tasks):
+                self._tasks.append(asyncio.create_task(task(ctx), name=f"{self.country}-{feature.name}-{i}"))
         self._tasks.append(asyncio.create_task(delivery.watch(self), name=f"{self.country}-delivery"))
         self._tasks.append(asyncio.create_task(self.watchdogs.run(), name=f"{self.country}-watchdogs"))
         if self.config.witness_peers or self.config.hub_api_url:
@@ -149,6 +200,9 @@ class NationalNode:
 
     async def stop(self) -> None:
         await stop_tasks(self._tasks, self.session)
+        for feature in self.features:
+            if feature.on_stop is not None:
+                feature.on_stop(self.contexts[feature.name])
         self.store.engine.dispose()
 
     @property
@@ -226,12 +280,12 @@ class NationalNode:
 
     async def submit(self, envs: Sequence[Envelope]) -> None:
         """Durably queue signed envelopes (built with `build`) in one transaction."""
-        await asyncio.to_thread(self._enqueue, envs)
+        await asyncio.to_thread(self.enqueue, envs)
         for env in envs:
             self.events.publish({"kind": "sent", "id": env.id, "type": env.type, "thread": env.thread,
                                  "to": list(env.recipients)})
 
-    def _enqueue(self, envs: Sequence[Envelope], conn: Connection | None = None) -> None:
+    def enqueue(self, envs: Sequence[Envelope], conn: Connection | None = None) -> None:
         """Queue signed envelopes in the outbox, in `conn`'s transaction if given, and wake the relay.
 
         Inside a caller's transaction the wake comes before the commit, and the relay may read too
@@ -239,7 +293,7 @@ class NationalNode:
         of incoming messages) wake it again once committed."""
         if conn is None:
             with self.store.engine.begin() as own:
-                self._enqueue(envs, own)
+                self.enqueue(envs, own)
             self._wake_soon()
             return
         moment = utcnow()
@@ -451,7 +505,7 @@ class NationalNode:
                     conn.execute(insert(message_table), rows)
                     rows.clear()
                 for type, items in batched.items():
-                    self.batch_effects[type](self, conn, items)
+                    self.batch_effects[type](self.feature_context(type), conn, items)
                 batched.clear()
 
             for verified, receipt, body, raw in checked:
@@ -470,7 +524,7 @@ class NationalNode:
                         batched.setdefault(env.type, []).append((verified, body))
                     elif (effect := self.effects.get(env.type)) is not None:
                         flush()
-                        answers.extend(effect(self, conn, verified, body) or ())
+                        answers.extend(effect(self.feature_context(env.type), conn, verified, body) or ())
                     fresh.append(verified)
                 if messages.lookup(env.type).receipted:
                     to_receipt.append((verified, duplicate))
@@ -487,7 +541,7 @@ class NationalNode:
             if refused:
                 conn.execute(insert(refusals), refused)
             if answers:
-                self._enqueue(answers, conn)
+                self.enqueue(answers, conn)
             erase = take_deletion_mark(conn)
         if erase and not erase_freed(self.store.engine):  # before the ack: a withdrawn case is gone from disk
             self.log.warning("deleted personal data may stay in the write-ahead log until the next retention sweep")
@@ -509,16 +563,10 @@ def _apply_publication(node: NationalNode, conn: Connection, verified: VerifiedE
                   serial=document.serial)
 
 
-def _record_receipt(node: NationalNode, conn: Connection, verified: VerifiedEnvelope,
+def _accept_receipt(node: NationalNode, conn: Connection, verified: VerifiedEnvelope,
                     body: Mapping[str, Any] | None) -> None:
-    """A recipient's signed receipt for a message this node sent."""
-    assert body is not None
-    existing = conn.execute(receipts.select().where(
-        (receipts.c.of == body["of"]) & (receipts.c.by == verified.envelope.sender) & (receipts.c.kind == body["kind"])
-    )).first()
-    if existing is None:
-        conn.execute(insert(receipts), {"of": body["of"], "by": verified.envelope.sender, "kind": body["kind"],
-                                        "receipt_id": verified.id, "at": body["at"], "reason": body.get("reason")})
+    """A recipient's signed receipt for a message this node sent (nodes/national/receipts.py)."""
+    receipt_rules.accept(conn, verified, body, node.receipt_followers)
 
 
 __all__ = ["BatchEffect", "Effect", "NationalNode"]

@@ -88,8 +88,6 @@ class OpenedMessage:
 def open_message(node: NationalNode, message_id: str, who: str, purpose: str = "read") -> OpenedMessage:
     """The body of a stored message for `who`; LookupError if there is none, SealError/DecodeError
     (reason codes) if it cannot be opened. A sealed body is journaled before it is returned."""
-    from nodes.national import cases as case_store  # cases imports the node, which imports this module
-
     stored = node.store.get(message_id)
     raw = node.store.raw(message_id) if stored is not None else None
     if stored is None or raw is None:
@@ -105,11 +103,9 @@ def open_message(node: NationalNode, message_id: str, who: str, purpose: str = "
         return opened  # a clear body: the hub and every recipient see it; no personal data by design
     with node.store.engine.begin() as conn:
         journal(conn, who, purpose, [(env.id, env.type, env.sender, env.thread)])
-        if env.type == "case.share":
-            case_store.log_message_read(conn, env.id, who, body, env.sender)
-        if env.type == "mla.request" and stored.direction == "in":
-            node.mla.mark_retrieved(conn, env.id)
-    log.info("sealed body opened", node=node.country, message_id=env.id, thread=env.thread, type=env.type,
+        for ctx, hook in node.read_hooks.get(env.type, ()):  # the features' own journal of the reading
+            hook(ctx, conn, env, body, stored.direction, who)
+    node.log.info("sealed body opened", message_id=env.id, thread=env.thread, type=env.type,
              purpose=purpose)
     return opened
 

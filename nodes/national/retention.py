@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 import structlog
 from sqlalchemy import Engine, delete, select
 
-from nodes.national import alerts, cases
 from nodes.national.delivery import deliveries
 from nodes.national.store import messages, outbox, receipts, refusals
 from nodes.runtime.config import utcnow
@@ -53,20 +52,15 @@ def purge_messages(engine: Engine, now: datetime) -> int:
 def sweep(node: NationalNode, now: datetime) -> dict[str, int]:
     """One pass over everything with a retention date; the number deleted of each kind."""
     engine = node.store.engine
-    today = now.date().isoformat()
-    removed = {
-        "cases": cases.purge_expired(node, now),
-        "alerts": alerts.purge_expired(engine, today),
-        "hits": alerts.purge_hits(engine, now - timedelta(days=retention.MAXIMUM_DAYS["alert.hit"])),
-        "investigation_messages": cases.purge_jit_messages(
-            engine, now - timedelta(days=retention.MAXIMUM_DAYS["case.message"])),
-        "messages": purge_messages(engine, now),
-    }
+    removed: dict[str, int] = {}
+    for feature in node.features:  # each message class purges its own data first
+        for purge in feature.purges:
+            removed.update(purge(node.contexts[feature.name], now))
+    removed["messages"] = purge_messages(engine, now)
     if any(removed.values()):
-        log.info("retention sweep deleted stored data", node=node.country, **removed)
+        node.log.info("retention sweep deleted stored data", **removed)
     if not erase_freed(engine):
-        log.warning("deleted data may stay in the write-ahead log until the next sweep: a reader held it",
-                    node=node.country)
+        node.log.warning("deleted data may stay in the write-ahead log until the next sweep: a reader held it")
     return removed
 
 
@@ -75,7 +69,7 @@ async def sweep_periodically(node: NationalNode) -> None:
         try:
             await asyncio.to_thread(sweep, node, utcnow())
         except Exception:  # noqa: BLE001 - a failed sweep is retried at the next one
-            log.exception("retention sweep failed; it runs again in 10 minutes", node=node.country)
+            node.log.exception("retention sweep failed; it runs again in 10 minutes")
         await asyncio.sleep(SWEEP_INTERVAL)
 
 

@@ -74,6 +74,7 @@ class Console:
     node_id: str  # names the session cookie, so consoles on one host keep their own sessions
     home: str = PREFIX + "/"
     sessions: dict[str, Session] = field(default_factory=dict)
+    more_templates: Sequence[Path] = ()  # searched after `templates` (a national node's features bring theirs)
     env: jinja2.Environment = field(init=False)
 
     @property
@@ -83,6 +84,7 @@ class Console:
     def __post_init__(self) -> None:
         self.env = jinja2.Environment(
             loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(self.templates),
+                                        *(jinja2.FileSystemLoader(p) for p in self.more_templates),
                                         jinja2.FileSystemLoader(_HERE / "templates")]),
             autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
         # Names such as KOVAČ are shown as written, not as \u escapes (tojson still escapes <>&').

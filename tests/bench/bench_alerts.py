@@ -24,7 +24,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from nodes.national.alerts import replica_counts
+from nodes.national.features.alerts.replica import replica_counts
 from nodes.national.api import make_app
 from nodes.national.node import NationalNode
 from nodes.runtime.feed_cli import push_file

@@ -33,7 +33,7 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy import create_engine
 
-from nodes.national import alerts
+from nodes.national.features.alerts import replica as alerts
 from nodes.national.api import make_app
 from nodes.national.features.person import store as person_store
 from nodes.national.features.person.names import PersonName, index_keys
@@ -236,9 +236,7 @@ async def run(args: argparse.Namespace) -> list[dict[str, float]]:
                   f"{result['p50'] / result['raw_p50']:.0f}x, p99 {result['p99'] / result['raw_p99']:.0f}x; "
                   f"alerted persons not found: {wrong}, others matched: {false}")
     await runner.cleanup()
-    node.person.service.close()
-    node.alerts.close()
-    node.store.engine.dispose()
+    await node.stop()
     return results
 
 

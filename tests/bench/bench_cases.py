@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 from sqlalchemy import insert, select
 
-from nodes.national import cases as store
+from nodes.national.features.cases import store
 from nodes.runtime.db import make_engine
 from protocol import cases as rules
 
@@ -64,7 +64,7 @@ def main(argv: Sequence[str] = ()) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         engine = make_engine(f"sqlite:///{Path(tmp) / 'node.db'}")
         store.metadata.create_all(engine)
-        node = SimpleNamespace(store=SimpleNamespace(engine=engine))
+        node = SimpleNamespace(db=engine)  # what search_persons uses of a feature context
         start = time.perf_counter()
         with engine.begin() as conn:
             for i in range(args.cases):

@@ -11,7 +11,7 @@ import re
 import pytest
 from playwright.async_api import Page, expect
 
-from nodes.national.mla import Upload
+from nodes.national.features.mla.authority import Upload
 from nodes.runtime.console import cookie_name
 from tests.browser.conftest import Consoles, screenshot
 from tests.integration.federation import eventually

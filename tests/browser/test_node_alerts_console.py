@@ -13,9 +13,9 @@ import threading
 import pytest
 from playwright.async_api import expect
 
-from nodes.national import console_alerts, feeds
-from nodes.national.alerts import check_many, received_hits
-from nodes.national.alerts_api import check_document
+from nodes.national.features.alerts import console as console_alerts, feeds
+from nodes.national.features.alerts.replica import check_many, received_hits
+from nodes.national.features.alerts.api import check_document
 from tests.browser.conftest import Consoles, screenshot
 from tests.integration.federation import eventually
 
@@ -207,7 +207,7 @@ async def test_hits_page_pages_newest_first(consoles: Consoles, new_page) -> Non
     try:
         console_alerts.HITS_PAGE = 2
         for i in range(3):
-            await check_document(mex, "ITA", "passport", f"YA{i:07d}", "police", f"check {i}")
+            await check_document(mex.contexts["alerts"], "ITA", "passport", f"YA{i:07d}", "police", f"check {i}")
         await eventually(lambda: len(received_hits(ita.store.engine)) == 3, what="three hits at ITA")
         browser = await new_page()
         await consoles.log_in(browser, "ITA", "focal")

@@ -10,7 +10,7 @@ import pytest
 from playwright.async_api import expect
 from sqlalchemy import select
 
-from nodes.national import cases
+from nodes.national.features.cases import store as cases
 from tests.browser.conftest import Consoles, screenshot
 from tests.integration.federation import eventually
 
@@ -25,7 +25,7 @@ def _case(reference: str, **extra) -> dict:  # noqa: ANN003
 
 
 def _held(node, reference: str, held_from: str) -> list:  # noqa: ANN001
-    return [c for c in cases.list_cases(node) if c["reference"] == reference and c["held_from"] == held_from]
+    return [c for c in cases.list_cases(node.contexts["cases"]) if c["reference"] == reference and c["held_from"] == held_from]
 
 
 async def _open_case(page, base: str, reference: str) -> None:  # noqa: ANN001
@@ -89,7 +89,7 @@ async def test_share_refused_by_h2_then_permitted_passed_on_and_withdrawn(consol
     await expect(mex.locator(".flash.ok")).to_have_text("IDN may pass the case on to ITA")
     await expect(mex.locator("#history")).to_contain_text("MEX let IDN pass it on to ITA")
     case_at_idn = (await asyncio.to_thread(_held, fed.nodes["IDN"], reference, "MEX"))[0]["id"]
-    await eventually(lambda: cases.permitted_targets(fed.nodes["IDN"], case_at_idn), what="the permission at IDN")
+    await eventually(lambda: cases.permitted_targets(fed.nodes["IDN"].contexts["cases"], case_at_idn), what="the permission at IDN")
     await idn.goto(f"{urls['IDN']}/console/cases/{case_at_idn}")
     await expect(idn.locator("#share-rule")).to_contain_text("ITA")
     await idn.check("#share-to-ITA")

@@ -9,7 +9,7 @@ import pytest
 from playwright.async_api import expect
 from sqlalchemy import select
 
-from nodes.national import cases
+from nodes.national.features.cases import store as cases
 from tests.browser.conftest import Consoles, screenshot
 from tests.integration.federation import eventually
 
@@ -145,7 +145,7 @@ async def test_a_received_case_shows_its_handling_banner_and_the_reading_is_logg
         "persons": [{"role": "suspected", "name": "SANTOSO, Budi", "legal_basis": "art. 10"}]})
     await asyncio.to_thread(cases.share_case, idn, own, ["MEX"], {
         "code": "H3", "retention_days": 90, "condition": "not to be passed to immigration authorities"})
-    held = await eventually(lambda: [c for c in cases.list_cases(mex) if c["reference"] == "IDN-2026-0042"],
+    held = await eventually(lambda: [c for c in cases.list_cases(mex.contexts["cases"]) if c["reference"] == "IDN-2026-0042"],
                             what="the shared case at MEX")
 
     page = await new_page()

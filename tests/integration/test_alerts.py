@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
 from crypto.signing import sign_envelope
-from nodes.national.alerts import (
+from nodes.national.features.alerts.replica import (
     ReplicaReader, apply_versions, check_many, purge_expired, received_hits, replica, replica_counts, tombstone_number,
     versions_of,
 )

@@ -10,9 +10,9 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from nodes.national import feeds
+from nodes.national.features.alerts import feeds
 from nodes.national.api import make_app
-from nodes.national.console_alerts import RUNNER
+from nodes.national.features.alerts.console import RUNNER
 from tests.integration.federation import RunningFederation, eventually
 from tests.integration.test_console_access import client, csrf_of, log_in
 

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from crypto.sealing import recipient_key, seal
 from crypto.signing import sign_envelope
-from nodes.national import cases as store
+from nodes.national.features.cases import store as store
 from nodes.national.api import make_app
 from nodes.runtime.config import new_message_id, utcnow
 from protocol import envelope as wire
@@ -146,7 +146,7 @@ async def test_h2_case_is_passed_on_only_after_the_providers_permission(fed4: Ru
     await idn.ok("POST", f"/api/cases/{own}/withdraw", {"reason": "source withdrawn"})
     for country, case_id in (("MEX", at_mex), ("FRA", at_fra)):
         await eventually(lambda c=country, i=case_id: personal_rows(fed4, c, i) == 0, what=f"withdrawal at {country}")
-        [journal] = store.purge_journal(fed4.nodes[country])
+        [journal] = store.purge_journal(fed4.nodes[country].contexts["cases"])
         assert (journal["reason"], journal["reference"]) == ("withdrawn", CASE["reference"])
     assert rows(fed4, "FRA", store.cases) == 0 and rows(fed4, "FRA", store.carriers) == 0
     assert personal_rows(fed4, "IDN", own) > 0  # the provider keeps its own case
@@ -173,12 +173,12 @@ async def test_retention_purge_and_withdrawal_delete_the_rows_and_journal_it(fed
     assert len(share_ids) == 2 and personal_rows(fed, "MEX", short_at_mex) > 1
     assert b"Karimi" in mex_db_bytes(fed)  # held in clear by the recipient, as it must be to be searched
 
-    assert store.purge_expired(fed.nodes["MEX"], utcnow()) == 0
-    assert store.purge_expired(fed.nodes["MEX"], utcnow() + timedelta(days=1, minutes=1)) == 1
+    assert store.purge_expired(fed.nodes["MEX"].contexts["cases"], utcnow()) == 0
+    assert store.purge_expired(fed.nodes["MEX"].contexts["cases"], utcnow() + timedelta(days=1, minutes=1)) == 1
     assert personal_rows(fed, "MEX", short_at_mex) == 0
     assert personal_rows(fed, "MEX", long_at_mex) > 1
     assert len(fed.inbox("MEX", type="case.share")) == 1  # the sealed copy it came in is gone too
-    [journal] = store.purge_journal(fed.nodes["MEX"])
+    [journal] = store.purge_journal(fed.nodes["MEX"].contexts["cases"])
     assert (journal["reason"], journal["reference"], journal["case_id"]) == ("retention", "IDN-SHORT", short_at_mex)
     assert "José" not in json.dumps(journal)
     assert (await mex.call("GET", f"/api/cases/{short_at_mex}"))[0] == 404
@@ -186,8 +186,8 @@ async def test_retention_purge_and_withdrawal_delete_the_rows_and_journal_it(fed
     await idn.ok("POST", f"/api/cases/{long}/withdraw", {})
     await eventually(lambda: personal_rows(fed, "MEX", long_at_mex) == 0, what="withdrawal at MEX")
     assert fed.inbox("MEX", type="case.share") == [] and rows(fed, "MEX", store.carriers) == 0
-    assert [j["reason"] for j in store.purge_journal(fed.nodes["MEX"])] == ["withdrawn", "retention"]
-    store.purge_expired(fed.nodes["MEX"], utcnow())  # folds SQLite's write-ahead log into the file
+    assert [j["reason"] for j in store.purge_journal(fed.nodes["MEX"].contexts["cases"])] == ["withdrawn", "retention"]
+    store.purge_expired(fed.nodes["MEX"].contexts["cases"], utcnow())  # folds SQLite's write-ahead log into the file
     assert b"Karimi" not in mex_db_bytes(fed) and b"Harapan" not in mex_db_bytes(fed)
     assert personal_rows(fed, "IDN", long) > 0 and personal_rows(fed, "IDN", short) > 0
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from nodes.national import cases as case_store
+from nodes.national.features.cases import store as case_store
 from nodes.national import retention
-from nodes.national.alerts import hits
+from nodes.national.features.alerts.replica import hits
 from nodes.national.store import messages
 from nodes.runtime.config import utcnow
 from tests.integration.federation import RunningFederation, eventually
@@ -130,7 +130,7 @@ async def test_a_held_case_keeps_the_message_it_came_in_for_as_long_as_the_case(
     assert len(fed.inbox("MEX", type="case.share")) == 1
     retention.sweep(fed.nodes["MEX"], utcnow() + timedelta(days=3651))
     assert personal_rows(fed, "MEX", held) == 0 and fed.inbox("MEX", type="case.share") == []
-    assert [j["reason"] for j in case_store.purge_journal(fed.nodes["MEX"])] == ["retention"]
+    assert [j["reason"] for j in case_store.purge_journal(fed.nodes["MEX"].contexts["cases"])] == ["retention"]
 
 
 async def test_mla_and_other_case_messages_and_refusals_leave_at_their_federation_maximum(

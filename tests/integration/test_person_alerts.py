@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from crypto.signing import sign_envelope
 from nodes.hub.audit import AuditEntry
-from nodes.national.alerts import check_many
+from nodes.national.features.alerts.replica import check_many
 from nodes.national.api import make_app
 from nodes.national.features.person import store as person_store
 from nodes.national.reads import access_entries

@@ -17,7 +17,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 from sqlalchemy import func, select
 
-from nodes.national import cases as case_store
+from nodes.national.features.cases import store as case_store
 from nodes.national import reads
 from nodes.national.api import make_app
 from tests.integration.federation import RunningFederation, eventually
@@ -53,15 +53,15 @@ async def _holding_a_case_and_a_request(fed: RunningFederation) -> dict[str, lis
     idn, ita, mex = fed.nodes["IDN"], fed.nodes["ITA"], fed.nodes["MEX"]
     case = json.loads(json.dumps(CASE))
     case["persons"][0]["name"] = PERSON
-    own = case_store.create_case(idn, case)
-    share = case_store.share_case(idn, own, ["MEX"], {"code": "H2", "retention_days": 30})
+    own = case_store.create_case(idn.contexts["cases"], case)
+    share = case_store.share_case(idn.contexts["cases"], own, ["MEX"], {"code": "H2", "retention_days": 30})
     request_id = ita.mla.create(fields("ITA-2026-KOVAC", summary=f"{PERSON} sold places at the {MLA_MARKER}",
                                        persons=[{"name": PERSON, "role": "suspect", "nationality": "MEX"}]))["id"]
-    jit, _ = case_store.open_jit(idn, ["MEX"], title="Adriatic route")
-    said = case_store.send_jit_message(idn, jit, f"{PERSON} was seen in Koper")
+    jit, _ = case_store.open_jit(idn.contexts["cases"], ["MEX"], title="Adriatic route")
+    said = case_store.send_jit_message(idn.contexts["cases"], jit, f"{PERSON} was seen in Koper")
     await eventually(lambda: mex.store.get(share.id) and any(r["id"] == request_id for r in mex.mla.list())
                      and mex.store.get(said.id), what="the case.share, the MLA request and the JIT message at MEX")
-    case_id = next(c["id"] for c in case_store.list_cases(mex) if c["reference"] == CASE["reference"])
+    case_id = next(c["id"] for c in case_store.list_cases(mex.contexts["cases"]) if c["reference"] == CASE["reference"])
     threads = [share.thread, mex.store.get(request_id).thread, jit]
     return {"id": [share.id, request_id, str(case_id)], "index": ["0"], "thread": threads,
             "request_id": [request_id], "jit": [jit]}
@@ -128,4 +128,4 @@ async def test_no_route_shows_sealed_personal_data_without_log_banner_and_receip
     journal = reads.access_entries(fed.nodes["MEX"], values["id"][0])
     assert {(e["who"], e["type"]) for e in journal} == {(reads.CONSOLE_READER, "case.share")}
     assert {e["who"] for e in reads.access_entries(fed.nodes["MEX"], request_id)} == {reads.CONSOLE_READER, "focal"}
-    assert "read_message" in {e["action"] for e in case_store.access_entries(fed.nodes["MEX"])}
+    assert "read_message" in {e["action"] for e in case_store.access_entries(fed.nodes["MEX"].contexts["cases"])}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from nodes.national.console_cases import (
+from nodes.national.features.cases.console import (
     FormError, Share, addition_from_form, case_from_form, describe, refusal, share_arguments,
 )
 from protocol.cases import CASE

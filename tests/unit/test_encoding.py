@@ -21,7 +21,7 @@ from crypto.pki import cert_to_pem, create_root, issue_certificate
 from crypto.sealing import SealError, open_sealed, seal
 from crypto.signing import sign_envelope, verify_envelope
 from crypto.witness import WitnessError, Witnessed, check_checkpoint
-from nodes.national.mla_api import _json_uploads
+from nodes.national.features.mla.api import _json_uploads
 from protocol import envelope as wire
 from protocol import mla
 from protocol.checkpoint import CheckpointError, parse_checkpoint_body, parse_note

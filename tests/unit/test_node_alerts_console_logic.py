@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 
-from nodes.national import feeds
-from nodes.national.console_alerts import FormError, LineTally, feed_format, parse_offset, percent
+from nodes.national.features.alerts import feeds
+from nodes.national.features.alerts.console import FormError, LineTally, feed_format, parse_offset, percent
 
 
 def test_the_format_comes_from_the_file_name() -> None:

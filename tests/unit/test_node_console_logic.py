@@ -9,7 +9,7 @@ import pytest
 
 from nodes.national.console import certificate_expiry
 from nodes.national.console_messages import FilterError, keep, parse_day
-from nodes.national.console_mla import allowed_events, is_overdue, request_fields
+from nodes.national.features.mla.console import allowed_events, is_overdue, request_fields
 from nodes.national.store import StoredMessage
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

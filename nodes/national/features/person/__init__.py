@@ -50,10 +50,11 @@ def purge(ctx: FeatureContext, now: datetime) -> Mapping[str, int]:
 
 FEATURE = Feature(
     name="person",
-    tables=store.metadata,
+    tables=(store.metadata,),
     service=BorderChecks,
     effects={"person.alert": apply_person_alert, "person.hit": record_person_hit},
     purges=(purge,),
+    on_stop=lambda ctx: ctx.service.close(),
     routes=api.add_routes,
     console=ConsolePages(nav=("Border check", "/console/border"), add_routes=console.add_routes,
                          templates=console.TEMPLATES, position=40),

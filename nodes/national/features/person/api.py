@@ -30,11 +30,6 @@ def add_routes(app: web.Application, ctx: FeatureContext) -> None:
     app.router.add_get("/api/person-alerts/hits", list_hits)
     app.router.add_get("/api/person-alerts/replica", replica_summary)
     document(app, _PATHS)
-    app.on_cleanup.append(_close)
-
-
-async def _close(app: web.Application) -> None:
-    app[CONTEXT].service.close()
 
 
 _CHECK = obj((), document=obj(("country", "type", "number"), country=STRING, type=STRING, number=STRING),

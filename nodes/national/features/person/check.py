@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nodes.national import reads
-from nodes.national.alerts import ReplicaReader, check_many, hit_report
 from nodes.national.feature import FeatureContext
 from nodes.national.features.person import store
 from nodes.national.features.person.names import NameMatch, PersonName, compare, index_keys
 from nodes.runtime.config import utcnow
 from protocol import mrz as zones
+from protocol.alerts import CHECK_KINDS as DOCUMENT_CHECK_KINDS
 from protocol.alerts import DOCUMENT_TYPES, MAX_NUMBER_CHARS, normalise_document_number
 from protocol.errors import FieldProblem, ProtocolError
 from protocol.person import CHECK_KINDS
@@ -184,21 +184,27 @@ class CheckOutcome:
         return answer
 
 
+def _document_hit(result: Any, checked_at: str, check: str, point: str) -> dict[str, Any]:
+    """The `alert.hit` body for a flagged document (protocol/alerts.py HIT): which alert, when,
+    where; nothing about the traveller."""
+    return {"issuing_country": result.country, "document_type": result.type, "document_number": result.number,
+            "status": result.alert["status"], "checked_at": checked_at, "check": check, "point": point}
+
+
 class BorderChecks:
     """The feature's service: readers on connections of their own, and the check itself."""
 
     def __init__(self, ctx: FeatureContext) -> None:
         self.ctx = ctx
         self._candidates: store.CandidateReader | None = None
-        self._documents: ReplicaReader | None = None
         self._quiet_log: store.QuietCheckLog | None = None
         self._sqlite = ctx.db.dialect.name == "sqlite"
 
     def close(self) -> None:
-        for reader in (self._candidates, self._documents, self._quiet_log):
+        for reader in (self._candidates, self._quiet_log):
             if reader is not None:
                 reader.close()
-        self._candidates = self._documents = self._quiet_log = None
+        self._candidates = self._quiet_log = None
 
     async def check(self, query: BorderQuery, who: str) -> CheckOutcome:
         today = utcnow().date().isoformat()
@@ -224,13 +230,9 @@ class BorderChecks:
     def _look_up(self, query: BorderQuery, today: str) -> CheckOutcome:
         reference = f"BC-{secrets.token_hex(6).upper()}"
         document = None
-        if query.document is not None:
-            if self._sqlite:
-                if self._documents is None:
-                    self._documents = ReplicaReader(self.ctx.db)
-                result = self._documents.check(*query.document, today)
-            else:
-                [result] = check_many(self.ctx.db, [query.document], today)
+        alerts = self.ctx.service_of("alerts")  # the document-alert replica's public reader
+        if query.document is not None and alerts is not None:
+            result = alerts.reader.check(*query.document, today)
             document = result.as_json() | {"_result": result}
         outcome = CheckOutcome(reference, query, document)
         if query.name is not None:
@@ -268,8 +270,8 @@ class BorderChecks:
         if document is not None:
             result = document.pop("_result")
             if result.alert is not None:
-                env = self._build("alert.hit", result.country, hit_report(
-                    result, checked_at=at, check=kind if kind != "carrier" else "other", point=outcome.query.point))
+                env = self._build("alert.hit", result.country, _document_hit(
+                    result, at, kind if kind in DOCUMENT_CHECK_KINDS else "other", outcome.query.point))
                 document["hit_report"] = env.id if env is not None else None
                 if env is not None:
                     envs.append(env)

@@ -10,7 +10,7 @@ import io
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -28,12 +28,13 @@ from nodes.runtime.config import new_message_id, utcnow
 from nodes.runtime.db import erase_freed
 from protocol import cases as rules
 from protocol import envelope as wire
+from protocol import retention
 from protocol.alerts import normalise_document_number
 from protocol.errors import DecodeError, PolicyError, ProtocolError
 from protocol.timefmt import format_time, parse_time
 
 if TYPE_CHECKING:
-    from nodes.national.node import NationalNode
+    from nodes.national.feature import FeatureContext
 
 log = structlog.get_logger("somex.cases")
 
@@ -150,13 +151,6 @@ class CaseError(ProtocolError):
         self.status = status
 
 
-def install(node: NationalNode) -> None:
-    """Create the case tables and register the `case.*` inbox effects."""
-    metadata.create_all(node.store.engine)
-    node.effects.update({"case.share": _on_share, "case.withdraw": _on_withdraw, "case.permission": _on_permission,
-                         "case.jit": _on_jit, "case.message": _on_jit_message})
-
-
 # -- inbox effects (inside the storing transaction) -----------------------------------------------
 
 def _refuse(conn: Connection, env: wire.Envelope, exc: ProtocolError) -> None:
@@ -164,7 +158,7 @@ def _refuse(conn: Connection, env: wire.Envelope, exc: ProtocolError) -> None:
     log.warning("case message refused", message_id=env.id, thread=env.thread, reason=exc.reason)
 
 
-def _on_share(node: NationalNode, conn: Connection, verified: VerifiedEnvelope,
+def on_share(ctx: FeatureContext, conn: Connection, verified: VerifiedEnvelope,
               body: Mapping[str, Any] | None) -> None:
     env = verified.envelope
     assert body is not None
@@ -172,7 +166,7 @@ def _on_share(node: NationalNode, conn: Connection, verified: VerifiedEnvelope,
     provenance = body.get("provenance")
     try:
         if provenance is not None and env.handling["code"] == "H2":
-            _check_forwarded_permissions(node, provenance, env.sender)
+            _check_forwarded_permissions(ctx, provenance, env.sender)
         _check_thread(conn, env)
     except (PolicyError, DecodeError, CryptoError) as exc:
         _refuse(conn, env, exc)
@@ -201,16 +195,16 @@ def _carry(conn: Connection, case_id: int, message_id: str) -> None:
     conn.execute(update(message_table).where(message_table.c.message_id == message_id).values(retain_until=None))
 
 
-def _check_forwarded_permissions(node: NationalNode, provenance: Mapping[str, Any], resharer: str) -> None:
+def _check_forwarded_permissions(ctx: FeatureContext, provenance: Mapping[str, Any], resharer: str) -> None:
     """An H2 case passed on by `resharer`: one of the forwarded permissions must be the provider's, for us."""
     last: ProtocolError = PolicyError("onward_transfer_not_permitted",
                                       f"an H2 case passed on by {resharer} without the provider's permission")
     for raw in provenance.get("permissions", ()):
         try:
             permission = wire.decode(raw.encode("utf-8"))
-            verify_envelope(permission, node.federation.trust, utcnow())
+            verify_envelope(permission, ctx.federation.trust, utcnow())
             rules.check_forwarded_permission(permission, wire.decode_body(permission), provenance, resharer,
-                                             node.country)
+                                             ctx.country)
             return
         except (DecodeError, PolicyError, CryptoError) as exc:
             last = PolicyError("onward_transfer_not_permitted", f"forwarded permission refused: {exc}")
@@ -223,7 +217,7 @@ def _check_thread(conn: Connection, env: wire.Envelope) -> None:
         rules.check_jit_message(members, env.sender, env.recipients)
 
 
-def _on_withdraw(node: NationalNode, conn: Connection, verified: VerifiedEnvelope,
+def on_withdraw(ctx: FeatureContext, conn: Connection, verified: VerifiedEnvelope,
                  body: Mapping[str, Any] | None) -> list[wire.Envelope]:
     """Delete every copy this sender gave us; pass the withdrawal on to whom we passed the case."""
     env = verified.envelope
@@ -235,13 +229,13 @@ def _on_withdraw(node: NationalNode, conn: Connection, verified: VerifiedEnvelop
     for row in rows:
         recipients = _recipients_of(conn, row.id)
         if recipients:
-            onward.append(node.build_sealed("case.withdraw", recipients, dict(body), thread=_case_thread(row),
+            onward.append(ctx.build_sealed("case.withdraw", recipients, dict(body), thread=_case_thread(row),
                                             header={"reference": row.reference}))
         _delete_case(conn, row, "withdrawn", env.id)
     return onward
 
 
-def _on_permission(node: NationalNode, conn: Connection, verified: VerifiedEnvelope,
+def on_permission(ctx: FeatureContext, conn: Connection, verified: VerifiedEnvelope,
                    body: Mapping[str, Any] | None) -> None:
     env = verified.envelope
     assert body is not None
@@ -250,7 +244,7 @@ def _on_permission(node: NationalNode, conn: Connection, verified: VerifiedEnvel
                                        "raw": wire.encode(env).decode("utf-8")})
 
 
-def _on_jit(node: NationalNode, conn: Connection, verified: VerifiedEnvelope, body: Mapping[str, Any] | None) -> None:
+def on_jit(ctx: FeatureContext, conn: Connection, verified: VerifiedEnvelope, body: Mapping[str, Any] | None) -> None:
     env = verified.envelope
     assert body is not None
     try:
@@ -264,7 +258,7 @@ def _on_jit(node: NationalNode, conn: Connection, verified: VerifiedEnvelope, bo
     _record_jit(conn, env.thread, env.sender, body)
 
 
-def _on_jit_message(node: NationalNode, conn: Connection, verified: VerifiedEnvelope,
+def on_jit_message(ctx: FeatureContext, conn: Connection, verified: VerifiedEnvelope,
                     body: Mapping[str, Any] | None) -> None:
     env = verified.envelope
     assert body is not None
@@ -334,16 +328,30 @@ def _delete_case(conn: Connection, row: Any, reason: str, message_id: str | None
              message_id=message_id, thread=row.thread)
 
 
-def purge_expired(node: NationalNode, now: datetime) -> int:
+def purge_expired(ctx: FeatureContext, now: datetime) -> int:
     """Delete every held copy past its retention date; the number deleted."""
-    with node.store.engine.begin() as conn:
+    with ctx.db.begin() as conn:
         rows = conn.execute(select(cases).where(cases.c.retention_until.is_not(None)
                                                 & (cases.c.retention_until <= format_time(now)))).all()
         for row in rows:
             _delete_case(conn, row, "retention", None)
         take_deletion_mark(conn)  # erased here, below
-    erase_freed(node.store.engine)
+    erase_freed(ctx.db)
     return len(rows)
+
+
+def purge(ctx: FeatureContext, now: datetime) -> dict[str, int]:
+    """The feature's part of the node's retention sweep: held cases past their retention, and
+    investigation messages past their class maximum."""
+    return {"cases": purge_expired(ctx, now),
+            "investigation_messages": purge_jit_messages(
+                ctx.db, now - timedelta(days=retention.MAXIMUM_DAYS["case.message"]))}
+
+
+def on_opened(ctx: FeatureContext, conn: Connection, env: wire.Envelope, body: Mapping[str, Any], direction: str,
+              who: str) -> None:
+    """The read path opened a `case.share`: an access to the case it carries."""
+    log_message_read(conn, env.id, who, body, env.sender)
 
 
 def purge_jit_messages(engine: Engine, before: datetime) -> int:
@@ -368,11 +376,11 @@ def _record_jit(conn: Connection, thread: str, opener: str, body: Mapping[str, A
                                 "opened_at": format_time(utcnow())})
 
 
-def open_jit(node: NationalNode, members: Sequence[str], title: str | None = None,
+def open_jit(ctx: FeatureContext, members: Sequence[str], title: str | None = None,
              reference: str | None = None) -> tuple[str, wire.Envelope]:
     """Open a joint investigation among `members` (this node among them): its thread and the opening message."""
-    _check_members(node, members)
-    members = sorted(set(members) | {node.country})
+    _check_members(ctx, members)
+    members = sorted(set(members) | {ctx.country})
     body: dict[str, Any] = {"members": members}
     if title:
         body["title"] = title
@@ -380,48 +388,48 @@ def open_jit(node: NationalNode, members: Sequence[str], title: str | None = Non
         body["reference"] = reference
     message_id = new_message_id()
     thread = rules.jit_thread(message_id)
-    env = node.build_sealed("case.jit", rules.jit_recipients(members, node.country), body, thread=thread,
+    env = ctx.build_sealed("case.jit", rules.jit_recipients(members, ctx.country), body, thread=thread,
                             message_id=message_id)
-    with node.store.engine.begin() as conn:
-        _record_jit(conn, thread, node.country, body)
-        node._enqueue([env], conn)
+    with ctx.db.begin() as conn:
+        _record_jit(conn, thread, ctx.country, body)
+        ctx.enqueue([env], conn)
     return thread, env
 
 
-def send_jit_message(node: NationalNode, thread: str, text: str) -> wire.Envelope:
-    with node.store.engine.begin() as conn:
+def send_jit_message(ctx: FeatureContext, thread: str, text: str) -> wire.Envelope:
+    with ctx.db.begin() as conn:
         members = _jit_members(conn, thread)
         if members is None:
             raise CaseError("not_found", f"no joint investigation {thread[:128]}", 404)
-        env = node.build_sealed("case.message", rules.jit_recipients(members, node.country), {"text": text},
+        env = ctx.build_sealed("case.message", rules.jit_recipients(members, ctx.country), {"text": text},
                                 thread=thread)
-        conn.execute(insert(jit_messages), {"message_id": env.id, "thread": thread, "sender": node.country,
+        conn.execute(insert(jit_messages), {"message_id": env.id, "thread": thread, "sender": ctx.country,
                                             "text": text, "created": env.created})
-        node._enqueue([env], conn)
+        ctx.enqueue([env], conn)
     return env
 
 
-def list_jits(node: NationalNode) -> list[dict[str, Any]]:
+def list_jits(ctx: FeatureContext) -> list[dict[str, Any]]:
     """The joint investigations this node is a member of, newest first, with their message counts."""
     counts = select(jit_messages.c.thread, func.count().label("n")).group_by(jit_messages.c.thread).subquery()
-    with node.store.engine.connect() as conn:
+    with ctx.db.connect() as conn:
         rows = conn.execute(select(jits, counts.c.n).outerjoin(counts, counts.c.thread == jits.c.thread)
                             .order_by(jits.c.opened_at.desc(), jits.c.thread)).all()
     return [{"thread": r.thread, "opener": r.opener, "members": json.loads(r.members), "title": r.title,
              "reference": r.reference, "opened_at": r.opened_at, "messages": r.n or 0} for r in rows]
 
 
-def jit_view(node: NationalNode, thread: str, who: str) -> dict[str, Any]:
+def jit_view(ctx: FeatureContext, thread: str, who: str) -> dict[str, Any]:
     """Members, messages (this node's own included) and the cases shared in it (no personal data).
     The members' messages are sealed bodies: showing them to `who` is journaled (nodes/national/reads.py)."""
-    with node.store.engine.begin() as conn:
+    with ctx.db.begin() as conn:
         row = conn.execute(select(jits).where(jits.c.thread == thread)).first()
         if row is None:
             raise CaseError("not_found", f"no joint investigation {thread[:128]}", 404)
         texts = conn.execute(select(jit_messages).where(jit_messages.c.thread == thread)
                              .order_by(jit_messages.c.created, jit_messages.c.message_id)).all()
         reads.journal(conn, who, "read", [(m.message_id, "case.message", m.sender, thread)
-                                          for m in texts if m.sender != node.country])
+                                          for m in texts if m.sender != ctx.country])
         received = conn.execute(select(cases).where(cases.c.thread == thread).order_by(cases.c.id)).all()
         sent = conn.execute(select(cases, message_table.c.raw).distinct()
                             .join(shares_out, shares_out.c.case_id == cases.c.id)
@@ -440,9 +448,9 @@ def jit_view(node: NationalNode, thread: str, who: str) -> dict[str, Any]:
 
 # -- a focal point's case actions ----------------------------------------------------------------------
 
-def _check_members(node: NationalNode, countries: Sequence[str]) -> None:
+def _check_members(ctx: FeatureContext, countries: Sequence[str]) -> None:
     """Refuse a country outside the federation before sealing to it (it has no key to seal to)."""
-    unknown = sorted(set(countries) - set(node.federation.directory.node_ids()))
+    unknown = sorted(set(countries) - set(ctx.federation.directory.node_ids()))
     if unknown:
         raise CaseError("unknown_recipient", f"not members of the federation: {unknown}")
 
@@ -459,25 +467,25 @@ def _case_row(conn: Connection, case_id: int) -> Any:
     return row
 
 
-def create_case(node: NationalNode, case: Mapping[str, Any]) -> int:
+def create_case(ctx: FeatureContext, case: Mapping[str, Any]) -> int:
     rules.CASE.check(case, "$", "bad_body")
-    with node.store.engine.begin() as conn:
-        if conn.execute(select(cases.c.id).where((cases.c.provider == node.country)
+    with ctx.db.begin() as conn:
+        if conn.execute(select(cases.c.id).where((cases.c.provider == ctx.country)
                                                  & (cases.c.reference == case["reference"])
-                                                 & (cases.c.held_from == node.country))).first():
+                                                 & (cases.c.held_from == ctx.country))).first():
             raise CaseError("case_exists", f"case {case['reference']} exists already", 409)
         case_id = conn.execute(insert(cases).values(
-            provider=node.country, reference=case["reference"], held_from=node.country, data=json.dumps(case),
+            provider=ctx.country, reference=case["reference"], held_from=ctx.country, data=json.dumps(case),
             stored_at=format_time(utcnow()))).inserted_primary_key[0]
         _index(conn, case_id, case)
     return case_id
 
 
-def add_information(node: NationalNode, case_id: int, addition: Mapping[str, Any]) -> dict[str, Any]:
+def add_information(ctx: FeatureContext, case_id: int, addition: Mapping[str, Any]) -> dict[str, Any]:
     rules.ADDITION.check(addition, "$", "bad_body")
-    with node.store.engine.begin() as conn:
+    with ctx.db.begin() as conn:
         row = _case_row(conn, case_id)
-        if row.provider != node.country:
+        if row.provider != ctx.country:
             raise CaseError("not_own_case", "information is added by the case's provider; ask it to share an update", 409)
         merged = rules.add_information(json.loads(row.data), addition)
         conn.execute(update(cases).where(cases.c.id == case_id).values(data=json.dumps(merged)))
@@ -486,22 +494,22 @@ def add_information(node: NationalNode, case_id: int, addition: Mapping[str, Any
     return merged
 
 
-def share_case(node: NationalNode, case_id: int, to: Sequence[str] | None, handling: Mapping[str, Any] | None,
+def share_case(ctx: FeatureContext, case_id: int, to: Sequence[str] | None, handling: Mapping[str, Any] | None,
                jit: str | None = None) -> wire.Envelope:
     """Share our own case, or pass on (onward transfer) a case we received, under its handling code."""
-    with node.store.engine.begin() as conn:
+    with ctx.db.begin() as conn:
         row = _case_row(conn, case_id)
         thread = _case_thread(row)
         if jit is not None:
             members = _jit_members(conn, jit)
             if members is None:
                 raise CaseError("not_found", f"no joint investigation {jit[:128]}", 404)
-            to, thread = rules.jit_recipients(members, node.country), jit
+            to, thread = rules.jit_recipients(members, ctx.country), jit
         if not to:
             raise CaseError("bad_request", "name the countries to share with ('to') or a joint investigation ('jit')")
-        _check_members(node, to)
+        _check_members(ctx, to)
         payload = json.loads(row.data)
-        if row.held_from == node.country:
+        if row.held_from == ctx.country:
             if handling is None:
                 raise CaseError("bad_request", "a share needs its handling: {code, retention_days, condition?}")
         else:
@@ -513,7 +521,7 @@ def share_case(node: NationalNode, case_id: int, to: Sequence[str] | None, handl
             try:
                 rules.check_onward_transfer(original, to, (c for g in granted for c in json.loads(g.targets)))
             except PolicyError as exc:
-                log.warning("onward transfer refused", node=node.country, case_id=case_id, thread=thread,
+                ctx.log.warning("onward transfer refused", case_id=case_id, thread=thread,
                             to=list(to), reason=exc.reason)
                 raise CaseError(exc.reason, exc.detail, 403) from None
             handling = rules.onward_handling(original, parse_time(row.retention_until), utcnow())
@@ -522,40 +530,40 @@ def share_case(node: NationalNode, case_id: int, to: Sequence[str] | None, handl
             if original["code"] == "H2":
                 provenance["permissions"] = [g.raw for g in granted if set(json.loads(g.targets)) & set(to)]
             payload["provenance"] = provenance
-        env = node.build_sealed("case.share", list(to), payload, handling=dict(handling), thread=thread,
+        env = ctx.build_sealed("case.share", list(to), payload, handling=dict(handling), thread=thread,
                                 header={"reference": row.reference})
         at = format_time(utcnow())
         conn.execute(insert(shares_out), [{"case_id": case_id, "recipient": r, "message_id": env.id, "at": at}
                                           for r in to])
-        node._enqueue([env], conn)
-        if row.held_from != node.country:  # our copy of someone's case goes with that copy
+        ctx.enqueue([env], conn)
+        if row.held_from != ctx.country:  # our copy of someone's case goes with that copy
             _carry(conn, case_id, env.id)
-    log.info("case shared", node=node.country, message_id=env.id, thread=env.thread, to=list(to),
-             handling=env.handling["code"], onward=row.held_from != node.country)
+    ctx.log.info("case shared", message_id=env.id, thread=env.thread, to=list(to),
+             handling=env.handling["code"], onward=row.held_from != ctx.country)
     return env
 
 
-def grant_permission(node: NationalNode, case_id: int, recipient: str, to: Sequence[str],
+def grant_permission(ctx: FeatureContext, case_id: int, recipient: str, to: Sequence[str],
                      condition: str | None = None) -> wire.Envelope:
     """The provider lets `recipient` pass its case on to the countries `to`."""
-    with node.store.engine.begin() as conn:
+    with ctx.db.begin() as conn:
         row = _case_row(conn, case_id)
-        if row.provider != node.country:
+        if row.provider != ctx.country:
             raise CaseError("not_own_case", "only the provider of a case grants onward transfer", 409)
         if recipient not in _recipients_of(conn, case_id):
             raise CaseError("not_shared_to_recipient", f"case {row.reference} was not shared with {recipient}", 409)
-        _check_members(node, [recipient, *to])
+        _check_members(ctx, [recipient, *to])
         body: dict[str, Any] = {"reference": row.reference, "recipient": recipient, "to": list(to)}
         if condition:
             body["condition"] = condition
-        env = node.build("case.permission", [recipient], body=body, thread=_case_thread(row))
-        node._enqueue([env], conn)
+        env = ctx.build("case.permission", [recipient], body=body, thread=_case_thread(row))
+        ctx.enqueue([env], conn)
     return env
 
 
-def withdraw_case(node: NationalNode, case_id: int, reason: str | None = None) -> wire.Envelope:
+def withdraw_case(ctx: FeatureContext, case_id: int, reason: str | None = None) -> wire.Envelope:
     """Tell every country we gave this case to delete it (they pass it on to whom they passed it)."""
-    with node.store.engine.begin() as conn:
+    with ctx.db.begin() as conn:
         row = _case_row(conn, case_id)
         recipients = _recipients_of(conn, case_id)
         if not recipients:
@@ -563,10 +571,10 @@ def withdraw_case(node: NationalNode, case_id: int, reason: str | None = None) -
         body: dict[str, Any] = {"provider": row.provider, "reference": row.reference}
         if reason:
             body["reason"] = reason
-        env = node.build_sealed("case.withdraw", recipients, body, thread=_case_thread(row),
+        env = ctx.build_sealed("case.withdraw", recipients, body, thread=_case_thread(row),
                                 header={"reference": row.reference})
         conn.execute(delete(shares_out).where(shares_out.c.case_id == case_id))
-        node._enqueue([env], conn)
+        ctx.enqueue([env], conn)
     return env
 
 
@@ -602,21 +610,21 @@ def _summary(row: Any) -> dict[str, Any]:
             "retention_until": row.retention_until}
 
 
-def list_cases(node: NationalNode) -> list[dict[str, Any]]:
+def list_cases(ctx: FeatureContext) -> list[dict[str, Any]]:
     """What the node holds, without personal data (not an access to it)."""
-    with node.store.engine.connect() as conn:
+    with ctx.db.connect() as conn:
         rows = conn.execute(select(cases).order_by(cases.c.id)).all()
     return [{**_summary(r), "title": json.loads(r.data).get("title")} for r in rows]
 
 
-def case_summary(node: NationalNode, case_id: int) -> dict[str, Any]:
+def case_summary(ctx: FeatureContext, case_id: int) -> dict[str, Any]:
     """One held case without its personal data (reference, provider, handling): not an access to it."""
-    with node.store.engine.connect() as conn:
+    with ctx.db.connect() as conn:
         return _summary(_case_row(conn, case_id))
 
 
-def read_case(node: NationalNode, case_id: int, who: str) -> dict[str, Any]:
-    with node.store.engine.begin() as conn:
+def read_case(ctx: FeatureContext, case_id: int, who: str) -> dict[str, Any]:
+    with ctx.db.begin() as conn:
         row = _case_row(conn, case_id)
         _log_access(conn, who, "read", [row])
         shared_with = _recipients_of(conn, case_id)
@@ -624,10 +632,10 @@ def read_case(node: NationalNode, case_id: int, who: str) -> dict[str, Any]:
             "provenance": json.loads(row.provenance) if row.provenance else None, "shared_with": shared_with}
 
 
-def case_history(node: NationalNode, case_id: int) -> list[dict[str, Any]]:
+def case_history(ctx: FeatureContext, case_id: int) -> list[dict[str, Any]]:
     """The case's own traffic held here (shares, permissions, withdrawals, both ways, oldest first; not
     receipts) and its shares into joint investigations still standing. Envelope facts only: no personal data, not logged."""
-    with node.store.engine.connect() as conn:
+    with ctx.db.connect() as conn:
         row = _case_row(conn, case_id)
         in_jits = select(shares_out.c.message_id).where(shares_out.c.case_id == case_id)
         rows = conn.execute(select(message_table).where(
@@ -644,9 +652,9 @@ def case_history(node: NationalNode, case_id: int) -> list[dict[str, Any]]:
     return history
 
 
-def permitted_targets(node: NationalNode, case_id: int) -> list[str]:
+def permitted_targets(ctx: FeatureContext, case_id: int) -> list[str]:
     """The countries a held case's provider has let this node pass it on to (case.permission on file)."""
-    with node.store.engine.connect() as conn:
+    with ctx.db.connect() as conn:
         row = _case_row(conn, case_id)
         granted = conn.execute(select(permissions.c.targets).where(
             (permissions.c.provider == row.provider) & (permissions.c.reference == row.reference))).scalars()
@@ -660,11 +668,11 @@ class PersonQuery:
     document: str | None = None
 
 
-def search_persons(node: NationalNode, query: PersonQuery, who: str) -> list[dict[str, Any]]:
+def search_persons(ctx: FeatureContext, query: PersonQuery, who: str) -> list[dict[str, Any]]:
     """Persons matching every given criterion: name tokens (folded, any order), date of birth
     (a partial date held matches a full one asked), document number (normalised)."""
     found: set[int] | None = None
-    with node.store.engine.begin() as conn:
+    with ctx.db.begin() as conn:
         if query.name:
             tokens = rules.name_tokens(query.name)
             if not tokens:
@@ -690,7 +698,7 @@ def search_persons(node: NationalNode, query: PersonQuery, who: str) -> list[dic
     return [{**_summary(h), "person": json.loads(h.data)["persons"][h.position]} for h in hits]
 
 
-def search_vessels(node: NationalNode, name: str | None, imo: str | None, who: str) -> list[dict[str, Any]]:
+def search_vessels(ctx: FeatureContext, name: str | None, imo: str | None, who: str) -> list[dict[str, Any]]:
     condition = None
     if name:
         condition = vessels.c.name_key == rules.fold_name(name)
@@ -699,27 +707,27 @@ def search_vessels(node: NationalNode, name: str | None, imo: str | None, who: s
         condition = by_imo if condition is None else condition & by_imo
     if condition is None:
         return []
-    with node.store.engine.begin() as conn:
+    with ctx.db.begin() as conn:
         hits = conn.execute(select(vessels.c.position, cases).join(cases, cases.c.id == vessels.c.case_id)
                             .where(condition).order_by(cases.c.id, vessels.c.position)).all()
         _log_access(conn, who, "search", hits)
     return [{**_summary(h), "event": json.loads(h.data)["events"][h.position]} for h in hits]
 
 
-def access_entries(node: NationalNode, limit: int = 1000) -> list[dict[str, Any]]:
-    with node.store.engine.connect() as conn:
+def access_entries(ctx: FeatureContext, limit: int = 1000) -> list[dict[str, Any]]:
+    with ctx.db.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(select(access_log).order_by(access_log.c.seq.desc()).limit(limit))]
 
 
-def purge_journal(node: NationalNode, limit: int = 1000) -> list[dict[str, Any]]:
-    with node.store.engine.connect() as conn:
+def purge_journal(ctx: FeatureContext, limit: int = 1000) -> list[dict[str, Any]]:
+    with ctx.db.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(select(purges).order_by(purges.c.seq.desc()).limit(limit))]
 
 
 # -- statistics (paragraph 17) -----------------------------------------------------------------------------
 
-def statistics(node: NationalNode) -> list[dict[str, Any]]:
-    with node.store.engine.connect() as conn:
+def statistics(ctx: FeatureContext) -> list[dict[str, Any]]:
+    with ctx.db.connect() as conn:
         rows = conn.execute(select(cases.c.provider, cases.c.data, cases.c.stored_at).order_by(cases.c.id)).all()
     return rules.case_statistics((r.provider, json.loads(r.data), r.stored_at) for r in rows)
 

@@ -19,8 +19,8 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 
 from crypto.errors import CryptoError
-from nodes.national import cases as store
-from nodes.national.node import NationalNode
+from nodes.national.features.cases import store as store
+from nodes.national.feature import FeatureContext
 from nodes.national.reads import CONSOLE_READER
 from nodes.runtime import console
 from nodes.runtime.http import MAX_SQL_INTEGER
@@ -28,7 +28,7 @@ from nodes.runtime.openapi import document
 from protocol import cases as rules
 from protocol.errors import ProtocolError
 
-NODE = web.AppKey("somex_console_cases_node", NationalNode)
+NODE = web.AppKey("somex_console_cases_node", FeatureContext)
 WHO = CONSOLE_READER
 RETENTION_DAYS = 90  # the share form's default
 SEARCH_FIELDS = ("name", "dob", "document", "vessel", "imo")
@@ -68,8 +68,8 @@ def _post(summary: str, params: list, refused: str) -> dict[str, Any]:
                                    "409": {"description": refused, "content": {"text/html": {}}}, **_NOT_FOUND}}}
 
 
-def add_routes(app: web.Application, node: NationalNode) -> None:
-    app[NODE] = node
+def add_routes(app: web.Application, ctx: FeatureContext) -> None:
+    app[NODE] = ctx
     r = app.router
     r.add_get("/console/cases", case_list)
     r.add_get("/console/cases/search", search)
@@ -238,12 +238,12 @@ def describe(entry: Mapping[str, Any]) -> str:
 
 # -- pages ----------------------------------------------------------------------------------------
 
-def _node(request: web.Request) -> NationalNode:
+def _node(request: web.Request) -> FeatureContext:
     return request.app[NODE]
 
 
-def _others(node: NationalNode) -> list[str]:
-    return [c for c in node.federation.directory.node_ids() if c != node.country]
+def _others(ctx: FeatureContext) -> list[str]:
+    return [c for c in ctx.federation.directory.node_ids() if c != ctx.country]
 
 
 def _back(location: str, ok: str) -> web.Response:
@@ -308,16 +308,16 @@ async def new_case(request: web.Request) -> web.Response:
 
 async def _case_view(request: web.Request, case_id: int, status: int = 200, error: str | None = None,
                      form: str | None = None, values: Mapping[str, Any] | None = None) -> web.Response:
-    node = _node(request)
+    ctx = _node(request)
     try:
-        case = await _run(store.read_case, node, case_id, WHO)
-        history = await _run(store.case_history, node, case_id)
-        permitted = await _run(store.permitted_targets, node, case_id)
+        case = await _run(store.read_case, ctx, case_id, WHO)
+        history = await _run(store.case_history, ctx, case_id)
+        permitted = await _run(store.permitted_targets, ctx, case_id)
     except store.CaseError as exc:
         return console.error_page(request, exc.status, "The case cannot be shown", refusal(exc.reason, exc.detail))
-    jits = await _run(store.list_jits, node)
+    jits = await _run(store.list_jits, ctx)
     return console.render(request, "node/case.html", status=status, heading=f"Case {case['reference']}",
-                          case=case, history=history, permitted=permitted, countries=_others(node), jits=jits,
+                          case=case, history=history, permitted=permitted, countries=_others(ctx), jits=jits,
                           roles=rules.ROLES, retention=RETENTION_DAYS, describe=describe,
                           ok=request.query.get("ok"), error=error, form=form, values=values or {})
 
@@ -362,13 +362,13 @@ def _texts(data: Any, name: str) -> list[str]:
 @console.view("focal")
 @_case_route
 async def share(request: web.Request, case_id: int) -> web.Response:
-    node = _node(request)
+    ctx = _node(request)
 
     def do(data: Any) -> str:
-        args = share_arguments(store.case_summary(node, case_id), _texts(data, "to"), _text(data, "jit"), _text(data, "code"),
+        args = share_arguments(store.case_summary(ctx, case_id), _texts(data, "to"), _text(data, "jit"), _text(data, "code"),
                                _text(data, "retention_days"), _text(data, "condition"),
                                bool(_text(data, "condition_confirmed")))
-        env = store.share_case(node, case_id, args.to, args.handling, args.jit)
+        env = store.share_case(ctx, case_id, args.to, args.handling, args.jit)
         return f"shared with {', '.join(env.recipients)} under {env.handling['code']}"
 
     return await _act(request, case_id, "share", do)
@@ -377,13 +377,13 @@ async def share(request: web.Request, case_id: int) -> web.Response:
 @console.view("focal")
 @_case_route
 async def grant_permission(request: web.Request, case_id: int) -> web.Response:
-    node = _node(request)
+    ctx = _node(request)
 
     def do(data: Any) -> str:
         recipient, to = _text(data, "recipient"), _texts(data, "to")
         if not to:
             raise FormError("no_recipients", "choose the countries the recipient may pass the case to")
-        store.grant_permission(node, case_id, recipient, to, _text(data, "condition").strip() or None)
+        store.grant_permission(ctx, case_id, recipient, to, _text(data, "condition").strip() or None)
         return f"{recipient} may pass the case on to {', '.join(to)}"
 
     return await _act(request, case_id, "permission", do)
@@ -392,10 +392,10 @@ async def grant_permission(request: web.Request, case_id: int) -> web.Response:
 @console.view("focal")
 @_case_route
 async def add_information(request: web.Request, case_id: int) -> web.Response:
-    node = _node(request)
+    ctx = _node(request)
 
     def do(data: Any) -> str:
-        store.add_information(node, case_id, addition_from_form({k: _text(data, k) for k in data}))
+        store.add_information(ctx, case_id, addition_from_form({k: _text(data, k) for k in data}))
         return "information added"
 
     return await _act(request, case_id, "information", do)
@@ -415,10 +415,10 @@ async def withdraw_form(request: web.Request, case_id: int) -> web.Response:
 @console.view("focal")
 @_case_route
 async def withdraw(request: web.Request, case_id: int) -> web.Response:
-    node = _node(request)
+    ctx = _node(request)
 
     def do(data: Any) -> str:
-        env = store.withdraw_case(node, case_id, _text(data, "reason").strip() or None)
+        env = store.withdraw_case(ctx, case_id, _text(data, "reason").strip() or None)
         return f"withdrawn from {', '.join(env.recipients)}: they delete their copies"
 
     return await _act(request, case_id, "withdraw", do)
@@ -428,12 +428,12 @@ async def withdraw(request: web.Request, case_id: int) -> web.Response:
 
 async def _jit_list_view(request: web.Request, status: int = 200, error: str | None = None,
                          values: Mapping[str, Any] | None = None) -> web.Response:
-    node = _node(request)
-    rows = await _run(store.list_jits, node)
+    ctx = _node(request)
+    rows = await _run(store.list_jits, ctx)
     template = "node/jits_rows.html" if request.query.get("partial") == "1" else "node/jits.html"
     prefill = {"reference": request.query.get("reference", "")}
     return console.render(request, template, status=status, heading="Joint investigations", jits=rows,
-                          countries=_others(node), jit_path=_jit_path, error=error, values=values or prefill)
+                          countries=_others(ctx), jit_path=_jit_path, error=error, values=values or prefill)
 
 
 @console.view("focal")
@@ -493,13 +493,13 @@ async def jit_message(request: web.Request) -> web.Response:
 
 @console.view("focal")
 async def search(request: web.Request) -> web.Response:
-    node, q = _node(request), {k: request.query.get(k, "").strip() for k in SEARCH_FIELDS}
+    ctx, q = _node(request), {k: request.query.get(k, "").strip() for k in SEARCH_FIELDS}
     persons: list[dict[str, Any]] | None = None
     vessels: list[dict[str, Any]] | None = None
     if q["vessel"] or q["imo"]:  # as the API: a vessel search when a vessel is asked for
-        vessels = await _run(store.search_vessels, node, q["vessel"] or None, q["imo"] or None, WHO)
+        vessels = await _run(store.search_vessels, ctx, q["vessel"] or None, q["imo"] or None, WHO)
     elif q["name"] or q["dob"] or q["document"]:
         query = store.PersonQuery(q["name"] or None, q["dob"] or None, q["document"] or None)
-        persons = await _run(store.search_persons, node, query, WHO)
+        persons = await _run(store.search_persons, ctx, query, WHO)
     return console.render(request, "node/cases_search.html", heading="Search cases", q=q, persons=persons,
                           vessels=vessels)

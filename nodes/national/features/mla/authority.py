@@ -22,7 +22,6 @@ from sqlalchemy import (
 )
 
 from crypto.signing import VerifiedEnvelope
-from nodes.national import reads
 from nodes.national.store import messages, receipts, record_refusal
 from nodes.runtime.config import utcnow
 from protocol import envelope as wire
@@ -32,7 +31,7 @@ from protocol.mla import Role, State
 from protocol.timefmt import format_time
 
 if TYPE_CHECKING:
-    from nodes.national.node import Effect, NationalNode
+    from nodes.national.feature import FeatureContext
 
 log = structlog.get_logger("somex.mla")
 
@@ -88,43 +87,39 @@ class Upload:
 class CentralAuthority:
     """MLA requests at one node (UNTOC article 18(13)): sending, receiving, watching deadlines."""
 
-    def __init__(self, node: NationalNode) -> None:
-        self.node = node
-        self.engine = node.store.engine
-        metadata.create_all(self.engine)
-        self.log = log.bind(node=node.country)
-        node.effects["mla.request"] = _on_request
-        node.effects["mla.status"] = node.effects["mla.response"] = _on_event
-        node.effects["receipt"] = _checked_receipt(node.effects["receipt"])
+    def __init__(self, ctx: FeatureContext) -> None:
+        self.ctx = ctx
+        self.engine = ctx.db
+        self.log = ctx.log
 
     # -- the focal point's actions ---------------------------------------------------------------
 
     def create(self, fields: Mapping[str, Any], uploads: Sequence[Upload] = ()) -> dict[str, Any]:
         """Seal and queue a new request; ProtocolError (a reason code) if it cannot be sent."""
-        node = self.node
-        body = {**fields, "requesting": node.country}
+        ctx = self.ctx
+        body = {**fields, "requesting": ctx.country}
         if uploads:
             body["attachments"] = [u.as_json() for u in uploads]
         for name in ("reference", "requested", "kind", "urgency"):
             if not isinstance(body.get(name), str):
                 raise ProtocolError("bad_body", f"$.{name}: required")
-        if body["requested"] not in node.federation.directory.node_ids():
+        if body["requested"] not in ctx.federation.directory.node_ids():
             raise PolicyError("unknown_recipient", f"{body['requested'][:8]!r} is not a member of the federation")
         header = {"reference": body["reference"], "kind": body["kind"], "status": State.SUBMITTED.value,
                   "urgency": body["urgency"], "deadline": body.get("deadline")}
-        thread = mla.thread_of(node.country, body["reference"])
-        env = node.build_sealed("mla.request", [body["requested"]], body, header=header, thread=thread)
+        thread = mla.thread_of(ctx.country, body["reference"])
+        env = ctx.build_sealed("mla.request", [body["requested"]], body, header=header, thread=thread)
         now = format_time(utcnow())
         with self.engine.begin() as conn:
-            if _find(conn, node.country, body["reference"]) is not None:
+            if _find(conn, ctx.country, body["reference"]) is not None:
                 raise ProtocolError("duplicate_reference", f"a request {body['reference']!r} exists already")
             conn.execute(insert(requests), {
-                "request_id": env.id, "direction": "out", "requesting": node.country,
+                "request_id": env.id, "direction": "out", "requesting": ctx.country,
                 "requested": body["requested"], "reference": body["reference"], "thread": thread,
                 "kind": body["kind"], "urgency": body["urgency"], "deadline": body.get("deadline"),
                 "state": State.SUBMITTED.value, "created": env.created, "updated_at": now, "reminded": ""})
-            _event(conn, env.id, env.id, "submit", node.country, None, State.SUBMITTED, now)
-            node._enqueue([env], conn)
+            _event(conn, env.id, env.id, "submit", ctx.country, None, State.SUBMITTED, now)
+            ctx.enqueue([env], conn)
         self.log.info("mla request queued", message_id=env.id, thread=thread, requested=body["requested"])
         return {"id": env.id, "reference": body["reference"], "thread": thread, "state": State.SUBMITTED.value}
 
@@ -141,8 +136,8 @@ class CentralAuthority:
             env = self._event_message(row, rule.message_type, event, target, note, grounds, uploads)
             now = format_time(utcnow())
             _move(conn, row, target, now)
-            _event(conn, request_id, env.id, event, self.node.country, row.state, target, now)
-            self.node._enqueue([env], conn)
+            _event(conn, request_id, env.id, event, self.ctx.country, row.state, target, now)
+            self.ctx.enqueue([env], conn)
         self.log.info("mla event queued", message_id=env.id, thread=row.thread, mla_event=event, state=target.value)
         return {"id": env.id, "event": event, "state": target.value}
 
@@ -158,7 +153,7 @@ class CentralAuthority:
             body["attachments"] = [u.as_json() for u in uploads]
         other = row.requested if row.direction == "out" else row.requesting
         header = {"reference": row.reference, "kind": row.kind, "event": event, "status": target.value}
-        return self.node.build_sealed(message_type, [other], body, header=header, thread=row.thread,
+        return self.ctx.build_sealed(message_type, [other], body, header=header, thread=row.thread,
                                       reply_to=row.request_id)
 
     def open(self, request_id: str, who: str) -> dict[str, Any]:
@@ -167,7 +162,7 @@ class CentralAuthority:
         received request, sends the requesting State a `retrieved` receipt."""
         with self.engine.connect() as conn:
             row = _row(conn, request_id)  # LookupError for anything but a request
-        opened = reads.open_message(self.node, request_id, who)
+        opened = self.ctx.sender.open(request_id, who)
         timeline = self._timeline(row)
         with self.engine.connect() as conn:  # read after the timeline, so it reflects every entry shown
             row = _row(conn, request_id)
@@ -195,19 +190,19 @@ class CentralAuthority:
         ).values(retrieved_at=now)).rowcount
         if claimed:
             digest = conn.execute(select(messages.c.digest).where(messages.c.message_id == request_id)).scalar_one()
-            receipt = self.node.build("receipt", [row.requesting], reply_to=request_id, thread=row.thread,
+            receipt = self.ctx.build("receipt", [row.requesting], reply_to=request_id, thread=row.thread,
                                       body={"of": request_id, "digest": digest, "kind": "retrieved", "at": now})
-            self.node._enqueue([receipt], conn)
+            self.ctx.enqueue([receipt], conn)
 
     def attachment(self, message_id: str, index: int, who: str) -> tuple[Mapping[str, Any], bytes]:
         """One attachment of an MLA message, read through the read path for `who` and checked
         against its SHA-256 as it is read."""
-        stored = self.node.store.get(message_id)
+        stored = self.ctx.store.get(message_id)
         if stored is None:
             raise LookupError(f"no message {message_id[:40]}")
         if not stored.type.startswith("mla."):
             raise LookupError(f"{message_id} is not an MLA message")
-        attachments = reads.open_message(self.node, message_id, who, purpose="attachment").body.get("attachments", [])
+        attachments = self.ctx.sender.open(message_id, who, purpose="attachment").body.get("attachments", [])
         if not 0 <= index < len(attachments):
             raise LookupError(f"{message_id} has {len(attachments)} attachment(s)")
         content = mla.check_attachments([attachments[index]])[0]
@@ -250,7 +245,7 @@ class CentralAuthority:
             rows = conn.execute(query).all()
         if due:
             today = today or utcnow().date()
-            rows = [r for r in rows if _due(r, today, self.node.config.mla_due_soon) == due]
+            rows = [r for r in rows if _due(r, today, self.ctx.config.mla_due_soon) == due]
         return [summary(r) for r in rows]
 
     # -- deadlines and delivery evidence ----------------------------------------------------------
@@ -262,11 +257,11 @@ class CentralAuthority:
                 await asyncio.to_thread(self.sweep)
             except Exception:  # noqa: BLE001 - a database hiccup: the next sweep retries
                 self.log.exception("mla sweep failed")
-            await asyncio.sleep(self.node.config.mla_sweep_interval)
+            await asyncio.sleep(self.ctx.config.mla_sweep_interval)
 
     def sweep(self) -> None:
-        node, now = self.node, utcnow()
-        cutoff = format_time(now - node.config.mla_delivery_timeout)
+        ctx, now = self.ctx, utcnow()
+        cutoff = format_time(now - ctx.config.mla_delivery_timeout)
         stamp = format_time(now)
         with self.engine.begin() as conn:
             late = conn.execute(select(requests).where(
@@ -275,13 +270,13 @@ class CentralAuthority:
             for row in late:
                 target = mla.apply(row.state, "delivery_timeout", Role.NODE)
                 _move(conn, row, target, stamp)
-                _event(conn, row.request_id, None, "delivery_timeout", node.country, row.state, target, stamp)
+                _event(conn, row.request_id, None, "delivery_timeout", ctx.country, row.state, target, stamp)
                 self.log.warning("mla request not delivered in time", message_id=row.request_id, thread=row.thread)
             open_out = conn.execute(select(requests).where(
                 (requests.c.direction == "out") & requests.c.deadline.is_not(None)
                 & requests.c.state.in_([s.value for s in mla.OPEN]))).all()
             for row in open_out:
-                due = _due(row, now.date(), node.config.mla_due_soon)
+                due = _due(row, now.date(), ctx.config.mla_due_soon)
                 wanted = "overdue" if due == "overdue" else "due_soon"
                 if due is None or row.reminded in (wanted, "overdue"):
                     continue
@@ -289,8 +284,8 @@ class CentralAuthority:
                         else f"reminder: the deadline {row.deadline} is near")
                 env = self._event_message(row, "mla.status", "remind", State(row.state), note, (), ())
                 conn.execute(update(requests).where(requests.c.request_id == row.request_id).values(reminded=wanted))
-                _event(conn, row.request_id, env.id, "remind", node.country, row.state, row.state, stamp)
-                node._enqueue([env], conn)
+                _event(conn, row.request_id, env.id, "remind", ctx.country, row.state, row.state, stamp)
+                ctx.enqueue([env], conn)
                 self.log.info("mla reminder queued", message_id=env.id, thread=row.thread, due=due)
 
 
@@ -347,7 +342,7 @@ def _refuse(conn: Connection, verified: VerifiedEnvelope, error: ProtocolError, 
 
 # -- effects of incoming messages (inside the node's storing transaction) ---------------------------
 
-def _on_request(node: NationalNode, conn: Connection, verified: VerifiedEnvelope,
+def on_request(ctx: FeatureContext, conn: Connection, verified: VerifiedEnvelope,
                 body: Mapping[str, Any] | None) -> None:
     assert body is not None
     env, now = verified.envelope, format_time(utcnow())
@@ -363,7 +358,7 @@ def _on_request(node: NationalNode, conn: Connection, verified: VerifiedEnvelope
     _event(conn, env.id, env.id, "receive", env.sender, None, State.RECEIVED, now)
 
 
-def _on_event(node: NationalNode, conn: Connection, verified: VerifiedEnvelope,
+def on_event(ctx: FeatureContext, conn: Connection, verified: VerifiedEnvelope,
               body: Mapping[str, Any] | None) -> None:
     assert body is not None
     env, now = verified.envelope, format_time(utcnow())
@@ -397,33 +392,51 @@ def _delivered(conn: Connection, row: Any, by: str, evidence: str, at: str) -> A
     return _row(conn, row.request_id)
 
 
-def _checked_receipt(record: Effect) -> Effect:
-    """A receipt counts only for a message this node sent to its signer, with that message's digest."""
-
-    def effect(node: NationalNode, conn: Connection, verified: VerifiedEnvelope,
-               body: Mapping[str, Any] | None) -> None:
-        assert body is not None
-        env, now = verified.envelope, format_time(utcnow())
-        sent = conn.execute(select(messages.c.digest, messages.c.recipients, messages.c.type).where(
-            (messages.c.message_id == body["of"]) & (messages.c.direction == "out"))).first()
-        if sent is None or f'"{env.sender}"' not in sent.recipients or sent.digest != body["digest"]:
-            _refuse(conn, verified, ProtocolError(
-                "receipt_mismatch", f"a receipt from {env.sender} for {body['of']} that this node did not send "
-                                    "to it with that digest"), now)
-            return
-        record(node, conn, verified, body)
-        row = conn.execute(select(requests).where(requests.c.request_id == body["of"])).first()
-        if row is None:
-            return
-        if body["kind"] == "delivered" and row.state in (State.SUBMITTED, State.NOT_DELIVERED):
-            _delivered(conn, row, env.sender, env.id, now)
-        elif body["kind"] == "delivered" and row.delivered_at is None:  # e.g. withdrawn before delivery
-            conn.execute(update(requests).where(requests.c.request_id == row.request_id).values(delivered_at=now))
-        elif body["kind"] == "retrieved" and row.retrieved_at is None:
-            conn.execute(update(requests).where(requests.c.request_id == row.request_id)
-                         .values(retrieved_at=body["at"]))
-
-    return effect
+def on_receipt(ctx: FeatureContext, conn: Connection, verified: VerifiedEnvelope, body: Mapping[str, Any]) -> None:
+    """A receipt the core accepted (nodes/national/receipts.py) for a request this node sent:
+    delivered or retrieved evidence in the request's lifecycle."""
+    env, now = verified.envelope, format_time(utcnow())
+    row = conn.execute(select(requests).where(requests.c.request_id == body["of"])).first()
+    if row is None:
+        return
+    if body["kind"] == "delivered" and row.state in (State.SUBMITTED, State.NOT_DELIVERED):
+        _delivered(conn, row, env.sender, env.id, now)
+    elif body["kind"] == "delivered" and row.delivered_at is None:  # e.g. withdrawn before delivery
+        conn.execute(update(requests).where(requests.c.request_id == row.request_id).values(delivered_at=now))
+    elif body["kind"] == "retrieved" and row.retrieved_at is None:
+        conn.execute(update(requests).where(requests.c.request_id == row.request_id)
+                     .values(retrieved_at=body["at"]))
 
 
-__all__ = ["CentralAuthority", "Upload", "summary"]
+def on_opened(ctx: FeatureContext, conn: Connection, env: wire.Envelope, body: Mapping[str, Any], direction: str,
+              who: str) -> None:
+    """The read path opened a request: a received one's first look sends the `retrieved` receipt."""
+    if direction == "in":
+        ctx.service.mark_retrieved(conn, env.id)
+
+
+def awaiting_action(ctx: FeatureContext, stored: Sequence[Any]) -> set[str]:
+    """Received MLA messages that wait for this focal point: a request still open on our side, a
+    request for information not yet answered."""
+    ids = {m.reply_to or m.message_id for m in stored if m.type.startswith("mla.")}
+    if not ids:
+        return set()
+    with ctx.db.connect() as conn:
+        states = {r.request_id: r.state for r in conn.execute(
+            select(requests.c.request_id, requests.c.state).where(requests.c.request_id.in_(ids)))}
+    needed = set()
+    for m in stored:
+        if m.direction != "in":
+            continue
+        if m.type == "mla.request" and states.get(m.message_id) in mla.OPEN:
+            needed.add(m.message_id)
+        elif m.type == "mla.status" and states.get(m.reply_to) == mla.State.INFORMATION_REQUESTED:
+            needed.add(m.message_id)
+    return needed
+
+
+async def watch(ctx: FeatureContext) -> None:
+    await ctx.service.watch()
+
+
+__all__ = ["CentralAuthority", "Upload", "awaiting_action", "on_opened", "on_receipt", "summary", "watch"]

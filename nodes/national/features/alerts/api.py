@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
 
-from nodes.national import feeds
-from nodes.national.alerts import CheckResult, check_many, hit_report, received_hits, replica_counts
+from nodes.national.features.alerts import feeds
+from nodes.national.features.alerts.replica import CheckResult, check_many, hit_report, received_hits, replica_counts
 from nodes.runtime.config import utcnow
 from nodes.runtime.http import json_error, page, read_json, requires
 from nodes.runtime.openapi import INTEGER, STRING, array, document, obj, op, path_param, query
@@ -25,9 +24,9 @@ _COUNTRY = re.compile(r"[A-Z]{3}")
 NODE = web.AppKey("somex_alerts_node", Any)
 
 
-def add_routes(app: web.Application, node: Any) -> None:
-    """Register the routes on a node's app (`node`: the NationalNode serving it)."""
-    app[NODE] = node
+def add_routes(app: web.Application, ctx: Any) -> None:
+    """Register the routes on a node's app (`node`: the FeatureContext serving it)."""
+    app[NODE] = ctx
     app.router.add_get("/api/documents/check", check_one)
     app.router.add_post("/api/documents/check", check_batch)
     app.router.add_get("/api/documents/hits", list_hits)
@@ -36,7 +35,6 @@ def add_routes(app: web.Application, node: Any) -> None:
     app.router.add_get("/api/feeds", list_feeds)
     app.router.add_get("/api/feeds/{id}", get_feed)
     document(app, _PATHS)
-    app.cleanup_ctx.append(_housekeeping)
 
 
 _DOCUMENT = obj(("country", "type", "number"), country={"type": "string", "pattern": "^[A-Z]{3}$"},
@@ -79,12 +77,6 @@ def _today() -> str:
     return utcnow().date().isoformat()
 
 
-async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
-    """The check reader closes with the app (expired alerts leave with the node's retention sweep)."""
-    yield
-    app[NODE].alerts.close()
-
-
 class BadCheck(Exception):
     """A check's input is wrong; `detail` names the field and what it must be."""
 
@@ -111,7 +103,7 @@ def _how(check: Any, point: Any) -> tuple[str, str]:
     return check, point
 
 
-async def _report_hits(node: Any, results: list[CheckResult], check: str, point: str) -> dict[str, str]:
+async def _report_hits(ctx: Any, results: list[CheckResult], check: str, point: str) -> dict[str, str]:
     """Queue one `alert.hit` per flagged document to its issuing country; message ids by document
     (none for a hit that cannot be reported, e.g. on a document of a country no longer a member)."""
     flagged = [r for r in results if r.alert is not None]
@@ -121,32 +113,32 @@ async def _report_hits(node: Any, results: list[CheckResult], check: str, point:
     reports: dict[str, Any] = {}
     for r in flagged:
         try:
-            reports[f"{r.country}/{r.type}/{r.number}"] = node.build(
+            reports[f"{r.country}/{r.type}/{r.number}"] = ctx.build(
                 "alert.hit", [r.country], body=hit_report(r, checked_at=at, check=check, point=point))
         except ProtocolError as exc:  # e.g. the issuer left the federation: the hit still stands
-            node.log.warning("hit not reportable", issuing_country=r.country, reason=exc.reason, detail=exc.detail)
+            ctx.log.warning("hit not reportable", issuing_country=r.country, reason=exc.reason, detail=exc.detail)
     if reports:
-        await node.submit(list(reports.values()))
+        await ctx.submit(list(reports.values()))
     for env in reports.values():
-        node.log.info("document check hit; reported to the issuing country", message_id=env.id,
+        ctx.log.info("document check hit; reported to the issuing country", message_id=env.id,
                       issuing_country=env.recipients[0], check=check)
     return {document: env.id for document, env in reports.items()}
 
 
-async def check_document(node: Any, country: Any, type: Any, number: Any, check: Any = "border",
+async def check_document(ctx: Any, country: Any, type: Any, number: Any, check: Any = "border",
                          point: Any = "") -> dict[str, Any]:
     """One document checked against the local replica; a hit is reported to its issuing country
     (the answer carries the `alert.hit` message id). Raises BadCheck on wrong input. The API's
     single check and the console's check form both go through here."""
     document = _document(country, type, number)
     check, point = _how(check, point)
-    if node.store.engine.dialect.name == "sqlite":  # a local primary-key probe: cheaper than a thread hop
-        result = node.alerts.reader.check(*document, _today())
+    if ctx.db.dialect.name == "sqlite":  # a local primary-key probe: cheaper than a thread hop
+        result = ctx.service.reader.check(*document, _today())
     else:  # a round trip to the database server: never on the event loop
-        [result] = await asyncio.to_thread(check_many, node.store.engine, [document], _today())
+        [result] = await asyncio.to_thread(check_many, ctx.db, [document], _today())
     answer = result.as_json()
     if result.alert is not None:
-        answer["hit_report"] = next(iter((await _report_hits(node, [result], check, point)).values()), None)
+        answer["hit_report"] = next(iter((await _report_hits(ctx, [result], check, point)).values()), None)
     return answer
 
 
@@ -184,9 +176,9 @@ async def check_batch(request: web.Request) -> web.Response:
         check, point = _how(data.get("check", "border"), data.get("point", ""))
     except BadCheck as bad:
         return json_error(400, "bad_request", bad.detail)
-    node = _node(request)
-    results = await asyncio.to_thread(check_many, node.store.engine, wanted, _today())
-    reported = await _report_hits(node, results, check, point)
+    ctx = _node(request)
+    results = await asyncio.to_thread(check_many, ctx.db, wanted, _today())
+    reported = await _report_hits(ctx, results, check, point)
     answers = []
     for r in results:
         answer = r.as_json()
@@ -200,13 +192,13 @@ async def check_batch(request: web.Request) -> web.Response:
 async def list_hits(request: web.Request) -> web.Response:
     """Hits other countries reported on this country's alerts, newest first."""
     limit, offset = page(request)
-    rows = await asyncio.to_thread(received_hits, _node(request).store.engine, limit, offset)
+    rows = await asyncio.to_thread(received_hits, _node(request).db, limit, offset)
     return web.json_response({"hits": rows})
 
 
 @requires("focal", "auditor")
 async def replica_summary(request: web.Request) -> web.Response:
-    counts = await asyncio.to_thread(replica_counts, _node(request).store.engine, _today())
+    counts = await asyncio.to_thread(replica_counts, _node(request).db, _today())
     return web.json_response({"active_alerts": counts, "total": sum(counts.values())})
 
 
@@ -217,16 +209,16 @@ async def push_feed(request: web.Request) -> web.Response:
     if fmt is None:
         return json_error(415, "bad_feed_format",
                           f"send {' or '.join(sorted(feeds.FORMATS))} (one alert per line; CSV with a header)")
-    node = _node(request)
-    intake = await asyncio.to_thread(feeds.FeedIntake, node, fmt)
+    ctx = _node(request)
+    intake = await asyncio.to_thread(feeds.FeedIntake, ctx, fmt)
     try:
         await feeds.read_into(intake, request.content.iter_chunked(256 * 1024))
     except feeds.FeedRefused as refused:
         return json_error(400, refused.reason, refused.detail)
     except ProtocolError as exc:  # a batch the node itself refuses to sign: a bug, reported as such
         return json_error(500, exc.reason, exc.detail)
-    report = await asyncio.to_thread(feeds.job, node.store.engine, intake.job_id)
-    node.log.info("feed read", job=intake.job_id, **{k: report[k] for k in ("lines", "accepted", "duplicates",
+    report = await asyncio.to_thread(feeds.job, ctx.db, intake.job_id)
+    ctx.log.info("feed read", job=intake.job_id, **{k: report[k] for k in ("lines", "accepted", "duplicates",
                                                                           "rejected", "batches")})
     return web.json_response(report)
 
@@ -234,7 +226,7 @@ async def push_feed(request: web.Request) -> web.Response:
 @requires("feed", "focal")
 async def get_feed(request: web.Request) -> web.Response:
     limit, offset = page(request, default=1000, maximum=10_000, prefix="error_")
-    found = await asyncio.to_thread(feeds.job, _node(request).store.engine, request.match_info["id"],
+    found = await asyncio.to_thread(feeds.job, _node(request).db, request.match_info["id"],
                                     error_limit=limit, error_offset=offset)
     if found is None:
         return json_error(404, "not_found", "no such feed job")
@@ -243,7 +235,7 @@ async def get_feed(request: web.Request) -> web.Response:
 
 @requires("feed", "focal")
 async def list_feeds(request: web.Request) -> web.Response:
-    return web.json_response({"jobs": await asyncio.to_thread(feeds.recent_jobs, _node(request).store.engine)})
+    return web.json_response({"jobs": await asyncio.to_thread(feeds.recent_jobs, _node(request).db)})
 
 
 __all__ = ["BadCheck", "add_routes", "check_document"]

@@ -15,7 +15,7 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from crypto.errors import CryptoError
-from nodes.national.mla import CentralAuthority, Upload
+from nodes.national.features.mla.authority import CentralAuthority, Upload
 from nodes.national.reads import reader
 from nodes.runtime.http import attachment_disposition, json_error, read_json, requires
 from nodes.runtime.openapi import INTEGER, STRING, array, document, obj, op, path_param, query

@@ -11,19 +11,19 @@ from aiohttp import web
 
 from crypto.errors import CryptoError
 
-from nodes.national import cases as store
-from nodes.national.node import NationalNode
+from nodes.national.features.cases import store as store
+from nodes.national.feature import FeatureContext
 from nodes.national.reads import OFFICER_HEADER, reader
 from nodes.runtime.config import utcnow
 from nodes.runtime.http import MAX_SQL_INTEGER, json_error, read_json, requires
 from nodes.runtime.openapi import INTEGER, STRING, array, document, obj, op, path_param, query
 from protocol.errors import ProtocolError
 
-NODE = web.AppKey("somex_case_node", NationalNode)
+NODE = web.AppKey("somex_case_node", FeatureContext)
 
 
-def add_routes(app: web.Application, node: NationalNode) -> None:
-    app[NODE] = node
+def add_routes(app: web.Application, ctx: FeatureContext) -> None:
+    app[NODE] = ctx
     r = app.router
     r.add_post("/api/cases", create_case)
     r.add_get("/api/cases", list_cases)
@@ -106,7 +106,7 @@ _PATHS = {
 }
 
 
-def _node(request: web.Request) -> NationalNode:
+def _node(request: web.Request) -> FeatureContext:
     return request.app[NODE]
 
 
@@ -223,15 +223,15 @@ async def case_history(request: web.Request) -> web.Response:
 @requires("focal")
 async def search(request: web.Request) -> web.Response:
     q = request.query
-    node, who = _node(request), _who(request)
+    ctx, who = _node(request), _who(request)
     if q.keys() - {"name", "dob", "document", "vessel", "imo"}:
         return json_error(400, "unknown_field", "search by name, dob, document, vessel or imo")
     if q.get("vessel") or q.get("imo"):
-        return await _call(lambda: {"vessels": store.search_vessels(node, q.get("vessel"), q.get("imo"), who)})
+        return await _call(lambda: {"vessels": store.search_vessels(ctx, q.get("vessel"), q.get("imo"), who)})
     query = store.PersonQuery(q.get("name") or None, q.get("dob") or None, q.get("document") or None)
     if query == store.PersonQuery():
         return json_error(400, "bad_request", "give at least one of name, dob, document, vessel, imo")
-    return await _call(lambda: {"persons": store.search_persons(node, query, who)})
+    return await _call(lambda: {"persons": store.search_persons(ctx, query, who)})
 
 
 @requires("focal", "auditor")

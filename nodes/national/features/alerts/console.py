@@ -20,10 +20,10 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, insert, select
 
-from nodes.national import feeds
-from nodes.national.alerts import received_hits
-from nodes.national.alerts_api import BadCheck, check_document
-from nodes.national.node import NationalNode
+from nodes.national.features.alerts import feeds
+from nodes.national.features.alerts.replica import received_hits
+from nodes.national.features.alerts.api import BadCheck, check_document
+from nodes.national.feature import FeatureContext
 from nodes.runtime import console
 from nodes.runtime.console_format import size
 from nodes.runtime.http import MAX_SQL_INTEGER
@@ -31,7 +31,7 @@ from nodes.runtime.openapi import document
 from protocol.alerts import CHECK_KINDS, DOCUMENT_TYPES, MAX_NUMBER_CHARS
 from protocol.errors import ProtocolError
 
-NODE = web.AppKey("somex_console_alerts_node", NationalNode)
+NODE = web.AppKey("somex_console_alerts_node", FeatureContext)
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024  # larger feeds go through `somex feed push` (streamed, no spool)
 EXTENSIONS = {".ndjson": "ndjson", ".jsonl": "ndjson", ".csv": "csv"}
 HITS_PAGE = 100
@@ -49,10 +49,9 @@ uploads = Table(  # which feed jobs came from the console, with what the progres
 )
 
 
-def add_routes(app: web.Application, node: NationalNode) -> None:
-    app[NODE] = node
-    metadata.create_all(node.store.engine)
-    runner = FeedRunner(node)
+def add_routes(app: web.Application, ctx: FeatureContext) -> None:
+    app[NODE] = ctx
+    runner = FeedRunner(ctx)
     app[RUNNER] = runner
 
     async def stop_feeds(_: web.Application) -> AsyncIterator[None]:
@@ -190,10 +189,10 @@ async def check(request: web.Request) -> web.Response:
 
 def _check_page(request: web.Request, values: dict[str, Any], answer: dict[str, Any] | None,
                 error: str | None) -> web.Response:
-    node = request.app[NODE]
-    others = [n for n in node.federation.directory.node_ids() if n != node.country]
+    ctx = request.app[NODE]
+    others = [n for n in ctx.federation.directory.node_ids() if n != ctx.country]
     return console.render(request, "node/alerts_check.html", status=400 if error else 200, heading="Check a document",
-                          section="check", countries=others, own=node.country, types=DOCUMENT_TYPES,
+                          section="check", countries=others, own=ctx.country, types=DOCUMENT_TYPES,
                           kinds=CHECK_KINDS, max_number=MAX_NUMBER_CHARS,
                           values={k: v if isinstance(v, str) else "" for k, v in values.items()},
                           answer=answer, error=error)
@@ -205,12 +204,12 @@ class FeedRunner:
     """Feeds pushed in the console, each read from its spooled file by a task of its own; a
     progress event on the node's bus at most every PROGRESS_EVERY seconds, and one at the end."""
 
-    def __init__(self, node: NationalNode) -> None:
-        self.node = node
+    def __init__(self, ctx: FeatureContext) -> None:
+        self.ctx = ctx
         self.tasks: set[asyncio.Task] = set()
 
     def start(self, intake: feeds.FeedIntake, spool: IO[bytes]) -> None:
-        task = asyncio.create_task(self._read(intake, spool), name=f"{self.node.country}-console-feed")
+        task = asyncio.create_task(self._read(intake, spool), name=f"{self.ctx.country}-console-feed")
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
@@ -227,15 +226,15 @@ class FeedRunner:
             await feeds.read_into(intake, _spooled(spool), progress=progress,
                                   interrupted="the node stopped reading before the feed's end")
         except (feeds.FeedRefused, ProtocolError) as exc:  # in the job's report already
-            self.node.log.warning("console feed refused", job=intake.job_id, reason=exc.reason)
+            self.ctx.log.warning("console feed refused", job=intake.job_id, reason=exc.reason)
         except Exception:  # noqa: BLE001 - the job says `interrupted`; the cause goes to the log
-            self.node.log.exception("console feed failed", job=intake.job_id)
+            self.ctx.log.exception("console feed failed", job=intake.job_id)
         finally:
             spool.close()
             self._publish(intake)
 
     def _publish(self, intake: feeds.FeedIntake) -> None:
-        self.node.events.publish({"kind": "feed", "job": intake.job_id, "lines": intake.counts["lines"]})
+        self.ctx.events.publish({"kind": "feed", "job": intake.job_id, "lines": intake.counts["lines"]})
 
     async def close(self) -> None:
         for task in list(self.tasks):
@@ -258,7 +257,7 @@ async def feed_list(request: web.Request) -> web.Response:
 
 
 async def _feeds_page(request: web.Request, error: str | None, status: int) -> web.Response:
-    engine = request.app[NODE].store.engine
+    engine = request.app[NODE].db
     jobs = await asyncio.to_thread(feeds.recent_jobs, engine)
     names = await asyncio.to_thread(_uploads, engine, [j["job_id"] for j in jobs])
     template = "node/alerts_feed_rows.html" if request.query.get("partial") == "1" else "node/alerts_feeds.html"
@@ -269,12 +268,12 @@ async def _feeds_page(request: web.Request, error: str | None, status: int) -> w
 
 @console.view("focal")
 async def push(request: web.Request) -> web.Response:
-    node = request.app[NODE]
+    ctx = request.app[NODE]
     spool = tempfile.TemporaryFile(prefix="somex-feed-")
     try:
         filename, fmt, tally = await _receive(request, spool)
-        intake = await asyncio.to_thread(feeds.FeedIntake, node, fmt)
-        await asyncio.to_thread(_record_upload, node.store.engine, intake.job_id, filename, tally)
+        intake = await asyncio.to_thread(feeds.FeedIntake, ctx, fmt)
+        await asyncio.to_thread(_record_upload, ctx.db, intake.job_id, filename, tally)
     except FormError as exc:
         spool.close()
         while await request.content.readany():  # let the browser finish sending, so it shows the answer
@@ -283,7 +282,7 @@ async def push(request: web.Request) -> web.Response:
     except BaseException:
         spool.close()
         raise
-    node.log.info("feed pushed in the console", job=intake.job_id, bytes=tally.size, lines=tally.lines)
+    ctx.log.info("feed pushed in the console", job=intake.job_id, bytes=tally.size, lines=tally.lines)
     request.app[RUNNER].start(intake, spool)  # the runner closes the spool
     return web.Response(status=303, headers={"Location": f"/console/alerts/feeds/{intake.job_id}"})
 
@@ -336,7 +335,7 @@ def _uploads(engine: Engine, job_ids: list[str]) -> dict[str, dict[str, Any]]:
 
 @console.view("focal")
 async def feed_page(request: web.Request) -> web.Response:
-    engine = request.app[NODE].store.engine
+    engine = request.app[NODE].db
     job_id = request.match_info["id"]
     try:
         start = parse_offset(request.query.get("errors_from"), "errors_from")
@@ -361,7 +360,7 @@ async def hit_list(request: web.Request) -> web.Response:
         offset = parse_offset(request.query.get("offset"), "offset")
     except FormError as exc:
         return console.error_page(request, 400, "Bad address", f"{exc.reason}: {exc.detail}")
-    rows = await asyncio.to_thread(received_hits, request.app[NODE].store.engine, HITS_PAGE + 1, offset)
+    rows = await asyncio.to_thread(received_hits, request.app[NODE].db, HITS_PAGE + 1, offset)
     partial = request.query.get("partial") == "1"
     template = "node/alerts_hit_rows.html" if partial else "node/alerts_hits.html"
     return console.render(request, template, heading="Hits on our alerts", section="hits", hits=rows[:HITS_PAGE],

@@ -10,7 +10,7 @@ import hmac
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,18 +20,18 @@ from sqlalchemy import (
 )
 
 from crypto.signing import VerifiedEnvelope
-from nodes.national import feeds
 from nodes.runtime.config import utcnow
 from nodes.runtime.private_files import write_private
 from protocol.alerts import (
     AlertVersion, ReplicaEntry, merge, normalise_document_number, version_key,
 )
 from protocol.envelope import Envelope
+from protocol import retention
 from protocol.retention import alert_kept_until
 from protocol.timefmt import format_time
 
 if TYPE_CHECKING:
-    from nodes.national.node import NationalNode
+    from nodes.national.feature import FeatureContext
 
 log = structlog.get_logger("somex.alerts")
 
@@ -203,23 +203,23 @@ def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
 
 # -- effects of incoming messages ---------------------------------------------------------------
 
-def apply_alerts(node: NationalNode, conn: Connection,
+def apply_alerts(ctx: FeatureContext, conn: Connection,
                  items: Sequence[tuple[VerifiedEnvelope, Mapping[str, Any] | None]]) -> None:
     """The single alerts of one consumed batch, merged in one SELECT and one upsert (merging is
     by version key, so the result is that of applying them one by one)."""
     apply_versions(conn, [v for verified, body in items for v in versions_of(verified.envelope, [body])],
-                   tombstone_key=node.alerts.tombstone_key)
+                   tombstone_key=ctx.service.tombstone_key)
 
 
-def apply_alert_batch(node: NationalNode, conn: Connection, verified: VerifiedEnvelope,
+def apply_alert_batch(ctx: FeatureContext, conn: Connection, verified: VerifiedEnvelope,
                       body: Mapping[str, Any] | None) -> None:
     assert body is not None
     changed = apply_versions(conn, versions_of(verified.envelope, body["alerts"]),
-                             tombstone_key=node.alerts.tombstone_key)
-    node.log.debug("alert batch applied", message_id=verified.id, alerts=len(body["alerts"]), changed=changed)
+                             tombstone_key=ctx.service.tombstone_key)
+    ctx.log.debug("alert batch applied", message_id=verified.id, alerts=len(body["alerts"]), changed=changed)
 
 
-def record_hit(node: NationalNode, conn: Connection, verified: VerifiedEnvelope,
+def record_hit(ctx: FeatureContext, conn: Connection, verified: VerifiedEnvelope,
                body: Mapping[str, Any] | None) -> None:
     """A hit on one of this country's alerts, reported by the country that checked the document."""
     assert body is not None
@@ -230,11 +230,22 @@ def record_hit(node: NationalNode, conn: Connection, verified: VerifiedEnvelope,
         "status": body["status"], "checked_at": body["checked_at"], "check_kind": body["check"],
         "point": body["point"], "received_at": format_time(utcnow()),
     })
-    node.log.info("hit on an alert reported", message_id=env.id, by=env.sender, document_type=body["document_type"])
+    ctx.log.info("hit on an alert reported", message_id=env.id, by=env.sender, document_type=body["document_type"])
 
 
 EFFECTS = {"alert.document.batch": apply_alert_batch, "alert.hit": record_hit}
 BATCH_EFFECTS = {"alert.document": apply_alerts}
+
+
+def purge(ctx: FeatureContext, now: datetime) -> dict[str, int]:
+    """The feature's part of the node's retention sweep: alerts past their review date, hits past
+    their class maximum (protocol/retention.py)."""
+    return {"alerts": purge_expired(ctx.db, now.date().isoformat()),
+            "hits": purge_hits(ctx.db, now - timedelta(days=retention.MAXIMUM_DAYS["alert.hit"]))}
+
+
+def close(ctx: FeatureContext) -> None:
+    ctx.service.close()
 
 
 # -- checks -------------------------------------------------------------------------------------
@@ -352,15 +363,11 @@ def received_hits(engine: Engine, limit: int = 100, offset: int = 0) -> list[dic
 
 
 class Alerts:
-    """The alert side of a node: its tables (replica, hits, feeds), its effects, its check reader."""
+    """The alert side of a node: its tombstone key and its check reader."""
 
-    def __init__(self, node: NationalNode) -> None:
-        self.engine = node.store.engine
-        self.tombstone_key = load_tombstone_key(node.creds.home)
-        metadata.create_all(self.engine)
-        feeds.create_tables(self.engine)
-        node.effects.update(EFFECTS)
-        node.batch_effects.update(BATCH_EFFECTS)
+    def __init__(self, ctx: FeatureContext) -> None:
+        self.engine = ctx.db
+        self.tombstone_key = load_tombstone_key(ctx.home)
         self._reader: ReplicaReader | None = None
 
     @property

@@ -28,7 +28,7 @@ from protocol.errors import DecodeError, ProtocolError
 from protocol.timefmt import format_time
 
 if TYPE_CHECKING:
-    from nodes.national.node import NationalNode
+    from nodes.national.feature import FeatureContext
 
 FORMATS = {"application/x-ndjson": "ndjson", "application/ndjson": "ndjson", "text/csv": "csv"}
 MAX_RECORD_BYTES = 16 * 1024  # a longer line is refused as one bad record, never buffered whole
@@ -82,16 +82,16 @@ def create_tables(engine: Engine) -> None:
 class FeedIntake:
     """One feed being read. Synchronous: the API hands it blocks of lines from a worker thread."""
 
-    def __init__(self, node: NationalNode, fmt: str, batch_size: int = MAX_BATCH_ALERTS) -> None:
+    def __init__(self, ctx: FeatureContext, fmt: str, batch_size: int = MAX_BATCH_ALERTS) -> None:
         if not 1 <= batch_size <= MAX_BATCH_ALERTS:
             raise ValueError(f"batch_size must be 1..{MAX_BATCH_ALERTS}")
-        self.node, self.format, self.batch_size = node, fmt, batch_size
+        self.ctx, self.format, self.batch_size = ctx, fmt, batch_size
         self.job_id = str(uuid.uuid4())
         self.counts = dict.fromkeys(_COUNTERS, 0)
         self._header: list[str] | None = None
         self._pending: dict[bytes, dict[str, Any]] = {}
         self._stored_errors = 0
-        with node.store.engine.begin() as conn:
+        with ctx.db.begin() as conn:
             conn.execute(insert(jobs), {"job_id": self.job_id, "format": fmt, "status": "running",
                                         "started_at": format_time(utcnow()), **self.counts})
 
@@ -112,9 +112,9 @@ class FeedIntake:
             if record is None:
                 continue
             problem = alert_problem(record)
-            if problem is None and record["issuing_country"] != self.node.country:
+            if problem is None and record["issuing_country"] != self.ctx.country:
                 failures.append({"line": line_no, "field": "issuing_country", "reason": "not_issuing_country",
-                                 "detail": f"{self.node.country} may alert only on documents it issued"})
+                                 "detail": f"{self.ctx.country} may alert only on documents it issued"})
             elif problem is not None:
                 failures.append({"line": line_no, "field": problem.field, "reason": problem.reason,
                                  "detail": problem.detail})
@@ -169,7 +169,7 @@ class FeedIntake:
 
     def _already_sent(self, digests: list[bytes]) -> set[bytes]:
         found: set[bytes] = set()
-        engine = self.node.store.engine
+        engine = self.ctx.db
         mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
         with engine.connect() as conn:
             for start in range(0, len(digests), 900):
@@ -186,33 +186,33 @@ class FeedIntake:
         env = self._batch(list(self._pending.values()))
         self.counts["accepted"] += len(self._pending)
         self.counts["batches"] += 1
-        with self.node.store.engine.begin() as conn:
+        with self.ctx.db.begin() as conn:
             # One transaction: the signed batch is queued exactly when its alerts count as sent.
-            self.node._enqueue([env], conn)
+            self.ctx.enqueue([env], conn)
             mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
             conn.exec_driver_sql(f"INSERT INTO feed_sent (digest, message_id) VALUES ({mark}, {mark})",
                                  [(d, env.id) for d in self._pending])
             conn.execute(update(jobs).where(jobs.c.job_id == self.job_id).values(**self.counts))
-        self.node.log.debug("feed batch queued", message_id=env.id, job=self.job_id, alerts=len(self._pending))
+        self.ctx.log.debug("feed batch queued", message_id=env.id, job=self.job_id, alerts=len(self._pending))
         self._pending.clear()
 
     def _batch(self, alerts: list[dict[str, Any]]) -> Envelope:
-        """The signed batch. As NationalNode.build, but the body is checked once, not twice."""
-        node = self.node
+        """The signed batch. As FeatureContext.build, but the body is checked once, not twice."""
+        ctx = self.ctx
         body = {"alerts": alerts}
-        env = wire.build(message_id=new_message_id(), type="alert.document.batch", sender=node.country,
-                         recipients=["*"], created=utcnow(), ttl=node.config.message_ttl, body=body)
-        directory = node.federation.directory
-        policy.resolve_recipients(env, allowed_types=directory.node(node.country).allowed_types,
+        env = wire.build(message_id=new_message_id(), type="alert.document.batch", sender=ctx.country,
+                         recipients=["*"], created=utcnow(), ttl=ctx.config.message_ttl, body=body)
+        directory = ctx.federation.directory
+        policy.resolve_recipients(env, allowed_types=directory.node(ctx.country).allowed_types,
                                   countries=directory.node_ids())
         policy.check_body(env, body)
-        return node.sign(env)
+        return ctx.sign(env)
 
     def _save(self, failures: list[dict[str, Any]]) -> None:
         room = max(0, MAX_STORED_ERRORS - self._stored_errors)
         kept = [{"job_id": self.job_id, **f} for f in failures[:room]]
         self._stored_errors += len(kept)
-        with self.node.store.engine.begin() as conn:
+        with self.ctx.db.begin() as conn:
             if kept:
                 conn.execute(insert(errors), kept)
             conn.execute(update(jobs).where(jobs.c.job_id == self.job_id).values(**self.counts))
@@ -227,7 +227,7 @@ class FeedIntake:
         self._end("failed", f"{reason}: {detail}"[:2000])
 
     def _end(self, status: str, detail: str | None) -> None:
-        with self.node.store.engine.begin() as conn:
+        with self.ctx.db.begin() as conn:
             conn.execute(update(jobs).where(jobs.c.job_id == self.job_id).values(
                 status=status, detail=detail, finished_at=format_time(utcnow()), **self.counts))
 

@@ -14,9 +14,9 @@ from aiohttp import BodyPartReader, web
 
 from crypto.errors import CryptoError
 from nodes.national import reads
-from nodes.national.mla import CentralAuthority, Upload
+from nodes.national.features.mla.authority import CentralAuthority, Upload
 from nodes.national.reads import CONSOLE_READER
-from nodes.national.mla_api import MAX_FIELDS_BYTES, _read_part, _TooLarge
+from nodes.national.features.mla.api import MAX_FIELDS_BYTES, _read_part, _TooLarge
 from nodes.runtime import console
 from nodes.runtime.config import utcnow
 from nodes.runtime.http import attachment_disposition
@@ -105,7 +105,7 @@ async def compose_form(request: web.Request) -> web.Response:
 
 def _compose_page(request: web.Request, values: dict[str, Any], error: str | None) -> web.Response:
     authority = request.app[AUTHORITY]
-    others = [n for n in authority.node.federation.directory.node_ids() if n != authority.node.country]
+    others = [n for n in authority.ctx.federation.directory.node_ids() if n != authority.ctx.country]
     return console.render(request, "node/mla_compose.html", status=400 if error else 200,
                           heading="New MLA request", countries=others, choices=CHOICES, values=values, error=error)
 
@@ -175,15 +175,15 @@ def correspondence(authority: CentralAuthority, view: dict[str, Any], who: str) 
     note (also one typed with an action), grounds and attachments, oldest first. Sealed bodies are
     opened through the read path, so each showing is in the access journal; one that cannot be
     opened is listed with the reason."""
-    node = authority.node
-    stored = [m for m in node.store.list(thread=view["thread"], limit=1000)
+    ctx = authority.ctx
+    stored = [m for m in ctx.store.list(thread=view["thread"], limit=1000)
               if m.type in ANSWER_TYPES and m.message_id != view["id"]]
     items = []
     for m in sorted(stored, key=lambda m: (m.stored_at, m.message_id)):
         item: dict[str, Any] = {"message_id": m.message_id, "type": m.type, "sender": m.sender,
                                 "mine": m.direction == "out", "at": m.stored_at}
         try:
-            body = reads.open_message(node, m.message_id, who).body_without_attachment_contents()
+            body = ctx.sender.open(m.message_id, who).body_without_attachment_contents()
         except LookupError as exc:
             item["unreadable"] = str(exc)
         except (ProtocolError, CryptoError) as exc:
@@ -216,7 +216,7 @@ async def request_page(request: web.Request) -> web.Response:
             await asyncio.to_thread(reads.mark_read, authority.engine, message_id, at)
     template = "node/mla_live.html" if partial else "node/mla_request.html"
     return console.render(request, template, heading=f"MLA request {view['reference']}", view=view,
-                          answers=answers, us=authority.node.country,
+                          answers=answers, us=authority.ctx.country,
                           events=allowed_events(view["direction"], view["state"]), grounds=mla.REFUSAL_GROUNDS,
                           overdue=is_overdue(view["deadline"], view["state"], today),
                           ok=request.query.get("ok"), error=request.query.get("error"))
