@@ -13,7 +13,7 @@ from protocol.schema import Schema
 
 MiB = 1024 * 1024
 DEFAULT_MAX_BYTES = 1 * MiB
-DEFAULT_RETENTION_DAYS = 730  # a stored message of a type that declares no retention of its own
+DEFAULT_RETENTION_DAYS = 730  # a stored row whose type is not (or no longer) registered
 
 
 
@@ -61,12 +61,16 @@ class MessageType:
     max_bytes: int = DEFAULT_MAX_BYTES
     body_rule: BodyRule | None = None
     envelope_rule: EnvelopeRule | None = None
-    retention_days: int = DEFAULT_RETENTION_DAYS  # days after `created` a stored copy is kept...
-    kept_until: KeptUntil | None = None  # ...unless its body decides (then retention_days is unused)
+    # How long a stored copy is kept (protocol/retention.py): exactly one of the two, so that no type
+    # keeps personal data for a default nobody chose.
+    retention_days: int | None = None  # days after `created`
+    kept_until: KeptUntil | None = None  # the body decides (document alerts: their review dates)
 
     def __post_init__(self) -> None:
         if self.sender_role not in SENDER_ROLES:
             raise ValueError(f"{self.name}: sender_role must be one of {SENDER_ROLES}, not {self.sender_role!r}")
+        if (self.retention_days is None) == (self.kept_until is None):
+            raise ValueError(f"{self.name}: declare exactly one of retention_days and kept_until")
 
 
 @dataclass(frozen=True)

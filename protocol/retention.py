@@ -31,8 +31,10 @@ from protocol.timefmt import parse_time
 # Types whose date depends on their body (document alerts: their review dates).
 ALERT_TYPES = frozenset(name for name, t in REGISTRY.items() if t.kept_until is not None)
 # The others: days after `created`.
-MAXIMUM_DAYS: Mapping[str, int] = {name: t.retention_days for name, t in REGISTRY.items() if t.kept_until is None}
-DEFAULT_DAYS = DEFAULT_RETENTION_DAYS  # a type added without a rule of its own
+MAXIMUM_DAYS: Mapping[str, int] = {
+    name: t.retention_days for name, t in REGISTRY.items() if t.retention_days is not None
+}
+DEFAULT_DAYS = DEFAULT_RETENTION_DAYS  # a stored row of a type not (or no longer) registered
 
 
 def retain_until(type: str, created: str, body: Mapping[str, Any] | None) -> str:
