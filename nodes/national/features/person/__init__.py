@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import Connection
 
 from crypto.signing import VerifiedEnvelope
-from nodes.national.feature import ConsolePages, Feature, FeatureContext
-from nodes.national.features.person import api, console, store
+from nodes.national.feature import CliCommand, ConsolePages, Feature, FeatureContext
+from nodes.national.features.person import api, cli, console, demo, store
 from nodes.national.features.person.check import BorderChecks
 from nodes.runtime.config import utcnow
 from protocol.retention import MAXIMUM_DAYS
@@ -58,4 +58,6 @@ FEATURE = Feature(
     routes=api.add_routes,
     console=ConsolePages(nav=("Border check", "/console/border"), add_routes=console.add_routes,
                          templates=console.TEMPLATES, position=40),
+    cli=(CliCommand("person", cli.add_parser, cli.run),),
+    demo_steps=(demo.person_alert_at_the_border,),
 )
