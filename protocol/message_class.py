@@ -65,6 +65,9 @@ class MessageType:
     # keeps personal data for a default nobody chose.
     retention_days: int | None = None  # days after `created`
     kept_until: KeptUntil | None = None  # the body decides (document alerts: their review dates)
+    # The clear body carries personal data (person alerts): a node stores it only in the signed
+    # envelope and lets it out through its journaled read path, like a sealed body.
+    personal_data: bool = False
 
     def __post_init__(self) -> None:
         if self.sender_role not in SENDER_ROLES:

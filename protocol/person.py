@@ -322,7 +322,7 @@ def person_alert_kept_until(created: str, body: Mapping[str, Any]) -> str:
 MESSAGE_CLASS = MessageClass("person", (
     # In clear like document alerts: the hub checks the issuer rule on the body (docs/person-alerts.md).
     MessageType("person.alert", "node", header=Obj(), broadcast=True, body=PERSON_ALERT, body_rule=person_alert_rule,
-                kept_until=person_alert_kept_until),
+                kept_until=person_alert_kept_until, personal_data=True),
     MessageType("person.hit", "node", header=Obj(), body=PERSON_HIT, body_rule=hits_go_to_the_issuer,
                 retention_days=365),
 ))

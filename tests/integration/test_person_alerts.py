@@ -17,7 +17,7 @@ from nodes.hub.audit import AuditEntry
 from nodes.national.features.alerts.replica import check_many
 from nodes.national.api import make_app
 from nodes.national.features.person import store as person_store
-from nodes.national.reads import access_entries
+from nodes.national.reads import access_entries, open_message
 from nodes.runtime.config import new_message_id, utcnow
 from protocol import envelope as wire
 from protocol.mrz import check_digit
@@ -178,6 +178,16 @@ async def test_cross_script_names_and_recipients_chosen_by_the_issuer(
         "name": "Andrej Schukow", "date_of_birth": "1976"}))["person_matches"] == []  # another birth year
     assert _replica(fed, "IDN") == 0  # not a recipient
     assert fed.inbox("IDN", type="person.alert") == []
+    # The stored message shows its person data through the journaled read path alone
+    listed = await apis["ITA"].get("/api/messages?type=person.alert")
+    [stored] = listed["messages"]
+    assert stored["body"] is None and "Жуков" not in str(listed)
+    shown = await apis["ITA"].get(f"/api/messages/{stored['message_id']}")
+    assert "Жуков" not in str(shown)
+    opened = open_message(fed.nodes["ITA"], stored["message_id"], "focal:officer 7")
+    assert opened.body["subject"]["family_name"]["text"] == "Жуков"
+    assert [(e["who"], e["message_id"]) for e in access_entries(fed.nodes["ITA"]) if e["purpose"] == "read"] == \
+        [("focal:officer 7", stored["message_id"])]
 
 
 async def test_a_person_alert_by_a_country_that_is_not_its_issuer_is_refused_by_hub_and_node(
