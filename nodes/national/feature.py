@@ -100,8 +100,24 @@ class CliCommand:
     run: Callable[[argparse.Namespace], int]
 
 
-# One step of `somex demo`: (HTTP session, deployment, say, wait_for, processes) -> [(what, ok)].
-DemoStep = Callable[..., Awaitable[Sequence[tuple[str, bool]]]]
+class DemoFederation(Protocol):
+    """What a demo step gets of the running demo federation (`somex demo`, nodes/runtime/demo.py):
+    the nodes' APIs, the demo's output, and its bounded wait. Plain values: a feature's demo step
+    needs nothing of the application that runs it."""
+
+    countries: Sequence[str]
+
+    def api(self, country: str, role: str = "focal") -> tuple[str, dict[str, str]]:
+        """The base URL of `country`'s node API (.../api) and the headers of `role`'s token."""
+
+    def say(self, text: str = "") -> None: ...
+
+    async def wait_for(self, what: str, probe: Callable[[], Awaitable[Any]]) -> Any:
+        """The probe's first truthy answer; TimeoutError past the demo's bound."""
+
+
+# One step of `somex demo`: (HTTP session, the demo federation) -> [(what was checked, ok)].
+DemoStep = Callable[[Any, DemoFederation], Awaitable[Sequence[tuple[str, bool]]]]
 
 
 @dataclass(frozen=True)
@@ -202,5 +218,5 @@ def discover() -> list[Feature]:
     return sorted(found, key=lambda f: (f.console.position if f.console else 1000, f.name))
 
 
-__all__ = ["BatchEffect", "CliCommand", "ConsolePages", "DemoStep", "Effect", "Feature", "FeatureContext", "Outbox",
+__all__ = ["BatchEffect", "CliCommand", "ConsolePages", "DemoFederation", "DemoStep", "Effect", "Feature", "FeatureContext", "Outbox",
            "Purge", "ReadHook", "ReceiptEffect", "Sender", "Task", "discover"]

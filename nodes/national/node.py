@@ -20,12 +20,10 @@ from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 from sqlalchemy import Connection, insert
 
 import broker_config
-from crypto.directory import check_publication, publication_kind
 from crypto.errors import CryptoError
-from crypto.keys import verify_signature
 from crypto.sealing import MLKEM768_X25519, open_sealed, recipient_key, seal, sealed_suite
-from crypto.signing import VerifiedEnvelope, sign_envelope, verify_envelope
-from nodes.national import delivery, reads, retention
+from crypto.signing import VerifiedEnvelope, sign_envelope
+from nodes.national import delivery, inbox, reads, retention
 from nodes.national import receipts as receipt_rules
 from nodes.national.feature import BatchEffect, Effect, Feature, FeatureContext, discover
 from nodes.national.store import (
@@ -51,18 +49,15 @@ from nodes.national.federation_fetch import fetch_newest_documents
 from nodes.runtime.federation_state import accept_publication, admit_federation
 from protocol import envelope as wire
 from protocol import messages, policy
-from protocol.encoding import decode_base64
 from protocol.envelope import Envelope
 from protocol.errors import DecodeError, ProtocolError
-from protocol.receipts import HEADER as LOG_HEADER
-from protocol.receipts import LogReceipt, parse_log_receipt
+from protocol.receipts import LogReceipt
 from protocol.schema import validate
 from protocol.timefmt import format_time, parse_time
 
 log = structlog.get_logger("somex.node")
 
 
-PUBLICATION_TYPES = frozenset({"hub.directory", "hub.revocations"})
 RELAY_ROUNDS = 4  # outbox publish rounds awaiting confirms at once
 RELAY_BATCH = 500  # outbox rows per round
 
@@ -239,8 +234,8 @@ class NationalNode:
         directory = self.federation.directory
         policy.resolve_recipients(env, allowed_types=directory.node(self.country).allowed_types,
                                   countries=directory.node_ids())
-        if env.body is not None:
-            policy.check_body(env, wire.decode_body(env))
+        if env.body is not None:  # the value just encoded canonically: no need to decode it again
+            policy.check_body(env, fields["body"] if "body" in fields else wire.decode_body(env))
         return self.sign(env)
 
     def build_sealed(self, type: str, recipients: Sequence[str], payload: Mapping[str, Any],
@@ -399,38 +394,10 @@ class NationalNode:
                 self.log.debug("message published", message_id=mid)
 
     def _check(self, message: AbstractIncomingMessage, now) -> tuple[VerifiedEnvelope, LogReceipt | None, Any]:  # noqa: ANN001
-        env = wire.decode(message.body)
-        verified = verify_envelope(env, self.federation.trust, now)
-        if not policy.is_for(env, self.country):
-            raise ProtocolError("misrouted", f"{env.id} is not addressed to {self.country}")
-        directory = self.federation.directory
-        policy.resolve_recipients(env, allowed_types=directory.node(env.sender).allowed_types,
-                                  countries=directory.node_ids())
-        # A checkpoint is the hub's own signed statement about the log, not an entry in it.
-        receipt = None if env.type == "hub.checkpoint" else self._check_log_receipt(message, verified)
-        body = self._open_body(env)
-        policy.check_body(env, body)
-        if env.type in PUBLICATION_TYPES:  # the root's signature and a higher serial, checked here again
-            document = body["document"].encode("utf-8")
-            if f"hub.{publication_kind(document)}" != env.type:
-                raise ProtocolError("bad_body", f"a {env.type} message carrying another kind of document")
-            check_publication(document, self.federation.root_cert, self.federation.directory,
-                              self.federation.revocations, now)
-        return verified, receipt, body
-
-    def _check_log_receipt(self, message: AbstractIncomingMessage, verified: VerifiedEnvelope) -> LogReceipt:
-        header = (message.headers or {}).get(LOG_HEADER)
-        if header is None:
-            raise ProtocolError("missing_log_receipt", "a message must come through the hub's log")
-        receipt = parse_log_receipt(header if isinstance(header, (str, bytes)) else str(header))
-        signer, key = self.federation.trust.signer(receipt.kid, utcnow())
-        if signer != policy.HUB_ID:
-            raise ProtocolError("bad_log_receipt", f"log receipt signed by {signer}, not the hub")
-        verify_signature("ed25519", key, decode_base64(receipt.sig, "log receipt signature"), receipt.signing_input())
-        if receipt.message_id != verified.id or receipt.digest != verified.digest:
-            raise ProtocolError("bad_log_receipt", "log receipt is for another message")
-        self.watchdogs.heard_from_hub(receipt.at)
-        return receipt
+        checked = inbox.check(inbox.Delivery.of(message.body, message.headers, message.message_id),
+                              country=self.country, federation=self.federation, now=now, opener=self._open_body,
+                              heard_from_hub=self.watchdogs.heard_from_hub)
+        return checked.verified, checked.receipt, checked.body
 
     async def _refuse_alone(self, message: AbstractIncomingMessage, error: BaseException) -> None:
         await self._receive([message], failed=error)

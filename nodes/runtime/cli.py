@@ -183,6 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_mla_parser(sub)
     add_inbox_parser(sub)
     add_supervisor_parsers(sub)
+    for command in _feature_commands():  # a message class's own subcommands, from its feature folder
+        command.add_parser(sub)
 
     add_global_options(parser)
     return parser
@@ -504,9 +506,16 @@ def _demo(args: argparse.Namespace) -> int:
                                 keep=args.keep))
 
 
+def _feature_commands() -> list:  # noqa: ANN202 - list[CliCommand]
+    from nodes.national.feature import discover
+
+    return [command for feature in discover() for command in feature.cli]
+
+
 HANDLERS = {
     "federation": _federation, "broker": _broker, "hub": _hub, "node": _node, "send": _send, "demo": _demo,
     "audit": _audit, "mla": run_mla, "feed": _feed, "inbox": run_inbox, "up": run_up, "stop": run_stop,
+    **{command.name: command.run for command in _feature_commands()},
 }
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import aiohttp
 
+from nodes.national.feature import discover
 from nodes.runtime.config import utcnow
 from nodes.runtime.demo_alerts import stolen_passport_checks
 from nodes.runtime.demo_cases import case_scenario
@@ -205,6 +206,10 @@ async def scenario(deployment: Deployment, procs: Processes) -> bool:
         checks.extend(await case_scenario(session, deployment, procs))
         checks += await mla_demo_scenario(session, deployment, say, lambda what, probe: wait_for(what, probe, procs=procs))
         checks.extend(await stolen_passport_checks(session, deployment, procs))
+        demo_federation = _DemoFederation(deployment, procs)
+        for feature in discover():  # the steps a message class brings in its feature folder
+            for step in feature.demo_steps:
+                checks.extend(await step(session, demo_federation))
         checks.extend(await live_federation_scenario(
             session, deployment, lambda c: procs.start(f"node-{c}", "node", "run", "--country", c), say,
             lambda what, probe: wait_for(what, probe, procs=procs)))
@@ -261,6 +266,26 @@ async def scenario(deployment: Deployment, procs: Processes) -> bool:
     ok = all(passed for _, passed in checks)
     say(f"\n{'demo passed' if ok else 'demo FAILED'}: {sum(p for _, p in checks)}/{len(checks)} checks")
     return ok
+
+
+class _DemoFederation:
+    """The running demo federation as a feature's demo step sees it (nodes/national/feature.py)."""
+
+    def __init__(self, deployment: Deployment, procs: Processes) -> None:
+        self.countries = list(COUNTRIES)
+        self._deployment, self._procs = deployment, procs
+        self._federation = load_federation(deployment.federation_dir, utcnow())
+
+    def api(self, country: str, role: str = "focal") -> tuple[str, dict[str, str]]:
+        token = self._federation.credentials(country).tokens[role]
+        return (f"http://127.0.0.1:{self._deployment.node_http_ports[country]}/api",
+                {"Authorization": f"Bearer {token}"})
+
+    def say(self, text: str = "") -> None:
+        say(text)
+
+    async def wait_for(self, what: str, probe: Callable[[], Awaitable[Any]]) -> Any:
+        return await wait_for(what, probe, procs=self._procs)
 
 
 async def impersonate(deployment: Deployment, country: str, *, as_country: str, to: str) -> str:
