@@ -16,6 +16,7 @@ from crypto.signing import sign_envelope
 from nodes.hub.audit import AuditEntry
 from nodes.national.features.alerts.replica import check_many
 from nodes.national.api import make_app
+from nodes.national.features.person import FEATURE
 from nodes.national.features.person import store as person_store
 from nodes.national.reads import access_entries, open_message
 from nodes.runtime.config import new_message_id, utcnow
@@ -213,3 +214,33 @@ async def test_a_person_alert_by_a_country_that_is_not_its_issuer_is_refused_by_
     with pytest.raises(Exception) as refused:
         fed.nodes["IDN"].build("person.alert", ["*"], body=body)
     assert getattr(refused.value, "reason", None) == "not_issuer"
+
+
+async def test_the_demo_step_passes_against_a_running_federation(fed: RunningFederation) -> None:
+    """`somex demo`'s person-alert step (declared by the feature) against this federation's nodes."""
+    servers = {c: TestServer(make_app(fed.nodes[c])) for c in ("MEX", "ITA")}
+    for server in servers.values():
+        await server.start_server()
+    said: list[str] = []
+
+    class Demo:
+        countries = ["MEX", "ITA"]
+
+        def api(self, country: str, role: str = "focal") -> tuple[str, dict[str, str]]:
+            token = fed.federation.credentials(country).tokens[role]
+            return str(servers[country].make_url("/api")), {"Authorization": f"Bearer {token}"}
+
+        def say(self, text: str = "") -> None:
+            said.append(text)
+
+        async def wait_for(self, what: str, probe):  # noqa: ANN001, ANN202
+            return await eventually(probe, what=what)
+
+    try:
+        async with aiohttp.ClientSession() as session:
+            checks = await FEATURE.demo_steps[0](session, Demo())
+    finally:
+        for server in servers.values():
+            await server.close()
+    assert checks and all(ok for _, ok in checks), (checks, said)
+    assert any("why:" in line and "arabic without vowels" in line for line in said), said

@@ -4,12 +4,9 @@ why; the hit goes back to MEX alone; a carrier checking the same passport learns
 
 from __future__ import annotations
 
-from typing import Any
-
 import aiohttp
 
-from nodes.runtime.config import utcnow
-from nodes.runtime.federation import load_federation
+from nodes.national.feature import DemoFederation
 from protocol.mrz import check_digit
 
 ZONE_NAME, ZONE_BIRTH = ("HADDAD", "MOHAMED"), "800517"
@@ -24,13 +21,8 @@ def passport_zone(state: str, number: str, family: str, given: str, birth: str, 
     return f"{line1}\n{parts[0]}{nationality}{parts[1]}M{parts[2]}{personal}{composite}"
 
 
-async def person_alert_at_the_border(session: aiohttp.ClientSession, deployment: Any, say: Any, wait_for: Any,
-                                     procs: Any) -> list[tuple[str, bool]]:
-    federation = load_federation(deployment.federation_dir, utcnow())
-
-    def api(country: str, role: str = "focal") -> tuple[str, dict[str, str]]:
-        token = federation.credentials(country).tokens[role]
-        return f"http://127.0.0.1:{deployment.node_http_ports[country]}/api", {"Authorization": f"Bearer {token}"}
+async def person_alert_at_the_border(session: aiohttp.ClientSession, demo: DemoFederation) -> list[tuple[str, bool]]:
+    api, say = demo.api, demo.say
 
     checks: list[tuple[str, bool]] = []
     mex, mex_auth = api("MEX")
@@ -55,7 +47,7 @@ async def person_alert_at_the_border(session: aiohttp.ClientSession, deployment:
         return answer if answer.get("hit") else None
 
     try:
-        answer = await wait_for("the person alert in ITA's replica", check, procs=procs)
+        answer = await demo.wait_for("the person alert in ITA's replica", check)
         [match] = answer["person_matches"]
         say(f"ITA border check of passport zone HADDAD<<MOHAMED: HIT, {match['issuer']} {match['national_reference']}")
         say(f"            why: {match['why']}")
@@ -68,7 +60,7 @@ async def person_alert_at_the_border(session: aiohttp.ClientSession, deployment:
             return [h for h in (await r.json())["hits"] if h["checking_country"] == "ITA"]
 
     try:
-        [hit] = await wait_for("ITA's person.hit at MEX", hit_at_issuer, procs=procs)
+        [hit] = await demo.wait_for("ITA's person.hit at MEX", hit_at_issuer)
         say(f"MEX <- ITA  person.hit: {hit['check_kind']} check at {hit['point']!r}, score {hit['score']} %")
         checks.append(("MEX alone is told of the hit", True))
     except (TimeoutError, ValueError):
