@@ -37,7 +37,7 @@ async def _open_case(page, base: str, reference: str) -> None:  # noqa: ANN001
 async def test_share_refused_by_h2_then_permitted_passed_on_and_withdrawn(consoles: Consoles, new_page) -> None:  # noqa: ANN001
     fed, urls = consoles.fed, consoles.urls
     reference = "MEX-2026-101"
-    await asyncio.to_thread(cases.create_case, fed.nodes["MEX"], _case(reference))
+    await asyncio.to_thread(cases.create_case, fed.nodes["MEX"].contexts["cases"], _case(reference))
     mex, idn, ita = await new_page(), await new_page(), await new_page()
     for page, country in ((mex, "MEX"), (idn, "IDN"), (ita, "ITA")):
         await consoles.log_in(page, country, "focal")
@@ -176,7 +176,7 @@ async def test_joint_investigation_messages_arrive_live(consoles: Consoles, new_
     await expect(mex.locator(".flash.ok")).to_have_text("joint investigation opened")
     await expect(mex.locator("#jit-members")).to_contain_text("IDN, MEX")
     await expect(mex.locator(".banner.none")).to_be_visible()
-    thread = (await asyncio.to_thread(cases.list_jits, fed.nodes["MEX"]))[0]["thread"]
+    thread = (await asyncio.to_thread(cases.list_jits, fed.nodes["MEX"].contexts["cases"]))[0]["thread"]
 
     # IDN's list shows it live; IDN opens it.
     row = idn.locator(f'tr[data-thread="{thread}"]')
@@ -198,7 +198,7 @@ async def test_joint_investigation_messages_arrive_live(consoles: Consoles, new_
 
     # A case shared into the thread shows there under its handling-code banner, live.
     reference = "MEX-2026-103"
-    await asyncio.to_thread(cases.create_case, fed.nodes["MEX"], _case(reference))
+    await asyncio.to_thread(cases.create_case, fed.nodes["MEX"].contexts["cases"], _case(reference))
     await _open_case(mex, urls["MEX"], reference)
     await mex.select_option("#share-jit", thread)
     await mex.select_option("#share-code", "H1")
@@ -220,8 +220,8 @@ async def test_joint_investigation_messages_arrive_live(consoles: Consoles, new_
 async def test_search_shows_hits_under_their_banner_and_logs_them(consoles: Consoles, new_page) -> None:  # noqa: ANN001
     idn, mex = consoles.fed.nodes["IDN"], consoles.fed.nodes["MEX"]
     reference = "IDN-2026-0201"
-    own = await asyncio.to_thread(cases.create_case, idn, _case(reference))
-    await asyncio.to_thread(cases.share_case, idn, own, ["MEX"], {"code": "H3", "retention_days": 30,
+    own = await asyncio.to_thread(cases.create_case, idn.contexts["cases"], _case(reference))
+    await asyncio.to_thread(cases.share_case, idn.contexts["cases"], own, ["MEX"], {"code": "H3", "retention_days": 30,
                                                                    "condition": "no use before the trial"})
     held = await eventually(lambda: _held(mex, reference, "IDN"), what="the case at MEX")
     page = await new_page()

@@ -139,11 +139,11 @@ async def test_health_shows_the_signing_certificate_and_links_to_the_work(consol
 
 async def test_a_received_case_shows_its_handling_banner_and_the_reading_is_logged(consoles: Consoles, new_page) -> None:  # noqa: ANN001
     idn, mex = consoles.fed.nodes["IDN"], consoles.fed.nodes["MEX"]
-    own = await asyncio.to_thread(cases.create_case, idn, {
+    own = await asyncio.to_thread(cases.create_case, idn.contexts["cases"], {
         "reference": "IDN-2026-0042", "title": "Kupang boat", "offences": [{"article": "6.1.a"}],
         "evaluation": {"source": "B", "information": 2},
         "persons": [{"role": "suspected", "name": "SANTOSO, Budi", "legal_basis": "art. 10"}]})
-    await asyncio.to_thread(cases.share_case, idn, own, ["MEX"], {
+    await asyncio.to_thread(cases.share_case, idn.contexts["cases"], own, ["MEX"], {
         "code": "H3", "retention_days": 90, "condition": "not to be passed to immigration authorities"})
     held = await eventually(lambda: [c for c in cases.list_cases(mex.contexts["cases"]) if c["reference"] == "IDN-2026-0042"],
                             what="the shared case at MEX")
