@@ -287,7 +287,6 @@ def merge(current: ReplicaEntry | None, incoming: AlertVersion) -> ReplicaEntry 
     return ReplicaEntry(incoming.key, withdrawn, None, incoming.record)
 
 
-
 MESSAGE_CLASS = MessageClass("alerts", (
     MessageType("alert.document", "node", header=Obj(), broadcast=True, body=ALERT,
                 body_rule=only_the_issuing_country_alerts, kept_until=alert_message_kept_until),

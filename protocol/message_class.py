@@ -16,7 +16,6 @@ DEFAULT_MAX_BYTES = 1 * MiB
 DEFAULT_RETENTION_DAYS = 730  # a stored row whose type is not (or no longer) registered
 
 
-
 class EnvelopeView(Protocol):
     """What a rule reads of a message: the signed members of its envelope. protocol.envelope's
     `Envelope` is one; rules are typed against this view because the decoder imports the registry
