@@ -160,3 +160,12 @@ def test_a_person_hit_goes_to_the_issuer_alone() -> None:
         with pytest.raises(PolicyError) as refused:
             hits_go_to_the_issuer(SimpleNamespace(recipients=recipients), body)
         assert refused.value.reason == "hit_not_to_issuer"
+
+
+def test_only_the_person_alert_declares_personal_data_in_clear() -> None:
+    """The read path journals a clear body of these types; every other clear type stays as it was."""
+    from protocol.catalog import REGISTRY
+
+    assert {name for name, t in REGISTRY.items() if t.personal_data} == {"person.alert"}
+    assert not REGISTRY["person.alert"].sealed and REGISTRY["person.alert"].broadcast
+    assert not REGISTRY["person.hit"].personal_data and not REGISTRY["person.hit"].broadcast
