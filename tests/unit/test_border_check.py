@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, select
 
 from nodes.national.features.person import store
 from nodes.national.features.person.check import BadBorderCheck, BorderQuery, CheckOutcome, read_query
-from nodes.national.features.person.names import NameIndex, PersonName, compare, index_keys
+from nodes.national.features.person.names import NameIndex, PersonName, compare, date_of_birth_agreement, index_keys
 from protocol.errors import PolicyError
 from protocol.mrz import check_digit
 from protocol.person import hits_go_to_the_issuer, name_entry, person_alert_kept_until
@@ -120,18 +120,20 @@ def test_versions_merge_by_age_and_a_withdrawal_leaves_a_tombstone_without_perso
         assert conn.execute(select(store.person_alert_keys)).all() == []
 
 
-def test_candidates_are_found_by_name_keys_and_birth_year_and_drop_out_after_review(engine) -> None:  # noqa: ANN001
+def test_candidates_are_found_by_name_keys_and_birth_date_and_drop_out_after_review(engine) -> None:  # noqa: ANN001
     with engine.begin() as conn:
         store.apply_alert(conn, _body(), created="2026-11-20T10:00:00Z", message_id="m1")
         store.apply_alert(conn, _body(reference="R2", date_of_birth="1990"), created="2026-11-20T10:00:00Z",
                           message_id="m2")
     reader = store.CandidateReader(engine, limit=10)
     keys = index_keys(PersonName.of("Muhammad Hadad"))
-    found, more = reader.candidates(keys, 1980, "2026-12-01")
+    found, more = reader.candidates(keys, "1980-05-17", "2026-12-01")
     assert [json.loads(c.record_json)["national_reference"] for c in found] == ["R1"] and not more
     found, _ = reader.candidates(keys, None, "2026-12-01")
     assert {c.record["national_reference"] for c in found} == {"R1", "R2"}
-    assert reader.candidates(keys, 1980, "2029-11-21")[0] == []  # past the review date (3 years)
+    assert [c.record["national_reference"] for c in reader.candidates(keys, "1980", "2026-12-01")[0]] == ["R1"]
+    assert reader.candidates(keys, "1980-06", "2026-12-01")[0] == []
+    assert reader.candidates(keys, "1980-05-17", "2029-11-21")[0] == []  # past the review date (3 years)
     assert store.purge_expired(engine, "2029-11-21") == 2 and _rows(engine) == []
     reader.close()
 
@@ -169,3 +171,20 @@ def test_only_the_person_alert_declares_personal_data_in_clear() -> None:
     assert {name for name, t in REGISTRY.items() if t.personal_data} == {"person.alert"}
     assert not REGISTRY["person.alert"].sealed and REGISTRY["person.alert"].broadcast
     assert not REGISTRY["person.hit"].personal_data and not REGISTRY["person.hit"].broadcast
+
+
+@pytest.mark.parametrize("traveller", [None, "1980", "1980-05", "1980-05-17", "1981", "1980-06", "1980-05-18"])
+def test_the_birth_date_probes_select_exactly_the_dates_that_can_agree(traveller: str | None) -> None:
+    """What the index reads for a traveller's birth date is what names.date_of_birth_agreement does
+    not call `differs`."""
+    alert_dates = ["", "1980", "1981", "1980-05", "1980-06", "1980-05-17", "1980-05-18", "1979-12-31", "1980-11-05"]
+    probes = store.birth_date_probes(traveller)
+
+    def selected(date: str) -> bool:
+        if probes is None:
+            return True
+        exact, prefix = probes
+        return date in exact or (prefix is not None and prefix < date < prefix + "~")
+
+    for date in alert_dates:
+        assert selected(date) == (date_of_birth_agreement(traveller, date or None) != "differs"), (traveller, date)

@@ -243,8 +243,7 @@ class BorderChecks:
         if self._candidates is None:
             self._candidates = store.CandidateReader(self.ctx.db, MAX_CANDIDATES)
         traveller = PersonName.of(query.name, None, query.date_of_birth)
-        year = int(query.date_of_birth[:4]) if query.date_of_birth else None
-        candidates, truncated = self._candidates.candidates(index_keys(traveller), year, today)
+        candidates, truncated = self._candidates.candidates(index_keys(traveller), query.date_of_birth, today)
         matches = []
         for c in candidates:
             result = compare(traveller, c.name)

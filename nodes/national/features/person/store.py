@@ -4,7 +4,7 @@
 The replica holds the newest version of every person alert addressed to this country; a withdrawn
 alert leaves a tombstone (its key and version, no person data) so that a late older version stays
 ignored. Names are filed in `person_alert_keys` under their block pairs (names.index_keys) and the
-birth year, so a check reads a handful of index entries whatever the replica's size
+birth date, so a check reads a handful of index entries whatever the replica's size
 (docs/person-alerts.md, "The replica").
 """
 
@@ -25,7 +25,7 @@ from nodes.national.features.person.names import PersonName, distinct_forms, ind
 from protocol.person import person_alert_kept_until, review_date
 
 metadata = MetaData()
-UNKNOWN_YEAR = 0  # a birth date without a year, or none: such alerts are candidates for every year
+UNKNOWN_DATE = ""  # no birth date: such alerts are candidates whatever the traveller's
 
 person_alerts = Table(
     "person_alerts", metadata,
@@ -40,11 +40,12 @@ person_alerts = Table(
     Index("ux_person_alerts_key", "issuer", "national_reference", unique=True),
     Index("ix_person_alerts_review", "review_date"),
 )
-# One row per (block pair, birth year, alert): the check's index. WITHOUT ROWID: the key is the table.
+# One row per (block pair, birth date as the alert gives it, alert): the check's index. WITHOUT ROWID:
+# the key is the table.
 person_alert_keys = Table(
     "person_alert_keys", metadata,
     Column("key", String(16), primary_key=True),
-    Column("birth_year", Integer, primary_key=True),
+    Column("birth_date", String(10), primary_key=True),  # YYYY, YYYY-MM, YYYY-MM-DD or ''
     Column("alert_id", Integer, primary_key=True),
     Index("ix_person_alert_keys_alert", "alert_id"),
     sqlite_with_rowid=False,
@@ -87,8 +88,15 @@ person_check_log = Table(
 )
 
 
-def birth_year(date_of_birth: str | None) -> int:
-    return int(date_of_birth[:4]) if date_of_birth else UNKNOWN_YEAR
+def birth_date_probes(date_of_birth: str | None) -> tuple[list[str], str | None] | None:
+    """Which alert birth dates can agree with a traveller's (names.date_of_birth_agreement: the
+    dates compared at the precision both have; a contradiction is never a match): the exact values
+    to read, and a prefix whose longer dates also agree. None: no birth date, every date agrees."""
+    if not date_of_birth:
+        return None
+    parts = [date_of_birth[:n] for n in (10, 7, 4) if n <= len(date_of_birth)]
+    exact = [*parts, UNKNOWN_DATE]
+    return exact, (None if len(date_of_birth) == 10 else f"{date_of_birth}-")
 
 
 @lru_cache(maxsize=65536)
@@ -142,9 +150,9 @@ def apply_alert(conn: Connection, body: Mapping[str, Any], *, created: str, mess
         conn.execute(update(person_alerts).where(person_alerts.c.id == alert_id).values(**values))
         conn.execute(delete(person_alert_keys).where(person_alert_keys.c.alert_id == alert_id))
     if not withdrawn:
-        year = birth_year(body["subject"].get("date_of_birth"))
+        born = body["subject"].get("date_of_birth") or UNKNOWN_DATE
         conn.execute(insert(person_alert_keys),
-                     [{"key": k, "birth_year": year, "alert_id": alert_id} for k in index_keys(subject_name(body))])
+                     [{"key": k, "birth_date": born, "alert_id": alert_id} for k in index_keys(subject_name(body))])
     return True
 
 
@@ -204,22 +212,30 @@ class CandidateReader:
         self._ends_transaction = engine.dialect.name != "sqlite"
         self.limit = limit
 
-    def candidates(self, keys: Iterable[str], year: int | None, today: str) -> tuple[list[Candidate], bool]:
-        """Alerts filed under any of `keys` (and the birth year, or none, if `year` is known), in
-        force on `today`, most shared keys first; True if there were more than the limit."""
+    def candidates(self, keys: Iterable[str], date_of_birth: str | None,
+                   today: str) -> tuple[list[Candidate], bool]:
+        """Alerts filed under any of `keys` with a birth date that can agree with `date_of_birth`,
+        in force on `today`, most shared keys first; True if there were more than the limit."""
         keys = sorted(keys)
         if not keys:
             return [], False
         m = self._mark
-        where = f"key IN ({', '.join([m] * len(keys))})"
-        params: list[Any] = list(keys)
-        if year is not None:
-            where += f" AND birth_year IN ({m}, {m})"
-            params += [year, UNKNOWN_YEAR]
+        by_key = f"SELECT alert_id FROM person_alert_keys WHERE key IN ({', '.join([m] * len(keys))})"
+        probes = birth_date_probes(date_of_birth)
+        if probes is None:
+            sql, params = by_key, list(keys)
+        else:
+            exact, prefix = probes
+            sql = f"{by_key} AND birth_date IN ({', '.join([m] * len(exact))})"
+            params = [*keys, *exact]
+            if prefix is not None:  # one indexed range more: the longer dates within the traveller's
+                sql += f" UNION ALL {by_key} AND birth_date > {m} AND birth_date < {m}"
+                params += [*keys, prefix, f"{prefix}~"]
+        sql = f"SELECT alert_id FROM ({sql}) AS probes"
         cursor = self._raw.cursor()
         try:
-            cursor.execute(f"SELECT alert_id FROM person_alert_keys WHERE {where} GROUP BY alert_id "
-                           f"ORDER BY COUNT(*) DESC, alert_id LIMIT {m}", (*params, self.limit + 1))
+            cursor.execute(f"{sql} GROUP BY alert_id ORDER BY COUNT(*) DESC, alert_id LIMIT {m}",
+                           (*params, self.limit + 1))
             ids = [r[0] for r in cursor.fetchall()]
             more = len(ids) > self.limit
             rows = []
