@@ -24,6 +24,7 @@ import gc
 import json
 import os
 import random
+import shutil
 import sqlite3
 import statistics
 import time
@@ -254,6 +255,7 @@ async def run(args: argparse.Namespace) -> list[dict[str, float]]:
                   f"alerted persons not found: {wrong}, others matched: {false}")
     await runner.cleanup()
     await node.stop()
+    shutil.rmtree(work, ignore_errors=True)  # the run's federation; the replicas stay for the next run
     return results
 
 
