@@ -141,7 +141,9 @@ class Feature:
     console: ConsolePages | None = None
     cli: Sequence[CliCommand] = ()
     demo_steps: Sequence[DemoStep] = ()
-    settings: Mapping[str, Any] = field(default_factory=dict)  # name -> default (NodeConfig fields today)
+    # name -> default; `ctx.settings[name]` is the node's configured value where NodeConfig has
+    # that field (MLA's deadlines do), else the default.
+    settings: Mapping[str, Any] = field(default_factory=dict)
 
 
 class FeatureContext:
@@ -149,7 +151,7 @@ class FeatureContext:
 
     def __init__(self, *, feature: str, country: str, config: NodeConfig, db: Engine, store: NodeStore,
                  sender: Sender, outbox: Outbox, events: Events, alarms: AlarmBoard, log: Any,
-                 home: Path, federation: Callable[[], Federation],
+                 home: Path, federation: Callable[[], Federation], settings: Mapping[str, Any] = {},
                  services: Callable[[str], Any] | None = None) -> None:
         self.feature = feature
         self.country = country
@@ -163,6 +165,7 @@ class FeatureContext:
         self.log = log  # bound once with the node id
         self.home = home  # the node's private directory (keys and secrets of its own)
         self._federation = federation
+        self.settings = {name: getattr(config, name, default) for name, default in settings.items()}
         self.service: Any = None  # set by the core from Feature.service
         self._services = services
 

@@ -1,5 +1,6 @@
 """Mutual legal assistance and extradition requests (UNTOC article 18): the central authority."""
 
+from datetime import timedelta
 from pathlib import Path
 
 from nodes.national.feature import ConsolePages, Feature
@@ -18,4 +19,7 @@ FEATURE = Feature(
     routes=lambda app, ctx: api.add_routes(app, ctx.service),
     console=ConsolePages(("MLA", "/console/mla"), lambda app, ctx: console.add_routes(app, ctx.service),
                          templates=Path(__file__).parent / "templates", position=10),
+    settings={"mla_delivery_timeout": timedelta(hours=24),  # no delivery receipt by then: not_delivered
+              "mla_due_soon": timedelta(days=3),  # a deadline this close is listed and reminded
+              "mla_sweep_interval": 60.0},  # seconds between checks of delivery timeouts and deadlines
 )

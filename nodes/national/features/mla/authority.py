@@ -245,7 +245,7 @@ class CentralAuthority:
             rows = conn.execute(query).all()
         if due:
             today = today or utcnow().date()
-            rows = [r for r in rows if _due(r, today, self.ctx.config.mla_due_soon) == due]
+            rows = [r for r in rows if _due(r, today, self.ctx.settings["mla_due_soon"]) == due]
         return [summary(r) for r in rows]
 
     # -- deadlines and delivery evidence ----------------------------------------------------------
@@ -257,11 +257,11 @@ class CentralAuthority:
                 await asyncio.to_thread(self.sweep)
             except Exception:  # noqa: BLE001 - a database hiccup: the next sweep retries
                 self.log.exception("mla sweep failed")
-            await asyncio.sleep(self.ctx.config.mla_sweep_interval)
+            await asyncio.sleep(self.ctx.settings["mla_sweep_interval"])
 
     def sweep(self) -> None:
         ctx, now = self.ctx, utcnow()
-        cutoff = format_time(now - ctx.config.mla_delivery_timeout)
+        cutoff = format_time(now - ctx.settings["mla_delivery_timeout"])
         stamp = format_time(now)
         with self.engine.begin() as conn:
             late = conn.execute(select(requests).where(
@@ -276,7 +276,7 @@ class CentralAuthority:
                 (requests.c.direction == "out") & requests.c.deadline.is_not(None)
                 & requests.c.state.in_([s.value for s in mla.OPEN]))).all()
             for row in open_out:
-                due = _due(row, now.date(), ctx.config.mla_due_soon)
+                due = _due(row, now.date(), ctx.settings["mla_due_soon"])
                 wanted = "overdue" if due == "overdue" else "due_soon"
                 if due is None or row.reminded in (wanted, "overdue"):
                     continue
