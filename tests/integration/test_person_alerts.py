@@ -153,6 +153,9 @@ async def test_alert_check_by_zone_hit_to_the_issuer_carrier_view_and_withdrawal
     await apis["MEX"].post("/api/person-alerts/MX-PA-2026%2F1/withdraw", {"reason": "acquitted"}, status=202)
     for country in ("IDN", "ITA"):
         await eventually(lambda c=country: _replica(fed, c) == 0, what=f"the withdrawal at {country}")
+    for country in ("IDN", "ITA"):  # the stored copy of the alert is gone too; the withdrawal stays
+        assert fed.nodes[country].store.get(sent["id"]) is None
+        assert [m.body for m in fed.inbox(country, type="person.alert")] == [None]
     after = await apis["ITA"].post("/api/border/check", {"mrz": good})
     assert after["person_matches"] == [] and after["document"]["hit"]
     with fed.nodes["ITA"].store.engine.connect() as conn:  # a tombstone: no person data, no index entries

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import create_engine, select
 
+from nodes.national import store as node_store
 from nodes.national.features.person import store
 from nodes.national.features.person.check import BadBorderCheck, BorderQuery, CheckOutcome, read_query
 from nodes.national.features.person.names import NameIndex, PersonName, compare, date_of_birth_agreement, index_keys
@@ -96,6 +97,7 @@ def _body(action: str = "create", reference: str = "R1", **subject: object) -> d
 def engine():  # noqa: ANN201
     engine = create_engine("sqlite://")
     store.metadata.create_all(engine)
+    node_store.metadata.create_all(engine)
     return engine
 
 
@@ -118,6 +120,35 @@ def test_versions_merge_by_age_and_a_withdrawal_leaves_a_tombstone_without_perso
     assert row.withdrawn and row.record is None and row.message_id == "m3"
     with engine.connect() as conn:
         assert conn.execute(select(store.person_alert_keys)).all() == []
+
+
+def _stored(engine, message_id: str) -> None:  # noqa: ANN001
+    with engine.begin() as conn:
+        conn.execute(node_store.messages.insert().values(
+            message_id=message_id, direction="in", type="person.alert", sender="MEX", recipients="[]",
+            created="2026-11-20T10:00:00Z", digest="0" * 64, raw=b"{}", stored_at="2026-11-20T10:00:00Z"))
+
+
+def _stored_ids(engine) -> set[str]:  # noqa: ANN001
+    with engine.connect() as conn:
+        return set(conn.execute(select(node_store.messages.c.message_id)).scalars())
+
+
+def test_a_withdrawal_erases_every_stored_version_and_a_later_older_one_at_once(engine) -> None:  # noqa: ANN001
+    for mid, created, action in (("m1", "T10", "create"), ("m2", "T11", "update")):
+        _stored(engine, mid)
+        with engine.begin() as conn:
+            store.apply_alert(conn, _body(action), created=f"2026-11-20{created}:00:00Z", message_id=mid)
+    _stored(engine, "m3")
+    with engine.begin() as conn:
+        store.apply_alert(conn, _body("withdraw"), created="2026-11-20T12:00:00Z", message_id="m3")
+        assert node_store.take_deletion_mark(conn)
+    assert _stored_ids(engine) == {"m3"}  # the withdrawal itself carries no person data
+    _stored(engine, "m0")  # a create older than the withdrawal, delivered late
+    with engine.begin() as conn:
+        assert not store.apply_alert(conn, _body(), created="2026-11-20T09:00:00Z", message_id="m0")
+        assert node_store.take_deletion_mark(conn)
+    assert _stored_ids(engine) == {"m3"}
 
 
 def test_candidates_are_found_by_name_keys_and_birth_date_and_drop_out_after_review(engine) -> None:  # noqa: ANN001

@@ -21,6 +21,8 @@ from sqlalchemy import (
     update,
 )
 
+from nodes.national.store import mark_personal_data_deleted
+from nodes.national.store import messages as stored_messages
 from nodes.national.features.person.names import PersonName, distinct_forms, index_keys, latin_forms
 from protocol.person import person_alert_kept_until, review_date
 
@@ -49,6 +51,13 @@ person_alert_keys = Table(
     Column("alert_id", Integer, primary_key=True),
     Index("ix_person_alert_keys_alert", "alert_id"),
     sqlite_with_rowid=False,
+)
+# Every stored message that carried a version of a received alert: a withdrawal erases them all.
+person_alert_messages = Table(
+    "person_alert_messages", metadata,
+    Column("issuer", String(3), primary_key=True),
+    Column("national_reference", String(100), primary_key=True),
+    Column("message_id", String(36), primary_key=True),
 )
 # Hits other countries reported on this country's person alerts.
 person_hits = Table(
@@ -129,14 +138,24 @@ def version_of(created: str, message_id: str) -> str:
 
 
 def apply_alert(conn: Connection, body: Mapping[str, Any], *, created: str, message_id: str) -> bool:
-    """Merge one version into the replica; False if a newer version is there already."""
+    """Merge one version into the replica; False if a newer version is there already.
+
+    A withdrawal also erases the stored messages that carried the alert's versions (they hold the
+    person data; the withdrawal itself holds none), and a version arriving after the withdrawal is
+    erased at once: a withdrawn alert leaves no person data at the recipients. The caller's
+    transaction is marked so that the data also leaves SQLite's write-ahead log."""
     version = version_of(created, message_id)
     key = (body["issuer"], body["national_reference"])
-    row = conn.execute(select(person_alerts.c.id, person_alerts.c.version).where(
-        person_alerts.c.issuer == key[0], person_alerts.c.national_reference == key[1])).first()
-    if row is not None and row.version >= version:
-        return False
     withdrawn = body["action"] == "withdraw"
+    row = conn.execute(select(person_alerts.c.id, person_alerts.c.version, person_alerts.c.withdrawn).where(
+        person_alerts.c.issuer == key[0], person_alerts.c.national_reference == key[1])).first()
+    if not withdrawn:
+        conn.execute(insert(person_alert_messages).values(issuer=key[0], national_reference=key[1],
+                                                          message_id=message_id))
+    if row is not None and row.version >= version:
+        if row.withdrawn:  # a version older than the withdrawal: not kept
+            _erase_carriers(conn, key)
+        return False
     values = {"version": version, "message_id": message_id, "withdrawn": withdrawn,
               # the review date, bounded from the message's own date; a tombstone stays as long as the
               # newest version it overtook could have
@@ -149,11 +168,22 @@ def apply_alert(conn: Connection, body: Mapping[str, Any], *, created: str, mess
         alert_id = row.id
         conn.execute(update(person_alerts).where(person_alerts.c.id == alert_id).values(**values))
         conn.execute(delete(person_alert_keys).where(person_alert_keys.c.alert_id == alert_id))
-    if not withdrawn:
+    if withdrawn:
+        _erase_carriers(conn, key)
+    else:
         born = body["subject"].get("date_of_birth") or UNKNOWN_DATE
         conn.execute(insert(person_alert_keys),
                      [{"key": k, "birth_date": born, "alert_id": alert_id} for k in index_keys(subject_name(body))])
     return True
+
+
+def _erase_carriers(conn: Connection, key: tuple[str, str]) -> None:
+    where = (person_alert_messages.c.issuer == key[0]) & (person_alert_messages.c.national_reference == key[1])
+    carried = list(conn.execute(select(person_alert_messages.c.message_id).where(where)).scalars())
+    if carried:
+        conn.execute(delete(stored_messages).where(stored_messages.c.message_id.in_(carried)))
+        conn.execute(delete(person_alert_messages).where(where))
+        mark_personal_data_deleted(conn)
 
 
 def record_hit(conn: Connection, body: Mapping[str, Any], *, message_id: str, sender: str, received_at: str) -> None:
@@ -265,6 +295,9 @@ def purge_expired(engine: Engine, today: str) -> int:
             chunk = ids[start:start + 900]
             conn.execute(delete(person_alert_keys).where(person_alert_keys.c.alert_id.in_(chunk)))
             conn.execute(delete(person_alerts).where(person_alerts.c.id.in_(chunk)))
+        conn.execute(delete(person_alert_messages).where(~select(person_alerts.c.id).where(
+            (person_alerts.c.issuer == person_alert_messages.c.issuer)
+            & (person_alerts.c.national_reference == person_alert_messages.c.national_reference)).exists()))
     return len(ids)
 
 
