@@ -5,6 +5,9 @@ country that is not the issuer is refused by hub and node."""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import json
 from datetime import timedelta
 
 import aiohttp
@@ -17,6 +20,8 @@ from nodes.hub.audit import AuditEntry
 from nodes.national.features.alerts.replica import check_many
 from nodes.national.api import make_app
 from nodes.national.features.person import FEATURE
+from nodes.national.features.person import cli as person_cli
+from nodes.national.features.person.demo import ZONE_BIRTH, ZONE_NAME, passport_zone
 from nodes.national.features.person import store as person_store
 from nodes.national.reads import access_entries, open_message
 from nodes.runtime.config import new_message_id, utcnow
@@ -219,8 +224,9 @@ async def test_a_person_alert_by_a_country_that_is_not_its_issuer_is_refused_by_
     assert getattr(refused.value, "reason", None) == "not_issuer"
 
 
-async def test_the_demo_step_passes_against_a_running_federation(fed: RunningFederation) -> None:
-    """`somex demo`'s person-alert step (declared by the feature) against this federation's nodes."""
+async def test_the_demo_step_passes_against_a_running_federation(fed: RunningFederation, tmp_path, capsys) -> None:  # noqa: ANN001
+    """`somex demo`'s person-alert step (declared by the feature) against this federation's nodes,
+    then `somex person check` with the demo's zone: exit 3 (a hit), the match printed."""
     servers = {c: TestServer(make_app(fed.nodes[c])) for c in ("MEX", "ITA")}
     for server in servers.values():
         await server.start_server()
@@ -242,6 +248,15 @@ async def test_the_demo_step_passes_against_a_running_federation(fed: RunningFed
     try:
         async with aiohttp.ClientSession() as session:
             checks = await FEATURE.demo_steps[0](session, Demo())
+        zone = tmp_path / "zone.txt"
+        zone.write_text(passport_zone("LBY", "LY1234567", *ZONE_NAME, ZONE_BIRTH, "LBY"))
+        capsys.readouterr()
+        code = await asyncio.to_thread(person_cli.run, argparse.Namespace(
+            url=str(servers["ITA"].make_url("/")), token=fed.federation.credentials("ITA").tokens["focal"],
+            mrz_file=zone, name=None, date_of_birth=None, point="CLI"))
+        out = capsys.readouterr().out
+        printed = json.loads(out[out.index("{\n"):])  # after any log lines
+        assert code == 3 and printed["person_matches"][0]["national_reference"] == "MX-PA-DEMO-1"
     finally:
         for server in servers.values():
             await server.close()
