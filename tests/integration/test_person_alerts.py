@@ -224,7 +224,8 @@ async def test_a_person_alert_by_a_country_that_is_not_its_issuer_is_refused_by_
     assert getattr(refused.value, "reason", None) == "not_issuer"
 
 
-async def test_the_demo_step_passes_against_a_running_federation(fed: RunningFederation, tmp_path, capsys) -> None:  # noqa: ANN001
+async def test_the_demo_step_passes_against_a_running_federation(
+        fed: RunningFederation, tmp_path, capsys) -> None:  # noqa: ANN001
     """`somex demo`'s person-alert step (declared by the feature) against this federation's nodes,
     then `somex person check` with the demo's zone: exit 3 (a hit), the match printed."""
     servers = {c: TestServer(make_app(fed.nodes[c])) for c in ("MEX", "ITA")}

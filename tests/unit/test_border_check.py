@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, select
 from nodes.national import store as node_store
 from nodes.national.features.person import store
 from nodes.national.features.person.check import BadBorderCheck, BorderQuery, CheckOutcome, read_query
-from nodes.national.features.person.names import NameIndex, PersonName, compare, date_of_birth_agreement, index_keys
+from nodes.national.features.person.names import NameIndex, PersonName, date_of_birth_agreement, index_keys
 from protocol.errors import PolicyError
 from protocol.mrz import check_digit
 from protocol.person import hits_go_to_the_issuer, name_entry, person_alert_kept_until

@@ -4,14 +4,13 @@ hits received, the check log."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from aiohttp import web
 
 from nodes.national import reads
 from nodes.national.feature import FeatureContext
 from nodes.national.features.person import issuing, store
-from nodes.national.features.person.check import FIELDS, BadBorderCheck, read_query
+from nodes.national.features.person.check import BadBorderCheck, read_query
 from nodes.runtime.config import utcnow
 from nodes.runtime.http import ROLE, json_error, read_json, requires, role_of
 from nodes.runtime.openapi import INTEGER, STRING, array, document, obj, op, path_param
@@ -131,4 +130,4 @@ async def replica_summary(request: web.Request) -> web.Response:
     return web.json_response({"active_alerts": count})
 
 
-__all__ = ["FIELDS", "add_routes"]
+__all__ = ["add_routes"]

@@ -30,7 +30,8 @@ async def person_alert_at_the_border(session: aiohttp.ClientSession, demo: DemoF
     say("\n== a person alert, matched across scripts at another country's border")
     async with session.post(f"{mex}/person-alerts", headers=mex_auth, json={
             "action": "create", "national_reference": "MX-PA-DEMO-1",
-            "subject": {"family_name": {"text": "حداد", "language": "ar"}, "given_names": {"text": "محمد", "language": "ar"},
+            "subject": {"family_name": {"text": "حداد", "language": "ar"},
+                        "given_names": {"text": "محمد", "language": "ar"},
                         "date_of_birth": "1980-05-17", "nationality": "LBY", "sex": "M"},
             "basis": "suspected", "legal_basis": "Ley de Migración art. 159", "handling_code": "H2",
             "recipients": "all"}) as r:
@@ -51,7 +52,8 @@ async def person_alert_at_the_border(session: aiohttp.ClientSession, demo: DemoF
         [match] = answer["person_matches"]
         say(f"ITA border check of passport zone HADDAD<<MOHAMED: HIT, {match['issuer']} {match['national_reference']}")
         say(f"            why: {match['why']}")
-        checks.append(("ITA's border check matches MEX's Arabic-script alert from a Latin zone", match["issuer"] == "MEX"))
+        checks.append(("ITA's border check matches MEX's Arabic-script alert from a Latin zone",
+                       match["issuer"] == "MEX"))
     except (TimeoutError, ValueError, KeyError):
         checks.append(("ITA's border check matches MEX's Arabic-script alert from a Latin zone", False))
 
