@@ -12,14 +12,12 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from protocol.errors import DecodeError, PolicyError
+from protocol.message_class import EnvelopeView, MessageClass, MessageType, MiB
 from protocol.schema import NODE_ID, TIMESTAMP, Enum, Obj, Schema, Str
 from protocol.timefmt import format_time, parse_time
-
-if TYPE_CHECKING:  # protocol.envelope imports the message registry, which imports this module
-    from protocol.envelope import Envelope
 
 DOCUMENT_TYPES = ("passport", "identity_card", "visa", "residence_permit", "travel_document",
                   "seafarer_identity_document", "other")
@@ -159,13 +157,13 @@ HIT = Obj(
 
 # -- policy -------------------------------------------------------------------------------------
 
-def only_the_issuing_country_alerts(env: Envelope, body: Mapping[str, Any]) -> None:
+def only_the_issuing_country_alerts(env: EnvelopeView, body: Mapping[str, Any]) -> None:
     if body["issuing_country"] != env.sender:
         raise PolicyError("not_issuing_country",
                           f"{env.sender} may not alert on a document issued by {body['issuing_country']}")
 
 
-def only_the_issuing_country_alerts_in_batches(env: Envelope, body: Mapping[str, Any]) -> None:
+def only_the_issuing_country_alerts_in_batches(env: EnvelopeView, body: Mapping[str, Any]) -> None:
     """The whole batch is refused if any one alert is on another country's document."""
     sender = env.sender
     for i, record in enumerate(body["alerts"]):
@@ -175,7 +173,7 @@ def only_the_issuing_country_alerts_in_batches(env: Envelope, body: Mapping[str,
                               f"{record['issuing_country']}")
 
 
-def hits_go_to_the_issuing_country(env: Envelope, body: Mapping[str, Any]) -> None:
+def hits_go_to_the_issuing_country(env: EnvelopeView, body: Mapping[str, Any]) -> None:
     if env.recipients != (body["issuing_country"],):
         raise PolicyError("hit_not_to_issuer", "a hit is reported to the issuing country alone")
 
@@ -194,6 +192,24 @@ def default_review_date(reported: str) -> str:
 
 def review_date(record: Mapping[str, Any]) -> str:
     return record.get("review_date") or default_review_date(record["reported"])
+
+
+# -- how long a stored alert message is kept (protocol/retention.py) ------------------------------
+
+def alert_kept_until(record: Mapping[str, Any], created: str) -> str:
+    """The last day an alert sent at `created` is kept (replica and message store): its review date,
+    at most DEFAULT_REVIEW_YEARS after it was sent. The bound counts from the envelope's `created`,
+    which the hub holds to its clock, not from `reported`, which the sender writes freely."""
+    return min(review_date(record), default_review_date(parse_time(created).date().isoformat()))
+
+
+def alert_message_kept_until(created: str, body: Mapping[str, Any]) -> str:
+    return alert_kept_until(body, created)
+
+
+def batch_kept_until(created: str, body: Mapping[str, Any]) -> str:
+    """A batch is kept as long as its longest-kept alert."""
+    return max(alert_kept_until(record, created) for record in body["alerts"])
 
 
 def version_key(created: str, message_id: str, index: int) -> str:
@@ -270,3 +286,14 @@ def merge(current: ReplicaEntry | None, incoming: AlertVersion) -> ReplicaEntry 
         return ReplicaEntry(incoming.key, withdrawn, current.update_key, current.record)
     return ReplicaEntry(incoming.key, withdrawn, None, incoming.record)
 
+
+MESSAGE_CLASS = MessageClass("alerts", (
+    MessageType("alert.document", "node", header=Obj(), broadcast=True, body=ALERT,
+                body_rule=only_the_issuing_country_alerts, kept_until=alert_message_kept_until),
+    # Up to 1,000 alerts (<= ~2.5 KiB each on the wire, worst case) under one signature.
+    MessageType("alert.document.batch", "node", header=Obj(), broadcast=True, body=ALERT_BATCH,
+                max_bytes=4 * MiB, body_rule=only_the_issuing_country_alerts_in_batches,
+                kept_until=batch_kept_until),
+    MessageType("alert.hit", "node", header=Obj(), body=HIT, body_rule=hits_go_to_the_issuing_country,
+                retention_days=365),
+))

@@ -12,15 +12,13 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from protocol.errors import DecodeError, PolicyError
+from protocol.message_class import EnvelopeView, MessageClass, MessageType, MiB
 from protocol.schema import (
     DATE, UUID, Bool, Enum, Int, List, Num, Obj, Schema, Str,
 )
-
-if TYPE_CHECKING:  # protocol.envelope imports the message registry, which imports this module
-    from protocol.envelope import Envelope
 
 COUNTRY = Str(min_len=3, max_len=3, pattern=r"[A-Z]{3}")
 REFERENCE = Str(min_len=1, max_len=100, pattern=r"[A-Za-z0-9._/-]+")
@@ -186,7 +184,7 @@ def onward_handling(handling: Mapping[str, Any], until: datetime, now: datetime)
     return {**dict(handling), "retention_days": remaining}
 
 
-def check_case_share(env: Envelope, body: Mapping[str, Any]) -> None:
+def check_case_share(env: EnvelopeView, body: Mapping[str, Any]) -> None:
     """Body rule (at sender and recipient): a retention period, H3's condition, honest provenance."""
     handling = env.handling
     if "retention_days" not in handling:
@@ -198,14 +196,14 @@ def check_case_share(env: Envelope, body: Mapping[str, Any]) -> None:
         raise PolicyError("bad_provenance", "provenance names the sender itself: that is a plain share")
 
 
-def check_case_permission(env: Envelope, body: Mapping[str, Any]) -> None:
+def check_case_permission(env: EnvelopeView, body: Mapping[str, Any]) -> None:
     if list(env.recipients) != [body["recipient"]]:
         raise PolicyError("bad_recipients", "a case.permission goes to the country it permits, alone")
     if env.sender in body["to"] or body["recipient"] in body["to"]:
         raise PolicyError("bad_permission", "a permission names third countries, not the provider or recipient")
 
 
-def check_forwarded_permission(permission: Envelope, body: Mapping[str, Any], provenance: Mapping[str, Any],
+def check_forwarded_permission(permission: EnvelopeView, body: Mapping[str, Any], provenance: Mapping[str, Any],
                                resharer: str, me: str) -> None:
     """A verified `case.permission` carried by an onward share: does it let `resharer` send to `me`?"""
     if permission.type != "case.permission" or permission.sender != provenance["provider"]:
@@ -233,7 +231,7 @@ def jit_thread(message_id: str) -> str:
     return f"{JIT_THREAD_PREFIX}{message_id}"
 
 
-def check_jit_opening(env: Envelope) -> None:
+def check_jit_opening(env: EnvelopeView) -> None:
     """A `case.jit` opens a thread of its own, named after its own id: no member can claim a thread
     another country's traffic already uses (e.g. the predictable `case:<provider>:<reference>`) and
     so make that country's later messages in it fail the membership check."""
@@ -333,3 +331,19 @@ def case_statistics(cases: Iterable[tuple[str, Mapping[str, Any], str]]) -> list
             row["deaths"] += sea.get("deaths", 0)
             row["missing"] += sea.get("missing", 0)
     return [rows[k] for k in sorted(rows)]
+
+
+MESSAGE_CLASS = MessageClass("cases", (
+    MessageType("case.share", "node", sealed=True, receipted=True, max_bytes=8 * MiB,
+                header=Obj(optional={"reference": Str(max_len=128)}), body=CASE_SHARE,
+                body_rule=check_case_share, retention_days=1825),  # a held case's carriers go with the case
+    MessageType("case.withdraw", "node", sealed=True, receipted=True,
+                header=Obj(optional={"reference": Str(max_len=128)}), body=CASE_WITHDRAW, retention_days=1825),
+    MessageType("case.permission", "node", receipted=True, header=Obj(), body=CASE_PERMISSION,
+                body_rule=check_case_permission, retention_days=1825),
+    # joint investigations: three years after each message
+    MessageType("case.jit", "node", sealed=True, receipted=True, header=Obj(), body=CASE_JIT,
+                envelope_rule=check_jit_opening, retention_days=1095),
+    MessageType("case.message", "node", sealed=True, receipted=True, header=Obj(), body=CASE_MESSAGE,
+                retention_days=1095),
+))

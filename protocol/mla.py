@@ -12,16 +12,13 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from protocol.encoding import NonCanonicalEncoding, decode_base64
 from protocol.errors import PolicyError, TransitionError
+from protocol.message_class import EnvelopeView, MessageClass, MessageType, MiB
 from protocol.schema import DATE, NODE_ID, SHA256_HEX, TIMESTAMP, Enum, Int, List, Nullable, Obj, Str
 
-if TYPE_CHECKING:  # protocol.envelope imports the message registry, which imports this module
-    from protocol.envelope import Envelope
-
-MiB = 1024 * 1024
 # Sealing base64-encodes the plaintext JSON, which base64-encodes the attachments: 16/9 growth.
 MAX_ATTACHMENT_BYTES = 16 * MiB  # all attachments of one message together
 MAX_ATTACHMENTS = 50
@@ -200,7 +197,7 @@ def check_attachments(attachments: list[Mapping[str, Any]]) -> list[bytes]:
     return contents
 
 
-def _check_parties(env: Envelope, body: Mapping[str, Any]) -> Role:
+def _check_parties(env: EnvelopeView, body: Mapping[str, Any]) -> Role:
     role = role_of(env.sender, body["requesting"], body["requested"])
     other = body["requested"] if role is Role.REQUESTING else body["requesting"]
     if env.recipients != (other,):
@@ -212,7 +209,7 @@ def _check_parties(env: Envelope, body: Mapping[str, Any]) -> Role:
     return role
 
 
-def request_rule(env: Envelope, body: Mapping[str, Any]) -> None:
+def request_rule(env: EnvelopeView, body: Mapping[str, Any]) -> None:
     """Checked by the sender before sealing and by the recipient after opening."""
     if _check_parties(env, body) is not Role.REQUESTING:
         raise PolicyError("wrong_party", "a request is sent by the requesting State")
@@ -227,7 +224,7 @@ def request_rule(env: Envelope, body: Mapping[str, Any]) -> None:
     check_attachments(body.get("attachments", []))
 
 
-def event_rule(env: Envelope, body: Mapping[str, Any]) -> None:
+def event_rule(env: EnvelopeView, body: Mapping[str, Any]) -> None:
     """An event is carried by its own message type, sent by the party its rule names."""
     rule = BY_EVENT[body["event"]]
     if rule.message_type != env.type:
@@ -242,3 +239,14 @@ def event_rule(env: Envelope, body: Mapping[str, Any]) -> None:
     if (body["event"] == "refuse") != bool(body.get("grounds")):
         raise PolicyError("refusal_grounds", "a refusal states its grounds, and only a refusal has grounds")
     check_attachments(body.get("attachments", []))
+
+
+# Legal records: a request may stay open for years, so its messages are kept ten.
+MESSAGE_CLASS = MessageClass("mla", (
+    MessageType("mla.request", "node", sealed=True, receipted=True, max_bytes=32 * MiB,
+                header=REQUEST_HEADER, body=REQUEST, body_rule=request_rule, retention_days=3650),
+    MessageType("mla.status", "node", sealed=True, receipted=True, max_bytes=32 * MiB,
+                header=EVENT_HEADER, body=EVENT, body_rule=event_rule, retention_days=3650),
+    MessageType("mla.response", "node", sealed=True, receipted=True, max_bytes=32 * MiB,
+                header=EVENT_HEADER, body=EVENT, body_rule=event_rule, retention_days=3650),
+))

@@ -2,8 +2,8 @@
 offences): the `person.alert` body for create / update / withdraw, its rules, and the issuer-only
 policy. Pure: no I/O, no clock reads (the review date counts from the body's `reported`).
 
-Not registered as a message type yet: the catalog of the redesign (issue 16 part 1) will plug
-`PERSON_ALERT` and the policy functions in. docs/person-alerts.md explains the decisions.
+Also the `person.hit` body (a border check matched an alert: told to its issuer alone, with nothing
+about any other traveller) and its rule. docs/person-alerts.md explains the decisions.
 """
 
 from __future__ import annotations
@@ -13,14 +13,12 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from protocol.errors import DecodeError, FieldProblem, PolicyError
-from protocol.schema import Schema
+from protocol.message_class import EnvelopeView, MessageClass, MessageType
+from protocol.schema import NODE_ID, TIMESTAMP, Enum, Int, Obj, Schema, Str
 from protocol.transliteration import TransliterationError, script_of, transliterate
-
-if TYPE_CHECKING:
-    from protocol.envelope import Envelope
 
 ACTIONS = ("create", "update", "withdraw")
 BASES = ("convicted", "suspected", "wanted_for_extradition")
@@ -35,6 +33,8 @@ MAX_REFERENCE_CHARS = 100
 MAX_LEGAL_BASIS_CHARS = 500
 MAX_REASON_CHARS = 500
 MAX_RECIPIENTS = 250
+CHECK_KINDS = ("border", "visa", "police", "carrier", "other")
+DATE_OF_BIRTH_AGREEMENTS = ("agrees", "agrees at month", "agrees at year", "differs", "unknown")
 
 RECORD_FIELDS = {  # create and update carry the whole record
     "required": ("action", "issuer", "national_reference", "reported", "subject", "basis", "legal_basis",
@@ -249,6 +249,11 @@ def _years_after(day: str, years: int) -> str:
     return f"{year:04d}{month_day}"
 
 
+def latest_review_date(reported: str) -> str:
+    """The latest review date an alert reported on `reported` may carry (reported + 5 years)."""
+    return _years_after(reported, MAX_REVIEW_YEARS)
+
+
 def review_date(record: Mapping[str, Any]) -> str:
     """The date by which the issuer reviews the alert: its own, else `reported` + 3 years."""
     return record.get("review_date") or _years_after(record["reported"], DEFAULT_REVIEW_YEARS)
@@ -256,13 +261,13 @@ def review_date(record: Mapping[str, Any]) -> str:
 
 # -- policy -----------------------------------------------------------------------------------------
 
-def only_the_issuer_alerts(env: Envelope, body: Mapping[str, Any]) -> None:
+def only_the_issuer_alerts(env: EnvelopeView, body: Mapping[str, Any]) -> None:
     """A person alert, its update and its withdrawal come from the issuing country itself."""
     if body["issuer"] != env.sender:
         raise PolicyError("not_issuer", f"{env.sender} may not send a person alert issued by {body['issuer']}")
 
 
-def addressed_as_the_body_says(env: Envelope, body: Mapping[str, Any]) -> None:
+def addressed_as_the_body_says(env: EnvelopeView, body: Mapping[str, Any]) -> None:
     """The envelope goes to the recipients the issuer chose: `*` for "all", else exactly the list.
     A withdrawal carries no list: it goes wherever the alert went (the issuer's outbox knows)."""
     if body["action"] == "withdraw":
@@ -275,3 +280,49 @@ def addressed_as_the_body_says(env: Envelope, body: Mapping[str, Any]) -> None:
 def alert_key(record: Mapping[str, Any]) -> tuple[str, str]:
     """(issuer, national reference): one replica entry per alert."""
     return (record["issuer"], record["national_reference"])
+
+
+# -- person.hit -------------------------------------------------------------------------------------
+
+# Which alert, when, where, how strong: nothing about the traveller (no name, no document) and nothing
+# about anyone else checked. The issuer calls the checking country's focal point for the rest.
+PERSON_HIT = Obj(
+    required={
+        "issuer": NODE_ID,
+        "national_reference": Str(min_len=1, max_len=MAX_REFERENCE_CHARS, pattern=r"[A-Za-z0-9._/-]+"),
+        "checked_at": TIMESTAMP,
+        "check": Enum(*CHECK_KINDS),
+        "point": Str(max_len=120),
+        "score": Int(minimum=0, maximum=100),  # the name match, in per cent (86 and more is a match)
+        "date_of_birth": Enum(*DATE_OF_BIRTH_AGREEMENTS),
+    },
+)
+
+
+def hits_go_to_the_issuer(env: EnvelopeView, body: Mapping[str, Any]) -> None:
+    """A person hit is told to the country that issued the alert, and to nobody else."""
+    if env.recipients != (body["issuer"],):
+        raise PolicyError("hit_not_to_issuer", "a person hit is reported to the issuing country alone")
+
+
+def person_alert_rule(env: EnvelopeView, body: Mapping[str, Any]) -> None:
+    """The body rules of `person.alert`: the issuer sends it, to the recipients it names."""
+    only_the_issuer_alerts(env, body)
+    addressed_as_the_body_says(env, body)
+
+
+def person_alert_kept_until(created: str, body: Mapping[str, Any]) -> str:
+    """The last day a person alert (and a stored copy of its message) is kept: its review date,
+    and never more than MAX_REVIEW_YEARS after the message was sent, whatever `reported` says.
+    A withdrawal carries no person data; it is kept as long as the alert it ends could be."""
+    until = review_date(body) if body["action"] != "withdraw" else latest_review_date(body["reported"])
+    return min(until, _years_after(created[:10], MAX_REVIEW_YEARS))
+
+
+MESSAGE_CLASS = MessageClass("person", (
+    # In clear like document alerts: the hub checks the issuer rule on the body (docs/person-alerts.md).
+    MessageType("person.alert", "node", header=Obj(), broadcast=True, body=PERSON_ALERT, body_rule=person_alert_rule,
+                kept_until=person_alert_kept_until, personal_data=True),
+    MessageType("person.hit", "node", header=Obj(), body=PERSON_HIT, body_rule=hits_go_to_the_issuer,
+                retention_days=365),
+))

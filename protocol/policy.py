@@ -5,30 +5,19 @@ Checked by the hub before anything is relayed, and again by each receiving node.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
-from protocol import messages, mla
-from protocol.alerts import (
-    hits_go_to_the_issuing_country, only_the_issuing_country_alerts,
-    only_the_issuing_country_alerts_in_batches,
-)
-from protocol.cases import check_case_permission, check_case_share, check_jit_opening
+from protocol import messages
+from protocol.catalog import REGISTRY
 from protocol.envelope import BROADCAST, Envelope
 from protocol.errors import PolicyError
+from protocol.message_class import BodyRule
 
 HUB_ID = "HUB"
 
-# Rules that need the clear body, by type (e.g. only the issuing country alerts on its documents).
-BodyRule = Callable[[Envelope, Mapping[str, Any]], None]
-BODY_RULES: dict[str, BodyRule] = {"alert.document": only_the_issuing_country_alerts,
-                                   "alert.document.batch": only_the_issuing_country_alerts_in_batches,
-                                   "alert.hit": hits_go_to_the_issuing_country,
-                                   "case.share": check_case_share, "case.permission": check_case_permission}
-# Rules on the envelope alone, so the hub checks them even for sealed types.
-EnvelopeRule = Callable[[Envelope], None]
-ENVELOPE_RULES: dict[str, EnvelopeRule] = {"case.jit": check_jit_opening}
-BODY_RULES.update({"mla.request": mla.request_rule, "mla.status": mla.event_rule, "mla.response": mla.event_rule})
+# The rules that need the clear body, by type, as each class declares them (protocol/catalog.py).
+BODY_RULES: Mapping[str, BodyRule] = {name: t.body_rule for name, t in REGISTRY.items() if t.body_rule is not None}
 
 
 def resolve_recipients(
@@ -41,9 +30,8 @@ def resolve_recipients(
         raise PolicyError("sender_role", f"{env.type} is sent by the {spec.sender_role} only")
     if env.type not in allowed_types:
         raise PolicyError("type_not_allowed", f"{env.sender} may not send {env.type}")
-    envelope_rule = ENVELOPE_RULES.get(env.type)
-    if envelope_rule is not None:
-        envelope_rule(env)
+    if spec.envelope_rule is not None:  # on the envelope alone: checked even for sealed types
+        spec.envelope_rule(env)
     if spec.to_hub:
         if env.recipients != (HUB_ID,):
             raise PolicyError("bad_recipients", f"{env.type} is addressed to the hub alone")

@@ -21,48 +21,30 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from protocol.alerts import default_review_date, review_date
+from protocol.alerts import alert_kept_until
+from protocol.catalog import REGISTRY
+from protocol.message_class import DEFAULT_RETENTION_DAYS
 from protocol.timefmt import parse_time
 
-ALERT_TYPES = frozenset({"alert.document", "alert.document.batch"})
-
-# Days after `created`. Federation-wide: every node runs the same protocol package.
+# Each class declares its types' retention (protocol/catalog.py). Federation-wide: every node runs
+# the same protocol package.
+# Types whose date depends on their body (document alerts: their review dates).
+ALERT_TYPES = frozenset(name for name, t in REGISTRY.items() if t.kept_until is not None)
+# The others: days after `created`.
 MAXIMUM_DAYS: Mapping[str, int] = {
-    "note": 730,
-    "receipt": 730,
-    "alert.hit": 365,
-    "mla.request": 3650,  # legal records: a request may stay open for years
-    "mla.status": 3650,
-    "mla.response": 3650,
-    "case.share": 1825,  # carriers of a held case go with the case, not by this rule
-    "case.withdraw": 1825,
-    "case.permission": 1825,
-    "case.jit": 1095,  # joint investigations: three years after each message
-    "case.message": 1095,
-    "hub.rejection": 730,
-    "hub.checkpoint": 730,
-    "hub.directory": 730,
-    "hub.revocations": 730,
-    "witness.cosign": 730,
+    name: t.retention_days for name, t in REGISTRY.items() if t.retention_days is not None
 }
-DEFAULT_DAYS = 730  # a type added without a rule of its own
-
-
-def alert_kept_until(record: Mapping[str, Any], created: str) -> str:
-    """The last day an alert sent at `created` is kept (replica and message store): its review date,
-    at most DEFAULT_REVIEW_YEARS after it was sent. The bound counts from the envelope's `created`,
-    which the hub holds to its clock, not from `reported`, which the sender writes freely."""
-    return min(review_date(record), default_review_date(parse_time(created).date().isoformat()))
+DEFAULT_DAYS = DEFAULT_RETENTION_DAYS  # a stored row of a type not (or no longer) registered
 
 
 def retain_until(type: str, created: str, body: Mapping[str, Any] | None) -> str:
     """The last day (YYYY-MM-DD, UTC) a stored message of `type` is kept; `body`: its clear
-    payload, needed for alerts only."""
-    if type in ALERT_TYPES:
+    payload, needed for the types whose date depends on it (ALERT_TYPES) only."""
+    spec = REGISTRY.get(type)
+    if spec is not None and spec.kept_until is not None:
         if body is None:
             raise ValueError(f"the retention of {type} depends on its body")
-        alerts = body["alerts"] if type == "alert.document.batch" else [body]
-        return max(alert_kept_until(a, created) for a in alerts)
+        return spec.kept_until(created, body)
     days = MAXIMUM_DAYS.get(type, DEFAULT_DAYS)
     return (parse_time(created) + timedelta(days=days)).date().isoformat()
 
@@ -70,3 +52,6 @@ def retain_until(type: str, created: str, body: Mapping[str, Any] | None) -> str
 def expired(until: str, today: str) -> bool:
     """Whether a message kept until `until` is gone on `today` (both YYYY-MM-DD)."""
     return until < today
+
+
+__all__ = ["ALERT_TYPES", "DEFAULT_DAYS", "MAXIMUM_DAYS", "alert_kept_until", "expired", "retain_until"]

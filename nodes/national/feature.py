@@ -151,7 +151,8 @@ class FeatureContext:
 
     def __init__(self, *, feature: str, country: str, config: NodeConfig, db: Engine, store: NodeStore,
                  sender: Sender, outbox: Outbox, events: Events, alarms: AlarmBoard, log: Any,
-                 home: Path, federation: Callable[[], Federation], settings: Mapping[str, Any] = {}) -> None:
+                 home: Path, federation: Callable[[], Federation], settings: Mapping[str, Any] = {},
+                 services: Callable[[str], Any] | None = None) -> None:
         self.feature = feature
         self.country = country
         self.config = config
@@ -166,11 +167,18 @@ class FeatureContext:
         self._federation = federation
         self.settings = {name: getattr(config, name, default) for name, default in settings.items()}
         self.service: Any = None  # set by the core from Feature.service
+        self._services = services
 
     @property
     def federation(self) -> Federation:
         """The federation in force now (a directory or revocation list may be applied live)."""
         return self._federation()
+
+    def service_of(self, feature: str) -> Any:
+        """Another feature's service, or None if the node has no such feature: how a feature uses
+        another's public calls (the border check asks the document-alert replica) without
+        importing it."""
+        return self._services(feature) if self._services is not None else None
 
     @property
     def directory(self) -> Any:

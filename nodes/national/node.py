@@ -141,7 +141,8 @@ class NationalNode:
         ctx = FeatureContext(feature=feature.name, country=self.country, config=self.config, db=self.store.engine,
                              store=self.store, sender=_NodeSender(self), outbox=_NodeOutbox(self), events=self.events,
                              alarms=self.alarms, log=structlog.get_logger(f"somex.{feature.name}").bind(node=self.country),
-                             home=self.creds.home, federation=lambda: self.federation, settings=feature.settings)
+                             home=self.creds.home, federation=lambda: self.federation, settings=feature.settings,
+                             services=lambda name: getattr(self.contexts.get(name), "service", None))
         for tables in feature.tables:
             tables.create_all(self.store.engine)
         if feature.service is not None:

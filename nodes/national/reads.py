@@ -26,6 +26,7 @@ from nodes.runtime.config import utcnow
 from nodes.runtime.http import ROLE, role_of
 from protocol import cases as case_rules
 from protocol import envelope as wire
+from protocol.catalog import REGISTRY
 from protocol.timefmt import format_time
 
 if TYPE_CHECKING:
@@ -99,8 +100,8 @@ def open_message(node: NationalNode, message_id: str, who: str, purpose: str = "
                            case_rules.handling_notices(handling) if "code" in handling else [],
                            env.header.get("reference") if isinstance(env.header.get("reference"), str) else None,
                            sealed=env.sealed is not None)
-    if not opened.sealed:
-        return opened  # a clear body: the hub and every recipient see it; no personal data by design
+    if not opened.sealed and not getattr(REGISTRY.get(env.type), "personal_data", False):
+        return opened  # a clear body without personal data (the hub and every recipient see it)
     with node.store.engine.begin() as conn:
         journal(conn, who, purpose, [(env.id, env.type, env.sender, env.thread)])
         for ctx, hook in node.read_hooks.get(env.type, ()):  # the features' own journal of the reading

@@ -12,6 +12,7 @@ from sqlalchemy import (
 )
 
 from protocol import retention
+from protocol.catalog import REGISTRY
 
 metadata = MetaData()
 
@@ -243,7 +244,9 @@ def message_row(direction: str, env: Any, digest: str, raw: bytes, stored_at: st
     return {
         "message_id": env.id, "direction": direction, "type": env.type, "sender": env.sender,
         "recipients": json.dumps(list(env.recipients)), "thread": env.thread, "reply_to": env.reply_to,
-        "created": env.created, "digest": digest, "body": env.body, "raw": raw, "stored_at": stored_at,
+        "created": env.created, "digest": digest, "raw": raw, "stored_at": stored_at,
+        # a clear body with personal data stays in `raw`: it is let out by the read path alone
+        "body": None if getattr(REGISTRY.get(env.type), "personal_data", False) else env.body,
         "log_index": log_index, "log_receipt": log_receipt,
         "retain_until": _retain_until(env.type, env.created, env.body, payload),
     }

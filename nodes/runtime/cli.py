@@ -24,6 +24,7 @@ from nodes.runtime.supervisor import add_parsers as add_supervisor_parsers
 from nodes.runtime.supervisor import run_stop, run_up
 from nodes.runtime.private_files import restrict_umask
 from nodes.runtime.store_cli import add_backup_parsers, add_db_parser, run_backup, run_db
+from nodes.runtime.federation import ROLES
 
 
 
@@ -138,8 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                     "root operator (needed the first time)")
     token = node.add_parser("token", help="API tokens of this node").add_subparsers(dest="token_action", required=True)
     create = token.add_parser("create", help="a new token for a role (replaces that role's token); printed once")
-    create.add_argument("--role", required=True, choices=["focal", "feed", "auditor", "operator"],
-                        help="who the token is for (operator: the hub's publishing token)")
+    create.add_argument("--role", required=True, choices=list(ROLES),
+                        help="who the token is for (operator: the hub's publishing token; carrier: hit / no-hit border checks)")
     create.add_argument("--country", required=True, help="the node id (ISO 3166-1 alpha-3, or HUB)")
     create.add_argument("--dir", type=Path, help="the host's federation directory (default STATE_DIR/federation)")
 

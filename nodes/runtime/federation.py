@@ -64,14 +64,11 @@ from crypto.pki import (
 from crypto.tokens import is_token_digest
 from nodes.runtime.private_files import private_dir
 from crypto.witness_policy import WitnessPolicy
+from protocol.catalog import COUNTRY_TYPES, HUB_TYPES  # the default allowed_types of a directory entry
 
-COUNTRY_TYPES = frozenset({
-    "alert.document", "alert.document.batch", "alert.hit", "mla.request", "mla.response", "mla.status",
-    "case.share", "case.withdraw", "case.permission", "case.jit", "case.message", "note", "receipt", "witness.cosign",
-})
-HUB_TYPES = frozenset({"hub.rejection", "hub.checkpoint", "hub.directory", "hub.revocations"})
 # "operator": the hub operator's token for publishing the root's documents (POST /api/federation/publish).
-ROLES = ("focal", "feed", "auditor", "operator")
+# "carrier": an airline or ship's border check (I-Checkit's model): hit / no-hit and whom to call, never the record.
+ROLES = ("focal", "feed", "auditor", "operator", "carrier")
 
 DIRECTORY_FILE = "directory.signed.json"
 TOKENS_FILE = "tokens.json"

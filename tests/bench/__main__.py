@@ -6,7 +6,8 @@ import asyncio
 import sys
 
 from tests.bench import (
-    bench_alerts, bench_audit, bench_cases, bench_fanout, bench_load, bench_merkle, bench_person_names, bench_relay,
+    bench_alerts, bench_audit, bench_border_check, bench_cases, bench_fanout, bench_load, bench_merkle,
+    bench_person_names, bench_relay,
     bench_witness,
 )
 
@@ -16,6 +17,7 @@ def main() -> int:
     bench_audit.main([])
     bench_cases.main([])
     bench_person_names.main([])
+    bench_border_check.main([])
     bench_witness.main([])
     bench_fanout.main([])
     asyncio.run(bench_relay.main(sys.argv[1:]))

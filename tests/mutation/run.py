@@ -44,6 +44,10 @@ TRUST_MODULES = (
     "protocol/encoding.py",
     "protocol/mla.py",
     "protocol/alerts.py",
+    # the catalog of message classes (issue 16, proto16): the registry, the types each role may send
+    "protocol/messages.py",
+    "protocol/catalog.py",
+    "protocol/message_class.py",
     "crypto/directory.py",
     "crypto/keys.py",
     "crypto/tokens.py",

@@ -83,8 +83,8 @@ def test_broker_users_and_default_message_types(fed_path: Path) -> None:
 
 def test_credentials_hold_tokens_and_password_but_never_show_them(fed_path: Path) -> None:
     creds = load_federation(fed_path, NOW).credentials("MEX")
-    assert set(creds.tokens) == {"focal", "feed", "auditor", "operator"}
-    assert len(set(creds.tokens.values())) == 4
+    assert set(creds.tokens) == {"focal", "feed", "auditor", "operator", "carrier"}
+    assert len(set(creds.tokens.values())) == 5
     assert all(len(token) >= 43 and token.replace("-", "").replace("_", "").isalnum()
                for token in creds.tokens.values())  # 32 random bytes, url-safe base64
     assert creds.broker_user == "t1.MEX" and len(creds.broker_password) >= 32
@@ -226,7 +226,7 @@ def test_missing_federation_says_how_to_create_one(tmp_path: Path) -> None:
 def test_node_stores_only_sha256_digests_of_its_api_tokens(fed_path: Path) -> None:
     stored = json.loads((fed_path / "nodes" / "HUB" / "tokens.json").read_text())
     creds = load_federation(fed_path, NOW).credentials("HUB")
-    assert set(stored) == {"focal", "feed", "auditor", "operator"} and creds.token_digests == stored
+    assert set(stored) == {"focal", "feed", "auditor", "operator", "carrier"} and creds.token_digests == stored
     assert stored == {role: hashlib.sha256(token.encode()).hexdigest() for role, token in creds.tokens.items()}
     assert not set(creds.tokens.values()) & set(stored.values())
 

@@ -419,3 +419,17 @@ class NameIndex:
             if result.is_match:
                 out.append((ident, result))
         return sorted(out, key=lambda item: (-item[1].score, item[0]))
+
+
+# -- keys for an index in a database ---------------------------------------------------------------
+
+def index_keys(name: PersonName) -> set[str]:
+    """The keys under which a database files a name so that one exact lookup per key finds what
+    `NameIndex.candidates` would: every pair of its blocks ('hd|mh'), or its one block ('mh')
+    for a name of one block. A query's keys meet a name's keys exactly when they share two
+    blocks (one, when both have one): names of two or more parts that share a single block score
+    at most 0.5 (`_pair_tokens`), and a one-token query meets a longer name at 0.75 at most."""
+    blocks = sorted(_blocks(name))
+    if len(blocks) < 2:
+        return set(blocks)
+    return {f"{a}|{b}" for i, a in enumerate(blocks) for b in blocks[i + 1:]}
