@@ -42,6 +42,7 @@ class LogReader(Protocol):
     def newest_cosigned(self, quorum: int, upto: int | None = None) -> int | None: ...
     def witnessed_sizes(self) -> dict[str, int]: ...
     def parked_counts(self) -> dict[str, int]: ...
+    def latest_checkpoint_time(self) -> str | None: ...
 
 
 class TreeNodes:
@@ -182,6 +183,11 @@ class LogStorage:
             query = query.where(checkpoints.c.size <= upto)
         with self._engine.connect() as conn:
             return list(conn.execute(query).scalars())
+
+    def latest_checkpoint_time(self) -> str | None:
+        """When the newest checkpoint was signed (its `at`), or None before the first."""
+        with self._engine.connect() as conn:
+            return conn.execute(select(checkpoints.c.at).order_by(checkpoints.c.size.desc()).limit(1)).scalar()
 
     def _with_cosignatures(self, size: int, note_text: str) -> SignedNote:
         note = parse_note(note_text.encode())
