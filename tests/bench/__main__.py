@@ -6,7 +6,7 @@ import asyncio
 import sys
 
 from tests.bench import (
-    bench_alerts, bench_audit, bench_cases, bench_fanout, bench_load, bench_merkle, bench_person_names, bench_relay,
+    bench_alerts, bench_audit, bench_cases, bench_decide, bench_fanout, bench_load, bench_merkle, bench_person_names, bench_relay,
     bench_witness,
 )
 
@@ -14,6 +14,7 @@ from tests.bench import (
 def main() -> int:
     bench_merkle.main([])
     bench_audit.main([])
+    bench_decide.main([])
     bench_cases.main([])
     bench_person_names.main([])
     bench_witness.main([])
