@@ -6,8 +6,8 @@ import asyncio
 import sys
 
 from tests.bench import (
-    bench_alerts, bench_audit, bench_cases, bench_decide, bench_fanout, bench_load, bench_merkle, bench_person_names, bench_relay,
-    bench_witness,
+    bench_alerts, bench_audit, bench_cases, bench_decide, bench_fanout, bench_load, bench_merkle, bench_person_names,
+    bench_relay, bench_witness,
 )
 
 
