@@ -236,21 +236,26 @@ def refuse_bare(verdict: Verdict) -> Verdict:
     return Verdict(REFUSE, e, None, answer_to=verdict.answer_to)
 
 
+DecideOne = Callable[[Reading, Context, Mapping[str, Verdict]], Verdict]
+
+
 def decide_batch(readings: Iterable[Reading], context: Context,
-                 may_refuse_alone: Callable[[AuditEntry, Exception], bool] = lambda entry, exc: True
-                 ) -> list[Verdict]:
+                 may_refuse_alone: Callable[[AuditEntry, Exception], bool] = lambda entry, exc: True,
+                 decide_one: DecideOne | None = None) -> list[Verdict]:
     """The verdicts on a batch, in order. An unexpected failure deciding one delivery refuses it
     alone (`internal_error`), unless `may_refuse_alone(entry, exc)` says no (a transient failure of
-    the hub's own storage: it propagates and the batch is retried, nothing refused)."""
+    the hub's own storage: it propagates and the batch is retried, nothing refused). `decide_one`:
+    `decide` unless the caller wraps it."""
     spent: dict[str, Verdict] = {}
     verdicts = []
     for reading in readings:
         try:
-            verdict = decide(reading, context, spent)
-        except DecisionFailed as failed:
-            if not may_refuse_alone(failed.entry, failed.cause):
-                raise failed.cause from None
-            verdict = refuse_internal(reading.delivery, failed.cause, context, failed.entry)
+            verdict = (decide_one or decide)(reading, context, spent)
+        except Exception as exc:
+            entry, cause = (exc.entry, exc.cause) if isinstance(exc, DecisionFailed) else (reading.entry, exc)
+            if not may_refuse_alone(entry, cause):
+                raise cause from None
+            verdict = refuse_internal(reading.delivery, cause, context, entry)
         if verdict.entry.marks_seen and verdict.envelope is not None:
             spent.setdefault(verdict.envelope.id, verdict)
         verdicts.append(verdict)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -22,8 +23,8 @@ import broker_config
 from nodes.hub import checkpoint_publisher, dead_watch
 from nodes.hub.audit import ACCEPTED, DEAD_LETTERED, UNROUTABLE, AuditEntry, AuditStore
 from nodes.hub.decide import (
-    INTERNAL_ERROR, REFUSE, Context, Delivery, Verdict, check_cosignature, decide_batch, read, refuse_bare,
-    refuse_internal,
+    INTERNAL_ERROR, REFUSE, Context, Delivery, Reading, Verdict, check_cosignature, decide, decide_batch, read,
+    refuse_bare, refuse_internal,
 )
 from nodes.hub.forwarding import (  # noqa: F401 - Publish, outgoing, plan_publishes: also imported from here
     INBOX_FULL, Copies, Forward, Forwarder, Publish, existing_inboxes, outgoing, plan_publishes,
@@ -60,6 +61,14 @@ class _Handled:
     rejection: Envelope | None = None
     rejection_entry: AuditEntry | None = None
     forwards: list[Forward | Copies] = field(default_factory=list)
+
+    @property
+    def envelope(self) -> Envelope | None:
+        return self.verdict.envelope
+
+    @property
+    def entry(self) -> AuditEntry:
+        return self.verdict.entry
 
 
 class Hub:
@@ -209,7 +218,7 @@ class Hub:
         if failed is not None:
             verdicts = [refuse_internal(r.delivery, failed, context, r.entry) for r in readings]
         else:
-            verdicts = decide_batch(readings, context, self._may_refuse_alone)
+            verdicts = decide_batch(readings, context, self._may_refuse_alone, self._decide)
         handled = [self._with_notice(m, r.delivery, v, context) for m, r, v in zip(batch, readings, verdicts)]
         new_entries: list[AuditEntry] = []
         for h in handled:
@@ -251,6 +260,10 @@ class Hub:
 
     async def _refuse_alone(self, message: AbstractIncomingMessage, error: BaseException) -> None:
         await self._process([message], retry=True, failed=error)
+
+    def _decide(self, reading: Reading, context: Context, spent: Mapping[str, Verdict]) -> Verdict:
+        """One delivery's verdict (decide.decide; a seam tests use to inject a failure)."""
+        return decide(reading, context, spent)
 
     @staticmethod
     def _may_refuse_alone(entry: AuditEntry, exc: Exception) -> bool:
