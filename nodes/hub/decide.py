@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -80,6 +81,11 @@ class Context:
     @property
     def received_at(self) -> str:
         return format_time(self.now)
+
+    @cached_property
+    def members(self) -> Members:
+        """The directory's member ids, sorted once per batch rather than once per message."""
+        return Members(self.directory.node_ids())
 
 
 @dataclass(frozen=True)
@@ -180,12 +186,12 @@ def _decide_authentic(delivery: Delivery, env: Envelope, entry: AuditEntry, cont
                 entry.verdict, entry.reason = previous.verdict, "settled"
                 return Verdict(SETTLED, entry, env)
             entry.verdict = ACCEPTED
-            return Verdict(FORWARD_AGAIN, entry, env, _recipients(env, context.directory))
+            return Verdict(FORWARD_AGAIN, entry, env, _recipients(env, context))
         if first is not None and first.entry.digest == verified.digest and first.entry.verdict == ACCEPTED:
             return Verdict(FORWARD_AGAIN, first.entry, env, first.recipients)  # twice in one batch: one entry
         raise ProtocolError("replay", f"message id {env.id} was already received")
     entry.marks_seen = True  # from here on the id is spent, whatever the verdict
-    recipients = _recipients(env, context.directory)
+    recipients = _recipients(env, context)
     cosignature = None
     if env.body is not None:
         body = wire.decode_body(env)
@@ -197,9 +203,22 @@ def _decide_authentic(delivery: Delivery, env: Envelope, entry: AuditEntry, cont
                    cosignature=cosignature)
 
 
-def _recipients(env: Envelope, directory: Directory) -> tuple[str, ...]:
-    node = directory.node(env.sender)
-    return policy.resolve_recipients(env, allowed_types=node.allowed_types, countries=directory.node_ids())
+def _recipients(env: Envelope, context: Context) -> tuple[str, ...]:
+    node = context.directory.node(env.sender)
+    return policy.resolve_recipients(env, allowed_types=node.allowed_types, countries=context.members)
+
+
+class Members(tuple):
+    """The federation's members in directory order, with membership by hash: `resolve_recipients`
+    asks `r in countries` for each recipient of a multicast (O(N) each on a list)."""
+
+    def __new__(cls, ids: Iterable[str]) -> Members:
+        members = super().__new__(cls, ids)
+        members._set = frozenset(members)  # type: ignore[attr-defined]
+        return members
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._set  # type: ignore[attr-defined]
 
 
 def refuse(entry: AuditEntry, reason: str, detail: str, directory: Directory,
