@@ -305,6 +305,8 @@ def check_cosignature(witness: str, body: Mapping, context: Context) -> Cosignat
     return Cosignature(body["size"], witness, signature, timestamp, rank, required_quorum(context.directory))
 
 
-__all__ = ["FORWARD", "FORWARD_AGAIN", "FOR_HUB", "REFUSE", "SETTLED", "CheckpointLookup", "Context", "Cosignature",
-           "DecisionFailed", "Delivery", "Reading", "Verdict", "check_cosignature", "decide", "decide_batch", "read", "refuse", "refuse_bare",
-           "refuse_internal"]
+__all__ = [
+    "FORWARD", "FORWARD_AGAIN", "FOR_HUB", "REFUSE", "SETTLED", "CheckpointLookup", "Context", "Cosignature",
+    "DecisionFailed", "Delivery", "Members", "Reading", "Verdict", "check_cosignature", "decide", "decide_batch",
+    "read", "refuse", "refuse_bare", "refuse_internal",
+]

@@ -33,7 +33,9 @@ from nodes.hub.inbox_watch import watch_inboxes
 from nodes.hub.metrics import hub_gauges
 from nodes.hub.notices import log_receipt, rejection_notice
 from nodes.runtime.alarms import AlarmBoard
-from nodes.runtime.amqp import BrokerSession, Publisher, ack_batch, broker_login, broker_urls, consume_in_batches, stop_tasks
+from nodes.runtime.amqp import (
+    BrokerSession, Publisher, ack_batch, broker_login, broker_urls, consume_in_batches, stop_tasks,
+)
 from nodes.runtime.config import HubConfig, new_message_id, utcnow
 from nodes.runtime.db import make_engine
 from nodes.runtime.faults import is_transient

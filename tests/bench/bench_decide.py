@@ -51,7 +51,7 @@ def main(argv: Sequence[str] = ()) -> int:
     parser.add_argument("--members", default="5", help="federation sizes, comma-separated")
     args = parser.parse_args(list(argv))
     for members in (int(n) for n in args.members.split(",")):
-        _measure(members, count)
+        _measure(members, args.count)
     return 0
 
 
