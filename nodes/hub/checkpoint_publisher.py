@@ -22,12 +22,12 @@ from protocol.checkpoint import SignedNote, format_note
 from protocol.timefmt import format_time
 
 if TYPE_CHECKING:
-    from nodes.hub.relay import Hub
+    from nodes.hub.hub_core import HubCore
 
 log = structlog.get_logger("somex.hub")
 
 
-async def run_checkpoints(hub: Hub) -> None:
+async def run_checkpoints(hub: HubCore) -> None:
     """Sign a checkpoint every `checkpoint_interval` while messages arrive (sooner after
     `checkpoint_every` entries). Witness cosignatures are entries too, but growth made of them
     alone waits `idle_checkpoint_interval`: otherwise each checkpoint's cosignatures would call
@@ -56,7 +56,7 @@ async def run_checkpoints(hub: Hub) -> None:
             log.exception("checkpoint failed; will try again")
             await asyncio.sleep(1)
 
-async def publish_checkpoint(hub: Hub) -> SignedNote | None:
+async def publish_checkpoint(hub: HubCore) -> SignedNote | None:
     """Sign a checkpoint of the log as it is now and send it to every witness."""
     async with hub.log_lock:
         note = await asyncio.to_thread(hub.store.sign_checkpoint, format_time(utcnow()))

@@ -24,12 +24,12 @@ from protocol.receipts import HEADER as LOG_HEADER
 from protocol.timefmt import format_time
 
 if TYPE_CHECKING:
-    from nodes.hub.relay import Hub
+    from nodes.hub.hub_core import HubCore
 
 log = structlog.get_logger("somex.hub")
 
 
-def dead_letter_watcher(hub: Hub, verdict: str):  # noqa: ANN201
+def dead_letter_watcher(hub: HubCore, verdict: str):  # noqa: ANN201
     """A consumer of the dead-letter or unroutable queue: each message kept and audited as `verdict`."""
     async def watch(message: AbstractIncomingMessage) -> None:
         delay = amqp.RETRY_FIRST_DELAY
@@ -54,7 +54,7 @@ def dead_letter_watcher(hub: Hub, verdict: str):  # noqa: ANN201
     return watch
 
 
-async def keep_dead_letter(hub: Hub, message: AbstractIncomingMessage, verdict: str) -> None:
+async def keep_dead_letter(hub: HubCore, message: AbstractIncomingMessage, verdict: str) -> None:
     """Audit a dead letter with what can be read of it, keep its bytes, tell its sender."""
     names = wire.read_names(message.body)
     at = format_time(utcnow())
@@ -87,7 +87,7 @@ async def keep_dead_letter(hub: Hub, message: AbstractIncomingMessage, verdict: 
             log.warning("could not tell the sender about its dead letter", error=str(exc), told=sender,
                         message_id=entry.message_id)
 
-def _dead_letter_sender(hub: Hub, message: AbstractIncomingMessage, names: dict) -> str | None:
+def _dead_letter_sender(hub: HubCore, message: AbstractIncomingMessage, names: dict) -> str | None:
     """Whom to tell: the authenticated broker user's node; for a message the hub forwarded (it
     died in an inbox), the envelope's sender if the log accepted that very message."""
     node = hub.directory.by_broker_user(message.user_id or "")
@@ -103,7 +103,7 @@ def _dead_letter_sender(hub: Hub, message: AbstractIncomingMessage, names: dict)
 
 # -- putting dead letters back ---------------------------------------------------------------
 
-async def requeue_dead_forever(hub: Hub) -> None:
+async def requeue_dead_forever(hub: HubCore) -> None:
     while True:
         await asyncio.sleep(min(hub.config.parked_retry_interval, 1.0))
         try:
@@ -114,7 +114,7 @@ async def requeue_dead_forever(hub: Hub) -> None:
             log.warning("putting dead letters back failed; will try again", error=str(exc))
 
 
-async def requeue_dead(hub: Hub) -> int:
+async def requeue_dead(hub: HubCore) -> int:
     """Put back the dead letters an operator asked for (`somex hub requeue-dead`): one that died
     in hub.in is processed again as a redelivery (a new decision, or a re-forward of its entry);
     one that died in an inbox is forwarded again with its log receipt."""

@@ -26,7 +26,7 @@ from protocol.receipts import HEADER as LOG_HEADER
 from protocol.timefmt import format_time
 
 if TYPE_CHECKING:
-    from nodes.hub.relay import Hub
+    from nodes.hub.hub_core import HubCore
 
 log = structlog.get_logger("somex.hub")
 
@@ -34,7 +34,7 @@ log = structlog.get_logger("somex.hub")
 PUBLICATION_TTL = timedelta(days=30)
 
 
-async def publish_federation_document(hub: Hub, raw: bytes) -> dict[str, Any]:
+async def publish_federation_document(hub: HubCore, raw: bytes) -> dict[str, Any]:
     """Apply and broadcast one root-signed document; DirectoryError (nothing changed) if the hub
     refuses it. Returns what was published (kind, serial, message id, recipients)."""
     async with hub.publication_lock:

@@ -54,3 +54,23 @@ def test_the_log_does_no_broker_io_and_knows_no_relay(module: str) -> None:
 
 def test_no_hub_module_is_as_long_as_the_old_relay() -> None:
     assert {p.name: n for p in HUB.glob("*.py") if (n := len(p.read_text().splitlines())) >= 400} == {}
+
+
+def test_no_import_cycle_among_the_hub_modules_type_checking_included() -> None:
+    modules = {p.stem for p in HUB.glob("*.py") if p.stem != "__init__"}
+    graph = {m: {n.split(".")[2] for n in imports(m) if n.startswith("nodes.hub.") and n.split(".")[2] in modules}
+             for m in modules}
+    state: dict[str, str] = {}
+
+    def visit(module: str, path: list[str]) -> None:
+        state[module] = "open"
+        for target in sorted(graph[module]):
+            if state.get(target) == "open":
+                raise AssertionError(f"import cycle: {' -> '.join([*path, module, target])}")
+            if target not in state:
+                visit(target, [*path, module])
+        state[module] = "done"
+
+    for module in sorted(modules):
+        if module not in state:
+            visit(module, [])
