@@ -325,3 +325,11 @@ def test_a_failure_the_hub_may_not_refuse_alone_propagates(federation: Federatio
     readings = [read(_from(federation, "IDN", cosign), context.received_at, federation.directory)]
     with pytest.raises(ConnectionError):
         decide_batch(readings, context, lambda entry, exc: not isinstance(exc, ConnectionError))
+
+
+def test_the_member_list_keeps_directory_order_and_answers_membership_by_hash(federation: Federation) -> None:
+    members = _context(federation).members
+    assert list(members) == federation.directory.node_ids()
+    assert "IDN" in members and "FRA" not in members and "HUB" not in members
+    raw = _signed(federation, "MEX", type="note", recipients=["ITA", "IDN"], body={"text": "hello"})
+    assert decide(_from(federation, "MEX", raw), _context(federation)).recipients == ("ITA", "IDN")
