@@ -122,6 +122,7 @@ class Reading:
     entry: AuditEntry
     envelope: Envelope | None
     refusal: Verdict | None
+    failure: Exception | None = None  # a decoder bug behind an internal_error refusal, for the caller's log
 
 
 def read(delivery: Delivery, received_at: str, directory: Directory) -> Reading:
@@ -135,7 +136,7 @@ def read(delivery: Delivery, received_at: str, directory: Directory) -> Reading:
         return Reading(delivery, entry, None, refuse(entry, exc.reason, exc.detail, directory))
     except Exception as exc:  # noqa: BLE001 - a decoder bug: this message alone is refused
         detail = f"the hub could not decode this message ({type(exc).__name__})"
-        return Reading(delivery, entry, None, refuse(entry, INTERNAL_ERROR, detail, directory))
+        return Reading(delivery, entry, None, refuse(entry, INTERNAL_ERROR, detail, directory), exc)
     entry.message_id, entry.type, entry.sender = env.id, env.type, env.sender
     entry.thread, entry.kid = env.thread, env.sig.kid if env.sig else None
     entry.recipients = env.recipients

@@ -215,6 +215,9 @@ class Hub:
         now = utcnow()
         received_at = format_time(now)
         readings = [read(_delivery(m), received_at, self.directory) for m in batch]
+        for r in readings:
+            if r.failure is not None:
+                log.error("decoding one message failed; rejecting it alone", exc_info=r.failure)
         seen = await asyncio.to_thread(self.store.seen, [r.envelope.id for r in readings if r.envelope is not None])
         context = self.decision_context(now, seen)
         if failed is not None:

@@ -333,3 +333,15 @@ def test_the_member_list_keeps_directory_order_and_answers_membership_by_hash(fe
     assert "IDN" in members and "FRA" not in members and "HUB" not in members
     raw = _signed(federation, "MEX", type="note", recipients=["ITA", "IDN"], body={"text": "hello"})
     assert decide(_from(federation, "MEX", raw), _context(federation)).recipients == ("ITA", "IDN")
+
+
+def test_a_decoder_bug_refuses_that_message_alone_and_hands_the_error_to_the_caller(
+        federation: Federation, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(raw: bytes) -> None:
+        raise RuntimeError("a decoder bug")
+
+    monkeypatch.setattr(wire, "decode", broken)
+    reading = read(_from(federation, "MEX", _signed(federation, "MEX")), "2026-11-22T12:00:00.000000Z",
+                   federation.directory)
+    _refused(reading.refusal, "internal_error")
+    assert reading.refusal.answer_to == "MEX" and isinstance(reading.failure, RuntimeError)
