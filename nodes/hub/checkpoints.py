@@ -45,6 +45,12 @@ class Checkpoints:
             note = SignedNote(body, (sign_note(body, self.key_name, self._signer),))
             conn.execute(insert(checkpoints), {"size": size, "root": self._sequencer.root(),
                                                "note": format_note(note).decode(), "at": at})
+            # Cosignatures are stored by size. No checkpoint of this size or larger was stored, so any
+            # held for one were made for another tree (a log cut back and regrown): never serve them
+            # with this note (docs/security.md, "The hub's decision without a broker").
+            conn.execute(cosignatures.delete().where(cosignatures.c.size >= size))
+            conn.execute(cosigned_checkpoints.delete().where(cosigned_checkpoints.c.size >= size))
+        self._signed_notes = {k: v for k, v in self._signed_notes.items() if k < size}
         return note
 
     def signed_checkpoint(self, size: int) -> SignedNote | None:
