@@ -39,7 +39,7 @@ async def publish_federation_document(hub: HubCore, raw: bytes) -> dict[str, Any
     refuses it. Returns what was published (kind, serial, message id, recipients)."""
     async with hub.publication_lock:
         def accept() -> Any:
-            with hub.store._engine.begin() as conn:
+            with hub.store.engine.begin() as conn:
                 return accept_publication(conn, hub.federation, raw, utcnow(), policy.HUB_ID)
 
         federation, document = await asyncio.to_thread(accept)
