@@ -12,7 +12,7 @@ from crypto.directory import MAX_SIGNED_BYTES
 from crypto.errors import CryptoError
 from nodes.hub.console import add_routes as add_console_routes
 from nodes.hub.export import export_bundle
-from nodes.hub.relay import Hub
+from nodes.hub.web_view import HubView
 from nodes.runtime.amqp import STORAGE_ALARM
 from nodes.runtime.config import utcnow
 from nodes.runtime.federation_state import federation_alarms
@@ -24,10 +24,10 @@ from protocol.checkpoint import format_note
 from protocol.filters import TIME_FORMAT, FilterError, trail_filters
 from protocol.timefmt import format_time
 
-HUB = web.AppKey("somex_hub", Hub)
+HUB = web.AppKey("somex_hub", HubView)
 
 
-def make_app(hub: Hub) -> web.Application:
+def make_app(hub: HubView) -> web.Application:
     app = web.Application(middlewares=[security_headers, json_api_errors])
     app[HUB] = hub
     limit_rate(app, hub.config.http_rate_limit, hub.config.http_failure_limit)

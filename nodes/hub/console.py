@@ -15,7 +15,7 @@ from aiohttp import web
 
 from crypto.witness import directory_witnesses, required_quorum
 from nodes.hub.export import export_bundle
-from nodes.hub.relay import Hub
+from nodes.hub.web_view import HubView
 from nodes.hub.sequence import sequence_diagram
 from nodes.hub.volume import hour_slots, volume_chart
 from nodes.runtime import console
@@ -24,7 +24,7 @@ from protocol import messages
 from protocol.policy import HUB_ID
 from protocol.checkpoint import SignedNote, format_note, parse_checkpoint_body
 
-HUB = web.AppKey("somex_console_hub", Hub)
+HUB = web.AppKey("somex_console_hub", HubView)
 NAV = (("Overview", "/console/"), ("Trails", "/console/trails"), ("Checkpoint", "/console/checkpoint"),
        ("Volume", "/console/volume"))
 THREAD_CAP = 200
@@ -40,7 +40,7 @@ def _page(summary: str, parameters: list[dict[str, Any]] | None = None, **respon
                     "parameters": parameters or [], "responses": {**_HTML, **responses}}}
 
 
-def add_routes(app: web.Application, hub: Hub) -> None:
+def add_routes(app: web.Application, hub: HubView) -> None:
     app[HUB] = hub
     console.mount(app, console.Console("somex · audit", ("auditor",), NAV, Path(__file__).parent / "templates",
                                        HUB_ID))

@@ -8,10 +8,10 @@ one back (Hub.requeue_dead). Run it once the cause is fixed (docs/audit-log.md, 
 from __future__ import annotations
 
 from nodes.hub.audit import AuditStore
-from nodes.hub.relay import log_origin
 from nodes.runtime.config import HubConfig, utcnow
 from nodes.runtime.db import make_engine
 from nodes.runtime.federation import load_federation
+from protocol.checkpoint import log_origin
 from protocol.timefmt import format_time
 
 

@@ -10,7 +10,7 @@ import base64
 from typing import Any
 
 from crypto.audit_bundle import FORMAT
-from nodes.hub.audit import AuditStore
+from nodes.hub.log_storage import LogReader
 from protocol.checkpoint import format_note
 
 
@@ -18,7 +18,7 @@ def _b64(values: list[bytes]) -> list[str]:
     return [base64.b64encode(v).decode() for v in values]
 
 
-def export_bundle(store: AuditStore, directory_raw: bytes, *, quorum: int = 0, thread: str | None = None,
+def export_bundle(store: LogReader, directory_raw: bytes, *, quorum: int = 0, thread: str | None = None,
                   since: str | None = None, until: str | None = None, message_id: str | None = None) -> dict[str, Any]:
     """Everything up to the newest checkpoint `quorum` witnesses cosigned (the newest checkpoint
     if none has them yet: the verifier then says so); with a filter, the matching entries with proofs."""

@@ -6,23 +6,20 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from prometheus_client.core import Metric
-from sqlalchemy import select
 
-from nodes.hub.audit import checkpoints
 from nodes.runtime.config import utcnow
 from nodes.runtime.federation_state import federation_alarms
 from nodes.runtime.metrics import days_until, gauge, labelled_gauge, seconds_since
 
 if TYPE_CHECKING:
-    from nodes.hub.relay import Hub
+    from nodes.hub.web_view import HubView
 
 
-def hub_gauges(hub: Hub) -> Iterable[Metric]:
+def hub_gauges(hub: HubView) -> Iterable[Metric]:
     now = utcnow()
     store = hub.store
     size = store.size
-    with store._engine.connect() as conn:  # noqa: SLF001 - one read of the newest checkpoint's time
-        last_at = conn.execute(select(checkpoints.c.at).order_by(checkpoints.c.size.desc()).limit(1)).scalar()
+    last_at = store.latest_checkpoint_time()
     directory = hub.federation.directory
     yield gauge("somex_log_size", "Entries in the audit log", size)
     yield gauge("somex_checkpoint_age_seconds", "Seconds since the newest signed checkpoint",

@@ -9,7 +9,6 @@ withheld a publication would be seen by the nodes' `revocations_overdue` alarm (
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +16,8 @@ import structlog
 
 from crypto.directory import Directory
 from crypto.signing import sign_envelope
-from nodes.hub.audit import ISSUED, AuditEntry
+from nodes.hub.entry import ISSUED, AuditEntry
+from nodes.hub.forwarding import Copies
 from nodes.runtime.config import new_message_id, utcnow
 from nodes.runtime.federation_state import accept_publication
 from protocol import envelope as wire
@@ -26,7 +26,7 @@ from protocol.receipts import HEADER as LOG_HEADER
 from protocol.timefmt import format_time
 
 if TYPE_CHECKING:
-    from nodes.hub.relay import Hub
+    from nodes.hub.hub_core import HubCore
 
 log = structlog.get_logger("somex.hub")
 
@@ -34,14 +34,12 @@ log = structlog.get_logger("somex.hub")
 PUBLICATION_TTL = timedelta(days=30)
 
 
-async def publish_federation_document(hub: Hub, raw: bytes) -> dict[str, Any]:
+async def publish_federation_document(hub: HubCore, raw: bytes) -> dict[str, Any]:
     """Apply and broadcast one root-signed document; DirectoryError (nothing changed) if the hub
     refuses it. Returns what was published (kind, serial, message id, recipients)."""
-    from nodes.hub.relay import _Copies  # the relay's forward record: parked and retried like the rest
-
     async with hub.publication_lock:
         def accept() -> Any:
-            with hub.store._engine.begin() as conn:
+            with hub.store.engine.begin() as conn:
                 return accept_publication(conn, hub.federation, raw, utcnow(), policy.HUB_ID)
 
         federation, document = await asyncio.to_thread(accept)
@@ -61,7 +59,7 @@ async def publish_federation_document(hub: Hub, raw: bytes) -> dict[str, Any]:
             await asyncio.to_thread(hub.store.append, [entry])
         receipt = hub.log_receipt(entry, env.id, env.created)
         body = wire.encode(env)
-        copies = _Copies(entry.seq, tuple(recipients), env.id, body, {LOG_HEADER: receipt})  # the broker copies it
+        copies = Copies(entry.seq, tuple(recipients), env.id, body, {LOG_HEADER: receipt})  # the broker copies it
         bound = log.bind(message_id=env.id, kind=kind, serial=document.serial, seq=entry.seq)
         try:
             parked = await hub.forward([copies])
@@ -70,9 +68,7 @@ async def publish_federation_document(hub: Hub, raw: bytes) -> dict[str, Any]:
             bound.warning("publication not sent yet: parked at the hub", error=str(exc))
             parked = copies.each()
         if parked:
-            await asyncio.to_thread(hub.store.park, [{
-                "seq": f.seq, "recipient": f.to, "message_id": f.message_id, "raw": f.body,
-                "headers": json.dumps(f.headers), "parked_at": format_time(now)} for f in parked])
+            await asyncio.to_thread(hub.forwarder.park, parked, format_time(now))
         await asyncio.to_thread(hub.store.mark_forwarded, {entry.seq} if len(parked) < len(recipients) else set(),
                                 format_time(utcnow()))
         bound.info("federation document published", recipients=recipients, parked=[f.to for f in parked])

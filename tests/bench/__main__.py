@@ -6,15 +6,15 @@ import asyncio
 import sys
 
 from tests.bench import (
-    bench_alerts, bench_audit, bench_border_check, bench_cases, bench_fanout, bench_load, bench_merkle,
-    bench_person_names, bench_relay,
-    bench_witness,
+    bench_alerts, bench_audit, bench_border_check, bench_cases, bench_decide, bench_fanout, bench_load, bench_merkle,
+    bench_person_names, bench_relay, bench_witness,
 )
 
 
 def main() -> int:
     bench_merkle.main([])
     bench_audit.main([])
+    bench_decide.main([])
     bench_cases.main([])
     bench_person_names.main([])
     bench_border_check.main([])
