@@ -37,7 +37,7 @@ PUBLICATION_TTL = timedelta(days=30)
 async def publish_federation_document(hub: Hub, raw: bytes) -> dict[str, Any]:
     """Apply and broadcast one root-signed document; DirectoryError (nothing changed) if the hub
     refuses it. Returns what was published (kind, serial, message id, recipients)."""
-    from nodes.hub.relay import _Copies  # the relay's forward record: parked and retried like the rest
+    from nodes.hub.relay import Copies  # the relay's forward record: parked and retried like the rest
 
     async with hub.publication_lock:
         def accept() -> Any:
@@ -61,7 +61,7 @@ async def publish_federation_document(hub: Hub, raw: bytes) -> dict[str, Any]:
             await asyncio.to_thread(hub.store.append, [entry])
         receipt = hub.log_receipt(entry, env.id, env.created)
         body = wire.encode(env)
-        copies = _Copies(entry.seq, tuple(recipients), env.id, body, {LOG_HEADER: receipt})  # the broker copies it
+        copies = Copies(entry.seq, tuple(recipients), env.id, body, {LOG_HEADER: receipt})  # the broker copies it
         bound = log.bind(message_id=env.id, kind=kind, serial=document.serial, seq=entry.seq)
         try:
             parked = await hub.forward([copies])

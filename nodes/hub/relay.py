@@ -63,7 +63,7 @@ class _Forward(NamedTuple):
     headers: dict[str, str]
 
 
-class _Copies(NamedTuple):
+class Copies(NamedTuple):
     """One message for several recipients: the broker makes the copies (plan_publishes). Kept whole
     until a copy must stand alone: at 190 members, an object per recipient was the hub's largest
     cost per broadcast (issue 23)."""
@@ -98,7 +98,7 @@ class _Decision:
     rejection: Envelope | None = None
     rejection_to: str | None = None
     rejection_entry: AuditEntry | None = None
-    forwards: list[_Forward | _Copies] = field(default_factory=list)
+    forwards: list[_Forward | Copies] = field(default_factory=list)
     cosignature: tuple | None = None  # AuditStore.add_cosignature arguments: (size, witness, signature, time, rank, quorum)
 
 
@@ -145,7 +145,7 @@ class Hub:
     def log_receipt(self, entry: AuditEntry, message_id: str, at: str) -> str:
         return self._log_receipt(entry, message_id, at)
 
-    async def forward(self, forwards: list[_Forward | _Copies]) -> list[_Forward]:
+    async def forward(self, forwards: list[_Forward | Copies]) -> list[_Forward]:
         return await self._forward(forwards)
 
     async def publish_federation_document(self, raw: bytes) -> dict:
@@ -447,7 +447,7 @@ class Hub:
             created=utcnow(), ttl=timedelta(days=7), body={"note": format_note(note).decode(), "proofs": proofs},
         ), self._creds.signing_key)
         raw = wire.encode(env)
-        full = await self._forward([_Copies(-1, tuple(self.directory.node_ids()), env.id, raw, {})])
+        full = await self._forward([Copies(-1, tuple(self.directory.node_ids()), env.id, raw, {})])
         for forward in full:  # a full inbox: that witness checks the next one
             log.warning("checkpoint not sent: inbox full", node=forward.to, size=size)
         root = base64.b64decode(note.body.split(b"\n")[2])
@@ -484,7 +484,7 @@ class Hub:
     def _prepare_forwards(self, d: _Decision, received_at: str) -> None:
         if d.entry.verdict == ACCEPTED and d.envelope is not None:
             receipt = self._log_receipt(d.entry, d.envelope.id, received_at)
-            d.forwards.append(_Copies(d.entry.seq, tuple(d.recipients), d.envelope.id, d.message.body,
+            d.forwards.append(Copies(d.entry.seq, tuple(d.recipients), d.envelope.id, d.message.body,
                                       {LOG_HEADER: receipt}))
         if d.rejection is not None and d.rejection_entry is not None and d.rejection_to is not None:
             r = d.rejection
@@ -492,7 +492,7 @@ class Hub:
             d.forwards.append(_Forward(d.rejection_entry.seq, d.rejection_to, r.id, wire.encode(r),
                                        {LOG_HEADER: receipt}))
 
-    async def _forward(self, forwards: list[_Forward | _Copies]) -> list[_Forward]:
+    async def _forward(self, forwards: list[_Forward | Copies]) -> list[_Forward]:
         """Publish with confirms; return what a full inbox refused. Any other failure raises (the
         batch is redelivered).
 
@@ -700,7 +700,7 @@ class Hub:
 INBOX_FULL = "inbox_full"  # alarm: a recipient's inbox refuses forwards, which wait parked at the hub
 
 
-def plan_publishes(forwards: list[_Forward | _Copies], fan_out_to: set[str]) -> list[_Publish]:
+def plan_publishes(forwards: list[_Forward | Copies], fan_out_to: set[str]) -> list[_Publish]:
     """The publishes for `forwards`, in order: the copies of one message to recipients in
     `fan_out_to` make one publish (the broker copies it); every other copy is a publish alone."""
     plan: list[_Publish] = []

@@ -16,7 +16,7 @@ from crypto.errors import CryptoError
 from nodes.national import reads
 from nodes.national.mla import CentralAuthority, Upload
 from nodes.national.reads import CONSOLE_READER
-from nodes.national.mla_api import MAX_FIELDS_BYTES, _read_part, _TooLarge
+from nodes.national.mla_api import MAX_FIELDS_BYTES, PartTooLarge, read_part
 from nodes.runtime import console
 from nodes.runtime.config import utcnow
 from nodes.runtime.http import attachment_disposition
@@ -116,7 +116,7 @@ async def compose(request: web.Request) -> web.Response:
     try:
         values, uploads = await _form(request)
         created = await asyncio.to_thread(request.app[AUTHORITY].create, request_fields(values), uploads)
-    except _TooLarge:
+    except PartTooLarge:
         return _compose_page(request, values, f"too_large: attachments over {mla.MAX_ATTACHMENT_BYTES} bytes "
                                               "in all, or a field over 1 MiB")
     except (ProtocolError, CryptoError) as exc:
@@ -143,13 +143,13 @@ async def _multipart(request: web.Request, names: Sequence[str]) -> tuple[dict[s
         if not isinstance(part, BodyPartReader):
             raise ProtocolError("bad_request", "nested multipart is not accepted")
         if part.name == "attachment":
-            content = await _read_part(part, budget)
+            content = await read_part(part, budget)
             if part.filename:  # an empty file input sends a part without a name
                 budget -= len(content)
                 uploads.append(Upload(part.filename, part.headers.get("Content-Type", "application/octet-stream"),
                                       content))
         elif part.name in fields:
-            fields[part.name].append((await _read_part(part, MAX_FIELDS_BYTES)).decode("utf-8", "replace"))
+            fields[part.name].append((await read_part(part, MAX_FIELDS_BYTES)).decode("utf-8", "replace"))
         else:
             raise ProtocolError("bad_request", f"unexpected field {str(part.name)[:40]!r}")
     return fields, uploads
@@ -234,7 +234,7 @@ async def act(request: web.Request) -> web.Response:
         outcome = {"ok": f"{event} sent: the request is now {done['state']}"}
     except LookupError as exc:
         return console.error_page(request, 404, "No such request", str(exc))
-    except _TooLarge:
+    except PartTooLarge:
         outcome = {"error": f"too_large: attachments over {mla.MAX_ATTACHMENT_BYTES} bytes in all"}
     except (ProtocolError, CryptoError) as exc:
         outcome = {"error": f"{exc.reason}: {exc.detail}"}

@@ -72,16 +72,16 @@ _PATHS = {
 }
 
 
-class _TooLarge(Exception):
+class PartTooLarge(Exception):
     pass
 
 
-async def _read_part(part: BodyPartReader, budget: int) -> bytes:
+async def read_part(part: BodyPartReader, budget: int) -> bytes:
     data = bytearray()
     while chunk := await part.read_chunk(_CHUNK):
         data.extend(chunk)
         if len(data) > budget:
-            raise _TooLarge
+            raise PartTooLarge
     return bytes(data)
 
 
@@ -99,9 +99,9 @@ async def _fields_and_uploads(request: web.Request, name: str) -> tuple[dict[str
             if not isinstance(part, BodyPartReader):
                 raise ProtocolError("bad_request", "nested multipart is not accepted")
             if part.name == name and fields is None:
-                fields = _json_object(await _read_part(part, MAX_FIELDS_BYTES), name)
+                fields = _json_object(await read_part(part, MAX_FIELDS_BYTES), name)
             elif part.name == "attachment" and part.filename:
-                content = await _read_part(part, budget)
+                content = await read_part(part, budget)
                 budget -= len(content)
                 uploads.append(Upload(part.filename, part.headers.get("Content-Type", "application/octet-stream"),
                                       content))
@@ -143,7 +143,7 @@ def _json_uploads(items: Any) -> list[Upload]:
 
 
 def _error(exc: Exception) -> web.Response:
-    if isinstance(exc, _TooLarge):
+    if isinstance(exc, PartTooLarge):
         return json_error(413, "too_large", f"attachments over {mla.MAX_ATTACHMENT_BYTES} bytes in all, "
                                             f"or fields over {MAX_FIELDS_BYTES}")
     if isinstance(exc, LookupError):
@@ -161,7 +161,7 @@ async def create_request(request: web.Request) -> web.Response:
     try:
         fields, uploads = await _fields_and_uploads(request, "request")
         created = await asyncio.to_thread(authority.create, fields, uploads)
-    except (ProtocolError, CryptoError, _TooLarge) as exc:
+    except (ProtocolError, CryptoError, PartTooLarge) as exc:
         return _error(exc)
     return web.json_response(created, status=202)
 
@@ -202,7 +202,7 @@ async def act_on_request(request: web.Request) -> web.Response:
             return json_error(400, "bad_request", "'event' (string), optional 'note' (string) and 'grounds' (list)")
         done = await asyncio.to_thread(authority.act, request.match_info["id"], event, note=note, grounds=grounds,
                                        uploads=uploads)
-    except (LookupError, ProtocolError, CryptoError, _TooLarge) as exc:
+    except (LookupError, ProtocolError, CryptoError, PartTooLarge) as exc:
         return _error(exc)
     return web.json_response(done, status=202)
 
