@@ -194,7 +194,7 @@ def _federation(args: argparse.Namespace) -> int:
         return run_tls_step(args)
     if args.action != "init":
         return _ceremony(args)
-    from nodes.runtime.federation import init_federation
+    from nodes.runtime.ceremony import init_federation
 
     target = args.dir or args.state_dir / "federation"
     countries = [c.strip().upper() for c in args.countries.split(",") if c.strip()]

@@ -24,14 +24,11 @@ nodes/<ID>/ directory. Nothing here prints or logs a secret.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -62,7 +59,7 @@ from crypto.pki import (
     tls_key_to_pem,
 )
 from crypto.tokens import is_token_digest
-from nodes.runtime.private_files import private_dir
+from nodes.runtime.private_files import private_dir, replace_atomically, write_private
 from crypto.witness_policy import WitnessPolicy
 
 COUNTRY_TYPES = frozenset({
@@ -158,42 +155,19 @@ class Federation:
             broker_user=entry.broker_user,
             broker_password=((home / "broker.password").read_text().strip()
                              if (home / "broker.password").exists() else None),
-            token_digests=_token_digests(home / TOKENS_FILE),
+            token_digests=load_token_digests(home / TOKENS_FILE),
             home=home,
             hybrid_sealing_key=(HybridSealingKey.from_bytes((home / "hybrid_sealing.key").read_bytes())
                                 if (home / "hybrid_sealing.key").exists() else None),
         )
 
 
-def _token_digests(path: Path) -> dict[str, str]:
+def load_token_digests(path: Path) -> dict[str, str]:
     digests = json.loads(path.read_text())
     if not isinstance(digests, dict) or not all(r in ROLES and is_token_digest(d) for r, d in digests.items()):
         raise ValueError(f"{path} must map roles ({', '.join(ROLES)}) to SHA-256 token digests; a file of clear "
                          "tokens is from an older layout: re-run 'somex federation init --force'")
     return digests
-
-
-def _write_secret(path: Path, data: bytes) -> None:
-    """Create `path` readable by its owner only, from the first byte on (every file of a state dir is)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-    os.chmod(path, 0o600)  # O_CREAT does not change the mode of an existing file
-
-
-def _replace(path: Path, data: bytes) -> None:
-    """Replace a public file atomically: a reader sees the old or the new content, never half."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, 0o600)  # public, but in a private state dir: the owner's alone like the rest
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def check_countries(countries: Iterable[str]) -> list[str]:
@@ -211,15 +185,8 @@ def check_countries(countries: Iterable[str]) -> list[str]:
     return result
 
 
-def _is_federation(path: Path) -> bool:
+def is_federation(path: Path) -> bool:
     return (path / DIRECTORY_FILE).is_file() or (path / "root" / "root.crt").is_file()
-
-
-def init_federation(path: Path, federation: str, countries: Iterable[str], now: datetime, **options: Any) -> None:
-    """A whole federation in one directory, through the key ceremonies (nodes.runtime.ceremony)."""
-    from nodes.runtime.ceremony import init_federation as through_the_ceremonies  # it imports this module
-
-    through_the_ceremonies(path, federation, countries, now, **options)
 
 
 def write_tls_pair(home: Path, ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate, name: str,
@@ -229,8 +196,8 @@ def write_tls_pair(home: Path, ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509
     key = new_tls_key()
     cert = issue_tls_certificate(ca_key, ca_cert, name, key.public_key(), now,
                                  server_names=list(server_names) if server_names else None, days=days)
-    _write_secret(home / TLS_KEY_FILE, tls_key_to_pem(key))
-    _write_secret(home / TLS_CERT_FILE, tls_chain_pem(cert, ca_cert))
+    write_private(home / TLS_KEY_FILE, tls_key_to_pem(key))
+    write_private(home / TLS_CERT_FILE, tls_chain_pem(cert, ca_cert))
     return cert
 
 
@@ -251,7 +218,7 @@ def record_tls_certificate(path: Path, signing_kid: str, cert: x509.Certificate)
     revoking a key (or removing a member) finds the TLS certificates to put on the CRL."""
     register = path / "root" / TLS_ISSUED_DIR
     private_dir(register)
-    _replace(register / f"{signing_kid}.crt", cert_to_pem(cert).encode())
+    replace_atomically(register / f"{signing_kid}.crt", cert_to_pem(cert).encode())
 
 
 def _issued_tls_certificates(path: Path) -> dict[str, x509.Certificate]:
@@ -284,12 +251,12 @@ def revoke_tls_certificates(path: Path, certs: Iterable[x509.Certificate], now: 
     current = x509.load_pem_x509_crl((path / TLS_CRL_FILE).read_bytes())
     number = current.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number + 1
     serials = {r.serial_number for r in current} | {c.serial_number for c in certs}
-    _replace(path / TLS_CRL_FILE, crl_to_pem(issue_crl(ca_key, ca_cert, serials, number, now,
+    replace_atomically(path / TLS_CRL_FILE, crl_to_pem(issue_crl(ca_key, ca_cert, serials, number, now,
                                                        now + TLS_CRL_VALIDITY)))
     return certs
 
 
-def _root_cert(path: Path) -> x509.Certificate:
+def load_root_cert(path: Path) -> x509.Certificate:
     return cert_from_pem((path / "root" / "root.crt").read_bytes())
 
 
@@ -297,13 +264,13 @@ def load_federation(path: Path, now: datetime) -> Federation:
     """Load and verify a federation: the directory must be signed by root.crt and valid at `now`."""
     if not (path / DIRECTORY_FILE).exists():
         raise FileNotFoundError(f"no federation in {path}: run 'somex federation init --countries ...' first")
-    root_cert = _root_cert(path)
+    root_cert = load_root_cert(path)
     directory = load_directory((path / DIRECTORY_FILE).read_bytes(), root_cert, now)
     revocations = load_revocations((path / REVOCATIONS_FILE).read_bytes(), root_cert)
     return Federation(path, root_cert, directory, revocations, TrustStore(directory, revocations, root_cert))
 
 
-def _root_key(path: Path) -> SigningKey:
+def load_root_key(path: Path) -> SigningKey:
     key_file = path / "root" / "root.key"
     if not key_file.exists():
         raise FileNotFoundError(f"{key_file} is missing: this is a root operator's action, run it where the "
@@ -318,24 +285,24 @@ def revoke(path: Path, kid: str, now: datetime) -> list[x509.Certificate]:
     certificates revoked (none for a key admitted before the root kept its register)."""
     if not _KID.fullmatch(kid):
         raise ValueError("a key id is 64 lowercase hex digits (the SHA-256 of the raw public key)")
-    root_cert, root_key = _root_cert(path), _root_key(path)
+    root_cert, root_key = load_root_cert(path), load_root_key(path)
     current = load_revocations((path / REVOCATIONS_FILE).read_bytes(), root_cert)
     tls = [cert for signing_kid, cert in _issued_tls_certificates(path).items() if signing_kid == kid]
     updated = RevocationList(current.federation, current.serial + 1, now, now + REVOCATIONS_VALIDITY,
                              current.revoked | {kid})
     revoked = revoke_tls_certificates(path, tls, now)  # the CRL first: a crash between leaves the key still valid,
-    _replace(path / REVOCATIONS_FILE, sign_revocations(updated, root_key))  # and the operator runs revoke again
+    replace_atomically(path / REVOCATIONS_FILE, sign_revocations(updated, root_key))  # and the operator runs revoke again
     return revoked
 
 
 def reissue_revocations(path: Path, now: datetime, validity: timedelta | None = None) -> RevocationList:
     """Re-sign the revocation list unchanged with the next serial and a new `next_update` (the root's
     routine publication, before holders start alarming that theirs is overdue)."""
-    root_cert, root_key = _root_cert(path), _root_key(path)
+    root_cert, root_key = load_root_cert(path), load_root_key(path)
     current = load_revocations((path / REVOCATIONS_FILE).read_bytes(), root_cert)
     updated = RevocationList(current.federation, current.serial + 1, now, now + (validity or REVOCATIONS_VALIDITY),
                              current.revoked)
-    _replace(path / REVOCATIONS_FILE, sign_revocations(updated, root_key))
+    replace_atomically(path / REVOCATIONS_FILE, sign_revocations(updated, root_key))
     return updated
 
 
@@ -343,18 +310,18 @@ def reissue_directory(path: Path, now: datetime, days: int = 365) -> Directory:
     """Re-sign the current directory (even an expired one) with the next serial, valid `days` from `now`."""
     if days < 1:
         raise ValueError("days must be at least 1")
-    root_cert, root_key = _root_cert(path), _root_key(path)
+    root_cert, root_key = load_root_cert(path), load_root_key(path)
     current = load_directory((path / DIRECTORY_FILE).read_bytes(), root_cert, None)
     updated = Directory(current.federation, current.serial + 1, now - BACKDATE, now + timedelta(days=days),
                         current.nodes, current.witness_policy)
-    _replace(path / DIRECTORY_FILE, sign_directory(updated, root_key))
+    replace_atomically(path / DIRECTORY_FILE, sign_directory(updated, root_key))
     return updated
 
 
 def remove_member(path: Path, node_id: str, now: datetime) -> Directory:
     """The root operator's removal of a member: the directory without it, next serial (publish it;
     the publish step also takes its broker user's permissions)."""
-    root_cert, root_key = _root_cert(path), _root_key(path)
+    root_cert, root_key = load_root_cert(path), load_root_key(path)
     current = load_directory((path / DIRECTORY_FILE).read_bytes(), root_cert, None)
     if node_id == HUB_ID or node_id not in current.nodes:
         raise ValueError(f"{node_id!r} is not a member country of this federation")
@@ -364,7 +331,7 @@ def remove_member(path: Path, node_id: str, now: datetime) -> Directory:
                         _policy_without(current.witness_policy, node_id))
     # Its TLS certificates too: with the permissions gone it could still open connections otherwise.
     revoke_tls_certificates(path, issued_tls_certificates(path, node_id), now)
-    _replace(path / DIRECTORY_FILE, sign_directory(updated, root_key))
+    replace_atomically(path / DIRECTORY_FILE, sign_directory(updated, root_key))
     return updated
 
 
@@ -383,7 +350,7 @@ def set_witness_policy(path: Path, policy: WitnessPolicy | None, now: datetime) 
     """The root operator's witness policy (None: the defaults of crypto/witness.py) in a new
     root-signed directory with the next serial (publish it). ValueError if the policy does not fit
     this directory: a witness that is not a national node, a quorum above the witnesses."""
-    root_cert, root_key = _root_cert(path), _root_key(path)
+    root_cert, root_key = load_root_cert(path), load_root_key(path)
     current = load_directory((path / DIRECTORY_FILE).read_bytes(), root_cert, None)
     if policy is not None and policy.quorum is not None and policy.witnesses is None:
         members = [n for n in current.nodes if n != HUB_ID]
@@ -391,5 +358,5 @@ def set_witness_policy(path: Path, policy: WitnessPolicy | None, now: datetime) 
             raise ValueError(f"witness_policy.quorum {policy.quorum} exceeds the {len(members)} national nodes")
     updated = Directory(current.federation, current.serial + 1, now - BACKDATE,
                         max(current.expires, now + timedelta(days=1)), current.nodes, policy)
-    _replace(path / DIRECTORY_FILE, sign_directory(updated, root_key))
+    replace_atomically(path / DIRECTORY_FILE, sign_directory(updated, root_key))
     return updated

@@ -33,13 +33,13 @@ from nodes.runtime.federation import (
     TLS_CRL_FILE,
     TLS_KEY_FILE,
     Federation,
-    init_federation,
     load_federation,
     revoke,
     revoke_tls_certificate,
     tls_ca,
     write_tls_pair,
 )
+from nodes.runtime.ceremony import init_federation
 from nodes.runtime.local import broker_tls_from_federation
 from nodes.runtime.rabbit import PrivateBroker, free_port
 from tests.integration.federation import RunningFederation, eventually

@@ -17,11 +17,11 @@ from nodes.runtime.federation import (
     COUNTRY_TYPES,
     HUB_TYPES,
     check_countries,
-    init_federation,
     load_federation,
     reissue_directory,
     revoke,
 )
+from nodes.runtime.ceremony import init_federation
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 NODE_FILES = ("signing.key", "signing.crt", "sealing.key", "hybrid_sealing.key", "tls.key", "tls.crt",

@@ -26,12 +26,12 @@ from nodes.runtime.federation import (
     TLS_CERT_FILE,
     TLS_CRL_FILE,
     TLS_KEY_FILE,
-    init_federation,
     load_federation,
     remove_member,
     revoke,
     tls_ca,
 )
+from nodes.runtime.ceremony import init_federation
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 NAMES = ["broker.hub.example", "203.0.113.7"]
