@@ -503,11 +503,6 @@ class PrivateBroker:
         self.api("PUT", f"/api/permissions/{_q(vhost)}/{_q(user)}",
                  {"configure": configure, "write": write, "read": read})
 
-    def apply_admin_vhost(self, vhost: str) -> None:
-        """A vhost where the administrator may do anything over AMQP (benchmark baselines only)."""
-        self.api("PUT", f"/api/vhosts/{_q(vhost)}", {})
-        self.set_permissions(vhost, ADMIN_USER, ".*", ".*", ".*")
-
     # -- AMQP addresses -------------------------------------------------------------------------
 
     def amqp_url(self, user: BrokerUser, vhost: str) -> str:

@@ -6,7 +6,9 @@
 (c) no import cycle among somex modules, counting imports under `if TYPE_CHECKING:` and inside
     functions (a cycle hidden from the interpreter is still a cycle of the design);
 (d) protocol imports nothing outside the standard library but rfc8785, crypto nothing but
-    cryptography and rfc8785 (import-linter forbids a list; this allows one).
+    cryptography and rfc8785 (import-linter forbids a list; this allows one);
+(e) every module of nodes/ is used by the product: reached from the `somex` entry point or a
+    feature folder (a helper only the tests import belongs under tests/support/).
 Each check is shown to fail on a tiny broken package built in tmp_path.
 """
 
@@ -16,6 +18,7 @@ import ast
 import subprocess
 import sys
 import textwrap
+import tomllib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -284,3 +287,34 @@ def test_the_allow_list_sees_a_third_party_import_inside_a_function(tmp_path: Pa
                                "pure/x.py": "def f():\n    import aiohttp\n    from pure import y\n",
                                "pure/y.py": ""})
     assert outside_imports(root, "pure", set()) == ["pure/x.py:2: imports aiohttp"]
+
+
+# --- (e) no test-only module in the shipped package ----------------------------------------------
+
+def unreached(graph: dict[str, set[str]], roots: Iterable[str]) -> set[str]:
+    """Modules no root reaches through imports; a package counts as reached with any of its modules."""
+    seen: set[str] = set()
+    todo = list(roots)
+    while todo:
+        module = todo.pop()
+        if module in seen or module not in graph:
+            continue
+        seen.add(module)
+        todo.extend(graph[module])
+        parent = module.rpartition(".")[0]
+        todo.extend([parent] if parent else [])
+    return set(graph) - seen
+
+
+def test_every_module_of_nodes_is_used_by_the_product() -> None:
+    entry = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]["somex"]
+    graph = import_graph(modules(ROOT, SHIPPED))
+    features = [m for m in graph if m.startswith("nodes.national.features.")]  # discovered, not imported
+    found = sorted(m for m in unreached(graph, [entry.split(":")[0], *features]) if m.startswith("nodes."))
+    assert found == [], f"modules of nodes/ that only the tests import: move them to tests/support/: {found}"
+
+
+def test_the_reach_check_sees_a_module_only_tests_import(tmp_path: Path) -> None:
+    root = _package(tmp_path, {"pkg/__init__.py": "", "pkg/cli.py": "from pkg.sub import a\n",
+                               "pkg/sub/__init__.py": "", "pkg/sub/a.py": "", "pkg/testing.py": ""})
+    assert unreached(import_graph(modules(root, ["pkg"])), ["pkg.cli"]) == {"pkg.testing"}
