@@ -64,12 +64,10 @@ from nodes.runtime.federation import (
     TOKENS_FILE,
     is_federation,
     load_root_cert,
-    load_root_key,
     load_token_digests,
     check_countries,
-    record_tls_certificate,
-    tls_ca,
 )
+from nodes.runtime.root_operator import load_root_key, record_tls_certificate, tls_ca
 from nodes.runtime.private_files import private_dir, replace_atomically, write_private
 
 JOIN_REQUEST_FILE = "join-request.json"

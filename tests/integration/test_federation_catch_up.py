@@ -21,14 +21,8 @@ from nodes.hub import api as hub_api
 from nodes.national.federation_fetch import FETCH_ALARM
 from nodes.runtime.config import utcnow
 from nodes.runtime.db import make_engine
-from nodes.runtime.federation import (
-    DIRECTORY_FILE,
-    REVOCATIONS_FILE,
-    load_root_key,
-    load_federation,
-    reissue_directory,
-    revoke,
-)
+from nodes.runtime.federation import DIRECTORY_FILE, REVOCATIONS_FILE, load_federation
+from nodes.runtime.root_operator import load_root_key, reissue_directory, revoke
 from nodes.runtime.ceremony import init_federation
 from nodes.runtime.federation_state import admit_federation, catch_up, held_documents
 from tests.integration.federation import RunningFederation, eventually

@@ -19,15 +19,8 @@ from nodes.hub.relay import Hub
 from nodes.national import api as node_api
 from nodes.national.node import NationalNode
 from nodes.runtime.config import BrokerAddress, HubConfig, NodeConfig, utcnow
-from nodes.runtime.federation import (
-    DIRECTORY_FILE,
-    REVOCATIONS_FILE,
-    load_root_key,
-    load_federation,
-    reissue_directory,
-    reissue_revocations,
-    revoke,
-)
+from nodes.runtime.federation import DIRECTORY_FILE, REVOCATIONS_FILE, load_federation
+from nodes.runtime.root_operator import load_root_key, reissue_directory, reissue_revocations, revoke
 from nodes.runtime.ceremony import init_federation
 
 pytestmark = pytest.mark.integration

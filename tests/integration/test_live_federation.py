@@ -24,9 +24,13 @@ from nodes.hub.audit import AuditEntry
 from nodes.runtime import ceremony
 from nodes.runtime.config import new_message_id, utcnow
 from nodes.runtime.deployment import broker_spec
-from nodes.runtime.federation import (
-    DIRECTORY_FILE, REVOCATIONS_FILE, load_root_key, load_federation, reissue_directory, reissue_revocations,
-    remove_member, revoke,
+from nodes.runtime.federation import DIRECTORY_FILE, REVOCATIONS_FILE, load_federation
+from nodes.runtime.root_operator import (
+    load_root_key,
+    reissue_directory,
+    reissue_revocations,
+    remove_member,
+    revoke,
 )
 from nodes.runtime.local import withdraw_absent_members
 from protocol import envelope as wire
