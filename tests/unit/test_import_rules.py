@@ -8,7 +8,8 @@
 (d) protocol imports nothing outside the standard library but rfc8785, crypto nothing but
     cryptography and rfc8785 (import-linter forbids a list; this allows one);
 (e) every module of nodes/ is used by the product: reached from the `somex` entry point or a
-    feature folder (a helper only the tests import belongs under tests/support/).
+    feature folder (a helper only the tests import belongs under tests/support/);
+(f) no code below the application names the root key's files.
 Each check is shown to fail on a tiny broken package built in tmp_path.
 """
 
@@ -318,3 +319,29 @@ def test_the_reach_check_sees_a_module_only_tests_import(tmp_path: Path) -> None
     root = _package(tmp_path, {"pkg/__init__.py": "", "pkg/cli.py": "from pkg.sub import a\n",
                                "pkg/sub/__init__.py": "", "pkg/sub/a.py": "", "pkg/testing.py": ""})
     assert unreached(import_graph(modules(root, ["pkg"])), ["pkg.cli"]) == {"pkg.testing"}
+
+
+# --- (f) the root key is the application's alone ------------------------------------------------
+
+def root_key_readers(root: Path, packages: Iterable[str]) -> list[str]:
+    """Modules whose code (not docstrings or comments) names the root key file."""
+    found = []
+    for module, path in modules(root, packages).items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and node.value in ("root.key", "tls-ca.key"):
+                found.append(module)
+                break
+    return found
+
+
+def test_no_running_hub_or_node_code_reads_the_root_key() -> None:
+    below_the_application = [p for p in ("protocol", "crypto", "nodes/plumbing", "nodes/hub", "nodes/national")
+                             if (ROOT / p).is_dir()]
+    assert root_key_readers(ROOT, below_the_application) == [], \
+        "the root key is read by the ceremonies and the root operator's actions (nodes/app/) only"
+
+
+def test_the_root_key_check_sees_a_path_built_in_code(tmp_path: Path) -> None:
+    root = _package(tmp_path, {"pkg/__init__.py": '"""root.key is mentioned here only."""\n',
+                               "pkg/a.py": 'from pathlib import Path\nKEY = Path("root") / "root.key"\n'})
+    assert root_key_readers(root, ["pkg"]) == ["pkg.a"]
