@@ -156,7 +156,7 @@ def issue_tls_certificate(ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Cert
     )
     if server_names:
         usages.append(ExtendedKeyUsageOID.SERVER_AUTH)
-        builder = builder.add_extension(x509.SubjectAlternativeName([_general_name(n) for n in server_names]),
+        builder = builder.add_extension(x509.SubjectAlternativeName([general_name(n) for n in server_names]),
                                         critical=False)
     # ECDHE key exchange: an ECDSA key signs the handshake; it never enciphers a key itself.
     return (builder.add_extension(_key_usage(signature=True, ca=False), critical=True)
@@ -209,7 +209,7 @@ def crl_to_pem(crl: x509.CertificateRevocationList) -> bytes:
     return crl.public_bytes(serialization.Encoding.PEM)
 
 
-def _general_name(name: str) -> x509.GeneralName:
+def general_name(name: str) -> x509.GeneralName:
     try:
         return x509.IPAddress(ipaddress.ip_address(name))
     except ValueError:

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from crypto.errors import CertificateError
-from crypto.pki import _general_name, check_issued_by, issue_tls_certificate
+from crypto.pki import check_issued_by, general_name, issue_tls_certificate
 
 MAX_REQUEST_BYTES = 16 * 1024
 
@@ -29,7 +29,7 @@ def make_server_request(key: ec.EllipticCurvePrivateKey, name: str, server_names
         raise ValueError("a server certificate needs at least one DNS name or IP address")
     csr = (x509.CertificateSigningRequestBuilder()
            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
-           .add_extension(x509.SubjectAlternativeName([_general_name(n) for n in server_names]), critical=False)
+           .add_extension(x509.SubjectAlternativeName([general_name(n) for n in server_names]), critical=False)
            .sign(key, hashes.SHA256()))
     return csr.public_bytes(serialization.Encoding.PEM)
 
@@ -62,7 +62,7 @@ def check_server_request(pem: bytes, name: str, server_names: Sequence[str]) -> 
     if len(common) != 1 or common[0].value != name:
         raise CertificateError("cert_name_mismatch", f"the request's CN is "
                                                      f"{[c.value for c in common]!r}, not {name!r}")
-    given = {str(_general_name(n).value) for n in server_names}
+    given = {str(general_name(n).value) for n in server_names}
     asked = _names_of(csr)
     if not given or asked != given:
         raise CertificateError("server_name_mismatch",

@@ -29,11 +29,11 @@ from pamqp.header import ContentHeader
 
 from nodes.runtime.config import BrokerAddress
 from nodes.runtime.alarms import AlarmBoard
-from nodes.runtime.faults import is_storage_failure, is_transient
+from nodes.runtime.faults import TransientFailure, is_storage_failure, is_transient
 from nodes.runtime.federation import TLS_CERT_FILE, TLS_KEY_FILE, NodeCredentials
 
 
-class PublishRefused(Exception):
+class PublishRefused(TransientFailure):
     """The broker did not take a message (nack, return, or closed channel): retry later."""
 
 

@@ -62,17 +62,13 @@ from nodes.runtime.federation import (
     TLS_CRL_VALIDITY,
     TLS_KEY_FILE,
     TOKENS_FILE,
-    _is_federation,
-    _replace,
-    _root_cert,
-    _root_key,
-    _token_digests,
-    _write_secret,
+    is_federation,
+    load_root_cert,
+    load_token_digests,
     check_countries,
-    record_tls_certificate,
-    tls_ca,
 )
-from nodes.runtime.private_files import private_dir
+from nodes.runtime.root_operator import load_root_key, record_tls_certificate, tls_ca
+from nodes.runtime.private_files import private_dir, replace_atomically, write_private
 
 JOIN_REQUEST_FILE = "join-request.json"
 NEXT_SIGNING_KEY_FILE = "signing.next.key"
@@ -109,14 +105,14 @@ def init_node(federation_dir: Path, node_id: str, contact: Mapping[str, str] | N
     tls = ec.generate_private_key(ec.SECP256R1())
     request = make_join_request(node_id, signing, sealing.public_bytes(), hybrid.public_bytes(), tls.public_key(),
                                 contact)
-    _write_secret(home / "signing.key", signing.to_pem())
-    _write_secret(home / "sealing.key", sealing.to_pem())
-    _write_secret(home / "hybrid_sealing.key", hybrid.to_bytes())
-    _write_secret(home / TLS_KEY_FILE, _tls_pem(tls))
+    write_private(home / "signing.key", signing.to_pem())
+    write_private(home / "sealing.key", sealing.to_pem())
+    write_private(home / "hybrid_sealing.key", hybrid.to_bytes())
+    write_private(home / TLS_KEY_FILE, _tls_pem(tls))
     # The loopback broker's password login (development); a deployed broker takes the TLS certificate.
-    _write_secret(home / "broker.password", secrets.token_urlsafe(32).encode())
-    _write_secret(home / TOKENS_FILE, b"{}")
-    _write_secret(home / JOIN_REQUEST_FILE, request)
+    write_private(home / "broker.password", secrets.token_urlsafe(32).encode())
+    write_private(home / TOKENS_FILE, b"{}")
+    write_private(home / JOIN_REQUEST_FILE, request)
     return request
 
 
@@ -128,9 +124,9 @@ def _init_rotation(home: Path, node_id: str, contact: Mapping[str, str] | None) 
     hybrid = HybridSealingKey.from_bytes((home / "hybrid_sealing.key").read_bytes())
     request = make_join_request(node_id, signing, sealing.public_bytes(), hybrid.public_bytes(), tls.public_key(),
                                 contact)
-    _write_secret(home / NEXT_SIGNING_KEY_FILE, signing.to_pem())
-    _write_secret(home / NEXT_TLS_KEY_FILE, _tls_pem(tls))
-    _replace(home / JOIN_REQUEST_FILE, request)
+    write_private(home / NEXT_SIGNING_KEY_FILE, signing.to_pem())
+    write_private(home / NEXT_TLS_KEY_FILE, _tls_pem(tls))
+    replace_atomically(home / JOIN_REQUEST_FILE, request)
     return request
 
 
@@ -171,12 +167,12 @@ def install_admission(federation_dir: Path, node_id: str, bundle: bytes, now: da
                               tls.public_key(), now, accept_root)
     private_dir(federation_dir / "root")
     if pinned is None:
-        _write_secret(installed, cert_to_pem(checked.root_cert).encode())
+        write_private(installed, cert_to_pem(checked.root_cert).encode())
     if rotating:  # the new keys take over; the old signing key is gone (what it signed stays signed)
         os.replace(home / NEXT_SIGNING_KEY_FILE, home / "signing.key")
         os.replace(home / NEXT_TLS_KEY_FILE, home / TLS_KEY_FILE)
-    _replace(home / "signing.crt", cert_to_pem(checked.signing_cert).encode())
-    _replace(home / TLS_CERT_FILE, tls_chain_pem(checked.tls_cert, checked.tls_ca_cert))
+    replace_atomically(home / "signing.crt", cert_to_pem(checked.signing_cert).encode())
+    replace_atomically(home / TLS_CERT_FILE, tls_chain_pem(checked.tls_cert, checked.tls_ca_cert))
     _install_newer(federation_dir / DIRECTORY_FILE, checked.signed_directory, checked.directory.serial, "directory",
                    checked.root_cert)
     _install_newer(federation_dir / REVOCATIONS_FILE, checked.signed_revocations, checked.revocations.serial,
@@ -193,7 +189,7 @@ def _install_newer(path: Path, signed: bytes, serial: int, kind: str, root_cert:
                    else load_revocations(held, root_cert))
         if current.serial >= serial:
             return
-    _replace(path, signed)
+    replace_atomically(path, signed)
 
 
 def create_token(federation_dir: Path, node_id: str, role: str) -> str:
@@ -204,10 +200,10 @@ def create_token(federation_dir: Path, node_id: str, role: str) -> str:
     path = node_home(federation_dir, node_id) / TOKENS_FILE
     if not path.parent.is_dir():
         raise FileNotFoundError(f"{path.parent} does not exist: run 'somex node init' first")
-    digests = _token_digests(path) if path.exists() else {}
+    digests = load_token_digests(path) if path.exists() else {}
     token = new_token()
     digests[role] = token_digest(token)
-    _replace(path, json.dumps(digests).encode())
+    replace_atomically(path, json.dumps(digests).encode())
     return token
 
 
@@ -215,7 +211,7 @@ def create_local_tokens(federation_dir: Path, node_id: str) -> None:
     """A token for every role, the clear ones kept in operator-tokens.json (0600) for the clients of a
     federation that runs on this one machine (demo, tests); a deployed node prints them instead."""
     tokens = {role: create_token(federation_dir, node_id, role) for role in ROLES}
-    _write_secret(node_home(federation_dir, node_id) / OPERATOR_TOKENS_FILE, json.dumps(tokens).encode())
+    write_private(node_home(federation_dir, node_id) / OPERATOR_TOKENS_FILE, json.dumps(tokens).encode())
 
 
 # -- the root operator, offline --------------------------------------------------------------------
@@ -227,15 +223,15 @@ def create_root(root_dir: Path, federation: str, now: datetime) -> str:
     private_dir(root_dir, tighten_existing=False)
     private_dir(root_dir / "root")
     root_key, root_cert = new_root(federation, now)
-    _write_secret(root_dir / "root" / "root.key", root_key.to_pem())
-    _write_secret(root_dir / "root" / "root.crt", cert_to_pem(root_cert).encode())
+    write_private(root_dir / "root" / "root.key", root_key.to_pem())
+    write_private(root_dir / "root" / "root.crt", cert_to_pem(root_cert).encode())
     revocations = RevocationList(federation, 1, now - BACKDATE, now + REVOCATIONS_VALIDITY, frozenset())
-    _write_secret(root_dir / REVOCATIONS_FILE, sign_revocations(revocations, root_key))
+    write_private(root_dir / REVOCATIONS_FILE, sign_revocations(revocations, root_key))
     # The TLS CA (ECDSA, certified by the root, kept with it) and its first, empty, revocation list.
     ca_key, ca_cert = create_tls_ca(root_key, root_cert, now)
-    _write_secret(root_dir / "root" / "tls-ca.key", tls_key_to_pem(ca_key))
-    _write_secret(root_dir / "root" / "tls-ca.crt", cert_to_pem(ca_cert).encode())
-    _write_secret(root_dir / TLS_CRL_FILE, crl_to_pem(issue_crl(ca_key, ca_cert, (), 1, now, now + TLS_CRL_VALIDITY)))
+    write_private(root_dir / "root" / "tls-ca.key", tls_key_to_pem(ca_key))
+    write_private(root_dir / "root" / "tls-ca.crt", cert_to_pem(ca_cert).encode())
+    write_private(root_dir / TLS_CRL_FILE, crl_to_pem(issue_crl(ca_key, ca_cert, (), 1, now, now + TLS_CRL_VALIDITY)))
     return root_fingerprint_of(root_cert)
 
 
@@ -252,7 +248,7 @@ def admit_request(root_dir: Path, request: bytes, now: datetime, *, rotation: bo
                   allowed_types: frozenset[str] | None = None, directory_days: int = 365) -> AdmissionResult:
     """Admit one join request: check it, issue its certificates, write the next directory (serial + 1)
     and the bundle admissions/<ID>.json for the node. Nothing changes if any check fails."""
-    root_cert, root_key = _root_cert(root_dir), _root_key(root_dir)
+    root_cert, root_key = load_root_cert(root_dir), load_root_key(root_dir)
     checked = load_join_request(request)
     directory_path = root_dir / DIRECTORY_FILE
     current = load_directory(directory_path.read_bytes(), root_cert, None) if directory_path.exists() else None
@@ -265,9 +261,9 @@ def admit_request(root_dir: Path, request: bytes, now: datetime, *, rotation: bo
     bundle = make_bundle(admission, root_cert, signed_directory, (root_dir / REVOCATIONS_FILE).read_bytes())
     private_dir(root_dir / ADMISSIONS_DIR)
     bundle_path = root_dir / ADMISSIONS_DIR / f"{node_id}.json"
-    _replace(directory_path, signed_directory)  # the directory first: a bundle never names an unwritten one
+    replace_atomically(directory_path, signed_directory)  # the directory first: a bundle never names an unwritten one
     record_tls_certificate(root_dir, kid_of(admission.signing_cert.public_key()), admission.tls_cert)
-    _replace(bundle_path, bundle)
+    replace_atomically(bundle_path, bundle)
     return AdmissionResult(node_id, admission.directory.serial, bundle_path, checked.fingerprint)
 
 
@@ -293,8 +289,8 @@ def request_server_certificate(server_dir: Path, server_names: Iterable[str], na
     private_dir(server_dir)
     key = ec.generate_private_key(ec.SECP256R1())
     request = make_server_request(key, name, names)
-    _write_secret(server_dir / TLS_KEY_FILE, _tls_pem(key))
-    _write_secret(server_dir / SERVER_REQUEST_FILE, request)
+    write_private(server_dir / TLS_KEY_FILE, _tls_pem(key))
+    write_private(server_dir / SERVER_REQUEST_FILE, request)
     return request
 
 
@@ -326,7 +322,7 @@ def install_server_certificate(server_dir: Path, chain: bytes, root_cert: x509.C
     except (ValueError, TypeError, InvalidSignature):
         raise JoinError("unknown_root", "the certificate is not issued by the federation's TLS CA") from None
     check_validity(cert, now)
-    _write_secret(server_dir / TLS_CERT_FILE, chain)
+    write_private(server_dir / TLS_CERT_FILE, chain)
 
 
 # -- everything in one process: the demo's and the tests' federation --------------------------------
@@ -346,7 +342,7 @@ def init_federation(path: Path, federation: str, countries: Iterable[str], now: 
     replacing = path.exists() and (not path.is_dir() or any(path.iterdir()))
     if replacing and not force:
         raise FileExistsError(f"{path} already exists and is not empty (use --force to replace a federation)")
-    if replacing and not _is_federation(path):
+    if replacing and not is_federation(path):
         raise FileExistsError(f"{path} is not empty and does not hold a federation: refusing to replace it")
     private_dir(path.parent, tighten_existing=False)
     build = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.new."))
@@ -361,7 +357,7 @@ def init_federation(path: Path, federation: str, countries: Iterable[str], now: 
         # The broker operator's TLS server key and certificate: the same three steps as on separate hosts.
         request = request_server_certificate(build / BROKER_DIR, BROKER_SERVER_NAMES)
         install_server_certificate(build / BROKER_DIR, sign_server_certificate(build, request, BROKER_SERVER_NAMES, now),
-                                   _root_cert(build), now)
+                                   load_root_cert(build), now)
         os.chmod(build, 0o700)
         if replacing:
             shutil.rmtree(path)

@@ -200,7 +200,7 @@ def _federation(args: argparse.Namespace) -> int:
         return run_tls_step(args)
     if args.action != "init":
         return _ceremony(args)
-    from nodes.runtime.federation import init_federation
+    from nodes.runtime.ceremony import init_federation
 
     target = args.dir or args.state_dir / "federation"
     countries = [c.strip().upper() for c in args.countries.split(",") if c.strip()]
@@ -321,21 +321,21 @@ def _ceremony(args: argparse.Namespace) -> int:
             if answer.get("withdrawn_broker_users"):
                 print(f"broker permissions withdrawn: {', '.join(answer['withdrawn_broker_users'])}")
         elif args.command == "federation" and args.action == "remove":
-            from nodes.runtime.federation import issued_tls_certificates, remove_member
+            from nodes.runtime.root_operator import issued_tls_certificates, remove_member
 
             updated = remove_member(args.root_dir, args.country.upper(), now)
             print(f"directory serial {updated.serial} without {args.country.upper()} written to {args.root_dir}")
             _print_tls_revoked(args.root_dir, issued_tls_certificates(args.root_dir, args.country.upper()),
                                "directory.signed.json")
         elif args.command == "federation" and args.action == "witness-policy":
-            from nodes.runtime.federation import set_witness_policy
+            from nodes.runtime.root_operator import set_witness_policy
 
             updated = set_witness_policy(args.root_dir, _witness_policy(args), now)
             print(f"directory serial {updated.serial} with witness policy "
                   f"{updated.witness_policy.as_json() if updated.witness_policy else 'default'} written to "
                   f"{args.root_dir}; publish it (somex federation publish)")
         elif args.command == "federation" and args.action == "revoke":
-            from nodes.runtime.federation import revoke
+            from nodes.runtime.root_operator import revoke
 
             tls = revoke(args.root_dir, args.kid, now)
             print(f"key {args.kid[:16]}… revoked in {args.root_dir / 'revocations.signed.json'}")

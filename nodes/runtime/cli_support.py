@@ -38,7 +38,7 @@ def add_global_options(parser: argparse.ArgumentParser) -> None:
     The top level holds the defaults; the copies on subparsers default to SUPPRESS, so an option
     given before the subcommand is not overwritten by a subparser's default. Subcommands added by
     other modules get the options too, as long as this runs after they are registered."""
-    for index, target in enumerate(_parser_tree(parser)):
+    for index, target in enumerate(parser_tree(parser)):
         top = index == 0
         target.add_argument("--state-dir", type=Path,
                             default=Path(os.environ.get(STATE_ENV) or DEFAULT_STATE) if top else argparse.SUPPRESS,
@@ -49,18 +49,14 @@ def add_global_options(parser: argparse.ArgumentParser) -> None:
                                  "terminal)")
 
 
-def _parser_tree(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+def parser_tree(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """`parser` and every subcommand parser below it."""
     found = [parser]
     for action in parser._actions:  # noqa: SLF001 - argparse has no public walk over subparsers
         if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
             for child in dict.fromkeys(action.choices.values()):
-                found.extend(_parser_tree(child))
+                found.extend(parser_tree(child))
     return found
-
-
-def parser_tree(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
-    """`parser` and every subcommand parser below it (for the help-text test)."""
-    return _parser_tree(parser)
 
 
 def wants_json(args: argparse.Namespace) -> bool:

@@ -18,7 +18,7 @@ from typing import Any
 
 from broker_config import BrokerSpec, BrokerTls
 from nodes.runtime.private_files import write_private
-from nodes.runtime.rabbit import EPMD, LOOPBACK, BrokerError, PrivateBroker, _die_with_parent, _port_open, free_port
+from nodes.runtime.rabbit import EPMD, LOOPBACK, BrokerError, PrivateBroker, die_with_parent, free_port, port_open
 
 CLUSTER_FILE = "cluster.json"
 
@@ -74,12 +74,12 @@ class PrivateCluster:
     def start(self, *, stop_with_caller: bool = False) -> None:
         """Start every node, join them to the first, and return once each serves AMQP and HTTP."""
         self._share_secrets()
-        preexec = _die_with_parent() if stop_with_caller else None
+        preexec = die_with_parent() if stop_with_caller else None
         self._epmd = subprocess.Popen([str(EPMD), "-port", str(self.epmd_port), "-address", LOOPBACK],
                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                       start_new_session=True, preexec_fn=preexec)  # noqa: PLW1509
         deadline = time.monotonic() + 5
-        while not _port_open(self.epmd_port):
+        while not port_open(self.epmd_port):
             if self._epmd.poll() is not None or time.monotonic() > deadline:
                 raise BrokerError(f"epmd did not start on port {self.epmd_port}")
             time.sleep(0.02)
@@ -119,7 +119,7 @@ class PrivateCluster:
 
     def any_live(self) -> PrivateBroker:
         for node in self.nodes:
-            if node.pid() is not None and _port_open(node.mgmt_port):
+            if node.pid() is not None and port_open(node.mgmt_port):
                 return node
         raise BrokerError(f"no node of the cluster in {self.state_dir} is running")
 

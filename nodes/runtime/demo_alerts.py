@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 
 from nodes.runtime.config import utcnow
+from nodes.runtime.demo_steps import say, wait_for
 from nodes.runtime.deployment import Deployment
 from nodes.runtime.federation import load_federation
 
@@ -19,7 +20,6 @@ FEED_ALERTS = 1000
 
 async def stolen_passport_checks(session: aiohttp.ClientSession, deployment: Deployment,
                                  procs: Any) -> list[tuple[str, bool]]:
-    from nodes.runtime.demo import say, wait_for
     from nodes.runtime.feed_cli import push_file
 
     federation = load_federation(deployment.federation_dir, utcnow())

@@ -8,6 +8,7 @@ from typing import Any
 import aiohttp
 
 from nodes.runtime.config import utcnow
+from nodes.runtime.demo_steps import say, wait_for
 from nodes.runtime.deployment import Deployment
 from nodes.runtime.federation import load_federation
 
@@ -57,7 +58,6 @@ class _Focal:
 
 
 async def case_scenario(session: aiohttp.ClientSession, deployment: Deployment, procs: Any) -> list[tuple[str, bool]]:
-    from nodes.runtime.demo import say, wait_for  # the demo's own helpers (it imports this module)
 
     idn, mex, ita = (_Focal(session, deployment, c) for c in ("IDN", "MEX", "ITA"))
     checks: list[tuple[str, bool]] = []

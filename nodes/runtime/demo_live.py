@@ -15,7 +15,8 @@ from nodes.runtime import ceremony
 from nodes.runtime.cli_support import hub_endpoint
 from nodes.runtime.config import utcnow
 from nodes.runtime.deployment import Deployment
-from nodes.runtime.federation import DIRECTORY_FILE, REVOCATIONS_FILE, TLS_CRL_FILE, load_federation, revoke
+from nodes.runtime.federation import DIRECTORY_FILE, REVOCATIONS_FILE, TLS_CRL_FILE, load_federation
+from nodes.runtime.root_operator import revoke
 from nodes.runtime.local import NodeClient, broker_up, publish_federation_file
 
 NEWCOMER = "FRA"

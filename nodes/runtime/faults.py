@@ -20,15 +20,19 @@ _STORAGE = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, sqla
 _BROKER = (aiormq.exceptions.AMQPError, ConnectionError, TimeoutError, asyncio.TimeoutError)
 
 
+class TransientFailure(Exception):
+    """Raised by this process's own plumbing for a failure to retry later, e.g. the broker did not
+    take a publish (nodes/runtime/amqp.py: PublishRefused). The classes of the failures live with the
+    code that raises them; this module only knows this base, so it imports nothing of ours."""
+
+
 def is_transient(exc: BaseException) -> bool:
     """True for a failure of this process's own storage or broker link (retry the same messages)."""
-    from nodes.runtime.amqp import PublishRefused  # the broker did not take a publish: retry later
-
-    return isinstance(exc, (*_STORAGE, *_BROKER, PublishRefused))
+    return isinstance(exc, (*_STORAGE, *_BROKER, TransientFailure))
 
 
 def is_storage_failure(exc: BaseException) -> bool:
     return isinstance(exc, _STORAGE)
 
 
-__all__ = ["is_storage_failure", "is_transient"]
+__all__ = ["TransientFailure", "is_storage_failure", "is_transient"]

@@ -28,7 +28,8 @@ from crypto.directory import (
     revocations_overdue,
 )
 from crypto.errors import DirectoryError
-from nodes.runtime.federation import DOCUMENT_FILES, Federation, _replace
+from nodes.runtime.federation import DOCUMENT_FILES, Federation
+from nodes.runtime.private_files import replace_atomically
 from protocol.timefmt import format_time
 
 log = structlog.get_logger("somex.federation")
@@ -99,7 +100,7 @@ def accept_publication(conn: Connection, federation: Federation, raw: bytes, now
         conn.execute(insert(held_documents).values(kind=kind, **values))
     else:
         conn.execute(update(held_documents).where(held_documents.c.kind == kind).values(**values))
-    _replace(federation.path / DOCUMENT_FILES[kind], bytes(raw))
+    replace_atomically(federation.path / DOCUMENT_FILES[kind], bytes(raw))
     log.info("federation document applied", holder=holder, kind=kind, serial=document.serial,
              previous_serial=held.serial if held else None)
     return federation.with_document(document), document

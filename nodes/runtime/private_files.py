@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 from pathlib import Path
 
 PRIVATE_UMASK = 0o077
@@ -38,12 +39,28 @@ def private_dir(path: Path, *, tighten_existing: bool = True) -> Path:
     return path
 
 
-def write_private(path: Path, text: str) -> None:
+def write_private(path: Path, data: str | bytes) -> None:
     """Write `path` 0600 from its first byte on (O_CREAT does not change an existing file's mode: chmod too)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-    with os.fdopen(fd, "w") as out:
-        out.write(text)
+    with os.fdopen(fd, "wb" if isinstance(data, bytes) else "w") as out:
+        out.write(data)
     os.chmod(path, FILE_MODE)
+
+
+def replace_atomically(path: Path, data: bytes) -> None:
+    """Replace a file atomically: a reader sees the old or the new content, never half. The file is
+    0600 like the rest of a private state dir, even when its content is public (a signed directory)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, FILE_MODE)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def private_sqlite_file(path: Path) -> None:

@@ -235,7 +235,7 @@ class PrivateBroker:
                               f"{self.amqp_port}); stop it first ('somex broker down' or PrivateBroker.stop())")
         taken = [f"{what} {port}" for what, port, host in (
             ("AMQP", self.amqp_port, self.amqp_host), ("management", self.mgmt_port, LOOPBACK),
-            ("distribution", self.dist_port, LOOPBACK)) if _port_open(port, host)]
+            ("distribution", self.dist_port, LOOPBACK)) if port_open(port, host)]
         if taken:
             raise BrokerError(f"cannot start the broker for {self.state_dir}: port(s) already in use: {', '.join(taken)}")
         self._write_files()
@@ -250,7 +250,7 @@ class PrivateBroker:
                 self._process = subprocess.Popen(
                     [str(RABBIT_BIN / "rabbitmq-server")], env=self._env(), cwd=self.state_dir,
                     stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                    start_new_session=True, preexec_fn=preexec)  # noqa: PLW1509 - see _die_with_parent
+                    start_new_session=True, preexec_fn=preexec)  # noqa: PLW1509 - see die_with_parent
             self._record()
             self._wait_ready(deadline)
         except BaseException:
@@ -261,14 +261,14 @@ class PrivateBroker:
 
     def _start_epmd(self, preexec: Any) -> None:
         """Our own epmd in the foreground, as our child: the one erl would start daemonizes and outlives us."""
-        if _port_open(self.epmd_port):
+        if port_open(self.epmd_port):
             return  # an epmd on our private port (left by a crashed run, or a restart): reuse it
         self._epmd = subprocess.Popen(
             [str(EPMD), "-port", str(self.epmd_port), "-address", LOOPBACK], env=self._env(),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True, preexec_fn=preexec)  # noqa: PLW1509 - see _die_with_parent
+            start_new_session=True, preexec_fn=preexec)  # noqa: PLW1509 - see die_with_parent
         deadline = time.monotonic() + 5
-        while not _port_open(self.epmd_port):
+        while not port_open(self.epmd_port):
             if self._epmd.poll() is not None or time.monotonic() > deadline:
                 raise BrokerError(f"epmd did not start on port {self.epmd_port}")
             time.sleep(0.02)
@@ -284,7 +284,7 @@ class PrivateBroker:
                 raise BrokerError(f"RabbitMQ did not become ready in time (last probe: {last_error}):\n"
                                   f"{self.log_tail()}")
             try:
-                if not _port_open(self.amqp_port, self.amqp_host) or not _port_open(self.mgmt_port):
+                if not port_open(self.amqp_port, self.amqp_host) or not port_open(self.mgmt_port):
                     raise ConnectionRefusedError("listeners not open yet")
                 self.api("GET", "/api/overview")
                 if self.tls is None:
@@ -373,7 +373,7 @@ class PrivateBroker:
             self._process.poll()
 
     def _stop_epmd(self) -> None:
-        if _port_open(self.epmd_port):
+        if port_open(self.epmd_port):
             # epmd refuses while a node is still registered: a node that is not ours keeps its epmd.
             with contextlib.suppress(subprocess.TimeoutExpired):
                 subprocess.run([str(EPMD), "-port", str(self.epmd_port), "-kill"], env=self._env(),
@@ -503,11 +503,6 @@ class PrivateBroker:
         self.api("PUT", f"/api/permissions/{_q(vhost)}/{_q(user)}",
                  {"configure": configure, "write": write, "read": read})
 
-    def apply_admin_vhost(self, vhost: str) -> None:
-        """A vhost where the administrator may do anything over AMQP (benchmark baselines only)."""
-        self.api("PUT", f"/api/vhosts/{_q(vhost)}", {})
-        self.set_permissions(vhost, ADMIN_USER, ".*", ".*", ".*")
-
     # -- AMQP addresses -------------------------------------------------------------------------
 
     def amqp_url(self, user: BrokerUser, vhost: str) -> str:
@@ -591,7 +586,7 @@ def _q(segment: str) -> str:
     return urllib.parse.quote(segment, safe="")
 
 
-def _port_open(port: int, host: str = LOOPBACK) -> bool:
+def port_open(port: int, host: str = LOOPBACK) -> bool:
     with socket.socket() as s:
         s.settimeout(1)
         return s.connect_ex((host, port)) == 0
@@ -689,18 +684,18 @@ _PR_SET_PDEATHSIG = 1
 
 def _child_setup(stop_with_caller: bool) -> Any:
     """A preexec_fn for the broker's processes: umask 077 (its data dir holds queued messages), and
-    with `stop_with_caller` the parent-death signal of `_die_with_parent`."""
-    die_with_parent = _die_with_parent() if stop_with_caller else None
+    with `stop_with_caller` the parent-death signal of `die_with_parent`."""
+    parent_death_signal = die_with_parent() if stop_with_caller else None
 
     def setup() -> None:
         os.umask(PRIVATE_UMASK)
-        if die_with_parent is not None:
-            die_with_parent()
+        if parent_death_signal is not None:
+            parent_death_signal()
 
     return setup
 
 
-def _die_with_parent() -> Any:
+def die_with_parent() -> Any:
     """A preexec_fn: the child gets SIGTERM (RabbitMQ's graceful shutdown) when its parent dies.
 
     prctl is looked up here, in the parent: between fork and exec the child only calls it, so it

@@ -117,8 +117,9 @@ async def feed_to_replicas_in_processes(work: Path, n: int) -> Run:
     """The same feed with the hub and each node in a process of its own, as `somex demo` runs them
     (and as deployed: each country on its own machine), so that both cores work."""
     from nodes.runtime.config import utcnow
-    from nodes.runtime.demo import Processes, wait_for
-    from nodes.runtime.federation import init_federation, load_federation
+    from nodes.runtime.demo_steps import Processes, wait_for
+    from nodes.runtime.ceremony import init_federation
+    from nodes.runtime.federation import load_federation
     from nodes.runtime.local import NodeClient, broker_down, broker_up
 
     state = work / "state"

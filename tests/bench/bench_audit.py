@@ -16,7 +16,8 @@ from crypto.merkle import CompactRange, MemoryNodeStore, inclusion_proof, leaf_h
 from nodes.hub.audit import ACCEPTED, AuditEntry, AuditStore
 from nodes.hub.export import export_bundle
 from nodes.runtime.db import make_engine
-from nodes.runtime.federation import init_federation, load_federation
+from nodes.runtime.ceremony import init_federation
+from nodes.runtime.federation import load_federation
 from nodes.runtime.config import utcnow
 
 BATCH = 256

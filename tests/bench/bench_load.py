@@ -27,6 +27,7 @@ from nodes.runtime.logs import configure_logging
 from nodes.runtime.rabbit import PrivateBroker, free_port
 from protocol.timefmt import parse_time
 from tests.bench import roles
+from tests.support.broker import admin_vhost
 from tests.bench.bench_relay import RawRelay, sample_alert, sample_envelope
 from tests.bench.stats import Run
 from tests.integration.federation import make_federation
@@ -126,7 +127,7 @@ async def main(argv: list[str]) -> None:
                 print(f"offered {offered}, delivered {run.messages}, lost {offered - run.messages}")
                 print("RSS MiB over time: " + ", ".join(f"{t:.0f}s {m:.0f}" for t, m in memory))
                 return
-            broker.apply_admin_vhost("load-raw")
+            admin_vhost(broker, "load-raw")
             shape = "one process" if args.one_process else "each party in its own process"
             print(f"== fixed offered load, {args.seconds:g} s per rate, quorum queues, confirms, persistent; "
                   f"{shape}, {os.cpu_count()} cores")

@@ -29,6 +29,7 @@ from nodes.runtime.logs import configure_logging
 from nodes.runtime.rabbit import PrivateBroker, free_port
 from protocol import envelope as wire
 from tests.bench import roles
+from tests.support.broker import admin_vhost
 from tests.bench.stats import Run
 from tests.integration.federation import make_federation
 
@@ -220,7 +221,7 @@ async def main(argv: list[str]) -> None:
         broker.start()
         try:
             sample = sample_envelope(args.text)
-            broker.apply_admin_vhost("bench-raw")
+            admin_vhost(broker, "bench-raw")
             print(f"== relay benchmark: {args.messages} messages of {len(sample)} bytes, quorum queues, "
                   f"publisher confirms, persistent; {shape}, this machine ({os.cpu_count()} cores); "
                   f"log level {level}")

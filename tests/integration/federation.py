@@ -23,7 +23,8 @@ from nodes.national.store import messages as message_table
 from nodes.runtime.amqp import amqp_url
 from nodes.runtime.config import BrokerAddress, HubConfig, NodeConfig, utcnow
 from nodes.runtime.deployment import broker_spec
-from nodes.runtime.federation import Federation, init_federation, load_federation
+from nodes.runtime.federation import Federation, load_federation
+from nodes.runtime.ceremony import init_federation
 
 COUNTRIES = ["MEX", "IDN", "ITA"]
 

@@ -16,7 +16,8 @@ from nodes.hub.relay import Hub
 from nodes.national.api import make_app as make_node_app
 from nodes.national.node import NationalNode
 from nodes.runtime.config import HTTP_FAILURE_LIMIT, HTTP_RATE_LIMIT, HubConfig, NodeConfig, utcnow
-from nodes.runtime.federation import Federation, init_federation, load_federation
+from nodes.runtime.federation import Federation, load_federation
+from nodes.runtime.ceremony import init_federation
 from nodes.runtime.http import ROLE
 from protocol.ratelimit import RateLimit
 

@@ -22,7 +22,8 @@ from crypto.keys import SigningKey
 from crypto.signing import sign_envelope
 from nodes.runtime.config import new_message_id, utcnow
 from nodes.runtime.deployment import Deployment
-from nodes.runtime.federation import DIRECTORY_FILE, load_federation, reissue_directory, revoke
+from nodes.runtime.federation import DIRECTORY_FILE, load_federation
+from nodes.runtime.root_operator import reissue_directory, revoke
 from protocol import envelope as wire
 from tests.integration.federation import RunningFederation, eventually, make_federation
 from tests.integration.test_relay import note

@@ -15,7 +15,8 @@ from crypto.note import cosign_note
 from nodes.hub.audit import ACCEPTED, REJECTED, AuditEntry, AuditStore
 from nodes.hub.export import export_bundle
 from nodes.runtime.db import make_engine
-from nodes.runtime.federation import init_federation, load_federation
+from nodes.runtime.ceremony import init_federation
+from nodes.runtime.federation import load_federation
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 

@@ -21,9 +21,9 @@ from nodes.hub import api as hub_api
 from nodes.national.federation_fetch import FETCH_ALARM
 from nodes.runtime.config import utcnow
 from nodes.runtime.db import make_engine
-from nodes.runtime.federation import (
-    DIRECTORY_FILE, REVOCATIONS_FILE, _root_key, init_federation, load_federation, reissue_directory, revoke,
-)
+from nodes.runtime.federation import DIRECTORY_FILE, REVOCATIONS_FILE, load_federation
+from nodes.runtime.root_operator import load_root_key, reissue_directory, revoke
+from nodes.runtime.ceremony import init_federation
 from nodes.runtime.federation_state import admit_federation, catch_up, held_documents
 from tests.integration.federation import RunningFederation, eventually
 from tests.integration.test_live_federation import _inject_to_inbox, _note_from
@@ -143,12 +143,12 @@ def test_catch_up_refuses_what_could_not_come_from_the_root_in_succession_and_ch
         "other-kind": ("revocations", files[DIRECTORY_FILE], "malformed"),
         "same-serial-other-document": ("revocations", sign_revocations(
             RevocationList(held.revocations.federation, held.revocations.serial, utcnow(),
-                           utcnow() + timedelta(days=30), frozenset({"ab" * 32})), _root_key(home)),
+                           utcnow() + timedelta(days=30), frozenset({"ab" * 32})), load_root_key(home)),
             "stale_revocations"),
         "truncated": ("directory", files[DIRECTORY_FILE][:-7], "malformed"),
         "other-federation": ("revocations", sign_revocations(
             RevocationList("elsewhere", held.revocations.serial + 3, utcnow(), utcnow() + timedelta(days=30),
-                           frozenset()), _root_key(home)), "wrong_federation"),
+                           frozenset()), load_root_key(home)), "wrong_federation"),
     }[served]
     with engine.connect() as conn:
         rows_before = conn.execute(select(held_documents).order_by(held_documents.c.kind)).fetchall()

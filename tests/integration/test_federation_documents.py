@@ -19,10 +19,9 @@ from nodes.hub.relay import Hub
 from nodes.national import api as node_api
 from nodes.national.node import NationalNode
 from nodes.runtime.config import BrokerAddress, HubConfig, NodeConfig, utcnow
-from nodes.runtime.federation import (
-    DIRECTORY_FILE, REVOCATIONS_FILE, _root_key, init_federation, load_federation, reissue_directory,
-    reissue_revocations, revoke,
-)
+from nodes.runtime.federation import DIRECTORY_FILE, REVOCATIONS_FILE, load_federation
+from nodes.runtime.root_operator import load_root_key, reissue_directory, reissue_revocations, revoke
+from nodes.runtime.ceremony import init_federation
 
 pytestmark = pytest.mark.integration
 NOWHERE = BrokerAddress("127.0.0.1", 1, "unused")  # nothing here connects
@@ -78,7 +77,7 @@ def test_a_different_revocation_list_under_a_serial_already_held_is_refused(tmp_
     other = RevocationList(held.federation, held.serial, held.issued, held.next_update + timedelta(days=1),
                            held.revoked)
     (tmp_path / "federation" / REVOCATIONS_FILE).write_bytes(
-        sign_revocations(other, _root_key(tmp_path / "federation")))
+        sign_revocations(other, load_root_key(tmp_path / "federation")))
     with pytest.raises(DirectoryError) as refused:
         _build(tmp_path, what)
     assert refused.value.reason == "serial_reused"

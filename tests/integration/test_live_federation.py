@@ -24,9 +24,13 @@ from nodes.hub.audit import AuditEntry
 from nodes.runtime import ceremony
 from nodes.runtime.config import new_message_id, utcnow
 from nodes.runtime.deployment import broker_spec
-from nodes.runtime.federation import (
-    DIRECTORY_FILE, REVOCATIONS_FILE, _root_key, load_federation, reissue_directory, reissue_revocations,
-    remove_member, revoke,
+from nodes.runtime.federation import DIRECTORY_FILE, REVOCATIONS_FILE, load_federation
+from nodes.runtime.root_operator import (
+    load_root_key,
+    reissue_directory,
+    reissue_revocations,
+    remove_member,
+    revoke,
 )
 from nodes.runtime.local import withdraw_absent_members
 from protocol import envelope as wire
@@ -162,13 +166,13 @@ def _bad_publications(fed: RunningFederation) -> dict[str, tuple[bytes, str]]:
     (home / REVOCATIONS_FILE).write_bytes(current_revocations)
     assert lower.serial == held.serial + 1
     other_federation = sign_revocations(RevocationList("elsewhere", held.serial + 9, utcnow(),
-                                                       utcnow() + timedelta(days=1), frozenset()), _root_key(home))
+                                                       utcnow() + timedelta(days=1), frozenset()), load_root_key(home))
     inner = fed.federation.directory.as_json()
     inner["serial"] += 7
     nodes = {n["node_id"]: n for n in inner["nodes"]}
     nodes["MEX"]["certificates"] = nodes.pop("IDN")["certificates"]  # IDN's certificate listed as MEX's
     inner["nodes"] = [nodes[n] for n in sorted(nodes)]
-    misnamed = _sign("directory", inner, DIRECTORY_DOMAIN, _root_key(home))
+    misnamed = _sign("directory", inner, DIRECTORY_DOMAIN, load_root_key(home))
     return {
         "cn-differs-from-entry": (misnamed, "cert_name_mismatch"),
         "signed-by-a-node-key": (by_node, "bad_signature"),
@@ -319,7 +323,7 @@ async def test_a_directory_over_one_mib_is_read_whole_and_an_oversize_body_is_re
         fed: RunningFederation, operator) -> None:  # noqa: ANN001
     client, headers = operator
     home = fed.path / "federation"
-    root_key, held = _root_key(home), fed.federation.directory
+    root_key, held = load_root_key(home), fed.federation.directory
     mex = held.node("MEX")
     nodes = dict(held.nodes)
     names = (a + b + c for a in "QRSTUVWXYZ" for b in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ")

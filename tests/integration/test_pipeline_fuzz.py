@@ -24,11 +24,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crypto.signing import sign_envelope
-from nodes.hub.relay import Hub, _Copies, _Forward
+from nodes.hub.relay import Copies, Hub, _Forward
 from nodes.national.node import NationalNode
 from nodes.runtime.amqp import settle_batch
 from nodes.runtime.config import BrokerAddress, HubConfig, NodeConfig, new_message_id, utcnow
-from nodes.runtime.federation import Federation, init_federation, load_federation
+from nodes.runtime.federation import Federation, load_federation
+from nodes.runtime.ceremony import init_federation
 from protocol import envelope as wire
 from protocol.timefmt import format_time
 
@@ -96,9 +97,9 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
                        federation)
     state = Pipeline(federation, hub, idn, loop)
 
-    async def capture(forwards: list[_Forward | _Copies]) -> list[_Forward]:
+    async def capture(forwards: list[_Forward | Copies]) -> list[_Forward]:
         """What the hub would publish, one copy per recipient (the broker makes them: issue 23)."""
-        state.forwards.extend(f for item in forwards for f in (item.each() if isinstance(item, _Copies) else [item]))
+        state.forwards.extend(f for item in forwards for f in (item.each() if isinstance(item, Copies) else [item]))
         return []
 
     hub._forward = capture  # type: ignore[method-assign]

@@ -8,12 +8,13 @@ import pytest
 
 from nodes.runtime.amqp import Outgoing, Publisher, PublishNacked, PublishRefused
 from nodes.runtime.rabbit import ADMIN_USER
+from tests.support.broker import admin_vhost
 
 pytestmark = pytest.mark.integration
 
 
 async def test_each_message_of_a_batch_gets_its_own_answer(broker) -> None:  # noqa: ANN001
-    broker.apply_admin_vhost("t-publisher")
+    admin_vhost(broker, "t-publisher")
     connection = await aio_pika.connect(broker.admin_url("t-publisher"))
     async with connection:
         setup = await connection.channel()

@@ -27,7 +27,9 @@ from nodes.hub.export import export_bundle
 from nodes.hub.relay import Hub
 from nodes.runtime.config import HubConfig
 from nodes.runtime.db import make_engine
-from nodes.runtime.federation import init_federation, load_federation, reissue_directory
+from nodes.runtime.ceremony import init_federation
+from nodes.runtime.federation import load_federation
+from nodes.runtime.root_operator import reissue_directory
 from nodes.runtime.metrics import Telemetry
 from protocol.checkpoint import MAX_SIGNATURES, format_note, parse_note
 from protocol.errors import ProtocolError

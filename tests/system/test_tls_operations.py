@@ -22,11 +22,10 @@ from nodes.runtime.federation import (
     TLS_CERT_FILE,
     TLS_CRL_FILE,
     TLS_KEY_FILE,
-    init_federation,
     load_federation,
-    tls_ca,
-    write_tls_pair,
 )
+from nodes.runtime.root_operator import tls_ca, write_tls_pair
+from nodes.runtime.ceremony import init_federation
 from tests.integration.federation import eventually
 from tests.system.cli_federation import CliFederation
 

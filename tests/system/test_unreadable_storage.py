@@ -18,7 +18,8 @@ from nodes.hub.audit import AuditStore
 from nodes.national.store import NodeStore, outbox
 from nodes.runtime.db import make_engine
 from nodes.runtime.deployment import Deployment
-from nodes.runtime.federation import init_federation, load_federation
+from nodes.runtime.ceremony import init_federation
+from nodes.runtime.federation import load_federation
 from nodes.runtime.rabbit import free_port
 
 pytestmark = [pytest.mark.timeout(120)]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from nodes.runtime.deployment import Deployment
-from nodes.runtime.federation import init_federation
+from nodes.runtime.ceremony import init_federation
 from nodes.runtime.local import BrokerRefused, broker_up
 from nodes.runtime.rabbit import PrivateBroker
 

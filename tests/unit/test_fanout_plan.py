@@ -3,13 +3,13 @@ message to recipients whose inbox exists and holds no parked forward; every othe
 
 from __future__ import annotations
 
-from nodes.hub.relay import _Copies, _Forward, _outgoing, _Publish, plan_publishes
+from nodes.hub.relay import Copies, _Forward, _outgoing, _Publish, plan_publishes
 
 RECEIPT = {"x-somex-log": "r"}
 
 
-def _copies(seq: int, *to: str) -> _Copies:
-    return _Copies(seq, to, f"id-{seq}", b"m", RECEIPT)
+def _copies(seq: int, *to: str) -> Copies:
+    return Copies(seq, to, f"id-{seq}", b"m", RECEIPT)
 
 
 def _shape(plan: list[_Publish]) -> list[tuple]:

@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from nodes.runtime.db import make_engine
 from nodes.runtime.deployment import Deployment
-from nodes.runtime.federation import init_federation
+from nodes.runtime.ceremony import init_federation
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 

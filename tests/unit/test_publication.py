@@ -12,9 +12,9 @@ from sqlalchemy import create_engine
 
 from crypto.directory import check_publication, publication_kind
 from crypto.errors import DirectoryError
-from nodes.runtime.federation import (
-    DIRECTORY_FILE, REVOCATIONS_FILE, init_federation, load_federation, reissue_directory, revoke,
-)
+from nodes.runtime.federation import DIRECTORY_FILE, REVOCATIONS_FILE, load_federation
+from nodes.runtime.root_operator import reissue_directory, revoke
+from nodes.runtime.ceremony import init_federation
 from nodes.runtime.federation_state import accept_publication, admit_federation
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

@@ -11,7 +11,9 @@ import pytest
 
 from crypto.witness import directory_witnesses, required_quorum
 from nodes.runtime.cli import main
-from nodes.runtime.federation import init_federation, load_federation, remove_member
+from nodes.runtime.ceremony import init_federation
+from nodes.runtime.federation import load_federation
+from nodes.runtime.root_operator import remove_member
 from nodes.runtime.config import utcnow
 
 COUNTRIES = ["MEX", "IDN", "ITA", "DEU"]
