@@ -21,7 +21,8 @@ from nodes.hub.decide import (
     decide_batch, read,
 )
 from nodes.hub.entry import ACCEPTED, REJECTED, SeenMessage
-from nodes.runtime.federation import Federation, init_federation, load_federation
+from nodes.runtime.ceremony import init_federation
+from nodes.runtime.federation import Federation, load_federation
 from protocol import envelope as wire
 from protocol.checkpoint import Checkpoint, SignedNote
 from nodes.runtime.config import new_message_id as new_uuid7
