@@ -50,7 +50,7 @@ class CryptoError(Exception):
         self.reason = reason
         self.detail = detail
         # For the "not yet valid" / "expired" refusals: the validity window, so that a caller can
-        # tell its operator when its own clock may be the cause (nodes/runtime/clock_words.py).
+        # tell its operator when its own clock may be the cause (nodes/plumbing/clock_words.py).
         self.valid_from = valid_from
         self.valid_until = valid_until
 

@@ -13,13 +13,13 @@ from crypto.errors import CryptoError
 from nodes.hub.console import add_routes as add_console_routes
 from nodes.hub.export import export_bundle
 from nodes.hub.web_view import HubView
-from nodes.runtime.amqp import STORAGE_ALARM
-from nodes.runtime.config import utcnow
-from nodes.runtime.federation_state import federation_alarms
-from nodes.runtime.http import (MAX_SQL_INTEGER, ROLE, json_api_errors, json_error, limit_rate, requires,
+from nodes.plumbing.amqp import STORAGE_ALARM
+from nodes.plumbing.config import utcnow
+from nodes.plumbing.federation_state import federation_alarms
+from nodes.plumbing.http import (MAX_SQL_INTEGER, ROLE, json_api_errors, json_error, limit_rate, requires,
                                 role_of, security_headers)
-from nodes.runtime.metrics import serve_metrics
-from nodes.runtime.openapi import INTEGER, STRING, array, document, obj, op, path_param, query, serve
+from nodes.plumbing.metrics import serve_metrics
+from nodes.plumbing.openapi import INTEGER, STRING, array, document, obj, op, path_param, query, serve
 from protocol.checkpoint import format_note
 from protocol.filters import TIME_FORMAT, FilterError, trail_filters
 from protocol.timefmt import format_time
@@ -231,7 +231,7 @@ async def export(request: web.Request) -> web.Response:
 async def federation_document(request: web.Request) -> web.Response:
     """The root-signed file the hub holds (it writes each document it applies over it): the same bytes
     it broadcast. Nothing secret; a node trusts it only after checking the root's signature and serial."""
-    from nodes.runtime.federation import DOCUMENT_FILES
+    from nodes.plumbing.federation import DOCUMENT_FILES
 
     hub = request.app[HUB]
     raw = await asyncio.to_thread((hub.federation.path / DOCUMENT_FILES[request.match_info["kind"]]).read_bytes)

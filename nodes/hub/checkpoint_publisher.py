@@ -15,7 +15,7 @@ import structlog
 
 from crypto.signing import sign_envelope
 from nodes.hub.forwarding import Copies
-from nodes.runtime.config import new_message_id, utcnow
+from nodes.plumbing.config import new_message_id, utcnow
 from protocol import envelope as wire
 from protocol import policy
 from protocol.checkpoint import SignedNote, format_note

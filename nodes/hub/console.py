@@ -1,4 +1,4 @@
-"""The auditor's web console on the hub: read-only (nodes/runtime/console.py has the common ground)."""
+"""The auditor's web console on the hub: read-only (nodes/plumbing/console.py has the common ground)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from nodes.hub.export import export_bundle
 from nodes.hub.web_view import HubView
 from nodes.hub.sequence import sequence_diagram
 from nodes.hub.volume import hour_slots, volume_chart
-from nodes.runtime import console
-from nodes.runtime.openapi import document
+from nodes.plumbing import console
+from nodes.plumbing.openapi import document
 from protocol import messages
 from protocol.policy import HUB_ID
 from protocol.checkpoint import SignedNote, format_note, parse_checkpoint_body

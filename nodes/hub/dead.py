@@ -8,9 +8,9 @@ one back (Hub.requeue_dead). Run it once the cause is fixed (docs/audit-log.md, 
 from __future__ import annotations
 
 from nodes.hub.audit import AuditStore
-from nodes.runtime.config import HubConfig, utcnow
-from nodes.runtime.db import make_engine
-from nodes.runtime.federation import load_federation
+from nodes.plumbing.config import HubConfig, utcnow
+from nodes.plumbing.db import make_engine
+from nodes.plumbing.federation import load_federation
 from protocol.checkpoint import log_origin
 from protocol.timefmt import format_time
 

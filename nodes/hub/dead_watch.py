@@ -16,8 +16,8 @@ from aio_pika.abc import AbstractIncomingMessage
 
 from nodes.hub.entry import ACCEPTED, AuditEntry
 from nodes.hub.forwarding import Forward
-from nodes.runtime import amqp
-from nodes.runtime.config import utcnow
+from nodes.plumbing import amqp
+from nodes.plumbing.config import utcnow
 from protocol import envelope as wire
 from protocol import policy
 from protocol.receipts import HEADER as LOG_HEADER

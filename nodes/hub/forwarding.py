@@ -15,12 +15,12 @@ import structlog
 from aio_pika.abc import AbstractConnection
 
 import broker_config
-from nodes.runtime.amqp import Outgoing, Publisher, PublishNacked
-from nodes.runtime.config import utcnow
+from nodes.plumbing.amqp import Outgoing, Publisher, PublishNacked
+from nodes.plumbing.config import utcnow
 from protocol.timefmt import format_time
 
 if TYPE_CHECKING:
-    from nodes.runtime.alarms import AlarmBoard
+    from nodes.plumbing.alarms import AlarmBoard
 
 
 class ParkingStore(Protocol):

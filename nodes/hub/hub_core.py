@@ -14,10 +14,10 @@ if TYPE_CHECKING:
     from nodes.hub.audit import AuditStore
     from nodes.hub.entry import AuditEntry
     from nodes.hub.forwarding import Copies, Forward, Forwarder
-    from nodes.runtime.alarms import AlarmBoard
-    from nodes.runtime.amqp import Publisher
-    from nodes.runtime.config import HubConfig
-    from nodes.runtime.federation import Federation
+    from nodes.plumbing.alarms import AlarmBoard
+    from nodes.plumbing.amqp import Publisher
+    from nodes.plumbing.config import HubConfig
+    from nodes.plumbing.federation import Federation
     from protocol.envelope import Envelope
 
 

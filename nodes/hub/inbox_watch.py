@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import structlog
 
 import broker_config
-from nodes.runtime.alarms import AlarmBoard
+from nodes.plumbing.alarms import AlarmBoard
 
 log = structlog.get_logger("somex.hub.inboxes")
 INBOX_STALLED = "inbox_stalled"

@@ -18,8 +18,8 @@ from crypto.directory import Directory
 from crypto.signing import sign_envelope
 from nodes.hub.entry import ISSUED, AuditEntry
 from nodes.hub.forwarding import Copies
-from nodes.runtime.config import new_message_id, utcnow
-from nodes.runtime.federation_state import accept_publication
+from nodes.plumbing.config import new_message_id, utcnow
+from nodes.plumbing.federation_state import accept_publication
 from protocol import envelope as wire
 from protocol import policy
 from protocol.receipts import HEADER as LOG_HEADER

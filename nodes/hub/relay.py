@@ -32,16 +32,16 @@ from nodes.hub.forwarding import (  # noqa: F401 - Publish, outgoing, plan_publi
 from nodes.hub.inbox_watch import watch_inboxes
 from nodes.hub.metrics import hub_gauges
 from nodes.hub.notices import log_receipt, rejection_notice
-from nodes.runtime.alarms import AlarmBoard
-from nodes.runtime.amqp import (
+from nodes.plumbing.alarms import AlarmBoard
+from nodes.plumbing.amqp import (
     BrokerSession, Publisher, ack_batch, broker_login, broker_urls, consume_in_batches, stop_tasks,
 )
-from nodes.runtime.config import HubConfig, new_message_id, utcnow
+from nodes.plumbing.config import HubConfig, new_message_id, utcnow
 from nodes.hub.schema import open_hub_store
-from nodes.runtime.faults import is_transient
-from nodes.runtime.federation import Federation, load_federation
-from nodes.runtime.federation_state import admit_federation
-from nodes.runtime.metrics import Telemetry
+from nodes.plumbing.faults import is_transient
+from nodes.plumbing.federation import Federation, load_federation
+from nodes.plumbing.federation_state import admit_federation
+from nodes.plumbing.metrics import Telemetry
 from protocol import envelope as wire
 from protocol import policy
 from protocol.checkpoint import SignedNote, log_origin
@@ -167,7 +167,7 @@ class Hub:
 
     async def stop(self) -> None:
         await stop_tasks(self._tasks, self.session)
-        self.engine.dispose()  # ends the running hub's lease on its store (nodes/runtime/store_lease.py)
+        self.engine.dispose()  # ends the running hub's lease on its store (nodes/plumbing/store_lease.py)
 
     async def _on_connect(self, connection: AbstractConnection) -> None:
         self.routable_inboxes = await existing_inboxes(connection, self.directory.node_ids())

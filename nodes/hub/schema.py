@@ -11,13 +11,13 @@ from pathlib import Path
 from sqlalchemy import Engine, MetaData
 
 from protocol.policy import HUB_ID
-from nodes.runtime.schema import Schema, identity_metadata, open_store
+from nodes.plumbing.schema import Schema, identity_metadata, open_store
 
 
 def hub_metadata() -> list[MetaData]:
     """Every MetaData whose tables live in the hub's database."""
     from nodes.hub import audit
-    from nodes.runtime import federation_state
+    from nodes.plumbing import federation_state
 
     return [audit.metadata, federation_state.metadata, identity_metadata("hub")]
 

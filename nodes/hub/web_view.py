@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from nodes.hub.log_storage import LogReader
-    from nodes.runtime.alarms import AlarmBoard
-    from nodes.runtime.amqp import BrokerSession
-    from nodes.runtime.config import HubConfig
-    from nodes.runtime.federation import Federation
-    from nodes.runtime.metrics import Telemetry
+    from nodes.plumbing.alarms import AlarmBoard
+    from nodes.plumbing.amqp import BrokerSession
+    from nodes.plumbing.config import HubConfig
+    from nodes.plumbing.federation import Federation
+    from nodes.plumbing.metrics import Telemetry
 
 
 class HubView(Protocol):

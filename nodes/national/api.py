@@ -13,13 +13,13 @@ from nodes.national import delivery
 from nodes.national.node import NationalNode
 from nodes.national.watchdogs import health_counts
 from nodes.national.witness import latest_cosigned_note, latest_witnessed, open_alarms
-from nodes.runtime.amqp import STORAGE_ALARM
-from nodes.runtime.config import utcnow
-from nodes.runtime.federation_state import federation_alarms
-from nodes.runtime.http import (ROLE, json_api_errors, json_error, limit_rate, page, read_json, requires,
+from nodes.plumbing.amqp import STORAGE_ALARM
+from nodes.plumbing.config import utcnow
+from nodes.plumbing.federation_state import federation_alarms
+from nodes.plumbing.http import (ROLE, json_api_errors, json_error, limit_rate, page, read_json, requires,
                                 role_of, security_headers)
-from nodes.runtime.metrics import serve_metrics
-from nodes.runtime.openapi import INTEGER, STRING, array, document, obj, op, path_param, query, serve
+from nodes.plumbing.metrics import serve_metrics
+from nodes.plumbing.openapi import INTEGER, STRING, array, document, obj, op, path_param, query, serve
 from protocol.errors import ProtocolError
 from protocol.timefmt import format_time
 

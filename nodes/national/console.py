@@ -1,4 +1,4 @@
-"""The focal point's web console on a national node (nodes/runtime/console.py has the common ground).
+"""The focal point's web console on a national node (nodes/plumbing/console.py has the common ground).
 
 Pages read the node's own stores and act through the same calls as the JSON API, so the console
 and the API cannot disagree.
@@ -18,9 +18,9 @@ from aiohttp import web
 from nodes.national import console_messages
 from nodes.national.node import NationalNode
 from nodes.national.witness import latest_witnessed, open_alarms
-from nodes.runtime import console
-from nodes.runtime.config import utcnow
-from nodes.runtime.openapi import document
+from nodes.plumbing import console
+from nodes.plumbing.config import utcnow
+from nodes.plumbing.openapi import document
 
 NODE = web.AppKey("somex_console_node", NationalNode)
 CORE_NAV = (("Health", "/console/"), ("Inbox", "/console/inbox"), ("Sent", "/console/sent"))

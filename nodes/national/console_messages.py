@@ -19,9 +19,9 @@ from nodes.national import delivery, reads
 from nodes.national.node import NationalNode
 from nodes.national.store import StoredMessage
 from nodes.national.store import messages as store_messages
-from nodes.runtime import console
-from nodes.runtime.config import utcnow
-from nodes.runtime.openapi import document
+from nodes.plumbing import console
+from nodes.plumbing.config import utcnow
+from nodes.plumbing.openapi import document
 from protocol import envelope as wire
 from protocol import messages
 from protocol.errors import ProtocolError

@@ -22,7 +22,7 @@ from sqlalchemy import Column, Connection, Integer, String, Table, and_, func, i
 
 from crypto.signing import VerifiedEnvelope
 from nodes.national.store import metadata, outbox
-from nodes.runtime.config import utcnow
+from nodes.plumbing.config import utcnow
 from protocol import messages
 from protocol.envelope import Envelope
 from protocol.timefmt import format_time, parse_time

@@ -29,10 +29,10 @@ if TYPE_CHECKING:
 
     from nodes.national.reads import OpenedMessage
     from nodes.national.store import NodeStore
-    from nodes.runtime.alarms import AlarmBoard
-    from nodes.runtime.config import NodeConfig
-    from nodes.runtime.events import Events
-    from nodes.runtime.federation import Federation
+    from nodes.plumbing.alarms import AlarmBoard
+    from nodes.plumbing.config import NodeConfig
+    from nodes.plumbing.events import Events
+    from nodes.plumbing.federation import Federation
 
 
 # An effect of a verified incoming message beyond storing it. It runs inside the storing
@@ -101,7 +101,7 @@ class CliCommand:
 
 
 class DemoFederation(Protocol):
-    """What a demo step gets of the running demo federation (`somex demo`, nodes/runtime/demo.py):
+    """What a demo step gets of the running demo federation (`somex demo`, nodes/app/demo.py):
     the nodes' APIs, the demo's output, and its bounded wait. Plain values: a feature's demo step
     needs nothing of the application that runs it."""
 

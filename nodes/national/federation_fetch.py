@@ -21,9 +21,9 @@ import structlog
 
 from crypto.directory import MAX_SIGNED_BYTES
 from crypto.errors import CryptoError
-from nodes.runtime.api_client import Unreachable, get_bounded
-from nodes.runtime.config import utcnow
-from nodes.runtime.federation_state import catch_up
+from nodes.plumbing.api_client import Unreachable, get_bounded
+from nodes.plumbing.config import utcnow
+from nodes.plumbing.federation_state import catch_up
 
 if TYPE_CHECKING:
     from nodes.national.node import NationalNode

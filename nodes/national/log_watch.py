@@ -34,8 +34,8 @@ from crypto.witness import WitnessError, Witnessed, compare_views, consistency_s
 from nodes.national.store import messages as message_table
 from nodes.national.store import metadata
 from nodes.national.witness import latest_cosigned_note, raise_alarm, witnessed
-from nodes.runtime.api_client import Unreachable, api_session, default_cacert, get_bounded
-from nodes.runtime.config import utcnow
+from nodes.plumbing.api_client import Unreachable, api_session, default_cacert, get_bounded
+from nodes.plumbing.config import utcnow
 from protocol.checkpoint import log_origin
 from protocol.policy import HUB_ID
 from protocol.timefmt import format_time

@@ -1,4 +1,4 @@
-"""A national node's gauges for `GET /metrics` (nodes/runtime/metrics.py): read when Prometheus scrapes."""
+"""A national node's gauges for `GET /metrics` (nodes/plumbing/metrics.py): read when Prometheus scrapes."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 from prometheus_client.core import Metric
 
 from nodes.national.witness import latest_witnessed
-from nodes.runtime.config import utcnow
-from nodes.runtime.federation_state import federation_alarms
-from nodes.runtime.metrics import days_until, gauge, seconds_since
+from nodes.plumbing.config import utcnow
+from nodes.plumbing.federation_state import federation_alarms
+from nodes.plumbing.metrics import days_until, gauge, seconds_since
 
 if TYPE_CHECKING:
     from nodes.national.node import NationalNode

@@ -36,18 +36,18 @@ from nodes.national import log_watch
 from nodes.national.witness import witness_checkpoint
 from nodes.national.schema import open_node_store
 from nodes.national.metrics import node_gauges
-from nodes.runtime.alarms import AlarmBoard
-from nodes.runtime.amqp import (
+from nodes.plumbing.alarms import AlarmBoard
+from nodes.plumbing.amqp import (
     BrokerSession, Outgoing, Publisher, PublishNacked, ack_batch, broker_login, broker_urls, consume_in_batches, stop_tasks,
 )
-from nodes.runtime.config import NodeConfig, new_message_id, utcnow
-from nodes.runtime.db import erase_freed
-from nodes.runtime.events import Events
-from nodes.runtime.metrics import Telemetry
-from nodes.runtime.faults import is_transient
-from nodes.runtime.federation import Federation, load_federation
+from nodes.plumbing.config import NodeConfig, new_message_id, utcnow
+from nodes.plumbing.db import erase_freed
+from nodes.plumbing.events import Events
+from nodes.plumbing.metrics import Telemetry
+from nodes.plumbing.faults import is_transient
+from nodes.plumbing.federation import Federation, load_federation
 from nodes.national.federation_fetch import fetch_newest_documents
-from nodes.runtime.federation_state import accept_publication, admit_federation
+from nodes.plumbing.federation_state import accept_publication, admit_federation
 from protocol import envelope as wire
 from protocol import messages, policy
 from protocol.envelope import Envelope

@@ -22,8 +22,8 @@ from aiohttp import web
 from sqlalchemy import Column, Connection, Engine, Integer, MetaData, String, Table, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from nodes.runtime.config import utcnow
-from nodes.runtime.http import ROLE, role_of
+from nodes.plumbing.config import utcnow
+from nodes.plumbing.http import ROLE, role_of
 from protocol import cases as case_rules
 from protocol import envelope as wire
 from protocol.catalog import REGISTRY

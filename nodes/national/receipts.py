@@ -14,7 +14,7 @@ from sqlalchemy import Connection, insert, select
 from crypto.signing import VerifiedEnvelope
 from nodes.national import delivery
 from nodes.national.store import messages, receipts, record_refusal
-from nodes.runtime.config import utcnow
+from nodes.plumbing.config import utcnow
 from protocol.errors import ProtocolError
 from protocol.timefmt import format_time
 

@@ -20,8 +20,8 @@ from sqlalchemy import Engine, delete, select
 
 from nodes.national.delivery import deliveries
 from nodes.national.store import messages, outbox, receipts, refusals
-from nodes.runtime.config import utcnow
-from nodes.runtime.db import erase_freed
+from nodes.plumbing.config import utcnow
+from nodes.plumbing.db import erase_freed
 from protocol import retention
 from protocol.timefmt import format_time
 

@@ -23,8 +23,8 @@ from sqlalchemy import Connection
 
 from crypto.signing import VerifiedEnvelope
 from nodes.national import delivery
-from nodes.runtime.alarms import AlarmBoard
-from nodes.runtime.config import utcnow
+from nodes.plumbing.alarms import AlarmBoard
+from nodes.plumbing.config import utcnow
 from protocol import messages
 from protocol.clock import ClockWatch
 from protocol.envelope import Envelope

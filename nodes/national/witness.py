@@ -21,7 +21,7 @@ from crypto.witness import (
     WitnessError, Witnessed, check_checkpoint, cosign_interval, cosign_window, directory_witnesses,
 )
 from nodes.national.store import metadata
-from nodes.runtime.config import utcnow
+from nodes.plumbing.config import utcnow
 from protocol.checkpoint import format_note, log_origin, parse_note
 from protocol.envelope import Envelope
 from protocol.policy import HUB_ID

@@ -27,9 +27,9 @@ from aiohttp import web
 from nodes.national.features.alerts.replica import replica_counts
 from nodes.national.api import make_app
 from nodes.national.node import NationalNode
-from nodes.runtime.feed_cli import push_file
-from nodes.runtime.logs import configure_logging
-from nodes.runtime.rabbit import PrivateBroker, free_port
+from nodes.app.feed_cli import push_file
+from nodes.plumbing.logs import configure_logging
+from nodes.plumbing.rabbit import PrivateBroker, free_port
 from tests.bench.stats import Run
 from tests.integration.federation import make_federation
 
@@ -116,11 +116,11 @@ async def feed_to_replicas(broker: PrivateBroker, work: Path, n: int) -> Run:
 async def feed_to_replicas_in_processes(work: Path, n: int) -> Run:
     """The same feed with the hub and each node in a process of its own, as `somex demo` runs them
     (and as deployed: each country on its own machine), so that both cores work."""
-    from nodes.runtime.config import utcnow
-    from nodes.runtime.demo_steps import Processes, wait_for
-    from nodes.runtime.ceremony import init_federation
-    from nodes.runtime.federation import load_federation
-    from nodes.runtime.local import NodeClient, broker_down, broker_up
+    from nodes.plumbing.config import utcnow
+    from nodes.plumbing.demo_steps import Processes, wait_for
+    from nodes.app.ceremony import init_federation
+    from nodes.plumbing.federation import load_federation
+    from nodes.app.local import NodeClient, broker_down, broker_up
 
     state = work / "state"
     init_federation(state / "federation", "bench", ["MEX", "IDN", "ITA"], utcnow())

@@ -15,10 +15,10 @@ from crypto.audit_bundle import verify_bundle
 from crypto.merkle import CompactRange, MemoryNodeStore, inclusion_proof, leaf_hash, verify_inclusion
 from nodes.hub.audit import ACCEPTED, AuditEntry, AuditStore
 from nodes.hub.export import export_bundle
-from nodes.runtime.db import make_engine
-from nodes.runtime.ceremony import init_federation
-from nodes.runtime.federation import load_federation
-from nodes.runtime.config import utcnow
+from nodes.plumbing.db import make_engine
+from nodes.app.ceremony import init_federation
+from nodes.plumbing.federation import load_federation
+from nodes.plumbing.config import utcnow
 
 BATCH = 256
 

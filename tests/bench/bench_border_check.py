@@ -40,9 +40,9 @@ from nodes.national.api import make_app
 from nodes.national.features.person import store as person_store
 from nodes.national.features.person.names import PersonName, index_keys
 from nodes.national.node import NationalNode
-from nodes.runtime.config import NodeConfig
-from nodes.runtime.logs import configure_logging
-from nodes.runtime.rabbit import free_port
+from nodes.plumbing.config import NodeConfig
+from nodes.plumbing.logs import configure_logging
+from nodes.plumbing.rabbit import free_port
 from protocol.mrz import check_digit
 from protocol.person import name_entry
 from protocol.ratelimit import RateLimit

@@ -17,7 +17,7 @@ from types import SimpleNamespace
 from sqlalchemy import insert, select
 
 from nodes.national.features.cases import store
-from nodes.runtime.db import make_engine
+from nodes.plumbing.db import make_engine
 from protocol import cases as rules
 
 GIVEN = ["José", "Ahmad", "Dmitrii", "Łukasz", "Σωκράτης", "Maria", "Nguyen", "Fatima", "Jürgen", "Aylin"]

@@ -20,9 +20,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from crypto.signing import sign_envelope
 from nodes.hub.decide import FORWARD, Context, Delivery, decide_batch, read
-from nodes.runtime.config import new_message_id, utcnow
-from nodes.runtime.ceremony import init_federation
-from nodes.runtime.federation import load_federation
+from nodes.plumbing.config import new_message_id, utcnow
+from nodes.app.ceremony import init_federation
+from nodes.plumbing.federation import load_federation
 from protocol import envelope as wire
 from protocol.timefmt import format_time
 

@@ -28,8 +28,8 @@ import structlog
 import broker_config
 from crypto.signing import sign_envelope, verify_envelope
 from nodes.hub.relay import Hub
-from nodes.runtime.config import HubConfig, new_message_id, utcnow
-from nodes.runtime.rabbit import ADMIN_USER, PrivateBroker, free_port
+from nodes.plumbing.config import HubConfig, new_message_id, utcnow
+from nodes.plumbing.rabbit import ADMIN_USER, PrivateBroker, free_port
 from protocol import envelope as wire
 from protocol.timefmt import parse_time
 from tests.bench.bench_witness import _codes

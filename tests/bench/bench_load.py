@@ -23,8 +23,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from nodes.national.store import messages as message_table
-from nodes.runtime.logs import configure_logging
-from nodes.runtime.rabbit import PrivateBroker, free_port
+from nodes.plumbing.logs import configure_logging
+from nodes.plumbing.rabbit import PrivateBroker, free_port
 from protocol.timefmt import parse_time
 from tests.bench import roles
 from tests.support.broker import admin_vhost

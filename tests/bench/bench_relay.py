@@ -24,9 +24,9 @@ from sqlalchemy import func, select
 from crypto.keys import SigningKey
 from crypto.signing import sign_envelope
 from nodes.national.store import messages as message_table
-from nodes.runtime.config import new_message_id, utcnow
-from nodes.runtime.logs import configure_logging
-from nodes.runtime.rabbit import PrivateBroker, free_port
+from nodes.plumbing.config import new_message_id, utcnow
+from nodes.plumbing.logs import configure_logging
+from nodes.plumbing.rabbit import PrivateBroker, free_port
 from protocol import envelope as wire
 from tests.bench import roles
 from tests.support.broker import admin_vhost

@@ -28,9 +28,9 @@ from crypto.note import cosign_note
 from crypto.signing import sign_envelope
 from crypto.witness import directory_witnesses, required_quorum
 from nodes.hub.relay import Hub
-from nodes.runtime.config import HubConfig, new_message_id, utcnow
-from nodes.runtime.ceremony import init_federation
-from nodes.runtime.federation import load_federation
+from nodes.plumbing.config import HubConfig, new_message_id, utcnow
+from nodes.app.ceremony import init_federation
+from nodes.plumbing.federation import load_federation
 from protocol import envelope as wire
 from protocol.checkpoint import format_note, parse_note
 

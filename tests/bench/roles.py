@@ -26,7 +26,7 @@ from typing import Any
 
 import aio_pika
 
-from nodes.runtime.config import BrokerAddress, HubConfig, NodeConfig
+from nodes.plumbing.config import BrokerAddress, HubConfig, NodeConfig
 
 CTX = multiprocessing.get_context("spawn")
 TICK = 0.02  # a steady load offers rate·TICK messages every TICK seconds
@@ -117,7 +117,7 @@ class _Context:
 
 
 def _run(target, ready, stopping, commands, results, level: str, args: tuple) -> None:  # noqa: ANN001
-    from nodes.runtime.logs import configure_logging
+    from nodes.plumbing.logs import configure_logging
 
     configure_logging(level, json=True)
     ctx = _Context(ready, stopping, commands, results)

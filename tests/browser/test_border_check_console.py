@@ -10,7 +10,7 @@ from playwright.async_api import expect
 
 from nodes.national.features.person import issuing
 from nodes.national.features.person import store as person_store
-from nodes.runtime.config import utcnow
+from nodes.plumbing.config import utcnow
 from tests.browser.conftest import Consoles, screenshot
 from tests.integration.federation import eventually
 from tests.integration.test_person_alerts import person_alert, td3

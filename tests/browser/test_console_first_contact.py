@@ -12,7 +12,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from nodes.national.features.mla.authority import Upload
-from nodes.runtime.console import cookie_name
+from nodes.plumbing.console import cookie_name
 from tests.browser.conftest import Consoles, screenshot
 from tests.integration.federation import eventually
 

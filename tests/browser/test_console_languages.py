@@ -11,7 +11,7 @@ import jinja2
 import pytest
 from playwright.async_api import expect
 
-from nodes.runtime import i18n
+from nodes.plumbing import i18n
 from tests.browser.conftest import Consoles, screenshot
 
 pytestmark = pytest.mark.integration

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 from broker_config import BrokerSpec, BrokerUser
-from nodes.runtime.postgres import PrivatePostgres
-from nodes.runtime.rabbit import PrivateBroker, free_port
+from tests.support.postgres import PrivatePostgres
+from nodes.plumbing.rabbit import PrivateBroker, free_port
 from tests.integration.federation import NODE_DATABASES, make_federation
 
 SPEC_NODES = ("MEX", "IDN", "ITA")

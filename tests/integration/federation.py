@@ -20,11 +20,11 @@ from broker_config import InboxBounds
 from nodes.hub.relay import Hub
 from nodes.national.node import NationalNode
 from nodes.national.store import messages as message_table
-from nodes.runtime.amqp import amqp_url
-from nodes.runtime.config import BrokerAddress, HubConfig, NodeConfig, utcnow
-from nodes.runtime.deployment import broker_spec
-from nodes.runtime.federation import Federation, load_federation
-from nodes.runtime.ceremony import init_federation
+from nodes.plumbing.amqp import amqp_url
+from nodes.plumbing.config import BrokerAddress, HubConfig, NodeConfig, utcnow
+from nodes.plumbing.deployment import broker_spec
+from nodes.plumbing.federation import Federation, load_federation
+from nodes.app.ceremony import init_federation
 
 COUNTRIES = ["MEX", "IDN", "ITA"]
 

@@ -17,8 +17,8 @@ from nodes.national.features.alerts.replica import (
     versions_of,
 )
 from nodes.national.api import make_app
-from nodes.runtime.config import new_message_id, utcnow
-from nodes.runtime.db import make_engine
+from nodes.plumbing.config import new_message_id, utcnow
+from nodes.plumbing.db import make_engine
 from protocol import envelope as wire
 from protocol.errors import PolicyError
 from tests.integration.federation import RunningFederation, eventually

@@ -21,8 +21,8 @@ from schemathesis import GenerationMode
 
 from nodes.hub.api import make_app as make_hub_app
 from nodes.national.api import make_app as make_node_app
-from nodes.runtime.http import RATE
-from nodes.runtime.openapi import TITLE, openapi_document
+from nodes.plumbing.http import RATE
+from nodes.plumbing.openapi import TITLE, openapi_document
 from protocol.ratelimit import RateLimit, TokenBuckets
 from tests.integration.federation import RunningFederation
 

@@ -15,10 +15,10 @@ from nodes.hub.api import make_app as make_hub_app
 from nodes.hub.relay import Hub
 from nodes.national.api import make_app as make_node_app
 from nodes.national.node import NationalNode
-from nodes.runtime.config import HTTP_FAILURE_LIMIT, HTTP_RATE_LIMIT, HubConfig, NodeConfig, utcnow
-from nodes.runtime.federation import Federation, load_federation
-from nodes.runtime.ceremony import init_federation
-from nodes.runtime.http import ROLE
+from nodes.plumbing.config import HTTP_FAILURE_LIMIT, HTTP_RATE_LIMIT, HubConfig, NodeConfig, utcnow
+from nodes.plumbing.federation import Federation, load_federation
+from nodes.app.ceremony import init_federation
+from nodes.plumbing.http import ROLE
 from protocol.ratelimit import RateLimit
 
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store", "Referrer-Policy": "no-referrer",

@@ -20,10 +20,10 @@ import pytest
 from crypto.directory import load_directory, sign_directory
 from crypto.keys import SigningKey
 from crypto.signing import sign_envelope
-from nodes.runtime.config import new_message_id, utcnow
-from nodes.runtime.deployment import Deployment
-from nodes.runtime.federation import DIRECTORY_FILE, load_federation
-from nodes.runtime.root_operator import reissue_directory, revoke
+from nodes.plumbing.config import new_message_id, utcnow
+from nodes.plumbing.deployment import Deployment
+from nodes.plumbing.federation import DIRECTORY_FILE, load_federation
+from nodes.app.root_operator import reissue_directory, revoke
 from protocol import envelope as wire
 from tests.integration.federation import RunningFederation, eventually, make_federation
 from tests.integration.test_relay import note
@@ -124,7 +124,7 @@ def _expired(federation_dir: Path) -> None:
 
 
 def _run(state_dir: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "nodes.runtime.cli", "--state-dir", str(state_dir), *args],
+    return subprocess.run([sys.executable, "-m", "nodes.app.cli", "--state-dir", str(state_dir), *args],
                           capture_output=True, text=True, timeout=60, cwd=Path(__file__).parents[2])
 
 

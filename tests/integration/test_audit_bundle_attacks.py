@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from crypto.audit_bundle import verify_bundle
 from crypto.note import cosign_note
-from nodes.runtime.cli import main as cli
-from nodes.runtime.ceremony import init_federation
-from nodes.runtime.federation import load_federation
+from nodes.app.cli import main as cli
+from nodes.app.ceremony import init_federation
+from nodes.plumbing.federation import load_federation
 from tests.integration.test_audit_store import Log
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

@@ -114,7 +114,7 @@ async def test_the_handling_code_is_in_the_leaf_and_the_verified_export_shows_it
     from crypto.audit_bundle import verify_bundle
     from crypto.witness import required_quorum
     from nodes.hub.export import export_bundle
-    from nodes.runtime.local import describe_leaf
+    from nodes.app.local import describe_leaf
 
     handling = {"code": "H2", "condition": "no onward transfer without the provider's consent"}
     sent = await fed.nodes["MEX"].send("note", ["IDN"], body={"text": "h2"}, thread="case-h2", handling=handling)

@@ -14,9 +14,9 @@ from crypto.audit_bundle import verify_bundle
 from crypto.note import cosign_note
 from nodes.hub.audit import ACCEPTED, REJECTED, AuditEntry, AuditStore
 from nodes.hub.export import export_bundle
-from nodes.runtime.db import make_engine
-from nodes.runtime.ceremony import init_federation
-from nodes.runtime.federation import load_federation
+from nodes.plumbing.db import make_engine
+from nodes.app.ceremony import init_federation
+from nodes.plumbing.federation import load_federation
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
@@ -187,7 +187,7 @@ def test_an_export_spanning_a_rotation_of_the_hubs_key_verifies(tmp_path) -> Non
 
     from crypto.join import make_join_request
     from crypto.keys import HybridSealingKey, SealingKey, SigningKey
-    from nodes.runtime import ceremony
+    from nodes.app import ceremony
 
     path = tmp_path / "federation"
     init_federation(path, "audit-test", ["MEX", "IDN"], NOW)  # the witnesses Log.grow cosigns with

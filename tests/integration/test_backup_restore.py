@@ -15,9 +15,9 @@ from nodes.hub.schema import HUB_SCHEMA
 from nodes.national.schema import NODE_SCHEMA
 from nodes.national.store import messages, outbox
 from nodes.national.witness import open_alarms, witnessed
-from nodes.runtime.cli import main
-from nodes.runtime.db import make_engine
-from nodes.runtime.schema import open_store
+from nodes.app.cli import main
+from nodes.plumbing.db import make_engine
+from nodes.plumbing.schema import open_store
 from protocol.checkpoint import parse_note
 from tests.integration.databases import database  # noqa: F401 - a fixture
 from tests.integration.federation import RunningFederation, eventually

@@ -12,7 +12,7 @@ import pytest
 import broker_config
 from broker_config import InboxBounds
 from nodes.hub.relay import INBOX_FULL
-from nodes.runtime.amqp import Publisher
+from nodes.plumbing.amqp import Publisher
 from tests.integration.federation import eventually, make_federation
 
 pytestmark = pytest.mark.integration

@@ -18,7 +18,7 @@ from aiormq.exceptions import ChannelAccessRefused, ChannelPreconditionFailed
 
 import broker_config
 from broker_config import BrokerSpec, BrokerUser
-from nodes.runtime.rabbit import PrivateBroker
+from nodes.plumbing.rabbit import PrivateBroker
 
 pytestmark = pytest.mark.integration
 

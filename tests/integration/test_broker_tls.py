@@ -24,15 +24,15 @@ import broker_config
 from crypto.errors import CertificateError
 from crypto.pki import cert_from_pem
 from crypto.tls_request import crl_number, load_crl
-from nodes.runtime.amqp import amqps_url, client_tls_context
-from nodes.runtime.broker_revocation import close_member_connections, install_revocation_list, members_of_keys
-from nodes.runtime.config import BrokerAddress, utcnow
-from nodes.runtime.deployment import broker_spec
-from nodes.runtime.federation import TLS_CERT_FILE, TLS_CRL_FILE, TLS_KEY_FILE, Federation, load_federation
-from nodes.runtime.root_operator import revoke, revoke_tls_certificate, tls_ca, write_tls_pair
-from nodes.runtime.ceremony import init_federation
-from nodes.runtime.local import broker_tls_from_federation
-from nodes.runtime.rabbit import PrivateBroker, free_port
+from nodes.plumbing.amqp import amqps_url, client_tls_context
+from nodes.app.broker_revocation import close_member_connections, install_revocation_list, members_of_keys
+from nodes.plumbing.config import BrokerAddress, utcnow
+from nodes.plumbing.deployment import broker_spec
+from nodes.plumbing.federation import TLS_CERT_FILE, TLS_CRL_FILE, TLS_KEY_FILE, Federation, load_federation
+from nodes.app.root_operator import revoke, revoke_tls_certificate, tls_ca, write_tls_pair
+from nodes.app.ceremony import init_federation
+from nodes.app.local import broker_tls_from_federation
+from nodes.plumbing.rabbit import PrivateBroker, free_port
 from tests.integration.federation import RunningFederation, eventually
 
 pytestmark = pytest.mark.integration

@@ -19,7 +19,7 @@ from crypto.sealing import recipient_key, seal
 from crypto.signing import sign_envelope
 from nodes.national.features.cases import store as store
 from nodes.national.api import make_app
-from nodes.runtime.config import new_message_id, utcnow
+from nodes.plumbing.config import new_message_id, utcnow
 from protocol import envelope as wire
 from tests.integration.federation import RunningFederation, eventually, make_federation
 from tests.unit.test_cases import CASE

@@ -16,8 +16,8 @@ from aiohttp.test_utils import TestServer
 
 from nodes.hub.api import make_app as make_hub_app
 from nodes.national.api import make_app as make_node_app
-from nodes.runtime.console import cookie_name
-from nodes.runtime.http import FAILURES, RATE
+from nodes.plumbing.console import cookie_name
+from nodes.plumbing.http import FAILURES, RATE
 from protocol.ratelimit import RateLimit, TokenBuckets
 from tests.integration.federation import RunningFederation
 

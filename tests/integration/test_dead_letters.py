@@ -10,7 +10,7 @@ import aio_pika
 import pytest
 
 import broker_config
-from nodes.runtime.amqp import amqp_url
+from nodes.plumbing.amqp import amqp_url
 from nodes.hub.dead import list_dead_letters, request_requeue
 from tests.integration.federation import RunningFederation, eventually
 

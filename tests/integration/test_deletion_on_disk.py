@@ -20,7 +20,7 @@ from nodes.national.features.cases import store as case_store
 from nodes.national import retention
 from nodes.national.features.alerts.replica import hits
 from nodes.national.store import messages
-from nodes.runtime.config import utcnow
+from nodes.plumbing.config import utcnow
 from tests.integration.federation import RunningFederation, eventually
 from tests.integration.test_cases import Focal, focal_points, personal_rows
 from tests.unit.test_cases import CASE

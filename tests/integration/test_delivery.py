@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestServer
 import broker_config
 from nodes.hub.api import make_app as make_hub_app
 from nodes.national.api import make_app as make_node_app
-from nodes.runtime.config import utcnow
+from nodes.plumbing.config import utcnow
 from protocol import envelope as wire
 from tests.integration.federation import RunningFederation, eventually, make_federation
 from tests.integration.test_console_access import client, log_in

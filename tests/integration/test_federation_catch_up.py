@@ -19,12 +19,12 @@ from crypto.directory import RevocationList, sign_revocations
 from crypto.errors import DirectoryError
 from nodes.hub import api as hub_api
 from nodes.national.federation_fetch import FETCH_ALARM
-from nodes.runtime.config import utcnow
-from nodes.runtime.db import make_engine
-from nodes.runtime.federation import DIRECTORY_FILE, REVOCATIONS_FILE, load_federation
-from nodes.runtime.root_operator import load_root_key, reissue_directory, revoke
-from nodes.runtime.ceremony import init_federation
-from nodes.runtime.federation_state import admit_federation, catch_up, held_documents
+from nodes.plumbing.config import utcnow
+from nodes.plumbing.db import make_engine
+from nodes.plumbing.federation import DIRECTORY_FILE, REVOCATIONS_FILE, load_federation
+from nodes.app.root_operator import load_root_key, reissue_directory, revoke
+from nodes.app.ceremony import init_federation
+from nodes.plumbing.federation_state import admit_federation, catch_up, held_documents
 from tests.integration.federation import RunningFederation, eventually
 from tests.integration.test_live_federation import _inject_to_inbox, _note_from
 

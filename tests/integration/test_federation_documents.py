@@ -18,10 +18,10 @@ from nodes.hub import api as hub_api
 from nodes.hub.relay import Hub
 from nodes.national import api as node_api
 from nodes.national.node import NationalNode
-from nodes.runtime.config import BrokerAddress, HubConfig, NodeConfig, utcnow
-from nodes.runtime.federation import DIRECTORY_FILE, REVOCATIONS_FILE, load_federation
-from nodes.runtime.root_operator import load_root_key, reissue_directory, reissue_revocations, revoke
-from nodes.runtime.ceremony import init_federation
+from nodes.plumbing.config import BrokerAddress, HubConfig, NodeConfig, utcnow
+from nodes.plumbing.federation import DIRECTORY_FILE, REVOCATIONS_FILE, load_federation
+from nodes.app.root_operator import load_root_key, reissue_directory, reissue_revocations, revoke
+from nodes.app.ceremony import init_federation
 
 pytestmark = pytest.mark.integration
 NOWHERE = BrokerAddress("127.0.0.1", 1, "unused")  # nothing here connects

@@ -8,7 +8,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from nodes.hub.api import make_app
-from nodes.runtime.http import NO_TOKEN, WRONG_TOKEN
+from nodes.plumbing.http import NO_TOKEN, WRONG_TOKEN
 from tests.integration.federation import RunningFederation, eventually
 
 pytestmark = pytest.mark.integration

@@ -11,12 +11,12 @@ import pytest
 
 from nodes.hub.api import make_app as make_hub_app
 from nodes.national.api import make_app as make_node_app
-from nodes.runtime.console import cookie_name
-from nodes.runtime.config import HttpsFiles, utcnow
-from nodes.runtime.federation import TLS_CERT_FILE, TLS_KEY_FILE
-from nodes.runtime.root_operator import tls_ca, write_tls_pair
-from nodes.runtime.rabbit import free_port
-from nodes.runtime.serve import start_http
+from nodes.plumbing.console import cookie_name
+from nodes.plumbing.config import HttpsFiles, utcnow
+from nodes.plumbing.federation import TLS_CERT_FILE, TLS_KEY_FILE
+from nodes.app.root_operator import tls_ca, write_tls_pair
+from nodes.plumbing.rabbit import free_port
+from nodes.app.serve import start_http
 from tests.integration.federation import RunningFederation
 
 pytestmark = pytest.mark.integration

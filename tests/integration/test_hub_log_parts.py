@@ -11,9 +11,9 @@ import pytest
 
 from crypto.note import cosign_note
 from nodes.hub.audit import ACCEPTED, AuditEntry, AuditStore
-from nodes.runtime.db import make_engine
-from nodes.runtime.ceremony import init_federation
-from nodes.runtime.federation import Federation, load_federation
+from nodes.plumbing.db import make_engine
+from nodes.app.ceremony import init_federation
+from nodes.plumbing.federation import Federation, load_federation
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 

@@ -21,18 +21,18 @@ from crypto.pki import issue_certificate
 from crypto.signing import sign_envelope
 from nodes.hub import api as hub_api
 from nodes.hub.audit import AuditEntry
-from nodes.runtime import ceremony
-from nodes.runtime.config import new_message_id, utcnow
-from nodes.runtime.deployment import broker_spec
-from nodes.runtime.federation import DIRECTORY_FILE, REVOCATIONS_FILE, load_federation
-from nodes.runtime.root_operator import (
+from nodes.app import ceremony
+from nodes.plumbing.config import new_message_id, utcnow
+from nodes.plumbing.deployment import broker_spec
+from nodes.plumbing.federation import DIRECTORY_FILE, REVOCATIONS_FILE, load_federation
+from nodes.app.root_operator import (
     load_root_key,
     reissue_directory,
     reissue_revocations,
     remove_member,
     revoke,
 )
-from nodes.runtime.local import withdraw_absent_members
+from nodes.app.local import withdraw_absent_members
 from protocol import envelope as wire
 from protocol.errors import ProtocolError
 from protocol.receipts import HEADER as LOG_HEADER

@@ -19,9 +19,9 @@ from sqlalchemy import Engine, inspect, text
 from nodes.hub.audit import AuditStore
 from nodes.hub.schema import HUB_SCHEMA
 from nodes.national.schema import NODE_SCHEMA
-from nodes.runtime.cli import main
-from nodes.runtime.db import make_engine
-from nodes.runtime.schema import UNVERSIONED, SchemaError, head, open_schema, open_store, upgrade
+from nodes.app.cli import main
+from nodes.plumbing.db import make_engine
+from nodes.plumbing.schema import UNVERSIONED, SchemaError, head, open_schema, open_store, upgrade
 from tests.integration.databases import database  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.integration
@@ -72,7 +72,7 @@ def test_start_up_refuses_an_older_a_newer_an_unversioned_and_another_holders_da
     schema, url = NODE_SCHEMA, f"sqlite:///{tmp_path / 'node.db'}"
     engine = make_engine(url)
     with engine.begin() as conn:  # a database at revision 0001, as `db upgrade` of 0.3 would leave... older
-        from nodes.runtime.schema import _migrate
+        from nodes.plumbing.schema import _migrate
 
         _migrate(conn, schema, "MEX", "0001")
     with pytest.raises(SchemaError) as older:
@@ -136,13 +136,13 @@ def _rows(engine):  # noqa: ANN001, ANN202 - also run by somex 0.3.0 (its source
 _OLD_RELEASE_WRITER = '''
 import json, sys
 from sqlalchemy import Boolean, Integer, LargeBinary, String, func, insert, select
-from nodes.runtime.db import make_engine
+from nodes.plumbing.db import make_engine
 
 side, url = sys.argv[1], sys.argv[2]
 engine = make_engine(url)
 if side == "node":
     from nodes.national import alerts, cases, console_alerts, delivery, feeds, log_watch, mla, reads, store, witness
-    from nodes.runtime import federation_state
+    from nodes.plumbing import federation_state
     store.NodeStore(engine)  # the node's own start-up: its tables, column additions, backfills
     tables = [store.metadata, alerts.metadata, feeds.metadata, cases.metadata, mla.metadata, reads.metadata,
               console_alerts.metadata, federation_state.metadata]
@@ -152,7 +152,7 @@ if side == "node":
 else:
     from crypto.keys import SigningKey
     from nodes.hub.audit import AuditEntry, AuditStore, metadata
-    from nodes.runtime import federation_state
+    from nodes.plumbing import federation_state
     log = AuditStore(engine, "somex-test", SigningKey.generate(), "somex-test")
     log.append([AuditEntry("accepted", f"{i:064x}", "2026-12-01T10:00:00Z", message_id=f"m-{i}", type="note",
                            sender="MEX", recipients=["IDN"], marks_seen=True) for i in range(7)])

@@ -22,8 +22,8 @@ import broker_config
 from crypto.sealing import seal
 from nodes.national.api import make_app
 from nodes.national.node import NationalNode
-from nodes.runtime.deployment import Deployment
-from nodes.runtime.config import new_message_id, utcnow
+from nodes.plumbing.deployment import Deployment
+from nodes.plumbing.config import new_message_id, utcnow
 from protocol import envelope as wire
 from protocol import mla
 from tests.integration.federation import RunningFederation, eventually
@@ -339,7 +339,7 @@ async def test_a_node_set_to_hybrid_post_quantum_sealing_is_read_by_its_peer(fed
 
 async def somex(fed: RunningFederation, *args: str) -> tuple[int, str]:
     """The operator's command line, as a separate process."""
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "nodes.runtime.cli", "--state-dir",
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "nodes.app.cli", "--state-dir",
                                                 str(fed.path), *args, stdout=asyncio.subprocess.PIPE,
                                                 stderr=asyncio.subprocess.PIPE)
     out, err = await proc.communicate()

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from nodes.hub.api import make_app as make_hub_app
 from nodes.national.api import make_app as make_node_app
-from nodes.runtime.openapi import TITLE, openapi_document
+from nodes.plumbing.openapi import TITLE, openapi_document
 from tests.integration.federation import RunningFederation
 
 pytestmark = pytest.mark.integration

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from nodes.runtime.rabbit import PrivateBroker, free_port
+from nodes.plumbing.rabbit import PrivateBroker, free_port
 from tests.integration.federation import eventually, make_federation
 
 pytestmark = pytest.mark.integration

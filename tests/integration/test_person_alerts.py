@@ -24,7 +24,7 @@ from nodes.national.features.person import cli as person_cli
 from nodes.national.features.person.demo import ZONE_BIRTH, ZONE_NAME, passport_zone
 from nodes.national.features.person import store as person_store
 from nodes.national.reads import access_entries, open_message
-from nodes.runtime.config import new_message_id, utcnow
+from nodes.plumbing.config import new_message_id, utcnow
 from protocol import envelope as wire
 from protocol.mrz import check_digit
 from protocol.person import name_entry

@@ -26,10 +26,10 @@ from hypothesis import strategies as st
 from crypto.signing import sign_envelope
 from nodes.hub.relay import Copies, Hub, _Forward
 from nodes.national.node import NationalNode
-from nodes.runtime.amqp import settle_batch
-from nodes.runtime.config import BrokerAddress, HubConfig, NodeConfig, new_message_id, utcnow
-from nodes.runtime.federation import Federation, load_federation
-from nodes.runtime.ceremony import init_federation
+from nodes.plumbing.amqp import settle_batch
+from nodes.plumbing.config import BrokerAddress, HubConfig, NodeConfig, new_message_id, utcnow
+from nodes.plumbing.federation import Federation, load_federation
+from nodes.app.ceremony import init_federation
 from protocol import envelope as wire
 from protocol.timefmt import format_time
 

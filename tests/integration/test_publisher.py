@@ -6,8 +6,8 @@ from __future__ import annotations
 import aio_pika
 import pytest
 
-from nodes.runtime.amqp import Outgoing, Publisher, PublishNacked, PublishRefused
-from nodes.runtime.rabbit import ADMIN_USER
+from nodes.plumbing.amqp import Outgoing, Publisher, PublishNacked, PublishRefused
+from nodes.plumbing.rabbit import ADMIN_USER
 from tests.support.broker import admin_vhost
 
 pytestmark = pytest.mark.integration

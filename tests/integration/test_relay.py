@@ -10,7 +10,7 @@ import pytest
 
 from crypto.keys import SigningKey
 from crypto.signing import sign_envelope
-from nodes.runtime.config import new_message_id, utcnow
+from nodes.plumbing.config import new_message_id, utcnow
 from protocol import envelope as wire
 from tests.integration.federation import RunningFederation, eventually
 

@@ -25,10 +25,10 @@ from nodes.national import log_watch
 from nodes.national.api import make_app as node_app
 from nodes.national.node import NationalNode
 from nodes.national.witness import latest_cosigned_note, open_alarms, witness_checkpoint
-from nodes.runtime.config import HubConfig, NodeConfig
-from nodes.runtime.db import make_engine
-from nodes.runtime.ceremony import init_federation
-from nodes.runtime.federation import load_federation
+from nodes.plumbing.config import HubConfig, NodeConfig
+from nodes.plumbing.db import make_engine
+from nodes.app.ceremony import init_federation
+from nodes.plumbing.federation import load_federation
 from protocol.checkpoint import format_note, log_origin
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

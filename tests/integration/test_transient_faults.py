@@ -15,8 +15,8 @@ from sqlalchemy import event
 
 import broker_config
 from nodes.hub.relay import Hub
-from nodes.runtime import amqp
-from nodes.runtime.config import HubConfig
+from nodes.plumbing import amqp
+from nodes.plumbing.config import HubConfig
 from tests.integration.federation import RunningFederation, eventually, make_federation
 
 pytestmark = pytest.mark.integration

@@ -25,12 +25,12 @@ from nodes.hub.api import make_app
 from nodes.hub.audit import ACCEPTED, AuditEntry, AuditStore
 from nodes.hub.export import export_bundle
 from nodes.hub.relay import Hub
-from nodes.runtime.config import HubConfig
-from nodes.runtime.db import make_engine
-from nodes.runtime.ceremony import init_federation
-from nodes.runtime.federation import load_federation
-from nodes.runtime.root_operator import reissue_directory
-from nodes.runtime.metrics import Telemetry
+from nodes.plumbing.config import HubConfig
+from nodes.plumbing.db import make_engine
+from nodes.app.ceremony import init_federation
+from nodes.plumbing.federation import load_federation
+from nodes.app.root_operator import reissue_directory
+from nodes.plumbing.metrics import Telemetry
 from protocol.checkpoint import MAX_SIGNATURES, format_note, parse_note
 from protocol.errors import ProtocolError
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import urllib.parse
 
-from nodes.runtime.rabbit import ADMIN_USER, PrivateBroker
+from nodes.plumbing.rabbit import ADMIN_USER, PrivateBroker
 
 
 def admin_vhost(broker: PrivateBroker, vhost: str) -> None:

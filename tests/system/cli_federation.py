@@ -18,9 +18,9 @@ from sqlalchemy.exc import OperationalError
 
 from nodes.hub.audit import entries, forwarded
 from nodes.national.store import messages as message_table
-from nodes.runtime.config import utcnow
-from nodes.runtime.federation import load_federation
-from nodes.runtime.rabbit import PrivateBroker
+from nodes.plumbing.config import utcnow
+from nodes.plumbing.federation import load_federation
+from nodes.plumbing.rabbit import PrivateBroker
 from tests.integration.federation import eventually
 
 
@@ -32,7 +32,7 @@ class CliFederation:
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
     def somex(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "nodes.runtime.cli", "--state-dir", str(self.state), *args],
+        return subprocess.run([sys.executable, "-m", "nodes.app.cli", "--state-dir", str(self.state), *args],
                               capture_output=True, text=True, timeout=timeout, check=False)
 
     def must(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -51,7 +51,7 @@ class CliFederation:
     def spawn(self, name: str, *args: str) -> None:
         with open(self.logs / f"{name}.log", "ab") as log:
             self.processes[name] = subprocess.Popen(
-                [sys.executable, "-m", "nodes.runtime.cli", "--state-dir", str(self.state), *args],
+                [sys.executable, "-m", "nodes.app.cli", "--state-dir", str(self.state), *args],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def start_hub(self) -> None:

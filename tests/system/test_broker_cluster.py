@@ -9,8 +9,8 @@ from urllib.parse import quote
 import pytest
 
 import broker_config
-from nodes.runtime.cluster import PrivateCluster
-from nodes.runtime.rabbit import PrivateBroker
+from nodes.app.cluster import PrivateCluster
+from nodes.plumbing.rabbit import PrivateBroker
 from tests.integration.federation import eventually, make_federation, stored_count, stream_alerts
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]

@@ -10,7 +10,7 @@ import signal
 import aiohttp
 import pytest
 
-from nodes.runtime.rabbit import _is_alive
+from nodes.plumbing.rabbit import _is_alive
 from tests.integration.federation import eventually
 from tests.system.cli_federation import CliFederation
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from nodes.runtime.deployment import Deployment
-from nodes.runtime.rabbit import free_port
+from nodes.plumbing.deployment import Deployment
+from nodes.plumbing.rabbit import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "docs" / "examples"
@@ -22,7 +22,7 @@ EXAMPLES = REPO / "docs" / "examples"
 def somex(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     environment = {**{k: v for k, v in os.environ.items() if k != "SOMEX_STATE_DIR"}, "PYTHONPATH": str(REPO),
                    **(env or {})}
-    return subprocess.run([sys.executable, "-m", "nodes.runtime.cli", *args], cwd=cwd, env=environment,
+    return subprocess.run([sys.executable, "-m", "nodes.app.cli", *args], cwd=cwd, env=environment,
                           capture_output=True, text=True, timeout=120, check=False)
 
 
@@ -112,7 +112,7 @@ def test_every_hint_the_cli_prints_works_as_printed(site: Path) -> None:
     result = somex("--state-dir", "hinted", "inbox", "--node", "MEX", cwd=site)
     hint = result.stderr.split("run '", 1)[1].split("'", 1)[0]
     assert hint == "somex broker up --state-dir hinted"
-    parsed = subprocess.run([sys.executable, "-c", "import sys; from nodes.runtime.cli import build_parser; "
+    parsed = subprocess.run([sys.executable, "-c", "import sys; from nodes.app.cli import build_parser; "
                              "a = build_parser().parse_args(sys.argv[1:]); print(a.command, a.action, a.state_dir)",
                              *shlex.split(hint)[1:]], cwd=site, env={**os.environ, "PYTHONPATH": str(REPO)},
                             capture_output=True, text=True, check=False)

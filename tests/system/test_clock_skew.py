@@ -16,9 +16,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from nodes.runtime.config import utcnow
-from nodes.runtime.deployment import Deployment
-from nodes.runtime.rabbit import free_port
+from nodes.plumbing.config import utcnow
+from nodes.plumbing.deployment import Deployment
+from nodes.plumbing.rabbit import free_port
 from tests.integration.federation import RunningFederation, eventually, make_federation
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(120),
@@ -27,7 +27,7 @@ NOTES = 5
 
 
 def node_with_clock(tmp_path: Path, country: str, offset: str) -> list[str]:
-    return ["faketime", "-f", offset, sys.executable, "-m", "nodes.runtime.cli", "--state-dir", str(tmp_path),
+    return ["faketime", "-f", offset, sys.executable, "-m", "nodes.app.cli", "--state-dir", str(tmp_path),
             "node", "run", "--country", country]
 
 

@@ -19,8 +19,8 @@ from sqlalchemy import create_engine, func, select
 from nodes.hub.audit import AuditStore
 from nodes.hub.relay import log_origin
 from nodes.national.store import messages as message_table
-from nodes.runtime.db import make_engine
-from nodes.runtime.deployment import Deployment
+from nodes.plumbing.db import make_engine
+from nodes.plumbing.deployment import Deployment
 from tests.integration.federation import RunningFederation, eventually, make_federation
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(120)]
@@ -30,7 +30,7 @@ NOTES = 120
 
 def spawn(tmp_path: Path, *args: str) -> subprocess.Popen:
     log = open(tmp_path / f"{args[0]}.log", "ab")  # noqa: SIM115
-    return subprocess.Popen([sys.executable, "-m", "nodes.runtime.cli", "--state-dir", str(tmp_path), *args],
+    return subprocess.Popen([sys.executable, "-m", "nodes.app.cli", "--state-dir", str(tmp_path), *args],
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 

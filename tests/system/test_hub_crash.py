@@ -18,8 +18,8 @@ from nodes.hub.audit import AuditStore
 from nodes.hub.export import export_bundle
 from nodes.hub.relay import log_origin
 from nodes.national.store import messages as message_table
-from nodes.runtime.db import make_engine
-from nodes.runtime.deployment import Deployment
+from nodes.plumbing.db import make_engine
+from nodes.plumbing.deployment import Deployment
 from tests.integration.federation import eventually, make_federation, stored_count, stream_alerts
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(400)]
@@ -32,7 +32,7 @@ async def test_hub_killed_mid_stream_restarts_with_a_verifying_log_and_loses_not
     logfile = open(tmp_path / "hub.log", "ab")  # noqa: SIM115
 
     def spawn_hub() -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-m", "nodes.runtime.cli", "--state-dir", str(tmp_path), "hub", "run"],
+        return subprocess.Popen([sys.executable, "-m", "nodes.app.cli", "--state-dir", str(tmp_path), "hub", "run"],
                                 stdout=logfile, stderr=subprocess.STDOUT, start_new_session=True)
 
     hub = spawn_hub()

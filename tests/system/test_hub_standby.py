@@ -18,8 +18,8 @@ from nodes.hub.audit import AuditStore
 from nodes.hub.export import export_bundle
 from nodes.hub.relay import log_origin
 from nodes.national.witness import open_alarms
-from nodes.runtime.db import make_engine
-from nodes.runtime.deployment import Deployment
+from nodes.plumbing.db import make_engine
+from nodes.plumbing.deployment import Deployment
 from tests.integration.federation import eventually, make_federation, stored_count, stream_alerts
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(400)]
@@ -34,7 +34,7 @@ async def test_standby_hub_takes_over_from_a_killed_hub_and_the_log_stays_one(br
     hub_in = f"/api/queues/{quote(fed.vhost, safe='')}/{broker_config.HUB_IN_QUEUE}"
 
     def spawn_hub() -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-m", "nodes.runtime.cli", "--state-dir", str(tmp_path),
+        return subprocess.Popen([sys.executable, "-m", "nodes.app.cli", "--state-dir", str(tmp_path),
                                  "hub", "run", "--db", db_url],
                                 stdout=logfile, stderr=subprocess.STDOUT, start_new_session=True)
 

@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from nodes.national.node import NationalNode
 from nodes.national.store import messages as message_table
 from nodes.national.store import outbox, receipts
-from nodes.runtime.db import make_engine
-from nodes.runtime.deployment import Deployment
+from nodes.plumbing.db import make_engine
+from nodes.plumbing.deployment import Deployment
 from tests.integration.federation import eventually, make_federation
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(400)]
@@ -44,7 +44,7 @@ async def test_node_killed_with_full_outbox_and_inbox_loses_nothing_and_applies_
     logfile = open(tmp_path / "mex.log", "ab")  # noqa: SIM115
 
     def spawn_mex() -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-m", "nodes.runtime.cli", "--state-dir", str(tmp_path),
+        return subprocess.Popen([sys.executable, "-m", "nodes.app.cli", "--state-dir", str(tmp_path),
                                  "node", "run", "--country", "MEX"],
                                 stdout=logfile, stderr=subprocess.STDOUT, start_new_session=True)
 

@@ -89,7 +89,7 @@ class HandRun:
         self.root = root
         (root / ".venv" / "bin").mkdir(parents=True)
         somex = root / ".venv" / "bin" / "somex"
-        somex.write_text(f"#!/bin/sh\nexec {sys.executable} -m nodes.runtime.cli \"$@\"\n")
+        somex.write_text(f"#!/bin/sh\nexec {sys.executable} -m nodes.app.cli \"$@\"\n")
         somex.chmod(0o755)
         (root / "docs").symlink_to(REPO / "docs")
         self.env = {k: v for k, v in os.environ.items() if k != "SOMEX_STATE_DIR"}

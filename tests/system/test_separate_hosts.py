@@ -46,10 +46,10 @@ import pytest
 
 from crypto.keys import kid_of
 from crypto.pki import cert_from_pem
-from nodes.runtime.config import utcnow
-from nodes.runtime.ceremony import SERVER_REQUEST_FILE
-from nodes.runtime.federation import BROKER_DIR, DIRECTORY_FILE, REVOCATIONS_FILE, TLS_CRL_FILE
-from nodes.runtime.rabbit import RABBIT_BIN
+from nodes.plumbing.config import utcnow
+from nodes.app.ceremony import SERVER_REQUEST_FILE
+from nodes.plumbing.federation import BROKER_DIR, DIRECTORY_FILE, REVOCATIONS_FILE, TLS_CRL_FILE
+from nodes.plumbing.rabbit import RABBIT_BIN
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(400)]
 
@@ -107,7 +107,7 @@ class Hosts:
         _ip("-n", self.namespaces[role], "link", "set", far, "up")
 
     def _command(self, role: str, *args: str) -> list[str]:
-        return ["ip", "netns", "exec", self.namespaces[role], sys.executable, "-m", "nodes.runtime.cli",
+        return ["ip", "netns", "exec", self.namespaces[role], sys.executable, "-m", "nodes.app.cli",
                 "--state-dir", str(self.home(role)), *args]
 
     def somex(self, role: str, *args: str, timeout: float = 180) -> str:
@@ -308,7 +308,7 @@ from datetime import timedelta
 from pathlib import Path
 from crypto.keys import SigningKey
 from crypto.signing import sign_envelope
-from nodes.runtime.config import new_message_id, utcnow
+from nodes.plumbing.config import new_message_id, utcnow
 from protocol import envelope as wire
 fed, country, key_file, to, out, count = sys.argv[1:7]
 key = SigningKey.from_pem(Path(key_file).read_bytes())
@@ -326,10 +326,10 @@ _PUBLISH = """
 import asyncio, json, sys
 from pathlib import Path
 import aio_pika
-from nodes.runtime.amqp import broker_login, broker_urls
-from nodes.runtime.config import utcnow
-from nodes.runtime.deployment import Deployment
-from nodes.runtime.federation import load_federation
+from nodes.plumbing.amqp import broker_login, broker_urls
+from nodes.plumbing.config import utcnow
+from nodes.plumbing.deployment import Deployment
+from nodes.plumbing.federation import load_federation
 state, node_id, exchange_name, routing_key, *files = sys.argv[1:]
 async def main():
     deployment = Deployment.load(Path(state))
@@ -446,7 +446,7 @@ def test_a_note_and_its_receipt_cross_separate_hosts_over_amqps(federation: Fede
     # Every AMQP connection the broker saw came over TLS, logged in by certificate, from its own host.
     def connections() -> list[dict]:  # the management statistics lag a little behind the connections
         listed = json.loads(hosts.python("broker", (
-            "import json\nfrom nodes.runtime.rabbit import PrivateBroker\nfrom pathlib import Path\n"
+            "import json\nfrom nodes.plumbing.rabbit import PrivateBroker\nfrom pathlib import Path\n"
             f"print(json.dumps(PrivateBroker.from_state_dir(Path({str(hosts.home('broker') / 'broker')!r}))"
             ".api('GET', '/api/connections?columns=user,ssl,auth_mechanism,peer_host')))")))
         return listed if {"HUB", "MEX", "IDN"} <= {c.get("user") for c in listed} else []
@@ -543,7 +543,7 @@ def test_rotation_in_flight_messages_of_the_old_key_are_delivered_then_it_is_ref
 
 
 def _directory_certs(root: Path, country: str) -> list:  # noqa: ANN202
-    from nodes.runtime.federation import load_federation
+    from nodes.plumbing.federation import load_federation
 
     return list(load_federation(root, utcnow()).directory.node(country).certificates)
 

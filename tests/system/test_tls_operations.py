@@ -15,17 +15,17 @@ import aiohttp
 import pytest
 from aiormq.exceptions import AMQPConnectionError
 
-from nodes.runtime.amqp import amqps_url, client_tls_context
-from nodes.runtime.config import utcnow
-from nodes.runtime.federation import (
+from nodes.plumbing.amqp import amqps_url, client_tls_context
+from nodes.plumbing.config import utcnow
+from nodes.plumbing.federation import (
     REVOCATIONS_FILE,
     TLS_CERT_FILE,
     TLS_CRL_FILE,
     TLS_KEY_FILE,
     load_federation,
 )
-from nodes.runtime.root_operator import tls_ca, write_tls_pair
-from nodes.runtime.ceremony import init_federation
+from nodes.app.root_operator import tls_ca, write_tls_pair
+from nodes.app.ceremony import init_federation
 from tests.integration.federation import eventually
 from tests.system.cli_federation import CliFederation
 
@@ -121,7 +121,7 @@ async def test_broker_up_cluster_serves_amqps_with_certificate_login_on_every_no
             with pytest.raises((AMQPConnectionError, ConnectionError, ssl.SSLError)):
                 await (await aio_pika.connect(amqps_url("localhost", port, "somex"), ssl_context=plain,
                                               timeout=10)).close()
-        from nodes.runtime.cluster import PrivateCluster
+        from nodes.app.cluster import PrivateCluster
 
         cluster = PrivateCluster.from_state_dir(fed.state / "broker")
         for node in cluster.nodes:

@@ -16,11 +16,11 @@ from sqlalchemy import insert
 
 from nodes.hub.audit import AuditStore
 from nodes.national.store import NodeStore, outbox
-from nodes.runtime.db import make_engine
-from nodes.runtime.deployment import Deployment
-from nodes.runtime.ceremony import init_federation
-from nodes.runtime.federation import load_federation
-from nodes.runtime.rabbit import free_port
+from nodes.plumbing.db import make_engine
+from nodes.plumbing.deployment import Deployment
+from nodes.app.ceremony import init_federation
+from nodes.plumbing.federation import load_federation
+from nodes.plumbing.rabbit import free_port
 
 pytestmark = [pytest.mark.timeout(120)]
 NOW = datetime.now(UTC)
@@ -122,7 +122,7 @@ def test_unreadable_storage_at_start_up_is_one_line_naming_file_error_and_recove
     state = tmp_path / "state"
     shutil.copytree(pristine, state)  # a copy: the damage is this test's alone
     named = damage(state)
-    result = subprocess.run([sys.executable, "-m", "nodes.runtime.cli", "--state-dir", str(state), *command],
+    result = subprocess.run([sys.executable, "-m", "nodes.app.cli", "--state-dir", str(state), *command],
                             capture_output=True, text=True, timeout=60, check=False)
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2, result.stderr[-3000:]

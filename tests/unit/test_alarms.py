@@ -1,10 +1,10 @@
-"""The alarm board (nodes/runtime/alarms.py): raised once into the log, refreshed, cleared."""
+"""The alarm board (nodes/plumbing/alarms.py): raised once into the log, refreshed, cleared."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from nodes.runtime.alarms import AlarmBoard
+from nodes.plumbing.alarms import AlarmBoard
 
 
 class RecordingLog:

@@ -10,8 +10,8 @@ from pathlib import Path
 from sqlalchemy import select
 
 from nodes.national.features.alerts.replica import apply_versions, check_many, load_tombstone_key, replica, tombstone_number, versions_of
-from nodes.runtime.config import new_message_id, utcnow
-from nodes.runtime.db import make_engine
+from nodes.plumbing.config import new_message_id, utcnow
+from nodes.plumbing.db import make_engine
 from protocol import envelope as wire
 
 START = utcnow() - timedelta(minutes=10)

@@ -1,4 +1,4 @@
-"""The CLI's and the nodes' HTTP clients (nodes/runtime/api_client.py): the URL a serving hub or node
+"""The CLI's and the nodes' HTTP clients (nodes/plumbing/api_client.py): the URL a serving hub or node
 recorded (HTTPS when it serves HTTPS), the server checked against the CA given, never unverified."""
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 
 from crypto.pki import cert_to_pem, create_root
-from nodes.runtime.api_client import (
+from nodes.plumbing.api_client import (
     ApiTrustError,
     api_base,
     client_ssl_context,
     endpoint_file,
     record_endpoint,
 )
-from nodes.runtime.deployment import Deployment
+from nodes.plumbing.deployment import Deployment
 
 
 def test_a_client_takes_the_https_url_the_server_recorded_for_its_port(tmp_path: Path) -> None:

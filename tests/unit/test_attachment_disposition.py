@@ -8,7 +8,7 @@ from urllib.parse import unquote
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nodes.runtime.http import attachment_disposition
+from nodes.plumbing.http import attachment_disposition
 
 FORBIDDEN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # what aiohttp refuses in a header (http_writer)
 SHAPE = re.compile(r'attachment; filename="([ !#-:<-\[\]-~]*)"; filename\*=UTF-8\'\'([A-Za-z0-9_.~%-]*)')

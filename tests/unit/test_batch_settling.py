@@ -1,4 +1,4 @@
-"""settle_batch (nodes/runtime/amqp.py) without a broker: one failing message is narrowed down and
+"""settle_batch (nodes/plumbing/amqp.py) without a broker: one failing message is narrowed down and
 refused alone; a failure of our own storage holds the batch unacked (never nacked) and retries it."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import asyncio
 import sqlalchemy.exc
 import structlog
 
-from nodes.runtime import amqp
-from nodes.runtime.alarms import AlarmBoard as Alarms
+from nodes.plumbing import amqp
+from nodes.plumbing.alarms import AlarmBoard as Alarms
 
 
 

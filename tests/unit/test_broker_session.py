@@ -1,4 +1,4 @@
-"""BrokerSession (nodes/runtime/amqp.py) reconnects by itself however the broker fails and however
+"""BrokerSession (nodes/plumbing/amqp.py) reconnects by itself however the broker fails and however
 long it stays away: no exception ends its loop, and the backoff is capped (issue 22, item 2)."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import aiormq.exceptions
 import pamqp.exceptions
 import pytest
 
-from nodes.runtime import amqp
-from nodes.runtime.amqp import BrokerSession
+from nodes.plumbing import amqp
+from nodes.plumbing.amqp import BrokerSession
 
 
 class _Connection:

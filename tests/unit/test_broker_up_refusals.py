@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from nodes.runtime.deployment import Deployment
-from nodes.runtime.ceremony import init_federation
-from nodes.runtime.local import BrokerRefused, broker_up
-from nodes.runtime.rabbit import PrivateBroker
+from nodes.plumbing.deployment import Deployment
+from nodes.app.ceremony import init_federation
+from nodes.app.local import BrokerRefused, broker_up
+from nodes.plumbing.rabbit import PrivateBroker
 
 NOW = datetime.now(UTC)
 

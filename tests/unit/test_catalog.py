@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from nodes.runtime import federation
+from nodes.plumbing import federation
 from protocol import catalog, messages, policy, retention
 from protocol.message_class import MessageClass, MessageType
 from protocol.schema import Obj

@@ -20,10 +20,10 @@ from crypto.join import JOIN_DOMAIN, load_join_request, make_join_request, root_
 from crypto.keys import HybridSealingKey, SealingKey, SigningKey, kid_of
 from crypto.pki import cert_from_pem
 from crypto.signing import sign_envelope, verify_envelope
-from nodes.runtime import ceremony
-from nodes.runtime.cli import main
-from nodes.runtime.config import utcnow
-from nodes.runtime.federation import load_federation
+from nodes.app import ceremony
+from nodes.app.cli import main
+from nodes.plumbing.config import utcnow
+from nodes.plumbing.federation import load_federation
 from protocol import envelope as wire
 from protocol.ids import uuid7
 
@@ -299,7 +299,7 @@ def test_cli_refusal_is_one_line_with_its_reason(separate_hosts: dict[str, Path]
                                                  capsys: pytest.CaptureFixture[str],
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     # main() would point structlog at this test's captured stdout, closed once the test ends.
-    monkeypatch.setattr("nodes.runtime.cli.configure_logging", lambda: None)
+    monkeypatch.setattr("nodes.app.cli.configure_logging", lambda: None)
     request, _ = _fresh_request(tmp_path, "MEX")
     (tmp_path / "req.json").write_bytes(request)
     assert main(["federation", "admit", str(tmp_path / "req.json"), "--root", str(separate_hosts["ROOT"])]) == 2
@@ -309,7 +309,7 @@ def test_cli_refusal_is_one_line_with_its_reason(separate_hosts: dict[str, Path]
 
 def test_the_cli_ceremony_on_separate_directories(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("nodes.runtime.cli.configure_logging", lambda: None)
+    monkeypatch.setattr("nodes.app.cli.configure_logging", lambda: None)
     root, hub, mex = (str(tmp_path / d) for d in ("root", "hub", "mex"))
 
     def run(*argv: str) -> str:

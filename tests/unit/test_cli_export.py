@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from nodes.runtime import cli
+from nodes.app import cli
 
 
 @pytest.fixture
@@ -15,8 +15,8 @@ def empty_log(monkeypatch: pytest.MonkeyPatch) -> None:
     async def export_audit(state_dir: Path, **query: str | None) -> dict:
         return {"entries": [], "checkpoints": []}
 
-    monkeypatch.setattr("nodes.runtime.local.export_audit", export_audit)
-    monkeypatch.setattr("nodes.runtime.cli.configure_logging", lambda: None)
+    monkeypatch.setattr("nodes.app.local.export_audit", export_audit)
+    monkeypatch.setattr("nodes.app.cli.configure_logging", lambda: None)
 
 
 def test_an_empty_export_is_refused_in_one_line_unless_allowed(empty_log, tmp_path: Path,  # noqa: ANN001

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import argparse
 
-from nodes.runtime.cli import build_parser
-from nodes.runtime.cli_support import parser_tree
+from nodes.app.cli import build_parser
+from nodes.plumbing.cli_support import parser_tree
 
 
 def _undocumented(parser: argparse.ArgumentParser) -> list[str]:
@@ -50,7 +50,7 @@ def test_the_federation_group_help_names_what_it_holds() -> None:
 
 def test_the_documented_token_roles_are_accepted() -> None:
     """docs/deployment.md makes the hub's `operator` token with `node token create --role operator`."""
-    from nodes.runtime.federation import ROLES
+    from nodes.plumbing.federation import ROLES
 
     for role in ROLES:
         args = build_parser().parse_args(["node", "token", "create", "--role", role, "--country", "HUB"])

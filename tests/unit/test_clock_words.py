@@ -1,11 +1,11 @@
-"""Start-up refusals a wrong clock may cause name the clock (nodes/runtime/clock_words.py)."""
+"""Start-up refusals a wrong clock may cause name the clock (nodes/plumbing/clock_words.py)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 from crypto.errors import CertificateError, DirectoryError
-from nodes.runtime.clock_words import clock_words
+from nodes.plumbing.clock_words import clock_words
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from aiormq import spec
 from pamqp.commands import Basic
 
-from nodes.runtime import amqp
-from nodes.runtime.amqp import Outgoing, Publisher, PublishRefused, confirm_batches
+from nodes.plumbing import amqp
+from nodes.plumbing.amqp import Outgoing, Publisher, PublishRefused, confirm_batches
 
 
 @given(st.lists(st.tuples(st.integers(min_value=0, max_value=5000), st.integers(min_value=1, max_value=8)),

@@ -1,12 +1,12 @@
-"""Which language a console answers in, and the locale filters its templates use (nodes/runtime/i18n.py)."""
+"""Which language a console answers in, and the locale filters its templates use (nodes/plumbing/i18n.py)."""
 
 from __future__ import annotations
 
 import jinja2
 import pytest
 
-from nodes.runtime import i18n
-from nodes.runtime.console import _page_to_return_to
+from nodes.plumbing import i18n
+from nodes.plumbing.console import _page_to_return_to
 
 
 @pytest.mark.parametrize(("cookie", "header", "expected"), [

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nodes.runtime.console import _safe_next
+from nodes.plumbing.console import _safe_next
 
 
 @pytest.mark.parametrize("target", ["/console/", "/console/events", "/console/mla/7?ok=sent%20it",

@@ -9,8 +9,8 @@ from nodes.hub.console import FilterError as TrailFilterError
 from nodes.hub.console import check_filters
 from nodes.hub.sequence import GUTTER, sequence_diagram
 from nodes.national.console_messages import FilterError, parse_country, parse_day, parse_type
-from nodes.runtime.console import cookie_name
-from nodes.runtime.console_format import country, size, when
+from nodes.plumbing.console import cookie_name
+from nodes.plumbing.console_format import country, size, when
 
 MEMBERS = ["HUB", "IDN", "ITA", "MEX"]
 

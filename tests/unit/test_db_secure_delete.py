@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import event
 
-from nodes.runtime.db import erase_freed, make_engine
+from nodes.plumbing.db import erase_freed, make_engine
 
 
 def test_secure_delete_is_set_even_where_the_platform_default_is_off(tmp_path: Path) -> None:

@@ -13,9 +13,9 @@ import pytest
 from crypto.directory import load_revocations
 from crypto.errors import CertificateError, CryptoError, DirectoryError
 from crypto.keys import SigningKey
-from nodes.runtime.federation import COUNTRY_TYPES, HUB_TYPES, check_countries, load_federation
-from nodes.runtime.root_operator import reissue_directory, revoke
-from nodes.runtime.ceremony import init_federation
+from nodes.plumbing.federation import COUNTRY_TYPES, HUB_TYPES, check_countries, load_federation
+from nodes.app.root_operator import reissue_directory, revoke
+from nodes.app.ceremony import init_federation
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 NODE_FILES = ("signing.key", "signing.crt", "sealing.key", "hybrid_sealing.key", "tls.key", "tls.crt",

@@ -21,11 +21,11 @@ from nodes.hub.decide import (
     decide_batch, read,
 )
 from nodes.hub.entry import ACCEPTED, REJECTED, SeenMessage
-from nodes.runtime.ceremony import init_federation
-from nodes.runtime.federation import Federation, load_federation
+from nodes.app.ceremony import init_federation
+from nodes.plumbing.federation import Federation, load_federation
 from protocol import envelope as wire
 from protocol.checkpoint import Checkpoint, SignedNote
-from nodes.runtime.config import new_message_id as new_uuid7
+from nodes.plumbing.config import new_message_id as new_uuid7
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 MEMBERS = ["MEX", "IDN", "ITA"]

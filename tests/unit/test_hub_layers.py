@@ -32,8 +32,8 @@ def _reaches(found: set[str], prefixes: tuple[str, ...]) -> list[str]:
 
 def test_decide_does_no_io_and_reads_no_clock() -> None:
     found = imports("decide")
-    assert not _reaches(found, ("aio_pika", "aiormq", "aiohttp", "sqlalchemy", "structlog", "nodes.runtime",
-                                "nodes.national", "asyncio", "socket", "time"))
+    assert not _reaches(found, ("aio_pika", "aiormq", "aiohttp", "sqlalchemy", "structlog", "nodes.plumbing",
+                                "nodes.app", "nodes.national", "asyncio", "socket", "time"))
     assert not [n for n in found if n.startswith("nodes.hub") and n.split(".")[2] not in ("entry",)]
     source = (HUB / "decide.py").read_text()
     assert "datetime.now" not in source and "utcnow" not in source
@@ -48,7 +48,8 @@ def test_the_web_part_reads_the_log_through_the_storage_interface_only(module: s
 @pytest.mark.parametrize("module", LOG)
 def test_the_log_does_no_broker_io_and_knows_no_relay(module: str) -> None:
     found = imports(module)
-    assert not _reaches(found, ("aio_pika", "aiormq", "aiohttp", "nodes.runtime", "nodes.hub.relay",
+    assert not _reaches(found, ("aio_pika", "aiormq", "aiohttp", "nodes.plumbing.amqp", "nodes.plumbing.rabbit",
+                                "nodes.app", "nodes.hub.relay",
                                 "nodes.hub.decide", "nodes.hub.forwarding"))
 
 

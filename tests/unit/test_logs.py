@@ -10,7 +10,7 @@ import warnings
 import pytest
 import structlog
 
-from nodes.runtime.logs import _HANDLER_NAME, configure_logging
+from nodes.plumbing.logs import _HANDLER_NAME, configure_logging
 
 
 @pytest.fixture

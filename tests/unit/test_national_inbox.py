@@ -16,8 +16,8 @@ from crypto.signing import sign_envelope, verify_envelope
 from nodes.national import delivery, inbox, receipts
 from nodes.national.store import message_row, metadata, refusals
 from nodes.national.store import receipts as receipt_table
-from nodes.runtime.ceremony import init_federation
-from nodes.runtime.federation import load_federation
+from nodes.app.ceremony import init_federation
+from nodes.plumbing.federation import load_federation
 from protocol import envelope as wire
 from protocol.errors import DecodeError, ProtocolError
 from protocol.receipts import LogReceipt

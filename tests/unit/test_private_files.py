@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from nodes.runtime.db import make_engine
-from nodes.runtime.deployment import Deployment
-from nodes.runtime.ceremony import init_federation
+from nodes.plumbing.db import make_engine
+from nodes.plumbing.deployment import Deployment
+from nodes.app.ceremony import init_federation
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 

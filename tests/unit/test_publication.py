@@ -1,6 +1,6 @@
 """Published federation documents, without a broker: what may replace the documents in use
 (crypto.directory.check_publication) and how a holder records and applies one
-(nodes.runtime.federation_state.accept_publication)."""
+(nodes.plumbing.federation_state.accept_publication)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from sqlalchemy import create_engine
 
 from crypto.directory import check_publication, publication_kind
 from crypto.errors import DirectoryError
-from nodes.runtime.federation import DIRECTORY_FILE, REVOCATIONS_FILE, load_federation
-from nodes.runtime.root_operator import reissue_directory, revoke
-from nodes.runtime.ceremony import init_federation
-from nodes.runtime.federation_state import accept_publication, admit_federation
+from nodes.plumbing.federation import DIRECTORY_FILE, REVOCATIONS_FILE, load_federation
+from nodes.app.root_operator import reissue_directory, revoke
+from nodes.app.ceremony import init_federation
+from nodes.plumbing.federation_state import accept_publication, admit_federation
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 

@@ -11,7 +11,7 @@ NODES = Path(__file__).parents[2] / "nodes"
 OPENERS = {"_open_body", "open_body", "open_sealed", "sealing_key", "hybrid_sealing_key"}
 ALLOWED = {Path("national/node.py"): OPENERS,  # the inbox, and the opener itself
            Path("national/reads.py"): {"_open_body"},  # the read path
-           Path("runtime/federation.py"): {"sealing_key", "hybrid_sealing_key"}}  # loads the node's own keys
+           Path("plumbing/federation.py"): {"sealing_key", "hybrid_sealing_key"}}  # loads the node's own keys
 
 
 def _uses(path: Path) -> set[str]:

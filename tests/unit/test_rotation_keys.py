@@ -15,9 +15,9 @@ from crypto.join import make_join_request
 from crypto.keys import HybridSealingKey, SealingKey, SigningKey
 from crypto.note import NoteVerifier, sign_note
 from crypto.witness import WitnessError, check_checkpoint
-from nodes.runtime import ceremony
-from nodes.runtime.ceremony import init_federation
-from nodes.runtime.federation import load_federation
+from nodes.app import ceremony
+from nodes.app.ceremony import init_federation
+from nodes.plumbing.federation import load_federation
 from protocol.checkpoint import Checkpoint, SignedNote, format_note
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

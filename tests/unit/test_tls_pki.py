@@ -126,7 +126,7 @@ def test_a_revocation_list_is_installed_under_its_issuers_hash(tmp_path) -> None
     from cryptography.hazmat.primitives import serialization
 
     from crypto.pki import crl_to_pem
-    from nodes.runtime.rabbit import BrokerError, install_crl
+    from nodes.plumbing.rabbit import BrokerError, install_crl
 
     install_crl(tmp_path, crl_to_pem(issue_crl(CA_KEY, CA, [5], 1, NOW, NOW + timedelta(days=1))))
     installed = list(tmp_path.iterdir())

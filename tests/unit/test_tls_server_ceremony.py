@@ -19,11 +19,11 @@ from crypto.errors import CertificateError, JoinError
 from crypto.keys import kid_of
 from crypto.pki import cert_from_pem, crl_to_pem, issue_crl
 from crypto.tls_request import check_crl, check_server_request, load_crl, make_server_request
-from nodes.runtime import ceremony
-from nodes.runtime.cli import main
-from nodes.runtime.federation import BROKER_DIR, TLS_CERT_FILE, TLS_CRL_FILE, TLS_KEY_FILE, load_federation
-from nodes.runtime.root_operator import remove_member, revoke, tls_ca
-from nodes.runtime.ceremony import init_federation
+from nodes.app import ceremony
+from nodes.app.cli import main
+from nodes.plumbing.federation import BROKER_DIR, TLS_CERT_FILE, TLS_CRL_FILE, TLS_KEY_FILE, load_federation
+from nodes.app.root_operator import remove_member, revoke, tls_ca
+from nodes.app.ceremony import init_federation
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 NAMES = ["broker.hub.example", "203.0.113.7"]

@@ -1,4 +1,4 @@
-"""The six catalogs of the consoles (nodes/runtime/locale): the message template is extracted
+"""The six catalogs of the consoles (nodes/plumbing/locale): the message template is extracted
 afresh from the sources (babel.cfg) in this test, and every catalog must translate every msgid of
 it and every structured code, keep its placeholders, say that it is machine-drafted, and hold
 nothing the sources no longer say. A silent fallback to English is a failure here."""
@@ -14,7 +14,8 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
-from nodes.runtime import code_words, i18n
+from tests.support import code_words
+from nodes.plumbing import i18n
 
 ROOT = Path(__file__).resolve().parents[2]
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")

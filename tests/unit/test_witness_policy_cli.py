@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from crypto.witness import directory_witnesses, required_quorum
-from nodes.runtime.cli import main
-from nodes.runtime.ceremony import init_federation
-from nodes.runtime.federation import load_federation
-from nodes.runtime.root_operator import remove_member
-from nodes.runtime.config import utcnow
+from nodes.app.cli import main
+from nodes.app.ceremony import init_federation
+from nodes.plumbing.federation import load_federation
+from nodes.app.root_operator import remove_member
+from nodes.plumbing.config import utcnow
 
 COUNTRIES = ["MEX", "IDN", "ITA", "DEU"]
 

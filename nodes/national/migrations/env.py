@@ -2,6 +2,6 @@
 
 from alembic import context
 
-from nodes.runtime.schema import run_env
+from nodes.plumbing.schema import run_env
 
 run_env(context)

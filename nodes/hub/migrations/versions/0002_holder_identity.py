@@ -16,7 +16,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    from nodes.runtime.config import utcnow
+    from nodes.plumbing.config import utcnow
 
     table = op.create_table(
         "somex_hub_identity",

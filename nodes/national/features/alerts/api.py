@@ -10,9 +10,9 @@ from aiohttp import web
 
 from nodes.national.features.alerts import feeds
 from nodes.national.features.alerts.replica import CheckResult, check_many, hit_report, received_hits, replica_counts
-from nodes.runtime.config import utcnow
-from nodes.runtime.http import json_error, page, read_json, requires
-from nodes.runtime.openapi import INTEGER, STRING, array, document, obj, op, path_param, query
+from nodes.plumbing.config import utcnow
+from nodes.plumbing.http import json_error, page, read_json, requires
+from nodes.plumbing.openapi import INTEGER, STRING, array, document, obj, op, path_param, query
 from protocol.alerts import CHECK_KINDS, DOCUMENT_TYPES, MAX_NUMBER_CHARS, normalise_document_number
 from protocol.errors import ProtocolError
 from protocol.timefmt import format_time

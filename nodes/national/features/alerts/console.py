@@ -24,10 +24,10 @@ from nodes.national.features.alerts import feeds
 from nodes.national.features.alerts.replica import received_hits
 from nodes.national.features.alerts.api import BadCheck, check_document
 from nodes.national.feature import FeatureContext
-from nodes.runtime import console
-from nodes.runtime.console_format import size
-from nodes.runtime.http import MAX_SQL_INTEGER
-from nodes.runtime.openapi import document
+from nodes.plumbing import console
+from nodes.plumbing.console_format import size
+from nodes.plumbing.http import MAX_SQL_INTEGER
+from nodes.plumbing.openapi import document
 from protocol.alerts import CHECK_KINDS, DOCUMENT_TYPES, MAX_NUMBER_CHARS
 from protocol.errors import ProtocolError
 

@@ -19,7 +19,7 @@ from sqlalchemy import (
     Column, Engine, Integer, LargeBinary, MetaData, String, Table, Text, insert, select, update,
 )
 
-from nodes.runtime.config import utcnow
+from nodes.plumbing.config import utcnow
 from protocol.alerts import FIELDS, MAX_BATCH_ALERTS, REQUIRED_FIELDS, alert_problem, content_hash
 from protocol.envelope import Envelope, parse_json
 from protocol.errors import DecodeError, ProtocolError

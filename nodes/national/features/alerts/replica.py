@@ -20,8 +20,8 @@ from sqlalchemy import (
 )
 
 from crypto.signing import VerifiedEnvelope
-from nodes.runtime.config import utcnow
-from nodes.runtime.private_files import write_private
+from nodes.plumbing.config import utcnow
+from nodes.plumbing.private_files import write_private
 from protocol.alerts import (
     AlertVersion, ReplicaEntry, merge, normalise_document_number, version_key,
 )

@@ -14,9 +14,9 @@ from crypto.errors import CryptoError
 from nodes.national.features.cases import store as store
 from nodes.national.feature import FeatureContext
 from nodes.national.reads import OFFICER_HEADER, reader
-from nodes.runtime.config import utcnow
-from nodes.runtime.http import MAX_SQL_INTEGER, json_error, read_json, requires
-from nodes.runtime.openapi import INTEGER, STRING, array, document, obj, op, path_param, query
+from nodes.plumbing.config import utcnow
+from nodes.plumbing.http import MAX_SQL_INTEGER, json_error, read_json, requires
+from nodes.plumbing.openapi import INTEGER, STRING, array, document, obj, op, path_param, query
 from protocol.errors import ProtocolError
 
 NODE = web.AppKey("somex_case_node", FeatureContext)

@@ -22,9 +22,9 @@ from crypto.errors import CryptoError
 from nodes.national.features.cases import store as store
 from nodes.national.feature import FeatureContext
 from nodes.national.reads import CONSOLE_READER
-from nodes.runtime import console
-from nodes.runtime.http import MAX_SQL_INTEGER
-from nodes.runtime.openapi import document
+from nodes.plumbing import console
+from nodes.plumbing.http import MAX_SQL_INTEGER
+from nodes.plumbing.openapi import document
 from protocol import cases as rules
 from protocol.errors import ProtocolError
 

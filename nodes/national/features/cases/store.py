@@ -24,8 +24,8 @@ from crypto.signing import VerifiedEnvelope, verify_envelope
 from nodes.national import reads
 from nodes.national.store import messages as message_table
 from nodes.national.store import mark_personal_data_deleted, outbox, record_refusal, take_deletion_mark
-from nodes.runtime.config import new_message_id, utcnow
-from nodes.runtime.db import erase_freed
+from nodes.plumbing.config import new_message_id, utcnow
+from nodes.plumbing.db import erase_freed
 from protocol import cases as rules
 from protocol import envelope as wire
 from protocol import retention

@@ -17,8 +17,8 @@ from aiohttp.http_exceptions import HttpProcessingError
 from crypto.errors import CryptoError
 from nodes.national.features.mla.authority import CentralAuthority, Upload
 from nodes.national.reads import reader
-from nodes.runtime.http import attachment_disposition, json_error, read_json, requires
-from nodes.runtime.openapi import INTEGER, STRING, array, document, obj, op, path_param, query
+from nodes.plumbing.http import attachment_disposition, json_error, read_json, requires
+from nodes.plumbing.openapi import INTEGER, STRING, array, document, obj, op, path_param, query
 from protocol import mla
 from protocol.encoding import NonCanonicalEncoding, decode_base64
 from protocol.errors import ProtocolError, TransitionError

@@ -23,7 +23,7 @@ from sqlalchemy import (
 
 from crypto.signing import VerifiedEnvelope
 from nodes.national.store import messages, receipts, record_refusal
-from nodes.runtime.config import utcnow
+from nodes.plumbing.config import utcnow
 from protocol import envelope as wire
 from protocol import mla
 from protocol.errors import PolicyError, ProtocolError, TransitionError

@@ -17,10 +17,10 @@ from nodes.national import reads
 from nodes.national.features.mla.authority import CentralAuthority, Upload
 from nodes.national.reads import CONSOLE_READER
 from nodes.national.features.mla.api import MAX_FIELDS_BYTES, read_part, TooLarge
-from nodes.runtime import console
-from nodes.runtime.config import utcnow
-from nodes.runtime.http import attachment_disposition
-from nodes.runtime.openapi import document
+from nodes.plumbing import console
+from nodes.plumbing.config import utcnow
+from nodes.plumbing.http import attachment_disposition
+from nodes.plumbing.openapi import document
 from protocol import mla
 from protocol.errors import ProtocolError
 from protocol.timefmt import format_time

@@ -15,7 +15,7 @@ from crypto.signing import VerifiedEnvelope
 from nodes.national.feature import CliCommand, ConsolePages, Feature, FeatureContext
 from nodes.national.features.person import api, cli, console, demo, store
 from nodes.national.features.person.check import BorderChecks
-from nodes.runtime.config import utcnow
+from nodes.plumbing.config import utcnow
 from protocol.retention import MAXIMUM_DAYS
 from protocol.timefmt import format_time
 

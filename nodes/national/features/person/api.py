@@ -11,9 +11,9 @@ from nodes.national import reads
 from nodes.national.feature import FeatureContext
 from nodes.national.features.person import issuing, store
 from nodes.national.features.person.check import BadBorderCheck, read_query
-from nodes.runtime.config import utcnow
-from nodes.runtime.http import ROLE, json_error, read_json, requires, role_of
-from nodes.runtime.openapi import INTEGER, STRING, array, document, obj, op, path_param
+from nodes.plumbing.config import utcnow
+from nodes.plumbing.http import ROLE, json_error, read_json, requires, role_of
+from nodes.plumbing.openapi import INTEGER, STRING, array, document, obj, op, path_param
 from protocol.errors import ProtocolError
 from protocol.person import CHECK_KINDS
 

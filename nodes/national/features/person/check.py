@@ -20,7 +20,7 @@ from nodes.national import reads
 from nodes.national.feature import FeatureContext
 from nodes.national.features.person import store
 from nodes.national.features.person.names import NameMatch, PersonName, compare, index_keys
-from nodes.runtime.config import utcnow
+from nodes.plumbing.config import utcnow
 from protocol import mrz as zones
 from protocol.alerts import CHECK_KINDS as DOCUMENT_CHECK_KINDS
 from protocol.alerts import DOCUMENT_TYPES, MAX_NUMBER_CHARS, normalise_document_number

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import aiohttp
 
-from nodes.runtime.cli_support import CliError
+from nodes.plumbing.cli_support import CliError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -12,9 +12,9 @@ from aiohttp import web
 from nodes.national import reads
 from nodes.national.feature import FeatureContext
 from nodes.national.features.person.check import BadBorderCheck, read_query
-from nodes.runtime import console
-from nodes.runtime.config import utcnow
-from nodes.runtime.openapi import document
+from nodes.plumbing import console
+from nodes.plumbing.config import utcnow
+from nodes.plumbing.openapi import document
 from protocol.alerts import DOCUMENT_TYPES
 from protocol.person import CHECK_KINDS
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from nodes.national.feature import FeatureContext
 from nodes.national.features.person import store
-from nodes.runtime.config import utcnow
+from nodes.plumbing.config import utcnow
 from protocol.envelope import Envelope
 from protocol.errors import DecodeError
 from protocol.person import SCRIPTS_WITH_A_TABLE

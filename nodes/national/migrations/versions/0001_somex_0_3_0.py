@@ -2,7 +2,7 @@
 
 Frozen: never edit it, add a revision. Every table and index is created only if missing, so that
 `somex db upgrade` can adopt a database made by somex 0.3 (before migrations; its tables are first
-checked against these, nodes/runtime/schema.py) and create what that release made only on demand.
+checked against these, nodes/plumbing/schema.py) and create what that release made only on demand.
 """
 
 from alembic import op

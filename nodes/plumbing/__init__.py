@@ -1,0 +1,1 @@
+"""Plumbing below hub and national: broker client, database, logs, config, HTTP and console kit."""

@@ -1,0 +1,57 @@
+"""Babel extractors for what is not a gettext call in a template (babel.cfg): the structured codes
+of code_words.py, and the headings and error words the console handlers pass to their templates."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+from tests.support import code_words
+
+Extracted = Iterator[tuple[int, str, Any, list[str]]]
+
+
+def extract_codes(fileobj: BinaryIO, keywords: Any, comment_tags: Any, options: dict[str, Any]) -> Extracted:
+    """One `pgettext(family, code)` per code of every family (code_words.all_codes), and the
+    protocol's sentences for people (code_words.sentences)."""
+    for family, codes in code_words.all_codes().items():
+        for code in codes:
+            yield 1, "pgettext", (family, code), [f"code of family {family}"]
+    for sentence in code_words.sentences():
+        yield 1, "gettext", sentence, ["a notice the protocol shows with data"]
+
+
+# The handlers' words: render(..., heading="Cases") and error_page(request, status, heading, detail).
+_RENDERERS = {"render", "error_page"}
+
+
+def extract_console_words(fileobj: BinaryIO, keywords: Any, comment_tags: Any, options: dict[str, Any]) -> Extracted:
+    """The string literals a console handler shows: `heading=` of render(), the heading and detail
+    of error_page(), the labels of a console's menu (`NAV = ((label, href), ...)`). Words built at run time (f-strings) are not catalogued and stay English."""
+    try:
+        tree = ast.parse(fileobj.read())
+    except SyntaxError:
+        return
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "NAV" for t in node.targets):
+            yield from _nav_labels(node.value)
+            continue
+        if not isinstance(node, ast.Call):
+            continue
+        name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
+        if name not in _RENDERERS:
+            continue
+        texts = [kw.value for kw in node.keywords if kw.arg == "heading"]
+        if name == "error_page":
+            texts += node.args[2:4]
+        for text in texts:
+            if isinstance(text, ast.Constant) and isinstance(text.value, str) and text.value:
+                yield text.lineno, "gettext", text.value, []
+
+
+def _nav_labels(value: ast.expr) -> Extracted:
+    for item in getattr(value, "elts", ()):
+        label = item.elts[0] if isinstance(item, ast.Tuple) and item.elts else None
+        if isinstance(label, ast.Constant) and isinstance(label.value, str):
+            yield label.lineno, "gettext", label.value, []
