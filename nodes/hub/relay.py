@@ -372,6 +372,7 @@ class Hub:
     def _check_cosignature(self, witness: str, body: dict) -> tuple:
         """A cosignature to store, checked at a cost independent of how many others the checkpoint has."""
         note = self.store.signed_checkpoint(body["size"])
+        revoked = self.federation.revocations.revoked  # a revoked witness is neither required nor counted
         if note is None:
             raise ProtocolError("bad_cosignature", f"the hub signed no checkpoint of size {body['size']}")
         try:
@@ -387,10 +388,11 @@ class Hub:
         except (CheckpointError, NoteError) as exc:
             raise ProtocolError("bad_cosignature", str(exc)) from None
         try:
-            rank = admit_cosignature(self.directory, witness, timestamp, self.store.latest_cosignature_time(witness))
+            rank = admit_cosignature(self.directory, witness, timestamp, self.store.latest_cosignature_time(witness),
+                                     revoked)
         except WitnessError as exc:
             raise ProtocolError(exc.reason, exc.detail) from None
-        return (body["size"], witness, signature, timestamp, rank, required_quorum(self.directory))
+        return (body["size"], witness, signature, timestamp, rank, required_quorum(self.directory, revoked=revoked))
 
     # -- checkpoints ----------------------------------------------------------------------------
 
