@@ -142,3 +142,8 @@ def test_a_revocation_list_the_root_did_not_sign_for_this_federation_is_refused(
     assert bundles.findings(report) == [("bad_revocations", None, None)]
     assert report.findings[0].detail.startswith(detail)
     assert report.witnesses == [] and report.quorum_required == 0
+
+
+def test_the_name_of_another_federation_is_cut_to_80_characters() -> None:
+    report = bundles.verify(_idn_only_log_bundle(revocations=_revocations(frozenset(), federation="x" * 100)))
+    assert report.findings[0].detail == (f"revocation list of {'x' * 80!r}, the directory's federation is 'bundle-unit'")
