@@ -147,3 +147,24 @@ def test_a_revocation_list_the_root_did_not_sign_for_this_federation_is_refused(
 def test_the_name_of_another_federation_is_cut_to_80_characters() -> None:
     report = bundles.verify(_idn_only_log_bundle(revocations=_revocations(frozenset(), federation="x" * 100)))
     assert report.findings[0].detail == (f"revocation list of {'x' * 80!r}, the directory's federation is 'bundle-unit'")
+
+
+def _fake_directory(n: int) -> SimpleNamespace:
+    """A directory as crypto/witness.py reads it, with one key per national node."""
+    ids = [f"{chr(65 + i // 676)}{chr(65 + i // 26 % 26)}{chr(65 + i % 26)}" for i in range(n)]
+    keys = {i: type(KEYS["MEX"]).generate().public_key for i in ids}
+    nodes = {i: SimpleNamespace(certificates=[SimpleNamespace(public_key=lambda k=keys[i]: k)]) for i in ids}
+    return SimpleNamespace(node_ids=lambda: ids, witness_policy=None, node=nodes.__getitem__, kids={
+        i: kid_of(k) for i, k in keys.items()})
+
+
+def test_revoking_the_hundredth_witness_brings_back_every_witness_cosigning_every_checkpoint() -> None:
+    directory = _fake_directory(100)
+    assert policy_quorum(directory) == 51 and cosign_interval(directory) == 60
+    revoked = frozenset({directory.kids["AAA"]})
+    assert policy_quorum(directory, revoked) == 99 and cosign_interval(directory, revoked) == 0
+    # interval 0 (every checkpoint): the next second's cosignature is admitted; at 60 s it was not
+    assert admit_cosignature(directory, "AAB", 1_800_000_001, 1_800_000_000, revoked) == 0
+    with pytest.raises(WitnessError) as refused:
+        admit_cosignature(directory, "AAB", 1_800_000_001, 1_800_000_000)
+    assert refused.value.reason == "cosignature_too_frequent"
