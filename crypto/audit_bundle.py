@@ -141,7 +141,7 @@ def _revoked_keys(report: Report, bundle: dict, directory: Directory, root_cert:
 
 
 def _verify_checkpoints(report: Report, notes: object, directory: Directory, origin: str,
-                        revoked: frozenset[str] = frozenset()) -> dict[int, bytes]:
+                        revoked: frozenset[str]) -> dict[int, bytes]:
     """Size -> root of every checkpoint the hub signed; cosigners verified against the directory."""
     # Every key the directory lists for the hub (an export may span a rotation of the hub's key).
     log_keys = [NoteVerifier(origin, cert.public_key()) for cert in directory.node(HUB_ID).certificates]

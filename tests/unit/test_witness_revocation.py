@@ -168,3 +168,23 @@ def test_revoking_the_hundredth_witness_brings_back_every_witness_cosigning_ever
     with pytest.raises(WitnessError) as refused:
         admit_cosignature(directory, "AAB", 1_800_000_001, 1_800_000_000)
     assert refused.value.reason == "cosignature_too_frequent"
+
+
+def test_a_cosignature_made_with_the_revoked_old_key_of_a_witness_in_rollover_counts_for_nothing() -> None:
+    from crypto.directory import Directory, NodeEntry, sign_directory
+    from crypto.keys import SealingKey
+    from crypto.pki import issue_certificate
+
+    def cert(node_id: str, key) -> object:  # noqa: ANN001
+        return issue_certificate(bundles.ROOT_KEY, bundles.ROOT_CERT, node_id, key.public_key, NOW, days=30)
+
+    new_mex = type(bundles.KEYS["MEX"]).generate()
+    nodes = {n: NodeEntry(n, (cert(n, k), *((cert("MEX", new_mex),) if n == "MEX" else ())), n.lower(),
+                          frozenset({"note"}), SealingKey.generate().public_bytes())
+             for n, k in bundles.KEYS.items()}
+    directory = Directory("bundle-unit", 4, NOW - timedelta(minutes=5), NOW + timedelta(days=30), nodes)
+    signed = sign_directory(directory, bundles.ROOT_KEY).decode()
+    # Both checkpoints cosigned by IDN and by MEX's old key, which the root has revoked.
+    report = bundles.verify(bundles.LOG.bundle(directory=signed, revocations=_revocations(frozenset({BUNDLE_MEX_KID}))))
+    assert report.witnesses == ["IDN", "MEX"] and report.quorum_required == 2  # MEX still holds a valid key
+    assert report.cosigners == {4: ["IDN"], 8: ["IDN"]} and report.witnessed_size is None and not report.ok
