@@ -1,0 +1,29 @@
+"""crypto/join.py's admission (issue 24, mut24: survivors of `admit`). Admissions are made inside
+each test: one built when the module is imported is built before a mutant is active."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from crypto.join import admit, load_join_request
+from tests.unit.test_join import HUB, MEX, NOW, ROOT_CERT, ROOT_KEY, TLS_CA, Node
+
+
+def test_a_directory_issued_with_an_admission_is_valid_for_365_days_by_default() -> None:
+    hub = admit(load_join_request(HUB.request), ROOT_KEY, ROOT_CERT, TLS_CA, None, NOW, broker_user="hub",
+                allowed_types=frozenset({"hub.rejection"}))
+    assert hub.directory.expires == NOW + timedelta(days=365)
+
+
+def test_a_rotation_keeps_the_members_broker_user_and_types_whatever_the_operator_passes() -> None:
+    """A new key is not a new identity: the broker user (its RabbitMQ permissions) and the types it
+    may send stay the member's, even when the operator's command names others."""
+    hub = admit(load_join_request(HUB.request), ROOT_KEY, ROOT_CERT, TLS_CA, None, NOW, broker_user="hub",
+                allowed_types=frozenset({"hub.rejection"}))
+    mex = admit(load_join_request(MEX.request), ROOT_KEY, ROOT_CERT, TLS_CA, hub.directory, NOW, broker_user="mex",
+                allowed_types=frozenset({"note"}))
+    rotated = admit(load_join_request(Node("MEX").request), ROOT_KEY, ROOT_CERT, TLS_CA, mex.directory, NOW,
+                    broker_user="intruder", allowed_types=frozenset({"alert.document"}), rotation=True)
+    entry = rotated.directory.node("MEX")
+    assert (entry.broker_user, entry.allowed_types) == ("mex", frozenset({"note"}))
+    assert len(entry.certificates) == 2
