@@ -27,3 +27,11 @@ def test_a_rotation_keeps_the_members_broker_user_and_types_whatever_the_operato
     entry = rotated.directory.node("MEX")
     assert (entry.broker_user, entry.allowed_types) == ("mex", frozenset({"note"}))
     assert len(entry.certificates) == 2
+
+
+def test_an_admission_never_shortens_the_directorys_validity() -> None:
+    hub = admit(load_join_request(HUB.request), ROOT_KEY, ROOT_CERT, TLS_CA, None, NOW, broker_user="hub",
+                allowed_types=frozenset({"hub.rejection"}), directory_days=500)
+    mex = admit(load_join_request(MEX.request), ROOT_KEY, ROOT_CERT, TLS_CA, hub.directory, NOW, broker_user="mex",
+                allowed_types=frozenset({"note"}))
+    assert mex.directory.expires == hub.directory.expires == NOW + timedelta(days=500)
