@@ -35,3 +35,14 @@ def test_an_admission_never_shortens_the_directorys_validity() -> None:
     mex = admit(load_join_request(MEX.request), ROOT_KEY, ROOT_CERT, TLS_CA, hub.directory, NOW, broker_user="mex",
                 allowed_types=frozenset({"note"}))
     assert mex.directory.expires == hub.directory.expires == NOW + timedelta(days=500)
+
+
+def test_a_malformed_bundle_says_which_part_is_wrong() -> None:
+    from tests.unit.test_join import _check, _join_error
+
+    edited = _join_error(lambda: _check(b'{ "admission": 1 }'))
+    assert edited.reason == "malformed_bundle"
+    assert "admission bundle: not in RFC 8785 canonical form (re-encoded or edited)" in edited.detail
+    assert _join_error(lambda: _check(b"[]")).detail == "not an admission bundle: bundle must be an object"
+    assert _join_error(lambda: _check(b'{"admission":1}')).detail == (
+        "not an admission bundle: admission must be an object")
