@@ -46,3 +46,31 @@ def test_a_malformed_bundle_says_which_part_is_wrong() -> None:
     assert _join_error(lambda: _check(b"[]")).detail == "not an admission bundle: bundle must be an object"
     assert _join_error(lambda: _check(b'{"admission":1}')).detail == (
         "not an admission bundle: admission must be an object")
+
+
+def test_a_bundle_whose_directory_has_expired_is_refused() -> None:
+    """A node must not install a directory past its validity (an old one replayed to it)."""
+    import pytest
+
+    from crypto.errors import DirectoryError
+    from tests.unit.test_join import _bundle, _check
+
+    then = NOW - timedelta(days=30)
+    hub = admit(load_join_request(HUB.request), ROOT_KEY, ROOT_CERT, TLS_CA, None, then, broker_user="hub",
+                allowed_types=frozenset({"hub.rejection"}), directory_days=1)
+    mex = admit(load_join_request(MEX.request), ROOT_KEY, ROOT_CERT, TLS_CA, hub.directory, then, broker_user="mex",
+                allowed_types=frozenset({"note"}), directory_days=1)
+    with pytest.raises(DirectoryError) as caught:
+        _check(_bundle(mex))
+    assert caught.value.reason == "expired"
+
+
+def test_a_bundle_with_an_empty_document_or_another_nodes_long_id_says_so() -> None:
+    from tests.unit.test_join import _bundle, _check, _join_error
+
+    for member in ("directory", "revocations"):
+        error = _join_error(lambda member=member: _check(_bundle(**{member: ""})))
+        assert (error.reason, error.detail) == (
+            "malformed_bundle", f"not an admission bundle: {member} must be a non-empty string")
+    error = _join_error(lambda: _check(_bundle(node_id="ABCDEFGHIJKLMNOPQRSTUVWXYZ")))
+    assert (error.reason, error.detail) == ("bundle_mismatch", "the bundle is for 'ABCDEFGHIJKLMNOP', this node is MEX")
