@@ -74,3 +74,19 @@ def test_a_bundle_with_an_empty_document_or_another_nodes_long_id_says_so() -> N
             "malformed_bundle", f"not an admission bundle: {member} must be a non-empty string")
     error = _join_error(lambda: _check(_bundle(node_id="ABCDEFGHIJKLMNOPQRSTUVWXYZ")))
     assert (error.reason, error.detail) == ("bundle_mismatch", "the bundle is for 'ABCDEFGHIJKLMNOP', this node is MEX")
+
+
+def test_a_join_request_over_64_kib_duplicated_or_with_nan_is_refused_saying_why() -> None:
+    from crypto.join import MAX_REQUEST_BYTES
+    from tests.unit.test_join import _join_error
+
+    def detail(raw: bytes) -> str:
+        error = _join_error(lambda: load_join_request(raw))
+        assert error.reason == "malformed_request"
+        return error.detail
+
+    assert detail(b" " * (MAX_REQUEST_BYTES + 1)) == f"not a join request: expected at most {MAX_REQUEST_BYTES} bytes"
+    assert detail(b" " * MAX_REQUEST_BYTES).startswith("not a join request: Expecting value")  # at the limit: read
+    assert detail(b'{"sig":1,"sig":2}') == "not a join request: a member appears twice"
+    assert detail(b'{"sig":NaN}') == "not a join request: NaN is not JSON"
+    assert detail(b'{ "sig": 1 }') == "not a join request: not in RFC 8785 canonical form (re-encoded or edited)"
