@@ -90,3 +90,10 @@ def test_a_join_request_over_64_kib_duplicated_or_with_nan_is_refused_saying_why
     assert detail(b'{"sig":1,"sig":2}') == "not a join request: a member appears twice"
     assert detail(b'{"sig":NaN}') == "not a join request: NaN is not JSON"
     assert detail(b'{ "sig": 1 }') == "not a join request: not in RFC 8785 canonical form (re-encoded or edited)"
+
+
+def test_a_contact_with_every_field_or_one_character_values_is_accepted() -> None:
+    from tests.unit.test_join import _resigned
+
+    every = {"organisation": "P", "name": "N", "email": "e@x.org", "phone": "+52 55 0000 0000"}
+    assert load_join_request(_resigned(MEX.request, {"contact": every}, MEX.signing)).contact == every
