@@ -5,7 +5,9 @@ checkpoints with the witnesses' cosignatures, consistency proofs between success
 and entries (canonical leaves), each with an inclusion proof against a named checkpoint or, for
 a run of entries from index 0, none: that run is proven by recomputing the tree. The verifier
 decides what is proven from the proofs alone, never from what the bundle says about itself, and
-requires a quorum of the directory's witnesses on a checkpoint that covers every entry. Every
+requires a quorum of the directory's witnesses on a checkpoint that covers every entry (a
+witness every key of which the bundle's root-signed revocation list revokes is neither required
+nor counted; without a list, every witness counts: stricter, never weaker). Every
 check that fails becomes a Finding naming the entry index or the checkpoint size; nothing stops at
 the first one.
 """
@@ -19,7 +21,8 @@ from typing import Any
 
 from cryptography import x509
 
-from crypto.directory import HUB_ID, Directory, load_directory
+from crypto.directory import HUB_ID, Directory, load_directory, load_revocations
+from crypto.keys import kid_of
 from crypto.errors import CryptoError
 from crypto.merkle import CompactRange, ProofError, leaf_hash, verify_consistency, verify_inclusion
 from crypto.note import NoteError, NoteVerifier, verify_note
@@ -92,10 +95,13 @@ def verify_bundle(bundle: object, root_cert: x509.Certificate, *, quorum: int | 
     except (CryptoError, KeyError, AttributeError, ValueError, TypeError) as exc:
         report.findings.append(Finding("bad_directory", f"directory not signed by this root: {exc}"))
         return report
-    report.witnesses = directory_witnesses(directory)
+    revoked = _revoked_keys(report, bundle, directory, root_cert)
+    if revoked is None:
+        return report
+    report.witnesses = directory_witnesses(directory, revoked)
     report.directory_serial = directory.serial
     try:
-        report.quorum_required = required_quorum(directory, quorum)
+        report.quorum_required = required_quorum(directory, quorum, revoked)
     except QuorumError as exc:
         report.findings.append(Finding("bad_quorum", str(exc)))
         return report
@@ -104,7 +110,7 @@ def verify_bundle(bundle: object, root_cert: x509.Certificate, *, quorum: int | 
     if bundle.get("origin", origin) != origin:
         report.findings.append(Finding("wrong_origin", f"the bundle names log {str(bundle.get('origin'))[:80]!r}, "
                                                        f"the directory's is {origin!r}"))
-    roots = _verify_checkpoints(report, bundle.get("checkpoints"), directory, origin)
+    roots = _verify_checkpoints(report, bundle.get("checkpoints"), directory, origin, revoked)
     if not roots:
         report.findings.append(Finding("no_checkpoint", "the bundle has no valid signed checkpoint"))
         return report
@@ -117,13 +123,32 @@ def verify_bundle(bundle: object, root_cert: x509.Certificate, *, quorum: int | 
     return report
 
 
-def _verify_checkpoints(report: Report, notes: object, directory: Directory, origin: str) -> dict[int, bytes]:
+def _revoked_keys(report: Report, bundle: dict, directory: Directory, root_cert: x509.Certificate) -> frozenset[str] | None:
+    """The key ids the bundle's root-signed revocation list revokes (none without a list); None,
+    with a finding, for a list the root did not sign or one of another federation."""
+    if "revocations" not in bundle:
+        return frozenset()
+    try:
+        revocations = load_revocations(bundle["revocations"].encode(), root_cert)
+    except (CryptoError, AttributeError, ValueError, TypeError) as exc:
+        report.findings.append(Finding("bad_revocations", f"revocation list not signed by this root: {exc}"))
+        return None
+    if revocations.federation != directory.federation:
+        report.findings.append(Finding("bad_revocations", f"revocation list of {revocations.federation[:80]!r}, "
+                                                          f"the directory's federation is {directory.federation!r}"))
+        return None
+    return revocations.revoked
+
+
+def _verify_checkpoints(report: Report, notes: object, directory: Directory, origin: str,
+                        revoked: frozenset[str]) -> dict[int, bytes]:
     """Size -> root of every checkpoint the hub signed; cosigners verified against the directory."""
     # Every key the directory lists for the hub (an export may span a rotation of the hub's key).
     log_keys = [NoteVerifier(origin, cert.public_key()) for cert in directory.node(HUB_ID).certificates]
-    # Every certificate a witness holds in the directory (several during a key rollover).
+    # Every certificate a witness holds in the directory (several during a key rollover), but a revoked one.
     witnesses = [NoteVerifier(n, cert.public_key(), cosigner=True)
-                 for n in report.witnesses for cert in directory.node(n).certificates]
+                 for n in report.witnesses for cert in directory.node(n).certificates
+                 if kid_of(cert.public_key()) not in revoked]
     roots: dict[int, bytes] = {}
     cosigners: dict[int, set[str]] = {}
     for text in notes if isinstance(notes, list) else []:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 
 from crypto.directory import Directory
+from crypto.keys import kid_of
 from crypto.merkle import ProofError, verify_consistency
 from crypto.note import NoteError, NoteVerifier, verify_note
 from crypto.witness_policy import MAX_SERVED_COSIGNATURES
@@ -82,32 +83,55 @@ ALL_WITNESS_LIMIT = MAX_SERVED_COSIGNATURES
 DEFAULT_COSIGN_INTERVAL_ABOVE_LIMIT = 60  # seconds; see docs/audit-log.md, "Witness policy"
 
 
-def directory_witnesses(directory: Directory) -> list[str]:
+NO_REVOCATIONS: Set[str] = frozenset()
+
+
+def directory_witnesses(directory: Directory, revoked: Set[str] = NO_REVOCATIONS) -> list[str]:
     """The directory's witnesses in policy order: those its witness policy names, else every
-    national node by node id (the hub never witnesses its own log)."""
+    national node by node id (the hub never witnesses its own log).
+
+    `revoked` is the root's revocation list (key ids): a node every key of which the directory
+    lists is revoked can sign nothing, so it is no witness any more, neither required nor counted
+    (otherwise an all-witness quorum could never be met again after a revocation).
+    """
     policy = directory.witness_policy
     if policy is not None and policy.witnesses is not None:
-        return list(policy.witnesses)
-    return directory.node_ids()
+        named = list(policy.witnesses)
+    else:
+        named = directory.node_ids()
+    if not revoked:
+        return named
+    return [w for w in named if _holds_an_unrevoked_key(directory, w, revoked)]
 
 
-def policy_quorum(directory: Directory) -> int:
-    """The cosignatures a checkpoint needs under the directory's policy.
+def _holds_an_unrevoked_key(directory: Directory, node_id: str, revoked: Set[str]) -> bool:
+    return any(kid_of(cert.public_key()) not in revoked for cert in directory.node(node_id).certificates)
+
+
+def policy_quorum(directory: Directory, revoked: Set[str] = NO_REVOCATIONS) -> int:
+    """The cosignatures a checkpoint needs under the directory's policy, counted over the witnesses
+    that can still sign (`revoked`: see `directory_witnesses`).
 
     Stated by the root, or by default: every witness while there are at most 99 (today's rule),
     a majority above (any two quorum checkpoints then share a witness, so a split view needs a
-    witness that cosigns both), never more than a served checkpoint can carry.
+    witness that cosigns both), never more than a served checkpoint can carry. A stated quorum
+    above the witnesses left (some revoked or removed) is all of them: the root's revocation says
+    their cosignatures are worth nothing, so they can neither be required nor counted. With a
+    national node but no usable witness, 1, which no cosignature can meet: never 0, which would
+    trust the hub's signature alone.
     """
     policy = directory.witness_policy
+    witnesses = len(_ranks(directory, revoked))
     if policy is not None and policy.quorum is not None:
-        return policy.quorum
-    witnesses = len(_ranks(directory))
-    if witnesses <= ALL_WITNESS_LIMIT:
-        return witnesses
-    return min(witnesses // 2 + 1, MAX_SERVED_COSIGNATURES)
+        quorum = min(policy.quorum, witnesses)
+    elif witnesses <= ALL_WITNESS_LIMIT:
+        quorum = witnesses
+    else:
+        quorum = min(witnesses // 2 + 1, MAX_SERVED_COSIGNATURES)
+    return quorum if quorum or not directory.node_ids() else 1
 
 
-def cosign_interval(directory: Directory) -> int:
+def cosign_interval(directory: Directory, revoked: Set[str] = NO_REVOCATIONS) -> int:
     """Seconds per window in which a witness cosigns at most one checkpoint (0: every checkpoint).
 
     By default 0 while every witness is in the quorum, 60 s above (docs/audit-log.md): the
@@ -116,7 +140,7 @@ def cosign_interval(directory: Directory) -> int:
     policy = directory.witness_policy
     if policy is not None and policy.cosign_interval is not None:
         return policy.cosign_interval
-    return 0 if len(_ranks(directory)) <= ALL_WITNESS_LIMIT else DEFAULT_COSIGN_INTERVAL_ABOVE_LIMIT
+    return 0 if len(_ranks(directory, revoked)) <= ALL_WITNESS_LIMIT else DEFAULT_COSIGN_INTERVAL_ABOVE_LIMIT
 
 
 def cosign_window(timestamp: int, interval: int) -> int:
@@ -125,46 +149,51 @@ def cosign_window(timestamp: int, interval: int) -> int:
     return timestamp if interval <= 0 else timestamp // interval
 
 
-_last_ranks: list[tuple[Directory, dict[str, int]]] = []  # the current directory's, by identity
+# The current directory's (by identity) under the current revocations.
+_last_ranks: list[tuple[Directory, Set[str], dict[str, int]]] = []
 
 
-def _ranks(directory: Directory) -> dict[str, int]:
-    """witness -> place in policy order, computed once per directory (checked per cosignature)."""
-    if not _last_ranks or _last_ranks[0][0] is not directory:
-        _last_ranks[:] = [(directory, {w: i for i, w in enumerate(directory_witnesses(directory))})]
-    return _last_ranks[0][1]
+def _ranks(directory: Directory, revoked: Set[str] = NO_REVOCATIONS) -> dict[str, int]:
+    """witness -> place in policy order, computed once per directory and revocation list (checked
+    per cosignature)."""
+    if not _last_ranks or _last_ranks[0][0] is not directory or _last_ranks[0][1] != revoked:
+        ranks = {w: i for i, w in enumerate(directory_witnesses(directory, revoked))}
+        _last_ranks[:] = [(directory, frozenset(revoked), ranks)]
+    return _last_ranks[0][2]
 
 
-def admit_cosignature(directory: Directory, witness: str, timestamp: int, previous: int | None) -> int:
+def admit_cosignature(directory: Directory, witness: str, timestamp: int, previous: int | None,
+                      revoked: Set[str] = NO_REVOCATIONS) -> int:
     """The witness's rank in policy order if its cosignature made at `timestamp` may be stored,
     given the time of its previous stored one; WitnessError otherwise.
 
-    not_a_witness             the directory's witness policy does not name this node
+    not_a_witness             the directory's witness policy does not name this node, or the root
+                              revoked every key of it (`revoked`)
     cosignature_too_frequent  a second cosignature in one `cosign_interval` window (or one older
                               than the last): each is a log entry, so their rate is the policy's
     """
-    rank = _ranks(directory).get(witness)
+    rank = _ranks(directory, revoked).get(witness)
     if rank is None:
         raise WitnessError("not_a_witness", f"{str(witness)[:16]} is not a witness under the directory's "
                                             "witness policy: it need not cosign")
-    interval = cosign_interval(directory)
+    interval = cosign_interval(directory, revoked)
     if previous is not None and interval and cosign_window(timestamp, interval) <= cosign_window(previous, interval):
         raise WitnessError("cosignature_too_frequent", f"{witness} already cosigned at {previous}; the witness "
                                                        f"policy allows one cosignature per {interval} s window")
     return rank
 
 
-def required_quorum(directory: Directory, override: int | None = None) -> int:
+def required_quorum(directory: Directory, override: int | None = None, revoked: Set[str] = NO_REVOCATIONS) -> int:
     """How many of the directory's witnesses must cosign a checkpoint before it is trusted.
 
     The one place the witness quorum is decided: the policy's (`policy_quorum`); an auditor may
-    lower it (`--quorum N`), never raise it past the witnesses there are or past what a served
-    checkpoint carries. Zero means "trust the hub's signature alone" and is allowed only when asked
+    lower it (`--quorum N`), never raise it past the witnesses there are (those the root has not
+    revoked, `revoked`) or past what a served checkpoint carries. Zero means "trust the hub's signature alone" and is allowed only when asked
     for explicitly.
     """
     if override is None:
-        return policy_quorum(directory)
-    most = min(len(_ranks(directory)), MAX_SERVED_COSIGNATURES)
+        return policy_quorum(directory, revoked)
+    most = min(len(_ranks(directory, revoked)), MAX_SERVED_COSIGNATURES)
     if isinstance(override, bool) or not isinstance(override, int) or not 0 <= override <= most:
         raise QuorumError(f"a quorum is 0..{most} (the directory's witnesses, at most "
                           f"{MAX_SERVED_COSIGNATURES} per served checkpoint), not {override!r}")

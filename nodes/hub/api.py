@@ -216,12 +216,15 @@ async def export(request: web.Request) -> web.Response:
     except FilterError as exc:
         return json_error(400, exc.reason, exc.detail)
     directory_raw = (hub.federation.path / "directory.signed.json").read_bytes()
+    revocations_raw = (hub.federation.path / "revocations.signed.json").read_bytes()
     try:
-        quorum = required_quorum(hub.federation.directory, int(q["quorum"]) if "quorum" in q else None)
+        quorum = required_quorum(hub.federation.directory, int(q["quorum"]) if "quorum" in q else None,
+                                 hub.federation.revocations.revoked)
     except (ValueError, QuorumError) as exc:
         return json_error(400, "bad_quorum", f"{exc}"[:200])
     try:
-        bundle = await asyncio.to_thread(export_bundle, hub.store, directory_raw, quorum=quorum, thread=q.get("thread"),
+        bundle = await asyncio.to_thread(export_bundle, hub.store, directory_raw, quorum=quorum, revocations_raw=revocations_raw,
+                                         thread=q.get("thread"),
                                          since=q.get("since"), until=q.get("until"), message_id=q.get("message_id"))
     except LookupError as exc:
         return json_error(409, "no_checkpoint", str(exc))

@@ -138,18 +138,19 @@ async def entry_bundle(request: web.Request) -> web.StreamResponse:
     if found is None or not found.get("message_id"):
         return console.error_page(request, 404, "Nothing to export",
                                   f"Entry {seq} does not exist or names no message, so it has no bundle.")
-    quorum = required_quorum(hub.federation.directory)
+    quorum = required_quorum(hub.federation.directory, revoked=hub.federation.revocations.revoked)
     latest = await asyncio.to_thread(hub.store.latest_checkpoint)
     covered = await asyncio.to_thread(hub.store.newest_cosigned, quorum)
     if latest is None or seq >= (covered or latest[0]):
         return console.error_page(request, 409, "Not yet covered by a witnessed checkpoint",
                                   f"Entry {seq} is not in a checkpoint the witness quorum ({quorum} of "
-                                  f"{len(directory_witnesses(hub.federation.directory))}) has cosigned yet, so a bundle "
+                                  f"{len(directory_witnesses(hub.federation.directory, hub.federation.revocations.revoked))}) has cosigned yet, so a bundle "
                                   "could not prove it. The hub signs one within seconds of new traffic and the "
                                   "witnesses cosign it as they receive it; try again shortly.")
     directory_raw = (hub.federation.path / "directory.signed.json").read_bytes()
+    revocations_raw = (hub.federation.path / "revocations.signed.json").read_bytes()
     bundle = await asyncio.to_thread(export_bundle, hub.store, directory_raw, quorum=quorum,
-                                     message_id=found["message_id"])
+                                     revocations_raw=revocations_raw, message_id=found["message_id"])
     return web.Response(body=json.dumps(bundle, indent=1).encode(), content_type="application/json", headers={
         "Content-Disposition": f'attachment; filename="somex-audit-entry-{seq}.json"'})
 

@@ -13,7 +13,7 @@ signatures and reads the directory: crypto, which protocol may not import.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Set
 from dataclasses import dataclass
 from functools import cached_property
 from datetime import datetime, timedelta
@@ -77,6 +77,7 @@ class Context:
     max_clock_skew: timedelta
     seen: Mapping[str, SeenMessage]  # ids of this batch already spent in the log
     checkpoints: CheckpointLookup
+    revoked: Set[str] = frozenset()  # revoked key ids: a witness with no other key is neither required nor counted
 
     @property
     def received_at(self) -> str:
@@ -300,10 +301,11 @@ def check_cosignature(witness: str, body: Mapping, context: Context) -> Cosignat
         raise ProtocolError("bad_cosignature", str(exc)) from None
     try:
         rank = admit_cosignature(context.directory, witness, timestamp,
-                                 context.checkpoints.latest_cosignature_time(witness))
+                                 context.checkpoints.latest_cosignature_time(witness), context.revoked)
     except WitnessError as exc:
         raise ProtocolError(exc.reason, exc.detail) from None
-    return Cosignature(body["size"], witness, signature, timestamp, rank, required_quorum(context.directory))
+    return Cosignature(body["size"], witness, signature, timestamp, rank,
+                       required_quorum(context.directory, revoked=context.revoked))
 
 
 __all__ = [

@@ -18,7 +18,8 @@ def _b64(values: list[bytes]) -> list[str]:
     return [base64.b64encode(v).decode() for v in values]
 
 
-def export_bundle(store: LogReader, directory_raw: bytes, *, quorum: int = 0, thread: str | None = None,
+def export_bundle(store: LogReader, directory_raw: bytes, *, quorum: int = 0, revocations_raw: bytes | None = None,
+                  thread: str | None = None,
                   since: str | None = None, until: str | None = None, message_id: str | None = None) -> dict[str, Any]:
     """Everything up to the newest checkpoint `quorum` witnesses cosigned (the newest checkpoint
     if none has them yet: the verifier then says so); with a filter, the matching entries with proofs."""
@@ -32,6 +33,8 @@ def export_bundle(store: LogReader, directory_raw: bytes, *, quorum: int = 0, th
     # "scope" describes the export for people; the verifier ignores it and checks every entry.
     bundle: dict[str, Any] = {"format": FORMAT, "origin": store.origin, "directory": directory_raw.decode(),
                               "checkpoints": notes, "consistency": consistency}
+    if revocations_raw is not None:  # the verifier then neither requires nor counts a revoked witness
+        bundle["revocations"] = revocations_raw.decode()
     if not (thread or since or until or message_id):
         leaves = store.leaves(0, size)
         bundle["scope"] = {"kind": "full", "size": size}

@@ -204,7 +204,8 @@ class Hub:
     # -- the pipeline ---------------------------------------------------------------------------
 
     def decision_context(self, now: datetime, seen: dict) -> Context:
-        return Context(self.directory, self.federation.trust, now, self.config.max_clock_skew, seen, self.store)
+        return Context(self.directory, self.federation.trust, now, self.config.max_clock_skew, seen, self.store,
+                       self.federation.revocations.revoked)
 
     async def _process(self, batch: list[AbstractIncomingMessage], retry: bool = False,
                        failed: BaseException | None = None) -> None:

@@ -75,10 +75,11 @@ def witness_checkpoint(node: NationalNode, conn: Connection, verified: VerifiedE
         return ()
     if last is not None and checkpoint.size == last.size:
         return ()
-    if node.country not in directory_witnesses(directory):
+    revoked = node.federation.revocations.revoked
+    if node.country not in directory_witnesses(directory, revoked):
         return ()  # checked above for the alarm; cosigning is the policy's witnesses' business
     timestamp = int(utcnow().timestamp())
-    interval = cosign_interval(directory)
+    interval = cosign_interval(directory, revoked)
     if interval and last is not None:
         previous = _my_cosignature_time(conn, last.size, node.country)
         if previous is not None and cosign_window(timestamp, interval) <= cosign_window(previous, interval):

@@ -6,6 +6,8 @@
                                                       since their floor was recorded (floors.json);
                                                       fails when one scores below its floor
     python -m tests.mutation.run --record             (re)write floors.json from this run's scores
+    python -m tests.mutation.run --reuse --record M   record M's floor from the last run's mutants/ (no new run;
+                                                      refused when some of M's mutants were not run)
 
 mutmut runs each mutant only against the tests/unit tests that executed the mutated function
 (it records that once per run), so a survivor has already met every unit test that reaches it.
@@ -17,6 +19,7 @@ import argparse
 import ast
 import hashlib
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -54,6 +57,11 @@ TRUST_MODULES = (
     "crypto/pki.py",
     "crypto/sealing.py",
     "crypto/witness_policy.py",
+    # issue 24, mut24: the Merkle proofs every checkpoint and receipt check rests on, the key ceremony
+    # (a join request's key binding, the node's check of its admission), the schema of every body
+    "crypto/merkle.py",
+    "crypto/join.py",
+    "protocol/schema.py",
 )
 KILLED = {1, 3, 36, 24, -24, 152, 255}  # a failing test, a pytest error, or a time-out (mutmut's own codes)
 UNTESTED = {5, 33}  # no test reaches the mutated function: counted as a survivor
@@ -147,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=1, help="parallel mutants (default 1: the machine is shared)")
     ap.add_argument("--deadline", type=float, default=None, help="stop mutmut after this many seconds")
     ap.add_argument("--survivors", action="store_true", help="list surviving mutants (see one: mutmut show NAME)")
+    ap.add_argument("--reuse", action="store_true",
+                    help="tally the last run's mutants/ instead of running mutmut (after `mutmut run NAME` re-runs)")
     args = ap.parse_args(argv)
 
     floors = json.loads(FLOORS.read_text()) if FLOORS.exists() else {}
@@ -167,22 +177,35 @@ def main(argv: list[str] | None = None) -> int:
         functions = dict.fromkeys(modules)
         patterns = [f"{module_name(m)}.*" for m in modules]
 
-    shutil.rmtree(ROOT / "mutants", ignore_errors=True)  # a stale copy would mutate old sources
     started = time.monotonic()
-    finished = run_mutmut(patterns, args.jobs, args.deadline)
-    rows = {m: tally(m, fs) for m, fs in functions.items() if fs is None or fs}
+    if args.reuse:
+        if args.check:
+            ap.error("--check always runs the mutants of the changed functions")
+        rows = {m: tally(m, fs) for m, fs in functions.items() if fs is None or fs}
+        # A module the last run did not reach, or reached in part, has no score to record.
+        finished = all(r["mutants"] and not r["unchecked"] for r in rows.values())
+    else:
+        shutil.rmtree(ROOT / "mutants", ignore_errors=True)  # a stale copy would mutate old sources
+        finished = run_mutmut(patterns, args.jobs, args.deadline)
+        rows = {m: tally(m, fs) for m, fs in functions.items() if fs is None or fs}
     print_table(rows, floors)
-    print(f"({len(rows)} modules in {time.monotonic() - started:.0f} s{'' if finished else ', stopped at the deadline'})")
+    print(f"({len(rows)} modules in {time.monotonic() - started:.0f} s"
+          f"{'' if finished else ', not every mutant run (deadline, or --reuse of a part run)'})")
     if args.survivors or args.check:
         for m, r in rows.items():
             for name in r["survivors"]:
                 print(f"survived: {name}")
 
+    if args.record and args.reuse and not finished:
+        print("nothing recorded: the last run did not run every mutant of these modules")
+        return 1
     if args.record:
         for m, r in rows.items():
-            floors[m] = {"floor": round(r["score"], 2) if finished else floors.get(m, {}).get("floor", 0.0),
+            # Rounded down: 0.996 rounded to 1.00 would fail the next check of the same code.
+            floors[m] = {"floor": math.floor(r["score"] * 100 + 1e-9) / 100 if finished
+                         else floors.get(m, {}).get("floor", 0.0),
                          "sha256": source_hash(m), "functions": function_hashes(m)}
-        FLOORS.write_text(json.dumps(dict(sorted(floors.items())), indent=2, ensure_ascii=False) + "\n")
+        FLOORS.write_text(json.dumps(dict(sorted(floors.items())), indent=2) + "\n")  # ASCII, as committed
     if args.check:
         failed = False
         for m, r in rows.items():
