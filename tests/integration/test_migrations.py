@@ -133,16 +133,17 @@ def _rows(engine):  # noqa: ANN001, ANN202 - also run by somex 0.3.0 (its source
     return found
 
 
+# Run by somex 0.3.0: its module names (nodes.runtime, nodes.national.alerts ...), not today's.
 _OLD_RELEASE_WRITER = '''
 import json, sys
 from sqlalchemy import Boolean, Integer, LargeBinary, String, func, insert, select
-from nodes.plumbing.db import make_engine
+from nodes.runtime.db import make_engine
 
 side, url = sys.argv[1], sys.argv[2]
 engine = make_engine(url)
 if side == "node":
     from nodes.national import alerts, cases, console_alerts, delivery, feeds, log_watch, mla, reads, store, witness
-    from nodes.plumbing import federation_state
+    from nodes.runtime import federation_state
     store.NodeStore(engine)  # the node's own start-up: its tables, column additions, backfills
     tables = [store.metadata, alerts.metadata, feeds.metadata, cases.metadata, mla.metadata, reads.metadata,
               console_alerts.metadata, federation_state.metadata]
@@ -152,7 +153,7 @@ if side == "node":
 else:
     from crypto.keys import SigningKey
     from nodes.hub.audit import AuditEntry, AuditStore, metadata
-    from nodes.plumbing import federation_state
+    from nodes.runtime import federation_state
     log = AuditStore(engine, "somex-test", SigningKey.generate(), "somex-test")
     log.append([AuditEntry("accepted", f"{i:064x}", "2026-12-01T10:00:00Z", message_id=f"m-{i}", type="note",
                            sender="MEX", recipients=["IDN"], marks_seen=True) for i in range(7)])
