@@ -11,7 +11,12 @@ from aiohttp.test_utils import TestServer
 
 from nodes.hub.api import make_app as make_hub_app
 from nodes.national.api import make_app as make_node_app
-from tests.integration.federation import RunningFederation
+from nodes.national.features.person import issuing
+from nodes.national.features.person import store as person_store
+from nodes.plumbing.config import utcnow
+from tests.integration.federation import RunningFederation, eventually
+from tests.integration.test_console_access import csrf_of, log_in
+from tests.integration.test_person_alerts import person_alert, td3
 
 pytestmark = pytest.mark.integration
 
@@ -88,13 +93,6 @@ async def test_the_border_check_page_and_the_person_alert_codes_read_in_french(f
     """A feature's own page (nodes/national/features/person/templates): the form, a refusal by its
     reason code, and a HIT banner whose codes (basis, handling, birth-date agreement, check kind)
     are labels in the reader's language, not codes or English."""
-    from nodes.national.features.person import issuing
-    from nodes.national.features.person import store as person_store
-    from nodes.plumbing.config import utcnow
-    from tests.integration.federation import eventually
-    from tests.integration.test_console_access import csrf_of, log_in
-    from tests.integration.test_person_alerts import person_alert, td3
-
     await issuing.issue(fed.nodes["MEX"].contexts["person"], person_alert("MX-FR-1"))
     await eventually(lambda: person_store.replica_count(fed.nodes["ITA"].store.engine,
                                                         utcnow().date().isoformat()) == 1,
