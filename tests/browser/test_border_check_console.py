@@ -36,7 +36,8 @@ async def test_paste_a_zone_see_the_banner(consoles: Consoles, new_page) -> None
 
     await page.fill("#mrz", bad)
     await page.click("#run-check")
-    await expect(page.locator("#error-reason")).to_contain_text("mrz check digit")
+    await expect(page.locator("#error-reason")).to_contain_text("machine-readable zone: check digit wrong")
+    assert await page.get_attribute("#error-reason", "data-reason") == "mrz_check_digit"
     fields = await page.locator("#problems li").evaluate_all("items => items.map(i => i.dataset.field)")
     assert fields == ["document_number", "composite"]
     assert await page.input_value("#mrz") == bad  # kept, to be corrected
@@ -62,3 +63,16 @@ async def test_paste_a_zone_see_the_banner(consoles: Consoles, new_page) -> None
     await expect(page.locator("#result.clear h2")).to_have_text("No hit")
     await expect(page.locator("#checked-name")).to_have_text("LINDQVIST KARIN")
     await screenshot(page, "border-check-no-hit")
+
+    # The same page in French (the language selector's link): labels, not codes or English.
+    await page.goto(f"{consoles.urls['ITA']}/console/language?lang=fr&back=/console/border")
+    await expect(page.locator("html")).to_have_attribute("lang", "fr")
+    await expect(page.locator("header nav a[href='/console/border']")).to_have_text("Contrôle aux frontières")
+    await page.fill("#mrz", zone)
+    await page.click("#run-check")
+    banner = page.locator("#result.hit")
+    await expect(banner.locator("h2")).to_contain_text("CONCORDANCE")
+    await expect(banner.locator(".person-match h3")).to_contain_text("soupçonné")
+    await expect(banner.locator(".score")).to_contain_text("date de naissance : concorde")
+    await expect(page.locator("#check option[value=carrier]")).to_have_text("contrôle par le transporteur")
+    await screenshot(page, "border-check-hit-fr")

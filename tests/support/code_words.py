@@ -32,6 +32,12 @@ def _case_fields() -> set[str]:
     return _fields(Obj(**cases._CASE_FIELDS), set())  # noqa: SLF001 — the case's own member table
 
 
+def _person_fields() -> set[str]:
+    """Every member of a person alert (create, update, withdraw; its subject and names) and a person hit."""
+    tables = (person.RECORD_FIELDS, person.WITHDRAW_FIELDS, person.SUBJECT_FIELDS, person.NAME_FIELDS)
+    return {name for table in tables for part in table.values() for name in part} | _fields(person.PERSON_HIT, set())
+
+
 def families() -> dict[str, tuple[str, ...]]:
     """Family → its codes, in the protocol's order."""
     events = sorted({rule.event for rule in mla.RULES})
@@ -60,18 +66,23 @@ def families() -> dict[str, tuple[str, ...]]:
         "alert_status": alerts.STATUSES,
         "alert_action": alerts.ACTIONS,
         "document_type": alerts.DOCUMENT_TYPES,
-        "check_kind": alerts.CHECK_KINDS,
+        # A document check (alert.hit) or a border check (person.hit, which adds "carrier").
+        "check_kind": tuple(dict.fromkeys(alerts.CHECK_KINDS + person.CHECK_KINDS)),
         "case_offence": cases.OFFENCES + cases.AGGRAVATING,
         "case_event": cases.EVENT_KINDS,
         "source_reliability": cases.SOURCE_RELIABILITY,
         "person_basis": person.BASES,
+        "person_action": person.ACTIONS,
+        "sex": person.SEXES,
+        # How the alert's date of birth compares with the one checked (a person.hit's date_of_birth).
+        "date_of_birth_agreement": person.DATE_OF_BIRTH_AGREEMENTS,
         # The hub's audit log (nodes/hub/audit.py: its verdicts and LEAF_FIELDS, checked equal by
         # tests/unit/test_translations.py; the plumbing does not import the hub).
         "verdict": ("accepted", "rejected", "issued", "dead_lettered", "unroutable", "requeued"),
         "entry_field": ("seq", "message_id", "type", "sender", "broker_user", "recipients", "thread", "digest", "kid",
                         "verdict", "reason", "detail", "received_at", "header", "handling"),
         "signer_role": ("hub", "witness"),
-        "field": tuple(sorted(_case_fields() | _fields(mla.REQUEST, set()) | set(alerts.FIELDS))),
+        "field": tuple(sorted(_case_fields() | _fields(mla.REQUEST, set()) | set(alerts.FIELDS) | _person_fields())),
     }
 
 

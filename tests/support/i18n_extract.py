@@ -24,22 +24,30 @@ def extract_codes(fileobj: BinaryIO, keywords: Any, comment_tags: Any, options: 
 
 # The handlers' words: render(..., heading="Cases") and error_page(request, status, heading, detail).
 _RENDERERS = {"render", "error_page"}
+# A feature's menu entry: ConsolePages(("Cases", "/console/cases"), ...) or ConsolePages(nav=(...)).
+_MENU_ENTRY = "ConsolePages"
 
 
 def extract_console_words(fileobj: BinaryIO, keywords: Any, comment_tags: Any, options: dict[str, Any]) -> Extracted:
     """The string literals a console handler shows: `heading=` of render(), the heading and detail
-    of error_page(), the labels of a console's menu (`NAV = ((label, href), ...)`). Words built at run time (f-strings) are not catalogued and stay English."""
+    of error_page(), the labels of a console's menu (any `...NAV = ((label, href), ...)`, e.g.
+    CORE_NAV, and each feature's `ConsolePages((label, href), ...)`). Words built at run time
+    (f-strings) are not catalogued and stay English."""
     try:
         tree = ast.parse(fileobj.read())
     except SyntaxError:
         return
     for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "NAV" for t in node.targets):
+        if isinstance(node, ast.Assign) and any(str(getattr(t, "id", "")).endswith("NAV") for t in node.targets):
             yield from _nav_labels(node.value)
             continue
         if not isinstance(node, ast.Call):
             continue
         name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
+        if name == _MENU_ENTRY:
+            entry = [kw.value for kw in node.keywords if kw.arg == "nav"] or node.args[:1]
+            yield from _nav_labels(ast.Tuple(elts=entry))
+            continue
         if name not in _RENDERERS:
             continue
         texts = [kw.value for kw in node.keywords if kw.arg == "heading"]

@@ -65,6 +65,31 @@ def test_the_extracted_template_holds_the_pages_the_handlers_and_every_code(temp
         assert (None, sentence) in keys
 
 
+def test_every_consoles_menu_labels_are_extracted(template):
+    """The menu: the national console's own entries, each feature's (ConsolePages) and the hub's."""
+    from nodes.hub.console import NAV
+    from nodes.national import feature
+    from nodes.national.console import CORE_NAV
+
+    keys = {_key(m) for m in template if m.id}
+    menu = [*NAV, *CORE_NAV, *(f.console.nav for f in feature.discover() if f.console is not None)]
+    assert [label for label, _ in menu if (None, label) not in keys] == []
+
+
+def test_every_template_folder_is_extracted(template):
+    """A template anywhere under nodes/ (a feature's own templates/ folder too) is read by babel.cfg,
+    so a string a feature's page adds without a translation fails the test above."""
+    extracted = {location for m in template for location, _ in m.locations}
+    calling = {p.relative_to(ROOT).as_posix() for p in _templates() if "_(" in p.read_text()}
+    assert calling and calling <= extracted, sorted(calling - extracted)
+    assert "nodes/national/features/person/templates/node/border_check.html" in calling
+
+
+def _templates() -> list[Path]:
+    """Every console template: nodes/<part>/templates and each feature's own templates folder."""
+    return sorted(ROOT.glob("nodes/**/templates/**/*.html"))
+
+
 @pytest.mark.parametrize("lang", i18n.LANGUAGES)
 def test_every_msgid_and_code_is_translated_in_each_catalog(template, catalogs, lang):
     catalog = catalogs[lang]
@@ -133,10 +158,13 @@ def test_reason_codes_are_read_from_the_documentation_table():
 def test_every_template_compiles_in_every_language(lang):
     import jinja2
 
-    loader = jinja2.FileSystemLoader([str(p) for p in ROOT.glob("nodes/*/templates")])
-    env = i18n.environment(loader, lang)
-    for name in loader.list_templates():
-        env.get_template(name)
+    folders = sorted(ROOT.glob("nodes/**/templates"))
+    assert ROOT / "nodes/national/features/person/templates" in folders
+    for folder in folders:  # each with the common templates it extends
+        loader = jinja2.FileSystemLoader([str(folder), str(ROOT / "nodes/plumbing/templates")])
+        env = i18n.environment(loader, lang)
+        for name in jinja2.FileSystemLoader(str(folder)).list_templates():
+            env.get_template(name)
 
 
 # What a template may show outside the catalog: standard names (IMO number, SHA-256), the
@@ -154,7 +182,7 @@ def test_no_template_shows_english_words_outside_the_catalog():
 
     env = jinja2.Environment(extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
     found = {}
-    for path in sorted(ROOT.glob("nodes/*/templates/*/*.html")):
+    for path in _templates():
         # Template code ({{ }}, {% %}) becomes a NUL: only what the template writes literally stays.
         literal = "".join(value if kind == "data" else "\0" for _, kind, value in env.lex(path.read_text()))
         literal = _CODE.sub(" ", literal)
