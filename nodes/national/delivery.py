@@ -13,22 +13,22 @@ Broadcasts (`*`, alerts) are not receipted types and are not tracked.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from sqlalchemy import Column, Connection, Integer, String, Table, and_, func, insert, select, update
+from sqlalchemy import Connection, and_, func, insert, select, update
 
 from crypto.signing import VerifiedEnvelope
-from nodes.national.store import metadata, outbox
+from nodes.national.store import deliveries, outbox
 from nodes.plumbing.config import utcnow
 from protocol import messages
 from protocol.envelope import Envelope
 from protocol.timefmt import format_time, parse_time
 
 if TYPE_CHECKING:
-    from nodes.national.node import NationalNode
+    from nodes.national.parts import EffectTable, NodeBasics, Relay
 
 log = structlog.get_logger("somex.delivery")
 
@@ -36,34 +36,20 @@ PENDING, SETTLED, REJECTED = "pending", "settled", "rejected"
 OVERDUE_ALARM = "delivery_overdue"
 MAX_RESEND_INTERVAL_FACTOR = 8  # re-sends back off: deadline, 2×, 4×, ... up to 8× the deadline
 
-deliveries = Table(
-    "deliveries", metadata,
-    Column("message_id", String(36), primary_key=True),
-    Column("recipient", String(8), primary_key=True),
-    Column("type", String(64), nullable=False),
-    Column("thread", String(128)),
-    Column("queued_at", String(32), nullable=False),
-    Column("due", String(32), nullable=False, index=True),  # next deadline: alarm and re-send then
-    Column("state", String(16), nullable=False, index=True),  # pending / settled / rejected
-    Column("settled_at", String(32)),
-    Column("overdue_since", String(32)),
-    Column("resends", Integer, nullable=False, default=0),
-    Column("expires", String(32), nullable=False),
-)
 
-
-def install(node: NationalNode) -> None:
-    """Add the effect of a hub rejection: it settles the rejected message's deliveries. (A receipt
-    settles its delivery in nodes/national/receipts.py, once it is known to be genuine.)"""
+def install(node: EffectTable, rejected: Callable[[VerifiedEnvelope, Mapping[str, Any]], None]) -> None:
+    """Add the effect of a hub rejection: it settles the rejected message's deliveries and tells
+    `rejected` (the watchdogs' alarm). (A receipt settles its delivery in nodes/national/receipts.py,
+    once it is known to be genuine.)"""
     previous_rejection = node.effects.get("hub.rejection")
 
-    def on_rejection(n: NationalNode, conn: Connection, verified: VerifiedEnvelope,
+    def on_rejection(n: Any, conn: Connection, verified: VerifiedEnvelope,
                      body: Mapping[str, Any] | None) -> Sequence[Envelope] | None:
         answers = previous_rejection(n, conn, verified, body) if previous_rejection else None
         assert body is not None
         if body.get("of"):
             settle(conn, body["of"], None, REJECTED, body["at"])
-        n.watchdogs.outgoing_rejected(verified, body)
+        rejected(verified, body)
         return answers
 
     node.effects["hub.rejection"] = on_rejection
@@ -95,12 +81,12 @@ def status_of(conn: Connection, message_id: str) -> list[dict[str, Any]]:
              "settled_at": r.settled_at} for r in rows]
 
 
-def status(node: NationalNode, message_id: str) -> list[dict[str, Any]]:
+def status(node: NodeBasics, message_id: str) -> list[dict[str, Any]]:
     with node.store.engine.connect() as conn:
         return status_of(conn, message_id)
 
 
-def states(node: NationalNode, message_ids: Sequence[str]) -> dict[str, str]:
+def states(node: NodeBasics, message_ids: Sequence[str]) -> dict[str, str]:
     with node.store.engine.connect() as conn:
         return states_of(conn, message_ids)
 
@@ -130,7 +116,7 @@ def counts(conn: Connection) -> dict[str, int]:
     return {"awaiting_receipt": pending, "overdue": overdue}
 
 
-def sweep(node: NationalNode, now: datetime) -> list[dict[str, Any]]:
+def sweep(node: NodeBasics, now: datetime) -> list[dict[str, Any]]:
     """Mark what is past its deadline overdue and queue it again (its outbox row is published
     again, same bytes); return the messages that became overdue in this sweep."""
     stamp = format_time(now)
@@ -157,7 +143,7 @@ def sweep(node: NationalNode, now: datetime) -> list[dict[str, Any]]:
     return newly
 
 
-def overdue(node: NationalNode, limit: int = 20) -> list[dict[str, Any]]:
+def overdue(node: NodeBasics, limit: int = 20) -> list[dict[str, Any]]:
     with node.store.engine.connect() as conn:
         rows = conn.execute(select(deliveries).where((deliveries.c.state == PENDING)
                                                      & deliveries.c.overdue_since.is_not(None))
@@ -166,7 +152,7 @@ def overdue(node: NationalNode, limit: int = 20) -> list[dict[str, Any]]:
              "resends": r.resends} for r in rows]
 
 
-async def watch(node: NationalNode) -> None:
+async def watch(node: Relay) -> None:
     """Every `delivery_sweep_interval` seconds: alarm on and re-send overdue messages."""
     while True:
         await asyncio.sleep(node.config.delivery_sweep_interval)
@@ -178,14 +164,14 @@ async def watch(node: NationalNode) -> None:
             node.log.exception("delivery sweep failed; will try again")
 
 
-def check(node: NationalNode) -> None:
+def check(node: Relay) -> None:
     newly = sweep(node, utcnow())
     for d in newly:
         node.log.error("no delivery receipt in time: re-sending the same signed message", message_id=d["message_id"],
                        thread=d["thread"], recipient=d["recipient"], type=d["type"], queued_at=d["queued_at"],
                        action="check the recipient's node and the hub; the alarm clears when the receipt arrives")
     if newly:
-        node._wake_soon()
+        node.wake_soon()
     late = overdue(node)
     if late:
         with node.store.engine.connect() as conn:

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from aiohttp import web
 
-    from nodes.national.reads import OpenedMessage
+    from nodes.national.opened import OpenedMessage
     from nodes.national.store import NodeStore
     from nodes.plumbing.alarms import AlarmBoard
     from nodes.plumbing.config import NodeConfig

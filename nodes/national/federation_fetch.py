@@ -26,7 +26,7 @@ from nodes.plumbing.config import utcnow
 from nodes.plumbing.federation_state import catch_up
 
 if TYPE_CHECKING:
-    from nodes.national.node import NationalNode
+    from nodes.national.parts import NodeBasics
 
 log = structlog.get_logger("somex.federation_fetch")
 
@@ -39,7 +39,7 @@ class HubUnavailable(Exception):
     """The hub's API did not hand over a document this time."""
 
 
-async def fetch_newest_documents(node: NationalNode) -> dict[str, str]:
+async def fetch_newest_documents(node: NodeBasics) -> dict[str, str]:
     """Fetch and apply both documents; what became of each: "applied", "current" (the one in use),
     "refused:<reason>" or "unavailable". Call before the node consumes its inbox."""
     outcomes: dict[str, str] = {}

@@ -25,14 +25,14 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import structlog
-from sqlalchemy import Column, Integer, String, Table, func, insert, select
+from sqlalchemy import func, insert, select
 
 from crypto.errors import DirectoryError
 from crypto.merkle import ProofError, verify_inclusion
 from crypto.note import NoteVerifier
 from crypto.witness import WitnessError, Witnessed, compare_views, consistency_sizes, verify_peer_checkpoint
 from nodes.national.store import messages as message_table
-from nodes.national.store import metadata
+from nodes.national.store import receipt_checks
 from nodes.national.witness import latest_cosigned_note, raise_alarm, witnessed
 from nodes.plumbing.api_client import Unreachable, api_session, default_cacert, get_bounded
 from nodes.plumbing.config import utcnow
@@ -41,22 +41,13 @@ from protocol.policy import HUB_ID
 from protocol.timefmt import format_time
 
 if TYPE_CHECKING:
-    from nodes.national.node import NationalNode
+    from nodes.national.parts import NodeBasics
 
 log = structlog.get_logger("somex.log_watch")
 
 RECEIPTS_PER_ROUND = 200
 MAX_ANSWER_BYTES = 64 * 1024  # a signed note with 100 signatures is about 12 KiB
 HTTP_TIMEOUT = aiohttp.ClientTimeout(total=10)
-
-receipt_checks = Table(
-    "log_receipt_checks", metadata,
-    Column("message_id", String(36), primary_key=True),
-    Column("log_index", Integer, nullable=False),
-    Column("size", Integer, nullable=False),  # the witnessed checkpoint the proof was checked against
-    Column("verdict", String(16), nullable=False),  # "included" or "not_included"
-    Column("at", String(32), nullable=False),
-)
 
 
 class Unavailable(Exception):
@@ -74,7 +65,7 @@ class PeerResult:
     detail: str = ""
 
 
-async def run(node: NationalNode) -> None:
+async def run(node: NodeBasics) -> None:
     """Until cancelled: compare with peers and check receipts every `log_watch_interval` seconds."""
     # An HTTPS hub or peer is checked against the federation root, as the CLI's clients are (api_client.py).
     async with api_session(default_cacert(node.config.federation_dir), timeout=HTTP_TIMEOUT) as http:
@@ -119,14 +110,14 @@ def _hashes(values: object) -> list[bytes]:
 # -- peers -------------------------------------------------------------------------------------
 
 
-async def check_peers(node: NationalNode, http: aiohttp.ClientSession) -> list[PeerResult]:
+async def check_peers(node: NodeBasics, http: aiohttp.ClientSession) -> list[PeerResult]:
     mine = await asyncio.to_thread(latest_cosigned_note, node)
     if mine is None:
         return [PeerResult(p, "nothing_yet") for p in node.config.witness_peers]
     return [await check_peer(node, http, peer, url, mine) for peer, url in sorted(node.config.witness_peers.items())]
 
 
-async def check_peer(node: NationalNode, http: aiohttp.ClientSession, peer: str, url: str,
+async def check_peer(node: NodeBasics, http: aiohttp.ClientSession, peer: str, url: str,
                      mine: tuple[int, str]) -> PeerResult:
     bound = node.log.bind(peer=peer, my_size=mine[0])
     directory = node.federation.directory
@@ -180,7 +171,7 @@ async def check_peer(node: NationalNode, http: aiohttp.ClientSession, peer: str,
     return PeerResult(peer, "consistent")
 
 
-def evidence_dir(node: NationalNode) -> Path:
+def evidence_dir(node: NodeBasics) -> Path:
     if node.config.evidence_dir is not None:
         return node.config.evidence_dir
     url = node.config.db_url
@@ -189,7 +180,7 @@ def evidence_dir(node: NationalNode) -> Path:
     return node.config.federation_dir.parent / "evidence" / node.country
 
 
-def _save_evidence(node: NationalNode, peer: str, my_note: str, their_note: str, detail: str) -> Path:
+def _save_evidence(node: NodeBasics, peer: str, my_note: str, their_note: str, detail: str) -> Path:
     """Both signed notes, verifiable by anyone holding the root certificate."""
     folder = evidence_dir(node)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -204,7 +195,7 @@ def _save_evidence(node: NationalNode, peer: str, my_note: str, their_note: str,
 # -- log receipts ------------------------------------------------------------------------------
 
 
-async def check_receipts(node: NationalNode, http: aiohttp.ClientSession,
+async def check_receipts(node: NodeBasics, http: aiohttp.ClientSession,
                          limit: int = RECEIPTS_PER_ROUND) -> dict[str, int]:
     """Verify up to `limit` received messages' log receipts against the latest witnessed checkpoint."""
     counts = {"included": 0, "not_included": 0, "unavailable": 0}

@@ -13,10 +13,10 @@ from nodes.plumbing.federation_state import federation_alarms
 from nodes.plumbing.metrics import days_until, gauge, seconds_since
 
 if TYPE_CHECKING:
-    from nodes.national.node import NationalNode
+    from nodes.national.parts import Gauged
 
 
-def node_gauges(node: NationalNode) -> Iterable[Metric]:
+def node_gauges(node: Gauged) -> Iterable[Metric]:
     now = utcnow()
     witnessed = latest_witnessed(node)
     yield gauge("somex_outbox_depth", "Signed messages waiting to be published to the hub", node.store.outbox_depth())

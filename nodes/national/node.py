@@ -125,9 +125,9 @@ class NationalNode:
         # (storage, broker link) and the watchdogs: health, console, ERROR log.
         self.alarms = AlarmBoard(self.log)
         self.federation_fetch: dict[str, str] = {}  # kind -> what start-up made of the hub's newest (federation_fetch.py)
-        delivery.install(self)
         self.watchdogs = Watchdogs(self)
         self.watchdogs.install()
+        delivery.install(self, self.watchdogs.outgoing_rejected)
         self.features = list(discover() if features is None else features)
         self.contexts: dict[str, FeatureContext] = {}
         self.receipt_followers: list[receipt_rules.Follower] = []
@@ -290,7 +290,7 @@ class NationalNode:
         if conn is None:
             with self.store.engine.begin() as own:
                 self.enqueue(envs, own)
-            self._wake_soon()
+            self.wake_soon()
             return
         moment = utcnow()
         now = format_time(moment)
@@ -299,9 +299,9 @@ class NationalNode:
         conn.execute(insert(message_table), [message_row("out", e, e.digest(), r, now) for e, r in zip(envs, raws)])
         delivery.track(conn, envs, moment, self.config.delivery_deadline.total_seconds())
         self.watchdogs.queued(envs)
-        self._wake_soon()
+        self.wake_soon()
 
-    def _wake_soon(self) -> None:
+    def wake_soon(self) -> None:
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
 

@@ -13,8 +13,7 @@ this; `tests/unit/test_read_path.py` checks that nothing else calls the node's o
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -22,6 +21,7 @@ from aiohttp import web
 from sqlalchemy import Column, Connection, Engine, Integer, MetaData, String, Table, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from nodes.national.opened import OpenedMessage
 from nodes.plumbing.config import utcnow
 from nodes.plumbing.http import ROLE, role_of
 from protocol import cases as case_rules
@@ -30,7 +30,7 @@ from protocol.catalog import REGISTRY
 from protocol.timefmt import format_time
 
 if TYPE_CHECKING:
-    from nodes.national.node import NationalNode
+    from nodes.national.parts import NodeBasics, Opener
 
 log = structlog.get_logger("somex.reads")
 OFFICER_HEADER = "X-Somex-Officer"  # optional: the person behind the role token, for the access logs
@@ -59,34 +59,7 @@ def create_tables(engine: Engine) -> None:
     metadata.create_all(engine)
 
 
-@dataclass(frozen=True)
-class OpenedMessage:
-    """A body let out through the read path, with what must be shown next to it."""
-
-    message_id: str
-    type: str
-    sender: str
-    direction: str
-    body: Mapping[str, Any]
-    handling: Mapping[str, Any]  # the envelope's handling code (and retention, condition)
-    notices: list[str] = field(default_factory=list)  # the handling rules a reader must see
-    reference: str | None = None  # the case or request reference of the header
-    sealed: bool = True
-
-    def banner(self) -> dict[str, Any]:
-        """The handling banner's facts (the console's node/message_banner.html)."""
-        return {"code": self.handling.get("code"), "notices": self.notices, "reference": self.reference,
-                "provider": self.sender, "retention_days": self.handling.get("retention_days")}
-
-    def body_without_attachment_contents(self) -> dict[str, Any]:
-        body = dict(self.body)
-        if "attachments" in body:
-            body["attachments"] = [{k: v for k, v in a.items() if k != "content"} | {"index": i}
-                                   for i, a in enumerate(body["attachments"])]
-        return body
-
-
-def open_message(node: NationalNode, message_id: str, who: str, purpose: str = "read") -> OpenedMessage:
+def open_message(node: Opener, message_id: str, who: str, purpose: str = "read") -> OpenedMessage:
     """The body of a stored message for `who`; LookupError if there is none, SealError/DecodeError
     (reason codes) if it cannot be opened. A sealed body is journaled before it is returned."""
     stored = node.store.get(message_id)
@@ -128,7 +101,7 @@ def reader(request: web.Request) -> str:
     return f"{role}:{officer[:150]}" if officer else role
 
 
-def access_entries(node: NationalNode, message_id: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+def access_entries(node: NodeBasics, message_id: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
     """The journal of sealed bodies opened here, newest first."""
     query = select(body_access_log).order_by(body_access_log.c.seq.desc()).limit(limit)
     if message_id is not None:

@@ -18,15 +18,14 @@ from typing import TYPE_CHECKING
 import structlog
 from sqlalchemy import Engine, delete, select
 
-from nodes.national.delivery import deliveries
-from nodes.national.store import messages, outbox, receipts, refusals
+from nodes.national.store import deliveries, messages, outbox, receipts, refusals
 from nodes.plumbing.config import utcnow
 from nodes.plumbing.db import erase_freed
 from protocol import retention
 from protocol.timefmt import format_time
 
 if TYPE_CHECKING:
-    from nodes.national.node import NationalNode
+    from nodes.national.parts import WithFeatures
 
 log = structlog.get_logger("somex.retention")
 
@@ -49,7 +48,7 @@ def purge_messages(engine: Engine, now: datetime) -> int:
     return len(ids)
 
 
-def sweep(node: NationalNode, now: datetime) -> dict[str, int]:
+def sweep(node: WithFeatures, now: datetime) -> dict[str, int]:
     """One pass over everything with a retention date; the number deleted of each kind."""
     engine = node.store.engine
     removed: dict[str, int] = {}
@@ -64,7 +63,7 @@ def sweep(node: NationalNode, now: datetime) -> dict[str, int]:
     return removed
 
 
-async def sweep_periodically(node: NationalNode) -> None:
+async def sweep_periodically(node: WithFeatures) -> None:
     while True:
         try:
             await asyncio.to_thread(sweep, node, utcnow())

@@ -10,16 +10,14 @@ from pathlib import Path
 
 from sqlalchemy import Engine, MetaData
 
+from nodes.national import reads, store
+from nodes.national.feature import discover
+from nodes.plumbing import federation_state
 from nodes.plumbing.schema import Schema, identity_metadata, open_store
 
 
 def node_metadata() -> list[MetaData]:
     """Every MetaData whose tables live in a national node's database."""
-    from nodes.national import delivery, log_watch, reads, store, witness
-    from nodes.national.feature import discover
-    from nodes.plumbing import federation_state
-
-    del delivery, log_watch, witness  # their tables are on store.metadata: imported to define them
     features = [tables for feature in discover() for tables in feature.tables]
     return [store.metadata, reads.metadata, federation_state.metadata, *features, identity_metadata("node")]
 

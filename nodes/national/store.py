@@ -62,6 +62,49 @@ refusals = Table(
 )
 
 
+# The core's other tables, here so that importing this module defines the whole core schema:
+# delivery tracking (delivery.py)
+deliveries = Table(
+    "deliveries", metadata,
+    Column("message_id", String(36), primary_key=True),
+    Column("recipient", String(8), primary_key=True),
+    Column("type", String(64), nullable=False),
+    Column("thread", String(128)),
+    Column("queued_at", String(32), nullable=False),
+    Column("due", String(32), nullable=False, index=True),  # next deadline: alarm and re-send then
+    Column("state", String(16), nullable=False, index=True),  # pending / settled / rejected
+    Column("settled_at", String(32)),
+    Column("overdue_since", String(32)),
+    Column("resends", Integer, nullable=False, default=0),
+    Column("expires", String(32), nullable=False),
+)
+# checkpoints this node cosigned, and the witness alarms (witness.py)
+witnessed = Table(
+    "witnessed_checkpoints", metadata,
+    Column("size", Integer, primary_key=True, autoincrement=False),
+    Column("root", LargeBinary, nullable=False),
+    Column("note", Text, nullable=False),  # the hub's signed note with this node's cosignature added
+    Column("at", String(32), nullable=False),
+)
+alarms = Table(
+    "alarms", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("reason", String(64), nullable=False),
+    Column("detail", Text),
+    Column("at", String(32), nullable=False),
+)
+# log receipts checked against a witnessed checkpoint (log_watch.py)
+receipt_checks = Table(
+    "log_receipt_checks", metadata,
+    Column("message_id", String(36), primary_key=True),
+    Column("log_index", Integer, nullable=False),
+    Column("size", Integer, nullable=False),  # the witnessed checkpoint the proof was checked against
+    Column("verdict", String(16), nullable=False),  # "included" or "not_included"
+    Column("at", String(32), nullable=False),
+)
+
+
 @dataclass(frozen=True)
 class StoredMessage:
     message_id: str
@@ -279,4 +322,4 @@ def _add_missing_columns(engine: Engine, table: Table) -> None:
                                   f'{column.type.compile(engine.dialect)}'))
 
 
-__all__ = ["mark_personal_data_deleted", "take_deletion_mark", "begin_refusals", "end_refusals", "record_refusal", "refusal_reasons", "NodeStore", "StoredMessage", "insert", "message_row", "messages", "outbox", "receipts", "refusals"]
+__all__ = ["mark_personal_data_deleted", "take_deletion_mark", "begin_refusals", "end_refusals", "record_refusal", "refusal_reasons", "NodeStore", "StoredMessage", "insert", "message_row", "messages", "outbox", "receipts", "refusals", "deliveries", "witnessed", "alarms", "receipt_checks"]

@@ -32,13 +32,13 @@ from protocol.errors import DecodeError
 from protocol.timefmt import parse_time
 
 if TYPE_CHECKING:
-    from nodes.national.node import NationalNode
+    from nodes.national.parts import EffectTable, NodeBasics
 
 HUB_SILENT, CLOCK_SKEW, OUTGOING_REJECTED = "hub_silent", "clock_skew", "outgoing_rejected"
 
 
 class Watchdogs:
-    def __init__(self, node: NationalNode) -> None:
+    def __init__(self, node: EffectTable) -> None:
         self.node = node
         self.alarms: AlarmBoard = node.alarms
         self.clock = ClockWatch(node.config.clock_skew_alarm)
@@ -49,7 +49,7 @@ class Watchdogs:
     def install(self) -> None:
         witness = self.node.effects["hub.checkpoint"]
 
-        def on_checkpoint(n: NationalNode, conn: Connection, verified: VerifiedEnvelope,
+        def on_checkpoint(n: Any, conn: Connection, verified: VerifiedEnvelope,
                           body: Mapping[str, Any] | None) -> Sequence[Envelope] | None:
             self.heard_from_hub(verified.envelope.created)
             return witness(n, conn, verified, body)
@@ -116,7 +116,7 @@ class Watchdogs:
             self.check_hub_silence()
 
 
-def health_counts(node: NationalNode) -> dict[str, int]:
+def health_counts(node: NodeBasics) -> dict[str, int]:
     with node.store.engine.connect() as conn:
         return delivery.counts(conn)
 

@@ -13,14 +13,14 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from sqlalchemy import Column, Connection, Integer, LargeBinary, String, Table, Text, insert, select
+from sqlalchemy import Connection, insert, select
 
 from crypto.note import NoteVerifier, cosign_note, cosignature_timestamp
 from crypto.signing import VerifiedEnvelope
 from crypto.witness import (
     WitnessError, Witnessed, check_checkpoint, cosign_interval, cosign_window, directory_witnesses,
 )
-from nodes.national.store import metadata
+from nodes.national.store import alarms, witnessed
 from nodes.plumbing.config import utcnow
 from protocol.checkpoint import format_note, log_origin, parse_note
 from protocol.envelope import Envelope
@@ -28,25 +28,9 @@ from protocol.policy import HUB_ID
 from protocol.timefmt import format_time
 
 if TYPE_CHECKING:
-    from nodes.national.node import NationalNode
+    from nodes.national.parts import NodeBasics, Signer
 
 log = structlog.get_logger("somex.witness")
-
-witnessed = Table(
-    "witnessed_checkpoints", metadata,
-    Column("size", Integer, primary_key=True, autoincrement=False),
-    Column("root", LargeBinary, nullable=False),
-    Column("note", Text, nullable=False),  # the hub's signed note with this node's cosignature added
-    Column("at", String(32), nullable=False),
-)
-alarms = Table(
-    "alarms", metadata,
-    Column("seq", Integer, primary_key=True, autoincrement=True),
-    Column("kind", String(32), nullable=False),
-    Column("reason", String(64), nullable=False),
-    Column("detail", Text),
-    Column("at", String(32), nullable=False),
-)
 
 
 def last_witnessed(conn: Connection) -> Witnessed | None:
@@ -54,7 +38,7 @@ def last_witnessed(conn: Connection) -> Witnessed | None:
     return None if row is None else Witnessed(row.size, row.root)
 
 
-def witness_checkpoint(node: NationalNode, conn: Connection, verified: VerifiedEnvelope,
+def witness_checkpoint(node: Signer, conn: Connection, verified: VerifiedEnvelope,
                        body: Mapping[str, Any] | None) -> Sequence[Envelope]:
     assert body is not None
     directory = node.federation.directory
@@ -101,24 +85,24 @@ def _my_cosignature_time(conn: Connection, size: int, country: str) -> int | Non
     return cosignature_timestamp(mine[-1]) if mine else None
 
 
-def open_alarms(node: NationalNode) -> list[dict[str, Any]]:
+def open_alarms(node: NodeBasics) -> list[dict[str, Any]]:
     with node.store.engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(select(alarms).order_by(alarms.c.seq))]
 
 
-def latest_cosigned_note(node: NationalNode) -> tuple[int, str] | None:
+def latest_cosigned_note(node: NodeBasics) -> tuple[int, str] | None:
     """(size, signed note) of the newest checkpoint this node cosigned."""
     with node.store.engine.connect() as conn:
         row = conn.execute(select(witnessed.c.size, witnessed.c.note).order_by(witnessed.c.size.desc()).limit(1)).first()
     return None if row is None else (row.size, row.note)
 
 
-def raise_alarm(node: NationalNode, kind: str, reason: str, detail: str) -> None:
+def raise_alarm(node: NodeBasics, kind: str, reason: str, detail: str) -> None:
     with node.store.engine.begin() as conn:
         conn.execute(insert(alarms), {"kind": kind, "reason": reason, "detail": detail, "at": format_time(utcnow())})
 
 
-def latest_witnessed(node: NationalNode) -> dict[str, Any] | None:
+def latest_witnessed(node: NodeBasics) -> dict[str, Any] | None:
     with node.store.engine.connect() as conn:
         row = conn.execute(select(witnessed).order_by(witnessed.c.size.desc()).limit(1)).first()
     return None if row is None else {"size": row.size, "root": row.root.hex(), "at": row.at}

@@ -26,19 +26,6 @@ from pathlib import Path
 ROOT = Path(__file__).parents[2]
 SHIPPED = ("protocol", "crypto", "nodes", "broker_config")
 
-# Packages whose cycles are being removed by the change that rewrites them (issue 16): a cycle wholly
-# inside one of them is tolerated for now; anywhere else it fails. A package here without a cycle
-# left fails too: delete its entry, so that the list only shrinks.
-OWNED_ELSEWHERE: dict[str, str] = {
-    "nodes.national": "nat16: the features annotate NationalNode, which builds them",
-}
-
-
-def owner(component: frozenset[str]) -> str | None:
-    """The OWNED_ELSEWHERE package holding every module of the cycle, if any."""
-    return next((p for p in OWNED_ELSEWHERE if all(m == p or m.startswith(p + ".") for m in component)), None)
-
-
 # --- the import graph, from the source (no import executed) ----------------------------------
 
 def modules(root: Path, packages: Iterable[str]) -> dict[str, Path]:
@@ -235,12 +222,9 @@ def test_the_private_name_check_sees_absolute_and_relative_imports(tmp_path: Pat
 def test_no_import_cycle_type_checking_imports_included() -> None:
     graph = import_graph(modules(ROOT, SHIPPED))
     found = cycles(graph)
-    new = [c for c in found if owner(c) is None]
-    gone = [f"{p} ({why})" for p, why in OWNED_ELSEWHERE.items() if not any(owner(c) == p for c in found)]
-    assert not new, ("import cycles (TYPE_CHECKING and function-level imports count): break one edge of each, "
-                     "e.g. move the shared piece down a layer or annotate with a Protocol:\n"
-                     + "\n".join(describe(c, graph) for c in new))
-    assert not gone, f"no cycle left in these packages: delete them from OWNED_ELSEWHERE: {gone}"
+    assert not found, ("import cycles (TYPE_CHECKING and function-level imports count): break one edge of each, "
+                       "e.g. move the shared piece down a layer or annotate with a Protocol:\n"
+                       + "\n".join(describe(c, graph) for c in found))
 
 
 def test_the_cycle_check_sees_a_type_checking_import(tmp_path: Path) -> None:
@@ -253,12 +237,6 @@ def test_the_cycle_check_sees_a_type_checking_import(tmp_path: Path) -> None:
     graph = import_graph(modules(root, ["pkg"]))
     assert cycles(graph) == [frozenset({"pkg.node", "pkg.feature"})]
     assert describe(cycles(graph)[0], graph) == "pkg.feature -> pkg.node; pkg.node -> pkg.feature"
-
-
-def test_only_a_cycle_wholly_inside_a_listed_package_is_tolerated() -> None:
-    assert owner(frozenset({"nodes.national.node", "nodes.national.witness"})) == "nodes.national"
-    assert owner(frozenset({"nodes.national.node", "nodes.plumbing.amqp"})) is None
-    assert owner(frozenset({"nodes.nationalist.a", "nodes.nationalist.b"})) is None
 
 
 def test_the_cycle_check_sees_a_cycle_through_a_function_level_import(tmp_path: Path) -> None:
