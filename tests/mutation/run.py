@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+RUN_LOG = ROOT / "mutants.log"  # mutmut's own output of the last run (git-ignored)
 FLOORS = Path(__file__).with_name("floors.json")
 PACKAGES = ("crypto", "protocol")
 # The checks that guard trust (issue 24): their score may never drop below the recorded floor.
@@ -110,14 +111,23 @@ def run_mutmut(patterns: list[str], jobs: int, deadline_s: float | None) -> bool
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # tests must import the mutants, not ROOT
     mutmut = Path(sys.executable).with_name("mutmut")
     cmd = ["nice", "-n", "10", str(mutmut), "run", "--max-children", str(jobs), *patterns]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, start_new_session=True)
-    try:
-        proc.wait(timeout=deadline_s)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, 15)
-        proc.wait()
-        return False
+    with RUN_LOG.open("wb") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            proc.wait(timeout=deadline_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 15)
+            proc.wait()
+            return False
     return True
+
+
+def did_not_run(rows: dict[str, dict]) -> list[str]:
+    """Modules mutmut ran no mutant of although it made some (or left no results at all): its first,
+    unmutated run of the tests failed, after which it runs nothing. Never a score: a check or a
+    record that ran nothing must not pass."""
+    return [p for p, r in rows.items()
+            if not (ROOT / "mutants" / (p + ".meta")).exists() or (r["mutants"] == 0 and r["unchecked"] > 0)]
 
 
 def tally(path: str, functions: list[str] | None = None) -> dict:
@@ -188,6 +198,13 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(ROOT / "mutants", ignore_errors=True)  # a stale copy would mutate old sources
         finished = run_mutmut(patterns, args.jobs, args.deadline)
         rows = {m: tally(m, fs) for m, fs in functions.items() if fs is None or fs}
+    missing = did_not_run(rows) if not args.reuse and finished else []
+    if missing:
+        tail = RUN_LOG.read_text(errors="replace").splitlines()[-25:] if RUN_LOG.exists() else []
+        print("\n".join(tail))
+        print(f"mutation run FAILED: mutmut produced no results for {', '.join(missing)}: its clean run of "
+              f"tests/unit must pass first (its output above, all of it in {RUN_LOG.name}); nothing recorded")
+        return 1
     print_table(rows, floors)
     print(f"({len(rows)} modules in {time.monotonic() - started:.0f} s"
           f"{'' if finished else ', not every mutant run (deadline, or --reuse of a part run)'})")

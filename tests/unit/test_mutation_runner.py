@@ -22,3 +22,17 @@ def test_only_new_or_changed_functions_are_mutated_again() -> None:
 
 def test_every_trust_guarding_module_is_a_module_of_the_pure_core() -> None:
     assert set(run.TRUST_MODULES) <= set(run.all_modules())
+
+
+def test_a_run_that_ran_no_mutant_is_a_failure_never_a_score(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    # mutmut's first, unmutated test run failed: it made the mutants (their results all unset) and ran none.
+    monkeypatch.setattr(run, "ROOT", tmp_path)
+    (tmp_path / "mutants" / "protocol").mkdir(parents=True)
+    (tmp_path / "mutants" / "protocol" / "policy.py.meta").write_text(
+        '{"exit_code_by_key": {"protocol.policy.x_is_for__mutmut_1": null}}')
+    rows = {"protocol/policy.py": run.tally("protocol/policy.py"), "crypto/signing.py": run.tally("crypto/signing.py")}
+    assert rows["protocol/policy.py"]["score"] == 1.0  # what the table would have said
+    assert run.did_not_run(rows) == ["protocol/policy.py", "crypto/signing.py"]  # no results at all for signing
+    (tmp_path / "mutants" / "protocol" / "policy.py.meta").write_text(
+        '{"exit_code_by_key": {"protocol.policy.x_is_for__mutmut_1": 1}}')
+    assert run.did_not_run({"protocol/policy.py": run.tally("protocol/policy.py")}) == []
