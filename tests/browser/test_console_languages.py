@@ -15,7 +15,7 @@ from nodes.plumbing import i18n
 from tests.browser.conftest import Consoles, screenshot
 
 pytestmark = pytest.mark.integration
-DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 def _when(lang: str, value: str) -> str:
