@@ -135,7 +135,7 @@ async def test_health_shows_the_signing_certificate_and_links_to_the_work(consol
         in await certificate.text_content()  # the console's English dates (docs/i18n.md)
     assert await page.locator("main a[href='/console/mla/new']").count() == 1
     assert [await a.text_content() for a in await page.locator("header nav a").all()] == [
-        "Health", "Inbox", "Sent", "MLA", "Cases", "Alerts"]
+        "Health", "Inbox", "Sent", "MLA", "Cases", "Alerts", "Border check"]
     await screenshot(page, "node-health")
 
 
