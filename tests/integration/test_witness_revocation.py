@@ -13,8 +13,9 @@ from aiohttp.test_utils import TestServer
 from crypto.audit_bundle import verify_bundle
 from nodes.hub.api import make_app
 from nodes.hub.publication import publish_federation_document
-from nodes.runtime.config import utcnow
-from nodes.runtime.federation import REVOCATIONS_FILE, revoke
+from nodes.app.root_operator import revoke
+from nodes.plumbing.config import utcnow
+from nodes.plumbing.federation import REVOCATIONS_FILE
 from tests.integration.federation import RunningFederation, eventually
 
 pytestmark = pytest.mark.integration
