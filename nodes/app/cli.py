@@ -18,8 +18,6 @@ from nodes.plumbing.config import utcnow
 from nodes.plumbing.logs import configure_logging
 from nodes.app.inbox_cli import add_parser as add_inbox_parser
 from nodes.app.inbox_cli import run as run_inbox
-from nodes.app.mla_cli import add_parser as add_mla_parser
-from nodes.app.mla_cli import run as run_mla
 from nodes.app.supervisor import add_parsers as add_supervisor_parsers
 from nodes.app.supervisor import run_stop, run_up
 from nodes.plumbing.private_files import restrict_umask
@@ -170,18 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--quorum", type=int, help="witnesses whose cosignatures a checkpoint covering every entry "
                                                    "needs (default: the quorum of the directory's witness policy)")
 
-    feed = sub.add_parser("feed", help="alert feeds").add_subparsers(dest="action", required=True)
-    push = feed.add_parser("push", help="stream an NDJSON or CSV file of alerts to a running node (feed token)")
-    push.add_argument("file", type=Path, help="the feed: one alert per line (docs/examples/alerts.ndjson, "
-                                               "docs/alerts.md)")
-    push.add_argument("--country", required=True, help="the node (and issuing country) to push to")
-    push.add_argument("--format", choices=["ndjson", "csv"], help="default: from the file name (.csv or NDJSON)")
-    add_cacert_argument(push)
-
     demo = sub.add_parser("demo", help="a whole federation on this machine, a scenario, a verified audit trail")
     demo.add_argument("--keep", action="store_true", help="keep the federation and its web consoles running after the scenario, until Ctrl-C")
 
-    add_mla_parser(sub)
     add_inbox_parser(sub)
     add_db_parser(sub)
     add_backup_parsers(hub, node)
@@ -498,14 +487,6 @@ def _audit(args: argparse.Namespace) -> int:
     return print_verification(args.bundle, args.root, args.quorum)
 
 
-def _feed(args: argparse.Namespace) -> int:
-    from nodes.app.feed_cli import push_feed
-
-    from nodes.plumbing.cli_support import country_code
-
-    return push_feed(args.state_dir, country_code(args.country, "--country"), args.file, args.format, args.cacert)
-
-
 def _demo(args: argparse.Namespace) -> int:
     from nodes.app.demo import run_demo
 
@@ -521,7 +502,7 @@ def _feature_commands() -> list:  # noqa: ANN202 - list[CliCommand]
 
 HANDLERS = {
     "federation": _federation, "broker": _broker, "hub": _hub, "node": _node, "send": _send, "demo": _demo,
-    "audit": _audit, "mla": run_mla, "feed": _feed, "inbox": run_inbox, "db": run_db, "up": run_up, "stop": run_stop,
+    "audit": _audit, "inbox": run_inbox, "db": run_db, "up": run_up, "stop": run_stop,
     **{command.name: command.run for command in _feature_commands()},
 }
 

@@ -24,15 +24,12 @@ import aiohttp
 
 from nodes.national.feature import discover
 from nodes.plumbing.config import utcnow
-from nodes.app.demo_alerts import stolen_passport_checks
-from nodes.app.demo_cases import case_scenario
 from nodes.app.demo_live import live_federation_scenario
 from nodes.plumbing.demo_steps import Processes, say, wait_for
 from nodes.plumbing.deployment import Deployment
 from nodes.app.ceremony import init_federation
 from nodes.plumbing.federation import load_federation
 from nodes.app.local import NodeClient, broker_down, broker_up, export_audit
-from nodes.app.mla_cli import demo_scenario as mla_demo_scenario
 
 COUNTRIES = ["MEX", "IDN", "ITA"]
 
@@ -146,11 +143,8 @@ async def scenario(deployment: Deployment, procs: Processes) -> bool:
         except TimeoutError:
             checks.append(("MEX holds IDN's signed delivery receipt", False))
 
-        checks.extend(await case_scenario(session, deployment, procs))
-        checks += await mla_demo_scenario(session, deployment, say, lambda what, probe: wait_for(what, probe, procs=procs))
-        checks.extend(await stolen_passport_checks(session, deployment, procs))
         demo_federation = _DemoFederation(deployment, procs)
-        for feature in discover():  # the steps a message class brings in its feature folder
+        for feature in sorted(discover(), key=lambda f: (f.demo_position, f.name)):  # each class's own steps
             for step in feature.demo_steps:
                 checks.extend(await step(session, demo_federation))
         checks.extend(await live_federation_scenario(
@@ -220,9 +214,15 @@ class _DemoFederation:
         self._federation = load_federation(deployment.federation_dir, utcnow())
 
     def api(self, country: str, role: str = "focal") -> tuple[str, dict[str, str]]:
-        token = self._federation.credentials(country).tokens[role]
         return (f"http://127.0.0.1:{self._deployment.node_http_ports[country]}/api",
-                {"Authorization": f"Bearer {token}"})
+                {"Authorization": f"Bearer {self.token(country, role)}"})
+
+    def token(self, country: str, role: str = "focal") -> str:
+        return self._federation.credentials(country).tokens[role]
+
+    def hub_api(self, role: str = "auditor") -> tuple[str, dict[str, str]]:
+        return (f"http://127.0.0.1:{self._deployment.hub_http_port}/api",
+                {"Authorization": f"Bearer {self._federation.credentials('HUB').tokens[role]}"})
 
     def say(self, text: str = "") -> None:
         say(text)

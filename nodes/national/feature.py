@@ -110,6 +110,12 @@ class DemoFederation(Protocol):
     def api(self, country: str, role: str = "focal") -> tuple[str, dict[str, str]]:
         """The base URL of `country`'s node API (.../api) and the headers of `role`'s token."""
 
+    def token(self, country: str, role: str = "focal") -> str:
+        """`role`'s API token at `country`'s node (for a client that takes a token, e.g. a feed push)."""
+
+    def hub_api(self, role: str = "auditor") -> tuple[str, dict[str, str]]:
+        """The base URL of the hub's API (.../api) and the headers of `role`'s token there."""
+
     def say(self, text: str = "") -> None: ...
 
     async def wait_for(self, what: str, probe: Callable[[], Awaitable[Any]]) -> Any:
@@ -141,6 +147,7 @@ class Feature:
     console: ConsolePages | None = None
     cli: Sequence[CliCommand] = ()
     demo_steps: Sequence[DemoStep] = ()
+    demo_position: int = 100  # where its steps come in `somex demo` (cases 10, MLA 20, alerts 30, person 40)
     # name -> default; `ctx.settings[name]` is the node's configured value where NodeConfig has
     # that field (MLA's deadlines do), else the default.
     settings: Mapping[str, Any] = field(default_factory=dict)

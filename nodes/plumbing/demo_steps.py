@@ -1,7 +1,7 @@
 """The demo's own steps: its processes, waiting for an effect with a deadline, saying what happens.
 
-Shared by `somex demo` (nodes/app/demo.py) and its scenarios (demo_alerts, demo_cases), which
-the demo imports: kept apart so that the scenarios do not import the demo back.
+Used by `somex demo` (nodes/app/demo.py), which hands the features' demo steps a
+`DemoFederation` (nodes/national/feature.py) whose `wait_for` and `say` are these.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from aiohttp import web
 from nodes.national.features.alerts.replica import replica_counts
 from nodes.national.api import make_app
 from nodes.national.node import NationalNode
-from nodes.app.feed_cli import push_file
+from nodes.national.features.alerts.cli import push_file
 from nodes.plumbing.logs import configure_logging
 from nodes.plumbing.rabbit import PrivateBroker, free_port
 from tests.bench.stats import Run

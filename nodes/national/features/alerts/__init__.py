@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from nodes.national.feature import ConsolePages, Feature
-from nodes.national.features.alerts import api, console, feeds, replica
+from nodes.national.feature import CliCommand, ConsolePages, Feature
+from nodes.national.features.alerts import api, cli, console, demo, feeds, replica
 
 FEATURE = Feature(
     name="alerts",
@@ -16,4 +16,7 @@ FEATURE = Feature(
     routes=api.add_routes,
     console=ConsolePages(("Alerts", "/console/alerts"), console.add_routes,
                          templates=Path(__file__).parent / "templates", position=30),
+    cli=(CliCommand("feed", cli.add_parser, cli.run),),
+    demo_steps=(demo.stolen_passport_checks,),
+    demo_position=30,
 )

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from nodes.national.feature import ConsolePages, Feature
-from nodes.national.features.cases import api, console, store
+from nodes.national.features.cases import api, console, demo, store
 
 FEATURE = Feature(
     name="cases",
@@ -15,4 +15,6 @@ FEATURE = Feature(
     routes=api.add_routes,
     console=ConsolePages(("Cases", "/console/cases"), console.add_routes,
                          templates=Path(__file__).parent / "templates", position=20),
+    demo_steps=(demo.case_scenario,),
+    demo_position=10,
 )

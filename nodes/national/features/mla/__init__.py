@@ -3,8 +3,8 @@
 from datetime import timedelta
 from pathlib import Path
 
-from nodes.national.feature import ConsolePages, Feature
-from nodes.national.features.mla import api, authority, console
+from nodes.national.feature import CliCommand, ConsolePages, Feature
+from nodes.national.features.mla import api, authority, cli, console, demo
 
 FEATURE = Feature(
     name="mla",
@@ -19,6 +19,9 @@ FEATURE = Feature(
     routes=lambda app, ctx: api.add_routes(app, ctx.service),
     console=ConsolePages(("MLA", "/console/mla"), lambda app, ctx: console.add_routes(app, ctx.service),
                          templates=Path(__file__).parent / "templates", position=10),
+    cli=(CliCommand("mla", cli.add_parser, cli.run),),
+    demo_steps=(demo.trace_and_freeze_proceeds,),
+    demo_position=20,
     settings={"mla_delivery_timeout": timedelta(hours=24),  # no delivery receipt by then: not_delivered
               "mla_due_soon": timedelta(days=3),  # a deadline this close is listed and reminded
               "mla_sweep_interval": 60.0},  # seconds between checks of delivery timeouts and deadlines

@@ -60,4 +60,5 @@ FEATURE = Feature(
                          templates=console.TEMPLATES, position=40),
     cli=(CliCommand("person", cli.add_parser, cli.run),),
     demo_steps=(demo.person_alert_at_the_border,),
+    demo_position=40,
 )

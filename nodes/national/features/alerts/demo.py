@@ -6,28 +6,17 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 
-from nodes.plumbing.config import utcnow
-from nodes.plumbing.demo_steps import say, wait_for
-from nodes.plumbing.deployment import Deployment
-from nodes.plumbing.federation import load_federation
+from nodes.national.feature import DemoFederation
+from nodes.national.features.alerts.cli import push_file
 
 FEED_ALERTS = 1000
 
 
-async def stolen_passport_checks(session: aiohttp.ClientSession, deployment: Deployment,
-                                 procs: Any) -> list[tuple[str, bool]]:
-    from nodes.app.feed_cli import push_file
-
-    federation = load_federation(deployment.federation_dir, utcnow())
-
-    def api(country: str, role: str = "focal") -> tuple[str, dict[str, str]]:
-        token = federation.credentials(country).tokens[role]
-        return f"http://127.0.0.1:{deployment.node_http_ports[country]}/api", {"Authorization": f"Bearer {token}"}
-
+async def stolen_passport_checks(session: aiohttp.ClientSession, demo: DemoFederation) -> list[tuple[str, bool]]:
+    api, say = demo.api, demo.say
     checks: list[tuple[str, bool]] = []
     ita, ita_auth = api("ITA")
     idn, idn_auth = api("IDN")
@@ -46,7 +35,7 @@ async def stolen_passport_checks(session: aiohttp.ClientSession, deployment: Dep
         return answer if answer.get("hit") else None
 
     try:
-        hit = await wait_for("the alert in IDN's replica", border_check, procs=procs)
+        hit = await demo.wait_for("the alert in IDN's replica", border_check)
         say(f"IDN border check of ITA passport yb7654321: HIT, status {hit['status']}, origin {hit['origin']} "
             f"(answered from IDN's own replica)")
         checks.append(("an IDN border check hits ITA's stolen passport", hit["status"] == "stolen"))
@@ -58,7 +47,7 @@ async def stolen_passport_checks(session: aiohttp.ClientSession, deployment: Dep
             return [h for h in (await r.json())["hits"] if h["checking_country"] == "IDN"]
 
     try:
-        [reported] = await wait_for("IDN's hit report at ITA", hit_at_issuer, procs=procs)
+        [reported] = await demo.wait_for("IDN's hit report at ITA", hit_at_issuer)
         say(f"ITA <- IDN  alert.hit: {reported['check_kind']} check at {reported['point']!r}, {reported['checked_at']}")
         checks.append(("ITA received IDN's signed hit report", True))
     except (TimeoutError, ValueError):
@@ -71,7 +60,7 @@ async def stolen_passport_checks(session: aiohttp.ClientSession, deployment: Dep
                              "status": "lost", "action": "create", "reported": "2026-11-20"}) for i in range(FEED_ALERTS)]
         lines[500] = '{"document_number": "G-BAD", "status": "misplaced"}'
         feed.write_text("\n".join(lines) + "\n")
-        report = await push_file(mex, federation.credentials("MEX").tokens["feed"], feed, "ndjson", lambda *_: None)
+        report = await push_file(mex, demo.token("MEX", "feed"), feed, "ndjson", lambda *_: None)
     say(f"MEX feed of {FEED_ALERTS} lines: {report.get('accepted')} alerts in {report.get('batches')} signed batch(es), "
         f"refused: " + ", ".join(f"line {e['line']} {e['field']} {e['reason']}" for e in report.get("errors", [])))
     checks.append(("MEX's feed sent every good line and named the bad one",
@@ -83,7 +72,7 @@ async def stolen_passport_checks(session: aiohttp.ClientSession, deployment: Dep
         return count if count == FEED_ALERTS - 1 else 0
 
     try:
-        await wait_for("MEX's feed in ITA's replica", feed_at_ita, procs=procs)
+        await demo.wait_for("MEX's feed in ITA's replica", feed_at_ita)
         checks.append((f"ITA's replica holds MEX's {FEED_ALERTS - 1} fed alerts", True))
     except TimeoutError:
         checks.append((f"ITA's replica holds MEX's {FEED_ALERTS - 1} fed alerts", False))

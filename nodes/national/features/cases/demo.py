@@ -7,10 +7,7 @@ from typing import Any
 
 import aiohttp
 
-from nodes.plumbing.config import utcnow
-from nodes.plumbing.demo_steps import say, wait_for
-from nodes.plumbing.deployment import Deployment
-from nodes.plumbing.federation import load_federation
+from nodes.national.feature import DemoFederation
 
 INTERCEPTION = {
     "reference": "IDN-POLAIR-2026-0042",
@@ -39,12 +36,10 @@ H2 = {"code": "H2", "retention_days": 365}
 
 
 class _Focal:
-    def __init__(self, session: aiohttp.ClientSession, deployment: Deployment, country: str) -> None:
-        federation = load_federation(deployment.federation_dir, utcnow())
+    def __init__(self, session: aiohttp.ClientSession, demo: DemoFederation, country: str) -> None:
         self.session, self.country = session, country
-        self.base = f"http://127.0.0.1:{deployment.node_http_ports[country]}/api"
-        self.headers = {"Authorization": f"Bearer {federation.credentials(country).tokens['focal']}",
-                        "X-Somex-Officer": f"demo officer {country}"}
+        self.base, auth = demo.api(country)
+        self.headers = {**auth, "X-Somex-Officer": f"demo officer {country}"}
 
     async def call(self, method: str, path: str, body: Any = None, **params: str) -> tuple[int, Any]:
         async with self.session.request(method, self.base + path, json=body, params=params,
@@ -57,9 +52,9 @@ class _Focal:
         return next((c["id"] for c in held if c["reference"] == reference and c["provider"] == provider), None)
 
 
-async def case_scenario(session: aiohttp.ClientSession, deployment: Deployment, procs: Any) -> list[tuple[str, bool]]:
-
-    idn, mex, ita = (_Focal(session, deployment, c) for c in ("IDN", "MEX", "ITA"))
+async def case_scenario(session: aiohttp.ClientSession, demo: DemoFederation) -> list[tuple[str, bool]]:
+    say, wait_for = demo.say, demo.wait_for
+    idn, mex, ita = (_Focal(session, demo, c) for c in ("IDN", "MEX", "ITA"))
     checks: list[tuple[str, bool]] = []
     ref = INTERCEPTION["reference"]
     say("\n== case information: a maritime interception (Protocol art. 6, 10; COP res. 6/3 paras 14, 16, 17)")
@@ -74,7 +69,7 @@ async def case_scenario(session: aiohttp.ClientSession, deployment: Deployment, 
     _, shared = await idn.call("POST", f"/cases/{created['id']}/share", {"to": ["MEX"], "handling": H2})
     say(f"IDN -> MEX  case.share {ref} (KM Harapan Jaya, IMO 9074729, 41 on board, 2 dead), handling H2")
     try:
-        at_mex = await wait_for("the case at MEX", lambda: mex.case_id(ref, "IDN"), procs=procs)
+        at_mex = await wait_for("the case at MEX", lambda: mex.case_id(ref, "IDN"))
     except TimeoutError:
         return [*checks, ("MEX received IDN's case", False)]
     checks.append(("MEX received IDN's H2 case", bool(shared.get("id"))))
@@ -92,7 +87,7 @@ async def case_scenario(session: aiohttp.ClientSession, deployment: Deployment, 
     say("IDN -> JIT  case.share: the provider itself gives ITA the case, in the thread")
     for focal in (mex, ita):
         await wait_for(f"the joint investigation at {focal.country}",
-                       lambda f=focal: _status_ok(f.call("GET", f"/jits/{thread}")), procs=procs)
+                       lambda f=focal: _status_ok(f.call("GET", f"/jits/{thread}")))
     said = {}
     for focal, text in ((idn, "Boat owner identified in Kupang; arrest planned 12 Nov."),
                         (mex, "Álvarez Ruiz travelled MEX-JKT on 28 Sep; passport G12345678."),
@@ -109,13 +104,13 @@ async def case_scenario(session: aiohttp.ClientSession, deployment: Deployment, 
             return status == 200 and want <= {m["id"] for m in view["messages"]}
 
         try:
-            await wait_for(f"every JIT message at {focal.country}", received, procs=procs)
+            await wait_for(f"every JIT message at {focal.country}", received)
             checks.append((f"{focal.country} received every other member's JIT message", True))
         except TimeoutError:
             checks.append((f"{focal.country} received every other member's JIT message", False))
 
     try:
-        await wait_for("the case at ITA", lambda: ita.case_id(ref, "IDN"), procs=procs)
+        await wait_for("the case at ITA", lambda: ita.case_id(ref, "IDN"))
         _, found = await ita.call("GET", "/cases/search", name="JOSE ALVAREZ")
         hits = [(h["provider"], h["handling"]["code"], h["person"]["name"]) for h in found["persons"]]
         say(f"ITA searches 'JOSE ALVAREZ' -> {hits}")

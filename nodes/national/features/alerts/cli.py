@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import sys
 import time
@@ -10,7 +11,24 @@ from pathlib import Path
 
 import aiohttp
 
-from nodes.plumbing.api_client import api_session, default_cacert
+from nodes.plumbing.api_client import add_cacert_argument, api_session, default_cacert
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register `somex feed ...` on the CLI's subcommand parsers."""
+    feed = sub.add_parser("feed", help="alert feeds").add_subparsers(dest="action", required=True)
+    push = feed.add_parser("push", help="stream an NDJSON or CSV file of alerts to a running node (feed token)")
+    push.add_argument("file", type=Path, help="the feed: one alert per line (docs/examples/alerts.ndjson, "
+                                               "docs/alerts.md)")
+    push.add_argument("--country", required=True, help="the node (and issuing country) to push to")
+    push.add_argument("--format", choices=["ndjson", "csv"], help="default: from the file name (.csv or NDJSON)")
+    add_cacert_argument(push)
+
+
+def run(args: argparse.Namespace) -> int:
+    from nodes.plumbing.cli_support import country_code
+
+    return push_feed(args.state_dir, country_code(args.country, "--country"), args.file, args.format, args.cacert)
 
 
 async def push_file(base_url: str, token: str, path: Path, fmt: str, progress: Callable[[int, int], None],
