@@ -33,16 +33,18 @@ from types import SimpleNamespace
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 
 from nodes.national.features.alerts import replica as alerts
 from nodes.national.api import make_app
 from nodes.national.features.person import store as person_store
 from nodes.national.features.person.names import PersonName, index_keys
 from nodes.national.node import NationalNode
+from nodes.national.schema import NODE_SCHEMA, node_metadata
 from nodes.plumbing.config import NodeConfig
 from nodes.plumbing.logs import configure_logging
 from nodes.plumbing.rabbit import free_port
+from nodes.plumbing.schema import head
 from protocol.mrz import check_digit
 from protocol.person import name_entry
 from protocol.ratelimit import RateLimit
@@ -148,6 +150,21 @@ def _drop_other_tables(path: Path) -> None:
     conn.close()
 
 
+def _stamp_at_head(path: Path) -> None:
+    """The node's other tables from its models, and the database stamped at this release's schema:
+    the replica is bulk-built, not migrated (tests/integration/test_migrations.py proves the models
+    and the migrations make the same tables), and the node refuses an unversioned database."""
+    engine = create_engine(f"sqlite:///{path}")
+    for metadata in node_metadata():
+        metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE TABLE {NODE_SCHEMA.version_table} (version_num VARCHAR(32) NOT NULL PRIMARY KEY)"))
+        conn.execute(text(f"INSERT INTO {NODE_SCHEMA.version_table} VALUES (:v)"), {"v": head(NODE_SCHEMA)})
+        conn.execute(text(f"INSERT INTO {NODE_SCHEMA.identity_table} VALUES (:h, :t)"),
+                     {"h": CHECKED_AT, "t": "2026-12-02T00:00:00Z"})
+    engine.dispose()
+
+
 def td3(number: str, family: str, given: str, birth: str) -> str:
     line1 = f"P<{ISSUER}{family}<<{given}".ljust(44, "<")[:44]
     num = number.ljust(9, "<")
@@ -201,6 +218,7 @@ async def run(args: argparse.Namespace) -> list[dict[str, float]]:
     db = cache / f"replicas-{args.persons}-{args.documents}.db"
     build_replica(db, args.persons, args.documents)
     _drop_other_tables(db)
+    _stamp_at_head(db)
     work = cache / f"run-{os.getpid()}"
     work.mkdir(parents=True)
     fed = make_federation(SimpleNamespace(apply=lambda spec: None, amqp_port=free_port()), work, "bench-border",
