@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     fed = sub.add_parser("federation", help="the federation's PKI: create it, admit, remove and revoke members, "
-                                            "set the witness policy, sign the broker's TLS certificate, publish the "
+                                            "reissue the directory with new types, set the witness policy, sign the broker's TLS certificate, publish the "
                                             "signed documents").add_subparsers(
         dest="action", required=True)
     init = fed.add_parser("init", help="create a root, keys, certificates and the signed directory")
@@ -81,6 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
     policy.add_argument("--cosign-interval", help="seconds: a witness cosigns at most once per window (0: every "
                                                   "checkpoint)")
     policy.add_argument("--default", action="store_true", help="state no policy: the documented defaults apply")
+    reissue = fed.add_parser("reissue", help="the root operator, offline: a new directory (next serial) granting "
+                                              "each member the catalog's message types it lacks, e.g. a class added "
+                                              "since the federation was created; prints what it adds (publish it)")
+    reissue.add_argument("--root", type=Path, required=True, dest="root_dir", help="the root operator's directory")
+    reissue.add_argument("--type", action="append", dest="types", metavar="TYPE",
+                         help="grant only this catalog type (repeatable; default: every catalog type a member lacks)")
+    reissue.add_argument("--days", type=int, default=365, help="the new directory's validity from now (default 365)")
     revoke_key = fed.add_parser("revoke", help="the root operator, offline: revoke a key id and the TLS certificate "
                                                 "admitted with it (publish the list and the CRL)")
     revoke_key.add_argument("kid", help="64 hex digits: the SHA-256 of the raw public key")
@@ -323,6 +330,15 @@ def _ceremony(args: argparse.Namespace) -> int:
             print(f"directory serial {updated.serial} with witness policy "
                   f"{updated.witness_policy.as_json() if updated.witness_policy else 'default'} written to "
                   f"{args.root_dir}; publish it (somex federation publish)")
+        elif args.command == "federation" and args.action == "reissue":
+            from nodes.app.root_operator import reissue_with_catalog_types
+
+            updated, added = reissue_with_catalog_types(args.root_dir, now, args.days, args.types)
+            for node_id, types in added.items():
+                print(f"{node_id}: + {', '.join(types)}")
+            print(f"directory serial {updated.serial} written to {args.root_dir} "
+                  f"({'types granted to ' + ', '.join(added) if added else 'no type to grant: validity renewed'}); "
+                  "publish it (somex federation publish)")
         elif args.command == "federation" and args.action == "revoke":
             from nodes.app.root_operator import revoke
 

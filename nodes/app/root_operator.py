@@ -9,7 +9,7 @@ The application's (the CLI and the ceremonies), never a running hub's or node's:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -43,7 +43,9 @@ from crypto.pki import (
 )
 from crypto.witness_policy import WitnessPolicy
 from nodes.plumbing.federation import (
+    COUNTRY_TYPES,
     DIRECTORY_FILE,
+    HUB_TYPES,
     REVOCATIONS_FILE,
     REVOCATIONS_VALIDITY,
     TLS_CERT_FILE,
@@ -162,14 +164,45 @@ def reissue_revocations(path: Path, now: datetime, validity: timedelta | None = 
 
 def reissue_directory(path: Path, now: datetime, days: int = 365) -> Directory:
     """Re-sign the current directory (even an expired one) with the next serial, valid `days` from `now`."""
+    return reissue_with_catalog_types(path, now, days, only=())[0]
+
+
+def reissue_with_catalog_types(path: Path, now: datetime, days: int = 365,
+                               only: Collection[str] | None = None) -> tuple[Directory, dict[str, list[str]]]:
+    """Re-sign the directory with the next serial, valid `days` from `now`, granting each member the
+    message types of protocol/catalog.py it lacks (the hub the hub's, a country a country's): how a
+    class added after a federation was created reaches its members. `only`: grant just these
+    catalog types. Every other field stays, and no type is taken away (one the catalog no longer
+    lists stays). A type withheld from a member at admission is granted too unless `only` leaves it
+    out: the diff returned says so. Returns the directory and the sorted types added per member
+    (members gaining none left out)."""
     if days < 1:
         raise ValueError("days must be at least 1")
+    wanted = _catalog_types(only)
     root_cert, root_key = load_root_cert(path), load_root_key(path)
     current = load_directory((path / DIRECTORY_FILE).read_bytes(), root_cert, None)
+    nodes, added = {}, {}
+    for node_id, entry in current.nodes.items():
+        grant = (HUB_TYPES if node_id == HUB_ID else COUNTRY_TYPES) & wanted
+        if grant - entry.allowed_types:
+            added[node_id] = sorted(grant - entry.allowed_types)
+            entry = replace(entry, allowed_types=entry.allowed_types | grant)
+        nodes[node_id] = entry
     updated = Directory(current.federation, current.serial + 1, now - BACKDATE, now + timedelta(days=days),
-                        current.nodes, current.witness_policy)
+                        nodes, current.witness_policy)
     replace_atomically(path / DIRECTORY_FILE, sign_directory(updated, root_key))
-    return updated
+    return updated, added
+
+
+def _catalog_types(only: Collection[str] | None) -> frozenset[str]:
+    """The catalog's types to grant: all of them, or `only` (ValueError naming one it does not list)."""
+    catalog = HUB_TYPES | COUNTRY_TYPES
+    if only is None:
+        return catalog
+    unknown = sorted(set(only) - catalog)
+    if unknown:
+        raise ValueError(f"not message types of protocol/catalog.py: {', '.join(unknown)}")
+    return frozenset(only)
 
 
 def remove_member(path: Path, node_id: str, now: datetime) -> Directory:

@@ -148,11 +148,13 @@ def vhost_for(test_name: str) -> str:
 
 
 def make_federation(broker: Any, tmp_path: Path, test_name: str, countries: list[str] = COUNTRIES,
-                    inbox_bounds: InboxBounds | None = None, issued: datetime | None = None) -> RunningFederation:
-    """`issued`: when the root made the federation (default now; earlier lets a slow clock start)."""
+                    inbox_bounds: InboxBounds | None = None, issued: datetime | None = None,
+                    allowed_types: dict[str, set[str]] | None = None) -> RunningFederation:
+    """`issued`: when the root made the federation (default now; earlier lets a slow clock start);
+    `allowed_types`: members' types other than the catalog's (a directory signed before a class existed)."""
     vhost = vhost_for(test_name)
     init_federation(tmp_path / "federation", "somex-test", countries, issued or utcnow(),
-                    broker_user_prefix=f"{vhost}.")
+                    broker_user_prefix=f"{vhost}.", allowed_types=allowed_types)
     federation = load_federation(tmp_path / "federation", utcnow())
     broker.apply(broker_spec(federation, vhost, inbox_bounds))
     server = NODE_DATABASES.server  # SOMEX_TEST_NODE_DB=postgresql (tests/integration/conftest.py)

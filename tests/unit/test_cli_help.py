@@ -43,8 +43,8 @@ def test_the_federation_group_help_names_what_it_holds() -> None:
     [actions] = [a for a in group.choices["federation"]._actions  # noqa: SLF001
                  if isinstance(a, argparse._SubParsersAction)]  # noqa: SLF001
     assert set(actions.choices) == {"init", "create-root", "admit", "publish", "remove", "revoke", "sign-server",
-                                   "witness-policy"}
-    for word in ("create", "admit", "remove", "revoke", "publish", "sign", "witness"):
+                                   "witness-policy", "reissue"}
+    for word in ("create", "admit", "remove", "revoke", "reissue", "publish", "sign", "witness"):
         assert word in federation_help
 
 
