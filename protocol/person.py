@@ -249,6 +249,11 @@ def _years_after(day: str, years: int) -> str:
     return f"{year:04d}{month_day}"
 
 
+def review_date_after(reported: str, years: int) -> str:
+    """The review date `years` after an alert's date (an issuer's own default, 1..MAX_REVIEW_YEARS)."""
+    return _years_after(reported, years)
+
+
 def latest_review_date(reported: str) -> str:
     """The latest review date an alert reported on `reported` may carry (reported + 5 years)."""
     return _years_after(reported, MAX_REVIEW_YEARS)

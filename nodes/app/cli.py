@@ -126,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--country", required=True, help="the node's ISO 3166-1 alpha-3 code, e.g. MEX")
     run.add_argument("--db", help="the node's database URL (default: SQLite in STATE_DIR; e.g. "
                                   "postgresql+psycopg://user@host/somex_mex)")
+    run.add_argument("--config", type=Path, help="the node config file: message classes' own settings, "
+                                                 '{"features": {"person": {"review_default_years": 3}}} (default: '
+                                                 "STATE_DIR/nodes/COUNTRY/node-config.json if present)")
     _https_arguments(run)
 
     node_init = node.add_parser("init", help="on the node's host: generate its keys and a join request")
@@ -426,15 +429,34 @@ def _node(args: argparse.Namespace) -> int:
         return run_backup(args, "node")
     if args.action != "run":
         return _ceremony(args)
-    from nodes.plumbing.deployment import Deployment
+    from nodes.plumbing.deployment import NODE_CONFIG_FILE, Deployment
     from nodes.app.serve import serve_node
 
     config = dataclasses.replace(Deployment.load(args.state_dir).node_config(args.country.upper()),
                                  https=_https(args))
     if args.db:
         config = dataclasses.replace(config, db_url=args.db)
+    config = _with_node_config_file(config, args.config or args.state_dir / "nodes" / config.country / NODE_CONFIG_FILE,
+                                    required=args.config is not None)
     return _serving(config.federation_dir, config.country, config.db_url, f"{config.country} node's database",
                     lambda: asyncio.run(serve_node(config)))
+
+
+def _with_node_config_file(config, path: Path, *, required: bool):  # noqa: ANN001, ANN202 - NodeConfig
+    """`config` with the file's per-feature settings, checked against the node's features now: an
+    unknown feature or setting, or a wrong type, refuses the start in one line (exit 2)."""
+    from nodes.national.feature import discover, resolve_settings
+    from nodes.plumbing.config import BadNodeConfig
+    from nodes.plumbing.deployment import read_node_config_file
+
+    if not required and not path.exists():
+        return config
+    try:
+        config = dataclasses.replace(config, features=read_node_config_file(path))
+        resolve_settings(discover(), config)
+    except BadNodeConfig as exc:
+        raise CliError(f"refusing to start: {exc} (node config file {path})") from None
+    return config
 
 
 def _serving(federation_dir: Path, node_id: str, db_url: str, db_what: str, run) -> int:  # noqa: ANN001

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Connection, Engine, MetaData
 
 from crypto.signing import VerifiedEnvelope
+from nodes.plumbing.config import BadNodeConfig
 from protocol.envelope import Envelope
 
 if TYPE_CHECKING:
@@ -148,9 +149,64 @@ class Feature:
     cli: Sequence[CliCommand] = ()
     demo_steps: Sequence[DemoStep] = ()
     demo_position: int = 100  # where its steps come in `somex demo` (cases 10, MLA 20, alerts 30, person 40)
-    # name -> default; `ctx.settings[name]` is the node's configured value where NodeConfig has
-    # that field (MLA's deadlines do), else the default.
+    # name -> default; `ctx.settings[name]` is the node config file's value (NodeConfig.features,
+    # `"features": {"<name>": {...}}`), else NodeConfig's field of that name (MLA's deadlines have
+    # one), else the default. A configured value has the default's type (a timedelta: seconds).
     settings: Mapping[str, Any] = field(default_factory=dict)
+    # What the type alone does not say of the configured settings (e.g. a range): a problem, or None.
+    check_settings: Callable[[Mapping[str, Any]], str | None] | None = None
+
+
+class BadFeatureSettings(BadNodeConfig):
+    """The node config's `features` section names a feature or setting this node does not have, or a
+    value of the wrong type: the node refuses to start (one line, exit 2)."""
+
+
+def _setting(feature: str, name: str, default: Any, value: Any) -> Any:
+    """`value` as the type of `default`, or BadFeatureSettings naming what was expected."""
+    where = f"features.{feature}.{name}"
+    if isinstance(default, timedelta):
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+            return timedelta(seconds=value)
+        raise BadFeatureSettings(f"{where}: a number of seconds, not {value!r}")
+    if isinstance(default, bool) or isinstance(value, bool):
+        ok = isinstance(default, bool) and isinstance(value, bool)
+    elif isinstance(default, float) and isinstance(value, int):
+        value, ok = float(value), True
+    else:
+        ok = isinstance(value, type(default))
+    if not ok:
+        raise BadFeatureSettings(f"{where}: {type(default).__name__} expected (like the default {default!r}), "
+                                 f"not {value!r}")
+    return value
+
+
+def resolve_settings(features: Sequence[Feature], config: NodeConfig) -> dict[str, dict[str, Any]]:
+    """Each feature's settings (name -> value) as `ctx.settings` gives them, checked against what the
+    features declare: BadFeatureSettings for an unknown feature or setting, a wrong type, or a value
+    the feature's `check_settings` refuses."""
+    declared = {f.name: f for f in features}
+    configured = config.features
+    unknown = sorted(set(configured) - set(declared))
+    if unknown:
+        raise BadFeatureSettings(f"features.{unknown[0]}: this node has no such feature "
+                                 f"(it has: {', '.join(sorted(declared))})")
+    resolved = {}
+    for feature in features:
+        given = configured.get(feature.name, {})
+        if not isinstance(given, Mapping):
+            raise BadFeatureSettings(f"features.{feature.name}: an object of settings, not {given!r}")
+        extra = sorted(set(given) - set(feature.settings))
+        if extra:
+            raise BadFeatureSettings(f"features.{feature.name}.{extra[0]}: no such setting (the feature's: "
+                                     f"{', '.join(sorted(feature.settings)) or 'none'})")
+        values = {name: _setting(feature.name, name, default, given[name]) if name in given
+                  else getattr(config, name, default) for name, default in feature.settings.items()}
+        problem = feature.check_settings(values) if feature.check_settings is not None else None
+        if problem is not None:
+            raise BadFeatureSettings(f"features.{feature.name}: {problem}")
+        resolved[feature.name] = values
+    return resolved
 
 
 class FeatureContext:
@@ -172,7 +228,7 @@ class FeatureContext:
         self.log = log  # bound once with the node id
         self.home = home  # the node's private directory (keys and secrets of its own)
         self._federation = federation
-        self.settings = {name: getattr(config, name, default) for name, default in settings.items()}
+        self.settings = dict(settings)  # resolve_settings: the configured values, else the defaults
         self.service: Any = None  # set by the core from Feature.service
         self._services = services
 
@@ -228,5 +284,5 @@ def discover() -> list[Feature]:
     return sorted(found, key=lambda f: (f.console.position if f.console else 1000, f.name))
 
 
-__all__ = ["BatchEffect", "CliCommand", "ConsolePages", "DemoFederation", "DemoStep", "Effect", "Feature", "FeatureContext", "Outbox",
-           "Purge", "ReadHook", "ReceiptEffect", "Sender", "Task", "discover"]
+__all__ = ["BadFeatureSettings", "BatchEffect", "CliCommand", "ConsolePages", "DemoFederation", "DemoStep", "Effect", "Feature", "FeatureContext", "Outbox",
+           "Purge", "ReadHook", "ReceiptEffect", "Sender", "Task", "discover", "resolve_settings"]

@@ -25,7 +25,7 @@ from crypto.sealing import MLKEM768_X25519, open_sealed, recipient_key, seal, se
 from crypto.signing import VerifiedEnvelope, sign_envelope
 from nodes.national import delivery, inbox, reads, retention
 from nodes.national import receipts as receipt_rules
-from nodes.national.feature import BatchEffect, Effect, Feature, FeatureContext, discover
+from nodes.national.feature import BatchEffect, Effect, Feature, FeatureContext, discover, resolve_settings
 from nodes.national.store import (
     take_deletion_mark,
     NodeStore, begin_refusals, end_refusals, message_row, outbox, record_refusal, refusal_reasons, refusals,
@@ -102,6 +102,8 @@ class NationalNode:
                  features: Sequence[Feature] | None = None) -> None:
         self.config = config
         self.country = config.country
+        self.features = list(discover() if features is None else features)
+        settings = resolve_settings(self.features, config)  # a bad node config file stops here, before anything opens
         self.federation = federation or load_federation(config.federation_dir, utcnow())
         self.creds = self.federation.credentials(self.country)
         self.store = NodeStore(open_node_store(config.db_url, self.country))  # schema checked (issue 18)
@@ -128,20 +130,19 @@ class NationalNode:
         self.watchdogs = Watchdogs(self)
         self.watchdogs.install()
         delivery.install(self, self.watchdogs.outgoing_rejected)
-        self.features = list(discover() if features is None else features)
         self.contexts: dict[str, FeatureContext] = {}
         self.receipt_followers: list[receipt_rules.Follower] = []
         self.read_hooks: dict[str, list[tuple[FeatureContext, Any]]] = {}
         for feature in self.features:
-            self._install(feature)
+            self._install(feature, settings[feature.name])
         self.telemetry = Telemetry(lambda: node_gauges(self))
 
-    def _install(self, feature: Feature) -> None:
+    def _install(self, feature: Feature, settings: Mapping[str, Any]) -> None:
         """Create a feature's tables, build its service, register its effects and hooks."""
         ctx = FeatureContext(feature=feature.name, country=self.country, config=self.config, db=self.store.engine,
                              store=self.store, sender=_NodeSender(self), outbox=_NodeOutbox(self), events=self.events,
                              alarms=self.alarms, log=structlog.get_logger(f"somex.{feature.name}").bind(node=self.country),
-                             home=self.creds.home, federation=lambda: self.federation, settings=feature.settings,
+                             home=self.creds.home, federation=lambda: self.federation, settings=settings,
                              services=lambda name: getattr(self.contexts.get(name), "service", None))
         for tables in feature.tables:
             tables.create_all(self.store.engine)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from protocol.ratelimit import RateLimit
 
@@ -74,6 +75,24 @@ class HubConfig:
     inbox_stall_alarm: float = 60.0  # an inbox that grows unconsumed this long raises an alarm
 
 
+class BadNodeConfig(ValueError):
+    """The node config file, or what it says, is not what this node accepts: it refuses to start
+    (one line, exit 2)."""
+
+
+def node_config_features(document: Any) -> dict[str, dict[str, Any]]:
+    """The `features` section of a parsed node config file (`{"features": {"person":
+    {"review_default_years": 3}}}`), its shape checked; the features check their settings at start
+    (nodes/national/feature.py, resolve_settings)."""
+    if not isinstance(document, dict) or set(document) - {"features"}:
+        raise BadNodeConfig('the node config file is a JSON object with one section, "features": '
+                            '{"<feature>": {"<setting>": value}}')
+    features = document.get("features", {})
+    if not isinstance(features, dict) or not all(isinstance(v, dict) for v in features.values()):
+        raise BadNodeConfig('"features": an object of objects, {"<feature>": {"<setting>": value}}')
+    return features
+
+
 @dataclass(frozen=True)
 class NodeConfig:
     country: str
@@ -102,3 +121,6 @@ class NodeConfig:
     witness_peers: Mapping[str, str] = field(default_factory=dict)
     log_watch_interval: float = 60.0  # seconds between peer comparisons and log-receipt proof checks
     evidence_dir: Path | None = None  # where conflicting signed notes are saved (default: next to the database)
+    # Message classes' own settings, feature -> setting -> value, from the node config file's
+    # `"features"` section (read_node_config_file); checked against each feature's declared settings at start.
+    features: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)

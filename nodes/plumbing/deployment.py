@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from broker_config import BrokerSpec, BrokerUser, InboxBounds
 from nodes.plumbing.api_client import api_base
-from nodes.plumbing.config import BrokerAddress, HubConfig, NodeConfig
+from nodes.plumbing.config import BrokerAddress, HubConfig, NodeConfig, node_config_features
 from nodes.plumbing.federation import Federation
 from nodes.plumbing.private_files import private_dir, write_private
 from nodes.plumbing.storage_check import UnreadableStorage, read_json_file
@@ -86,6 +87,15 @@ class Deployment:
                                        if self.hub_http_port else None),
                           witness_peers=peers, evidence_dir=home / "evidence",
                           api_record=home / "api-endpoint.json")
+
+
+NODE_CONFIG_FILE = "node-config.json"  # STATE_DIR/nodes/<ID>/: the node's own settings ("features")
+
+
+def read_node_config_file(path: Path) -> dict[str, dict[str, Any]]:
+    """The per-feature settings of a node config file (nodes.plumbing.config.node_config_features);
+    UnreadableStorage if it cannot be read or parsed, BadNodeConfig for another shape."""
+    return node_config_features(read_json_file(path, "node config file", "fix its JSON (docs/adding-a-message-class.md)"))
 
 
 def _origin(api_url: str) -> str:

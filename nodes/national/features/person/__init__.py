@@ -16,6 +16,7 @@ from nodes.national.feature import CliCommand, ConsolePages, Feature, FeatureCon
 from nodes.national.features.person import api, cli, console, demo, store
 from nodes.national.features.person.check import BorderChecks
 from nodes.plumbing.config import utcnow
+from protocol.person import DEFAULT_REVIEW_YEARS, MAX_REVIEW_YEARS
 from protocol.retention import MAXIMUM_DAYS
 from protocol.timefmt import format_time
 
@@ -48,6 +49,13 @@ def purge(ctx: FeatureContext, now: datetime) -> Mapping[str, int]:
             **store.purge_hits_and_checks(ctx.db, before)}
 
 
+def _review_years_problem(settings: Mapping[str, Any]) -> str | None:
+    years = settings["review_default_years"]
+    if not 1 <= years <= MAX_REVIEW_YEARS:
+        return f"review_default_years: 1..{MAX_REVIEW_YEARS} (an alert is reviewed at most {MAX_REVIEW_YEARS} years on)"
+    return None
+
+
 FEATURE = Feature(
     name="person",
     tables=(store.metadata,),
@@ -61,4 +69,8 @@ FEATURE = Feature(
     cli=(CliCommand("person", cli.add_parser, cli.run),),
     demo_steps=(demo.person_alert_at_the_border,),
     demo_position=40,
+    # The review date this country's alerts get when the focal point gives none (node config file:
+    # {"features": {"person": {"review_default_years": 2}}}); the protocol's default is 3, its limit 5.
+    settings={"review_default_years": DEFAULT_REVIEW_YEARS},
+    check_settings=_review_years_problem,
 )

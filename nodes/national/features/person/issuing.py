@@ -3,6 +3,7 @@ it names; the issuer keeps where each went, so that a withdrawal follows the ale
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,8 +12,11 @@ from nodes.national.features.person import store
 from nodes.plumbing.config import utcnow
 from protocol.envelope import Envelope
 from protocol.errors import DecodeError
-from protocol.person import SCRIPTS_WITH_A_TABLE
+from protocol.person import DEFAULT_REVIEW_YEARS, SCRIPTS_WITH_A_TABLE, review_date_after
 from protocol.transliteration import TransliterationError, script_of, transliterate
+
+
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")  # a malformed `reported` is refused by `build`, with its reason
 
 
 class UnknownAlert(LookupError):
@@ -52,6 +56,10 @@ async def issue(ctx: FeatureContext, record: Mapping[str, Any], **fields: Any) -
     """Create or update: checked as every recipient will check it (the node's `build`), then queued
     with the issuer's own record in one transaction."""
     body = with_latin({"issuer": ctx.country, "reported": utcnow().date().isoformat(), **record})
+    years = ctx.settings["review_default_years"]
+    if "review_date" not in body and years != DEFAULT_REVIEW_YEARS and _DAY.fullmatch(str(body["reported"])):
+        # this country's own default, stated in the alert (a recipient assumes DEFAULT_REVIEW_YEARS otherwise)
+        body["review_date"] = review_date_after(body["reported"], years)
     env = ctx.build("person.alert", _recipients(body) if isinstance(body.get("recipients"), (str, list)) else ["*"],
                     body=body, **fields)
     _queue(ctx, env, body)
