@@ -10,6 +10,10 @@ into a database under /tmp that later runs reuse (SOMEX_BENCH_BORDER_DIR, defaul
 /tmp/somex-bench-border). Each run drops every other table of that file and opens a node on it
 (no broker: a check is local; a hit's `person.hit` is committed to the outbox, not published).
 
+A second baseline, also measured in each run: one raw sqlite3 INSERT + COMMIT at synchronous=FULL in
+a small file on the same disk (what one durable write costs now); a hit's p99 is printed as a
+ratio to its p99.
+
 Each check is one zone (TD3): the document probe (10M rows), the name's candidates, the scoring,
 and the access-log write (synchronous=FULL) that every check touching person data makes before it
 answers. One in ten zones names an alerted person (a match, scored, and a durable `person.hit`).
@@ -208,6 +212,24 @@ def raw_lookups(path: Path, wanted: list[tuple[str, bool, tuple]]) -> list[float
     return latencies
 
 
+def raw_commits(path: Path, n: int) -> list[float]:
+    """The durability baseline: one INSERT and COMMIT in raw sqlite3 at the node's settings (WAL,
+    synchronous=FULL), in a small file on the same disk: what a durable write costs here now."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("CREATE TABLE IF NOT EXISTS log (reference TEXT PRIMARY KEY, at TEXT NOT NULL, who TEXT NOT NULL)")
+    latencies = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        conn.execute("BEGIN")
+        conn.execute("INSERT INTO log VALUES (?, ?, ?)", (f"BC-{os.getpid()}-{time.time_ns()}-{i}", "2026-12-02", "focal"))
+        conn.execute("COMMIT")
+        latencies.append((time.perf_counter() - t0) * 1000)
+    conn.close()
+    return latencies
+
+
 def _pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
@@ -243,6 +265,7 @@ async def run(args: argparse.Namespace) -> list[dict[str, float]]:
         for n in range(args.runs):
             wanted = queries(args.persons, args.samples, seed=n)
             raw = raw_lookups(db, wanted)
+            commits = raw_commits(work / "raw-commit.db", len(wanted) // 4)
             latencies = {True: [], False: []}
             wrong = false = 0
             for zone, hit, _ in wanted:
@@ -263,13 +286,16 @@ async def run(args: argparse.Namespace) -> list[dict[str, float]]:
             every = latencies[True] + latencies[False]
             result = {"p50": _pct(every, 50), "p99": _pct(every, 99), "p99_hit": _pct(latencies[True], 99),
                       "p99_miss": _pct(latencies[False], 99), "raw_p50": _pct(raw, 50), "raw_p99": _pct(raw, 99),
-                      "missed": wrong, "false": false, "doc_p50": _pct(documents, 50), "doc_p99": _pct(documents, 99)}
+                      "missed": wrong, "false": false, "doc_p50": _pct(documents, 50), "doc_p99": _pct(documents, 99),
+                      "commit_p50": _pct(commits, 50), "commit_p99": _pct(commits, 99)}
             results.append(result)
             print(f"   run {n + 1}: over HTTP p50 {result['p50']:.2f} ms, p99 {result['p99']:.2f} ms "
                   f"(hits p99 {result['p99_hit']:.2f}, no hit p99 {result['p99_miss']:.2f}); raw SQLite p50 "
                   f"{result['raw_p50']:.3f} ms, p99 {result['raw_p99']:.3f} ms; document check over HTTP p50 "
                   f"{result['doc_p50']:.2f} ms, p99 {result['doc_p99']:.2f} ms; ratio to raw p50 "
                   f"{result['p50'] / result['raw_p50']:.0f}x, p99 {result['p99'] / result['raw_p99']:.0f}x; "
+                  f"raw SQLite INSERT+COMMIT (synchronous=FULL) p50 {result['commit_p50']:.2f} ms, p99 "
+                  f"{result['commit_p99']:.2f} ms, hits p99 / commit p99 {result['p99_hit'] / result['commit_p99']:.1f}x; "
                   f"alerted persons not found: {wrong}, others matched: {false}")
     await runner.cleanup()
     await node.stop()

@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import Connection
+
 from nodes.national import reads
 from nodes.national.feature import FeatureContext
 from nodes.national.features.person import store
@@ -198,13 +200,15 @@ class BorderChecks:
         self.ctx = ctx
         self._candidates: store.CandidateReader | None = None
         self._quiet_log: store.QuietCheckLog | None = None
+        self._writer: Connection | None = None  # SQLite: the connection hits are logged on
         self._sqlite = ctx.db.dialect.name == "sqlite"
+        self._checkpoints = store.WalCheckpoints(ctx.db) if self._sqlite else None
 
     def close(self) -> None:
-        for reader in (self._candidates, self._quiet_log):
+        for reader in (self._candidates, self._quiet_log, self._writer, self._checkpoints):
             if reader is not None:
                 reader.close()
-        self._candidates = self._quiet_log = None
+        self._candidates = self._quiet_log = self._writer = None
 
     async def check(self, query: BorderQuery, who: str) -> CheckOutcome:
         today = utcnow().date().isoformat()
@@ -285,20 +289,33 @@ class BorderChecks:
 
     def _log_quietly(self, outcome: CheckOutcome, who: str) -> None:
         if self._quiet_log is None:
-            self._quiet_log = store.QuietCheckLog(self.ctx.db)
+            self._quiet_log = store.QuietCheckLog(self.ctx.db, self._checkpoints)
         self._quiet_log.write(reference=outcome.reference, at=format_time(utcnow()), who=who,
                               check=outcome.query.check, point=outcome.query.point)
 
     def _log(self, outcome: CheckOutcome, who: str, envs: Sequence[Any]) -> None:
         """The check in the access log, the matched alerts in the read journal, and the hit reports
-        queued: one transaction, committed before the answer leaves."""
-        with self.ctx.db.begin() as conn:
-            store.log_check(conn, reference=outcome.reference, at=format_time(utcnow()), who=who,
-                            check=outcome.query.check, point=outcome.query.point,
-                            matches=[(m.record["issuer"], m.record["national_reference"],
-                                      round(m.match.score * 100)) for m in outcome.matches],
-                            document_hit=bool(outcome.document and outcome.document.get("hit")))
-            reads.journal(conn, who, "border_check",
-                          [(m.message_id, "person.alert", m.record["issuer"], None) for m in outcome.matches])
-            if envs:
-                self.ctx.enqueue(envs, conn)
+        queued: one transaction, committed (synchronous=FULL) before the answer leaves. On SQLite,
+        on a connection of the check's own whose commits leave the log's checkpoints to a
+        background thread (store.WalCheckpoints)."""
+        if not self._sqlite:
+            with self.ctx.db.begin() as conn:
+                self._write_log(conn, outcome, who, envs)
+            return
+        if self._writer is None:
+            self._writer = self.ctx.db.connect()
+            store.WalCheckpoints.no_automatic_checkpoints(self._writer.connection.dbapi_connection)
+        with self._writer.begin():
+            self._write_log(self._writer, outcome, who, envs)
+        self._checkpoints.committed()
+
+    def _write_log(self, conn: Connection, outcome: CheckOutcome, who: str, envs: Sequence[Any]) -> None:
+        store.log_check(conn, reference=outcome.reference, at=format_time(utcnow()), who=who,
+                        check=outcome.query.check, point=outcome.query.point,
+                        matches=[(m.record["issuer"], m.record["national_reference"],
+                                  round(m.match.score * 100)) for m in outcome.matches],
+                        document_hit=bool(outcome.document and outcome.document.get("hit")))
+        reads.journal(conn, who, "border_check",
+                      [(m.message_id, "person.alert", m.record["issuer"], None) for m in outcome.matches])
+        if envs:
+            self.ctx.enqueue(envs, conn)

@@ -11,6 +11,7 @@ birth date, so a check reads a handful of index entries whatever the replica's s
 from __future__ import annotations
 
 import json
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import lru_cache
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -329,11 +330,13 @@ class QuietCheckLog:
 
     _COLUMNS = ("reference", "at", "who", "check_kind", "point", "person_matches", "document_hit")
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, checkpoints: WalCheckpoints) -> None:
         self._raw = engine.raw_connection()
         cursor = self._raw.cursor()
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        checkpoints.no_automatic_checkpoints(self._raw)
+        self._checkpoints = checkpoints
         self._sql = (f"INSERT INTO person_check_log ({', '.join(self._COLUMNS)}) "
                      f"VALUES ({', '.join('?' * len(self._COLUMNS))})")
 
@@ -345,9 +348,56 @@ class QuietCheckLog:
             self._raw.commit()
         finally:
             cursor.close()
+        self._checkpoints.committed()
 
     def close(self) -> None:
         self._raw.close()
+
+
+class WalCheckpoints:
+    """SQLite: the write-ahead log copied back into the database by a thread of its own, not by
+    whichever commit crosses SQLite's automatic threshold (1000 pages). That commit would pay for
+    the copy and the database file's fsync (milliseconds over a large replica) before its check
+    could answer: the border check's connections turn their automatic checkpoints off
+    (`no_automatic_checkpoints`) and call `committed` after each commit; every `every` commits a
+    PASSIVE checkpoint runs in the background (never blocking a reader or writer, one at a time).
+    Durability is the commit's (synchronous=FULL), not the checkpoint's: a crash at any point loses
+    nothing committed. The node's other connections keep their automatic checkpoints."""
+
+    def __init__(self, engine: Engine, every: int = 64) -> None:
+        self._engine, self._every, self._count = engine, every, 0
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="person-wal-checkpoint")
+        self._running: Future | None = None
+        self._raw: Any = None  # the checkpoint's own connection, opened and used in its thread only
+
+    @staticmethod
+    def no_automatic_checkpoints(dbapi_connection: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
+        finally:
+            cursor.close()
+
+    def committed(self) -> None:
+        self._count += 1
+        if self._count >= self._every and (self._running is None or self._running.done()):
+            self._count = 0
+            self._running = self._pool.submit(self._checkpoint)
+
+    def _checkpoint(self) -> None:
+        if self._raw is None:
+            self._raw = self._engine.raw_connection()
+        cursor = self._raw.cursor()
+        try:
+            cursor.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        finally:
+            cursor.close()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        if self._raw is not None:
+            self._raw.close()
+            self._raw = None
 
 
 def check_entry(engine: Engine, reference: str) -> dict[str, Any] | None:

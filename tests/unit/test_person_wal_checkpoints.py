@@ -1,0 +1,48 @@
+"""The border check's commits leave SQLite's checkpoints to a background thread (issue 16: the
+copy of the write-ahead log into a large replica, done by whichever commit crossed 1000 pages, was
+the hits' latency tail): the check's connection never checkpoints itself, and every `every` commits
+a passive checkpoint copies the log into the database file."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from nodes.national.features.person.store import WalCheckpoints
+from nodes.plumbing.db import make_engine
+
+
+def _database_file_mb(path: Path) -> float:
+    """The main file's size: what checkpoints copied there (the write-ahead log is another file)."""
+    return path.stat().st_size / 1e6
+
+
+def test_commits_do_not_checkpoint_and_the_background_thread_does(tmp_path: Path) -> None:
+    path = tmp_path / "node.db"
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE log (n INTEGER PRIMARY KEY, filler TEXT)")
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    checkpoints = WalCheckpoints(engine, every=4)
+    raw = engine.raw_connection()
+    WalCheckpoints.no_automatic_checkpoints(raw)
+    assert raw.cursor().execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    try:
+        for n in range(3):  # 3 x 2000 pages: far past SQLite's own threshold, still only in the log
+            cursor = raw.cursor()
+            cursor.executemany("INSERT INTO log (filler) VALUES (?)", [("x" * 3000,)] * 2000)
+            raw.commit()
+            checkpoints.committed()
+        assert _database_file_mb(path) < 1  # 18 MB of rows, all still in the log
+        raw.cursor().execute("INSERT INTO log (filler) VALUES ('last')")
+        raw.commit()
+        checkpoints.committed()  # the 4th: a passive checkpoint in the background
+        deadline = time.monotonic() + 10
+        while _database_file_mb(path) < 18 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert _database_file_mb(path) >= 18
+    finally:
+        raw.close()
+        checkpoints.close()
+        engine.dispose()
