@@ -368,7 +368,6 @@ class WalCheckpoints:
         self._engine, self._every, self._count = engine, every, 0
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="person-wal-checkpoint")
         self._running: Future | None = None
-        self._raw: Any = None  # the checkpoint's own connection, opened and used in its thread only
 
     @staticmethod
     def no_automatic_checkpoints(dbapi_connection: Any) -> None:
@@ -385,19 +384,11 @@ class WalCheckpoints:
             self._running = self._pool.submit(self._checkpoint)
 
     def _checkpoint(self) -> None:
-        if self._raw is None:
-            self._raw = self._engine.raw_connection()
-        cursor = self._raw.cursor()
-        try:
-            cursor.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        finally:
-            cursor.close()
+        with self._engine.connect() as conn:  # a pooled connection, for the checkpoint's time only
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
-        if self._raw is not None:
-            self._raw.close()
-            self._raw = None
 
 
 def check_entry(engine: Engine, reference: str) -> dict[str, Any] | None:
