@@ -25,6 +25,10 @@ async def _compose(page, base: str, reference: str, *, urgency: str = "routine")
     await page.select_option("#legal_basis", "untoc_article_18")
     await page.select_option("#offence", "art6_1_a_smuggling")
     await page.select_option("#measure", ["evidence_taking", "witness_hearing"])
+    # The guided steps of the two measures' templates (issue 17 part 2).
+    await page.fill("#detail-evidence_taking-evidence", "the crew's phone records, 1-3 November")
+    await page.fill("#detail-witness_hearing-person", "the harbour master of Lampedusa")
+    await page.fill("#detail-witness_hearing-questions", "Who met the boat? At what time?")
     await page.select_option("#urgency", urgency)
     await page.fill("#summary", "Boat landing at Lampedusa; we ask for the crew's phone records.")
 

@@ -39,7 +39,10 @@ def fields(reference: str = "ITA-2026-001", **extra) -> dict:  # noqa: ANN003
             "offences": ["art6_1_a_smuggling"], "aggravating": ["art6_3_a_endangering_lives_or_safety"],
             "measures": ["financial_investigation", "asset_tracing", "freezing"], "urgency": "urgent",
             "urgency_reason": "the funds are being moved", "deadline": "2027-01-31", "summary": SUMMARY,
-            "persons": [{"name": "R. Ficticio", "role": "suspect", "nationality": "MEX"}], **extra}
+            "persons": [{"name": "R. Ficticio", "role": "suspect", "nationality": "MEX"}], "language": "en",
+            "measure_details": {"financial_investigation": {"institution": "Banco Ficticio", "holder": "R. Ficticio"},
+                                "asset_tracing": {"institution": "Banco Ficticio", "account": "MX-0042"},
+                                "freezing": {"assets": "account MX-0042"}}, **extra}
 
 
 @asynccontextmanager
