@@ -144,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
 async def _run(args: argparse.Namespace) -> int:
     deployment = deployment_of(args.state_dir)
     files = _files(getattr(args, "attach", []))  # before any call: a wrong path is a mistake, not a half-done act
+    details = _details(getattr(args, "detail", []))  # so is a field no measure's template has
     async with api_session(args.cacert or default_cacert(deployment.federation_dir)) as session:
         client = MlaClient.for_country(session, deployment, country_code(args.node, "--node"))
         if args.action == "create":
@@ -154,7 +155,7 @@ async def _run(args: argparse.Namespace) -> int:
                       **{k: v for k, v in (("treaty", args.treaty), ("aggravating", args.aggravating),
                                            ("urgency_reason", args.urgency_reason),
                                            ("treaty_override", args.treaty_override),
-                                           ("measure_details", _details(args.detail))) if v}}
+                                           ("measure_details", details)) if v}}
             status, result = await client.create(fields, files)
         elif args.action == "list":
             status, result = await client.list(direction=args.direction, state=args.state, due=args.due)
