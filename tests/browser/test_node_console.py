@@ -49,6 +49,8 @@ async def test_mla_request_from_compose_to_acknowledgement(consoles: Consoles, n
     request_id = mex.url.rsplit("/", 1)[-1]
     assert await mex.text_content("#status") in ("submitted", "received")
     assert "phone-records.csv" in await mex.text_content("#attachments")
+    # IDN has published no competent-authority profile: sent, with a visible warning (issue 17 part 2).
+    assert await mex.locator("#no-profile").is_visible()
 
     # The requested State's list shows the request without a reload.
     row = idn.locator(f'tr[data-request-id="{request_id}"]')
@@ -139,7 +141,7 @@ async def test_health_shows_the_signing_certificate_and_links_to_the_work(consol
         in await certificate.text_content()  # the console's English dates (docs/i18n.md)
     assert await page.locator("main a[href='/console/mla/new']").count() == 1
     assert [await a.text_content() for a in await page.locator("header nav a").all()] == [
-        "Health", "Inbox", "Sent", "MLA", "Cases", "Alerts", "Border check"]
+        "Health", "Inbox", "Sent", "MLA", "Cases", "Alerts", "Border check", "Profiles"]
     await screenshot(page, "node-health")
 
 

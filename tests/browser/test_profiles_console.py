@@ -71,6 +71,8 @@ async def test_an_arabic_and_a_chinese_focal_point_go_through_the_mla_scenario(c
     # chosen measure are shown; the request's language defaults to the console's.
     await ita.goto(f"{consoles.urls['ITA']}/console/mla/new")
     await expect(ita.locator("#send")).to_have_text("发送请求")
+    await ita.select_option("#to", "MEX")  # Mexico has published no profile: a visible warning
+    await expect(ita.locator('[data-profile-for="MEX"].warning')).to_be_visible()
     await ita.select_option("#to", "IDN")
     profile_note = ita.locator('[data-profile-for="IDN"]')
     await expect(profile_note).to_be_visible()
@@ -106,6 +108,7 @@ async def test_an_arabic_and_a_chinese_focal_point_go_through_the_mla_scenario(c
     await ita.wait_for_url("**/console/mla/*-*")
     request_id = ita.url.rsplit("/", 1)[-1].split("?")[0]
     await expect(ita.locator("#request-language")).to_have_attribute("data-language", "zh")
+    await expect(ita.locator("#no-profile")).to_have_count(0)  # IDN's profile was checked
 
     # IDN reads it in Arabic: the request's language named in Arabic, each template field labelled.
     await idn.goto(f"{consoles.urls['IDN']}/console/mla")

@@ -132,8 +132,7 @@ async def compose(request: web.Request) -> web.Response:
                                               "in all, or a field over 1 MiB")
     except (ProtocolError, CryptoError) as exc:
         return _compose_page(request, values, f"{exc.reason}: {exc.detail}")
-    warned = f"?{urlencode({'warning': w})}" if (w := ",".join(created.get("warnings", []))) else ""
-    return web.Response(status=303, headers={"Location": f"/console/mla/{created['id']}{warned}"})
+    return web.Response(status=303, headers={"Location": f"/console/mla/{created['id']}"})
 
 
 async def _form(request: web.Request) -> tuple[dict[str, Any], list[Upload]]:
@@ -234,12 +233,20 @@ async def request_page(request: web.Request) -> web.Response:
         for message_id in shown:
             await asyncio.to_thread(reads.mark_read, authority.engine, message_id, at)
     template = "node/mla_live.html" if partial else "node/mla_request.html"
+    no_profile = view["direction"] == "out" and not partial and await asyncio.to_thread(_no_profile, authority,
+                                                                                        view["requested"])
     return console.render(request, template, heading=f"MLA request {view['reference']}", view=view,
                           answers=answers, us=authority.ctx.country,
                           events=allowed_events(view["direction"], view["state"]), grounds=mla.REFUSAL_GROUNDS,
                           overdue=is_overdue(view["deadline"], view["state"], today),
                           ok=request.query.get("ok"), error=request.query.get("error"),
-                          warning=request.query.get("warning"))
+                          no_profile=no_profile)
+
+
+def _no_profile(authority: CentralAuthority, country: str) -> bool:
+    """The requested State has published no profile (this node has a profiles feature and none of it)."""
+    book = authority.ctx.service_of("profiles")
+    return book is not None and book.get(country) is None
 
 
 @console.view("focal")
