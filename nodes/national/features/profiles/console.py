@@ -65,7 +65,8 @@ def profile_fields(values: dict[str, Any]) -> dict[str, Any]:
 async def page(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     own = await asyncio.to_thread(ctx.service.get, ctx.country)
-    return await _page(request, form_values(own), None, published=request.query.get("ok"))
+    ok = request.query.get("ok", "")
+    return await _page(request, form_values(own), None, published=ok if ok.isdigit() else None)
 
 
 async def _page(request: web.Request, values: dict[str, Any], error: str | None, status: int = 200,
