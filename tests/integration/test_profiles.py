@@ -8,10 +8,13 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
+from nodes.hub.api import make_app as make_hub_app
 from nodes.national.api import make_app
+from nodes.national.feature import discover
 from nodes.national.node import NationalNode
 from nodes.plumbing.config import new_message_id, utcnow
 from nodes.plumbing.deployment import Deployment
@@ -196,3 +199,46 @@ async def test_the_somex_profile_cli_publishes_and_shows(fed: RunningFederation,
     finally:
         for server in servers.values():
             await server.close()
+
+
+async def test_the_demo_steps_of_profiles_and_mla_pass_against_a_running_federation(fed: RunningFederation) -> None:
+    """`somex demo`'s profiles step, then MLA's (declared by the features, in the demo's order):
+    MEX's profile reaches ITA, a request in Italian is refused, the MLA scenario in English passes."""
+    servers = {c: TestServer(make_app(fed.nodes[c])) for c in ("MEX", "ITA")}
+    servers["HUB"] = TestServer(make_hub_app(fed.hub))
+    for server in servers.values():
+        await server.start_server()
+    said: list[str] = []
+
+    class Demo:
+        countries = ["MEX", "ITA"]
+
+        def api(self, country: str, role: str = "focal") -> tuple[str, dict[str, str]]:
+            token = fed.federation.credentials(country).tokens[role]
+            return str(servers[country].make_url("/api")), {"Authorization": f"Bearer {token}"}
+
+        def token(self, country: str, role: str = "focal") -> str:
+            return fed.federation.credentials(country).tokens[role]
+
+        def hub_api(self, role: str = "auditor") -> tuple[str, dict[str, str]]:
+            return self.api("HUB", role)
+
+        def say(self, text: str = "") -> None:
+            said.append(text)
+
+        async def wait_for(self, what: str, probe):  # noqa: ANN001, ANN202
+            return await eventually(probe, timeout=30, what=what)
+
+    steps = [f for f in sorted(discover(), key=lambda f: (f.demo_position, f.name)) if f.name in ("profiles", "mla")]
+    assert [f.name for f in steps] == ["profiles", "mla"]
+    checks = []
+    try:
+        async with aiohttp.ClientSession() as session:
+            for feature in steps:
+                for step in feature.demo_steps:
+                    checks += await step(session, Demo())
+    finally:
+        for server in servers.values():
+            await server.close()
+    assert checks and all(ok for _, ok in checks), (checks, said)
+    assert any("language_not_accepted" in line for line in said), said

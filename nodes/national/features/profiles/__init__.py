@@ -3,7 +3,7 @@ publishes what it accepts, signed by its own node key and broadcast as `profile.
 keeps the newest of each and the MLA composer checks requests against it (docs/profiles.md)."""
 
 from nodes.national.feature import CliCommand, ConsolePages, Feature
-from nodes.national.features.profiles import api, book, cli, console, store
+from nodes.national.features.profiles import api, book, cli, console, demo, store
 
 FEATURE = Feature(
     name="profiles",
@@ -14,4 +14,6 @@ FEATURE = Feature(
     console=ConsolePages(("Profiles", "/console/profiles"), console.add_routes, templates=console.TEMPLATES,
                          position=50),
     cli=(CliCommand("profile", cli.add_parser, cli.run),),
+    demo_steps=(demo.mex_publishes_its_profile,),
+    demo_position=15,  # before MLA's (20): its request is checked against MEX's profile
 )
