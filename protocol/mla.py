@@ -17,6 +17,7 @@ from typing import Any
 from protocol.encoding import NonCanonicalEncoding, decode_base64
 from protocol.errors import PolicyError, TransitionError
 from protocol.message_class import EnvelopeView, MessageClass, MessageType, MiB
+from protocol.profiles import check_languages
 from protocol.schema import DATE, NODE_ID, SHA256_HEX, TIMESTAMP, Enum, Int, List, Nullable, Obj, Str
 
 # Sealing base64-encodes the plaintext JSON, which base64-encodes the attachments: 16/9 growth.
@@ -58,6 +59,38 @@ PERSON = Obj(
 )
 PARTIES = {"reference": REFERENCE, "requesting": NODE_ID, "requested": NODE_ID}
 
+# -- Templates per measure (issue 17 part 2; docs/profiles.md) -------------------------------------
+# What each measure needs: groups of fields, each group satisfied by any one of its fields (asset
+# tracing: the institution, and the account or the holder), then the optional fields. Required when
+# a request is composed (check_composition); optional on the wire, so a request from a node of the
+# previous release, which sends no `measure_details`, is still accepted on receipt.
+MEASURE_TEMPLATES: dict[str, tuple[tuple[tuple[str, ...], ...], tuple[str, ...]]] = {
+    "evidence_taking": ((("evidence",),), ("holder", "location")),
+    "witness_hearing": ((("person",), ("questions",)), ("location",)),
+    "search_and_seizure": ((("place",), ("items",)), ()),
+    "service_of_documents": ((("addressee",),), ("address", "documents")),
+    "financial_investigation": ((("institution",), ("account", "holder")), ("period",)),
+    "asset_tracing": ((("institution",), ("account", "holder")), ("period",)),
+    "freezing": ((("assets",),), ("institution", "account")),
+    "confiscation": ((("assets",), ("order",)), ()),
+    "joint_investigation": ((("purpose",), ("participants",)), ("duration",)),
+    "provisional_arrest": ((("person",), ("warrant",)), ("location",)),
+    "surrender": ((("person",), ("warrant",)), ()),
+}
+assert set(MEASURE_TEMPLATES) == set(MEASURES)
+
+
+def measure_fields(measure: str) -> tuple[str, ...]:
+    """Every field of a measure's template, required ones first."""
+    groups, optional = MEASURE_TEMPLATES[measure]
+    return tuple(dict.fromkeys([*(f for group in groups for f in group), *optional]))
+
+
+MEASURE_DETAILS = Obj(optional={m: Obj(optional={f: Str(min_len=1, max_len=20_000) for f in measure_fields(m)})
+                                for m in MEASURES})
+LANGUAGE = Str(min_len=2, max_len=2, pattern=r"[a-z]{2}")  # ISO 639-1; protocol.profiles.LANGUAGES at composition
+# -- end of the templates per measure ---------------------------------------------------------------
+
 REQUEST = Obj(
     required={
         **PARTIES,
@@ -76,6 +109,11 @@ REQUEST = Obj(
         "persons": List(PERSON, max_items=200),
         "assets": Str(max_len=20_000),  # accounts, property and proceeds to trace, freeze or confiscate
         "attachments": ATTACHMENTS,
+        # issue 17 part 2, optional on the wire (docs/profiles.md): the request's language, the
+        # fields of each measure's template, and why a treaty requirement was overridden.
+        "language": LANGUAGE,
+        "measure_details": MEASURE_DETAILS,
+        "treaty_override": Str(min_len=1, max_len=4000),
     },
 )
 REQUEST_HEADER = Obj(required={"reference": REFERENCE, "kind": Enum(*KINDS), "status": Enum("submitted"),
@@ -222,6 +260,25 @@ def request_rule(env: EnvelopeView, body: Mapping[str, Any]) -> None:
     if body["legal_basis"] == ["bilateral_treaty"] and not body.get("treaty"):
         raise PolicyError("treaty_not_named", "a request under a bilateral treaty names the treaty")
     check_attachments(body.get("attachments", []))
+
+
+def check_composition(body: Mapping[str, Any]) -> None:
+    """What a new request must have when it is composed (not on receipt: see MEASURE_TEMPLATES):
+    its language, an ISO 639-1 code, and every required field of each measure's template
+    (PolicyError `measure_field_missing` naming the measure and the field)."""
+    if "language" not in body:
+        raise PolicyError("bad_body", "$.language: required (the ISO 639-1 code of the request's language)")
+    check_languages([body["language"]], "language")
+    details = body.get("measure_details") or {}
+    extra = sorted(set(details) - set(body.get("measures") or ()))
+    if extra:
+        raise PolicyError("bad_body", f"measure_details for a measure not requested: {', '.join(extra)}")
+    for measure in body.get("measures") or ():
+        given = details.get(measure) or {}
+        for group in MEASURE_TEMPLATES[measure][0]:
+            if not any(str(given.get(name) or "").strip() for name in group):
+                raise PolicyError("measure_field_missing", f"{measure}: {' or '.join(group)} is required "
+                                                           f"(measure_details.{measure}.{group[0]})")
 
 
 def event_rule(env: EnvelopeView, body: Mapping[str, Any]) -> None:

@@ -26,7 +26,8 @@ async def _request(consoles: Consoles, reference: str) -> str:
     created = consoles.fed.nodes["ITA"].mla.create({
         "requested": "MEX", "reference": reference, "kind": "mutual_legal_assistance",
         "legal_basis": ["untoc_article_18"], "offences": ["art6_1_a_smuggling"], "measures": ["freezing"],
-        "urgency": "routine", "summary": "Freeze the proceeds paid into account MX-0042."},
+        "urgency": "routine", "summary": "Freeze the proceeds paid into account MX-0042.", "language": "en",
+        "measure_details": {"freezing": {"assets": "the balance of account MX-0042"}}},
         [Upload("bank-records.csv", "text/csv", b"date,account,amount\n2026-10-02,MX-0042,48000.00\n")])
     await eventually(lambda: any(r["id"] == created["id"] for r in consoles.fed.nodes["MEX"].mla.list()),
                      what="the request at MEX")

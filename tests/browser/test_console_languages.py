@@ -49,6 +49,10 @@ async def test_a_request_composed_in_spanish_reads_in_arabic_at_the_receiver(con
     await mex.select_option("#legal_basis", "untoc_article_18")
     await mex.select_option("#offence", "art6_1_a_smuggling")
     await mex.select_option("#measure", ["asset_tracing", "witness_hearing"])
+    await mex.fill("#detail-asset_tracing-institution", "Banco Ficticio")
+    await mex.fill("#detail-asset_tracing-holder", "el patrón de la embarcación")
+    await mex.fill("#detail-witness_hearing-person", "el capitán de puerto")
+    await mex.fill("#detail-witness_hearing-questions", "¿Quién recibió la embarcación?")
     await mex.select_option("#urgency", "urgent")
     await mex.fill("#urgency_reason", "La embarcación zarpa el viernes.")
     await mex.fill("#summary", "Solicitamos los registros bancarios del patrón de la embarcación.")
@@ -87,9 +91,14 @@ async def test_a_request_composed_in_spanish_reads_in_arabic_at_the_receiver(con
     await expect(idn.locator("#legal-basis")).to_contain_text("اتفاقية الجريمة المنظمة، المادة 18")
     await expect(idn.locator("#measures")).to_contain_text("تعقب العائدات والأصول")
     await expect(idn.locator("#status")).to_have_text("مُستلَم")
-    # Free text as the sender wrote it, marked: the request carries no language (issue 17 part 2).
+    # Free text as the sender wrote it, marked with the request's language: Spanish, the composer's
+    # default in a Spanish console (issue 17 part 2).
     await expect(idn.locator("#summary")).to_have_text("Solicitamos los registros bancarios del patrón de la embarcación.")
-    await expect(idn.locator("#request-body .text-language").last).to_contain_text("اللغة غير مذكورة")
+    await expect(idn.locator("#request-language")).to_have_attribute("data-language", "es")
+    await expect(idn.locator("#request-body .text-language").last).to_have_attribute("data-language", "es")
+    await expect(idn.locator("#request-body .text-language").last).to_contain_text("مكتوب باللغة")
+    await expect(idn.locator('dl[data-measure="witness_hearing"] dd[data-field="questions"]')).to_contain_text(
+        "¿Quién recibió la embarcación?")
     arrived = idn.locator('ol.timeline li[data-what="receive"] time')
     assert await arrived.text_content() == _when("ar", await arrived.get_attribute("datetime"))
 

@@ -50,6 +50,8 @@ async def test_mla_request_travels_live_between_consoles_and_its_trail_verifies(
     await ita.select_option("#legal_basis", "untoc_article_18")
     await ita.select_option("#offence", "art6_1_a_smuggling")
     await ita.select_option("#measure", "asset_tracing")
+    await ita.fill("#detail-asset_tracing-institution", "Banco Ficticio")  # the measure's guided step
+    await ita.fill("#detail-asset_tracing-account", "4471")
     await ita.fill("#summary", "Trace the proceeds paid into account 4471 by the Lampedusa crossing network.")
     await ita.set_input_files("#attachment", str(evidence))
     await screenshot(ita, "scenario-1-ita-composes")

@@ -25,6 +25,10 @@ async def _compose(page, base: str, reference: str, *, urgency: str = "routine")
     await page.select_option("#legal_basis", "untoc_article_18")
     await page.select_option("#offence", "art6_1_a_smuggling")
     await page.select_option("#measure", ["evidence_taking", "witness_hearing"])
+    # The guided steps of the two measures' templates (issue 17 part 2).
+    await page.fill("#detail-evidence_taking-evidence", "the crew's phone records, 1-3 November")
+    await page.fill("#detail-witness_hearing-person", "the harbour master of Lampedusa")
+    await page.fill("#detail-witness_hearing-questions", "Who met the boat? At what time?")
     await page.select_option("#urgency", urgency)
     await page.fill("#summary", "Boat landing at Lampedusa; we ask for the crew's phone records.")
 
@@ -45,6 +49,8 @@ async def test_mla_request_from_compose_to_acknowledgement(consoles: Consoles, n
     request_id = mex.url.rsplit("/", 1)[-1]
     assert await mex.text_content("#status") in ("submitted", "received")
     assert "phone-records.csv" in await mex.text_content("#attachments")
+    # IDN has published no competent-authority profile: sent, with a visible warning (issue 17 part 2).
+    assert await mex.locator("#no-profile").is_visible()
 
     # The requested State's list shows the request without a reload.
     row = idn.locator(f'tr[data-request-id="{request_id}"]')
@@ -135,7 +141,7 @@ async def test_health_shows_the_signing_certificate_and_links_to_the_work(consol
         in await certificate.text_content()  # the console's English dates (docs/i18n.md)
     assert await page.locator("main a[href='/console/mla/new']").count() == 1
     assert [await a.text_content() for a in await page.locator("header nav a").all()] == [
-        "Health", "Inbox", "Sent", "MLA", "Cases", "Alerts", "Border check"]
+        "Health", "Inbox", "Sent", "MLA", "Cases", "Alerts", "Border check", "Profiles"]
     await screenshot(page, "node-health")
 
 

@@ -39,7 +39,10 @@ def fields(reference: str = "ITA-2026-001", **extra) -> dict:  # noqa: ANN003
             "offences": ["art6_1_a_smuggling"], "aggravating": ["art6_3_a_endangering_lives_or_safety"],
             "measures": ["financial_investigation", "asset_tracing", "freezing"], "urgency": "urgent",
             "urgency_reason": "the funds are being moved", "deadline": "2027-01-31", "summary": SUMMARY,
-            "persons": [{"name": "R. Ficticio", "role": "suspect", "nationality": "MEX"}], **extra}
+            "persons": [{"name": "R. Ficticio", "role": "suspect", "nationality": "MEX"}], "language": "en",
+            "measure_details": {"financial_investigation": {"institution": "Banco Ficticio", "holder": "R. Ficticio"},
+                                "asset_tracing": {"institution": "Banco Ficticio", "account": "MX-0042"},
+                                "freezing": {"assets": "account MX-0042"}}, **extra}
 
 
 @asynccontextmanager
@@ -359,7 +362,9 @@ async def test_the_somex_mla_cli_creates_lists_acts_shows_and_saves_attachments(
         evidence.write_bytes(b"account,amount\nMX-0042,48000\n")
         code, out = await somex(fed, "mla", "--node", "ITA", "create", "--to", "MEX", "--reference", "ITA-CLI-1",
                                 "--legal-basis", "untoc_article_18", "--offence", "art6_1_a_smuggling",
-                                "--measure", "asset_tracing", "--summary", SUMMARY, "--attach", str(evidence))
+                                "--measure", "asset_tracing", "--summary", SUMMARY, "--attach", str(evidence),
+                                "--language", "en", "--detail", "asset_tracing.institution=Banco Ficticio",
+                                "--detail", "asset_tracing.account=MX-0042")
         assert code == 0, out
         rid = json.loads(out)["id"]
         await eventually(lambda: any(x["id"] == rid for x in fed.nodes["MEX"].mla.list()), what="request at MEX")

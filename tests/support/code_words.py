@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from protocol import alerts, cases, messages, mla, person
+from protocol import alerts, cases, messages, mla, person, profiles
 from protocol.schema import List, Nullable, Obj
 
 REASON_CODES_DOC = Path(__file__).resolve().parents[2] / "docs" / "reason-codes.md"
@@ -82,6 +82,8 @@ def families() -> dict[str, tuple[str, ...]]:
         "entry_field": ("seq", "message_id", "type", "sender", "broker_user", "recipients", "thread", "digest", "kid",
                         "verdict", "reason", "detail", "received_at", "header", "handling"),
         "signer_role": ("hub", "witness"),
+        # A competent-authority profile's urgent channels (art. 18(13)).
+        "urgent_channel": profiles.URGENT_CHANNELS,
         "field": tuple(sorted(_case_fields() | _fields(mla.REQUEST, set()) | set(alerts.FIELDS) | _person_fields())),
     }
 

@@ -42,7 +42,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 ROOT_CRT = "fed/federation/root/root.crt"
 MLA_CREATE = ("create --to IDN --reference R-1 --legal-basis untoc_article_18 --offence art6_1_a_smuggling "
-              "--measure asset_tracing --summary s")
+              "--measure asset_tracing --summary s --language en --detail asset_tracing.institution=B "
+              "--detail asset_tracing.holder=H")
 MISTAKES = [
     # (command line after 'somex', words the one line must hold)
     ("--state-dir fed send --from XXX --to IDN --text hi", "XXX is not a node of the federation"),
@@ -53,6 +54,9 @@ MISTAKES = [
     ("--state-dir fed mla --node XXX list", "XXX is not a node of the federation"),
     ("--state-dir fed mla --node MEX list", "MEX's node is not running"),
     (f"--state-dir fed mla --node MEX {MLA_CREATE} --attach missing.pdf", "--attach missing.pdf: no such file"),
+    (f"--state-dir fed mla --node MEX {MLA_CREATE} --detail asset_tracing.colour=red",
+     "give MEASURE.FIELD=TEXT with a field of that measure's template"),
+    ("--state-dir fed profile --node MEX publish missing.json", "missing.json: no such file"),
     (f"--state-dir fed feed push {EXAMPLES / 'alerts.ndjson'} --country XXX", "XXX is not a node of the federation"),
     ("--state-dir fed feed push missing.ndjson --country MEX", "no such file missing.ndjson"),
     (f"--state-dir fed feed push {EXAMPLES / 'alerts.ndjson'} --country MEX", "MEX's node is not running"),

@@ -105,6 +105,7 @@ class CentralAuthority:
                 raise ProtocolError("bad_body", f"$.{name}: required")
         if body["requested"] not in ctx.federation.directory.node_ids():
             raise PolicyError("unknown_recipient", f"{body['requested'][:8]!r} is not a member of the federation")
+        warnings = self._check_before_sealing(body)
         header = {"reference": body["reference"], "kind": body["kind"], "status": State.SUBMITTED.value,
                   "urgency": body["urgency"], "deadline": body.get("deadline")}
         thread = mla.thread_of(ctx.country, body["reference"])
@@ -120,8 +121,19 @@ class CentralAuthority:
                 "state": State.SUBMITTED.value, "created": env.created, "updated_at": now, "reminded": ""})
             _event(conn, env.id, env.id, "submit", ctx.country, None, State.SUBMITTED, now)
             ctx.enqueue([env], conn)
-        self.log.info("mla request queued", message_id=env.id, thread=thread, requested=body["requested"])
-        return {"id": env.id, "reference": body["reference"], "thread": thread, "state": State.SUBMITTED.value}
+        self.log.info("mla request queued", message_id=env.id, thread=thread, requested=body["requested"],
+                      language=body.get("language"), treaty_override=bool(body.get("treaty_override")),
+                      warnings=warnings)
+        return {"id": env.id, "reference": body["reference"], "thread": thread, "state": State.SUBMITTED.value,
+                "warnings": warnings}
+
+    def _check_before_sealing(self, body: Mapping[str, Any]) -> list[str]:
+        """Issue 17 part 2 (docs/profiles.md): the composition rules (language, each measure's
+        template) and the requested State's published profile (language accepted, treaty required
+        for extradition); PolicyError with the reason code, else the warnings (`no_profile`)."""
+        mla.check_composition(body)
+        book = self.ctx.service_of("profiles")
+        return book.check_request(body) if book is not None else ["no_profile"]
 
     def act(self, request_id: str, event: str, *, note: str | None = None, grounds: Sequence[str] = (),
             uploads: Sequence[Upload] = ()) -> dict[str, Any]:

@@ -87,6 +87,12 @@ def add_parser(sub: Any) -> None:
     create.add_argument("--urgency-reason", help="why it is urgent (needed when it is)")
     create.add_argument("--deadline", help="YYYY-MM-DD")
     create.add_argument("--summary", required=True, help="summary of the facts")
+    create.add_argument("--language", required=True, help="the request's language, ISO 639-1 (e.g. en, es, ar)")
+    create.add_argument("--detail", action="append", default=[], metavar="MEASURE.FIELD=TEXT",
+                        help="a field of a measure's template, e.g. asset_tracing.institution='Banco X' (repeatable; "
+                             "each measure's fields: docs/profiles.md)")
+    create.add_argument("--treaty-override", help="extradition on the Convention to a State that requires a treaty: "
+                                                  "why (recorded in the request)")
     create.add_argument("--attach", action="append", type=Path, default=[], help="a file to attach (repeatable)")
     listing = actions.add_parser("list", help="requests sent and received")
     listing.add_argument("--direction", choices=("in", "out"), help="in: received, out: sent (default: both)")
@@ -118,6 +124,19 @@ def _files(paths: list[Path]) -> list[tuple[str, str, bytes]]:
     return [(p.name, mimetypes.guess_type(p.name)[0] or "application/octet-stream", p.read_bytes()) for p in paths]
 
 
+def _details(items: list[str]) -> dict[str, dict[str, str]]:
+    """`--detail measure.field=text` options as the request's `measure_details`."""
+    details: dict[str, dict[str, str]] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        measure, dot, name = key.partition(".")
+        if not sep or not dot or measure not in mla.MEASURE_TEMPLATES or name not in mla.measure_fields(measure):
+            raise CliError(f"--detail {item[:60]!r}: give MEASURE.FIELD=TEXT with a field of that measure's template, "
+                           "e.g. asset_tracing.institution='Banco Ficticio' (docs/profiles.md)")
+        details.setdefault(measure, {})[name] = text
+    return details
+
+
 def run(args: argparse.Namespace) -> int:
     return asyncio.run(_run(args))
 
@@ -125,14 +144,18 @@ def run(args: argparse.Namespace) -> int:
 async def _run(args: argparse.Namespace) -> int:
     deployment = deployment_of(args.state_dir)
     files = _files(getattr(args, "attach", []))  # before any call: a wrong path is a mistake, not a half-done act
+    details = _details(getattr(args, "detail", []))  # so is a field no measure's template has
     async with api_session(args.cacert or default_cacert(deployment.federation_dir)) as session:
         client = MlaClient.for_country(session, deployment, country_code(args.node, "--node"))
         if args.action == "create":
             fields = {"requested": args.to.upper(), "reference": args.reference, "kind": args.kind,
                       "legal_basis": args.legal_basis, "offences": args.offence, "measures": args.measure,
                       "urgency": args.urgency, "summary": args.summary, "deadline": args.deadline,
+                      "language": args.language,
                       **{k: v for k, v in (("treaty", args.treaty), ("aggravating", args.aggravating),
-                                           ("urgency_reason", args.urgency_reason)) if v}}
+                                           ("urgency_reason", args.urgency_reason),
+                                           ("treaty_override", args.treaty_override),
+                                           ("measure_details", details)) if v}}
             status, result = await client.create(fields, files)
         elif args.action == "list":
             status, result = await client.list(direction=args.direction, state=args.state, due=args.due)

@@ -27,7 +27,10 @@ from protocol.timefmt import format_time
 
 AUTHORITY = web.AppKey("somex_console_mla", CentralAuthority)
 LIST_FIELDS = {"legal_basis": "legal_basis", "offence": "offences", "measure": "measures"}
-TEXT_FIELDS = ("to", "kind", "reference", "summary", "deadline", "urgency", "urgency_reason", "treaty")
+TEXT_FIELDS = ("to", "kind", "reference", "summary", "deadline", "urgency", "urgency_reason", "treaty", "language",
+               "treaty_override")
+# The guided steps of each measure's template (protocol/mla.py MEASURE_TEMPLATES): `detail.<measure>.<field>`.
+DETAIL_FIELDS = tuple(f"detail.{m}.{f}" for m in mla.MEASURES for f in mla.measure_fields(m))
 CHOICES = {"kind": mla.KINDS, "legal_basis": mla.LEGAL_BASES, "offence": mla.OFFENCES, "measure": mla.MEASURES,
            "urgency": mla.URGENCIES, "grounds": mla.REFUSAL_GROUNDS}
 _HTML = {"200": {"description": "an HTML page (with ?partial=1 only its live part)", "content": {"text/html": {}}}}
@@ -106,8 +109,16 @@ async def compose_form(request: web.Request) -> web.Response:
 def _compose_page(request: web.Request, values: dict[str, Any], error: str | None) -> web.Response:
     authority = request.app[AUTHORITY]
     others = [n for n in authority.ctx.federation.directory.node_ids() if n != authority.ctx.country]
+    book = authority.ctx.service_of("profiles")
+    profiles = {n: book.get(n) for n in others} if book is not None else {}
     return console.render(request, "node/mla_compose.html", status=400 if error else 200,
-                          heading="New MLA request", countries=others, choices=CHOICES, values=values, error=error)
+                          heading="New MLA request", countries=others, choices=CHOICES, values=values, error=error,
+                          templates=mla.MEASURE_TEMPLATES, profiles=profiles, request_languages=REQUEST_LANGUAGES)
+
+
+# The languages offered for a request, most used first (any ISO 639-1 code is valid through the API).
+REQUEST_LANGUAGES = ("ar", "zh", "en", "fr", "ru", "es", "pt", "de", "it", "id", "tr", "fa", "ur", "hi", "sw", "ms",
+                     "th", "vi", "ja", "ko", "nl", "pl", "uk", "el", "he")
 
 
 @console.view("focal")
@@ -126,9 +137,9 @@ async def compose(request: web.Request) -> web.Response:
 
 async def _form(request: web.Request) -> tuple[dict[str, Any], list[Upload]]:
     """The form's fields (lists for the multiple selects) and its attachment files."""
-    fields, uploads = await _multipart(request, [*LIST_FIELDS, *TEXT_FIELDS])
+    fields, uploads = await _multipart(request, [*LIST_FIELDS, *TEXT_FIELDS, *DETAIL_FIELDS])
     values: dict[str, Any] = {name: fields[name] for name in LIST_FIELDS}
-    values.update({name: fields[name][-1] for name in TEXT_FIELDS if fields[name]})
+    values.update({name: fields[name][-1] for name in (*TEXT_FIELDS, *DETAIL_FIELDS) if fields[name]})
     return values, uploads
 
 
@@ -161,9 +172,16 @@ def request_fields(values: dict[str, Any]) -> dict[str, Any]:
                               "kind": values.get("kind", ""), "urgency": values.get("urgency", ""),
                               "summary": values.get("summary", "")}
     fields.update({key: values.get(name, []) for name, key in LIST_FIELDS.items()})
-    for name in ("deadline", "urgency_reason", "treaty"):
+    for name in ("deadline", "urgency_reason", "treaty", "language", "treaty_override"):
         if values.get(name, "").strip():
             fields[name] = values[name].strip()
+    details: dict[str, dict[str, str]] = {}
+    for measure in fields["measures"]:  # only the chosen measures' steps: a hidden step's leftovers stay out
+        for name in mla.measure_fields(measure) if measure in mla.MEASURE_TEMPLATES else ():
+            if values.get(f"detail.{measure}.{name}", "").strip():
+                details.setdefault(measure, {})[name] = values[f"detail.{measure}.{name}"].strip()
+    if details:
+        fields["measure_details"] = details
     return fields
 
 
@@ -215,11 +233,20 @@ async def request_page(request: web.Request) -> web.Response:
         for message_id in shown:
             await asyncio.to_thread(reads.mark_read, authority.engine, message_id, at)
     template = "node/mla_live.html" if partial else "node/mla_request.html"
+    no_profile = view["direction"] == "out" and not partial and await asyncio.to_thread(_no_profile, authority,
+                                                                                        view["requested"])
     return console.render(request, template, heading=f"MLA request {view['reference']}", view=view,
                           answers=answers, us=authority.ctx.country,
                           events=allowed_events(view["direction"], view["state"]), grounds=mla.REFUSAL_GROUNDS,
                           overdue=is_overdue(view["deadline"], view["state"], today),
-                          ok=request.query.get("ok"), error=request.query.get("error"))
+                          ok=request.query.get("ok"), error=request.query.get("error"),
+                          no_profile=no_profile)
+
+
+def _no_profile(authority: CentralAuthority, country: str) -> bool:
+    """The requested State has published no profile (this node has a profiles feature and none of it)."""
+    book = authority.ctx.service_of("profiles")
+    return book is not None and book.get(country) is None
 
 
 @console.view("focal")

@@ -25,6 +25,10 @@ async def trace_and_freeze_proceeds(session: aiohttp.ClientSession, demo: DemoFe
         "measures": ["financial_investigation", "asset_tracing", "freezing"], "urgency": "urgent",
         "urgency_reason": "the proceeds are being moved", "deadline": None,
         "summary": "Smuggling network on the Lampedusa route; proceeds paid into accounts in Mexico.",
+        "language": "en",
+        "measure_details": {"financial_investigation": {"institution": "Banco Ficticio", "holder": "R. Ficticio"},
+                            "asset_tracing": {"institution": "Banco Ficticio", "account": "MX-0042"},
+                            "freezing": {"assets": "the balance of account MX-0042 at Banco Ficticio"}},
     }, [("bank-records.csv", "text/csv", records)])
     checks: list[tuple[str, bool]] = [("ITA's MLA request with an attachment was accepted", status == 202)]
     if status != 202:
