@@ -44,12 +44,13 @@ faketime:
 	  if [ "$$(id -u)" != 0 ]; then echo "need root (or: sudo apt-get install faketime)"; exit 1; fi; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null; }
 
-# Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser).
+# Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser), and
+# a CJK font so that Chinese pages render (and their screenshots show characters, not boxes).
 browser:
-	@test -x /usr/bin/chromium || { \
+	@test -x /usr/bin/chromium && test -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc || { \
 	  echo "installing Debian chromium"; \
-	  if [ "$$(id -u)" != 0 ]; then echo "need root (or: sudo apt-get install chromium)"; exit 1; fi; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	  if [ "$$(id -u)" != 0 ]; then echo "need root (or: sudo apt-get install chromium fonts-wqy-microhei)"; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; }
 
 # `make demo KEEP=1` leaves the federation and its web consoles running until Ctrl-C.
 demo: venv rabbitmq
