@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from protocol import alerts, cases, core_messages, mla, person
+from protocol import alerts, cases, core_messages, files, mla, person
 from protocol.message_class import MessageClass, MessageType
 
 CLASSES: tuple[MessageClass, ...] = (
@@ -17,6 +17,7 @@ CLASSES: tuple[MessageClass, ...] = (
     cases.MESSAGE_CLASS,
     mla.MESSAGE_CLASS,
     person.MESSAGE_CLASS,
+    files.MESSAGE_CLASS,
 )
 
 
