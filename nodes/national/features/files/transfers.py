@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("somex.files")
 
-WINDOW = 8  # chunks sealed and queued but not yet receipted, per node: at most ~8 × 7.2 MiB in the outbox
+WINDOW = 4  # chunks sealed and queued but not yet receipted, per node: at most ~4 × 7.2 MiB in the outbox
 _READ = 1024 * 1024
 
 metadata = MetaData()
