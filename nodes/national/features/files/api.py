@@ -12,6 +12,7 @@ from nodes.national.reads import reader
 from nodes.plumbing.http import attachment_disposition, json_error, requires
 from nodes.plumbing.openapi import INTEGER, array, document, obj, op, path_param, query
 from protocol.errors import ProtocolError
+from protocol.files import MAX_FILES
 
 TRANSFERS = web.AppKey("somex_files", FileTransfers)
 
@@ -45,9 +46,12 @@ async def download_file(request: web.Request) -> web.StreamResponse:
     transfers = request.app[TRANSFERS]
     try:
         n = int(request.match_info["n"])
-        ref, path = await asyncio.to_thread(transfers.download, request.match_info["carrier"], n)
+        if not 0 <= n < MAX_FILES:
+            raise ValueError
     except ValueError:
-        return json_error(400, "bad_request", "the file index is an integer")
+        return json_error(400, "bad_request", f"the file index is an integer 0..{MAX_FILES - 1}")
+    try:
+        ref, path = await asyncio.to_thread(transfers.download, request.match_info["carrier"][:40], n)
     except LookupError as exc:
         return json_error(404, "not_found", str(exc))
     except ProtocolError as exc:
