@@ -19,6 +19,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 from sqlalchemy import func, select
 
+from nodes.national import reads
 from nodes.national.api import make_app
 from nodes.national.features.files.transfers import chunks_in, chunks_out
 from nodes.national.node import NationalNode
@@ -117,6 +118,14 @@ async def check_file_travels(fed: RunningFederation, tmp_path: Any, size: int, t
             kept = conn.execute(select(func.sum(func.length(messages.c.raw)))
                                 .where(messages.c.type == "file.chunk")).scalar_one()
         assert kept == 0
+    # the request's timeline is not flooded with the chunks' receipts; a chunk's body is not kept to open
+    chunk_ids = {e["message_id"] for e in trail}
+    async with focal(mex) as api:
+        async with api.get(f"/api/mla/requests/{created['id']}") as r:
+            timeline = (await r.json())["timeline"]
+    with pytest.raises(LookupError, match="sealed copy is not kept"):
+        reads.open_message(mex, trail[0]["message_id"], "focal")
+    assert timeline and not [t for t in timeline if t.get("of") in chunk_ids or t["message_id"] in chunk_ids]
     files_dir = mex.files.in_dir
     assert stat.S_IMODE(os.stat(files_dir).st_mode) == 0o700
     assert stat.S_IMODE(os.stat(files_dir.parent).st_mode) == 0o700

@@ -234,9 +234,12 @@ class CentralAuthority:
             for r in conn.execute(select(receipts).where(receipts.c.of.in_(ours))):
                 items.append({"at": r.at, "what": f"receipt.{r.kind}", "by": r.by, "message_id": r.receipt_id,
                               "of": r.of})
+            ours_and_theirs = {m.message_id for m in thread_messages if m.type.startswith("mla.")}
             for m in thread_messages:
                 if m.direction == "out" and m.type == "receipt":
                     sent = wire.parse_json(m.body, what="body")
+                    if sent["of"] not in ours_and_theirs:  # e.g. a file chunk's (docs/evidence-files.md)
+                        continue
                     items.append({"at": sent["at"], "what": f"receipt.{sent['kind']}", "by": m.sender,
                                   "message_id": m.message_id, "of": sent["of"]})
         return sorted(items, key=lambda i: i["at"])
