@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from protocol import alerts, cases, core_messages, mla, person, profiles
+from protocol import alerts, cases, core_messages, files, mla, person, profiles
 from protocol.message_class import MessageClass, MessageType
 
 CLASSES: tuple[MessageClass, ...] = (
@@ -18,6 +18,7 @@ CLASSES: tuple[MessageClass, ...] = (
     mla.MESSAGE_CLASS,
     person.MESSAGE_CLASS,
     profiles.MESSAGE_CLASS,
+    files.MESSAGE_CLASS,
 )
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from protocol import files as evidence_files
 from protocol.encoding import NonCanonicalEncoding, decode_base64
 from protocol.errors import PolicyError, TransitionError
 from protocol.message_class import EnvelopeView, MessageClass, MessageType, MiB
@@ -114,6 +115,7 @@ REQUEST = Obj(
         "language": LANGUAGE,
         "measure_details": MEASURE_DETAILS,
         "treaty_override": Str(min_len=1, max_len=4000),
+        "files": evidence_files.FILE_REFS,  # large files, each sent in chunks (protocol/files.py)
     },
 )
 REQUEST_HEADER = Obj(required={"reference": REFERENCE, "kind": Enum(*KINDS), "status": Enum("submitted"),
@@ -211,7 +213,8 @@ def thread_of(requesting: str, reference: str) -> str:
 EVENT = Obj(
     required={**PARTIES, "event": Enum(*MESSAGE_EVENTS)},
     optional={"note": Str(max_len=100_000), "grounds": List(Enum(*REFUSAL_GROUNDS), max_items=len(REFUSAL_GROUNDS)),
-              "attachments": ATTACHMENTS, "at": TIMESTAMP},
+              "attachments": ATTACHMENTS, "at": TIMESTAMP,
+              "files": evidence_files.FILE_REFS},  # large files, each sent in chunks (protocol/files.py)
 )
 EVENT_HEADER = Obj(required={"reference": REFERENCE, "kind": Enum(*KINDS), "event": Enum(*MESSAGE_EVENTS),
                              "status": Enum(*(s.value for s in State))})
@@ -260,6 +263,7 @@ def request_rule(env: EnvelopeView, body: Mapping[str, Any]) -> None:
     if body["legal_basis"] == ["bilateral_treaty"] and not body.get("treaty"):
         raise PolicyError("treaty_not_named", "a request under a bilateral treaty names the treaty")
     check_attachments(body.get("attachments", []))
+    evidence_files.check_file_refs(body.get("files", []))
 
 
 def check_composition(body: Mapping[str, Any]) -> None:
@@ -296,6 +300,7 @@ def event_rule(env: EnvelopeView, body: Mapping[str, Any]) -> None:
     if (body["event"] == "refuse") != bool(body.get("grounds")):
         raise PolicyError("refusal_grounds", "a refusal states its grounds, and only a refusal has grounds")
     check_attachments(body.get("attachments", []))
+    evidence_files.check_file_refs(body.get("files", []))
 
 
 # Legal records: a request may stay open for years, so its messages are kept ten.

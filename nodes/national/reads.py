@@ -66,6 +66,8 @@ def open_message(node: Opener, message_id: str, who: str, purpose: str = "read")
     raw = node.store.raw(message_id) if stored is not None else None
     if stored is None or raw is None:
         raise LookupError(f"no message {message_id[:40]}")
+    if not raw:  # a file chunk once its bytes are in the file on disk (docs/evidence-files.md)
+        raise LookupError(f"message {message_id[:40]}: its sealed copy is not kept; the file it carried is")
     env = wire.decode(raw)
     body = node._open_body(env)  # noqa: SLF001 - the read path is the one caller outside the inbox
     handling = dict(env.handling)

@@ -6,8 +6,8 @@ import asyncio
 import sys
 
 from tests.bench import (
-    bench_alerts, bench_audit, bench_border_check, bench_cases, bench_decide, bench_fanout, bench_load, bench_merkle,
-    bench_person_names, bench_relay, bench_witness,
+    bench_alerts, bench_audit, bench_border_check, bench_cases, bench_decide, bench_evidence, bench_fanout, bench_load,
+    bench_merkle, bench_person_names, bench_relay, bench_witness,
 )
 
 
@@ -23,6 +23,7 @@ def main() -> int:
     asyncio.run(bench_relay.main(sys.argv[1:]))
     asyncio.run(bench_alerts.main([]))
     asyncio.run(bench_load.main([]))
+    asyncio.run(bench_evidence.main([]))
     return 0
 
 

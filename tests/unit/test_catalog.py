@@ -90,7 +90,7 @@ def test_a_type_declares_exactly_one_retention_rule(retention: dict) -> None:
 
 def test_policy_rules_are_the_ones_each_class_declares() -> None:
     assert policy.BODY_RULES == {t.name: t.body_rule for t in declared() if t.body_rule is not None}
-    assert {t.name for t in declared() if t.envelope_rule is not None} == {"case.jit"}
+    assert {t.name for t in declared() if t.envelope_rule is not None} == {"case.jit", "file.chunk"}
 
 
 def test_the_largest_size_bound_is_the_one_checked_before_parsing() -> None:

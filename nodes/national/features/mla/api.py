@@ -26,6 +26,7 @@ from protocol.errors import ProtocolError, TransitionError
 AUTHORITY = web.AppKey("somex_mla", CentralAuthority)
 MAX_FIELDS_BYTES = 1024 * 1024  # the JSON part; attachments have mla.MAX_ATTACHMENT_BYTES in all
 _CHUNK = 256 * 1024
+_FILE_PIECE = 1024 * 1024
 
 
 def add_routes(app: web.Application, authority: CentralAuthority) -> None:
@@ -85,13 +86,16 @@ async def read_part(part: BodyPartReader, budget: int) -> bytes:
     return bytes(data)
 
 
-async def _fields_and_uploads(request: web.Request, name: str) -> tuple[dict[str, Any], list[Upload]]:
-    """The JSON fields and the attachments of a create or act call, JSON or multipart."""
+async def _fields_and_uploads(request: web.Request, name: str) -> tuple[dict[str, Any], list[Upload], list[Any]]:
+    """The JSON fields, the attachments and the large files of a create or act call, JSON or
+    multipart. A `file` part (up to 2 GiB) is streamed to disk by the files feature, never held in
+    memory; it is sent in chunks once the message that lists it is delivered."""
     if request.content_type != "multipart/form-data":
         data = await read_json(request)
-        return data, _json_uploads(data.pop("attachments", []))
+        return data, _json_uploads(data.pop("attachments", [])), []
     fields: dict[str, Any] | None = None
     uploads: list[Upload] = []
+    files: list[Any] = []
     budget = mla.MAX_ATTACHMENT_BYTES
     try:
         reader = await request.multipart()
@@ -105,14 +109,36 @@ async def _fields_and_uploads(request: web.Request, name: str) -> tuple[dict[str
                 budget -= len(content)
                 uploads.append(Upload(part.filename, part.headers.get("Content-Type", "application/octet-stream"),
                                       content))
+            elif part.name == "file" and part.filename:
+                files.append(await _spool_part(request, part))
             else:
-                raise ProtocolError("bad_request", f"unexpected part {str(part.name)[:40]!r}: send {name!r} and "
-                                                   "'attachment' parts")
+                raise ProtocolError("bad_request", f"unexpected part {str(part.name)[:40]!r}: send {name!r}, "
+                                                   "'attachment' and 'file' parts")
     except (HttpProcessingError, ValueError, AssertionError) as exc:  # aiohttp's multipart parser on bad input
         raise ProtocolError("bad_request", f"malformed multipart body: {str(exc)[:120]}") from None
     if fields is None:
+        _discard(request.app[AUTHORITY], files)
         raise ProtocolError("bad_request", f"a {name!r} part of JSON is required")
-    return fields, uploads
+    return fields, uploads, files
+
+
+def _discard(authority: CentralAuthority, files: list[Any]) -> None:
+    """Spooled files of a call that failed: nothing will send them."""
+    if files:
+        authority.ctx.service_of("files").discard(files)
+
+
+async def _spool_part(request: web.Request, part: BodyPartReader) -> Any:
+    """A large file part written to the node's disk as it streams in (ProtocolError past 2 GiB)."""
+    transfers = request.app[AUTHORITY].ctx.service_of("files")
+    spool = transfers.spool(part.filename, part.headers.get("Content-Type", "application/octet-stream"))
+    try:
+        while chunk := await part.read_chunk(_FILE_PIECE):
+            await asyncio.to_thread(spool.write, chunk)
+        return await asyncio.to_thread(spool.finish)
+    except BaseException:
+        spool.discard()
+        raise
 
 
 def _json_object(content: bytes, name: str) -> dict[str, Any]:
@@ -148,6 +174,8 @@ def _error(exc: Exception) -> web.Response:
                                             f"or fields over {MAX_FIELDS_BYTES}")
     if isinstance(exc, LookupError):
         return json_error(404, "not_found", str(exc))
+    if isinstance(exc, ProtocolError) and exc.reason == "file_too_large":
+        return json_error(413, exc.reason, exc.detail)
     if isinstance(exc, TransitionError):
         return json_error(409, exc.reason, exc.detail)
     assert isinstance(exc, (ProtocolError, CryptoError))
@@ -159,8 +187,12 @@ def _error(exc: Exception) -> web.Response:
 async def create_request(request: web.Request) -> web.Response:
     authority = request.app[AUTHORITY]
     try:
-        fields, uploads = await _fields_and_uploads(request, "request")
-        created = await asyncio.to_thread(authority.create, fields, uploads)
+        fields, uploads, files = await _fields_and_uploads(request, "request")
+        try:
+            created = await asyncio.to_thread(authority.create, fields, uploads, files)
+        except BaseException:
+            _discard(authority, files)
+            raise
     except (ProtocolError, CryptoError, TooLarge) as exc:
         return _error(exc)
     return web.json_response(created, status=202)
@@ -193,15 +225,19 @@ async def view_request(request: web.Request) -> web.Response:
 async def act_on_request(request: web.Request) -> web.Response:
     authority = request.app[AUTHORITY]
     try:
-        fields, uploads = await _fields_and_uploads(request, "event")
+        fields, uploads, files = await _fields_and_uploads(request, "event")
         unknown = fields.keys() - {"event", "note", "grounds"}
         if unknown:
             return json_error(400, "unknown_field", f"unknown field(s): {sorted(unknown)}")
         event, note, grounds = fields.get("event"), fields.get("note"), fields.get("grounds", [])
         if not isinstance(event, str) or not isinstance(note, (str, type(None))) or not isinstance(grounds, list):
             return json_error(400, "bad_request", "'event' (string), optional 'note' (string) and 'grounds' (list)")
-        done = await asyncio.to_thread(authority.act, request.match_info["id"], event, note=note, grounds=grounds,
-                                       uploads=uploads)
+        try:
+            done = await asyncio.to_thread(authority.act, request.match_info["id"], event, note=note,
+                                           grounds=grounds, uploads=uploads, files=files)
+        except BaseException:
+            _discard(authority, files)
+            raise
     except (LookupError, ProtocolError, CryptoError, TooLarge) as exc:
         return _error(exc)
     return web.json_response(done, status=202)

@@ -94,12 +94,16 @@ class CentralAuthority:
 
     # -- the focal point's actions ---------------------------------------------------------------
 
-    def create(self, fields: Mapping[str, Any], uploads: Sequence[Upload] = ()) -> dict[str, Any]:
-        """Seal and queue a new request; ProtocolError (a reason code) if it cannot be sent."""
+    def create(self, fields: Mapping[str, Any], uploads: Sequence[Upload] = (),
+               files: Sequence[Any] = ()) -> dict[str, Any]:
+        """Seal and queue a new request; ProtocolError (a reason code) if it cannot be sent.
+        `files`: large files spooled by the files feature (sent in chunks once the request is delivered)."""
         ctx = self.ctx
         body = {**fields, "requesting": ctx.country}
         if uploads:
             body["attachments"] = [u.as_json() for u in uploads]
+        if files:
+            body["files"] = [f.ref for f in files]
         for name in ("reference", "requested", "kind", "urgency"):
             if not isinstance(body.get(name), str):
                 raise ProtocolError("bad_body", f"$.{name}: required")
@@ -121,6 +125,7 @@ class CentralAuthority:
                 "state": State.SUBMITTED.value, "created": env.created, "updated_at": now, "reminded": ""})
             _event(conn, env.id, env.id, "submit", ctx.country, None, State.SUBMITTED, now)
             ctx.enqueue([env], conn)
+            _send_files(ctx, conn, env, files)
         self.log.info("mla request queued", message_id=env.id, thread=thread, requested=body["requested"],
                       language=body.get("language"), treaty_override=bool(body.get("treaty_override")),
                       warnings=warnings)
@@ -136,7 +141,7 @@ class CentralAuthority:
         return book.check_request(body) if book is not None else ["no_profile"]
 
     def act(self, request_id: str, event: str, *, note: str | None = None, grounds: Sequence[str] = (),
-            uploads: Sequence[Upload] = ()) -> dict[str, Any]:
+            uploads: Sequence[Upload] = (), files: Sequence[Any] = ()) -> dict[str, Any]:
         """Send a lifecycle event on a request; TransitionError if this State may not, now."""
         with self.engine.begin() as conn:
             row = _row(conn, request_id)
@@ -145,16 +150,17 @@ class CentralAuthority:
             if rule is None or rule.message_type is None:
                 raise TransitionError("unknown_event", f"a focal point cannot send {event[:64]!r}")
             target = mla.apply(row.state, event, role)
-            env = self._event_message(row, rule.message_type, event, target, note, grounds, uploads)
+            env = self._event_message(row, rule.message_type, event, target, note, grounds, uploads, files)
             now = format_time(utcnow())
             _move(conn, row, target, now)
             _event(conn, request_id, env.id, event, self.ctx.country, row.state, target, now)
             self.ctx.enqueue([env], conn)
+            _send_files(self.ctx, conn, env, files)
         self.log.info("mla event queued", message_id=env.id, thread=row.thread, mla_event=event, state=target.value)
         return {"id": env.id, "event": event, "state": target.value}
 
     def _event_message(self, row: Any, message_type: str, event: str, target: State, note: str | None,
-                       grounds: Sequence[str], uploads: Sequence[Upload]):  # noqa: ANN202
+                       grounds: Sequence[str], uploads: Sequence[Upload], files: Sequence[Any] = ()):  # noqa: ANN202
         body: dict[str, Any] = {"reference": row.reference, "requesting": row.requesting,
                                 "requested": row.requested, "event": event, "at": format_time(utcnow())}
         if note:
@@ -163,6 +169,8 @@ class CentralAuthority:
             body["grounds"] = list(grounds)
         if uploads:
             body["attachments"] = [u.as_json() for u in uploads]
+        if files:
+            body["files"] = [f.ref for f in files]
         other = row.requested if row.direction == "out" else row.requesting
         header = {"reference": row.reference, "kind": row.kind, "event": event, "status": target.value}
         return self.ctx.build_sealed(message_type, [other], body, header=header, thread=row.thread,
@@ -238,9 +246,12 @@ class CentralAuthority:
             for r in conn.execute(select(receipts).where(receipts.c.of.in_(ours))):
                 items.append({"at": r.at, "what": f"receipt.{r.kind}", "by": r.by, "message_id": r.receipt_id,
                               "of": r.of})
+            ours_and_theirs = {m.message_id for m in thread_messages if m.type.startswith("mla.")}
             for m in thread_messages:
                 if m.direction == "out" and m.type == "receipt":
                     sent = wire.parse_json(m.body, what="body")
+                    if sent["of"] not in ours_and_theirs:  # e.g. a file chunk's (docs/evidence-files.md)
+                        continue
                     items.append({"at": sent["at"], "what": f"receipt.{sent['kind']}", "by": m.sender,
                                   "message_id": m.message_id, "of": sent["of"]})
         return sorted(items, key=lambda i: i["at"])
@@ -368,6 +379,7 @@ def on_request(ctx: FeatureContext, conn: Connection, verified: VerifiedEnvelope
         "deadline": body.get("deadline"), "state": State.RECEIVED.value, "created": env.created,
         "updated_at": now, "delivered_at": now, "reminded": ""})
     _event(conn, env.id, env.id, "receive", env.sender, None, State.RECEIVED, now)
+    _expect_files(ctx, conn, env, body)
 
 
 def on_event(ctx: FeatureContext, conn: Connection, verified: VerifiedEnvelope,
@@ -394,6 +406,19 @@ def on_event(ctx: FeatureContext, conn: Connection, verified: VerifiedEnvelope,
         _event(conn, row.request_id, env.id, body["event"], env.sender, row.state, None, now, refused=exc)
         return
     _event(conn, row.request_id, env.id, body["event"], env.sender, row.state, target, now)
+    _expect_files(ctx, conn, env, body)
+
+
+# -- large files (the files feature, reached through its service) ---------------------------------
+
+def _send_files(ctx: FeatureContext, conn: Connection, env: wire.Envelope, files: Sequence[Any]) -> None:
+    if files:
+        ctx.service_of("files").send_with(conn, env, files)
+
+
+def _expect_files(ctx: FeatureContext, conn: Connection, env: wire.Envelope, body: Mapping[str, Any]) -> None:
+    if body.get("files"):
+        ctx.service_of("files").expect(conn, env, body["files"])
 
 
 def _delivered(conn: Connection, row: Any, by: str, evidence: str, at: str) -> Any:

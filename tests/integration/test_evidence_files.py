@@ -1,0 +1,262 @@
+"""Large evidence files across a real federation (docs/evidence-files.md): streamed to disk, sent in
+sealed 4 MiB chunks each audited at the hub, reassembled and verified at the receiver, resumed
+after a restart without resending what arrived, and every bad chunk refused with its reason."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import stat
+import time
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+from sqlalchemy import func, select
+
+from nodes.national import reads
+from nodes.national.api import make_app
+from nodes.national.features.files.transfers import chunks_in, chunks_out
+from nodes.national.node import NationalNode
+from nodes.national.store import deliveries, messages
+from nodes.plumbing.config import new_message_id
+from protocol import files as protocol_files
+from protocol import mla
+from tests.integration.federation import RunningFederation, eventually
+
+pytestmark = pytest.mark.integration
+
+MiB = 1024 * 1024
+
+
+def fields(reference: str) -> dict:
+    return {"requested": "MEX", "reference": reference, "kind": "mutual_legal_assistance",
+            "legal_basis": ["untoc_article_18"], "offences": ["art6_1_a_smuggling"],
+            "measures": ["evidence_taking"], "urgency": "routine", "summary": "Seized phone images"}
+
+
+@asynccontextmanager
+async def focal(node: NationalNode):  # noqa: ANN201
+    server = TestServer(make_app(node))
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession(base_url=str(server.make_url("/")),
+                                         headers={"Authorization": f"Bearer {node.creds.tokens['focal']}"}) as s:
+            yield s
+    finally:
+        await server.close()
+
+
+def random_file(path: str, size: int) -> str:
+    """A file of `size` random bytes written in pieces; its SHA-256."""
+    digest = hashlib.sha256()
+    with open(path, "wb") as f:
+        left = size
+        while left:
+            piece = os.urandom(min(left, 4 * MiB))
+            f.write(piece)
+            digest.update(piece)
+            left -= len(piece)
+    return digest.hexdigest()
+
+
+async def send_request_with_file(ita: NationalNode, path: str, reference: str) -> dict:
+    async with focal(ita) as api:
+        form = aiohttp.FormData()
+        form.add_field("request", json.dumps(fields(reference)), content_type="application/json")
+        with open(path, "rb") as f:
+            form.add_field("file", f, filename="phone-image.bin", content_type="application/octet-stream")
+            async with api.post("/api/mla/requests", data=form) as r:
+                assert r.status == 202, await r.text()
+                return await r.json()
+
+
+def received(node: NationalNode, carrier: str) -> dict | None:
+    return next((f for f in node.files.list() if f["direction"] == "in" and f["carrier"] == carrier), None)
+
+
+def sent(node: NationalNode, carrier: str) -> dict | None:
+    return next((f for f in node.files.list() if f["direction"] == "out" and f["carrier"] == carrier), None)
+
+
+async def download_sha256(node: NationalNode, carrier: str) -> tuple[int, str, str]:
+    digest = hashlib.sha256()
+    async with focal(node) as api, api.get(f"/api/files/{carrier}/0") as r:
+        if r.status != 200:
+            return r.status, (await r.json())["error"], ""
+        async for piece in r.content.iter_chunked(MiB):
+            digest.update(piece)
+        return r.status, r.headers["X-Content-SHA256"], digest.hexdigest()
+
+
+async def check_file_travels(fed: RunningFederation, tmp_path: Any, size: int, timeout: float) -> dict:
+    ita, mex = fed.nodes["ITA"], fed.nodes["MEX"]
+    path = str(tmp_path / "evidence.bin")
+    sha256 = random_file(path, size)
+    started = time.monotonic()
+    created = await send_request_with_file(ita, path, f"ITA-FILE-{size}")
+    done = await eventually(lambda: (f := received(mex, created["id"])) and f["state"] == "complete" and f,
+                            timeout=timeout, what="the file complete and verified at MEX")
+    elapsed = time.monotonic() - started
+    chunks = protocol_files.chunk_count(size)
+    assert done["sha256"] == sha256 and done["size"] == size and done["chunks"] == chunks
+    status, header, got = await download_sha256(mex, created["id"])
+    assert (status, header, got) == (200, sha256, sha256)
+    # the sender learns it: every chunk receipted
+    await eventually(lambda: (sent(ita, created["id"]) or {}).get("state") == "complete", what="ITA sees it complete")
+    # each chunk is its own audited message on the thread, in reply to the request
+    trail = [e for e in fed.audit(thread=created["thread"]) if e["type"] == "file.chunk"]
+    assert sorted(e["header"]["chunk"] for e in trail) == list(range(chunks))
+    # the sealed chunks are not kept twice: the file on disk has the bytes
+    for node in (ita, mex):
+        with node.store.engine.connect() as conn:
+            kept = conn.execute(select(func.sum(func.length(messages.c.raw)))
+                                .where(messages.c.type == "file.chunk")).scalar_one()
+        assert kept == 0
+    # the request's timeline is not flooded with the chunks' receipts; a chunk's body is not kept to open
+    chunk_ids = {e["message_id"] for e in trail}
+    async with focal(mex) as api:
+        async with api.get(f"/api/mla/requests/{created['id']}") as r:
+            timeline = (await r.json())["timeline"]
+    with pytest.raises(LookupError, match="sealed copy is not kept"):
+        reads.open_message(mex, trail[0]["message_id"], "focal")
+    assert timeline and not [t for t in timeline if t.get("of") in chunk_ids or t["message_id"] in chunk_ids]
+    files_dir = mex.files.in_dir
+    assert stat.S_IMODE(os.stat(files_dir).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(files_dir.parent).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(files_dir / f"{created['id']}.0").st_mode) == 0o600
+    assert not list(ita.files.out_dir.iterdir()), "the sender's spooled copy is deleted once delivered"
+    return {"elapsed": elapsed, **created}
+
+
+async def test_a_20_mib_file_travels_in_audited_chunks_and_downloads_intact(fed: RunningFederation,
+                                                                             tmp_path: Any) -> None:
+    await check_file_travels(fed, tmp_path, 20 * MiB + 12345, timeout=60)
+
+
+@pytest.mark.slow
+async def test_a_100_mib_file_travels_in_audited_chunks_and_downloads_intact(fed: RunningFederation,
+                                                                              tmp_path: Any) -> None:
+    await check_file_travels(fed, tmp_path, 100 * MiB, timeout=180)
+
+
+async def test_receiver_restarted_in_the_middle_resumes_without_resending_what_arrived(
+        fed: RunningFederation, tmp_path: Any) -> None:
+    ita, mex = fed.nodes["ITA"], fed.nodes["MEX"]
+    path = str(tmp_path / "evidence.bin")
+    size = 40 * MiB
+    sha256 = random_file(path, size)
+    created = await send_request_with_file(ita, path, "ITA-RESTART")
+
+    def arrived(node: NationalNode) -> int:
+        with node.store.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(chunks_in)
+                                .where(chunks_in.c.carrier == created["id"])).scalar_one()
+
+    await eventually(lambda: arrived(mex) >= 2, timeout=60, what="some chunks at MEX")
+    await mex.stop()
+    before = arrived(mex)
+    assert before < 10, "the file arrived whole before the restart: nothing was tested"
+    mex = await fed.start_node("MEX")
+    await eventually(lambda: (f := received(mex, created["id"])) and f["state"] == "complete", timeout=90,
+                     what="the file complete at MEX after its restart")
+    assert (await download_sha256(mex, created["id"]))[2] == sha256
+    with ita.store.engine.connect() as conn:
+        sealed = conn.execute(select(chunks_out.c.chunk).where(chunks_out.c.carrier == created["id"])).scalars().all()
+        resends = conn.execute(select(func.sum(deliveries.c.resends))
+                               .where(deliveries.c.type == "file.chunk")).scalar_one()
+    assert sorted(sealed) == list(range(10)), "each chunk sealed and queued once"
+    assert resends == 0, "no chunk was sent again"
+
+
+# -- bad input: what a faulty or hostile sender node could send ---------------------------------------------
+
+def ref_of(data: bytes, name: str = "forged.bin", sha256: str | None = None) -> dict:
+    chunks = [data[i:i + protocol_files.CHUNK_BYTES] for i in range(0, len(data), protocol_files.CHUNK_BYTES)]
+    return {"name": name, "media_type": "application/octet-stream", "size": len(data),
+            "sha256": sha256 or hashlib.sha256(data).hexdigest(), "chunk_bytes": protocol_files.CHUNK_BYTES,
+            "chunks": [hashlib.sha256(c).hexdigest() for c in chunks]}
+
+
+async def carrier_with(fed: RunningFederation, reference: str, ref: dict) -> Any:
+    """A request listing one large file, sent by ITA without any of the file's chunks."""
+    ita, mex = fed.nodes["ITA"], fed.nodes["MEX"]
+    body = {**fields(reference), "requesting": "ITA", "files": [ref]}
+    header = {"reference": reference, "kind": body["kind"], "status": "submitted", "urgency": "routine",
+              "deadline": None}
+    env = ita.build_sealed("mla.request", ["MEX"], body, header=header, thread=mla.thread_of("ITA", reference))
+    await ita.submit([env])
+    await eventually(lambda: received(mex, env.id), what="the file expected at MEX")
+    return env
+
+
+async def send_chunk(fed: RunningFederation, carrier: Any, index: int, data: bytes, *, thread: str | None = None,
+                     file: str | None = None, chunks: int = 1) -> str:
+    ita = fed.nodes["ITA"]
+    file = file or carrier.id
+    body = {"file": file, "n": 0, "chunk": index, "data": base64.b64encode(data).decode()}
+    env = ita.build_sealed("file.chunk", ["MEX"], body, header={"file": file, "n": 0, "chunk": index,
+                                                                 "chunks": chunks},
+                           thread=thread or carrier.thread, reply_to=carrier.id)
+    await ita.submit([env])
+    return env.id
+
+
+async def refused_with(fed: RunningFederation, message_id: str) -> str:
+    refusal = await eventually(lambda: next((r for r in fed.nodes["MEX"].store.refusals()
+                                             if r["message_id"] == message_id), None),
+                               what=f"MEX's refusal of {message_id}")
+    return refusal["reason"]
+
+
+async def test_bad_chunks_are_refused_with_their_reason_and_no_partial_file_is_ever_shown(
+        fed: RunningFederation) -> None:
+    mex = fed.nodes["MEX"]
+    data = os.urandom(2 * protocol_files.CHUNK_BYTES)
+    good = await carrier_with(fed, "ITA-BAD-1", ref_of(data))
+
+    # a chunk for a file nobody announced
+    unknown = await send_chunk(fed, good, 0, data[:protocol_files.CHUNK_BYTES], file=new_message_id(), chunks=2)
+    assert await refused_with(fed, unknown) == "unknown_file"
+    # a chunk of this file sent on another thread
+    elsewhere = await send_chunk(fed, good, 0, data[:protocol_files.CHUNK_BYTES], thread="mla:ITA:OTHER", chunks=2)
+    assert await refused_with(fed, elsewhere) == "chunk_wrong_thread"
+    assert received(mex, good.id)["state"] == "receiving"
+    # a chunk whose bytes are not those the sealed request lists: the whole file is refused
+    tampered = bytearray(data[:protocol_files.CHUNK_BYTES])
+    tampered[100] ^= 1
+    wrong = await send_chunk(fed, good, 0, bytes(tampered), chunks=2)
+    assert await refused_with(fed, wrong) == "chunk_digest_mismatch"
+    assert received(mex, good.id)["state"] == "failed" and received(mex, good.id)["reason"] == "chunk_digest_mismatch"
+    assert not mex.files.part_path(good.id, 0).exists()
+    assert (await download_sha256(mex, good.id))[:2] == (409, "chunk_digest_mismatch")
+    # the right chunk afterwards is too late: the file is closed
+    late = await send_chunk(fed, good, 1, data[protocol_files.CHUNK_BYTES:], chunks=2)
+    assert await refused_with(fed, late) == "file_closed"
+
+    # every chunk as listed, but the file's own SHA-256 is another: refused on the last chunk
+    lying = await carrier_with(fed, "ITA-BAD-2", ref_of(data, sha256="0" * 64))
+    first = await send_chunk(fed, lying, 0, data[:protocol_files.CHUNK_BYTES], chunks=2)
+    last = await send_chunk(fed, lying, 1, data[protocol_files.CHUNK_BYTES:], chunks=2)
+    assert await refused_with(fed, last) == "file_digest_mismatch"
+    assert not [r for r in mex.store.refusals() if r["message_id"] == first]
+    assert received(mex, lying.id)["reason"] == "file_digest_mismatch"
+    assert not mex.files.final_path(lying.id, 0).exists() and not mex.files.part_path(lying.id, 0).exists()
+    assert (await download_sha256(mex, lying.id))[:2] == (409, "file_digest_mismatch")
+
+    # one chunk never comes: past the timeout the file is failed, its part deleted
+    missing = await carrier_with(fed, "ITA-BAD-3", ref_of(data))
+    await send_chunk(fed, missing, 0, data[:protocol_files.CHUNK_BYTES], chunks=2)
+    await eventually(lambda: received(mex, missing.id)["done"] == 1, what="the first chunk at MEX")
+    assert (await download_sha256(mex, missing.id))[:2] == (409, "file_incomplete")
+    assert mex.files.part_path(missing.id, 0).exists()
+    mex.files.ctx.settings["file_timeout"] = timedelta(0)
+    assert mex.files.sweep() == 1
+    assert received(mex, missing.id)["state"] == "failed" and received(mex, missing.id)["reason"] == "file_incomplete"
+    assert not mex.files.part_path(missing.id, 0).exists()
+    assert (await download_sha256(mex, missing.id))[:2] == (409, "file_incomplete")

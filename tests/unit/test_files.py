@@ -1,0 +1,127 @@
+"""protocol/files.py: file references, chunk checks, and the bounds a full chunk fits in."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from crypto.sealing import seal
+from protocol import envelope as wire
+from protocol import files, messages, mla
+from protocol.errors import DecodeError, PolicyError
+from protocol.schema import validate
+
+CARRIER = "01a23658-19ef-7856-bae0-85a65ca51451"
+
+
+def ref_of(data: bytes, chunk_bytes: int = files.CHUNK_BYTES) -> dict:
+    pieces = [data[i:i + chunk_bytes] for i in range(0, len(data), chunk_bytes)]
+    return {"name": "scan.pdf", "media_type": "application/pdf", "size": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(), "chunk_bytes": chunk_bytes,
+            "chunks": [hashlib.sha256(p).hexdigest() for p in pieces]}
+
+
+def test_a_2_gib_file_is_512_chunks_and_one_byte_more_is_refused() -> None:
+    assert files.MAX_CHUNKS == 512 and files.chunk_count(files.MAX_FILE_BYTES) == 512
+    ref = {**ref_of(b"x"), "size": files.MAX_FILE_BYTES, "chunks": ["a" * 64] * 512}
+    validate(files.FILE_REF, ref, "bad_body")
+    files.check_file_ref(ref)
+    with pytest.raises(DecodeError, match="size"):
+        validate(files.FILE_REF, {**ref, "size": files.MAX_FILE_BYTES + 1}, "bad_body")
+    with pytest.raises(DecodeError, match="chunks"):
+        validate(files.FILE_REF, {**ref, "chunks": ["a" * 64] * 513}, "bad_body")
+    with pytest.raises(DecodeError, match="chunk_bytes"):
+        validate(files.FILE_REF, {**ref, "chunk_bytes": files.CHUNK_BYTES + 1}, "bad_body")
+
+
+def test_a_reference_whose_chunk_list_does_not_cover_its_size_is_refused() -> None:
+    ref = ref_of(os.urandom(10), chunk_bytes=4)  # 4 + 4 + 2
+    files.check_file_ref(ref)
+    assert [files.chunk_length(ref, i) for i in range(3)] == [4, 4, 2]
+    with pytest.raises(PolicyError) as exc:
+        files.check_file_ref({**ref, "chunks": ref["chunks"][:2]})
+    assert exc.value.reason == "file_ref_mismatch"
+
+
+def test_each_chunk_is_checked_against_the_length_and_digest_its_carrier_lists() -> None:
+    data = os.urandom(10)
+    ref = ref_of(data, chunk_bytes=4)
+    files.verify_chunk(ref, 2, data[8:])
+    for index, chunk, reason in ((0, data[4:8], "chunk_digest_mismatch"), (2, data[8:] + b"\0", "chunk_digest_mismatch"),
+                                 (3, data[8:], "chunk_out_of_range"), (-1, data[8:], "chunk_out_of_range")):
+        with pytest.raises(PolicyError) as exc:
+            files.verify_chunk(ref, index, chunk)
+        assert exc.value.reason == reason
+
+
+def chunk_env(header: dict, **fields: object) -> SimpleNamespace:
+    base = {"id": CARRIER, "type": "file.chunk", "sender": "ITA", "recipients": ("MEX",),
+            "thread": "mla:ITA:R-1", "handling": {"code": "H0"}, "header": header}
+    return SimpleNamespace(**{**base, **fields})
+
+
+def test_the_chunk_rules_refuse_a_header_that_lies_a_broadcast_and_oversized_or_non_canonical_data() -> None:
+    header = {"file": CARRIER, "n": 0, "chunk": 1, "chunks": 2}
+    body = {"file": CARRIER, "n": 0, "chunk": 1, "data": base64.b64encode(b"abc").decode()}
+    files.chunk_envelope_rule(chunk_env(header))
+    files.chunk_rule(chunk_env(header), body)
+    cases = [
+        (lambda: files.chunk_rule(chunk_env({**header, "chunk": 0}), body), "header_mismatch"),
+        (lambda: files.chunk_envelope_rule(chunk_env(header, recipients=("*",))), "bad_recipients"),
+        (lambda: files.chunk_envelope_rule(chunk_env(header, thread=None)), "header_mismatch"),
+        (lambda: files.chunk_envelope_rule(chunk_env({**header, "chunk": 2})), "chunk_out_of_range"),
+        (lambda: files.chunk_rule(chunk_env(header), {**body, "data": "YWJ="}), "chunk_mismatch"),
+        (lambda: files.chunk_rule(chunk_env(header), {**body, "data": base64.b64encode(
+            bytes(files.CHUNK_BYTES + 1)).decode()}), "chunk_too_large"),
+    ]
+    for check, reason in cases:
+        with pytest.raises(PolicyError) as exc:
+            check()
+        assert exc.value.reason == reason
+
+
+def chunk_envelope(sealed: str) -> wire.Envelope:
+    env = wire.build(message_id=CARRIER, type="file.chunk", sender="ITA", recipients=["MEX"],
+                     created=datetime.now(UTC), ttl=timedelta(days=7), sealed=sealed, thread="mla:ITA:R-1",
+                     reply_to=CARRIER, header={"file": CARRIER, "n": 19, "chunk": 511, "chunks": 512})
+    return env.with_signature(wire.Signature("ed25519", "0" * 64, base64.b64encode(bytes(64)).decode()))
+
+
+def test_a_full_4_mib_chunk_sealed_to_two_nodes_fits_the_types_bound_and_a_larger_message_is_refused() -> None:
+    """What the hub's per-type bound (8 MiB) and the broker's max_message_size must accept."""
+    assert messages.lookup("file.chunk").max_bytes == files.MAX_CHUNK_MESSAGE_BYTES
+    body = {"file": CARRIER, "n": files.MAX_FILES - 1, "chunk": files.MAX_CHUNKS - 1,
+            "data": base64.b64encode(os.urandom(files.CHUNK_BYTES)).decode()}
+    validate(files.CHUNK, body, "bad_body")
+    keys = {c: X25519PrivateKey.generate().public_key() for c in ("ITA", "MEX")}
+    sealed = seal(wire.encode_payload(body).encode(), keys, wire.seal_context("file.chunk", CARRIER, "ITA"))
+    raw = wire.encode(chunk_envelope(sealed))
+    assert wire.decode(raw).id == CARRIER
+    assert len(raw) < files.MAX_CHUNK_MESSAGE_BYTES - 512 * 1024
+    assert len(raw) < 16 * 1024 * 1024  # RabbitMQ 4's default max_message_size (3.x: 128 MiB)
+    with pytest.raises(DecodeError) as exc:
+        wire.decode(wire.encode(chunk_envelope("A" * files.MAX_CHUNK_MESSAGE_BYTES)))
+    assert exc.value.reason == "oversize"
+
+
+def test_mla_requests_and_answers_carry_file_references_checked_by_their_rules() -> None:
+    ref = ref_of(os.urandom(10), chunk_bytes=4)
+    validate(mla.REQUEST, {"reference": "R-1", "requesting": "ITA", "requested": "MEX",
+                           "kind": "mutual_legal_assistance", "legal_basis": ["untoc_article_18"],
+                           "offences": ["art6_1_a_smuggling"], "measures": ["evidence_taking"], "urgency": "routine",
+                           "summary": "s", "files": [ref]}, "bad_body")
+    validate(mla.EVENT, {"reference": "R-1", "requesting": "ITA", "requested": "MEX", "event": "execute",
+                         "files": [ref]}, "bad_body")
+    event = chunk_env({"reference": "R-1", "kind": "mutual_legal_assistance", "event": "execute",
+                       "status": "executed"}, type="mla.response", sender="MEX", recipients=("ITA",))
+    body = {"reference": "R-1", "requesting": "ITA", "requested": "MEX", "event": "execute"}
+    mla.event_rule(event, {**body, "files": [ref]})
+    with pytest.raises(PolicyError) as exc:
+        mla.event_rule(event, {**body, "files": [{**ref, "size": 20}]})
+    assert exc.value.reason == "file_ref_mismatch"
