@@ -75,7 +75,8 @@ async def sender_role(ctx: Any, country: str, path: Path, address: BrokerAddress
     spooled = await asyncio.to_thread(node.files.spool_file, Path(file))
     fields = {"requested": to, "reference": "MEX-BENCH-1", "kind": "mutual_legal_assistance",
               "legal_basis": ["untoc_article_18"], "offences": ["art6_1_a_smuggling"], "measures": ["evidence_taking"],
-              "urgency": "routine", "summary": "bench: one large evidence file"}
+              "urgency": "routine", "summary": "bench: one large evidence file", "language": "en",
+              "measure_details": {"evidence_taking": {"evidence": "one large evidence file"}}}
     created = await asyncio.to_thread(node.mla.create, fields, (), [spooled])
     ctx.results.put((created["id"], time.monotonic() - t0))
     await ctx.until_stopped()

@@ -37,7 +37,8 @@ MiB = 1024 * 1024
 def fields(reference: str) -> dict:
     return {"requested": "MEX", "reference": reference, "kind": "mutual_legal_assistance",
             "legal_basis": ["untoc_article_18"], "offences": ["art6_1_a_smuggling"],
-            "measures": ["evidence_taking"], "urgency": "routine", "summary": "Seized phone images"}
+            "measures": ["evidence_taking"], "urgency": "routine", "summary": "Seized phone images",
+            "language": "en", "measure_details": {"evidence_taking": {"evidence": "the phone's forensic image"}}}
 
 
 @asynccontextmanager
