@@ -23,12 +23,15 @@ from pathlib import Path
 from nodes.plumbing.cli_support import CliError, emit
 
 DATABASE = "somex"
-# Failover timing lowered for tests (`--fast-failover`): the monitor's health checks (milliseconds).
-# pg_auto_failover's defaults fail over in about 30 s. The keepers' own timeouts are left as they are
-# ('pg_autoctl config set' on a running keeper made it exit here: pg_auto_failover 2.0).
+# Failover timing lowered for tests (`--fast-failover`, docs/database-ha.md): the monitor's health
+# checks and how long it waits for a lost primary to have demoted itself (milliseconds), and the
+# keepers' network partition timeout (seconds), kept below that wait so that a primary cut off from
+# the monitor has stopped taking writes before its standby is promoted. The defaults take ~30-60 s.
 FAST_MONITOR = {"pgautofailover.health_check_period": 1000, "pgautofailover.health_check_timeout": 1000,
                 "pgautofailover.health_check_max_retries": 1, "pgautofailover.health_check_retry_delay": 500,
-                "pgautofailover.node_considered_unhealthy_timeout": 4000}
+                "pgautofailover.node_considered_unhealthy_timeout": 4000,
+                "pgautofailover.primary_demote_timeout": 6000}
+FAST_KEEPER = {"timeout.network_partition_timeout": 4}
 
 
 def pg_bin_dir() -> Path | None:
@@ -186,6 +189,10 @@ class HaCluster:
                     self._wait(lambda: "single" in self._states().values() or
                                "primary" in self._states().values(), timeout, f"{name} running as primary", name)
         self._wait(lambda: self._copied(layout), timeout, "a primary with its synchronous standby")
+        if fast_failover:
+            for name in layout.names:
+                for key, value in FAST_KEEPER.items():
+                    self._run("config", "set", "--pgdata", str(self.root / name), key, str(value))
         return self.url()
 
     def _monitor_ready(self) -> bool:
