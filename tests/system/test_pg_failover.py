@@ -141,7 +141,10 @@ async def _failover(broker, tmp_path: Path, pair_dir: Path, name: str, with_hub:
             hubs.kill_all()
             await fed.stop_all()
             fed.delete(broker)
+        checked = time.monotonic()
         _assert_one_log(fed, db_url, sent, before, quorum_after=1)
+        print(f"log checked in {time.monotonic() - checked:.1f}s")
+    print(f"pair down; whole test {time.monotonic() - started:.1f}s")
 
 
 def _assert_cosigned(db_url: str, size: int) -> bool:
