@@ -58,7 +58,7 @@ def erase_freed(engine: Engine, *, attempts: int = 50, pause: float = 0.02) -> b
 
 def sqlite_path(url: str) -> Path | None:
     """The file of an SQLite URL; None for an in-memory database or another engine."""
-    parsed = make_url(url)
+    parsed = make_url(libpq_url(url))
     if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
         return None
     if parsed.database.startswith("file:"):
