@@ -31,7 +31,7 @@ from tests.support.pg_ha import ha_pair, missing_packages
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(240),
               pytest.mark.skipif(missing_packages() is not None, reason=f"{missing_packages()}")]
-TOTAL = 400
+TOTAL = 800
 
 
 def _checkpoints(db_url: str) -> dict[int, str]:
