@@ -289,8 +289,10 @@ class HaCluster:
             deadline = time.monotonic() + 30
             while self.pid(name) is not None and time.monotonic() < deadline:
                 time.sleep(0.2)
-            if self.pid(name) is not None:
+            try:  # whatever is left of its session (a keeper's service orphaned by a crash)
                 os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             stopped.append(name)
         return stopped
 
