@@ -32,10 +32,10 @@ netns:
 
 # Debian's PostgreSQL server binaries; tests start a private server of their own.
 postgres:
-	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	@{ ls /usr/lib/postgresql/*/bin/initdb && command -v pg_autoctl; } >/dev/null 2>&1 || { \
 	  echo "installing Debian postgresql"; \
 	  if [ "$$(id -u)" != 0 ]; then echo "need root (or: sudo apt-get install postgresql)"; exit 1; fi; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql postgresql-15-auto-failover pg-auto-failover-cli >/dev/null; }
 
 # Debian's faketime: the clock-skew system tests run a node with a faked clock.
 faketime:

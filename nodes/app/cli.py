@@ -113,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     hub_run = hub.add_parser("run", help="relay and audit until stopped")
     hub_run.add_argument("--db", help="audit store URL (default: SQLite in STATE_DIR/hub; e.g. "
                                       "postgresql+psycopg://user@host/somex)")
+    hub_run.add_argument("--require-sync-replica", action="store_true",
+                         help="refuse to start unless the PostgreSQL server replicates synchronously (implied by a "
+                              "multi-host --db URL; docs/database-ha.md)")
     _https_arguments(hub_run)
 
     requeue = hub.add_parser("requeue-dead", help="put back messages the broker dead-lettered (kept and audited "
@@ -263,10 +266,11 @@ def _hub(args: argparse.Namespace) -> int:
         return run_backup(args, "hub")
     from nodes.plumbing.deployment import Deployment
     from nodes.app.serve import serve_hub
+    from nodes.plumbing.db_replication import libpq_url
 
     config = dataclasses.replace(Deployment.load(args.state_dir).hub_config(), https=_https(args))
-    if args.db:
-        config = dataclasses.replace(config, db_url=args.db)
+    if args.db:  # a multi-host URL as SQLAlchemy reads it (docs/database-ha.md)
+        config = dataclasses.replace(config, db_url=libpq_url(args.db))
     if args.action == "requeue-dead":
         from nodes.hub.dead import list_dead_letters, request_requeue
 
@@ -278,8 +282,30 @@ def _hub(args: argparse.Namespace) -> int:
         print(f"{len(ids)} dead letter(s) will be put back by the running hub (audited): {ids}" if ids
               else "no kept dead letter to put back")
         return 0
+    _refuse_unsafe_replication(config.db_url, args.require_sync_replica)
     return _serving(config.federation_dir, "HUB", config.db_url, "hub's audit database",
                     lambda: asyncio.run(serve_hub(config)))
+
+
+def _refuse_unsafe_replication(db_url: str, required: bool) -> None:
+    """A hub on PostgreSQL in HA refuses, one line each: no writable target, asynchronous replication."""
+    from nodes.plumbing.db_replication import replication_refusal, requires_sync_replica, url_refusal
+
+    refusal = url_refusal(db_url)
+    if refusal is None and requires_sync_replica(db_url, required):
+        from sqlalchemy.exc import OperationalError
+
+        from nodes.plumbing.db import make_engine
+
+        engine = make_engine(db_url)
+        try:
+            refusal = replication_refusal(engine)
+        except OperationalError:
+            return  # unreachable: the start-up database check says so in its own line
+        finally:
+            engine.dispose()
+    if refusal is not None:
+        raise CliError(f"refusing to start: {refusal}")
 
 
 def _ceremony(args: argparse.Namespace) -> int:

@@ -25,6 +25,9 @@ def add_db_parser(sub: Any) -> None:
     side.add_argument("--hub", action="store_true", help="the hub's audit database")
     side.add_argument("--node", metavar="COUNTRY", help="a national node's database, e.g. MEX")
     upgrade.add_argument("--db", help="the database URL (default: the deployment's in STATE_DIR)")
+    from nodes.app.db_ha import add_db_ha_parsers
+
+    add_db_ha_parsers(db)
 
 
 def add_backup_parsers(hub: Any, node: Any) -> None:
@@ -62,6 +65,10 @@ def _target(args: argparse.Namespace, side: str, country: str | None):  # noqa: 
 
 
 def run_db(args: argparse.Namespace) -> int:
+    if args.action != "upgrade":
+        from nodes.app.db_ha import run_db_ha
+
+        return run_db_ha(args)
     from sqlalchemy.exc import OperationalError
 
     from nodes.plumbing.db import make_engine

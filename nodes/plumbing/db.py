@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from nodes.plumbing.db_replication import libpq_url
 from nodes.plumbing.private_files import private_sqlite_file
 
 
@@ -30,7 +31,9 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # A multi-host URL (docs/database-ha.md) as libpq's host parameters; pre-ping: after a failover the
+    # pooled connections to the old primary are dead, a fresh one reaches the new primary.
+    return create_engine(libpq_url(url), pool_pre_ping=True)
 
 
 def erase_freed(engine: Engine, *, attempts: int = 50, pause: float = 0.02) -> bool:
@@ -55,7 +58,7 @@ def erase_freed(engine: Engine, *, attempts: int = 50, pause: float = 0.02) -> b
 
 def sqlite_path(url: str) -> Path | None:
     """The file of an SQLite URL; None for an in-memory database or another engine."""
-    parsed = make_url(url)
+    parsed = make_url(libpq_url(url))
     if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
         return None
     if parsed.database.startswith("file:"):
