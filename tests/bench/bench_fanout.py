@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import cProfile
 import logging
+import os
 import pstats
 import tempfile
 import time
@@ -47,6 +48,7 @@ COUNT, SKIP = 600, 20  # broadcasts per drain; the hub's CPU is measured after i
 # last longer at larger N (the broker's copies), so it polls seldom (every 10 ms cost ~0.1 ms a
 # broadcast at N = 190).
 POLL = 0.1
+IDLE = 2.0  # seconds the hub's idle CPU rate is read for, after each drain
 # Delivery latency: broadcasts for SECONDS at up to 10 a second, fewer at larger N so that the
 # simulated receivers (one process, verifying every copy) take COPIES_PER_SECOND, not a backlog.
 SECONDS, COPIES_PER_SECOND = 5, 300
@@ -104,9 +106,11 @@ def _hub(kind: type[Hub], fed: RunningFederation, db: Path) -> Hub:
 
 
 async def _drain(broker: PrivateBroker, fed: RunningFederation, kind: type[Hub], count: int, db: Path,
-                 start: int) -> tuple[float, float, float]:
-    """(hub CPU ms, broker CPU ms, log entries) per broadcast, over the `count` broadcasts waiting in
-    hub.in but those the hub took first (SKIP or more: start-up and its first batch)."""
+                 start: int) -> tuple[float, float, float, float]:
+    """(hub CPU ms, broker CPU ms, log entries, hub CPU ms less its idle rate) per broadcast, over the
+    `count` broadcasts waiting in hub.in but those the hub took first (SKIP or more: start-up and its
+    first batch). The hub's idle CPU rate (background work that runs per second, not per broadcast)
+    is read for IDLE seconds after the drain; the broker makes the drain last longer at larger N."""
     sender = fed.federation.directory.node_ids()[0]
     await _publish(fed, sender, _broadcasts(fed, sender, count, start))
     hub = _hub(kind, fed, db)
@@ -115,17 +119,21 @@ async def _drain(broker: PrivateBroker, fed: RunningFederation, kind: type[Hub],
     while hub.processed < SKIP:  # often: a batch in progress when the window opens is counted whole
         await _wait(hub, count, deadline, 0.002)
     cpu, broker_cpu, taken, entries = time.process_time(), process_cpu(broker.pid()), hub.processed, hub.store.size
+    wall = time.monotonic()
     while hub.processed < count:
         await _wait(hub, count, deadline, POLL)
     cpu, broker_cpu = time.process_time() - cpu, process_cpu(broker.pid()) - broker_cpu
-    taken, entries = hub.processed - taken, hub.store.size - entries
+    taken, entries, wall = hub.processed - taken, hub.store.size - entries, time.monotonic() - wall
+    idle = time.process_time()
+    await asyncio.sleep(IDLE)  # the hub's background work (heartbeats, periodic polls), nothing to take
+    idle = (time.process_time() - idle) / IDLE
     odd = [(e["verdict"], e["reason"], e["type"]) for e in hub.store.trail(limit=1000) if e["verdict"] != "accepted"]
     await hub.stop()
     _purge(broker, fed)
     if odd:
         print(f"  note: entries not accepted: {odd[:5]}", flush=True)
     taken = taken or float("nan")  # a warm-up drain may be taken in its first batch
-    return cpu / taken * 1e3, broker_cpu / taken * 1e3, entries / taken
+    return cpu / taken * 1e3, broker_cpu / taken * 1e3, entries / taken, (cpu - idle * wall) / taken * 1e3
 
 
 async def _wait(hub: Hub, count: int, deadline: float, poll: float) -> None:
@@ -177,7 +185,8 @@ def _pct(values: list[float], p: float) -> float:
 
 async def measure(broker: PrivateBroker, work: Path, members: int, repeats: int) -> dict:
     fed = make_federation(broker, work / f"n{members}", f"bench-fanout-{members}", _codes(members))
-    result: dict = {"members": members, "fanout_ms": [], "fanout_broker_ms": [], "per_recipient_ms": [],
+    result: dict = {"members": members, "fanout_ms": [], "fanout_busy_ms": [], "per_recipient_busy_ms": [],
+                    "fanout_broker_ms": [], "per_recipient_ms": [],
                     "per_recipient_broker_ms": [], "p50": [], "p99": [], "entries": []}
     # A first hub in this process does one-time work (imports, caches) the later ones do not: once,
     # unmeasured (it made a run's N = 3 figure negative).
@@ -185,10 +194,11 @@ async def measure(broker: PrivateBroker, work: Path, members: int, repeats: int)
     serial = SKIP
     for rep in range(repeats):
         for kind, key in ((Hub, "fanout"), (PerRecipientHub, "per_recipient")):
-            hub_ms, broker_ms, entries = await _drain(broker, fed, kind, COUNT, work / f"h{members}-{rep}-{key}.db",
-                                                      serial)
+            hub_ms, broker_ms, entries, busy_ms = await _drain(broker, fed, kind, COUNT,
+                                                               work / f"h{members}-{rep}-{key}.db", serial)
             serial += COUNT
             result[f"{key}_ms"].append(hub_ms)
+            result[f"{key}_busy_ms"].append(busy_ms)
             result[f"{key}_broker_ms"].append(broker_ms)
             result["entries"].append(entries)
         latencies = await _latency(broker, fed, work / f"h{members}-{rep}-lat.db", serial)
@@ -229,6 +239,8 @@ async def profile(broker: PrivateBroker, work: Path, members: int, count: int) -
         asyncio.to_thread = to_thread
     _purge(broker, fed)
     fed.delete(broker)
+    if os.environ.get("SOMEX_BENCH_PROFILE_DIR"):  # the whole profile, for pstats
+        profiler.dump_stats(Path(os.environ["SOMEX_BENCH_PROFILE_DIR"]) / f"fanout-{members}.pstats")
     stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
     return {f"{Path(file).name}:{line}({name})": tottime / done * 1e6
             for (file, line, name), (_, _, tottime, _, _) in stats.items()}
@@ -264,6 +276,12 @@ async def run(sizes: tuple[int, ...], repeats: int, profile_count: int = 0) -> l
             for n in sizes:
                 results.append(await measure(broker, work, n, repeats))
                 _print([results[-1]], header=len(results) == 1)
+            if len(results) > 1:  # the goal: hub CPU per broadcast at the largest N within 2x the smallest's
+                small, large = results[0], results[-1]
+                for key, what in (("fanout_ms", "hub fan-out"), ("fanout_busy_ms", "less idle")):
+                    a, b = small[key], large[key]
+                    print(f"{what}: N={large['members']} / N={small['members']} = {sum(b) / sum(a):.2f} (means), "
+                          f"{max(b) / min(a):.2f} (worst pair), {min(b) / max(a):.2f} (best pair)", flush=True)
             return results
         finally:
             broker.stop()
@@ -273,10 +291,11 @@ def _print(results: list[dict], header: bool = True) -> None:
     if header:
         print(f"broadcast alerts (ranges over runs): hub and broker CPU per broadcast, ms; delivery ms "
               f"at min(10, {COPIES_PER_SECOND}/(N-1)) broadcasts/s; {COUNT} broadcasts per drain, the first {SKIP}+ left out")
-        print(f"{'N':>4} {'hub fan-out':>13} {'hub per-recip.':>15} {'broker fan-out':>15} {'broker per-recip.':>17} "
-              f"{'p50':>13} {'p99':>13} {'entries/bcast':>13}")
+        print(f"{'N':>4} {'hub fan-out':>13} {'less idle':>11} {'hub per-recip.':>15} {'broker fan-out':>15} "
+              f"{'broker per-recip.':>17} {'p50':>13} {'p99':>13} {'entries/bcast':>13}")
     for r in results:
-        print(f"{r['members']:>4} {_range(r['fanout_ms']):>13} {_range(r['per_recipient_ms']):>15} "
+        print(f"{r['members']:>4} {_range(r['fanout_ms']):>13} {_range(r['fanout_busy_ms']):>11} "
+              f"{_range(r['per_recipient_ms']):>15} "
               f"{_range(r['fanout_broker_ms']):>15} {_range(r['per_recipient_broker_ms']):>17} "
               f"{_range(r['p50']):>13} {_range(r['p99']):>13} {_range(r['entries']):>13}", flush=True)
 
