@@ -5,7 +5,7 @@ Checked by the hub before anything is relayed, and again by each receiving node.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from protocol import messages
@@ -39,6 +39,8 @@ def resolve_recipients(
     if env.is_broadcast:
         if not spec.broadcast:
             raise PolicyError("broadcast_not_allowed", f"{env.type} cannot be sent to every node")
+        if isinstance(countries, Members):
+            return countries.all_but(env.sender)
         return tuple(c for c in countries if c != env.sender)
     unknown = [r for r in env.recipients if r not in countries]
     if unknown:
@@ -46,6 +48,29 @@ def resolve_recipients(
     if env.sender in env.recipients:
         raise PolicyError("self_addressed", "a node cannot send to itself")
     return env.recipients
+
+
+class Members(tuple):
+    """The federation's members in directory order, with membership by hash (`resolve_recipients`
+    asks `r in countries` for each recipient of a multicast: O(N) each on a list) and each sender's
+    broadcast recipients written once (`all_but`: the same tuple for every broadcast of one sender,
+    so that what the hub writes per recipient list is written once per list; issue 23)."""
+
+    def __new__(cls, ids: Iterable[str]) -> Members:
+        members = super().__new__(cls, ids)
+        members._set = frozenset(members)  # type: ignore[attr-defined]
+        members._all_but = {}  # type: ignore[attr-defined]
+        return members
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._set  # type: ignore[attr-defined]
+
+    def all_but(self, sender: str) -> tuple[str, ...]:
+        """Every member but `sender`, in order."""
+        others = self._all_but.get(sender)  # type: ignore[attr-defined]
+        if others is None:
+            others = self._all_but[sender] = tuple(c for c in self if c != sender)  # type: ignore[attr-defined]
+        return others
 
 
 def check_body(env: Envelope, body: Mapping[str, Any]) -> None:
@@ -58,4 +83,4 @@ def is_for(env: Envelope, node_id: str) -> bool:
     return node_id in env.recipients or (env.is_broadcast and env.sender != node_id)
 
 
-__all__ = ["BROADCAST", "HUB_ID", "check_body", "is_for", "resolve_recipients"]
+__all__ = ["BROADCAST", "HUB_ID", "Members", "check_body", "is_for", "resolve_recipients"]

@@ -30,6 +30,7 @@ from protocol import policy
 from protocol.checkpoint import CheckpointError, NoteSignature, SignedNote, parse_note
 from protocol.envelope import Envelope
 from protocol.errors import DecodeError, ProtocolError
+from protocol.policy import Members
 from protocol.timefmt import format_time
 
 # What the relay does with a delivery (Verdict.action).
@@ -208,19 +209,6 @@ def _decide_authentic(delivery: Delivery, env: Envelope, entry: AuditEntry, cont
 def _recipients(env: Envelope, context: Context) -> tuple[str, ...]:
     node = context.directory.node(env.sender)
     return policy.resolve_recipients(env, allowed_types=node.allowed_types, countries=context.members)
-
-
-class Members(tuple):
-    """The federation's members in directory order, with membership by hash: `resolve_recipients`
-    asks `r in countries` for each recipient of a multicast (O(N) each on a list)."""
-
-    def __new__(cls, ids: Iterable[str]) -> Members:
-        members = super().__new__(cls, ids)
-        members._set = frozenset(members)  # type: ignore[attr-defined]
-        return members
-
-    def __contains__(self, item: object) -> bool:
-        return item in self._set  # type: ignore[attr-defined]
 
 
 def refuse(entry: AuditEntry, reason: str, detail: str, directory: Directory,

@@ -71,21 +71,46 @@ class Publish(NamedTuple):
 INBOX_FULL = "inbox_full"  # alarm: a recipient's inbox refuses forwards, which wait parked at the hub
 
 
-def plan_publishes(forwards: list[Forward | Copies], fan_out_to: set[str]) -> list[Publish]:
+class FanOut:
+    """The recipients the broker may copy a message to (`to`: inboxes seen to exist, none holding
+    parked forwards), and per recipient list how plan_publishes splits it, worked out once per list
+    while `to` stays the same: every broadcast of one sender names the same 189 members at N = 190
+    (issue 23). A new member, one gone, a full inbox or one that has room again is a new FanOut."""
+
+    MEMO = 1024  # recipient lists remembered (senders × the lists they multicast to), then forgotten
+
+    def __init__(self, to: Iterable[str]) -> None:
+        self.to = frozenset(to)
+        self._splits: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[str, ...]]] = {}
+
+    def split(self, recipients: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(fanned, alone): the recipients one publish reaches, in order (none unless two or more),
+        and those that get a publish each."""
+        recipients = tuple(recipients)  # the same tuple when it is one already
+        split = self._splits.get(recipients)
+        if split is None:
+            fanned = tuple(to for to in recipients if to in self.to)
+            split = ((fanned, tuple(to for to in recipients if to not in self.to)) if len(fanned) > 1
+                     else ((), tuple(recipients)))
+            if len(self._splits) >= self.MEMO:
+                self._splits.clear()
+            self._splits[recipients] = split
+        return split
+
+
+def plan_publishes(forwards: list[Forward | Copies], fan_out_to: FanOut | set[str]) -> list[Publish]:
     """The publishes for `forwards`, in order: the copies of one message to recipients in
     `fan_out_to` make one publish (the broker copies it); every other copy is a publish alone."""
+    fan_out = fan_out_to if isinstance(fan_out_to, FanOut) else FanOut(fan_out_to)
     plan: list[Publish] = []
     for forward in forwards:
         if isinstance(forward, Forward):
             plan.append(Publish(forward))
             continue
-        fanned = [to for to in forward.recipients if to in fan_out_to]
-        if len(fanned) > 1:
+        fanned, alone = fan_out.split(forward.recipients)
+        if fanned:
             first = Forward(forward.seq, fanned[0], forward.message_id, forward.body, forward.headers)
-            plan.append(Publish(first, tuple(fanned[1:])))
-            alone = [to for to in forward.recipients if to not in fan_out_to]
-        else:
-            alone = forward.recipients
+            plan.append(Publish(first, fanned[1:]))
         plan.extend(Publish(f) for f in forward.each(alone))
     return plan
 
@@ -130,6 +155,7 @@ class Forwarder:
         self.retry_interval = retry_interval
         self.routable_inboxes: set[str] = set()  # inboxes seen to exist: a fan-out may include them
         self.parked_recipients: set[str] = set(store.parked_counts())
+        self._fan_out = FanOut(())
 
     async def publish(self, publisher: Publisher, forwards: list[Forward | Copies]) -> list[Forward]:
         """Publish with confirms; return what a full inbox refused. Any other failure raises (the
@@ -142,7 +168,10 @@ class Forwarder:
         to each of its recipients separately; a recipient that has it already drops the copy by its
         id (exactly-once effect), the full one refuses it again and it is parked.
         """
-        plan = plan_publishes(forwards, self.routable_inboxes - self.parked_recipients)
+        fan_out_to = self.routable_inboxes - self.parked_recipients
+        if fan_out_to != self._fan_out.to:
+            self._fan_out = FanOut(fan_out_to)
+        plan = plan_publishes(forwards, self._fan_out)
         results = await publisher.publish_many([outgoing(publish) for publish in plan])
         refused, singly = [], []
         for publish, result in zip(plan, results):

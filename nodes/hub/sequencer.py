@@ -7,14 +7,13 @@ in-memory compact range follows the stored head.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, text, update
 
 from crypto.merkle import CompactRange, leaf_hash
-from nodes.hub.entry import REQUEUED, AuditEntry, without_lone_surrogates
+from nodes.hub.entry import REQUEUED, AuditEntry, recipients_column, without_lone_surrogates
 from nodes.hub.log_storage import LogStorage
 from nodes.hub.log_tables import LOG_WRITE_LOCK, dead_letters, entries, node_key, seen, tree_nodes
 
@@ -57,10 +56,9 @@ class Sequencer:
             node_rows += [{"id": node_key(lv, ix), "hash": h} for lv, ix, h in tentative.append(entry.leaf_hash)]
             # Copies of leaf members for queries, as the leaf holds them (lone surrogates replaced).
             entry_rows.append({"seq": entry.seq, "leaf": leaf, **without_lone_surrogates({
-                "message_id": entry.message_id, "type": entry.type,
-                "sender": entry.sender, "recipients": json.dumps(list(entry.recipients)),
+                "message_id": entry.message_id, "type": entry.type, "sender": entry.sender,
                 "thread": entry.thread, "verdict": entry.verdict, "received_at": entry.received_at,
-            })})
+            }), "recipients": recipients_column(tuple(entry.recipients))})
         seen_rows = [{"message_id": e.message_id, "seq": e.seq, "digest": e.digest} for e in batch if e.marks_seen]
         conn.execute(insert(entries), entry_rows)
         conn.execute(insert(tree_nodes), node_rows)

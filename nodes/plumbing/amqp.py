@@ -203,10 +203,12 @@ PUBLISH_TIMEOUT = 30.0  # seconds one confirm batch may wait for the broker's co
 # broker confirms a fanned-out message when every inbox has written it) and bytes, so that none can
 # outlast PUBLISH_TIMEOUT at any federation size. At 190 members one hub batch once made ~21,000
 # forwards that took over 30 s to confirm and were all sent again; later 217 broadcasts fanned out to
-# 189 inboxes each (41,000 quorum-queue writes) did the same on a loaded broker (issue 23). 500
-# copies / 4 MiB confirm in well under a second here; at the slowest rate seen (1.4 ms a copy), 0.7 s.
-CONFIRM_BATCH_MESSAGES = 500
-CONFIRM_BATCH_BYTES = 4 * 1024 * 1024
+# 189 inboxes each (41,000 quorum-queue writes) did the same on a loaded broker (issue 23). 4,000
+# copies / 16 MiB take 5.6 s at the slowest confirm rate seen (1.4 ms a copy): within the timeout 5
+# times over. (At 500 copies a broadcast to 189 inboxes went two to a confirm batch, and the round
+# trips were most of what the hub's CPU per broadcast grew by from N = 3 to 190: docs/performance.md.)
+CONFIRM_BATCH_MESSAGES = 4000
+CONFIRM_BATCH_BYTES = 16 * 1024 * 1024
 PUBLISH_ATTEMPTS = 2  # a confirm batch that times out is sent again once: only its unconfirmed messages
 
 

@@ -2,10 +2,12 @@
 log entries per broadcast, and delivery p50/p99 to every inbox; fan-out by the broker against the
 former one-publish-per-recipient, same broker, same run.
 
-Hub CPU per broadcast: signed broadcast alerts wait in hub.in; a hub starts and takes them (decode,
-verify, policy, audit commit, forward with confirms); its process CPU (the hub alone runs in this
-process meanwhile) is measured for a SMALL and a LARGE count, and the difference divided by the
-difference of the counts (start-up cancels out). Broker CPU: the same difference, read from /proc.
+Hub CPU per broadcast: COUNT signed broadcast alerts wait in hub.in; a hub starts and takes them
+(decode, verify, policy, audit commit, forward with confirms); its process CPU (the hub alone runs
+in this process meanwhile) is read once the hub has taken its first SKIP (start-up and first batch
+left out) and again when it has taken all, and divided by the broadcasts taken in between. Broker
+CPU: the same window, read from /proc. (Until 2026-12-02 this was the difference of a drain of 220
+and one of 20, start-up cancelling out: it did not, by up to ±0.2 ms a broadcast at N = 3.)
 Delivery: a hub runs while one sender publishes broadcasts at a steady rate, and lightweight
 receivers (one connection reading every inbox, in this process) decode and verify each copy's
 signature for real; latency = arrival - the envelope's creation.
@@ -15,7 +17,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import logging
+import os
+import pstats
 import tempfile
 import time
 from datetime import timedelta
@@ -38,7 +43,12 @@ from tests.integration.federation import RunningFederation, make_federation
 
 SIZES = (3, 25, 100, 190)
 REPEATS = 3
-SMALL, LARGE = 20, 220  # broadcasts per drain
+COUNT, SKIP = 600, 20  # broadcasts per drain; the hub's CPU is measured after its first SKIP
+# How often the bench looks whether the hub is done: its own CPU counts as the hub's, and the drains
+# last longer at larger N (the broker's copies), so it polls seldom (every 10 ms cost ~0.1 ms a
+# broadcast at N = 190).
+POLL = 0.1
+IDLE = 2.0  # seconds the hub's idle CPU rate is read for, after each drain
 # Delivery latency: broadcasts for SECONDS at up to 10 a second, fewer at larger N so that the
 # simulated receivers (one process, verifying every copy) take COPIES_PER_SECOND, not a backlog.
 SECONDS, COPIES_PER_SECOND = 5, 300
@@ -96,26 +106,40 @@ def _hub(kind: type[Hub], fed: RunningFederation, db: Path) -> Hub:
 
 
 async def _drain(broker: PrivateBroker, fed: RunningFederation, kind: type[Hub], count: int, db: Path,
-                 start: int) -> tuple[float, float, int]:
-    """(hub CPU s, broker CPU s, log entries) to take `count` broadcasts waiting in hub.in, start-up included."""
+                 start: int) -> tuple[float, float, float, float]:
+    """(hub CPU ms, broker CPU ms, log entries, hub CPU ms less its idle rate) per broadcast, over the
+    `count` broadcasts waiting in hub.in but those the hub took first (SKIP or more: start-up and its
+    first batch). The hub's idle CPU rate (background work that runs per second, not per broadcast)
+    is read for IDLE seconds after the drain; the broker makes the drain last longer at larger N."""
     sender = fed.federation.directory.node_ids()[0]
     await _publish(fed, sender, _broadcasts(fed, sender, count, start))
-    cpu, broker_cpu = time.process_time(), process_cpu(broker.pid())
     hub = _hub(kind, fed, db)
     await hub.start()
     deadline = time.monotonic() + 600
+    while hub.processed < SKIP:  # often: a batch in progress when the window opens is counted whole
+        await _wait(hub, count, deadline, 0.002)
+    cpu, broker_cpu, taken, entries = time.process_time(), process_cpu(broker.pid()), hub.processed, hub.store.size
+    wall = time.monotonic()
     while hub.processed < count:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"the hub took {hub.processed} of {count} broadcasts in 600 s")
-        await asyncio.sleep(0.01)
+        await _wait(hub, count, deadline, POLL)
     cpu, broker_cpu = time.process_time() - cpu, process_cpu(broker.pid()) - broker_cpu
-    entries = hub.store.size
+    taken, entries, wall = hub.processed - taken, hub.store.size - entries, time.monotonic() - wall
+    idle = time.process_time()
+    await asyncio.sleep(IDLE)  # the hub's background work (heartbeats, periodic polls), nothing to take
+    idle = (time.process_time() - idle) / IDLE
     odd = [(e["verdict"], e["reason"], e["type"]) for e in hub.store.trail(limit=1000) if e["verdict"] != "accepted"]
     await hub.stop()
     _purge(broker, fed)
     if odd:
         print(f"  note: entries not accepted: {odd[:5]}", flush=True)
-    return cpu, broker_cpu, entries
+    taken = taken or float("nan")  # a warm-up drain may be taken in its first batch
+    return cpu / taken * 1e3, broker_cpu / taken * 1e3, entries / taken, (cpu - idle * wall) / taken * 1e3
+
+
+async def _wait(hub: Hub, count: int, deadline: float, poll: float) -> None:
+    if time.monotonic() > deadline:
+        raise TimeoutError(f"the hub took {hub.processed} of {count} broadcasts in 600 s")
+    await asyncio.sleep(poll)
 
 
 async def _latency(broker: PrivateBroker, fed: RunningFederation, db: Path, start: int) -> list[float]:
@@ -161,17 +185,22 @@ def _pct(values: list[float], p: float) -> float:
 
 async def measure(broker: PrivateBroker, work: Path, members: int, repeats: int) -> dict:
     fed = make_federation(broker, work / f"n{members}", f"bench-fanout-{members}", _codes(members))
-    result: dict = {"members": members, "fanout_ms": [], "fanout_broker_ms": [], "per_recipient_ms": [],
+    result: dict = {"members": members, "fanout_ms": [], "fanout_busy_ms": [], "per_recipient_busy_ms": [],
+                    "fanout_broker_ms": [], "per_recipient_ms": [],
                     "per_recipient_broker_ms": [], "p50": [], "p99": [], "entries": []}
-    serial = 0
+    # A first hub in this process does one-time work (imports, caches) the later ones do not: once,
+    # unmeasured (it made a run's N = 3 figure negative).
+    await _drain(broker, fed, Hub, SKIP, work / f"h{members}-warm-up.db", 0)
+    serial = SKIP
     for rep in range(repeats):
         for kind, key in ((Hub, "fanout"), (PerRecipientHub, "per_recipient")):
-            small = await _drain(broker, fed, kind, SMALL, work / f"h{members}-{rep}-{key}-s.db", serial)
-            large = await _drain(broker, fed, kind, LARGE, work / f"h{members}-{rep}-{key}-l.db", serial + SMALL)
-            serial += SMALL + LARGE
-            result[f"{key}_ms"].append((large[0] - small[0]) / (LARGE - SMALL) * 1e3)
-            result[f"{key}_broker_ms"].append((large[1] - small[1]) / (LARGE - SMALL) * 1e3)
-            result["entries"].append((large[2] - small[2]) / (LARGE - SMALL))
+            hub_ms, broker_ms, entries, busy_ms = await _drain(broker, fed, kind, COUNT,
+                                                               work / f"h{members}-{rep}-{key}.db", serial)
+            serial += COUNT
+            result[f"{key}_ms"].append(hub_ms)
+            result[f"{key}_busy_ms"].append(busy_ms)
+            result[f"{key}_broker_ms"].append(broker_ms)
+            result["entries"].append(entries)
         latencies = await _latency(broker, fed, work / f"h{members}-{rep}-lat.db", serial)
         serial += 100
         result["p50"].append(_pct(latencies, 50))
@@ -180,11 +209,58 @@ async def measure(broker: PrivateBroker, work: Path, members: int, repeats: int)
     return result
 
 
+async def profile(broker: PrivateBroker, work: Path, members: int, count: int) -> dict[str, float]:
+    """Hub CPU per broadcast by function (µs, own time), one drain of `count` broadcasts under
+    cProfile. Profiling a thread needs its own profiler, so the hub's thread work (the log's commit)
+    runs inline on the event loop meanwhile: the same work, attributed."""
+    fed = make_federation(broker, work / f"p{members}", f"bench-fanout-prof-{members}", _codes(members))
+    sender = fed.federation.directory.node_ids()[0]
+    await _publish(fed, sender, _broadcasts(fed, sender, count, 0))
+    to_thread = asyncio.to_thread
+
+    async def inline(func, /, *args, **kwargs):  # noqa: ANN001, ANN202
+        return func(*args, **kwargs)
+
+    asyncio.to_thread = inline
+    profiler = cProfile.Profile(time.process_time)
+    try:
+        hub = _hub(Hub, fed, work / f"p{members}.db")
+        await hub.start()
+        while hub.processed < min(SKIP, count):  # start-up and the first batch are not profiled
+            await asyncio.sleep(0.005)
+        done = hub.processed
+        profiler.enable()
+        while hub.processed < count:
+            await asyncio.sleep(POLL)
+        profiler.disable()
+        done = hub.processed - done
+        await hub.stop()
+    finally:
+        asyncio.to_thread = to_thread
+    _purge(broker, fed)
+    fed.delete(broker)
+    if os.environ.get("SOMEX_BENCH_PROFILE_DIR"):  # the whole profile, for pstats
+        profiler.dump_stats(Path(os.environ["SOMEX_BENCH_PROFILE_DIR"]) / f"fanout-{members}.pstats")
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    return {f"{Path(file).name}:{line}({name})": tottime / done * 1e6
+            for (file, line, name), (_, _, tottime, _, _) in stats.items()}
+
+
+def _print_profiles(profiles: dict[int, dict[str, float]], top: int = 30) -> None:
+    small, large = min(profiles), max(profiles)
+    a, b = profiles[small], profiles[large]
+    print(f"hub CPU per broadcast under cProfile (own time, µs): N={small} total {sum(a.values()):.0f}, "
+          f"N={large} total {sum(b.values()):.0f}; the {top} functions that grow most:")
+    growth = sorted(set(a) | set(b), key=lambda f: a.get(f, 0.0) - b.get(f, 0.0))
+    for f in growth[:top]:
+        print(f"  {b.get(f, 0.0) - a.get(f, 0.0):8.1f}  {a.get(f, 0.0):8.1f} -> {b.get(f, 0.0):8.1f}  {f}")
+
+
 def _range(values: list[float]) -> str:
     return f"{min(values):.2f}–{max(values):.2f}" if len(values) > 1 else f"{values[0]:.2f}"
 
 
-async def run(sizes: tuple[int, ...], repeats: int) -> list[dict]:
+async def run(sizes: tuple[int, ...], repeats: int, profile_count: int = 0) -> list[dict]:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     with tempfile.TemporaryDirectory(prefix="somex-bench-fanout-") as tmp:
         work = Path(tmp)
@@ -193,10 +269,19 @@ async def run(sizes: tuple[int, ...], repeats: int) -> list[dict]:
         broker.ensure_installed()
         broker.start(stop_with_caller=True)  # the broker stops with this process, whatever happens
         try:
+            if profile_count:
+                _print_profiles({n: await profile(broker, work, n, profile_count) for n in sizes})
+                return []
             results = []
             for n in sizes:
                 results.append(await measure(broker, work, n, repeats))
                 _print([results[-1]], header=len(results) == 1)
+            if len(results) > 1:  # the goal: hub CPU per broadcast at the largest N within 2x the smallest's
+                small, large = results[0], results[-1]
+                for key, what in (("fanout_ms", "hub fan-out"), ("fanout_busy_ms", "less idle")):
+                    a, b = small[key], large[key]
+                    print(f"{what}: N={large['members']} / N={small['members']} = {sum(b) / sum(a):.2f} (means), "
+                          f"{max(b) / min(a):.2f} (worst pair), {min(b) / max(a):.2f} (best pair)", flush=True)
             return results
         finally:
             broker.stop()
@@ -205,11 +290,12 @@ async def run(sizes: tuple[int, ...], repeats: int) -> list[dict]:
 def _print(results: list[dict], header: bool = True) -> None:
     if header:
         print(f"broadcast alerts (ranges over runs): hub and broker CPU per broadcast, ms; delivery ms "
-              f"at min(10, {COPIES_PER_SECOND}/(N-1)) broadcasts/s; {SMALL} and {LARGE} broadcasts per drain")
-        print(f"{'N':>4} {'hub fan-out':>13} {'hub per-recip.':>15} {'broker fan-out':>15} {'broker per-recip.':>17} "
-              f"{'p50':>13} {'p99':>13} {'entries/bcast':>13}")
+              f"at min(10, {COPIES_PER_SECOND}/(N-1)) broadcasts/s; {COUNT} broadcasts per drain, the first {SKIP}+ left out")
+        print(f"{'N':>4} {'hub fan-out':>13} {'less idle':>11} {'hub per-recip.':>15} {'broker fan-out':>15} "
+              f"{'broker per-recip.':>17} {'p50':>13} {'p99':>13} {'entries/bcast':>13}")
     for r in results:
-        print(f"{r['members']:>4} {_range(r['fanout_ms']):>13} {_range(r['per_recipient_ms']):>15} "
+        print(f"{r['members']:>4} {_range(r['fanout_ms']):>13} {_range(r['fanout_busy_ms']):>11} "
+              f"{_range(r['per_recipient_ms']):>15} "
               f"{_range(r['fanout_broker_ms']):>15} {_range(r['per_recipient_broker_ms']):>17} "
               f"{_range(r['p50']):>13} {_range(r['p99']):>13} {_range(r['entries']):>13}", flush=True)
 
@@ -218,8 +304,10 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=lambda s: tuple(int(x) for x in s.split(",")), default=SIZES)
     parser.add_argument("--repeats", type=int, default=REPEATS)
+    parser.add_argument("--profile", type=int, default=0, metavar="COUNT",
+                        help="instead: profile the hub over COUNT broadcasts at the smallest and largest size")
     args = parser.parse_args(argv)
-    asyncio.run(run(args.sizes, args.repeats))
+    asyncio.run(run(args.sizes, args.repeats, args.profile))
 
 
 if __name__ == "__main__":

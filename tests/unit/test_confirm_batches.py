@@ -32,11 +32,13 @@ def test_confirm_batches_cover_every_message_in_order_within_both_bounds(message
 
 def test_a_federation_wide_batch_is_split_into_bounded_confirm_batches() -> None:
     runs = confirm_batches([1000] * 21_000)  # the batch that outlasted the confirm timeout at 190 members
-    assert len(runs) == 42 and max(len(r) for r in runs) == amqp.CONFIRM_BATCH_MESSAGES
-    assert [len(r) for r in confirm_batches([3 * 1024 * 1024] * 3)] == [1, 1, 1]
-    # 217 broadcasts fanned out to 189 inboxes each outlasted it too: two to a confirm batch.
+    assert len(runs) == -(-21_000 // amqp.CONFIRM_BATCH_MESSAGES) == 6
+    assert max(len(r) for r in runs) == amqp.CONFIRM_BATCH_MESSAGES
+    assert [len(r) for r in confirm_batches([9 * 1024 * 1024] * 3)] == [1, 1, 1]
+    # 217 broadcasts fanned out to 189 inboxes each outlasted it too: 21 to a confirm batch (3,969 copies).
     fanned = confirm_batches([700] * 217, copies=[189] * 217)
-    assert max(len(r) for r in fanned) == 2 and sum(len(r) for r in fanned) == 217
+    assert max(len(r) for r in fanned) == amqp.CONFIRM_BATCH_MESSAGES // 189 == 21
+    assert sum(len(r) for r in fanned) == 217
 
 
 async def test_a_fanned_out_message_counts_once_per_inbox_in_its_confirm_batch(monkeypatch) -> None:  # noqa: ANN001

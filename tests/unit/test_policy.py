@@ -155,3 +155,19 @@ def test_a_message_is_for_its_recipients_and_a_broadcast_for_everyone_but_its_se
 def test_a_type_without_a_body_rule_passes_check_body_untouched() -> None:
     assert "note" not in policy.BODY_RULES
     policy.check_body(env(), {"text": "x"})
+
+
+def test_a_senders_broadcasts_resolved_against_the_members_get_one_recipient_tuple() -> None:
+    """The hub resolves a batch against `Members`: every broadcast of one sender gets the same tuple
+    (what the hub writes per recipient list, it writes once per list), and it is the same set as
+    against a plain list."""
+    members = policy.Members(COUNTRIES)
+    first = policy.resolve_recipients(env("alert.document", "ITA", ("*",), body=ALERT_ITA),
+                                      allowed_types=NODE_TYPES, countries=members)
+    again = policy.resolve_recipients(env("alert.document", "ITA", ("*",), body=ALERT_ITA),
+                                      allowed_types=NODE_TYPES, countries=members)
+    assert first == ("MEX", "IDN") and again is first
+    assert members.all_but("MEX") == ("IDN", "ITA") and members.all_but("HUB") == tuple(COUNTRIES)
+    assert "IDN" in members and "FRA" not in members and list(members) == COUNTRIES
+    with pytest.raises(PolicyError, match="unknown_recipient|FRA"):
+        policy.resolve_recipients(env(recipients=("FRA",)), allowed_types=NODE_TYPES, countries=members)
