@@ -35,6 +35,7 @@ def _name(**changes) -> dict:  # noqa: ANN003
     return _subject(family_name={"text": "Papadopoulos", "script": "Latn", "latin": "PAPADOPOULOS", **changes})
 
 
+WITHDRAWAL = {"action": "withdraw", "issuer": "GRC", "national_reference": "GR-2026/17", "reported": "2026-03-01"}
 CODES = ["".join(c) for c in itertools.product(string.ascii_uppercase, repeat=3) if "".join(c) != "GRC"]
 
 
@@ -69,6 +70,15 @@ CODES = ["".join(c) for c in itertools.product(string.ascii_uppercase, repeat=3)
     (_name(language="el-" + "x" * 33), ("subject.family_name.language", "field_too_long", "at most 35 characters, not 36")),
     (_name(text="Papadopoulos3"), ("subject.family_name.text", "untransliterable",
                                    "'3' (U+0033) has no ICAO transliteration: give the Latin form printed in the document")),
+    (_alert(issuer="GRCX"), ("issuer", "field_too_long", "at most 3 characters, not 4")),
+    (_alert(national_reference="GR 2026"), ("national_reference", "bad_field", "letters, digits and . _ / -")),
+    (_alert(reported="2026-3-1"), ("reported", "bad_field", "a date YYYY-MM-DD")),
+    (_alert(basis="accused"), ("basis", "bad_field", "one of convicted, suspected, wanted_for_extradition")),
+    (_alert(handling_code="H9"), ("handling_code", "bad_field", "one of H0, H1, H2, H3")),
+    (_alert(review_date="2027/01/01"), ("review_date", "bad_field", "a date YYYY-MM-DD")),
+    (_alert(review_date="2031-03-02"), ("review_date", "review_too_late",
+                                        "after the alert's date and at most 5 years after it (2031-03-01)")),
+    (dict(WITHDRAWAL, reason=" "), ("reason", "bad_field", "a non-empty string")),
     (_alert(recipients=[]), ("recipients", "bad_field", '"all", or a list of 1..250 countries')),
     (_alert(recipients=CODES[:251]), ("recipients", "bad_field", '"all", or a list of 1..250 countries')),
     (_alert(recipients=["ITA", "it"]), ("recipients[1]", "bad_field", "ISO 3166-1 alpha-3, upper case")),
@@ -87,6 +97,7 @@ def test_control_format_surrogate_private_and_unassigned_characters_are_refused(
 @pytest.mark.parametrize("record", [
     _subject(date_of_birth="1880"), _subject(date_of_birth="1974-01"), _subject(date_of_birth="1974-12"),
     _subject(date_of_birth="2026-03-01"), _subject(date_of_birth="2026-03"), _alert(recipients=CODES[:250]),
+    WITHDRAWAL, dict(WITHDRAWAL, reason="sentence served"),
     _name(language="el-aaaaaaaa-bbbbbbbb-cccccccc-ddddd"),  # 35 characters
     _subject(given_names={"text": "Григорій", "script": "Cyrl", "latin": "HRYHORII", "language": "uk"}),
 ])
