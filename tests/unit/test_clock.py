@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from protocol.clock import WINDOW, ClockWatch, format_span
+from protocol.clock import WINDOW, ClockVerdict, ClockWatch, format_span
 
 HUB = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 LIMIT = timedelta(minutes=2)
@@ -55,3 +55,9 @@ def test_exactly_the_threshold_either_way_is_not_skew() -> None:
     assert not ClockWatch(LIMIT).observe(HUB, HUB + LIMIT).skewed
     assert ClockWatch(LIMIT).observe(HUB, HUB - LIMIT - timedelta(microseconds=1)).skewed
     assert ClockWatch(LIMIT).observe(HUB, HUB + LIMIT + timedelta(microseconds=1)).skewed
+
+
+def test_a_clock_exactly_on_the_hubs_is_described_as_zero_behind() -> None:
+    # only a positive offset is "ahead of"; zero reads "0 s behind" (never a false "ahead" alarm text)
+    assert ClockVerdict(timedelta(0), False).describe() == "this host's clock is 0 s behind the hub's"
+    assert ClockVerdict(timedelta(seconds=1), False).describe() == "this host's clock is 1 s ahead of the hub's"
