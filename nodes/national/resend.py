@@ -25,9 +25,9 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import structlog
 from sqlalchemy import Connection, Engine, func, insert, select
@@ -35,7 +35,7 @@ from sqlalchemy import Connection, Engine, func, insert, select
 from crypto.signing import VerifiedEnvelope, sign_envelope
 from nodes.national import delivery
 from nodes.national.store import message_row, messages, outbox
-from nodes.plumbing.amqp import Outgoing
+from nodes.plumbing.amqp import Outgoing, Publisher
 from nodes.plumbing.config import new_message_id, utcnow
 from nodes.plumbing.federation import Federation
 from protocol import envelope as wire
@@ -43,8 +43,14 @@ from protocol import policy
 from protocol.resend import RESEND_TO, WINDOW
 from protocol.timefmt import format_time, parse_time
 
-if TYPE_CHECKING:
-    from nodes.national.node import NationalNode
+
+class ResendingNode(Protocol):
+    """What the Resender needs of the node (nodes/national/node.py)."""
+    country: str
+    log: Any
+
+    def call_soon(self, callback: Callable[[], Any]) -> None: ...
+    async def publisher(self, delay: float) -> Publisher | None: ...
 
 log = structlog.get_logger("somex.resend")
 
@@ -124,7 +130,7 @@ def _queue(conn: Connection, envs: Sequence[Any], now: datetime) -> None:
 class Resender:
     """The effect of a `resend.request` and the task that publishes what it selected."""
 
-    def __init__(self, node: NationalNode) -> None:
+    def __init__(self, node: ResendingNode) -> None:
         self.node = node
         self.pending: deque[tuple[str, str, bytes]] = deque()  # (to, message id, signed bytes)
         self.wake = asyncio.Event()
