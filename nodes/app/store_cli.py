@@ -150,15 +150,13 @@ def _ask_peers(db_url: str, country: str, federation_dir: Path) -> dict[str, Any
     from nodes.plumbing.db import make_engine
     from nodes.plumbing.federation import load_federation
 
-    try:
-        federation = load_federation(federation_dir, utcnow())
-    except (OSError, ValueError, CryptoError) as exc:
-        return {"resend_requests": {}, "next": f"the peers were NOT asked to send again what {country} missed: "
-                f"cannot load its federation directory ({exc}); put it in place and run this restore again "
-                "(docs/operations.md, 'Restoring a node')"}
     engine = make_engine(db_url)
     try:
-        asked = ask_peers(engine, federation, country, utcnow())
+        asked = ask_peers(engine, load_federation(federation_dir, utcnow()), country, utcnow())
+    except (OSError, KeyError, ValueError, CryptoError) as exc:
+        return {"resend_requests": {}, "next": f"the peers were NOT asked to send again what {country} missed: "
+                f"cannot sign with its keys from {federation_dir} ({exc}); put its federation directory in place "
+                "and run this restore again (docs/operations.md, 'Restoring a node')"}
     finally:
         engine.dispose()
     if asked["why"]:
