@@ -78,12 +78,15 @@ async def test_a_restored_node_gets_back_what_it_missed_stored_and_applied_once(
     from_esp = [(await esp.send("note", ["MEX"], body={"text": f"after {i}"})).id for i in range(2)]
     lost = set(from_ita) | set(from_esp)
     assert len(lost) == 7
-    await eventually(lambda: lost <= set(_ids(fed.node_db_url("MEX"))), what="the 7 at MEX")
+    # ...and one that expires before the restore: it cannot come back (the hub would refuse it).
+    expiring = await ita.send("note", ["MEX"], body={"text": "short-lived"}, ttl=timedelta(seconds=8))
+    await eventually(lambda: lost | {expiring.id} <= set(_ids(fed.node_db_url("MEX"))), what="the 8 at MEX")
     await eventually(lambda: any(r["id"] == request for r in mex.mla.list()), what="the MLA request at MEX")
     state = state_of(mex, request)
     await eventually(lambda: _receipts_sent(idn, shared) == 1, what="IDN's receipt")
     ita_sent_before = set(_ids(fed.node_db_url("ITA"), "out"))
 
+    await asyncio.sleep(max(0.0, (expiring.expires_at - utcnow()).total_seconds()))
     mex = await _restart_from(fed, "MEX", backup, capsys)
     said = capsys.readouterr().out
     assert "asks 3 peer(s)" in said, said
@@ -95,6 +98,7 @@ async def test_a_restored_node_gets_back_what_it_missed_stored_and_applied_once(
     with mex.store.engine.connect() as conn:
         stored = conn.execute(select(messages.c.message_id).where(messages.c.message_id.in_(sorted(lost)))).all()
     assert len(stored) == 7  # each once
+    assert expiring.id not in _ids(fed.node_db_url("MEX"))  # expired: not re-sent (counted in ITA's log line)
     assert [r["id"] for r in mex.mla.list()].count(request) == 1 and state_of(mex, request) == state
     assert _receipts_sent(idn, shared) == 1  # IDN had it: the hub did not forward it to IDN again
 
