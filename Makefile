@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 RABBIT := /usr/lib/rabbitmq/bin/rabbitmq-server
 
-.PHONY: demo test test-unit mutate mutate-check bench rabbitmq postgres faketime browser netns venv clean
+.PHONY: demo test test-unit mutate mutate-check bench soak rabbitmq postgres faketime browser netns venv clean
 
 venv: $(STAMP)
 
@@ -90,6 +90,10 @@ mutate-check: venv
 
 bench: venv rabbitmq
 	$(PY) -m tests.bench
+
+# The 1-hour soak (issue 18): hub and nodes in their own processes, a table per minute, a verdict.
+soak: venv rabbitmq
+	$(PY) -m tests.bench.bench_load --soak 3600 --rate 100
 
 clean:
 	rm -rf $(VENV) .somex .somex-demo .pytest_cache .hypothesis mutants

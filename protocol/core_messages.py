@@ -1,9 +1,11 @@
 """The core message types every class relies on: notes, receipts, the hub's own messages
-(rejections, checkpoints, the root's published documents) and the witnesses' cosignatures."""
+(rejections, checkpoints, the root's published documents), the witnesses' cosignatures, and the
+request of a node restored from a backup to have its peers send again what it lost."""
 
 from __future__ import annotations
 
 from protocol.message_class import MessageClass, MessageType, MiB
+from protocol.resend import window_rule
 from protocol.schema import SHA256_HEX, TIMESTAMP, UUID, Enum, Int, List, Nullable, Obj, Str
 
 REASON = Str(max_len=64, pattern=r"[a-z0-9_]+")  # a code of docs/reason-codes.md
@@ -41,4 +43,12 @@ MESSAGE_CLASS = MessageClass("core", (
                 body=PUBLICATION, retention_days=730),
     MessageType("witness.cosign", "node", header=Obj(), to_hub=True, retention_days=730,
                 body=Obj(required={"size": Int(), "signature": Str(max_len=512)})),
+    # A node restored from a backup asks each peer to send again, to it alone, what the peer sent it
+    # between `since` (about the newest message of that peer the backup holds) and `until` (the
+    # restore), but for the `held` ids it has: the same signed envelopes, forwarded by the hub under
+    # their existing audit entries (nodes/national/resend.py). Receipted: a refusal comes back with
+    # its reason.
+    MessageType("resend.request", "node", header=Obj(), receipted=True, retention_days=730,
+                body=Obj(required={"since": TIMESTAMP, "until": TIMESTAMP},
+                         optional={"held": List(UUID, max_items=1000)}), body_rule=window_rule),
 ))

@@ -119,22 +119,21 @@ def run_backup(args: argparse.Namespace, side: str) -> int:
         facts = restore(args.file, db_url, schema, holder, what)
     except StoreInUse as exc:
         raise CliError(str(exc)) from None
-    after = _after_restore(side, db_url)
+    after = _after_restore(side, db_url, holder, federation_dir)
     emit(args, {"file": str(args.file), "holder": holder, "revision": facts.revision, **after},
          f"the {what} was restored from {args.file} (schema revision {facts.revision or '0001, unversioned'}); "
          f"{after['next']}")
     return 0
 
 
-def _after_restore(side: str, db_url: str) -> dict[str, Any]:
+def _after_restore(side: str, db_url: str, holder: str, federation_dir: Path) -> dict[str, Any]:
     """What the operator must know after a restore (docs/operations.md, "Backup and restore")."""
     from sqlalchemy import func, select
 
     from nodes.plumbing.db import make_engine
 
     if side == "node":
-        return {"next": "start the node: mail the hub relayed since the backup is delivered again only if still "
-                        "queued at the broker (docs/operations.md, 'Restoring a node')"}
+        return _ask_peers(db_url, holder, federation_dir)
     from nodes.hub.audit import entries
 
     engine = make_engine(db_url)
@@ -147,3 +146,30 @@ def _after_restore(side: str, db_url: str) -> dict[str, Any]:
             "next": f"the audit log continues from the restored head ({size} entries): every witness that "
                     f"cosigned a larger log refuses it and raises an alarm; restore the newest backup, or follow "
                     f"docs/operations.md, 'Restoring the hub'"}
+
+
+def _ask_peers(db_url: str, country: str, federation_dir: Path) -> dict[str, Any]:
+    """A restored node asks each peer for what it missed (nodes/national/resend.py): the signed
+    requests are queued in its outbox and go out when it starts."""
+    from crypto.errors import CryptoError
+    from nodes.national.resend import ask_peers
+    from nodes.plumbing.config import utcnow
+    from nodes.plumbing.db import make_engine
+    from nodes.plumbing.federation import load_federation
+
+    engine = make_engine(db_url)
+    try:
+        asked = ask_peers(engine, load_federation(federation_dir, utcnow()), country, utcnow())
+    except (OSError, KeyError, ValueError, CryptoError) as exc:
+        return {"resend_requests": {}, "next": f"the peers were NOT asked to send again what {country} missed: "
+                f"cannot sign with its keys from {federation_dir} ({exc}); put its federation directory in place "
+                "and run this restore again (docs/operations.md, 'Restoring a node')"}
+    finally:
+        engine.dispose()
+    if asked["why"]:
+        return {"resend_requests": {}, "next": f"the peers were NOT asked to send again what {country} missed: "
+                f"{asked['why']}; ask their focal points (docs/operations.md, 'Restoring a node')"}
+    return {"resend_requests": asked["asked"],
+            "next": f"start the node: it asks {len(asked['asked'])} peer(s) to send again what they sent it since "
+                    "the backup (resend.request, queued in its outbox); what they still hold comes back, stored "
+                    "once (docs/operations.md, 'Restoring a node')"}

@@ -31,6 +31,7 @@ from protocol.checkpoint import CheckpointError, NoteSignature, SignedNote, pars
 from protocol.envelope import Envelope
 from protocol.errors import DecodeError, ProtocolError
 from protocol.policy import Members
+from protocol.resend import narrowed
 from protocol.timefmt import format_time
 
 # What the relay does with a delivery (Verdict.action).
@@ -48,6 +49,7 @@ class Delivery:
     body: bytes
     broker_user: str | None  # the AMQP user_id the broker validated against the connection's login
     redelivered: bool = False  # the broker's flag; a re-send is recognised by the log, not by this
+    resend_to: str | None = None  # a restored node's re-send (protocol/resend.py): the one recipient it is for
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,8 @@ def _decide_authentic(delivery: Delivery, env: Envelope, entry: AuditEntry, cont
         raise ProtocolError("expired", f"expired at {env.expires}")
     if env.created_at > context.now + context.max_clock_skew:
         raise ProtocolError("clock_skew", f"created {env.created} is in the future")
+    if delivery.resend_to is not None and not narrowed(_recipients(env, context), delivery.resend_to):
+        raise ProtocolError("misrouted", f"a re-send to {delivery.resend_to}, whom message {env.id} is not for")
     previous, first = context.seen.get(env.id), spent.get(env.id)
     if previous is not None or first is not None:
         # The same signed bytes again (same digest, hence same sender, who passed the broker user
@@ -189,12 +193,13 @@ def _decide_authentic(delivery: Delivery, env: Envelope, entry: AuditEntry, cont
                 entry.verdict, entry.reason = previous.verdict, "settled"
                 return Verdict(SETTLED, entry, env)
             entry.verdict = ACCEPTED
-            return Verdict(FORWARD_AGAIN, entry, env, _recipients(env, context))
+            return Verdict(FORWARD_AGAIN, entry, env, narrowed(_recipients(env, context), delivery.resend_to))
         if first is not None and first.entry.digest == verified.digest and first.entry.verdict == ACCEPTED:
-            return Verdict(FORWARD_AGAIN, first.entry, env, first.recipients)  # twice in one batch: one entry
+            return Verdict(FORWARD_AGAIN, first.entry, env,  # twice in one batch: one entry
+                           narrowed(first.recipients, delivery.resend_to))
         raise ProtocolError("replay", f"message id {env.id} was already received")
     entry.marks_seen = True  # from here on the id is spent, whatever the verdict
-    recipients = _recipients(env, context)
+    recipients = narrowed(_recipients(env, context), delivery.resend_to)
     cosignature = None
     if env.body is not None:
         body = wire.decode_body(env)

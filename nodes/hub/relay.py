@@ -47,6 +47,7 @@ from protocol import policy
 from protocol.checkpoint import SignedNote, log_origin
 from protocol.envelope import Envelope
 from protocol.receipts import HEADER as LOG_HEADER
+from protocol.resend import RESEND_TO
 from protocol.timefmt import format_time
 
 log = structlog.get_logger("somex.hub")
@@ -336,7 +337,9 @@ class Hub:
 
 def _delivery(message: AbstractIncomingMessage) -> Delivery:
     """The one conversion of an aio-pika delivery into what decide reads."""
-    return Delivery(message.body, message.user_id, bool(getattr(message, "redelivered", False)))
+    resend_to = (message.headers or {}).get(RESEND_TO)
+    return Delivery(message.body, message.user_id, bool(getattr(message, "redelivered", False)),
+                    resend_to if isinstance(resend_to, str) else None)
 
 
 __all__ = ["INBOX_FULL", "Hub", "log_origin", "plan_publishes"]

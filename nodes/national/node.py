@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from functools import partial
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +23,7 @@ import broker_config
 from crypto.errors import CryptoError
 from crypto.sealing import MLKEM768_X25519, open_sealed, recipient_key, seal, sealed_suite
 from crypto.signing import VerifiedEnvelope, sign_envelope
-from nodes.national import delivery, inbox, reads, retention
+from nodes.national import delivery, inbox, reads, resend, retention
 from nodes.national import receipts as receipt_rules
 from nodes.national.feature import BatchEffect, Effect, Feature, FeatureContext, discover, resolve_settings
 from nodes.national.store import (
@@ -130,6 +130,8 @@ class NationalNode:
         self.watchdogs = Watchdogs(self)
         self.watchdogs.install()
         delivery.install(self, self.watchdogs.outgoing_rejected)
+        self.resender = resend.Resender(self)  # a restored peer's resend.request (nodes/national/resend.py)
+        self.effects[resend.REQUEST] = self.resender.on_request
         self.contexts: dict[str, FeatureContext] = {}
         self.receipt_followers: list[receipt_rules.Follower] = []
         self.read_hooks: dict[str, list[tuple[FeatureContext, Any]]] = {}
@@ -191,6 +193,7 @@ class NationalNode:
             for i, task in enumerate(feature.tasks):
                 self._tasks.append(asyncio.create_task(task(ctx), name=f"{self.country}-{feature.name}-{i}"))
         self._tasks.append(asyncio.create_task(delivery.watch(self), name=f"{self.country}-delivery"))
+        self._tasks.append(asyncio.create_task(self.resender.run(), name=f"{self.country}-resend"))
         self._tasks.append(asyncio.create_task(self.watchdogs.run(), name=f"{self.country}-watchdogs"))
         if self.config.witness_peers or self.config.hub_api_url:
             self._tasks.append(asyncio.create_task(log_watch.run(self), name=f"{self.country}-log-watch"))
@@ -303,8 +306,16 @@ class NationalNode:
         self.wake_soon()
 
     def wake_soon(self) -> None:
+        self.call_soon(self._wake.set)
+
+    def call_soon(self, callback: Callable[[], Any]) -> None:
+        """Run `callback` on the node's event loop (from an effect's thread), once it runs."""
         if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._wake.set)
+            self._loop.call_soon_threadsafe(callback)
+
+    async def publisher(self, delay: float) -> Publisher | None:
+        """The relay's publishing channel to the hub, or None after `delay` if there is none."""
+        return await self._relay_publisher(delay)
 
     async def _relay(self) -> None:
         """Publish the outbox in rounds, up to RELAY_ROUNDS of them awaiting confirms at once: a

@@ -8,7 +8,12 @@ rate up for minutes and reports loss and the process's memory over time.
 By default the hub and each node run in processes of their own (the load generator inside the
 sending node's, as a focal point's submissions would be), and the raw relay's producer, relay and
 consumer likewise (tests/bench/roles.py). `--one-process` runs everything in this process, as the
-first measurements did; the soak always does (it samples this process's memory).
+first measurements did. The soak (tests/bench/soak.py) likewise runs the hub and each node in its
+own process and prints, every minute, each process's resident memory, the messages sent, stored and
+in flight, and the latency p50/p99 of that minute, then a verdict (nothing lost, memory flat within
+10 % after the first 5 minutes):
+
+    .venv/bin/python -m tests.bench.bench_load --soak 3600 --rate 100
 """
 
 from __future__ import annotations
@@ -27,17 +32,11 @@ from nodes.plumbing.logs import configure_logging
 from nodes.plumbing.rabbit import PrivateBroker, free_port
 from protocol.timefmt import parse_time
 from tests.bench import roles
+from tests.bench.soak import rss_mib, soak_in_processes
 from tests.support.broker import admin_vhost
 from tests.bench.bench_relay import RawRelay, sample_alert, sample_envelope
 from tests.bench.stats import Run
 from tests.integration.federation import make_federation
-
-def rss_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
 
 async def raw_fixed_rate(url: str, rate: float, seconds: float, size: int) -> Run:
     relay = await RawRelay.open(url, size, prefix="load")
@@ -68,7 +67,7 @@ async def somex_fixed_rate(broker: PrivateBroker, workdir: Path, rate: float, se
     async def offer(k: int) -> None:
         await sender.submit([sender.build("alert.document", ["IDN"], body=body) for _ in range(k)])
         if sample_every and (not memory or time.monotonic() - t0 - memory[-1][0] >= sample_every):
-            memory.append((time.monotonic() - t0, rss_mib()))
+            memory.append((time.monotonic() - t0, rss_mib(os.getpid())))
 
     def count() -> int:
         with recipient.store.engine.connect() as conn:
@@ -106,7 +105,9 @@ async def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="bench_load")
     parser.add_argument("--rate", type=float, action="append", help="offered msg/s (repeatable; default 100, 300, 1000: the goal of issue 8 is p99 < 50 ms at 1,000/s)")
     parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--soak", type=float, default=0, help="instead: one somex run this long, with memory samples")
+    parser.add_argument("--soak", type=float, default=0, help="instead: one somex run this long, sampled every minute")
+    parser.add_argument("--every", type=float, default=60, help="soak: seconds between samples")
+    parser.add_argument("--warmup", type=float, default=300, help="soak: memory is judged after this many seconds")
     parser.add_argument("--text", type=int, default=1000)
     parser.add_argument("--one-process", action="store_true", help="everything in this process")
     args = parser.parse_args(argv)
@@ -119,8 +120,19 @@ async def main(argv: list[str]) -> None:
         broker.ensure_installed()
         broker.start()
         try:
+            if args.soak and not args.one_process:
+                print(f"== soak: alerts MEX → IDN at {rates[0]:g}/s for {args.soak:g} s; hub, MEX and IDN each in "
+                      f"its own process, sampled every {args.every:g} s; {os.cpu_count()} cores, load average "
+                      + " ".join(f"{x:.2f}" for x in os.getloadavg()), flush=True)
+                soak = await soak_in_processes(broker, work / "soak", rates[0], args.soak, sample_alert("MEX", args.text),
+                                               every=args.every, warmup=args.warmup,
+                                               printer=lambda line: print(line, flush=True))
+                for line in soak.report()[len(soak.samples) + 1:]:
+                    print(line)
+                print("load average at the end: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
+                return
             if args.soak:
-                print(f"== soak: alerts at {rates[0]:g}/s for {args.soak:g} s, memory sampled every 30 s")
+                print(f"== soak (one process): alerts at {rates[0]:g}/s for {args.soak:g} s, memory sampled every 30 s")
                 run, offered, memory = await somex_fixed_rate(broker, work / "soak", rates[0], args.soak, args.text,
                                                               sample_every=30)
                 print(run.line())
