@@ -3,6 +3,8 @@ the field a focal point must fill in), and the survivors of the MLA rules' mutat
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from protocol import mla
@@ -60,3 +62,37 @@ def test_every_measure_requested_is_checked_not_only_the_first() -> None:
 def test_a_request_without_measures_or_details_needs_only_its_language() -> None:
     mla.check_composition(composed(None, None))
     mla.check_composition(composed([], {}))
+
+
+def test_a_request_whose_file_reference_does_not_add_up_is_refused_by_the_request_rule() -> None:
+    """The sender before sealing and the recipient after opening refuse a request listing a large file
+    whose chunk list does not cover its size (protocol/files.py), as they do an event's."""
+    body = {"reference": "ITA-2026-7", "requesting": "ITA", "requested": "MEX", "kind": "mutual_legal_assistance",
+            "legal_basis": ["untoc_article_18"], "offences": ["art6_1_a_smuggling"], "measures": ["evidence_taking"],
+            "urgency": "routine", "summary": "s"}
+    header = {"reference": "ITA-2026-7", "kind": "mutual_legal_assistance", "status": "submitted",
+              "urgency": "routine", "deadline": None}
+    env = SimpleNamespace(sender="ITA", recipients=("MEX",), thread=mla.thread_of("ITA", "ITA-2026-7"), header=header)
+    ref = {"name": "ledger.pdf", "media_type": "application/pdf", "size": 10, "sha256": "a" * 64, "chunk_bytes": 4,
+           "chunks": ["b" * 64] * 3}
+    mla.request_rule(env, {**body, "files": [ref]})
+    with pytest.raises(PolicyError) as caught:
+        mla.request_rule(env, {**body, "files": [{**ref, "size": 20}]})
+    assert (caught.value.reason, caught.value.detail) == (
+        "file_ref_mismatch", "file 'ledger.pdf': 20 bytes in chunks of 4 are 5 chunks, not 3")
+
+
+def test_a_lifecycle_rule_is_carried_by_mla_status_unless_it_names_its_message() -> None:
+    """`_rule` builds the RULES table at import, before mutmut switches a mutant on: called here so its
+    defaults (the message type, frozen sources) are checked where a mutant can reach them."""
+    sources = {mla.State.RECEIVED, mla.State.ACKNOWLEDGED}
+    rule = mla._rule("acknowledged", "acknowledge", sources, mla.State.ACKNOWLEDGED, mla.Role.REQUESTED)
+    assert rule == mla.Rule("acknowledged", "acknowledge", frozenset(sources), mla.State.ACKNOWLEDGED,
+                            mla.Role.REQUESTED, "mla.status")
+    assert isinstance(rule.sources, frozenset)
+    node = mla._rule("delivery_evidenced", "deliver", frozenset({mla.State.SUBMITTED}), mla.State.RECEIVED,
+                     mla.Role.NODE, None)
+    assert node == mla.Rule("delivery_evidenced", "deliver", frozenset({mla.State.SUBMITTED}), mla.State.RECEIVED,
+                            mla.Role.NODE, None)
+    reminder = mla._rule("reminded", "remind", set(), None, mla.Role.REQUESTING, "mla.response")
+    assert (reminder.target, reminder.message_type, reminder.sources) == (None, "mla.response", frozenset())

@@ -86,7 +86,8 @@ def test_treaty_required_names_the_state_and_the_way_out() -> None:
     assert (err.reason, err.detail) == (
         "treaty_required", "MEX does not take the Convention as the legal basis for extradition (art. 16(5)): "
                            "name a treaty, or give a treaty_override reason, recorded in the request")
-    for basis in (["untoc_article_18"], ["smuggling_of_migrants_protocol"]):  # every Convention basis alone
+    every_convention_basis = ["untoc_article_16", "untoc_article_18", "smuggling_of_migrants_protocol"]
+    for basis in (["untoc_article_18"], ["smuggling_of_migrants_protocol"], every_convention_basis):
         assert refusal(profiles.check_request, {**extradition, "legal_basis": basis}, profile()).reason == \
             "treaty_required"
     assert refusal(profiles.check_request, {**extradition, "treaty_override": None}, profile()).reason == \
