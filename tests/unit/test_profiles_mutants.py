@@ -51,7 +51,7 @@ def test_each_publication_refusal_says_what_to_do() -> None:
 
 
 def test_languages_may_be_given_as_any_sequence() -> None:
-    """The body's list may arrive as a tuple (a frozen copy): the rule reads it as a list."""
+    """The rule reads the languages as a sequence: a tuple is checked like a list."""
     profiles.publish_rule(published(), profile(languages=("es", "en")))
     err = refusal(profiles.publish_rule, published(), profile(languages=("es", "xx")))
     assert err.reason == "unknown_language"
