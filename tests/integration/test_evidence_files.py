@@ -10,17 +10,14 @@ import json
 import os
 import stat
 import time
-from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
 from sqlalchemy import func, select
 
 from nodes.national import reads
-from nodes.national.api import make_app
 from nodes.national.features.files.transfers import chunks_in, chunks_out
 from nodes.national.node import NationalNode
 from nodes.national.store import deliveries, messages
@@ -28,6 +25,7 @@ from nodes.plumbing.config import new_message_id
 from protocol import files as protocol_files
 from protocol import mla
 from tests.integration.federation import RunningFederation, eventually
+from tests.integration.test_mla import focal
 
 pytestmark = pytest.mark.integration
 
@@ -39,18 +37,6 @@ def fields(reference: str) -> dict:
             "legal_basis": ["untoc_article_18"], "offences": ["art6_1_a_smuggling"],
             "measures": ["evidence_taking"], "urgency": "routine", "summary": "Seized phone images",
             "language": "en", "measure_details": {"evidence_taking": {"evidence": "the phone's forensic image"}}}
-
-
-@asynccontextmanager
-async def focal(node: NationalNode):  # noqa: ANN201
-    server = TestServer(make_app(node))
-    await server.start_server()
-    try:
-        async with aiohttp.ClientSession(base_url=str(server.make_url("/")),
-                                         headers={"Authorization": f"Bearer {node.creds.tokens['focal']}"}) as s:
-            yield s
-    finally:
-        await server.close()
 
 
 def random_file(path: str, size: int) -> str:
