@@ -17,7 +17,10 @@ import sqlalchemy.exc
 # InterfaceError / DisconnectionError: the database connection itself is gone.
 _STORAGE = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, sqlalchemy.exc.DisconnectionError,
             sqlite3.OperationalError, sqlite3.InterfaceError, OSError, MemoryError)
-_BROKER = (aiormq.exceptions.AMQPError, ConnectionError, TimeoutError, asyncio.TimeoutError)
+# ChannelInvalidStateError: a publish or ack on a channel the broker (or a missed heartbeat) closed;
+# aiormq derives it from RuntimeError, not AMQPError.
+_BROKER = (aiormq.exceptions.AMQPError, aiormq.exceptions.ChannelInvalidStateError, ConnectionError,
+           TimeoutError, asyncio.TimeoutError)
 
 
 class TransientFailure(Exception):
