@@ -64,7 +64,7 @@ NODE_SUITE = tests/integration/test_node_api.py::test_the_nodes_run_on_the_datab
 
 # pytest's exit code 5 ("no tests collected") must fail, not pass silently.
 test: venv rabbitmq postgres faketime browser netns
-	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	$(PY) -m pytest --durations=25 $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; \
 	  if [ $$rc -ne 0 ] || [ -n "$(PYTEST_ARGS)" ]; then exit $$rc; fi; \
 	  echo "== the node suite again, nodes on PostgreSQL"; \

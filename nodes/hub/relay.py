@@ -327,12 +327,16 @@ class Hub:
         e = h.verdict.entry
         bound = log.bind(message_id=e.message_id, thread=e.thread, seq=e.seq, sender=e.sender, type=e.type)
         if e.verdict == ACCEPTED:
+            recipients = h.verdict.recipients  # a broadcast's 189 names at 190 members: the audit log has them
             bound.info("redelivered message forwarded again" if h.verdict.in_log_already else "message relayed",
-                       recipients=list(h.verdict.recipients))
+                       recipients=len(recipients), to=list(recipients) if len(recipients) <= LOGGED_RECIPIENTS else None)
         elif h.verdict.in_log_already:
             bound.info("redelivered message was refused already; nothing more to do")
         else:
             bound.warning("message rejected", reason=e.reason, detail=e.detail, broker_user=e.broker_user)
+
+
+LOGGED_RECIPIENTS = 10  # a relayed message's log line names at most this many recipients
 
 
 def _delivery(message: AbstractIncomingMessage) -> Delivery:
