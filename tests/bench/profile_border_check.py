@@ -5,7 +5,7 @@ the wall clock. Then the same zones over HTTP, the client in a process of its ow
 server's whole CPU per request: what the HTTP layer adds to the check.
 
 Phases of a hit: `read_query` (the zone's check digits and fields), `look_up` (document probe,
-candidates, scoring), `reports` (building and signing `person.hit`), `log` (the access-log
+candidates, scoring), `reports` (building and signing `person.hit`: `build`), `log` (the access-log
 transaction: `log_check`, `journal`, `enqueue` and the commit, the rest of `log`); of a no-hit:
 `quiet_log`. Run: python -m tests.bench.profile_border_check [--persons N] [--documents N]
 [--samples N] [--http N]
@@ -67,6 +67,8 @@ def _instrument(node: NationalNode) -> None:
         if hasattr(person_store, name):
             setattr(person_store, name, _timed(name, getattr(person_store, name)))
     reads.journal = _timed("journal", reads.journal)
+    sender = node.contexts["person"].sender
+    sender.build = _timed("build", sender.build)
     outbox = node.contexts["person"].outbox
     outbox.enqueue = _timed("enqueue", outbox.enqueue)
     node_module.delivery.track = _timed("track", node_module.delivery.track)
