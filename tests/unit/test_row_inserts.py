@@ -78,3 +78,11 @@ def test_a_statement_listener_sees_the_inserts(engine) -> None:  # noqa: ANN001
         insert_rows(conn, things, ROWS)
     assert [s for s in seen if s.startswith("INSERT")]
     assert len(_stored(engine)) == 2
+
+
+def test_a_value_sqlalchemy_would_refuse_is_refused(engine) -> None:  # noqa: ANN001
+    with pytest.raises(Exception, match="boolean"), engine.begin() as conn:
+        conn.execute(insert(things), {"name": "d", "flag": "yes", "count": 1})
+    with pytest.raises(Exception, match="boolean"), engine.begin() as conn:
+        insert_rows(conn, things, [{"name": "d", "flag": "yes", "count": 1}])
+    assert _stored(engine) == []
