@@ -18,11 +18,12 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, and_, func, select, update
 
 from crypto.signing import VerifiedEnvelope
 from nodes.national.store import deliveries, outbox
 from nodes.plumbing.config import utcnow
+from nodes.plumbing.row_inserts import insert_rows
 from protocol import messages
 from protocol.envelope import Envelope
 from protocol.timefmt import format_time, parse_time
@@ -61,8 +62,7 @@ def track(conn: Connection, envs: Sequence[Envelope], queued_at: datetime, deadl
     rows = [{"message_id": e.id, "recipient": r, "type": e.type, "thread": e.thread,
              "queued_at": format_time(queued_at), "due": due, "state": PENDING, "resends": 0, "expires": e.expires}
             for e in envs if messages.lookup(e.type).receipted for r in e.recipients if r != "*"]
-    if rows:
-        conn.execute(insert(deliveries), rows)
+    insert_rows(conn, deliveries, rows)
 
 
 def settle(conn: Connection, message_id: str, recipient: str | None, state: str, at: str) -> None:

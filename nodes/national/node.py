@@ -48,6 +48,7 @@ from nodes.plumbing.faults import is_transient
 from nodes.plumbing.federation import Federation, load_federation
 from nodes.national.federation_fetch import fetch_newest_documents
 from nodes.plumbing.federation_state import accept_publication, admit_federation
+from nodes.plumbing.row_inserts import insert_rows
 from protocol import envelope as wire
 from protocol import messages, policy
 from protocol.envelope import Envelope
@@ -299,8 +300,8 @@ class NationalNode:
         moment = utcnow()
         now = format_time(moment)
         raws = [wire.encode(e) for e in envs]
-        conn.execute(insert(outbox), [{"message_id": e.id, "raw": r, "queued_at": now} for e, r in zip(envs, raws)])
-        conn.execute(insert(message_table), [message_row("out", e, e.digest(), r, now) for e, r in zip(envs, raws)])
+        insert_rows(conn, outbox, [{"message_id": e.id, "raw": r, "queued_at": now} for e, r in zip(envs, raws)])
+        insert_rows(conn, message_table, [message_row("out", e, e.digest(), r, now) for e, r in zip(envs, raws)])
         delivery.track(conn, envs, moment, self.config.delivery_deadline.total_seconds())
         self.watchdogs.queued(envs)
         self.wake_soon()

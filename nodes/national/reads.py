@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from nodes.national.opened import OpenedMessage
 from nodes.plumbing.config import utcnow
+from nodes.plumbing.row_inserts import insert_rows
 from nodes.plumbing.http import ROLE, role_of
 from protocol import cases as case_rules
 from protocol import envelope as wire
@@ -92,8 +93,7 @@ def journal(conn: Connection, who: str, purpose: str, opened: Iterable[tuple[str
     at = format_time(utcnow())
     rows = [{"at": at, "who": who[:200], "purpose": purpose, "message_id": message_id, "type": type,
              "sender": sender, "thread": thread} for message_id, type, sender, thread in opened]
-    if rows:
-        conn.execute(insert(body_access_log), rows)
+    insert_rows(conn, body_access_log, rows)
 
 
 def reader(request: web.Request) -> str:

@@ -24,6 +24,7 @@ RATE = web.AppKey("somex_rate", TokenBuckets)  # callers with a valid credential
 ON_RATE_LIMITED = web.AppKey("somex_on_rate_limited", object)  # called for each 429 (metrics)
 FAILURES = web.AppKey("somex_rate_failures", TokenBuckets)  # per address, requests with only invalid credentials
 CREDENTIAL_CHECKS = web.AppKey("somex_credential_checks", list)
+_ROLE_OF = web.RequestKey("somex_role_of", tuple)  # (the digests asked against, the role they gave)
 MAX_SQL_INTEGER = 2**63 - 1  # BIGINT: larger numbers in a query cannot name a row
 
 
@@ -37,9 +38,16 @@ def _bearer(request: web.Request) -> str | None:
 
 
 def role_of(request: web.Request, tokens: Mapping[str, str]) -> str | None:
-    """The role of the request's bearer token, checked against the stored digests in constant time."""
+    """The role of the request's bearer token, checked against the stored digests in constant time.
+    Worked out once per request and set of digests: the rate limit, the route's guard and the access
+    log all ask (a request's headers do not change while it is served)."""
+    known = request.get(_ROLE_OF)
+    if known is not None and known[0] is tokens:
+        return known[1]
     presented = _bearer(request)
-    return None if presented is None else role_for(presented, tokens)
+    role = None if presented is None else role_for(presented, tokens)
+    request[_ROLE_OF] = (tokens, role)
+    return role
 
 
 NO_TOKEN = "no token: send 'Authorization: Bearer <token>' with a role token"

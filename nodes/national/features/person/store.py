@@ -24,6 +24,7 @@ from sqlalchemy import (
 
 from nodes.national.store import mark_personal_data_deleted
 from nodes.national.store import messages as stored_messages
+from nodes.plumbing.row_inserts import insert_rows
 from nodes.national.features.person.names import PersonName, distinct_forms, index_keys, latin_forms
 from protocol.person import person_alert_kept_until, review_date
 
@@ -318,7 +319,7 @@ def _check_row(reference: str, at: str, who: str, check: str, point: str,
 def log_check(conn: Connection, *, reference: str, at: str, who: str, check: str, point: str,
               matches: Sequence[tuple[str, str, int]], document_hit: bool) -> None:
     """A check in the access log, in the caller's transaction (with what it sends and journals)."""
-    conn.execute(insert(person_check_log), _check_row(reference, at, who, check, point, matches, document_hit))
+    insert_rows(conn, person_check_log, [_check_row(reference, at, who, check, point, matches, document_hit)])
 
 
 class QuietCheckLog:

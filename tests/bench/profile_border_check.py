@@ -1,0 +1,189 @@
+"""Where a border check's CPU goes, by phase: the check called in-process (no HTTP) on the bench's
+replica (tests/bench/bench_border_check.py builds it once and this reuses it), each phase timed
+with the thread's CPU clock (`time.thread_time_ns`, so the machine's load barely moves it) and
+the wall clock. Then the same zones over HTTP, the client in a process of its own, and the
+server's whole CPU per request: what the HTTP layer adds to the check.
+
+Phases of a hit: `read_query` (the zone's check digits and fields), `look_up` (document probe,
+candidates, scoring), `reports` (building and signing `person.hit`: `build`), `log` (the access-log
+transaction: `log_check`, `journal`, `enqueue` and the commit, the rest of `log`); of a no-hit:
+`quiet_log`. Run: python -m tests.bench.profile_border_check [--persons N] [--documents N]
+[--samples N] [--http N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from aiohttp import web
+
+from nodes.national import node as node_module
+from nodes.national import reads
+from nodes.national.api import make_app
+from nodes.national.features.person import check as check_module
+from nodes.national.features.person import store as person_store
+from nodes.national.node import NationalNode
+from nodes.plumbing.config import NodeConfig, utcnow
+from nodes.plumbing.logs import configure_logging
+from nodes.plumbing.rabbit import free_port
+from protocol.ratelimit import RateLimit
+from tests.bench.bench_border_check import CHECKED_AT, ISSUER, _drop_other_tables, _stamp_at_head, build_replica, queries
+from tests.integration.federation import make_federation
+
+CPU: dict[str, int] = defaultdict(int)  # the current check's phases
+WALL: dict[str, int] = defaultdict(int)
+
+
+def _timed(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        c0, w0 = time.thread_time_ns(), time.perf_counter_ns()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            CPU[name] += time.thread_time_ns() - c0
+            WALL[name] += time.perf_counter_ns() - w0
+    return timed
+
+
+def _instrument(node: NationalNode) -> None:
+    """Every phase wrapped where the check calls it (module attributes, looked up at call time)."""
+    checks = check_module.BorderChecks
+    for method, name in (("_look_up", "look_up"), ("_hit_reports", "reports"), ("_log", "log"),
+                         ("_log_quietly", "quiet_log")):
+        setattr(checks, method, _timed(name, getattr(checks, method)))
+    check_module.read_query = _timed("read_query", check_module.read_query)
+    for name in ("log_check", "log_pending_hits"):
+        if hasattr(person_store, name):
+            setattr(person_store, name, _timed(name, getattr(person_store, name)))
+    reads.journal = _timed("journal", reads.journal)
+    sender = node.contexts["person"].sender
+    sender.build = _timed("build", sender.build)
+    outbox = node.contexts["person"].outbox
+    outbox.enqueue = _timed("enqueue", outbox.enqueue)
+    node_module.delivery.track = _timed("track", node_module.delivery.track)
+    node_module.wire.encode = _timed("encode", node_module.wire.encode)
+
+
+def _ms(values: list[int], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] / 1e6
+
+
+_CLIENT = r"""
+import http.client, json, sys, time
+port, token, zones = int(sys.argv[1]), sys.argv[2], json.load(sys.stdin)
+conn = http.client.HTTPConnection("127.0.0.1", port)
+headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+for zone in zones:
+    conn.request("POST", "/api/border/check", json.dumps({"mrz": zone}), headers)
+    answer = conn.getresponse(); answer.read(); assert answer.status == 200
+"""
+
+
+async def _http_cpu(node: NationalNode, token: str, zones: list[str]) -> tuple[float, float]:
+    """The server process's CPU per request (ms: user, system), the client in a process of its own.
+    The system time includes the loopback's TCP work for both ends of what the server sends."""
+    import json
+
+    runner = web.AppRunner(make_app(node), access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        async def drive(batch: list[str]) -> tuple[float, float]:
+            t0 = os.times()
+            client = await asyncio.create_subprocess_exec(sys.executable, "-c", _CLIENT, str(port), token,
+                                                          stdin=asyncio.subprocess.PIPE)
+            await client.communicate(json.dumps(batch).encode())
+            assert client.returncode == 0
+            t1 = os.times()
+            return (t1.user - t0.user) * 1000 / len(batch), (t1.system - t0.system) * 1000 / len(batch)
+        await drive(zones[:50])  # the connection and the route warm
+        return await drive(zones)
+    finally:
+        await runner.cleanup()
+
+
+async def run(args: argparse.Namespace) -> None:
+    cache = Path(os.environ.get("SOMEX_BENCH_BORDER_DIR", "/tmp/somex-bench-border"))
+    db = cache / f"replicas-{args.persons}-{args.documents}.db"
+    build_replica(db, args.persons, args.documents)
+    _drop_other_tables(db)
+    _stamp_at_head(db)
+    work = cache / f"profile-{os.getpid()}"
+    work.mkdir(parents=True)
+    fed = make_federation(SimpleNamespace(apply=lambda spec: None, amqp_port=free_port()), work, "profile-border",
+                          countries=[ISSUER, CHECKED_AT])
+    config = NodeConfig(CHECKED_AT, work / "federation", f"sqlite:///{db}", fed.address,
+                        http_rate_limit=RateLimit(per_second=1e6, burst=10**6))
+    node = NationalNode(config, fed.federation)
+    token = fed.federation.credentials(CHECKED_AT).tokens["focal"]
+    service = node.contexts["person"].service
+    _instrument(node)
+    year = utcnow().year
+    whole = {True: [], False: []}
+    cpu = {True: defaultdict(list), False: defaultdict(list)}
+    wall = {True: defaultdict(list), False: defaultdict(list)}
+    for warm, _, _ in queries(args.persons, 200, seed=99):
+        await service.check(check_module.read_query({"mrz": warm}, year), "focal")
+    wanted = queries(args.persons, args.samples, seed=7)
+    for zone, hit, _ in wanted:
+        CPU.clear()
+        WALL.clear()
+        c0, w0 = time.thread_time_ns(), time.perf_counter_ns()
+        outcome = await service.check(check_module.read_query({"mrz": zone}, year), "focal")
+        outcome.as_json(CHECKED_AT)
+        CPU["whole"], WALL["whole"] = time.thread_time_ns() - c0, time.perf_counter_ns() - w0
+        if "log" in CPU:  # what the log transaction spends outside the timed calls: the commit mostly
+            inner = ("log_check", "log_pending_hits", "journal", "enqueue")
+            CPU["log: rest"] = CPU["log"] - sum(CPU.get(n, 0) for n in inner)
+            WALL["log: rest"] = WALL["log"] - sum(WALL.get(n, 0) for n in inner)
+        for name in CPU:
+            cpu[hit][name].append(CPU[name])
+            wall[hit][name].append(WALL[name])
+        whole[hit].append(CPU["whole"])
+        assert bool(outcome.matches) == hit, zone
+    print(f"== {args.samples} checks in-process ({len(whole[True])} hits), thread CPU p50 / p99 ms "
+          f"(wall p50 / p99); whole: read_query and check:")
+    for hit in (True, False):
+        print(f"   {'hits' if hit else 'no hits'}:")
+        for name in sorted(cpu[hit]):
+            c, w = cpu[hit][name], wall[hit][name]
+            print(f"     {name:12} {_ms(c, 50):.3f} / {_ms(c, 99):.3f}   (wall {_ms(w, 50):.3f} / {_ms(w, 99):.3f})")
+    if args.http:
+        zones = [z for z, _, _ in queries(args.persons, args.http, seed=11)]
+        user, system = await _http_cpu(node, token, zones)
+        inside = statistics.mean(whole[True] + whole[False]) / 1e6
+        print(f"== over HTTP, {len(zones)} checks: server CPU a request (mean) {user:.3f} ms user + {system:.3f} ms "
+              f"system; the check in-process {inside:.3f} ms (mean, user and system): HTTP adds "
+              f"~{user + system - inside:.3f} ms")
+    print(f"   load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    await node.stop()
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="profile_border_check", description=__doc__)
+    parser.add_argument("--persons", type=int, default=1_000_000)
+    parser.add_argument("--documents", type=int, default=10_000_000)
+    parser.add_argument("--samples", type=int, default=2_000)
+    parser.add_argument("--http", type=int, default=2_000, help="checks over HTTP (0: none)")
+    args = parser.parse_args(argv)
+    configure_logging(os.environ.get("SOMEX_LOG_LEVEL", "WARNING"), json=True)
+    asyncio.run(run(args))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
