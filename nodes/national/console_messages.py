@@ -20,6 +20,7 @@ from nodes.national.node import NationalNode
 from nodes.national.store import StoredMessage
 from nodes.national.store import messages as store_messages
 from nodes.plumbing import console
+from nodes.plumbing.i18n import words
 from nodes.plumbing.config import utcnow
 from nodes.plumbing.openapi import document
 from protocol import envelope as wire
@@ -192,7 +193,7 @@ async def message_page(request: web.Request) -> web.Response:
     message_id = request.match_info["id"]
     stored = await asyncio.to_thread(node.store.get, message_id)
     if stored is None:
-        return console.error_page(request, 404, "No such message", f"no message {message_id[:40]}")
+        return console.error_page(request, 404, "No such message", words("No message %(id)s.", id=message_id[:40]))
     if stored.direction == "in":
         await asyncio.to_thread(reads.mark_read, node.store.engine, message_id, format_time(utcnow()))
     receipts = (await asyncio.to_thread(node.store.receipts_of, [message_id])).get(message_id, [])
@@ -200,7 +201,7 @@ async def message_page(request: web.Request) -> web.Response:
     header = (await asyncio.to_thread(headers_of, node, [message_id])).get(message_id, {})
     request_id = (stored.message_id if stored.type == "mla.request" else stored.reply_to) \
         if stored.type.startswith("mla.") else None
-    return console.render(request, "node/message.html", heading=stored.type, message=stored, us=node.country,
+    return console.render(request, "node/message.html", heading="Message", message=stored, us=node.country,
                           receipts=receipts, unreadable=unreadable, facts=facts(stored, header), request_id=request_id,
                           body=opened.body_without_attachment_contents() if opened else None,
                           banner=opened.banner() if opened and opened.sealed else None)

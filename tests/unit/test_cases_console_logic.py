@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 
 from nodes.national.features.cases.console import (
-    FormError, Share, addition_from_form, case_from_form, describe, refusal, share_arguments,
+    FormError, Share, addition_from_form, case_from_form, refusal, share_arguments,
 )
 from protocol.cases import CASE
+from tests.support.console_render import render_node_template
 
 OWN = {"reference": "MEX-1", "handling": None}
 RECEIVED_H2 = {"reference": "MEX-1", "handling": {"code": "H2", "retention_days": 30}}
@@ -80,6 +81,11 @@ def test_refusals_carry_their_reason_and_what_it_means() -> None:
     assert refusal("something_new", "detail") == "something_new: detail"
 
 
+def describe(entry: dict, lang: str = "en") -> str:
+    """The history line node/case_history.html writes for `entry`, as text (tags left out)."""
+    return render_node_template("node/case_history.html", lang, macro="describe", args=(entry,), text=True, history=[])
+
+
 def test_history_lines_say_who_did_what_under_which_terms() -> None:
     share = {"type": "case.share", "direction": "out", "sender": "MEX", "recipients": ["IDN", "ITA"],
              "thread": "case:MEX:MEX-1", "handling": {"code": "H3", "retention_days": 90, "condition": "c"},
@@ -94,3 +100,14 @@ def test_history_lines_say_who_did_what_under_which_terms() -> None:
     withdrawal = {"type": "case.withdraw", "direction": "out", "sender": "MEX", "recipients": ["IDN"],
                   "thread": "case:MEX:MEX-1", "handling": None, "permission": None}
     assert describe(withdrawal) == "MEX withdrew it from IDN"
+    assert describe({**withdrawal, "direction": "in"}) == "MEX withdrew it"
+
+
+def test_history_lines_read_in_the_readers_language_with_the_condition_as_written() -> None:
+    share = {"type": "case.share", "direction": "out", "sender": "MEX", "recipients": ["IDN"],
+             "thread": "case:MEX:MEX-1", "handling": {"code": "H3", "retention_days": 1, "condition": "no <asylum> use"},
+             "permission": None}
+    assert describe(share, "fr") == "MEX l'a partagée avec IDN (H3, 1 jour, condition : no <asylum> use)"
+    assert describe(share, "ru") == "MEX передал его IDN (H3, 1 день, условие: no <asylum> use)"
+    html = render_node_template("node/case_history.html", "ar", macro="describe", args=(share,), history=[])
+    assert '<bdi dir="auto">no &lt;asylum&gt; use</bdi>' in html and "شاركها MEX مع IDN" in html
