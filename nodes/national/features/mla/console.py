@@ -46,6 +46,7 @@ def add_routes(app: web.Application, authority: CentralAuthority) -> None:
     r.add_get("/console/mla/{id}", request_page)
     r.add_post("/console/mla/{id}/events", act)
     r.add_get("/console/mla/messages/{id}/attachments/{index:\\d+}", attachment)
+    r.add_get("/console/mla/files/{carrier}/{n:\\d+}", evidence_file)
     session = [{"session": []}]
     path_id = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
     partial = [{"name": "partial", "in": "query", "schema": {"type": "string", "enum": ["1"]}}]
@@ -80,6 +81,15 @@ def add_routes(app: web.Application, authority: CentralAuthority) -> None:
                                       "schema": {"type": "integer"}}],
             "responses": {"200": {"description": "the file"},
                           "404": {"description": "no such attachment", "content": {"text/html": {}}}}}},
+        "/console/mla/files/{carrier}/{n}": {"get": {
+            "summary": "Download a large evidence file received on an MLA thread, once complete and verified "
+                       "(the files feature's GET /api/files/{carrier}/{n}, for a console session)",
+            "tags": ["console"], "security": session,
+            "parameters": [{"name": "carrier", "in": "path", "required": True, "schema": {"type": "string"}},
+                           {"name": "n", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "responses": {"200": {"description": "the file (X-Content-SHA256 carries its digest)"},
+                          "404": {"description": "no such file", "content": {"text/html": {}}},
+                          "409": {"description": "not complete or failed: the reason", "content": {"text/html": {}}}}}},
     })
 
 
@@ -228,6 +238,7 @@ async def request_page(request: web.Request) -> web.Response:
         return console.refusal_page(request, 400, "The request cannot be opened", f"{exc.reason}: {exc.detail}")
     today = utcnow().date()
     answers = await asyncio.to_thread(correspondence, authority, view, CONSOLE_READER)
+    files = await asyncio.to_thread(evidence_files, authority, view["thread"])
     if not partial:  # what the page shows in full counts as read in the inbox (a live refresh does not)
         shown = [view["id"]] if view["direction"] == "in" else []
         shown += [a["message_id"] for a in answers if not a["mine"]]
@@ -240,7 +251,7 @@ async def request_page(request: web.Request) -> web.Response:
     return console.render(request, template, heading=words("MLA request %(reference)s", reference=view["reference"]), view=view,
                           answers=answers, us=authority.ctx.country,
                           events=allowed_events(view["direction"], view["state"]), grounds=mla.REFUSAL_GROUNDS,
-                          note_languages=REQUEST_LANGUAGES,
+                          note_languages=REQUEST_LANGUAGES, files=files,
                           overdue=is_overdue(view["deadline"], view["state"], today),
                           sent=request.query.get("sent"), state=request.query.get("state"),
                           error=request.query.get("error"),
@@ -287,6 +298,32 @@ async def _act_form(request: web.Request) -> tuple[str | None, str | None, list[
     fields, uploads = await _multipart(request, ("event", "note", "grounds", "language"))
     return (fields["event"][0] if fields["event"] else None, fields["note"][0] if fields["note"] else None,
             fields["grounds"], uploads, fields["language"][0] if fields["language"] else None)
+
+
+def evidence_files(authority: CentralAuthority, thread: str) -> list[dict]:
+    """The large files sent and received on the request's thread, with their progress (the files
+    feature's list, docs/evidence-files.md); none when the node runs without that feature."""
+    transfers = authority.ctx.service_of("files")
+    return transfers.list(thread) if transfers is not None else []
+
+
+@console.view("focal")
+async def evidence_file(request: web.Request) -> web.StreamResponse:
+    """The same checked read as the files feature's API download: only a complete, verified file."""
+    transfers = request.app[AUTHORITY].ctx.service_of("files")
+    carrier, n = request.match_info["carrier"][:40], int(request.match_info["n"])
+    try:
+        if transfers is None:
+            raise LookupError(carrier)
+        ref, path = await asyncio.to_thread(transfers.download, carrier, n)
+    except LookupError:
+        return console.error_page(request, 404, "No such file",
+                                  words("Message %(id)s has no received file %(n)s.", id=carrier, n=n))
+    except ProtocolError as exc:
+        return console.refusal_page(request, 409, "The file cannot be downloaded", f"{exc.reason}: {exc.detail}")
+    transfers.log.info("file downloaded", message_id=carrier, n=n, who=CONSOLE_READER)
+    return web.FileResponse(path, headers={"Content-Type": "application/octet-stream", "X-Content-SHA256": ref["sha256"],
+                                           "Content-Disposition": attachment_disposition(ref["name"])})
 
 
 @console.view("focal")
