@@ -74,11 +74,24 @@ def test_the_addition_holds_only_what_was_filled_in() -> None:
     assert refused.value.reason == "nothing_to_add"
 
 
+def _refusal_shown(text: str, lang: str) -> str:
+    return render_node_template("node/case_flash.html", lang, macro="case_refusal", args=(text,), text=True)
+
+
 def test_refusals_carry_their_reason_and_what_it_means() -> None:
     text = refusal("onward_transfer_not_permitted", "H2: no permission from the provider on file for ITA")
-    assert text.startswith("onward_transfer_not_permitted: H2: no permission from the provider on file for ITA — ")
-    assert "Ask the provider for permission" in text
+    assert text == "onward_transfer_not_permitted: H2: no permission from the provider on file for ITA"
+    shown = _refusal_shown(text, "en")
+    assert "onward_transfer_not_permitted: H2: no permission from the provider on file for ITA — " in shown
+    assert "Ask the provider for permission" in shown
     assert refusal("something_new", "detail") == "something_new: detail"
+    assert _refusal_shown("something_new: detail", "en") == "something_new: detail"
+
+
+def test_what_a_refusal_means_reads_in_the_readers_language() -> None:
+    shown = _refusal_shown(refusal("condition_required", "H3 needs a condition"), "es")
+    assert shown.endswith("— H3 significa que el proveedor fija una condición: escríbala en el campo de condición.")
+    assert "condition_required: H3 needs a condition" in shown
 
 
 def describe(entry: dict, lang: str = "en") -> str:

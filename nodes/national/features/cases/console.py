@@ -34,22 +34,6 @@ WHO = CONSOLE_READER
 RETENTION_DAYS = 90  # the share form's default
 SEARCH_FIELDS = ("name", "dob", "document", "vessel", "imo")
 
-# What a refusal means for the focal point, next to its reason code.
-EXPLANATIONS = {
-    "onward_transfer_not_permitted": "The case is H2: it may be passed on only to countries the provider has "
-                                     "permitted. Ask the provider for permission (it grants it on its case page).",
-    "condition_required": "H3 means the provider sets a condition: write it in the condition field.",
-    "condition_not_confirmed": "The case is H3: only you can judge whether the provider's condition allows "
-                               "this onward share. Tick the box once you have checked it.",
-    "retention_required": "A share needs a retention period in days (1 to 36500).",
-    "unknown_recipient": "Only members of the federation can receive a case.",
-    "no_recipients": "Choose the countries or the joint investigation to share with.",
-    "not_shared": "Nothing to withdraw: the case is not shared with anyone now.",
-    "not_own_case": "Only the case's provider can do this.",
-    "not_shared_to_recipient": "A permission is for a country the case was shared with.",
-    "smuggled_migrant_as_suspect": "Protocol article 5: a smuggled migrant may appear only as a victim or "
-                                   "witness.",
-}
 _HTML = {"200": {"description": "an HTML page (with ?partial=1 only its live part)", "content": {"text/html": {}}}}
 _SESSION = [{"session": []}]
 _CASE_ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]
@@ -212,9 +196,9 @@ def addition_from_form(values: Mapping[str, str]) -> dict[str, Any]:
 
 
 def refusal(reason: str, detail: str) -> str:
-    """A refusal as the page shows it: the reason code, the detail, and what it means."""
-    explanation = EXPLANATIONS.get(reason)
-    return f"{reason}: {detail}" + (f" — {explanation}" if explanation else "")
+    """A refusal as the page gets it: `code: English detail`; the page says the code's label and
+    what it means for the focal point in the reader's language (node/case_flash.html)."""
+    return f"{reason}: {detail}"
 
 
 # -- pages ----------------------------------------------------------------------------------------
