@@ -19,7 +19,7 @@ from nodes.hub.web_view import HubView
 from nodes.hub.sequence import sequence_diagram
 from nodes.hub.volume import hour_slots, volume_chart
 from nodes.plumbing import console
-from nodes.plumbing.i18n import words
+from nodes.plumbing.i18n import WordsError, words
 from nodes.plumbing.openapi import document
 from protocol import messages
 from protocol.policy import HUB_ID
@@ -171,7 +171,7 @@ async def thread_page(request: web.Request) -> web.Response:
                           capped=capped, cap=THREAD_CAP, diagram=sequence_diagram(rows))
 
 
-class FilterError(ValueError):
+class FilterError(WordsError):
     pass
 
 
@@ -187,18 +187,22 @@ def check_filters(filters: dict[str, str], members: list[str]) -> dict[str, str]
         if checked[name]:
             checked[name] = checked[name].upper()
             if checked[name] not in members:
-                raise FilterError(f"{name}: the code of a member ({', '.join(members)}), not {filters[name][:20]!r}")
+                raise FilterError(words("%(name)s: the code of a member (%(members)s), not %(value)s", name=name,
+                                        members=", ".join(members), value=repr(filters[name][:20])))
     if checked["type"] and checked["type"] not in messages.REGISTRY:
-        raise FilterError(f"type: one of {', '.join(sorted(messages.REGISTRY))}, not {filters['type'][:40]!r}")
+        raise FilterError(words("type: one of %(types)s, not %(value)s", types=", ".join(sorted(messages.REGISTRY)),
+                                value=repr(filters["type"][:40])))
     for name in ("since", "until"):
         value = checked[name].removesuffix("Z")
         if value:
             if not _TIME_PREFIX.fullmatch(value):
-                raise FilterError(f"{name}: a UTC time like 2026-11-23 or 2026-11-23T14:05, not {filters[name][:30]!r}")
+                raise FilterError(words("%(name)s: a UTC time like 2026-11-23 or 2026-11-23T14:05, not %(value)s",
+                                        name=name, value=repr(filters[name][:30])))
             try:
                 datetime.fromisoformat(value if "T" in value else value + "T00:00")
             except ValueError:
-                raise FilterError(f"{name}: {filters[name][:30]!r} is not a real date or time") from None
+                raise FilterError(words("%(name)s: %(value)s is not a real date or time", name=name,
+                                        value=repr(filters[name][:30]))) from None
             checked[name] = value
     return checked
 
@@ -219,7 +223,7 @@ async def trails_page(request: web.Request) -> web.Response:
         checked = check_filters(filters, directory.node_ids(exclude_hub=False))
     except FilterError as exc:
         return console.render(request, "hub/trails.html", status=400, heading="Audit trail", filters=filters,
-                              entries=[], next_query=None, error=str(exc), broker_users={})
+                              entries=[], next_query=None, error=exc.said, broker_users={})
     rows = await asyncio.to_thread(hub.store.trail, **{k: v or None for k, v in checked.items()},
                                    after=after, limit=PAGE)
     next_query = None

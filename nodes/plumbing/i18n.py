@@ -57,6 +57,15 @@ def words(msgid: str, **params: Any) -> Words:
     return Words(msgid, params)
 
 
+class WordsError(ValueError):
+    """A mistake the page explains in the reader's language (a filter it cannot take): `said` is
+    the catalogued words with their values; str() is the English, for logs and tests."""
+
+    def __init__(self, said: Words) -> None:
+        super().__init__(said.msgid % said.params)
+        self.said = said
+
+
 @functools.cache
 def translations(lang: str) -> Translations:
     """`lang`'s catalog, compiled in memory from its .po file (fuzzy entries left out)."""

@@ -1,10 +1,14 @@
 """What the national console says about values known only at run time (issue 17: every word in
-the reader's language): the flash after a case action and the H3 condition notice. The words are catalogued; the values (codes, countries, the provider's condition) are put in."""
+the reader's language): the flash after a case action, the H3 condition notice, a filter the
+inbox cannot take. The words are catalogued; the values (codes, countries, the provider's condition) are put in."""
 
 from __future__ import annotations
 
+import jinja2
 import pytest
 
+from nodes.national.console_messages import FilterError, parse_day
+from nodes.plumbing import i18n
 from protocol.cases import handling_notices
 from tests.support.console_render import render_node_template
 
@@ -40,3 +44,14 @@ def test_the_providers_condition_is_labelled_in_the_readers_language_and_shown_a
     rule = render_node_template("node/notices.html", "fr", macro="notices",
                                 args=(handling_notices({"code": "H1", "retention_days": 5}),), text=True)
     assert rule == "Ne pas utiliser dans une procédure judiciaire sans l'autorisation du fournisseur."
+
+
+def test_a_filter_the_inbox_cannot_take_is_explained_in_the_readers_language():
+    """nodes/national/console_messages.py: the English stays the error's str(); the page says it
+    in the reader's language with the value as typed."""
+    with pytest.raises(FilterError) as caught:
+        parse_day("23.11.2026", "until")
+    assert str(caught.value) == "until: a date like 2026-11-23 (year-month-day), not '23.11.2026'"
+    page = i18n.environment(jinja2.DictLoader({"t": "{{ error | say }}"}), "fr").get_template("t")
+    said = page.render(error=caught.value.said)
+    assert said == "until : une date comme 2026-11-23 (année-mois-jour), et non &#39;23.11.2026&#39;"
