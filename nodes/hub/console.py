@@ -111,8 +111,8 @@ async def entry_page(request: web.Request) -> web.Response:
         return seq
     found = await asyncio.to_thread(store.entry, seq)
     if found is None:
-        return console.error_page(request, 404, "No such entry", words("The log has no entry %(seq)s (it has %(size)s).",
-                                                                        seq=seq, size=store.size))
+        return console.error_page(request, 404, "No such entry",
+                                  words("The log has no entry %(seq)s (it has %(size)s).", seq=seq, size=store.size))
     leaf = found.pop("leaf")
     latest = await asyncio.to_thread(store.latest_checkpoint)
     note_text, signatures, proof_data = None, [], None
@@ -126,7 +126,8 @@ async def entry_page(request: web.Request) -> web.Response:
             proof_data = {"leaf": base64.b64encode(leaf).decode(), "index": seq, "size": size, "origin": store.origin,
                           "root": base64.b64encode(root).decode(),
                           "proof": [base64.b64encode(p).decode() for p in proof]}
-    return console.render(request, "hub/entry.html", heading=words("Entry %(seq)s", seq=seq), entry=found, note_text=note_text,
+    return console.render(request, "hub/entry.html", heading=words("Entry %(seq)s", seq=seq), entry=found,
+                          note_text=note_text,
                           signatures=signatures, checkpoint_size=latest[0] if latest else None,
                           proof_json=json.dumps(proof_data) if proof_data else None)
 
@@ -167,7 +168,8 @@ async def thread_page(request: web.Request) -> web.Response:
     rows = await asyncio.to_thread(request.app[HUB].store.trail, thread=thread, limit=THREAD_CAP + 1)
     capped = len(rows) > THREAD_CAP
     rows = rows[:THREAD_CAP]
-    return console.render(request, "hub/thread.html", heading=words("Thread %(thread)s", thread=thread), thread=thread, entries=rows,
+    return console.render(request, "hub/thread.html", heading=words("Thread %(thread)s", thread=thread), thread=thread,
+                          entries=rows,
                           capped=capped, cap=THREAD_CAP, diagram=sequence_diagram(rows))
 
 

@@ -87,7 +87,8 @@ def parse_type(value: str | None) -> str | None:
     if not value:
         return None
     if value not in TYPES:
-        raise FilterError(words("type: one of %(types)s, not %(value)s", types=", ".join(TYPES), value=repr(value[:40])))
+        raise FilterError(words("type: one of %(types)s, not %(value)s", types=", ".join(TYPES),
+                                value=repr(value[:40])))
     return value
 
 

@@ -287,7 +287,8 @@ async def _case_view(request: web.Request, case_id: int, status: int = 200, erro
     except store.CaseError as exc:
         return console.refusal_page(request, exc.status, "The case cannot be shown", refusal(exc.reason, exc.detail))
     jits = await _run(store.list_jits, ctx)
-    return console.render(request, "node/case.html", status=status, heading=words("Case %(reference)s", reference=case["reference"]),
+    return console.render(request, "node/case.html", status=status,
+                          heading=words("Case %(reference)s", reference=case["reference"]),
                           case=case, history=history, permitted=permitted, countries=_others(ctx), jits=jits,
                           roles=rules.ROLES, retention=RETENTION_DAYS,
                           ok=request.query.get("ok"), done=request.query, error=error, form=form, values=values or {})
@@ -379,7 +380,8 @@ async def withdraw_form(request: web.Request, case_id: int) -> web.Response:
         case = await _run(store.read_case, _node(request), case_id, WHO)
     except store.CaseError as exc:
         return console.refusal_page(request, exc.status, "The case cannot be shown", refusal(exc.reason, exc.detail))
-    return console.render(request, "node/case_withdraw.html", heading=words("Withdraw case %(reference)s", reference=case["reference"]),
+    return console.render(request, "node/case_withdraw.html",
+                          heading=words("Withdraw case %(reference)s", reference=case["reference"]),
                           case=case)
 
 
@@ -436,7 +438,8 @@ async def jit_page(request: web.Request) -> web.Response:
     except store.CaseError as exc:
         return console.refusal_page(request, exc.status, "No such joint investigation", refusal(exc.reason, exc.detail))
     template = "node/jit_live.html" if request.query.get("partial") == "1" else "node/jit.html"
-    return console.render(request, template, heading=words("Joint investigation %(title)s", title=view["title"] or view["thread"]),
+    return console.render(request, template,
+                          heading=words("Joint investigation %(title)s", title=view["title"] or view["thread"]),
                           view=view, me=_node(request).country, path_of=_jit_path(thread),
                           ok=request.query.get("ok"), done=request.query, error=request.query.get("error"))
 

@@ -64,7 +64,8 @@ _PATHS = {
     "/api/mla/requests/{id}/events": {"post": op(
         "Act on a request (acknowledge, ask, answer, refuse, ...)", roles=("focal",), tag="mla",
         params=[path_param("id")], errors=(404, 409, 413, 415), ok=(202, obj()),
-        body_content=_with_files("event", obj(("event",), event=STRING, note=STRING, grounds=array({}), language=STRING)))},
+        body_content=_with_files("event", obj(("event",), event=STRING, note=STRING, grounds=array({}),
+                                              language=STRING)))},
     "/api/mla/messages/{id}/attachments/{index}": {"get": op(
         "Download an attachment (X-Content-SHA256 carries its digest)", roles=("focal",), tag="mla",
         params=[path_param("id"), path_param("index", INTEGER)], errors=(404,),

@@ -218,7 +218,8 @@ def correspondence(authority: CentralAuthority, view: dict[str, Any], who: str) 
         except (ProtocolError, CryptoError) as exc:
             item["unreadable"] = f"{exc.reason}: {exc.detail}"
         else:
-            item.update(event=body.get("event"), note=body.get("note") or body.get("text"), language=body.get("language"),
+            item.update(event=body.get("event"), note=body.get("note") or body.get("text"),
+                        language=body.get("language"),
                         grounds=body.get("grounds", []), attachments=body.get("attachments", []))
         items.append(item)
     return items
@@ -248,7 +249,8 @@ async def request_page(request: web.Request) -> web.Response:
     template = "node/mla_live.html" if partial else "node/mla_request.html"
     no_profile = view["direction"] == "out" and not partial and await asyncio.to_thread(_no_profile, authority,
                                                                                         view["requested"])
-    return console.render(request, template, heading=words("MLA request %(reference)s", reference=view["reference"]), view=view,
+    return console.render(request, template, heading=words("MLA request %(reference)s", reference=view["reference"]),
+                          view=view,
                           answers=answers, us=authority.ctx.country,
                           events=allowed_events(view["direction"], view["state"]), grounds=mla.REFUSAL_GROUNDS,
                           note_languages=REQUEST_LANGUAGES, files=files,
@@ -322,7 +324,8 @@ async def evidence_file(request: web.Request) -> web.StreamResponse:
     except ProtocolError as exc:
         return console.refusal_page(request, 409, "The file cannot be downloaded", f"{exc.reason}: {exc.detail}")
     transfers.log.info("file downloaded", message_id=carrier, n=n, who=CONSOLE_READER)
-    return web.FileResponse(path, headers={"Content-Type": "application/octet-stream", "X-Content-SHA256": ref["sha256"],
+    return web.FileResponse(path, headers={"Content-Type": "application/octet-stream",
+                                           "X-Content-SHA256": ref["sha256"],
                                            "Content-Disposition": attachment_disposition(ref["name"])})
 
 
