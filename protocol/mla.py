@@ -214,7 +214,8 @@ EVENT = Obj(
     required={**PARTIES, "event": Enum(*MESSAGE_EVENTS)},
     optional={"note": Str(max_len=100_000), "grounds": List(Enum(*REFUSAL_GROUNDS), max_items=len(REFUSAL_GROUNDS)),
               "attachments": ATTACHMENTS, "at": TIMESTAMP,
-              "files": evidence_files.FILE_REFS},  # large files, each sent in chunks (protocol/files.py)
+              "files": evidence_files.FILE_REFS,  # large files, each sent in chunks (protocol/files.py)
+              "language": LANGUAGE},  # the note's language, as a request's (issue 17; docs/mla.md)
 )
 EVENT_HEADER = Obj(required={"reference": REFERENCE, "kind": Enum(*KINDS), "event": Enum(*MESSAGE_EVENTS),
                              "status": Enum(*(s.value for s in State))})
@@ -283,6 +284,13 @@ def check_composition(body: Mapping[str, Any]) -> None:
             if not any(str(given.get(name) or "").strip() for name in group):
                 raise PolicyError("measure_field_missing", f"{measure}: {' or '.join(group)} is required "
                                                            f"(measure_details.{measure}.{group[0]})")
+
+
+def check_answer(body: Mapping[str, Any]) -> None:
+    """What an event must have when it is sent (not on receipt: a node of the previous release sends
+    no `language`): a stated language is an ISO 639-1 code (PolicyError `unknown_language`)."""
+    if "language" in body:
+        check_languages([body["language"]], "language")
 
 
 def event_rule(env: EnvelopeView, body: Mapping[str, Any]) -> None:

@@ -19,6 +19,7 @@ from nodes.hub.web_view import HubView
 from nodes.hub.sequence import sequence_diagram
 from nodes.hub.volume import hour_slots, volume_chart
 from nodes.plumbing import console
+from nodes.plumbing.i18n import WordsError, words
 from nodes.plumbing.openapi import document
 from protocol import messages
 from protocol.policy import HUB_ID
@@ -90,7 +91,8 @@ async def overview(request: web.Request) -> web.Response:
 def _seq(request: web.Request) -> int | web.Response:
     raw = request.match_info["seq"]
     if not raw.isdigit():
-        return console.error_page(request, 400, "Not an entry number", f"{raw[:40]!r} is not an entry number.")
+        return console.error_page(request, 400, "Not an entry number", words("%(value)s is not an entry number.",
+                                                                                    value=repr(raw[:40])))
     return int(raw)
 
 
@@ -109,7 +111,8 @@ async def entry_page(request: web.Request) -> web.Response:
         return seq
     found = await asyncio.to_thread(store.entry, seq)
     if found is None:
-        return console.error_page(request, 404, "No such entry", f"The log has no entry {seq} (it has {store.size}).")
+        return console.error_page(request, 404, "No such entry",
+                                  words("The log has no entry %(seq)s (it has %(size)s).", seq=seq, size=store.size))
     leaf = found.pop("leaf")
     latest = await asyncio.to_thread(store.latest_checkpoint)
     note_text, signatures, proof_data = None, [], None
@@ -123,7 +126,8 @@ async def entry_page(request: web.Request) -> web.Response:
             proof_data = {"leaf": base64.b64encode(leaf).decode(), "index": seq, "size": size, "origin": store.origin,
                           "root": base64.b64encode(root).decode(),
                           "proof": [base64.b64encode(p).decode() for p in proof]}
-    return console.render(request, "hub/entry.html", heading=f"Entry {seq}", entry=found, note_text=note_text,
+    return console.render(request, "hub/entry.html", heading=words("Entry %(seq)s", seq=seq), entry=found,
+                          note_text=note_text,
                           signatures=signatures, checkpoint_size=latest[0] if latest else None,
                           proof_json=json.dumps(proof_data) if proof_data else None)
 
@@ -137,16 +141,19 @@ async def entry_bundle(request: web.Request) -> web.StreamResponse:
     found = await asyncio.to_thread(hub.store.entry, seq)
     if found is None or not found.get("message_id"):
         return console.error_page(request, 404, "Nothing to export",
-                                  f"Entry {seq} does not exist or names no message, so it has no bundle.")
+                                  words("Entry %(seq)s does not exist or names no message, so it has no bundle.",
+                                        seq=seq))
     quorum = required_quorum(hub.federation.directory, revoked=hub.federation.revocations.revoked)
     latest = await asyncio.to_thread(hub.store.latest_checkpoint)
     covered = await asyncio.to_thread(hub.store.newest_cosigned, quorum)
     if latest is None or seq >= (covered or latest[0]):
         return console.error_page(request, 409, "Not yet covered by a witnessed checkpoint",
-                                  f"Entry {seq} is not in a checkpoint the witness quorum ({quorum} of "
-                                  f"{len(directory_witnesses(hub.federation.directory, hub.federation.revocations.revoked))}) has cosigned yet, so a bundle "
-                                  "could not prove it. The hub signs one within seconds of new traffic and the "
-                                  "witnesses cosign it as they receive it; try again shortly.")
+                                  words("Entry %(seq)s is not in a checkpoint the witness quorum (%(quorum)s of "
+                                        "%(witnesses)s) has cosigned yet, so a bundle could not prove it. The hub "
+                                        "signs one within seconds of new traffic and the witnesses cosign it as they "
+                                        "receive it; try again shortly.", seq=seq, quorum=quorum,
+                                        witnesses=len(directory_witnesses(hub.federation.directory,
+                                                                          hub.federation.revocations.revoked))))
     directory_raw = (hub.federation.path / "directory.signed.json").read_bytes()
     revocations_raw = (hub.federation.path / "revocations.signed.json").read_bytes()
     bundle = await asyncio.to_thread(export_bundle, hub.store, directory_raw, quorum=quorum,
@@ -161,11 +168,12 @@ async def thread_page(request: web.Request) -> web.Response:
     rows = await asyncio.to_thread(request.app[HUB].store.trail, thread=thread, limit=THREAD_CAP + 1)
     capped = len(rows) > THREAD_CAP
     rows = rows[:THREAD_CAP]
-    return console.render(request, "hub/thread.html", heading=f"Thread {thread}", thread=thread, entries=rows,
+    return console.render(request, "hub/thread.html", heading=words("Thread %(thread)s", thread=thread), thread=thread,
+                          entries=rows,
                           capped=capped, cap=THREAD_CAP, diagram=sequence_diagram(rows))
 
 
-class FilterError(ValueError):
+class FilterError(WordsError):
     pass
 
 
@@ -181,18 +189,22 @@ def check_filters(filters: dict[str, str], members: list[str]) -> dict[str, str]
         if checked[name]:
             checked[name] = checked[name].upper()
             if checked[name] not in members:
-                raise FilterError(f"{name}: the code of a member ({', '.join(members)}), not {filters[name][:20]!r}")
+                raise FilterError(words("%(name)s: the code of a member (%(members)s), not %(value)s", name=name,
+                                        members=", ".join(members), value=repr(filters[name][:20])))
     if checked["type"] and checked["type"] not in messages.REGISTRY:
-        raise FilterError(f"type: one of {', '.join(sorted(messages.REGISTRY))}, not {filters['type'][:40]!r}")
+        raise FilterError(words("type: one of %(types)s, not %(value)s", types=", ".join(sorted(messages.REGISTRY)),
+                                value=repr(filters["type"][:40])))
     for name in ("since", "until"):
         value = checked[name].removesuffix("Z")
         if value:
             if not _TIME_PREFIX.fullmatch(value):
-                raise FilterError(f"{name}: a UTC time like 2026-11-23 or 2026-11-23T14:05, not {filters[name][:30]!r}")
+                raise FilterError(words("%(name)s: a UTC time like 2026-11-23 or 2026-11-23T14:05, not %(value)s",
+                                        name=name, value=repr(filters[name][:30])))
             try:
                 datetime.fromisoformat(value if "T" in value else value + "T00:00")
             except ValueError:
-                raise FilterError(f"{name}: {filters[name][:30]!r} is not a real date or time") from None
+                raise FilterError(words("%(name)s: %(value)s is not a real date or time", name=name,
+                                        value=repr(filters[name][:30]))) from None
             checked[name] = value
     return checked
 
@@ -206,13 +218,14 @@ async def trails_page(request: web.Request) -> web.Response:
     try:
         after = int(after_raw)
     except ValueError:
-        return console.error_page(request, 400, "Bad paging value", f"after={after_raw[:40]!r} is not an entry number.")
+        return console.error_page(request, 400, "Bad paging value", words("after=%(value)s is not an entry number.",
+                                                                                 value=repr(after_raw[:40])))
     directory = hub.federation.directory
     try:
         checked = check_filters(filters, directory.node_ids(exclude_hub=False))
     except FilterError as exc:
         return console.render(request, "hub/trails.html", status=400, heading="Audit trail", filters=filters,
-                              entries=[], next_query=None, error=str(exc), broker_users={})
+                              entries=[], next_query=None, error=exc.said, broker_users={})
     rows = await asyncio.to_thread(hub.store.trail, **{k: v or None for k, v in checked.items()},
                                    after=after, limit=PAGE)
     next_query = None
@@ -244,7 +257,8 @@ async def checkpoint_page(request: web.Request) -> web.Response:
 async def volume_page(request: web.Request) -> web.Response:
     raw = request.query.get("hours", "24")
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_HOURS:
-        return console.error_page(request, 400, "Bad window", f"hours must be a whole number from 1 to {MAX_HOURS}.")
+        return console.error_page(request, 400, "Bad window", words("hours must be a whole number from 1 to %(most)s.",
+                                                                         most=MAX_HOURS))
     hours, now = int(raw), datetime.now(timezone.utc)
     slots = hour_slots(now, hours)
     since = (now - timedelta(hours=hours - 1)).strftime("%Y-%m-%dT%H")

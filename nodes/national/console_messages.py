@@ -20,6 +20,7 @@ from nodes.national.node import NationalNode
 from nodes.national.store import StoredMessage
 from nodes.national.store import messages as store_messages
 from nodes.plumbing import console
+from nodes.plumbing.i18n import WordsError, words
 from nodes.plumbing.config import utcnow
 from nodes.plumbing.openapi import document
 from protocol import envelope as wire
@@ -56,7 +57,7 @@ def add_routes(app: web.Application, node: NationalNode) -> None:
     })
 
 
-class FilterError(ValueError):
+class FilterError(WordsError):
     pass
 
 
@@ -66,7 +67,8 @@ def parse_day(value: str | None, name: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise FilterError(f"{name}: a date like 2026-11-23 (year-month-day), not {value[:20]!r}") from None
+        raise FilterError(words("%(name)s: a date like 2026-11-23 (year-month-day), not %(value)s", name=name,
+                                value=repr(value[:20]))) from None
 
 
 def parse_country(value: str | None, members: Sequence[str]) -> str | None:
@@ -76,7 +78,8 @@ def parse_country(value: str | None, members: Sequence[str]) -> str | None:
         return None
     code = value.strip().upper()
     if code not in members:
-        raise FilterError(f"country: the three-letter code of a member ({', '.join(members)}), not {value[:20]!r}")
+        raise FilterError(words("country: the three-letter code of a member (%(members)s), not %(value)s",
+                                members=", ".join(members), value=repr(value[:20])))
     return code
 
 
@@ -84,7 +87,8 @@ def parse_type(value: str | None) -> str | None:
     if not value:
         return None
     if value not in TYPES:
-        raise FilterError(f"type: one of {', '.join(TYPES)}, not {value[:40]!r}")
+        raise FilterError(words("type: one of %(types)s, not %(value)s", types=", ".join(TYPES),
+                                value=repr(value[:40])))
     return value
 
 
@@ -160,11 +164,12 @@ async def _listing(request: web.Request, direction: str, heading: str) -> web.Re
         since, until = parse_day(q["since"], "since"), parse_day(q["until"], "until")
         country, type_ = parse_country(q["country"], [*members, "HUB"]), parse_type(q["type"])
         if since and until and since > until:
-            raise FilterError(f"since ({since}) is after until ({until}): nothing can match")
+            raise FilterError(words("since (%(since)s) is after until (%(until)s): nothing can match", since=since,
+                                    until=until))
         error = None
     except FilterError as exc:
         since = until = country = type_ = None
-        error = str(exc)
+        error = exc.said
     shown: list[StoredMessage] = []
     if not error:
         rows = await asyncio.to_thread(node.store.list, direction=direction, type=type_, thread=q["thread"] or None,
@@ -192,7 +197,7 @@ async def message_page(request: web.Request) -> web.Response:
     message_id = request.match_info["id"]
     stored = await asyncio.to_thread(node.store.get, message_id)
     if stored is None:
-        return console.error_page(request, 404, "No such message", f"no message {message_id[:40]}")
+        return console.error_page(request, 404, "No such message", words("No message %(id)s.", id=message_id[:40]))
     if stored.direction == "in":
         await asyncio.to_thread(reads.mark_read, node.store.engine, message_id, format_time(utcnow()))
     receipts = (await asyncio.to_thread(node.store.receipts_of, [message_id])).get(message_id, [])
@@ -200,7 +205,7 @@ async def message_page(request: web.Request) -> web.Response:
     header = (await asyncio.to_thread(headers_of, node, [message_id])).get(message_id, {})
     request_id = (stored.message_id if stored.type == "mla.request" else stored.reply_to) \
         if stored.type.startswith("mla.") else None
-    return console.render(request, "node/message.html", heading=stored.type, message=stored, us=node.country,
+    return console.render(request, "node/message.html", heading="Message", message=stored, us=node.country,
                           receipts=receipts, unreadable=unreadable, facts=facts(stored, header), request_id=request_id,
                           body=opened.body_without_attachment_contents() if opened else None,
                           banner=opened.banner() if opened and opened.sealed else None)

@@ -204,7 +204,8 @@ def view(*roles: str) -> Callable[[Handler], Handler]:
                     return _redirect(f"{PREFIX}/login?next={quote(request.path_qs, safe='')}")
                 return error_page(request, 401, "Not logged in", "Log in again: the session is missing or expired.")
             if session.role not in roles:
-                return error_page(request, 403, "Not allowed", f"The {session.role} role cannot open this page.")
+                return error_page(request, 403, "Not allowed",
+                                  i18n.words("The %(role)s role cannot open this page.", role=session.role))
             request[SESSION] = session
             return await handler(request)
 
@@ -232,8 +233,16 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
     return response
 
 
-def error_page(request: web.Request, status: int, heading: str, detail: str) -> web.Response:
-    return render(request, "console/error.html", status=status, heading=heading, detail=detail)
+def error_page(request: web.Request, status: int, heading: str | i18n.Words, detail: str | i18n.Words) -> web.Response:
+    """An error page: a catalogued heading and detail (a literal, or i18n.words(...) with the values
+    known only now), said in the reader's language."""
+    return render(request, "console/error.html", status=status, heading=heading, detail=detail, refused=None)
+
+
+def refusal_page(request: web.Request, status: int, heading: str | i18n.Words, refused: str) -> web.Response:
+    """An error page for a refusal handed over as `code: English detail` (the API's words): the
+    code's label in the reader's language, then the code and the detail as they came."""
+    return render(request, "console/error.html", status=status, heading=heading, detail="", refused=refused)
 
 
 async def event_stream(request: web.Request, events: AsyncIterator[dict[str, Any]] | None = None) -> web.StreamResponse:
@@ -302,7 +311,7 @@ async def choose_language(request: web.Request) -> web.Response:
     lang = request.query.get("lang")
     if lang not in i18n.LANGUAGES:
         return error_page(request, 400, "Unknown language",
-                          f"Choose one of {', '.join(i18n.LANGUAGES)}.")
+                          i18n.words("Choose one of %(languages)s.", languages=", ".join(i18n.LANGUAGES)))
     response = _redirect(_page_to_return_to(request.query.get("back")) or request.app[CONSOLE].home)
     response.set_cookie(i18n.COOKIE, lang, path=PREFIX, samesite="Lax", secure=request.secure,
                         max_age=365 * 24 * 3600)

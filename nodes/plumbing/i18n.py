@@ -16,7 +16,7 @@ import functools
 import io
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jinja2
 from babel import Locale
@@ -41,6 +41,29 @@ RTL = frozenset({"ar"})
 # The CLDR locale whose dates and numbers each language uses: English as the UN writes it (day
 # month year, a 24-hour clock), the others as CLDR has them.
 _FORMATS = {"en": "en_GB"}
+
+
+class Words(NamedTuple):
+    """Words a handler says with values only known at run time ("The log has no entry %(seq)s."):
+    the msgid is catalogued (the `words(...)` call is extracted, babel.cfg) and the values are put
+    in after translation, by the `say` filter."""
+
+    msgid: str
+    params: dict[str, Any]
+
+
+def words(msgid: str, **params: Any) -> Words:
+    """A heading or an error detail with `%(name)s` placeholders, said in the reader's language."""
+    return Words(msgid, params)
+
+
+class WordsError(ValueError):
+    """A mistake the page explains in the reader's language (a filter it cannot take): `said` is
+    the catalogued words with their values; str() is the English, for logs and tests."""
+
+    def __init__(self, said: Words) -> None:
+        super().__init__(said.msgid % said.params)
+        self.said = said
 
 
 @functools.cache
@@ -168,10 +191,13 @@ def filters(lang: str, catalog: Translations) -> dict[str, Any]:
         except (ValueError, UnknownLocaleError):
             return code
 
-    def say(text: str | None) -> str:
+    def say(text: str | Words | None) -> str:
         """Words the handler chose (a heading, a menu label, an error detail) in the reader's
         language when the catalog has them: plain gettext, never %-formatted, so a detail that
-        quotes the visitor's input ("100%", "%(x)s") is shown as it is."""
+        quotes the visitor's input ("100%", "%(x)s") is shown as it is. `Words` (words(...)) are
+        translated first, then their values put in (escaped on output like any text)."""
+        if isinstance(text, Words):
+            return catalog.gettext(text.msgid) % text.params
         return catalog.gettext(text) if text else ""
 
     def label(code: Any, family: str) -> str:

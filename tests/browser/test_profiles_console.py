@@ -129,9 +129,14 @@ async def test_an_arabic_and_a_chinese_focal_point_go_through_the_mla_scenario(c
         await idn.click(f"button[name=event][value={event}]")
         await expect(idn.locator(f'ol.timeline li[data-what="{event}"]')).to_have_count(1)
     await idn.fill("#note", "تم تفتيش المستودع وضبط الهواتف؛ محضر الاستماع إلى مدير الميناء مرفق.")
+    await expect(idn.locator("#note_language")).to_have_value("ar")  # the note's language: the console's
     await idn.click("button[name=event][value=execute]")
     await expect(idn.locator("#status")).to_have_text(_say("ar", "{{ 'executed' | label('mla_state') }}"))
     await ita.goto(f"{consoles.urls['ITA']}/console/mla/{request_id}")
     await expect(ita.locator("#status")).to_have_text(_say("zh", "{{ 'executed' | label('mla_state') }}"))
     await expect(ita.locator("body")).to_contain_text("تم تفتيش المستودع وضبط الهواتف")
+    note = ita.locator('#answers li[data-event="execute"]')  # the answer carries its language (issue 17)
+    await expect(note.locator("blockquote.note")).to_have_attribute("lang", "ar")
+    await expect(note.locator(".text-language")).to_have_text(
+        _say("zh", '{{ _("Written in %(language)s, shown as written.", language="ar" | language) }}'))
     await _document(ita, "mla-answer-zh")

@@ -76,8 +76,8 @@ async def test_a_language_that_is_not_one_of_the_six_is_refused_in_words(servers
 
 
 async def test_an_error_detail_with_a_percent_sign_is_shown_not_crashed(servers, fed: RunningFederation) -> None:  # noqa: ANN001
-    """The hub's entry page quotes the visitor's entry number in its error detail; the heading is
-    translated, the detail shown as it came, whatever `%` it holds."""
+    """The hub's entry page quotes the visitor's entry number in its error detail; the heading and
+    the detail are translated, the number shown as it came, whatever `%` it holds."""
     token = fed.federation.credentials("HUB").tokens["auditor"]
     async with client() as s:
         async with s.post(f"{servers['hub']}/console/login", data={"token": token}, allow_redirects=False) as r:
@@ -86,7 +86,7 @@ async def test_an_error_detail_with_a_percent_sign_is_shown_not_crashed(servers,
         async with s.get(f"{servers['hub']}/console/entries/1%25%28x%29s") as r:
             html = await r.text()
             assert r.status == 400, html
-            assert "Pas un numéro d&#39;entrée" in html and "&#39;1%(x)s&#39; is not an entry number." in html
+            assert "Pas un numéro d&#39;entrée" in html and "&#39;1%(x)s&#39; n&#39;est pas un numéro d&#39;entrée." in html
 
 
 async def test_the_border_check_page_and_the_person_alert_codes_read_in_french(fed: RunningFederation) -> None:

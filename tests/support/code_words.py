@@ -59,6 +59,9 @@ def families() -> dict[str, tuple[str, ...]]:
         "mla_action": tuple(events),
         # One word per sent message in the Sent list (nodes/national/delivery.py `states`).
         "delivery_state": ("pending", "overdue", "receipted", "rejected"),
+        # A large evidence file's state (nodes/national/features/files/transfers.py: files_out
+        # waiting/sending/complete/failed, files_in receiving/complete/failed).
+        "file_state": ("waiting", "sending", "receiving", "complete", "failed"),
         # An alert feed job (nodes/national/feeds.py).
         "feed_status": ("running", "done", "failed"),
         "receipt_kind": ("delivered", "retrieved", "refused"),

@@ -22,17 +22,20 @@ def extract_codes(fileobj: BinaryIO, keywords: Any, comment_tags: Any, options: 
         yield 1, "gettext", sentence, ["a notice the protocol shows with data"]
 
 
-# The handlers' words: render(..., heading="Cases") and error_page(request, status, heading, detail).
-_RENDERERS = {"render", "error_page"}
+# The handlers' words: render(..., heading="Cases"), error_page(request, status, heading, detail),
+# refusal_page(request, status, heading, refusal) and words("... %(name)s ...", name=value).
+_RENDERERS = {"render", "error_page", "refusal_page"}
+_WORDS = "words"
 # A feature's menu entry: ConsolePages(("Cases", "/console/cases"), ...) or ConsolePages(nav=(...)).
 _MENU_ENTRY = "ConsolePages"
 
 
 def extract_console_words(fileobj: BinaryIO, keywords: Any, comment_tags: Any, options: dict[str, Any]) -> Extracted:
     """The string literals a console handler shows: `heading=` of render(), the heading and detail
-    of error_page(), the labels of a console's menu (any `...NAV = ((label, href), ...)`, e.g.
-    CORE_NAV, and each feature's `ConsolePages((label, href), ...)`). Words built at run time
-    (f-strings) are not catalogued and stay English."""
+    of error_page() (the heading of refusal_page()), the msgid of every `words(...)` (nodes/plumbing/
+    i18n.py: words with values put in after translation), the labels of a console's menu (any
+    `...NAV = ((label, href), ...)`, e.g. CORE_NAV, and each feature's `ConsolePages((label, href),
+    ...)`). An f-string is not catalogued: tests/unit/test_translations.py refuses one there."""
     try:
         tree = ast.parse(fileobj.read())
     except SyntaxError:
@@ -44,15 +47,17 @@ def extract_console_words(fileobj: BinaryIO, keywords: Any, comment_tags: Any, o
         if not isinstance(node, ast.Call):
             continue
         name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
-        if name == _MENU_ENTRY:
+        if name == _WORDS:
+            texts = node.args[:1]
+        elif name == _MENU_ENTRY:
             entry = [kw.value for kw in node.keywords if kw.arg == "nav"] or node.args[:1]
             yield from _nav_labels(ast.Tuple(elts=entry))
             continue
-        if name not in _RENDERERS:
+        elif name in _RENDERERS:
+            texts = [kw.value for kw in node.keywords if kw.arg == "heading"]
+            texts += node.args[2:4] if name == "error_page" else node.args[2:3]
+        else:
             continue
-        texts = [kw.value for kw in node.keywords if kw.arg == "heading"]
-        if name == "error_page":
-            texts += node.args[2:4]
         for text in texts:
             if isinstance(text, ast.Constant) and isinstance(text.value, str) and text.value:
                 yield text.lineno, "gettext", text.value, []

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 
 from nodes.national.features.cases.console import (
-    FormError, Share, addition_from_form, case_from_form, describe, refusal, share_arguments,
+    FormError, Share, addition_from_form, case_from_form, refusal, share_arguments,
 )
 from protocol.cases import CASE
+from tests.support.console_render import render_node_template
 
 OWN = {"reference": "MEX-1", "handling": None}
 RECEIVED_H2 = {"reference": "MEX-1", "handling": {"code": "H2", "retention_days": 30}}
@@ -73,11 +74,29 @@ def test_the_addition_holds_only_what_was_filled_in() -> None:
     assert refused.value.reason == "nothing_to_add"
 
 
+def _refusal_shown(text: str, lang: str) -> str:
+    return render_node_template("node/case_flash.html", lang, macro="case_refusal", args=(text,), text=True)
+
+
 def test_refusals_carry_their_reason_and_what_it_means() -> None:
     text = refusal("onward_transfer_not_permitted", "H2: no permission from the provider on file for ITA")
-    assert text.startswith("onward_transfer_not_permitted: H2: no permission from the provider on file for ITA — ")
-    assert "Ask the provider for permission" in text
+    assert text == "onward_transfer_not_permitted: H2: no permission from the provider on file for ITA"
+    shown = _refusal_shown(text, "en")
+    assert "onward_transfer_not_permitted: H2: no permission from the provider on file for ITA — " in shown
+    assert "Ask the provider for permission" in shown
     assert refusal("something_new", "detail") == "something_new: detail"
+    assert _refusal_shown("something_new: detail", "en") == "something_new: detail"
+
+
+def test_what_a_refusal_means_reads_in_the_readers_language() -> None:
+    shown = _refusal_shown(refusal("condition_required", "H3 needs a condition"), "es")
+    assert shown.endswith("— H3 significa que el proveedor fija una condición: escríbala en el campo de condición.")
+    assert "condition_required: H3 needs a condition" in shown
+
+
+def describe(entry: dict, lang: str = "en") -> str:
+    """The history line node/case_history.html writes for `entry`, as text (tags left out)."""
+    return render_node_template("node/case_history.html", lang, macro="describe", args=(entry,), text=True, history=[])
 
 
 def test_history_lines_say_who_did_what_under_which_terms() -> None:
@@ -94,3 +113,14 @@ def test_history_lines_say_who_did_what_under_which_terms() -> None:
     withdrawal = {"type": "case.withdraw", "direction": "out", "sender": "MEX", "recipients": ["IDN"],
                   "thread": "case:MEX:MEX-1", "handling": None, "permission": None}
     assert describe(withdrawal) == "MEX withdrew it from IDN"
+    assert describe({**withdrawal, "direction": "in"}) == "MEX withdrew it"
+
+
+def test_history_lines_read_in_the_readers_language_with_the_condition_as_written() -> None:
+    share = {"type": "case.share", "direction": "out", "sender": "MEX", "recipients": ["IDN"],
+             "thread": "case:MEX:MEX-1", "handling": {"code": "H3", "retention_days": 1, "condition": "no <asylum> use"},
+             "permission": None}
+    assert describe(share, "fr") == "MEX l'a partagée avec IDN (H3, 1 jour, condition : no <asylum> use)"
+    assert describe(share, "ru") == "MEX передал его IDN (H3, 1 день, условие: no <asylum> use)"
+    html = render_node_template("node/case_history.html", "ar", macro="describe", args=(share,), history=[])
+    assert '<bdi dir="auto">no &lt;asylum&gt; use</bdi>' in html and "شاركها MEX مع IDN" in html

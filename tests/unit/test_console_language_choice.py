@@ -78,6 +78,14 @@ def test_words_a_handler_chose_are_never_percent_formatted():
     assert _render("fr", "{{ heading | say }}", heading="Audit log") == "Journal d&#39;audit"
 
 
+def test_words_with_values_are_translated_then_filled_and_escaped():
+    """i18n.words: the msgid is catalogued, the values (the visitor's input too) are put in after
+    translation, as they are, and escaped on output."""
+    said = i18n.words("%(value)s is not an entry number.", value="'1%(x)s<b>'")
+    assert _render("fr", "{{ detail | say }}", detail=said) == "&#39;1%(x)s&lt;b&gt;&#39; n&#39;est pas un numéro d&#39;entrée."
+    assert _render("zh", "{{ heading | say }}", heading=i18n.words("Entry %(seq)s", seq=7)) == "条目 7"
+
+
 def test_free_text_is_shown_as_written_and_marked_with_its_language_or_its_absence():
     source = '{% import "console/fields.html" as f %}{{ f.free_text(text, lang) }}'
     loader = jinja2.ChoiceLoader([jinja2.DictLoader({"t": source}),

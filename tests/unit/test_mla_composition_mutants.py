@@ -96,3 +96,31 @@ def test_a_lifecycle_rule_is_carried_by_mla_status_unless_it_names_its_message()
                             mla.Role.NODE, None)
     reminder = mla._rule("reminded", "remind", set(), None, mla.Role.REQUESTING, "mla.response")
     assert (reminder.target, reminder.message_type, reminder.sources) == (None, "mla.response", frozenset())
+
+
+# -- an answer's language (issue 17: answers carry their language) ---------------------------------
+
+def test_an_answer_in_an_unknown_language_is_refused_naming_its_language_field() -> None:
+    with pytest.raises(PolicyError) as caught:
+        mla.check_answer({"event": "refuse", "note": "x", "language": "qq"})
+    assert (caught.value.reason, caught.value.detail) == (
+        "unknown_language", "language[0]: 'qq' is not an ISO 639-1 language code")
+
+
+def test_an_answer_in_a_known_language_or_without_one_passes() -> None:
+    assert mla.check_answer({"event": "refuse", "note": "Motivos", "language": "es"}) is None
+    assert mla.check_answer({"event": "acknowledge"}) is None  # a node of the previous release states none
+
+
+def test_an_event_carries_its_language_on_the_wire_and_only_as_a_two_letter_code() -> None:
+    from protocol.errors import DecodeError
+    from protocol.schema import validate
+
+    body = {"reference": "R-1", "requesting": "MEX", "requested": "ITA", "event": "refuse",
+            "grounds": ["other_treaty_ground"], "note": "n"}
+    validate(mla.EVENT, {**body, "language": "fr"}, "bad_body")
+    validate(mla.EVENT, body, "bad_body")
+    for wrong in ("FR", "fra", "f", 7):
+        with pytest.raises(DecodeError) as caught:
+            validate(mla.EVENT, {**body, "language": wrong}, "bad_body")
+        assert caught.value.reason == "bad_body" and caught.value.detail.startswith("$.language:")

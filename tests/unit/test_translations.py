@@ -191,3 +191,46 @@ def test_no_template_shows_english_words_outside_the_catalog():
         if shown or words - _NOT_WORDS:
             found[path.relative_to(ROOT).as_posix()] = sorted(words - _NOT_WORDS) + shown
     assert not found, f"words outside the catalog (wrap them in _()): {found}"
+
+
+def _runtime_words(path: Path, root: Path = ROOT) -> list[str]:
+    """Where a handler hands a page words built at run time (an f-string, a `str(exc)`, a
+    concatenation) as a heading (`render(heading=...)`) or an error page's heading or detail
+    (`error_page`, `refusal_page`'s heading): those are not catalogued and would stay English.
+    Catalogued are a literal, `words("... %(name)s ...", name=value)` with a literal msgid, and a
+    parameter named heading/detail/refused handed on from a caller."""
+    import ast
+
+    def catalogued(node: ast.expr) -> bool:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return True
+        if isinstance(node, ast.Name) and node.id in ("heading", "detail", "refused"):
+            return True  # handed on from the caller, who is checked here too
+        return (isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "words"
+                and bool(node.args) and isinstance(node.args[0], ast.Constant))
+
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(node, ast.Call):
+            continue
+        name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
+        said = [kw.value for kw in node.keywords if kw.arg == "heading"] if name in ("render", "error_page",
+                                                                                     "refusal_page") else []
+        said += node.args[2:4] if name == "error_page" else node.args[2:3] if name == "refusal_page" else []
+        found += [f"{path.relative_to(root)}:{n.lineno}" for n in said if not catalogued(n)]
+    return found
+
+
+def test_no_handler_hands_a_page_words_built_at_run_time():
+    found = [where for path in sorted(ROOT.glob("nodes/**/*.py")) for where in _runtime_words(path)]
+    assert not found, f"words built at run time (use i18n.words or refusal_page): {found}"
+
+
+def test_the_check_for_run_time_words_sees_an_f_string_and_lets_words_pass(tmp_path):
+    source = tmp_path / "handler.py"
+    source.write_text('def h(request, n):\n'
+                      '    console.error_page(request, 404, "No such entry", f"no {n}")\n'
+                      '    console.render(request, "t.html", heading="Entry " + str(n))\n'
+                      '    console.refusal_page(request, 400, "Refused", f"{n}: detail")\n'
+                      '    console.error_page(request, 404, "No such entry", words("No entry %(n)s", n=n))\n')
+    assert _runtime_words(source, tmp_path) == ["handler.py:2", "handler.py:3"]

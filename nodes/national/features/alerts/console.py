@@ -25,6 +25,7 @@ from nodes.national.features.alerts.replica import received_hits
 from nodes.national.features.alerts.api import BadCheck, check_document
 from nodes.national.feature import FeatureContext
 from nodes.plumbing import console
+from nodes.plumbing.i18n import words
 from nodes.plumbing.console_format import size
 from nodes.plumbing.http import MAX_SQL_INTEGER
 from nodes.plumbing.openapi import document
@@ -340,10 +341,10 @@ async def feed_page(request: web.Request) -> web.Response:
     try:
         start = parse_offset(request.query.get("errors_from"), "errors_from")
     except FormError as exc:
-        return console.error_page(request, 400, "Bad address", f"{exc.reason}: {exc.detail}")
+        return console.refusal_page(request, 400, "Bad address", f"{exc.reason}: {exc.detail}")
     job = await asyncio.to_thread(feeds.job, engine, job_id, error_limit=ERRORS_PAGE, error_offset=start)
     if job is None:
-        return console.error_page(request, 404, "No such feed", f"no feed job {job_id[:40]}")
+        return console.error_page(request, 404, "No such feed", words("no feed job %(id)s", id=job_id[:40]))
     upload = (await asyncio.to_thread(_uploads, engine, [job_id])).get(job_id)
     total = upload["lines"] if upload else None
     template = "node/alerts_feed_live.html" if request.query.get("partial") == "1" else "node/alerts_feed.html"
@@ -359,7 +360,7 @@ async def hit_list(request: web.Request) -> web.Response:
     try:
         offset = parse_offset(request.query.get("offset"), "offset")
     except FormError as exc:
-        return console.error_page(request, 400, "Bad address", f"{exc.reason}: {exc.detail}")
+        return console.refusal_page(request, 400, "Bad address", f"{exc.reason}: {exc.detail}")
     rows = await asyncio.to_thread(received_hits, request.app[NODE].db, HITS_PAGE + 1, offset)
     partial = request.query.get("partial") == "1"
     template = "node/alerts_hit_rows.html" if partial else "node/alerts_hits.html"

@@ -23,6 +23,7 @@ from nodes.national.features.cases import store as store
 from nodes.national.feature import FeatureContext
 from nodes.national.reads import CONSOLE_READER
 from nodes.plumbing import console
+from nodes.plumbing.i18n import words
 from nodes.plumbing.http import MAX_SQL_INTEGER
 from nodes.plumbing.openapi import document
 from protocol import cases as rules
@@ -33,22 +34,6 @@ WHO = CONSOLE_READER
 RETENTION_DAYS = 90  # the share form's default
 SEARCH_FIELDS = ("name", "dob", "document", "vessel", "imo")
 
-# What a refusal means for the focal point, next to its reason code.
-EXPLANATIONS = {
-    "onward_transfer_not_permitted": "The case is H2: it may be passed on only to countries the provider has "
-                                     "permitted. Ask the provider for permission (it grants it on its case page).",
-    "condition_required": "H3 means the provider sets a condition: write it in the condition field.",
-    "condition_not_confirmed": "The case is H3: only you can judge whether the provider's condition allows "
-                               "this onward share. Tick the box once you have checked it.",
-    "retention_required": "A share needs a retention period in days (1 to 36500).",
-    "unknown_recipient": "Only members of the federation can receive a case.",
-    "no_recipients": "Choose the countries or the joint investigation to share with.",
-    "not_shared": "Nothing to withdraw: the case is not shared with anyone now.",
-    "not_own_case": "Only the case's provider can do this.",
-    "not_shared_to_recipient": "A permission is for a country the case was shared with.",
-    "smuggled_migrant_as_suspect": "Protocol article 5: a smuggled migrant may appear only as a victim or "
-                                   "witness.",
-}
 _HTML = {"200": {"description": "an HTML page (with ?partial=1 only its live part)", "content": {"text/html": {}}}}
 _SESSION = [{"session": []}]
 _CASE_ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]
@@ -211,29 +196,9 @@ def addition_from_form(values: Mapping[str, str]) -> dict[str, Any]:
 
 
 def refusal(reason: str, detail: str) -> str:
-    """A refusal as the page shows it: the reason code, the detail, and what it means."""
-    explanation = EXPLANATIONS.get(reason)
-    return f"{reason}: {detail}" + (f" — {explanation}" if explanation else "")
-
-
-def describe(entry: Mapping[str, Any]) -> str:
-    """One line of a case's sharing history."""
-    to = ", ".join(entry["recipients"])
-    kind, incoming = entry["type"], entry["direction"] == "in"
-    if kind == "case.share":
-        h = entry["handling"] or {}
-        terms = f"{h.get('code', '?')}, {h.get('retention_days', '?')} days"
-        if h.get("condition"):
-            terms += f", condition: {h['condition']}"
-        where = " in a joint investigation" if (entry.get("thread") or "").startswith("jit:") else ""
-        return f"{entry['sender']} shared it with {to}{where} ({terms})"
-    if kind == "case.permission":
-        p = entry["permission"] or {}
-        text = f"{entry['sender']} let {p.get('recipient', to)} pass it on to {', '.join(p.get('to', []))}"
-        return text + (f" (condition: {p['condition']})" if p.get("condition") else "")
-    if kind == "case.withdraw":
-        return f"{entry['sender']} withdrew it from {to}" if not incoming else f"{entry['sender']} withdrew it"
-    return f"{kind} from {entry['sender']} to {to}"
+    """A refusal as the page gets it: `code: English detail`; the page says the code's label and
+    what it means for the focal point in the reader's language (node/case_flash.html)."""
+    return f"{reason}: {detail}"
 
 
 # -- pages ----------------------------------------------------------------------------------------
@@ -246,8 +211,14 @@ def _others(ctx: FeatureContext) -> list[str]:
     return [c for c in ctx.federation.directory.node_ids() if c != ctx.country]
 
 
-def _back(location: str, ok: str) -> web.Response:
-    return web.Response(status=303, headers={"Location": f"{location}?{urlencode({'ok': ok})}"})
+# What a done action says, by the code of its `?ok=` (the values ride along in the query): the page
+# words it in the reader's language (node/case_flash.html).
+Done = tuple[str, dict[str, str]]
+
+
+def _back(location: str, done: Done) -> web.Response:
+    ok, params = done
+    return web.Response(status=303, headers={"Location": f"{location}?{urlencode({'ok': ok, **params})}"})
 
 
 def _jit_path(thread: str) -> str:
@@ -267,7 +238,7 @@ def _case_route(handler: CaseHandler) -> Callable[[web.Request], Awaitable[web.S
     async def wrapped(request: web.Request) -> web.StreamResponse:
         case_id = int(request.match_info["id"])
         if case_id > MAX_SQL_INTEGER:
-            return console.error_page(request, 404, "The case cannot be shown", f"not_found: no case {case_id}")
+            return console.refusal_page(request, 404, "The case cannot be shown", f"not_found: no case {case_id}")
         return await handler(request, case_id)
 
     wrapped.__name__ = handler.__name__
@@ -303,7 +274,7 @@ async def new_case(request: web.Request) -> web.Response:
         return _new_case_page(request, values, exc.status, refusal(exc.reason, exc.detail))
     except ProtocolError as exc:
         return _new_case_page(request, values, 400, refusal(exc.reason, exc.detail))
-    return _back(f"/console/cases/{case_id}", "case recorded")
+    return _back(f"/console/cases/{case_id}", ("case_recorded", {}))
 
 
 async def _case_view(request: web.Request, case_id: int, status: int = 200, error: str | None = None,
@@ -314,12 +285,13 @@ async def _case_view(request: web.Request, case_id: int, status: int = 200, erro
         history = await _run(store.case_history, ctx, case_id)
         permitted = await _run(store.permitted_targets, ctx, case_id)
     except store.CaseError as exc:
-        return console.error_page(request, exc.status, "The case cannot be shown", refusal(exc.reason, exc.detail))
+        return console.refusal_page(request, exc.status, "The case cannot be shown", refusal(exc.reason, exc.detail))
     jits = await _run(store.list_jits, ctx)
-    return console.render(request, "node/case.html", status=status, heading=f"Case {case['reference']}",
+    return console.render(request, "node/case.html", status=status,
+                          heading=words("Case %(reference)s", reference=case["reference"]),
                           case=case, history=history, permitted=permitted, countries=_others(ctx), jits=jits,
-                          roles=rules.ROLES, retention=RETENTION_DAYS, describe=describe,
-                          ok=request.query.get("ok"), error=error, form=form, values=values or {})
+                          roles=rules.ROLES, retention=RETENTION_DAYS,
+                          ok=request.query.get("ok"), done=request.query, error=error, form=form, values=values or {})
 
 
 @console.view("focal")
@@ -329,12 +301,12 @@ async def case_page(request: web.Request, case_id: int) -> web.Response:
         try:
             history = await _run(store.case_history, _node(request), case_id)
         except store.CaseError as exc:
-            return console.error_page(request, exc.status, "The case cannot be shown", refusal(exc.reason, exc.detail))
-        return console.render(request, "node/case_history.html", history=history, describe=describe)
+            return console.refusal_page(request, exc.status, "The case cannot be shown", refusal(exc.reason, exc.detail))
+        return console.render(request, "node/case_history.html", history=history)
     return await _case_view(request, case_id)
 
 
-async def _act(request: web.Request, case_id: int, form: str, action: Callable[[Any], str]) -> web.Response:
+async def _act(request: web.Request, case_id: int, form: str, action: Callable[[Any], Done]) -> web.Response:
     """Run a case action from a form: 303 back to the case with ?ok=, or the case page again with
     the refusal explained, the status the API would answer and the form's values kept."""
     data = await request.post()
@@ -343,7 +315,7 @@ async def _act(request: web.Request, case_id: int, form: str, action: Callable[[
         ok = await _run(action, data)
     except store.CaseError as exc:
         if exc.status == 404:
-            return console.error_page(request, 404, "The case cannot be shown", refusal(exc.reason, exc.detail))
+            return console.refusal_page(request, 404, "The case cannot be shown", refusal(exc.reason, exc.detail))
         return await _case_view(request, case_id, exc.status, refusal(exc.reason, exc.detail), form, values)
     except (ProtocolError, CryptoError) as exc:
         return await _case_view(request, case_id, 400, refusal(exc.reason, exc.detail), form, values)
@@ -364,12 +336,12 @@ def _texts(data: Any, name: str) -> list[str]:
 async def share(request: web.Request, case_id: int) -> web.Response:
     ctx = _node(request)
 
-    def do(data: Any) -> str:
+    def do(data: Any) -> Done:
         args = share_arguments(store.case_summary(ctx, case_id), _texts(data, "to"), _text(data, "jit"), _text(data, "code"),
                                _text(data, "retention_days"), _text(data, "condition"),
                                bool(_text(data, "condition_confirmed")))
         env = store.share_case(ctx, case_id, args.to, args.handling, args.jit)
-        return f"shared with {', '.join(env.recipients)} under {env.handling['code']}"
+        return "shared", {"to": ", ".join(env.recipients), "code": env.handling["code"]}
 
     return await _act(request, case_id, "share", do)
 
@@ -379,12 +351,12 @@ async def share(request: web.Request, case_id: int) -> web.Response:
 async def grant_permission(request: web.Request, case_id: int) -> web.Response:
     ctx = _node(request)
 
-    def do(data: Any) -> str:
+    def do(data: Any) -> Done:
         recipient, to = _text(data, "recipient"), _texts(data, "to")
         if not to:
             raise FormError("no_recipients", "choose the countries the recipient may pass the case to")
         store.grant_permission(ctx, case_id, recipient, to, _text(data, "condition").strip() or None)
-        return f"{recipient} may pass the case on to {', '.join(to)}"
+        return "permitted", {"recipient": recipient, "to": ", ".join(to)}
 
     return await _act(request, case_id, "permission", do)
 
@@ -394,9 +366,9 @@ async def grant_permission(request: web.Request, case_id: int) -> web.Response:
 async def add_information(request: web.Request, case_id: int) -> web.Response:
     ctx = _node(request)
 
-    def do(data: Any) -> str:
+    def do(data: Any) -> Done:
         store.add_information(ctx, case_id, addition_from_form({k: _text(data, k) for k in data}))
-        return "information added"
+        return "information_added", {}
 
     return await _act(request, case_id, "information", do)
 
@@ -407,8 +379,9 @@ async def withdraw_form(request: web.Request, case_id: int) -> web.Response:
     try:
         case = await _run(store.read_case, _node(request), case_id, WHO)
     except store.CaseError as exc:
-        return console.error_page(request, exc.status, "The case cannot be shown", refusal(exc.reason, exc.detail))
-    return console.render(request, "node/case_withdraw.html", heading=f"Withdraw case {case['reference']}",
+        return console.refusal_page(request, exc.status, "The case cannot be shown", refusal(exc.reason, exc.detail))
+    return console.render(request, "node/case_withdraw.html",
+                          heading=words("Withdraw case %(reference)s", reference=case["reference"]),
                           case=case)
 
 
@@ -417,9 +390,9 @@ async def withdraw_form(request: web.Request, case_id: int) -> web.Response:
 async def withdraw(request: web.Request, case_id: int) -> web.Response:
     ctx = _node(request)
 
-    def do(data: Any) -> str:
+    def do(data: Any) -> Done:
         env = store.withdraw_case(ctx, case_id, _text(data, "reason").strip() or None)
-        return f"withdrawn from {', '.join(env.recipients)}: they delete their copies"
+        return "withdrawn", {"to": ", ".join(env.recipients)}
 
     return await _act(request, case_id, "withdraw", do)
 
@@ -454,7 +427,7 @@ async def open_jit(request: web.Request) -> web.Response:
         return await _jit_list_view(request, exc.status, refusal(exc.reason, exc.detail), values)
     except (ProtocolError, CryptoError) as exc:
         return await _jit_list_view(request, 400, refusal(exc.reason, exc.detail), values)
-    return _back(_jit_path(thread), "joint investigation opened")
+    return _back(_jit_path(thread), ("jit_opened", {}))
 
 
 @console.view("focal")
@@ -463,11 +436,12 @@ async def jit_page(request: web.Request) -> web.Response:
     try:
         view = await _run(store.jit_view, _node(request), thread, WHO)
     except store.CaseError as exc:
-        return console.error_page(request, exc.status, "No such joint investigation", refusal(exc.reason, exc.detail))
+        return console.refusal_page(request, exc.status, "No such joint investigation", refusal(exc.reason, exc.detail))
     template = "node/jit_live.html" if request.query.get("partial") == "1" else "node/jit.html"
-    return console.render(request, template, heading=f"Joint investigation {view['title'] or view['thread']}",
+    return console.render(request, template,
+                          heading=words("Joint investigation %(title)s", title=view["title"] or view["thread"]),
                           view=view, me=_node(request).country, path_of=_jit_path(thread),
-                          ok=request.query.get("ok"), error=request.query.get("error"))
+                          ok=request.query.get("ok"), done=request.query, error=request.query.get("error"))
 
 
 @console.view("focal")
@@ -480,12 +454,12 @@ async def jit_message(request: web.Request) -> web.Response:
         await _run(store.send_jit_message, _node(request), thread, text)
     except store.CaseError as exc:
         if exc.status == 404:
-            return console.error_page(request, 404, "No such joint investigation", refusal(exc.reason, exc.detail))
+            return console.refusal_page(request, 404, "No such joint investigation", refusal(exc.reason, exc.detail))
         outcome = {"error": refusal(exc.reason, exc.detail)}
     except (ProtocolError, CryptoError) as exc:
         outcome = {"error": refusal(exc.reason, exc.detail)}
     else:
-        outcome = {"ok": "sent to every member"}
+        outcome = {"ok": "jit_sent"}
     return web.Response(status=303, headers={"Location": f"{_jit_path(thread)}?{urlencode(outcome)}"})
 
 

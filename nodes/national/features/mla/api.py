@@ -64,7 +64,8 @@ _PATHS = {
     "/api/mla/requests/{id}/events": {"post": op(
         "Act on a request (acknowledge, ask, answer, refuse, ...)", roles=("focal",), tag="mla",
         params=[path_param("id")], errors=(404, 409, 413, 415), ok=(202, obj()),
-        body_content=_with_files("event", obj(("event",), event=STRING, note=STRING, grounds=array({}))))},
+        body_content=_with_files("event", obj(("event",), event=STRING, note=STRING, grounds=array({}),
+                                              language=STRING)))},
     "/api/mla/messages/{id}/attachments/{index}": {"get": op(
         "Download an attachment (X-Content-SHA256 carries its digest)", roles=("focal",), tag="mla",
         params=[path_param("id"), path_param("index", INTEGER)], errors=(404,),
@@ -226,15 +227,18 @@ async def act_on_request(request: web.Request) -> web.Response:
     authority = request.app[AUTHORITY]
     try:
         fields, uploads, files = await _fields_and_uploads(request, "event")
-        unknown = fields.keys() - {"event", "note", "grounds"}
+        unknown = fields.keys() - {"event", "note", "grounds", "language"}
         if unknown:
             return json_error(400, "unknown_field", f"unknown field(s): {sorted(unknown)}")
         event, note, grounds = fields.get("event"), fields.get("note"), fields.get("grounds", [])
-        if not isinstance(event, str) or not isinstance(note, (str, type(None))) or not isinstance(grounds, list):
-            return json_error(400, "bad_request", "'event' (string), optional 'note' (string) and 'grounds' (list)")
+        language = fields.get("language")
+        if not isinstance(event, str) or not isinstance(note, (str, type(None))) or not isinstance(grounds, list) \
+                or not isinstance(language, (str, type(None))):
+            return json_error(400, "bad_request", "'event' (string), optional 'note' (string), 'grounds' (list) "
+                                                  "and 'language' (ISO 639-1 code of the note)")
         try:
             done = await asyncio.to_thread(authority.act, request.match_info["id"], event, note=note,
-                                           grounds=grounds, uploads=uploads, files=files)
+                                           grounds=grounds, uploads=uploads, files=files, language=language)
         except BaseException:
             _discard(authority, files)
             raise

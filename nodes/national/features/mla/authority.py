@@ -141,8 +141,12 @@ class CentralAuthority:
         return book.check_request(body) if book is not None else ["no_profile"]
 
     def act(self, request_id: str, event: str, *, note: str | None = None, grounds: Sequence[str] = (),
-            uploads: Sequence[Upload] = (), files: Sequence[Any] = ()) -> dict[str, Any]:
-        """Send a lifecycle event on a request; TransitionError if this State may not, now."""
+            uploads: Sequence[Upload] = (), files: Sequence[Any] = (), language: str | None = None) -> dict[str, Any]:
+        """Send a lifecycle event on a request; TransitionError if this State may not, now. A note
+        carries its `language` (ISO 639-1): the one given, else this node's profile's first
+        language, else none (docs/mla.md)."""
+        if note and language is None:
+            language = self._own_language()
         with self.engine.begin() as conn:
             row = _row(conn, request_id)
             role = Role.REQUESTING if row.direction == "out" else Role.REQUESTED
@@ -150,7 +154,8 @@ class CentralAuthority:
             if rule is None or rule.message_type is None:
                 raise TransitionError("unknown_event", f"a focal point cannot send {event[:64]!r}")
             target = mla.apply(row.state, event, role)
-            env = self._event_message(row, rule.message_type, event, target, note, grounds, uploads, files)
+            env = self._event_message(row, rule.message_type, event, target, note, grounds, uploads, files,
+                                      language if note else None)
             now = format_time(utcnow())
             _move(conn, row, target, now)
             _event(conn, request_id, env.id, event, self.ctx.country, row.state, target, now)
@@ -160,11 +165,15 @@ class CentralAuthority:
         return {"id": env.id, "event": event, "state": target.value}
 
     def _event_message(self, row: Any, message_type: str, event: str, target: State, note: str | None,
-                       grounds: Sequence[str], uploads: Sequence[Upload], files: Sequence[Any] = ()):  # noqa: ANN202
+                       grounds: Sequence[str], uploads: Sequence[Upload], files: Sequence[Any] = (),
+                       language: str | None = None):  # noqa: ANN202
         body: dict[str, Any] = {"reference": row.reference, "requesting": row.requesting,
                                 "requested": row.requested, "event": event, "at": format_time(utcnow())}
         if note:
             body["note"] = note
+        if language:
+            body["language"] = language
+        mla.check_answer(body)
         if grounds:
             body["grounds"] = list(grounds)
         if uploads:
@@ -175,6 +184,13 @@ class CentralAuthority:
         header = {"reference": row.reference, "kind": row.kind, "event": event, "status": target.value}
         return self.ctx.build_sealed(message_type, [other], body, header=header, thread=row.thread,
                                       reply_to=row.request_id)
+
+    def _own_language(self) -> str | None:
+        """The first language of this node's own published profile, if the profiles feature has one."""
+        book = self.ctx.service_of("profiles")
+        own = book.get(self.ctx.country) if book is not None else None
+        languages = (own or {}).get("languages") or []
+        return languages[0] if languages else None
 
     def open(self, request_id: str, who: str) -> dict[str, Any]:
         """The request, opened through the read path (nodes/national/reads.py) for `who`, with its

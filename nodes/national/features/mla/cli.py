@@ -105,11 +105,14 @@ def add_parser(sub: Any) -> None:
     act.add_argument("id", help="the request's id (from 'list')")
     act.add_argument("event", choices=mla.MESSAGE_EVENTS, help="what this State does")
     act.add_argument("--note", help="a note sent with the event (sealed)")
+    act.add_argument("--language", help="the note's language, an ISO 639-1 code (default: the first language of "
+                                        "this node's profile)")
     act.add_argument("--ground", action="append", choices=mla.REFUSAL_GROUNDS, help="for refuse (repeatable)")
     act.add_argument("--attach", action="append", type=Path, default=[], help="a file to attach (repeatable)")
     withdraw = actions.add_parser("withdraw", help="withdraw a request this State made")
     withdraw.add_argument("id", help="the request's id (from 'list')")
     withdraw.add_argument("--note", help="why (sent sealed)")
+    withdraw.add_argument("--language", help="the note's language, an ISO 639-1 code")
     attachment = actions.add_parser("attachment", help="save an attachment, checked against its SHA-256")
     attachment.add_argument("message_id", help="the message carrying it (the request's id, or an answer's)")
     attachment.add_argument("index", type=int, help="its position in the message, from 0")
@@ -163,7 +166,8 @@ async def _run(args: argparse.Namespace) -> int:
             status, result = await client.view(args.id)
         elif args.action in ("act", "withdraw"):
             event = args.event if args.action == "act" else "withdraw"
-            extra = {k: v for k, v in (("note", args.note), ("grounds", getattr(args, "ground", None))) if v}
+            extra = {k: v for k, v in (("note", args.note), ("grounds", getattr(args, "ground", None)),
+                                       ("language", args.language)) if v}
             status, result = await client.act(args.id, event, files, **extra)
         else:
             status, content = await client.attachment(args.message_id, args.index)

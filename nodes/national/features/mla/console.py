@@ -18,6 +18,7 @@ from nodes.national.features.mla.authority import CentralAuthority, Upload
 from nodes.national.reads import CONSOLE_READER
 from nodes.national.features.mla.api import MAX_FIELDS_BYTES, read_part, TooLarge
 from nodes.plumbing import console
+from nodes.plumbing.i18n import words
 from nodes.plumbing.config import utcnow
 from nodes.plumbing.http import attachment_disposition
 from nodes.plumbing.openapi import document
@@ -45,6 +46,7 @@ def add_routes(app: web.Application, authority: CentralAuthority) -> None:
     r.add_get("/console/mla/{id}", request_page)
     r.add_post("/console/mla/{id}/events", act)
     r.add_get("/console/mla/messages/{id}/attachments/{index:\\d+}", attachment)
+    r.add_get("/console/mla/files/{carrier}/{n:\\d+}", evidence_file)
     session = [{"session": []}]
     path_id = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
     partial = [{"name": "partial", "in": "query", "schema": {"type": "string", "enum": ["1"]}}]
@@ -71,7 +73,7 @@ def add_routes(app: web.Application, authority: CentralAuthority) -> None:
             "security": session, "parameters": path_id,
             "requestBody": {"required": True, "content": {"multipart/form-data": {},
                                                           "application/x-www-form-urlencoded": {}}},
-            "responses": {"303": {"description": "back to the request, with ?ok= or ?error="}}}},
+            "responses": {"303": {"description": "back to the request, with ?sent=<event>&state=<state> or ?error="}}}},
         "/console/mla/messages/{id}/attachments/{index}": {"get": {
             "summary": "Download one attachment of an MLA message (checked against its SHA-256)",
             "tags": ["console"], "security": session,
@@ -79,6 +81,15 @@ def add_routes(app: web.Application, authority: CentralAuthority) -> None:
                                       "schema": {"type": "integer"}}],
             "responses": {"200": {"description": "the file"},
                           "404": {"description": "no such attachment", "content": {"text/html": {}}}}}},
+        "/console/mla/files/{carrier}/{n}": {"get": {
+            "summary": "Download a large evidence file received on an MLA thread, once complete and verified "
+                       "(the files feature's GET /api/files/{carrier}/{n}, for a console session)",
+            "tags": ["console"], "security": session,
+            "parameters": [{"name": "carrier", "in": "path", "required": True, "schema": {"type": "string"}},
+                           {"name": "n", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "responses": {"200": {"description": "the file (X-Content-SHA256 carries its digest)"},
+                          "404": {"description": "no such file", "content": {"text/html": {}}},
+                          "409": {"description": "not complete or failed: the reason", "content": {"text/html": {}}}}}},
     })
 
 
@@ -208,6 +219,7 @@ def correspondence(authority: CentralAuthority, view: dict[str, Any], who: str) 
             item["unreadable"] = f"{exc.reason}: {exc.detail}"
         else:
             item.update(event=body.get("event"), note=body.get("note") or body.get("text"),
+                        language=body.get("language"),
                         grounds=body.get("grounds", []), attachments=body.get("attachments", []))
         items.append(item)
     return items
@@ -221,11 +233,13 @@ async def request_page(request: web.Request) -> web.Response:
         view = await (asyncio.to_thread(authority.status, request.match_info["id"]) if partial else
                       asyncio.to_thread(authority.open, request.match_info["id"], CONSOLE_READER))
     except LookupError as exc:
-        return console.error_page(request, 404, "No such request", str(exc))
+        return console.error_page(request, 404, "No such request",
+                                  words("This node holds no MLA request %(id)s.", id=request.match_info["id"][:80]))
     except (ProtocolError, CryptoError) as exc:
-        return console.error_page(request, 400, "The request cannot be opened", f"{exc.reason}: {exc.detail}")
+        return console.refusal_page(request, 400, "The request cannot be opened", f"{exc.reason}: {exc.detail}")
     today = utcnow().date()
     answers = await asyncio.to_thread(correspondence, authority, view, CONSOLE_READER)
+    files = await asyncio.to_thread(evidence_files, authority, view["thread"])
     if not partial:  # what the page shows in full counts as read in the inbox (a live refresh does not)
         shown = [view["id"]] if view["direction"] == "in" else []
         shown += [a["message_id"] for a in answers if not a["mine"]]
@@ -235,11 +249,14 @@ async def request_page(request: web.Request) -> web.Response:
     template = "node/mla_live.html" if partial else "node/mla_request.html"
     no_profile = view["direction"] == "out" and not partial and await asyncio.to_thread(_no_profile, authority,
                                                                                         view["requested"])
-    return console.render(request, template, heading=f"MLA request {view['reference']}", view=view,
+    return console.render(request, template, heading=words("MLA request %(reference)s", reference=view["reference"]),
+                          view=view,
                           answers=answers, us=authority.ctx.country,
                           events=allowed_events(view["direction"], view["state"]), grounds=mla.REFUSAL_GROUNDS,
+                          note_languages=REQUEST_LANGUAGES, files=files,
                           overdue=is_overdue(view["deadline"], view["state"], today),
-                          ok=request.query.get("ok"), error=request.query.get("error"),
+                          sent=request.query.get("sent"), state=request.query.get("state"),
+                          error=request.query.get("error"),
                           no_profile=no_profile)
 
 
@@ -253,14 +270,16 @@ def _no_profile(authority: CentralAuthority, country: str) -> bool:
 async def act(request: web.Request) -> web.Response:
     request_id = request.match_info["id"]
     try:
-        event, note, grounds, uploads = await _act_form(request)
+        event, note, grounds, uploads, language = await _act_form(request)
         if event is None:
             raise ProtocolError("bad_request", "choose an event")
         done = await asyncio.to_thread(request.app[AUTHORITY].act, request_id, event,
-                                       note=note.strip() or None if note else None, grounds=grounds, uploads=uploads)
-        outcome = {"ok": f"{event} sent: the request is now {done['state']}"}
+                                       note=note.strip() or None if note else None, grounds=grounds, uploads=uploads,
+                                       language=language or None)
+        outcome = {"sent": event, "state": done["state"]}  # codes: the page says them in the reader's language
     except LookupError as exc:
-        return console.error_page(request, 404, "No such request", str(exc))
+        return console.error_page(request, 404, "No such request",
+                                  words("This node holds no MLA request %(id)s.", id=request.match_info["id"][:80]))
     except TooLarge:
         outcome = {"error": f"too_large: attachments over {mla.MAX_ATTACHMENT_BYTES} bytes in all"}
     except (ProtocolError, CryptoError) as exc:
@@ -269,17 +288,45 @@ async def act(request: web.Request) -> web.Response:
     return web.Response(status=303, headers={"Location": back})
 
 
-async def _act_form(request: web.Request) -> tuple[str | None, str | None, list[str], list[Upload]]:
-    """The action form: event, note, grounds and (multipart only) attachment files, e.g. the order
-    that executes a request."""
+async def _act_form(request: web.Request) -> tuple[str | None, str | None, list[str], list[Upload], str | None]:
+    """The action form: event, note, grounds, (multipart only) attachment files, e.g. the order
+    that executes a request, and the note's language (the form offers the console's language first)."""
     if request.content_type != "multipart/form-data":
         form = await request.post()
-        event, note = form.get("event"), form.get("note")
+        event, note, language = form.get("event"), form.get("note"), form.get("language")
         return (event if isinstance(event, str) else None, note if isinstance(note, str) else None,
-                [g for g in form.getall("grounds", []) if isinstance(g, str)], [])
-    fields, uploads = await _multipart(request, ("event", "note", "grounds"))
+                [g for g in form.getall("grounds", []) if isinstance(g, str)], [],
+                language if isinstance(language, str) else None)
+    fields, uploads = await _multipart(request, ("event", "note", "grounds", "language"))
     return (fields["event"][0] if fields["event"] else None, fields["note"][0] if fields["note"] else None,
-            fields["grounds"], uploads)
+            fields["grounds"], uploads, fields["language"][0] if fields["language"] else None)
+
+
+def evidence_files(authority: CentralAuthority, thread: str) -> list[dict]:
+    """The large files sent and received on the request's thread, with their progress (the files
+    feature's list, docs/evidence-files.md); none when the node runs without that feature."""
+    transfers = authority.ctx.service_of("files")
+    return transfers.list(thread) if transfers is not None else []
+
+
+@console.view("focal")
+async def evidence_file(request: web.Request) -> web.StreamResponse:
+    """The same checked read as the files feature's API download: only a complete, verified file."""
+    transfers = request.app[AUTHORITY].ctx.service_of("files")
+    carrier, n = request.match_info["carrier"][:40], int(request.match_info["n"])
+    try:
+        if transfers is None:
+            raise LookupError(carrier)
+        ref, path = await asyncio.to_thread(transfers.download, carrier, n)
+    except LookupError:
+        return console.error_page(request, 404, "No such file",
+                                  words("Message %(id)s has no received file %(n)s.", id=carrier, n=n))
+    except ProtocolError as exc:
+        return console.refusal_page(request, 409, "The file cannot be downloaded", f"{exc.reason}: {exc.detail}")
+    transfers.log.info("file downloaded", message_id=carrier, n=n, who=CONSOLE_READER)
+    return web.FileResponse(path, headers={"Content-Type": "application/octet-stream",
+                                           "X-Content-SHA256": ref["sha256"],
+                                           "Content-Disposition": attachment_disposition(ref["name"])})
 
 
 @console.view("focal")
@@ -289,9 +336,11 @@ async def attachment(request: web.Request) -> web.Response:
         meta, content = await asyncio.to_thread(request.app[AUTHORITY].attachment, request.match_info["id"],
                                                 int(request.match_info["index"]), CONSOLE_READER)
     except LookupError as exc:
-        return console.error_page(request, 404, "No such attachment", str(exc))
+        return console.error_page(request, 404, "No such attachment",
+                                  words("Message %(id)s has no attachment %(index)s.", id=request.match_info["id"][:80],
+                                        index=request.match_info["index"]))
     except (ProtocolError, CryptoError) as exc:
-        return console.error_page(request, 400, "The attachment cannot be read", f"{exc.reason}: {exc.detail}")
+        return console.refusal_page(request, 400, "The attachment cannot be read", f"{exc.reason}: {exc.detail}")
     return web.Response(body=content, content_type="application/octet-stream",
                         headers={"X-Content-SHA256": meta["sha256"],
                                  "Content-Disposition": attachment_disposition(meta["name"])})
