@@ -132,6 +132,9 @@ def test_the_review_date_is_the_records_own_or_ten_years_after_the_report() -> N
     assert alerts.default_review_date("0996-02-29") == "1006-02-28"
     assert alerts.default_review_date("2026-02-28") == "2036-02-28"
     assert alerts.default_review_date("2027-06-30") == "2037-06-30"  # a common year: only 29 February moves
+    # 29 February of a leap year whose year ten years on divides by 5 (2030, 2010): still a common year
+    assert alerts.default_review_date("2020-02-29") == "2030-02-28"
+    assert alerts.default_review_date("2000-02-29") == "2010-02-28"
 
 
 def test_the_version_key_is_time_id_and_index() -> None:

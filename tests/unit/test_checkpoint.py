@@ -457,3 +457,37 @@ def test_the_format_limits_are_inclusive_at_their_edges() -> None:
     assert parse_checkpoint_body(f"o\n{2**64 - 1}\n{_R}\n".encode()).size == 2**64 - 1
     five = parse_note(_signed(f"\u2014 w {base64.b64encode(bytes(5)).decode()}"))  # key id and one signature byte
     assert five.signatures[0].sig == b"\x00"
+
+
+_LONG = "abcdefghij" * 5  # 50 characters, each cut point visible
+
+
+@pytest.mark.parametrize(("build", "reason", "detail"), [
+    (lambda: parse_checkpoint_body(f"o\n{'1234567890' * 3}\n{_R}\n".encode()), "bad_size",
+     "tree size '123456789012345678901234' is not a decimal below 2^64 without leading zeros"),
+    (lambda: parse_note(_signed(f"- {_LONG}")), "bad_signature_line", f"not a signature line: '- {_LONG[:38]}'"),
+    (lambda: parse_note(_signed(f"\u2014 +{_LONG} {_SIG}")), "bad_key_name",
+     f"key name '+{_LONG[:39]}' is empty or has a space or '+'"),
+    (lambda: parse_note(_signed(f"\u2014 {_LONG} AAB=")), "bad_signature_line",
+     f"the signature of '{_LONG[:40]}' is not canonical base64"),
+    (lambda: parse_note(_signed(f"\u2014 {_LONG} AAAA")), "bad_signature_line",
+     f"the signature of '{_LONG[:40]}' is under 5 bytes"),
+    (lambda: NoteSignature(f"{_LONG} x", bytes(4), bytes(1)), "bad_key_name",
+     f"key name '{_LONG[:40]}' is empty or has a space or '+'"),
+    (lambda: key_id(f"{_LONG}+", 1, bytes(32)), "bad_key_name", f"key name '{_LONG[:40]}' is empty or has a space or '+'"),
+], ids=["size", "signature-line", "line-key-name", "non-canonical-signature", "short-signature", "signature-key-name",
+        "key-id-name"])
+def test_a_refusal_quotes_at_most_the_first_24_or_40_characters_of_what_it_refuses(
+        build, reason: str, detail: str) -> None:  # noqa: ANN001
+    # A peer's note can be arbitrarily long: the detail (logged, shown to the operator) quotes its start only.
+    with pytest.raises(CheckpointError) as caught:
+        build()
+    assert (caught.value.reason, caught.value.detail) == (reason, detail)
+
+
+def test_a_note_whose_text_is_one_empty_line_parses_back_as_formatted() -> None:
+    # The blank line that separates text from signatures may be the note's very first bytes.
+    note = SignedNote(b"\n", (NoteSignature("w", bytes(4), bytes(64)),))
+    raw = format_note(note)
+    assert raw.startswith("\n\n\u2014 w ".encode())
+    assert parse_note(raw) == note

@@ -371,3 +371,16 @@ def test_what_is_neither_bytes_nor_text_is_refused_as_malformed() -> None:
         with pytest.raises(DecodeError) as caught:
             wire.parse_json(value, what="log receipt")  # type: ignore[arg-type]
         assert (caught.value.reason, caught.value.detail) == ("malformed_json", "log receipt is not text")
+
+
+def test_only_brackets_outside_strings_count_towards_the_depth_whatever_else_is_wrong() -> None:
+    # The depth is checked before parsing: a text that is both too deep and malformed says too_deep, one
+    # that is only malformed says malformed_json; letters between the brackets are neither deeper nor shallower.
+    shallow = "[]" * 30 + "[" * 40 + "X" * 30 + "]" * 40  # 40 levels, X is no JSON
+    with pytest.raises(DecodeError) as caught:
+        wire.parse_json(shallow.encode())
+    assert caught.value.reason == "malformed_json"
+    deep = "[]" * 30 + "[" * 30 + "X" * 10 + "[" * 35 + "]" * 65  # 65 levels, with X among them
+    with pytest.raises(DecodeError) as caught:
+        wire.parse_json(deep.encode())
+    assert (caught.value.reason, caught.value.detail) == ("too_deep", "envelope nests deeper than 64 levels")

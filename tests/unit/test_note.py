@@ -141,7 +141,7 @@ def test_two_different_keys_under_one_name_and_key_id_are_ambiguous(monkeypatch:
     note = SignedNote(TEXT, (first.sign(TEXT),))
     with pytest.raises(NoteError) as caught:
         verify_note(note, [first.verifier(), second.verifier()])
-    assert caught.value.reason == "ambiguous_key"
+    assert (caught.value.reason, caught.value.detail) == ("ambiguous_key", "two keys are named A+00000000")
     assert verify_note(note, [first.verifier(), first.verifier()]) == ["A"]  # the same key twice is no ambiguity
 
 
@@ -306,8 +306,10 @@ def test_signers_take_cryptography_keys_or_signing_keys_and_sign_identically() -
     assert signature == NoteSigner(ORIGIN, key.private_key).sign(body) == sign_note(body, ORIGIN, key)
     assert (CosignatureSigner("MEX", key).cosign(body, 7) == cosign_note(body, "MEX", key, 7)
             == cosign_note(body, "MEX", key.private_key, 7))
-    with pytest.raises(TypeError):
-        NoteSigner(ORIGIN, X25519PrivateKey.generate())  # type: ignore[arg-type]
+    for signer in (NoteSigner, CosignatureSigner):
+        with pytest.raises(TypeError) as caught:
+            signer(ORIGIN, X25519PrivateKey.generate())  # type: ignore[arg-type]
+        assert str(caught.value) == "note keys are Ed25519, not X25519PrivateKey"
 
 
 def test_no_secret_appears_in_a_signers_repr() -> None:

@@ -125,6 +125,19 @@ def test_review_dates_on_29_february_and_the_alerts_own() -> None:
     assert person.review_date(_alert(review_date="2027-01-01")) == "2027-01-01"
 
 
+@pytest.mark.parametrize(("reported", "years", "review"), [
+    ("2024-02-29", 4, "2028-02-29"),  # a leap year four years on keeps 29 February
+    ("2024-02-29", 1, "2025-02-28"),
+    ("2096-02-29", 4, "2100-02-28"),  # a century is a common year ...
+    ("2396-02-29", 4, "2400-02-29"),  # ... unless it divides by 400
+    ("2024-03-01", 4, "2028-03-01"),
+])
+def test_an_issuers_own_review_default_follows_the_gregorian_calendar(reported: str, years: int, review: str) -> None:
+    # issuing.issue states the country's own default (review_default_years, 1..5) in the alert: 4 years
+    # after a 29 February is a 29 February again, and every recipient checks the date it gets.
+    assert person.review_date_after(reported, years) == review
+
+
 def test_a_withdrawal_is_kept_as_long_as_the_alert_it_ends_could_be() -> None:
     withdrawal = {"action": "withdraw", "issuer": "GRC", "national_reference": "GR-2026/17", "reported": "2026-03-01"}
     assert person.person_alert_kept_until("2026-03-01T10:00:00.000000Z", withdrawal) == "2031-03-01"
