@@ -172,11 +172,13 @@ def test_a_certificate_that_ends_exactly_when_the_overlap_does_is_kept_as_it_is_
 @pytest.mark.parametrize("member", ["root_cert", "signing_cert", "tls_cert"])
 def test_a_bundle_with_an_empty_certificate_names_it(member: str) -> None:
     error = _join_error(lambda: _check(_bundle(**{member: ""})))
-    assert (error.reason, error.detail) == ("malformed_bundle", f"not an admission bundle: {member} must be a non-empty string")
+    assert (error.reason, error.detail) == (
+        "malformed_bundle", f"not an admission bundle: {member} must be a non-empty string")
 
 
 def test_a_bundle_with_a_tls_certificate_for_a_long_name_shows_its_first_16_characters() -> None:
     """The TLS CA also issues the broker's server certificate, under a host name."""
     broker = issue_tls_certificate(*TLS_CA, "rabbit.example.org", MEX.tls, NOW, server_names=["rabbit.example.org"])
     error = _join_error(lambda: _check(_bundle(tls_cert=tls_chain_pem(broker, TLS_CA[1]).decode())))
-    assert (error.reason, error.detail) == ("cert_name_mismatch", "a certificate for 'rabbit.example.o' in MEX's bundle")
+    assert (error.reason, error.detail) == (
+        "cert_name_mismatch", "a certificate for 'rabbit.example.o' in MEX's bundle")
