@@ -232,7 +232,7 @@ async def request_page(request: web.Request) -> web.Response:
         authority, partial = request.app[AUTHORITY], request.query.get("partial") == "1"
         view = await (asyncio.to_thread(authority.status, request.match_info["id"]) if partial else
                       asyncio.to_thread(authority.open, request.match_info["id"], CONSOLE_READER))
-    except LookupError as exc:
+    except LookupError:
         return console.error_page(request, 404, "No such request",
                                   words("This node holds no MLA request %(id)s.", id=request.match_info["id"][:80]))
     except (ProtocolError, CryptoError) as exc:
@@ -277,7 +277,7 @@ async def act(request: web.Request) -> web.Response:
                                        note=note.strip() or None if note else None, grounds=grounds, uploads=uploads,
                                        language=language or None)
         outcome = {"sent": event, "state": done["state"]}  # codes: the page says them in the reader's language
-    except LookupError as exc:
+    except LookupError:
         return console.error_page(request, 404, "No such request",
                                   words("This node holds no MLA request %(id)s.", id=request.match_info["id"][:80]))
     except TooLarge:
@@ -335,7 +335,7 @@ async def attachment(request: web.Request) -> web.Response:
     try:
         meta, content = await asyncio.to_thread(request.app[AUTHORITY].attachment, request.match_info["id"],
                                                 int(request.match_info["index"]), CONSOLE_READER)
-    except LookupError as exc:
+    except LookupError:
         return console.error_page(request, 404, "No such attachment",
                                   words("Message %(id)s has no attachment %(index)s.", id=request.match_info["id"][:80],
                                         index=request.match_info["index"]))
