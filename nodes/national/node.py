@@ -61,8 +61,6 @@ log = structlog.get_logger("somex.node")
 
 RELAY_ROUNDS = 4  # outbox publish rounds awaiting confirms at once
 RELAY_BATCH = 500  # outbox rows per round
-INBOX_BATCH_BYTES = 8 * 1024 * 1024  # a batch of received messages stops growing here: one file chunk
-# (~7.2 MiB) with what came before it; each chunk held in a batch costs ~15 MiB decoded and opened
 
 
 @dataclass
@@ -188,7 +186,7 @@ class NationalNode:
         self._tasks.append(asyncio.create_task(self._relay(), name=f"{self.country}-relay"))
         self._tasks.append(asyncio.create_task(
             consume_in_batches(self._inbox, self._receive, 256, self.log, refuse=self._refuse_alone,
-                               alarms=self.alarms, max_bytes=INBOX_BATCH_BYTES), name=f"{self.country}-inbox"))
+                               alarms=self.alarms), name=f"{self.country}-inbox"))
         self._tasks.append(asyncio.create_task(retention.sweep_periodically(self), name=f"{self.country}-retention"))
         for feature in self.features:
             ctx = self.contexts[feature.name]

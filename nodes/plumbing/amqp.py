@@ -434,10 +434,8 @@ async def consume_in_batches(
     *,
     refuse: Refuse,
     alarms: AlarmBoard,
-    max_bytes: int | None = None,
 ) -> None:
-    """Take what has arrived (up to `max_batch`, and no more once the bodies taken reach
-    `max_bytes`) and hand it over as one batch, forever.
+    """Take what has arrived (up to `max_batch`) and hand it over as one batch, forever.
 
     `handle(batch, retry)` acks after its effects are durable; `retry` says some of the batch may
     have been handled before (a partial attempt). One message never takes the others down: a batch
@@ -448,10 +446,8 @@ async def consume_in_batches(
     """
     while True:
         batch = [await inbox.get()]
-        size = len(batch[0].body)
-        while len(batch) < max_batch and not inbox.empty() and (max_bytes is None or size < max_bytes):
+        while len(batch) < max_batch and not inbox.empty():
             batch.append(inbox.get_nowait())
-            size += len(batch[-1].body)
         await settle_batch(batch, handle, refuse, log, alarms)
 
 

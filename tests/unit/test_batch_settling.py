@@ -111,28 +111,3 @@ async def test_a_message_that_cannot_even_be_refused_is_dead_lettered_not_retrie
 
     await asyncio.wait_for(amqp.settle_batch(batch, handle, refuse, LOG, Alarms()), 5)
     assert [m.rejected for m in batch] == [False, True, False]
-
-
-async def test_batches_of_large_messages_stop_growing_at_max_bytes_small_ones_fill_up() -> None:
-    # A node's inbox: four 7 MiB file chunks waiting are handled two at a time at most (each one
-    # decoded and opened costs ~15 MiB), not all at once; small messages still go in one batch.
-    MiB = 1024 * 1024
-    inbox: asyncio.Queue = asyncio.Queue()
-    for n in range(4):
-        inbox.put_nowait(type("Big", (FakeMessage,), {"body": b"x" * (7 * MiB)})(n))
-    for n in range(4, 10):
-        inbox.put_nowait(type("Small", (FakeMessage,), {"body": b"{}"})(n))
-    batches: list[list[int]] = []
-
-    async def handle(part, retry):  # noqa: ANN001, ANN202
-        batches.append([m.n for m in part])
-
-    async def refuse(message, error):  # noqa: ANN001, ANN202
-        raise AssertionError("nothing is refused")
-
-    consumer = asyncio.create_task(amqp.consume_in_batches(inbox, handle, 256, LOG, refuse=refuse,
-                                                           alarms=Alarms(), max_bytes=8 * MiB))
-    while sum(map(len, batches)) < 10:
-        await asyncio.sleep(0.01)
-    consumer.cancel()
-    assert batches == [[0, 1], [2, 3], [4, 5, 6, 7, 8, 9]]
