@@ -90,15 +90,16 @@ def sealed_recipients(sealed: str) -> tuple[str, ...]:
 
 
 def _parse(sealed: str) -> tuple[bytes, dict[str, Any], bytes]:
-    header_bytes, header = _parse_header(sealed)
-    return header_bytes, header, _unb64(sealed.partition(".")[2], "ciphertext")
+    header_bytes, header, body_text = _parse_header(sealed)
+    return header_bytes, header, _unb64(body_text, "ciphertext")
 
 
-def _parse_header(sealed: str) -> tuple[bytes, dict[str, Any]]:
-    """The header alone (the ciphertext, up to ~7 MiB of text for a file chunk, is not decoded)."""
+def _parse_header(sealed: str) -> tuple[bytes, dict[str, Any], str]:
+    """The header, and the ciphertext's text not decoded (up to ~7 MiB for a file chunk)."""
     if not isinstance(sealed, str) or sealed.count(".") != 1:
         raise SealError("bad_seal", "a sealed payload is header.ciphertext")
-    header_bytes = _unb64(sealed.partition(".")[0], "header")
+    head_text, body_text = sealed.split(".")
+    header_bytes = _unb64(head_text, "header")
     try:
         header = parse_json(header_bytes, what="seal header")  # strict: bounded nesting
     except DecodeError as exc:
@@ -106,7 +107,7 @@ def _parse_header(sealed: str) -> tuple[bytes, dict[str, Any]]:
     if (not isinstance(header, dict) or set(header) != {"v", "suite", "nonce", "keys"} or header["v"] != 1
             or not isinstance(header["keys"], dict) or not header["keys"]):
         raise SealError("bad_seal", "the header is not {v: 1, suite, nonce, keys}")
-    return header_bytes, header
+    return header_bytes, header, body_text
 
 
 def open_sealed(sealed: str, node_id: str, private_key: Any, context: bytes) -> bytes:
