@@ -86,10 +86,16 @@ def seal(plaintext: bytes, recipients: Mapping[str, Any], context: bytes, *, sui
 
 def sealed_recipients(sealed: str) -> tuple[str, ...]:
     """The node ids a sealed payload has a key for (readable by anyone: they are not secret)."""
-    return tuple(sorted(_parse(sealed)[1]["keys"]))
+    return tuple(sorted(_parse_header(sealed)[1]["keys"]))
 
 
 def _parse(sealed: str) -> tuple[bytes, dict[str, Any], bytes]:
+    header_bytes, header, body_text = _parse_header(sealed)
+    return header_bytes, header, _unb64(body_text, "ciphertext")
+
+
+def _parse_header(sealed: str) -> tuple[bytes, dict[str, Any], str]:
+    """The header, and the ciphertext's text not decoded (up to ~7 MiB for a file chunk)."""
     if not isinstance(sealed, str) or sealed.count(".") != 1:
         raise SealError("bad_seal", "a sealed payload is header.ciphertext")
     head_text, body_text = sealed.split(".")
@@ -101,7 +107,7 @@ def _parse(sealed: str) -> tuple[bytes, dict[str, Any], bytes]:
     if (not isinstance(header, dict) or set(header) != {"v", "suite", "nonce", "keys"} or header["v"] != 1
             or not isinstance(header["keys"], dict) or not header["keys"]):
         raise SealError("bad_seal", "the header is not {v: 1, suite, nonce, keys}")
-    return header_bytes, header, _unb64(body_text, "ciphertext")
+    return header_bytes, header, body_text
 
 
 def open_sealed(sealed: str, node_id: str, private_key: Any, context: bytes) -> bytes:
@@ -124,7 +130,7 @@ def open_sealed(sealed: str, node_id: str, private_key: Any, context: bytes) -> 
 
 def sealed_suite(sealed: str) -> str:
     """The suite a sealed payload names (not secret), so the recipient picks the matching key."""
-    suite = _parse(sealed)[1]["suite"]
+    suite = _parse_header(sealed)[1]["suite"]
     if not isinstance(suite, str):
         raise SealError("bad_seal", "the suite is not a string")
     return suite

@@ -74,11 +74,17 @@ class Sender(Protocol):
 class Outbox(Protocol):
     """The node's transactional outbox."""
 
-    def enqueue(self, envs: Sequence[Envelope], conn: Connection | None = None) -> None:
-        """Queue signed envelopes, in `conn`'s transaction if given; the relay publishes them."""
+    def enqueue(self, envs: Sequence[Envelope], conn: Connection | None = None, *, keep_copy: bool = True) -> None:
+        """Queue signed envelopes, in `conn`'s transaction if given; the relay publishes them.
+        `keep_copy=False`: the message store keeps their metadata but not their signed bytes (the
+        outbox row alone holds those, for publishing and re-sending)."""
 
     async def submit(self, envs: Sequence[Envelope]) -> None:
         """Queue signed envelopes in a transaction of their own and tell the live views."""
+
+    def wake_soon(self) -> None:
+        """Have the relay read the outbox now: after the commit of a transaction that queued
+        (`enqueue` inside a caller's transaction wakes it before the commit, too early)."""
 
 
 @dataclass(frozen=True)
@@ -258,11 +264,14 @@ class FeatureContext:
     def sign(self, env: Envelope) -> Envelope:
         return self.sender.sign(env)
 
-    def enqueue(self, envs: Sequence[Envelope], conn: Connection | None = None) -> None:
-        self.outbox.enqueue(envs, conn)
+    def enqueue(self, envs: Sequence[Envelope], conn: Connection | None = None, *, keep_copy: bool = True) -> None:
+        self.outbox.enqueue(envs, conn, keep_copy=keep_copy)
 
     async def submit(self, envs: Sequence[Envelope]) -> None:
         await self.outbox.submit(envs)
+
+    def wake_relay(self) -> None:
+        self.outbox.wake_soon()
 
 
 def discover() -> list[Feature]:

@@ -91,7 +91,7 @@ class _NodeSender:
 
 class _NodeOutbox:
     def __init__(self, node: NationalNode) -> None:
-        self.enqueue, self.submit = node.enqueue, node.submit
+        self.enqueue, self.submit, self.wake_soon = node.enqueue, node.submit, node.wake_soon
 
 
 class NationalNode:
@@ -286,22 +286,24 @@ class NationalNode:
             self.events.publish({"kind": "sent", "id": env.id, "type": env.type, "thread": env.thread,
                                  "to": list(env.recipients)})
 
-    def enqueue(self, envs: Sequence[Envelope], conn: Connection | None = None) -> None:
+    def enqueue(self, envs: Sequence[Envelope], conn: Connection | None = None, *, keep_copy: bool = True) -> None:
         """Queue signed envelopes in the outbox, in `conn`'s transaction if given, and wake the relay.
 
         Inside a caller's transaction the wake comes before the commit, and the relay may read too
         early and then wait for its next wake or poll (1 s): the busy paths (submit, the receipts
-        of incoming messages) wake it again once committed."""
+        of incoming messages) wake it again once committed. `keep_copy=False`: the `messages` row
+        keeps no copy of the signed bytes (a file chunk: the outbox row has them until receipted)."""
         if conn is None:
             with self.store.engine.begin() as own:
-                self.enqueue(envs, own)
+                self.enqueue(envs, own, keep_copy=keep_copy)
             self.wake_soon()
             return
         moment = utcnow()
         now = format_time(moment)
         raws = [wire.encode(e) for e in envs]
         insert_rows(conn, outbox, [{"message_id": e.id, "raw": r, "queued_at": now} for e, r in zip(envs, raws)])
-        insert_rows(conn, message_table, [message_row("out", e, e.digest(), r, now) for e, r in zip(envs, raws)])
+        insert_rows(conn, message_table, [message_row("out", e, e.digest(), r if keep_copy else b"", now)
+                                          for e, r in zip(envs, raws)])
         delivery.track(conn, envs, moment, self.config.delivery_deadline.total_seconds())
         self.watchdogs.queued(envs)
         self.wake_soon()

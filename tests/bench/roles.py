@@ -121,8 +121,42 @@ def _run(target, ready, stopping, commands, results, level: str, args: tuple) ->
 
     configure_logging(level, json=True)
     ctx = _Context(ready, stopping, commands, results)
+    profiled = os.environ.get("SOMEX_BENCH_CPROFILE")  # a directory: cProfile of every thread of each process
+    if profiled:
+        profilers = _profile_all_threads()
     asyncio.run(target(ctx, *args))
     results.put(("cpu", cpu_seconds() - ctx.cpu_at_ready))
+    if profiled:
+        country = f"{args[0]}-" if args and isinstance(args[0], str) and args[0].isalpha() else ""
+        _dump_profiles(profilers, Path(profiled) / f"{target.__name__}-{country}{os.getpid()}.prof")
+
+
+def _profile_all_threads() -> list[Any]:
+    """cProfile this thread and every thread started from now on (asyncio.to_thread's workers),
+    in CPU seconds of the thread (time.thread_time), not wall time."""
+    import cProfile
+    import threading
+
+    profilers = [cProfile.Profile(time.thread_time)]
+
+    def start_in_thread(*_: Any) -> None:
+        profiler = cProfile.Profile(time.thread_time)
+        profilers.append(profiler)
+        profiler.enable()
+
+    threading.setprofile(start_in_thread)
+    profilers[0].enable()
+    return profilers
+
+
+def _dump_profiles(profilers: list[Any], path: Path) -> None:
+    import pstats
+
+    profilers[0].disable()
+    stats = pstats.Stats(profilers[0])
+    for profiler in profilers[1:]:
+        stats.add(profiler)
+    stats.dump_stats(path)
 
 
 async def steady(rate: float, seconds: float, offer: Callable[[int], Awaitable[None]]) -> int:

@@ -161,6 +161,51 @@ async def test_receiver_restarted_in_the_middle_resumes_without_resending_what_a
     assert resends == 0, "no chunk was sent again"
 
 
+async def test_sender_restarted_in_the_middle_resumes_at_its_next_chunk_and_seals_none_twice(
+        fed: RunningFederation, tmp_path: Any) -> None:
+    ita, mex = fed.nodes["ITA"], fed.nodes["MEX"]
+    path = str(tmp_path / "evidence.bin")
+    size = 40 * MiB
+    sha256 = random_file(path, size)
+    created = await send_request_with_file(ita, path, "ITA-SENDER-RESTART")
+
+    def arrived() -> list[tuple[int, str]]:
+        with mex.store.engine.connect() as conn:
+            return conn.execute(select(chunks_in.c.chunk, chunks_in.c.message_id)
+                                .where(chunks_in.c.carrier == created["id"])).all()
+
+    def sealed(node: NationalNode) -> list[tuple[int, str, str]]:
+        with node.store.engine.connect() as conn:
+            return conn.execute(select(chunks_out.c.chunk, chunks_out.c.message_id, chunks_out.c.state)
+                                .where(chunks_out.c.carrier == created["id"])).all()
+
+    await eventually(lambda: [c for c in sealed(ita) if c.state == "delivered"], timeout=60,
+                     what="a chunk receipted to ITA")
+    await ita.stop()
+    before = sealed(ita)
+    receipted_before = {chunk: mid for chunk, mid, state in before if state == "delivered"}
+    assert len(before) < 10, "every chunk was sealed before the restart: nothing was tested"
+    assert receipted_before, "no chunk was receipted before the restart: nothing was tested"
+
+    ita = await fed.start_node("ITA")
+    await eventually(lambda: (f := received(mex, created["id"])) and f["state"] == "complete", timeout=90,
+                     what="the file complete at MEX after the sender's restart")
+    assert (await download_sha256(mex, created["id"]))[2] == sha256
+    await eventually(lambda: (sent(ita, created["id"]) or {}).get("state") == "complete",
+                     what="ITA, restarted, sees it complete")
+    after = sealed(ita)
+    assert sorted(chunk for chunk, _, _ in after) == list(range(10)), "each chunk sealed and queued once"
+    assert {chunk: mid for chunk, mid, _ in after if chunk in receipted_before} == receipted_before, \
+        "a chunk receipted before the restart was not sealed again"
+    assert sorted(arrived()) == sorted((chunk, mid) for chunk, mid, _ in after), "MEX took each chunk as sealed"
+    with ita.store.engine.connect() as conn:
+        resends = conn.execute(select(func.sum(deliveries.c.resends))
+                               .where(deliveries.c.type == "file.chunk")).scalar_one()
+    assert resends == 0, "no chunk was sent again"
+    assert not [r for r in mex.store.refusals() if r["reason"] in ("duplicate_chunk", "file_closed")]
+    assert not list(ita.files.out_dir.iterdir()), "the spooled copy is deleted once every chunk is delivered"
+
+
 # -- bad input: what a faulty or hostile sender node could send ---------------------------------------------
 
 def ref_of(data: bytes, name: str = "forged.bin", sha256: str | None = None) -> dict:

@@ -256,3 +256,17 @@ def test_the_wire_format_opens_with_the_documented_wrap_info_and_associated_data
     nonce = base64.urlsafe_b64decode(header["nonce"] + "=" * (-len(header["nonce"]) % 4))
     ciphertext = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
     assert AESGCM(content_key).decrypt(nonce, ciphertext, SEAL_DOMAIN + header_bytes + b"\n" + CONTEXT) == b"interop"
+
+
+def test_the_suite_and_the_recipients_are_read_from_the_header_alone_the_ciphertext_is_left_to_open() -> None:
+    # A file chunk's ciphertext is ~7 MiB of text: reading who it is for, or which key opens it,
+    # must not decode it; a damaged ciphertext is still refused by open_sealed.
+    head = _sealed().split(".")[0]
+    damaged = head + ".not base64!"
+    assert sealed_suite(damaged) == X25519
+    assert sealed_recipients(damaged) == ("ITA", "MEX")
+    assert _refusal(damaged).reason == "bad_seal"
+    for malformed in (head, head + ".x.y", 7):
+        with pytest.raises(SealError) as info:
+            sealed_suite(malformed)
+        assert info.value.reason == "bad_seal"
