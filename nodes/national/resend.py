@@ -149,10 +149,13 @@ class Resender:
                                    & messages.c.type.not_in(NOT_RESENT) & (messages.c.created >= since)
                                    & (messages.c.created <= until))
                             .order_by(messages.c.created)).all()
-        chosen, expired = [], 0
+        chosen, expired, not_kept = [], 0, 0
         for message_id, recipients, raw in rows:
             named = json.loads(recipients)
             if (to not in named and policy.BROADCAST not in named) or message_id in held:
+                continue
+            if not raw:  # its copy is not kept (a file chunk once sent, an erased message): nothing to re-send
+                not_kept += 1
                 continue
             if wire.decode(raw).expires_at <= now:
                 expired += 1  # the hub would refuse it `expired`
@@ -162,7 +165,7 @@ class Resender:
         self.node.call_soon(self.wake.set)
         self.node.log.warning("a restored node asked for what it missed: re-sending it", message_id=env.id,
                               thread=env.thread, requester=to, since=since, until=until, resending=len(chosen),
-                              expired_not_resent=expired)
+                              expired_not_resent=expired, copy_not_kept=not_kept)
 
     async def run(self) -> None:
         """Publish the queued re-sends with the RESEND_TO header; a failed publish is retried."""

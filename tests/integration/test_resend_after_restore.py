@@ -78,9 +78,14 @@ async def test_a_restored_node_gets_back_what_it_missed_stored_and_applied_once(
     from_esp = [(await esp.send("note", ["MEX"], body={"text": f"after {i}"})).id for i in range(2)]
     lost = set(from_ita) | set(from_esp)
     assert len(lost) == 7
+    # ...and one whose sent copy ITA no longer keeps (as a file chunk's once sent, or an erased
+    # message's): it cannot come back, and it must not stop the others coming back.
+    not_kept = (await ita.send("note", ["MEX"], body={"text": "copy not kept"})).id
     # ...and one that expires before the restore: it cannot come back (the hub would refuse it).
     expiring = await ita.send("note", ["MEX"], body={"text": "short-lived"}, ttl=timedelta(seconds=8))
-    await eventually(lambda: lost | {expiring.id} <= set(_ids(fed.node_db_url("MEX"))), what="the 8 at MEX")
+    await eventually(lambda: lost | {expiring.id, not_kept} <= set(_ids(fed.node_db_url("MEX"))), what="the 9 at MEX")
+    with ita.store.engine.begin() as conn:
+        conn.execute(update(messages).where(messages.c.message_id == not_kept).values(raw=b""))
     await eventually(lambda: any(r["id"] == request for r in mex.mla.list()), what="the MLA request at MEX")
     state = state_of(mex, request)
     await eventually(lambda: _receipts_sent(idn, shared) == 1, what="IDN's receipt")
@@ -99,6 +104,7 @@ async def test_a_restored_node_gets_back_what_it_missed_stored_and_applied_once(
         stored = conn.execute(select(messages.c.message_id).where(messages.c.message_id.in_(sorted(lost)))).all()
     assert len(stored) == 7  # each once
     assert expiring.id not in _ids(fed.node_db_url("MEX"))  # expired: not re-sent (counted in ITA's log line)
+    assert not_kept not in _ids(fed.node_db_url("MEX"))  # no copy to re-send (counted in ITA's log line)
     assert [r["id"] for r in mex.mla.list()].count(request) == 1 and state_of(mex, request) == state
     assert _receipts_sent(idn, shared) == 1  # IDN had it: the hub did not forward it to IDN again
 
