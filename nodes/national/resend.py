@@ -154,7 +154,7 @@ class Resender:
             named = json.loads(recipients)
             if (to not in named and policy.BROADCAST not in named) or message_id in held:
                 continue
-            if not raw:  # its copy is not kept (a file chunk once sent, an erased message): nothing to re-send
+            if not raw:  # its copy is not kept (a file chunk once sent): nothing to re-send
                 not_kept += 1
                 continue
             if wire.decode(raw).expires_at <= now:
