@@ -78,7 +78,8 @@ async def test_a_restored_node_gets_back_what_it_missed_stored_and_applied_once(
     from_esp = [(await esp.send("note", ["MEX"], body={"text": f"after {i}"})).id for i in range(2)]
     lost = set(from_ita) | set(from_esp)
     assert len(lost) == 7
-    # ...and one whose sent copy ITA no longer keeps (as a file chunk's once sent): it cannot come back, and it must not stop the others coming back.
+    # ...and one whose sent copy ITA no longer keeps (as a file chunk's once sent): it cannot come
+    # back, and it must not stop the others coming back.
     not_kept = (await ita.send("note", ["MEX"], body={"text": "copy not kept"})).id
     # ...and one that expires before the restore: it cannot come back (the hub would refuse it).
     expiring = await ita.send("note", ["MEX"], body={"text": "short-lived"}, ttl=timedelta(seconds=8))
