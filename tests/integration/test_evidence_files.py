@@ -52,12 +52,13 @@ def random_file(path: str, size: int) -> str:
     return digest.hexdigest()
 
 
-async def send_request_with_file(ita: NationalNode, path: str, reference: str) -> dict:
+async def send_request_with_file(ita: NationalNode, path: str, reference: str,
+                                 media_type: str = "application/octet-stream") -> dict:
     async with focal(ita) as api:
         form = aiohttp.FormData()
         form.add_field("request", json.dumps(fields(reference)), content_type="application/json")
         with open(path, "rb") as f:
-            form.add_field("file", f, filename="phone-image.bin", content_type="application/octet-stream")
+            form.add_field("file", f, filename="phone-image.bin", content_type=media_type)
             async with api.post("/api/mla/requests", data=form) as r:
                 assert r.status == 202, await r.text()
                 return await r.json()
@@ -76,6 +77,8 @@ async def download_sha256(node: NationalNode, carrier: str) -> tuple[int, str, s
     async with focal(node) as api, api.get(f"/api/files/{carrier}/0") as r:
         if r.status != 200:
             return r.status, (await r.json())["error"], ""
+        # whatever type the sending State declared: the bytes are its, never rendered by a browser
+        assert r.headers["Content-Type"] == "application/octet-stream"
         async for piece in r.content.iter_chunked(MiB):
             digest.update(piece)
         return r.status, r.headers["X-Content-SHA256"], digest.hexdigest()
@@ -86,7 +89,7 @@ async def check_file_travels(fed: RunningFederation, tmp_path: Any, size: int, t
     path = str(tmp_path / "evidence.bin")
     sha256 = random_file(path, size)
     started = time.monotonic()
-    created = await send_request_with_file(ita, path, f"ITA-FILE-{size}")
+    created = await send_request_with_file(ita, path, f"ITA-FILE-{size}", media_type="text/html")
     done = await eventually(lambda: (f := received(mex, created["id"])) and f["state"] == "complete" and f,
                             timeout=timeout, what="the file complete and verified at MEX")
     elapsed = time.monotonic() - started

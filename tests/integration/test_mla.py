@@ -404,6 +404,7 @@ async def test_an_attachment_name_no_header_may_hold_is_still_downloaded_at_the_
         async with api.get(f"/api/mla/messages/{created['id']}/attachments/0") as r:
             assert r.status == 200 and await r.read() == b"a,b\n"
             assert r.headers["Content-Disposition"] == expected
+            assert r.headers["Content-Type"] == "application/octet-stream"  # not the sender's text/csv
     server = TestServer(make_app(mex))
     await server.start_server()
     try:

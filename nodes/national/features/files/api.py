@@ -57,5 +57,5 @@ async def download_file(request: web.Request) -> web.StreamResponse:
     except ProtocolError as exc:
         return json_error(409, exc.reason, exc.detail)
     transfers.log.info("file downloaded", message_id=request.match_info["carrier"], n=n, who=reader(request))
-    return web.FileResponse(path, headers={"Content-Type": ref["media_type"], "X-Content-SHA256": ref["sha256"],
+    return web.FileResponse(path, headers={"Content-Type": "application/octet-stream", "X-Content-SHA256": ref["sha256"],
                                            "Content-Disposition": attachment_disposition(ref["name"])})

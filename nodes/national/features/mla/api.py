@@ -257,6 +257,8 @@ async def download_attachment(request: web.Request) -> web.Response:
         return json_error(400, "bad_request", "the attachment index is an integer")
     except (LookupError, ProtocolError, CryptoError) as exc:
         return _error(exc)
-    return web.Response(body=content, content_type=meta["media_type"],
+    # The sending State's media_type is shown in the request's view, never served: its bytes are
+    # downloaded, not rendered (docs/security.md).
+    return web.Response(body=content, content_type="application/octet-stream",
                         headers={"X-Content-SHA256": meta["sha256"],
                                  "Content-Disposition": attachment_disposition(meta["name"])})
