@@ -7,10 +7,10 @@ signs nothing (nodes/hub/checkpoints.py). `LogReader` is what the hub's web part
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from crypto.merkle import consistency_proof, inclusion_proof
 from crypto.witness_policy import MAX_SERVED_COSIGNATURES
@@ -226,14 +226,13 @@ class LogStorage:
     # -- forwards done and parked (a recipient's inbox full) --------------------------------------
 
     def mark_forwarded(self, seqs: Iterable[int], at: str) -> None:
-        wanted = sorted(set(seqs))
-        if not wanted:
-            return
-        with self._engine.begin() as conn:
-            existing = set(conn.execute(select(forwarded.c.seq).where(forwarded.c.seq.in_(wanted))).scalars())
-            fresh = [{"seq": s, "at": at} for s in wanted if s not in existing]
-            if fresh:
-                conn.execute(insert(forwarded), fresh)
+        self.record_forwards(dict.fromkeys(seqs, at))
+
+    def record_forwards(self, done: Mapping[int, str]) -> None:
+        """Record forwards done (entry seq → when) in a transaction of their own."""
+        if done:
+            with self._engine.begin() as conn:
+                record_forwarded(conn, done)
 
     def park(self, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
@@ -278,3 +277,12 @@ class LogStorage:
     def mark_requeued(self, row_id: int, at: str) -> None:
         with self._engine.begin() as conn:
             conn.execute(update(dead_letters).where(dead_letters.c.id == row_id).values(requeued_at=at))
+
+
+def record_forwarded(conn: Connection, done: Mapping[int, str]) -> None:
+    """Record forwards done (entry seq → when) in `conn`'s transaction; a seq recorded already keeps its time."""
+    wanted = sorted(done)
+    existing = set(conn.execute(select(forwarded.c.seq).where(forwarded.c.seq.in_(wanted))).scalars())
+    fresh = [{"seq": s, "at": done[s]} for s in wanted if s not in existing]
+    if fresh:
+        conn.execute(insert(forwarded), fresh)
