@@ -19,6 +19,7 @@ from nodes.hub.log_tables import (
     checkpoints, cosignatures, cosigned_checkpoints, dead_letters, entries, forwarded, metadata, node_key,
     parked_forwards, seen, tree_nodes, witness_latest,
 )
+from nodes.plumbing.row_inserts import insert_rows
 from protocol.checkpoint import SignedNote, parse_note
 
 
@@ -284,5 +285,4 @@ def record_forwarded(conn: Connection, done: Mapping[int, str]) -> None:
     wanted = sorted(done)
     existing = set(conn.execute(select(forwarded.c.seq).where(forwarded.c.seq.in_(wanted))).scalars())
     fresh = [{"seq": s, "at": done[s]} for s in wanted if s not in existing]
-    if fresh:
-        conn.execute(insert(forwarded), fresh)
+    insert_rows(conn, forwarded, fresh)
