@@ -1,7 +1,7 @@
 """Forward completion (table `forwarded`, an operational record: docs/audit-log.md) written in the
 next batch's append transaction instead of a transaction of its own after every batch; whatever no
 batch took within `delay` is written on its own. A transaction through a thread hop costs the hub
-~0.35 ms of CPU, which at low rates (a batch of a few messages) is a large part of a message's cost.
+~0.35-0.8 ms of CPU, at low rates (batches of a few messages) a large part of a message's cost.
 
 Nothing recovers from this table: a message whose batch was not acknowledged is redelivered and
 forwarded again by its entry. A crash can leave the last forwards done unrecorded (at most `delay`

@@ -112,7 +112,7 @@ class LogStorage:
                 rows = conn.exec_driver_sql(
                     f"SELECT s.message_id, s.seq, s.digest, e.verdict FROM {seen.name} s JOIN {entries.name} e "
                     f"ON e.seq = s.seq WHERE s.message_id IN ({', '.join([mark] * len(chunk))})", tuple(chunk))
-                found.update({message_id: SeenMessage(seq, digest, verdict) for message_id, seq, digest, verdict in rows})
+                found.update({mid: SeenMessage(seq, digest, verdict) for mid, seq, digest, verdict in rows})
         return found
 
     def entry(self, seq: int) -> dict | None:
