@@ -10,7 +10,7 @@ so that entries are never rewritten.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Engine
@@ -45,8 +45,9 @@ class AuditStore(LogStorage):
     def root(self) -> bytes:
         return self.sequencer.root()
 
-    def append(self, batch: Sequence[AuditEntry], dead_letter: dict[str, Any] | None = None) -> None:
-        self.sequencer.append(batch, dead_letter)
+    def append(self, batch: Sequence[AuditEntry], dead_letter: dict[str, Any] | None = None,
+               forwarded: Mapping[int, str] | None = None) -> None:
+        self.sequencer.append(batch, dead_letter, forwarded)
 
     def request_requeue(self, ids: Sequence[int] | None, at: str, by: str) -> list[int]:
         return self.sequencer.request_requeue(ids, at, by)

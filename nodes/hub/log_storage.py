@@ -7,10 +7,10 @@ signs nothing (nodes/hub/checkpoints.py). `LogReader` is what the hub's web part
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from crypto.merkle import consistency_proof, inclusion_proof
 from crypto.witness_policy import MAX_SERVED_COSIGNATURES
@@ -19,6 +19,7 @@ from nodes.hub.log_tables import (
     checkpoints, cosignatures, cosigned_checkpoints, dead_letters, entries, forwarded, metadata, node_key,
     parked_forwards, seen, tree_nodes, witness_latest,
 )
+from nodes.plumbing.row_inserts import insert_rows
 from protocol.checkpoint import SignedNote, parse_note
 
 
@@ -101,11 +102,18 @@ class LogStorage:
         ids = list(set(message_ids))
         if not ids:
             return {}
+        # Driver-level SQL: once per hub batch, where SQLAlchemy's select cost ~0.1-0.25 ms of CPU more
+        # than the query (docs/performance.md, "Issue 19, first step").
+        mark = "?" if self._engine.dialect.paramstyle == "qmark" else "%s"
+        found: dict[str, SeenMessage] = {}
         with self._engine.connect() as conn:
-            rows = conn.execute(select(seen.c.message_id, seen.c.seq, seen.c.digest, entries.c.verdict)
-                                .join(entries, entries.c.seq == seen.c.seq)
-                                .where(seen.c.message_id.in_(ids))).all()
-        return {r.message_id: SeenMessage(r.seq, r.digest, r.verdict) for r in rows}
+            for start in range(0, len(ids), 900):
+                chunk = ids[start:start + 900]
+                rows = conn.exec_driver_sql(
+                    f"SELECT s.message_id, s.seq, s.digest, e.verdict FROM {seen.name} s JOIN {entries.name} e "
+                    f"ON e.seq = s.seq WHERE s.message_id IN ({', '.join([mark] * len(chunk))})", tuple(chunk))
+                found.update({mid: SeenMessage(seq, digest, verdict) for mid, seq, digest, verdict in rows})
+        return found
 
     def entry(self, seq: int) -> dict | None:
         with self._engine.connect() as conn:
@@ -226,14 +234,13 @@ class LogStorage:
     # -- forwards done and parked (a recipient's inbox full) --------------------------------------
 
     def mark_forwarded(self, seqs: Iterable[int], at: str) -> None:
-        wanted = sorted(set(seqs))
-        if not wanted:
-            return
-        with self._engine.begin() as conn:
-            existing = set(conn.execute(select(forwarded.c.seq).where(forwarded.c.seq.in_(wanted))).scalars())
-            fresh = [{"seq": s, "at": at} for s in wanted if s not in existing]
-            if fresh:
-                conn.execute(insert(forwarded), fresh)
+        self.record_forwards(dict.fromkeys(seqs, at))
+
+    def record_forwards(self, done: Mapping[int, str]) -> None:
+        """Record forwards done (entry seq → when) in a transaction of their own."""
+        if done:
+            with self._engine.begin() as conn:
+                record_forwarded(conn, done)
 
     def park(self, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
@@ -278,3 +285,11 @@ class LogStorage:
     def mark_requeued(self, row_id: int, at: str) -> None:
         with self._engine.begin() as conn:
             conn.execute(update(dead_letters).where(dead_letters.c.id == row_id).values(requeued_at=at))
+
+
+def record_forwarded(conn: Connection, done: Mapping[int, str]) -> None:
+    """Record forwards done (entry seq → when) in `conn`'s transaction; a seq recorded already keeps its time."""
+    wanted = sorted(done)
+    existing = set(conn.execute(select(forwarded.c.seq).where(forwarded.c.seq.in_(wanted))).scalars())
+    fresh = [{"seq": s, "at": done[s]} for s in wanted if s not in existing]
+    insert_rows(conn, forwarded, fresh)

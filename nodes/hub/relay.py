@@ -2,7 +2,8 @@
 
 Per batch (group commit): decide each message (nodes/hub/decide.py, pure: decode, broker user,
 signature, expiry, replay, policy) → append every entry in one transaction → publish forwards and
-rejections with confirms → record forward completion → ack. A crash anywhere redelivers the batch;
+rejections with confirms → ack; forward completion is recorded in the next batch's append
+transaction (forward_records.py). A crash anywhere redelivers the batch;
 a redelivered message whose entry exists is forwarded again (recipients deduplicate by id) and
 gets no second entry. Around it: forwards parked while an inbox is full (forwarding.py), dead
 letters (dead_watch.py), checkpoints (checkpoint_publisher.py), federation documents (publication.py).
@@ -29,6 +30,7 @@ from nodes.hub.decide import (
 from nodes.hub.forwarding import (  # noqa: F401 - Publish, outgoing, plan_publishes: also imported from here
     INBOX_FULL, Copies, Forward, Forwarder, Publish, existing_inboxes, outgoing, plan_publishes,
 )
+from nodes.hub.forward_records import ForwardRecords
 from nodes.hub.inbox_watch import watch_inboxes
 from nodes.hub.metrics import hub_gauges
 from nodes.hub.notices import log_receipt, rejection_notice
@@ -95,6 +97,7 @@ class Hub:
         # (storage, broker link) and the inbox watchdog (nodes/hub/inbox_watch.py).
         self.alarms = AlarmBoard(log)
         self.telemetry = Telemetry(lambda: hub_gauges(self))
+        self.forward_records = ForwardRecords(self.store)
         self.forwarder = Forwarder(self.store, self.alarms, lambda forwards: self._forward(forwards),
                                    config.parked_retry_interval)
 
@@ -168,6 +171,7 @@ class Hub:
 
     async def stop(self) -> None:
         await stop_tasks(self._tasks, self.session)
+        await self.forward_records.close()
         self.engine.dispose()  # ends the running hub's lease on its store (nodes/plumbing/store_lease.py)
 
     async def _on_connect(self, connection: AbstractConnection) -> None:
@@ -234,8 +238,13 @@ class Hub:
                 new_entries.append(h.verdict.entry)
             if h.rejection_entry is not None:
                 new_entries.append(h.rejection_entry)
-        async with self.log_lock:
-            await asyncio.to_thread(self.store.append, new_entries)
+        recorded = self.forward_records.take()  # the previous batches' forwards, in this transaction
+        try:
+            async with self.log_lock:
+                await asyncio.to_thread(self.store.append, new_entries, None, recorded)
+        except BaseException:
+            self.forward_records.give_back(recorded)
+            raise
         again = [h.verdict.entry for h in handled if h.verdict.in_log_already]
         if again:  # their log receipts name the entries already in the log
             stored = await asyncio.to_thread(self.store.leaf_hashes_of, [e.seq for e in again])
@@ -256,7 +265,7 @@ class Hub:
                       action="bring the recipient's node back, or raise its inbox bounds")
             self.alarm_parked(parked)
         forwarded_seqs = {f.seq for f in forwards} - {f.seq for f in parked}
-        await asyncio.to_thread(self.store.mark_forwarded, forwarded_seqs, format_time(utcnow()))
+        self.forward_records.add(forwarded_seqs, format_time(utcnow()))
         await ack_batch([h.message for h in handled])
         for h in handled:
             self._log(h)

@@ -7,15 +7,16 @@ in-memory compact range follows the stored head.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, text, update
 
 from crypto.merkle import CompactRange, leaf_hash
 from nodes.hub.entry import REQUEUED, AuditEntry, recipients_column, without_lone_surrogates
-from nodes.hub.log_storage import LogStorage
+from nodes.hub.log_storage import LogStorage, record_forwarded
 from nodes.hub.log_tables import LOG_WRITE_LOCK, dead_letters, entries, node_key, seen, tree_nodes
+from nodes.plumbing.row_inserts import insert_rows
 
 
 class Sequencer:
@@ -33,17 +34,24 @@ class Sequencer:
     def root(self) -> bytes:
         return self._range.root()
 
-    def append(self, batch: Sequence[AuditEntry], dead_letter: dict[str, Any] | None = None) -> None:
+    def append(self, batch: Sequence[AuditEntry], dead_letter: dict[str, Any] | None = None,
+               forwarded: Mapping[int, str] | None = None) -> None:
         """Assign sequence numbers and commit entries, tree nodes and spent ids durably, or nothing.
 
-        `dead_letter`: a dead_letters row kept in the same transaction, for the first entry."""
-        if not batch:  # e.g. a batch of redeliveries that are all in the log already
+        `dead_letter`: a dead_letters row kept in the same transaction, for the first entry.
+        `forwarded`: forwards done of entries committed earlier (seq → when), recorded in the same
+        transaction (nodes/hub/forward_records.py)."""
+        if not batch and not forwarded:  # e.g. a batch of redeliveries that are all in the log already
             return
         with self._engine.begin() as conn:
-            self._append(conn, batch)
-            if dead_letter is not None:
-                conn.execute(insert(dead_letters), {**dead_letter, "seq": batch[0].seq})
-        self._range = self._tentative
+            if batch:
+                self._append(conn, batch)
+                if dead_letter is not None:
+                    conn.execute(insert(dead_letters), {**dead_letter, "seq": batch[0].seq})
+            if forwarded:
+                record_forwarded(conn, forwarded)
+        if batch:
+            self._range = self._tentative
 
     def _append(self, conn: Connection, batch: Sequence[AuditEntry]) -> None:
         self.lock_and_catch_up(conn)
@@ -60,10 +68,9 @@ class Sequencer:
                 "thread": entry.thread, "verdict": entry.verdict, "received_at": entry.received_at,
             }), "recipients": recipients_column(tuple(entry.recipients))})
         seen_rows = [{"message_id": e.message_id, "seq": e.seq, "digest": e.digest} for e in batch if e.marks_seen]
-        conn.execute(insert(entries), entry_rows)
-        conn.execute(insert(tree_nodes), node_rows)
-        if seen_rows:
-            conn.execute(insert(seen), seen_rows)
+        insert_rows(conn, entries, entry_rows)  # the driver's executemany on SQLite (nodes/plumbing/row_inserts.py)
+        insert_rows(conn, tree_nodes, node_rows)
+        insert_rows(conn, seen, seen_rows)
         self._tentative = tentative
 
     def request_requeue(self, ids: Sequence[int] | None, at: str, by: str) -> list[int]:

@@ -173,14 +173,19 @@ async def hub_drain(broker: PrivateBroker, workdir: Path, n: int, text_size: int
 
     await asyncio.gather(*(publish(r) for r in raws))
     await connection.close()
-    start = time.perf_counter()
+    start, cpu, broker_cpu = time.perf_counter(), time.process_time(), roles.process_cpu(broker.pid())
     hub = await fed.start_hub()
     while hub.processed < n:
         await asyncio.sleep(0.02)
     elapsed = time.perf_counter() - start
+    # process_time: every thread of this process, which runs the hub alone while it drains
+    cpu, broker_cpu = time.process_time() - cpu, roles.process_cpu(broker.pid()) - broker_cpu
     assert hub.store.size >= n
+    batches = {s.name: s.value for s in hub.telemetry.batch_seconds.collect()[0].samples}
+    print(f"    hub batches: {batches['somex_batch_seconds_count']:.0f}, "
+          f"{batches['somex_batch_seconds_sum'] / max(batches['somex_batch_seconds_count'], 1) * 1e3:.1f} ms each")
     await fed.stop_all()
-    return Run("hub alone: verify + durable audit + forward", n, elapsed, [])
+    return Run("hub alone: verify + durable audit + forward", n, elapsed, [], {"hub": cpu}, broker_cpu)
 
 
 def _t(text: str) -> datetime:
@@ -238,7 +243,9 @@ async def main(argv: list[str]) -> None:
                     print(runs[part].line())
             if "hub" in parts:
                 drained = await hub_drain(broker, work / "hub", args.messages, args.text)
-                print(f"{drained.name:<44} {drained.rate:>9.0f} msg/s   (durable entries/s inside the running hub)")
+                print(f"{drained.name:<44} {drained.rate:>9.0f} msg/s   (durable entries/s inside the running hub)\n"
+                      f"    CPU per entry: hub {drained.cpu_per_message_us[0]:.0f} µs (all its threads), "
+                      f"broker {drained.cpu_per_message_us[1]:.0f} µs")
             if "raw" in runs:
                 ratios = [f"{label} {runs[part].rate / runs['raw'].rate:.2f}"
                           for part, label in (("alert", "alerts"), ("note", "notes with receipts")) if part in runs]

@@ -8,11 +8,11 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from crypto.audit_bundle import verify_bundle
 from crypto.note import cosign_note
-from nodes.hub.audit import ACCEPTED, REJECTED, AuditEntry, AuditStore
+from nodes.hub.audit import ACCEPTED, REJECTED, AuditEntry, AuditStore, SeenMessage, forwarded
 from nodes.hub.export import export_bundle
 from nodes.plumbing.db import make_engine
 from nodes.app.ceremony import init_federation
@@ -147,6 +147,20 @@ def test_an_empty_batch_appends_nothing(log: Log) -> None:
     log.store.append([])
     assert (log.store.root(), log.store.size) == (root, size)
     assert log.verify().ok
+
+
+def test_spent_ids_are_found_with_their_entry_and_forwards_done_ride_in_an_append(log: Log) -> None:
+    # What the hub reads before deciding a batch, and writes with the next batch (issue 19), on each database.
+    first, unknown = entry(3).message_id, "01a20000-0000-7000-8000-ffffffffffff"
+    assert log.store.seen([first, unknown, first]) == {first: SeenMessage(3, entry(3).digest, ACCEPTED)}
+    assert log.store.seen([]) == {}
+    log.store.append([entry(100)], forwarded={5: "2026-11-22T12:01:00.000000Z", 6: "2026-11-22T12:01:01.000000Z"})
+    log.store.append([], forwarded={6: "2026-11-22T12:09:00.000000Z", 7: "2026-11-22T12:01:02.000000Z"})
+    with log.engine.connect() as conn:
+        done = dict(conn.execute(select(forwarded.c.seq, forwarded.c.at)).all())
+    assert done == {5: "2026-11-22T12:01:00.000000Z", 6: "2026-11-22T12:01:01.000000Z",
+                    7: "2026-11-22T12:01:02.000000Z"}  # a forward recorded already keeps its first time
+    assert log.store.size == 101 and log.verify().ok
 
 
 def test_hourly_volume_counts_each_recipient_of_accepted_entries(log: Log) -> None:
