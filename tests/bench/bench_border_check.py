@@ -235,25 +235,36 @@ def _pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
 
-async def run(args: argparse.Namespace) -> list[dict[str, float]]:
-    cache = Path(os.environ.get("SOMEX_BENCH_BORDER_DIR", "/tmp/somex-bench-border"))
-    db = cache / f"replicas-{args.persons}-{args.documents}.db"
+def replica(args: argparse.Namespace) -> Path:
+    """The cached replicas (built the first time), with only their tables, stamped at the schema's head."""
+    db = Path(os.environ.get("SOMEX_BENCH_BORDER_DIR", "/tmp/somex-bench-border")) / \
+        f"replicas-{args.persons}-{args.documents}.db"
     build_replica(db, args.persons, args.documents)
     _drop_other_tables(db)
     _stamp_at_head(db)
-    work = cache / f"run-{os.getpid()}"
+    return db
+
+
+def checking_node(db: Path, label: str) -> tuple[NationalNode, str, Path]:
+    """The checking country's node on the replicas `db`, its focal token, and the run's own
+    directory beside them (delete it after the run; the replicas stay)."""
+    work = db.parent / f"{label}-{os.getpid()}"
     work.mkdir(parents=True)
-    fed = make_federation(SimpleNamespace(apply=lambda spec: None, amqp_port=free_port()), work, "bench-border",
+    fed = make_federation(SimpleNamespace(apply=lambda spec: None, amqp_port=free_port()), work, f"{label}-border",
                           countries=[ISSUER, CHECKED_AT])
     # the per-token rate limit (100/s) would measure the limiter: a border post's system is one token
     config = NodeConfig(CHECKED_AT, work / "federation", f"sqlite:///{db}", fed.address,
                         http_rate_limit=RateLimit(per_second=1e6, burst=10**6))
-    node = NationalNode(config, fed.federation)
+    return NationalNode(config, fed.federation), fed.federation.credentials(CHECKED_AT).tokens["focal"], work
+
+
+async def run(args: argparse.Namespace) -> list[dict[str, float]]:
+    db = replica(args)
+    node, token, work = checking_node(db, "run")
     runner = web.AppRunner(make_app(node), access_log=None)
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
-    token = fed.federation.credentials(CHECKED_AT).tokens["focal"]
     results = []
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session:
         url = f"http://127.0.0.1:{port}/api/border/check"

@@ -22,8 +22,6 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from aiohttp import web
@@ -34,12 +32,10 @@ from nodes.national.api import make_app
 from nodes.national.features.person import check as check_module
 from nodes.national.features.person import store as person_store
 from nodes.national.node import NationalNode
-from nodes.plumbing.config import NodeConfig, utcnow
+from nodes.plumbing.config import utcnow
 from nodes.plumbing.logs import configure_logging
 from nodes.plumbing.rabbit import free_port
-from protocol.ratelimit import RateLimit
-from tests.bench.bench_border_check import CHECKED_AT, ISSUER, _drop_other_tables, _stamp_at_head, build_replica, queries
-from tests.integration.federation import make_federation
+from tests.bench.bench_border_check import CHECKED_AT, checking_node, queries, replica
 
 CPU: dict[str, int] = defaultdict(int)  # the current check's phases
 WALL: dict[str, int] = defaultdict(int)
@@ -116,19 +112,7 @@ async def _http_cpu(node: NationalNode, token: str, zones: list[str]) -> tuple[f
 
 
 async def run(args: argparse.Namespace) -> None:
-    cache = Path(os.environ.get("SOMEX_BENCH_BORDER_DIR", "/tmp/somex-bench-border"))
-    db = cache / f"replicas-{args.persons}-{args.documents}.db"
-    build_replica(db, args.persons, args.documents)
-    _drop_other_tables(db)
-    _stamp_at_head(db)
-    work = cache / f"profile-{os.getpid()}"
-    work.mkdir(parents=True)
-    fed = make_federation(SimpleNamespace(apply=lambda spec: None, amqp_port=free_port()), work, "profile-border",
-                          countries=[ISSUER, CHECKED_AT])
-    config = NodeConfig(CHECKED_AT, work / "federation", f"sqlite:///{db}", fed.address,
-                        http_rate_limit=RateLimit(per_second=1e6, burst=10**6))
-    node = NationalNode(config, fed.federation)
-    token = fed.federation.credentials(CHECKED_AT).tokens["focal"]
+    node, token, work = checking_node(replica(args), "profile")
     service = node.contexts["person"].service
     _instrument(node)
     year = utcnow().year
