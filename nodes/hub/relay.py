@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import structlog
-from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
+from aio_pika.abc import AbstractConnection
 
 import broker_config
 from nodes.hub import checkpoint_publisher, dead_watch
@@ -39,6 +39,7 @@ from nodes.plumbing.amqp import (
     BrokerSession, Publisher, ack_batch, broker_login, broker_urls, consume_in_batches, stop_tasks,
 )
 from nodes.plumbing.config import HubConfig, new_message_id, utcnow
+from nodes.plumbing.deliveries import Delivered, consume
 from nodes.hub.schema import open_hub_store
 from nodes.plumbing.faults import is_transient
 from nodes.plumbing.federation import Federation, load_federation
@@ -61,7 +62,7 @@ _Forward, _Copies, _Publish, _outgoing = Forward, Copies, Publish, outgoing
 @dataclass
 class _Handled:
     """One delivery of a batch: the verdict on it, and what the hub signs and sends because of it."""
-    message: AbstractIncomingMessage
+    message: Delivered
     verdict: Verdict
     rejection: Envelope | None = None
     rejection_entry: AuditEntry | None = None
@@ -87,7 +88,7 @@ class Hub:
         self.store = AuditStore(engine, self.origin, self._creds.signing_key, self.origin)
         self.log_lock = asyncio.Lock()  # appends and checkpoints take turns on the tree
         self.publication_lock = asyncio.Lock()  # federation documents are applied one at a time
-        self._queue: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+        self._queue: asyncio.Queue[Delivered] = asyncio.Queue()
         self._tasks: list[asyncio.Task] = []
         self.session: BrokerSession | None = None
         self._publisher: Publisher | None = None
@@ -127,10 +128,10 @@ class Hub:
     async def forward(self, forwards: list[Forward | Copies]) -> list[Forward]:
         return await self._forward(forwards)
 
-    async def process(self, batch: list[AbstractIncomingMessage], retry: bool = False) -> None:
+    async def process(self, batch: list[Delivered], retry: bool = False) -> None:
         await self._process(batch, retry)
 
-    async def refuse_alone(self, message: AbstractIncomingMessage, error: BaseException) -> None:
+    async def refuse_alone(self, message: Delivered, error: BaseException) -> None:
         await self._refuse_alone(message, error)
 
     def alarm_parked(self, parked: list[Forward]) -> None:
@@ -179,8 +180,7 @@ class Hub:
         self._publisher = await Publisher.open(connection, broker_config.NODE_OUT_EXCHANGE, self._creds.broker_user)
         channel = await connection.channel()
         await channel.set_qos(prefetch_count=self.config.prefetch)
-        hub_in = await channel.get_queue(broker_config.HUB_IN_QUEUE, ensure=False)
-        await hub_in.consume(self._queue.put, consumer_tag="somex-hub")
+        await consume(channel, broker_config.HUB_IN_QUEUE, self._queue, "somex-hub")
         # Watchers ack one by one on a channel of their own: hub.in's batches ack with `multiple`.
         watch_channel = await connection.channel()
         await watch_channel.set_qos(prefetch_count=16)
@@ -212,7 +212,7 @@ class Hub:
         return Context(self.directory, self.federation.trust, now, self.config.max_clock_skew, seen, self.store,
                        self.federation.revocations.revoked)
 
-    async def _process(self, batch: list[AbstractIncomingMessage], retry: bool = False,
+    async def _process(self, batch: list[Delivered], retry: bool = False,
                        failed: BaseException | None = None) -> None:
         """Decide, audit, forward and ack `batch`. `retry` (part of it may have been audited by an
         earlier attempt) needs no special case: a message whose identical bytes are in the log is
@@ -275,7 +275,7 @@ class Hub:
             self.telemetry.count(e.type or "", e.verdict, e.reason or "")
         self.telemetry.batch_seconds.observe(time.perf_counter() - started)
 
-    async def _refuse_alone(self, message: AbstractIncomingMessage, error: BaseException) -> None:
+    async def _refuse_alone(self, message: Delivered, error: BaseException) -> None:
         await self._process([message], retry=True, failed=error)
 
     def _decide(self, reading: Reading, context: Context, spent: Mapping[str, Verdict]) -> Verdict:
@@ -296,7 +296,7 @@ class Hub:
         """decide.check_cosignature now, as the stored row (AuditStore.add_cosignature arguments)."""
         return check_cosignature(witness, body, self.decision_context(utcnow(), {})).as_row()
 
-    def _with_notice(self, message: AbstractIncomingMessage, delivery: Delivery, verdict: Verdict,
+    def _with_notice(self, message: Delivered, delivery: Delivery, verdict: Verdict,
                      context: Context) -> _Handled:
         """`verdict` with the signed rejection its sender gets. If what the message says of itself
         cannot be signed into a rejection, it is refused `internal_error`, then by its digest alone."""
@@ -348,8 +348,8 @@ class Hub:
 LOGGED_RECIPIENTS = 10  # a relayed message's log line names at most this many recipients
 
 
-def _delivery(message: AbstractIncomingMessage) -> Delivery:
-    """The one conversion of an aio-pika delivery into what decide reads."""
+def _delivery(message: Delivered) -> Delivery:
+    """The one conversion of a broker delivery into what decide reads."""
     resend_to = (message.headers or {}).get(RESEND_TO)
     return Delivery(message.body, message.user_id, bool(getattr(message, "redelivered", False)),
                     resend_to if isinstance(resend_to, str) else None)

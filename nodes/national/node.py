@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
+from aio_pika.abc import AbstractConnection
 from sqlalchemy import Connection, insert
 
 import broker_config
@@ -42,6 +42,7 @@ from nodes.plumbing.amqp import (
 )
 from nodes.plumbing.config import NodeConfig, new_message_id, utcnow
 from nodes.plumbing.db import erase_freed
+from nodes.plumbing.deliveries import Delivered, consume
 from nodes.plumbing.events import Events
 from nodes.plumbing.metrics import Telemetry
 from nodes.plumbing.faults import is_transient
@@ -116,7 +117,7 @@ class NationalNode:
         self._effect_context: dict[str, FeatureContext] = {}
         reads.create_tables(self.store.engine)
         self._wake = asyncio.Event()
-        self._inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+        self._inbox: asyncio.Queue[Delivered] = asyncio.Queue()
         self._tasks: list[asyncio.Task] = []
         self.session: BrokerSession | None = None
         self._publisher: Publisher | None = None
@@ -218,10 +219,10 @@ class NationalNode:
         self._publisher = await Publisher.open(connection, broker_config.HUB_IN_EXCHANGE, self.creds.broker_user)
         channel = await connection.channel()
         await channel.set_qos(prefetch_count=self.config.prefetch)
-        queue = await channel.get_queue(broker_config.inbox_queue(self.country), ensure=False)
-        await queue.consume(self._inbox.put, consumer_tag=f"somex-node-{self.country}")
+        queue = broker_config.inbox_queue(self.country)
+        await consume(channel, queue, self._inbox, f"somex-node-{self.country}")
         self._wake.set()
-        self.log.info("node listening", queue=queue.name)
+        self.log.info("node listening", queue=queue)
 
     def _on_disconnect(self) -> None:
         self._publisher = None
@@ -409,16 +410,16 @@ class NationalNode:
             for _, mid, _ in pending:
                 self.log.debug("message published", message_id=mid)
 
-    def _check(self, message: AbstractIncomingMessage, now) -> tuple[VerifiedEnvelope, LogReceipt | None, Any]:  # noqa: ANN001
+    def _check(self, message: Delivered, now) -> tuple[VerifiedEnvelope, LogReceipt | None, Any]:  # noqa: ANN001
         checked = inbox.check(inbox.Delivery.of(message.body, message.headers, message.message_id),
                               country=self.country, federation=self.federation, now=now, opener=self._open_body,
                               heard_from_hub=self.watchdogs.heard_from_hub)
         return checked.verified, checked.receipt, checked.body
 
-    async def _refuse_alone(self, message: AbstractIncomingMessage, error: BaseException) -> None:
+    async def _refuse_alone(self, message: Delivered, error: BaseException) -> None:
         await self._receive([message], failed=error)
 
-    async def _receive(self, batch: list[AbstractIncomingMessage], retry: bool = False,
+    async def _receive(self, batch: list[Delivered], retry: bool = False,
                        failed: BaseException | None = None) -> None:
         """Check, store and apply `batch` in one transaction, then ack. `failed`: the one message of
         `batch` whose effect failed: it is stored, recorded as refused (`internal_error`) and its

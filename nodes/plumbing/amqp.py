@@ -20,7 +20,7 @@ from urllib.parse import quote
 import aio_pika
 import aiormq
 import structlog
-from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange, AbstractIncomingMessage
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
 from pamqp import encode
 from pamqp.commands import Basic
 from aiormq import spec
@@ -29,6 +29,7 @@ from pamqp.header import ContentHeader
 
 from nodes.plumbing.config import BrokerAddress
 from nodes.plumbing.alarms import AlarmBoard
+from nodes.plumbing.deliveries import Delivered
 from nodes.plumbing.faults import TransientFailure, is_storage_failure, is_transient
 from nodes.plumbing.federation import TLS_CERT_FILE, TLS_KEY_FILE, NodeCredentials
 
@@ -419,15 +420,15 @@ def _outcome(routing_key: str, result: object) -> PublishRefused | None:
     return PublishRefused(f"{routing_key}: broker did not confirm ({result!r})")
 
 
-Handle = Callable[[list[AbstractIncomingMessage], bool], Awaitable[None]]
-Refuse = Callable[[AbstractIncomingMessage, BaseException], Awaitable[None]]
+Handle = Callable[[list[Delivered], bool], Awaitable[None]]
+Refuse = Callable[[Delivered, BaseException], Awaitable[None]]
 STORAGE_ALARM = "storage"
 RETRY_FIRST_DELAY = 0.5  # seconds before the first retry of a batch held for a storage/broker failure
 RETRY_MAX_DELAY = 30.0  # ...doubling up to this, for as long as the failure lasts
 
 
 async def consume_in_batches(
-    inbox: asyncio.Queue[AbstractIncomingMessage],
+    inbox: asyncio.Queue[Delivered],
     handle: Handle,
     max_batch: int,
     log: Any,
@@ -451,7 +452,7 @@ async def consume_in_batches(
         await settle_batch(batch, handle, refuse, log, alarms)
 
 
-async def settle_batch(batch: list[AbstractIncomingMessage], handle: Handle, refuse: Refuse, log: Any,
+async def settle_batch(batch: list[Delivered], handle: Handle, refuse: Refuse, log: Any,
                        alarms: AlarmBoard) -> None:
     pending = {id(m): m for m in batch}  # in delivery order; each settled message leaves
     delay, retry = RETRY_FIRST_DELAY, False
@@ -486,7 +487,7 @@ _ACTION = ("free disk space, or bring the database back (see the error); nothing
            "meanwhile: the messages wait in the broker and are processed once it works")
 
 
-async def _isolate(part: list[AbstractIncomingMessage], pending: dict[int, AbstractIncomingMessage],
+async def _isolate(part: list[Delivered], pending: dict[int, Delivered],
                    handle: Handle, refuse: Refuse, log: Any, retry: bool) -> None:
     """Handle `part`; on a failure tied to its messages, halve it until the one at fault is alone."""
     try:
@@ -506,7 +507,7 @@ async def _isolate(part: list[AbstractIncomingMessage], pending: dict[int, Abstr
         pending.pop(id(message), None)
 
 
-async def _refuse_one(message: AbstractIncomingMessage, error: Exception, refuse: Refuse, log: Any) -> None:
+async def _refuse_one(message: Delivered, error: Exception, refuse: Refuse, log: Any) -> None:
     bound = log.bind(message_id=message.message_id)
     bound.error("processing one message failed; refusing it alone", error=repr(error)[:500],
                 exc_info=error)
@@ -523,7 +524,7 @@ async def _refuse_one(message: AbstractIncomingMessage, error: Exception, refuse
         await message.reject(requeue=False)
 
 
-def _channel_closed(message: AbstractIncomingMessage) -> bool:
+def _channel_closed(message: Delivered) -> bool:
     try:
         return bool(message.channel.is_closed)
     except Exception:  # noqa: BLE001 - no channel to speak of
@@ -558,13 +559,13 @@ async def stop_tasks(tasks: list[asyncio.Task], session: BrokerSession | None) -
             pass
 
 
-async def ack_batch(batch: list[AbstractIncomingMessage]) -> None:
+async def ack_batch(batch: list[Delivered]) -> None:
     """Acknowledge a batch with one `multiple` ack per channel (its last delivery tag).
 
     Correct only on a channel whose every earlier delivery is settled — true for a queue consumed
     through consume_in_batches alone on its channel, which settles batches in delivery order.
     """
-    last: dict[int, AbstractIncomingMessage] = {}
+    last: dict[int, Delivered] = {}
     for message in batch:
         last[id(message.channel)] = message
     for message in last.values():
