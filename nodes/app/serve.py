@@ -11,6 +11,7 @@ import structlog
 from aiohttp import web
 
 from nodes.plumbing.config import HttpsFiles, HubConfig, NodeConfig
+from nodes.plumbing.heap import settle_heap
 from nodes.plumbing.private_files import restrict_umask
 
 log = structlog.get_logger("somex")
@@ -63,6 +64,7 @@ async def serve_node(config: NodeConfig) -> None:
     runner, url = await start_http(make_app(node), config.http_host, config.http_port, config.https)
     _record_endpoint(config.api_record, url)
     log.info("node API listening", node=config.country, url=f"{url}/api")
+    settle_heap()
     try:
         await _until_signalled()
     finally:
@@ -84,6 +86,7 @@ async def serve_hub(config: HubConfig) -> None:
         runner, url = await start_http(make_app(hub), config.http_host, config.http_port, config.https)
         _record_endpoint(config.api_record, url)
         log.info("hub API listening", url=f"{url}/api")
+    settle_heap()
     try:
         await _until_signalled()
     finally:

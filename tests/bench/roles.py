@@ -175,10 +175,12 @@ async def steady(rate: float, seconds: float, offer: Callable[[int], Awaitable[N
 
 async def hub_role(ctx: _Context, path: Path, address: BrokerAddress) -> None:
     from nodes.hub.relay import Hub
+    from nodes.plumbing.heap import settle_heap
 
     hub = Hub(HubConfig(path / "federation", f"sqlite:///{path / 'audit.db'}", address))
     await hub.start()
     await hub.wait_connected()
+    settle_heap()  # as nodes/app/serve.py does
     ctx.set_ready()
     await ctx.until_stopped()
     await hub.stop()
@@ -189,9 +191,12 @@ async def node_role(ctx: _Context, country: str, path: Path, address: BrokerAddr
     commands ("burst", n, to, type, body) or ("rate", rate, seconds, to, type, body)."""
     from nodes.national.node import NationalNode
 
+    from nodes.plumbing.heap import settle_heap
+
     node = NationalNode(NodeConfig(country, path / "federation", f"sqlite:///{path / f'{country}.db'}", address))
     await node.start()
     await asyncio.wait_for(node.session.connected.wait(), 30)
+    settle_heap()  # as nodes/app/serve.py does
     ctx.set_ready()
     waiting = asyncio.create_task(ctx.command())
     stopped = asyncio.create_task(ctx.until_stopped())
