@@ -145,6 +145,9 @@ class BrokerSession:
             connection.close_callbacks.add(lambda *_, event=lost: event.set())
             try:
                 await self._on_connect(connection)
+            except asyncio.CancelledError:  # stopped while setting up: nobody else knows this connection
+                await self._close(connection, STOP_TIMEOUT)
+                raise
             except Exception as exc:  # noqa: BLE001 - e.g. ChannelInvalidStateError (a RuntimeError) mid-restart
                 self._log.warning("setting up the connection failed; retrying", error=self._failure(exc), retry_in=delay,
                                   action=self.ACTION)
@@ -178,10 +181,10 @@ class BrokerSession:
         return f"{type(exc).__name__}: {exc}"
 
     @staticmethod
-    async def _close(connection: AbstractConnection) -> None:
+    async def _close(connection: AbstractConnection, timeout: float | None = None) -> None:
         try:
-            await connection.close()
-        except Exception:  # noqa: BLE001 - closing an already broken connection
+            await asyncio.wait_for(connection.close(), timeout)
+        except Exception:  # noqa: BLE001 - closing an already broken connection, or the broker not answering
             pass
 
 

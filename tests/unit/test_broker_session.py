@@ -88,3 +88,30 @@ async def test_backoff_doubles_to_a_five_second_cap_however_long_the_outage(
     await _connected(BrokerSession("amqp://x/", "test", on_connect))
     assert slept[:6] == [0.2, 0.4, 0.8, 1.6, 3.2, 5.0]
     assert slept[6:] == [5.0] * 194
+
+
+async def test_cancelled_while_setting_up_the_connection_closes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process stopped while `on_connect` runs (its channels and consumers half set up) closes the
+    connection: it is not yet `session.connection`, so stop_tasks could not, and its consumers would
+    hold their prefetched messages (and hub.in's single-active-consumer slot) for as long as it lives."""
+    made: list[_Connection] = []
+
+    async def connect(*_: object, **__: object) -> _Connection:
+        made.append(_Connection())
+        return made[-1]
+
+    monkeypatch.setattr(amqp.aio_pika, "connect", connect)
+    setting_up = asyncio.Event()
+
+    async def on_connect(_connection: object) -> None:
+        setting_up.set()
+        await asyncio.Event().wait()  # e.g. a queue.consume the broker is slow to answer
+
+    session = BrokerSession("amqp://x/", "test", on_connect)
+    task = asyncio.create_task(session.run())
+    await asyncio.wait_for(setting_up.wait(), 10)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert task.cancelled()
+    assert len(made) == 1 and made[0].closed.is_set()
+    assert session.connection is None and not session.connected.is_set()
