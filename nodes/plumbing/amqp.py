@@ -13,7 +13,6 @@ import struct
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -24,11 +23,10 @@ from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
 from pamqp import encode
 from pamqp.commands import Basic
 from aiormq import spec
-from aiormq.abc import ChannelFrame
-from pamqp.header import ContentHeader
 
 from nodes.plumbing.config import BrokerAddress
 from nodes.plumbing.alarms import AlarmBoard
+from nodes.plumbing.confirms import write_publishes as _write_publishes
 from nodes.plumbing.deliveries import Delivered
 from nodes.plumbing.faults import TransientFailure, is_storage_failure, is_transient
 from nodes.plumbing.federation import TLS_CERT_FILE, TLS_KEY_FILE, NodeCredentials
@@ -240,8 +238,8 @@ def confirm_batches(sizes: Sequence[int], max_messages: int | None = None, max_b
 class Publisher:
     """Publishes to one exchange with publisher confirms and mandatory routing.
 
-    A batch is written as one frame buffer with a confirmation future per message, awaited
-    together (`_write_publishes`): aiormq's per-message `basic_publish` cost ~110 µs of CPU per
+    A batch is written as one frame buffer and its confirms awaited with one wait
+    (nodes/plumbing/confirms.py): aiormq's per-message `basic_publish` cost ~110 µs of CPU per
     message here against ~30 µs so, and it was the largest single item in the hub and a sending
     node (docs/performance.md).
     """
@@ -289,14 +287,14 @@ class Publisher:
                 for i in pending:
                     results[i] = PublishRefused(f"{messages[i].routing_key}: broker unavailable ({exc!r})")
                 return
-            await asyncio.wait(confirmations, timeout=PUBLISH_TIMEOUT)
+            await confirmations.wait(PUBLISH_TIMEOUT)
+            confirmations.abandon()  # a late confirm for an unanswered delivery tag is ignored by aiormq
             unanswered = []
-            for i, confirmation in zip(pending, confirmations):
-                if confirmation.done():
-                    results[i] = _outcome(messages[i].routing_key, _settled(confirmation))
-                else:
-                    confirmation.cancel()  # a late confirm for its delivery tag is ignored by aiormq
+            for i, answer in zip(pending, confirmations.answers):
+                if answer is None:
                     unanswered.append(i)
+                else:
+                    results[i] = _outcome(messages[i].routing_key, answer)
             if not unanswered:
                 return
             structlog.get_logger("somex.amqp").warning(
@@ -358,54 +356,6 @@ class _FannedOutProperties(spec.Basic.Properties):
             return super().encode_property(name, {**value, "BCC": list(self.bcc)})
         table = _bcc_table_entry(self.bcc) + encode.field_table(value)[4:]
         return struct.pack(">I", len(table)) + table
-
-
-async def _write_publishes(channel: aiormq.Channel, exchange: str,
-                           items: Sequence[tuple[Outgoing, spec.Basic.Properties]]) -> list[asyncio.Future]:
-    """aiormq's `basic_publish` for a whole batch: one frame buffer written under the channel's
-    lock, a confirmation future per message registered under its delivery tag and message id, as
-    `basic_publish` does (aiormq 7.2's channel internals: hence its pin in pyproject.toml)."""
-    if channel.is_closed:
-        raise aiormq.exceptions.ChannelInvalidStateError(f"{channel!r} is closed")
-    frames: list[Any] = []
-    for m, properties in items:
-        if len(m.routing_key) > 255:
-            raise ValueError("routing key too long (max 255 bytes)")
-        frames += [spec.Basic.Publish(exchange=exchange, routing_key=m.routing_key, mandatory=True),
-                   ContentHeader(properties=properties, body_size=len(m.body)), *channel._split_body(m.body)]
-    buffer = ChannelFrame.marshall(channel_number=channel.number, frames=frames)
-    futures: list[asyncio.Future] = []
-    async with channel.lock:
-        first = channel.delivery_tag + 1
-        for m, _ in items:
-            channel.delivery_tag += 1
-            future = channel.create_future()
-            channel.confirmations[channel.delivery_tag] = future
-            channel.message_id_delivery_tag[m.message_id] = channel.delivery_tag
-            future.add_done_callback(partial(_forget_message_id, channel, m.message_id, channel.delivery_tag))
-            futures.append(future)
-        try:
-            await channel.write_queue.put(buffer)
-        except BaseException:  # nothing was sent: give the delivery tags back, as basic_publish does
-            for tag, (m, _) in enumerate(items, first):
-                channel.confirmations.pop(tag, None)
-                _forget_message_id(channel, m.message_id, tag)
-            channel.delivery_tag = first - 1
-            for future in futures:
-                future.cancel()
-            raise
-    return futures
-
-
-def _forget_message_id(channel: aiormq.Channel, message_id: str, tag: int, _: object = None) -> None:
-    if channel.message_id_delivery_tag.get(message_id) == tag:
-        channel.message_id_delivery_tag.pop(message_id)
-
-
-def _settled(confirmation: asyncio.Future) -> object:
-    if confirmation.cancelled():  # the channel closed under the publish
-        return asyncio.CancelledError()
-    return confirmation.exception() or confirmation.result()
 
 
 def _outcome(routing_key: str, result: object) -> PublishRefused | None:

@@ -59,13 +59,21 @@ class _Writes:
 
     async def __call__(self, channel, exchange, items):  # noqa: ANN001, ANN204
         self.sent.append([m.message_id for m, _ in items])
-        futures = []
-        for m, _ in items:
-            future = asyncio.get_running_loop().create_future()
-            if self.answer(len(self.sent), m.message_id):
-                future.set_result(Basic.Ack())
-            futures.append(future)
-        return futures
+        return _Answers([Basic.Ack() if self.answer(len(self.sent), m.message_id) else None for m, _ in items])
+
+
+class _Answers:
+    """nodes.plumbing.confirms.Confirmations as the broker above leaves it."""
+
+    def __init__(self, answers: list) -> None:
+        self.answers = answers
+
+    async def wait(self, timeout: float) -> None:
+        if None in self.answers:
+            await asyncio.sleep(timeout)
+
+    def abandon(self) -> None:
+        pass
 
 
 def _publisher() -> Publisher:
