@@ -260,7 +260,7 @@ def checking_node(db: Path, label: str) -> tuple[NationalNode, str, Path]:
     return NationalNode(config, fed.federation), fed.federation.credentials(CHECKED_AT).tokens["focal"], work
 
 
-async def _client_process(port: int, token: str, zones: list[str]) -> tuple[list[float], list[bool]]:
+async def client_process(port: int, token: str, zones: list[str]) -> tuple[list[float], list[bool]]:
     """The checks from a border post's client in its own process (tests/bench/http_client.py)."""
     job = json.dumps({"host": "127.0.0.1", "port": port, "token": token, "path": "/api/border/check",
                       "zones": zones}).encode()
@@ -302,7 +302,7 @@ async def run(args: argparse.Namespace) -> list[dict[str, float]]:
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session:
         url = f"http://127.0.0.1:{port}/api/border/check"
         warm = [zone for zone, _, _ in queries(args.persons, 200, seed=99)]  # the page cache and the connection
-        await (_client_process(port, token, warm) if args.client == "process" else _client_in_process(session, url, warm))
+        await (client_process(port, token, warm) if args.client == "process" else _client_in_process(session, url, warm))
         if args.gc == "served":  # the heap as `somex serve` leaves it once the node has started
             settle_heap()
         for n in range(args.runs):
@@ -312,7 +312,7 @@ async def run(args: argparse.Namespace) -> list[dict[str, float]]:
             zones = [zone for zone, _, _ in wanted]
             collected, cpu = _collections(), time.process_time()
             if args.client == "process":
-                timed, matched = await _client_process(port, token, zones)
+                timed, matched = await client_process(port, token, zones)
             else:
                 timed, matched = await _client_in_process(session, url, zones)
             cpu_per_check = (time.process_time() - cpu) / len(zones) * 1e6
