@@ -9,6 +9,7 @@ the caller supplies the Latin form printed in the document (docs/person-alerts.m
 from __future__ import annotations
 
 import itertools
+import re
 import unicodedata
 from collections.abc import Iterator, Mapping
 
@@ -74,6 +75,8 @@ class TransliterationError(ProtocolError):
 def script_of(text: str) -> str:
     """The ISO 15924 code of the letters of `text`: one of SCRIPTS, 'Zyyy' when there are none
     (only separators) and 'Zmix' when letters of two scripts are mixed."""
+    if text.isascii():  # an MRZ's name zone, a name typed in Latin: no character needs its Unicode name
+        return "Latn" if any(char.isalpha() for char in text) else "Zyyy"
     found = set()
     for char in text:
         if not char.isalpha():
@@ -85,8 +88,18 @@ def script_of(text: str) -> str:
     return found.pop() if len(found) == 1 else "Zmix"
 
 
+_PLAIN_LATIN = re.compile(r"[A-Za-z\s\-,.<_/'`]*")  # ASCII letters, separators and dropped marks only
+
+
 def _pieces(text: str, language: str | None) -> Iterator[tuple[str, ...]]:
     """Each character's ICAO forms (first = the table's first choice); ' ' between name parts."""
+    if text.isascii() and _PLAIN_LATIN.fullmatch(text):  # one form each, no table: what any script gives them
+        return iter([(" ",) if char in _SEPARATORS or char.isspace() else (char.upper(),)
+                     for char in text if char not in _DROPPED])
+    return _pieces_in_any_script(text, language)
+
+
+def _pieces_in_any_script(text: str, language: str | None) -> Iterator[tuple[str, ...]]:
     cyrillic = {**_CYRILLIC, **_CYRILLIC_BY_LANGUAGE.get((language or "").split("-")[0].lower(), {})}
     text = unicodedata.normalize("NFC", text)
     i = 0

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    Column, Connection, Engine, Integer, LargeBinary, MetaData, String, Table, Text, func, insert, inspect, select, text, update,
+    Column, Connection, Engine, Index, Integer, LargeBinary, MetaData, String, Table, Text, func, insert, inspect, select, text, update,
 )
 
 from protocol import retention
@@ -31,8 +31,8 @@ messages = Table(
     Column("type", String(64), nullable=False),
     Column("sender", String(8), nullable=False),
     Column("recipients", Text, nullable=False),
-    Column("thread", String(128), index=True),
-    Column("reply_to", String(36), index=True),
+    Column("thread", String(128)),
+    Column("reply_to", String(36)),
     Column("created", String(32), nullable=False),
     Column("digest", String(64), nullable=False),
     Column("body", Text),  # clear bodies only; sealed payloads stay in raw
@@ -42,6 +42,11 @@ messages = Table(
     Column("log_receipt", Text),
     Column("retain_until", String(10), index=True),  # protocol/retention.py: deleted after this day
 )
+# Most messages (alerts, hits, checkpoints) have no thread and reply to nothing: the two indexes
+# hold only the rows that do, so storing those others writes no index page (docs/performance.md).
+for _column in ("thread", "reply_to"):
+    Index(f"ix_messages_{_column}", messages.c[_column], sqlite_where=messages.c[_column].isnot(None),
+          postgresql_where=messages.c[_column].isnot(None))
 receipts = Table(
     "receipts", metadata,
     Column("of", String(36), primary_key=True),

@@ -35,7 +35,7 @@ from nodes.national.node import NationalNode
 from nodes.plumbing.config import utcnow
 from nodes.plumbing.logs import configure_logging
 from nodes.plumbing.rabbit import free_port
-from tests.bench.bench_border_check import CHECKED_AT, checking_node, queries, replica
+from tests.bench.bench_border_check import CHECKED_AT, client_process, checking_node, queries, replica
 
 CPU: dict[str, int] = defaultdict(int)  # the current check's phases
 WALL: dict[str, int] = defaultdict(int)
@@ -76,22 +76,9 @@ def _ms(values: list[int], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] / 1e6
 
 
-_CLIENT = r"""
-import http.client, json, sys, time
-port, token, zones = int(sys.argv[1]), sys.argv[2], json.load(sys.stdin)
-conn = http.client.HTTPConnection("127.0.0.1", port)
-headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-for zone in zones:
-    conn.request("POST", "/api/border/check", json.dumps({"mrz": zone}), headers)
-    answer = conn.getresponse(); answer.read(); assert answer.status == 200
-"""
-
-
 async def _http_cpu(node: NationalNode, token: str, zones: list[str]) -> tuple[float, float]:
     """The server process's CPU per request (ms: user, system), the client in a process of its own.
     The system time includes the loopback's TCP work for both ends of what the server sends."""
-    import json
-
     runner = web.AppRunner(make_app(node), access_log=None)
     await runner.setup()
     port = free_port()
@@ -99,10 +86,7 @@ async def _http_cpu(node: NationalNode, token: str, zones: list[str]) -> tuple[f
     try:
         async def drive(batch: list[str]) -> tuple[float, float]:
             t0 = os.times()
-            client = await asyncio.create_subprocess_exec(sys.executable, "-c", _CLIENT, str(port), token,
-                                                          stdin=asyncio.subprocess.PIPE)
-            await client.communicate(json.dumps(batch).encode())
-            assert client.returncode == 0
+            await client_process(port, token, batch)
             t1 = os.times()
             return (t1.user - t0.user) * 1000 / len(batch), (t1.system - t0.system) * 1000 / len(batch)
         await drive(zones[:50])  # the connection and the route warm

@@ -33,8 +33,16 @@ PREVIOUS_RELEASE = "53c272d9ffc8d15c8942c9e8b35fe8e158689bc6"
 SCHEMAS = {"node": (NODE_SCHEMA, "MEX"), "hub": (HUB_SCHEMA, "HUB")}
 
 
+def _condition(index: dict) -> str | None:
+    """A partial index's WHERE as the database reports it, spaces and case aside."""
+    options = index.get("dialect_options", {})
+    where = options.get("sqlite_where", options.get("postgresql_where"))
+    return None if where is None else " ".join(str(where).replace("(", " ").replace(")", " ").lower().split())
+
+
 def _shape(engine: Engine, skip: set[str]) -> dict[str, object]:
-    """Every table's columns (name, type, nullable, default), key, indexes and unique constraints."""
+    """Every table's columns (name, type, nullable, default), key, indexes (with a partial index's
+    condition) and unique constraints."""
     found = inspect(engine)
     columns, keys = found.get_multi_columns(), found.get_multi_pk_constraint()
     indexes, uniques = found.get_multi_indexes(), found.get_multi_unique_constraints()
@@ -42,7 +50,8 @@ def _shape(engine: Engine, skip: set[str]) -> dict[str, object]:
     return {name: {
         "columns": [(c["name"], str(c["type"]), c["nullable"], c.get("default")) for c in columns[key]],
         "key": keys[key]["constrained_columns"],
-        "indexes": sorted((i["name"], tuple(i["column_names"]), bool(i["unique"])) for i in indexes[key]),
+        "indexes": sorted((i["name"], tuple(i["column_names"]), bool(i["unique"]), _condition(i))
+                          for i in indexes[key]),
         "unique": sorted(tuple(u["column_names"]) for u in uniques[key]),
         "foreign": sorted(str(f) for f in foreign[key]),
     } for key in sorted(columns, key=lambda k: k[1]) if (name := key[1]) not in skip}

@@ -86,3 +86,41 @@ def test_any_text_gives_mrz_latin_or_a_reason(text: str) -> None:
         assert error.reason == "untransliterable"
     else:
         assert re.fullmatch(r"([A-Z]+( [A-Z]+)*)?", latin)
+
+
+def _outcome(pieces):
+    try:
+        return list(pieces())
+    except tr.TransliterationError as error:
+        return error.reason
+
+
+_ASCII_NAMES = st.text(alphabet=st.characters(max_codepoint=127), max_size=40) | st.text(
+    alphabet="abcXYZ <-,._/'`\t\n\x0b\x1c01@", max_size=40)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_ASCII_NAMES)
+def test_ascii_names_take_the_short_way_to_the_same_forms(text: str) -> None:
+    # the ASCII short cut (an MRZ's names, every check at a border) gives what the tables give
+    assert _outcome(lambda: tr._pieces(text, None)) == _outcome(lambda: tr._pieces_in_any_script(text, None))
+    letters = any(c.isalpha() for c in text)
+    assert tr.script_of(text) == ("Latn" if letters else "Zyyy")
+
+
+@pytest.mark.parametrize(("text", "pieces"), [
+    ("O'Brien-Smith", ["O", "B", "R", "I", "E", "N", " ", "S", "M", "I", "T", "H"]),
+    ("ab<<c`d", ["A", "B", " ", " ", "C", "D"]),
+    ("a\tb", ["A", " ", "B"]),
+])
+def test_ascii_pieces(text: str, pieces: list[str]) -> None:
+    assert [p[0] for p in tr._pieces(text, None)] == pieces
+    assert all(len(p) == 1 for p in tr._pieces(text, None))
+
+
+def test_ascii_text_with_a_digit_is_refused_as_before() -> None:
+    with pytest.raises(tr.TransliterationError) as refused:
+        tr.transliterate("JOHN 2ND")
+    assert refused.value.reason == "untransliterable"
+    assert tr.script_of("12 <<") == "Zyyy"
+    assert tr.script_of("A1") == "Latn"
