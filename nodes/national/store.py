@@ -133,12 +133,23 @@ class StoredMessage:
         return dict(self.__dict__)
 
 
+# Clear bodies kept once, inside `raw` (issue 19): a feed batch (up to 4 MiB) is not stored twice.
+BODY_IN_RAW = frozenset({"alert.document.batch"})
+
+
 def _message(row: Any) -> StoredMessage:
     return StoredMessage(
         row.message_id, row.direction, row.type, row.sender, json.loads(row.recipients), row.thread,
-        row.reply_to, row.created, row.digest, json.loads(row.body) if row.body else None,
-        row.stored_at, row.log_index,
+        row.reply_to, row.created, row.digest, _body(row), row.stored_at, row.log_index,
     )
+
+
+def _body(row: Any) -> Any:
+    if row.body:
+        return json.loads(row.body)
+    if row.type in BODY_IN_RAW and row.raw:  # verified when it was stored, sent or received
+        return json.loads(json.loads(row.raw)["body"])
+    return None
 
 
 class NodeStore:
@@ -330,7 +341,8 @@ def message_row(direction: str, env: Any, digest: str, raw: bytes, stored_at: st
         "recipients": json.dumps(list(env.recipients)), "thread": env.thread, "reply_to": env.reply_to,
         "created": env.created, "digest": digest, "raw": raw, "stored_at": stored_at,
         # a clear body with personal data stays in `raw`: it is let out by the read path alone
-        "body": None if getattr(REGISTRY.get(env.type), "personal_data", False) else env.body,
+        "body": None if env.type in BODY_IN_RAW or getattr(REGISTRY.get(env.type), "personal_data", False)
+        else env.body,
         "log_index": log_index, "log_receipt": log_receipt,
         "retain_until": _retain_until(env.type, env.created, env.body, payload),
     }
