@@ -281,18 +281,16 @@ def _parse_plain(text: str) -> Any:
     except (ValueError, RecursionError, DecodeError):
         return _DOUBTFUL
     members = 0
-    stack = [(value, 1)]
+    stack = [(value, 1)] if isinstance(value, (dict, list)) else []  # containers only, with their depth
     while stack:
         item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return _DOUBTFUL
         if isinstance(item, dict):
             members += len(item)
             children = item.values()
-        elif isinstance(item, list):
-            children = item
         else:
-            continue
-        if depth > MAX_DEPTH:
-            return _DOUBTFUL
+            children = item
         stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
     return value if members == text.count(":") else _DOUBTFUL
 

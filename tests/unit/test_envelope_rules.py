@@ -452,3 +452,16 @@ def test_a_colon_inside_a_string_sends_a_payload_to_the_strict_parse(monkeypatch
     assert calls == ['{"t":"10:00"}']
     assert wire.parse_json('{"t":"10-00"}', what="body") == {"t": "10-00"}
     assert len(calls) == 1
+
+
+def test_envelopes_and_dead_letters_are_parsed_strictly_only(monkeypatch) -> None:  # noqa: ANN001
+    # The fast parse is for payloads; an envelope off the wire gets the strict parse alone.
+    raw = wire.encode(make().with_signature(SIG))
+
+    def refused(text: str) -> None:
+        raise AssertionError("the fast parse ran")
+    monkeypatch.setattr(wire, "_parse_plain", refused)
+    assert wire.decode(raw).id == ID
+    assert wire.read_names(raw)["id"] == ID
+    with pytest.raises(AssertionError, match="the fast parse ran"):
+        wire.parse_json(raw)
