@@ -48,7 +48,6 @@ from nodes.plumbing.faults import is_transient
 from nodes.plumbing.federation import Federation, load_federation
 from nodes.national.federation_fetch import fetch_newest_documents
 from nodes.plumbing.federation_state import accept_publication, admit_federation
-from nodes.plumbing.row_inserts import insert_rows
 from protocol import envelope as wire
 from protocol import messages, policy
 from protocol.envelope import Envelope

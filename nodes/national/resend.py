@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy import Connection, Engine, func, select
 
 from crypto.signing import VerifiedEnvelope, sign_envelope
 from nodes.national import delivery
