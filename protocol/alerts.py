@@ -208,8 +208,10 @@ def alert_message_kept_until(created: str, body: Mapping[str, Any]) -> str:
 
 
 def batch_kept_until(created: str, body: Mapping[str, Any]) -> str:
-    """A batch is kept as long as its longest-kept alert."""
-    return max(alert_kept_until(record, created) for record in body["alerts"])
+    """A batch is kept as long as its longest-kept alert (alert_kept_until of each: the bound from
+    `created` is the same for all, so it is applied once, to the latest review date)."""
+    latest = max(review_date(record) for record in body["alerts"])
+    return min(latest, default_review_date(parse_time(created).date().isoformat()))
 
 
 def version_key(created: str, message_id: str, index: int) -> str:
@@ -230,7 +232,10 @@ def content_hash(record: Mapping[str, Any]) -> str:
     """The same alert submitted twice has one hash: every field, the number normalised."""
     values = [normalise_document_number(record["document_number"])]
     values += [record.get(name, "") for name in FIELDS[1:]]
-    return hashlib.sha256(json.dumps(values, ensure_ascii=False).encode()).hexdigest()
+    return hashlib.sha256(_HASHED_JSON(values).encode()).hexdigest()
+
+
+_HASHED_JSON = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_ascii=False), made once
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ from nodes.national import receipts as receipt_rules
 from nodes.national.feature import BatchEffect, Effect, Feature, FeatureContext, discover, resolve_settings
 from nodes.national.store import (
     take_deletion_mark,
-    NodeStore, begin_refusals, end_refusals, message_row, outbox, record_refusal, refusal_reasons, refusals,
+    NodeStore, begin_refusals, end_refusals, message_row, queue_outgoing, record_refusal, refusal_reasons, refusals,
 )
 from nodes.national.store import messages as message_table
 from nodes.national.watchdogs import Watchdogs
@@ -49,7 +49,6 @@ from nodes.plumbing.faults import is_transient
 from nodes.plumbing.federation import Federation, load_federation
 from nodes.national.federation_fetch import fetch_newest_documents
 from nodes.plumbing.federation_state import accept_publication, admit_federation
-from nodes.plumbing.row_inserts import insert_rows
 from protocol import envelope as wire
 from protocol import messages, policy
 from protocol.envelope import Envelope
@@ -293,7 +292,7 @@ class NationalNode:
         Inside a caller's transaction the wake comes before the commit, and the relay may read too
         early and then wait for its next wake or poll (1 s): the busy paths (submit, the receipts
         of incoming messages) wake it again once committed. `keep_copy=False`: the `messages` row
-        keeps no copy of the signed bytes (a file chunk: the outbox row has them until receipted)."""
+        keeps no copy of the signed bytes (a file chunk: outbox_raw has them until receipted)."""
         if conn is None:
             with self.store.engine.begin() as own:
                 self.enqueue(envs, own, keep_copy=keep_copy)
@@ -301,10 +300,7 @@ class NationalNode:
             return
         moment = utcnow()
         now = format_time(moment)
-        raws = [wire.encode(e) for e in envs]
-        insert_rows(conn, outbox, [{"message_id": e.id, "raw": r, "queued_at": now} for e, r in zip(envs, raws)])
-        insert_rows(conn, message_table, [message_row("out", e, e.digest(), r if keep_copy else b"", now)
-                                          for e, r in zip(envs, raws)])
+        queue_outgoing(conn, envs, [wire.encode(e) for e in envs], now, keep_copy=keep_copy)
         delivery.track(conn, envs, moment, self.config.delivery_deadline.total_seconds())
         self.watchdogs.queued(envs)
         self.wake_soon()

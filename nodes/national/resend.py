@@ -30,11 +30,11 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy import Connection, Engine, func, select
 
 from crypto.signing import VerifiedEnvelope, sign_envelope
 from nodes.national import delivery
-from nodes.national.store import message_row, messages, outbox
+from nodes.national.store import messages, queue_outgoing
 from nodes.plumbing.amqp import Outgoing, Publisher
 from nodes.plumbing.config import new_message_id, utcnow
 from nodes.plumbing.federation import Federation
@@ -119,9 +119,7 @@ def ask_peers(engine: Engine, federation: Federation, country: str, now: datetim
 def _queue(conn: Connection, envs: Sequence[Any], now: datetime) -> None:
     """What NationalNode.enqueue writes, for a node that is not running: outbox, `messages`, tracking."""
     stamp = format_time(now)
-    raws = [wire.encode(e) for e in envs]
-    conn.execute(insert(outbox), [{"message_id": e.id, "raw": r, "queued_at": stamp} for e, r in zip(envs, raws)])
-    conn.execute(insert(messages), [message_row("out", e, e.digest(), r, stamp) for e, r in zip(envs, raws)])
+    queue_outgoing(conn, envs, [wire.encode(e) for e in envs], stamp)
     delivery.track(conn, envs, now, DELIVERY_DEADLINE.total_seconds())
 
 

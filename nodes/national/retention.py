@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import structlog
 from sqlalchemy import Engine, delete, select
 
-from nodes.national.store import deliveries, messages, outbox, receipts, refusals
+from nodes.national.store import delete_outbox, deliveries, messages, receipts, refusals
 from nodes.plumbing.config import utcnow
 from nodes.plumbing.db import erase_freed
 from protocol import retention
@@ -40,7 +40,7 @@ def purge_messages(engine: Engine, now: datetime) -> int:
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
             conn.execute(delete(receipts).where(receipts.c.of.in_(chunk)))
-            conn.execute(delete(outbox).where(outbox.c.message_id.in_(chunk)))
+            delete_outbox(conn, chunk)
             conn.execute(delete(deliveries).where(deliveries.c.message_id.in_(chunk)))
             conn.execute(delete(messages).where(messages.c.message_id.in_(chunk)))
         cutoff = format_time(now - timedelta(days=retention.DEFAULT_DAYS))

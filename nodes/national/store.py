@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    Column, Connection, Engine, Index, Integer, LargeBinary, MetaData, String, Table, Text, func, insert, inspect, select, text, update,
+    Column, Connection, Engine, Index, Integer, LargeBinary, MetaData, String, Table, Text, case, delete, func,
+    insert, inspect, select, text, update,
 )
 
+from nodes.plumbing.row_inserts import insert_rows
 from protocol import retention
 from protocol.catalog import REGISTRY
 
@@ -20,9 +22,16 @@ outbox = Table(
     "outbox", metadata,
     Column("seq", Integer, primary_key=True, autoincrement=True),
     Column("message_id", String(36), unique=True, nullable=False),
+    # Empty since 0006_feed_outbox: the signed bytes are stored once, in messages.raw, or in
+    # outbox_raw when the message store keeps none (a file chunk). Rows queued before keep theirs.
     Column("raw", LargeBinary, nullable=False),
     Column("queued_at", String(32), nullable=False),
     Column("published_at", String(32), index=True),
+)
+outbox_raw = Table(  # the signed bytes of an outbox row whose `messages` row keeps none
+    "outbox_raw", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),  # outbox.seq (no foreign keys in this schema)
+    Column("raw", LargeBinary, nullable=False),
 )
 messages = Table(
     "messages", metadata,
@@ -129,12 +138,23 @@ class StoredMessage:
         return dict(self.__dict__)
 
 
+# Clear bodies kept once, inside `raw` (issue 19): a feed batch (up to 4 MiB) is not stored twice.
+BODY_IN_RAW = frozenset({"alert.document.batch"})
+
+
 def _message(row: Any) -> StoredMessage:
     return StoredMessage(
         row.message_id, row.direction, row.type, row.sender, json.loads(row.recipients), row.thread,
-        row.reply_to, row.created, row.digest, json.loads(row.body) if row.body else None,
-        row.stored_at, row.log_index,
+        row.reply_to, row.created, row.digest, _body(row), row.stored_at, row.log_index,
     )
+
+
+def _body(row: Any) -> Any:
+    if row.body:
+        return json.loads(row.body)
+    if row.type in BODY_IN_RAW and row.raw:  # verified when it was stored, sent or received
+        return json.loads(json.loads(row.raw)["body"])
+    return None
 
 
 class NodeStore:
@@ -149,8 +169,13 @@ class NodeStore:
 
     # outbox ------------------------------------------------------------------------------------
     def pending(self, limit: int, exclude: Iterable[int] = ()) -> list[tuple[int, str, bytes]]:
-        """Unpublished outbox rows in order, but for those in `exclude` (being published)."""
-        query = select(outbox.c.seq, outbox.c.message_id, outbox.c.raw).where(outbox.c.published_at.is_(None))
+        """Unpublished outbox rows in order, but for those in `exclude` (being published), with
+        their signed bytes from wherever they are stored (see `outbox`)."""
+        raw = case((func.length(outbox.c.raw) > 0, outbox.c.raw), else_=func.coalesce(outbox_raw.c.raw, messages.c.raw))
+        query = (select(outbox.c.seq, outbox.c.message_id, raw)
+                 .select_from(outbox.outerjoin(outbox_raw, outbox_raw.c.seq == outbox.c.seq)
+                              .outerjoin(messages, messages.c.message_id == outbox.c.message_id))
+                 .where(outbox.c.published_at.is_(None)))
         if exclude := list(exclude):
             query = query.where(outbox.c.seq.not_in(exclude))
         with self.engine.connect() as conn:
@@ -233,6 +258,33 @@ class NodeStore:
             return [dict(r._mapping) for r in rows]
 
 
+def queue_outgoing(conn: Connection, envs: Sequence[Any], raws: Sequence[bytes], now: str, *,
+                   keep_copy: bool = True) -> None:
+    """Queue signed envelopes in the outbox with their `messages` rows, in `conn`'s transaction;
+    the signed bytes are stored once: in messages.raw, or (`keep_copy=False`) in outbox_raw."""
+    insert_rows(conn, outbox, [{"message_id": e.id, "raw": b"", "queued_at": now} for e in envs])
+    insert_rows(conn, messages, [message_row("out", e, e.digest(), r if keep_copy else b"", now)
+                                 for e, r in zip(envs, raws)])
+    if not keep_copy:
+        seqs = dict(conn.execute(select(outbox.c.message_id, outbox.c.seq)
+                                 .where(outbox.c.message_id.in_([e.id for e in envs]))).all())
+        conn.execute(insert(outbox_raw), [{"seq": seqs[e.id], "raw": r} for e, r in zip(envs, raws)])
+
+
+def delete_outbox(conn: Connection, message_ids: Sequence[str]) -> None:
+    """Delete the outbox rows of `message_ids` with their signed bytes (wherever stored)."""
+    conn.execute(delete(outbox_raw).where(outbox_raw.c.seq.in_(
+        select(outbox.c.seq).where(outbox.c.message_id.in_(message_ids)))))
+    conn.execute(delete(outbox).where(outbox.c.message_id.in_(message_ids)))
+
+
+def drop_outbox_bytes(conn: Connection, message_id: str) -> None:
+    """Forget the signed bytes the outbox holds for `message_id` (its row stays, as published)."""
+    conn.execute(delete(outbox_raw).where(outbox_raw.c.seq.in_(
+        select(outbox.c.seq).where(outbox.c.message_id == message_id))))
+    conn.execute(update(outbox).where(outbox.c.message_id == message_id).values(raw=b""))
+
+
 _REFUSED_IN_TRANSACTION = "somex.refused"
 
 
@@ -294,7 +346,8 @@ def message_row(direction: str, env: Any, digest: str, raw: bytes, stored_at: st
         "recipients": json.dumps(list(env.recipients)), "thread": env.thread, "reply_to": env.reply_to,
         "created": env.created, "digest": digest, "raw": raw, "stored_at": stored_at,
         # a clear body with personal data stays in `raw`: it is let out by the read path alone
-        "body": None if getattr(REGISTRY.get(env.type), "personal_data", False) else env.body,
+        "body": None if env.type in BODY_IN_RAW or getattr(REGISTRY.get(env.type), "personal_data", False)
+        else env.body,
         "log_index": log_index, "log_receipt": log_receipt,
         "retain_until": _retain_until(env.type, env.created, env.body, payload),
     }
@@ -327,4 +380,4 @@ def _add_missing_columns(engine: Engine, table: Table) -> None:
                                   f'{column.type.compile(engine.dialect)}'))
 
 
-__all__ = ["mark_personal_data_deleted", "take_deletion_mark", "begin_refusals", "end_refusals", "record_refusal", "refusal_reasons", "NodeStore", "StoredMessage", "insert", "message_row", "messages", "outbox", "receipts", "refusals", "deliveries", "witnessed", "alarms", "receipt_checks"]
+__all__ = ["mark_personal_data_deleted", "take_deletion_mark", "begin_refusals", "end_refusals", "record_refusal", "refusal_reasons", "NodeStore", "StoredMessage", "insert", "message_row", "messages", "outbox", "outbox_raw", "queue_outgoing", "delete_outbox", "drop_outbox_bytes", "receipts", "refusals", "deliveries", "witnessed", "alarms", "receipt_checks"]

@@ -30,6 +30,7 @@ from nodes.national.node import NationalNode
 from nodes.national.features.alerts.cli import push_file
 from nodes.plumbing.logs import configure_logging
 from nodes.plumbing.rabbit import PrivateBroker, free_port
+from tests.bench.roles import process_cpu
 from tests.bench.stats import Run
 from tests.integration.federation import make_federation
 
@@ -143,6 +144,7 @@ async def feed_to_replicas_in_processes(work: Path, n: int) -> Run:
                                        headers={"Authorization": f"Bearer {tokens[country]['focal']}"}) as r:
                     return (await r.json())["active_alerts"].get("MEX", 0)
 
+            cpu_start = {name: process_cpu(proc.pid) for name, proc in procs.running.items()}
             start = time.perf_counter()
             report = await push_file(f"http://127.0.0.1:{deployment.node_http_ports['MEX']}/api", tokens["MEX"]["feed"],
                                      feed, "ndjson", lambda *_: None)
@@ -151,7 +153,11 @@ async def feed_to_replicas_in_processes(work: Path, n: int) -> Run:
             for country in ("IDN", "ITA"):
                 await wait_for(f"the feed at {country}", lambda c=country: _all(held(c), n), timeout=3600, procs=procs)
             elapsed = time.perf_counter() - start
+            cpu = {name: process_cpu(proc.pid) - cpu_start[name] for name, proc in procs.running.items()}
         print(f"   feed read, checked and signed at MEX in {pushed:.1f} s ({n / pushed:,.0f} alerts/s)")
+        roles = {"node-MEX": "sender node MEX", "hub": "hub", "node-IDN": "recipient IDN", "node-ITA": "recipient ITA"}
+        for name, label in roles.items():  # the bound process is the one near `elapsed` CPU seconds
+            print(f"   CPU {label:<16} {cpu[name]:6.1f} s   {cpu[name] / n * 1e6:5.1f} µs/alert")
     finally:
         procs.stop()
         broker_down(state)
@@ -233,8 +239,15 @@ async def main(argv: list[str]) -> None:
     parser.add_argument("--samples", type=int, default=20_000, help="single checks timed")
     parser.add_argument("--skip-feed", action="store_true")
     parser.add_argument("--skip-checks", action="store_true")
+    parser.add_argument("--processes-only", action="store_true",
+                        help="only the feed with the hub and each node in its own process (no broker of its own)")
     args = parser.parse_args(argv)
     configure_logging(os.environ.get("SOMEX_LOG_LEVEL", "WARNING"), json=True)
+    if args.processes_only:
+        with tempfile.TemporaryDirectory(prefix="somex-bench-alerts-") as tmp:
+            spread = await feed_to_replicas_in_processes(Path(tmp), args.alerts)
+        print(f"{spread.name:<44} {spread.rate:>9,.0f} alerts/s   ({args.alerts:,} in {spread.seconds:.1f} s)")
+        return
     with tempfile.TemporaryDirectory(prefix="somex-bench-alerts-") as tmp:
         work = Path(tmp)
         broker = PrivateBroker(work / "broker", amqp_port=free_port(), mgmt_port=free_port(),

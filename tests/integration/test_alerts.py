@@ -109,6 +109,23 @@ async def test_a_batch_check_answers_each_document_and_reports_each_hit(
         assert r.status == 400 and "documents[0].country" in (await r.json())["detail"]
 
 
+async def test_a_batch_body_is_stored_once_inside_the_signed_bytes(fed: RunningFederation) -> None:
+    # Issue 19: messages.body stays empty for a batch at the sender and at each recipient; the
+    # message store still answers with the body, read from the signed bytes.
+    from nodes.national.store import messages
+
+    body = {"alerts": [alert("ITA", f"YB{i:07d}") for i in range(3)]}
+    sent = await fed.nodes["ITA"].send("alert.document.batch", ["*"], body=body)
+    for country in ("ITA", "MEX", "IDN"):
+        node = fed.nodes[country]
+        stored = await eventually(lambda n=node: n.store.get(sent.id), what=f"the batch at {country}")
+        assert stored.body == body
+        with node.store.engine.connect() as conn:
+            row = conn.execute(select(messages.c.body, messages.c.raw).where(messages.c.message_id == sent.id)).one()
+        assert row.body is None and json.loads(json.loads(row.raw)["body"]) == body
+    assert [m.body for m in fed.nodes["MEX"].store.list(type="alert.document.batch")] == [body]
+
+
 def _status(fed: RunningFederation, country: str, number: str) -> str | None:
     """The replica's answer at `country`, read directly (a probe must not report hits)."""
     [result] = check_many(fed.nodes[country].store.engine, [("ITA", "passport", number)], "2026-01-01")

@@ -55,3 +55,54 @@ async def test_a_queued_message_is_published_at_once_not_at_the_relays_next_poll
             "status": "stolen", "action": "create", "reported": "2026-11-20"})
         await eventually(lambda: fed.nodes["IDN"].store.get(sent.id), what=f"alert {i} delivered")
     assert time.monotonic() - start < 4.0, "messages waited for the relay's poll instead of its wake"
+
+
+async def test_outbox_bytes_are_stored_once_and_erased_with_their_message(fed) -> None:  # noqa: ANN001
+    # Issue 19: the signed bytes live in messages.raw, or in outbox_raw when the message store keeps
+    # none (a file chunk); a row queued before 0006_feed_outbox still has them in outbox.raw. Each
+    # kind is published; and deleting the message deletes its bytes wherever they are.
+    from sqlalchemy import insert, select, update
+
+    from nodes.national.retention import purge_messages
+    from nodes.national.store import message_row, messages, outbox, outbox_raw
+    from nodes.plumbing.config import utcnow
+    from protocol import envelope as wire
+    from protocol.timefmt import format_time
+
+    mex, idn = fed.nodes["MEX"], fed.nodes["IDN"]
+    engine = mex.store.engine
+
+    def stored(message_id: str) -> tuple[bytes, bytes, bytes | None]:
+        with engine.connect() as conn:
+            seq, in_outbox = conn.execute(select(outbox.c.seq, outbox.c.raw).where(outbox.c.message_id == message_id)).one()
+            in_messages = conn.execute(select(messages.c.raw).where(messages.c.message_id == message_id)).scalar_one()
+            in_raw = conn.execute(select(outbox_raw.c.raw).where(outbox_raw.c.seq == seq)).scalar()
+        return bytes(in_outbox), bytes(in_messages), None if in_raw is None else bytes(in_raw)
+
+    kept = await mex.send("note", ["IDN"], body={"text": "kept in messages.raw"})
+    assert stored(kept.id) == (b"", wire.encode(kept), None)
+
+    chunk_like = mex.build("note", ["IDN"], body={"text": "kept in outbox_raw alone"})
+    await asyncio.to_thread(mex.enqueue, [chunk_like], keep_copy=False)
+    assert stored(chunk_like.id) == (b"", b"", wire.encode(chunk_like))
+
+    old = mex.build("note", ["IDN"], body={"text": "queued before the migration"})
+    now = format_time(utcnow())
+    with engine.begin() as conn:  # what enqueue wrote before 0006_feed_outbox
+        conn.execute(insert(outbox), {"message_id": old.id, "raw": wire.encode(old), "queued_at": now})
+        conn.execute(insert(messages), message_row("out", old, old.digest(), b"", now))
+    mex.wake_soon()
+
+    for env in (kept, chunk_like, old):
+        got = await eventually(lambda e=env: idn.store.get(e.id), what=f"{env.id} delivered")
+        assert got.digest == env.digest()
+        assert idn.store.raw(env.id) == wire.encode(env)
+    await eventually(lambda: mex.store.outbox_depth() == 0, what="outbox drained")
+
+    with engine.begin() as conn:
+        conn.execute(update(messages).where(messages.c.message_id.in_([kept.id, chunk_like.id]))
+                     .values(retain_until="2000-01-01"))
+    assert await asyncio.to_thread(purge_messages, engine, utcnow()) == 2
+    with engine.connect() as conn:
+        assert conn.execute(select(outbox.c.message_id).where(outbox.c.message_id.in_([kept.id, chunk_like.id]))).all() == []
+        assert conn.execute(select(outbox_raw)).all() == []

@@ -384,3 +384,84 @@ def test_only_brackets_outside_strings_count_towards_the_depth_whatever_else_is_
     with pytest.raises(DecodeError) as caught:
         wire.parse_json(deep.encode())
     assert (caught.value.reason, caught.value.detail) == ("too_deep", "envelope nests deeper than 64 levels")
+
+
+def test_a_body_the_caller_checked_is_not_parsed_back_and_checked_again() -> None:
+    # A feed checks each record as it reads it; build then skips its own round trip (issue 19).
+    # The flag is the caller's word: the hub and every recipient still check the body strictly.
+    bad = {"alerts": [{"document_number": "X1"}]}
+    with pytest.raises(DecodeError) as caught:
+        make(type="alert.document.batch", recipients=["*"], body=bad)
+    assert caught.value.reason == "bad_body"
+    env = make(type="alert.document.batch", recipients=["*"], body=bad, body_checked=True)
+    assert json.loads(env.body) == bad
+    assert env.body_digest == wire.payload_digest(env.body)
+
+
+# -- the fast parse of payloads (issue 19): the strict parse decides every doubtful case -----------
+
+def _nested(depth: int) -> str:
+    return '{"a":' * (depth - 1) + '[1]' + '}' * (depth - 1)
+
+
+@pytest.fixture
+def strict_path_refused(monkeypatch):  # noqa: ANN001, ANN201
+    """Make the strict parse unusable (it always checks the nesting first): what still parses
+    took the fast path."""
+    def refused(text: str, what: str) -> None:
+        raise AssertionError("the strict parse ran")
+    monkeypatch.setattr(wire, "_check_depth", refused)
+
+
+@pytest.mark.parametrize("text", [
+    '{"alerts":[' + ",".join(json.dumps({"document_number": f"P{i}", "status": "lost", "n": [i, {"k": i}]})
+                             for i in range(50)) + "]}",
+    '{"text":"hello","n":[1,2.5,{"x":null}],"t":true}', "null", "[]", "{}", '"plain"',
+    _nested(wire.MAX_DEPTH),
+])
+def test_well_formed_payloads_take_the_fast_parse(text: str, strict_path_refused) -> None:  # noqa: ANN001
+    assert wire.parse_json(text.encode(), what="body") == json.loads(text)
+
+
+@pytest.mark.parametrize("text, reason", [
+    ('{"a":1,"a":2}', "duplicate_key"),
+    ('{"alerts":[{"a":1,"b":"x:y"},{"a":1,"a":2}]}', "duplicate_key"),  # a ':' in a string hides one
+    ('[{"a":1,"a":2},NaN]', "duplicate_key"),  # the strict parse's first objection, not the fast one's
+    ('[{"a":1,"a":2},1e999]', "duplicate_key"),
+    ('{"a":NaN}', "malformed_json"),
+    ('{"a":1e999}', "bad_number"),
+    ('{"a":1,}', "malformed_json"),
+    ('{"a":1} x', "malformed_json"),
+    ("\ufeff{}", "malformed_json"),
+    (_nested(wire.MAX_DEPTH + 1), "too_deep"),
+    ("[" * 100_000 + "]" * 100_000, "too_deep"),  # deeper than the parser's recursion limit
+])
+def test_doubtful_payloads_are_decided_by_the_strict_parse(text: str, reason: str) -> None:
+    with pytest.raises(DecodeError) as fast:
+        wire.parse_json(text, what="body")
+    with pytest.raises(DecodeError) as strict:
+        wire._parse_json(text, "body")
+    assert (fast.value.reason, fast.value.detail) == (strict.value.reason, strict.value.detail)
+    assert fast.value.reason == reason
+
+
+def test_a_colon_inside_a_string_sends_a_payload_to_the_strict_parse(monkeypatch) -> None:  # noqa: ANN001
+    calls: list[str] = []
+    monkeypatch.setattr(wire, "_check_depth", lambda text, what: calls.append(text))
+    assert wire.parse_json('{"t":"10:00"}', what="body") == {"t": "10:00"}
+    assert calls == ['{"t":"10:00"}']
+    assert wire.parse_json('{"t":"10-00"}', what="body") == {"t": "10-00"}
+    assert len(calls) == 1
+
+
+def test_envelopes_and_dead_letters_are_parsed_strictly_only(monkeypatch) -> None:  # noqa: ANN001
+    # The fast parse is for payloads; an envelope off the wire gets the strict parse alone.
+    raw = wire.encode(make().with_signature(SIG))
+
+    def refused(text: str) -> None:
+        raise AssertionError("the fast parse ran")
+    monkeypatch.setattr(wire, "_parse_plain", refused)
+    assert wire.decode(raw).id == ID
+    assert wire.read_names(raw)["id"] == ID
+    with pytest.raises(AssertionError, match="the fast parse ran"):
+        wire.parse_json(raw)

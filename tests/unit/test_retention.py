@@ -55,3 +55,15 @@ def test_a_hostile_review_date_does_not_keep_an_alert_beyond_ten_years_after_it_
     assert retention.retain_until("alert.document.batch", "2026-12-01T10:00:00Z",
                                   {"alerts": [far, alert("2027-03-01")]}) == "2036-12-01"
     assert retention.alert_kept_until(alert("2027-03-01"), "2026-12-01T10:00:00Z") == "2027-03-01"
+
+
+@pytest.mark.parametrize("reviews, created, last_day", [
+    (["2027-03-01", "2029-01-31"], "2026-12-01T10:00:00Z", "2029-01-31"),  # under the bound: the latest
+    (["2037-05-01", "2027-03-01"], "2026-12-01T10:00:00Z", "2036-12-01"),  # one beyond: the bound
+    (["2037-05-01", "2038-01-01"], "2026-12-01T10:00:00Z", "2036-12-01"),  # all beyond: the bound
+    (["2036-11-30", "2036-12-02"], "2026-12-01T23:59:59Z", "2036-12-01"),  # the bound counts from `created`'s day
+])
+def test_a_batch_is_kept_as_long_as_its_longest_kept_alert(reviews: list[str], created: str, last_day: str) -> None:
+    body = {"alerts": [alert(r) for r in reviews]}
+    assert retention.retain_until("alert.document.batch", created, body) == last_day
+    assert last_day == max(retention.alert_kept_until(a, created) for a in body["alerts"])

@@ -23,7 +23,7 @@ from crypto.errors import CryptoError
 from crypto.signing import VerifiedEnvelope, verify_envelope
 from nodes.national import reads
 from nodes.national.store import messages as message_table
-from nodes.national.store import mark_personal_data_deleted, outbox, record_refusal, take_deletion_mark
+from nodes.national.store import delete_outbox, mark_personal_data_deleted, record_refusal, take_deletion_mark
 from nodes.plumbing.config import new_message_id, utcnow
 from nodes.plumbing.db import erase_freed
 from protocol import cases as rules
@@ -313,7 +313,7 @@ def _delete_case(conn: Connection, row: Any, reason: str, message_id: str | None
     carried = list(conn.execute(select(carriers.c.message_id).where(carriers.c.case_id == row.id)).scalars())
     if carried:
         conn.execute(delete(message_table).where(message_table.c.message_id.in_(carried)))
-        conn.execute(delete(outbox).where(outbox.c.message_id.in_(carried)))
+        delete_outbox(conn, carried)
     for table in (carriers, shares_out):
         conn.execute(delete(table).where(table.c.case_id == row.id))
     if row.held_from == row.provider:

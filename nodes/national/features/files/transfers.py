@@ -26,7 +26,7 @@ import structlog
 from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, Text, and_, func, insert, select, update
 
 from crypto.signing import VerifiedEnvelope
-from nodes.national.store import messages, outbox, receipts, record_refusal
+from nodes.national.store import drop_outbox_bytes, messages, receipts, record_refusal
 from nodes.plumbing.config import utcnow
 from protocol import files as protocol_files
 from protocol.errors import PolicyError, ProtocolError
@@ -283,7 +283,7 @@ class FileTransfers:
                 return
             conn.execute(insert(chunks_out), {"message_id": env.id, "carrier": row.carrier, "n": row.n,
                                               "chunk": index, "state": "sent", "at": now})
-            self.ctx.enqueue([env], conn, keep_copy=False)  # the outbox row alone holds it until receipted
+            self.ctx.enqueue([env], conn, keep_copy=False)  # outbox_raw alone holds it until receipted
         self.ctx.wake_relay()  # committed: publish it now, not at the relay's next poll
         self.log.debug("file chunk queued", message_id=env.id, thread=row.thread, chunk=index)
 
@@ -305,7 +305,7 @@ class FileTransfers:
         now = format_time(utcnow())
         conn.execute(update(chunks_out).where(chunks_out.c.message_id == sent.message_id)
                      .values(state="refused" if refused else "delivered", at=now))
-        conn.execute(update(outbox).where(outbox.c.message_id == sent.message_id).values(raw=b""))
+        drop_outbox_bytes(conn, sent.message_id)
         conn.execute(update(messages).where(messages.c.message_id == sent.message_id).values(raw=b""))
         key = (files_out.c.carrier == sent.carrier) & (files_out.c.n == sent.n)
         if refused:

@@ -1,4 +1,4 @@
-"""Revision 0006: the messages' thread and reply_to indexes hold only the rows that have one
+"""Revision 0007: the messages' thread and reply_to indexes hold only the rows that have one
 (issue 16: a border hit, like an alert or a checkpoint, has neither, and its commit then writes no
 page of those two indexes).
 """
@@ -6,8 +6,8 @@ page of those two indexes).
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
