@@ -51,7 +51,7 @@ def decode_base64(text: object, what: str = "value") -> bytes:
 def decode_base64url(text: object, what: str = "value") -> bytes:
     """The bytes of canonical unpadded base64url (zero padding bits, no '=', nothing else in it)."""
     ascii_text = _ascii(text, what)
-    data = _strict(ascii_text.encode("ascii").translate(_URLSAFE_AS_STANDARD) + b"=" * (-len(ascii_text) % 4), what)
+    data = _strict(ascii_text.encode().translate(_URLSAFE_AS_STANDARD) + b"=" * (-len(ascii_text) % 4), what)
     if not _last_group_is(encode_base64url, data, ascii_text):
         raise NonCanonicalEncoding(f"{what} is not canonical unpadded base64url")
     return data
