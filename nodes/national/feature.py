@@ -144,6 +144,11 @@ class Feature:
     effects: Mapping[str, Effect] = field(default_factory=dict)
     batch_effects: Mapping[str, BatchEffect] = field(default_factory=dict)
     receipt_effects: Sequence[ReceiptEffect] = ()
+    # Incoming types whose signed bytes the message store does not keep (their `messages` row keeps
+    # the metadata and the digest: dedupe, receipts and the audit trail work as for any type): the
+    # effect keeps what matters elsewhere (a file chunk: written to the file being reassembled). A
+    # refused message of such a type is not kept either.
+    stored_without_copy: frozenset[str] = frozenset()
     read_hooks: Mapping[str, ReadHook] = field(default_factory=dict)
     tasks: Sequence[Task] = ()
     on_stop: Callable[[FeatureContext], None] | None = None  # after its tasks stopped: release resources

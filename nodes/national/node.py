@@ -113,6 +113,7 @@ class NationalNode:
         self.effects: dict[str, Effect] = {"receipt": _accept_receipt, "hub.checkpoint": witness_checkpoint,
                                            "hub.directory": _apply_publication, "hub.revocations": _apply_publication}
         self.batch_effects: dict[str, BatchEffect] = {}
+        self.stored_without_copy: set[str] = set()  # Feature.stored_without_copy of every feature
         self._effect_context: dict[str, FeatureContext] = {}
         reads.create_tables(self.store.engine)
         self._wake = asyncio.Event()
@@ -157,6 +158,7 @@ class NationalNode:
             self._effect_context[type] = ctx
         self.effects.update(feature.effects)
         self.batch_effects.update(feature.batch_effects)
+        self.stored_without_copy |= feature.stored_without_copy
         self.receipt_followers.extend(partial(follow, ctx) for follow in feature.receipt_effects)
         for type, hook in feature.read_hooks.items():
             self.read_hooks.setdefault(type, []).append((ctx, hook))
@@ -493,7 +495,8 @@ class NationalNode:
                 duplicate = env.id in known
                 if not duplicate:
                     known.add(env.id)
-                    rows.append(message_row("in", env, verified.digest, raw, stored_at,
+                    rows.append(message_row("in", env, verified.digest,
+                                            b"" if env.type in self.stored_without_copy else raw, stored_at,
                                             receipt.index if receipt else None,
                                             receipt.to_header() if receipt else None, payload=body))
                     if (error := effect_failed.get(env.id)) is not None:

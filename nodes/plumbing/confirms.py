@@ -12,13 +12,17 @@ docs/performance.md). aiormq 7.2's channel internals: hence its pin in pyproject
 from __future__ import annotations
 
 import asyncio
+import struct
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 import aiormq
 from aiormq import spec
 from aiormq.abc import ChannelFrame
+from pamqp.constants import FRAME_BODY, FRAME_END_CHAR
 from pamqp.header import ContentHeader
+
+_BODY_FRAME_HEAD = struct.Struct(">BHI")  # AMQP 0-9-1 frame: type, channel, payload size
 
 
 class Publishable(Protocol):
@@ -100,13 +104,15 @@ async def write_publishes(channel: aiormq.Channel, exchange: str,
     lock, each message registered under its delivery tag and message id, as `basic_publish` does."""
     if channel.is_closed:
         raise aiormq.exceptions.ChannelInvalidStateError(f"{channel!r} is closed")
-    frames: list[Any] = []
+    payload = bytearray()
     for m, properties in items:
         if len(m.routing_key) > 255:
             raise ValueError("routing key too long (max 255 bytes)")
-        frames += [spec.Basic.Publish(exchange=exchange, routing_key=m.routing_key, mandatory=True),
-                   ContentHeader(properties=properties, body_size=len(m.body)), *channel._split_body(m.body)]
-    buffer = ChannelFrame.marshall(channel_number=channel.number, frames=frames)
+        payload += ChannelFrame.marshall(channel_number=channel.number, frames=[
+            spec.Basic.Publish(exchange=exchange, routing_key=m.routing_key, mandatory=True),
+            ContentHeader(properties=properties, body_size=len(m.body))]).payload
+        _add_body_frames(payload, channel.number, m.body, channel.max_content_size)
+    buffer = ChannelFrame(payload=payload, should_close=False)  # type: ignore[arg-type]  # written as is: bytes-like
     async with channel.lock:
         first = channel.delivery_tag + 1
         confirmations = Confirmations(channel, [m.message_id for m, _ in items], first)
@@ -123,6 +129,18 @@ async def write_publishes(channel: aiormq.Channel, exchange: str,
             channel.delivery_tag = first - 1
             raise
     return confirmations
+
+
+def _add_body_frames(payload: bytearray, channel_number: int, body: bytes, max_size: int) -> None:
+    """The body's content frames appended to `payload`: the body copied once, into the buffer the
+    connection writes (aiormq's `_split_body` and pamqp's marshalling copied a 7.5 MiB file chunk
+    three times over: a bytes per frame, each frame joined, then the frames joined)."""
+    view = memoryview(body)
+    for start in range(0, len(view), max_size):
+        piece = view[start:start + max_size]
+        payload += _BODY_FRAME_HEAD.pack(FRAME_BODY, channel_number, len(piece))
+        payload += piece
+        payload += FRAME_END_CHAR
 
 
 __all__ = ["Confirmations", "write_publishes"]

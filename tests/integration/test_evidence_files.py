@@ -4,13 +4,14 @@ after a restart without resending what arrived, and every bad chunk refused with
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
 import os
 import stat
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -20,8 +21,10 @@ from sqlalchemy import func, select
 from nodes.national import reads
 from nodes.national.features.files.transfers import chunks_in, chunks_out
 from nodes.national.node import NationalNode
-from nodes.national.store import deliveries, messages
+from nodes.national.store import deliveries, messages, receipts
 from nodes.plumbing.config import new_message_id
+from crypto.signing import verify_envelope
+from protocol import envelope as wire
 from protocol import files as protocol_files
 from protocol import mla
 from tests.integration.federation import RunningFederation, eventually
@@ -242,6 +245,22 @@ async def send_chunk(fed: RunningFederation, carrier: Any, index: int, data: byt
     return env.id
 
 
+def kept_copy(node: NationalNode, message_id: str) -> int:
+    """How many signed bytes the node's message store keeps of a stored message (its row must exist,
+    with the envelope's digest)."""
+    with node.store.engine.connect() as conn:
+        row = conn.execute(select(messages.c.digest, func.length(messages.c.raw))
+                           .where(messages.c.message_id == message_id)).one()
+    assert len(row[0]) == 64
+    return row[1]
+
+
+def receipt_kind(node: NationalNode, message_id: str) -> tuple[str, str | None] | None:
+    with node.store.engine.connect() as conn:
+        row = conn.execute(select(receipts.c.kind, receipts.c.reason).where(receipts.c.of == message_id)).first()
+    return None if row is None else (row.kind, row.reason)
+
+
 async def refused_with(fed: RunningFederation, message_id: str) -> str:
     refusal = await eventually(lambda: next((r for r in fed.nodes["MEX"].store.refusals()
                                              if r["message_id"] == message_id), None),
@@ -267,6 +286,12 @@ async def test_bad_chunks_are_refused_with_their_reason_and_no_partial_file_is_e
     tampered[100] ^= 1
     wrong = await send_chunk(fed, good, 0, bytes(tampered), chunks=2)
     assert await refused_with(fed, wrong) == "chunk_digest_mismatch"
+    # refused chunks are not kept either (Feature.stored_without_copy): metadata and digest only, and
+    # the sender has its `refused` receipt with the reason
+    for refused_chunk in (unknown, elsewhere, wrong):
+        assert kept_copy(mex, refused_chunk) == 0
+    assert await eventually(lambda: receipt_kind(fed.nodes["ITA"], wrong), what="ITA's receipt of the refusal") \
+        == ("refused", "chunk_digest_mismatch")
     assert received(mex, good.id)["state"] == "failed" and received(mex, good.id)["reason"] == "chunk_digest_mismatch"
     assert not mex.files.part_path(good.id, 0).exists()
     assert (await download_sha256(mex, good.id))[:2] == (409, "chunk_digest_mismatch")
@@ -295,3 +320,32 @@ async def test_bad_chunks_are_refused_with_their_reason_and_no_partial_file_is_e
     assert received(mex, missing.id)["state"] == "failed" and received(mex, missing.id)["reason"] == "file_incomplete"
     assert not mex.files.part_path(missing.id, 0).exists()
     assert (await download_sha256(mex, missing.id))[:2] == (409, "file_incomplete")
+
+
+async def test_a_chunk_delivered_twice_is_taken_once_receipted_twice_and_kept_without_its_bytes(
+        fed: RunningFederation) -> None:
+    """The inbox's storing step (what the broker consumer calls with a checked batch) given the same
+    chunk again, as after a redelivery: deduplicated by id, receipted again, its bytes never in the
+    message store, while a type that keeps its copy (the carrier) still does."""
+    ita, mex = fed.nodes["ITA"], fed.nodes["MEX"]
+    data = os.urandom(1000)
+    carrier = await carrier_with(fed, "ITA-TWICE-1", ref_of(data))
+    assert kept_copy(mex, carrier.id) > 0, "a carrier keeps its signed bytes"
+    body = {"file": carrier.id, "n": 0, "chunk": 0, "data": base64.b64encode(data).decode()}
+    env = ita.build_sealed("file.chunk", ["MEX"], body, header={"file": carrier.id, "n": 0, "chunk": 0, "chunks": 1},
+                           thread=carrier.thread, reply_to=carrier.id)
+    raw = wire.encode(env)
+    verified = verify_envelope(wire.decode(raw), mex.federation.trust, datetime.now(UTC))
+    for _ in range(2):
+        await asyncio.to_thread(mex._apply, [(verified, None, body, raw)], [])
+    assert received(mex, carrier.id)["state"] == "complete"
+    assert (await download_sha256(mex, carrier.id))[2] == hashlib.sha256(data).hexdigest()
+    assert kept_copy(mex, env.id) == 0
+    with mex.store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(chunks_in)
+                            .where(chunks_in.c.message_id == env.id)).scalar_one() == 1
+        answers = [wire.decode(r.raw) for r in conn.execute(select(messages.c.raw).where(
+            (messages.c.direction == "out") & (messages.c.type == "receipt") & (messages.c.reply_to == env.id)))]
+    assert [json.loads(a.body)["kind"] for a in answers] == ["delivered", "delivered"], \
+        "a duplicate gets its receipt again"
+    assert not [r for r in mex.store.refusals() if r["message_id"] == env.id]

@@ -3,6 +3,8 @@ each message must still get its own broker answer — confirmed, refused as full
 
 from __future__ import annotations
 
+import os
+
 import aio_pika
 import pytest
 
@@ -46,3 +48,25 @@ async def test_each_message_of_a_batch_gets_its_own_answer(broker) -> None:  # n
         await publisher.close()
         with pytest.raises(PublishRefused):
             await publisher.publish(b"f", "ok", message_id="m-9")
+
+
+async def test_bodies_split_into_frames_arrive_byte_for_byte(broker) -> None:  # noqa: ANN001
+    """A body of one frame, of exactly one frame, one byte past it, and of many (a file chunk is ~7.5 MiB
+    in frames of the negotiated frame_max): each arrives whole, in a batch written as one buffer."""
+    admin_vhost(broker, "t-publisher-frames")
+    connection = await aio_pika.connect(broker.admin_url("t-publisher-frames"))
+    async with connection:
+        setup = await connection.channel()
+        exchange = await setup.declare_exchange("t.x", aio_pika.ExchangeType.DIRECT, durable=True)
+        queue = await setup.declare_queue("t.frames", durable=True, arguments={"x-queue-type": "quorum"})
+        await queue.bind(exchange, "frames")
+        publisher = await Publisher.open(connection, "t.x", ADMIN_USER)
+        frame = (await publisher._channel.get_underlay_channel()).max_content_size
+        bodies = [b"", os.urandom(1), os.urandom(frame), os.urandom(frame + 1), os.urandom(3 * frame + 17)]
+        batch = [Outgoing(body, "frames", f"f-{i}") for i, body in enumerate(bodies)]
+        assert await publisher.publish_many(batch) == [None] * len(bodies)
+        for i, body in enumerate(bodies):
+            got = await queue.get(timeout=5)
+            assert (got.message_id, got.body) == (f"f-{i}", body)
+            await got.ack()
+        await publisher.close()

@@ -161,11 +161,13 @@ def test_a_sealed_payload_has_one_to_250_recipients_and_a_known_suite() -> None:
     (None, "a sealed payload is header.ciphertext"),
     ("abc", "a sealed payload is header.ciphertext"),
     ("a.b.c", "a sealed payload is header.ciphertext"),
+    ("a.b.", "a sealed payload is header.ciphertext"),
+    (".AAAA", "the header is not JSON: "),
     ("!!.AAAA", "header is not base64"),
     (base64.urlsafe_b64encode(b"[1").decode().rstrip("=") + ".AAAA", "the header is not JSON: "),
     (base64.urlsafe_b64encode(b'{"v":1}').decode().rstrip("=") + ".AAAA",
      "the header is not {v: 1, suite, nonce, keys}"),
-], ids=["not-a-string", "no-dot", "two-dots", "header-not-base64", "header-not-json", "header-shape"])
+], ids=["not-a-string", "no-dot", "two-dots", "a-second-dot-last", "empty-header", "header-not-base64", "header-not-json", "header-shape"])
 def test_a_malformed_sealed_payload_is_a_bad_seal_that_says_what_is_wrong(sealed: object, detail: str) -> None:
     error = _refusal(sealed)
     assert error.reason == "bad_seal"

@@ -14,6 +14,7 @@ FEATURE = Feature(
     tables=(transfers.metadata,),
     service=transfers.FileTransfers,
     effects={"file.chunk": transfers.on_chunk},
+    stored_without_copy=frozenset({"file.chunk"}),  # the chunk's bytes go to the file being reassembled
     receipt_effects=(transfers.on_receipt,),
     tasks=(transfers.pump, transfers.watch),
     routes=lambda app, ctx: api.add_routes(app, ctx.service),

@@ -4,9 +4,10 @@ reassembling and verifying, and the timeout of a file that stays incomplete.
 
 Files live under `<node home>/files/` (0700), each file 0600: `out/<id>` (an upload waiting to be
 sent or being sent), `in/<carrier>.<n>.part` (chunks arriving), `in/<carrier>.<n>` (complete and
-verified: the only form a focal point can download). A chunk's sealed bytes are not kept in the
-message store once the file on disk has them (sender: once receipted; receiver: once written):
-the per-chunk digest, the hub's log receipt and the file's SHA-256 remain.
+verified: the only form a focal point can download). A chunk's sealed bytes never go to the message
+store (sender: `enqueue(keep_copy=False)`, the outbox row alone until receipted; receiver: the
+feature's `stored_without_copy`, refused chunks included): the per-chunk digest, the hub's log
+receipt and the file's SHA-256 remain.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import structlog
 from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, Text, and_, func, insert, select, update
 
 from crypto.signing import VerifiedEnvelope
-from nodes.national.store import drop_outbox_bytes, messages, receipts, record_refusal
+from nodes.national.store import drop_outbox_bytes, receipts, record_refusal
 from nodes.plumbing.config import utcnow
 from protocol import files as protocol_files
 from protocol.errors import PolicyError, ProtocolError
@@ -295,7 +296,7 @@ class FileTransfers:
 
     def on_chunk_receipt(self, conn: Connection, body: Mapping[str, Any]) -> None:
         """A receipt the core accepted: if it is for one of our chunks, that chunk is settled; its
-        sealed copy leaves the outbox and the message store (the spooled file keeps the bytes)."""
+        sealed copy leaves the outbox (the spooled file keeps the bytes)."""
         sent = conn.execute(select(chunks_out).where(chunks_out.c.message_id == body["of"])).first()
         if sent is None or sent.state != "sent":
             return
@@ -306,7 +307,6 @@ class FileTransfers:
         conn.execute(update(chunks_out).where(chunks_out.c.message_id == sent.message_id)
                      .values(state="refused" if refused else "delivered", at=now))
         drop_outbox_bytes(conn, sent.message_id)
-        conn.execute(update(messages).where(messages.c.message_id == sent.message_id).values(raw=b""))
         key = (files_out.c.carrier == sent.carrier) & (files_out.c.n == sent.n)
         if refused:
             conn.execute(update(files_out).where(key).values(state="failed", reason=body.get("reason") or "refused",
@@ -364,9 +364,9 @@ class FileTransfers:
                 (chunks_in.c.carrier == row.carrier) & (chunks_in.c.n == row.n)
                 & (chunks_in.c.chunk == index))).first() is not None:
             raise ProtocolError("duplicate_chunk", f"chunk {index} arrived already in another message")
-        # the body rule (protocol.files.chunk_rule, run by the inbox before any effect) refused
-        # non-canonical or oversized data; the SHA-256 below checks the bytes: a plain decode here
-        data = base64.b64decode(body["data"])
+        # the body rule (protocol.files.chunk_rule, run by the inbox before any effect) took this very
+        # decode; since it is strict base64 from the text itself (no copy) it is also the cheapest
+        data = protocol_files.chunk_data(body)
         try:
             protocol_files.verify_chunk(ref, index, data)
         except PolicyError as exc:
@@ -383,7 +383,6 @@ class FileTransfers:
         now = format_time(utcnow())
         conn.execute(insert(chunks_in), {"carrier": row.carrier, "n": row.n, "chunk": index,
                                          "message_id": env.id, "at": now})
-        conn.execute(update(messages).where(messages.c.message_id == env.id).values(raw=b""))
         received = row.received + 1
         key = (files_in.c.carrier == row.carrier) & (files_in.c.n == row.n)
         conn.execute(update(files_in).where(key).values(received=received))
