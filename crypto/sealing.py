@@ -97,7 +97,7 @@ def _parse(sealed: str) -> tuple[bytes, dict[str, Any], bytes]:
 def _parse_header(sealed: str) -> tuple[bytes, dict[str, Any], str]:
     """The header, and the ciphertext's text not decoded (up to ~7 MiB for a file chunk)."""
     # find, not split: the header is a few hundred characters, the ciphertext's text is sliced once
-    if not isinstance(sealed, str) or (dot := sealed.find(".")) < 0 or sealed.find(".", dot + 1) != -1:
+    if not isinstance(sealed, str) or (dot := sealed.find(".")) < 0 or sealed.rfind(".") != dot:
         raise SealError("bad_seal", "a sealed payload is header.ciphertext")
     header_bytes = _unb64(sealed[:dot], "header")
     try:

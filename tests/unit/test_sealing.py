@@ -174,6 +174,12 @@ def test_a_malformed_sealed_payload_is_a_bad_seal_that_says_what_is_wrong(sealed
     assert error.detail.startswith(detail)
 
 
+def test_a_second_dot_anywhere_after_the_first_is_refused_before_any_decoding() -> None:
+    head, ciphertext = _sealed().split(".")
+    for sealed in (f"{head}..{ciphertext}", f"{head}.{ciphertext[:1]}.{ciphertext[1:]}", f"{head}.{ciphertext}."):
+        assert _refusal(sealed).detail == "a sealed payload is header.ciphertext"
+
+
 @pytest.mark.parametrize("change", [
     {"v": 2}, {"keys": {}}, {"keys": ["MEX"]}, {"extra": 1},
 ], ids=["version-2", "no-keys", "keys-not-an-object", "extra-member"])
