@@ -254,15 +254,26 @@ def _parse_json(raw: bytes | str, what: str, *, fast: bool = False) -> tuple[Any
         raise DecodeError("bad_unicode", f"{what} contains a lone UTF-16 surrogate")
     value = _parse_plain(text) if fast else _DOUBTFUL
     if value is _DOUBTFUL:
-        _check_depth(text, what)
-        try:
-            value = json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant,
-                               parse_float=_finite_float)
-        except DecodeError:
-            raise
-        except (ValueError, RecursionError) as exc:
-            raise DecodeError("malformed_json", f"{what}: {exc}") from None
+        value = _parse_strict(text, what)
     return value, bool(_SURROGATE_ESCAPE.search(text))
+
+
+def _parse_strict(text: str, what: str) -> Any:
+    """The strict parse. Nesting is checked on the value (a walk of its containers) rather than on
+    the text, whose strings would all have to be stripped first (an envelope carrying a feed batch
+    holds thousands of brackets in its body string); when the parse fails, the text's nesting is
+    checked first, so too deep text is refused as `too_deep` whatever else is wrong with it."""
+    try:
+        value = json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant,
+                           parse_float=_finite_float)
+    except (ValueError, RecursionError, DecodeError) as exc:
+        _check_depth(text, what)
+        if isinstance(exc, DecodeError):
+            raise
+        raise DecodeError("malformed_json", f"{what}: {exc}") from None
+    if _members_within_depth(value) is None:
+        raise DecodeError("too_deep", f"{what} nests deeper than {MAX_DEPTH} levels")
+    return value
 
 
 _DOUBTFUL = object()  # _parse_plain's answer when only the strict parse may decide
@@ -280,19 +291,26 @@ def _parse_plain(text: str) -> Any:
         value = _PLAIN.decode(text)
     except (ValueError, RecursionError, DecodeError):
         return _DOUBTFUL
+    members = _members_within_depth(value)
+    return value if members is not None and members == text.count(":") else _DOUBTFUL
+
+
+def _members_within_depth(value: Any) -> int | None:
+    """The members of every object in a parsed `value`; None if a container in it is nested
+    deeper than MAX_DEPTH (the value's nesting is its text's, outside strings)."""
     members = 0
     stack = [(value, 1)] if isinstance(value, (dict, list)) else []  # containers only, with their depth
     while stack:
         item, depth = stack.pop()
         if depth > MAX_DEPTH:
-            return _DOUBTFUL
+            return None
         if isinstance(item, dict):
             members += len(item)
             children = item.values()
         else:
             children = item
         stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
-    return value if members == text.count(":") else _DOUBTFUL
+    return members
 
 
 _STRINGS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')

@@ -22,7 +22,7 @@ outbox = Table(
     "outbox", metadata,
     Column("seq", Integer, primary_key=True, autoincrement=True),
     Column("message_id", String(36), unique=True, nullable=False),
-    # Empty since 0006_feed_outbox: the signed bytes are stored once, in messages.raw, or in
+    # Empty since revision 0006: the signed bytes are stored once, in messages.raw, or in
     # outbox_raw when the message store keeps none (a file chunk). Rows queued before keep theirs.
     Column("raw", LargeBinary, nullable=False),
     Column("queued_at", String(32), nullable=False),

@@ -59,7 +59,7 @@ async def test_a_queued_message_is_published_at_once_not_at_the_relays_next_poll
 
 async def test_outbox_bytes_are_stored_once_and_erased_with_their_message(fed) -> None:  # noqa: ANN001
     # Issue 19: the signed bytes live in messages.raw, or in outbox_raw when the message store keeps
-    # none (a file chunk); a row queued before 0006_feed_outbox still has them in outbox.raw. Each
+    # none (a file chunk); a row queued before revision 0006 still has them in outbox.raw. Each
     # kind is published; and deleting the message deletes its bytes wherever they are.
     from sqlalchemy import insert, select, update
 
@@ -88,7 +88,7 @@ async def test_outbox_bytes_are_stored_once_and_erased_with_their_message(fed) -
 
     old = mex.build("note", ["IDN"], body={"text": "queued before the migration"})
     now = format_time(utcnow())
-    with engine.begin() as conn:  # what enqueue wrote before 0006_feed_outbox
+    with engine.begin() as conn:  # what enqueue wrote before revision 0006
         conn.execute(insert(outbox), {"message_id": old.id, "raw": wire.encode(old), "queued_at": now})
         conn.execute(insert(messages), message_row("out", old, old.digest(), b"", now))
     mex.wake_soon()

@@ -406,11 +406,10 @@ def _nested(depth: int) -> str:
 
 @pytest.fixture
 def strict_path_refused(monkeypatch):  # noqa: ANN001, ANN201
-    """Make the strict parse unusable (it always checks the nesting first): what still parses
-    took the fast path."""
+    """Make the strict parse unusable: what still parses took the fast path."""
     def refused(text: str, what: str) -> None:
         raise AssertionError("the strict parse ran")
-    monkeypatch.setattr(wire, "_check_depth", refused)
+    monkeypatch.setattr(wire, "_parse_strict", refused)
 
 
 @pytest.mark.parametrize("text", [
@@ -447,7 +446,8 @@ def test_doubtful_payloads_are_decided_by_the_strict_parse(text: str, reason: st
 
 def test_a_colon_inside_a_string_sends_a_payload_to_the_strict_parse(monkeypatch) -> None:  # noqa: ANN001
     calls: list[str] = []
-    monkeypatch.setattr(wire, "_check_depth", lambda text, what: calls.append(text))
+    strict = wire._parse_strict
+    monkeypatch.setattr(wire, "_parse_strict", lambda text, what: calls.append(text) or strict(text, what))
     assert wire.parse_json('{"t":"10:00"}', what="body") == {"t": "10:00"}
     assert calls == ['{"t":"10:00"}']
     assert wire.parse_json('{"t":"10-00"}', what="body") == {"t": "10-00"}
@@ -465,3 +465,29 @@ def test_envelopes_and_dead_letters_are_parsed_strictly_only(monkeypatch) -> Non
     assert wire.read_names(raw)["id"] == ID
     with pytest.raises(AssertionError, match="the fast parse ran"):
         wire.parse_json(raw)
+
+
+@pytest.mark.parametrize("text, reason", [
+    (_nested(wire.MAX_DEPTH + 1), "too_deep"),  # parses, then refused on its value's nesting
+    (_nested(wire.MAX_DEPTH + 1)[:-1], "too_deep"),  # malformed too: the nesting is named first
+    ('{"a":{"a":1,"a":2},' + _nested(wire.MAX_DEPTH + 1)[1:], "too_deep"),  # and before a duplicate
+    ('[' + _nested(wire.MAX_DEPTH), "too_deep"),  # unclosed and 65 deep
+    ('[' + _nested(wire.MAX_DEPTH - 1), "malformed_json"),  # unclosed, 64 deep
+    ('[' + _nested(wire.MAX_DEPTH - 1) + ',NaN]', "malformed_json"),
+])
+def test_the_strict_parse_names_too_deep_nesting_first(text: str, reason: str) -> None:
+    for parse in (lambda: wire._parse_json(text, "envelope"), lambda: wire.parse_json(text, what="body")):
+        with pytest.raises(DecodeError) as caught:
+            parse()
+        assert caught.value.reason == reason
+    assert wire._parse_json(_nested(wire.MAX_DEPTH), "envelope")[0] == json.loads(_nested(wire.MAX_DEPTH))
+
+
+def test_an_envelope_carrying_a_batch_is_not_stripped_of_its_strings_to_check_its_nesting(monkeypatch) -> None:  # noqa: ANN001
+    body = {"alerts": [{"document_number": f"P{i}", "n": [[i]]} for i in range(100)]}
+    raw = wire.encode(make(body={"text": json.dumps(body)}).with_signature(SIG))
+
+    def refused(text: str, what: str) -> None:
+        raise AssertionError("the text's nesting was checked")
+    monkeypatch.setattr(wire, "_check_depth", refused)
+    assert json.loads(wire.decode(raw).body) == {"text": json.dumps(body)}

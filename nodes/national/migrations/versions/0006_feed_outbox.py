@@ -1,4 +1,4 @@
-"""Revision 0006_feed_outbox: an outbox row's signed bytes stored once (issue 19). New rows keep an
+"""Revision 0006: an outbox row's signed bytes stored once (issue 19). New rows keep an
 empty outbox.raw; their bytes are in messages.raw, or in `outbox_raw` when the message store keeps
 none (a file chunk), so marking a row published no longer rewrites a large blob. Rows queued before
 keep their bytes in outbox.raw and are read from there (store.NodeStore.pending).
