@@ -177,11 +177,13 @@ async def hub_drain(broker: PrivateBroker, workdir: Path, n: int, text_size: int
     await connection.close()
     start, cpu, broker_cpu = time.perf_counter(), time.process_time(), roles.process_cpu(broker.pid())
     hub = await fed.start_hub()
-    thresholds = gc.get_threshold()
+    thresholds, pauses = gc.get_threshold(), GcPauses()
+    gc.callbacks.append(pauses)
     settle_heap()  # as nodes/app/serve.py does once the hub started; undone after the drain
     while hub.processed < n:
         await asyncio.sleep(0.02)
     elapsed = time.perf_counter() - start
+    gc.callbacks.remove(pauses)
     gc.unfreeze()
     gc.set_threshold(*thresholds)
     # process_time: every thread of this process, which runs the hub alone while it drains
@@ -189,9 +191,27 @@ async def hub_drain(broker: PrivateBroker, workdir: Path, n: int, text_size: int
     assert hub.store.size >= n
     batches = {s.name: s.value for s in hub.telemetry.batch_seconds.collect()[0].samples}
     print(f"    hub batches: {batches['somex_batch_seconds_count']:.0f}, "
-          f"{batches['somex_batch_seconds_sum'] / max(batches['somex_batch_seconds_count'], 1) * 1e3:.1f} ms each")
+          f"{batches['somex_batch_seconds_sum'] / max(batches['somex_batch_seconds_count'], 1) * 1e3:.1f} ms each; "
+          f"{pauses}")
     await fed.stop_all()
     return Run("hub alone: verify + durable audit + forward", n, elapsed, [], {"hub": cpu}, broker_cpu)
+
+
+class GcPauses:
+    """The cyclic collector's runs while this is in gc.callbacks: how many of each generation, how long."""
+
+    def __init__(self) -> None:
+        self.runs, self.seconds, self._started = [0, 0, 0], 0.0, 0.0
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._started
+            self.runs[info["generation"]] += 1
+
+    def __str__(self) -> str:
+        return f"gc runs by generation {'/'.join(map(str, self.runs))}, {self.seconds * 1e3:.0f} ms"
 
 
 def _t(text: str) -> datetime:
