@@ -11,9 +11,7 @@ import argparse
 import asyncio
 import os
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import aio_pika
 import structlog
@@ -22,8 +20,8 @@ from nodes.plumbing.alarms import AlarmBoard
 from nodes.plumbing.amqp import ack_batch, consume_in_batches
 from nodes.plumbing.deliveries import consume
 from nodes.plumbing.logs import configure_logging
-from nodes.plumbing.rabbit import ADMIN_USER, PrivateBroker, free_port
-from tests.support.broker import admin_vhost
+from nodes.plumbing.rabbit import ADMIN_USER
+from tests.support.broker import bench_broker
 
 QUEUE = "bench.consume"
 PREFETCH, BATCH = 512, 256  # the hub's defaults
@@ -86,26 +84,16 @@ async def main(argv: list[str]) -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args(argv)
     configure_logging("WARNING", json=True)
-    with tempfile.TemporaryDirectory(prefix="somex-bench-") as tmp:
-        broker = PrivateBroker(Path(tmp) / "broker", amqp_port=free_port(), mgmt_port=free_port(),
-                               dist_port=free_port(), nodename=f"somex-bench-{os.getpid()}@localhost")
-        broker.ensure_installed()
-        broker.start()
-        try:
-            admin_vhost(broker, "bench-consume")
-            url = broker.admin_url("bench-consume")
-            figures: dict[str, list[float]] = {"aio-pika IncomingMessage": [], "aiormq Delivered": []}
-            for _ in range(args.runs):
-                for label, direct in (("aio-pika IncomingMessage", False), ("aiormq Delivered", True)):
-                    await _fill(url, args.messages, args.size)
-                    figures[label].append(await _drain(url, args.messages, direct))
-            for label, values in figures.items():
-                print(f"{label:<26} consumer CPU per delivery {min(values):.0f}–{max(values):.0f} µs "
-                      f"({', '.join(f'{v:.0f}' for v in values)}), {args.messages} deliveries a run, batches "
-                      f"of up to {BATCH}, prefetch {PREFETCH}")
-        finally:
-            broker.stop()
-
+    with bench_broker("bench-consume") as url:
+        figures: dict[str, list[float]] = {"aio-pika IncomingMessage": [], "aiormq Delivered": []}
+        for _ in range(args.runs):
+            for label, direct in (("aio-pika IncomingMessage", False), ("aiormq Delivered", True)):
+                await _fill(url, args.messages, args.size)
+                figures[label].append(await _drain(url, args.messages, direct))
+        for label, values in figures.items():
+            print(f"{label:<26} consumer CPU per delivery {min(values):.0f}–{max(values):.0f} µs "
+                  f"({', '.join(f'{v:.0f}' for v in values)}), {args.messages} deliveries a run, batches "
+                  f"of up to {BATCH}, prefetch {PREFETCH}")
 
 if __name__ == "__main__":
     asyncio.run(main(sys.argv[1:]))

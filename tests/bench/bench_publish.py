@@ -10,16 +10,14 @@ import argparse
 import asyncio
 import os
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import aio_pika
 
 from nodes.plumbing.amqp import Outgoing, Publisher
 from nodes.plumbing.logs import configure_logging
-from nodes.plumbing.rabbit import ADMIN_USER, PrivateBroker, free_port
-from tests.support.broker import admin_vhost
+from nodes.plumbing.rabbit import ADMIN_USER
+from tests.support.broker import bench_broker
 
 QUEUE = "bench.publish"
 
@@ -52,20 +50,10 @@ async def main(argv: list[str]) -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args(argv)
     configure_logging("WARNING", json=True)
-    with tempfile.TemporaryDirectory(prefix="somex-bench-") as tmp:
-        broker = PrivateBroker(Path(tmp) / "broker", amqp_port=free_port(), mgmt_port=free_port(),
-                               dist_port=free_port(), nodename=f"somex-bench-{os.getpid()}@localhost")
-        broker.ensure_installed()
-        broker.start()
-        try:
-            admin_vhost(broker, "bench-publish")
-            figures = [await _run(broker.admin_url("bench-publish"), args.batches, args.size, args.body)
-                       for _ in range(args.runs)]
-            print(f"publisher CPU per message {min(figures):.0f}–{max(figures):.0f} µs "
-                  f"({', '.join(f'{v:.0f}' for v in figures)}), {args.batches} batches of {args.size}")
-        finally:
-            broker.stop()
-
+    with bench_broker("bench-publish") as url:
+        figures = [await _run(url, args.batches, args.size, args.body) for _ in range(args.runs)]
+        print(f"publisher CPU per message {min(figures):.0f}–{max(figures):.0f} µs "
+              f"({', '.join(f'{v:.0f}' for v in figures)}), {args.batches} batches of {args.size}")
 
 if __name__ == "__main__":
     asyncio.run(main(sys.argv[1:]))
