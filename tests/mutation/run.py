@@ -5,6 +5,9 @@
     python -m tests.mutation.run --check              the trust-guarding modules whose source changed
                                                       since their floor was recorded (floors.json);
                                                       fails when one scores below its floor
+    python -m tests.mutation.run --check --accept     the same; once it passes, the checked functions' source
+                                                      hashes are recorded (floors unchanged), so the next check
+                                                      mutates only what changes after
     python -m tests.mutation.run --record             (re)write floors.json from this run's scores
     python -m tests.mutation.run --reuse --record M   record M's floor from the last run's mutants/ (no new run;
                                                       refused when some of M's mutants were not run)
@@ -172,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--check", action="store_true",
                     help="mutate the changed functions of changed trust-guarding modules; fail below the floor")
     ap.add_argument("--record", action="store_true", help="record this run's scores and source hashes as floors")
+    ap.add_argument("--accept", action="store_true",
+                    help="with --check: once every checked module meets its floor, record the source hashes of "
+                         "the functions checked (the floors stay as they are)")
     ap.add_argument("--jobs", type=int, default=1, help="parallel mutants (default 1: the machine is shared)")
     ap.add_argument("--deadline", type=float, default=None, help="stop mutmut after this many seconds")
     ap.add_argument("--survivors", action="store_true", help="list surviving mutants (see one: mutmut show NAME)")
@@ -181,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
 
     floors = json.loads(FLOORS.read_text()) if FLOORS.exists() else {}
     functions: dict[str, list[str] | None] = {}
+    if args.accept and not args.check:
+        ap.error("--accept goes with --check")
     if args.check:
         for m in TRUST_MODULES:
             if floors.get(m, {}).get("sha256") != source_hash(m):
@@ -247,8 +255,24 @@ def main(argv: list[str] | None = None) -> int:
                       f"module's floor {floor:.2f}: add unit tests that kill the survivors above "
                       f"(mutmut show NAME), or list a true equivalent in docs/testing.md and re-record with "
                       f"`python -m tests.mutation.run --record {m}`")
+        if not failed and args.accept:
+            accept(floors, rows)
         return 1 if failed else 0
     return 0
+
+
+def accept(floors: dict, rows: dict[str, dict]) -> None:
+    """After a passing check: the modules' current source and function hashes become the recorded
+    ones, their floors unchanged. Each changed function has just met its module's floor; the next
+    check mutates only functions that change after this. A module without a floor is not accepted
+    (record it with --record)."""
+    accepted = []
+    for m in rows:
+        if "floor" in floors.get(m, {}):
+            floors[m] = {**floors[m], "sha256": source_hash(m), "functions": function_hashes(m)}
+            accepted.append(m)
+    FLOORS.write_text(json.dumps(dict(sorted(floors.items())), indent=2) + "\n")
+    print(f"accepted (function hashes recorded, floors kept): {', '.join(accepted) or 'none'}")
 
 
 if __name__ == "__main__":

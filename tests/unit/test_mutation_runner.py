@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
 from tests.mutation import run
 
 
@@ -36,3 +40,22 @@ def test_a_run_that_ran_no_mutant_is_a_failure_never_a_score(tmp_path, monkeypat
     (tmp_path / "mutants" / "protocol" / "policy.py.meta").write_text(
         '{"exit_code_by_key": {"protocol.policy.x_is_for__mutmut_1": 1}}')
     assert run.did_not_run({"protocol/policy.py": run.tally("protocol/policy.py")}) == []
+
+
+def test_accept_records_the_checked_functions_hashes_and_keeps_the_floors(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    # After a passing check the next one mutates nothing of what was checked; the floor is unchanged,
+    # and a module that never had a floor is not given one.
+    monkeypatch.setattr(run, "FLOORS", tmp_path / "floors.json")
+    stale = {k: "0" * 64 for k in run.function_hashes("crypto/signing.py")}
+    floors = {"crypto/signing.py": {"floor": 0.93, "sha256": "0" * 64, "functions": stale}}
+    run.accept(floors, {"crypto/signing.py": {}, "protocol/files.py": {}})
+    written = json.loads((tmp_path / "floors.json").read_text())
+    assert written["crypto/signing.py"]["floor"] == 0.93
+    assert written["crypto/signing.py"]["sha256"] == run.source_hash("crypto/signing.py")
+    assert run.changed_functions("crypto/signing.py", written["crypto/signing.py"]) == []
+    assert "protocol/files.py" not in written
+
+
+def test_accept_only_goes_with_check() -> None:
+    with pytest.raises(SystemExit):
+        run.main(["--accept"])
