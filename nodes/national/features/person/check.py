@@ -14,7 +14,8 @@ import json
 import re
 import secrets
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -222,10 +223,11 @@ class BorderChecks:
         self._reports_waiting = asyncio.Event()
 
     def close(self) -> None:
-        for reader in (self._candidates, self._quiet_log, self._writer, self._checkpoints):
-            if reader is not None:
-                reader.close()
-        self._candidates = self._quiet_log = self._writer = None
+        with self._write_lock:  # a reporter's transaction still running in its thread ends first
+            for reader in (self._candidates, self._quiet_log, self._writer, self._checkpoints):
+                if reader is not None:
+                    reader.close()
+            self._candidates = self._quiet_log = self._writer = None
 
     async def check(self, query: BorderQuery, who: str) -> CheckOutcome:
         today = utcnow().date().isoformat()
@@ -354,7 +356,7 @@ class BorderChecks:
                 self.ctx.log.exception("hit report not built; kept for the next round", message_id=message_id)
                 continue
             done.append(message_id)
-        with self._write_lock, self.ctx.db.begin() as conn:
+        with self._writing() as conn:
             if envs:
                 self.ctx.enqueue(envs, conn)
             store.drop_hit_reports(conn, done)
@@ -363,7 +365,7 @@ class BorderChecks:
         return len(waiting) == REPORT_BATCH
 
     def _queue_reports(self, reports: Sequence[HitReport]) -> None:
-        with self._write_lock, self.ctx.db.begin() as conn:
+        with self._writing() as conn:
             store.queue_hit_reports(conn, reports)
 
     def _log_quietly(self, outcome: CheckOutcome, who: str) -> None:
@@ -375,19 +377,27 @@ class BorderChecks:
 
     def _log(self, outcome: CheckOutcome, who: str, reports: Sequence[HitReport]) -> None:
         """The check in the access log, the matched alerts in the read journal, and the hit reports
-        to send: one transaction, committed (synchronous=FULL) before the answer leaves. On SQLite,
-        on a connection of the check's own whose commits leave the log's checkpoints to a
-        background thread (store.WalCheckpoints)."""
+        to send: one transaction, committed (synchronous=FULL) before the answer leaves."""
+        with self._writing() as conn:
+            self._write_log(conn, outcome, who, reports)
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """A write transaction of the check or the reporter. On SQLite one at a time (the lock), on a
+        connection of the feature's own whose commits leave the WAL checkpoints to a background thread
+        (store.WalCheckpoints): a commit that crossed SQLite's automatic threshold would copy the log
+        into the 2.5 GB replica while the next check waits."""
         if not self._sqlite:
             with self.ctx.db.begin() as conn:
-                self._write_log(conn, outcome, who, reports)
+                yield conn
             return
-        if self._writer is None:
-            self._writer = self.ctx.db.connect()
-            store.WalCheckpoints.no_automatic_checkpoints(self._writer.connection.dbapi_connection)
-        with self._write_lock, self._writer.begin():
-            self._write_log(self._writer, outcome, who, reports)
-        self._checkpoints.committed()
+        with self._write_lock:
+            if self._writer is None:
+                self._writer = self.ctx.db.connect()
+                store.WalCheckpoints.no_automatic_checkpoints(self._writer.connection.dbapi_connection)
+            with self._writer.begin():
+                yield self._writer
+            self._checkpoints.committed()
 
     def _write_log(self, conn: Connection, outcome: CheckOutcome, who: str, reports: Sequence[HitReport]) -> None:
         store.log_check(conn, reference=outcome.reference, at=format_time(utcnow()), who=who,
