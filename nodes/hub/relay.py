@@ -159,6 +159,7 @@ class Hub:
         login = broker_login(b, self._creds, self.federation.root_cert_file)
         self.session = BrokerSession(broker_urls(b, login), "somex-hub", self._on_connect, self._on_disconnect,
                                      tls_context=login.tls_context)
+        self.signatures.open()
         self._tasks.append(asyncio.create_task(self.session.run(), name="hub-broker"))
         self._tasks.append(asyncio.create_task(
             consume_in_batches(self._queue, self._process, self.config.batch_size, log,

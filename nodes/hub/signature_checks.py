@@ -206,6 +206,10 @@ class SignaturePool:
             started.add(worker, job, [(key, signature, data) for key, _, signature, data in chunk])
         return started
 
+    def open(self) -> None:
+        """Start the workers now (the hub's start), so that the first batch does not wait for them."""
+        self._running()
+
     def _running(self) -> list[SignatureWorker]:
         """The workers, those that failed replaced; none if a worker cannot be started (logged)."""
         try:
