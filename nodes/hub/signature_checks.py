@@ -27,6 +27,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import NamedTuple
 
 import structlog
@@ -41,8 +42,10 @@ log = structlog.get_logger("somex.hub")
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 CHUNK = 16  # checks per request: the first decisions of a batch wait for one chunk, not for the batch
 WAIT = 5.0  # seconds a decision waits for a worker's answer before checking in-process
+RESTART_DELAY = 10.0  # a failed worker is replaced no sooner than this after it was started
 
 Check = tuple[PublicKey, bytes, bytes]  # (key, signature, signed bytes)
+_SOURCE_ROOT = str(Path(__file__).resolve().parents[2])  # where `nodes` is, whatever the working directory
 
 
 class WorkerFailed(Exception):
@@ -64,8 +67,11 @@ class SignatureWorker:
     Used from the event loop's thread only; reading and writing never wait beyond `WAIT`."""
 
     def __init__(self) -> None:
+        self.started = time.monotonic()
+        path = os.pathsep.join(p for p in (_SOURCE_ROOT, os.environ.get("PYTHONPATH")) if p)
         self.process = subprocess.Popen([sys.executable, "-m", "nodes.hub.signature_worker"],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0,
+                                        env={**os.environ, "PYTHONPATH": path})
         self._out, self._in = self.process.stdin.fileno(), self.process.stdout.fileno()
         try:  # room for a whole batch's requests at once (Linux; 1 MiB is the unprivileged maximum)
             fcntl.fcntl(self._out, F_SETPIPE_SZ, 1 << 20)
@@ -211,18 +217,19 @@ class SignaturePool:
         self._running()
 
     def _running(self) -> list[SignatureWorker]:
-        """The workers, those that failed replaced; none if a worker cannot be started (logged)."""
+        """The workers that work, those that failed replaced (not sooner than RESTART_DELAY after
+        their start: one that cannot run is not restarted for every batch); what cannot be started
+        is logged, and the checks are made in-process."""
         try:
             for i, worker in enumerate(self.workers):
-                if worker.failed is not None:
+                if worker.failed is not None and time.monotonic() - worker.started >= RESTART_DELAY:
                     self.workers[i] = SignatureWorker()
             while len(self.workers) < self._count:
                 self.workers.append(SignatureWorker())
         except Exception as exc:  # noqa: BLE001 - e.g. no processes left: every check in-process
             log.error("a signature worker could not be started; checking signatures in-process",
                       error=repr(exc)[:200])
-            return []
-        return self.workers
+        return [w for w in self.workers if w.failed is None]
 
     def _raw_key(self, key: PublicKey) -> bytes:
         known = self._raw.get(id(key))

@@ -147,6 +147,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_lets_nothing_through_unchec
     killed = hub.signatures.pids()
 
     monkeypatch.setattr(signature_checks.SignatureWorker, "submit", submit)
+    monkeypatch.setattr(signature_checks, "RESTART_DELAY", 0)
     hub._decide = decide_one  # type: ignore[method-assign]
     in_process.clear()
     second = _batch(hub, forged_at=5, size=20)
