@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import structlog
@@ -34,6 +34,7 @@ from nodes.hub.forward_records import ForwardRecords
 from nodes.hub.inbox_watch import watch_inboxes
 from nodes.hub.metrics import hub_gauges
 from nodes.hub.notices import log_receipt, rejection_notice
+from nodes.hub.signature_checks import SignatureChecks, SignaturePool
 from nodes.plumbing.alarms import AlarmBoard
 from nodes.plumbing.amqp import (
     BrokerSession, Publisher, ack_batch, broker_login, broker_urls, consume_in_batches, stop_tasks,
@@ -101,6 +102,7 @@ class Hub:
         self.forward_records = ForwardRecords(self.store)
         self.forwarder = Forwarder(self.store, self.alarms, lambda forwards: self._forward(forwards),
                                    config.parked_retry_interval)
+        self.signatures = SignaturePool(config.verify_workers)
 
     @property
     def directory(self):  # noqa: ANN201
@@ -157,6 +159,7 @@ class Hub:
         login = broker_login(b, self._creds, self.federation.root_cert_file)
         self.session = BrokerSession(broker_urls(b, login), "somex-hub", self._on_connect, self._on_disconnect,
                                      tls_context=login.tls_context)
+        self.signatures.open()
         self._tasks.append(asyncio.create_task(self.session.run(), name="hub-broker"))
         self._tasks.append(asyncio.create_task(
             consume_in_batches(self._queue, self._process, self.config.batch_size, log,
@@ -173,6 +176,7 @@ class Hub:
     async def stop(self) -> None:
         await stop_tasks(self._tasks, self.session)
         await self.forward_records.close()
+        self.signatures.close()
         self.engine.dispose()  # ends the running hub's lease on its store (nodes/plumbing/store_lease.py)
 
     async def _on_connect(self, connection: AbstractConnection) -> None:
@@ -208,9 +212,10 @@ class Hub:
 
     # -- the pipeline ---------------------------------------------------------------------------
 
-    def decision_context(self, now: datetime, seen: dict) -> Context:
-        return Context(self.directory, self.federation.trust, now, self.config.max_clock_skew, seen, self.store,
-                       self.federation.revocations.revoked)
+    def decision_context(self, now: datetime, seen: dict, checks: SignatureChecks | None = None) -> Context:
+        context = Context(self.directory, self.federation.trust, now, self.config.max_clock_skew, seen, self.store,
+                          self.federation.revocations.revoked)
+        return context if checks is None else replace(context, check_signature=checks.check)
 
     async def _process(self, batch: list[Delivered], retry: bool = False,
                        failed: BaseException | None = None) -> None:
@@ -225,8 +230,11 @@ class Hub:
         for r in readings:
             if r.failure is not None:
                 log.error("decoding one message failed; rejecting it alone", exc_info=r.failure)
+        # Workers check the signatures meanwhile; each is taken (or made) when its message is decided.
+        checks = None if failed is not None else self.signatures.start(
+            (r.envelope for r in readings), self.federation.trust, now)
         seen = await asyncio.to_thread(self.store.seen, [r.envelope.id for r in readings if r.envelope is not None])
-        context = self.decision_context(now, seen)
+        context = self.decision_context(now, seen, checks)
         if failed is not None:
             verdicts = [refuse_internal(r.delivery, failed, context, r.entry) for r in readings]
         else:

@@ -90,8 +90,9 @@ class Role:
 
 
 def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    """This process's CPU and its children's that ended (the hub's signature workers, once it stopped)."""
+    return sum(u.ru_utime + u.ru_stime for u in map(resource.getrusage,
+                                                    (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))
 
 
 class _Context:
@@ -182,8 +183,9 @@ async def hub_role(ctx: _Context, path: Path, address: BrokerAddress) -> None:
     await hub.wait_connected()
     settle_heap()  # as nodes/app/serve.py does
     ctx.set_ready()
+    ctx.cpu_at_ready += sum(process_cpu(pid) for pid in hub.signatures.pids())  # their start-up: not counted
     await ctx.until_stopped()
-    await hub.stop()
+    await hub.stop()  # the workers end: their CPU is the children's (cpu_seconds)
 
 
 async def node_role(ctx: _Context, country: str, path: Path, address: BrokerAddress) -> None:
