@@ -16,7 +16,11 @@ import asyncio
 import json
 import os
 import random
+import shutil
+import signal
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -145,6 +149,7 @@ async def feed_to_replicas_in_processes(work: Path, n: int) -> Run:
                     return (await r.json())["active_alerts"].get("MEX", 0)
 
             cpu_start = {name: process_cpu(proc.pid) for name, proc in procs.running.items()}
+            samplers = _sample_with_pyspy(procs)
             start = time.perf_counter()
             report = await push_file(f"http://127.0.0.1:{deployment.node_http_ports['MEX']}/api", tokens["MEX"]["feed"],
                                      feed, "ndjson", lambda *_: None)
@@ -154,6 +159,9 @@ async def feed_to_replicas_in_processes(work: Path, n: int) -> Run:
                 await wait_for(f"the feed at {country}", lambda c=country: _all(held(c), n), timeout=3600, procs=procs)
             elapsed = time.perf_counter() - start
             cpu = {name: process_cpu(proc.pid) - cpu_start[name] for name, proc in procs.running.items()}
+            for sampler in samplers:
+                sampler.send_signal(signal.SIGINT)
+                sampler.wait(30)
         print(f"   feed read, checked and signed at MEX in {pushed:.1f} s ({n / pushed:,.0f} alerts/s)")
         roles = {"node-MEX": "sender node MEX", "hub": "hub", "node-IDN": "recipient IDN", "node-ITA": "recipient ITA"}
         for name, label in roles.items():  # the bound process is the one near `elapsed` CPU seconds
@@ -162,6 +170,19 @@ async def feed_to_replicas_in_processes(work: Path, n: int) -> Run:
         procs.stop()
         broker_down(state)
     return Run("same, hub and each node in its own process", n, elapsed, [])
+
+
+def _sample_with_pyspy(procs) -> list[subprocess.Popen]:  # noqa: ANN001
+    """`SOMEX_BENCH_PYSPY=<dir>`: py-spy samples each process during the feed (raw stacks, as
+    tests/bench/roles.py does), py-spy taken from PATH or next to this interpreter."""
+    profiles = os.environ.get("SOMEX_BENCH_PYSPY")
+    if not profiles:
+        return []
+    exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    return [subprocess.Popen([exe, "record", "--pid", str(proc.pid), "--format", "raw", "--rate", "250", "--gil",
+                              "-o", f"{profiles}/{name}-{proc.pid}.txt"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for name, proc in procs.running.items()]
 
 
 async def _all(count, n: int) -> bool:  # noqa: ANN001
