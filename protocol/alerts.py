@@ -86,14 +86,11 @@ def alert_problem(record: Any) -> AlertProblem | None:
     if not isinstance(record, dict):
         return AlertProblem("$", "bad_field", "an alert is a JSON object")
     names = record.keys()
-    if not names <= _KNOWN:  # set comparisons: the loops below only name the first culprit
-        for name in record:
-            if name not in _KNOWN:
-                return AlertProblem(str(name)[:64], "unknown_field", "not a field of an alert")
-    if not names >= _REQUIRED:
-        for name in REQUIRED_FIELDS:
-            if name not in record:
-                return AlertProblem(name, "missing_field", "required")
+    if not names <= _KNOWN:  # set comparisons decide; the first culprit is named in record order
+        return next(AlertProblem(str(name)[:64], "unknown_field", "not a field of an alert")
+                    for name in record if name not in _KNOWN)
+    if not names >= _REQUIRED:  # ... and in field order
+        return next(AlertProblem(name, "missing_field", "required") for name in REQUIRED_FIELDS if name not in record)
     number = record["document_number"]
     if not isinstance(number, str) or not 1 <= len(number) <= MAX_NUMBER_CHARS:
         return AlertProblem("document_number", "bad_field", f"a string of 1..{MAX_NUMBER_CHARS} characters")
@@ -255,8 +252,10 @@ def content_hash(record: Mapping[str, Any]) -> str:
     values += [record.get(name, "") for name in FIELDS[1:]]
     try:  # the bytes json.dumps(values, ensure_ascii=False) writes for a list of strings
         text = "[" + ", ".join(map(_JSON_STRING, values)) + "]"
-    except TypeError:  # a value that is not a string (a record not checked by alert_problem)
-        text = _HASHED_JSON(values)
+    except TypeError:
+        if all(isinstance(value, str) for value in values):
+            raise
+        text = _HASHED_JSON(values)  # a value that is not a string (a record not checked by alert_problem)
     return hashlib.sha256(text.encode()).hexdigest()
 
 

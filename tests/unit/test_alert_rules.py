@@ -153,6 +153,14 @@ def test_a_bad_date_is_refused_each_time_it_is_checked(value: object) -> None:
     assert alert_problem({**ALERT_ITA, "reported": "2024-02-29"}) is None
 
 
+def test_a_record_with_every_field_and_one_with_only_the_required_ones_are_valid() -> None:
+    full = {**ALERT_ITA, "event_date": "2026-11-01", "issue_date": "2020-01-01", "expiry_date": "2030-01-01",
+            "review_date": "2031-01-01", "national_reference": "NR-1"}
+    assert set(full) == set(alerts.FIELDS)
+    assert alert_problem(full) is None
+    assert set(ALERT_ITA) == set(alerts.REQUIRED_FIELDS) and alert_problem(ALERT_ITA) is None
+
+
 def test_an_unknown_field_is_named_first_then_a_missing_one_in_field_order() -> None:
     record = {"zeta": 1, **ALERT_ITA, "alpha": 2}
     assert alert_problem(record) == AlertProblem("zeta", "unknown_field", "not a field of an alert")
