@@ -5,6 +5,7 @@ merge rule (docs/alerts.md).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -46,6 +47,8 @@ _SEPARATORS = re.compile(r"[\s\-./_<]+")
 
 def normalise_document_number(number: str) -> str:
     """Upper case, no spaces or separators: 'ya 123-456.7' and 'YA1234567' are one document."""
+    if number.isascii() and number.isalnum():  # most numbers: nothing to fold or remove
+        return number.upper()
     folded = unicodedata.normalize("NFKC", number).upper()
     return _SEPARATORS.sub("", folded)
 
@@ -60,7 +63,12 @@ class AlertProblem:
 
 
 def _is_date(value: Any) -> bool:
-    if not isinstance(value, str) or len(value) != 10 or _DATE.fullmatch(value) is None:
+    return isinstance(value, str) and _is_date_text(value)
+
+
+@functools.lru_cache(maxsize=4096)  # a feed's dates repeat: a few thousand distinct in a million alerts
+def _is_date_text(value: str) -> bool:
+    if len(value) != 10 or _DATE.fullmatch(value) is None:
         return False
     try:
         date.fromisoformat(value)
@@ -77,25 +85,28 @@ def alert_problem(record: Any) -> AlertProblem | None:
     """
     if not isinstance(record, dict):
         return AlertProblem("$", "bad_field", "an alert is a JSON object")
-    for name in record:
-        if name not in _KNOWN:
-            return AlertProblem(str(name)[:64], "unknown_field", "not a field of an alert")
-    for name in REQUIRED_FIELDS:
-        if name not in record:
-            return AlertProblem(name, "missing_field", "required")
+    names = record.keys()
+    if not names <= _KNOWN:  # set comparisons decide; the first culprit is named in record order
+        return next(AlertProblem(str(name)[:64], "unknown_field", "not a field of an alert")
+                    for name in record if name not in _KNOWN)
+    if not names >= _REQUIRED:  # ... and in field order
+        return next(AlertProblem(name, "missing_field", "required") for name in REQUIRED_FIELDS if name not in record)
     number = record["document_number"]
     if not isinstance(number, str) or not 1 <= len(number) <= MAX_NUMBER_CHARS:
         return AlertProblem("document_number", "bad_field", f"a string of 1..{MAX_NUMBER_CHARS} characters")
     if not normalise_document_number(number):
         return AlertProblem("document_number", "bad_field", "nothing left after removing spaces and separators")
-    if record["document_type"] not in _DOCUMENT_TYPES:
+    kind = record["document_type"]
+    if not isinstance(kind, str) or kind not in _DOCUMENT_TYPES:  # a list is not one of them (nor unhashable)
         return AlertProblem("document_type", "bad_field", f"one of {', '.join(DOCUMENT_TYPES)}")
     country = record["issuing_country"]
     if not isinstance(country, str) or _COUNTRY.fullmatch(country) is None:
         return AlertProblem("issuing_country", "bad_field", "ISO 3166-1 alpha-3, upper case")
-    if record["status"] not in _STATUSES:
+    status = record["status"]
+    if not isinstance(status, str) or status not in _STATUSES:  # a list is not one of them (nor unhashable)
         return AlertProblem("status", "bad_field", f"one of {', '.join(STATUSES)}")
-    if record["action"] not in _ACTIONS:
+    action = record["action"]
+    if not isinstance(action, str) or action not in _ACTIONS:  # a list is not one of them (nor unhashable)
         return AlertProblem("action", "bad_field", f"one of {', '.join(ACTIONS)}")
     if not _is_date(record["reported"]):
         return AlertProblem("reported", "bad_field", "a date YYYY-MM-DD")
@@ -180,6 +191,7 @@ def hits_go_to_the_issuing_country(env: EnvelopeView, body: Mapping[str, Any]) -
 
 # -- the replica's merge rule -------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=4096)  # per alert at every node; a feed's dates repeat
 def default_review_date(reported: str) -> str:
     """`reported` (a valid date) plus DEFAULT_REVIEW_YEARS; 29 February becomes 28 February in a
     common year. String arithmetic: a feed computes this a million times."""
@@ -200,7 +212,13 @@ def alert_kept_until(record: Mapping[str, Any], created: str) -> str:
     """The last day an alert sent at `created` is kept (replica and message store): its review date,
     at most DEFAULT_REVIEW_YEARS after it was sent. The bound counts from the envelope's `created`,
     which the hub holds to its clock, not from `reported`, which the sender writes freely."""
-    return min(review_date(record), default_review_date(parse_time(created).date().isoformat()))
+    return min(review_date(record), sent_bound(created))
+
+
+def sent_bound(created: str) -> str:
+    """The last day any alert sent at `created` may be kept: DEFAULT_REVIEW_YEARS after it (the
+    same for every alert of a message, so a batch computes it once)."""
+    return default_review_date(parse_time(created).date().isoformat())
 
 
 def alert_message_kept_until(created: str, body: Mapping[str, Any]) -> str:
@@ -211,7 +229,7 @@ def batch_kept_until(created: str, body: Mapping[str, Any]) -> str:
     """A batch is kept as long as its longest-kept alert (alert_kept_until of each: the bound from
     `created` is the same for all, so it is applied once, to the latest review date)."""
     latest = max(review_date(record) for record in body["alerts"])
-    return min(latest, default_review_date(parse_time(created).date().isoformat()))
+    return min(latest, sent_bound(created))
 
 
 def version_key(created: str, message_id: str, index: int) -> str:
@@ -232,10 +250,17 @@ def content_hash(record: Mapping[str, Any]) -> str:
     """The same alert submitted twice has one hash: every field, the number normalised."""
     values = [normalise_document_number(record["document_number"])]
     values += [record.get(name, "") for name in FIELDS[1:]]
-    return hashlib.sha256(_HASHED_JSON(values).encode()).hexdigest()
+    try:  # the bytes json.dumps(values, ensure_ascii=False) writes for a list of strings
+        text = "[" + ", ".join(map(_JSON_STRING, values)) + "]"
+    except TypeError:
+        if all(isinstance(value, str) for value in values):
+            raise
+        text = _HASHED_JSON(values)  # a value that is not a string (a record not checked by alert_problem)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 _HASHED_JSON = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_ascii=False), made once
+_JSON_STRING = json.encoder.encode_basestring  # that encoder's quoting of one string (C)
 
 
 @dataclass(frozen=True, slots=True)

@@ -299,18 +299,25 @@ def _members_within_depth(value: Any) -> int | None:
     """The members of every object in a parsed `value`; None if a container in it is nested
     deeper than MAX_DEPTH (the value's nesting is its text's, outside strings)."""
     members = 0
-    stack = [(value, 1)] if isinstance(value, (dict, list)) else []  # containers only, with their depth
-    while stack:
-        item, depth = stack.pop()
+    level = [value] if isinstance(value, _CONTAINERS) else []  # the containers at `depth`
+    depth = 0
+    while level:  # level by level: no depth carried per container (a feed batch has a thousand)
+        depth += 1
         if depth > MAX_DEPTH:
             return None
-        if isinstance(item, dict):
-            members += len(item)
-            children = item.values()
-        else:
-            children = item
-        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+        below = []
+        for item in level:
+            if isinstance(item, dict):
+                members += len(item)
+                item = item.values()
+            for child in item:
+                if isinstance(child, _CONTAINERS):
+                    below.append(child)
+        level = below
     return members
+
+
+_CONTAINERS = (dict, list)
 
 
 _STRINGS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')

@@ -74,10 +74,12 @@ class Sender(Protocol):
 class Outbox(Protocol):
     """The node's transactional outbox."""
 
-    def enqueue(self, envs: Sequence[Envelope], conn: Connection | None = None, *, keep_copy: bool = True) -> None:
+    def enqueue(self, envs: Sequence[Envelope], conn: Connection | None = None, *, keep_copy: bool = True,
+                payloads: Sequence[Mapping[str, Any]] | None = None) -> None:
         """Queue signed envelopes, in `conn`'s transaction if given; the relay publishes them.
         `keep_copy=False`: the message store keeps their metadata but not their signed bytes (the
-        outbox row alone holds those, for publishing and re-sending)."""
+        outbox row alone holds those, for publishing and re-sending). `payloads`: each envelope's
+        clear body as built, when the caller has it (an alert batch's retention date reads it)."""
 
     async def submit(self, envs: Sequence[Envelope]) -> None:
         """Queue signed envelopes in a transaction of their own and tell the live views."""
@@ -269,8 +271,9 @@ class FeatureContext:
     def sign(self, env: Envelope) -> Envelope:
         return self.sender.sign(env)
 
-    def enqueue(self, envs: Sequence[Envelope], conn: Connection | None = None, *, keep_copy: bool = True) -> None:
-        self.outbox.enqueue(envs, conn, keep_copy=keep_copy)
+    def enqueue(self, envs: Sequence[Envelope], conn: Connection | None = None, *, keep_copy: bool = True,
+                payloads: Sequence[Mapping[str, Any]] | None = None) -> None:
+        self.outbox.enqueue(envs, conn, keep_copy=keep_copy, payloads=payloads)
 
     async def submit(self, envs: Sequence[Envelope]) -> None:
         await self.outbox.submit(envs)

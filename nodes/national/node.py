@@ -288,21 +288,23 @@ class NationalNode:
             self.events.publish({"kind": "sent", "id": env.id, "type": env.type, "thread": env.thread,
                                  "to": list(env.recipients)})
 
-    def enqueue(self, envs: Sequence[Envelope], conn: Connection | None = None, *, keep_copy: bool = True) -> None:
+    def enqueue(self, envs: Sequence[Envelope], conn: Connection | None = None, *, keep_copy: bool = True,
+                payloads: Sequence[Mapping[str, Any]] | None = None) -> None:
         """Queue signed envelopes in the outbox, in `conn`'s transaction if given, and wake the relay.
 
         Inside a caller's transaction the wake comes before the commit, and the relay may read too
         early and then wait for its next wake or poll (1 s): the busy paths (submit, the receipts
         of incoming messages) wake it again once committed. `keep_copy=False`: the `messages` row
-        keeps no copy of the signed bytes (a file chunk: outbox_raw has them until receipted)."""
+        keeps no copy of the signed bytes (a file chunk: outbox_raw has them until receipted).
+        `payloads`: the envelopes' clear bodies as built (saves parsing an alert batch back)."""
         if conn is None:
             with self.store.engine.begin() as own:
-                self.enqueue(envs, own, keep_copy=keep_copy)
+                self.enqueue(envs, own, keep_copy=keep_copy, payloads=payloads)
             self.wake_soon()
             return
         moment = utcnow()
         now = format_time(moment)
-        queue_outgoing(conn, envs, [wire.encode(e) for e in envs], now, keep_copy=keep_copy)
+        queue_outgoing(conn, envs, [wire.encode(e) for e in envs], now, keep_copy=keep_copy, payloads=payloads)
         delivery.track(conn, envs, moment, self.config.delivery_deadline.total_seconds())
         self.watchdogs.queued(envs)
         self.wake_soon()

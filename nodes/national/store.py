@@ -259,12 +259,14 @@ class NodeStore:
 
 
 def queue_outgoing(conn: Connection, envs: Sequence[Any], raws: Sequence[bytes], now: str, *,
-                   keep_copy: bool = True) -> None:
+                   keep_copy: bool = True, payloads: Sequence[Mapping[str, Any]] | None = None) -> None:
     """Queue signed envelopes in the outbox with their `messages` rows, in `conn`'s transaction;
-    the signed bytes are stored once: in messages.raw, or (`keep_copy=False`) in outbox_raw."""
+    the signed bytes are stored once: in messages.raw, or (`keep_copy=False`) in outbox_raw.
+    `payloads`: the envelopes' clear bodies as built, if the caller has them (message_row)."""
     insert_rows(conn, outbox, [{"message_id": e.id, "raw": b"", "queued_at": now} for e in envs])
-    insert_rows(conn, messages, [message_row("out", e, e.digest(), r if keep_copy else b"", now)
-                                 for e, r in zip(envs, raws)])
+    bodies = payloads if payloads is not None else [None] * len(envs)
+    insert_rows(conn, messages, [message_row("out", e, e.digest(), r if keep_copy else b"", now, payload=p)
+                                 for e, r, p in zip(envs, raws, bodies, strict=True)])
     if not keep_copy:
         seqs = dict(conn.execute(select(outbox.c.message_id, outbox.c.seq)
                                  .where(outbox.c.message_id.in_([e.id for e in envs]))).all())

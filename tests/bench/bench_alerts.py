@@ -4,6 +4,8 @@ feed:   N alerts pushed as an NDJSON feed at MEX until every one is queryable at
         (parse, check, dedupe, sign batches, outbox → hub: verify, policy, audit, forward →
         each node: verify, policy, merge into the replica), against a raw SQLite executemany of
         the same replica rows.
+parts:  the same feed's CPU per alert in one process without a broker (--parts N): the sender's
+        intake, the hub's decision, a recipient's check and apply.
 checks: single document checks against a replica of M alerts (rows written with raw executemany,
         not through the federation, to keep the run short): over HTTP on loopback (keep-alive) and
         in-process; the node's resident memory at a small and at the full replica.
@@ -13,13 +15,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import random
+import shutil
+import signal
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -28,8 +39,10 @@ from nodes.national.features.alerts.replica import replica_counts
 from nodes.national.api import make_app
 from nodes.national.node import NationalNode
 from nodes.national.features.alerts.cli import push_file
+from nodes.plumbing.db import sqlite_path
 from nodes.plumbing.logs import configure_logging
 from nodes.plumbing.rabbit import PrivateBroker, free_port
+from protocol.timefmt import format_time
 from tests.bench.roles import process_cpu
 from tests.bench.stats import Run
 from tests.integration.federation import make_federation
@@ -145,15 +158,24 @@ async def feed_to_replicas_in_processes(work: Path, n: int) -> Run:
                     return (await r.json())["active_alerts"].get("MEX", 0)
 
             cpu_start = {name: process_cpu(proc.pid) for name, proc in procs.running.items()}
+            samplers = _sample_with_pyspy(procs)
             start = time.perf_counter()
             report = await push_file(f"http://127.0.0.1:{deployment.node_http_ports['MEX']}/api", tokens["MEX"]["feed"],
                                      feed, "ndjson", lambda *_: None)
             pushed = time.perf_counter() - start
             assert report["accepted"] == n, report
+            last = f"P{n - 1:09d}"
             for country in ("IDN", "ITA"):
+                # A primary-key probe of the feed's last alert, then the count: counting the whole replica
+                # every 0.2 s cost each recipient ~20-40 ms of CPU a time near 200,000 alerts (~15 µs/alert).
+                db = sqlite_path(deployment.node_config(country).db_url)
+                await wait_for(f"the last alert at {country}", lambda d=db: _holds(d, last), timeout=3600, procs=procs)
                 await wait_for(f"the feed at {country}", lambda c=country: _all(held(c), n), timeout=3600, procs=procs)
             elapsed = time.perf_counter() - start
             cpu = {name: process_cpu(proc.pid) - cpu_start[name] for name, proc in procs.running.items()}
+            for sampler in samplers:
+                sampler.send_signal(signal.SIGINT)
+                sampler.wait(30)
         print(f"   feed read, checked and signed at MEX in {pushed:.1f} s ({n / pushed:,.0f} alerts/s)")
         roles = {"node-MEX": "sender node MEX", "hub": "hub", "node-IDN": "recipient IDN", "node-ITA": "recipient ITA"}
         for name, label in roles.items():  # the bound process is the one near `elapsed` CPU seconds
@@ -162,6 +184,106 @@ async def feed_to_replicas_in_processes(work: Path, n: int) -> Run:
         procs.stop()
         broker_down(state)
     return Run("same, hub and each node in its own process", n, elapsed, [])
+
+
+def _sample_with_pyspy(procs) -> list[subprocess.Popen]:  # noqa: ANN001
+    """`SOMEX_BENCH_PYSPY=<dir>`: py-spy samples each process during the feed (raw stacks, as
+    tests/bench/roles.py does), py-spy taken from PATH or next to this interpreter."""
+    profiles = os.environ.get("SOMEX_BENCH_PYSPY")
+    if not profiles:
+        return []
+    exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    return [subprocess.Popen([exe, "record", "--pid", str(proc.pid), "--format", "raw", "--rate", "250", "--gil",
+                              "-o", f"{profiles}/{name}-{proc.pid}.txt"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for name, proc in procs.running.items()]
+
+
+def feed_parts(work: Path, n: int) -> dict[str, float]:
+    """The feed's CPU per alert in process, without a broker (process CPU time, µs per alert): the
+    sender's intake (read, check, dedupe, sign, outbox), the hub's decision on the batches, and a
+    recipient's check and apply (the hub's log receipts signed here), 8 batches per transaction."""
+    from nodes.app.ceremony import init_federation
+    from nodes.hub.decide import FORWARD, Context, Delivery, decide_batch, read
+    from nodes.national.features.alerts.feeds import FeedIntake
+    from nodes.plumbing.config import NodeConfig, utcnow
+    from nodes.plumbing.federation import load_federation
+    from protocol import envelope as wire
+    from protocol.receipts import HEADER, LogReceipt
+
+    init_federation(work / "federation", "bench-parts", ["MEX", "IDN", "ITA"], utcnow())
+    fed = load_federation(work / "federation", utcnow())
+    sender, recipient = (NationalNode(NodeConfig(c, work / "federation", f"sqlite:///{work / c}.db"), fed)
+                         for c in ("MEX", "IDN"))
+    lines = [alert_line("MEX", i).encode() for i in range(n)]
+    cpu: dict[str, float] = {}
+
+    def timed(part: str, step) -> Any:  # noqa: ANN001
+        start = time.process_time()
+        result = step()
+        cpu[part] = (time.process_time() - start) / n * 1e6
+        return result
+
+    def intake() -> FeedIntake:
+        feed = FeedIntake(sender.contexts["alerts"], "ndjson")
+        for start in range(0, n, 3000):
+            block = lines[start:start + 3000]
+            feed.take(block, sum(len(line) + 1 for line in block))
+        feed.finish()
+        return feed
+
+    assert timed("sender", intake).counts["accepted"] == n
+    batches = [raw for _, _, raw in sender.store.pending(n)]
+    user = fed.directory.node("MEX").broker_user
+
+    def hub() -> None:
+        context = Context(fed.directory, fed.trust, utcnow(), timedelta(minutes=5), {}, _NoCheckpoints())
+        at = format_time(context.now)
+        verdicts = decide_batch([read(Delivery(raw, user), at, fed.directory) for raw in batches], context)
+        assert all(v.action == FORWARD for v in verdicts)
+
+    timed("hub", hub)
+    key, at = fed.credentials("HUB").signing_key, format_time(utcnow())
+    deliveries = []
+    for index, raw in enumerate(batches):
+        env = wire.decode(raw)
+        receipt = LogReceipt(env.id, index, "00" * 32, env.digest(), at, kid=key.kid)
+        receipt = replace(receipt, sig=base64.b64encode(key.sign(receipt.signing_input())).decode())
+        deliveries.append(SimpleNamespace(body=raw, headers={HEADER: receipt.to_header()}, message_id=env.id))
+
+    def receive() -> None:
+        for start in range(0, len(deliveries), 8):
+            now = utcnow()
+            checked = []
+            for delivery in deliveries[start:start + 8]:
+                verified, receipt, body = recipient._check(delivery, now)
+                checked.append((verified, receipt, body, delivery.body))
+            recipient._apply(checked, [], {})
+
+    timed("recipient", receive)
+    assert replica_counts(recipient.store.engine, "2026-01-01").get("MEX") == n
+    for node in (sender, recipient):
+        node.store.engine.dispose()
+    return cpu
+
+
+class _NoCheckpoints:
+    def signed_checkpoint(self, size: int) -> None:
+        return None
+
+    def latest_cosignature_time(self, witness: str) -> None:
+        return None
+
+
+async def _holds(db: Path, number: str) -> bool:
+    """Whether the node's replica holds MEX's passport `number` (the bench reads the node's SQLite
+    file itself: one primary-key probe, no work for the node)."""
+    conn = sqlite3.connect(db, timeout=30)
+    try:
+        return conn.execute("SELECT 1 FROM alert_replica WHERE issuing_country = 'MEX' AND document_type = 'passport' "
+                            "AND number = ?", (number,)).fetchone() is not None
+    finally:
+        conn.close()
 
 
 async def _all(count, n: int) -> bool:  # noqa: ANN001
@@ -241,8 +363,17 @@ async def main(argv: list[str]) -> None:
     parser.add_argument("--skip-checks", action="store_true")
     parser.add_argument("--processes-only", action="store_true",
                         help="only the feed with the hub and each node in its own process (no broker of its own)")
+    parser.add_argument("--parts", type=int, metavar="N",
+                        help="only the feed's parts in process, N alerts: CPU per alert of the sender's intake, "
+                             "the hub's decision and a recipient's check and apply (no broker)")
     args = parser.parse_args(argv)
     configure_logging(os.environ.get("SOMEX_LOG_LEVEL", "WARNING"), json=True)
+    if args.parts:
+        with tempfile.TemporaryDirectory(prefix="somex-bench-alerts-") as tmp:
+            cpu = feed_parts(Path(tmp), args.parts)
+        print(f"feed parts in process, {args.parts:,} alerts, CPU per alert: "
+              + "   ".join(f"{part} {us:.1f} µs" for part, us in cpu.items()))
+        return
     if args.processes_only:
         with tempfile.TemporaryDirectory(prefix="somex-bench-alerts-") as tmp:
             spread = await feed_to_replicas_in_processes(Path(tmp), args.alerts)

@@ -158,6 +158,7 @@ def _feed_lines(n: int, bad_every: int) -> tuple[bytes, dict[int, str]]:
         (json.dumps({k: v for k, v in alert("MEX", "X").items() if k != "reported"}), "missing_field"),
         (json.dumps(alert("IDN", "B1")), "not_issuing_country"),
         (json.dumps({**alert("MEX", "X"), "colour": "red"}), "unknown_field"),
+        (json.dumps({**alert("MEX", "X"), "status": ["stolen"]}), "bad_field"),  # was a TypeError: the whole feed failed
     ]
     lines, bad = [], {}
     for i in range(1, n + 1):

@@ -126,6 +126,48 @@ def test_document_numbers_fold_width_case_and_separators() -> None:
     assert alerts.document_key({**ALERT_ITA, "document_number": "ya-1234567"}) == ("ITA", "passport", "YA1234567")
 
 
+@pytest.mark.parametrize(("number", "normalised"), [
+    ("ya1234567", "YA1234567"),  # ASCII letters and digits only: upper-cased, nothing removed
+    ("P000000001", "P000000001"),
+    ("YA-1234567", "YA1234567"), ("YA 1234567", "YA1234567"), ("ya.12/3_4<5", "YA12345"),  # ASCII separators
+    ("\uff39\uff21\uff11\uff12", "YA12"),  # fullwidth letters and digits are alphanumeric but not ASCII: NFKC
+    ("\u00b2\u00b3", "23"),  # superscript digits (non-ASCII, alphanumeric): folded too
+    ("\u00e9a1", "\u00c9A1"),  # a non-ASCII letter stays, upper-cased
+])
+def test_document_numbers_fold_alike_on_the_ascii_fast_path_and_off_it(number: str, normalised: str) -> None:
+    assert alerts.normalise_document_number(number) == normalised
+
+
+@pytest.mark.parametrize("field", ["document_type", "status", "action"])
+@pytest.mark.parametrize("value", [["passport"], {"a": 1}, 1, None])
+def test_a_choice_field_holding_a_list_an_object_or_a_number_is_named_not_a_crash(field: str, value: object) -> None:
+    problem = alert_problem({**ALERT_ITA, field: value})
+    assert problem is not None and (problem.field, problem.reason) == (field, "bad_field")
+
+
+@pytest.mark.parametrize("value", ["2026-02-30", "2026-13-01", "2026-1-01", "2026-01-01 ", 20260101, None])
+def test_a_bad_date_is_refused_each_time_it_is_checked(value: object) -> None:
+    for _ in range(2):  # the second check may come from the cache of checked dates
+        assert alert_problem({**ALERT_ITA, "reported": value}) == AlertProblem("reported", "bad_field",
+                                                                               "a date YYYY-MM-DD")
+    assert alert_problem({**ALERT_ITA, "reported": "2024-02-29"}) is None
+
+
+def test_a_record_with_every_field_and_one_with_only_the_required_ones_are_valid() -> None:
+    full = {**ALERT_ITA, "event_date": "2026-11-01", "issue_date": "2020-01-01", "expiry_date": "2030-01-01",
+            "review_date": "2031-01-01", "national_reference": "NR-1"}
+    assert set(full) == set(alerts.FIELDS)
+    assert alert_problem(full) is None
+    assert set(ALERT_ITA) == set(alerts.REQUIRED_FIELDS) and alert_problem(ALERT_ITA) is None
+
+
+def test_an_unknown_field_is_named_first_then_a_missing_one_in_field_order() -> None:
+    record = {"zeta": 1, **ALERT_ITA, "alpha": 2}
+    assert alert_problem(record) == AlertProblem("zeta", "unknown_field", "not a field of an alert")
+    missing = {k: v for k, v in ALERT_ITA.items() if k not in ("status", "document_type")}
+    assert alert_problem(missing) == AlertProblem("document_type", "missing_field", "required")
+
+
 def test_the_review_date_is_the_records_own_or_ten_years_after_the_report() -> None:
     assert alerts.review_date({**ALERT_ITA, "review_date": "2027-01-01"}) == "2027-01-01"
     assert alerts.review_date(ALERT_ITA) == "2036-11-20"
@@ -159,6 +201,27 @@ def test_the_content_hash_is_the_sha256_of_the_fields_in_order() -> None:
     values = ["YA1234567", "passport", "ITA", "stolen", "create", "2026-11-20", "", "", "", "", "é"]
     expected = hashlib.sha256(json.dumps(values, ensure_ascii=False).encode()).hexdigest()
     assert alerts.content_hash({**ALERT_ITA, "national_reference": "é"}) == expected
+
+
+@pytest.mark.parametrize("reference", ['"', "\\", "a\nb", "\x00\x1f\x7f", "\u2028", "😀", 'q"\\"', 7, None, ["x"]])
+def test_the_content_hash_is_json_dumps_of_the_fields_whatever_they_hold(reference: object) -> None:
+    import hashlib
+    import json
+
+    record = {**ALERT_ITA, "national_reference": reference}
+    values = ["YA1234567", "passport", "ITA", "stolen", "create", "2026-11-20", "", "", "", "", reference]
+    assert alerts.content_hash(record) == hashlib.sha256(json.dumps(values, ensure_ascii=False).encode()).hexdigest()
+
+
+def test_a_batchs_alerts_are_kept_no_longer_than_ten_years_after_it_was_sent() -> None:
+    created = "2026-11-20T10:00:00.000000Z"
+    assert alerts.sent_bound(created) == "2036-11-20"
+    assert alerts.sent_bound("2028-02-29T23:59:59Z") == "2038-02-28"
+    late = {**ALERT_ITA, "review_date": "2040-01-01"}
+    assert alerts.alert_kept_until(late, created) == "2036-11-20"
+    assert alerts.alert_kept_until({**ALERT_ITA, "review_date": "2030-01-01"}, created) == "2030-01-01"
+    assert alerts.batch_kept_until(created, {"alerts": [ALERT_ITA, late]}) == "2036-11-20"
+    assert alerts.batch_kept_until(created, {"alerts": [{**ALERT_ITA, "reported": "2020-01-01"}]}) == "2030-01-01"
 
 
 # -- the merge rule's edges ---------------------------------------------------------------------

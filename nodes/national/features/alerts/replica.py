@@ -23,11 +23,10 @@ from crypto.signing import VerifiedEnvelope
 from nodes.plumbing.config import utcnow
 from nodes.plumbing.private_files import write_private
 from protocol.alerts import (
-    AlertVersion, ReplicaEntry, merge, normalise_document_number, version_key,
+    AlertVersion, ReplicaEntry, merge, normalise_document_number, review_date, sent_bound, version_key,
 )
 from protocol.envelope import Envelope
 from protocol import retention
-from protocol.retention import alert_kept_until
 from protocol.timefmt import format_time
 
 if TYPE_CHECKING:
@@ -80,9 +79,11 @@ _ROW = ("active", *RECORD_COLUMNS, "lifecycle_key", "withdrawn", "update_key")
 _COLUMNS = ("issuing_country", "document_type", "number", *_ROW)
 
 
-def _record(alert: Mapping[str, Any], created: str) -> tuple:
+def _record(alert: Mapping[str, Any], bound: str) -> tuple:
+    """The replica's record columns of `alert`; `bound`: sent_bound of its message (the review
+    date is alert_kept_until: the alert's own, at most that)."""
     return (alert["document_number"], alert["status"], alert["reported"], alert.get("event_date"),
-            alert.get("issue_date"), alert.get("expiry_date"), alert_kept_until(alert, created),
+            alert.get("issue_date"), alert.get("expiry_date"), min(review_date(alert), bound),
             alert.get("national_reference"))
 
 
@@ -98,8 +99,9 @@ def _row(key: tuple[str, str, str], entry: ReplicaEntry) -> tuple:
 def versions_of(env: Envelope, alerts: Sequence[Mapping[str, Any]]) -> list[tuple[tuple[str, str, str], AlertVersion]]:
     """The replica versions carried by one message, in batch order."""
     stamp = version_key(env.created, env.id, 0)[:-4]  # the per-alert index completes the key
+    bound = sent_bound(env.created)
     return [((a["issuing_country"], a["document_type"], normalise_document_number(a["document_number"])),
-             AlertVersion(f"{stamp}{i:04d}", a["action"], _record(a, env.created)))
+             AlertVersion(f"{stamp}{i:04d}", a["action"], _record(a, bound)))
             for i, a in enumerate(alerts)]
 
 
