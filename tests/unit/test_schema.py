@@ -137,6 +137,7 @@ def test_bytes_are_bounded_exactly_and_anything_else_is_refused_naming_the_path(
     for value in ("abc", bytearray(b"abc"), None, 3):
         assert refusal(Bytes(max_len=3), value) == "$: expected bytes"
     assert refusal(Obj(required={"data": Bytes(max_len=2)}), {"data": b"abc"}) == "$.data: length must be 1..2"
+    assert refusal(Obj(required={"data": Bytes(max_len=2)}), {"data": "ab"}) == "$.data: expected bytes"
     with pytest.raises(DecodeError) as caught:
         validate(Bytes(max_len=2), "ab", "bad_header")
     assert caught.value.reason == "bad_header"
