@@ -456,6 +456,10 @@ def decode_body(env: Envelope, plaintext: str | bytes | None = None) -> dict[str
     text = env.body if plaintext is None else plaintext
     if text is None:
         raise DecodeError("bad_payload", f"{env.type} has no clear body")
+    if spec.raw_plaintext:  # the opened bytes are the payload (a file chunk), not a JSON text
+        body = {"data": text}
+        validate(spec.body, body, "bad_body")
+        return body
     body = parse_json(text, what="body")
     validate(spec.body, body, "bad_body")
     return body

@@ -4,7 +4,8 @@
 A message (an MLA request or answer) lists its large files in `files`: name, media type, size,
 SHA-256 of the whole file, the chunk size, and the SHA-256 of every chunk. Each chunk then travels
 as its own sealed, signed, receipted `file.chunk` on the carrier's thread, `reply_to` the carrier,
-its header naming the carrier, the file's place in it and the chunk's index (what an auditor sees).
+its header naming the carrier, the file's place in it, the chunk's index and length (what an auditor
+sees). The chunk's sealed plaintext is its bytes themselves (no JSON, no base64 inside the seal).
 The receiver checks each chunk against the digest the sealed carrier listed for it, and the whole
 file against its SHA-256 once every chunk is in.
 """
@@ -15,17 +16,18 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from protocol.encoding import NonCanonicalEncoding, decode_base64
 from protocol.errors import PolicyError
 from protocol.message_class import EnvelopeView, MessageClass, MessageType, MiB
-from protocol.schema import SHA256_HEX, UUID, Int, List, Obj, Str
+from protocol.schema import SHA256_HEX, UUID, Bytes, Int, List, Obj, Str
 
 CHUNK_BYTES = 4 * MiB
 MAX_FILE_BYTES = 2 * 1024 * MiB
 MAX_CHUNKS = -(-MAX_FILE_BYTES // CHUNK_BYTES)  # 512
 MAX_FILES = 20  # large files per carrier message
-# A chunk's plaintext is JSON around its base64 data; sealing base64-encodes that again: 16/9.
-MAX_CHUNK_MESSAGE_BYTES = 8 * MiB
+# A chunk's plaintext is its bytes; sealing base64url-encodes them once (4/3: 5.34 MiB for a full
+# chunk) and the envelope adds a few KiB. A chunk of the former format (JSON around base64, 16/9:
+# ~7.2 MiB) is over this bound, and its header lacks `bytes`: the hub refuses it either way.
+MAX_CHUNK_MESSAGE_BYTES = 6 * MiB
 
 FILE_REF = Obj(required={
     "name": Str(min_len=1, max_len=255, pattern=r"[^/\\\x00-\x1f]+"),
@@ -38,9 +40,9 @@ FILE_REF = Obj(required={
 FILE_REFS = List(FILE_REF, max_items=MAX_FILES)
 
 CHUNK_HEADER = Obj(required={"file": UUID, "n": Int(maximum=MAX_FILES - 1), "chunk": Int(maximum=MAX_CHUNKS - 1),
-                             "chunks": Int(minimum=1, maximum=MAX_CHUNKS)})
-CHUNK = Obj(required={"file": UUID, "n": Int(maximum=MAX_FILES - 1), "chunk": Int(maximum=MAX_CHUNKS - 1),
-                      "data": Str(min_len=4, max_len=(CHUNK_BYTES + 2) // 3 * 4)})
+                             "chunks": Int(minimum=1, maximum=MAX_CHUNKS),
+                             "bytes": Int(minimum=1, maximum=CHUNK_BYTES)})  # the chunk's length
+CHUNK = Obj(required={"data": Bytes(max_len=CHUNK_BYTES)})  # the opened plaintext (raw_plaintext below)
 
 
 def chunk_count(size: int, chunk_bytes: int = CHUNK_BYTES) -> int:
@@ -66,11 +68,10 @@ def check_file_refs(refs: list[Mapping[str, Any]]) -> None:
 
 
 def chunk_data(body: Mapping[str, Any]) -> bytes:
-    """The chunk's bytes (canonical base64, at most CHUNK_BYTES)."""
-    try:
-        data = decode_base64(body["data"], "chunk data")
-    except NonCanonicalEncoding as exc:
-        raise PolicyError("chunk_mismatch", str(exc)) from None
+    """The chunk's bytes (the opened plaintext, 1..CHUNK_BYTES of them)."""
+    data = body["data"]
+    if not isinstance(data, bytes):
+        raise PolicyError("chunk_mismatch", "chunk data is not bytes")
     if not 0 < len(data) <= CHUNK_BYTES:
         raise PolicyError("chunk_too_large", f"a chunk holds 1..{CHUNK_BYTES} bytes, not {len(data)}")
     return data
@@ -97,15 +98,16 @@ def chunk_envelope_rule(env: EnvelopeView) -> None:
 
 
 def chunk_rule(env: EnvelopeView, body: Mapping[str, Any]) -> None:
-    """The sealed body says what the header says, and its data is a chunk's worth of bytes."""
-    if any(body[name] != env.header[name] for name in ("file", "n", "chunk")):
-        raise PolicyError("header_mismatch", "the header's file, n and chunk are not the body's")
-    chunk_data(body)
+    """The sealed bytes are a chunk's worth, as many as the signed header says. (The header's file, n
+    and chunk are signed, and the AEAD binds the plaintext to this message's type, id and sender.)"""
+    if len(chunk_data(body)) != env.header["bytes"]:
+        raise PolicyError("header_mismatch", f"the header says {env.header['bytes']} bytes, the chunk holds "
+                                             f"{len(body['data'])}")
 
 
 # Kept as long as the MLA messages that carry them.
 MESSAGE_CLASS = MessageClass("files", (
     MessageType("file.chunk", "node", sealed=True, receipted=True, max_bytes=MAX_CHUNK_MESSAGE_BYTES,
                 header=CHUNK_HEADER, body=CHUNK, body_rule=chunk_rule, envelope_rule=chunk_envelope_rule,
-                retention_days=3650),
+                retention_days=3650, raw_plaintext=True),
 ))

@@ -67,12 +67,17 @@ class MessageType:
     # The clear body carries personal data (person alerts): a node stores it only in the signed
     # envelope and lets it out through its journaled read path, like a sealed body.
     personal_data: bool = False
+    # The sealed plaintext is raw bytes, not JSON (a file chunk: no base64 layer inside the seal);
+    # the body is then {"data": plaintext}, checked against `body` and the body rule like any other.
+    raw_plaintext: bool = False
 
     def __post_init__(self) -> None:
         if self.sender_role not in SENDER_ROLES:
             raise ValueError(f"{self.name}: sender_role must be one of {SENDER_ROLES}, not {self.sender_role!r}")
         if (self.retention_days is None) == (self.kept_until is None):
             raise ValueError(f"{self.name}: declare exactly one of retention_days and kept_until")
+        if self.raw_plaintext and not self.sealed:
+            raise ValueError(f"{self.name}: only a sealed type carries a raw plaintext")
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,20 @@ def Enum(*choices: str) -> Str:
 
 
 @dataclass(frozen=True)
+class Bytes(Schema):
+    """Raw bytes: a type whose sealed plaintext is bytes, not JSON (a file chunk), reads as {"data": bytes}."""
+
+    max_len: int
+    min_len: int = 1
+
+    def check(self, value: Any, path: str, reason: str) -> None:
+        if not isinstance(value, bytes):
+            _fail(reason, path, "expected bytes")
+        if not self.min_len <= len(value) <= self.max_len:
+            _fail(reason, path, f"length must be {self.min_len}..{self.max_len}")
+
+
+@dataclass(frozen=True)
 class Int(Schema):
     minimum: int = 0
     maximum: int = 2**53 - 1

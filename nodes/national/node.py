@@ -250,15 +250,22 @@ class NationalNode:
                      **fields: Any) -> Envelope:
         """A signed envelope whose payload is sealed to each recipient and to this node itself.
 
-        The payload is checked against the type's schema first, as the recipient will check it.
+        The payload is checked against the type's schema first, as the recipient will check it. A
+        type with a raw plaintext (a file chunk) is sealed from `payload["data"]`, its bytes.
         """
         message_id = fields.pop("message_id", None) or new_message_id()
-        text = wire.encode_payload(payload)
-        validate(messages.lookup(type).body, wire.parse_json(text, what="body"), "bad_body")
+        spec = messages.lookup(type)
+        if spec.raw_plaintext:
+            validate(spec.body, payload, "bad_body")
+            plaintext = payload["data"]
+        else:
+            text = wire.encode_payload(payload)
+            validate(spec.body, wire.parse_json(text, what="body"), "bad_body")
+            plaintext = text.encode("utf-8")
         directory = self.federation.directory
         suite = self.config.sealing_suite
         keys = {node_id: recipient_key(directory.node(node_id), suite) for node_id in {*recipients, self.country}}
-        sealed = seal(text.encode("utf-8"), keys, wire.seal_context(type, message_id, self.country), suite=suite)
+        sealed = seal(plaintext, keys, wire.seal_context(type, message_id, self.country), suite=suite)
         env = self.build(type, recipients, sealed=sealed, message_id=message_id, **fields)
         policy.check_body(env, payload)
         return env

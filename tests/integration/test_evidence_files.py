@@ -11,6 +11,7 @@ import json
 import os
 import stat
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,7 +24,7 @@ from nodes.national.features.files.transfers import chunks_in, chunks_out
 from nodes.national.node import NationalNode
 from nodes.national.store import deliveries, messages, receipts
 from nodes.plumbing.config import new_message_id
-from crypto.signing import verify_envelope
+from crypto.signing import sign_envelope, verify_envelope
 from protocol import envelope as wire
 from protocol import files as protocol_files
 from protocol import mla
@@ -237,9 +238,8 @@ async def send_chunk(fed: RunningFederation, carrier: Any, index: int, data: byt
                      file: str | None = None, chunks: int = 1) -> str:
     ita = fed.nodes["ITA"]
     file = file or carrier.id
-    body = {"file": file, "n": 0, "chunk": index, "data": base64.b64encode(data).decode()}
-    env = ita.build_sealed("file.chunk", ["MEX"], body, header={"file": file, "n": 0, "chunk": index,
-                                                                 "chunks": chunks},
+    env = ita.build_sealed("file.chunk", ["MEX"], {"data": data}, header={"file": file, "n": 0, "chunk": index,
+                                                                          "chunks": chunks, "bytes": len(data)},
                            thread=thread or carrier.thread, reply_to=carrier.id)
     await ita.submit([env])
     return env.id
@@ -331,8 +331,9 @@ async def test_a_chunk_delivered_twice_is_taken_once_receipted_twice_and_kept_wi
     data = os.urandom(1000)
     carrier = await carrier_with(fed, "ITA-TWICE-1", ref_of(data))
     assert kept_copy(mex, carrier.id) > 0, "a carrier keeps its signed bytes"
-    body = {"file": carrier.id, "n": 0, "chunk": 0, "data": base64.b64encode(data).decode()}
-    env = ita.build_sealed("file.chunk", ["MEX"], body, header={"file": carrier.id, "n": 0, "chunk": 0, "chunks": 1},
+    body = {"data": data}
+    env = ita.build_sealed("file.chunk", ["MEX"], body, header={"file": carrier.id, "n": 0, "chunk": 0, "chunks": 1,
+                                                                "bytes": len(data)},
                            thread=carrier.thread, reply_to=carrier.id)
     raw = wire.encode(env)
     verified = verify_envelope(wire.decode(raw), mex.federation.trust, datetime.now(UTC))
@@ -349,3 +350,40 @@ async def test_a_chunk_delivered_twice_is_taken_once_receipted_twice_and_kept_wi
     assert [json.loads(a.body)["kind"] for a in answers] == ["delivered", "delivered"], \
         "a duplicate gets its receipt again"
     assert not [r for r in mex.store.refusals() if r["message_id"] == env.id]
+
+
+async def test_a_chunk_whose_length_lies_is_refused_and_one_of_the_former_format_is_refused_by_the_hub(
+        fed: RunningFederation) -> None:
+    """The chunk's bytes are its sealed plaintext; the signed header says how many. A header whose
+    `bytes` is not the chunk's length is refused by the recipient (`header_mismatch`, the file left
+    receiving). A chunk of the former format (JSON around base64 inside the seal, no `bytes` in the
+    header), signed by its sender, is refused by the hub (`bad_header`), audited, the sender told."""
+    ita, mex = fed.nodes["ITA"], fed.nodes["MEX"]
+    data = os.urandom(1000)
+    carrier = await carrier_with(fed, "ITA-FORM-1", ref_of(data))
+    lying = ita.build_sealed("file.chunk", ["MEX"], {"data": data[:999]}, header={
+        "file": carrier.id, "n": 0, "chunk": 0, "chunks": 1, "bytes": 999}, thread=carrier.thread, reply_to=carrier.id)
+    hostile = sign_envelope(replace(lying, header={**lying.header, "bytes": 1000}, sig=None, _signing_input=[]),
+                            fed.federation.credentials("ITA").signing_key)
+    await fed.publish_raw("ITA", wire.encode(hostile))
+    assert await refused_with(fed, hostile.id) == "header_mismatch"
+    assert received(mex, carrier.id)["state"] == "receiving" and received(mex, carrier.id)["done"] == 0
+
+    former = json.dumps({"file": carrier.id, "n": 0, "chunk": 0, "data": base64.b64encode(data).decode()}).encode()
+    built = ita.build_sealed("file.chunk", ["MEX"], {"data": former}, header={
+        "file": carrier.id, "n": 0, "chunk": 0, "chunks": 1, "bytes": len(former)}, thread=carrier.thread,
+        reply_to=carrier.id)
+    old = sign_envelope(replace(built, header={k: v for k, v in built.header.items() if k != "bytes"}, sig=None,
+                                _signing_input=[]), fed.federation.credentials("ITA").signing_key)
+    await fed.publish_raw("ITA", wire.encode(old))
+    trail = await eventually(lambda: fed.audit(message_id=old.id), what="the former chunk's audit entry")
+    assert [(e["verdict"], e["reason"]) for e in trail] == [("rejected", "bad_header")]
+    answer = await eventually(lambda: [m for m in fed.inbox("ITA", type="hub.rejection") if m.body["of"] == old.id],
+                              what="ITA told")
+    assert answer[0].body["reason"] == "bad_header"
+    assert mex.store.get(old.id) is None
+
+    # the right chunk still completes the file
+    await send_chunk(fed, carrier, 0, data)
+    await eventually(lambda: received(mex, carrier.id)["state"] == "complete", what="the file complete at MEX")
+    assert (await download_sha256(mex, carrier.id))[2] == hashlib.sha256(data).hexdigest()

@@ -88,6 +88,15 @@ def test_a_type_declares_exactly_one_retention_rule(retention: dict) -> None:
     assert MessageType("x.y", "node", header=Obj(), body=Obj(), kept_until=lambda c, b: c).retention_days is None
 
 
+def test_only_a_sealed_type_may_carry_a_raw_plaintext() -> None:
+    with pytest.raises(ValueError) as caught:
+        MessageType("x.y", "node", header=Obj(), body=Obj(), retention_days=1, raw_plaintext=True)
+    assert str(caught.value) == "x.y: only a sealed type carries a raw plaintext"
+    assert MessageType("x.y", "node", header=Obj(), body=Obj(), retention_days=1, sealed=True,
+                       raw_plaintext=True).raw_plaintext
+    assert not MessageType("x.y", "node", header=Obj(), body=Obj(), retention_days=1, sealed=True).raw_plaintext
+
+
 def test_policy_rules_are_the_ones_each_class_declares() -> None:
     assert policy.BODY_RULES == {t.name: t.body_rule for t in declared() if t.body_rule is not None}
     assert {t.name for t in declared() if t.envelope_rule is not None} == {"case.jit", "file.chunk"}

@@ -66,19 +66,21 @@ def chunk_env(header: dict, **fields: object) -> SimpleNamespace:
     return SimpleNamespace(**{**base, **fields})
 
 
-def test_the_chunk_rules_refuse_a_header_that_lies_a_broadcast_and_oversized_or_non_canonical_data() -> None:
-    header = {"file": CARRIER, "n": 0, "chunk": 1, "chunks": 2}
-    body = {"file": CARRIER, "n": 0, "chunk": 1, "data": base64.b64encode(b"abc").decode()}
+def test_the_chunk_rules_refuse_a_length_that_lies_a_broadcast_an_index_out_of_range_and_oversized_data() -> None:
+    header = {"file": CARRIER, "n": 0, "chunk": 1, "chunks": 2, "bytes": 3}
+    body = {"data": b"abc"}
     files.chunk_envelope_rule(chunk_env(header))
     files.chunk_rule(chunk_env(header), body)
     cases = [
-        (lambda: files.chunk_rule(chunk_env({**header, "chunk": 0}), body), "header_mismatch"),
+        (lambda: files.chunk_rule(chunk_env({**header, "bytes": 4}), body), "header_mismatch"),
+        (lambda: files.chunk_rule(chunk_env({**header, "bytes": 2}), body), "header_mismatch"),
         (lambda: files.chunk_envelope_rule(chunk_env(header, recipients=("*",))), "bad_recipients"),
         (lambda: files.chunk_envelope_rule(chunk_env(header, thread=None)), "header_mismatch"),
         (lambda: files.chunk_envelope_rule(chunk_env({**header, "chunk": 2})), "chunk_out_of_range"),
-        (lambda: files.chunk_rule(chunk_env(header), {**body, "data": "YWJ="}), "chunk_mismatch"),
-        (lambda: files.chunk_rule(chunk_env(header), {**body, "data": base64.b64encode(
-            bytes(files.CHUNK_BYTES + 1)).decode()}), "chunk_too_large"),
+        (lambda: files.chunk_rule(chunk_env(header), {"data": b""}), "chunk_too_large"),
+        (lambda: files.chunk_rule(chunk_env(header), {"data": "abc"}), "chunk_mismatch"),
+        (lambda: files.chunk_rule(chunk_env({**header, "bytes": files.CHUNK_BYTES + 1}),
+                                  {"data": bytes(files.CHUNK_BYTES + 1)}), "chunk_too_large"),
     ]
     for check, reason in cases:
         with pytest.raises(PolicyError) as exc:
@@ -86,24 +88,40 @@ def test_the_chunk_rules_refuse_a_header_that_lies_a_broadcast_and_oversized_or_
         assert exc.value.reason == reason
 
 
+def test_a_chunk_opens_as_its_bytes_and_the_schema_bounds_them() -> None:
+    env = SimpleNamespace(type="file.chunk", body=None)
+    assert wire.decode_body(env, b"\x00{not json") == {"data": b"\x00{not json"}
+    for plaintext in (b"", bytes(files.CHUNK_BYTES + 1), "text"):
+        with pytest.raises(DecodeError) as exc:
+            wire.decode_body(env, plaintext)
+        assert exc.value.reason == "bad_body"
+
+
+def test_a_chunk_header_of_the_former_format_without_its_length_is_refused() -> None:
+    """The format of 2 December (JSON around base64 inside the seal) had no `bytes` in the header."""
+    with pytest.raises(DecodeError) as exc:
+        validate(files.CHUNK_HEADER, {"file": CARRIER, "n": 0, "chunk": 0, "chunks": 1}, "bad_header")
+    assert (exc.value.reason, exc.value.detail) == ("bad_header", "$.bytes: missing")
+
+
 def chunk_envelope(sealed: str) -> wire.Envelope:
     env = wire.build(message_id=CARRIER, type="file.chunk", sender="ITA", recipients=["MEX"],
                      created=datetime.now(UTC), ttl=timedelta(days=7), sealed=sealed, thread="mla:ITA:R-1",
-                     reply_to=CARRIER, header={"file": CARRIER, "n": 19, "chunk": 511, "chunks": 512})
+                     reply_to=CARRIER, header={"file": CARRIER, "n": 19, "chunk": 511, "chunks": 512,
+                                                        "bytes": files.CHUNK_BYTES})
     return env.with_signature(wire.Signature("ed25519", "0" * 64, base64.b64encode(bytes(64)).decode()))
 
 
 def test_a_full_4_mib_chunk_sealed_to_two_nodes_fits_the_types_bound_and_a_larger_message_is_refused() -> None:
-    """What the hub's per-type bound (8 MiB) and the broker's max_message_size must accept."""
+    """What the hub's per-type bound (6 MiB) and the broker's max_message_size must accept."""
     assert messages.lookup("file.chunk").max_bytes == files.MAX_CHUNK_MESSAGE_BYTES
-    body = {"file": CARRIER, "n": files.MAX_FILES - 1, "chunk": files.MAX_CHUNKS - 1,
-            "data": base64.b64encode(os.urandom(files.CHUNK_BYTES)).decode()}
+    body = {"data": os.urandom(files.CHUNK_BYTES)}
     validate(files.CHUNK, body, "bad_body")
     keys = {c: X25519PrivateKey.generate().public_key() for c in ("ITA", "MEX")}
-    sealed = seal(wire.encode_payload(body).encode(), keys, wire.seal_context("file.chunk", CARRIER, "ITA"))
+    sealed = seal(body["data"], keys, wire.seal_context("file.chunk", CARRIER, "ITA"))
     raw = wire.encode(chunk_envelope(sealed))
     assert wire.decode(raw).id == CARRIER
-    assert len(raw) < files.MAX_CHUNK_MESSAGE_BYTES - 512 * 1024
+    assert 5.3 * 1024 * 1024 < len(raw) < files.MAX_CHUNK_MESSAGE_BYTES - 512 * 1024  # 4/3 of the chunk, once
     assert len(raw) < 16 * 1024 * 1024  # RabbitMQ 4's default max_message_size (3.x: 128 MiB)
     with pytest.raises(DecodeError) as exc:
         wire.decode(wire.encode(chunk_envelope("A" * files.MAX_CHUNK_MESSAGE_BYTES)))

@@ -8,7 +8,7 @@ import pytest
 from protocol import messages
 from protocol.errors import DecodeError
 from protocol.schema import (
-    DATE, NODE_ID, SHA256_HEX, TIMESTAMP, UUID, AnyObject, Bool, Enum, Int, List, Nullable, Num, Obj, Str, validate,
+    DATE, NODE_ID, SHA256_HEX, TIMESTAMP, UUID, AnyObject, Bool, Bytes, Enum, Int, List, Nullable, Num, Obj, Str, validate,
 )
 
 
@@ -125,3 +125,19 @@ def test_numbers_and_booleans_inside_an_object_are_named_by_their_path() -> None
     assert refusal(schema, {"n": 2.0, "b": True}) == "$.n: must be -1e+308..1.0"
     assert refusal(schema, {"n": 1.0, "b": "yes"}) == "$.b: expected true or false"
     assert refusal(Obj(required={"d": Nullable(DATE)}), {"d": 5}) == "$.d: expected a string"
+
+
+def test_bytes_are_bounded_exactly_and_anything_else_is_refused_naming_the_path() -> None:
+    validate(Bytes(max_len=3), b"a", "bad_body")
+    validate(Bytes(max_len=3), b"abc", "bad_body")
+    validate(Bytes(max_len=3, min_len=0), b"", "bad_body")
+    assert refusal(Bytes(max_len=3), b"") == "$: length must be 1..3"
+    assert refusal(Bytes(max_len=3), b"abcd") == "$: length must be 1..3"
+    assert refusal(Bytes(max_len=3, min_len=2), b"a") == "$: length must be 2..3"
+    for value in ("abc", bytearray(b"abc"), None, 3):
+        assert refusal(Bytes(max_len=3), value) == "$: expected bytes"
+    assert refusal(Obj(required={"data": Bytes(max_len=2)}), {"data": b"abc"}) == "$.data: length must be 1..2"
+    assert refusal(Obj(required={"data": Bytes(max_len=2)}), {"data": "ab"}) == "$.data: expected bytes"
+    with pytest.raises(DecodeError) as caught:
+        validate(Bytes(max_len=2), "ab", "bad_header")
+    assert caught.value.reason == "bad_header"

@@ -13,7 +13,6 @@ receipt and the file's SHA-256 remain.
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import json
 import os
@@ -267,12 +266,10 @@ class FileTransfers:
         except PolicyError:  # the spooled file changed on disk: never send what the carrier does not list
             self._fail_out(row, "file_changed")
             return
-        body = {"file": row.carrier, "n": row.n, "chunk": index, "data": base64.b64encode(data).decode("ascii")}
-        del data
-        header = {"file": row.carrier, "n": row.n, "chunk": index, "chunks": len(ref["chunks"])}
-        env = self.ctx.build_sealed("file.chunk", [row.recipient], body, header=header, thread=row.thread,
+        header = {"file": row.carrier, "n": row.n, "chunk": index, "chunks": len(ref["chunks"]), "bytes": len(data)}
+        env = self.ctx.build_sealed("file.chunk", [row.recipient], {"data": data}, header=header, thread=row.thread,
                                     reply_to=row.carrier)
-        del body
+        del data
         now = format_time(utcnow())
         last = index + 1 == len(ref["chunks"])
         with self.engine.begin() as conn:
@@ -345,10 +342,11 @@ class FileTransfers:
         """A chunk arrived (in the storing transaction): checked against its file's reference and
         written in place; the last one completes and verifies the file. ProtocolError if refused."""
         env = verified.envelope
+        header = env.header  # signed; the body rule checked that the chunk holds header["bytes"]
         row = conn.execute(select(files_in).where(
-            (files_in.c.carrier == body["file"]) & (files_in.c.n == body["n"]))).first()
+            (files_in.c.carrier == header["file"]) & (files_in.c.n == header["n"]))).first()
         if row is None or row.sender != env.sender:
-            raise ProtocolError("unknown_file", f"no file {body['n']} of message {body['file']} from {env.sender} "
+            raise ProtocolError("unknown_file", f"no file {header['n']} of message {header['file']} from {env.sender} "
                                                 "is expected")
         if env.thread != row.thread or env.reply_to != row.carrier:
             raise ProtocolError("chunk_wrong_thread", "the chunk is not on its file's thread, in reply to its carrier")
@@ -356,17 +354,15 @@ class FileTransfers:
             raise ProtocolError("file_closed", f"the file is {row.state} ({row.reason or 'no reason'}): no more "
                                                "chunks are taken")
         ref = json.loads(row.ref)
-        index = body["chunk"]
-        if env.header["chunks"] != len(ref["chunks"]):
+        index = header["chunk"]
+        if header["chunks"] != len(ref["chunks"]):
             raise ProtocolError("chunk_out_of_range", f"the header counts {env.header['chunks']} chunks, the file "
                                                       f"has {len(ref['chunks'])}")
         if conn.execute(select(chunks_in.c.message_id).where(
                 (chunks_in.c.carrier == row.carrier) & (chunks_in.c.n == row.n)
                 & (chunks_in.c.chunk == index))).first() is not None:
             raise ProtocolError("duplicate_chunk", f"chunk {index} arrived already in another message")
-        # the body rule (protocol.files.chunk_rule, run by the inbox before any effect) took this very
-        # decode; since it is strict base64 from the text itself (no copy) it is also the cheapest
-        data = protocol_files.chunk_data(body)
+        data = protocol_files.chunk_data(body)  # the opened plaintext itself: no decoding, no copy
         try:
             protocol_files.verify_chunk(ref, index, data)
         except PolicyError as exc:
