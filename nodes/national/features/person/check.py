@@ -14,8 +14,7 @@ import json
 import re
 import secrets
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -223,11 +222,10 @@ class BorderChecks:
         self._reports_waiting = asyncio.Event()
 
     def close(self) -> None:
-        with self._write_lock:  # a reporter's transaction still running in its thread ends first
-            for reader in (self._candidates, self._quiet_log, self._writer, self._checkpoints):
-                if reader is not None:
-                    reader.close()
-            self._candidates = self._quiet_log = self._writer = None
+        for reader in (self._candidates, self._quiet_log, self._writer, self._checkpoints):
+            if reader is not None:
+                reader.close()
+        self._candidates = self._quiet_log = self._writer = None
 
     async def check(self, query: BorderQuery, who: str) -> CheckOutcome:
         today = utcnow().date().isoformat()
@@ -356,7 +354,7 @@ class BorderChecks:
                 self.ctx.log.exception("hit report not built; kept for the next round", message_id=message_id)
                 continue
             done.append(message_id)
-        with self._writing() as conn:
+        with self._write_lock, self.ctx.db.begin() as conn:
             if envs:
                 self.ctx.enqueue(envs, conn)
             store.drop_hit_reports(conn, done)
@@ -365,7 +363,7 @@ class BorderChecks:
         return len(waiting) == REPORT_BATCH
 
     def _queue_reports(self, reports: Sequence[HitReport]) -> None:
-        with self._writing() as conn:
+        with self._write_lock, self.ctx.db.begin() as conn:
             store.queue_hit_reports(conn, reports)
 
     def _log_quietly(self, outcome: CheckOutcome, who: str) -> None:
@@ -377,27 +375,19 @@ class BorderChecks:
 
     def _log(self, outcome: CheckOutcome, who: str, reports: Sequence[HitReport]) -> None:
         """The check in the access log, the matched alerts in the read journal, and the hit reports
-        to send: one transaction, committed (synchronous=FULL) before the answer leaves."""
-        with self._writing() as conn:
-            self._write_log(conn, outcome, who, reports)
-
-    @contextmanager
-    def _writing(self) -> Iterator[Connection]:
-        """A write transaction of the check or the reporter. On SQLite one at a time (the lock), on a
-        connection of the feature's own whose commits leave the WAL checkpoints to a background thread
-        (store.WalCheckpoints): a commit that crossed SQLite's automatic threshold would copy the log
-        into the 2.5 GB replica while the next check waits."""
+        to send: one transaction, committed (synchronous=FULL) before the answer leaves. On SQLite,
+        on a connection of the check's own whose commits leave the log's checkpoints to a
+        background thread (store.WalCheckpoints)."""
         if not self._sqlite:
             with self.ctx.db.begin() as conn:
-                yield conn
+                self._write_log(conn, outcome, who, reports)
             return
-        with self._write_lock:
-            if self._writer is None:
-                self._writer = self.ctx.db.connect()
-                store.WalCheckpoints.no_automatic_checkpoints(self._writer.connection.dbapi_connection)
-            with self._writer.begin():
-                yield self._writer
-            self._checkpoints.committed()
+        if self._writer is None:
+            self._writer = self.ctx.db.connect()
+            store.WalCheckpoints.no_automatic_checkpoints(self._writer.connection.dbapi_connection)
+        with self._write_lock, self._writer.begin():
+            self._write_log(self._writer, outcome, who, reports)
+        self._checkpoints.committed()
 
     def _write_log(self, conn: Connection, outcome: CheckOutcome, who: str, reports: Sequence[HitReport]) -> None:
         store.log_check(conn, reference=outcome.reference, at=format_time(utcnow()), who=who,
