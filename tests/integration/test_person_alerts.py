@@ -9,7 +9,6 @@ import argparse
 import asyncio
 import json
 from datetime import timedelta
-from types import SimpleNamespace
 
 import aiohttp
 import pytest
@@ -25,18 +24,14 @@ from nodes.national.features.person import cli as person_cli
 from nodes.national.features.person.demo import ZONE_BIRTH, ZONE_NAME, passport_zone
 from nodes.national.features.person import store as person_store
 from nodes.national.features.person.check import read_query
-from nodes.national.features.person.issuing import with_latin
 from nodes.national.node import NationalNode
 from nodes.national.reads import access_entries, open_message
 from nodes.plumbing.config import new_message_id, utcnow
 from protocol import envelope as wire
-from nodes.plumbing.rabbit import free_port
-from protocol.catalog import COUNTRY_TYPES
 from protocol.mrz import check_digit
 from protocol.person import name_entry
 from protocol.receipts import HEADER as LOG_HEADER
-from protocol.timefmt import format_time
-from tests.integration.federation import RunningFederation, eventually, make_federation
+from tests.integration.federation import RunningFederation, eventually
 from tests.integration.test_live_federation import _inject_to_inbox
 
 pytestmark = pytest.mark.integration
@@ -205,30 +200,6 @@ async def test_a_hit_report_logged_by_a_node_that_stopped_before_signing_it_is_s
     assert restarted.store.get(match.hit_report).type == "person.hit"
     await asyncio.sleep(1)
     assert len(person_store.received_hits(fed.nodes["MEX"].store.engine)) == 1
-
-
-async def test_a_hit_this_country_may_not_report_is_answered_and_logged_without_a_report_id(tmp_path) -> None:
-    # A report the recipient rules would refuse (here: a directory that lets ITA send no person.hit)
-    # gets no id in the answer and no row to sign: the officer is never told a report went out.
-    # No broker: the check runs in-process on ITA's own database.
-    fed = make_federation(SimpleNamespace(apply=lambda spec: None, amqp_port=free_port()), tmp_path, "unreportable",
-                          countries=["MEX", "ITA"], allowed_types={"ITA": set(COUNTRY_TYPES) - {"person.hit"}})
-    node = NationalNode(fed.node_config("ITA"), fed.federation)
-    try:
-        with node.store.engine.begin() as conn:
-            person_store.apply_alert(conn, with_latin({"issuer": "MEX", **person_alert()}),
-                                     created=format_time(utcnow()), message_id=new_message_id())
-        outcome = await node.contexts["person"].service.check(
-            read_query({"mrz": td3("MEX", "G1234567", "HADDAD", "MOHAMED", "800517")}, utcnow().year), "focal")
-        [match] = outcome.matches
-        assert match.hit_report is None and outcome.as_json("ITA")["person_matches"][0]["hit_report"] is None
-        with node.store.engine.connect() as conn:
-            assert conn.execute(select(person_store.person_hit_reports)).all() == []
-            [logged] = conn.execute(select(person_store.person_check_log)).all()
-        assert json.loads(logged.person_matches)[0][:2] == ["MEX", "MX-PA-2026/1"]
-    finally:
-        node.contexts["person"].service.close()
-        node.store.engine.dispose()
 
 
 async def test_cross_script_names_and_recipients_chosen_by_the_issuer(
