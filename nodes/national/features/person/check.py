@@ -301,23 +301,11 @@ class BorderChecks:
         return reports
 
     def _report(self, type: str, issuer: str, body: Mapping[str, Any]) -> HitReport | None:
-        problem = self._unreportable(type, issuer)
-        if problem is not None:  # e.g. the issuer left the federation: the hit still stands
-            self.ctx.log.warning("hit not reportable", type=type, issuer=issuer, reason=problem[0], detail=problem[1])
+        if issuer not in self.ctx.directory.nodes:  # e.g. the issuer left the federation: the hit still stands
+            self.ctx.log.warning("hit not reportable", type=type, issuer=issuer, reason="unknown_node",
+                                 detail=f"{issuer} is not in the directory")
             return None
         return HitReport(new_message_id(), type, issuer, json.dumps(body, separators=(",", ":")))
-
-    def _unreportable(self, type: str, issuer: str) -> tuple[str, str] | None:
-        """What the sender's recipient rules (protocol/policy.py) would refuse of this report, found
-        before its id is promised to the officer."""
-        directory = self.ctx.directory
-        if issuer == self.ctx.country:
-            return "self_addressed", "this country issued the alert: nothing to report to itself"
-        if issuer not in directory.node_ids():
-            return "unknown_recipient", f"{issuer} is not a member of the federation"
-        if type not in directory.node(self.ctx.country).allowed_types:
-            return "type_not_allowed", f"{self.ctx.country} may not send {type}"
-        return None
 
     # -- the reports, signed and queued after the answer ------------------------------------------------
 
