@@ -260,12 +260,6 @@ def checking_node(db: Path, label: str) -> tuple[NationalNode, str, Path]:
     return NationalNode(config, fed.federation), fed.federation.credentials(CHECKED_AT).tokens["focal"], work
 
 
-def hit_reporter(node: NationalNode) -> asyncio.Task:
-    """The person feature's reporter as the started node runs it: hit reports signed and queued in the
-    outbox after each answer (the relay that would publish them needs a broker and does not run here)."""
-    return asyncio.create_task(node.contexts["person"].service.report())
-
-
 async def client_process(port: int, token: str, zones: list[str]) -> tuple[list[float], list[bool]]:
     """The checks from a border post's client in its own process (tests/bench/http_client.py)."""
     job = json.dumps({"host": "127.0.0.1", "port": port, "token": token, "path": "/api/border/check",
@@ -300,7 +294,6 @@ def _collections() -> list[int]:
 async def run(args: argparse.Namespace) -> list[dict[str, float]]:
     db = replica(args)
     node, token, work = checking_node(db, "run")
-    reporter = hit_reporter(node)
     runner = web.AppRunner(make_app(node), access_log=None)
     await runner.setup()
     port = free_port()
@@ -353,7 +346,6 @@ async def run(args: argparse.Namespace) -> list[dict[str, float]]:
                   f"raw SQLite INSERT+COMMIT (synchronous=FULL) p50 {result['commit_p50']:.2f} ms, p99 "
                   f"{result['commit_p99']:.2f} ms, hits p99 / commit p99 {result['p99_hit'] / result['commit_p99']:.1f}x; "
                   f"alerted persons not found: {wrong}, others matched: {false}")
-    reporter.cancel()
     await runner.cleanup()
     await node.stop()
     shutil.rmtree(work, ignore_errors=True)  # the run's federation; the replicas stay for the next run

@@ -5,9 +5,9 @@ the wall clock. Then the same zones over HTTP, the client in a process of its ow
 server's whole CPU per request: what the HTTP layer adds to the check.
 
 Phases of a hit: `read_query` (the zone's check digits and fields), `look_up` (document probe,
-candidates, scoring), `reports` (deciding the hit reports), `log` (the access-log transaction: `log_check`, `journal`,
-`queue_hit_reports` and the commit, the rest of `log`); after the answer, `after: report` (the
-reporter signing and queueing them: `build`, `enqueue`); of a no-hit: `quiet_log`. Run: python -m tests.bench.profile_border_check [--persons N] [--documents N]
+candidates, scoring), `reports` (building and signing `person.hit`: `build`), `log` (the access-log
+transaction: `log_check`, `journal`, `enqueue` and the commit, the rest of `log`); of a no-hit:
+`quiet_log`. Run: python -m tests.bench.profile_border_check [--persons N] [--documents N]
 [--samples N] [--http N]
 """
 
@@ -35,7 +35,7 @@ from nodes.national.node import NationalNode
 from nodes.plumbing.config import utcnow
 from nodes.plumbing.logs import configure_logging
 from nodes.plumbing.rabbit import free_port
-from tests.bench.bench_border_check import CHECKED_AT, client_process, checking_node, hit_reporter, queries, replica
+from tests.bench.bench_border_check import CHECKED_AT, client_process, checking_node, queries, replica
 
 CPU: dict[str, int] = defaultdict(int)  # the current check's phases
 WALL: dict[str, int] = defaultdict(int)
@@ -59,7 +59,7 @@ def _instrument(node: NationalNode) -> None:
                          ("_log_quietly", "quiet_log")):
         setattr(checks, method, _timed(name, getattr(checks, method)))
     check_module.read_query = _timed("read_query", check_module.read_query)
-    for name in ("log_check", "queue_hit_reports"):
+    for name in ("log_check", "log_pending_hits"):
         if hasattr(person_store, name):
             setattr(person_store, name, _timed(name, getattr(person_store, name)))
     reads.journal = _timed("journal", reads.journal)
@@ -113,12 +113,8 @@ async def run(args: argparse.Namespace) -> None:
         outcome = await service.check(check_module.read_query({"mrz": zone}, year), "focal")
         outcome.as_json(CHECKED_AT)
         CPU["whole"], WALL["whole"] = time.thread_time_ns() - c0, time.perf_counter_ns() - w0
-        if outcome.hit:  # after the answer: the reporter signs and queues the hit reports (build, enqueue)
-            c0, w0 = time.thread_time_ns(), time.perf_counter_ns()
-            service._send_reports()
-            CPU["after: report"], WALL["after: report"] = time.thread_time_ns() - c0, time.perf_counter_ns() - w0
         if "log" in CPU:  # what the log transaction spends outside the timed calls: the commit mostly
-            inner = ("log_check", "queue_hit_reports", "journal")
+            inner = ("log_check", "log_pending_hits", "journal", "enqueue")
             CPU["log: rest"] = CPU["log"] - sum(CPU.get(n, 0) for n in inner)
             WALL["log: rest"] = WALL["log"] - sum(WALL.get(n, 0) for n in inner)
         for name in CPU:
@@ -135,9 +131,7 @@ async def run(args: argparse.Namespace) -> None:
             print(f"     {name:12} {_ms(c, 50):.3f} / {_ms(c, 99):.3f}   (wall {_ms(w, 50):.3f} / {_ms(w, 99):.3f})")
     if args.http:
         zones = [z for z, _, _ in queries(args.persons, args.http, seed=11)]
-        reporter = hit_reporter(node)
         user, system = await _http_cpu(node, token, zones)
-        reporter.cancel()
         inside = statistics.mean(whole[True] + whole[False]) / 1e6
         print(f"== over HTTP, {len(zones)} checks: server CPU a request (mean) {user:.3f} ms user + {system:.3f} ms "
               f"system; the check in-process {inside:.3f} ms (mean, user and system): HTTP adds "

@@ -23,8 +23,6 @@ from nodes.national.features.person import FEATURE
 from nodes.national.features.person import cli as person_cli
 from nodes.national.features.person.demo import ZONE_BIRTH, ZONE_NAME, passport_zone
 from nodes.national.features.person import store as person_store
-from nodes.national.features.person.check import read_query
-from nodes.national.node import NationalNode
 from nodes.national.reads import access_entries, open_message
 from nodes.plumbing.config import new_message_id, utcnow
 from protocol import envelope as wire
@@ -169,37 +167,6 @@ async def test_alert_check_by_zone_hit_to_the_issuer_carrier_view_and_withdrawal
         [row] = conn.execute(select(person_store.person_alerts)).all()
         assert row.withdrawn and row.record is None
         assert conn.execute(select(person_store.person_alert_keys)).all() == []
-
-
-async def test_a_hit_report_logged_by_a_node_that_stopped_before_signing_it_is_sent_when_it_starts(
-        fed: RunningFederation, apis: dict[str, Api]) -> None:
-    # The officer's answer waits for the access log and the hit report's row, not for its signature:
-    # a node stopped in between signs and sends the report when it starts again, under the id the
-    # answer named, once.
-    await apis["MEX"].post("/api/person-alerts", person_alert(), status=202)
-    await eventually(lambda: _replica(fed, "ITA") == 1, what="the person alert at ITA")
-    await fed.nodes.pop("ITA").stop()
-    stopped = NationalNode(fed.node_config("ITA"), fed.federation)  # its reporter never runs
-    try:
-        outcome = await stopped.contexts["person"].service.check(
-            read_query({"mrz": td3("MEX", "G1234567", "HADDAD", "MOHAMED", "800517")}, utcnow().year), "focal")
-    finally:
-        stopped.contexts["person"].service.close()
-        stopped.store.engine.dispose()
-    [match] = outcome.matches
-    with stopped.store.engine.connect() as conn:
-        assert [r.message_id for r in conn.execute(select(person_store.person_hit_reports))] == [match.hit_report]
-    assert stopped.store.get(match.hit_report) is None  # not signed, not in the outbox
-
-    restarted = await fed.start_node("ITA")
-    [hit] = await eventually(lambda: person_store.received_hits(fed.nodes["MEX"].store.engine), what="the hit at MEX")
-    assert (hit["message_id"], hit["checking_country"], hit["national_reference"]) == \
-        (match.hit_report, "ITA", "MX-PA-2026/1")
-    with restarted.store.engine.connect() as conn:
-        assert conn.execute(select(person_store.person_hit_reports)).all() == []
-    assert restarted.store.get(match.hit_report).type == "person.hit"
-    await asyncio.sleep(1)
-    assert len(person_store.received_hits(fed.nodes["MEX"].store.engine)) == 1
 
 
 async def test_cross_script_names_and_recipients_chosen_by_the_issuer(

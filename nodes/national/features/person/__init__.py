@@ -42,10 +42,6 @@ def record_person_hit(ctx: FeatureContext, conn: Connection, verified: VerifiedE
                     national_reference=body["national_reference"], score=body["score"])
 
 
-async def report_hits(ctx: FeatureContext) -> None:
-    await ctx.service.report()
-
-
 def purge(ctx: FeatureContext, now: datetime) -> Mapping[str, int]:
     """Alerts past their review date; hits and check-log entries past the hit retention."""
     before = format_time(now - timedelta(days=MAXIMUM_DAYS["person.hit"]))
@@ -65,7 +61,6 @@ FEATURE = Feature(
     tables=(store.metadata,),
     service=BorderChecks,
     effects={"person.alert": apply_person_alert, "person.hit": record_person_hit},
-    tasks=(report_hits,),
     purges=(purge,),
     on_stop=lambda ctx: ctx.service.close(),
     routes=api.add_routes,

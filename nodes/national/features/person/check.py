@@ -10,13 +10,11 @@ code (docs/reason-codes.md) and, for a zone, every bad check digit named.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import secrets
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -24,7 +22,7 @@ from nodes.national import reads
 from nodes.national.feature import FeatureContext
 from nodes.national.features.person import store
 from nodes.national.features.person.names import NameMatch, PersonName, compare, index_keys
-from nodes.plumbing.config import new_message_id, utcnow
+from nodes.plumbing.config import utcnow
 from protocol import mrz as zones
 from protocol.alerts import CHECK_KINDS as DOCUMENT_CHECK_KINDS
 from protocol.alerts import DOCUMENT_TYPES, MAX_NUMBER_CHARS, normalise_document_number
@@ -32,8 +30,6 @@ from protocol.errors import FieldProblem, ProtocolError
 from protocol.person import CHECK_KINDS
 from protocol.timefmt import format_time
 
-REPORT_BATCH = 50  # hit reports signed and queued per transaction
-REPORT_POLL_SECONDS = 5.0  # the reporter looks for waiting reports at least this often
 MAX_CANDIDATES = 50  # alerts compared per check; more is said in the answer (`truncated`): add a birth date
 MAX_NAME_CHARS = 200
 _COUNTRY = re.compile(r"[A-Z]{3}")
@@ -197,15 +193,6 @@ def _document_hit(result: Any, checked_at: str, check: str, point: str) -> dict[
             "status": result.alert["status"], "checked_at": checked_at, "check": check, "point": point}
 
 
-class HitReport(NamedTuple):
-    """A hit report decided by a check: signed and sent by BorderChecks.report."""
-
-    message_id: str
-    type: str
-    recipient: str
-    body: str  # JSON
-
-
 class BorderChecks:
     """The feature's service: readers on connections of their own, and the check itself."""
 
@@ -216,10 +203,6 @@ class BorderChecks:
         self._writer: Connection | None = None  # SQLite: the connection hits are logged on
         self._sqlite = ctx.db.dialect.name == "sqlite"
         self._checkpoints = store.WalCheckpoints(ctx.db) if self._sqlite else None
-        # SQLite has one writer at a time: the check's log and the reporter's transaction take turns
-        # here rather than in SQLite's busy handler (which sleeps milliseconds).
-        self._write_lock = threading.Lock()
-        self._reports_waiting = asyncio.Event()
 
     def close(self) -> None:
         for reader in (self._candidates, self._quiet_log, self._writer, self._checkpoints):
@@ -233,18 +216,16 @@ class BorderChecks:
             outcome = self._look_up(query, today)
         else:  # round trips to a database server: never on the event loop
             outcome = await asyncio.to_thread(self._look_up, query, today)
-        reports = self._hit_reports(outcome)
+        envs = self._hit_reports(outcome)
         if query.name is not None or query.zone is not None:  # person data was touched: logged first
-            if self._sqlite and not reports and not outcome.hit:
+            if self._sqlite and not envs and not outcome.hit:
                 self._log_quietly(outcome, who)
             elif self._sqlite:
-                self._log(outcome, who, reports)
+                self._log(outcome, who, envs)
             else:
-                await asyncio.to_thread(self._log, outcome, who, reports)
-        elif reports:
-            await asyncio.to_thread(self._queue_reports, reports)
-        if reports:
-            self._reports_waiting.set()
+                await asyncio.to_thread(self._log, outcome, who, envs)
+        elif envs:
+            await self.ctx.submit(envs)
         for m in outcome.matches:
             self.ctx.log.info("border check matched a person alert", reference=outcome.reference,
                               issuer=m.record["issuer"], score=m.match.score, message_id=m.hit_report)
@@ -275,109 +256,60 @@ class BorderChecks:
         matches.sort(key=lambda m: (-m.match.score, m.alert_id))
         return matches, truncated
 
-    def _hit_reports(self, outcome: CheckOutcome) -> list[HitReport]:
-        """One `person.hit` per matched alert to its issuer, one `alert.hit` for a flagged document:
-        their message ids go in the answer; `report` signs and queues them once the check is logged."""
+    def _hit_reports(self, outcome: CheckOutcome) -> list:
+        """One `person.hit` per matched alert to its issuer, one `alert.hit` for a flagged document."""
         at = format_time(utcnow())
-        reports = []
+        envs = []
         kind = outcome.query.check
         for m in outcome.matches:
             body = {"issuer": m.record["issuer"], "national_reference": m.record["national_reference"],
                     "checked_at": at, "check": kind, "point": outcome.query.point,
                     "score": min(100, round(m.match.score * 100)), "date_of_birth": m.match.date_of_birth}
-            report = self._report("person.hit", m.record["issuer"], body)
-            if report is not None:
-                m.hit_report = report.message_id
-                reports.append(report)
+            env = self._build("person.hit", m.record["issuer"], body)
+            if env is not None:
+                m.hit_report = env.id
+                envs.append(env)
         document = outcome.document
         if document is not None:
             result = document.pop("_result")
             if result.alert is not None:
-                report = self._report("alert.hit", result.country, _document_hit(
+                env = self._build("alert.hit", result.country, _document_hit(
                     result, at, kind if kind in DOCUMENT_CHECK_KINDS else "other", outcome.query.point))
-                document["hit_report"] = report.message_id if report is not None else None
-                if report is not None:
-                    reports.append(report)
-        return reports
+                document["hit_report"] = env.id if env is not None else None
+                if env is not None:
+                    envs.append(env)
+        return envs
 
-    def _report(self, type: str, issuer: str, body: Mapping[str, Any]) -> HitReport | None:
-        if issuer not in self.ctx.directory.nodes:  # e.g. the issuer left the federation: the hit still stands
-            self.ctx.log.warning("hit not reportable", type=type, issuer=issuer, reason="unknown_node",
-                                 detail=f"{issuer} is not in the directory")
+    def _build(self, type: str, issuer: str, body: Mapping[str, Any]) -> Any:
+        try:
+            return self.ctx.build(type, [issuer], body=body)
+        except ProtocolError as exc:  # e.g. the issuer left the federation: the hit still stands
+            self.ctx.log.warning("hit not reportable", type=type, issuer=issuer, reason=exc.reason, detail=exc.detail)
             return None
-        return HitReport(new_message_id(), type, issuer, json.dumps(body, separators=(",", ":")))
-
-    # -- the reports, signed and queued after the answer ------------------------------------------------
-
-    async def report(self) -> None:
-        """Sign the hit reports the checks logged and queue them in the outbox (the feature's task):
-        woken by each check that found something, and at start for those a stopped node left."""
-        while True:
-            self._reports_waiting.clear()
-            try:
-                while await asyncio.to_thread(self._send_reports):
-                    pass
-            except Exception:  # noqa: BLE001 - a database hiccup: the reports stay, the next round retries
-                self.ctx.log.exception("hit reports not queued; will retry")
-            try:
-                await asyncio.wait_for(self._reports_waiting.wait(), timeout=REPORT_POLL_SECONDS)
-            except TimeoutError:
-                pass
-
-    def _send_reports(self) -> bool:
-        """One batch of waiting reports signed and queued, in one transaction that also deletes them.
-        True if the batch was full (more may wait)."""
-        with self.ctx.db.connect() as conn:
-            waiting = store.waiting_hit_reports(conn, REPORT_BATCH)
-        if not waiting:
-            return False
-        envs, done = [], []
-        for message_id, type, recipient, body in waiting:
-            try:
-                envs.append(self.ctx.build(type, [recipient], body=json.loads(body), message_id=message_id))
-            except ProtocolError as exc:  # e.g. the issuer left the federation since: the hit still stands
-                self.ctx.log.warning("hit not reportable", type=type, issuer=recipient, message_id=message_id,
-                                     reason=exc.reason, detail=exc.detail)
-            except Exception:  # noqa: BLE001 - one report's fault never holds back the others
-                self.ctx.log.exception("hit report not built; kept for the next round", message_id=message_id)
-                continue
-            done.append(message_id)
-        with self._write_lock, self.ctx.db.begin() as conn:
-            if envs:
-                self.ctx.enqueue(envs, conn)
-            store.drop_hit_reports(conn, done)
-        if envs:
-            self.ctx.outbox.wake_soon()
-        return len(waiting) == REPORT_BATCH
-
-    def _queue_reports(self, reports: Sequence[HitReport]) -> None:
-        with self._write_lock, self.ctx.db.begin() as conn:
-            store.queue_hit_reports(conn, reports)
 
     def _log_quietly(self, outcome: CheckOutcome, who: str) -> None:
         if self._quiet_log is None:
             self._quiet_log = store.QuietCheckLog(self.ctx.db, self._checkpoints)
-        with self._write_lock:
-            self._quiet_log.write(reference=outcome.reference, at=format_time(utcnow()), who=who,
-                                  check=outcome.query.check, point=outcome.query.point)
+        self._quiet_log.write(reference=outcome.reference, at=format_time(utcnow()), who=who,
+                              check=outcome.query.check, point=outcome.query.point)
 
-    def _log(self, outcome: CheckOutcome, who: str, reports: Sequence[HitReport]) -> None:
+    def _log(self, outcome: CheckOutcome, who: str, envs: Sequence[Any]) -> None:
         """The check in the access log, the matched alerts in the read journal, and the hit reports
-        to send: one transaction, committed (synchronous=FULL) before the answer leaves. On SQLite,
+        queued: one transaction, committed (synchronous=FULL) before the answer leaves. On SQLite,
         on a connection of the check's own whose commits leave the log's checkpoints to a
         background thread (store.WalCheckpoints)."""
         if not self._sqlite:
             with self.ctx.db.begin() as conn:
-                self._write_log(conn, outcome, who, reports)
+                self._write_log(conn, outcome, who, envs)
             return
         if self._writer is None:
             self._writer = self.ctx.db.connect()
             store.WalCheckpoints.no_automatic_checkpoints(self._writer.connection.dbapi_connection)
-        with self._write_lock, self._writer.begin():
-            self._write_log(self._writer, outcome, who, reports)
+        with self._writer.begin():
+            self._write_log(self._writer, outcome, who, envs)
         self._checkpoints.committed()
 
-    def _write_log(self, conn: Connection, outcome: CheckOutcome, who: str, reports: Sequence[HitReport]) -> None:
+    def _write_log(self, conn: Connection, outcome: CheckOutcome, who: str, envs: Sequence[Any]) -> None:
         store.log_check(conn, reference=outcome.reference, at=format_time(utcnow()), who=who,
                         check=outcome.query.check, point=outcome.query.point,
                         matches=[(m.record["issuer"], m.record["national_reference"],
@@ -385,4 +317,5 @@ class BorderChecks:
                         document_hit=bool(outcome.document and outcome.document.get("hit")))
         reads.journal(conn, who, "border_check",
                       [(m.message_id, "person.alert", m.record["issuer"], None) for m in outcome.matches])
-        store.queue_hit_reports(conn, reports)
+        if envs:
+            self.ctx.enqueue(envs, conn)

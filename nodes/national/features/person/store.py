@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    Boolean, Column, Connection, Engine, Index, Integer, MetaData, String, Table, Text, bindparam, delete, func, insert,
-    select,
+    Boolean, Column, Connection, Engine, Index, Integer, MetaData, String, Table, Text, delete, func, insert, select,
     update,
 )
 
@@ -84,18 +83,6 @@ issued_person_alerts = Table(
     Column("message_id", String(36), nullable=False),
     Column("review_date", String(10), nullable=False),
     Column("withdrawn", Boolean, nullable=False),
-)
-# Hit reports (`person.hit`, `alert.hit`) a border check decided to send, not yet signed: written with
-# the check's access-log entry before the officer's answer, signed and queued in the outbox right
-# after by BorderChecks.report (check.py), which deletes them in the same transaction. The message
-# id is the one the answer named. WITHOUT ROWID: the key is the table (one b-tree per check).
-person_hit_reports = Table(
-    "person_hit_reports", metadata,
-    Column("message_id", String(36), primary_key=True),
-    Column("type", String(32), nullable=False),
-    Column("recipient", String(3), nullable=False),
-    Column("body", Text, nullable=False),  # JSON: the report's body
-    sqlite_with_rowid=False,
 )
 # Every border check that touched person data: who, when, where, which alerts came back. Nothing
 # about the traveller: the log says that a check happened and what it found.
@@ -333,28 +320,6 @@ def log_check(conn: Connection, *, reference: str, at: str, who: str, check: str
               matches: Sequence[tuple[str, str, int]], document_hit: bool) -> None:
     """A check in the access log, in the caller's transaction (with what it sends and journals)."""
     insert_rows(conn, person_check_log, [_check_row(reference, at, who, check, point, matches, document_hit)])
-
-
-def queue_hit_reports(conn: Connection, reports: Sequence[tuple[str, str, str, str]]) -> None:
-    """(message id, type, recipient, body JSON) of each report, in the check's transaction."""
-    insert_rows(conn, person_hit_reports, [{"message_id": m, "type": t, "recipient": r, "body": b}
-                                           for m, t, r, b in reports])
-
-
-_WAITING_REPORTS = (select(person_hit_reports.c.message_id, person_hit_reports.c.type, person_hit_reports.c.recipient,
-                           person_hit_reports.c.body)
-                    .order_by(person_hit_reports.c.message_id).limit(bindparam("limit")))
-_DROP_REPORT = delete(person_hit_reports).where(person_hit_reports.c.message_id == bindparam("id"))
-
-
-def waiting_hit_reports(conn: Connection, limit: int) -> list[tuple[str, str, str, str]]:
-    """The oldest reports not yet queued for sending (message ids are time-ordered)."""
-    return [tuple(r) for r in conn.execute(_WAITING_REPORTS, {"limit": limit})]
-
-
-def drop_hit_reports(conn: Connection, message_ids: Sequence[str]) -> None:
-    if message_ids:
-        conn.execute(_DROP_REPORT, [{"id": m} for m in message_ids])
 
 
 class QuietCheckLog:
