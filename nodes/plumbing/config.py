@@ -64,7 +64,7 @@ class HubConfig:
     api_record: Path | None = None  # where the serving hub writes its API URL for clients (api_client.py)
     batch_size: int = 256  # messages per group commit
     prefetch: int = 512
-    verify_workers: int = 1  # processes checking a batch's signatures while the hub decides (0: in-process)
+    verify_workers: int = 0  # processes checking a batch's signatures while the hub decides (0: in-process; docs/performance.md "hub19d")
     max_clock_skew: timedelta = timedelta(minutes=5)
     checkpoint_interval: float = 2.0  # seconds between checkpoints while the log grows
     checkpoint_every: int = 1000  # ...or sooner, after this many new entries

@@ -239,7 +239,7 @@ async def main(argv: list[str]) -> None:
     parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument("--text", type=int, default=1000, help="payload characters")
     parser.add_argument("--one-process", action="store_true", help="everything in this process")
-    parser.add_argument("--verify-workers", type=int, default=1, help="hub: signature worker processes (0: none)")
+    parser.add_argument("--verify-workers", type=int, default=0, help="hub: signature worker processes (0: none, the default)")
     parser.add_argument("--only", choices=["raw", "alert", "note", "hub"], action="append",
                         help="run only these parts (repeatable)")
     args = parser.parse_args(argv)
