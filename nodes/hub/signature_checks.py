@@ -182,12 +182,13 @@ class SignaturePool:
         self.workers: list[SignatureWorker] = []
         self._raw: dict[int, tuple[PublicKey, bytes]] = {}  # id(key) → (key, its raw bytes)
 
-    def start(self, envelopes: Iterable[Envelope | None], trust, now: datetime) -> SignatureChecks:  # noqa: ANN001
+    def start(self, envelopes: Iterable[Envelope | None], trust, now: datetime) -> SignatureChecks | None:  # noqa: ANN001
         """Start checking the signatures of `envelopes` under their keys as they resolve at `now`;
-        what does not resolve or decode is left to the decision, which refuses it with its reason."""
-        started = SignatureChecks()
+        what does not resolve or decode is left to the decision, which refuses it with its reason.
+        None without workers: the decision checks each signature itself (verify_signature)."""
         if not self._count:
-            return started
+            return None
+        started = SignatureChecks()
         chunk: list[Check] = []
         chunks = [chunk]
         for env in envelopes:
