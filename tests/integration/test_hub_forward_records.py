@@ -13,14 +13,15 @@ import structlog
 from sqlalchemy import event, select
 
 from crypto.signing import sign_envelope
-from nodes.app.ceremony import init_federation
 from nodes.hub.audit import forwarded
-from nodes.hub.relay import Copies, Forward, Hub
+from nodes.hub.relay import Hub
 from nodes.plumbing.amqp import settle_batch
-from nodes.plumbing.config import BrokerAddress, HubConfig, new_message_id, utcnow
-from nodes.plumbing.federation import Federation, load_federation
+from nodes.plumbing.config import new_message_id, utcnow
+from nodes.plumbing.federation import Federation
 from protocol import envelope as wire
 from tests.integration.test_pipeline_fuzz import FakeDelivery
+
+from tests.support.hub import hub_without_broker
 
 pytestmark = pytest.mark.integration
 LOG = structlog.get_logger("test.forward_records")
@@ -28,14 +29,7 @@ LOG = structlog.get_logger("test.forward_records")
 
 @pytest.fixture
 def hub(tmp_path: Path) -> Hub:
-    init_federation(tmp_path / "federation", "somex-forwards", ["MEX", "IDN"], utcnow())
-    federation = load_federation(tmp_path / "federation", utcnow())
-    hub = Hub(HubConfig(tmp_path / "federation", f"sqlite:///{tmp_path / 'audit.db'}", BrokerAddress()), federation)
-
-    async def confirmed(forwards: list[Forward | Copies]) -> list[Forward]:
-        return []  # every publish confirmed
-
-    hub._forward = confirmed  # type: ignore[method-assign]
+    hub = hub_without_broker(tmp_path, "somex-forwards")
     yield hub
     hub.engine.dispose()
 

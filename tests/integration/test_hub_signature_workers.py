@@ -22,15 +22,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from crypto.directory import TrustStore
 from crypto.keys import raw_public
 from crypto.signing import sign_envelope
-from nodes.app.ceremony import init_federation
 from nodes.hub import signature_checks
 from nodes.hub.decide import REFUSE, Context, decide, read
 from nodes.hub.relay import Copies, Forward, Hub, _delivery
 from nodes.plumbing.amqp import settle_batch
-from nodes.plumbing.config import BrokerAddress, HubConfig, new_message_id, utcnow
-from nodes.plumbing.federation import Federation, load_federation
+from nodes.plumbing.config import new_message_id, utcnow
+from nodes.plumbing.federation import Federation
 from protocol import envelope as wire
 from tests.integration.test_pipeline_fuzz import FakeDelivery
+
+from tests.support.hub import hub_without_broker
 
 pytestmark = pytest.mark.integration
 LOG = structlog.get_logger("test.signature_workers")
@@ -38,17 +39,7 @@ LOG = structlog.get_logger("test.signature_workers")
 
 @pytest.fixture
 def hub(tmp_path: Path) -> Hub:
-    init_federation(tmp_path / "federation", "somex-verify", ["MEX", "IDN"], utcnow())
-    federation = load_federation(tmp_path / "federation", utcnow())
-    hub = Hub(HubConfig(tmp_path / "federation", f"sqlite:///{tmp_path / 'audit.db'}", BrokerAddress(),
-                        verify_workers=1), federation)
-    hub.sent = []
-
-    async def confirmed(forwards: list[Forward | Copies]) -> list[Forward]:
-        hub.sent += forwards
-        return []  # every publish confirmed
-
-    hub._forward = confirmed  # type: ignore[method-assign]
+    hub = hub_without_broker(tmp_path, "somex-verify", verify_workers=1)
     yield hub
     hub.signatures.close()
     hub.engine.dispose()
