@@ -99,6 +99,8 @@ async def test_feed_progress_error_report_check_and_hit_across_two_countries(con
 
     # The alerts arrive at IDN: its inbox shows MEX's signed batch.
     [batch] = mex_node.store.list(direction="out", type="alert.document.batch", limit=10)
+    # the inbox page lists what IDN holds when it loads: the batch first reaches IDN (a slow machine)
+    await eventually(lambda: consoles.fed.nodes["IDN"].store.get(batch.message_id), what="the batch at IDN")
     idn = await new_page()
     await consoles.log_in(idn, "IDN", "focal")
     await idn.goto(f"{consoles.urls['IDN']}/console/inbox?type=alert.document.batch&country=MEX")
