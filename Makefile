@@ -56,19 +56,15 @@ browser:
 demo: venv rabbitmq
 	$(VENV)/bin/somex demo $(if $(KEEP),--keep)
 
-# The node suite a second time with every node's tables on PostgreSQL (issue 18): tests that read
-# the SQLite files themselves are marked sqlite_only. Skipped when PYTEST_ARGS narrows the run.
+# tests/run_suite.sh: tests/system in a lane of its own alongside the rest, then the node suite a
+# second time with every node's tables on PostgreSQL (issue 18; tests that read the SQLite files
+# themselves are marked sqlite_only). PYTEST_ARGS narrows it to one plain pytest run.
 NODE_SUITE = tests/integration/test_node_api.py::test_the_nodes_run_on_the_database_the_suite_asked_for \
 	tests/integration/test_alerts.py tests/integration/test_cases.py tests/integration/test_mla.py \
 	tests/integration/test_delivery.py tests/integration/test_outbox.py
 
-# pytest's exit code 5 ("no tests collected") must fail, not pass silently.
 test: venv rabbitmq postgres faketime browser netns
-	$(PY) -m pytest --durations=25 $(PYTEST_ARGS); rc=$$?; \
-	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; \
-	  if [ $$rc -ne 0 ] || [ -n "$(PYTEST_ARGS)" ]; then exit $$rc; fi; \
-	  echo "== the node suite again, nodes on PostgreSQL"; \
-	  SOMEX_TEST_NODE_DB=postgresql $(PY) -m pytest -m "not sqlite_only and not sqlite_speed" $(NODE_SUITE)
+	NODE_SUITE='$(NODE_SUITE)' tests/run_suite.sh $(PY) $(PYTEST_ARGS)
 
 test-node-postgres: venv rabbitmq postgres
 	SOMEX_TEST_NODE_DB=postgresql $(PY) -m pytest -m "not sqlite_only and not sqlite_speed" $(NODE_SUITE) $(PYTEST_ARGS)

@@ -50,13 +50,15 @@ async def test_metrics_count_what_the_hub_and_the_nodes_handle(fed: RunningFeder
     await eventually(lambda: fed.inbox("MEX", type="hub.rejection"), what="the rejection")
 
     operator = fed.federation.credentials("HUB").tokens["operator"]
+    size_before = fed.hub.store.size  # the log grows while the test runs (witnesses' cosignatures)
     status, text = await scrape(make_hub_app(fed.hub), operator)
     assert status == 200
     hub = samples(text)
     assert hub['somex_messages_total{reason="",type="note",verdict="accepted"}'] >= 1
     assert any(k.startswith("somex_messages_total{") and 'verdict="rejected"' in k and 'reason="malformed' in k
                for k in hub), [k for k in hub if k.startswith("somex_messages_total")]
-    assert hub["somex_log_size"] == fed.hub.store.size and hub["somex_broker_connected"] == 1
+    assert size_before >= 4 and size_before <= hub["somex_log_size"] <= fed.hub.store.size
+    assert hub["somex_broker_connected"] == 1
     assert hub["somex_batch_seconds_count"] >= 1
     assert 0 < hub["somex_directory_expiry_days"] < 3700
     assert hub['somex_certificate_expiry_days{node="MEX"}'] > 0
