@@ -274,6 +274,8 @@ class HaCluster:
                 os.kill(int(pidfile.read_text().split()[0]), signal.SIGKILL)
             except (ProcessLookupError, ValueError):
                 pass
+        _kill_every_process_of(self.root / name)
+
 
     def down(self) -> list[str]:
         layout = self.layout()
@@ -282,9 +284,10 @@ class HaCluster:
         stopped = []
         for name in [*layout.names, "monitor"]:
             pid = self.pid(name)
+            data = self.root / name
             if pid is None:
+                _kill_every_process_of(data)  # a service orphaned by a killed keeper
                 continue
-            data = self.root / name if name != "monitor" else self.root / "monitor"
             self._run("stop", "--pgdata", str(data), "--fast", check=False, timeout=60)
             deadline = time.monotonic() + 30
             while self.pid(name) is not None and time.monotonic() < deadline:
@@ -293,6 +296,7 @@ class HaCluster:
                 os.killpg(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+            _kill_every_process_of(data)
             stopped.append(name)
         return stopped
 
@@ -340,3 +344,24 @@ def run_db_ha(args: argparse.Namespace) -> int:
                   for n in status["nodes"]]
         emit(args, status, "\n".join([*lines, f"hub URL: {status['url']}"]))
     return 0
+
+
+def _kill_every_process_of(data: Path) -> None:
+    """SIGKILL whatever still runs for the data directory `data`: a keeper's `start/stop postgres`
+    service (PGDATA in its environment) or a postgres (`-D data`) that left the keeper's process
+    group. Left alive, such a service starts the killed node's PostgreSQL again, so a "lost" primary
+    comes back healthy and the monitor never promotes its standby."""
+    marker_env, marker_arg = f"PGDATA={data}".encode(), os.fsencode(str(data))
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if marker_env in environ or (b"-D" in argv and marker_arg in argv):
+            try:
+                os.kill(int(entry.name), signal.SIGKILL)
+            except ProcessLookupError:
+                pass

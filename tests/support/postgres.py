@@ -32,7 +32,13 @@ class PrivatePostgres:
 
     def _run(self, *argv: str, check: bool = True) -> subprocess.CompletedProcess:
         command = ["runuser", "-u", "postgres", "--", *argv] if self._as_postgres else list(argv)
-        return subprocess.run(command, check=check, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=120)
+        if check and done.returncode != 0:
+            log = self.state_dir / "server.log"
+            tail = log.read_text(errors="replace")[-1500:] if log.exists() else "(no server log)"
+            raise RuntimeError(f"{Path(argv[0]).name} failed (exit {done.returncode}): "
+                               f"{(done.stderr or done.stdout).strip()[-800:]}\nserver log, last lines:\n{tail}")
+        return done
 
     def start(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)

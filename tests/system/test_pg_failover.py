@@ -121,8 +121,11 @@ async def _failover(broker, tmp_path: Path, pair_dir: Path, name: str, with_hub:
                 active.wait()
             killed_at = time.monotonic()
             assert delivered() < TOTAL, "the primary must be lost mid-stream for this test to mean anything"
-            await eventually(lambda: pair.primary() not in (None, primary), timeout=60,
-                             what="the monitor promoting the standby")
+            try:
+                await eventually(lambda: pair.primary() not in (None, primary), timeout=60,
+                                 what="the monitor promoting the standby")
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}; the pair now: {pair.status()['nodes']}") from None
             promoted = time.monotonic()
             await eventually(lambda: delivered() == TOTAL, timeout=90, what="every message after the failover")
             await eventually(lambda: max(_checkpoints(db_url)) > max(before), timeout=30,
