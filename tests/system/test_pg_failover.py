@@ -106,7 +106,11 @@ async def _failover(broker, tmp_path: Path, pair_dir: Path, name: str, with_hub:
                 standby = hubs.spawn()
                 await eventually(lambda: consumers() == 2, timeout=60, what="the standby hub waiting on hub.in")
             mex, idn = await fed.start_node("MEX"), await fed.start_node("IDN")
-            sent = await stream_alerts(mex, "IDN", TOTAL, name[:2].upper())
+            # The stream in three parts, so that the hub is mid-stream whatever the machine's speed
+            # (queued at once, a loaded machine's hub had relayed all 800 before the kill): the
+            # first before the kill, the second queued just before it, the third after it.
+            prefix = name[:2].upper()
+            sent = await stream_alerts(mex, "IDN", TOTAL // 2, f"{prefix}A")
 
             def delivered() -> int:
                 return stored_count(idn, "alert.document")
@@ -115,12 +119,14 @@ async def _failover(broker, tmp_path: Path, pair_dir: Path, name: str, with_hub:
                              what="the stream under way and a checkpoint signed")
             primary = pair.primary()
             before = _checkpoints(db_url)
+            sent += await stream_alerts(mex, "IDN", TOTAL // 2 - 50, f"{prefix}B")
             pair.kill(primary)
             if with_hub:
                 active.send_signal(signal.SIGKILL)
                 active.wait()
             killed_at = time.monotonic()
-            assert delivered() < TOTAL, "the primary must be lost mid-stream for this test to mean anything"
+            sent += await stream_alerts(mex, "IDN", 50, f"{prefix}C")
+            assert len(sent) == TOTAL and delivered() < TOTAL
             try:
                 await eventually(lambda: pair.primary() not in (None, primary), timeout=60,
                                  what="the monitor promoting the standby")
