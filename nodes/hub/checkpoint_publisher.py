@@ -27,23 +27,34 @@ if TYPE_CHECKING:
 log = structlog.get_logger("somex.hub")
 
 
+ORPHANED_AFTER = 10.0  # seconds a stored entry may wait for another hub process's checkpoint
+
+
 async def run_checkpoints(hub: HubCore) -> None:
     """Sign a checkpoint every `checkpoint_interval` while messages arrive (sooner after
     `checkpoint_every` entries). Witness cosignatures are entries too, but growth made of them
     alone waits `idle_checkpoint_interval`: otherwise each checkpoint's cosignatures would call
-    for the next one, and an idle federation's log would grow forever."""
+    for the next one, and an idle federation's log would grow forever.
+
+    Entries another hub process appended and left without a checkpoint (an active hub that died
+    within its interval, its standby taking over an idle queue) are found in the stored log: when
+    entries other than cosignatures stay uncovered for ORPHANED_AFTER seconds, this hub signs them."""
     last_size = -1
     last_time = 0.0
     loop = asyncio.get_running_loop()
+    orphans = _Orphans(hub, loop.time())
     while True:
         await asyncio.sleep(0.2)
-        grown = hub.store.size - max(last_size, 0)
-        elapsed = loop.time() - last_time
-        if hub.messages_since_checkpoint:
-            due = elapsed >= hub.config.checkpoint_interval or grown >= hub.config.checkpoint_every
+        if not hub.messages_since_checkpoint and await orphans.owed(loop.time()):
+            due = True
+        elif hub.messages_since_checkpoint:
+            grown = hub.store.size - max(last_size, 0)
+            due = loop.time() - last_time >= hub.config.checkpoint_interval or grown >= hub.config.checkpoint_every
+            due = due and hub.store.size not in (0, last_size)
         else:
-            due = elapsed >= hub.config.idle_checkpoint_interval
-        if hub.store.size in (0, last_size) or not due:
+            due = loop.time() - last_time >= hub.config.idle_checkpoint_interval
+            due = due and hub.store.size not in (0, last_size)
+        if not due:
             continue
         covered = hub.messages_since_checkpoint
         try:
@@ -55,6 +66,39 @@ async def run_checkpoints(hub: HubCore) -> None:
         except Exception:
             log.exception("checkpoint failed; will try again")
             await asyncio.sleep(1)
+
+
+class _Orphans:
+    """Looks at the stored log every `checkpoint_interval` while this hub has nothing of its own to
+    sign: entries other than cosignatures past the newest checkpoint that no checkpoint covers
+    ORPHANED_AFTER seconds later are owed one that no other hub process is going to sign (an
+    active hub's own entries are covered within its interval, so its standby never signs them)."""
+
+    def __init__(self, hub: HubCore, now: float) -> None:
+        self._hub, self._next_look = hub, now
+        self._seen: tuple[float, int] | None = None  # (when, how far the unsigned entries reached)
+
+    async def owed(self, now: float) -> bool:
+        if now < self._next_look:
+            return False
+        self._next_look = now + self._hub.config.checkpoint_interval
+        try:
+            latest, end = await asyncio.to_thread(self._hub.store.unsigned_messages)
+        except Exception as exc:  # the database away: the next look tries again
+            log.warning("could not look for unsigned entries; will try again", error=str(exc))
+            return False
+        if not end:
+            self._seen = None
+            return False
+        if self._seen is None or latest >= self._seen[1]:  # first seen, or signed meanwhile by whoever
+            self._seen = (now, end)
+            return False
+        if now - self._seen[0] < ORPHANED_AFTER:
+            return False
+        log.warning("signing a checkpoint for entries no hub process signed", up_to=end, newest_checkpoint=latest)
+        self._seen = None
+        return True
+
 
 async def publish_checkpoint(hub: HubCore) -> SignedNote | None:
     """Sign a checkpoint of the log as it is now and send it to every witness."""

@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, or_, select, update
 
 from crypto.merkle import consistency_proof, inclusion_proof
 from crypto.witness_policy import MAX_SERVED_COSIGNATURES
@@ -95,6 +95,17 @@ class LogStorage:
         with self._engine.connect() as conn:
             last = conn.execute(select(func.max(entries.c.seq))).scalar()
         return 0 if last is None else last + 1
+
+    def unsigned_messages(self) -> tuple[int, int]:
+        """(the newest checkpoint's size, the log's size up to its last entry past that checkpoint
+        other than a witness cosignature, or 0 when there is none): how far the growth a checkpoint
+        is owed for reaches (`messages_since_checkpoint`, as stored), whichever hub appended it."""
+        with self._engine.connect() as conn:
+            latest = conn.execute(select(func.max(checkpoints.c.size))).scalar() or 0
+            last = conn.execute(select(func.max(entries.c.seq)).where(
+                (entries.c.seq >= latest) & or_(entries.c.type.is_(None), entries.c.type != "witness.cosign"))
+            ).scalar()
+        return latest, 0 if last is None else last + 1
 
     # -- entries and proofs ---------------------------------------------------------------------
 
