@@ -24,8 +24,12 @@ read -r -a NODE_SUITE <<<"${NODE_SUITE:?the Makefile names the node suite}"
 
 system_log=$(mktemp -t somex-system-tests.XXXXXX)
 started=$(date +%s)
+# Alone at the end: the PostgreSQL failover tests (pg_auto_failover's one-second health checks and
+# four-second timeouts; with the other lane's load the keepers misjudged each other, see docs/testing.md).
+ALONE=tests/system/test_pg_failover.py
+
 lane1() {
-  "$PY" -m pytest --durations=15 tests/system
+  "$PY" -m pytest --durations=15 tests/system --ignore="$ALONE"
   fail_on_empty $?; local rc_system=$?
   echo "== lane 1: the node suite again, nodes on PostgreSQL"
   SOMEX_TEST_NODE_DB=postgresql "$PY" -m pytest -m "not sqlite_only and not sqlite_speed" "${NODE_SUITE[@]}"
@@ -46,5 +50,8 @@ echo "== lane 1 (tests/system, then the node suite on PostgreSQL): waiting for i
 wait "$lane1_pid"; rc_lane1=$?
 trap - INT TERM
 cat "$system_log"; rm -f "$system_log"
-echo "== suite: lane 2 exit $rc_main, lane 1 exit $rc_lane1; $(( $(date +%s) - started )) s in all"
-[ "$rc_main" -eq 0 ] && [ "$rc_lane1" -eq 0 ]
+echo "== alone: $ALONE"
+"$PY" -m pytest --durations=5 "$ALONE"
+fail_on_empty $?; rc_alone=$?
+echo "== suite: lane 2 exit $rc_main, lane 1 exit $rc_lane1, alone exit $rc_alone; $(( $(date +%s) - started )) s in all"
+[ "$rc_main" -eq 0 ] && [ "$rc_lane1" -eq 0 ] && [ "$rc_alone" -eq 0 ]
