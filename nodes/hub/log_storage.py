@@ -6,11 +6,13 @@ signs nothing (nodes/hub/checkpoints.py). `LogReader` is what the hub's web part
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, Insert, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from crypto.merkle import consistency_proof, inclusion_proof
 from crypto.witness_policy import MAX_SERVED_COSIGNATURES
@@ -19,7 +21,6 @@ from nodes.hub.log_tables import (
     checkpoints, cosignatures, cosigned_checkpoints, dead_letters, entries, forwarded, metadata, node_key,
     parked_forwards, seen, tree_nodes, witness_latest,
 )
-from nodes.plumbing.row_inserts import insert_rows
 from protocol.checkpoint import SignedNote, parse_note
 
 
@@ -299,8 +300,16 @@ class LogStorage:
 
 
 def record_forwarded(conn: Connection, done: Mapping[int, str]) -> None:
-    """Record forwards done (entry seq → when) in `conn`'s transaction; a seq recorded already keeps its time."""
-    wanted = sorted(done)
-    existing = set(conn.execute(select(forwarded.c.seq).where(forwarded.c.seq.in_(wanted))).scalars())
-    fresh = [{"seq": s, "at": done[s]} for s in wanted if s not in existing]
-    insert_rows(conn, forwarded, fresh)
+    """Record forwards done (entry seq → when) in `conn`'s transaction; a seq recorded already keeps its time.
+
+    One INSERT that skips the seqs recorded already: a SELECT of them first, with a bind parameter
+    per seq, cost the hub's append a fresh statement cache key per batch (issue 19)."""
+    if done:
+        conn.execute(_insert_unrecorded(conn.dialect.name), [{"seq": s, "at": done[s]} for s in sorted(done)])
+
+
+@functools.cache
+def _insert_unrecorded(dialect: str) -> Insert:
+    """INSERT INTO forwarded ... ON CONFLICT (seq) DO NOTHING, in `dialect`'s words."""
+    insert_of = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[dialect]
+    return insert_of(forwarded).on_conflict_do_nothing(index_elements=[forwarded.c.seq])
