@@ -13,12 +13,17 @@ file against its SHA-256 once every chunk is in.
 from __future__ import annotations
 
 import hashlib
+import json
+import secrets
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from protocol.errors import PolicyError
 from protocol.message_class import EnvelopeView, MessageClass, MessageType, MiB
 from protocol.schema import SHA256_HEX, UUID, Bytes, Int, List, Obj, Str
+
+if TYPE_CHECKING:
+    from protocol.envelope import Envelope
 
 CHUNK_BYTES = 4 * MiB
 MAX_FILE_BYTES = 2 * 1024 * MiB
@@ -103,6 +108,22 @@ def chunk_rule(env: EnvelopeView, body: Mapping[str, Any]) -> None:
     if len(chunk_data(body)) != env.header["bytes"]:
         raise PolicyError("header_mismatch", f"the header says {env.header['bytes']} bytes, the chunk holds "
                                              f"{len(body['data'])}")
+
+
+def encoded_pieces(env: Envelope) -> tuple[bytes, bytes, bytes]:
+    """`protocol.envelope.encode(env)` of a signed sealed envelope in three pieces, the middle one the
+    sealed text's bytes, which skip the JSON encoder: a chunk's 5.4 MiB are copied once, not scanned
+    for escapes and joined. The sealed text is `crypto.sealing.seal`'s base64url, a dot, base64url:
+    ASCII with nothing JSON escapes. Its quote, backslash and non-ASCII are checked here (cheap);
+    a control character would make text that every strict decoder refuses, never another message."""
+    sealed = env.sealed
+    if env.sig is None or sealed is None or not sealed.isascii() or '"' in sealed or "\\" in sealed:
+        raise ValueError("only a signed envelope with a base64url sealed payload is encoded in pieces")
+    members = env.to_json()
+    mark = f"sealed-{secrets.token_hex(16)}"
+    members["sealed"] = mark
+    head, tail = json.dumps(members, ensure_ascii=False, separators=(",", ":")).split(f'"{mark}"')
+    return f'{head}"'.encode(), sealed.encode("ascii"), f'"{tail}'.encode()
 
 
 # Kept as long as the MLA messages that carry them.

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from nodes.national import reads
 from nodes.national.features.files.transfers import chunks_in, chunks_out
 from nodes.national.node import NationalNode
-from nodes.national.store import deliveries, messages, receipts
+from nodes.national.store import deliveries, messages, outbox, outbox_raw, receipts
 from nodes.plumbing.config import new_message_id
 from crypto.signing import sign_envelope, verify_envelope
 from protocol import envelope as wire
@@ -106,12 +106,17 @@ async def check_file_travels(fed: RunningFederation, tmp_path: Any, size: int, t
     # each chunk is its own audited message on the thread, in reply to the request
     trail = [e for e in fed.audit(thread=created["thread"]) if e["type"] == "file.chunk"]
     assert sorted(e["header"]["chunk"] for e in trail) == list(range(chunks))
-    # the sealed chunks are not kept twice: the file on disk has the bytes
+    # the sealed chunks are not kept twice: the file on disk has the bytes; the sender's database never
+    # held a chunk's signed bytes (files/sealed/ did, until each chunk's receipt)
     for node in (ita, mex):
         with node.store.engine.connect() as conn:
             kept = conn.execute(select(func.sum(func.length(messages.c.raw)))
                                 .where(messages.c.type == "file.chunk")).scalar_one()
         assert kept == 0
+    with ita.store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(outbox_raw)).scalar_one() == 0
+        assert conn.execute(select(func.max(func.length(outbox.c.raw)))).scalar_one() == 0
+    await eventually(lambda: not list(ita.files.sealed_dir.iterdir()), what="ITA's sealed chunks deleted")
     # the request's timeline is not flooded with the chunks' receipts; a chunk's body is not kept to open
     chunk_ids = {e["message_id"] for e in trail}
     async with focal(mex) as api:
@@ -193,6 +198,9 @@ async def test_sender_restarted_in_the_middle_resumes_at_its_next_chunk_and_seal
     receipted_before = {chunk: mid for chunk, mid, state in before if state == "delivered"}
     assert len(before) < 10, "every chunk was sealed before the restart: nothing was tested"
     assert receipted_before, "no chunk was receipted before the restart: nothing was tested"
+    # what survives the restart of each chunk queued and not receipted: its signed bytes, on disk
+    kept_sealed = {p.name: wire.decode(p.read_bytes()).digest() for p in ita.files.sealed_dir.iterdir()}
+    assert set(kept_sealed) >= {mid for _, mid, state in before if state == "sent"}
 
     ita = await fed.start_node("ITA")
     await eventually(lambda: (f := received(mex, created["id"])) and f["state"] == "complete", timeout=90,
@@ -205,6 +213,11 @@ async def test_sender_restarted_in_the_middle_resumes_at_its_next_chunk_and_seal
     assert {chunk: mid for chunk, mid, _ in after if chunk in receipted_before} == receipted_before, \
         "a chunk receipted before the restart was not sealed again"
     assert sorted(arrived()) == sorted((chunk, mid) for chunk, mid, _ in after), "MEX took each chunk as sealed"
+    with mex.store.engine.connect() as conn:
+        took = dict(conn.execute(select(messages.c.message_id, messages.c.digest)
+                                 .where(messages.c.message_id.in_(list(kept_sealed)))).all())
+    assert {mid: d for mid, d in kept_sealed.items() if mid in took} == took, \
+        "a chunk queued before the restart went out after it as the same signed envelope"
     with ita.store.engine.connect() as conn:
         resends = conn.execute(select(func.sum(deliveries.c.resends))
                                .where(deliveries.c.type == "file.chunk")).scalar_one()
