@@ -6,6 +6,7 @@ The last few peaks are in `<dir>/mem-<pid>.txt`."""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import sys
 import threading
@@ -23,8 +24,32 @@ def _rss() -> int:
         return int(f.read().split()[1]) * _PAGE
 
 
+class _Mallinfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                      "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+def _malloc() -> str:
+    """glibc's view: bytes in arenas (in use, free but kept) and in mmapped blocks."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallinfo2.restype = _Mallinfo2
+        m = libc.mallinfo2()
+    except (OSError, AttributeError):
+        return "mallinfo2 unavailable"
+    return (f"malloc: arenas {m.arena / MiB:.1f} MiB (in use {m.uordblks / MiB:.1f}, free {m.fordblks / MiB:.1f}), "
+            f"mmapped blocks {m.hblkhd / MiB:.1f} MiB in {m.hblks}")
+
+
+def _status() -> str:
+    with open("/proc/self/status") as f:
+        return ", ".join(line.strip().replace("\t", " ") for line in f if line.startswith(("RssAnon", "RssFile")))
+
+
 def _moment(rss: int) -> str:
-    lines = [f"== RSS {rss / MiB:.1f} MiB at {time.monotonic():.3f}"]
+    traced, _ = tracemalloc.get_traced_memory()
+    lines = [f"== RSS {rss / MiB:.1f} MiB at {time.monotonic():.3f}; {_status()}; {_malloc()}; Python traced "
+             f"{traced / MiB:.1f} MiB (tracemalloc's own {tracemalloc.get_tracemalloc_memory() / MiB:.1f} MiB)"]
     me = threading.get_ident()
     names = {t.ident: t.name for t in threading.enumerate()}
     for ident, frame in sys._current_frames().items():

@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import func, select
 
 from nodes.national import reads
+from nodes.national.features.files import transfers
 from nodes.national.features.files.transfers import chunks_in, chunks_out
 from nodes.national.node import NationalNode
 from nodes.national.store import deliveries, messages, outbox, outbox_raw, receipts
@@ -224,6 +225,34 @@ async def test_sender_restarted_in_the_middle_resumes_at_its_next_chunk_and_seal
     assert resends == 0, "no chunk was sent again"
     assert not [r for r in mex.store.refusals() if r["reason"] in ("duplicate_chunk", "file_closed")]
     assert not list(ita.files.out_dir.iterdir()), "the spooled copy is deleted once every chunk is delivered"
+
+
+async def test_the_sender_seals_ahead_at_most_two_chunks_the_broker_has_not_confirmed(
+        fed: RunningFederation, tmp_path: Any) -> None:
+    """Each chunk the relay has not yet published is 5.4 MiB it holds in memory: a slow broker makes
+    the pump wait at UNPUBLISHED (2), not at the window of unreceipted chunks (4)."""
+    ita, mex = fed.nodes["ITA"], fed.nodes["MEX"]
+    path = str(tmp_path / "evidence.bin")
+    sha256 = random_file(path, 24 * MiB)
+    relay_reads = ita._pending
+    ita._pending = lambda limit, exclude: [r for r in ita.store.pending(limit, exclude) if r[2]]  # no chunk goes
+    try:
+        created = await send_request_with_file(ita, path, "ITA-PACED")
+
+        def queued() -> int:
+            with ita.store.engine.connect() as conn:
+                return conn.execute(select(func.count()).select_from(chunks_out)
+                                    .where(chunks_out.c.carrier == created["id"])).scalar_one()
+
+        await eventually(lambda: queued() >= transfers.UNPUBLISHED, what="chunks queued, none published")
+        assert await asyncio.to_thread(ita.files.step) is False
+        assert queued() == transfers.UNPUBLISHED < transfers.WINDOW
+    finally:
+        ita._pending = relay_reads
+    ita.wake_soon()
+    await eventually(lambda: (f := received(mex, created["id"])) and f["state"] == "complete", timeout=60,
+                     what="the file complete at MEX once the chunks go out")
+    assert (await download_sha256(mex, created["id"]))[2] == sha256
 
 
 # -- bad input: what a faulty or hostile sender node could send ---------------------------------------------

@@ -27,7 +27,7 @@ import structlog
 from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, Text, and_, func, insert, select, update
 
 from crypto.signing import VerifiedEnvelope
-from nodes.national.store import drop_outbox_bytes, receipts, record_refusal
+from nodes.national.store import drop_outbox_bytes, outbox, receipts, record_refusal
 from nodes.plumbing.config import utcnow
 from protocol import files as protocol_files
 from protocol.errors import PolicyError, ProtocolError
@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 log = structlog.get_logger("somex.files")
 
 WINDOW = 4  # chunks sealed and queued but not yet receipted, per node: at most ~4 × 5.4 MiB in sealed/
+# Of those, chunks not yet published: each one the relay holds in memory (5.4 MiB, and its frames)
+# until the broker confirms it, so a slow broker would otherwise have the whole window in memory.
+UNPUBLISHED = 2
 _READ = 1024 * 1024
 _BUSY_POLL = 0.05  # seconds between the pump's rounds while chunks await their receipts
 
@@ -232,7 +235,7 @@ class FileTransfers:
             in_flight = self._in_flight = conn.execute(select(func.count()).select_from(chunks_out)
                                                        .where(chunks_out.c.state == "sent")).scalar_one()
             self._drop_settled_sealed(conn)
-            if in_flight >= WINDOW:
+            if in_flight >= WINDOW or in_flight and self._unpublished(conn) >= UNPUBLISHED:
                 return False
             row = conn.execute(select(files_out).where(files_out.c.state == "sending")
                                .order_by(files_out.c.updated_at).limit(1)).first()
@@ -240,6 +243,12 @@ class FileTransfers:
             return False
         self._queue_chunk(row)
         return True
+
+    @staticmethod
+    def _unpublished(conn: Connection) -> int:
+        return conn.execute(select(func.count()).select_from(chunks_out.join(
+            outbox, outbox.c.message_id == chunks_out.c.message_id)).where(
+            (chunks_out.c.state == "sent") & outbox.c.published_at.is_(None))).scalar_one()
 
     def _start_delivered(self, conn: Connection) -> None:
         waiting = conn.execute(select(files_out.c.carrier, files_out.c.recipient).distinct()
