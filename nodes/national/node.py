@@ -298,26 +298,24 @@ class NationalNode:
             self.events.publish({"kind": "sent", "id": env.id, "type": env.type, "thread": env.thread,
                                  "to": list(env.recipients)})
 
-    def enqueue(self, envs: Sequence[Envelope], conn: Connection | None = None, *, keep_copy: bool = True,
+    def enqueue(self, envs: Sequence[Envelope], conn: Connection | None = None, *,
                 payloads: Sequence[Mapping[str, Any]] | None = None, external: bool = False) -> None:
         """Queue signed envelopes in the outbox, in `conn`'s transaction if given, and wake the relay.
 
         Inside a caller's transaction the wake comes before the commit, and the relay may read too
         early and then wait for its next wake or poll (1 s): the busy paths (submit, the receipts
-        of incoming messages) wake it again once committed. `keep_copy=False`: the `messages` row
-        keeps no copy of the signed bytes (outbox_raw has them until receipted). `external=True`: the
-        database keeps none; the caller's feature does (a file chunk: docs/evidence-files.md) and
+        of incoming messages) wake it again once committed. `external=True`: the database keeps
+        none of the signed bytes; the caller's feature does (a file chunk: docs/evidence-files.md) and
         gives them to the relay (`Feature.sent_bytes`). `payloads`: the envelopes' clear bodies as
         built (saves parsing an alert batch back)."""
         if conn is None:
             with self.store.engine.begin() as own:
-                self.enqueue(envs, own, keep_copy=keep_copy, payloads=payloads, external=external)
+                self.enqueue(envs, own, payloads=payloads, external=external)
             self.wake_soon()
             return
         moment = utcnow()
         now = format_time(moment)
-        raws = [b""] * len(envs) if external else [wire.encode(e) for e in envs]
-        queue_outgoing(conn, envs, raws, now, keep_copy=keep_copy or external, payloads=payloads)
+        queue_outgoing(conn, envs, None if external else [wire.encode(e) for e in envs], now, payloads=payloads)
         delivery.track(conn, envs, moment, self.config.delivery_deadline.total_seconds())
         self.watchdogs.queued(envs)
         self.wake_soon()

@@ -58,9 +58,9 @@ async def test_a_queued_message_is_published_at_once_not_at_the_relays_next_poll
 
 
 async def test_outbox_bytes_are_stored_once_and_erased_with_their_message(fed) -> None:  # noqa: ANN001
-    # Issue 19: the signed bytes live in messages.raw, or in outbox_raw when the message store keeps
-    # none (a file chunk); a row queued before revision 0006 still has them in outbox.raw. Each
-    # kind is published; and deleting the message deletes its bytes wherever they are.
+    # Issue 19: the signed bytes live in messages.raw; a file chunk queued before 3 December (evid17e)
+    # has them in outbox_raw, a row queued before revision 0006 in outbox.raw. Each kind is published;
+    # and deleting the message deletes its bytes wherever they are.
     from sqlalchemy import insert, select, update
 
     from nodes.national.retention import purge_messages
@@ -83,14 +83,16 @@ async def test_outbox_bytes_are_stored_once_and_erased_with_their_message(fed) -
     assert stored(kept.id) == (b"", wire.encode(kept), None)
 
     chunk_like = mex.build("note", ["IDN"], body={"text": "kept in outbox_raw alone"})
-    await asyncio.to_thread(mex.enqueue, [chunk_like], keep_copy=False)
-    assert stored(chunk_like.id) == (b"", b"", wire.encode(chunk_like))
-
     old = mex.build("note", ["IDN"], body={"text": "queued before the migration"})
     now = format_time(utcnow())
+    with engine.begin() as conn:  # what enqueue wrote for a file chunk before evid17e
+        seq = conn.execute(insert(outbox), {"message_id": chunk_like.id, "raw": b"", "queued_at": now}).inserted_primary_key[0]
+        conn.execute(insert(outbox_raw), {"seq": seq, "raw": wire.encode(chunk_like)})
+        conn.execute(insert(messages), message_row("out", chunk_like, chunk_like.digest(), b"", now))
     with engine.begin() as conn:  # what enqueue wrote before revision 0006
         conn.execute(insert(outbox), {"message_id": old.id, "raw": wire.encode(old), "queued_at": now})
         conn.execute(insert(messages), message_row("out", old, old.digest(), b"", now))
+    assert stored(chunk_like.id) == (b"", b"", wire.encode(chunk_like))
     mex.wake_soon()
 
     for env in (kept, chunk_like, old):
