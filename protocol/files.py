@@ -16,14 +16,11 @@ import hashlib
 import json
 import secrets
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from protocol.errors import PolicyError
 from protocol.message_class import EnvelopeView, MessageClass, MessageType, MiB
 from protocol.schema import SHA256_HEX, UUID, Bytes, Int, List, Obj, Str
-
-if TYPE_CHECKING:
-    from protocol.envelope import Envelope
 
 CHUNK_BYTES = 4 * MiB
 MAX_FILE_BYTES = 2 * 1024 * MiB
@@ -110,7 +107,16 @@ def chunk_rule(env: EnvelopeView, body: Mapping[str, Any]) -> None:
                                              f"{len(body['data'])}")
 
 
-def encoded_pieces(env: Envelope) -> tuple[bytes, bytes, bytes]:
+class SignedEnvelope(Protocol):
+    """What `encoded_pieces` reads of a `protocol.envelope.Envelope` (which imports this module's catalog)."""
+
+    sealed: str | None
+    sig: object | None
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
+def encoded_pieces(env: SignedEnvelope) -> tuple[bytes, bytes, bytes]:
     """`protocol.envelope.encode(env)` of a signed sealed envelope in three pieces, the middle one the
     sealed text's bytes, which skip the JSON encoder: a chunk's 5.4 MiB are copied once, not scanned
     for escapes and joined. The sealed text is `crypto.sealing.seal`'s base64url, a dot, base64url:
