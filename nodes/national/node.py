@@ -388,7 +388,7 @@ class NationalNode:
                 found.append((seq, mid, raw))
             else:
                 gone.append(seq)
-                self.log.warning("outbox row without signed bytes: not sent (receipted meanwhile)", message_id=mid)
+                self.log.warning("outbox row whose signed bytes nobody keeps any more: not sent", message_id=mid)
         self.store.mark_published(gone, format_time(utcnow()))
         return found
 
