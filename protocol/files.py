@@ -126,10 +126,13 @@ def encoded_pieces(env: SignedEnvelope) -> tuple[bytes, bytes, bytes]:
     if env.sig is None or sealed is None or not sealed.isascii() or '"' in sealed or "\\" in sealed:
         raise ValueError("only a signed envelope with a base64url sealed payload is encoded in pieces")
     members = env.to_json()
-    mark = f"sealed-{secrets.token_hex(16)}"
+    mark = f"sealed-{secrets.token_hex()}"
     members["sealed"] = mark
-    head, tail = json.dumps(members, ensure_ascii=False, separators=(",", ":")).split(f'"{mark}"')
-    return f'{head}"'.encode(), sealed.encode("ascii"), f'"{tail}'.encode()
+    head, tail = _AS_ENCODED.encode(members).split(f'"{mark}"')
+    return f'{head}"'.encode(), sealed.encode(), f'"{tail}'.encode()
+
+
+_AS_ENCODED = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # as protocol.envelope.encode
 
 
 # Kept as long as the MLA messages that carry them.

@@ -153,14 +153,14 @@ def test_a_sealed_text_json_would_escape_or_no_sealed_text_or_no_signature_is_no
         unsigned = wire.Envelope(**{f: getattr(env, f) for f in (
             "id", "type", "sender", "recipients", "created", "expires", "handling", "header", "body_digest",
             "sealed", "thread", "reply_to")})
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="^only a signed envelope with a base64url sealed payload"):
             files.encoded_pieces(unsigned)
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="^only a signed envelope with a base64url sealed payload"):
             files.encoded_pieces(wire.Envelope(**{**{f: getattr(env, f) for f in (
                 "id", "type", "sender", "recipients", "created", "expires", "handling", "header", "body_digest",
                 "thread", "reply_to", "sig")}, "body": "{}"}))
         return
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="^only a signed envelope with a base64url sealed payload"):
         files.encoded_pieces(wire.Envelope(**{**{f: getattr(env, f) for f in (
             "id", "type", "sender", "recipients", "created", "expires", "handling", "header", "body_digest",
             "thread", "reply_to", "sig")}, "sealed": sealed}))
