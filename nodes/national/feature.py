@@ -74,12 +74,13 @@ class Sender(Protocol):
 class Outbox(Protocol):
     """The node's transactional outbox."""
 
-    def enqueue(self, envs: Sequence[Envelope], conn: Connection | None = None, *, keep_copy: bool = True,
-                payloads: Sequence[Mapping[str, Any]] | None = None) -> None:
+    def enqueue(self, envs: Sequence[Envelope], conn: Connection | None = None, *,
+                payloads: Sequence[Mapping[str, Any]] | None = None, external: bool = False) -> None:
         """Queue signed envelopes, in `conn`'s transaction if given; the relay publishes them.
-        `keep_copy=False`: the message store keeps their metadata but not their signed bytes (the
-        outbox row alone holds those, for publishing and re-sending). `payloads`: each envelope's
-        clear body as built, when the caller has it (an alert batch's retention date reads it)."""
+        `external=True`: the database keeps their metadata and digests but none of their signed
+        bytes; the caller has stored those durably before this transaction commits and hands them to
+        the relay through its feature's `sent_bytes`. `payloads`: each envelope's clear body as
+        built, when the caller has it (an alert batch's retention date reads it)."""
 
     async def submit(self, envs: Sequence[Envelope]) -> None:
         """Queue signed envelopes in a transaction of their own and tell the live views."""
@@ -151,6 +152,10 @@ class Feature:
     # effect keeps what matters elsewhere (a file chunk: written to the file being reassembled). A
     # refused message of such a type is not kept either.
     stored_without_copy: frozenset[str] = frozenset()
+    # The signed bytes of an outgoing message this feature queued with `enqueue(..., external=True)`,
+    # by message id, exactly as signed (the relay publishes them, first and on every re-send), or
+    # None once the feature no longer keeps them (the message was receipted: nothing to send).
+    sent_bytes: Callable[[FeatureContext, str], bytes | None] | None = None
     read_hooks: Mapping[str, ReadHook] = field(default_factory=dict)
     tasks: Sequence[Task] = ()
     on_stop: Callable[[FeatureContext], None] | None = None  # after its tasks stopped: release resources
@@ -271,9 +276,9 @@ class FeatureContext:
     def sign(self, env: Envelope) -> Envelope:
         return self.sender.sign(env)
 
-    def enqueue(self, envs: Sequence[Envelope], conn: Connection | None = None, *, keep_copy: bool = True,
-                payloads: Sequence[Mapping[str, Any]] | None = None) -> None:
-        self.outbox.enqueue(envs, conn, keep_copy=keep_copy, payloads=payloads)
+    def enqueue(self, envs: Sequence[Envelope], conn: Connection | None = None, *,
+                payloads: Sequence[Mapping[str, Any]] | None = None, external: bool = False) -> None:
+        self.outbox.enqueue(envs, conn, payloads=payloads, external=external)
 
     async def submit(self, envs: Sequence[Envelope]) -> None:
         await self.outbox.submit(envs)

@@ -114,6 +114,7 @@ class NationalNode:
                                            "hub.directory": _apply_publication, "hub.revocations": _apply_publication}
         self.batch_effects: dict[str, BatchEffect] = {}
         self.stored_without_copy: set[str] = set()  # Feature.stored_without_copy of every feature
+        self._sent_bytes: list[Callable[[str], bytes | None]] = []  # Feature.sent_bytes of every feature
         self._effect_context: dict[str, FeatureContext] = {}
         reads.create_tables(self.store.engine)
         self._wake = asyncio.Event()
@@ -159,6 +160,8 @@ class NationalNode:
         self.effects.update(feature.effects)
         self.batch_effects.update(feature.batch_effects)
         self.stored_without_copy |= feature.stored_without_copy
+        if feature.sent_bytes is not None:
+            self._sent_bytes.append(partial(feature.sent_bytes, ctx))
         self.receipt_followers.extend(partial(follow, ctx) for follow in feature.receipt_effects)
         for type, hook in feature.read_hooks.items():
             self.read_hooks.setdefault(type, []).append((ctx, hook))
@@ -295,23 +298,24 @@ class NationalNode:
             self.events.publish({"kind": "sent", "id": env.id, "type": env.type, "thread": env.thread,
                                  "to": list(env.recipients)})
 
-    def enqueue(self, envs: Sequence[Envelope], conn: Connection | None = None, *, keep_copy: bool = True,
-                payloads: Sequence[Mapping[str, Any]] | None = None) -> None:
+    def enqueue(self, envs: Sequence[Envelope], conn: Connection | None = None, *,
+                payloads: Sequence[Mapping[str, Any]] | None = None, external: bool = False) -> None:
         """Queue signed envelopes in the outbox, in `conn`'s transaction if given, and wake the relay.
 
         Inside a caller's transaction the wake comes before the commit, and the relay may read too
         early and then wait for its next wake or poll (1 s): the busy paths (submit, the receipts
-        of incoming messages) wake it again once committed. `keep_copy=False`: the `messages` row
-        keeps no copy of the signed bytes (a file chunk: outbox_raw has them until receipted).
-        `payloads`: the envelopes' clear bodies as built (saves parsing an alert batch back)."""
+        of incoming messages) wake it again once committed. `external=True`: the database keeps
+        none of the signed bytes; the caller's feature does (a file chunk: docs/evidence-files.md) and
+        gives them to the relay (`Feature.sent_bytes`). `payloads`: the envelopes' clear bodies as
+        built (saves parsing an alert batch back)."""
         if conn is None:
             with self.store.engine.begin() as own:
-                self.enqueue(envs, own, keep_copy=keep_copy, payloads=payloads)
+                self.enqueue(envs, own, payloads=payloads, external=external)
             self.wake_soon()
             return
         moment = utcnow()
         now = format_time(moment)
-        queue_outgoing(conn, envs, [wire.encode(e) for e in envs], now, keep_copy=keep_copy, payloads=payloads)
+        queue_outgoing(conn, envs, None if external else [wire.encode(e) for e in envs], now, payloads=payloads)
         delivery.track(conn, envs, moment, self.config.delivery_deadline.total_seconds())
         self.watchdogs.queued(envs)
         self.wake_soon()
@@ -351,7 +355,7 @@ class NationalNode:
                 state.in_flight -= state.retry
                 state.retry.clear()
                 self._wake.clear()  # before the read: a wake during it is kept for the wait below
-                pending = await asyncio.to_thread(self.store.pending, RELAY_BATCH, set(state.in_flight - settled))
+                pending = await asyncio.to_thread(self._pending, RELAY_BATCH, set(state.in_flight - settled))
                 state.in_flight -= settled  # marked before that read began: it did not return them
                 if not pending:
                     try:
@@ -369,6 +373,24 @@ class NationalNode:
         finally:
             for task in state.rounds:
                 task.cancel()
+
+    def _pending(self, limit: int, exclude: set[int]) -> list[tuple[int, str, bytes]]:
+        """The outbox's unpublished rows with their signed bytes; those the database keeps none of
+        come from the feature that queued them (`external`). A row whose bytes nobody keeps any more
+        (its message was receipted meanwhile, e.g. during a re-send) is marked published, not sent."""
+        rows = self.store.pending(limit, exclude)
+        if all(raw for _, _, raw in rows):
+            return rows
+        found, gone = [], []
+        for seq, mid, raw in rows:
+            raw = raw or next((b for load in self._sent_bytes if (b := load(mid)) is not None), b"")
+            if raw:
+                found.append((seq, mid, raw))
+            else:
+                gone.append(seq)
+                self.log.warning("outbox row whose signed bytes nobody keeps any more: not sent", message_id=mid)
+        self.store.mark_published(gone, format_time(utcnow()))
+        return found
 
     async def _relay_publisher(self, delay: float) -> Publisher | None:
         """The publishing channel, reopened if the broker closed it; None (after waiting) if there is none."""

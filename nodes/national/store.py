@@ -22,13 +22,14 @@ outbox = Table(
     "outbox", metadata,
     Column("seq", Integer, primary_key=True, autoincrement=True),
     Column("message_id", String(36), unique=True, nullable=False),
-    # Empty since revision 0006: the signed bytes are stored once, in messages.raw, or in
-    # outbox_raw when the message store keeps none (a file chunk). Rows queued before keep theirs.
+    # Empty since revision 0006: the signed bytes are stored once, in messages.raw, or (a file
+    # chunk) in the files feature's files/sealed/ (`queue_outgoing(..., raws=None)`); file chunks
+    # queued before 3 December (evid17e) in outbox_raw. Rows queued before revision 0006 keep theirs.
     Column("raw", LargeBinary, nullable=False),
     Column("queued_at", String(32), nullable=False),
     Column("published_at", String(32), index=True),
 )
-outbox_raw = Table(  # the signed bytes of an outbox row whose `messages` row keeps none
+outbox_raw = Table(  # the signed bytes of a file chunk queued before 3 December (evid17e): read, dropped
     "outbox_raw", metadata,
     Column("seq", Integer, primary_key=True, autoincrement=False),  # outbox.seq (no foreign keys in this schema)
     Column("raw", LargeBinary, nullable=False),
@@ -258,19 +259,16 @@ class NodeStore:
             return [dict(r._mapping) for r in rows]
 
 
-def queue_outgoing(conn: Connection, envs: Sequence[Any], raws: Sequence[bytes], now: str, *,
-                   keep_copy: bool = True, payloads: Sequence[Mapping[str, Any]] | None = None) -> None:
+def queue_outgoing(conn: Connection, envs: Sequence[Any], raws: Sequence[bytes] | None, now: str, *,
+                   payloads: Sequence[Mapping[str, Any]] | None = None) -> None:
     """Queue signed envelopes in the outbox with their `messages` rows, in `conn`'s transaction;
-    the signed bytes are stored once: in messages.raw, or (`keep_copy=False`) in outbox_raw.
-    `payloads`: the envelopes' clear bodies as built, if the caller has them (message_row)."""
+    the signed bytes `raws` are stored once, in messages.raw. `raws=None`: the database keeps none
+    (the caller's feature does: NationalNode.enqueue's `external`). `payloads`: the envelopes'
+    clear bodies as built, if the caller has them (message_row)."""
     insert_rows(conn, outbox, [{"message_id": e.id, "raw": b"", "queued_at": now} for e in envs])
     bodies = payloads if payloads is not None else [None] * len(envs)
-    insert_rows(conn, messages, [message_row("out", e, e.digest(), r if keep_copy else b"", now, payload=p)
-                                 for e, r, p in zip(envs, raws, bodies, strict=True)])
-    if not keep_copy:
-        seqs = dict(conn.execute(select(outbox.c.message_id, outbox.c.seq)
-                                 .where(outbox.c.message_id.in_([e.id for e in envs]))).all())
-        conn.execute(insert(outbox_raw), [{"seq": seqs[e.id], "raw": r} for e, r in zip(envs, raws)])
+    insert_rows(conn, messages, [message_row("out", e, e.digest(), r, now, payload=p)
+                                 for e, r, p in zip(envs, raws or [b""] * len(envs), bodies, strict=True)])
 
 
 def delete_outbox(conn: Connection, message_ids: Sequence[str]) -> None:

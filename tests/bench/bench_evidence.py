@@ -96,6 +96,7 @@ async def somex_file(broker: PrivateBroker, path: Path, file: Path, sha256: str,
     engine = create_engine(f"sqlite:///{path / 'IDN.db'}")
     peaks: dict[str, float] = {}
     cpu: dict[str, float] = {}
+    usage: dict[str, dict[str, float]] = {}
     try:
         start = time.monotonic()
         sender.send(("send", str(file), "IDN"))
@@ -119,11 +120,12 @@ async def somex_file(broker: PrivateBroker, path: Path, file: Path, sha256: str,
     finally:
         for name, role in (("sender node", sender), ("hub", hub), ("recipient node", recipient)):
             cpu[name] = await role.stop()
+            usage[name] = role.usage
         engine.dispose()
     located = received if received.exists() else next(path.rglob(f"{carrier}.0"))
     if await asyncio.to_thread(_sha256, located) != sha256:
         raise RuntimeError("the received file does not match")
-    return {"seconds": seconds, "handover": handover, "peaks": peaks, "cpu": cpu}
+    return {"seconds": seconds, "handover": handover, "peaks": peaks, "cpu": cpu, "usage": usage}
 
 
 def _sha256(path: Path) -> str:
@@ -212,6 +214,12 @@ async def raw_file(url: str, file: Path, out: Path, size: int, timeout: float) -
     return {"seconds": seconds, "peaks": peaks, "cpu": cpu}
 
 
+def _usage(usage: dict[str, dict[str, float]], mib: int) -> str:
+    """User and system CPU seconds per GiB, and minor page faults per 4 MiB chunk, of each process."""
+    return "; ".join(f"{name} user {u['user'] * 1024 / mib:.0f} s sys {u['sys'] * 1024 / mib:.0f} s, "
+                     f"{u['minflt'] * 4 / mib:.0f} faults/chunk" for name, u in usage.items() if u)
+
+
 def _peaks(peaks: dict[str, float]) -> str:
     return ", ".join(f"{name} {mib:.0f} MiB" for name, mib in peaks.items())
 
@@ -227,6 +235,7 @@ async def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="bench_evidence")
     parser.add_argument("--mib", type=int, default=1024, help="file size in MiB")
     parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--somex-only", action="store_true", help="skip the raw aio-pika baseline")
     parser.add_argument("--glibc-default-malloc", action="store_true",
                         help="leave glibc's malloc as it is (default: MALLOC_ARENA_MAX=2, MALLOC_MMAP_THRESHOLD_=1 MiB "
                              "in the node and hub processes, as docs/evidence-files.md recommends)")
@@ -250,20 +259,23 @@ async def main(argv: list[str]) -> None:
                   f"each in its own process, SQLite, quorum queues; this machine ({os.cpu_count()} cores), load "
                   f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; malloc "
                   f"{'glibc default' if args.glibc_default_malloc else 'MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=1MiB'}")
-            admin_vhost(broker, "bench-evidence-raw")
-            raw = await raw_file(broker.admin_url("bench-evidence-raw"), file, work / "raw-out.bin", size,
-                                 args.timeout)
-            (work / "raw-out.bin").unlink()
-            raw_rate = args.mib / raw["seconds"]
-            print(f"{'raw aio-pika 4 MiB messages, two hops':<44} {raw_rate:7.1f} MiB/s  ({raw['seconds']:.1f} s)   "
-                  f"peak resident: {_peaks(raw['peaks'])}")
-            print(f"{'':<44} {_cpu(raw['cpu'], args.mib)}")
+            raw_rate = float("nan")
+            if not args.somex_only:
+                admin_vhost(broker, "bench-evidence-raw")
+                raw = await raw_file(broker.admin_url("bench-evidence-raw"), file, work / "raw-out.bin", size,
+                                     args.timeout)
+                (work / "raw-out.bin").unlink()
+                raw_rate = args.mib / raw["seconds"]
+                print(f"{'raw aio-pika 4 MiB messages, two hops':<44} {raw_rate:7.1f} MiB/s  "
+                      f"({raw['seconds']:.1f} s)   peak resident: {_peaks(raw['peaks'])}")
+                print(f"{'':<44} {_cpu(raw['cpu'], args.mib)}")
             (work / "somex").mkdir()
             run = await somex_file(broker, work / "somex", file, sha256, args.timeout)
             rate = args.mib / run["seconds"]
             print(f"{'somex: spool, seal, hub, verify, reassemble':<44} {rate:7.1f} MiB/s  ({run['seconds']:.1f} s, "
                   f"of which hand-over {run['handover']:.1f} s)   peak resident: {_peaks(run['peaks'])}")
             print(f"{'':<44} {_cpu(run['cpu'], args.mib)}")
+            print(f"{'':<44} {_usage(run['usage'], args.mib)}")
             print(f"ratio somex/raw throughput {rate / raw_rate:.2f}   (goal ≥ 50 MiB/s, < 200 MiB per process)")
         finally:
             broker.stop()

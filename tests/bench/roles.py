@@ -38,6 +38,7 @@ class Role:
     def __init__(self, target: Callable[..., Awaitable[None]], *args: Any) -> None:
         self.ready, self.stopping = CTX.Event(), CTX.Event()
         self.commands, self.results = CTX.Queue(), CTX.Queue()
+        self.usage: dict[str, float] = {}
         self._process = CTX.Process(target=_run, args=(target, self.ready, self.stopping, self.commands,
                                                        self.results, os.environ.get("SOMEX_LOG_LEVEL", "WARNING"),
                                                        args), daemon=True)
@@ -71,14 +72,15 @@ class Role:
         return await asyncio.to_thread(self.results.get, True, timeout)
 
     async def stop(self) -> float:
-        """Stop the process; return the CPU seconds (user + system, every thread) it used."""
+        """Stop the process; return the CPU seconds (user + system, every thread) it used. Its user
+        and system seconds and minor page faults are then in `usage`."""
         self.stopping.set()
         cpu = float("nan")
         try:
             while True:
                 item = await self.result(30)
                 if isinstance(item, tuple) and item and item[0] == "cpu":
-                    cpu = item[1]
+                    cpu, self.usage = item[1], item[2]
                     break
         except queue.Empty:
             pass
@@ -99,11 +101,23 @@ class _Context:
     def __init__(self, ready, stopping, commands, results) -> None:  # noqa: ANN001
         self._ready, self._stopping, self._commands, self.results = ready, stopping, commands, results
         self.cpu_at_ready = 0.0
+        self.usage_at_ready = resource.getrusage(resource.RUSAGE_SELF)
 
     def set_ready(self) -> None:
         """Up and connected: the CPU time counted for the run starts now."""
         self.cpu_at_ready = cpu_seconds()
+        self.usage_at_ready = resource.getrusage(resource.RUSAGE_SELF)
+        if probe := os.environ.get("SOMEX_BENCH_MEMPROBE"):
+            from tests.bench.memprobe import start_probe
+
+            start_probe(Path(probe))
         self._ready.set()
+
+    def usage(self) -> dict[str, float]:
+        """User and system seconds and minor page faults of this process since it was ready."""
+        now, then = resource.getrusage(resource.RUSAGE_SELF), self.usage_at_ready
+        return {"user": now.ru_utime - then.ru_utime, "sys": now.ru_stime - then.ru_stime,
+                "minflt": now.ru_minflt - then.ru_minflt}
 
     async def until_stopped(self) -> None:
         while not self._stopping.is_set():
@@ -126,7 +140,7 @@ def _run(target, ready, stopping, commands, results, level: str, args: tuple) ->
     if profiled:
         profilers = _profile_all_threads()
     asyncio.run(target(ctx, *args))
-    results.put(("cpu", cpu_seconds() - ctx.cpu_at_ready))
+    results.put(("cpu", cpu_seconds() - ctx.cpu_at_ready, ctx.usage()))
     if profiled:
         country = f"{args[0]}-" if args and isinstance(args[0], str) and args[0].isalpha() else ""
         _dump_profiles(profilers, Path(profiled) / f"{target.__name__}-{country}{os.getpid()}.prof")

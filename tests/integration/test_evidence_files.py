@@ -20,9 +20,10 @@ import pytest
 from sqlalchemy import func, select
 
 from nodes.national import reads
+from nodes.national.features.files import transfers
 from nodes.national.features.files.transfers import chunks_in, chunks_out
 from nodes.national.node import NationalNode
-from nodes.national.store import deliveries, messages, receipts
+from nodes.national.store import deliveries, messages, outbox, outbox_raw, receipts
 from nodes.plumbing.config import new_message_id
 from crypto.signing import sign_envelope, verify_envelope
 from protocol import envelope as wire
@@ -106,12 +107,17 @@ async def check_file_travels(fed: RunningFederation, tmp_path: Any, size: int, t
     # each chunk is its own audited message on the thread, in reply to the request
     trail = [e for e in fed.audit(thread=created["thread"]) if e["type"] == "file.chunk"]
     assert sorted(e["header"]["chunk"] for e in trail) == list(range(chunks))
-    # the sealed chunks are not kept twice: the file on disk has the bytes
+    # the sealed chunks are not kept twice: the file on disk has the bytes; the sender's database never
+    # held a chunk's signed bytes (files/sealed/ did, until each chunk's receipt)
     for node in (ita, mex):
         with node.store.engine.connect() as conn:
             kept = conn.execute(select(func.sum(func.length(messages.c.raw)))
                                 .where(messages.c.type == "file.chunk")).scalar_one()
         assert kept == 0
+    with ita.store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(outbox_raw)).scalar_one() == 0
+        assert conn.execute(select(func.max(func.length(outbox.c.raw)))).scalar_one() == 0
+    await eventually(lambda: not list(ita.files.sealed_dir.iterdir()), what="ITA's sealed chunks deleted")
     # the request's timeline is not flooded with the chunks' receipts; a chunk's body is not kept to open
     chunk_ids = {e["message_id"] for e in trail}
     async with focal(mex) as api:
@@ -193,6 +199,9 @@ async def test_sender_restarted_in_the_middle_resumes_at_its_next_chunk_and_seal
     receipted_before = {chunk: mid for chunk, mid, state in before if state == "delivered"}
     assert len(before) < 10, "every chunk was sealed before the restart: nothing was tested"
     assert receipted_before, "no chunk was receipted before the restart: nothing was tested"
+    # what survives the restart of each chunk queued and not receipted: its signed bytes, on disk
+    kept_sealed = {p.name: wire.decode(p.read_bytes()).digest() for p in ita.files.sealed_dir.iterdir()}
+    assert set(kept_sealed) >= {mid for _, mid, state in before if state == "sent"}
 
     ita = await fed.start_node("ITA")
     await eventually(lambda: (f := received(mex, created["id"])) and f["state"] == "complete", timeout=90,
@@ -205,12 +214,45 @@ async def test_sender_restarted_in_the_middle_resumes_at_its_next_chunk_and_seal
     assert {chunk: mid for chunk, mid, _ in after if chunk in receipted_before} == receipted_before, \
         "a chunk receipted before the restart was not sealed again"
     assert sorted(arrived()) == sorted((chunk, mid) for chunk, mid, _ in after), "MEX took each chunk as sealed"
+    with mex.store.engine.connect() as conn:
+        took = dict(conn.execute(select(messages.c.message_id, messages.c.digest)
+                                 .where(messages.c.message_id.in_(list(kept_sealed)))).all())
+    assert {mid: d for mid, d in kept_sealed.items() if mid in took} == took, \
+        "a chunk queued before the restart went out after it as the same signed envelope"
     with ita.store.engine.connect() as conn:
         resends = conn.execute(select(func.sum(deliveries.c.resends))
                                .where(deliveries.c.type == "file.chunk")).scalar_one()
     assert resends == 0, "no chunk was sent again"
     assert not [r for r in mex.store.refusals() if r["reason"] in ("duplicate_chunk", "file_closed")]
     assert not list(ita.files.out_dir.iterdir()), "the spooled copy is deleted once every chunk is delivered"
+
+
+async def test_the_sender_seals_ahead_at_most_two_chunks_the_broker_has_not_confirmed(
+        fed: RunningFederation, tmp_path: Any) -> None:
+    """Each chunk the relay has not yet published is 5.4 MiB it holds in memory: a slow broker makes
+    the pump wait at UNPUBLISHED (2), not at the window of unreceipted chunks (4)."""
+    ita, mex = fed.nodes["ITA"], fed.nodes["MEX"]
+    path = str(tmp_path / "evidence.bin")
+    sha256 = random_file(path, 24 * MiB)
+    relay_reads = ita._pending
+    ita._pending = lambda limit, exclude: [r for r in ita.store.pending(limit, exclude) if r[2]]  # no chunk goes
+    try:
+        created = await send_request_with_file(ita, path, "ITA-PACED")
+
+        def queued() -> int:
+            with ita.store.engine.connect() as conn:
+                return conn.execute(select(func.count()).select_from(chunks_out)
+                                    .where(chunks_out.c.carrier == created["id"])).scalar_one()
+
+        await eventually(lambda: queued() >= transfers.UNPUBLISHED, what="chunks queued, none published")
+        assert await asyncio.to_thread(ita.files.step) is False
+        assert queued() == transfers.UNPUBLISHED < transfers.WINDOW
+    finally:
+        ita._pending = relay_reads
+    ita.wake_soon()
+    await eventually(lambda: (f := received(mex, created["id"])) and f["state"] == "complete", timeout=60,
+                     what="the file complete at MEX once the chunks go out")
+    assert (await download_sha256(mex, created["id"]))[2] == sha256
 
 
 # -- bad input: what a faulty or hostile sender node could send ---------------------------------------------

@@ -58,9 +58,9 @@ async def test_a_queued_message_is_published_at_once_not_at_the_relays_next_poll
 
 
 async def test_outbox_bytes_are_stored_once_and_erased_with_their_message(fed) -> None:  # noqa: ANN001
-    # Issue 19: the signed bytes live in messages.raw, or in outbox_raw when the message store keeps
-    # none (a file chunk); a row queued before revision 0006 still has them in outbox.raw. Each
-    # kind is published; and deleting the message deletes its bytes wherever they are.
+    # Issue 19: the signed bytes live in messages.raw; a file chunk queued before 3 December (evid17e)
+    # has them in outbox_raw, a row queued before revision 0006 in outbox.raw. Each kind is published;
+    # and deleting the message deletes its bytes wherever they are.
     from sqlalchemy import insert, select, update
 
     from nodes.national.retention import purge_messages
@@ -83,14 +83,16 @@ async def test_outbox_bytes_are_stored_once_and_erased_with_their_message(fed) -
     assert stored(kept.id) == (b"", wire.encode(kept), None)
 
     chunk_like = mex.build("note", ["IDN"], body={"text": "kept in outbox_raw alone"})
-    await asyncio.to_thread(mex.enqueue, [chunk_like], keep_copy=False)
-    assert stored(chunk_like.id) == (b"", b"", wire.encode(chunk_like))
-
     old = mex.build("note", ["IDN"], body={"text": "queued before the migration"})
     now = format_time(utcnow())
+    with engine.begin() as conn:  # what enqueue wrote for a file chunk before evid17e
+        seq = conn.execute(insert(outbox), {"message_id": chunk_like.id, "raw": b"", "queued_at": now}).inserted_primary_key[0]
+        conn.execute(insert(outbox_raw), {"seq": seq, "raw": wire.encode(chunk_like)})
+        conn.execute(insert(messages), message_row("out", chunk_like, chunk_like.digest(), b"", now))
     with engine.begin() as conn:  # what enqueue wrote before revision 0006
         conn.execute(insert(outbox), {"message_id": old.id, "raw": wire.encode(old), "queued_at": now})
         conn.execute(insert(messages), message_row("out", old, old.digest(), b"", now))
+    assert stored(chunk_like.id) == (b"", b"", wire.encode(chunk_like))
     mex.wake_soon()
 
     for env in (kept, chunk_like, old):
@@ -106,3 +108,41 @@ async def test_outbox_bytes_are_stored_once_and_erased_with_their_message(fed) -
     with engine.connect() as conn:
         assert conn.execute(select(outbox.c.message_id).where(outbox.c.message_id.in_([kept.id, chunk_like.id]))).all() == []
         assert conn.execute(select(outbox_raw)).all() == []
+
+
+async def test_bytes_kept_by_a_feature_are_published_from_it_and_a_row_nobody_keeps_bytes_for_is_not_sent(
+        fed) -> None:  # noqa: ANN001
+    # `enqueue(external=True)` (a file chunk): the database holds none of the signed bytes; the relay
+    # asks the features' `sent_bytes`. Bytes no feature keeps any more (receipted meanwhile): not sent.
+    from sqlalchemy import select
+
+    from nodes.national.store import messages, outbox, outbox_raw
+    from nodes.plumbing.config import utcnow
+    from protocol import envelope as wire
+    from protocol.timefmt import format_time
+
+    mex, idn = fed.nodes["MEX"], fed.nodes["IDN"]
+    kept_aside = mex.build("note", ["IDN"], body={"text": "its bytes kept by a feature"})
+    nobody = mex.build("note", ["IDN"], body={"text": "its bytes kept by nobody"})
+    aside = {kept_aside.id: wire.encode(kept_aside)}
+    mex._sent_bytes.append(aside.get)
+    try:
+        t0 = format_time(utcnow())
+        await asyncio.to_thread(mex.enqueue, [nobody, kept_aside], external=True)  # nobody's first in line
+        with mex.store.engine.connect() as conn:
+            for env in (kept_aside, nobody):
+                seq, raw = conn.execute(select(outbox.c.seq, outbox.c.raw).where(outbox.c.message_id == env.id)).one()
+                assert raw == b"" and conn.execute(select(outbox_raw).where(outbox_raw.c.seq == seq)).first() is None
+                assert conn.execute(select(messages.c.raw).where(messages.c.message_id == env.id)).scalar_one() == b""
+        mex.wake_soon()
+        got = await eventually(lambda: idn.store.get(kept_aside.id), what="the message whose bytes a feature keeps")
+        assert got.digest == kept_aside.digest() and idn.store.raw(kept_aside.id) == aside[kept_aside.id]
+        await eventually(lambda: mex.store.outbox_depth() == 0, what="outbox drained")
+        # had it gone out (empty: no id the hub can read), the hub, taking hub.in in order, would have
+        # logged its refusal before the other's entry
+        logged = fed.audit(since=t0)
+        assert kept_aside.id in [e["message_id"] for e in logged]
+        assert [e for e in logged if e["message_id"] in (None, nobody.id)] == []
+        assert idn.store.get(nobody.id) is None
+    finally:
+        mex._sent_bytes.remove(aside.get)

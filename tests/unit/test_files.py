@@ -128,6 +128,44 @@ def test_a_full_4_mib_chunk_sealed_to_two_nodes_fits_the_types_bound_and_a_large
     assert exc.value.reason == "oversize"
 
 
+def test_a_sealed_chunk_encoded_in_pieces_is_byte_for_byte_its_envelope_encoded_whole() -> None:
+    """The sender writes a chunk's envelope in three pieces, the sealed text not passed through the
+    JSON encoder: the bytes the hub may log under its id are `encode`'s, on every (re-)send."""
+    keys = {c: X25519PrivateKey.generate().public_key() for c in ("ITA", "MEX")}
+    sealed = seal(os.urandom(1000), keys, wire.seal_context("file.chunk", CARRIER, "ITA"))
+    env = chunk_envelope(sealed)
+    head, middle, tail = files.encoded_pieces(env)
+    assert head + middle + tail == wire.encode(env)
+    assert middle == sealed.encode() and head.endswith(b'"sealed":"') and tail.startswith(b'"')
+    assert wire.decode(head + middle + tail).sealed == sealed
+    # members JSON escapes around it (and a sealed-like text in another member) are encoded as whole
+    odd = wire.Envelope(**{**{f: getattr(env, f) for f in ("id", "type", "sender", "recipients", "created",
+                                                           "expires", "header", "body_digest", "sealed", "thread",
+                                                           "reply_to", "sig")},
+                           "handling": {"code": "H2", "note": f'quote " backslash \\ é "sealed":"{sealed[:9]}'}})
+    assert b"".join(files.encoded_pieces(odd)) == wire.encode(odd)
+
+
+@pytest.mark.parametrize("sealed", ['abc"def', "abc\\def", "abcé", None])
+def test_a_sealed_text_json_would_escape_or_no_sealed_text_or_no_signature_is_not_encoded_in_pieces(sealed) -> None:
+    env = chunk_envelope("abc.def")
+    if sealed is None:
+        unsigned = wire.Envelope(**{f: getattr(env, f) for f in (
+            "id", "type", "sender", "recipients", "created", "expires", "handling", "header", "body_digest",
+            "sealed", "thread", "reply_to")})
+        with pytest.raises(ValueError, match="^only a signed envelope with a base64url sealed payload"):
+            files.encoded_pieces(unsigned)
+        with pytest.raises(ValueError, match="^only a signed envelope with a base64url sealed payload"):
+            files.encoded_pieces(wire.Envelope(**{**{f: getattr(env, f) for f in (
+                "id", "type", "sender", "recipients", "created", "expires", "handling", "header", "body_digest",
+                "thread", "reply_to", "sig")}, "body": "{}"}))
+        return
+    with pytest.raises(ValueError, match="^only a signed envelope with a base64url sealed payload"):
+        files.encoded_pieces(wire.Envelope(**{**{f: getattr(env, f) for f in (
+            "id", "type", "sender", "recipients", "created", "expires", "handling", "header", "body_digest",
+            "thread", "reply_to", "sig")}, "sealed": sealed}))
+
+
 def test_mla_requests_and_answers_carry_file_references_checked_by_their_rules() -> None:
     ref = ref_of(os.urandom(10), chunk_bytes=4)
     validate(mla.REQUEST, {"reference": "R-1", "requesting": "ITA", "requested": "MEX",

@@ -16,6 +16,7 @@ FEATURE = Feature(
     effects={"file.chunk": transfers.on_chunk},
     stored_without_copy=frozenset({"file.chunk"}),  # the chunk's bytes go to the file being reassembled
     receipt_effects=(transfers.on_receipt,),
+    sent_bytes=transfers.sent_bytes,  # a queued chunk's signed bytes live in files/sealed/, not in the outbox
     tasks=(transfers.pump, transfers.watch),
     routes=lambda app, ctx: api.add_routes(app, ctx.service),
     settings={"file_timeout": timedelta(hours=24),  # a file not complete by then is failed: file_incomplete

@@ -3,11 +3,12 @@ sending its chunks a few at a time once the carrier message is delivered, receiv
 reassembling and verifying, and the timeout of a file that stays incomplete.
 
 Files live under `<node home>/files/` (0700), each file 0600: `out/<id>` (an upload waiting to be
-sent or being sent), `in/<carrier>.<n>.part` (chunks arriving), `in/<carrier>.<n>` (complete and
-verified: the only form a focal point can download). A chunk's sealed bytes never go to the message
-store (sender: `enqueue(keep_copy=False)`, the outbox row alone until receipted; receiver: the
-feature's `stored_without_copy`, refused chunks included): the per-chunk digest, the hub's log
-receipt and the file's SHA-256 remain.
+sent or being sent), `sealed/<message id>` (a chunk's signed envelope, exactly as queued, until its
+receipt), `in/<carrier>.<n>.part` (chunks arriving), `in/<carrier>.<n>` (complete and verified: the
+only form a focal point can download). A chunk's signed bytes never go to the database (sender:
+`enqueue(external=True)`, the relay reads `sealed/` through `sent_bytes`; receiver: the feature's
+`stored_without_copy`, refused chunks included): the per-chunk digest, the hub's log receipt and the
+file's SHA-256 remain.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import structlog
 from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, Text, and_, func, insert, select, update
 
 from crypto.signing import VerifiedEnvelope
-from nodes.national.store import drop_outbox_bytes, receipts, record_refusal
+from nodes.national.store import drop_outbox_bytes, outbox, receipts, record_refusal
 from nodes.plumbing.config import utcnow
 from protocol import files as protocol_files
 from protocol.errors import PolicyError, ProtocolError
@@ -37,7 +38,10 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("somex.files")
 
-WINDOW = 4  # chunks sealed and queued but not yet receipted, per node: at most ~4 × 7.2 MiB in the outbox
+WINDOW = 4  # chunks sealed and queued but not yet receipted, per node: at most ~4 × 5.4 MiB in sealed/
+# Of those, chunks not yet published: each one the relay holds in memory (5.4 MiB, and its frames)
+# until the broker confirms it, so a slow broker would otherwise have the whole window in memory.
+UNPUBLISHED = 2
 _READ = 1024 * 1024
 _BUSY_POLL = 0.05  # seconds between the pump's rounds while chunks await their receipts
 
@@ -161,6 +165,7 @@ class FileTransfers:
         self.log = ctx.log
         root = _private_dir(Path(ctx.home) / "files")
         self.out_dir = _private_dir(root / "out")
+        self.sealed_dir = _private_dir(root / "sealed")
         self.in_dir = _private_dir(root / "in")
         self.wake = asyncio.Event()
         self._in_flight = 0  # chunks queued and not yet receipted, as the last round counted them
@@ -229,7 +234,8 @@ class FileTransfers:
             self._start_delivered(conn)
             in_flight = self._in_flight = conn.execute(select(func.count()).select_from(chunks_out)
                                                        .where(chunks_out.c.state == "sent")).scalar_one()
-            if in_flight >= WINDOW:
+            self._drop_settled_sealed(conn)
+            if in_flight >= WINDOW or in_flight and self._unpublished(conn) >= UNPUBLISHED:
                 return False
             row = conn.execute(select(files_out).where(files_out.c.state == "sending")
                                .order_by(files_out.c.updated_at).limit(1)).first()
@@ -237,6 +243,12 @@ class FileTransfers:
             return False
         self._queue_chunk(row)
         return True
+
+    @staticmethod
+    def _unpublished(conn: Connection) -> int:
+        return conn.execute(select(func.count()).select_from(chunks_out.join(
+            outbox, outbox.c.message_id == chunks_out.c.message_id)).where(
+            (chunks_out.c.state == "sent") & outbox.c.published_at.is_(None))).scalar_one()
 
     def _start_delivered(self, conn: Connection) -> None:
         waiting = conn.execute(select(files_out.c.carrier, files_out.c.recipient).distinct()
@@ -270,6 +282,7 @@ class FileTransfers:
         env = self.ctx.build_sealed("file.chunk", [row.recipient], {"data": data}, header=header, thread=row.thread,
                                     reply_to=row.carrier)
         del data
+        self._write_sealed(env)  # durable before the row that makes the relay send it commits
         now = format_time(utcnow())
         last = index + 1 == len(ref["chunks"])
         with self.engine.begin() as conn:
@@ -281,9 +294,43 @@ class FileTransfers:
                 return
             conn.execute(insert(chunks_out), {"message_id": env.id, "carrier": row.carrier, "n": row.n,
                                               "chunk": index, "state": "sent", "at": now})
-            self.ctx.enqueue([env], conn, keep_copy=False)  # outbox_raw alone holds it until receipted
+            self.ctx.enqueue([env], conn, external=True)  # sealed/ alone holds its bytes until receipted
         self.ctx.wake_relay()  # committed: publish it now, not at the relay's next poll
         self.log.debug("file chunk queued", message_id=env.id, thread=row.thread, chunk=index)
+
+    def _write_sealed(self, env: Any) -> None:
+        """The chunk's signed envelope to `sealed/<id>`, synced with its directory entry: every
+        publication of this message id, the first and any re-send after a restart, is these bytes."""
+        path = self.sealed_dir / env.id
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            pieces = protocol_files.encoded_pieces(env)
+            if os.writev(fd, pieces) != sum(map(len, pieces)):
+                raise OSError(f"short write of {path.name}")
+            os.fdatasync(fd)
+        finally:
+            os.close(fd)
+        _sync_dir(self.sealed_dir)
+
+    def sealed_bytes(self, message_id: str) -> bytes | None:
+        """A queued chunk's signed bytes (the relay's `sent_bytes`), or None once it was receipted."""
+        try:
+            with open(self.sealed_dir / message_id, "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+
+    def _drop_settled_sealed(self, conn: Connection) -> None:
+        """Delete the sealed copies of chunks that need no more sending, as committed: receipted (any
+        kind), or never queued (written just before a crash that lost its transaction)."""
+        names = [p.name for p in self.sealed_dir.iterdir()]
+        if not names:
+            return
+        sent = set(conn.execute(select(chunks_out.c.message_id).where(
+            chunks_out.c.message_id.in_(names) & (chunks_out.c.state == "sent"))).scalars())
+        for name in names:
+            if name not in sent:
+                (self.sealed_dir / name).unlink(missing_ok=True)
 
     def _fail_out(self, row: Any, reason: str) -> None:
         with self.engine.begin() as conn:
@@ -458,6 +505,14 @@ def _item(direction: str, row: Any, ref: Mapping[str, Any], done: int, peer: str
             "reason": row.reason}
 
 
+def _sync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -488,6 +543,10 @@ def on_receipt(ctx: FeatureContext, conn: Connection, verified: VerifiedEnvelope
     ctx.service.on_chunk_receipt(conn, body)
 
 
+def sent_bytes(ctx: FeatureContext, message_id: str) -> bytes | None:
+    return ctx.service.sealed_bytes(message_id)
+
+
 async def pump(ctx: FeatureContext) -> None:
     await ctx.service.pump()
 
@@ -496,4 +555,4 @@ async def watch(ctx: FeatureContext) -> None:
     await ctx.service.watch()
 
 
-__all__ = ["FileTransfers", "Spool", "Spooled", "on_chunk", "on_receipt", "pump", "watch"]
+__all__ = ["FileTransfers", "Spool", "Spooled", "on_chunk", "on_receipt", "pump", "sent_bytes", "watch"]
