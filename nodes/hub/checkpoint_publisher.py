@@ -45,16 +45,14 @@ async def run_checkpoints(hub: HubCore) -> None:
     orphans = _Orphans(hub, loop.time())
     while True:
         await asyncio.sleep(0.2)
-        if not hub.messages_since_checkpoint and await orphans.owed(loop.time()):
-            due = True
-        elif hub.messages_since_checkpoint:
+        elapsed = loop.time() - last_time
+        if hub.messages_since_checkpoint:
             grown = hub.store.size - max(last_size, 0)
-            due = loop.time() - last_time >= hub.config.checkpoint_interval or grown >= hub.config.checkpoint_every
-            due = due and hub.store.size not in (0, last_size)
+            due = elapsed >= hub.config.checkpoint_interval or grown >= hub.config.checkpoint_every
         else:
-            due = loop.time() - last_time >= hub.config.idle_checkpoint_interval
-            due = due and hub.store.size not in (0, last_size)
-        if not due:
+            due = elapsed >= hub.config.idle_checkpoint_interval
+        due = due and hub.store.size not in (0, last_size)
+        if not due and (hub.messages_since_checkpoint or not await orphans.owed(loop.time())):
             continue
         covered = hub.messages_since_checkpoint
         try:
