@@ -46,3 +46,42 @@ def test_commits_do_not_checkpoint_and_the_background_thread_does(tmp_path: Path
         raw.close()
         checkpoints.close()
         engine.dispose()
+
+
+def test_the_log_restarts_at_its_start_although_checks_commit_while_it_is_copied(tmp_path: Path) -> None:
+    """A commit that finds the log wholly copied writes at the log's start (the file does not grow,
+    and its fdatasync commits no file-system metadata); commits made while the background copy ran
+    would leave it never wholly copied, unless the last copy is made between two transactions."""
+    path = tmp_path / "node.db"
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE log (n INTEGER PRIMARY KEY, filler TEXT)")
+    checkpoints = WalCheckpoints(engine, every=4)
+    raw = engine.raw_connection()
+    WalCheckpoints.no_automatic_checkpoints(raw)
+
+    def commit(rows: int, *, counted: bool = True) -> None:
+        with checkpoints.turn:  # as the border check's writers do
+            raw.cursor().executemany("INSERT INTO log (filler) VALUES (?)", [("x" * 3000,)] * rows)
+            raw.commit()
+        if counted:
+            checkpoints.committed()
+
+    try:
+        for _ in range(4):  # the 4th commit starts the background checkpoint of ~6,000 frames
+            commit(2000)
+        commits_during_copy = 0
+        deadline = time.monotonic() + 10
+        while _database_file_mb(path) < 24 and time.monotonic() < deadline:
+            commit(1)  # checks keep coming while the bulk is copied
+            commits_during_copy += 1
+        assert commits_during_copy > 0
+    finally:
+        checkpoints.close()  # waits for the checkpoint to end
+    try:
+        commit(1, counted=False)  # the first transaction after the checkpoint
+        frames = raw.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1]
+        assert frames <= 3, f"the log was not restarted: {frames} frames in it"
+    finally:
+        raw.close()
+        engine.dispose()

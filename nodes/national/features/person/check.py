@@ -305,7 +305,7 @@ class BorderChecks:
         if self._writer is None:
             self._writer = self.ctx.db.connect()
             store.WalCheckpoints.no_automatic_checkpoints(self._writer.connection.dbapi_connection)
-        with self._writer.begin():
+        with self._checkpoints.turn, self._writer.begin():
             self._write_log(self._writer, outcome, who, envs)
         self._checkpoints.committed()
 
