@@ -12,7 +12,9 @@ into a database under /tmp that later runs reuse (SOMEX_BENCH_BORDER_DIR, defaul
 
 A second baseline, also measured in each run: one raw sqlite3 INSERT + COMMIT at synchronous=FULL in
 a small file on the same disk (what one durable write costs now); a hit's p99 is printed as a
-ratio to its p99.
+ratio to its p99. A third: the HTTP floor, the same zones POSTed by the same client process to a
+handler on the same server that reads the body and answers a constant (the node's middlewares
+included: security headers, rate limit, CSRF guard): what HTTP alone costs now.
 
 Each check is one zone (TD3): the document probe (10M rows), the name's candidates, the scoring,
 and the access-log write (synchronous=FULL) that every check touching person data makes before it
@@ -273,9 +275,10 @@ def checking_node(db: Path, label: str) -> tuple[NationalNode, str, Path]:
     return NationalNode(config, fed.federation), fed.federation.credentials(CHECKED_AT).tokens["focal"], work
 
 
-async def client_process(port: int, token: str, zones: list[str]) -> tuple[list[float], list[bool]]:
+async def client_process(port: int, token: str, zones: list[str],
+                         path: str = "/api/border/check") -> tuple[list[float], list[bool]]:
     """The checks from a border post's client in its own process (tests/bench/http_client.py)."""
-    job = json.dumps({"host": "127.0.0.1", "port": port, "token": token, "path": "/api/border/check",
+    job = json.dumps({"host": "127.0.0.1", "port": port, "token": token, "path": path,
                       "zones": zones}).encode()
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "tests.bench.http_client",
                                                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
@@ -304,10 +307,17 @@ def _collections() -> list[int]:
     return [generation["collections"] for generation in gc.get_stats()]
 
 
+async def _http_floor(request: web.Request) -> web.Response:
+    await request.read()
+    return web.json_response({"person_matches": []})
+
+
 async def run(args: argparse.Namespace) -> list[dict[str, float]]:
     db = replica(args)
     node, token, work = checking_node(db, "run")
-    runner = web.AppRunner(make_app(node), access_log=None)
+    app = make_app(node)
+    app.router.add_post("/bench/http-floor", _http_floor)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
@@ -337,6 +347,7 @@ async def run(args: argparse.Namespace) -> list[dict[str, float]]:
                 latencies[hit].append(latency)
                 wrong += hit and not found
                 false += not hit and found
+            floor = (await client_process(port, token, zones, "/bench/http-floor"))[0] if args.client == "process" else []
             documents = []  # the existing document check over HTTP, same numbers: what the machine gives now
             for _, _, (number, _, _) in wanted:
                 t0 = time.perf_counter()
@@ -349,12 +360,15 @@ async def run(args: argparse.Namespace) -> list[dict[str, float]]:
                       "p90_hit": _pct(latencies[True], 90), "p99_hit": _pct(latencies[True], 99),
                       "p99_miss": _pct(latencies[False], 99), "raw_p50": _pct(raw, 50), "raw_p99": _pct(raw, 99),
                       "missed": wrong, "false": false, "doc_p50": _pct(documents, 50), "doc_p99": _pct(documents, 99),
-                      "commit_p50": _pct(commits, 50), "commit_p99": _pct(commits, 99)}
+                      "commit_p50": _pct(commits, 50), "commit_p99": _pct(commits, 99),
+                      "floor_p50": _pct(floor, 50) if floor else float("nan"),
+                      "floor_p99": _pct(floor, 99) if floor else float("nan")}
             results.append(result)
             print(f"   run {n + 1} (replica read into memory first, {warmed:.1f} s): over HTTP p50 {result['p50']:.2f} ms, p99 {result['p99']:.2f} ms, p99.9 "
                   f"{result['p999']:.2f} ms (hits p90 {result['p90_hit']:.2f}, p99 {result['p99_hit']:.2f}; no hit p99 "
                   f"{result['p99_miss']:.2f}); node CPU {cpu_per_check:.0f} us/check; collections by generation "
                   f"{collections}; raw SQLite p50 {result['raw_p50']:.3f} ms, p99 {result['raw_p99']:.3f} ms; "
+                  f"HTTP floor p50 {result['floor_p50']:.2f} ms, p99 {result['floor_p99']:.2f} ms; "
                   f"document check over HTTP p50 {result['doc_p50']:.2f} ms, p99 {result['doc_p99']:.2f} ms; ratio "
                   f"to raw p50 {result['p50'] / result['raw_p50']:.0f}x, p99 {result['p99'] / result['raw_p99']:.0f}x; "
                   f"raw SQLite INSERT+COMMIT (synchronous=FULL) p50 {result['commit_p50']:.2f} ms, p99 "
