@@ -336,3 +336,21 @@ def test_replica_merges_checks_and_purges_alike_on_sqlite_and_postgresql(replica
     assert replica_counts(replica_engine, today) == {"ITA": 1}
     assert purge_expired(replica_engine, today) == 1
     assert len(_rows(replica_engine)) == 2  # the live alert and the tombstone
+
+
+async def test_a_line_repeated_after_its_batch_was_cut_is_a_duplicate_not_a_failed_feed(
+        fed: RunningFederation, apis: dict[str, Api]) -> None:
+    """Within one block of lines (512 KiB), a copy of a line whose batch of 1,000 was already cut
+    used to be inserted a second time into the feed's sent digests: UNIQUE failed and the whole
+    feed ended `failed` ("interrupted")."""
+    lines = [json.dumps(alert("MEX", f"R{i:08d}")) for i in range(1, 2501)]
+    lines.append(lines[9])  # line 2,501 repeats line 10, whose batch (lines 1-1,000) is cut
+    async with apis["MEX"].session.post("/api/feeds", data=("\n".join(lines) + "\n").encode(), headers={
+            **apis["MEX"].auth("feed"), "Content-Type": "application/x-ndjson"}) as r:
+        assert r.status == 200, await r.text()
+        report = await r.json()
+    assert (report["status"], report["lines"], report["accepted"], report["duplicates"], report["batches"]) == \
+        ("done", 2501, 2500, 1, 3)
+    for country in ("IDN", "ITA"):
+        await eventually(lambda c=country: replica_counts(fed.nodes[c].store.engine, "2026-01-01").get("MEX") == 2500,
+                         timeout=30, what=f"every alert once at {country}")
