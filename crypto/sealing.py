@@ -92,7 +92,7 @@ def _seal(plaintext: bytes, recipients: Mapping[str, Any], context: bytes, suite
     keys = {node_id: _b64(hpke_suite.encrypt(content_key, public_key, info=_wrap_info(context, node_id)))
             for node_id, public_key in sorted(recipients.items())}
     header = json.dumps({"v": 1, "suite": suite, "nonce": _b64(nonce), "keys": keys},
-                        sort_keys=True, separators=(",", ":")).encode("ascii")
+                        sort_keys=True, separators=(",", ":")).encode()  # ASCII: ensure_ascii
     return header, AESGCM(content_key).encrypt(nonce, plaintext, SEAL_DOMAIN + header + b"\n" + context)
 
 

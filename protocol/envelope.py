@@ -130,7 +130,7 @@ class Envelope:
 
 
 def payload_digest(payload: str | bytes) -> str:
-    return hashlib.sha256(payload if isinstance(payload, bytes) else payload.encode("utf-8")).hexdigest()
+    return hashlib.sha256(payload if isinstance(payload, bytes) else payload.encode()).hexdigest()
 
 
 def encode_payload(payload: Mapping[str, Any]) -> str:
@@ -180,7 +180,7 @@ def build(
 def encode(env: Envelope) -> bytes:
     if env.sig is None:
         raise ValueError("refusing to encode an unsigned envelope")
-    text = json.dumps(env.to_json(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    text = json.dumps(env.to_json(), ensure_ascii=False, separators=(",", ":")).encode()
     return frame.head(text) + env.sealed if isinstance(env.sealed, bytes) else text
 
 

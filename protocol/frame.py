@@ -27,7 +27,7 @@ def split(raw: bytes) -> tuple[memoryview, memoryview]:
     (`bad_frame`) when its length prefix does not fit inside it."""
     if not is_frame(raw) or len(raw) < PREFIX:
         raise DecodeError("bad_frame", "a frame is MAGIC, a 4-byte length, the envelope, the sealed bytes")
-    end = PREFIX + int.from_bytes(raw[len(MAGIC):PREFIX], "big")
+    end = PREFIX + int.from_bytes(raw[len(MAGIC):PREFIX])  # big-endian (the default)
     if end > len(raw):
         raise DecodeError("bad_frame", f"the envelope's length {end - PREFIX} runs past the frame's {len(raw)} bytes")
     view = memoryview(raw)
@@ -35,7 +35,6 @@ def split(raw: bytes) -> tuple[memoryview, memoryview]:
 
 
 def head(envelope_json: bytes) -> bytes:
-    """What precedes the sealed bytes: `head(j) + sealed` is the frame."""
-    if len(envelope_json) >= 1 << (8 * _LENGTH):
-        raise ValueError("an envelope of 4 GiB is not framed")
-    return MAGIC + len(envelope_json).to_bytes(_LENGTH, "big") + envelope_json
+    """What precedes the sealed bytes: `head(j) + sealed` is the frame. (An envelope of 4 GiB would
+    raise OverflowError: the decoder refuses anything over 32 MiB.)"""
+    return MAGIC + len(envelope_json).to_bytes(_LENGTH) + envelope_json

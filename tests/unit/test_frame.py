@@ -146,3 +146,61 @@ def test_sealed_bytes_open_as_the_text_form_does_and_refuse_tampering() -> None:
     with pytest.raises(SealError) as exc:
         open_sealed(sealed, "MEX", keys["MEX"], wire.seal_context("file.chunk", CARRIER, "MEX"))
     assert exc.value.reason == "bad_seal"
+
+
+def test_split_reads_only_a_frame_and_its_length_prefix_exactly() -> None:
+    assert [bytes(p) for p in frame.split(frame.head(b"{}"))] == [b"{}", b""]  # no sealed bytes: the decoder's to refuse
+    assert [bytes(p) for p in frame.split(frame.MAGIC + bytes(4))] == [b"", b""]
+    assert frame.head(b"{}") == b"\0SXF1\0\0\0\x02{}" and int.from_bytes(b"\0\0\1\0") == 256
+    assert [bytes(p) for p in frame.split(frame.MAGIC + b"\0\0\1\0" + bytes(256) + b"xy")] == [bytes(256), b"xy"]
+    for raw in (b"{" + bytes(20), frame.MAGIC[:-1] + bytes(20), frame.MAGIC + b"\0\0\0"):
+        with pytest.raises(DecodeError) as exc:
+            frame.split(raw)
+        assert (exc.value.reason, exc.value.detail) == (
+            "bad_frame", "a frame is MAGIC, a 4-byte length, the envelope, the sealed bytes")
+    with pytest.raises(DecodeError) as exc:
+        frame.split(frame.MAGIC + b"\0\0\0\x03{}")
+    assert (exc.value.reason, exc.value.detail) == ("bad_frame", "the envelope's length 3 runs past the frame's 11 bytes")
+
+
+def test_each_refusal_of_a_frame_says_what_is_wrong() -> None:
+    members = chunk(b"abc").to_json()
+    cases = [
+        ({**members, "sealed": "abc"}, b"abc",
+         "a frame's envelope carries no body or sealed member: its bytes are beside it"),
+        ({**members, "body": "{}"}, b"abc", "a frame's envelope carries no body or sealed member: its bytes are beside it"),
+        ({k: v for k, v in members.items() if k != "sealed_bytes"}, b"abc",
+         "a frame's envelope must say how many sealed bytes follow it (sealed_bytes)"),
+        ({**members, "sealed_bytes": "3"}, b"abc", "a frame's envelope must say how many sealed bytes follow it (sealed_bytes)"),
+        ({**members, "sealed_bytes": False}, b"", "a frame's envelope must say how many sealed bytes follow it (sealed_bytes)"),
+        (members, b"abcd", "the envelope signs 3 sealed bytes, the frame holds 4"),
+    ]
+    for odd, sealed, detail in cases:
+        exc = refusal(framed_with(odd, sealed))
+        assert (exc.reason, exc.detail, exc.message_id) == ("bad_frame", detail, CARRIER)
+    exc = refusal(json.dumps({**note().to_json(), "sealed_bytes": 5}).encode())
+    assert (exc.reason, exc.detail) == ("bad_frame", "sealed_bytes belongs to a framed envelope")
+    request = {k: v for k, v in members.items() if k != "sealed"}
+    exc = refusal(framed_with({**request, "type": "mla.request", "header": {}}, b"abc"))
+    assert (exc.reason, exc.detail) == ("bad_payload", "mla.request does not travel as a binary frame")
+
+
+def test_only_a_sealed_type_may_travel_framed() -> None:
+    from protocol.message_class import MessageType
+    from protocol.schema import Obj
+
+    assert MessageType("x.framed", "node", header=Obj(), body=Obj(), sealed=True, framed=True, retention_days=1).framed
+    with pytest.raises(ValueError, match="^x.clear: only a sealed type travels framed$"):
+        MessageType("x.clear", "node", header=Obj(), body=Obj(), framed=True, retention_days=1)
+
+
+def test_sealed_bytes_without_a_header_line_are_refused_as_such() -> None:
+    key = X25519PrivateKey.generate()
+    context = wire.seal_context("file.chunk", CARRIER, "ITA")
+    for bad in (b"no newline at all", b""):
+        with pytest.raises(SealError) as exc:
+            open_sealed(bad, "MEX", key, context)
+        assert (exc.value.reason, exc.value.detail) == ("bad_seal", "a sealed payload in bytes is header, newline, ciphertext")
+    with pytest.raises(SealError) as exc:  # a newline first: an empty header, which is not JSON
+        open_sealed(b"\n" + os.urandom(40), "MEX", key, context)
+    assert exc.value.reason == "bad_seal" and exc.value.detail.startswith("the header is not JSON")
