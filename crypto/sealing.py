@@ -4,6 +4,8 @@
 Wire form (a string, the envelope's `sealed` member):
     base64url(JCS(header)) "." base64url(ciphertext)
 header = {"v": 1, "suite": ..., "nonce": b64url, "keys": {node_id: b64url(HPKE enc || wrapped key)}}
+Binary form (bytes, beside the envelope in a frame: protocol/frame.py), the same header and ciphertext:
+    JCS(header) "\n" ciphertext
 
 The AEAD's associated data is the domain, the header bytes and a caller-given `context` (for an
 envelope: its type, id and sender), so a sealed payload cut from one message and pasted into
@@ -70,6 +72,17 @@ def seal(plaintext: bytes, recipients: Mapping[str, Any], context: bytes, *, sui
 
     Include the sender itself in `recipients` to keep a copy it can open.
     """
+    header, ciphertext = _seal(plaintext, recipients, context, suite)
+    return _b64(header) + "." + _b64(ciphertext)
+
+
+def seal_bytes(plaintext: bytes, recipients: Mapping[str, Any], context: bytes, *, suite: str = X25519) -> bytes:
+    """`seal`, in the binary form (no base64: a framed type's sealed bytes)."""
+    header, ciphertext = _seal(plaintext, recipients, context, suite)
+    return header + b"\n" + ciphertext
+
+
+def _seal(plaintext: bytes, recipients: Mapping[str, Any], context: bytes, suite: str) -> tuple[bytes, bytes]:
     if suite not in SUITES:
         raise ValueError(f"unknown suite {suite!r}")
     if not recipients or len(recipients) > MAX_RECIPIENTS:
@@ -79,27 +92,36 @@ def seal(plaintext: bytes, recipients: Mapping[str, Any], context: bytes, *, sui
     keys = {node_id: _b64(hpke_suite.encrypt(content_key, public_key, info=_wrap_info(context, node_id)))
             for node_id, public_key in sorted(recipients.items())}
     header = json.dumps({"v": 1, "suite": suite, "nonce": _b64(nonce), "keys": keys},
-                        sort_keys=True, separators=(",", ":")).encode("ascii")
-    ciphertext = AESGCM(content_key).encrypt(nonce, plaintext, SEAL_DOMAIN + header + b"\n" + context)
-    return _b64(header) + "." + _b64(ciphertext)
+                        sort_keys=True, separators=(",", ":")).encode()  # ASCII: ensure_ascii
+    return header, AESGCM(content_key).encrypt(nonce, plaintext, SEAL_DOMAIN + header + b"\n" + context)
 
 
-def sealed_recipients(sealed: str) -> tuple[str, ...]:
+def sealed_recipients(sealed: str | bytes) -> tuple[str, ...]:
     """The node ids a sealed payload has a key for (readable by anyone: they are not secret)."""
     return tuple(sorted(_parse_header(sealed)[1]["keys"]))
 
 
-def _parse(sealed: str) -> tuple[bytes, dict[str, Any], bytes]:
-    header_bytes, header, body_text = _parse_header(sealed)
-    return header_bytes, header, _unb64(body_text, "ciphertext")
+def _parse(sealed: str | bytes) -> tuple[bytes, dict[str, Any], bytes | memoryview]:
+    header_bytes, header, body = _parse_header(sealed)
+    return header_bytes, header, _unb64(body, "ciphertext") if isinstance(body, str) else body
 
 
-def _parse_header(sealed: str) -> tuple[bytes, dict[str, Any], str]:
-    """The header, and the ciphertext's text not decoded (up to ~7 MiB for a file chunk)."""
+def _parse_header(sealed: str | bytes) -> tuple[bytes, dict[str, Any], str | memoryview]:
+    """The header, and the ciphertext: its text not decoded (up to ~7 MiB for a file chunk), or in
+    the binary form a view of its bytes."""
+    if isinstance(sealed, bytes):  # the header is JSON, which never holds a raw newline: the first one ends it
+        if (newline := sealed.find(b"\n")) < 0:
+            raise SealError("bad_seal", "a sealed payload in bytes is header, newline, ciphertext")
+        header_bytes, body = sealed[:newline], memoryview(sealed)[newline + 1:]
+        return header_bytes, _checked_header(header_bytes), body
     # find, not split: the header is a few hundred characters, the ciphertext's text is sliced once
     if not isinstance(sealed, str) or (dot := sealed.find(".")) < 0 or sealed.rfind(".") != dot:
         raise SealError("bad_seal", "a sealed payload is header.ciphertext")
     header_bytes = _unb64(sealed[:dot], "header")
+    return header_bytes, _checked_header(header_bytes), sealed[dot + 1:]
+
+
+def _checked_header(header_bytes: bytes) -> dict[str, Any]:
     try:
         header = parse_json(header_bytes, what="seal header")  # strict: bounded nesting
     except DecodeError as exc:
@@ -107,10 +129,10 @@ def _parse_header(sealed: str) -> tuple[bytes, dict[str, Any], str]:
     if (not isinstance(header, dict) or set(header) != {"v", "suite", "nonce", "keys"} or header["v"] != 1
             or not isinstance(header["keys"], dict) or not header["keys"]):
         raise SealError("bad_seal", "the header is not {v: 1, suite, nonce, keys}")
-    return header_bytes, header, sealed[dot + 1:]
+    return header
 
 
-def open_sealed(sealed: str, node_id: str, private_key: Any, context: bytes) -> bytes:
+def open_sealed(sealed: str | bytes, node_id: str, private_key: Any, context: bytes) -> bytes:
     """The plaintext, if `sealed` has a key for `node_id` that `private_key` opens; else SealError."""
     header_bytes, header, ciphertext = _parse(sealed)
     hpke_suite = SUITES.get(header["suite"]) if isinstance(header["suite"], str) else None
@@ -128,7 +150,7 @@ def open_sealed(sealed: str, node_id: str, private_key: Any, context: bytes) -> 
         raise SealError("bad_seal", "the sealed payload does not open: tampered, or bound to another message") from None
 
 
-def sealed_suite(sealed: str) -> str:
+def sealed_suite(sealed: str | bytes) -> str:
     """The suite a sealed payload names (not secret), so the recipient picks the matching key."""
     suite = _parse_header(sealed)[1]["suite"]
     if not isinstance(suite, str):

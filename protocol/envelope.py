@@ -3,7 +3,9 @@
 Wire form: one UTF-8 JSON object (docs/envelope.md). The signature covers the RFC 8785 (JCS)
 canonical form of every member except `sig`, `body` and `sealed`; the payload is bound through
 `body_digest`, the SHA-256 of the payload string's UTF-8 bytes exactly as transmitted, so a large
-body is hashed, never re-canonicalised, on each hop.
+body is hashed, never re-canonicalised, on each hop. A type that opts in (`MessageType.framed`: a
+file chunk) travels as a binary frame instead (protocol/frame.py): its sealed payload is bytes beside
+the JSON, bound by `body_digest` (their SHA-256) and the signed member `sealed_bytes` (their length).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 
 from protocol.canonical import canonical_json
 
-from protocol import messages
+from protocol import frame, messages
 from protocol.errors import DecodeError
 from protocol.ids import is_uuid7
 from protocol.schema import validate
@@ -31,7 +33,7 @@ MAX_DEPTH = 64
 
 _REQUIRED = ("v", "id", "type", "sender", "recipients", "created", "expires", "handling",
              "header", "body_digest", "sig")
-_OPTIONAL = ("thread", "reply_to", "body", "sealed")
+_OPTIONAL = ("thread", "reply_to", "body", "sealed", "sealed_bytes")
 _KNOWN = frozenset(_REQUIRED + _OPTIONAL)
 _HANDLING_CODES = frozenset({"H0", "H1", "H2", "H3"})
 
@@ -58,15 +60,16 @@ class Envelope:
     header: Mapping[str, Any]
     body_digest: str
     body: str | None = None
-    sealed: str | None = None
+    sealed: str | bytes | None = None  # bytes: a framed type's, beside the JSON on the wire
     thread: str | None = None
     reply_to: str | None = None
     sig: Signature | None = None
+    sealed_bytes: int | None = None  # signed: the length of framed sealed bytes
     v: int = VERSION
     _signing_input: list[bytes] = field(default_factory=list, compare=False, repr=False)
 
     @property
-    def payload(self) -> str:
+    def payload(self) -> str | bytes:
         return self.body if self.body is not None else self.sealed  # type: ignore[return-value]
 
     @property
@@ -92,6 +95,8 @@ class Envelope:
             members["thread"] = self.thread
         if self.reply_to is not None:
             members["reply_to"] = self.reply_to
+        if self.sealed_bytes is not None:
+            members["sealed_bytes"] = self.sealed_bytes
         return members
 
     def signing_input(self) -> bytes:
@@ -117,15 +122,15 @@ class Envelope:
         members = self.signed_members()
         if self.body is not None:
             members["body"] = self.body
-        if self.sealed is not None:
+        if self.sealed is not None and not isinstance(self.sealed, bytes):  # framed bytes go beside
             members["sealed"] = self.sealed
         if self.sig is not None:
             members["sig"] = self.sig.as_json()
         return members
 
 
-def payload_digest(payload: str) -> str:
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+def payload_digest(payload: str | bytes) -> str:
+    return hashlib.sha256(payload if isinstance(payload, bytes) else payload.encode()).hexdigest()
 
 
 def encode_payload(payload: Mapping[str, Any]) -> str:
@@ -142,7 +147,7 @@ def build(
     created: datetime,
     ttl: timedelta,
     body: Mapping[str, Any] | None = None,
-    sealed: str | None = None,
+    sealed: str | bytes | None = None,
     header: Mapping[str, Any] | None = None,
     handling: Mapping[str, Any] | None = None,
     thread: str | None = None,
@@ -164,6 +169,7 @@ def build(
         body_digest=payload_digest(text),
         body=text if body is not None else None, sealed=sealed,
         thread=thread, reply_to=reply_to,
+        sealed_bytes=len(sealed) if isinstance(sealed, bytes) else None,
     )
     _check_semantics(env, messages.lookup(type))
     if body is not None and not body_checked:
@@ -174,7 +180,8 @@ def build(
 def encode(env: Envelope) -> bytes:
     if env.sig is None:
         raise ValueError("refusing to encode an unsigned envelope")
-    return json.dumps(env.to_json(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    text = json.dumps(env.to_json(), ensure_ascii=False, separators=(",", ":")).encode()
+    return frame.head(text) + env.sealed if isinstance(env.sealed, bytes) else text
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -362,7 +369,8 @@ def decode(raw: bytes) -> Envelope:
     """Bytes from the wire to an (unverified) Envelope, or DecodeError with a reason code."""
     if len(raw) > messages.MAX_MESSAGE_BYTES:
         raise DecodeError("oversize", f"{len(raw)} bytes > {messages.MAX_MESSAGE_BYTES}")
-    obj, escapes = _parse_json(raw, "envelope")
+    text, sealed = _unframe(raw)
+    obj, escapes = _parse_json(text, "envelope")
     if not isinstance(obj, dict):
         if escapes:
             _check_unicode(obj, "envelope")
@@ -371,7 +379,7 @@ def decode(raw: bytes) -> Envelope:
     try:
         if escapes:  # the members that name the message are read first, so a refusal can name it
             _check_unicode(obj, "envelope")
-        return _decode_members(obj, len(raw))
+        return _decode_members(obj, len(raw), sealed)
     except DecodeError as exc:
         exc.message_id, exc.sender, exc.type = ident, sender, mtype
         raise
@@ -384,7 +392,36 @@ def _readable(value: Any) -> str | None:
     return value
 
 
-def _decode_members(obj: dict[str, Any], size: int) -> Envelope:
+def _unframe(raw: bytes) -> tuple[bytes, memoryview | None]:
+    """The envelope's JSON text and, for a frame, its sealed bytes beside it (not yet checked)."""
+    if not frame.is_frame(raw):
+        return raw, None
+    text, sealed = frame.split(raw)
+    return bytes(text), sealed
+
+
+def _framed_payload(obj: dict[str, Any], sealed: memoryview) -> bytes:
+    """A frame's sealed bytes, if they are exactly as many as its envelope's signed `sealed_bytes`
+    says (the caller checks `body_digest`): nothing cut off, nothing appended."""
+    if "body" in obj or "sealed" in obj:
+        raise DecodeError("bad_frame", "a frame's envelope carries no body or sealed member: its bytes are beside it")
+    length = obj.get("sealed_bytes")
+    if not isinstance(length, int) or isinstance(length, bool):
+        raise DecodeError("bad_frame", "a frame's envelope must say how many sealed bytes follow it (sealed_bytes)")
+    if len(sealed) != length:
+        raise DecodeError("bad_frame", f"the envelope signs {length} sealed bytes, the frame holds {len(sealed)}")
+    return bytes(sealed)
+
+
+def _check_form(spec: messages.MessageType, framed: bool) -> None:
+    """Framed exactly when the type opts in: a file chunk of the base64 form, or any other type in a
+    frame, is refused (`bad_payload`, as a clear body where a sealed one belongs)."""
+    if framed != spec.framed:
+        raise DecodeError("bad_payload", f"{spec.name} travels as a binary frame" if spec.framed
+                          else f"{spec.name} does not travel as a binary frame")
+
+
+def _decode_members(obj: dict[str, Any], size: int, sealed: memoryview | None = None) -> Envelope:
     unknown = obj.keys() - _KNOWN
     if unknown:
         raise DecodeError("unknown_field", f"unknown member(s): {sorted(unknown)}")
@@ -397,6 +434,7 @@ def _decode_members(obj: dict[str, Any], size: int) -> Envelope:
     if not isinstance(mtype, str):
         raise DecodeError("bad_field", "type must be a string")
     spec = messages.lookup(mtype)
+    _check_form(spec, sealed is not None)
     if size > spec.max_bytes:
         raise DecodeError("oversize", f"{size} bytes > {spec.max_bytes} allowed for {mtype}")
     validate(messages.ENVELOPE_FIELDS, {k: obj[k] for k in messages.ENVELOPE_FIELDS.required}, "bad_field")
@@ -407,19 +445,20 @@ def _decode_members(obj: dict[str, Any], size: int) -> Envelope:
         raise DecodeError("bad_field", "id must be a lower-case UUIDv7")
     sig = obj["sig"]
     validate(messages.SIGNATURE, sig, "bad_signature_field")
-    has_body, has_sealed = "body" in obj, "sealed" in obj
-    if has_body == has_sealed:
-        raise DecodeError("bad_payload", "exactly one of body and sealed is required")
-    payload = obj["body"] if has_body else obj["sealed"]
-    if not isinstance(payload, str):
-        raise DecodeError("bad_payload", "body/sealed must be a string")
+    payload: str | bytes
+    if sealed is not None:
+        has_body, payload = False, _framed_payload(obj, sealed)
+    elif "sealed_bytes" in obj:
+        raise DecodeError("bad_frame", "sealed_bytes belongs to a framed envelope")
+    else:
+        payload, has_body = _json_payload(obj), "body" in obj
     env = Envelope(
         id=obj["id"], type=mtype, sender=obj["sender"], recipients=tuple(obj["recipients"]),
         created=obj["created"], expires=obj["expires"], handling=obj["handling"],
         header=obj["header"], body_digest=obj["body_digest"],
         body=payload if has_body else None, sealed=None if has_body else payload,
         thread=obj.get("thread"), reply_to=obj.get("reply_to"),
-        sig=Signature(sig["alg"], sig["kid"], sig["value"]),
+        sig=Signature(sig["alg"], sig["kid"], sig["value"]), sealed_bytes=obj.get("sealed_bytes"),
     )
     if payload_digest(payload) != env.body_digest:
         raise DecodeError("digest_mismatch", "body_digest does not match the transmitted payload")
@@ -428,7 +467,18 @@ def _decode_members(obj: dict[str, Any], size: int) -> Envelope:
     return env
 
 
+def _json_payload(obj: dict[str, Any]) -> str:
+    has_body, has_sealed = "body" in obj, "sealed" in obj
+    if has_body == has_sealed:
+        raise DecodeError("bad_payload", "exactly one of body and sealed is required")
+    payload = obj["body"] if has_body else obj["sealed"]
+    if not isinstance(payload, str):
+        raise DecodeError("bad_payload", "body/sealed must be a string")
+    return payload
+
+
 def _check_semantics(env: Envelope, spec: messages.MessageType) -> None:
+    _check_form(spec, isinstance(env.sealed, bytes))
     if spec.sealed and env.sealed is None:
         raise DecodeError("bad_payload", f"{env.type} must carry a sealed payload")
     if not spec.sealed and env.body is None:
@@ -477,7 +527,7 @@ def read_names(raw: bytes) -> dict[str, str | None]:
     try:
         if len(raw) > messages.MAX_MESSAGE_BYTES:
             return names
-        obj, _ = _parse_json(raw, "dead letter")
+        obj, _ = _parse_json(_unframe(raw)[0], "dead letter")
     except Exception:  # noqa: BLE001 - lenient by design: whatever cannot be read stays None
         return names
     if isinstance(obj, dict):

@@ -5,7 +5,8 @@ A message (an MLA request or answer) lists its large files in `files`: name, med
 SHA-256 of the whole file, the chunk size, and the SHA-256 of every chunk. Each chunk then travels
 as its own sealed, signed, receipted `file.chunk` on the carrier's thread, `reply_to` the carrier,
 its header naming the carrier, the file's place in it, the chunk's index and length (what an auditor
-sees). The chunk's sealed plaintext is its bytes themselves (no JSON, no base64 inside the seal).
+sees). The chunk's sealed plaintext is its bytes themselves (no JSON, no base64 inside the seal), and
+its sealed bytes travel raw beside the envelope in a binary frame (protocol/frame.py: no base64url).
 The receiver checks each chunk against the digest the sealed carrier listed for it, and the whole
 file against its SHA-256 once every chunk is in.
 """
@@ -14,10 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from protocol import frame
 from protocol.errors import PolicyError
 from protocol.message_class import EnvelopeView, MessageClass, MessageType, MiB
 from protocol.schema import SHA256_HEX, UUID, Bytes, Int, List, Obj, Str
@@ -26,10 +27,9 @@ CHUNK_BYTES = 4 * MiB
 MAX_FILE_BYTES = 2 * 1024 * MiB
 MAX_CHUNKS = -(-MAX_FILE_BYTES // CHUNK_BYTES)  # 512
 MAX_FILES = 20  # large files per carrier message
-# A chunk's plaintext is its bytes; sealing base64url-encodes them once (4/3: 5.34 MiB for a full
-# chunk) and the envelope adds a few KiB. A chunk of the former format (JSON around base64, 16/9:
-# ~7.2 MiB) is over this bound, and its header lacks `bytes`: the hub refuses it either way.
-MAX_CHUNK_MESSAGE_BYTES = 6 * MiB
+# A chunk's frame is its bytes, the AEAD tag, the seal's header (two keys) and the envelope: a few KiB
+# over the chunk. A chunk in base64url text (the forms before the frame) is refused as `bad_payload`.
+MAX_CHUNK_MESSAGE_BYTES = CHUNK_BYTES + 64 * 1024
 
 FILE_REF = Obj(required={
     "name": Str(min_len=1, max_len=255, pattern=r"[^/\\\x00-\x1f]+"),
@@ -110,26 +110,18 @@ def chunk_rule(env: EnvelopeView, body: Mapping[str, Any]) -> None:
 class SignedEnvelope(Protocol):
     """What `encoded_pieces` reads of a `protocol.envelope.Envelope` (which imports this module's catalog)."""
 
-    sealed: str | None
+    sealed: str | bytes | None
     sig: object | None
 
     def to_json(self) -> dict[str, Any]: ...
 
 
-def encoded_pieces(env: SignedEnvelope) -> tuple[bytes, bytes, bytes]:
-    """`protocol.envelope.encode(env)` of a signed sealed envelope in three pieces, the middle one the
-    sealed text's bytes, which skip the JSON encoder: a chunk's 5.4 MiB are copied once, not scanned
-    for escapes and joined. The sealed text is `crypto.sealing.seal`'s base64url, a dot, base64url:
-    ASCII with nothing JSON escapes. Its quote, backslash and non-ASCII are checked here (cheap);
-    a control character would make text that every strict decoder refuses, never another message."""
-    sealed = env.sealed
-    if env.sig is None or sealed is None or not sealed.isascii() or '"' in sealed or "\\" in sealed:
-        raise ValueError("only a signed envelope with a base64url sealed payload is encoded in pieces")
-    members = env.to_json()
-    mark = f"sealed-{secrets.token_hex()}"
-    members["sealed"] = mark
-    head, tail = _AS_ENCODED.encode(members).split(f'"{mark}"')
-    return f'{head}"'.encode(), sealed.encode(), f'"{tail}'.encode()
+def encoded_pieces(env: SignedEnvelope) -> tuple[bytes, bytes]:
+    """`protocol.envelope.encode(env)` of a signed framed envelope in two pieces, the frame's head and
+    the sealed bytes as they are: a chunk's 4 MiB are written, never joined into a copy."""
+    if env.sig is None or not isinstance(env.sealed, bytes):
+        raise ValueError("only a signed envelope with framed sealed bytes is encoded in pieces")
+    return frame.head(_AS_ENCODED.encode(env.to_json()).encode()), env.sealed
 
 
 _AS_ENCODED = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # as protocol.envelope.encode
@@ -139,5 +131,5 @@ _AS_ENCODED = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # as 
 MESSAGE_CLASS = MessageClass("files", (
     MessageType("file.chunk", "node", sealed=True, receipted=True, max_bytes=MAX_CHUNK_MESSAGE_BYTES,
                 header=CHUNK_HEADER, body=CHUNK, body_rule=chunk_rule, envelope_rule=chunk_envelope_rule,
-                retention_days=3650, raw_plaintext=True),
+                retention_days=3650, raw_plaintext=True, framed=True),
 ))

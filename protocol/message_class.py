@@ -70,6 +70,9 @@ class MessageType:
     # The sealed plaintext is raw bytes, not JSON (a file chunk: no base64 layer inside the seal);
     # the body is then {"data": plaintext}, checked against `body` and the body rule like any other.
     raw_plaintext: bool = False
+    # The sealed payload travels as raw bytes beside the envelope's JSON in one binary frame
+    # (protocol/frame.py), not as base64url text in it; only such a type may, and it must.
+    framed: bool = False
 
     def __post_init__(self) -> None:
         if self.sender_role not in SENDER_ROLES:
@@ -78,6 +81,8 @@ class MessageType:
             raise ValueError(f"{self.name}: declare exactly one of retention_days and kept_until")
         if self.raw_plaintext and not self.sealed:
             raise ValueError(f"{self.name}: only a sealed type carries a raw plaintext")
+        if self.framed and not self.sealed:
+            raise ValueError(f"{self.name}: only a sealed type travels framed")
 
 
 @dataclass(frozen=True)

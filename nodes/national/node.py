@@ -21,7 +21,7 @@ from sqlalchemy import Connection, insert
 
 import broker_config
 from crypto.errors import CryptoError
-from crypto.sealing import MLKEM768_X25519, open_sealed, recipient_key, seal, sealed_suite
+from crypto.sealing import MLKEM768_X25519, open_sealed, recipient_key, seal, seal_bytes, sealed_suite
 from crypto.signing import VerifiedEnvelope, sign_envelope
 from nodes.national import delivery, inbox, reads, resend, retention
 from nodes.national import receipts as receipt_rules
@@ -268,7 +268,8 @@ class NationalNode:
         directory = self.federation.directory
         suite = self.config.sealing_suite
         keys = {node_id: recipient_key(directory.node(node_id), suite) for node_id in {*recipients, self.country}}
-        sealed = seal(plaintext, keys, wire.seal_context(type, message_id, self.country), suite=suite)
+        sealed = (seal_bytes if spec.framed else seal)(plaintext, keys, wire.seal_context(type, message_id, self.country),
+                                                       suite=suite)
         env = self.build(type, recipients, sealed=sealed, message_id=message_id, **fields)
         policy.check_body(env, payload)
         return env

@@ -74,6 +74,8 @@ TRUST_MODULES = (
     # sealed request declared
     "protocol/profiles.py",
     "protocol/files.py",
+    # issue 17, evid17f: the binary frame of a file chunk (its length prefix; the bytes beside the JSON)
+    "protocol/frame.py",
     # issue 24, mutk: a restored node's resend.request window rule and its recipient narrowing
     "protocol/resend.py",
 )

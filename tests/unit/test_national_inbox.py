@@ -146,3 +146,23 @@ def test_a_receipt_from_a_node_the_message_was_not_sent_to_is_refused(federation
         verified, body = _receipt_for(federation, sent, sent.digest(), by="MEX")
         receipts.accept(conn, verified, body)
         assert [r.reason for r in conn.execute(select(refusals))] == ["receipt_mismatch"]
+
+
+def test_a_frame_the_hub_logged_but_whose_bytes_changed_on_the_way_is_refused_by_the_recipient(federation) -> None:  # noqa: ANN001
+    """The recipient decodes a file chunk's frame itself: a genuine log receipt for the signed envelope
+    does not make other sealed bytes beside it acceptable (evidence-files.md, the binary frame)."""
+    env = sign_envelope(wire.build(
+        message_id="01a20000-0000-7000-8000-000000000003", type="file.chunk", sender="MEX", recipients=["IDN"],
+        created=NOW, ttl=timedelta(hours=1), sealed=b"header\nciphertext", thread="mla:MEX:R-1",
+        reply_to="01a20000-0000-7000-8000-000000000001",
+        header={"file": "01a20000-0000-7000-8000-000000000001", "n": 0, "chunk": 0, "chunks": 1, "bytes": 3}),
+        federation.credentials("MEX").signing_key)
+    raw, header = wire.encode(env), _log_receipt(federation, env)
+    for changed, reason in ((raw + b"x", "bad_frame"), (raw[:-1], "bad_frame"), (raw[:-1] + b"X", "digest_mismatch")):
+        with pytest.raises(DecodeError) as caught:
+            _check(federation, changed, header)
+        assert caught.value.reason == reason
+    opened: list[str] = []
+    checked = inbox.check(inbox.Delivery(raw, header), country="IDN", federation=federation, now=NOW,
+                           opener=lambda e: opened.append(e.id) or {"data": b"abc"})
+    assert opened == [env.id] and checked.verified.id == env.id

@@ -216,7 +216,7 @@ class FileTransfers:
         while True:
             self.wake.clear()
             try:
-                busy = await asyncio.to_thread(self.step)
+                busy = await self._finish_round()
             except Exception:  # noqa: BLE001 - a database or disk hiccup: the next round retries
                 self.log.exception("file sending round failed; will retry")
                 busy = False
@@ -226,6 +226,17 @@ class FileTransfers:
                     await asyncio.wait_for(self.wake.wait(), timeout=_BUSY_POLL if self._in_flight else 1.0)
                 except TimeoutError:
                     pass
+
+    async def _finish_round(self) -> bool:
+        """`step` in a thread, which a cancelled pump (the node stopping) waits for: a thread cannot be
+        stopped, and a round left running would queue a chunk under a node that restarts in the same
+        process, whose first round deletes that chunk's sealed copy before its row commits."""
+        round_ = asyncio.ensure_future(asyncio.to_thread(self.step))
+        try:
+            return await asyncio.shield(round_)
+        except asyncio.CancelledError:
+            await asyncio.wait([round_])
+            raise
 
     def step(self) -> bool:
         """One round: start files whose carrier is delivered, queue chunks up to the window. True
