@@ -227,6 +227,24 @@ async def test_sender_restarted_in_the_middle_resumes_at_its_next_chunk_and_seal
     assert not list(ita.files.out_dir.iterdir()), "the spooled copy is deleted once every chunk is delivered"
 
 
+async def test_a_sealed_chunk_no_committed_row_names_is_kept_until_it_is_old(fed: RunningFederation) -> None:
+    """A round writes a chunk's sealed copy before the transaction that queues its row commits; a
+    round of a node stopped in the same process can still be at that point while the restarted node
+    runs its first round, which deleted the copy: the row then committed with no bytes to send (the
+    relay: "outbox row whose signed bytes nobody keeps"; the file never completed). A copy no row
+    names is deleted only once older than ORPHANED_AFTER (a crash's leftover)."""
+    ita = fed.nodes["ITA"]
+    young, old = ita.files.sealed_dir / new_message_id(), ita.files.sealed_dir / new_message_id()
+    for path in (young, old):
+        path.write_bytes(b"a chunk whose row is not committed (yet)")
+    aged = time.time() - transfers.ORPHANED_AFTER - 5
+    os.utime(old, (aged, aged))
+    await asyncio.to_thread(ita.files.step)
+    assert young.exists(), "a copy whose row may still commit was deleted"
+    assert not old.exists(), "a crash's leftover copy was kept"
+    young.unlink()
+
+
 async def test_the_sender_seals_ahead_at_most_two_chunks_the_broker_has_not_confirmed(
         fed: RunningFederation, tmp_path: Any) -> None:
     """Each chunk the relay has not yet published is 5.4 MiB it holds in memory: a slow broker makes

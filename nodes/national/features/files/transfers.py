@@ -17,6 +17,7 @@ import asyncio
 import hashlib
 import json
 import os
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,11 @@ WINDOW = 4  # chunks sealed and queued but not yet receipted, per node: at most 
 # until the broker confirms it, so a slow broker would otherwise have the whole window in memory.
 UNPUBLISHED = 2
 _READ = 1024 * 1024
+# A sealed copy no committed chunk row names is a round's whose transaction was lost (a crash) or
+# lost its race, or one whose commit is still to come: deleted only once this old. A round of a node
+# stopped in this process can outlive the stop (its thread cannot be stopped), and a restarted node's
+# first round deleted such a chunk's copy before its row committed: a row with no bytes to send.
+ORPHANED_AFTER = 300.0
 _BUSY_POLL = 0.05  # seconds between the pump's rounds while chunks await their receipts
 
 metadata = MetaData()
@@ -333,15 +339,24 @@ class FileTransfers:
 
     def _drop_settled_sealed(self, conn: Connection) -> None:
         """Delete the sealed copies of chunks that need no more sending, as committed: receipted (any
-        kind), or never queued (written just before a crash that lost its transaction)."""
-        names = [p.name for p in self.sealed_dir.iterdir()]
-        if not names:
+        kind), or never queued and older than ORPHANED_AFTER."""
+        paths = list(self.sealed_dir.iterdir())
+        if not paths:
             return
-        sent = set(conn.execute(select(chunks_out.c.message_id).where(
-            chunks_out.c.message_id.in_(names) & (chunks_out.c.state == "sent"))).scalars())
-        for name in names:
-            if name not in sent:
-                (self.sealed_dir / name).unlink(missing_ok=True)
+        states = dict(conn.execute(select(chunks_out.c.message_id, chunks_out.c.state).where(
+            chunks_out.c.message_id.in_([p.name for p in paths]))).all())
+        now = time.time()
+        for path in paths:
+            state = states.get(path.name)
+            if state == "sent":
+                continue
+            if state is None:
+                try:
+                    if now - path.stat().st_mtime < ORPHANED_AFTER:
+                        continue
+                except FileNotFoundError:
+                    continue
+            path.unlink(missing_ok=True)
 
     def _fail_out(self, row: Any, reason: str) -> None:
         with self.engine.begin() as conn:
