@@ -180,8 +180,19 @@ def build(
 def encode(env: Envelope) -> bytes:
     if env.sig is None:
         raise ValueError("refusing to encode an unsigned envelope")
-    text = json.dumps(env.to_json(), ensure_ascii=False, separators=(",", ":")).encode()
-    return frame.head(text) + env.sealed if isinstance(env.sealed, bytes) else text
+    return b"".join(encoded_pieces(env)) if isinstance(env.sealed, bytes) else _json_text(env)
+
+
+def encoded_pieces(env: Envelope) -> tuple[bytes, bytes]:
+    """`encode(env)` of a signed framed envelope in two pieces, the frame's head and the sealed bytes
+    as they are: a chunk's 4 MiB are written (`os.writev`), never joined into a copy."""
+    if env.sig is None or not isinstance(env.sealed, bytes):
+        raise ValueError("only a signed envelope with framed sealed bytes is encoded in pieces")
+    return frame.head(_json_text(env)), env.sealed
+
+
+def _json_text(env: Envelope) -> bytes:
+    return json.dumps(env.to_json(), ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

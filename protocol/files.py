@@ -14,11 +14,9 @@ file against its SHA-256 once every chunk is in.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any
 
-from protocol import frame
 from protocol.errors import PolicyError
 from protocol.message_class import EnvelopeView, MessageClass, MessageType, MiB
 from protocol.schema import SHA256_HEX, UUID, Bytes, Int, List, Obj, Str
@@ -105,26 +103,6 @@ def chunk_rule(env: EnvelopeView, body: Mapping[str, Any]) -> None:
     if len(chunk_data(body)) != env.header["bytes"]:
         raise PolicyError("header_mismatch", f"the header says {env.header['bytes']} bytes, the chunk holds "
                                              f"{len(body['data'])}")
-
-
-class SignedEnvelope(Protocol):
-    """What `encoded_pieces` reads of a `protocol.envelope.Envelope` (which imports this module's catalog)."""
-
-    sealed: str | bytes | None
-    sig: object | None
-
-    def to_json(self) -> dict[str, Any]: ...
-
-
-def encoded_pieces(env: SignedEnvelope) -> tuple[bytes, bytes]:
-    """`protocol.envelope.encode(env)` of a signed framed envelope in two pieces, the frame's head and
-    the sealed bytes as they are: a chunk's 4 MiB are written, never joined into a copy."""
-    if env.sig is None or not isinstance(env.sealed, bytes):
-        raise ValueError("only a signed envelope with framed sealed bytes is encoded in pieces")
-    return frame.head(_AS_ENCODED.encode(env.to_json()).encode()), env.sealed
-
-
-_AS_ENCODED = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # as protocol.envelope.encode
 
 
 # Kept as long as the MLA messages that carry them.

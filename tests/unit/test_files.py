@@ -134,7 +134,7 @@ def test_a_sealed_chunk_encoded_in_pieces_is_byte_for_byte_its_envelope_encoded_
     keys = {c: X25519PrivateKey.generate().public_key() for c in ("ITA", "MEX")}
     sealed = seal_bytes(os.urandom(1000), keys, wire.seal_context("file.chunk", CARRIER, "ITA"))
     env = chunk_envelope(sealed)
-    head, middle = files.encoded_pieces(env)
+    head, middle = wire.encoded_pieces(env)
     assert head + middle == wire.encode(env)
     assert middle is sealed and head.startswith(frame.MAGIC)
     assert wire.decode(head + middle).sealed == sealed
@@ -148,7 +148,7 @@ def test_an_unsigned_or_unframed_envelope_is_not_encoded_in_pieces() -> None:
                 wire.Envelope(**{f: getattr(env, f) for f in fields}, sig=env.sig, sealed="abc.def"),
                 wire.Envelope(**{f: getattr(env, f) for f in fields}, sig=env.sig, body="{}")):
         with pytest.raises(ValueError, match="^only a signed envelope with framed sealed bytes"):
-            files.encoded_pieces(odd)
+            wire.encoded_pieces(odd)
 
 
 def test_mla_requests_and_answers_carry_file_references_checked_by_their_rules() -> None:

@@ -30,6 +30,7 @@ from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, Tex
 from crypto.signing import VerifiedEnvelope
 from nodes.national.store import drop_outbox_bytes, outbox, receipts, record_refusal
 from nodes.plumbing.config import utcnow
+from protocol import envelope as wire
 from protocol import files as protocol_files
 from protocol.errors import PolicyError, ProtocolError
 from protocol.timefmt import format_time
@@ -321,7 +322,7 @@ class FileTransfers:
         path = self.sealed_dir / env.id
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            pieces = protocol_files.encoded_pieces(env)
+            pieces = wire.encoded_pieces(env)
             if os.writev(fd, pieces) != sum(map(len, pieces)):
                 raise OSError(f"short write of {path.name}")
             os.fdatasync(fd)
