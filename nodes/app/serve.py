@@ -11,7 +11,7 @@ import structlog
 from aiohttp import web
 
 from nodes.plumbing.config import HttpsFiles, HubConfig, NodeConfig
-from nodes.plumbing.heap import settle_heap
+from nodes.plumbing.heap import settle_heap, tune_malloc
 from nodes.plumbing.private_files import restrict_umask
 
 log = structlog.get_logger("somex")
@@ -59,6 +59,7 @@ async def serve_node(config: NodeConfig) -> None:
     from nodes.national.node import NationalNode
 
     restrict_umask()  # also when served from another entry point than the CLI
+    tune_malloc()
     node = NationalNode(config)
     await node.start()
     runner, url = await start_http(make_app(node), config.http_host, config.http_port, config.https)
@@ -79,6 +80,7 @@ async def serve_hub(config: HubConfig) -> None:
     from nodes.hub.api import make_app
 
     restrict_umask()
+    tune_malloc()
     hub = Hub(config)
     await hub.start()
     runner = None

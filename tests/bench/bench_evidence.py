@@ -5,7 +5,7 @@ the sender's disk, hashed, the request sealed) to the file complete and verified
 recipient's disk; the throughput; each process's peak resident memory (VmHWM from
 /proc/<pid>/status). Baseline, in the same run: raw aio-pika moving the same file in 4 MiB
 messages through a two-hop relay (producer reading the file → relay → sink writing it to disk),
-each in its own process, 4 messages in flight like the somex sender's window, no crypto, no database.
+each in its own process, as many messages in flight as the somex sender's window, no crypto, no database.
 
 Goal (issue 17): ≥ 50 MiB/s and < 200 MiB resident per process.
 """
@@ -23,7 +23,9 @@ from typing import Any
 
 import aio_pika
 
+from nodes.national.features.files.transfers import WINDOW  # the raw path keeps as many in flight
 from nodes.plumbing.config import BrokerAddress, NodeConfig
+from nodes.plumbing.heap import MALLOC_SETTINGS
 from nodes.plumbing.logs import configure_logging
 from nodes.plumbing.rabbit import PrivateBroker, free_port
 from tests.bench import roles
@@ -32,7 +34,6 @@ from tests.support.broker import admin_vhost
 
 MiB = 1024 * 1024
 PIECE = 4 * MiB
-WINDOW = 4
 
 
 def peak_mib(pid: int | None) -> float:
@@ -65,10 +66,13 @@ async def sender_role(ctx: Any, country: str, path: Path, address: BrokerAddress
     """A national node; on the command ("send", file, to) its focal point sends an MLA request
     with the file (spooled, hashed, sealed) and answers with the seconds the hand-over took."""
     from nodes.national.node import NationalNode
+    from nodes.plumbing.heap import settle_heap, tune_malloc
 
+    tune_malloc()  # as nodes/app/serve.py does
     node = NationalNode(NodeConfig(country, path / "federation", f"sqlite:///{path / f'{country}.db'}", address))
     await node.start()
     await asyncio.wait_for(node.session.connected.wait(), 30)
+    settle_heap()  # as nodes/app/serve.py does
     ctx.set_ready()
     _, file, to = await ctx.command()
     t0 = time.monotonic()
@@ -231,18 +235,18 @@ def _cpu(cpu: dict[str, float], mib: int) -> str:
     return f"CPU per GiB: {per_gib}; CPU-bound rate {mib / max(cpu.values()):.0f} MiB/s"
 
 
+def _malloc_environment() -> str:
+    """The MALLOC_* variables that override the nodes' own malloc settings, if any are set."""
+    set_here = [f"{name}={os.environ[name]}" for name in MALLOC_SETTINGS if name in os.environ]
+    return f", overridden by {' '.join(set_here)}" if set_here else ""
+
+
 async def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="bench_evidence")
     parser.add_argument("--mib", type=int, default=1024, help="file size in MiB")
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--somex-only", action="store_true", help="skip the raw aio-pika baseline")
-    parser.add_argument("--glibc-default-malloc", action="store_true",
-                        help="leave glibc's malloc as it is (default: MALLOC_ARENA_MAX=2, MALLOC_MMAP_THRESHOLD_=1 MiB "
-                             "in the node and hub processes, as docs/evidence-files.md recommends)")
     args = parser.parse_args(argv)
-    if not args.glibc_default_malloc:  # inherited by the processes started below
-        os.environ.setdefault("MALLOC_ARENA_MAX", "2")
-        os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", str(MiB))
     configure_logging(os.environ.get("SOMEX_LOG_LEVEL", "WARNING"), json=True)
     size = args.mib * MiB
     with tempfile.TemporaryDirectory(prefix="somex-bench-evidence-") as tmp:
@@ -257,8 +261,8 @@ async def main(argv: list[str]) -> None:
             load = os.getloadavg()
             print(f"== evidence file benchmark: {args.mib} MiB in 4 MiB chunks, sender node, hub and recipient node "
                   f"each in its own process, SQLite, quorum queues; this machine ({os.cpu_count()} cores), load "
-                  f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; malloc "
-                  f"{'glibc default' if args.glibc_default_malloc else 'MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=1MiB'}")
+                  f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; malloc as the processes set it "
+                  f"(nodes/plumbing/heap.py){_malloc_environment()}")
             raw_rate = float("nan")
             if not args.somex_only:
                 admin_vhost(broker, "bench-evidence-raw")

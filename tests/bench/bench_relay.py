@@ -30,7 +30,7 @@ from nodes.plumbing.heap import settle_heap
 from nodes.plumbing.logs import configure_logging
 from nodes.plumbing.rabbit import PrivateBroker, free_port
 from protocol import envelope as wire
-from tests.bench import roles
+from tests.bench import hub_floor, roles
 from tests.support.broker import admin_vhost
 from tests.bench.stats import Run
 from tests.integration.federation import make_federation
@@ -279,10 +279,24 @@ async def main(argv: list[str]) -> None:
                     runs[part] = await somex_run(broker, work / part, args.messages, args.text, mtype)
                     print(runs[part].line())
             if "hub" in parts:
+                floor_key = SigningKey.generate()
+                floor_raws = [wire.encode(sign_envelope(wire.build(
+                    message_id=new_message_id(), type="alert.document", sender="MEX", recipients=["IDN"],
+                    created=utcnow(), ttl=timedelta(hours=1), body=sample_alert("MEX", args.text)), floor_key))
+                    for _ in range(args.messages)]
+                floor = await hub_floor.drain(broker.admin_url("bench-raw"), floor_raws, floor_key.public_key,
+                                              work / "floor", broker.pid())
+                n = floor.entries
+                print(f"{'hub floor: raw aio-pika + sqlite3 + Ed25519':<44} {floor.rate:>9.0f} msg/s   "
+                      f"(tests/bench/hub_floor.py)\n    CPU per entry: floor {floor.cpu / n * 1e6:.0f} µs, "
+                      f"broker {floor.broker_cpu / n * 1e6:.0f} µs; two cores allow at most "
+                      f"{2 * n / (floor.cpu + floor.broker_cpu):.0f} entries/s at this CPU")
                 drained = await hub_drain(broker, work / "hub", args.messages, args.text, args.verify_workers)
                 print(f"{drained.name:<44} {drained.rate:>9.0f} msg/s   (durable entries/s inside the running hub)\n"
                       f"    CPU per entry: hub {drained.cpu_per_message_us[0]:.0f} µs (all its threads and workers), "
                       f"broker {drained.cpu_per_message_us[1]:.0f} µs")
+                print(f"ratio hub/floor entries/s {drained.rate / floor.rate:.2f}, CPU per entry floor/hub "
+                      f"{floor.cpu / n * 1e6 / drained.cpu_per_message_us[0]:.2f}   (goal ≥ 4,000 entries/s)")
             if "raw" in runs:
                 ratios = [f"{label} {runs[part].rate / runs['raw'].rate:.2f}"
                           for part, label in (("alert", "alerts"), ("note", "notes with receipts")) if part in runs]

@@ -190,8 +190,9 @@ async def steady(rate: float, seconds: float, offer: Callable[[int], Awaitable[N
 
 async def hub_role(ctx: _Context, path: Path, address: BrokerAddress) -> None:
     from nodes.hub.relay import Hub
-    from nodes.plumbing.heap import settle_heap
+    from nodes.plumbing.heap import settle_heap, tune_malloc
 
+    tune_malloc()  # as nodes/app/serve.py does
     hub = Hub(HubConfig(path / "federation", f"sqlite:///{path / 'audit.db'}", address))
     await hub.start()
     await hub.wait_connected()
@@ -207,8 +208,9 @@ async def node_role(ctx: _Context, country: str, path: Path, address: BrokerAddr
     commands ("burst", n, to, type, body) or ("rate", rate, seconds, to, type, body)."""
     from nodes.national.node import NationalNode
 
-    from nodes.plumbing.heap import settle_heap
+    from nodes.plumbing.heap import settle_heap, tune_malloc
 
+    tune_malloc()  # as nodes/app/serve.py does
     node = NationalNode(NodeConfig(country, path / "federation", f"sqlite:///{path / f'{country}.db'}", address))
     await node.start()
     await asyncio.wait_for(node.session.connected.wait(), 30)
