@@ -47,9 +47,20 @@ def write_private(path: Path, data: str | bytes) -> None:
     os.chmod(path, FILE_MODE)
 
 
+def sync_dir(path: Path) -> None:
+    """Make the directory's entries durable: a file created, renamed or replaced in it stays so
+    after a crash (fsync of the file alone does not write its name)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def replace_atomically(path: Path, data: bytes) -> None:
-    """Replace a file atomically: a reader sees the old or the new content, never half. The file is
-    0600 like the rest of a private state dir, even when its content is public (a signed directory)."""
+    """Replace a file atomically and durably: a reader sees the old or the new content, never half,
+    and after a crash the new one once this returned. The file is 0600 like the rest of a private
+    state dir, even when its content is public (a signed directory)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "wb") as out:
@@ -58,6 +69,7 @@ def replace_atomically(path: Path, data: bytes) -> None:
             os.fsync(out.fileno())
         os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
+        sync_dir(path.parent)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
