@@ -49,7 +49,7 @@ from nodes.national.features.person.names import PersonName, index_keys
 from nodes.national.node import NationalNode
 from nodes.national.schema import NODE_SCHEMA, node_metadata
 from nodes.plumbing.config import NodeConfig
-from nodes.plumbing.heap import settle_heap
+from nodes.plumbing.heap import settle_heap, tune_malloc
 from nodes.plumbing.logs import configure_logging
 from nodes.plumbing.rabbit import free_port
 from nodes.plumbing.schema import head
@@ -389,8 +389,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--client", choices=("process", "in-process"), default="process",
                         help="the border post's client in a process of its own (default), or on the node's loop")
     parser.add_argument("--gc", choices=("served", "cpython"), default="served",
-                        help="the collector as `somex serve` leaves it (start-up heap frozen), or CPython's defaults")
+                        help="the heap as `somex serve` sets it (malloc tuned at start, start-up heap frozen), or "
+                             "CPython's and glibc's defaults")
     args = parser.parse_args(argv)
+    if args.gc == "served":
+        tune_malloc()  # as nodes/app/serve.py does first
     configure_logging(os.environ.get("SOMEX_LOG_LEVEL", "WARNING"), json=True)
     print(f"== border check: {args.persons:,} person alerts, {args.documents:,} document alerts, "
           f"{os.cpu_count()} cores, SQLite (WAL, synchronous=FULL), client {args.client}, collector {args.gc}, "
