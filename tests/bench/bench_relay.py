@@ -43,12 +43,16 @@ def sample_alert(issuer: str, size: int) -> dict:
             "national_reference": "R" * min(max(size - 150, 1), 128)}
 
 
+def signed_alerts(key: SigningKey, n: int, text_size: int) -> list[bytes]:
+    """`n` alerts MEX → IDN as the somex path sends them, signed with `key`."""
+    return [wire.encode(sign_envelope(wire.build(
+        message_id=new_message_id(), type="alert.document", sender="MEX", recipients=["IDN"], created=utcnow(),
+        ttl=timedelta(hours=1), body=sample_alert("MEX", text_size)), key)) for _ in range(n)]
+
+
 def sample_envelope(text_size: int) -> bytes:
     """A signed alert as the somex path sends it: the raw relay's messages are this size."""
-    return wire.encode(sign_envelope(wire.build(
-        message_id=new_message_id(), type="alert.document", sender="MEX", recipients=["IDN"],
-        created=utcnow(), ttl=timedelta(hours=1), body=sample_alert("MEX", text_size),
-    ), SigningKey.generate()))
+    return signed_alerts(SigningKey.generate(), 1, text_size)[0]
 
 
 class RawRelay:
@@ -160,9 +164,7 @@ async def hub_drain(broker: PrivateBroker, workdir: Path, n: int, text_size: int
     """The hub alone: N signed messages wait in hub.in; time the hub verifying, auditing and forwarding them."""
     fed = make_federation(broker, workdir, "bench-hub", countries=["MEX", "IDN"])
     key = fed.federation.credentials("MEX").signing_key
-    raws = [wire.encode(sign_envelope(wire.build(
-        message_id=new_message_id(), type="alert.document", sender="MEX", recipients=["IDN"], created=utcnow(),
-        ttl=timedelta(hours=1), body=sample_alert("MEX", text_size)), key)) for _ in range(n)]
+    raws = signed_alerts(key, n, text_size)
     connection = await aio_pika.connect(fed.url_for("MEX"))
     channel = await connection.channel(publisher_confirms=True)
     exchange = await channel.get_exchange("hub.in", ensure=False)
@@ -280,10 +282,7 @@ async def main(argv: list[str]) -> None:
                     print(runs[part].line())
             if "hub" in parts:
                 floor_key = SigningKey.generate()
-                floor_raws = [wire.encode(sign_envelope(wire.build(
-                    message_id=new_message_id(), type="alert.document", sender="MEX", recipients=["IDN"],
-                    created=utcnow(), ttl=timedelta(hours=1), body=sample_alert("MEX", args.text)), floor_key))
-                    for _ in range(args.messages)]
+                floor_raws = signed_alerts(floor_key, args.messages, args.text)
                 floor = await hub_floor.drain(broker.admin_url("bench-raw"), floor_raws, floor_key.public_key,
                                               work / "floor", broker.pid())
                 n = floor.entries
