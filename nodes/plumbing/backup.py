@@ -26,6 +26,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 from nodes.plumbing.db import make_engine, sqlite_path
+from nodes.plumbing.private_files import sync_path
 from nodes.plumbing.schema import Schema, SchemaError, check_holder, known_revisions, where
 from nodes.plumbing.store_lease import exclusive
 
@@ -49,7 +50,8 @@ class BackupFacts:
 
 
 def backup(db_url: str, out: Path, schema: Schema, holder: str) -> BackupFacts:
-    """Write a consistent copy of `holder`'s database to `out` (0600, written whole or not at all)."""
+    """Write a consistent copy of `holder`'s database to `out` (0600, written whole or not at all,
+    and on disk, its name included, once this returns: an operator relies on it at once)."""
     out = Path(out)
     tmp = out.with_name(f".{out.name}.partial")
     path = sqlite_path(db_url)
@@ -70,7 +72,9 @@ def backup(db_url: str, out: Path, schema: Schema, holder: str) -> BackupFacts:
         else:
             _pg(["pg_dump", "--format=custom", "--no-owner", "--file", str(_private(tmp))], db_url)
             facts = _dump_facts(tmp, schema, holder)
+        sync_path(tmp)
         os.replace(tmp, out)
+        sync_path(out.parent)
         return facts
     finally:
         tmp.unlink(missing_ok=True)

@@ -47,9 +47,9 @@ def write_private(path: Path, data: str | bytes) -> None:
     os.chmod(path, FILE_MODE)
 
 
-def sync_dir(path: Path) -> None:
-    """Make the directory's entries durable: a file created, renamed or replaced in it stays so
-    after a crash (fsync of the file alone does not write its name)."""
+def sync_path(path: Path) -> None:
+    """fsync a file, or a directory: its entries, so that a file created, renamed or replaced in it
+    stays so after a crash (fsync of the file alone does not write its name)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -69,7 +69,7 @@ def replace_atomically(path: Path, data: bytes) -> None:
             os.fsync(out.fileno())
         os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
-        sync_dir(path.parent)
+        sync_path(path.parent)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

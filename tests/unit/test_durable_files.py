@@ -1,7 +1,7 @@
 """Files a committed row or a running node relies on are on disk, names included, before they are
 relied on: a spooled upload before its reference is given out (Spool.finish: the carrier that lists
 it commits after, and a crash must not leave the node a short file to send), and a file replaced
-atomically (keys, certificates, signed federation documents) before the call returns."""
+atomically (keys, certificates, signed federation documents) and a backup before the call returns."""
 
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ from pathlib import Path
 import pytest
 
 from nodes.national.features.files import transfers
+from nodes.national.schema import NODE_SCHEMA
+from nodes.plumbing import backup as backup_module
 from nodes.plumbing import private_files
+from nodes.plumbing.schema import open_store
 from protocol.errors import PolicyError
 
 
@@ -20,18 +23,18 @@ from protocol.errors import PolicyError
 def synced(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """What was flushed to disk, in order: each file by its path, each directory by `dir:` path."""
     done: list[str] = []
-    real_fdatasync, real_sync_dir = os.fdatasync, transfers.sync_dir
+    real_fdatasync, real_sync_path = os.fdatasync, transfers.sync_path
 
     def fdatasync(fd: int) -> None:
         done.append(os.readlink(f"/proc/self/fd/{fd}"))
         real_fdatasync(fd)
 
-    def sync_dir(path: Path) -> None:
+    def sync_path(path: Path) -> None:
         done.append(f"dir:{path}")
-        real_sync_dir(path)
+        real_sync_path(path)
 
     monkeypatch.setattr(transfers.os, "fdatasync", fdatasync)
-    monkeypatch.setattr(transfers, "sync_dir", sync_dir)
+    monkeypatch.setattr(transfers, "sync_path", sync_path)
     return done
 
 
@@ -61,8 +64,21 @@ def test_a_file_replaced_atomically_has_its_new_name_synced_before_the_call_retu
     target = tmp_path / "signing.crt"
     target.write_bytes(b"old")
     seen: list[tuple[Path, bytes]] = []
-    real = private_files.sync_dir
-    monkeypatch.setattr(private_files, "sync_dir", lambda path: (seen.append((path, target.read_bytes())), real(path)))
+    real = private_files.sync_path
+    monkeypatch.setattr(private_files, "sync_path", lambda path: (seen.append((path, target.read_bytes())), real(path)))
     private_files.replace_atomically(target, b"new")
     assert seen == [(tmp_path, b"new")]  # the directory synced once the new content had the name
     assert target.read_bytes() == b"new" and [p.name for p in tmp_path.iterdir()] == ["signing.crt"]
+
+
+def test_a_backup_is_synced_and_then_its_name_before_the_command_returns(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'MEX.db'}"
+    open_store(url, NODE_SCHEMA, "MEX").dispose()
+    out = tmp_path / "backups" / "MEX.backup"
+    out.parent.mkdir()
+    seen: list[tuple[str, bool]] = []
+    real = backup_module.sync_path
+    monkeypatch.setattr(backup_module, "sync_path", lambda path: (seen.append((path.name, out.exists())), real(path)))
+    backup_module.backup(url, out, NODE_SCHEMA, "MEX")
+    assert seen == [(".MEX.backup.partial", False), ("backups", True)]  # the bytes, then the name, then return

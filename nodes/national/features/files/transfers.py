@@ -30,7 +30,7 @@ from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, Tex
 from crypto.signing import VerifiedEnvelope
 from nodes.national.store import drop_outbox_bytes, outbox, receipts, record_refusal
 from nodes.plumbing.config import utcnow
-from nodes.plumbing.private_files import sync_dir
+from nodes.plumbing.private_files import sync_path
 from protocol import envelope as wire
 from protocol import files as protocol_files
 from protocol.errors import PolicyError, ProtocolError
@@ -153,7 +153,7 @@ class Spool:
         self._file.flush()
         os.fdatasync(self._file.fileno())
         self._file.close()
-        sync_dir(self.path.parent)
+        sync_path(self.path.parent)
         ref = {"name": self.name, "media_type": self.media_type, "size": self.size,
                "sha256": self._whole.hexdigest(), "chunk_bytes": protocol_files.CHUNK_BYTES, "chunks": self._chunks}
         return Spooled(self.path.name, ref)
@@ -334,7 +334,7 @@ class FileTransfers:
             os.fdatasync(fd)
         finally:
             os.close(fd)
-        sync_dir(self.sealed_dir)
+        sync_path(self.sealed_dir)
 
     def sealed_bytes(self, message_id: str) -> bytes | None:
         """A queued chunk's signed bytes (the relay's `sent_bytes`), or None once it was receipted."""
@@ -456,7 +456,7 @@ class FileTransfers:
         finally:
             os.close(fd)
         if row.received == 0:  # the part file was made now: its name on disk before the row commits
-            sync_dir(self.in_dir)
+            sync_path(self.in_dir)
         del data
         now = format_time(utcnow())
         conn.execute(insert(chunks_in), {"carrier": row.carrier, "n": row.n, "chunk": index,
@@ -471,7 +471,7 @@ class FileTransfers:
             raise ProtocolError("file_digest_mismatch", f"file {ref['name'][:80]!r}: every chunk matched, the whole "
                                                         "file does not match its SHA-256")
         os.replace(part, self.final_path(row.carrier, row.n))
-        sync_dir(self.in_dir)  # the name the committed row shows survives a crash
+        sync_path(self.in_dir)  # the name the committed row shows survives a crash
         conn.execute(update(files_in).where(key).values(state="complete", completed_at=now))
         self.log.info("file received and verified", message_id=row.carrier, thread=row.thread, n=row.n,
                       size=ref["size"])
