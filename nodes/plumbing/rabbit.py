@@ -39,7 +39,7 @@ from broker_config import (
     render_definitions,
     render_rabbitmq_conf,
 )
-from nodes.plumbing.private_files import PRIVATE_UMASK
+from nodes.plumbing.private_files import PRIVATE_UMASK, sync_path
 from nodes.plumbing.private_files import write_private as _write_private
 
 RABBIT_BIN = Path("/usr/lib/rabbitmq/bin")
@@ -562,7 +562,8 @@ def install_broker_tls(state_dir: Path, *, ca_pem: bytes, cert_chain_pem: bytes,
 
 def install_crl(crl_dir: Path, crl_pem: bytes) -> None:
     """Write a CRL as `<issuer hash>.r0`, the name Erlang's ssl_crl_hash_dir looks up (OpenSSL's
-    subject-name hash of the issuer), replacing the previous one atomically."""
+    subject-name hash of the issuer), replacing the previous one atomically and durably: after a
+    crash the broker never finds the older list again, which would let a revoked member back in."""
     tmp = crl_dir / ".incoming.crl.pem"
     _write_private(tmp, crl_pem.decode("ascii"))
     try:
@@ -575,7 +576,9 @@ def install_crl(crl_dir: Path, crl_pem: bytes) -> None:
         issuer_hash = result.stdout.strip()
         if result.returncode != 0 or not issuer_hash:
             raise BrokerError(f"not a certificate revocation list (openssl crl: {result.stderr.strip()[-300:]})")
+        sync_path(tmp)
         os.replace(tmp, crl_dir / f"{issuer_hash}.r0")
+        sync_path(crl_dir)
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -122,6 +122,19 @@ def test_certificate_users_have_no_password() -> None:
         BrokerSpec("v", BrokerUser("HUB"), {"MEX": BrokerUser("MEX")}, admin_user=BrokerUser("admin"))
 
 
+def test_a_revocation_list_is_synced_then_its_name_before_install_returns(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    from crypto.pki import crl_to_pem
+    from nodes.plumbing import rabbit
+
+    seen = []
+    real = rabbit.sync_path
+    monkeypatch.setattr(rabbit, "sync_path", lambda path: (seen.append((path.name, sorted(
+        p.name for p in tmp_path.iterdir() if p.suffix == ".r0"))), real(path)))
+    rabbit.install_crl(tmp_path, crl_to_pem(issue_crl(CA_KEY, CA, [5], 1, NOW, NOW + timedelta(days=1))))
+    (installed,) = [p.name for p in tmp_path.iterdir()]
+    assert seen == [(".incoming.crl.pem", []), (tmp_path.name, [installed])]  # the bytes, then the new name
+
+
 def test_a_revocation_list_is_installed_under_its_issuers_hash(tmp_path) -> None:  # noqa: ANN001
     from cryptography.hazmat.primitives import serialization
 
