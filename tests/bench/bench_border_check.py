@@ -18,7 +18,10 @@ included: security headers, rate limit, CSRF guard): what HTTP alone costs now.
 
 Each check is one zone (TD3): the document probe (10M rows), the name's candidates, the scoring,
 and the access-log write (synchronous=FULL) that every check touching person data makes before it
-answers. One in ten zones names an alerted person (a match, scored, and a durable `person.hit`).
+answers. One in ten zones names an alerted person (a match, scored, and a durable `person.hit`:
+held in the check's transaction, then signed and queued in the outbox by the person feature's
+reporter, which runs here as under `somex serve`; the run ends by checking every hit's report is
+in the outbox).
 Run: python -m tests.bench.bench_border_check [--persons N] [--documents N] [--samples N] [--runs N]
 """
 
@@ -321,6 +324,8 @@ async def run(args: argparse.Namespace) -> list[dict[str, float]]:
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
+    reporter = asyncio.create_task(node.person.reporter.run())  # as node.start() runs the feature's task
+    hits = 0
     results = []
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session:
         url = f"http://127.0.0.1:{port}/api/border/check"
@@ -355,6 +360,7 @@ async def run(args: argparse.Namespace) -> list[dict[str, float]]:
                                        params={"country": ISSUER, "type": "passport", "number": number}) as r:
                     await r.read()
                 documents.append((time.perf_counter() - t0) * 1000)
+            hits += sum(matched)
             every = latencies[True] + latencies[False]
             result = {"p50": _pct(every, 50), "p99": _pct(every, 99), "p999": _pct(every, 99.9),
                       "p90_hit": _pct(latencies[True], 90), "p99_hit": _pct(latencies[True], 99),
@@ -375,9 +381,29 @@ async def run(args: argparse.Namespace) -> list[dict[str, float]]:
                   f"{result['commit_p99']:.2f} ms, hits p99 / commit p99 {result['p99_hit'] / result['commit_p99']:.1f}x; "
                   f"alerted persons not found: {wrong}, others matched: {false}")
     await runner.cleanup()
+    reported = await _reports_queued(node, hits)
+    reporter.cancel()
+    print(f"   hit reports: {hits} hits timed, {reported} person.hit queued in the outbox by the reporter (warm-up "
+          f"checks included), none left held")
     await node.stop()
     shutil.rmtree(work, ignore_errors=True)  # the run's federation; the replicas stay for the next run
     return results
+
+
+async def _reports_queued(node: NationalNode, hits: int) -> int:
+    """How many `person.hit` the outbox holds once the reporter has sent every held report; stops the
+    bench if that is fewer than the hits timed (the reports are part of the work measured)."""
+    deadline = time.monotonic() + 30
+    with node.store.engine.connect() as conn:
+        while conn.execute(text("SELECT COUNT(*) FROM held_hit_reports")).scalar():
+            if time.monotonic() > deadline:
+                raise SystemExit("hit reports still held 30 s after the last check: the reporter is stuck")
+            conn.rollback()
+            await asyncio.sleep(0.05)
+        queued = conn.execute(text("SELECT COUNT(*) FROM messages WHERE type = 'person.hit'")).scalar()
+    if queued < hits:
+        raise SystemExit(f"{hits} hits but {queued} person.hit in the outbox")
+    return queued
 
 
 def main(argv: list[str]) -> int:

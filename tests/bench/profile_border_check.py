@@ -5,9 +5,10 @@ the wall clock. Then the same zones over HTTP, the client in a process of its ow
 server's whole CPU per request: what the HTTP layer adds to the check.
 
 Phases of a hit: `read_query` (the zone's check digits and fields), `look_up` (document probe,
-candidates, scoring), `reports` (building and signing `person.hit`: `build`), `log` (the access-log
-transaction: `log_check`, `journal`, `enqueue` and the commit, the rest of `log`); of a no-hit:
-`quiet_log`. Run: python -m tests.bench.profile_border_check [--persons N] [--documents N]
+candidates, scoring), `reports` (the `person.hit` bodies and ids), `log` (the access-log
+transaction: `log_check`, `journal`, `hold_reports` and the commit, the rest of `log`); of a no-hit:
+`quiet_log`. After the answer, the reporter's rounds (reports.py), timed apart: `build` (building
+and signing), `queue` (the outbox transaction: `enqueue`, its `track` and `encode`, `release`). Run: python -m tests.bench.profile_border_check [--persons N] [--documents N]
 [--samples N] [--http N]
 """
 
@@ -39,6 +40,8 @@ from tests.bench.bench_border_check import CHECKED_AT, client_process, checking_
 
 CPU: dict[str, int] = defaultdict(int)  # the current check's phases
 WALL: dict[str, int] = defaultdict(int)
+REPORTER_CPU: dict[str, list[int]] = defaultdict(list)  # the reporter's, each call apart
+REPORTER_WALL: dict[str, list[int]] = defaultdict(list)
 
 
 def _timed(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
@@ -52,6 +55,17 @@ def _timed(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
     return timed
 
 
+def _timed_apart(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        c0, w0 = time.thread_time_ns(), time.perf_counter_ns()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            REPORTER_CPU[name].append(time.thread_time_ns() - c0)
+            REPORTER_WALL[name].append(time.perf_counter_ns() - w0)
+    return timed
+
+
 def _instrument(node: NationalNode) -> None:
     """Every phase wrapped where the check calls it (module attributes, looked up at call time)."""
     checks = check_module.BorderChecks
@@ -59,16 +73,17 @@ def _instrument(node: NationalNode) -> None:
                          ("_log_quietly", "quiet_log")):
         setattr(checks, method, _timed(name, getattr(checks, method)))
     check_module.read_query = _timed("read_query", check_module.read_query)
-    for name in ("log_check", "log_pending_hits"):
-        if hasattr(person_store, name):
-            setattr(person_store, name, _timed(name, getattr(person_store, name)))
+    for name in ("log_check", "hold_reports"):
+        setattr(person_store, name, _timed(name, getattr(person_store, name)))
     reads.journal = _timed("journal", reads.journal)
-    sender = node.contexts["person"].sender
-    sender.build = _timed("build", sender.build)
+    reporter = node.contexts["person"].service.reporter
+    reporter._build = _timed_apart("build", reporter._build)
+    reporter._queue = _timed_apart("queue", reporter._queue)
+    person_store.release_reports = _timed_apart("release", person_store.release_reports)
     outbox = node.contexts["person"].outbox
-    outbox.enqueue = _timed("enqueue", outbox.enqueue)
-    node_module.delivery.track = _timed("track", node_module.delivery.track)
-    node_module.wire.encode = _timed("encode", node_module.wire.encode)
+    outbox.enqueue = _timed_apart("enqueue", outbox.enqueue)
+    node_module.delivery.track = _timed_apart("track", node_module.delivery.track)
+    node_module.wire.encode = _timed_apart("encode", node_module.wire.encode)
 
 
 def _ms(values: list[int], p: float) -> float:
@@ -99,6 +114,7 @@ async def run(args: argparse.Namespace) -> None:
     node, token, work = checking_node(replica(args), "profile")
     service = node.contexts["person"].service
     _instrument(node)
+    reporting = asyncio.create_task(service.reporter.run())  # as node.start() runs it
     year = utcnow().year
     whole = {True: [], False: []}
     cpu = {True: defaultdict(list), False: defaultdict(list)}
@@ -114,7 +130,7 @@ async def run(args: argparse.Namespace) -> None:
         outcome.as_json(CHECKED_AT)
         CPU["whole"], WALL["whole"] = time.thread_time_ns() - c0, time.perf_counter_ns() - w0
         if "log" in CPU:  # what the log transaction spends outside the timed calls: the commit mostly
-            inner = ("log_check", "log_pending_hits", "journal", "enqueue")
+            inner = ("log_check", "hold_reports", "journal")
             CPU["log: rest"] = CPU["log"] - sum(CPU.get(n, 0) for n in inner)
             WALL["log: rest"] = WALL["log"] - sum(WALL.get(n, 0) for n in inner)
         for name in CPU:
@@ -122,6 +138,9 @@ async def run(args: argparse.Namespace) -> None:
             wall[hit][name].append(WALL[name])
         whole[hit].append(CPU["whole"])
         assert bool(outcome.matches) == hit, zone
+        if hit:  # the reporter's round, as a server gives it the loop after the answer (timed apart)
+            while service.reporter.busy():
+                await asyncio.sleep(0.0005)
     print(f"== {args.samples} checks in-process ({len(whole[True])} hits), thread CPU p50 / p99 ms "
           f"(wall p50 / p99); whole: read_query and check:")
     for hit in (True, False):
@@ -129,14 +148,21 @@ async def run(args: argparse.Namespace) -> None:
         for name in sorted(cpu[hit]):
             c, w = cpu[hit][name], wall[hit][name]
             print(f"     {name:12} {_ms(c, 50):.3f} / {_ms(c, 99):.3f}   (wall {_ms(w, 50):.3f} / {_ms(w, 99):.3f})")
+    print("   the reporter, per call (a round builds each report, then queues the round's):")
+    for name in sorted(REPORTER_CPU):
+        c, w = REPORTER_CPU[name], REPORTER_WALL[name]
+        print(f"     {name:12} {_ms(c, 50):.3f} / {_ms(c, 99):.3f}   (wall {_ms(w, 50):.3f} / {_ms(w, 99):.3f}), "
+              f"{len(c)} calls")
     if args.http:
         zones = [z for z, _, _ in queries(args.persons, args.http, seed=11)]
         user, system = await _http_cpu(node, token, zones)
-        inside = statistics.mean(whole[True] + whole[False]) / 1e6
+        reporter_cpu = sum(sum(REPORTER_CPU[n]) for n in ("build", "queue"))
+        inside = (sum(whole[True] + whole[False]) + reporter_cpu) / len(whole[True] + whole[False]) / 1e6
         print(f"== over HTTP, {len(zones)} checks: server CPU a request (mean) {user:.3f} ms user + {system:.3f} ms "
-              f"system; the check in-process {inside:.3f} ms (mean, user and system): HTTP adds "
+              f"system; the check in-process {inside:.3f} ms (mean, user and system, the reporter's rounds included): HTTP adds "
               f"~{user + system - inside:.3f} ms")
     print(f"   load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    reporting.cancel()
     await node.stop()
     shutil.rmtree(work, ignore_errors=True)
 

@@ -29,7 +29,7 @@ from protocol import envelope as wire
 from protocol.mrz import check_digit
 from protocol.person import name_entry
 from protocol.receipts import HEADER as LOG_HEADER
-from tests.integration.federation import RunningFederation, eventually
+from tests.integration.federation import RunningFederation, eventually, stored_count
 from tests.integration.test_live_federation import _inject_to_inbox
 
 pytestmark = pytest.mark.integration
@@ -197,6 +197,36 @@ async def test_cross_script_names_and_recipients_chosen_by_the_issuer(
     assert opened.body["subject"]["family_name"]["text"] == "Жуков"
     assert [(e["who"], e["message_id"]) for e in access_entries(fed.nodes["ITA"]) if e["purpose"] == "read"] == \
         [("focal:officer 7", stored["message_id"])]
+
+
+async def test_hit_reports_held_when_the_node_stopped_go_at_its_next_start_under_the_answers_ids(
+        fed: RunningFederation, apis: dict[str, Api]) -> None:
+    """The answer leaves once its hit report is durable (held in the check's transaction), not once it
+    is signed and queued; a node that stops (or crashes) before its reporter ran sends it at its
+    next start, under the id the answer gave; a report that cannot go is dropped alone."""
+    alert = await apis["MEX"].post("/api/person-alerts", person_alert(), status=202)
+    await eventually(lambda: _replica(fed, "ITA") == 1, what="the person alert at ITA")
+    ita = fed.nodes["ITA"]
+    ita.person.reporter.hand = lambda reports: None  # the node goes down before its reporter runs
+    answer = await apis["ITA"].post("/api/border/check", {"mrz": td3("MEX", "G1234567", "HADDAD", "MOHAMED", "800517")})
+    [match] = answer["person_matches"]
+    held = person_store.held_reports(ita.store.engine)
+    assert [(r.message_id, r.type, r.recipient) for r in held] == [(match["hit_report"], "person.hit", "MEX")]
+    assert stored_count(ita, "person.hit") == 0
+    # Three more left held that cannot go: an issuer that is no member, a body that no longer reads,
+    # an id this node already stores (the alert it received): each dropped alone, the hit still goes
+    with ita.store.engine.begin() as conn:
+        person_store.hold_reports(conn, [person_store.HeldReport(new_message_id(), "person.hit", "ZZZ", held[0].body),
+                                         person_store.HeldReport(new_message_id(), "person.hit", "MEX", {}),
+                                         person_store.HeldReport(alert["id"], "person.hit", "MEX", held[0].body)])
+        conn.execute(person_store.held_hit_reports.update().where(person_store.held_hit_reports.c.body == "{}")
+                     .values(body="{not json"))
+    await ita.stop()
+    restarted = await fed.start_node("ITA")
+    [hit] = await eventually(lambda: person_store.received_hits(fed.nodes["MEX"].store.engine), what="the hit at MEX")
+    assert (hit["message_id"], hit["national_reference"]) == (match["hit_report"], "MX-PA-2026/1")
+    await eventually(lambda: person_store.held_reports(restarted.store.engine) == [], what="every held report released")
+    assert stored_count(restarted, "person.hit") == 1
 
 
 async def test_a_person_alert_by_a_country_that_is_not_its_issuer_is_refused_by_hub_and_node(

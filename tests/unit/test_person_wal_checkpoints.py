@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from nodes.national.features.person import store as person_store
 from nodes.national.features.person.store import WalCheckpoints
 from nodes.plumbing.db import make_engine
 
@@ -84,4 +85,30 @@ def test_the_log_restarts_at_its_start_although_checks_commit_while_it_is_copied
         assert frames <= 3, f"the log was not restarted: {frames} frames in it"
     finally:
         raw.close()
+        engine.dispose()
+
+
+def test_the_checks_own_connections_never_return_to_the_pool_with_their_settings(tmp_path: Path) -> None:
+    """The quiet log's synchronous=NORMAL and the check's and reporter's connections without
+    automatic checkpoints are theirs alone: closed, they are closed, not handed to the next user of
+    the pool (which would then commit without an fsync, or never checkpoint)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'node.db'}")
+    person_store.metadata.create_all(engine)
+    checkpoints = WalCheckpoints(engine)
+    openers = {"quiet log": lambda: person_store.QuietCheckLog(engine, checkpoints),
+               "reporter's": lambda: person_store.private_connection(engine, "NORMAL"),
+               "check's": lambda: person_store.private_connection(engine)}
+    try:
+        for name, opener in openers.items():
+            opener().close()
+            pooled = [engine.connect() for _ in range(3)]  # whatever the pool holds, and new ones
+            try:
+                for conn in pooled:
+                    assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2, name  # FULL
+                    assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000, name
+            finally:
+                for conn in pooled:
+                    conn.close()
+    finally:
+        checkpoints.close()
         engine.dispose()

@@ -42,6 +42,11 @@ def record_person_hit(ctx: FeatureContext, conn: Connection, verified: VerifiedE
                     national_reference=body["national_reference"], score=body["score"])
 
 
+async def send_hit_reports(ctx: FeatureContext) -> None:
+    """The border checks' hit reports, signed and queued after their answers (reports.py)."""
+    await ctx.service.reporter.run()
+
+
 def purge(ctx: FeatureContext, now: datetime) -> Mapping[str, int]:
     """Alerts past their review date; hits and check-log entries past the hit retention."""
     before = format_time(now - timedelta(days=MAXIMUM_DAYS["person.hit"]))
@@ -61,6 +66,7 @@ FEATURE = Feature(
     tables=(store.metadata,),
     service=BorderChecks,
     effects={"person.alert": apply_person_alert, "person.hit": record_person_hit},
+    tasks=(send_hit_reports,),
     purges=(purge,),
     on_stop=lambda ctx: ctx.service.close(),
     routes=api.add_routes,

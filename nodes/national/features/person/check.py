@@ -1,7 +1,8 @@
 """The border check (POST /api/border/check): a document or a machine-readable zone, optionally a
 name and a birth date, checked at once against the document-alert replica and the person-alert
 replica. A person match is scored and explained; the issuer of a matched alert is told
-(`person.hit`), and the check is written to the access log before the answer leaves.
+(`person.hit`), and the check is written to the access log before the answer leaves, with its hit
+reports held for the reporter (reports.py), which signs and queues them after the answer.
 
 `read_query` is the request's one reader: every input fault is a `BadBorderCheck` with a reason
 code (docs/reason-codes.md) and, for a zone, every bad check digit named.
@@ -21,12 +22,13 @@ from sqlalchemy import Connection
 from nodes.national import reads
 from nodes.national.feature import FeatureContext
 from nodes.national.features.person import store
+from nodes.national.features.person.reports import Reporter
 from nodes.national.features.person.names import NameMatch, PersonName, compare, index_keys
-from nodes.plumbing.config import utcnow
+from nodes.plumbing.config import new_message_id, utcnow
 from protocol import mrz as zones
 from protocol.alerts import CHECK_KINDS as DOCUMENT_CHECK_KINDS
 from protocol.alerts import DOCUMENT_TYPES, MAX_NUMBER_CHARS, normalise_document_number
-from protocol.errors import FieldProblem, ProtocolError
+from protocol.errors import FieldProblem
 from protocol.person import CHECK_KINDS
 from protocol.timefmt import format_time
 
@@ -203,9 +205,10 @@ class BorderChecks:
         self._writer: Connection | None = None  # SQLite: the connection hits are logged on
         self._sqlite = ctx.db.dialect.name == "sqlite"
         self._checkpoints = store.WalCheckpoints(ctx.db) if self._sqlite else None
+        self.reporter = Reporter(ctx, self._checkpoints)
 
     def close(self) -> None:
-        for reader in (self._candidates, self._quiet_log, self._writer, self._checkpoints):
+        for reader in (self._candidates, self._quiet_log, self._writer, self.reporter, self._checkpoints):
             if reader is not None:
                 reader.close()
         self._candidates = self._quiet_log = self._writer = None
@@ -216,16 +219,16 @@ class BorderChecks:
             outcome = self._look_up(query, today)
         else:  # round trips to a database server: never on the event loop
             outcome = await asyncio.to_thread(self._look_up, query, today)
-        envs = self._hit_reports(outcome)
-        if query.name is not None or query.zone is not None:  # person data was touched: logged first
-            if self._sqlite and not envs and not outcome.hit:
-                self._log_quietly(outcome, who)
-            elif self._sqlite:
-                self._log(outcome, who, envs)
-            else:
-                await asyncio.to_thread(self._log, outcome, who, envs)
-        elif envs:
-            await self.ctx.submit(envs)
+        reports = self._hit_reports(outcome)
+        touched = query.name is not None or query.zone is not None  # person data: the check is logged
+        if self._sqlite and touched and not reports and not outcome.hit:
+            self._log_quietly(outcome, who)
+        elif self._sqlite and (touched or reports):
+            self._log(outcome, who, reports, touched)
+        elif touched or reports:
+            await asyncio.to_thread(self._log, outcome, who, reports, touched)
+        if reports:
+            self.reporter.hand(reports)
         for m in outcome.matches:
             self.ctx.log.info("border check matched a person alert", reference=outcome.reference,
                               issuer=m.record["issuer"], score=m.match.score, message_id=m.hit_report)
@@ -256,36 +259,42 @@ class BorderChecks:
         matches.sort(key=lambda m: (-m.match.score, m.alert_id))
         return matches, truncated
 
-    def _hit_reports(self, outcome: CheckOutcome) -> list:
-        """One `person.hit` per matched alert to its issuer, one `alert.hit` for a flagged document."""
+    def _hit_reports(self, outcome: CheckOutcome) -> list[store.HeldReport]:
+        """One `person.hit` per matched alert to its issuer, one `alert.hit` for a flagged document:
+        their bodies and message ids (the answer names them); the reporter signs them."""
         at = format_time(utcnow())
-        envs = []
+        reports = []
         kind = outcome.query.check
         for m in outcome.matches:
             body = {"issuer": m.record["issuer"], "national_reference": m.record["national_reference"],
                     "checked_at": at, "check": kind, "point": outcome.query.point,
                     "score": min(100, round(m.match.score * 100)), "date_of_birth": m.match.date_of_birth}
-            env = self._build("person.hit", m.record["issuer"], body)
-            if env is not None:
-                m.hit_report = env.id
-                envs.append(env)
+            report = self._report("person.hit", m.record["issuer"], body)
+            if report is not None:
+                m.hit_report = report.message_id
+                reports.append(report)
         document = outcome.document
         if document is not None:
             result = document.pop("_result")
             if result.alert is not None:
-                env = self._build("alert.hit", result.country, _document_hit(
+                report = self._report("alert.hit", result.country, _document_hit(
                     result, at, kind if kind in DOCUMENT_CHECK_KINDS else "other", outcome.query.point))
-                document["hit_report"] = env.id if env is not None else None
-                if env is not None:
-                    envs.append(env)
-        return envs
+                document["hit_report"] = report.message_id if report is not None else None
+                if report is not None:
+                    reports.append(report)
+        return reports
 
-    def _build(self, type: str, issuer: str, body: Mapping[str, Any]) -> Any:
-        try:
-            return self.ctx.build(type, [issuer], body=body)
-        except ProtocolError as exc:  # e.g. the issuer left the federation: the hit still stands
-            self.ctx.log.warning("hit not reportable", type=type, issuer=issuer, reason=exc.reason, detail=exc.detail)
+    def _report(self, type: str, issuer: str, body: dict[str, Any]) -> store.HeldReport | None:
+        """The report to hold, or None if this node cannot send it to the issuer now (the hit
+        still stands): the issuer is not a member, or this node may not send the type. The rest
+        of the sending rules are the reporter's (`build`), as for anything sent."""
+        directory = self.ctx.directory
+        if issuer == self.ctx.country or issuer not in directory.nodes or \
+                type not in directory.node(self.ctx.country).allowed_types:
+            self.ctx.log.warning("hit not reportable", type=type, issuer=issuer,
+                                 detail="the issuer is not a member this node may send it to")
             return None
+        return store.HeldReport(new_message_id(), type, issuer, body)
 
     def _log_quietly(self, outcome: CheckOutcome, who: str) -> None:
         if self._quiet_log is None:
@@ -293,29 +302,30 @@ class BorderChecks:
         self._quiet_log.write(reference=outcome.reference, at=format_time(utcnow()), who=who,
                               check=outcome.query.check, point=outcome.query.point)
 
-    def _log(self, outcome: CheckOutcome, who: str, envs: Sequence[Any]) -> None:
-        """The check in the access log, the matched alerts in the read journal, and the hit reports
-        queued: one transaction, committed (synchronous=FULL) before the answer leaves. On SQLite,
-        on a connection of the check's own whose commits leave the log's checkpoints to a
-        background thread (store.WalCheckpoints)."""
+    def _log(self, outcome: CheckOutcome, who: str, reports: Sequence[store.HeldReport], touched: bool) -> None:
+        """The check in the access log (if it touched person data), the matched alerts in the read
+        journal, and the hit reports held: one transaction, committed (synchronous=FULL) before the
+        answer leaves. On SQLite, on a connection of the check's own whose commits leave the log's
+        checkpoints to a background thread (store.WalCheckpoints)."""
         if not self._sqlite:
             with self.ctx.db.begin() as conn:
-                self._write_log(conn, outcome, who, envs)
+                self._write_log(conn, outcome, who, reports, touched)
             return
         if self._writer is None:
-            self._writer = self.ctx.db.connect()
-            store.WalCheckpoints.no_automatic_checkpoints(self._writer.connection.dbapi_connection)
+            self._writer = store.private_connection(self.ctx.db)
         with self._checkpoints.turn, self._writer.begin():
-            self._write_log(self._writer, outcome, who, envs)
+            self._write_log(self._writer, outcome, who, reports, touched)
         self._checkpoints.committed()
 
-    def _write_log(self, conn: Connection, outcome: CheckOutcome, who: str, envs: Sequence[Any]) -> None:
-        store.log_check(conn, reference=outcome.reference, at=format_time(utcnow()), who=who,
-                        check=outcome.query.check, point=outcome.query.point,
-                        matches=[(m.record["issuer"], m.record["national_reference"],
-                                  round(m.match.score * 100)) for m in outcome.matches],
-                        document_hit=bool(outcome.document and outcome.document.get("hit")))
-        reads.journal(conn, who, "border_check",
-                      [(m.message_id, "person.alert", m.record["issuer"], None) for m in outcome.matches])
-        if envs:
-            self.ctx.enqueue(envs, conn)
+    def _write_log(self, conn: Connection, outcome: CheckOutcome, who: str, reports: Sequence[store.HeldReport],
+                   touched: bool) -> None:
+        if touched:
+            store.log_check(conn, reference=outcome.reference, at=format_time(utcnow()), who=who,
+                            check=outcome.query.check, point=outcome.query.point,
+                            matches=[(m.record["issuer"], m.record["national_reference"],
+                                      round(m.match.score * 100)) for m in outcome.matches],
+                            document_hit=bool(outcome.document and outcome.document.get("hit")))
+            reads.journal(conn, who, "border_check",
+                          [(m.message_id, "person.alert", m.record["issuer"], None) for m in outcome.matches])
+        if reports:
+            store.hold_reports(conn, reports)

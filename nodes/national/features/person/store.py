@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    Boolean, Column, Connection, Engine, Index, Integer, MetaData, String, Table, Text, delete, func, insert, select,
-    update,
+    Boolean, Column, Connection, Engine, Index, Integer, MetaData, String, Table, Text, bindparam, delete, func, insert,
+    select, update,
 )
 
 from nodes.national.store import mark_personal_data_deleted
@@ -97,6 +97,20 @@ person_check_log = Table(
     Column("person_matches", Text, nullable=False),  # JSON: [[issuer, national_reference, score], ...]
     Column("document_hit", Boolean, nullable=False),
     Index("ix_person_check_log_at", "at"),
+)
+
+# The hit reports of a border check that found something, held from the check's own transaction
+# until the reporter has built, signed and queued them (docs/person-alerts.md, "Hit reports"): the
+# answer waits for this row, not for the signing and the outbox. A row lives milliseconds; one a
+# crash left is sent at the next start. The message id is assigned at the check (the answer names
+# it); the body says nothing about the traveller.
+held_hit_reports = Table(
+    "held_hit_reports", metadata,
+    Column("message_id", String(36), primary_key=True),
+    Column("type", String(32), nullable=False),  # person.hit or alert.hit
+    Column("recipient", String(3), nullable=False),  # the matched alert's issuer
+    Column("body", Text, nullable=False),  # JSON, as built at the check
+    sqlite_with_rowid=False,
 )
 
 
@@ -323,6 +337,60 @@ def log_check(conn: Connection, *, reference: str, at: str, who: str, check: str
     insert_rows(conn, person_check_log, [_check_row(reference, at, who, check, point, matches, document_hit)])
 
 
+
+@dataclass(frozen=True)
+class HeldReport:
+    message_id: str
+    type: str
+    recipient: str
+    body: Mapping[str, Any]
+
+
+def hold_reports(conn: Connection, reports: Sequence[HeldReport]) -> None:
+    """Hit reports held in the caller's transaction (the check's), for the reporter to send."""
+    insert_rows(conn, held_hit_reports, [{"message_id": r.message_id, "type": r.type, "recipient": r.recipient,
+                                          "body": json.dumps(r.body, sort_keys=True)} for r in reports])
+
+
+def held_reports(engine: Engine) -> list[HeldReport]:
+    """Every held report, oldest first (those a stop or a crash left; an unreadable body as None)."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(held_hit_reports).order_by(held_hit_reports.c.message_id)).all()
+    return [HeldReport(r.message_id, r.type, r.recipient, _json_or_none(r.body)) for r in rows]
+
+
+def _json_or_none(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def release_reports(conn: Connection, message_ids: Sequence[str]) -> None:
+    """Held reports done with (queued in the outbox, or not sendable), in the queuing transaction."""
+    conn.execute(_RELEASE, [{"m": m} for m in message_ids])
+
+
+_RELEASE = delete(held_hit_reports).where(held_hit_reports.c.message_id == bindparam("m"))
+
+
+def private_connection(engine: Engine, synchronous: str | None = None) -> Connection:
+    """A connection of the check's own, out of the pool for good (its settings never reach another
+    user of the pool; closing it closes it), with automatic checkpoints off (WalCheckpoints) and,
+    if given, its own `synchronous` level."""
+    conn = engine.connect()
+    conn.detach()
+    raw = conn.connection.dbapi_connection
+    WalCheckpoints.no_automatic_checkpoints(raw)
+    if synchronous is not None:
+        cursor = raw.cursor()
+        try:
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
+        finally:
+            cursor.close()
+    return conn
+
+
 class QuietCheckLog:
     """The access-log entry of a check that found nothing, on SQLite: a connection of its own with
     `synchronous=NORMAL`, so the entry is committed (it survives a crash of the node's process)
@@ -334,6 +402,7 @@ class QuietCheckLog:
 
     def __init__(self, engine: Engine, checkpoints: WalCheckpoints) -> None:
         self._raw = engine.raw_connection()
+        self._raw.detach()  # its synchronous=NORMAL must never reach another user of the pool
         cursor = self._raw.cursor()
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
