@@ -61,7 +61,13 @@ class Reporter:
 
     async def run(self) -> None:
         """Those left held first, then rounds while reports wait; each round's fault is retried."""
-        left = await asyncio.to_thread(store.held_reports, self.ctx.db)
+        while True:
+            try:
+                left = await asyncio.to_thread(store.held_reports, self.ctx.db)
+                break
+            except Exception:  # noqa: BLE001 - the database at start (e.g. a failover): read again
+                self.ctx.log.exception("held hit reports not read; retrying", retry_in_seconds=RETRY_SECONDS)
+                await asyncio.sleep(RETRY_SECONDS)
         handed = {r.message_id for r in self._waiting}  # a check may have run meanwhile
         self._waiting.extendleft(reversed([r for r in left if r.message_id not in handed]))
         if left:
