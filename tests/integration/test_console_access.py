@@ -15,6 +15,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from nodes.hub.api import make_app as make_hub_app
+from nodes.national import witness
 from nodes.national.api import make_app as make_node_app
 from nodes.plumbing.console import cookie_name
 from nodes.plumbing.http import FAILURES, RATE
@@ -74,6 +75,31 @@ async def test_focal_logs_in_to_its_node_and_sees_health(servers, fed: RunningFe
             assert r.headers["Referrer-Policy"] == "same-origin"
         async with s.get(f"{servers['node']}/console/login") as r:
             assert r.headers["Referrer-Policy"] == "same-origin"
+
+
+async def test_the_front_pages_show_every_kind_of_alarm(servers, fed: RunningFederation) -> None:  # noqa: ANN001
+    """An alarm is what the front page is for: a witness alarm (stored: no count, no message), a
+    watchdog alarm about no one message (the hub silent) and one about a message are all shown, on
+    the node's console and the hub's (the page once failed with 500 on the first two)."""
+    mex = fed.nodes["MEX"]
+    witness.raise_alarm(mex, "split_view", "inconsistent_checkpoint", "the hub showed two logs")
+    mex.alarms.raise_alarm("hub_silent", "hub_silent", "no answer from the hub")
+    mex.alarms.raise_alarm("overdue:m-1", "delivery_overdue", "no receipt", message_id="m-1")
+    fed.hub.alarms.raise_alarm("storage", "storage_unavailable", "the audit database is not answering")
+    tokens = fed.federation.credentials("MEX").tokens
+    async with client() as s:
+        (await log_in(s, servers["node"], tokens["focal"])).close()
+        async with s.get(f"{servers['node']}/console/") as r:
+            html = await r.text()
+            assert r.status == 200, html
+        for detail in ("the hub showed two logs", "no answer from the hub", "no receipt"):
+            assert detail in html
+        assert '<a href="/console/messages/m-1">m-1</a>' in html
+    async with client() as s:
+        (await log_in(s, servers["hub"], fed.federation.credentials("HUB").tokens["auditor"])).close()
+        async with s.get(f"{servers['hub']}/console/") as r:
+            html = await r.text()
+            assert r.status == 200 and "the audit database is not answering" in html, html
 
 
 async def test_wrong_role_and_unknown_tokens_are_refused(servers, fed: RunningFederation) -> None:  # noqa: ANN001

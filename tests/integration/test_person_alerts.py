@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 from datetime import timedelta
 
 import aiohttp
@@ -227,6 +228,39 @@ async def test_hit_reports_held_when_the_node_stopped_go_at_its_next_start_under
     assert (hit["message_id"], hit["national_reference"]) == (match["hit_report"], "MX-PA-2026/1")
     await eventually(lambda: person_store.held_reports(restarted.store.engine) == [], what="every held report released")
     assert stored_count(restarted, "person.hit") == 1
+
+
+async def test_the_border_check_page_shows_a_typed_document_a_refusal_and_an_alert_without_given_names(
+        fed: RunningFederation, apis: dict[str, Api]) -> None:
+    """The console page as the API answers: a document typed (no zone read), a refusal without a
+    list of problems, a match on an alert that gives a family name only (each once failed with 500:
+    the page read keys the answer does not always have)."""
+    body = person_alert("MX-PA-2026/3")
+    body["subject"] = {"family_name": name_entry("Zhukov"), "date_of_birth": "1975"}
+    await apis["MEX"].post("/api/person-alerts", body, status=202)
+    await eventually(lambda: _replica(fed, "ITA") == 1, what="the person alert at ITA")
+    server = TestServer(make_app(fed.nodes["ITA"]))
+    await server.start_server()
+    try:
+        base = str(server.make_url("")).rstrip("/")
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as s:
+            token = fed.federation.credentials("ITA").tokens["focal"]
+            (await s.post(f"{base}/console/login", data={"token": token}, allow_redirects=False)).close()
+            async with s.get(f"{base}/console/border") as r:
+                csrf = re.search(r'name="csrf_token" value="([^"]+)"', await r.text()).group(1)
+            form = {"csrf_token": csrf, "country": "DEU", "type": "passport", "number": "C01X00T47", "check": "border"}
+            pages = {}
+            for case, extra in (("typed", {}), ("refused", {"number": ""}),
+                                ("match", {"name": "Zhukov", "date_of_birth": "1975-02-03"})):
+                async with s.post(f"{base}/console/border", data={**form, **extra},
+                                  headers={"Origin": base}) as r:
+                    pages[case] = (r.status, await r.text())
+    finally:
+        await server.close()
+    assert pages["typed"][0] == 200 and 'id="reference"' in pages["typed"][1], pages["typed"]
+    assert "zone-read" not in pages["typed"][1]
+    assert pages["refused"][0] == 400 and 'id="error-detail"' in pages["refused"][1], pages["refused"]
+    assert pages["match"][0] == 200 and "MX-PA-2026/3" in pages["match"][1], pages["match"]
 
 
 async def test_a_person_alert_by_a_country_that_is_not_its_issuer_is_refused_by_hub_and_node(
