@@ -236,7 +236,7 @@ async def impersonate(deployment: Deployment, country: str, *, as_country: str, 
     import aio_pika
 
     from crypto.signing import sign_envelope
-    from nodes.plumbing.amqp import broker_login, broker_urls
+    from nodes.plumbing.amqp import broker_login, broker_urls, open_connection
     from nodes.plumbing.config import new_message_id
     from protocol import envelope as wire
 
@@ -247,7 +247,7 @@ async def impersonate(deployment: Deployment, country: str, *, as_country: str, 
                         theirs.signing_key)
     b = deployment.broker
     login = broker_login(b, mine, federation.root_cert_file)  # its own certificate: all it holds
-    connection = await aio_pika.connect(broker_urls(b, login)[0], ssl_context=login.tls_context)
+    connection = await open_connection(broker_urls(b, login)[0], timeout=30, ssl_context=login.tls_context)
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
         exchange = await channel.get_exchange("hub.in", ensure=False)

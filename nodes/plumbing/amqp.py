@@ -96,6 +96,27 @@ def broker_urls(address: BrokerAddress, login: BrokerLogin) -> list[str]:
             for port in address.ports]
 
 
+async def open_connection(url: str, *, timeout: float, ssl_context: ssl.SSLContext | None = None,
+                          client_properties: Mapping[str, Any] | None = None) -> AbstractConnection:
+    """`aio_pika.connect`, except that an attempt that fails or is cancelled closes what it opened.
+    aio-pika leaves such a connection to its destructor, which cannot await the close: whichever
+    thread collects it then warns "coroutine 'Connection.close' was never awaited", and a transport
+    opened before the failure stays open until then."""
+    from aio_pika.connection import make_url
+
+    connection = aio_pika.Connection(make_url(url), ssl_context=ssl_context,
+                                     **({"client_properties": dict(client_properties)} if client_properties else {}))
+    try:
+        await connection.connect(timeout=timeout)
+    except BaseException:
+        try:
+            await asyncio.wait_for(connection.close(), 1)
+        except Exception:  # noqa: BLE001 - the attempt's own failure is what the caller must see
+            pass
+        raise
+    return connection
+
+
 class BrokerSession:
     """One AMQP connection kept open: reconnects with backoff and runs `on_connect` each time.
 
@@ -129,8 +150,8 @@ class BrokerSession:
         while True:
             url = self._urls[self._next % len(self._urls)]
             try:
-                connection = await aio_pika.connect(url, client_properties={"connection_name": self._name},
-                                                    timeout=10, ssl_context=self._tls_context)
+                connection = await open_connection(url, client_properties={"connection_name": self._name},
+                                                   timeout=10, ssl_context=self._tls_context)
             except Exception as exc:  # noqa: BLE001 - nothing but cancellation may end the loop (see _failure)
                 self._next += 1
                 self._log.warning("broker unreachable; retrying", error=self._failure(exc), retry_in=delay,

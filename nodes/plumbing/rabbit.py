@@ -619,10 +619,10 @@ def _amqp_handshake(url: str, timeout: float = 5) -> None:
 
     Run on a thread of its own so that it works whether or not the caller runs an event loop.
     """
-    import aio_pika  # the operator CLI's other commands do not need it
+    from nodes.plumbing.amqp import open_connection  # the operator CLI's other commands do not need aio-pika
 
     async def probe() -> None:
-        connection = await aio_pika.connect(url, timeout=timeout)
+        connection = await open_connection(url, timeout=timeout)
         try:
             await connection.channel()
         finally:

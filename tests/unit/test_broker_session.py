@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 
+import aio_pika
 import aiormq.exceptions
 import pamqp.exceptions
 import pytest
@@ -49,7 +50,7 @@ def _script(monkeypatch: pytest.MonkeyPatch, outcomes: list[BaseException | None
             raise outcome
         return _Connection()
 
-    monkeypatch.setattr(amqp.aio_pika, "connect", connect)
+    monkeypatch.setattr(amqp, "open_connection", connect)
 
 
 async def _connected(session: BrokerSession) -> None:
@@ -100,7 +101,7 @@ async def test_cancelled_while_setting_up_the_connection_closes_it(monkeypatch: 
         made.append(_Connection())
         return made[-1]
 
-    monkeypatch.setattr(amqp.aio_pika, "connect", connect)
+    monkeypatch.setattr(amqp, "open_connection", connect)
     setting_up = asyncio.Event()
 
     async def on_connect(_connection: object) -> None:
@@ -115,3 +116,35 @@ async def test_cancelled_while_setting_up_the_connection_closes_it(monkeypatch: 
     assert task.cancelled()
     assert len(made) == 1 and made[0].closed.is_set()
     assert session.connection is None and not session.connected.is_set()
+
+
+async def test_a_failed_connection_attempt_closes_what_it_opened(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A broker that accepts the TCP connection and never answers (a half-dead node, a firewall): the
+    attempt times out, and the connection it made is closed before the error reaches the caller,
+    not left to aio-pika's destructor (which cannot await the close: "coroutine 'Connection.close'
+    was never awaited" from whichever thread collects it, the socket open until then)."""
+    made: list[aio_pika.Connection] = []
+    real_init = aio_pika.Connection.__init__
+
+    def recording_init(self: aio_pika.Connection, *args: object, **kwargs: object) -> None:
+        made.append(self)
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(aio_pika.Connection, "__init__", recording_init)
+    closed = asyncio.Event()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # until the client closes its end
+        closed.set()
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        with pytest.raises((asyncio.TimeoutError, ConnectionError)):
+            await amqp.open_connection(f"amqp://guest:guest@127.0.0.1:{port}/", timeout=0.3)
+        assert len(made) == 1 and made[0].is_closed
+        await asyncio.wait_for(closed.wait(), 5)
+    finally:
+        server.close()
+        await server.wait_closed()
