@@ -399,6 +399,10 @@ Refuse = Callable[[Delivered, BaseException], Awaitable[None]]
 STORAGE_ALARM = "storage"
 RETRY_FIRST_DELAY = 0.5  # seconds before the first retry of a batch held for a storage/broker failure
 RETRY_MAX_DELAY = 30.0  # ...doubling up to this, for as long as the failure lasts
+# A batch stops growing once its bodies reach this many bytes: a batch is decoded and held whole
+# until it settles, so large messages (a file's 4 MiB chunks, inline attachments of up to 16 MiB)
+# are taken a few at a time, whatever the prefetch delivered; small ones still go 256 at a time.
+MAX_BATCH_BYTES = 8 * 1024 * 1024
 
 
 async def consume_in_batches(
@@ -410,7 +414,8 @@ async def consume_in_batches(
     refuse: Refuse,
     alarms: AlarmBoard,
 ) -> None:
-    """Take what has arrived (up to `max_batch`) and hand it over as one batch, forever.
+    """Take what has arrived (up to `max_batch` messages, and until their bodies reach
+    MAX_BATCH_BYTES) and hand it over as one batch, forever.
 
     `handle(batch, retry)` acks after its effects are durable; `retry` says some of the batch may
     have been handled before (a partial attempt). One message never takes the others down: a batch
@@ -421,8 +426,10 @@ async def consume_in_batches(
     """
     while True:
         batch = [await inbox.get()]
-        while len(batch) < max_batch and not inbox.empty():
+        size = len(batch[0].body)
+        while len(batch) < max_batch and size < MAX_BATCH_BYTES and not inbox.empty():
             batch.append(inbox.get_nowait())
+            size += len(batch[-1].body)
         await settle_batch(batch, handle, refuse, log, alarms)
 
 

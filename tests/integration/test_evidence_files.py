@@ -248,7 +248,7 @@ async def test_a_sealed_chunk_no_committed_row_names_is_kept_until_it_is_old(fed
 async def test_the_sender_seals_ahead_at_most_two_chunks_the_broker_has_not_confirmed(
         fed: RunningFederation, tmp_path: Any) -> None:
     """Each chunk the relay has not yet published is 5.4 MiB it holds in memory: a slow broker makes
-    the pump wait at UNPUBLISHED (2), not at the window of unreceipted chunks (4)."""
+    the pump wait at UNPUBLISHED (2), not at the window of unreceipted chunks (8)."""
     ita, mex = fed.nodes["ITA"], fed.nodes["MEX"]
     path = str(tmp_path / "evidence.bin")
     sha256 = random_file(path, 24 * MiB)

@@ -111,3 +111,37 @@ async def test_a_message_that_cannot_even_be_refused_is_dead_lettered_not_retrie
 
     await asyncio.wait_for(amqp.settle_batch(batch, handle, refuse, LOG, Alarms()), 5)
     assert [m.rejected for m in batch] == [False, True, False]
+
+
+class SizedMessage(FakeMessage):
+    def __init__(self, n: int, size: int) -> None:
+        super().__init__(n)
+        self.body = bytes(size)
+
+
+async def test_a_batch_stops_growing_at_its_byte_bound_so_large_messages_are_taken_a_few_at_a_time() -> None:
+    """The consumer decodes and holds a batch whole: 4 MiB file chunks go two at a time however many
+    the prefetch delivered, small messages still up to the count bound, nothing reordered or left."""
+    chunk, small = 4 * 1024 * 1024, 1500
+    inbox: asyncio.Queue = asyncio.Queue()
+    messages = [SizedMessage(n, chunk) for n in range(5)] + [SizedMessage(n, small) for n in range(5, 305)]
+    for m in messages:
+        inbox.put_nowait(m)
+    batches: list[list[int]] = []
+
+    async def handle(part, retry):  # noqa: ANN001, ANN202
+        batches.append([m.n for m in part])
+
+    async def refuse(message, error):  # noqa: ANN001, ANN202
+        raise AssertionError("nothing fails here")
+
+    worker = asyncio.create_task(amqp.consume_in_batches(inbox, handle, 256, LOG, refuse=refuse, alarms=Alarms()))
+    try:
+        while sum(map(len, batches)) < len(messages):
+            await asyncio.sleep(0.01)
+    finally:
+        worker.cancel()
+    assert amqp.MAX_BATCH_BYTES == 2 * chunk
+    assert batches[:2] == [[0, 1], [2, 3]]  # two chunks reach the bound
+    assert batches[2][0] == 4 and len(batches[2]) == 256  # a chunk, then small ones up to the count bound
+    assert [n for b in batches for n in b] == list(range(305))

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("somex.files")
 
-WINDOW = 4  # chunks sealed and queued but not yet receipted, per node: at most ~4 × 5.4 MiB in sealed/
+WINDOW = 8  # chunks sealed and queued but not yet receipted, per node: at most ~8 × 4 MiB in sealed/
 # Of those, chunks not yet published: each one the relay holds in memory (5.4 MiB, and its frames)
 # until the broker confirms it, so a slow broker would otherwise have the whole window in memory.
 UNPUBLISHED = 2
