@@ -16,6 +16,7 @@ from nodes.national.schema import NODE_SCHEMA
 from nodes.plumbing import backup as backup_module
 from nodes.plumbing import private_files
 from nodes.plumbing.schema import open_store
+from protocol import files as protocol_files
 from protocol.errors import PolicyError
 
 
@@ -82,3 +83,23 @@ def test_a_backup_is_synced_and_then_its_name_before_the_command_returns(tmp_pat
     monkeypatch.setattr(backup_module, "sync_path", lambda path: (seen.append((path.name, out.exists())), real(path)))
     backup_module.backup(url, out, NODE_SCHEMA, "MEX")
     assert seen == [(".MEX.backup.partial", False), ("backups", True)]  # the bytes, then the name, then return
+
+
+def test_a_spool_digests_the_bytes_written_whatever_the_caller_does_with_its_buffer_after(
+        tmp_path: Path, synced: list[str]) -> None:
+    """The whole file's digest is computed beside the write: pieces of any size, across chunk
+    boundaries, and a buffer the caller reuses at once, still give the file's and each chunk's
+    SHA-256 of exactly what was written."""
+    data = os.urandom(2 * protocol_files.CHUNK_BYTES + 777)
+    spool = transfers.Spool(tmp_path / "upload", "evidence.bin", "application/octet-stream")
+    buffer = bytearray(1024 * 1024 + 3)
+    for start in range(0, len(data), len(buffer)):
+        piece = data[start:start + len(buffer)]
+        buffer[:len(piece)] = piece
+        spool.write(memoryview(buffer)[:len(piece)])
+        buffer[:] = bytes(len(buffer))  # the caller reuses its buffer
+    ref = spool.finish().ref
+    assert ref["sha256"] == hashlib.sha256(data).hexdigest() and ref["size"] == len(data)
+    step = protocol_files.CHUNK_BYTES
+    assert ref["chunks"] == [hashlib.sha256(data[i:i + step]).hexdigest() for i in range(0, len(data), step)]
+    assert (tmp_path / "upload").read_bytes() == data

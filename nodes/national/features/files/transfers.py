@@ -20,6 +20,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -107,10 +108,16 @@ class Spooled:
     ref: dict[str, Any]
 
 
+# The whole file's SHA-256 is computed here, beside the chunks' and the write (hashlib lets go of
+# the interpreter lock over a piece): a spool's pieces go one at a time, in order.
+_WHOLE_FILE_HASHING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="files-hash")
+
+
 @dataclass
 class Spool:
     """Write an upload to disk piece by piece; `finish()` gives its file reference. Never holds
-    more than one chunk's digest state and the piece being written."""
+    more than one chunk's digest state and two pieces (the one written, the one the whole file's
+    digest is still reading)."""
 
     path: Path
     name: str
@@ -121,17 +128,21 @@ class Spool:
     _chunk: Any = field(default_factory=hashlib.sha256)
     _in_chunk: int = 0
     _chunks: list[str] = field(default_factory=list)
+    _whole_pending: Future | None = None
 
     def __post_init__(self) -> None:
         self._file = open(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
 
     def write(self, data: bytes) -> None:
+        if not isinstance(data, bytes):  # a caller's buffer may change once we return; the digest reads on
+            data = bytes(data)
         if self.size + len(data) > protocol_files.MAX_FILE_BYTES:
             self.discard()
             raise PolicyError("file_too_large", f"a file holds at most {protocol_files.MAX_FILE_BYTES} bytes")
         self._file.write(data)
         self.size += len(data)
-        self._whole.update(data)
+        self._whole_done()
+        self._whole_pending = _WHOLE_FILE_HASHING.submit(self._whole.update, data)
         view = memoryview(data)
         while view:
             take = min(len(view), protocol_files.CHUNK_BYTES - self._in_chunk)
@@ -142,9 +153,15 @@ class Spool:
                 self._chunks.append(self._chunk.hexdigest())
                 self._chunk, self._in_chunk = hashlib.sha256(), 0
 
+    def _whole_done(self) -> None:
+        if self._whole_pending is not None:
+            pending, self._whole_pending = self._whole_pending, None
+            pending.result()
+
     def finish(self) -> Spooled:
         """The file reference, once the bytes and the file's directory entry are on disk: the
         carrier that lists it may commit after this, and a crash must not leave it a short file."""
+        self._whole_done()
         if self._in_chunk:
             self._chunks.append(self._chunk.hexdigest())
         if self.size == 0:
@@ -159,6 +176,7 @@ class Spool:
         return Spooled(self.path.name, ref)
 
     def discard(self) -> None:
+        self._whole_done()
         self._file.close()
         self.path.unlink(missing_ok=True)
 
