@@ -20,7 +20,7 @@ from broker_config import InboxBounds
 from nodes.hub.relay import Hub
 from nodes.national.node import NationalNode
 from nodes.national.store import messages as message_table
-from nodes.plumbing.amqp import amqp_url
+from nodes.plumbing.amqp import amqp_url, open_connection
 from nodes.plumbing.config import BrokerAddress, HubConfig, NodeConfig, utcnow
 from nodes.plumbing.deployment import broker_spec
 from nodes.plumbing.federation import Federation, load_federation
@@ -104,7 +104,7 @@ class RunningFederation:
     async def publish_raw(self, as_country: str, body: bytes, routing_key: str | None = None) -> None:
         """Publish bytes to hub.in with a country's broker credentials, as a (faulty) node would."""
         creds = self.federation.credentials(as_country)
-        connection = await aio_pika.connect(self.url_for(as_country))
+        connection = await open_connection(self.url_for(as_country), timeout=10)
         async with connection:
             channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
             exchange = await channel.get_exchange(broker_config.HUB_IN_EXCHANGE, ensure=False)

@@ -18,6 +18,7 @@ from aiormq.exceptions import ChannelAccessRefused, ChannelPreconditionFailed
 
 import broker_config
 from broker_config import BrokerSpec, BrokerUser
+from nodes.plumbing.amqp import open_connection
 from nodes.plumbing.rabbit import PrivateBroker
 
 pytestmark = pytest.mark.integration
@@ -36,7 +37,7 @@ class Federation:
 
     @asynccontextmanager
     async def connection(self, who: str) -> AsyncIterator[AbstractConnection]:
-        connection = await aio_pika.connect(
+        connection = await open_connection(
             self.broker.amqp_url(self.user(who), self.spec.vhost), timeout=TIMEOUT,
             client_properties={"connection_name": f"{self.spec.vhost}:{who}"})
         async with connection:

@@ -24,7 +24,7 @@ import broker_config
 from crypto.errors import CertificateError
 from crypto.pki import cert_from_pem
 from crypto.tls_request import crl_number, load_crl
-from nodes.plumbing.amqp import amqps_url, client_tls_context
+from nodes.plumbing.amqp import amqps_url, client_tls_context, open_connection
 from nodes.app.broker_revocation import close_member_connections, install_revocation_list, members_of_keys
 from nodes.plumbing.config import BrokerAddress, utcnow
 from nodes.plumbing.deployment import broker_spec
@@ -62,7 +62,7 @@ class TlsBroker:
         url = amqps_url("localhost", self.broker.amqp_port, VHOST)
         if user:  # a user name in the URL: EXTERNAL ignores it, the certificate decides
             url = url.replace("amqps://", f"amqps://{user}@")
-        return await aio_pika.connect(url, ssl_context=context, timeout=TIMEOUT)
+        return await open_connection(url, ssl_context=context, timeout=TIMEOUT)
 
     async def connect_as(self, node_id: str, **kwargs) -> aio_pika.abc.AbstractConnection:
         return await self.connect(*self.node_files(node_id), **kwargs)
@@ -166,7 +166,7 @@ async def test_a_client_checks_the_brokers_name(tls_broker: TlsBroker) -> None:
     context = client_tls_context(tls_broker.federation.root_cert_file, cert_file, key_file)
     url = amqps_url("127.0.0.2", tls_broker.broker.amqp_port, VHOST)  # reachable, but not a name in its certificate
     with pytest.raises((AMQPConnectionError, ssl.SSLCertVerificationError)):
-        await aio_pika.connect(url, ssl_context=context, timeout=TIMEOUT)
+        await open_connection(url, ssl_context=context, timeout=TIMEOUT)
 
 
 async def test_a_revoked_certificate_is_refused_without_a_restart(tls_broker: TlsBroker) -> None:

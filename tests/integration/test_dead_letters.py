@@ -10,7 +10,7 @@ import aio_pika
 import pytest
 
 import broker_config
-from nodes.plumbing.amqp import amqp_url
+from nodes.plumbing.amqp import amqp_url, open_connection
 from nodes.hub.dead import list_dead_letters, request_requeue
 from tests.integration.federation import RunningFederation, eventually
 
@@ -21,8 +21,8 @@ async def _dead_letter_from_hub_in(fed: RunningFederation, count: int) -> None:
     """With the hub stopped, take `count` messages from hub.in as the hub's broker user and requeue
     each past the delivery limit, as a hub failing on them used to: the broker dead-letters them."""
     creds = fed.federation.credentials("HUB")
-    connection = await aio_pika.connect(amqp_url("127.0.0.1", fed.amqp_port, fed.vhost, creds.broker_user,
-                                                 creds.broker_password))
+    connection = await open_connection(amqp_url("127.0.0.1", fed.amqp_port, fed.vhost, creds.broker_user,
+                                                creds.broker_password), timeout=10)
     async with connection:
         channel = await connection.channel()
         queue = await channel.get_queue(broker_config.HUB_IN_QUEUE, ensure=False)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-import aio_pika
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
@@ -15,6 +14,7 @@ from aiohttp.test_utils import TestServer
 import broker_config
 from nodes.hub.api import make_app as make_hub_app
 from nodes.national.api import make_app as make_node_app
+from nodes.plumbing.amqp import open_connection
 from nodes.plumbing.config import utcnow
 from protocol import envelope as wire
 from tests.integration.federation import RunningFederation, eventually, make_federation
@@ -102,7 +102,7 @@ async def test_message_lost_after_the_hub_accepted_it_is_resent_and_delivered_on
     sent = await fed.nodes["MEX"].send("note", ["IDN"], body={"text": "lost in the broker"})
     await eventually(lambda: fed.audit(message_id=sent.id), what="the hub accepting it")
     # The broker loses IDN's inbox (issue 22: a broker crash after the hub forwarded).
-    connection = await aio_pika.connect(fed.url_for("IDN"))
+    connection = await open_connection(fed.url_for("IDN"), timeout=10)
     async with connection:
         channel = await connection.channel()
         inbox = await channel.get_queue(broker_config.inbox_queue("IDN"), ensure=False)

@@ -33,6 +33,7 @@ from nodes.app.root_operator import (
     revoke,
 )
 from nodes.app.local import withdraw_absent_members
+from nodes.plumbing.amqp import open_connection
 from protocol import envelope as wire
 from protocol.errors import ProtocolError
 from protocol.receipts import HEADER as LOG_HEADER
@@ -51,7 +52,7 @@ def _serials(fed: RunningFederation, kind: str) -> dict[str, int]:
 async def _inject_to_inbox(fed: RunningFederation, country: str, env: wire.Envelope,
                            headers: dict[str, str] | None = None) -> None:
     """Put a message straight into a node's inbox, as a hub that did not check it would."""
-    connection = await aio_pika.connect(fed.url_for("HUB"))
+    connection = await open_connection(fed.url_for("HUB"), timeout=10)
     async with connection:
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
         exchange = await channel.get_exchange(broker_config.NODE_OUT_EXCHANGE, ensure=False)

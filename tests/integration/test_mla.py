@@ -22,6 +22,7 @@ import broker_config
 from crypto.sealing import seal
 from nodes.national.api import make_app
 from nodes.national.node import NationalNode
+from nodes.plumbing.amqp import open_connection
 from nodes.plumbing.deployment import Deployment
 from nodes.plumbing.config import new_message_id, utcnow
 from protocol import envelope as wire
@@ -87,7 +88,7 @@ def refusal_of(node: NationalNode, message_id: str) -> dict | None:
 
 async def peek_inbox(fed: RunningFederation, country: str) -> bytes:
     """The bytes the broker holds for a node, read with that node's own account and put back."""
-    connection = await aio_pika.connect(fed.url_for(country))
+    connection = await open_connection(fed.url_for(country), timeout=10)
     async with connection:
         channel = await connection.channel()
         queue = await channel.get_queue(broker_config.inbox_queue(country), ensure=False)

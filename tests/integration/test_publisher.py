@@ -8,7 +8,7 @@ import os
 import aio_pika
 import pytest
 
-from nodes.plumbing.amqp import Outgoing, Publisher, PublishNacked, PublishRefused
+from nodes.plumbing.amqp import Outgoing, Publisher, PublishNacked, PublishRefused, open_connection
 from nodes.plumbing.rabbit import ADMIN_USER
 from tests.support.broker import admin_vhost
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 
 async def test_each_message_of_a_batch_gets_its_own_answer(broker) -> None:  # noqa: ANN001
     admin_vhost(broker, "t-publisher")
-    connection = await aio_pika.connect(broker.admin_url("t-publisher"))
+    connection = await open_connection(broker.admin_url("t-publisher"), timeout=10)
     async with connection:
         setup = await connection.channel()
         exchange = await setup.declare_exchange("t.x", aio_pika.ExchangeType.DIRECT, durable=True)
@@ -54,7 +54,7 @@ async def test_bodies_split_into_frames_arrive_byte_for_byte(broker) -> None:  #
     """A body of one frame, of exactly one frame, one byte past it, and of many (a file chunk is ~7.5 MiB
     in frames of the negotiated frame_max): each arrives whole, in a batch written as one buffer."""
     admin_vhost(broker, "t-publisher-frames")
-    connection = await aio_pika.connect(broker.admin_url("t-publisher-frames"))
+    connection = await open_connection(broker.admin_url("t-publisher-frames"), timeout=10)
     async with connection:
         setup = await connection.channel()
         exchange = await setup.declare_exchange("t.x", aio_pika.ExchangeType.DIRECT, durable=True)

@@ -326,7 +326,7 @@ _PUBLISH = """
 import asyncio, json, sys
 from pathlib import Path
 import aio_pika
-from nodes.plumbing.amqp import broker_login, broker_urls
+from nodes.plumbing.amqp import broker_login, broker_urls, open_connection
 from nodes.plumbing.config import utcnow
 from nodes.plumbing.deployment import Deployment
 from nodes.plumbing.federation import load_federation
@@ -336,7 +336,8 @@ async def main():
     federation = load_federation(deployment.federation_dir, utcnow())
     creds = federation.credentials(node_id)
     login = broker_login(deployment.broker, creds, federation.root_cert_file)
-    connection = await aio_pika.connect(broker_urls(deployment.broker, login)[0], ssl_context=login.tls_context)
+    connection = await open_connection(broker_urls(deployment.broker, login)[0], ssl_context=login.tls_context,
+                                       timeout=10)
     async with connection:
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
         exchange = await channel.get_exchange(exchange_name, ensure=False)

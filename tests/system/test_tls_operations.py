@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 from aiormq.exceptions import AMQPConnectionError
 
-from nodes.plumbing.amqp import amqps_url, client_tls_context
+from nodes.plumbing.amqp import amqps_url, client_tls_context, open_connection
 from nodes.plumbing.config import utcnow
 from nodes.plumbing.federation import (
     REVOCATIONS_FILE,
@@ -43,7 +43,7 @@ async def _https_linked(session: aiohttp.ClientSession, url: str, context: ssl.S
 async def _connect(fed_dir: Path, node_id: str, port: int) -> aio_pika.abc.AbstractConnection:
     home = fed_dir / "nodes" / node_id
     context = client_tls_context(fed_dir / "root" / "root.crt", home / TLS_CERT_FILE, home / TLS_KEY_FILE)
-    return await aio_pika.connect(amqps_url("localhost", port, "somex"), ssl_context=context, timeout=10)
+    return await open_connection(amqps_url("localhost", port, "somex"), ssl_context=context, timeout=10)
 
 
 async def test_cli_clients_over_https_and_a_published_revocation_closes_the_broker_to_the_key(tmp_path: Path) -> None:
@@ -119,8 +119,8 @@ async def test_broker_up_cluster_serves_amqps_with_certificate_login_on_every_no
             await connection.close()
             plain = ssl.create_default_context(cafile=str(fed_dir / "root" / "root.crt"))  # no client certificate
             with pytest.raises((AMQPConnectionError, ConnectionError, ssl.SSLError)):
-                await (await aio_pika.connect(amqps_url("localhost", port, "somex"), ssl_context=plain,
-                                              timeout=10)).close()
+                await (await open_connection(amqps_url("localhost", port, "somex"), ssl_context=plain,
+                                             timeout=10)).close()
         from nodes.app.cluster import PrivateCluster
 
         cluster = PrivateCluster.from_state_dir(fed.state / "broker")
