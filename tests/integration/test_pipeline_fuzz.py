@@ -104,6 +104,8 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
 
     hub._forward = capture  # type: ignore[method-assign]
     yield state
+    loop.run_until_complete(hub.forward_records.close())  # its writer task ends with the loop, not after it
+    hub.engine.dispose()
     idn.store.engine.dispose()
     loop.close()
 
