@@ -400,9 +400,9 @@ STORAGE_ALARM = "storage"
 RETRY_FIRST_DELAY = 0.5  # seconds before the first retry of a batch held for a storage/broker failure
 RETRY_MAX_DELAY = 30.0  # ...doubling up to this, for as long as the failure lasts
 # A batch stops growing once its bodies reach this many bytes: a batch is decoded and held whole
-# until it settles, so large messages (a file's 4 MiB chunks, inline attachments of up to 16 MiB)
-# are taken a few at a time, whatever the prefetch delivered; small ones still go 256 at a time.
-MAX_BATCH_BYTES = 8 * 1024 * 1024
+# until it settles, so a large message (a file's 4 MiB chunk, an inline attachment of up to 16 MiB)
+# is taken alone, whatever the prefetch delivered; small ones still go 256 at a time.
+MAX_BATCH_BYTES = 4 * 1024 * 1024
 
 
 async def consume_in_batches(

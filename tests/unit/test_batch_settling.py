@@ -120,7 +120,7 @@ class SizedMessage(FakeMessage):
 
 
 async def test_a_batch_stops_growing_at_its_byte_bound_so_large_messages_are_taken_a_few_at_a_time() -> None:
-    """The consumer decodes and holds a batch whole: 4 MiB file chunks go two at a time however many
+    """The consumer decodes and holds a batch whole: 4 MiB file chunks go one at a time however many
     the prefetch delivered, small messages still up to the count bound, nothing reordered or left."""
     chunk, small = 4 * 1024 * 1024, 1500
     inbox: asyncio.Queue = asyncio.Queue()
@@ -141,7 +141,7 @@ async def test_a_batch_stops_growing_at_its_byte_bound_so_large_messages_are_tak
             await asyncio.sleep(0.01)
     finally:
         worker.cancel()
-    assert amqp.MAX_BATCH_BYTES == 2 * chunk
-    assert batches[:2] == [[0, 1], [2, 3]]  # two chunks reach the bound
-    assert batches[2][0] == 4 and len(batches[2]) == 256  # a chunk, then small ones up to the count bound
+    assert amqp.MAX_BATCH_BYTES == chunk
+    assert batches[:4] == [[0], [1], [2], [3]]  # a chunk reaches the bound alone
+    assert batches[4] == [4] and len(batches[5]) == 256  # the last chunk, then small ones up to the count bound
     assert [n for b in batches for n in b] == list(range(305))
